@@ -1,0 +1,1 @@
+"""Journey Studio: a desktop customer-journey builder with a local messaging engine."""

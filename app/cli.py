@@ -1,0 +1,184 @@
+"""`journeys`: the headless commands.
+
+Exit codes: 0 success; 1 the journey has problems; 2 a file or the database could
+not be used (one clear line on stderr, never a traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Callable, Sequence
+
+from app.journey.fileformat import JourneyFileError, from_document, load, save, to_document
+from app.journey.model import Journey
+from app.journey.validate import ERROR, Problem, VariableCatalog, validate
+
+OK, PROBLEMS, UNUSABLE = 0, 1, 2
+
+
+class CommandError(Exception):
+    """Stops a command with one line for the user and exit code 2."""
+
+
+def _out(text: str = "") -> None:
+    print(text, flush=False)
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def _open_engine(url: str | None):
+    # Imported here so that `journeys validate` on files needs no database at all.
+    from app.store.db import open_database
+    from app.store.errors import StoreError
+
+    try:
+        return open_database(url)
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _open_store(url: str | None):
+    from app.store.journeys import JourneyStore
+
+    return JourneyStore(_open_engine(url))
+
+
+def _catalog(url: str | None) -> VariableCatalog | None:
+    """The variables seen in the store, when a database was named; else nothing to check against."""
+    if not url and not os.environ.get("JOURNEYS_DB"):
+        return None
+    from app.store.catalog import known_variables
+
+    names = known_variables(_open_engine(url))
+    return VariableCatalog(names.contact_attributes, names.event_properties)
+
+
+def format_problem(source: str, journey: Journey, problem: Problem) -> str:
+    if problem.node_id and problem.node_id in journey.nodes:
+        where = f"node {problem.node_id} ({journey.nodes[problem.node_id].title})"
+    else:
+        where = "journey"
+    severity = "" if problem.severity == ERROR else "warning: "
+    return f"{source}: {where}: {severity}{problem.message}"
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    catalog = _catalog(args.db)
+    worst = OK
+    for path in args.files:
+        try:
+            journey = load(path)
+        except JourneyFileError as exc:
+            _err(str(exc))
+            worst = UNUSABLE
+            continue
+        problems = validate(journey, catalog=catalog, active=args.active)
+        for problem in problems:
+            _out(format_problem(path, journey, problem))
+            if problem.hint and not args.quiet:
+                _out(f"    hint: {problem.hint}")
+        failing = [p for p in problems if p.severity == ERROR or args.strict]
+        if failing and worst == OK:
+            worst = PROBLEMS
+        if not problems and not args.quiet:
+            _out(f"{path}: valid")
+    return worst
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    try:
+        journey = load(args.file)
+    except JourneyFileError as exc:
+        raise CommandError(str(exc)) from None
+    store = _open_store(args.db)
+    existing = store.get(journey.id) or store.find(journey.name)
+    if existing and not args.replace:
+        raise CommandError(f"{args.file}: a journey named {existing.name!r} is already in the store; "
+                           "use --replace to overwrite its draft, or rename the journey in the file")
+    document = to_document(journey)
+    if existing:
+        document["id"] = existing.id
+        store.save_draft(existing.id, document)
+        _out(f"Replaced the draft of {journey.name!r} ({existing.id})")
+    else:
+        row = store.create(document)
+        _out(f"Imported {row.name!r} ({row.id})")
+    errors = [p for p in validate(journey) if p.severity == ERROR]
+    if errors:
+        _out(f"Note: it has {len(errors)} problem(s); run `journeys validate {args.file}` to see them")
+    return OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    store = _open_store(args.db)
+    row = store.find(args.name)
+    if row is None:
+        names = ", ".join(repr(r.name) for r in store.list()) or "none yet"
+        raise CommandError(f"no journey named {args.name!r} in the store (journeys: {names})")
+    try:
+        journey = from_document(store.load_draft(row.id), f"journey {row.name!r} in the store")
+    except JourneyFileError as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        save(journey, args.file)
+    except OSError as exc:
+        raise CommandError(f"{args.file}: cannot be written ({exc.strerror or exc})") from None
+    _out(f"Exported {row.name!r} to {args.file}")
+    return OK
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    rows = _open_store(args.db).list()
+    if not rows:
+        _out("No journeys yet. Import one with `journeys import FILE`.")
+        return OK
+    width = max(len(r.name) for r in rows)
+    for r in rows:
+        version = f"v{r.published_version}" if r.published_version else "—"
+        _out(f"{r.name:<{width}}  {r.status:<8} {version:<4} edited {r.updated_at:%Y-%m-%d %H:%M}  {r.id}")
+    return OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="journeys", description="Journey Studio, without the window.")
+    db = argparse.ArgumentParser(add_help=False)
+    db.add_argument("--db", metavar="URL", help="database URL or SQLite file (default: $JOURNEYS_DB, "
+                                                 "else the app's own database)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[db], help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = command("validate", cmd_validate, "Check journey files; exit 0 when valid, 1 with problems, 2 if unreadable.")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--strict", action="store_true", help="warnings fail too")
+    p.add_argument("--active", action="store_true", help="judge as a journey about to run (past dates are errors)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no hints, nothing for valid files")
+    p = command("import", cmd_import, "Add a journey file to the store as a draft.")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--replace", action="store_true", help="overwrite the draft of a journey with the same id or name")
+    p = command("export", cmd_export, "Write a journey's draft from the store to a file.")
+    p.add_argument("name", metavar="NAME", help="the journey's name or id")
+    p.add_argument("file", metavar="FILE")
+    command("list", cmd_list, "List the journeys in the store.")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except CommandError as exc:
+        _err(f"journeys {args.command}: {exc}")
+        return UNUSABLE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

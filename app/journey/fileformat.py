@@ -1,0 +1,235 @@
+"""The journey file format: versioned JSON ("format": "journey/1"), never pickle.
+
+Reading goes through `migrate_document`, which upgrades older formats one step at
+a time, so files written today open in every later version of the app. Every
+error names the file, the node and the field (as a JSON pointer) and says what
+was expected.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+from .model import Edge, Journey, Node, Note
+from .registry import UnknownKind, get_kind, kind_ids
+from .schema import SchemaError, coerce
+from .settings import SETTINGS_SCHEMA
+
+FORMAT_NAME = "journey"
+CURRENT_VERSION = 1
+FORMAT = f"{FORMAT_NAME}/{CURRENT_VERSION}"
+_FORMAT_RE = re.compile(rf"^{FORMAT_NAME}/(\d+)$")
+
+# MIGRATIONS[n] turns a journey/n document into a journey/n+1 document.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+class JourneyFileError(ValueError):
+    """A file that cannot become a journey. `pointer` is a JSON pointer into the file."""
+
+    def __init__(self, source: str, message: str, *, pointer: str = "", node_id: str | None = None) -> None:
+        self.source, self.message, self.pointer, self.node_id = source, message, pointer, node_id
+        where = f" at {pointer}" if pointer else ""
+        node = f" (node {node_id})" if node_id else ""
+        super().__init__(f"{source}{where}{node}: {message}")
+
+
+# --- writing -----------------------------------------------------------------
+
+def to_document(journey: Journey) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "id": journey.id,
+        "name": journey.name,
+        "description": journey.description,
+        "settings": journey.settings,
+        "nodes": [
+            {"id": n.id, "kind": n.kind, "kind_version": get_kind(n.kind).version, "name": n.name,
+             "position": _xy(n.position), "config": n.config, **({"ends": list(n.ends)} if n.ends else {})}
+            for n in journey.nodes.values()
+        ],
+        "edges": [{"id": e.id, "source": e.source, "outcome": e.outcome, "target": e.target}
+                  for e in journey.edges.values()],
+        "notes": [{"id": t.id, "text": t.text, "position": _xy(t.position), "size": _xy(t.size)}
+                  for t in journey.notes.values()],
+    }
+
+
+_PAIR_RE = re.compile(r"\[\s+(-?[\d.e+-]+),\s+(-?[\d.e+-]+)\s+\]")
+
+
+def dumps(journey: Journey) -> str:
+    """Indented JSON that diffs well, with [x, y] pairs kept on one line."""
+    text = json.dumps(to_document(journey), indent=2, ensure_ascii=False)
+    return _PAIR_RE.sub(r"[\1, \2]", text) + "\n"
+
+
+def _xy(pair: tuple[float, float]) -> list[float | int]:
+    return [int(v) if float(v).is_integer() else float(v) for v in pair]
+
+
+def save(journey: Journey, path: str | os.PathLike[str]) -> None:
+    """Writes to a temporary file beside the target and renames it, so a crash never
+    leaves a half-written journey behind."""
+    write_atomically(Path(path), dumps(journey))
+
+
+def write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# --- reading -----------------------------------------------------------------
+
+def load(path: str | os.PathLike[str]) -> Journey:
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise JourneyFileError(source, "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise JourneyFileError(source, f"cannot be read ({exc.__class__.__name__}: {exc})") from None
+    return loads(text, source)
+
+
+def loads(text: str, source: str = "<journey>") -> Journey:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise JourneyFileError(source, f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    return from_document(data, source)
+
+
+def migrate_document(data: dict[str, Any], source: str) -> dict[str, Any]:
+    fmt = data.get("format")
+    if fmt is None:
+        raise JourneyFileError(source, f'is not a journey file: it has no "format" field (expected "{FORMAT}")')
+    match = _FORMAT_RE.match(str(fmt))
+    if not match:
+        raise JourneyFileError(source, f'is not a journey file: format is {fmt!r}, expected "{FORMAT}"', pointer="/format")
+    version = int(match.group(1))
+    if version > CURRENT_VERSION:
+        raise JourneyFileError(source, f"was written by a newer Journey Studio (format {fmt}; this version reads up to "
+                                       f"{FORMAT}). Update the app to open it.", pointer="/format")
+    while version < CURRENT_VERSION:
+        if version not in MIGRATIONS:
+            raise JourneyFileError(source, f"format {FORMAT_NAME}/{version} is no longer supported", pointer="/format")
+        data = MIGRATIONS[version](data)
+        version += 1
+    return data
+
+
+def _need(data: dict[str, Any], key: str, kind: type | tuple[type, ...], what: str, source: str,
+          pointer: str, node_id: str | None = None) -> Any:
+    if key not in data:
+        raise JourneyFileError(source, f'missing field "{key}" ({what})', pointer=f"{pointer}/{key}", node_id=node_id)
+    value = data[key]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise JourneyFileError(source, f"expected {what}, got {type(value).__name__}", pointer=f"{pointer}/{key}",
+                               node_id=node_id)
+    return value
+
+
+def _pair(data: dict[str, Any], key: str, default: tuple[float, float], source: str, pointer: str,
+          node_id: str | None) -> tuple[float, float]:
+    value = data.get(key, list(default))
+    if (not isinstance(value, list) or len(value) != 2
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+        raise JourneyFileError(source, "expected two numbers [x, y]", pointer=f"{pointer}/{key}", node_id=node_id)
+    return float(value[0]), float(value[1])
+
+
+def from_document(data: Any, source: str = "<journey>") -> Journey:
+    if not isinstance(data, dict):
+        raise JourneyFileError(source, f"is not a journey file: expected a JSON object, got {type(data).__name__}")
+    data = migrate_document(data, source)
+    journey = Journey(
+        id=_need(data, "id", str, "the journey's id as text", source, ""),
+        name=_need(data, "name", str, "the journey's name as text", source, ""),
+        description=data.get("description", "") if isinstance(data.get("description", ""), str) else "",
+    )
+    try:
+        journey.settings = coerce(SETTINGS_SCHEMA, data.get("settings", {}), "/settings")
+    except SchemaError as exc:
+        raise JourneyFileError(source, exc.message, pointer=exc.pointer) from None
+    for i, raw in enumerate(_need(data, "nodes", list, "a list of nodes", source, "")):
+        _read_node(journey, raw, f"/nodes/{i}", source)
+    for i, raw in enumerate(data.get("edges", [])):
+        _read_edge(journey, raw, f"/edges/{i}", source)
+    for i, raw in enumerate(data.get("notes", [])):
+        pointer = f"/notes/{i}"
+        if not isinstance(raw, dict):
+            raise JourneyFileError(source, "expected a note object", pointer=pointer)
+        note = Note(_need(raw, "id", str, "the note's id", source, pointer), _need(raw, "text", str, "text", source, pointer),
+                    _pair(raw, "position", (0, 0), source, pointer, None), _pair(raw, "size", (220, 120), source, pointer, None))
+        journey.notes[note.id] = note
+    return journey
+
+
+def _read_node(journey: Journey, raw: Any, pointer: str, source: str) -> None:
+    if not isinstance(raw, dict):
+        raise JourneyFileError(source, "expected a node object", pointer=pointer)
+    node_id = _need(raw, "id", str, "the node's id as text", source, pointer)
+    if node_id in journey.nodes:
+        raise JourneyFileError(source, f"node id {node_id} is used twice", pointer=f"{pointer}/id", node_id=node_id)
+    kind_id = _need(raw, "kind", str, "the node's kind", source, pointer, node_id)
+    try:
+        kind = get_kind(kind_id)
+    except UnknownKind:
+        raise JourneyFileError(source, f"unknown node kind {kind_id!r}; expected one of {', '.join(kind_ids())}",
+                               pointer=f"{pointer}/kind", node_id=node_id) from None
+    written = raw.get("kind_version", kind.version)
+    if not isinstance(written, int) or written < 1:
+        raise JourneyFileError(source, "expected the kind version as a whole number", pointer=f"{pointer}/kind_version",
+                               node_id=node_id)
+    if written > kind.version:
+        raise JourneyFileError(source, f"{kind_id} version {written} is newer than this app knows ({kind.version}); "
+                                       "update the app to open it", pointer=f"{pointer}/kind_version", node_id=node_id)
+    try:
+        config = kind.load_config(raw.get("config", {}), written, f"{pointer}/config")
+    except SchemaError as exc:
+        raise JourneyFileError(source, exc.message, pointer=exc.pointer, node_id=node_id) from None
+    ends = raw.get("ends", [])
+    if not isinstance(ends, list) or any(kind.outcome(o) is None for o in ends):
+        names = ", ".join(o.name for o in kind.outcomes)
+        raise JourneyFileError(source, f"expected a list of this kind's outcomes ({names})", pointer=f"{pointer}/ends",
+                               node_id=node_id)
+    name = raw.get("name", "")
+    if not isinstance(name, str):
+        raise JourneyFileError(source, "expected the step's name as text", pointer=f"{pointer}/name", node_id=node_id)
+    journey.nodes[node_id] = Node(node_id, kind_id, config, _pair(raw, "position", (0, 0), source, pointer, node_id),
+                                  name, tuple(ends))
+
+
+def _read_edge(journey: Journey, raw: Any, pointer: str, source: str) -> None:
+    if not isinstance(raw, dict):
+        raise JourneyFileError(source, "expected an edge object", pointer=pointer)
+    edge = Edge(*(_need(raw, key, str, what, source, pointer) for key, what in (
+        ("id", "the edge's id"), ("source", "the id of the node it leaves"),
+        ("outcome", "the outcome it leaves through"), ("target", "the id of the node it enters"))))
+    for end in ("source", "target"):
+        node_id = getattr(edge, end)
+        if node_id not in journey.nodes:
+            raise JourneyFileError(source, f"edge {edge.id} refers to a node that does not exist ({node_id})",
+                                   pointer=f"{pointer}/{end}")
+    kind = journey.nodes[edge.source].spec
+    if kind.outcome(edge.outcome) is None:
+        names = ", ".join(o.name for o in kind.outcomes)
+        raise JourneyFileError(source, f"{kind.id} has no outcome {edge.outcome!r}; expected one of {names}",
+                               pointer=f"{pointer}/outcome", node_id=edge.source)
+    if edge.id in journey.edges:
+        raise JourneyFileError(source, f"edge id {edge.id} is used twice", pointer=f"{pointer}/id")
+    journey.edges[edge.id] = edge

@@ -1,0 +1,206 @@
+"""The declarations of the node kinds: trigger, send_template, wait, message_status, tag."""
+from __future__ import annotations
+
+from .conditions import CHANNELS, audience_field, condition_list, describe
+from .registry import NodeKind, Outcome, register
+from .schema import (CHOICE, DATETIME, EVENT, INT, LIST, NODE_REF, NUMBER, TAGS, TEMPLATE, TEXT,
+                     TIME, TIMEZONE, WEEKDAYS, Config, Field, FieldIssue, choices, duration,
+                     format_duration, parse_datetime)
+
+# Event names the app knows; custom names are allowed too.
+KNOWN_EVENTS = choices(
+    ("cart_abandoned", "Cart abandoned"), ("product_viewed", "Product viewed"),
+    ("order_placed", "Order placed"), ("subscribed", "Subscribed"),
+    ("unsubscribed", "Unsubscribed"), ("conversation_closed", "Conversation closed"),
+)
+EVENT_LABELS = {c.value: c.label for c in KNOWN_EVENTS}
+CHANNEL_LABELS = {c.value: c.label for c in CHANNELS}
+MESSAGE_STATUSES = choices(
+    ("delivered", "Delivered"), ("opened", "Opened"), ("clicked", "Clicked"),
+    ("replied", "Replied"), ("failed", "Failed"), ("unsubscribed", "Unsubscribed"),
+)
+
+
+def _clip(text: str, width: int = 38) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _when(text: str) -> str:
+    try:
+        return parse_datetime(text).strftime("%d %b %Y %H:%M")
+    except ValueError:
+        return text or "a date to choose"
+
+
+# --- trigger -----------------------------------------------------------------
+
+_TRIGGER_MODES = choices(
+    ("event", "When an event happens"), ("no_order", "No order for a number of days"),
+    ("spend", "Lifetime spend reaches an amount"), ("anniversary", "Anniversary of a date"),
+    ("manual", "Manual send to an audience"),
+)
+
+
+def _summarize_trigger(c: Config) -> str:
+    mode = c["mode"]
+    if mode == "event":
+        text = f"When {EVENT_LABELS.get(c['event'], c['event'] or '…').lower()}"
+        if c["conditions"]:
+            text += f" · {describe(c['conditions'][0])}" + (" …" if len(c["conditions"]) > 1 else "")
+        return _clip(text, 44)
+    if mode == "no_order":
+        return f"No order for {c['days']} days"
+    if mode == "spend":
+        return f"Lifetime spend reaches {c['threshold']:g}"
+    if mode == "anniversary":
+        return f"Anniversary of {c['date_attribute'] or '…'}"
+    return "Manual send · now" if c["send"] == "now" else f"Manual send · {_when(c['send_at'])}"
+
+
+TRIGGER = register(NodeKind(
+    id="trigger", version=1, title="Trigger", icon="trigger", colour="#7c5cd6",
+    description="Where contacts enter: an event, a time-based rule or a manual send.",
+    has_input=False, max_per_journey=1, summarize=_summarize_trigger,
+    schema=(
+        Field("mode", CHOICE, "Starts", default="event", choices=_TRIGGER_MODES),
+        Field("event", EVENT, "Event", default="cart_abandoned", required=True, choices=KNOWN_EVENTS,
+              visible_when={"mode": ("event",)}),
+        condition_list("conditions", "Only when", visible_when={"mode": ("event",)}),
+        Field("days", INT, "Days without an order", default=60, minimum=1, suffix="days",
+              presets=(30, 60, 90), visible_when={"mode": ("no_order",)}),
+        Field("threshold", NUMBER, "Lifetime spend", default=500, minimum=0.01,
+              visible_when={"mode": ("spend",)}),
+        Field("date_attribute", TEXT, "Date attribute", default="", required=True,
+              help="A contact attribute holding a date, e.g. birthday.", visible_when={"mode": ("anniversary",)}),
+        Field("send", CHOICE, "Send", default="now", choices=choices(("now", "Now"), ("scheduled", "At a set time")),
+              visible_when={"mode": ("manual",)}),
+        Field("send_at", DATETIME, "Send at", required=True,
+              visible_when={"mode": ("manual",), "send": ("scheduled",)}),
+        audience_field(),
+    ),
+))
+
+# --- send_template -----------------------------------------------------------
+
+_RECIPIENT_TERMS = choices(
+    ("opened_previous", "Opened the previous message"), ("not_opened_previous", "Did not open the previous message"),
+    ("clicked_previous", "Clicked the previous message"), ("not_clicked_previous", "Did not click the previous message"),
+    ("unsubscribed_from", "Unsubscribed from channel"), ("subscribed_to", "Subscribed to channel"),
+    ("has_tag", "Has tag"), ("lacks_tag", "Lacks tag"),
+)
+_TERMS_WITH_VALUE = ("unsubscribed_from", "subscribed_to", "has_tag", "lacks_tag")
+
+
+def _summarize_send(c: Config) -> str:
+    channel = CHANNEL_LABELS[c["channel"]]
+    text = c["subject"] if c["channel"] == "email" else c["message"]
+    return _clip(f"{channel} · {text.strip() or '(no content yet)'}")
+
+
+def _check_send(c: Config) -> list[FieldIssue]:
+    if c["channel"] == "email" and not (c["html"].strip() or c["text"].strip()):
+        return [FieldIssue("/html", "The email has no body",
+                           "Write an HTML body, a plain-text body, or both.")]
+    return []
+
+
+SEND_TEMPLATE = register(NodeKind(
+    id="send_template", version=1, title="Send message", icon="send", colour="#2f80ed",
+    description="Sends an email, SMS or WhatsApp message, personalised for each contact.",
+    summarize=_summarize_send, check=_check_send,
+    schema=(
+        Field("channel", CHOICE, "Channel", default="email", choices=CHANNELS),
+        Field("sender", TEXT, "From", help="e.g. Corner Shop <hello@cornershop.example>",
+              visible_when={"channel": ("email",)}),
+        Field("subject", TEMPLATE, "Subject", required=True, visible_when={"channel": ("email",)}),
+        Field("html", TEMPLATE, "HTML body", visible_when={"channel": ("email",)}),
+        Field("text", TEMPLATE, "Plain-text body", visible_when={"channel": ("email",)}),
+        Field("message", TEMPLATE, "Message", required=True, visible_when={"channel": ("sms", "whatsapp")}),
+        Field("recipients", CHOICE, "Send to", default="everyone", choices=choices(
+            ("everyone", "Everyone who reaches this step"), ("matching", "Only contacts who match"))),
+        Field("terms", LIST, "Who match", required=True, visible_when={"recipients": ("matching",)}, fields=(
+            Field("term", CHOICE, "Term", default="opened_previous", choices=_RECIPIENT_TERMS),
+            Field("value", TEXT, "Channel or tag", required=True, visible_when={"term": _TERMS_WITH_VALUE}),
+        )),
+        Field("timing", CHOICE, "When", default="now", choices=choices(
+            ("now", "Right away"), ("scheduled", "At a set date and time"),
+            ("next_window", "Next allowed window in the contact's time zone"))),
+        Field("send_at", DATETIME, "Send at", required=True, visible_when={"timing": ("scheduled",)}),
+        Field("missing", CHOICE, "If a variable is missing", default="fallback", choices=choices(
+            ("fallback", "Use a fallback text"), ("skip", "Skip this message"), ("fail", "Stop the contact's run"))),
+        Field("fallback", TEXT, "Fallback text", default="", visible_when={"missing": ("fallback",)}),
+    ),
+))
+
+# --- wait --------------------------------------------------------------------
+
+_WAIT_MODES = choices(("duration", "For a while"), ("time_of_day", "Until a time of day"),
+                      ("until_date", "Until a date"))
+
+
+def _summarize_wait(c: Config) -> str:
+    if c["mode"] == "duration":
+        return f"Wait {format_duration(c['delay'])}"
+    if c["mode"] == "time_of_day":
+        days = c["weekdays"]
+        on = "" if not days or len(days) == 7 else " on " + ", ".join(d.capitalize() for d in days)
+        return _clip(f"Until {c['time']}{on}")
+    return f"Until {_when(c['until'])}"
+
+
+WAIT = register(NodeKind(
+    id="wait", version=1, title="Wait", icon="wait", colour="#f2994a",
+    description="Holds contacts for a while, until a time of day, or until a date.",
+    summarize=_summarize_wait,
+    schema=(
+        Field("mode", CHOICE, "Wait", default="duration", choices=_WAIT_MODES),
+        duration("delay", "Wait for", 1, "days", minimum=1, visible_when={"mode": ("duration",)}),
+        Field("time", TIME, "Time of day", default="09:00", visible_when={"mode": ("time_of_day",)}),
+        Field("weekdays", WEEKDAYS, "On", help="No day chosen means any day.",
+              visible_when={"mode": ("time_of_day",)}),
+        Field("timezone", TIMEZONE, "Fallback time zone", default="UTC", required=True,
+              help="Used for contacts without a time zone.", visible_when={"mode": ("time_of_day",)}),
+        Field("until", DATETIME, "Until", required=True, visible_when={"mode": ("until_date",)}),
+    ),
+))
+
+# --- message_status ----------------------------------------------------------
+
+
+def _summarize_status(c: Config) -> str:
+    status = {s.value: s.label for s in MESSAGE_STATUSES}[c["status"]]
+    return f"{status} within {format_duration(c['window'], short=True)}?"
+
+
+MESSAGE_STATUS = register(NodeKind(
+    id="message_status", version=1, title="Message status", icon="status", colour="#27ae60",
+    description="Branches on whether an earlier message was delivered, opened, clicked…",
+    summarize=_summarize_status, outcomes=(Outcome("yes", "Yes"), Outcome("no", "No")),
+    schema=(
+        Field("step", NODE_REF, "Message step", required=True, help="A send step before this one."),
+        Field("status", CHOICE, "Status", default="opened", choices=MESSAGE_STATUSES),
+        duration("window", "Within", 24, "hours", minimum=1),
+    ),
+))
+
+# --- tag ---------------------------------------------------------------------
+
+
+def _summarize_tag(c: Config) -> str:
+    parts = [f"+{t}" for t in c["add"]] + [f"−{t}" for t in c["remove"]]
+    return _clip("Tag " + " ".join(parts)) if parts else "Tag (no tags yet)"
+
+
+def _check_tag(c: Config) -> list[FieldIssue]:
+    if not c["add"] and not c["remove"]:
+        return [FieldIssue("/add", "The step adds and removes no tags", "Add a tag to add or to remove.")]
+    return []
+
+
+TAG = register(NodeKind(
+    id="tag", version=1, title="Tag", icon="tag", colour="#eb5757",
+    description="Adds tags to contacts or removes them.",
+    summarize=_summarize_tag, check=_check_tag,
+    schema=(Field("add", TAGS, "Add tags"), Field("remove", TAGS, "Remove tags")),
+))

@@ -1,0 +1,312 @@
+"""Config schemas: one declaration per field drives defaults, loading, checks and the inspector.
+
+A schema is a tuple of `Field`s. Values are plain JSON data (str, int, float, bool,
+list, dict), so a config can be written to a file and read back unchanged.
+
+Two levels of checking, on purpose:
+- `coerce` runs when a file is loaded: it fills defaults and rejects values of the
+  wrong *type* (a string where a number belongs). Such a file cannot become a model.
+- `check` runs during validation: it reports values that are well-typed but not
+  usable yet (an empty subject, a zero wait). The journey still loads and can be
+  fixed in the editor.
+"""
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, Callable, Iterator
+from zoneinfo import available_timezones
+
+# Field types. Composite values use "group" (a dict of sub-fields) and "list"
+# (a list of groups), so nested settings need no special-case code anywhere.
+TEXT = "text"            # one line of text
+MULTILINE = "multiline"  # free text (notes, descriptions)
+TEMPLATE = "template"    # Jinja2 template text, checked against known variables
+INT = "int"
+NUMBER = "number"
+BOOL = "bool"
+CHOICE = "choice"        # one of `choices`
+EVENT = "event"          # an event type name: suggestions in `choices`, custom names allowed
+TIME = "time"            # "HH:MM", 24-hour clock
+WEEKDAYS = "weekdays"    # list of "mon".."sun"
+TIMEZONE = "timezone"    # IANA name, "" for "the contact's own"
+DATETIME = "datetime"    # ISO-8601 with offset, "" when unset
+TAGS = "tags"            # list of tag names
+NODE_REF = "node_ref"    # id of another node in the same journey, "" when unset
+GROUP = "group"
+LIST = "list"
+DURATION = "duration"    # a group {"amount": int, "unit": minutes|hours|days}, shown as number + unit
+
+WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+
+Config = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Field:
+    """One setting of a node kind or of a journey.
+
+    `visible_when` maps sibling field names to the values under which this field
+    applies (e.g. the event name only matters when the trigger mode is "event").
+    Hidden fields keep their values but are neither checked nor shown.
+    """
+
+    name: str
+    type: str
+    label: str
+    default: Any = None
+    help: str = ""
+    choices: tuple[Choice, ...] = ()
+    required: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    fields: tuple["Field", ...] = ()          # sub-fields of a group, or of each list item
+    visible_when: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    suffix: str = ""                          # unit shown after a number ("days")
+    presets: tuple[Any, ...] = ()             # quick picks offered by the inspector (30/60/90)
+
+    def default_value(self) -> Any:
+        if self.type in (GROUP, DURATION):
+            return defaults(self.fields)
+        if self.type == LIST:
+            return copy.deepcopy(self.default) if self.default is not None else []
+        if self.default is None:
+            return _EMPTY.get(self.type)
+        return copy.deepcopy(self.default)
+
+    def choice_values(self) -> tuple[str, ...]:
+        return tuple(c.value for c in self.choices)
+
+    def label_for(self, value: Any) -> str:
+        for c in self.choices:
+            if c.value == value:
+                return c.label
+        return str(value)
+
+
+_EMPTY: dict[str, Any] = {
+    TEXT: "", MULTILINE: "", TEMPLATE: "", INT: 0, NUMBER: 0, BOOL: False,
+    CHOICE: "", EVENT: "", TIME: "00:00", WEEKDAYS: [], TIMEZONE: "",
+    DATETIME: "", TAGS: [], NODE_REF: "",
+}
+
+
+def choices(*pairs: tuple[str, str]) -> tuple[Choice, ...]:
+    return tuple(Choice(v, l) for v, l in pairs)
+
+
+UNIT_MINUTES = {"minutes": 1, "hours": 60, "days": 1440}
+_UNITS = choices(("minutes", "minutes"), ("hours", "hours"), ("days", "days"))
+
+
+def duration(name: str, label: str, amount: int, unit: str, *, minimum: int = 0, **extra: Any) -> Field:
+    """A number + unit field; `minimum` applies to the amount."""
+    parts = (Field("amount", INT, "Amount", default=amount, minimum=minimum),
+             Field("unit", CHOICE, "Unit", default=unit, choices=_UNITS))
+    return Field(name, DURATION, label, fields=parts, **extra)
+
+
+def duration_minutes(value: Config) -> int:
+    return int(value["amount"]) * UNIT_MINUTES[value["unit"]]
+
+
+def format_duration(value: Config, *, short: bool = False) -> str:
+    """"1 hour", "3 days"; short: "24 h", "5 d", "30 min"."""
+    amount, unit = value["amount"], value["unit"]
+    if short:
+        return f"{amount} {dict(minutes='min', hours='h', days='d')[unit]}"
+    return f"{amount} {unit[:-1] if amount == 1 else unit}"
+
+
+def defaults(schema: tuple[Field, ...]) -> Config:
+    return {f.name: f.default_value() for f in schema}
+
+
+def is_visible(f: Field, config: Config) -> bool:
+    return all(config.get(k) in allowed for k, allowed in f.visible_when.items())
+
+
+def walk(schema: tuple[Field, ...], config: Config, pointer: str = "") -> Iterator[tuple[Field, Any, str]]:
+    """Yields (field, value, JSON pointer) for every visible field, depth first."""
+    for f in schema:
+        if not is_visible(f, config):
+            continue
+        value = config.get(f.name)
+        path = f"{pointer}/{f.name}"
+        yield f, value, path
+        if f.type in (GROUP, DURATION) and isinstance(value, dict):
+            yield from walk(f.fields, value, path)
+        elif f.type == LIST and isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, dict):
+                    yield from walk(f.fields, item, f"{path}/{i}")
+
+
+class SchemaError(ValueError):
+    """A value of the wrong type; `pointer` is a JSON pointer relative to the config."""
+
+    def __init__(self, pointer: str, message: str) -> None:
+        super().__init__(message)
+        self.pointer = pointer
+        self.message = message
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+@lru_cache(maxsize=1)
+def timezone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def parse_datetime(text: str) -> datetime:
+    """ISO-8601 with an explicit offset; a trailing Z means UTC."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    if value.tzinfo is None:
+        raise ValueError("needs a time zone offset")
+    return value
+
+
+def coerce(schema: tuple[Field, ...], raw: Any, pointer: str = "") -> Config:
+    """Builds a complete config from loaded data: fills defaults, rejects wrong types.
+
+    Unknown keys are kept (a newer app may have written them) so that loading and
+    saving never loses anything.
+    """
+    if not isinstance(raw, dict):
+        raise SchemaError(pointer or "/", f"expected an object, got {_describe(raw)}")
+    out: Config = dict(raw)
+    for f in schema:
+        path = f"{pointer}/{f.name}"
+        if f.name not in raw or raw[f.name] is None:
+            out[f.name] = f.default_value()
+            continue
+        out[f.name] = _coerce_value(f, raw[f.name], path)
+    return out
+
+
+def _coerce_value(f: Field, value: Any, path: str) -> Any:
+    t = f.type
+    if t in (TEXT, MULTILINE, TEMPLATE, EVENT, NODE_REF):
+        if not isinstance(value, str):
+            raise SchemaError(path, f"expected text, got {_describe(value)}")
+        return value
+    if t == INT:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise SchemaError(path, f"expected a whole number, got {_describe(value)}")
+        return value
+    if t == NUMBER:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise SchemaError(path, f"expected a number, got {_describe(value)}")
+        return value
+    if t == BOOL:
+        if not isinstance(value, bool):
+            raise SchemaError(path, f"expected true or false, got {_describe(value)}")
+        return value
+    if t == CHOICE:
+        if value not in f.choice_values():
+            allowed = ", ".join(f.choice_values())
+            raise SchemaError(path, f"expected one of {allowed}, got {_describe(value)}")
+        return value
+    if t == TIME:
+        if not isinstance(value, str) or not _TIME_RE.match(value):
+            raise SchemaError(path, f"expected a time of day as HH:MM, got {_describe(value)}")
+        return value
+    if t == WEEKDAYS:
+        if not isinstance(value, list) or any(d not in WEEKDAY_NAMES for d in value):
+            raise SchemaError(path, f"expected a list of weekdays ({', '.join(WEEKDAY_NAMES)}), got {_describe(value)}")
+        return [d for d in WEEKDAY_NAMES if d in value]
+    if t == TIMEZONE:
+        if not isinstance(value, str) or (value and value not in timezone_names()):
+            raise SchemaError(path, f"expected an IANA time zone such as Europe/Berlin, got {_describe(value)}")
+        return value
+    if t == DATETIME:
+        if not isinstance(value, str):
+            raise SchemaError(path, f"expected an ISO-8601 date and time, got {_describe(value)}")
+        if value:
+            try:
+                parse_datetime(value)
+            except ValueError:
+                raise SchemaError(path, f"expected an ISO-8601 date and time with offset such as 2026-12-24T09:00:00+01:00, got {_describe(value)}") from None
+        return value
+    if t == TAGS:
+        if not isinstance(value, list) or any(not isinstance(x, str) for x in value):
+            raise SchemaError(path, f"expected a list of tag names, got {_describe(value)}")
+        return value
+    if t in (GROUP, DURATION):
+        return coerce(f.fields, value, path)
+    if t == LIST:
+        if not isinstance(value, list):
+            raise SchemaError(path, f"expected a list, got {_describe(value)}")
+        return [coerce(f.fields, item, f"{path}/{i}") for i, item in enumerate(value)]
+    raise AssertionError(f"unknown field type {t!r}")  # a registry bug, not user input
+
+
+@dataclass(frozen=True)
+class FieldIssue:
+    pointer: str
+    message: str
+    hint: str = ""
+
+
+def check(schema: tuple[Field, ...], config: Config) -> list[FieldIssue]:
+    """Usability checks on a well-typed config: required values, ranges, names."""
+    issues: list[FieldIssue] = []
+    for f, value, path in walk(schema, config):
+        for rule in _CHECKS.get(f.type, ()):
+            issue = rule(f, value, path)
+            if issue:
+                issues.append(issue)
+                break
+    return issues
+
+
+def _required(f: Field, value: Any, path: str) -> FieldIssue | None:
+    if f.required and (value is None or value == "" or value == []):
+        return FieldIssue(path, f"{f.label} is empty", f"Fill in {f.label.lower()}.")
+    return None
+
+
+def _in_range(f: Field, value: Any, path: str) -> FieldIssue | None:
+    if f.minimum is not None and value < f.minimum:
+        return FieldIssue(path, f"{f.label} must be at least {f.minimum:g}", f"Enter {f.minimum:g} or more.")
+    if f.maximum is not None and value > f.maximum:
+        return FieldIssue(path, f"{f.label} must be at most {f.maximum:g}", f"Enter {f.maximum:g} or less.")
+    return None
+
+
+def _name(f: Field, value: Any, path: str) -> FieldIssue | None:
+    if value and not _NAME_RE.match(value):
+        return FieldIssue(path, f"{f.label} {value!r} is not a valid name",
+                          "Use letters, digits, '_', '-' or '.', starting with a letter.")
+    return None
+
+
+def _tags(f: Field, value: Any, path: str) -> FieldIssue | None:
+    if any(not t.strip() for t in value):
+        return FieldIssue(path, f"{f.label} contains an empty tag", "Remove the empty tag.")
+    return None
+
+
+_Rule = Callable[[Field, Any, str], FieldIssue | None]
+_CHECKS: dict[str, tuple[_Rule, ...]] = {
+    TEXT: (_required,), MULTILINE: (_required,), TEMPLATE: (_required,),
+    EVENT: (_required, _name), NODE_REF: (_required,), TIMEZONE: (_required,),
+    DATETIME: (_required,), WEEKDAYS: (_required,), LIST: (_required,),
+    TAGS: (_required, _tags), INT: (_in_range,), NUMBER: (_in_range,),
+}

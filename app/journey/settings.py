@@ -1,0 +1,52 @@
+"""Journey-level settings, declared with the same schema machinery as node configs."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .conditions import event_rule_fields
+from .schema import BOOL, CHOICE, GROUP, INT, LIST, TIME, Config, Field, choices, defaults, duration
+
+ENTRY_MODES = choices(
+    ("not_in_journey", "Any time they are not already in this journey"),
+    ("once", "Only once, ever"),
+    ("every_time", "Every time the trigger happens"),
+    ("after_days", "Again after a number of days"),
+)
+
+SETTINGS_SCHEMA: tuple[Field, ...] = (
+    Field("entry", GROUP, "Who can enter again", fields=(
+        Field("mode", CHOICE, "A contact can enter", default="not_in_journey", choices=ENTRY_MODES),
+        Field("days", INT, "Days between entries", default=30, minimum=1, suffix="days",
+              visible_when={"mode": ("after_days",)}),
+    )),
+    Field("retrigger", CHOICE, "When the trigger happens again while inside", default="ignore", choices=choices(
+        ("ignore", "Ignore it; the contact carries on"),
+        ("restart", "Exit the current run (re-triggered) and start a new one"),
+    )),
+    Field("exit_conditions", LIST, "Exit when", fields=event_rule_fields(),
+          help="Checked continuously: a matching event takes the contact out at any step."),
+    Field("exit_on_unsubscribe_all", BOOL, "Exit when the contact unsubscribes from everything", default=True),
+    Field("goal", GROUP, "Goal", fields=(
+        Field("enabled", BOOL, "Track a goal", default=False),
+        *(replace(f, visible_when={"enabled": (True,)}) for f in event_rule_fields("order_placed")),
+        duration("window", "Within", 5, "days", minimum=1, visible_when={"enabled": (True,)}),
+        Field("exits", BOOL, "Reaching the goal ends the journey", default=False, visible_when={"enabled": (True,)}),
+    )),
+    duration("conversion_window", "Conversion window", 5, "days", minimum=1,
+             help="An order this long after a message counts as that message's conversion."),
+    Field("quiet_hours", GROUP, "Quiet hours", help="In each contact's own time zone.", fields=(
+        Field("enabled", BOOL, "Hold messages during quiet hours", default=True),
+        Field("start", TIME, "From", default="21:00", visible_when={"enabled": (True,)}),
+        Field("end", TIME, "Until", default="08:00", visible_when={"enabled": (True,)}),
+    )),
+    Field("frequency_cap", GROUP, "Frequency cap", help="Across all journeys, per channel.", fields=(
+        Field("enabled", BOOL, "Limit how often a contact hears from you", default=False),
+        Field("messages", INT, "At most", default=2, minimum=1, suffix="messages",
+              visible_when={"enabled": (True,)}),
+        Field("hours", INT, "Per", default=24, minimum=1, suffix="hours", visible_when={"enabled": (True,)}),
+    )),
+)
+
+
+def default_settings() -> Config:
+    return defaults(SETTINGS_SCHEMA)

@@ -1,0 +1,68 @@
+"""Message templates: the Jinja2 sandbox they run in and what variables they may use.
+
+Templates are user input, so they are always parsed in a `SandboxedEnvironment`.
+Parsing is cached by source text: live validation re-checks a journey after every
+edit, and re-parsing unchanged templates each time would dominate its cost.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from jinja2 import TemplateSyntaxError, meta, nodes
+from jinja2.sandbox import SandboxedEnvironment
+
+# The names a template can start from. `contact` holds the fields below plus custom
+# attributes; `event` holds the trigger event's properties; `journey` its name.
+ROOTS = ("contact", "event", "journey")
+CONTACT_FIELDS = frozenset({
+    "id", "email", "phone", "first_name", "last_name", "timezone", "tags",
+    "lifetime_spend", "order_count", "last_order_at",
+})
+JOURNEY_FIELDS = frozenset({"name", "description"})
+
+
+def make_environment() -> SandboxedEnvironment:
+    """The one template environment; the engine renders with the same settings."""
+    return SandboxedEnvironment(autoescape=False, trim_blocks=True, lstrip_blocks=True)
+
+
+_ENV = make_environment()
+
+
+@dataclass(frozen=True)
+class TemplateInfo:
+    """What parsing found: a syntax error, or the variables the template reads."""
+
+    error: str | None = None
+    error_line: int | None = None
+    roots: frozenset[str] = frozenset()                 # top-level names read
+    attributes: frozenset[tuple[str, str]] = frozenset()  # (root, first attribute) pairs
+
+
+@lru_cache(maxsize=8192)
+def inspect_template(source: str) -> TemplateInfo:
+    try:
+        tree = _ENV.parse(source)
+    except TemplateSyntaxError as exc:
+        return TemplateInfo(error=exc.message or "syntax error", error_line=exc.lineno)
+    roots = frozenset(meta.find_undeclared_variables(tree))
+    attributes: set[tuple[str, str]] = set()
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        root_attr = _root_attribute(node)
+        if root_attr and root_attr[0] in roots:
+            attributes.add(root_attr)
+    return TemplateInfo(roots=roots, attributes=frozenset(attributes))
+
+
+def _root_attribute(node: nodes.Node) -> tuple[str, str] | None:
+    """For `contact.address.city` gives ("contact", "address"): the first step from a root."""
+    inner = node.node  # type: ignore[attr-defined]
+    if not isinstance(inner, nodes.Name):
+        return None
+    if isinstance(node, nodes.Getattr):
+        return inner.name, node.attr
+    arg = node.arg  # type: ignore[attr-defined]
+    if isinstance(arg, nodes.Const) and isinstance(arg.value, str):
+        return inner.name, arg.value
+    return None

@@ -1,0 +1,269 @@
+"""Validation: everything that would stop a journey from running as its author meant.
+
+Graph rules use networkx in linear time: strongly connected components for
+cycles (never cycle enumeration, which is exponential) and a dominator tree for
+"this step lies before that one on every path".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from difflib import get_close_matches
+from datetime import datetime, timezone
+from typing import Mapping
+
+import networkx as nx
+
+from .model import Journey, Node
+from .schema import TEMPLATE, UNIT_MINUTES, check, parse_datetime, walk
+from .settings import SETTINGS_SCHEMA
+from .templates import CONTACT_FIELDS, JOURNEY_FIELDS, ROOTS, inspect_template
+
+ERROR, WARNING = "error", "warning"
+SAFE_LOOP_MINUTES = 60
+
+
+@dataclass(frozen=True)
+class Problem:
+    severity: str          # "error" blocks activation; "warning" is worth a look
+    node_id: str | None    # None for journey-level problems
+    field: str             # JSON pointer within the node ("/config/subject") or journey ("/settings/goal")
+    message: str
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class VariableCatalog:
+    """Variables seen in the store. None means "not known here": such names are not checked."""
+
+    contact_attributes: frozenset[str] | None = None
+    event_properties: Mapping[str, frozenset[str]] | None = None
+
+
+@dataclass
+class _Run:
+    journey: Journey
+    catalog: VariableCatalog
+    now: datetime
+    active: bool
+    problems: list[Problem] = field(default_factory=list)
+
+    def add(self, severity: str, node: Node | None, pointer: str, message: str, hint: str = "") -> None:
+        self.problems.append(Problem(severity, node.id if node else None, pointer, message, hint))
+
+
+def validate(journey: Journey, *, catalog: VariableCatalog | None = None, now: datetime | None = None,
+             active: bool = False) -> list[Problem]:
+    """All problems, errors first. `active`: judge it as a journey about to run."""
+    run = _Run(journey, catalog or VariableCatalog(), now or datetime.now(timezone.utc), active)
+    graph = _graph(journey)
+    trigger = _check_trigger(run)
+    _check_edges(run)
+    if trigger is not None:
+        _check_reachable(run, graph, trigger)
+        _check_status_refs(run, graph, trigger)
+    _check_cycles(run, graph)
+    for node in journey.nodes.values():
+        _check_config(run, node)
+    for issue in check(SETTINGS_SCHEMA, journey.settings):
+        run.add(ERROR, None, "/settings" + issue.pointer, issue.message, issue.hint)
+    run.problems.sort(key=lambda p: p.severity != ERROR)
+    return run.problems
+
+
+def _graph(journey: Journey) -> nx.DiGraph:
+    graph = nx.DiGraph()
+    graph.add_nodes_from(journey.nodes)
+    graph.add_edges_from((e.source, e.target) for e in journey.edges.values())
+    return graph
+
+
+def _check_trigger(run: _Run) -> str | None:
+    triggers = run.journey.triggers()
+    if not triggers:
+        run.add(ERROR, None, "/nodes", "The journey has no trigger",
+                "Add a Trigger step: it decides who enters the journey and when.")
+        return None
+    for extra in triggers[1:]:
+        run.add(ERROR, extra, "", "A journey has exactly one trigger; this is an extra one",
+                "Delete this trigger or move it into a journey of its own.")
+    return triggers[0].id
+
+
+def _check_edges(run: _Run) -> None:
+    seen: dict[tuple[str, str], str] = {}
+    nodes = run.journey.nodes
+    for edge in run.journey.edges.values():
+        source = nodes[edge.source]
+        if edge.source == edge.target:
+            run.add(ERROR, source, "", "The step leads into itself", "Connect it to another step.")
+        if not nodes[edge.target].spec.has_input:
+            run.add(ERROR, source, "", "Nothing can lead into a trigger", "Remove the connection into the trigger.")
+        key = (edge.source, edge.outcome)
+        if key in seen:
+            run.add(ERROR, source, "", f"Outcome '{source.spec.outcome(edge.outcome).label}' leads to two steps",
+                    "An outcome leads to one step: remove one of the connections.")
+        seen[key] = edge.target
+    for node in nodes.values():
+        for outcome in node.spec.outcomes:
+            if (node.id, outcome.name) not in seen and outcome.name not in node.ends:
+                label = "" if len(node.spec.outcomes) == 1 else f"Outcome '{outcome.label}': "
+                run.add(WARNING, node, "", f"{label}nothing comes after this step",
+                        "Connect it to the next step, or mark it as the end of the journey.")
+
+
+def _check_reachable(run: _Run, graph: nx.DiGraph, trigger: str) -> None:
+    reachable = nx.descendants(graph, trigger) | {trigger}
+    for node_id, node in run.journey.nodes.items():
+        if node_id not in reachable and node.kind != "trigger":
+            run.add(ERROR, node, "", "No path from the trigger reaches this step",
+                    "Connect it below the trigger, or delete it.")
+
+
+def _is_safe_wait(node: Node) -> bool:
+    """A wait that holds contacts long enough that a loop through it cannot spin."""
+    if node.kind != "wait":
+        return False
+    mode = node.config["mode"]
+    if mode == "duration":
+        delay = node.config["delay"]
+        return delay["amount"] * UNIT_MINUTES[delay["unit"]] >= SAFE_LOOP_MINUTES
+    return mode == "time_of_day"  # waits for the next occurrence: at most once a day
+
+
+def _check_cycles(run: _Run, graph: nx.DiGraph) -> None:
+    nodes = run.journey.nodes
+    for component in nx.strongly_connected_components(graph):
+        if len(component) == 1:
+            (only,) = component
+            if not graph.has_edge(only, only):
+                continue
+        unsafe = graph.subgraph(n for n in component if not _is_safe_wait(nodes[n]))
+        try:
+            cycle = nx.find_cycle(unsafe)
+        except nx.NetworkXNoCycle:
+            continue
+        names = " → ".join(nodes[u].title for u, _ in cycle)
+        run.add(ERROR, nodes[cycle[0][0]], "", f"These steps loop without a wait of at least an hour: {names}",
+                "Put a Wait of one hour or more in the loop, or remove the connection that closes it.")
+
+
+def _check_status_refs(run: _Run, graph: nx.DiGraph, trigger: str) -> None:
+    status_nodes = [n for n in run.journey.nodes.values() if n.kind == "message_status" and n.config["step"]]
+    if not status_nodes:
+        return
+    dominates = _dominance(graph, trigger)
+    for node in status_nodes:
+        ref = run.journey.nodes.get(node.config["step"])
+        pointer = "/config/step"
+        if ref is None:
+            run.add(ERROR, node, pointer, "The message step it checks no longer exists",
+                    "Choose a send step before this one.")
+        elif ref.kind != "send_template":
+            run.add(ERROR, node, pointer, f"'{ref.title}' is not a send step", "Choose a send step before this one.")
+        elif not dominates(ref.id, node.id):
+            run.add(ERROR, node, pointer, f"'{ref.title}' does not come before this step on every path",
+                    "Choose a send step that every contact passes before reaching this one.")
+
+
+def _dominance(graph: nx.DiGraph, root: str):
+    """`dominates(a, b)`: every path from the root to b passes through a.
+
+    Intervals of a DFS over the dominator tree answer each question in O(1), so a
+    journey with thousands of status steps stays linear.
+    """
+    idom = nx.immediate_dominators(graph, root)
+    children: dict[str, list[str]] = {}
+    for node, parent in idom.items():
+        if node != parent:
+            children.setdefault(parent, []).append(node)
+    enter: dict[str, int] = {}
+    leave: dict[str, int] = {}
+    clock = 0
+    stack: list[tuple[str, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        clock += 1
+        if done:
+            leave[node] = clock
+            continue
+        enter[node] = clock
+        stack.append((node, True))
+        stack.extend((child, False) for child in children.get(node, ()))
+
+    def dominates(a: str, b: str) -> bool:
+        return a in enter and b in enter and enter[a] <= enter[b] and leave[b] <= leave[a]
+
+    return dominates
+
+
+def _check_config(run: _Run, node: Node) -> None:
+    spec = node.spec
+    for issue in check(spec.schema, node.config) + spec.check(node.config):
+        run.add(ERROR, node, "/config" + issue.pointer, issue.message, issue.hint)
+    for f, value, pointer in walk(spec.schema, node.config):
+        if f.type == TEMPLATE and value:
+            _check_template(run, node, "/config" + pointer, f.label, value)
+    _check_dates(run, node)
+
+
+def _check_dates(run: _Run, node: Node) -> None:
+    c = node.config
+    checks = {
+        "wait": ("/config/until", c.get("until"), c.get("mode") == "until_date"),
+        "send_template": ("/config/send_at", c.get("send_at"), c.get("timing") == "scheduled"),
+        "trigger": ("/config/send_at", c.get("send_at"), c.get("mode") == "manual" and c.get("send") == "scheduled"),
+    }
+    if node.kind not in checks:
+        return
+    pointer, text, applies = checks[node.kind]
+    if not applies or not text or parse_datetime(text) > run.now:
+        return
+    severity = ERROR if run.active else WARNING
+    run.add(severity, node, pointer, f"The date {text} is already in the past",
+            "Choose a date in the future, or contacts would pass this step at once.")
+
+
+def _check_template(run: _Run, node: Node, pointer: str, label: str, source: str) -> None:
+    info = inspect_template(source)
+    if info.error:
+        run.add(ERROR, node, pointer, f"{label}: template error on line {info.error_line}: {info.error}",
+                "Check the {{ }} and {% %} brackets around variables and tags.")
+        return
+    for root in sorted(info.roots - set(ROOTS)):
+        run.add(ERROR, node, pointer, f"{label}: unknown variable '{root}'",
+                f"Variables start with contact., event. or journey., e.g. {{{{ contact.{root} }}}}.")
+    for root, name in sorted(info.attributes):
+        known, source, certain = _known(run, root)
+        if known is None or name in known:
+            continue
+        message = f"{label}: '{root}.{name}' is not among the {source}"
+        run.add(ERROR if certain else WARNING, node, pointer, message, _suggest(root, name, known))
+
+
+def _known(run: _Run, root: str) -> tuple[frozenset[str] | None, str, bool]:
+    """The names valid after `root.`, where they come from, and whether that list is
+    complete enough to call anything else an error (rather than "not seen yet")."""
+    if root == "journey":
+        return JOURNEY_FIELDS, "journey's fields", True
+    if root == "contact":
+        custom = run.catalog.contact_attributes
+        if custom is None:
+            return None, "", False
+        return CONTACT_FIELDS | custom, "contact fields and attributes seen so far", bool(custom)
+    trigger = run.journey.trigger()
+    if trigger is None or trigger.config["mode"] != "event" or run.catalog.event_properties is None:
+        return None, "", False
+    event = trigger.config["event"]
+    seen = run.catalog.event_properties.get(event)
+    if seen is None:
+        return None, "", False
+    declared = {row["field"].split(".")[0] for row in trigger.config["conditions"] if row["source"] == "event"}
+    return frozenset(seen | declared), f"properties of the {event} events seen so far", True
+
+
+def _suggest(root: str, name: str, known: frozenset[str]) -> str:
+    close = get_close_matches(name, sorted(known), n=1)
+    if close:
+        return f"Did you mean {root}.{close[0]}?"
+    return f"Known names: {', '.join(sorted(known)[:8])}" + ("…" if len(known) > 8 else "")
+

@@ -1,0 +1,45 @@
+"""Small dialect-neutral SQL helpers shared by the store and the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.dml import Insert
+
+from app.store.errors import StoreError
+from app.store.sqlite_hooks import WRITE_INTENT
+
+
+def insert_or_ignore(
+    table: Table, dialect_name: str, conflict_columns: Sequence[str] | None = None
+) -> Insert:
+    """An INSERT that silently skips rows that collide with an existing key.
+
+    ``conflict_columns`` names the unique key whose collision is expected
+    (e.g. ``["idempotency_key"]``); any other constraint violation still
+    raises. Pass ``conn.dialect.name`` or ``engine.dialect.name``.
+    """
+    elements = list(conflict_columns) if conflict_columns else None
+    if dialect_name == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=elements)
+    if dialect_name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=elements)
+    raise StoreError(f"Database type {dialect_name!r} is not supported; use SQLite or PostgreSQL.")
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction that will write: commits on success.
+
+    Same as ``engine.begin()`` except that on SQLite the write lock is taken at
+    BEGIN, so a read-then-write transaction waits for other writers instead
+    of failing halfway with "database is locked".
+    """
+    with engine.connect() as conn:
+        conn.execution_options(**{WRITE_INTENT: True})
+        with conn.begin():
+            yield conn

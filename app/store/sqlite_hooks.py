@@ -1,0 +1,109 @@
+"""Everything SQLite-specific lives here; the rest of the store is dialect-neutral.
+
+Two things are fixed on every SQLite connection:
+
+* Pragmas: WAL (the GUI reads while the engine writes), enforced foreign keys
+  (cascades), a busy timeout instead of instant "database is locked", and
+  ``synchronous=NORMAL`` (safe with WAL, far fewer fsyncs).
+* Transactions: Python's sqlite3 (before 3.12's ``autocommit``) does not emit
+  BEGIN before SELECT or DDL, so reads are not isolated, migrations are not
+  atomic and SAVEPOINTs silently escape the outer transaction. We switch the
+  driver's own handling off and emit BEGIN ourselves (SQLAlchemy's documented
+  recipe). A connection marked with :data:`WRITE_INTENT` begins with
+  ``BEGIN IMMEDIATE``: it takes the write lock up front (waiting up to the busy
+  timeout) instead of failing mid-transaction when a read lock cannot be
+  upgraded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from app.store.errors import StoreError
+
+WRITE_INTENT = "journeys_write_intent"
+"""Execution option: this connection's next transaction is going to write."""
+
+BUSY_TIMEOUT_MS = 5000
+
+_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA foreign_keys=ON",
+    f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
+    "PRAGMA synchronous=NORMAL",
+)
+
+
+def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in _PRAGMAS:
+            cursor.execute(pragma)
+    finally:
+        cursor.close()
+
+
+def _on_begin(conn: Connection) -> None:
+    immediate = conn.get_execution_options().get(WRITE_INTENT, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def install(engine: Engine) -> None:
+    """Attach the pragma and BEGIN hooks to a SQLite engine (no-op otherwise)."""
+    if engine.dialect.name != "sqlite":
+        return
+    if not event.contains(engine, "connect", _on_connect):
+        event.listen(engine, "connect", _on_connect)
+        event.listen(engine, "begin", _on_begin)
+
+
+def _raw_execute(conn: Connection, sql: str) -> None:
+    """Run ``sql`` on the driver connection, outside any transaction."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql)
+    finally:
+        cursor.close()
+
+
+@contextmanager
+def foreign_keys_paused(conn: Connection) -> Iterator[None]:
+    """Turn off foreign-key enforcement around a migration on SQLite.
+
+    Batch migrations rebuild a table by copy, drop and rename; with
+    enforcement on, the DROP would cascade-delete every child row (all the
+    versions of every journey, say). Must be entered before the transaction
+    begins: SQLite ignores this pragma inside one. Use
+    :func:`check_foreign_keys` before committing.
+    """
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    if conn.in_transaction():
+        raise RuntimeError("foreign_keys_paused() must be entered outside a transaction")
+    _raw_execute(conn, "PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        if conn.in_transaction():
+            conn.rollback()
+        _raw_execute(conn, "PRAGMA foreign_keys=ON")
+
+
+def check_foreign_keys(conn: Connection) -> None:
+    """Raise StoreError if rows point at missing parents (SQLite only)."""
+    if conn.dialect.name != "sqlite":
+        return
+    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        tables = sorted({str(row[0]) for row in broken})
+        raise StoreError(
+            f"The database upgrade left {len(broken)} row(s) in {', '.join(tables)} "
+            "pointing at missing records; nothing was changed."
+        )

@@ -1,0 +1,216 @@
+"""The database schema as SQLAlchemy Core tables.
+
+Core rather than ORM: the engine advances runs in batches with plain
+INSERT/UPDATE statements. Any change here needs a new migration in
+``migrations/versions`` (a test compares the two).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+from app.store.types import JSONDoc, UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""Deterministic constraint names, so SQLite batch migrations can find them."""
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+JOURNEY_STATUSES = ("draft", "active", "paused", "stopped")
+CHANNELS = ("email", "sms", "whatsapp")
+RUN_STATUSES = ("active", "converted", "exited", "completed")
+RUN_ACTIONS = (
+    "entered", "sent", "skipped", "deferred", "waited", "branched", "tagged",
+    "goal", "converted", "exited", "completed", "failed",
+)  # fmt: skip
+
+# 64-bit ids on PostgreSQL; on SQLite only INTEGER PRIMARY KEY autoincrements.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _stamp(name: str, nullable: bool = False) -> Column[Any]:
+    return Column(name, UTCDateTime(), nullable=nullable)
+
+
+def _doc(name: str) -> Column[Any]:
+    """A NOT NULL JSON object column that defaults to ``{}``."""
+    return Column(name, JSONDoc, nullable=False, default=lambda: {})
+
+
+journeys = Table(
+    "journeys",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("status", String(16), nullable=False, server_default=text("'draft'")),
+    Column("draft", JSONDoc, nullable=False),
+    Column("published_version", Integer, nullable=True),
+    _stamp("created_at"),
+    _stamp("updated_at"),
+    UniqueConstraint("name"),
+    CheckConstraint(
+        "status IN ('draft', 'active', 'paused', 'stopped')", name="status"
+    ),
+)
+
+journey_versions = Table(
+    "journey_versions",
+    metadata,
+    Column("journey_id", String(36), ForeignKey("journeys.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("document", JSONDoc, nullable=False),
+    _stamp("published_at"),
+    PrimaryKeyConstraint("journey_id", "version"),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("email", String(320), nullable=True),
+    Column("phone", String(32), nullable=True),
+    Column("first_name", String(100), nullable=True),
+    Column("last_name", String(100), nullable=True),
+    Column("timezone", String(64), nullable=True),
+    _doc("attributes"),
+    Column("lifetime_spend", Numeric(14, 2), nullable=False, server_default=text("0")),
+    Column("order_count", Integer, nullable=False, server_default=text("0")),
+    _stamp("last_order_at", nullable=True),
+    _stamp("created_at"),
+    _stamp("updated_at"),
+    Index(None, "last_order_at"),
+)
+
+contact_tags = Table(
+    "contact_tags",
+    metadata,
+    Column("contact_id", String(200), ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("tag", String(100), nullable=False),
+    PrimaryKeyConstraint("contact_id", "tag"),
+    Index(None, "tag"),
+)
+
+contact_channels = Table(
+    "contact_channels",
+    metadata,
+    Column("contact_id", String(200), ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("subscribed", Boolean(), nullable=False),
+    _stamp("changed_at"),
+    PrimaryKeyConstraint("contact_id", "channel"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("contact_id", String(200), ForeignKey("contacts.id"), nullable=False),
+    Column("type", String(100), nullable=False),
+    _stamp("occurred_at"),
+    _stamp("received_at"),
+    _doc("properties"),
+    Index(None, "contact_id", "occurred_at"),
+    Index(None, "type", "occurred_at"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("journey_id", String(36), ForeignKey("journeys.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("contact_id", String(200), ForeignKey("contacts.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("exit_reason", String(32), nullable=True),
+    Column("node_id", String(36), nullable=True),
+    _stamp("due_at", nullable=True),
+    _stamp("entered_at"),
+    _stamp("updated_at"),
+    Column("trigger_event_id", BigId, ForeignKey("events.id"), nullable=True),
+    _doc("state"),
+    Index(None, "status", "due_at"),
+    Index(None, "journey_id", "contact_id"),
+    Index(None, "journey_id", "node_id", "status"),
+)
+
+run_log = Table(
+    "run_log",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("run_id", BigId, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("journey_id", String(36), nullable=False),
+    Column("node_id", String(36), nullable=True),
+    Column("contact_id", String(200), nullable=False),
+    _stamp("at"),
+    Column("action", String(16), nullable=False),
+    Column("outcome", String(32), nullable=True),
+    Column("reason", String(64), nullable=True),
+    Column("detail", JSONDoc, nullable=True),
+    Index(None, "journey_id", "node_id", "at"),
+    Index(None, "run_id"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(100), nullable=False),
+    Column("run_id", BigId, ForeignKey("runs.id"), nullable=True),
+    Column("journey_id", String(36), nullable=True),
+    Column("node_id", String(36), nullable=True),
+    Column("contact_id", String(200), nullable=True),
+    Column("channel", String(16), nullable=False),
+    Column("recipient", String(320), nullable=False),
+    Column("sender", String(320), nullable=True),
+    Column("subject", Text, nullable=True),
+    Column("body_text", Text, nullable=True),
+    Column("body_html", Text, nullable=True),
+    Column("status", String(16), nullable=False),
+    _stamp("scheduled_at", nullable=True),
+    _stamp("created_at"),
+    _stamp("sent_at", nullable=True),
+    _stamp("delivered_at", nullable=True),
+    _stamp("opened_at", nullable=True),
+    _stamp("clicked_at", nullable=True),
+    _stamp("replied_at", nullable=True),
+    _stamp("failed_at", nullable=True),
+    _stamp("unsubscribed_at", nullable=True),
+    Column("error", Text, nullable=True),
+    UniqueConstraint("idempotency_key"),
+    Index(None, "status", "scheduled_at"),
+    Index(None, "contact_id", "created_at"),
+    Index(None, "journey_id", "node_id"),
+)
+
+attribute_catalog = Table(
+    "attribute_catalog",
+    metadata,
+    Column("scope", String(100), nullable=False),
+    Column("name", String(200), nullable=False),
+    PrimaryKeyConstraint("scope", "name"),
+)

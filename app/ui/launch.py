@@ -1,0 +1,56 @@
+"""Start-up: arguments, the database, the main window.
+
+Heavy modules are imported after the QApplication exists so the window appears
+quickly; a database that cannot be opened is reported in a dialog, not a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="journey-studio", description="Journey Studio")
+    parser.add_argument("--db", metavar="URL", help="database URL or SQLite file (default: $JOURNEYS_DB, "
+                                                    "else the app's own database)")
+    parser.add_argument("--screenshot", metavar="OUT.png",
+                        help="render the window offscreen to OUT.png and exit")
+    parser.add_argument("journey", nargs="?", help="with --screenshot: a journey file to show")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.screenshot:
+        import os
+
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Journey Studio")
+    app.setOrganizationName("JourneyStudio")
+
+    from app.examples import seed_examples
+    from app.store.db import open_database
+    from app.store.errors import StoreError
+    from app.store.journeys import JourneyStore
+
+    try:
+        store = JourneyStore(open_database(args.db))
+    except StoreError as exc:
+        if args.screenshot:
+            print(f"journey-studio: {exc}", file=sys.stderr)
+        else:
+            QMessageBox.critical(None, "Journey Studio", f"The database could not be opened.\n\n{exc}")
+        return 2
+    seed_examples(store)
+
+    from app.ui.main_window import MainWindow
+
+    window = MainWindow(store)
+    if args.screenshot:
+        return window.screenshot(args.screenshot, args.journey)
+    window.show()
+    return app.exec()

@@ -1,0 +1,108 @@
+"""Fixtures for the storage tests.
+
+Every test that takes ``engine`` runs on a fresh SQLite file under tmp_path.
+Set JOURNEYS_TEST_PG_URL (e.g. postgresql+psycopg://postgres@127.0.0.1/journeys_test)
+to run the same tests against PostgreSQL as well; the schema there is wiped
+before and after each test, so point it at a throwaway database.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from app.store.db import open_database
+from app.store.journeys import JourneyStore
+
+PG_URL = os.environ.get("JOURNEYS_TEST_PG_URL")
+
+
+def _wipe_postgres(url: str) -> None:
+    engine = open_database(url, migrate=False)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA public")
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    """A SQLite database file that does not exist yet (nor does its folder)."""
+    return f"sqlite:///{tmp_path / 'data' / 'journeys.sqlite3'}"
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param(
+            "postgresql",
+            marks=pytest.mark.skipif(not PG_URL, reason="set JOURNEYS_TEST_PG_URL to test PostgreSQL"),
+        ),
+    ]
+)
+def any_url(request: pytest.FixtureRequest, db_url: str) -> Iterator[str]:
+    """An empty database URL: SQLite always, PostgreSQL when configured."""
+    if request.param == "sqlite":
+        yield db_url
+        return
+    assert PG_URL
+    _wipe_postgres(PG_URL)
+    yield PG_URL
+    _wipe_postgres(PG_URL)
+
+
+@pytest.fixture
+def engine(any_url: str) -> Iterator[Engine]:
+    """A migrated database on every configured backend."""
+    eng = open_database(any_url)
+    yield eng
+    eng.dispose()
+
+
+class FakeClock:
+    """Deterministic, aware-UTC time that tests advance by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2025, 3, 1, 9, 0, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def store(engine: Engine, clock: FakeClock) -> JourneyStore:
+    return JourneyStore(engine, now=clock)
+
+
+def make_document(journey_id: str = "11111111-1111-4111-8111-111111111111", name: str = "Welcome") -> dict:
+    """A small journey document in the "journey/1" shape the model writes."""
+    return {
+        "format": "journey/1",
+        "id": journey_id,
+        "name": name,
+        "description": "Greets new subscribers",
+        "nodes": [
+            {"id": "n-trigger", "kind": "trigger", "version": 1, "config": {"event": "signed_up"},
+             "position": [0.0, 0.0]},
+            {"id": "n-send", "kind": "send_template", "version": 1,
+             "config": {"channel": "email", "subject": "Hi {{ contact.first_name }} ☀"},
+             "position": [240.5, 10.25]},
+        ],
+        "edges": [{"id": "e1", "source": "n-trigger", "source_port": "out", "target": "n-send"}],
+    }  # fmt: skip
