@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from . import node_kinds as _declarations  # noqa: F401  (registers the kinds)
 from .registry import NodeKind, get_kind
-from .schema import Config
+from .schema import Config, coerce
 from .settings import default_settings
 
 
@@ -78,7 +78,8 @@ class Journey:
         spec = get_kind(kind)
         merged = spec.default_config()
         merged.update(copy.deepcopy(config or {}))
-        node = Node(node_id or new_id(), kind, merged, position, name, ends)
+        # The same normalisation as loading a file, so a built journey equals its reloaded self.
+        node = Node(node_id or new_id(), kind, coerce(spec.schema, merged), position, name, ends)
         if node.id in self.nodes:
             raise ValueError(f"node id {node.id} is already used")
         self.nodes[node.id] = node

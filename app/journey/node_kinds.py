@@ -1,10 +1,11 @@
 """The declarations of the node kinds: trigger, send_template, wait, message_status, tag."""
 from __future__ import annotations
 
+from .checks import FieldIssue
 from .conditions import CHANNELS, audience_field, condition_list, describe
 from .registry import NodeKind, Outcome, register
 from .schema import (CHOICE, DATETIME, EVENT, INT, LIST, NODE_REF, NUMBER, TAGS, TEMPLATE, TEXT,
-                     TIME, TIMEZONE, WEEKDAYS, Config, Field, FieldIssue, choices, duration,
+                     TIME, TIMEZONE, WEEKDAYS, Config, Field, choices, duration,
                      format_duration, parse_datetime)
 
 # Event names the app knows; custom names are allowed too.

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .schema import Config, Field, FieldIssue, coerce, defaults
+from .checks import FieldIssue
+from .schema import Config, Field, coerce, defaults
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ list, dict), so a config can be written to a file and read back unchanged.
 Two levels of checking, on purpose:
 - `coerce` runs when a file is loaded: it fills defaults and rejects values of the
   wrong *type* (a string where a number belongs). Such a file cannot become a model.
-- `check` runs during validation: it reports values that are well-typed but not
+- `checks.check` runs during validation: it reports values that are well-typed but not
   usable yet (an empty subject, a zero wait). The journey still loads and can be
   fixed in the editor.
 """
@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 from zoneinfo import available_timezones
 
 # Field types. Composite values use "group" (a dict of sub-fields) and "list"
@@ -42,7 +42,6 @@ DURATION = "duration"    # a group {"amount": int, "unit": minutes|hours|days}, 
 
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 
 Config = dict[str, Any]
 
@@ -255,58 +254,3 @@ def _coerce_value(f: Field, value: Any, path: str) -> Any:
             raise SchemaError(path, f"expected a list, got {_describe(value)}")
         return [coerce(f.fields, item, f"{path}/{i}") for i, item in enumerate(value)]
     raise AssertionError(f"unknown field type {t!r}")  # a registry bug, not user input
-
-
-@dataclass(frozen=True)
-class FieldIssue:
-    pointer: str
-    message: str
-    hint: str = ""
-
-
-def check(schema: tuple[Field, ...], config: Config) -> list[FieldIssue]:
-    """Usability checks on a well-typed config: required values, ranges, names."""
-    issues: list[FieldIssue] = []
-    for f, value, path in walk(schema, config):
-        for rule in _CHECKS.get(f.type, ()):
-            issue = rule(f, value, path)
-            if issue:
-                issues.append(issue)
-                break
-    return issues
-
-
-def _required(f: Field, value: Any, path: str) -> FieldIssue | None:
-    if f.required and (value is None or value == "" or value == []):
-        return FieldIssue(path, f"{f.label} is empty", f"Fill in {f.label.lower()}.")
-    return None
-
-
-def _in_range(f: Field, value: Any, path: str) -> FieldIssue | None:
-    if f.minimum is not None and value < f.minimum:
-        return FieldIssue(path, f"{f.label} must be at least {f.minimum:g}", f"Enter {f.minimum:g} or more.")
-    if f.maximum is not None and value > f.maximum:
-        return FieldIssue(path, f"{f.label} must be at most {f.maximum:g}", f"Enter {f.maximum:g} or less.")
-    return None
-
-
-def _name(f: Field, value: Any, path: str) -> FieldIssue | None:
-    if value and not _NAME_RE.match(value):
-        return FieldIssue(path, f"{f.label} {value!r} is not a valid name",
-                          "Use letters, digits, '_', '-' or '.', starting with a letter.")
-    return None
-
-
-def _tags(f: Field, value: Any, path: str) -> FieldIssue | None:
-    if any(not t.strip() for t in value):
-        return FieldIssue(path, f"{f.label} contains an empty tag", "Remove the empty tag.")
-    return None
-
-
-_Rule = Callable[[Field, Any, str], FieldIssue | None]
-_CHECKS: dict[str, tuple[_Rule, ...]] = {
-    TEXT: (_required,), MULTILINE: (_required,), TEMPLATE: (_required,),
-    EVENT: (_required, _name), NODE_REF: (_required,), TIMEZONE: (_required,),
-    DATETIME: (_required,), WEEKDAYS: (_required,), LIST: (_required,),
-    TAGS: (_required, _tags), INT: (_in_range,), NUMBER: (_in_range,),
-}

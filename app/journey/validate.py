@@ -1,20 +1,19 @@
 """Validation: everything that would stop a journey from running as its author meant.
 
-Graph rules use networkx in linear time: strongly connected components for
-cycles (never cycle enumeration, which is exponential) and a dominator tree for
-"this step lies before that one on every path".
+Live validation runs this after every edit, so it stays linear in the size of the
+journey (see graph.py for the graph rules, checks.py for field checks).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from datetime import datetime, timezone
-from typing import Mapping
-
-import networkx as nx
+from typing import Callable, Mapping
 
 from .model import Journey, Node
-from .schema import TEMPLATE, UNIT_MINUTES, check, parse_datetime, walk
+from .checks import audit, check
+from .graph import JourneyGraph
+from .schema import UNIT_MINUTES, Config, parse_datetime
 from .settings import SETTINGS_SCHEMA
 from .templates import CONTACT_FIELDS, JOURNEY_FIELDS, ROOTS, inspect_template
 
@@ -45,6 +44,7 @@ class _Run:
     catalog: VariableCatalog
     now: datetime
     active: bool
+    trigger: Node | None = None
     problems: list[Problem] = field(default_factory=list)
 
     def add(self, severity: str, node: Node | None, pointer: str, message: str, hint: str = "") -> None:
@@ -55,12 +55,12 @@ def validate(journey: Journey, *, catalog: VariableCatalog | None = None, now: d
              active: bool = False) -> list[Problem]:
     """All problems, errors first. `active`: judge it as a journey about to run."""
     run = _Run(journey, catalog or VariableCatalog(), now or datetime.now(timezone.utc), active)
-    graph = _graph(journey)
-    trigger = _check_trigger(run)
+    graph = JourneyGraph(journey)
+    run.trigger = _check_trigger(run)
     _check_edges(run)
-    if trigger is not None:
-        _check_reachable(run, graph, trigger)
-        _check_status_refs(run, graph, trigger)
+    if run.trigger is not None:
+        _check_reachable(run, graph, run.trigger.id)
+        _check_status_refs(run, graph, run.trigger.id)
     _check_cycles(run, graph)
     for node in journey.nodes.values():
         _check_config(run, node)
@@ -70,14 +70,7 @@ def validate(journey: Journey, *, catalog: VariableCatalog | None = None, now: d
     return run.problems
 
 
-def _graph(journey: Journey) -> nx.DiGraph:
-    graph = nx.DiGraph()
-    graph.add_nodes_from(journey.nodes)
-    graph.add_edges_from((e.source, e.target) for e in journey.edges.values())
-    return graph
-
-
-def _check_trigger(run: _Run) -> str | None:
+def _check_trigger(run: _Run) -> Node | None:
     triggers = run.journey.triggers()
     if not triggers:
         run.add(ERROR, None, "/nodes", "The journey has no trigger",
@@ -86,7 +79,7 @@ def _check_trigger(run: _Run) -> str | None:
     for extra in triggers[1:]:
         run.add(ERROR, extra, "", "A journey has exactly one trigger; this is an extra one",
                 "Delete this trigger or move it into a journey of its own.")
-    return triggers[0].id
+    return triggers[0]
 
 
 def _check_edges(run: _Run) -> None:
@@ -111,8 +104,8 @@ def _check_edges(run: _Run) -> None:
                         "Connect it to the next step, or mark it as the end of the journey.")
 
 
-def _check_reachable(run: _Run, graph: nx.DiGraph, trigger: str) -> None:
-    reachable = nx.descendants(graph, trigger) | {trigger}
+def _check_reachable(run: _Run, graph: JourneyGraph, trigger: str) -> None:
+    reachable = graph.reachable_from(trigger)
     for node_id, node in run.journey.nodes.items():
         if node_id not in reachable and node.kind != "trigger":
             run.add(ERROR, node, "", "No path from the trigger reaches this step",
@@ -130,28 +123,19 @@ def _is_safe_wait(node: Node) -> bool:
     return mode == "time_of_day"  # waits for the next occurrence: at most once a day
 
 
-def _check_cycles(run: _Run, graph: nx.DiGraph) -> None:
+def _check_cycles(run: _Run, graph: JourneyGraph) -> None:
     nodes = run.journey.nodes
-    for component in nx.strongly_connected_components(graph):
-        if len(component) == 1:
-            (only,) = component
-            if not graph.has_edge(only, only):
-                continue
-        unsafe = graph.subgraph(n for n in component if not _is_safe_wait(nodes[n]))
-        try:
-            cycle = nx.find_cycle(unsafe)
-        except nx.NetworkXNoCycle:
-            continue
-        names = " → ".join(nodes[u].title for u, _ in cycle)
-        run.add(ERROR, nodes[cycle[0][0]], "", f"These steps loop without a wait of at least an hour: {names}",
+    for cycle in graph.cycles_avoiding(lambda node_id: _is_safe_wait(nodes[node_id])):
+        names = " → ".join(nodes[n].title for n in cycle)
+        run.add(ERROR, nodes[cycle[0]], "", f"These steps loop without a wait of at least an hour: {names}",
                 "Put a Wait of one hour or more in the loop, or remove the connection that closes it.")
 
 
-def _check_status_refs(run: _Run, graph: nx.DiGraph, trigger: str) -> None:
+def _check_status_refs(run: _Run, graph: JourneyGraph, trigger: str) -> None:
     status_nodes = [n for n in run.journey.nodes.values() if n.kind == "message_status" and n.config["step"]]
     if not status_nodes:
         return
-    dominates = _dominance(graph, trigger)
+    dominates = graph.dominance(trigger)
     for node in status_nodes:
         ref = run.journey.nodes.get(node.config["step"])
         pointer = "/config/step"
@@ -165,61 +149,34 @@ def _check_status_refs(run: _Run, graph: nx.DiGraph, trigger: str) -> None:
                     "Choose a send step that every contact passes before reaching this one.")
 
 
-def _dominance(graph: nx.DiGraph, root: str):
-    """`dominates(a, b)`: every path from the root to b passes through a.
-
-    Intervals of a DFS over the dominator tree answer each question in O(1), so a
-    journey with thousands of status steps stays linear.
-    """
-    idom = nx.immediate_dominators(graph, root)
-    children: dict[str, list[str]] = {}
-    for node, parent in idom.items():
-        if node != parent:
-            children.setdefault(parent, []).append(node)
-    enter: dict[str, int] = {}
-    leave: dict[str, int] = {}
-    clock = 0
-    stack: list[tuple[str, bool]] = [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        clock += 1
-        if done:
-            leave[node] = clock
-            continue
-        enter[node] = clock
-        stack.append((node, True))
-        stack.extend((child, False) for child in children.get(node, ()))
-
-    def dominates(a: str, b: str) -> bool:
-        return a in enter and b in enter and enter[a] <= enter[b] and leave[b] <= leave[a]
-
-    return dominates
-
-
 def _check_config(run: _Run, node: Node) -> None:
     spec = node.spec
-    for issue in check(spec.schema, node.config) + spec.check(node.config):
+    issues, templates = audit(spec.schema, node.config)
+    for issue in issues + spec.check(node.config):
         run.add(ERROR, node, "/config" + issue.pointer, issue.message, issue.hint)
-    for f, value, pointer in walk(spec.schema, node.config):
-        if f.type == TEMPLATE and value:
-            _check_template(run, node, "/config" + pointer, f.label, value)
+    for pointer, f, source in templates:
+        _check_template(run, node, "/config" + pointer, f.label, source)
     _check_dates(run, node)
 
 
+# Dates that must lie ahead: kind -> (config key, when the date applies).
+_FUTURE_DATES: dict[str, tuple[str, Callable[[Config], bool]]] = {
+    "wait": ("until", lambda c: c["mode"] == "until_date"),
+    "send_template": ("send_at", lambda c: c["timing"] == "scheduled"),
+    "trigger": ("send_at", lambda c: c["mode"] == "manual" and c["send"] == "scheduled"),
+}
+
+
 def _check_dates(run: _Run, node: Node) -> None:
-    c = node.config
-    checks = {
-        "wait": ("/config/until", c.get("until"), c.get("mode") == "until_date"),
-        "send_template": ("/config/send_at", c.get("send_at"), c.get("timing") == "scheduled"),
-        "trigger": ("/config/send_at", c.get("send_at"), c.get("mode") == "manual" and c.get("send") == "scheduled"),
-    }
-    if node.kind not in checks:
+    rule = _FUTURE_DATES.get(node.kind)
+    if rule is None:
         return
-    pointer, text, applies = checks[node.kind]
-    if not applies or not text or parse_datetime(text) > run.now:
+    key, applies = rule
+    text = node.config[key]
+    if not text or not applies(node.config) or parse_datetime(text) > run.now:
         return
     severity = ERROR if run.active else WARNING
-    run.add(severity, node, pointer, f"The date {text} is already in the past",
+    run.add(severity, node, f"/config/{key}", f"The date {text} is already in the past",
             "Choose a date in the future, or contacts would pass this step at once.")
 
 
@@ -250,7 +207,7 @@ def _known(run: _Run, root: str) -> tuple[frozenset[str] | None, str, bool]:
         if custom is None:
             return None, "", False
         return CONTACT_FIELDS | custom, "contact fields and attributes seen so far", bool(custom)
-    trigger = run.journey.trigger()
+    trigger = run.trigger
     if trigger is None or trigger.config["mode"] != "event" or run.catalog.event_properties is None:
         return None, "", False
     event = trigger.config["event"]
