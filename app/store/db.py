@@ -93,11 +93,10 @@ def open_database(url: str | None = None, *, migrate: bool = True) -> Engine:
     try:
         engine = create_engine(parsed)
     except (NoSuchModuleError, ImportError) as exc:
+        extra = " (for PostgreSQL: pip install 'psycopg[binary]')" if "postgres" in parsed.drivername else ""
         raise StoreError(
-            f"Cannot open the database {shown}: the driver for "
-            f"{parsed.drivername!r} is not installed ({exc}). "
-            f"Install it (for PostgreSQL: pip install 'psycopg[binary]' and use "
-            f"postgresql+psycopg://...) or {_HINT[0].lower()}{_HINT[1:]}"
+            f"Cannot open the database {shown}: no driver for {parsed.drivername!r} is installed "
+            f"({exc}). Install one{extra}, or {_HINT[0].lower()}{_HINT[1:]}"
         ) from exc
     except ArgumentError as exc:
         raise StoreError(f"Cannot open the database {shown}: {exc}. {_HINT}") from exc
@@ -114,8 +113,10 @@ def open_database(url: str | None = None, *, migrate: bool = True) -> Engine:
     except SQLAlchemyError as exc:
         engine.dispose()
         reason = getattr(exc, "orig", None) or exc
-        raise StoreError(
-            f"Cannot open the database {shown}: {reason}. "
-            f"Check that it exists, is a Journey Studio database and that you may write to it. {_HINT}"
-        ) from exc
+        check = (
+            "Check that the file is a Journey Studio database and that you may write to its folder."
+            if parsed.get_backend_name() == "sqlite"
+            else "Check that the server is running and that the URL, user and password are right."
+        )
+        raise StoreError(f"Cannot open the database {shown}: {str(reason).strip()}. {check} {_HINT}") from exc
     return engine

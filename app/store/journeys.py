@@ -10,14 +10,14 @@ rewritten.
 from __future__ import annotations
 
 import builtins
-import copy
+import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Unpack
 
-from sqlalchemy import Row, func, or_, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -53,7 +53,7 @@ _ROW_COLUMNS = (
 )  # fmt: skip
 
 
-def _to_row(row: Row[Any]) -> JourneyRow:
+def _to_row(row: Row[Unpack[tuple[Any, ...]]]) -> JourneyRow:
     return JourneyRow(**row._mapping)
 
 
@@ -73,10 +73,32 @@ def _fields(document: Mapping[str, Any]) -> tuple[str, str, str | None]:
     doc_id = document.get("id")
     if not isinstance(doc_id, str) or not doc_id or len(doc_id) > _ID_MAX:
         raise StoreError(f"A journey document needs a string 'id' of at most {_ID_MAX} characters.")
+    name = _clean_name(document.get("name"))
     description = document.get("description")
     if description is not None and not isinstance(description, str):
-        raise StoreError(f"The description of journey {document.get('name')!r} must be text.")
-    return doc_id, _clean_name(document.get("name")), description
+        raise StoreError(f"The description of journey {name!r} must be text.")
+    _check_json(document, name)
+    return doc_id, name, description
+
+
+def _check_json(document: Mapping[str, Any], name: str) -> None:
+    """Refuse what one backend would store and another reject, with the journey's name."""
+    try:
+        json.dumps(document, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"Journey {name!r} cannot be saved: {exc}.") from exc
+    if _has_nul(document):  # PostgreSQL JSONB cannot hold NUL characters
+        raise StoreError(f"Journey {name!r} contains a NUL character (\\x00); remove it and save again.")
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 class JourneyStore:
@@ -110,7 +132,7 @@ class JourneyStore:
             draft = conn.execute(select(journeys.c.draft).where(journeys.c.id == journey_id)).scalar()
         if draft is None:
             raise self._missing(journey_id)
-        return copy.deepcopy(draft)
+        return dict(draft)  # freshly decoded JSON: the caller may mutate it
 
     def load_version(self, journey_id: str, version: int) -> dict[str, Any]:
         query = select(journey_versions.c.document).where(
@@ -121,7 +143,7 @@ class JourneyStore:
         if document is None:
             name = self._require(journey_id).name
             raise NotFoundError(f"Journey {name!r} has no published version {version}.")
-        return copy.deepcopy(document)
+        return dict(document)
 
     def versions(self, journey_id: str) -> builtins.list[int]:
         """Published version numbers, oldest first."""
@@ -146,7 +168,7 @@ class JourneyStore:
         """Store a new journey whose draft is ``document``."""
         doc_id, name, description = _fields(document)
         now = self._now()
-        draft = {**copy.deepcopy(dict(document)), "name": name}
+        draft = {**document, "name": name}
         with self._writing(name, doc_id) as conn:
             self._check_free(conn, name=name, journey_id=doc_id)
             conn.execute(
@@ -161,10 +183,8 @@ class JourneyStore:
         """Replace the draft; the name and description columns follow the document."""
         doc_id, name, description = _fields(document)
         if doc_id != journey_id:
-            raise StoreError(
-                f"The document for journey {name!r} has id {doc_id!r}, not {journey_id!r}."
-            )
-        draft = {**copy.deepcopy(dict(document)), "name": name}
+            raise StoreError(f"The document for journey {name!r} has id {doc_id!r}, not {journey_id!r}.")
+        draft = {**document, "name": name}
         with self._writing(name, journey_id) as conn:
             self._check_free(conn, name=name, except_id=journey_id)
             self._update(conn, journey_id, name=name, description=description, draft=draft)
@@ -203,9 +223,7 @@ class JourneyStore:
     def set_status(self, journey_id: str, status: str) -> JourneyRow:
         """Set draft/active/paused/stopped; activating needs a published version."""
         if status not in JOURNEY_STATUSES:
-            raise StoreError(
-                f"Unknown journey status {status!r}; use one of {', '.join(JOURNEY_STATUSES)}."
-            )
+            raise StoreError(f"Unknown journey status {status!r}; use one of {', '.join(JOURNEY_STATUSES)}.")
         with write_transaction(self._engine) as conn:
             row = self._require(journey_id, conn)
             if status in ("active", "paused") and row.published_version is None:
@@ -217,16 +235,11 @@ class JourneyStore:
         """Freeze the current draft as the next version number and return it."""
         with write_transaction(self._engine) as conn:
             draft = self._draft_for_update(conn, journey_id)
-            latest = conn.execute(
-                select(func.max(journey_versions.c.version)).where(
-                    journey_versions.c.journey_id == journey_id
-                )
-            ).scalar()
-            version = (latest or 0) + 1
-            now = self._now()
+            mine = journey_versions.c.journey_id == journey_id
+            version = (conn.execute(select(func.max(journey_versions.c.version)).where(mine)).scalar() or 0) + 1
             conn.execute(
                 journey_versions.insert().values(
-                    journey_id=journey_id, version=version, document=draft, published_at=now
+                    journey_id=journey_id, version=version, document=draft, published_at=self._now()
                 )
             )
             self._update(conn, journey_id, published_version=version)

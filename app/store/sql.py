@@ -22,6 +22,11 @@ def insert_or_ignore(
     ``conflict_columns`` names the unique key whose collision is expected
     (e.g. ``["idempotency_key"]``); any other constraint violation still
     raises. Pass ``conn.dialect.name`` or ``engine.dialect.name``.
+
+    To learn which rows went in, add ``.returning(table.c.key)``: it yields
+    only the inserted rows, also for a list of rows. Do not use ``rowcount``
+    (-1 on PostgreSQL) or ``inserted_primary_key`` (stale on SQLite when the
+    row was skipped).
     """
     elements = list(conflict_columns) if conflict_columns else None
     if dialect_name == "sqlite":

@@ -156,6 +156,7 @@ runs = Table(
     Index(None, "status", "due_at"),
     Index(None, "journey_id", "contact_id"),
     Index(None, "journey_id", "node_id", "status"),
+    Index(None, "contact_id", "status"),
 )
 
 run_log = Table(
@@ -171,6 +172,7 @@ run_log = Table(
     Column("outcome", String(32), nullable=True),
     Column("reason", String(64), nullable=True),
     Column("detail", JSONDoc, nullable=True),
+    Column("revenue", Numeric(14, 2), nullable=True),
     Index(None, "journey_id", "node_id", "at"),
     Index(None, "run_id"),
 )
@@ -205,6 +207,7 @@ messages = Table(
     Index(None, "status", "scheduled_at"),
     Index(None, "contact_id", "created_at"),
     Index(None, "journey_id", "node_id"),
+    Index(None, "run_id"),
 )
 
 attribute_catalog = Table(
@@ -213,4 +216,12 @@ attribute_catalog = Table(
     Column("scope", String(100), nullable=False),
     Column("name", String(200), nullable=False),
     PrimaryKeyConstraint("scope", "name"),
+)
+
+scan_cursors = Table(
+    "scan_cursors",
+    metadata,
+    Column("journey_id", String(36), ForeignKey("journeys.id", ondelete="CASCADE"), nullable=False),
+    _stamp("scanned_at"),
+    PrimaryKeyConstraint("journey_id"),
 )

@@ -9,7 +9,7 @@ before and after each test, so point it at a throwaway database.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -90,7 +90,7 @@ def store(engine: Engine, clock: FakeClock) -> JourneyStore:
     return JourneyStore(engine, now=clock)
 
 
-def make_document(journey_id: str = "11111111-1111-4111-8111-111111111111", name: str = "Welcome") -> dict:
+def _make_document(journey_id: str = "11111111-1111-4111-8111-111111111111", name: str = "Welcome") -> dict:
     """A small journey document in the "journey/1" shape the model writes."""
     return {
         "format": "journey/1",
@@ -106,3 +106,9 @@ def make_document(journey_id: str = "11111111-1111-4111-8111-111111111111", name
         ],
         "edges": [{"id": "e1", "source": "n-trigger", "source_port": "out", "target": "n-send"}],
     }  # fmt: skip
+
+
+@pytest.fixture
+def make_doc() -> Callable[..., dict]:
+    """Factory: make_doc(journey_id=..., name=...) -> a fresh journey document."""
+    return _make_document

@@ -33,13 +33,13 @@ def run_online() -> None:
     if connection is not None:
         _run_with(connection)
         return
-    from app.store.db import open_database  # only for hand-run alembic commands
-    from app.store.migrate import WRITE_INTENT, sqlite_hooks
+    from app.store import sqlite_hooks  # only needed for hand-run alembic commands
+    from app.store.db import open_database
 
     engine = open_database(config.get_main_option("sqlalchemy.url") or None, migrate=False)
     try:
         with engine.connect() as conn, sqlite_hooks.foreign_keys_paused(conn):
-            conn.execution_options(**{WRITE_INTENT: True})
+            conn.execution_options(**{sqlite_hooks.WRITE_INTENT: True})
             with conn.begin():
                 _run_with(conn)
                 sqlite_hooks.check_foreign_keys(conn)
