@@ -6,7 +6,9 @@ quickly; a database that cannot be opened is reported in a dialog, not a traceba
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 from typing import Sequence
 
 
@@ -23,8 +25,6 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.screenshot:
-        import os
-
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -53,4 +53,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.screenshot:
         return window.screenshot(args.screenshot, args.journey)
     window.show()
+    window.open_recent()
+    if os.environ.get("JOURNEY_STUDIO_QUIT_WHEN_SHOWN"):   # for `make bench`: start-up time, then exit
+        from PySide6.QtCore import QTimer
+
+        def shown() -> None:
+            print(f"shown {time.time():.6f}", flush=True)
+            app.quit()
+        QTimer.singleShot(0, shown)
     return app.exec()

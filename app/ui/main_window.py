@@ -1,89 +1,286 @@
-"""The main window: the journeys in the store and an overview of the selected one.
-
-This is the foundation's window; the canvas replaces the overview pane.
-"""
+"""The main window: journeys on the left with the palette, the canvas in the middle
+with the problems below it, the inspector on the right."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QLabel, QListWidget, QListWidgetItem, QMainWindow, QSplitter, QVBoxLayout,
-                               QWidget)
+from typing import Any, Callable
 
+from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QUndoGroup
+from PySide6.QtWidgets import (QApplication, QLabel, QMainWindow, QMessageBox, QSplitter, QStackedWidget,
+                               QVBoxLayout, QWidget)
+
+from app.canvas.editor import CanvasEditor
+from app.canvas.view import CanvasView
 from app.journey.fileformat import JourneyFileError, from_document, load
 from app.journey.model import Journey
-from app.journey.validate import ERROR, validate
-from app.store.journeys import JourneyRow, JourneyStore
+from app.journey.validate import ERROR
+from app.store.errors import StoreError
+from app.store.journeys import JourneyStore
 
-_STATUS_COLOURS = {"draft": "#6b7280", "active": "#15803d", "paused": "#b45309", "stopped": "#b91c1c"}
+from . import library
+from .inspector import Inspector
+from .journey_list import JourneyList
+from .menus import build_menus
+from .palette import Palette
+from .problems import ProblemsPanel
+from .session import EditorSession
+from .theme import apply_theme
+
+SCREENSHOT_SIZE = QSize(1400, 900)
 
 
 class MainWindow(QMainWindow):
     def __init__(self, store: JourneyStore) -> None:
         super().__init__()
+        app = QApplication.instance()
+        if isinstance(app, QApplication) and not getattr(app, "_journey_theme", False):
+            apply_theme(app)
+            app._journey_theme = True  # type: ignore[attr-defined]
         self.store = store
+        self.editor: CanvasEditor | None = None
+        self.session: EditorSession | None = None
+        self.undo_group = QUndoGroup(self)
         self.setWindowTitle("Journey Studio")
-        self.resize(1100, 700)
-        self.journeys = QListWidget()
-        self.journeys.setMinimumWidth(260)
-        self.journeys.currentItemChanged.connect(self._show_selected)
-        self.overview = QLabel()
-        self.overview.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.overview.setWordWrap(True)
-        self.overview.setTextFormat(Qt.TextFormat.RichText)
-        pane = QWidget()
-        layout = QVBoxLayout(pane)
-        layout.setContentsMargins(24, 20, 24, 20)
-        layout.addWidget(self.overview)
+        self.resize(1400, 900)
+
+        self.journeys = JourneyList(library.example_choices())
+        self.palette = Palette()
+        steps_title = QLabel("Steps")
+        steps_title.setObjectName("panelTitle")
+        steps_title.setContentsMargins(10, 6, 0, 0)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.journeys, 1)
+        left_layout.addWidget(steps_title)
+        left_layout.addWidget(self.palette)
+
+        self.canvas_stack = QStackedWidget()
+        self.empty = QLabel("No journey is open.\n\nChoose one on the left, or create one with “+ New”.")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setObjectName("help")
+        self.canvas_stack.addWidget(self.empty)
+        self.problems = ProblemsPanel()
+        middle = QSplitter(Qt.Orientation.Vertical)
+        middle.addWidget(self.canvas_stack)
+        middle.addWidget(self.problems)
+        middle.setStretchFactor(0, 1)
+        middle.setSizes([740, 96])
+        self.inspector = Inspector()
         splitter = QSplitter()
-        splitter.addWidget(self.journeys)
-        splitter.addWidget(pane)
+        splitter.addWidget(left)
+        splitter.addWidget(middle)
+        splitter.addWidget(self.inspector)
         splitter.setStretchFactor(1, 1)
+        splitter.setSizes([230, 850, 320])
         self.setCentralWidget(splitter)
-        self.refresh()
 
-    def refresh(self) -> None:
-        self.journeys.clear()
-        for row in self.store.list():
-            item = QListWidgetItem(f"{row.name}\n{row.status} · edited {row.updated_at:%d %b %Y %H:%M}")
-            item.setData(Qt.ItemDataRole.UserRole, row.id)
-            self.journeys.addItem(item)
-        if self.journeys.count():
-            self.journeys.setCurrentRow(0)
-        else:
-            self.overview.setText("<h2>No journeys yet</h2><p>Import a journey file with "
-                                  "<code>journeys import FILE</code>.</p>")
+        self.zoom_label, self.problem_label, self.save_label = QLabel(), QLabel(), QLabel()
+        for label in (self.save_label, self.problem_label, self.zoom_label):
+            self.statusBar().addPermanentWidget(label)
+        self.actions_ = build_menus(self)
+        self._connect_list()
+        self.refresh_list()
+        self._update_status()
 
-    def _show_selected(self, item: QListWidgetItem | None) -> None:
-        if item is None:
-            return
-        row = self.store.get(item.data(Qt.ItemDataRole.UserRole))
+    # --- journeys ---------------------------------------------------------------
+
+    def _connect_list(self) -> None:
+        self.journeys.open_requested.connect(self.open_journey)
+        self.journeys.new_requested.connect(self.new_journey)
+        self.journeys.duplicate_requested.connect(lambda jid: library.duplicate(self, jid))
+        self.journeys.rename_requested.connect(lambda jid: library.rename(self, jid))
+        self.journeys.delete_requested.connect(lambda jid: library.delete(self, jid))
+        self.palette.add_requested.connect(lambda kind: self.canvas_op(lambda v: v.add_node(kind))())
+        self.problems.node_requested.connect(self.reveal_node)
+
+    def refresh_list(self) -> None:
+        current = self.session.journey_id if self.session and self.session.journey_id else ""
+        self.journeys.set_rows(self.store.list(), current)
+
+    def open_journey(self, journey_id: str) -> bool:
+        if self.session is not None and self.session.journey_id == journey_id:
+            return True
+        if not self.leave_current():
+            self.journeys.select(self.session.journey_id or "" if self.session else "")
+            return False
+        row = self.store.get(journey_id)
         if row is None:
-            return
+            return False
         try:
-            journey = from_document(self.store.load_draft(row.id), f"journey {row.name!r}")
+            journey = from_document(self.store.load_draft(journey_id), f"journey {row.name!r}")
         except JourneyFileError as exc:
-            self.overview.setText(f"<h2>{row.name}</h2><p style='color:#b91c1c'>{exc}</p>")
-            return
-        self.show_journey(journey, row)
+            QMessageBox.warning(self, "Journey Studio", f"This journey cannot be opened.\n\n{exc}")
+            return False
+        self.show_journey(journey, journey_id)
+        self.journeys.select(journey_id)
+        return True
 
-    def show_journey(self, journey: Journey, row: JourneyRow | None = None) -> None:
-        status = row.status if row else "file"
-        colour = _STATUS_COLOURS.get(status, "#6b7280")
-        problems = validate(journey)
+    def new_journey(self, example: str) -> None:
+        journey_id = library.create(self, example)
+        if journey_id:
+            self.refresh_list()
+            self.open_journey(journey_id)
+
+    def show_journey(self, journey: Journey, journey_id: str | None) -> CanvasEditor:
+        """Puts a journey on the canvas; `journey_id` None means it is not in the store."""
+        self.close_editor()
+        editor = CanvasEditor(journey)
+        self.editor = editor
+        self.session = EditorSession(self.store, journey_id, editor)
+        self.session.saved.connect(self._saved)
+        self.session.save_failed.connect(lambda msg: self.statusBar().showMessage(f"Not saved: {msg}", 8000))
+        self.session.dirty_changed.connect(lambda _d: self._update_status())
+        self.canvas_stack.addWidget(editor)
+        self.canvas_stack.setCurrentWidget(editor)
+        self.undo_group.addStack(editor.doc.undo_stack)
+        self.undo_group.setActiveStack(editor.doc.undo_stack)
+        self.inspector.set_document(editor.doc, editor.scene)
+        editor.validator.problems_changed.connect(lambda _p: self._show_problems())
+        editor.doc.journey_changed.connect(self._update_title)
+        editor.view.zoom_changed.connect(lambda _z: self._update_status())
+        editor.view.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        editor.view.edit_requested.connect(self.inspector.focus_first_field)
+        editor.minimap.set_wanted(self.actions_["minimap"].isChecked())
+        editor.scene.snap = self.actions_["snap"].isChecked()
+        self._show_problems()
+        self._update_title()
+        QTimer.singleShot(0, editor.view.fit)
+        return editor
+
+    def close_editor(self) -> None:
+        if self.editor is None:
+            return
+        self.inspector.set_document(None, None)
+        self.undo_group.removeStack(self.editor.doc.undo_stack)
+        self.canvas_stack.removeWidget(self.editor)
+        self.editor.deleteLater()
+        self.editor = self.session = None
+        self.problems.show_problems([], None)
+        self._update_title()
+
+    def leave_current(self) -> bool:
+        """Saves the open journey; if that fails, asks before anything is lost."""
+        session = self.session
+        if session is None or not session.dirty:
+            return True
+        if session.in_store and session.save():
+            return True
+        why = session.error or "It is not in the journey library."
+        answer = QMessageBox.warning(
+            self, "Unsaved changes", f"The changes to “{session.editor.journey.name}” could not be saved.\n\n{why}",
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Discard
+
+    def save_now(self) -> None:
+        if self.session is not None:
+            if not self.session.in_store:
+                library.import_journey(self, self.session.editor.journey)
+            elif self.session.save():
+                self.statusBar().showMessage("Saved", 2000)
+
+    def _saved(self) -> None:
+        self.refresh_list()
+        self._update_status()
+
+    def import_file(self) -> None:
+        library.import_file(self)
+
+    def export_file(self) -> None:
+        if self.editor is not None:
+            library.export_file(self, self.editor.journey)
+
+    # --- canvas -----------------------------------------------------------------
+
+    def canvas_op(self, op: Callable[[CanvasView], Any]) -> Callable[[], None]:
+        """Wraps an operation on the open canvas for a menu action."""
+        def run() -> None:
+            if self.editor is not None:
+                op(self.editor.view)
+        return run
+
+    def reveal_node(self, node_id: str) -> None:
+        if self.editor is not None:
+            self.editor.view.centre_on_node(node_id)
+
+    def toggle_snap(self) -> None:
+        if self.editor is not None:
+            self.editor.scene.snap = self.actions_["snap"].isChecked()
+
+    def toggle_minimap(self) -> None:
+        if self.editor is not None:
+            self.editor.minimap.set_wanted(self.actions_["minimap"].isChecked())
+
+    # --- status -----------------------------------------------------------------
+
+    def _show_problems(self) -> None:
+        editor = self.editor
+        if editor is None:
+            return
+        self.problems.show_problems(editor.validator.problems, editor.journey)
+        self._update_status()
+
+    def _update_title(self) -> None:
+        name = self.editor.journey.name if self.editor else ""
+        self.setWindowTitle(f"{name} — Journey Studio" if name else "Journey Studio")
+
+    def _update_status(self) -> None:
+        editor, session = self.editor, self.session
+        if editor is None or session is None:
+            for label in (self.zoom_label, self.problem_label, self.save_label):
+                label.setText("")
+            return
+        self.zoom_label.setText(f"Zoom {round(editor.view.zoom() * 100)}%")
+        problems = editor.validator.problems
         errors = sum(p.severity == ERROR for p in problems)
-        verdict = ("<span style='color:#15803d'>Ready to activate</span>" if not problems else
-                   f"<span style='color:#b91c1c'>{errors} error(s)</span>, {len(problems) - errors} warning(s)")
-        steps = "".join(f"<li><b>{n.spec.title}</b> — {n.title}</li>" for n in journey.nodes.values())
-        self.overview.setText(
-            f"<h2>{journey.name} <span style='color:{colour}; font-size:small'>{status}</span></h2>"
-            f"<p>{journey.description}</p><p>{verdict}</p><ol>{steps}</ol>")
+        self.problem_label.setText(f"{errors} error(s), {len(problems) - errors} warning(s)" if problems
+                                   else "No problems")
+        self.save_label.setText("Unsaved changes" if session.dirty else
+                                ("Saved" if session.in_store else "Not in the library"))
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if self.leave_current():
+            event.accept()
+        else:
+            event.ignore()
+
+    # --- screenshots ------------------------------------------------------------
 
     def screenshot(self, path: str, journey_file: str | None = None) -> int:
+        """Renders the window at 1400×900 with a journey fitted in view and writes a PNG."""
         if journey_file:
             try:
-                self.show_journey(load(journey_file))
+                self.show_journey(load(journey_file), None)
             except JourneyFileError as exc:
                 print(f"journey-studio: {exc}")
                 return 2
-        self.resize(1400, 900)
+        elif not self._open_default():
+            return 2
+        self.resize(SCREENSHOT_SIZE)
         self.show()
-        return 0 if self.grab().save(path) else 2
+        QApplication.processEvents()
+        assert self.editor is not None
+        self.editor.view.fit()
+        self.editor.validator.run_now()
+        self._show_problems()
+        QApplication.processEvents()
+        image = self.grab().toImage()
+        if image.size() != SCREENSHOT_SIZE:
+            image = image.scaled(SCREENSHOT_SIZE)
+        return 0 if image.save(path) else 2
+
+    def open_recent(self) -> None:
+        """At start-up: the journey edited last, so work continues where it stopped."""
+        rows = self.store.list()
+        if rows and self.editor is None:
+            self.open_journey(rows[0].id)
+
+    def _open_default(self) -> bool:
+        row = self.store.find("Cart abandonment")
+        if row is not None:
+            return self.open_journey(row.id)
+        try:
+            self.show_journey(library.load_example("cart_abandonment"), None)
+        except (JourneyFileError, StoreError):
+            return False
+        return True

@@ -1,0 +1,113 @@
+"""The journey document: the one place where the model of an open journey changes.
+
+The canvas scene, the minimap, the inspector and the problems panel only listen to
+these signals; undo commands only call these methods. Nothing else mutates the
+`Journey`, so every view stays in step with the model and undo cannot leave a
+stale item behind.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoStack
+
+from app.journey.model import Journey
+
+from .snapshot import Snapshot, edge_from, get_path, node_from, note_from, set_path
+
+
+class JourneyDocument(QObject):
+    node_added = Signal(str)
+    node_removed = Signal(str)
+    node_changed = Signal(str)       # config, name or ends
+    node_moved = Signal(str)
+    edge_added = Signal(str)
+    edge_removed = Signal(str)
+    note_added = Signal(str)
+    note_removed = Signal(str)
+    note_changed = Signal(str)       # text, position or size
+    journey_changed = Signal()       # name, description or settings
+    changed = Signal()               # after any edit: validation, autosave, minimap
+
+    def __init__(self, journey: Journey, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.journey = journey
+        self.undo_stack = QUndoStack(self)
+
+    # --- nodes ----------------------------------------------------------------
+
+    def add_node(self, snap: Snapshot) -> None:
+        node = node_from(snap)
+        if node.id in self.journey.nodes:
+            raise ValueError(f"node id {node.id} is already used")
+        self.journey.nodes[node.id] = node
+        self.node_added.emit(node.id)
+        self.changed.emit()
+
+    def remove_node(self, node_id: str) -> None:
+        """Removes the node; its edges must already be gone (commands remove them first)."""
+        for edge in [e for e in self.journey.edges.values() if node_id in (e.source, e.target)]:
+            self.remove_edge(edge.id)
+        del self.journey.nodes[node_id]
+        self.node_removed.emit(node_id)
+        self.changed.emit()
+
+    def move(self, positions: dict[str, tuple[float, float]]) -> None:
+        for item_id, pos in positions.items():
+            if item_id in self.journey.nodes:
+                self.journey.nodes[item_id].position = tuple(pos)
+                self.node_moved.emit(item_id)
+            elif item_id in self.journey.notes:
+                self.journey.notes[item_id].position = tuple(pos)
+                self.note_changed.emit(item_id)
+        self.changed.emit()
+
+    # --- edges ----------------------------------------------------------------
+
+    def add_edge(self, snap: Snapshot) -> None:
+        edge = edge_from(snap)
+        if edge.source not in self.journey.nodes or edge.target not in self.journey.nodes:
+            raise ValueError(f"edge {edge.id} joins a step that does not exist")
+        self.journey.edges[edge.id] = edge
+        self.edge_added.emit(edge.id)
+        self.changed.emit()
+
+    def remove_edge(self, edge_id: str) -> None:
+        del self.journey.edges[edge_id]
+        self.edge_removed.emit(edge_id)
+        self.changed.emit()
+
+    # --- notes ----------------------------------------------------------------
+
+    def add_note(self, snap: Snapshot) -> None:
+        note = note_from(snap)
+        self.journey.notes[note.id] = note
+        self.note_added.emit(note.id)
+        self.changed.emit()
+
+    def remove_note(self, note_id: str) -> None:
+        del self.journey.notes[note_id]
+        self.note_removed.emit(note_id)
+        self.changed.emit()
+
+    # --- values ---------------------------------------------------------------
+
+    def target(self, target_id: str) -> Any:
+        """A node or note by id; "" is the journey itself (name, description, settings)."""
+        if not target_id:
+            return self.journey
+        return self.journey.nodes.get(target_id) or self.journey.notes[target_id]
+
+    def value(self, target_id: str, path: tuple[Any, ...]) -> Any:
+        return get_path(self.target(target_id), path)
+
+    def set_value(self, target_id: str, path: tuple[Any, ...], value: Any) -> None:
+        set_path(self.target(target_id), path, value)
+        if not target_id:
+            self.journey_changed.emit()
+        elif target_id in self.journey.nodes:
+            self.node_changed.emit(target_id)
+        else:
+            self.note_changed.emit(target_id)
+        self.changed.emit()

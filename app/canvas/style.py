@@ -1,0 +1,136 @@
+"""Canvas look: card geometry, theme colours, fonts and icon pixmaps, built once.
+
+Painting reads everything from here, so no paint() builds fonts, metrics or
+pixmaps; the light and dark themes differ only in this table.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QGuiApplication, QIcon, QPainter, QPixmap
+from PySide6.QtSvg import QSvgRenderer
+
+from app.paths import RESOURCES
+
+CARD_W, CARD_H = 212.0, 76.0
+RADIUS = 12.0
+PORT_R = 6.0
+CHIP = 30.0                  # the kind's icon chip
+GRID = 20.0
+LOD_FULL, LOD_TITLES = 0.55, 0.28   # below LOD_TITLES a card is a plain block
+
+
+@dataclass(frozen=True)
+class Theme:
+    dark: bool
+    canvas: QColor
+    grid: QColor
+    card: QColor
+    card_border: QColor
+    text: QColor
+    muted: QColor
+    selection: QColor
+    edge: QColor
+    note: QColor
+    note_border: QColor
+    error: QColor
+    warning: QColor
+
+
+LIGHT = Theme(False, QColor("#f6f7fb"), QColor("#e3e6ee"), QColor("#ffffff"), QColor("#d5d9e3"),
+              QColor("#1f2937"), QColor("#5b6473"), QColor("#2f6fed"), QColor("#8a93a5"),
+              QColor("#fff4b8"), QColor("#e8d67a"), QColor("#d93025"), QColor("#e08a00"))
+DARK = Theme(True, QColor("#1e2129"), QColor("#2a2e38"), QColor("#2b303b"), QColor("#3d4452"),
+             QColor("#eef0f4"), QColor("#a8b0bf"), QColor("#6b9bff"), QColor("#7d8799"),
+             QColor("#5c5330"), QColor("#7a6e3a"), QColor("#ff6b5f"), QColor("#ffb340"))
+
+
+def system_is_dark() -> bool:
+    forced = os.environ.get("JOURNEY_STUDIO_THEME", "")     # "dark" / "light": for screenshots and tests
+    if forced in ("dark", "light"):
+        return forced == "dark"
+    app = QGuiApplication.instance()
+    if app is None:
+        return False
+    return QGuiApplication.styleHints().colorScheme() == Qt.ColorScheme.Dark
+
+
+_theme: list[Theme] = []
+
+
+def theme() -> Theme:
+    if not _theme:
+        _theme.append(DARK if system_is_dark() else LIGHT)
+    return _theme[0]
+
+
+@dataclass(frozen=True)
+class Fonts:
+    title: QFont
+    summary: QFont
+    small: QFont
+    big_title: QFont
+    title_metrics: QFontMetricsF
+    summary_metrics: QFontMetricsF
+    small_metrics: QFontMetricsF
+
+
+@lru_cache(maxsize=1)
+def fonts() -> Fonts:
+    base = QGuiApplication.font()
+    title = QFont(base)
+    title.setPixelSize(13)
+    title.setWeight(QFont.Weight.DemiBold)
+    summary = QFont(base)
+    summary.setPixelSize(12)
+    small = QFont(base)
+    small.setPixelSize(11)
+    small.setWeight(QFont.Weight.DemiBold)
+    big = QFont(base)
+    big.setPixelSize(26)
+    big.setWeight(QFont.Weight.Bold)
+    return Fonts(title, summary, small, big, QFontMetricsF(title), QFontMetricsF(summary), QFontMetricsF(small))
+
+
+@lru_cache(maxsize=64)
+def icon_pixmap(stem: str, size: int) -> QPixmap:
+    """The kind's SVG icon rendered once per size (white strokes, for a coloured chip)."""
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    renderer = QSvgRenderer(str(RESOURCES / "icons" / f"{stem}.svg"))
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    renderer.render(painter, QRectF(0, 0, size, size))
+    painter.end()
+    return pixmap
+
+
+@lru_cache(maxsize=32)
+def kind_icon(stem: str, colour: str, size: int = 28) -> QIcon:
+    """The icon on its coloured chip, for the palette and menus."""
+    pixmap = QPixmap(QSize(size, size) * 2)
+    pixmap.setDevicePixelRatio(2)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QColor(colour))
+    painter.drawRoundedRect(QRectF(0, 0, size, size), size * 0.25, size * 0.25)
+    inner = size * 0.64
+    painter.drawPixmap(QRectF((size - inner) / 2, (size - inner) / 2, inner, inner), icon_pixmap(stem, 64),
+                       QRectF(0, 0, 64, 64))
+    painter.end()
+    return QIcon(pixmap)
+
+
+@atexit.register
+def _release_cached_pixmaps() -> None:
+    """Pixmaps, icons and fonts must go before the QApplication does; left to interpreter
+    shutdown they are destroyed after it and the process crashes on exit."""
+    icon_pixmap.cache_clear()
+    kind_icon.cache_clear()
+    fonts.cache_clear()

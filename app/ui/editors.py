@@ -1,0 +1,324 @@
+"""One editor widget per field type of the config schema.
+
+Every editor reports user edits through `edited(value)` with a plain JSON value
+and accepts model values through `set_value` without reporting them back, so
+an undo updates the inspector without starting a new edit.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Callable
+
+from PySide6.QtCore import QDateTime, QSignalBlocker, Qt, QTime, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QDateTimeEdit, QDoubleSpinBox, QHBoxLayout,
+                               QLabel, QLineEdit, QPlainTextEdit, QPushButton, QSpinBox, QTimeEdit, QToolButton, QWidget)
+
+from app.journey import schema as S
+from app.journey.node_kinds import KNOWN_EVENTS
+from app.journey.schema import Field, parse_datetime, timezone_names
+
+from .template_edit import TemplateEdit
+
+# Types whose edits arrive keystroke by keystroke: consecutive edits merge into one undo step.
+MERGEABLE = {S.TEXT, S.MULTILINE, S.TEMPLATE, S.INT, S.NUMBER, S.TAGS, S.EVENT}
+
+
+class Editor(QWidget):
+    edited = Signal(object)
+
+    def set_value(self, value: Any) -> None:
+        raise NotImplementedError
+
+
+def _combo(editable: bool = False) -> QComboBox:
+    """A combo box that may be narrower than its longest choice: the inspector is narrow."""
+    combo = QComboBox()
+    combo.setEditable(editable)
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(6)
+    return combo
+
+
+def _row(parent: QWidget) -> QHBoxLayout:
+    layout = QHBoxLayout(parent)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(6)
+    return layout
+
+
+class LineEditor(Editor):
+    def __init__(self, f: Field) -> None:
+        super().__init__()
+        self.line = QLineEdit()
+        self.line.setPlaceholderText(f.help)
+        _row(self).addWidget(self.line)
+        self.line.textEdited.connect(self.edited.emit)
+
+    def set_value(self, value: Any) -> None:
+        if self.line.text() != value:
+            self.line.setText(value)
+
+
+class TagsEditor(LineEditor):
+    """Tags as comma-separated text."""
+
+    def __init__(self, f: Field) -> None:
+        super().__init__(f)
+        self.line.setPlaceholderText("e.g. vip, newsletter")
+        self.line.textEdited.disconnect()
+        self.line.textEdited.connect(lambda text: self.edited.emit(self.parse(text)))
+
+    @staticmethod
+    def parse(text: str) -> list[str]:
+        return [t.strip() for t in text.split(",") if t.strip()]
+
+    def set_value(self, value: Any) -> None:
+        if self.parse(self.line.text()) != value:
+            self.line.setText(", ".join(value))
+
+
+class TextEditor(Editor):
+    def __init__(self, f: Field) -> None:
+        super().__init__()
+        self.text = QPlainTextEdit()
+        self.text.setFixedHeight(80)
+        self.text.setTabChangesFocus(True)
+        _row(self).addWidget(self.text)
+        self.text.textChanged.connect(lambda: self.edited.emit(self.text.toPlainText()))
+
+    def set_value(self, value: Any) -> None:
+        if self.text.toPlainText() != value:
+            with QSignalBlocker(self.text):
+                self.text.setPlainText(value)
+
+
+class TemplateEditor(Editor):
+    def __init__(self, f: Field) -> None:
+        super().__init__()
+        self.text = TemplateEdit(2 if f.name in ("subject", "message") else 6)
+        _row(self).addWidget(self.text)
+        self.text.edited.connect(self.edited.emit)
+
+    def set_value(self, value: Any) -> None:
+        self.text.set_text(value)
+
+
+class NumberEditor(Editor):
+    def __init__(self, f: Field) -> None:
+        super().__init__()
+        self.whole = f.type == S.INT
+        self.spin = QSpinBox() if self.whole else QDoubleSpinBox()
+        low = f.minimum if f.minimum is not None else -1_000_000
+        high = f.maximum if f.maximum is not None else 1_000_000_000
+        if self.whole:
+            self.spin.setRange(int(low), int(high))
+        else:
+            self.spin.setDecimals(2)
+            self.spin.setRange(float(low), float(high))
+        if f.suffix:
+            self.spin.setSuffix(f" {f.suffix}")
+        layout = _row(self)
+        layout.addWidget(self.spin, 1)
+        for preset in f.presets:
+            button = QPushButton(str(preset))
+            button.setFixedWidth(40)
+            button.clicked.connect(lambda _=False, v=preset: self.spin.setValue(v))
+            layout.addWidget(button)
+        self.spin.valueChanged.connect(lambda v: self.edited.emit(int(v) if self.whole else float(v)))
+
+    def set_value(self, value: Any) -> None:
+        if self.spin.value() != value:
+            with QSignalBlocker(self.spin):
+                self.spin.setValue(value)
+
+
+class BoolEditor(Editor):
+    """A check box whose label wraps: settings labels are long and the inspector narrow."""
+
+    def __init__(self, f: Field) -> None:
+        super().__init__()
+        self.box = QCheckBox()
+        self.label = QLabel(f.label)
+        self.label.setWordWrap(True)
+        self.label.mousePressEvent = lambda _event: self.box.click()  # type: ignore[method-assign]
+        layout = _row(self)
+        layout.addWidget(self.box, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addWidget(self.label, 1)
+        self.box.toggled.connect(self.edited.emit)
+
+    def set_value(self, value: Any) -> None:
+        with QSignalBlocker(self.box):
+            self.box.setChecked(bool(value))
+
+
+class ChoiceEditor(Editor):
+    def __init__(self, f: Field, options: list[tuple[str, str]] | None = None) -> None:
+        super().__init__()
+        self.combo = _combo()
+        for value, label in options if options is not None else [(c.value, c.label) for c in f.choices]:
+            self.combo.addItem(label, value)
+        _row(self).addWidget(self.combo)
+        self.combo.activated.connect(lambda i: self.edited.emit(self.combo.itemData(i)))
+
+    def set_value(self, value: Any) -> None:
+        index = self.combo.findData(value)
+        if index < 0:        # a reference to something gone: show it rather than hide it
+            self.combo.addItem(f"(missing: {value})", value)
+            index = self.combo.count() - 1
+        with QSignalBlocker(self.combo):
+            self.combo.setCurrentIndex(index)
+
+
+class EventEditor(Editor):
+    """Known events by name, or any custom event name typed in."""
+
+    def __init__(self, f: Field) -> None:
+        super().__init__()
+        self.combo = _combo(True)
+        known = f.choices or KNOWN_EVENTS
+        self.labels = {c.label: c.value for c in known}
+        for c in known:
+            self.combo.addItem(c.label, c.value)
+        self.combo.lineEdit().setPlaceholderText("event name, e.g. order_placed")
+        _row(self).addWidget(self.combo)
+        self.combo.lineEdit().textEdited.connect(lambda t: self.edited.emit(self.labels.get(t, t.strip())))
+        self.combo.activated.connect(lambda i: self.edited.emit(self.combo.itemData(i)))
+
+    def set_value(self, value: Any) -> None:
+        label = next((lbl for lbl, v in self.labels.items() if v == value), value)
+        if self.combo.currentText() != label:
+            with QSignalBlocker(self.combo):
+                self.combo.setEditText(label)
+
+
+class TimeEditor(Editor):
+    def __init__(self, f: Field) -> None:
+        super().__init__()
+        self.edit = QTimeEdit()
+        self.edit.setDisplayFormat("HH:mm")
+        _row(self).addWidget(self.edit)
+        self.edit.timeChanged.connect(lambda t: self.edited.emit(t.toString("HH:mm")))
+
+    def set_value(self, value: Any) -> None:
+        with QSignalBlocker(self.edit):
+            self.edit.setTime(QTime.fromString(value, "HH:mm"))
+
+
+class WeekdaysEditor(Editor):
+    def __init__(self, f: Field) -> None:
+        super().__init__()
+        layout = _row(self)
+        layout.setSpacing(3)
+        self.buttons: dict[str, QToolButton] = {}
+        for day in S.WEEKDAY_NAMES:
+            button = QToolButton()
+            button.setText(day[:2].capitalize())
+            button.setCheckable(True)
+            button.setFixedWidth(32)
+            button.toggled.connect(lambda _=False: self.edited.emit(self.value()))
+            layout.addWidget(button)
+            self.buttons[day] = button
+        layout.addStretch(1)
+
+    def value(self) -> list[str]:
+        return [d for d, b in self.buttons.items() if b.isChecked()]
+
+    def set_value(self, value: Any) -> None:
+        for day, button in self.buttons.items():
+            with QSignalBlocker(button):
+                button.setChecked(day in value)
+
+
+class TimezoneEditor(Editor):
+    OWN = "The contact's own time zone"
+
+    def __init__(self, f: Field) -> None:
+        super().__init__()
+        self.combo = _combo(True)
+        self.combo.addItem(self.OWN, "")
+        for name in sorted(timezone_names()):
+            self.combo.addItem(name, name)
+        self.combo.completer().setFilterMode(Qt.MatchFlag.MatchContains)
+        self.combo.completer().setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        self.combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        _row(self).addWidget(self.combo)
+        self.combo.activated.connect(lambda i: self.edited.emit(self.combo.itemData(i)))
+
+    def set_value(self, value: Any) -> None:
+        with QSignalBlocker(self.combo):
+            index = self.combo.findData(value)
+            if index >= 0:
+                self.combo.setCurrentIndex(index)
+            else:
+                self.combo.setEditText(value)
+
+
+class DateTimeEditor(Editor):
+    """A date and time in the computer's time zone, stored as ISO-8601 with its offset."""
+
+    def __init__(self, f: Field) -> None:
+        super().__init__()
+        self.edit = QDateTimeEdit()
+        self.edit.setCalendarPopup(True)
+        self.edit.setDisplayFormat("dd MMM yyyy  HH:mm")
+        self.unset = QDateTime.fromSecsSinceEpoch(946684800)      # 2000-01-01: shown as "Not set"
+        self.edit.setMinimumDateTime(self.unset)
+        self.edit.setSpecialValueText("Not set")
+        clear = QToolButton()
+        clear.setText("Clear")
+        layout = _row(self)
+        layout.addWidget(self.edit, 1)
+        layout.addWidget(clear)
+        clear.clicked.connect(lambda: (self.set_value(""), self.edited.emit("")))
+        self.edit.dateTimeChanged.connect(self._changed)
+
+    def _changed(self, value: QDateTime) -> None:
+        if value == self.unset:
+            self.edited.emit("")
+            return
+        moment: datetime = value.toPython().astimezone()
+        self.edited.emit(moment.replace(microsecond=0).isoformat())
+
+    def set_value(self, value: Any) -> None:
+        with QSignalBlocker(self.edit):
+            if not value:
+                self.edit.setDateTime(self.unset)
+                return
+            try:
+                moment = parse_datetime(value).astimezone()
+            except ValueError:
+                return
+            self.edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(moment.timestamp())))
+
+
+class DurationEditor(Editor):
+    def __init__(self, f: Field) -> None:
+        super().__init__()
+        amount_field = next(x for x in f.fields if x.name == "amount")
+        self.amount = QSpinBox()
+        self.amount.setRange(int(amount_field.minimum or 0), 100_000)
+        self.unit = _combo()
+        for choice in next(x for x in f.fields if x.name == "unit").choices:
+            self.unit.addItem(choice.label, choice.value)
+        layout = _row(self)
+        layout.addWidget(self.amount, 1)
+        layout.addWidget(self.unit, 1)
+        self.amount.valueChanged.connect(lambda _v: self.edited.emit(self.value()))
+        self.unit.activated.connect(lambda _i: self.edited.emit(self.value()))
+
+    def value(self) -> dict[str, Any]:
+        return {"amount": self.amount.value(), "unit": self.unit.currentData()}
+
+    def set_value(self, value: Any) -> None:
+        with QSignalBlocker(self.amount), QSignalBlocker(self.unit):
+            self.amount.setValue(value["amount"])
+            self.unit.setCurrentIndex(self.unit.findData(value["unit"]))
+
+
+EditorFactory = Callable[[Field], Editor]
+FACTORIES: dict[str, EditorFactory] = {
+    S.TEXT: LineEditor, S.MULTILINE: TextEditor, S.TEMPLATE: TemplateEditor, S.INT: NumberEditor,
+    S.NUMBER: NumberEditor, S.BOOL: BoolEditor, S.CHOICE: ChoiceEditor, S.EVENT: EventEditor,
+    S.TIME: TimeEditor, S.WEEKDAYS: WeekdaysEditor, S.TIMEZONE: TimezoneEditor, S.DATETIME: DateTimeEditor,
+    S.TAGS: TagsEditor, S.DURATION: DurationEditor,
+}

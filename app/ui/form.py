@@ -1,0 +1,107 @@
+"""Builds an inspector form from a config schema: one editor per visible field,
+sections for groups, removable rows for lists. Paths are tuples into the model
+object (("config", "delay") or ("settings", "exit_conditions", 0, "event"))."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFormLayout, QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget
+
+from app.journey import schema as S
+from app.journey.schema import Field, defaults, is_visible, walk
+
+from .editors import FACTORIES, ChoiceEditor, Editor
+
+OnEdit = Callable[[tuple[Any, ...], Field, Any], None]
+
+
+def signature(schema: tuple[Field, ...], config: dict[str, Any]) -> tuple[str, ...]:
+    """Which fields are on screen; when it changes the form must be rebuilt."""
+    return tuple(pointer for _f, _v, pointer in walk(schema, config))
+
+
+def new_form_layout() -> QFormLayout:
+    layout = QFormLayout()
+    layout.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)   # labels above fields: the panel is narrow
+    layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setVerticalSpacing(6)
+    return layout
+
+
+def help_label(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setObjectName("help")
+    return label
+
+
+class FormBuilder:
+    def __init__(self, on_edit: OnEdit, node_refs: list[tuple[str, str]]) -> None:
+        self.on_edit = on_edit
+        self.node_refs = node_refs
+        self.editors: dict[tuple[Any, ...], Editor] = {}
+
+    def editor_for(self, f: Field) -> Editor:
+        if f.type == S.NODE_REF:
+            return ChoiceEditor(f, [("", "Choose a send step…"), *self.node_refs])
+        return FACTORIES[f.type](f)
+
+    def build(self, layout: QFormLayout, schema: tuple[Field, ...], config: dict[str, Any],
+              prefix: tuple[Any, ...]) -> None:
+        for f in schema:
+            if not is_visible(f, config):
+                continue
+            path = prefix + (f.name,)
+            value = config.get(f.name)
+            if f.type == S.GROUP:
+                header = QLabel(f.label)
+                header.setObjectName("section")
+                layout.addRow(header)
+                if f.help:
+                    layout.addRow(help_label(f.help))
+                self.build(layout, f.fields, value, path)
+            elif f.type == S.LIST:
+                layout.addRow(f.label, self._list(f, value, path))
+                if f.help:
+                    layout.addRow(help_label(f.help))
+            else:
+                editor = self.editor_for(f)
+                editor.set_value(value)
+                editor.edited.connect(lambda v, p=path, fld=f: self.on_edit(p, fld, v))
+                self.editors[path] = editor
+                if f.type == S.BOOL:
+                    layout.addRow(editor)
+                else:
+                    layout.addRow(f.label, editor)
+                if f.help and f.type != S.TEXT:
+                    layout.addRow(help_label(f.help))
+
+    def _list(self, f: Field, items: list[dict[str, Any]], path: tuple[Any, ...]) -> QWidget:
+        box = QWidget()
+        column = QVBoxLayout(box)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(6)
+        for i, item in enumerate(items):
+            card = QFrame()
+            card.setObjectName("row")
+            row_layout = QVBoxLayout(card)
+            row_layout.setContentsMargins(8, 6, 8, 8)
+            top = QHBoxLayout()
+            top.addWidget(QLabel(f"{i + 1}."))
+            top.addStretch(1)
+            remove = QToolButton()
+            remove.setText("Remove")
+            remove.setToolTip("Remove this row")
+            remove.clicked.connect(lambda _=False, i=i: self.on_edit(path, f, items[:i] + items[i + 1:]))
+            top.addWidget(remove)
+            row_layout.addLayout(top)
+            form = new_form_layout()
+            self.build(form, f.fields, item, path + (i,))
+            row_layout.addLayout(form)
+            column.addWidget(card)
+        add = QPushButton(f"+ Add {'condition' if 'condition' in f.name or f.name == 'terms' else 'row'}")
+        add.clicked.connect(lambda: self.on_edit(path, f, items + [defaults(f.fields)]))
+        column.addWidget(add, 0, Qt.AlignmentFlag.AlignLeft)
+        return box

@@ -1,0 +1,230 @@
+"""The inspector: the selected step's (or note's) settings, or the journey's own
+settings when nothing is selected. Generated from the schemas in the registry.
+
+Every edit is a SetValue command; typing merges into one undo step. When the
+model changes (an edit, an undo) the editors are updated in place, and the form
+is rebuilt only when the set of visible fields changes, so typing keeps focus.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QCheckBox, QFormLayout, QHBoxLayout, QLabel, QScrollArea, QSizePolicy, QVBoxLayout,
+                               QWidget)
+
+from app.canvas.commands import SetValue
+from app.canvas.document import JourneyDocument
+from app.canvas.node_item import NodeItem
+from app.canvas.note_item import NoteItem
+from app.canvas.scene import JourneyScene
+from app.canvas.style import kind_icon
+from app.journey import schema as S
+from app.journey.schema import Field
+from app.journey.settings import SETTINGS_SCHEMA
+
+from .editors import MERGEABLE
+from .form import FormBuilder, help_label, new_form_layout, signature
+
+_NAME = Field("name", S.TEXT, "Step name", help="Optional: a name for this step on the canvas")
+_JOURNEY_NAME = Field("name", S.TEXT, "Journey name")
+_DESCRIPTION = Field("description", S.MULTILINE, "Description")
+_NOTE_TEXT = Field("text", S.MULTILINE, "Note")
+
+
+class Inspector(QScrollArea):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setMinimumWidth(300)
+        self.doc: JourneyDocument | None = None
+        self.scene: JourneyScene | None = None
+        self.target: str = ""
+        self.builder: FormBuilder | None = None
+        self._signature: tuple[Any, ...] = ()
+        self._ends: list[tuple[str, QCheckBox]] = []
+        self._show_empty()
+
+    # --- wiring -----------------------------------------------------------------
+
+    def set_document(self, doc: JourneyDocument | None, scene: JourneyScene | None) -> None:
+        if self.doc is not None:
+            self.doc.changed.disconnect(self._model_changed)
+        if self.scene is not None:
+            self.scene.selectionChanged.disconnect(self._selection_changed)
+        self.doc, self.scene = doc, scene
+        if doc is None or scene is None:
+            self._show_empty()
+            return
+        doc.changed.connect(self._model_changed)
+        scene.selectionChanged.connect(self._selection_changed)
+        self.show_target("")
+
+    def _selection_changed(self) -> None:
+        assert self.scene is not None
+        selected = [i for i in self.scene.selectedItems() if isinstance(i, (NodeItem, NoteItem))]
+        if len(selected) > 1:
+            self._show_several(len(selected))
+            return
+        target = "" if not selected else (selected[0].node_id if isinstance(selected[0], NodeItem)
+                                           else selected[0].note_id)
+        # A rubber band changes the selection on every mouse move: rebuild only for a new target.
+        if target != self.target or self.builder is None:
+            self.show_target(target)
+
+    def _model_changed(self) -> None:
+        doc = self.doc
+        if doc is None or self._signature == ("several",):
+            return
+        if self.target and self.target not in doc.journey.nodes and self.target not in doc.journey.notes:
+            self.show_target("")
+        elif self._current_signature() != self._signature:
+            self._rebuild()
+        else:
+            self._update_values()
+
+    # --- building ---------------------------------------------------------------
+
+    def show_target(self, target: str) -> None:
+        self.target = target
+        self._rebuild()
+
+    def _current_signature(self) -> tuple[Any, ...]:
+        assert self.doc is not None
+        obj = self.doc.target(self.target)
+        if not self.target:
+            return ("journey",) + signature(SETTINGS_SCHEMA, obj.settings)
+        if self.target in self.doc.journey.nodes:
+            refs = tuple(self._send_steps()) if any(f.type == S.NODE_REF for f in obj.spec.schema) else ()
+            return (obj.kind, refs) + signature(obj.spec.schema, obj.config)
+        return ("note",)
+
+    def _send_steps(self) -> list[tuple[str, str]]:
+        assert self.doc is not None
+        return [(n.id, n.title) for n in self.doc.journey.nodes.values() if n.kind == "send_template"]
+
+    def _rebuild(self) -> None:
+        doc = self.doc
+        if doc is None:
+            return
+        scroll = self.verticalScrollBar().value()
+        self.builder = FormBuilder(self._on_edit, self._send_steps())
+        self._ends = []
+        page = QWidget()
+        page.setObjectName("inspectorPage")
+        # Ignored: the page takes the panel's width instead of widening to its longest row.
+        page.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        column = QVBoxLayout(page)
+        column.setContentsMargins(16, 14, 16, 16)
+        column.setSpacing(10)
+        form = new_form_layout()
+        obj = doc.target(self.target)
+        if not self.target:
+            column.addWidget(self._header("Journey settings", "Who enters, when they leave, and what counts as "
+                                          "success. Select a step on the canvas to edit it.", None))
+            self.builder.build(form, (_JOURNEY_NAME, _DESCRIPTION), {"name": obj.name, "description": obj.description},
+                               ())
+            self.builder.build(form, SETTINGS_SCHEMA, obj.settings, ("settings",))
+        elif self.target in doc.journey.nodes:
+            spec = obj.spec
+            column.addWidget(self._header(spec.title, spec.description, spec))
+            self.builder.build(form, (_NAME,), {"name": obj.name}, ())
+            self.builder.build(form, spec.schema, obj.config, ("config",))
+            self._add_ends(form, obj)
+        else:
+            column.addWidget(self._header("Sticky note", "A note for you and your team; it does not run.", None))
+            self.builder.build(form, (_NOTE_TEXT,), {"text": obj.text}, ())
+        column.addLayout(form)
+        column.addStretch(1)
+        self._replace_page(page)
+        self._signature = self._current_signature()
+        self.verticalScrollBar().setValue(scroll)
+
+    def _header(self, title: str, description: str, spec: Any) -> QWidget:
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 4)
+        top = QHBoxLayout()
+        if spec is not None:
+            icon = QLabel()
+            icon.setPixmap(kind_icon(spec.icon, spec.colour, 28).pixmap(28, 28))
+            top.addWidget(icon)
+        heading = QLabel(title)
+        heading.setObjectName("heading")
+        top.addWidget(heading, 1)
+        layout.addLayout(top)
+        layout.addWidget(help_label(description))
+        return box
+
+    def _add_ends(self, form: QFormLayout, node: Any) -> None:
+        outcomes = node.spec.outcomes
+        for outcome in outcomes:
+            text = ("The journey ends after this step" if len(outcomes) == 1
+                    else f"The journey ends after ‘{outcome.label}’")
+            box = QCheckBox(text)
+            box.setChecked(outcome.name in node.ends)
+            box.toggled.connect(self._ends_toggled)
+            form.addRow(box)
+            self._ends.append((outcome.name, box))
+
+    def _ends_toggled(self) -> None:
+        value = tuple(name for name, box in self._ends if box.isChecked())
+        self._on_edit(("ends",), Field("ends", S.BOOL, "end of journey"), value)
+
+    def _show_several(self, count: int) -> None:
+        """Several items selected: say what can be done with them together."""
+        self.target, self.builder, self._signature = "", None, ("several",)
+        page = QWidget()
+        page.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        column = QVBoxLayout(page)
+        column.setContentsMargins(16, 14, 16, 16)
+        column.addWidget(self._header(f"{count} items selected", "Drag one of them to move them together. "
+                                      "Delete removes them, Ctrl+C copies them (also into another journey) "
+                                      "and Ctrl+D duplicates them. Select a single step to edit it.", None))
+        column.addStretch(1)
+        self._replace_page(page)
+
+    def _show_empty(self) -> None:
+        label = QLabel("Open a journey to see its settings here.")
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        label.setWordWrap(True)
+        label.setObjectName("help")
+        self._replace_page(label)
+
+    def _replace_page(self, page: QWidget) -> None:
+        """setWidget() would delete the old page at once, yet the edit that caused the
+        rebuild may still be running inside one of its editors: delete it later."""
+        old = self.takeWidget()
+        if old is not None:
+            old.hide()
+            old.deleteLater()
+        self.setWidget(page)
+
+    def focus_first_field(self) -> None:
+        """After a double-click on the canvas: start typing in the step's first field."""
+        if self.builder is None or not self.builder.editors:
+            return
+        editor = next(iter(self.builder.editors.values()))
+        widget = editor.focusProxy() or next(iter(editor.findChildren(QWidget)), editor)
+        widget.setFocus()
+
+    # --- editing ----------------------------------------------------------------
+
+    def _on_edit(self, path: tuple[Any, ...], f: Field, value: Any) -> None:
+        doc = self.doc
+        if doc is None or doc.value(self.target, path) == value:
+            return
+        doc.undo_stack.push(SetValue(doc, self.target, path, value, f.label.lower(), mergeable=f.type in MERGEABLE))
+
+    def _update_values(self) -> None:
+        if self.doc is None or self.builder is None:
+            return
+        for path, editor in self.builder.editors.items():
+            editor.set_value(self.doc.value(self.target, path))
+        if self.target in self.doc.journey.nodes:
+            ends = self.doc.journey.nodes[self.target].ends
+            for name, box in self._ends:
+                box.blockSignals(True)
+                box.setChecked(name in ends)
+                box.blockSignals(False)

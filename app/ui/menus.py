@@ -1,0 +1,102 @@
+"""Menus, toolbar and shortcuts of the main window. Canvas actions act on the
+journey that is open; Undo and Redo come from a QUndoGroup, so their text names
+what they will do ("Undo Add Wait")."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMenu
+
+from app.canvas.style import kind_icon
+from app.journey.registry import all_kinds
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+
+Key = QKeySequence.StandardKey
+
+
+def _action(window: "MainWindow", menu: QMenu, text: str, slot: Callable[[], object],
+            *shortcuts: QKeySequence | Key | str, tip: str = "") -> QAction:
+    action = QAction(text, window)
+    keys = [QKeySequence(s) if not isinstance(s, QKeySequence) else s for s in shortcuts]
+    if keys:
+        action.setShortcuts(keys)
+    action.triggered.connect(lambda _=False: slot())
+    if tip:
+        action.setToolTip(tip)
+    menu.addAction(action)
+    return action
+
+
+def build_menus(window: "MainWindow") -> dict[str, QAction]:
+    bar = window.menuBar()
+    a: dict[str, QAction] = {}
+    ed = window.canvas_op
+
+    file = bar.addMenu("&File")
+    a["new"] = _action(window, file, "New journey", lambda: window.new_journey(""), Key.New)
+    a["import"] = _action(window, file, "Import journey file…", window.import_file, "Ctrl+I")
+    a["export"] = _action(window, file, "Export journey file…", window.export_file, "Ctrl+E")
+    file.addSeparator()
+    a["save"] = _action(window, file, "Save", window.save_now, Key.Save)
+    file.addSeparator()
+    a["quit"] = _action(window, file, "Quit", window.close, Key.Quit)
+
+    edit = bar.addMenu("&Edit")
+    a["undo"] = window.undo_group.createUndoAction(window, "Undo")
+    a["undo"].setShortcuts([QKeySequence(Key.Undo)])
+    a["redo"] = window.undo_group.createRedoAction(window, "Redo")
+    a["redo"].setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+    edit.addActions([a["undo"], a["redo"]])
+    edit.addSeparator()
+    a["cut"] = _action(window, edit, "Cut", ed(lambda v: v.cut()), Key.Cut)
+    a["copy"] = _action(window, edit, "Copy", ed(lambda v: v.copy()), Key.Copy)
+    a["paste"] = _action(window, edit, "Paste", ed(lambda v: v.paste()), Key.Paste)
+    a["duplicate"] = _action(window, edit, "Duplicate", ed(lambda v: v.duplicate()), "Ctrl+D")
+    a["delete"] = _action(window, edit, "Delete", ed(lambda v: v.delete_selection()), "Del", "Backspace")
+    edit.addSeparator()
+    a["select_all"] = _action(window, edit, "Select all", ed(lambda v: v.select_all()), Key.SelectAll)
+
+    insert = bar.addMenu("&Insert")
+    for kind in all_kinds():
+        act = _action(window, insert, kind.title, ed(lambda v, k=kind.id: v.add_node(k)), tip=kind.description)
+        act.setIcon(kind_icon(kind.icon, kind.colour, 20))
+    insert.addSeparator()
+    a["note"] = _action(window, insert, "Sticky note", ed(lambda v: v.add_note()), "Ctrl+Shift+N")
+
+    view = bar.addMenu("&View")
+    a["zoom_in"] = _action(window, view, "Zoom in", ed(lambda v: v.zoom_in()), Key.ZoomIn, "Ctrl+=", "+")
+    a["zoom_out"] = _action(window, view, "Zoom out", ed(lambda v: v.zoom_out()), Key.ZoomOut, "-")
+    a["fit"] = _action(window, view, "Fit journey", ed(lambda v: v.fit()), "Ctrl+0")
+    a["actual"] = _action(window, view, "Actual size (100%)", ed(lambda v: v.actual_size()), "Ctrl+1")
+    view.addSeparator()
+    a["layout"] = _action(window, view, "Auto-layout", ed(lambda v: v.arrange()), "Ctrl+L",
+                          tip="Arrange the steps left to right")
+    a["snap"] = _action(window, view, "Snap to grid", window.toggle_snap)
+    a["snap"].setCheckable(True)
+    a["minimap"] = _action(window, view, "Show minimap", window.toggle_minimap, "Ctrl+M")
+    a["minimap"].setCheckable(True)
+    a["minimap"].setChecked(True)
+
+    # Keys that also mean something in text fields and lists act on the canvas only when it
+    # has the focus: Backspace in the inspector must never delete the selected step.
+    for key in ("delete", "zoom_in", "zoom_out", "select_all"):
+        a[key].setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        window.canvas_stack.addAction(a[key])
+
+    tools = window.addToolBar("Main")
+    tools.setObjectName("mainToolbar")
+    tools.setMovable(False)
+    for key in ("undo", "redo", None, "zoom_out", "zoom_in", "fit", "layout", None, "note", "save"):
+        if key is None:
+            tools.addSeparator()
+        else:
+            tools.addAction(a[key])
+    a["zoom_in"].setIconText("Zoom +")
+    a["zoom_out"].setIconText("Zoom −")
+    a["fit"].setIconText("Fit")
+    a["note"].setIconText("Note")
+    return a

@@ -1,0 +1,92 @@
+"""A template editor: plain text with `{{ variable }}` suggestions.
+
+Typing `{{` (or Ctrl+Space) opens a list of the variables a message can use:
+the contact's fields, the journey's fields and, for event triggers, `event.…`.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QStringListModel, Qt, Signal
+from PySide6.QtGui import QFontDatabase, QKeyEvent, QTextCursor
+from PySide6.QtWidgets import QCompleter, QPlainTextEdit, QWidget
+
+from app.journey.templates import CONTACT_FIELDS, JOURNEY_FIELDS, ROOTS
+
+
+def variable_suggestions(extra: tuple[str, ...] = ()) -> list[str]:
+    names = [f"contact.{f}" for f in sorted(CONTACT_FIELDS)] + [f"journey.{f}" for f in sorted(JOURNEY_FIELDS)]
+    names += [f"event.{e}" for e in extra] + [r for r in ROOTS if r == "event"]
+    return names
+
+
+class TemplateEdit(QPlainTextEdit):
+    edited = Signal(str)
+
+    def __init__(self, lines: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setTabChangesFocus(True)
+        font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        font.setPointSizeF(max(9.0, font.pointSizeF()))
+        self.setFont(font)
+        height = self.fontMetrics().lineSpacing() * lines + 14
+        self.setFixedHeight(int(height))
+        self.setPlaceholderText("Type {{ to insert a variable such as {{ contact.first_name }}")
+        self.completer = QCompleter(QStringListModel(variable_suggestions(), self), self)
+        self.completer.setWidget(self)
+        self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.completer.activated.connect(self._insert)
+        self.textChanged.connect(self._changed)
+        self._quiet = False
+
+    def set_text(self, text: str) -> None:
+        """Sets the text without reporting an edit, keeping the cursor where it was."""
+        if self.toPlainText() == text:
+            return
+        self._quiet = True
+        position = self.textCursor().position()
+        self.setPlainText(text)
+        cursor = self.textCursor()
+        cursor.setPosition(min(position, len(text)))
+        self.setTextCursor(cursor)
+        self._quiet = False
+
+    def _changed(self) -> None:
+        if not self._quiet:
+            self.edited.emit(self.toPlainText())
+
+    def _prefix(self) -> str | None:
+        """The text typed since the last unclosed `{{`, or None outside a variable."""
+        before = self.toPlainText()[: self.textCursor().position()]
+        start = before.rfind("{{")
+        if start < 0 or "}}" in before[start:]:
+            return None
+        return before[start + 2:].strip()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        popup = self.completer.popup()
+        if popup.isVisible() and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape,
+                                                  Qt.Key.Key_Tab):
+            event.ignore()
+            return
+        forced = event.key() == Qt.Key.Key_Space and event.modifiers() & Qt.KeyboardModifier.ControlModifier
+        if not forced:
+            super().keyPressEvent(event)
+        prefix = self._prefix()
+        if prefix is None and not forced:
+            popup.hide()
+            return
+        self.completer.setCompletionPrefix(prefix or "")
+        rect = self.cursorRect()
+        rect.setWidth(260)
+        self.completer.complete(rect)
+
+    def _insert(self, name: str) -> None:
+        cursor = self.textCursor()
+        text = self.toPlainText()
+        start = text[: cursor.position()].rfind("{{")
+        after = text[cursor.position():]
+        if start >= 0 and self._prefix() is not None:
+            cursor.setPosition(start, QTextCursor.MoveMode.KeepAnchor)
+        closing = "" if after.lstrip().startswith("}}") else " }}"
+        cursor.insertText("{{ " + name + closing)
+        self.setTextCursor(cursor)

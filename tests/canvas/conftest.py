@@ -1,0 +1,63 @@
+"""Fixtures for canvas tests: an editor on a journey, shown offscreen, and mouse helpers."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+from PySide6.QtTest import QTest
+
+from app.canvas.editor import CanvasEditor
+from app.examples import load_example
+from app.journey.model import Journey
+
+
+@pytest.fixture
+def make_editor(qtbot) -> Callable[[Journey], CanvasEditor]:
+    def make(journey: Journey) -> CanvasEditor:
+        editor = CanvasEditor(journey)
+        qtbot.addWidget(editor)
+        editor.resize(1000, 700)
+        editor.show()
+        qtbot.waitExposed(editor)
+        editor.view.set_zoom(1.0)
+        editor.view.centerOn(editor.scene.journey_rect().center())
+        return editor
+    return make
+
+
+@pytest.fixture
+def cart(make_editor) -> CanvasEditor:
+    return make_editor(load_example("cart_abandonment"))
+
+
+def at(editor: CanvasEditor, scene_point: QPointF) -> QPoint:
+    return editor.view.mapFromScene(scene_point)
+
+
+def drag(editor: CanvasEditor, start: QPointF, end: QPointF, *, steps: int = 6,
+         button: Qt.MouseButton = Qt.MouseButton.LeftButton,
+         modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier, release: bool = True) -> None:
+    """A real press-move-release on the canvas viewport, in scene coordinates."""
+    viewport = editor.view.viewport()
+    a, b = at(editor, start), at(editor, end)
+    QTest.mousePress(viewport, button, modifiers, a)
+    for i in range(1, steps + 1):
+        QTest.mouseMove(viewport, a + (b - a) * (i / steps))
+    if release:
+        QTest.mouseRelease(viewport, button, modifiers, b)
+
+
+def drop(view, mime: QMimeData, pos: QPoint) -> None:
+    """The events a real drag from the palette delivers to the canvas viewport."""
+    vp = view.viewport()
+    action, buttons, mods = Qt.DropAction.CopyAction, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    QApplication.sendEvent(vp, QDragEnterEvent(pos, action, mime, buttons, mods))
+    QApplication.sendEvent(vp, QDragMoveEvent(pos, action, mime, buttons, mods))
+    QApplication.sendEvent(vp, QDropEvent(QPointF(pos), action, mime, buttons, mods))
+
+
+def node_of(journey: Journey, kind: str):
+    return next(n for n in journey.nodes.values() if n.kind == kind)
