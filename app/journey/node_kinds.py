@@ -1,6 +1,8 @@
 """The declarations of the node kinds: trigger, send_template, wait, message_status, tag."""
 from __future__ import annotations
 
+import re
+
 from .checks import FieldIssue
 from .conditions import CHANNELS, audience_field, condition_list, describe
 from .registry import NodeKind, Outcome, register
@@ -22,7 +24,21 @@ MESSAGE_STATUSES = choices(
 )
 
 
-def _clip(text: str, width: int = 38) -> str:
+_VARIABLE_RE = re.compile(r"\{\{\s*(.*?)\s*\}\}", re.S)
+_TAG_RE = re.compile(r"\{%.*?%\}", re.S)
+
+
+def readable(template: str) -> str:
+    """Template text as a person reads it on a card: `{{ contact.first_name | default('Hi') }}`
+    becomes `‹first_name›`, block tags disappear."""
+    def variable(match: re.Match[str]) -> str:
+        expression = match.group(1).split("|")[0].strip()
+        return f"‹{expression.rsplit('.', 1)[-1] or '…'}›"
+
+    return _TAG_RE.sub("", _VARIABLE_RE.sub(variable, template))
+
+
+def _clip(text: str, width: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -96,7 +112,7 @@ _TERMS_WITH_VALUE = ("unsubscribed_from", "subscribed_to", "has_tag", "lacks_tag
 def _summarize_send(c: Config) -> str:
     channel = CHANNEL_LABELS[c["channel"]]
     text = c["subject"] if c["channel"] == "email" else c["message"]
-    return _clip(f"{channel} · {text.strip() or '(no content yet)'}")
+    return _clip(f"{channel} · {readable(text).strip() or '(no content yet)'}")
 
 
 def _check_send(c: Config) -> list[FieldIssue]:

@@ -43,3 +43,9 @@ def test_hidden_fields_are_not_checked():
     assert check(trigger.schema, config) == []
     config["mode"] = "event"
     assert [i.pointer for i in check(trigger.schema, config)] == ["/event"]
+
+
+def test_cards_show_template_variables_as_people_read_them():
+    send = {**get_kind("send_template").default_config(),
+            "subject": "{{ contact.first_name | default('Hi') }}, your cart misses you{% if event.items %}!{% endif %}"}
+    assert get_kind("send_template").summarize(send) == "Email · ‹first_name›, your cart misses you!"
