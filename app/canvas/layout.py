@@ -11,8 +11,8 @@ import networkx as nx
 
 from app.journey.model import Journey
 
-COLUMN = 280.0
-ROW = 130.0
+COLUMN = 300.0
+ROW = 140.0
 
 
 def _acyclic(journey: Journey) -> nx.DiGraph:

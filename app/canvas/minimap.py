@@ -4,7 +4,7 @@ Clicking or dragging on it moves the main view there."""
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QRectF, Qt, QTimer
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPen, QTransform
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPen, QTransform
 from PySide6.QtWidgets import QFrame, QGraphicsView
 
 from .style import LOD_TITLES, theme
@@ -50,7 +50,8 @@ class Minimap(QGraphicsView):
 
     def refit(self) -> None:
         self.set_wanted(self.wanted)
-        rect = self.main.scene().journey_rect().adjusted(-80, -80, 80, 80)
+        self._journey = self.main.scene().journey_rect()
+        rect = self._journey.adjusted(-80, -80, 80, 80)
         self.setSceneRect(rect)
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
         if self.transform().m11() >= LOD_TITLES:    # small journeys: stay at block detail, kind colours
@@ -66,11 +67,19 @@ class Minimap(QGraphicsView):
         painter.fillRect(rect, theme().card)
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+        # Veil what the main view does not show and frame what it does: when the whole
+        # journey is in view the overview stays clear instead of turning one flat tint.
         area = self.visible_area()
-        fill = QColor(theme().selection)
-        fill.setAlpha(30)
+        if area.contains(self._journey):
+            return          # all of it is in view: a frame around everything would say nothing
+        veil = QPainterPath()
+        veil.setFillRule(Qt.FillRule.OddEvenFill)
+        veil.addRect(rect.united(area))
+        veil.addRect(area)
+        shade = QColor(0, 0, 0, 70) if theme().dark else QColor(31, 41, 55, 20)
+        painter.fillPath(veil, shade)
         painter.setPen(QPen(theme().selection, 0))
-        painter.setBrush(fill)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRect(area)
 
     def _steer(self, event: QMouseEvent) -> None:

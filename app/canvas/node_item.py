@@ -15,9 +15,12 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QStyleOptionGrap
 from app.journey.model import Node
 from app.journey.validate import ERROR, Problem
 
-from .style import CARD_H, CARD_W, CHIP, GRID, LOD_FULL, LOD_TITLES, PORT_R, RADIUS, fonts, icon_pixmap, theme
+from .style import (CARD_H, CARD_W, CHIP, GRID, LOD_FULL, LOD_TITLES, PORT_R, RADIUS, SUMMARY_LINES, fonts,
+                    icon_pixmap, theme, wrap_text)
 
-_PAD = 12.0
+_PAD = 16.0                  # left edge of the chip and the summary (the colour strip is 7 wide)
+_RIGHT = 12.0                # right margin of the text
+_GAP = 7.0                   # between the header (chip and title) and the summary
 _BOUNDS = QRectF(-PORT_R - 2, -12, CARD_W + 2 * PORT_R + 16, CARD_H + 24)   # ports and marker stick out
 
 
@@ -33,7 +36,9 @@ class NodeItem(QGraphicsRectItem):
         self.edges: set[Any] = set()              # EdgeItems touching this node, kept by the scene
         self.problems: list[Problem] = []
         self.drop_state: bool | None = None      # during a connect drag: True accepts, False refuses
-        self._title = self._summary = ""
+        self._title = ""
+        self._summary: list[tuple[QPointF, str]] = []   # baseline and text of each summary line
+        self._top = 0.0                                  # top of the header, so the text block is centred
         self._outcomes: list[tuple[str, str, QPointF, bool]] = []   # name, label, port, ends here
         self._card = QPainterPath()
         self._card.addRoundedRect(QRectF(0, 0, CARD_W, CARD_H), RADIUS, RADIUS)
@@ -54,18 +59,34 @@ class NodeItem(QGraphicsRectItem):
         self.icon = spec.icon
         self.has_input = spec.has_input
         f = fonts()
-        text_w = CARD_W - 2 * _PAD - CHIP - 8
-        label_w = max((f.small_metrics.horizontalAdvance(o.label) for o in spec.outcomes), default=0.0)
         multi = len(spec.outcomes) > 1
-        summary_w = text_w - (label_w + 8 if multi else 0)
-        self._title = f.title_metrics.elidedText(node.name or spec.title, Qt.TextElideMode.ElideRight, summary_w)
-        self._summary = f.summary_metrics.elidedText(node.summary, Qt.TextElideMode.ElideRight, summary_w)
-        self._big_title = node.name or spec.title
+        # Branch labels sit inside the right edge, beside their ports: text stops short of them.
+        label_w = max((f.small_metrics.horizontalAdvance(o.label) for o in spec.outcomes), default=0.0) + 10
+        right = CARD_W - _RIGHT - (label_w if multi else 0.0)
+        self._title = f.title_metrics.elidedText(node.name or spec.title, Qt.TextElideMode.ElideRight,
+                                                 right - (_PAD + CHIP + 9))
+        lines = wrap_text(node.summary, f.summary_metrics, right - _PAD, SUMMARY_LINES)
+        spacing = f.summary_metrics.lineSpacing()
+        block = CHIP + (_GAP + spacing * len(lines) if lines else 0.0)
+        self._top = round((CARD_H - block) / 2)
+        first = self._top + CHIP + _GAP + f.summary_metrics.ascent()
+        self._summary = [(QPointF(_PAD, first + i * spacing), line) for i, line in enumerate(lines)]
+        # Zoomed out, the card shows only its title: the step's name, else its summary ("Wait 3
+        # days"), which tells two steps of one kind apart where the kind's title would not.
+        self._big_title = "\n".join(wrap_text(node.title or spec.title, f.big_metrics, CARD_W - _PAD - _RIGHT, 2))
         n = len(spec.outcomes)
         self._outcomes = [(o.name, o.label if multi else "", QPointF(CARD_W, CARD_H * (i + 1) / (n + 1)),
                            o.name in node.ends) for i, o in enumerate(spec.outcomes)]
         self.setToolTip(self._tooltip(node))
         self.update()
+
+    def shown_text(self, lod: float = 1.0) -> list[str]:
+        """The text the card shows at a level of detail (for tests and accessibility)."""
+        if lod < LOD_TITLES:
+            return []
+        if lod < LOD_FULL:
+            return self._big_title.split("\n")
+        return [self._title] + [line for _origin, line in self._summary]
 
     def set_drop_state(self, state: bool | None) -> None:
         if state != self.drop_state:
@@ -149,27 +170,27 @@ class NodeItem(QGraphicsRectItem):
         f = fonts()
         painter.setFont(f.big_title)
         painter.setPen(theme().text)
-        rect = QRectF(_PAD + 4, 0, CARD_W - 2 * _PAD, CARD_H)
-        painter.drawText(rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap,
-                         self._big_title)
+        rect = QRectF(_PAD, 0, CARD_W - _PAD - _RIGHT, CARD_H)
+        painter.drawText(rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, self._big_title)
 
     def _paint_full(self, painter: QPainter) -> None:
         t, f = theme(), fonts()
-        chip = QRectF(_PAD + 2, (CARD_H - CHIP) / 2, CHIP, CHIP)
+        chip = QRectF(_PAD, self._top, CHIP, CHIP)
         painter.setBrush(self.colour)
-        painter.drawRoundedRect(chip, 8, 8)
-        painter.drawPixmap(chip.adjusted(5, 5, -5, -5), icon_pixmap(self.icon, 40), QRectF(0, 0, 40, 40))
-        x = chip.right() + 10
+        painter.drawRoundedRect(chip, 7, 7)
+        painter.drawPixmap(chip.adjusted(4, 4, -4, -4), icon_pixmap(self.icon, 40), QRectF(0, 0, 40, 40))
         painter.setFont(f.title)
         painter.setPen(t.text)
-        painter.drawText(QPointF(x, CARD_H / 2 - 4), self._title)
+        baseline = chip.center().y() + (f.title_metrics.ascent() - f.title_metrics.descent()) / 2
+        painter.drawText(QPointF(chip.right() + 9, baseline), self._title)
         painter.setFont(f.summary)
         painter.setPen(t.muted)
-        painter.drawText(QPointF(x, CARD_H / 2 + 14), self._summary)
+        for origin, line in self._summary:
+            painter.drawText(origin, line)
         painter.setFont(f.small)
         for _name, label, port, _ends in self._outcomes:
             if label:
-                painter.drawText(QRectF(CARD_W - 60, port.y() - 9, 60 - PORT_R - 6, 18),
+                painter.drawText(QRectF(CARD_W - 60, port.y() - 9, 60 - PORT_R - 5, 18),
                                  Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, label)
 
     def _paint_ports(self, painter: QPainter, lod: float) -> None:

@@ -16,10 +16,14 @@ from PySide6.QtSvg import QSvgRenderer
 
 from app.paths import RESOURCES
 
-CARD_W, CARD_H = 212.0, 76.0
+# A card holds a title and a summary of up to two lines: NodeKind.summarize gives up to
+# 60 characters ("Email · Thank you for your order, ‹first_name›"), which one line of a
+# card narrow enough for the examples' 270-unit columns cannot hold without eliding.
+CARD_W, CARD_H = 220.0, 84.0
 RADIUS = 12.0
 PORT_R = 6.0
-CHIP = 30.0                  # the kind's icon chip
+CHIP = 26.0                  # the kind's icon chip
+SUMMARY_LINES = 2
 GRID = 20.0
 LOD_FULL, LOD_TITLES = 0.55, 0.28   # below LOD_TITLES a card is a plain block
 
@@ -77,6 +81,7 @@ class Fonts:
     title_metrics: QFontMetricsF
     summary_metrics: QFontMetricsF
     small_metrics: QFontMetricsF
+    big_metrics: QFontMetricsF
 
 
 @lru_cache(maxsize=1)
@@ -91,9 +96,32 @@ def fonts() -> Fonts:
     small.setPixelSize(11)
     small.setWeight(QFont.Weight.DemiBold)
     big = QFont(base)
-    big.setPixelSize(26)
+    big.setPixelSize(22)
     big.setWeight(QFont.Weight.Bold)
-    return Fonts(title, summary, small, big, QFontMetricsF(title), QFontMetricsF(summary), QFontMetricsF(small))
+    return Fonts(title, summary, small, big, QFontMetricsF(title), QFontMetricsF(summary), QFontMetricsF(small),
+                 QFontMetricsF(big))
+
+
+def wrap_text(text: str, metrics: QFontMetricsF, width: float, max_lines: int) -> list[str]:
+    """Greedy word wrap into at most `max_lines` lines; the last line is elided if the text
+    does not fit. Done once per model change, never per paint."""
+    words = text.split()
+    if not words:
+        return []
+    lines: list[str] = []
+    current = ""
+    for i, word in enumerate(words):
+        candidate = f"{current} {word}" if current else word
+        if not current or metrics.horizontalAdvance(candidate) <= width:
+            current = candidate
+            continue
+        lines.append(current)
+        if len(lines) == max_lines - 1:
+            current = " ".join(words[i:])
+            break
+        current = word
+    lines.append(current)
+    return [metrics.elidedText(line, Qt.TextElideMode.ElideRight, width) for line in lines]
 
 
 @lru_cache(maxsize=64)

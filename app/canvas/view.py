@@ -46,6 +46,7 @@ class CanvasView(QGraphicsView):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)   # panels resizing keep the view's centre
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setAcceptDrops(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -294,10 +295,20 @@ class CanvasView(QGraphicsView):
     # --- editing operations -----------------------------------------------------
 
     def _free_spot(self, x: float, y: float) -> tuple[float, float]:
-        """Near (x, y) but not on top of another step, so a new one is visible."""
-        taken = {(round(n.position[0]), round(n.position[1])) for n in self.doc.journey.nodes.values()}
-        while (round(x), round(y)) in taken:
-            x, y = x + GRID * 2, y + GRID * 2
+        """Near (x, y) and clear of every other step (with a little room), so a new step
+        never hides one or is hidden: first below, then further to the right."""
+        margin = GRID
+        cards = [n.position for n in self.doc.journey.nodes.values()]
+
+        def clear(px: float, py: float) -> bool:
+            return not any(px < nx + CARD_W + margin and nx < px + CARD_W + margin
+                           and py < ny + CARD_H + margin and ny < py + CARD_H + margin for nx, ny in cards)
+        steps = sorted(((c, r) for c in range(0, 6) for r in range(-4, 5)),
+                       key=lambda cr: (abs(cr[0]) * 2 + abs(cr[1]), cr[1] < 0))    # nearest first, below first
+        for column, row in steps:
+            px, py = x + column * (CARD_W + 2 * margin), y + row * (CARD_H + 2 * margin)
+            if clear(px, py):
+                return px, py
         return x, y
 
     def add_node(self, kind_id: str, top_left: tuple[float, float] | None = None) -> str:

@@ -216,7 +216,7 @@ def _check_tag(c: Config) -> list[FieldIssue]:
 
 
 TAG = register(NodeKind(
-    id="tag", version=1, title="Tag", icon="tag", colour="#eb5757",
+    id="tag", version=1, title="Tag", icon="tag", colour="#db2777",
     description="Adds tags to contacts or removes them.",
     summarize=_summarize_tag, check=_check_tag,
     schema=(Field("add", TAGS, "Add tags"), Field("remove", TAGS, "Remove tags")),

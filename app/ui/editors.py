@@ -17,6 +17,7 @@ from app.journey import schema as S
 from app.journey.node_kinds import KNOWN_EVENTS
 from app.journey.schema import Field, parse_datetime, timezone_names
 
+from .combo import WrappingComboBox
 from .template_edit import TemplateEdit
 
 # Types whose edits arrive keystroke by keystroke: consecutive edits merge into one undo step.
@@ -95,7 +96,8 @@ class TextEditor(Editor):
 class TemplateEditor(Editor):
     def __init__(self, f: Field) -> None:
         super().__init__()
-        self.text = TemplateEdit(2 if f.name in ("subject", "message") else 6)
+        short = f.name in ("subject", "message")
+        self.text = TemplateEdit(2 if short else 6, grow_to=5 if short else 0)
         _row(self).addWidget(self.text)
         self.text.edited.connect(self.edited.emit)
 
@@ -154,7 +156,7 @@ class BoolEditor(Editor):
 class ChoiceEditor(Editor):
     def __init__(self, f: Field, options: list[tuple[str, str]] | None = None) -> None:
         super().__init__()
-        self.combo = _combo()
+        self.combo = WrappingComboBox()
         for value, label in options if options is not None else [(c.value, c.label) for c in f.choices]:
             self.combo.addItem(label, value)
         _row(self).addWidget(self.combo)

@@ -30,6 +30,26 @@ def new_form_layout() -> QFormLayout:
     return layout
 
 
+def item_noun(f: Field) -> str:
+    """What one row of a list field is called, from the field itself: its name made
+    singular ("terms" → "term", "conditions" → "condition"), and, when each row starts
+    with an event, the event it waits for ("exit_conditions" → "exit event")."""
+    words = [w[:-1] if w.endswith("s") and not w.endswith("ss") else w for w in f.name.lower().split("_") if w]
+    words = words or ["row"]
+    if f.fields and f.fields[0].type == S.EVENT and words[-1] != "event":
+        words = words[:-1] + ["event"] if len(words) > 1 else words + ["event"]
+    return " ".join(words)
+
+
+def form_label(text: str) -> QLabel:
+    """A field's label above it. A long one wraps, as the panel is narrow; a short one
+    does not, since a word-wrapped label in a form asks for less than the row's width
+    and would break early ("Only contacts / tagged")."""
+    label = QLabel(text)
+    label.setWordWrap(label.fontMetrics().horizontalAdvance(text) > 250)
+    return label
+
+
 def help_label(text: str) -> QLabel:
     label = QLabel(text)
     label.setWordWrap(True)
@@ -63,7 +83,7 @@ class FormBuilder:
                     layout.addRow(help_label(f.help))
                 self.build(layout, f.fields, value, path)
             elif f.type == S.LIST:
-                layout.addRow(f.label, self._list(f, value, path))
+                layout.addRow(form_label(f.label), self._list(f, value, path))
                 if f.help:
                     layout.addRow(help_label(f.help))
             else:
@@ -74,11 +94,12 @@ class FormBuilder:
                 if f.type == S.BOOL:
                     layout.addRow(editor)
                 else:
-                    layout.addRow(f.label, editor)
+                    layout.addRow(form_label(f.label), editor)
                 if f.help and f.type != S.TEXT:
                     layout.addRow(help_label(f.help))
 
     def _list(self, f: Field, items: list[dict[str, Any]], path: tuple[Any, ...]) -> QWidget:
+        noun = item_noun(f)
         box = QWidget()
         column = QVBoxLayout(box)
         column.setContentsMargins(0, 0, 0, 0)
@@ -89,11 +110,13 @@ class FormBuilder:
             row_layout = QVBoxLayout(card)
             row_layout.setContentsMargins(8, 6, 8, 8)
             top = QHBoxLayout()
-            top.addWidget(QLabel(f"{i + 1}."))
+            title = QLabel(f"{noun.capitalize()} {i + 1}")
+            title.setObjectName("rowTitle")
+            top.addWidget(title)
             top.addStretch(1)
             remove = QToolButton()
             remove.setText("Remove")
-            remove.setToolTip("Remove this row")
+            remove.setToolTip(f"Remove this {noun}")
             remove.clicked.connect(lambda _=False, i=i: self.on_edit(path, f, items[:i] + items[i + 1:]))
             top.addWidget(remove)
             row_layout.addLayout(top)
@@ -101,7 +124,7 @@ class FormBuilder:
             self.build(form, f.fields, item, path + (i,))
             row_layout.addLayout(form)
             column.addWidget(card)
-        add = QPushButton(f"+ Add {'condition' if 'condition' in f.name or f.name == 'terms' else 'row'}")
+        add = QPushButton(f"+ Add {noun}")
         add.clicked.connect(lambda: self.on_edit(path, f, items + [defaults(f.fields)]))
         column.addWidget(add, 0, Qt.AlignmentFlag.AlignLeft)
         return box

@@ -55,6 +55,23 @@ class _RowDelegate(QStyledItemDelegate):
         painter.restore()
 
 
+class _Journeys(QListWidget):
+    """The list itself; when the library is empty it says how to start."""
+
+    EMPTY = "No journeys yet.\n\nClick “+ New” to start one, empty or from an example."
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        super().paintEvent(event)
+        if self.count():
+            return
+        painter = QPainter(self.viewport())
+        painter.setPen(self.palette().placeholderText().color())
+        painter.drawText(self.viewport().rect().adjusted(14, 14, -14, -14),
+                         Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextWordWrap,
+                         self.EMPTY)
+        painter.end()
+
+
 class JourneyList(QWidget):
     """Emits requests; the main window does the store work and keeps the canvas in step."""
 
@@ -75,7 +92,9 @@ class JourneyList(QWidget):
         title.setObjectName("panelTitle")
         top.addWidget(title, 1)
         self.new_button = QToolButton()
-        self.new_button.setText("+ New")
+        self.new_button.setText("+ New ▾")
+        self.new_button.setObjectName("menuButton")
+        self.new_button.setToolTip("A new journey, empty or from one of the examples")
         self.new_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.new_button)
         menu.addAction("Empty journey", lambda: self.new_requested.emit(""))
@@ -86,6 +105,7 @@ class JourneyList(QWidget):
         top.addWidget(self.new_button)
         more = QToolButton()
         more.setText("⋯")
+        more.setObjectName("menuButton")
         more.setToolTip("Duplicate, rename or delete the selected journey")
         more.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         actions = QMenu(more)
@@ -96,7 +116,7 @@ class JourneyList(QWidget):
         more.setMenu(actions)
         top.addWidget(more)
         layout.addLayout(top)
-        self.list = QListWidget()
+        self.list = _Journeys()
         self.list.setObjectName("journeys")
         self.list.setItemDelegate(_RowDelegate(self.list))
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
@@ -134,3 +154,6 @@ class JourneyList(QWidget):
                 self.list.setCurrentRow(i)
                 self.list.blockSignals(False)
                 return
+        self.list.blockSignals(True)
+        self.list.setCurrentRow(-1)
+        self.list.blockSignals(False)

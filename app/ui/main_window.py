@@ -20,13 +20,19 @@ from app.store.journeys import JourneyStore
 from . import library
 from .inspector import Inspector
 from .journey_list import JourneyList
-from .menus import build_menus
+from .menus import build_menus, update_enabled
 from .palette import Palette
 from .problems import ProblemsPanel
 from .session import EditorSession
 from .theme import apply_theme
 
 SCREENSHOT_SIZE = QSize(1400, 900)
+
+
+def problem_count(errors: int, warnings: int) -> str:
+    """"No problems", "1 error", "2 errors, 1 warning"."""
+    parts = [f"{n} {word}{'' if n == 1 else 's'}" for n, word in ((errors, "error"), (warnings, "warning")) if n]
+    return ", ".join(parts) or "No problems"
 
 
 class MainWindow(QMainWindow):
@@ -61,11 +67,14 @@ class MainWindow(QMainWindow):
         self.empty.setObjectName("help")
         self.canvas_stack.addWidget(self.empty)
         self.problems = ProblemsPanel()
-        middle = QSplitter(Qt.Orientation.Vertical)
+        self.middle = middle = QSplitter(Qt.Orientation.Vertical)
         middle.addWidget(self.canvas_stack)
         middle.addWidget(self.problems)
         middle.setStretchFactor(0, 1)
-        middle.setSizes([740, 96])
+        middle.setCollapsible(0, False)
+        middle.setSizes([800, 36])
+        self._problems_sized_by_user = False
+        middle.splitterMoved.connect(lambda *_: setattr(self, "_problems_sized_by_user", True))
         self.inspector = Inspector()
         splitter = QSplitter()
         splitter.addWidget(left)
@@ -157,7 +166,9 @@ class MainWindow(QMainWindow):
         self.editor.deleteLater()
         self.editor = self.session = None
         self.problems.show_problems([], None)
+        self.journeys.select("")
         self._update_title()
+        self._update_status()
 
     def leave_current(self) -> bool:
         """Saves the open journey; if that fails, asks before anything is lost."""
@@ -218,7 +229,17 @@ class MainWindow(QMainWindow):
         if editor is None:
             return
         self.problems.show_problems(editor.validator.problems, editor.journey)
+        self._fit_problems()
         self._update_status()
+
+    def _fit_problems(self) -> None:
+        """The problems panel takes the room its rows need, unless the user sized it."""
+        if self._problems_sized_by_user:
+            return
+        sizes = self.middle.sizes()
+        wanted = self.problems.preferred_height()
+        if sum(sizes) > 0 and sizes[1] != wanted:
+            self.middle.setSizes([sum(sizes) - wanted, wanted])
 
     def _update_title(self) -> None:
         name = self.editor.journey.name if self.editor else ""
@@ -226,6 +247,8 @@ class MainWindow(QMainWindow):
 
     def _update_status(self) -> None:
         editor, session = self.editor, self.session
+        self.problems.setVisible(editor is not None)
+        update_enabled(self.actions_, editor is not None)
         if editor is None or session is None:
             for label in (self.zoom_label, self.problem_label, self.save_label):
                 label.setText("")
@@ -233,8 +256,7 @@ class MainWindow(QMainWindow):
         self.zoom_label.setText(f"Zoom {round(editor.view.zoom() * 100)}%")
         problems = editor.validator.problems
         errors = sum(p.severity == ERROR for p in problems)
-        self.problem_label.setText(f"{errors} error(s), {len(problems) - errors} warning(s)" if problems
-                                   else "No problems")
+        self.problem_label.setText(problem_count(errors, len(problems) - errors))
         self.save_label.setText("Unsaved changes" if session.dirty else
                                 ("Saved" if session.in_store else "Not in the library"))
 
@@ -260,9 +282,10 @@ class MainWindow(QMainWindow):
         self.show()
         QApplication.processEvents()
         assert self.editor is not None
-        self.editor.view.fit()
         self.editor.validator.run_now()
-        self._show_problems()
+        self._show_problems()            # sizes the problems panel, so the canvas has its final size
+        QApplication.processEvents()
+        self.editor.view.fit()
         QApplication.processEvents()
         image = self.grab().toImage()
         if image.size() != SCREENSHOT_SIZE:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QMenu, QToolBar, QToolButton
 
 from app.canvas.style import kind_icon
 from app.journey.registry import all_kinds
+
+from .icons import ui_icon
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -63,6 +65,7 @@ def build_menus(window: "MainWindow") -> dict[str, QAction]:
     insert = bar.addMenu("&Insert")
     for kind in all_kinds():
         act = _action(window, insert, kind.title, ed(lambda v, k=kind.id: v.add_node(k)), tip=kind.description)
+        a[f"insert:{kind.id}"] = act
         act.setIcon(kind_icon(kind.icon, kind.colour, 20))
     insert.addSeparator()
     a["note"] = _action(window, insert, "Sticky note", ed(lambda v: v.add_note()), "Ctrl+Shift+N")
@@ -87,16 +90,57 @@ def build_menus(window: "MainWindow") -> dict[str, QAction]:
         a[key].setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         window.canvas_stack.addAction(a[key])
 
+    for key, icon in (("new", "new"), ("import", "import"), ("export", "export"), ("save", "save"),
+                      ("undo", "undo"), ("redo", "redo"), ("delete", "delete"), ("zoom_in", "zoom_in"),
+                      ("zoom_out", "zoom_out"), ("fit", "fit"), ("actual", "actual_size"), ("layout", "layout"),
+                      ("note", "note"), ("minimap", "minimap")):
+        a[key].setIcon(ui_icon(icon))
+    _build_toolbar(window, a)
+    return a
+
+
+# Actions that need an open journey: greyed out when none is open.
+NEEDS_JOURNEY = ("export", "save", "cut", "copy", "paste", "duplicate", "delete", "select_all", "zoom_in", "zoom_out",
+                 "fit", "actual", "layout", "note")
+
+
+def update_enabled(a: dict[str, QAction], journey_open: bool) -> None:
+    for key, action in a.items():
+        if key in NEEDS_JOURNEY or key.startswith("insert:"):
+            action.setEnabled(journey_open)
+
+
+def _tip(action: QAction, text: str) -> None:
+    """A tooltip that names the action and its first shortcut."""
+    keys = action.shortcuts()
+    shortcut = keys[0].toString(QKeySequence.SequenceFormat.NativeText) if keys else ""
+    action.setToolTip(f"{text} ({shortcut})" if shortcut else text)
+
+
+def _build_toolbar(window: "MainWindow", a: dict[str, QAction]) -> QToolBar:
+    """Icons for the view controls, icon and word for the actions a newcomer looks for."""
     tools = window.addToolBar("Main")
     tools.setObjectName("mainToolbar")
     tools.setMovable(False)
-    for key in ("undo", "redo", None, "zoom_out", "zoom_in", "fit", "layout", None, "note", "save"):
+    tools.setIconSize(QSize(20, 20))
+    tools.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+    icon_only = {"undo", "redo", "zoom_out", "zoom_in", "fit", "actual"}
+    for key in ("undo", "redo", None, "zoom_out", "zoom_in", "fit", "actual", None, "layout", "note", None, "save"):
         if key is None:
             tools.addSeparator()
-        else:
-            tools.addAction(a[key])
-    a["zoom_in"].setIconText("Zoom +")
-    a["zoom_out"].setIconText("Zoom −")
+            continue
+        tools.addAction(a[key])
+        if key in icon_only:
+            button = tools.widgetForAction(a[key])
+            if isinstance(button, QToolButton):
+                button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+    a["zoom_in"].setIconText("Zoom in")
+    a["zoom_out"].setIconText("Zoom out")
     a["fit"].setIconText("Fit")
+    a["actual"].setIconText("100%")
     a["note"].setIconText("Note")
-    return a
+    for key, text in (("zoom_in", "Zoom in"), ("zoom_out", "Zoom out"), ("fit", "Fit the journey in view"),
+                      ("actual", "Actual size, 100%"), ("layout", "Arrange the steps left to right"),
+                      ("note", "Add a sticky note"), ("save", "Save the journey")):
+        _tip(a[key], text)
+    return tools

@@ -33,12 +33,17 @@ def severity_icon(severity: str) -> QIcon:
 
 
 class ProblemsPanel(QListWidget):
+    """Sized to its content by the main window: one slim line when all is well, up to
+    `MAX_ROWS` problems before it scrolls."""
+
     node_requested = Signal(str)
+    MAX_ROWS = 4
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("problems")
         self.setWordWrap(True)
+        self.setMinimumHeight(self.fontMetrics().height() + 12)   # a scroll area's own minimum is ~70 px
         self.itemClicked.connect(self._clicked)
         self.itemActivated.connect(self._clicked)
         self.show_problems([], None)
@@ -58,6 +63,13 @@ class ProblemsPanel(QListWidget):
             item.setData(_NODE, p.node_id or "")
             item.setToolTip(p.hint or p.message)
             self.addItem(item)
+
+    def preferred_height(self) -> int:
+        rows = min(self.count(), self.MAX_ROWS)
+        content = sum(self.sizeHintForRow(i) + 2 * self.spacing() for i in range(rows))
+        if rows == 0:
+            content = self.fontMetrics().height() + 12
+        return content + 2 * self.frameWidth() + 6
 
     def _clicked(self, item: QListWidgetItem) -> None:
         node_id = item.data(_NODE)

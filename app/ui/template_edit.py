@@ -6,7 +6,7 @@ the contact's fields, the journey's fields and, for event triggers, `event.…`.
 from __future__ import annotations
 
 from PySide6.QtCore import QStringListModel, Qt, Signal
-from PySide6.QtGui import QFontDatabase, QKeyEvent, QTextCursor
+from PySide6.QtGui import QFontDatabase, QKeyEvent, QResizeEvent, QTextCursor
 from PySide6.QtWidgets import QCompleter, QPlainTextEdit, QWidget
 
 from app.journey.templates import CONTACT_FIELDS, JOURNEY_FIELDS, ROOTS
@@ -21,14 +21,18 @@ def variable_suggestions(extra: tuple[str, ...] = ()) -> list[str]:
 class TemplateEdit(QPlainTextEdit):
     edited = Signal(str)
 
-    def __init__(self, lines: int, parent: QWidget | None = None) -> None:
+    def __init__(self, lines: int, parent: QWidget | None = None, grow_to: int = 0) -> None:
+        """`lines` tall; with `grow_to`, it grows with its text up to that many lines
+        (a subject that wraps stays readable instead of scrolling inside two lines)."""
         super().__init__(parent)
+        self._lines = (lines, max(lines, grow_to))
         self.setTabChangesFocus(True)
         font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         font.setPointSizeF(max(9.0, font.pointSizeF()))
         self.setFont(font)
-        height = self.fontMetrics().lineSpacing() * lines + 14
-        self.setFixedHeight(int(height))
+        self._fit_height()
+        if grow_to > lines:
+            self.document().documentLayout().documentSizeChanged.connect(lambda _size: self._fit_height())
         self.setPlaceholderText("Type {{ to insert a variable such as {{ contact.first_name }}")
         self.completer = QCompleter(QStringListModel(variable_suggestions(), self), self)
         self.completer.setWidget(self)
@@ -37,6 +41,18 @@ class TemplateEdit(QPlainTextEdit):
         self.completer.activated.connect(self._insert)
         self.textChanged.connect(self._changed)
         self._quiet = False
+
+    def _fit_height(self) -> None:
+        low, high = self._lines
+        wanted = min(high, max(low, int(self.document().documentLayout().documentSize().height())))
+        height = int(self.fontMetrics().lineSpacing() * wanted + 14)
+        if height != self.height():
+            self.setFixedHeight(height)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        if self._lines[1] > self._lines[0]:      # a new width wraps the text differently
+            self._fit_height()
 
     def set_text(self, text: str) -> None:
         """Sets the text without reporting an edit, keeping the cursor where it was."""

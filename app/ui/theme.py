@@ -41,5 +41,7 @@ def apply_theme(app: QApplication) -> None:
         QListWidget#problems::item {{ padding: 3px 6px; }}
         QSplitter::handle {{ background: {c['border']}; }}
         QStatusBar QLabel {{ padding: 0 8px; }}
+        QToolButton#menuButton {{ padding: 2px 8px; }}
+        QToolButton#menuButton::menu-indicator {{ image: none; width: 0px; }}
         QToolBar {{ border: none; spacing: 4px; padding: 3px 6px; }}
     """)
