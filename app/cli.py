@@ -166,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", metavar="NAME", help="the journey's name or id")
     p.add_argument("file", metavar="FILE")
     command("list", cmd_list, "List the journeys in the store.")
+    from app.engine_cli import add_commands  # the engine's commands: contacts, events, simulate, stats
+
+    add_commands(sub, db)
     return parser
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, Mapping
 
 from jinja2 import TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
@@ -22,9 +23,22 @@ CONTACT_FIELDS = frozenset({
 JOURNEY_FIELDS = frozenset({"name", "description"})
 
 
-def make_environment() -> SandboxedEnvironment:
-    """The one template environment; the engine renders with the same settings."""
-    return SandboxedEnvironment(autoescape=False, trim_blocks=True, lstrip_blocks=True)
+class TemplateEnvironment(SandboxedEnvironment):
+    """The sandbox, with one change: on a mapping, a key wins over a method of the same
+    name, so `event.items` is the cart's items, not `dict.items`."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, Mapping):
+            try:
+                return obj[attribute]
+            except (KeyError, TypeError):
+                pass
+        return super().getattr(obj, attribute)
+
+
+def make_environment() -> TemplateEnvironment:
+    """The one template environment: validation, preview and the engine all use it."""
+    return TemplateEnvironment(autoescape=False, trim_blocks=True, lstrip_blocks=True)
 
 
 _ENV = make_environment()

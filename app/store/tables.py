@@ -174,6 +174,7 @@ run_log = Table(
     Column("detail", JSONDoc, nullable=True),
     Column("revenue", Numeric(14, 2), nullable=True),
     Index(None, "journey_id", "node_id", "at"),
+    Index(None, "journey_id", "at"),
     Index(None, "run_id"),
 )
 

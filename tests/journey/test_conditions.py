@@ -29,3 +29,4 @@ def test_all_rows_must_hold_and_describe_reads_naturally():
     assert all_hold(rows, {"total": 25}, {}, {"vip"})
     assert not all_hold(rows, {"total": 25}, {}, set())
     assert describe(rows[0]) == "total is at least 20"
+

@@ -1,0 +1,122 @@
+"""Node handlers, keyed by kind id in one place (a test asserts every registered kind has one)."""
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import lru_cache
+from typing import Any, Callable
+
+from sqlalchemy import bindparam
+
+from app.journey.schema import duration_minutes, parse_datetime
+from app.store.sql import insert_or_ignore
+from app.store.tables import contact_tags
+
+from .runs import message_key
+from .sending import send_template
+from .steps import Hold, Next, Result, Step
+from .timeutil import add_local_days, iso, next_time_of_day, zone
+
+Handler = Callable[[Step], Result]
+
+
+def trigger(step: Step) -> Result:
+    step.batch.log(step.run, step.node.id, "entered", step.at)
+    return Next()
+
+
+def _resume(step: Step) -> Result | None:
+    """Shared by handlers that hold: done when the hold time has come, else hold again."""
+    until = step.held_until
+    if until is None:
+        return None
+    return Next() if step.at >= until else Hold(until)
+
+
+def wait(step: Step) -> Result:
+    resumed = _resume(step)
+    if resumed is not None:
+        return resumed
+    config, at = step.node.config, step.at
+    mode = config["mode"]
+    if mode == "duration":
+        delay = config["delay"]
+        if delay["unit"] == "days":     # calendar days: same local time, whatever DST does
+            until = add_local_days(at, int(delay["amount"]), zone(step.contact.timezone, "UTC"))
+        else:
+            until = at + timedelta(minutes=duration_minutes(delay))
+    elif mode == "time_of_day":
+        tz = zone(step.contact.timezone, config.get("timezone") or "UTC")
+        until = next_time_of_day(at, config["time"], tz, list(config.get("weekdays") or []))
+    else:
+        until = parse_datetime(config["until"]) if config.get("until") else at
+    step.batch.log(step.run, step.node.id, "waited", step.at, detail={"until": iso(until)})
+    return Hold(until) if until > at else Next()
+
+
+# A later status implies an earlier one: a click means the message was opened and delivered.
+_IMPLIED = {
+    "delivered": ("delivered_at", "opened_at", "clicked_at", "replied_at"),
+    "opened": ("opened_at", "clicked_at"),
+    "clicked": ("clicked_at",),
+    "replied": ("replied_at",),
+    "failed": ("failed_at",),
+    "unsubscribed": ("unsubscribed_at",),
+}
+
+
+def message_status(step: Step) -> Result:
+    """`yes` as soon as the status is seen within the window, `no` when it ends.
+
+    The window runs from when the referenced message was sent, once: a wait
+    placed before this node does not push the window further out.
+    """
+    config = step.node.config
+    row = step.batch.message(message_key(step.run.id, config["step"]))
+    if row is None or row["status"] == "cancelled":
+        return _branch(step, "no", "no_message")
+    start = row["sent_at"] or row["scheduled_at"]
+    end = start + timedelta(minutes=duration_minutes(config["window"]))
+    seen = [row[c] for c in _IMPLIED[config["status"]] if row.get(c) is not None and row[c] <= end]
+    if seen:
+        return _branch(step, "yes")
+    if step.at >= end:
+        return _branch(step, "no")
+    if step.first_visit:     # so the node counts the contacts waiting at it
+        step.batch.log(step.run, step.node.id, "waited", step.at, detail={"until": iso(end)})
+    return Hold(end)
+
+
+def _branch(step: Step, outcome: str, reason: str | None = None) -> Result:
+    step.batch.log(step.run, step.node.id, "branched", step.at, outcome=outcome, reason=reason)
+    return Next(outcome)
+
+
+_REMOVE_TAG = contact_tags.delete().where(contact_tags.c.contact_id == bindparam("cid"),
+                                          contact_tags.c.tag == bindparam("tag"))
+
+
+@lru_cache(maxsize=None)
+def _add_tags(dialect: str) -> Any:
+    return insert_or_ignore(contact_tags, dialect, ["contact_id", "tag"])
+
+
+def tag(step: Step) -> Result:
+    conn, contact = step.batch.conn, step.contact
+    add, remove = list(step.node.config["add"]), list(step.node.config["remove"])
+    if add:
+        conn.execute(_add_tags(conn.dialect.name), [{"contact_id": contact.id, "tag": t} for t in add])
+    if remove:
+        conn.execute(_REMOVE_TAG, [{"cid": contact.id, "tag": t} for t in remove])
+    contact.tags.update(add)
+    contact.tags.difference_update(remove)
+    step.batch.log(step.run, step.node.id, "tagged", step.at, detail={"add": add, "remove": remove})
+    return Next()
+
+
+HANDLERS: dict[str, Handler] = {
+    "trigger": trigger,
+    "send_template": send_template,
+    "wait": wait,
+    "message_status": message_status,
+    "tag": tag,
+}

@@ -1,0 +1,178 @@
+"""Reading contacts (CSV) and events (JSON lines): a bad row is reported with its line and skipped."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from app.journey.schema import parse_datetime, timezone_names
+from app.store.catalog import CONTACT_SCOPE, record_attributes
+from app.store.sql import insert_or_ignore, write_transaction
+from app.store.tables import contact_channels, contact_tags, contacts
+
+from .context import CHANNELS
+from .ingest import EventIn
+
+STANDARD = ("id", "email", "phone", "first_name", "last_name", "timezone", "tags", "unsubscribed")
+_LIMITS = {"id": 200, "email": 320, "phone": 32, "first_name": 100, "last_name": 100}
+
+
+@dataclass
+class Problem:
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"
+
+
+@dataclass
+class ContactRow:
+    line: int
+    id: str
+    fields: dict[str, str | None]
+    tags: list[str]
+    unsubscribed: list[str]
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+def parse_contacts(text: str) -> tuple[list[ContactRow], list[Problem]]:
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        return [], [Problem(1, "the file is empty; the first line must name the columns")]
+    if "id" not in header:
+        return [], [Problem(1, "no 'id' column; the first line must name the columns (id, email, ...)")]
+    rows, problems, seen = [], [], set()
+    for values in reader:
+        line = reader.line_num
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) != len(header):
+            problems.append(Problem(line, f"has {len(values)} values but the header names {len(header)} columns"))
+            continue
+        record = {h: v.strip() for h, v in zip(header, values)}
+        reason = _contact_problem(record)
+        if reason is None and record["id"] in seen:
+            reason = f"contact {record['id']!r} appears twice in the file"
+        if reason:
+            problems.append(Problem(line, reason))
+            continue
+        seen.add(record["id"])
+        unsubscribed = [c.strip().lower() for c in record.get("unsubscribed", "").split(";") if c.strip()]
+        rows.append(ContactRow(
+            line, record["id"],
+            {k: (record.get(k) or None) for k in ("email", "phone", "first_name", "last_name", "timezone")},
+            [t.strip() for t in record.get("tags", "").split(";") if t.strip()],
+            list(CHANNELS) if "all" in unsubscribed else unsubscribed,
+            {k: v for k, v in record.items() if k not in STANDARD and k and v != ""}))
+    return rows, problems
+
+
+def _contact_problem(record: dict[str, str]) -> str | None:
+    if not record.get("id"):
+        return "the id is empty"
+    for name, limit in _LIMITS.items():
+        if len(record.get(name) or "") > limit:
+            return f"{name} is longer than {limit} characters"
+    email = record.get("email")
+    if email and ("@" not in email or " " in email):
+        return f"email {email!r} is not an email address"
+    tz = record.get("timezone")
+    if tz and tz not in timezone_names():
+        return f"time zone {tz!r} is not an IANA name such as Europe/Paris"
+    for channel in (c.strip().lower() for c in record.get("unsubscribed", "").split(";") if c.strip()):
+        if channel != "all" and channel not in CHANNELS:
+            return f"unsubscribed names {channel!r}; use email, sms, whatsapp or all (separated by ;)"
+    return None
+
+
+def import_contacts(db: Engine, rows: list[ContactRow], now: datetime) -> int:
+    """Creates or updates contacts; tags are added, listed unsubscriptions recorded. One transaction per 500."""
+    for start in range(0, len(rows), 500):
+        chunk = rows[start:start + 500]
+        with write_transaction(db) as conn:
+            ids = [r.id for r in chunk]
+            existing = {cid: attrs for cid, attrs in conn.execute(
+                select(contacts.c.id, contacts.c.attributes).where(contacts.c.id.in_(ids)))}
+            new = [{"id": r.id, **r.fields, "attributes": r.attributes, "created_at": now, "updated_at": now}
+                   for r in chunk if r.id not in existing]
+            if new:
+                conn.execute(contacts.insert(), new)
+            for r in chunk:
+                if r.id in existing:
+                    values = {k: v for k, v in r.fields.items() if v is not None}
+                    conn.execute(contacts.update().where(contacts.c.id == r.id).values(
+                        **values, attributes={**(existing[r.id] or {}), **r.attributes}, updated_at=now))
+            tags = [{"contact_id": r.id, "tag": t} for r in chunk for t in r.tags]
+            if tags:
+                conn.execute(insert_or_ignore(contact_tags, conn.dialect.name, ["contact_id", "tag"]), tags)
+            unsub = [(r.id, c) for r in chunk for c in r.unsubscribed]
+            for cid, channel in unsub:
+                conn.execute(contact_channels.delete().where(contact_channels.c.contact_id == cid,
+                                                             contact_channels.c.channel == channel))
+            if unsub:
+                conn.execute(contact_channels.insert(), [
+                    {"contact_id": cid, "channel": c, "subscribed": False, "changed_at": now} for cid, c in unsub])
+            record_attributes(conn, CONTACT_SCOPE, {k for r in chunk for k in r.attributes})
+    return len(rows)
+
+
+def parse_events(lines: Iterable[str]) -> tuple[list[EventIn], list[Problem]]:
+    found, problems = [], []
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            found.append(_event(raw))
+        except ValueError as exc:
+            problems.append(Problem(number, str(exc)))
+    return found, problems
+
+
+def _event(raw: str) -> EventIn:
+    try:
+        data: Any = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(data, dict):
+        raise ValueError("must be a JSON object like {\"contact\": ..., \"type\": ..., \"at\": ...}")
+    contact, kind, at = data.get("contact"), data.get("type"), data.get("at")
+    if not isinstance(contact, (str, int)) or isinstance(contact, bool) or not str(contact).strip():
+        raise ValueError("'contact' must be a contact id")
+    if len(str(contact)) > 200:
+        raise ValueError("'contact' is longer than 200 characters")
+    if not isinstance(kind, str) or not kind.strip() or len(kind) > 100:
+        raise ValueError("'type' must be an event name such as order_placed")
+    if not isinstance(at, str):
+        raise ValueError("'at' must be an ISO-8601 time such as 2026-03-01T10:00:00Z")
+    try:
+        when = parse_datetime(at)
+    except ValueError:
+        raise ValueError(f"'at' {at!r} is not an ISO-8601 time with a time zone (e.g. 2026-03-01T10:00:00Z)") from None
+    properties = data.get("properties", {})
+    if properties is None:
+        properties = {}
+    if not isinstance(properties, dict):
+        raise ValueError("'properties' must be a JSON object")
+    if kind == "order_placed" and "total" in properties:
+        total = properties["total"]
+        if isinstance(total, bool) or not isinstance(total, (int, float)) or total < 0:
+            raise ValueError(f"order_placed 'total' must be a non-negative number, not {total!r}")
+    channel = properties.get("channel")
+    if kind in ("subscribed", "unsubscribed") and channel not in (None, "all", *CHANNELS):
+        raise ValueError(f"'channel' {channel!r} is not email, sms or whatsapp")
+    return EventIn(str(contact), kind, when, properties)
+
+
+def read_text(path: str | Path) -> str:
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        return handle.read()

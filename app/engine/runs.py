@@ -1,0 +1,259 @@
+"""Runs in memory during one transaction, and the buffered writes that persist them.
+
+A batch loads runs, advances them, then writes every changed run and every log
+row with one executemany each, inside the caller's transaction: a step's
+transition and its outbox row commit together or not at all.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, func, select, text
+from sqlalchemy.engine import Connection
+
+from app.store.sql import insert_or_ignore
+from app.store.tables import events, messages, run_log, runs
+
+from .bulk import Many
+from .context import ContactView, JourneyCache, LiveJourney, load_contacts
+from .templating import TemplateCache
+
+ACTIVE = "active"
+
+
+def message_key(run_id: int, node_id: str) -> str:
+    """Idempotency key of the message a run sends at a step: at most one, ever."""
+    return f"run:{run_id}:{node_id}"
+
+
+@dataclass
+class RunState:
+    id: int
+    journey_id: str
+    version: int
+    contact_id: str
+    node_id: str | None
+    due_at: datetime | None
+    entered_at: datetime
+    status: str = ACTIVE
+    exit_reason: str | None = None
+    state: dict[str, Any] = field(default_factory=dict)
+    trigger_event_id: int | None = None
+
+    @classmethod
+    def from_row(cls, row: Any) -> "RunState":
+        m = row._mapping
+        return cls(m["id"], m["journey_id"], m["version"], m["contact_id"], m["node_id"], m["due_at"],
+                   m["entered_at"], m["status"], m["exit_reason"], dict(m["state"] or {}), m["trigger_event_id"])
+
+
+_BY_KEY = select(messages).where(messages.c.idempotency_key == bindparam("key"))
+_CANCEL = (messages.update().where(messages.c.run_id == bindparam("rid"), messages.c.status == "queued")
+           .values(status="cancelled", error=bindparam("why")))
+_UPDATE_RUN = Many(lambda _: runs.update().where(runs.c.id == bindparam("rid")).values(
+    status=bindparam("status"), exit_reason=bindparam("exit_reason"), node_id=bindparam("node_id"),
+    due_at=bindparam("due_at"), state=bindparam("state"), updated_at=bindparam("updated_at")))
+_RUN_FIELDS = ("id", "journey_id", "version", "contact_id", "status", "exit_reason", "node_id", "due_at",
+               "entered_at", "updated_at", "trigger_event_id", "state")
+_INSERT_RUNS = Many(lambda _: runs.insert().values({c: bindparam(c) for c in _RUN_FIELDS}))
+_LOG_FIELDS = ("run_id", "journey_id", "node_id", "contact_id", "at", "action", "outcome", "reason", "detail",
+               "revenue")
+_INSERT_LOGS = Many(lambda _: run_log.insert().values({c: bindparam(c) for c in _LOG_FIELDS}))
+MESSAGE_FIELDS = ("idempotency_key", "run_id", "journey_id", "node_id", "contact_id", "channel", "recipient",
+                  "sender", "subject", "body_text", "body_html", "status", "scheduled_at", "created_at", "sent_at",
+                  "delivered_at", "opened_at", "clicked_at", "replied_at", "failed_at", "unsubscribed_at", "error")
+_INSERT_OUTBOX = Many(lambda dialect: insert_or_ignore(messages, dialect, ["idempotency_key"]).values(
+    {c: bindparam(c) for c in MESSAGE_FIELDS}))
+_PG_NEXT_RUN_ID = text("SELECT nextval(pg_get_serial_sequence('runs', 'id'))")
+RUN_COLUMNS = (runs.c.id, runs.c.journey_id, runs.c.version, runs.c.contact_id, runs.c.node_id, runs.c.due_at,
+               runs.c.entered_at, runs.c.status, runs.c.exit_reason, runs.c.state, runs.c.trigger_event_id)
+
+
+class Batch:
+    """One transaction's worth of engine work: caches, loaded contacts, buffered writes.
+
+    New runs, outbox rows, log rows and run updates are buffered and written with
+    one executemany each; `write_pending` writes new runs and outbox rows early
+    whenever SQL is about to read those tables.
+    """
+
+    def __init__(self, conn: Connection, journeys: JourneyCache, templates: TemplateCache) -> None:
+        self.conn = conn
+        self.journeys = journeys
+        self.templates = templates
+        self.contacts: dict[str, ContactView] = {}
+        self.steps = 0                                   # node steps taken in this batch (for throughput)
+        self._logs: list[dict[str, Any]] = []
+        self._changed: dict[int, RunState] = {}
+        self._new_runs: list[RunState] = []
+        self._outbox: dict[str, dict[str, Any]] = {}    # message rows not written yet, by idempotency key
+        self._known: dict[str, dict[str, Any]] = {}     # message rows read ahead for this batch
+        self._next_id: int | None = None
+        self._event_props: dict[int, dict[str, Any]] = {}   # trigger events' properties by event id
+        self._pending_contacts: set[str] = set()       # contacts with unwritten runs or messages
+        self._latest_pending: dict[str, dict[str, Any]] = {}   # newest unwritten message per contact
+        self._pending_by_run: dict[int, list[dict[str, Any]]] = {}
+
+    # -- reading ---------------------------------------------------------------
+
+    def journey(self, run: RunState) -> LiveJourney:
+        return self.journeys.get(self.conn, run.journey_id, run.version)
+
+    def contact(self, contact_id: str) -> ContactView:
+        if contact_id not in self.contacts:
+            self.contacts.update(load_contacts(self.conn, [contact_id]))
+        return self.contacts[contact_id]
+
+    def preload(self, contact_ids: list[str]) -> None:
+        missing = [c for c in dict.fromkeys(contact_ids) if c not in self.contacts]
+        if missing:
+            self.contacts.update(load_contacts(self.conn, missing))
+
+    def preload_messages(self, run_ids: list[int]) -> None:
+        """Reads the messages of these runs in one query (for message_status and recipient terms)."""
+        for start in range(0, len(run_ids), 500):
+            for row in self.conn.execute(select(messages).where(messages.c.run_id.in_(run_ids[start:start + 500]))):
+                self._known[row.idempotency_key] = dict(row._mapping)
+        self._preloaded = set(run_ids)
+
+    def remember_event(self, event_id: int, properties: dict[str, Any]) -> None:
+        self._event_props[event_id] = properties
+
+    def preload_events(self, found: list[RunState]) -> None:
+        """Reads the trigger events of these runs in one query (templates use their properties)."""
+        wanted = list({r.trigger_event_id for r in found if r.trigger_event_id is not None} - set(self._event_props))
+        for start in range(0, len(wanted), 500):
+            for eid, props in self.conn.execute(select(events.c.id, events.c.properties).where(
+                    events.c.id.in_(wanted[start:start + 500]))):
+                self._event_props[eid] = props or {}
+
+    def event_props(self, run: RunState) -> dict[str, Any]:
+        """The properties of the event that started the run ({} for time-based and manual entries)."""
+        if run.trigger_event_id is None:
+            return {}
+        if run.trigger_event_id not in self._event_props:
+            self.preload_events([run])
+        return self._event_props.get(run.trigger_event_id, {})
+
+    def message(self, key: str) -> dict[str, Any] | None:
+        """A message row by idempotency key, including ones this batch has not written yet."""
+        if key in self._outbox:
+            return self._outbox[key]
+        if key in self._known:
+            return self._known[key]
+        if getattr(self, "_preloaded", None) and int(key.split(":")[1]) in self._preloaded:
+            return None     # read ahead: this run has no such message
+        row = self.conn.execute(_BY_KEY, {"key": key}).first()
+        return dict(row._mapping) if row else None
+
+    # -- writing ---------------------------------------------------------------
+
+    def new_run(self, journey: LiveJourney, contact_id: str, at: datetime, state: dict[str, Any],
+                trigger_event_id: int | None) -> RunState:
+        """A run with an id allocated now and its row written with the batch."""
+        trigger = journey.trigger
+        run = RunState(self._allocate_id(), journey.id, journey.version, contact_id, trigger.id if trigger else None,
+                       at, at, ACTIVE, None, state, trigger_event_id)
+        self._new_runs.append(run)
+        self._pending_contacts.add(contact_id)
+        return run
+
+    def _allocate_id(self) -> int:
+        if self.conn.dialect.name == "postgresql":
+            return int(self.conn.execute(_PG_NEXT_RUN_ID).scalar_one())
+        # SQLite: this transaction holds the write lock (BEGIN IMMEDIATE), so max + 1 is ours alone.
+        if self._next_id is None:
+            self._next_id = int(self.conn.execute(select(func.coalesce(func.max(runs.c.id), 0))).scalar_one()) + 1
+        self._next_id += 1
+        return self._next_id - 1
+
+    def queue_message(self, row: dict[str, Any]) -> None:
+        """Adds an outbox row; written with the batch (or before anything reads messages from SQL)."""
+        if row["idempotency_key"] not in self._outbox:
+            self._outbox[row["idempotency_key"]] = row
+            self._pending_contacts.add(row["contact_id"])
+            self._latest_pending[row["contact_id"]] = row
+            self._pending_by_run.setdefault(row["run_id"], []).append(row)
+
+    def latest_pending_message(self, contact_id: str) -> dict[str, Any] | None:
+        """The contact's newest message written by this batch and not yet in SQL (newer than any in SQL)."""
+        return self._latest_pending.get(contact_id)
+
+    def write_pending(self, contact_id: str | None = None) -> None:
+        """Writes new runs and outbox rows now, because SQL is about to read those tables
+        (only about `contact_id`, when given: then nothing is written unless that contact has some)."""
+        if contact_id is not None and contact_id not in self._pending_contacts:
+            return
+        self._pending_contacts.clear()
+        self._latest_pending.clear()
+        self._pending_by_run.clear()
+        if self._new_runs:
+            _INSERT_RUNS.run(self.conn, [
+                {"id": r.id, "journey_id": r.journey_id, "version": r.version, "contact_id": r.contact_id,
+                 "status": r.status, "exit_reason": r.exit_reason, "node_id": r.node_id, "due_at": r.due_at,
+                 "entered_at": r.entered_at, "updated_at": r.entered_at, "trigger_event_id": r.trigger_event_id,
+                 "state": r.state} for r in self._new_runs])
+            for r in self._new_runs:       # written as they are now; a later change touches them again
+                self._changed.pop(r.id, None)
+            self._new_runs.clear()
+        if self._outbox:
+            _INSERT_OUTBOX.run(self.conn, list(self._outbox.values()))
+            self._outbox.clear()
+
+    def forget_messages(self) -> None:
+        """Drops read-ahead rows after messages were changed in SQL."""
+        self._known.clear()
+        self._preloaded = set()
+
+    def log(self, run: RunState, node_id: str | None, action: str, at: datetime, *, outcome: str | None = None,
+            reason: str | None = None, detail: dict[str, Any] | None = None, revenue: float | None = None) -> None:
+        self._logs.append({"run_id": run.id, "journey_id": run.journey_id, "node_id": node_id,
+                           "contact_id": run.contact_id, "at": at, "action": action, "outcome": outcome,
+                           "reason": reason, "detail": detail, "revenue": revenue})
+
+    def touch(self, run: RunState) -> None:
+        self._changed[run.id] = run
+
+    def finish(self, run: RunState, status: str, at: datetime, reason: str | None = None,
+               action: str | None = None) -> None:
+        """Ends a run (completed / exited / converted); one that leaves early loses what it still has queued."""
+        if run.status != ACTIVE:
+            return
+        run.status, run.exit_reason, run.due_at = status, reason, None
+        self.log(run, run.node_id, action or status, at, reason=reason)
+        self.touch(run)
+        if status == "completed":
+            return      # its last message is on its way, as designed
+        # Nothing queued for a run that left early may go out afterwards: neither rows this batch
+        # has not written yet, nor rows in SQL.
+        why = f"run {status}: {reason or ''}".strip(": ")
+        for row in self._pending_by_run.get(run.id, ()):
+            if row["status"] == "queued":
+                row["status"], row["error"] = "cancelled", why
+        self.conn.execute(_CANCEL, {"rid": run.id, "why": why})
+        self.forget_messages()
+
+    def flush(self, now: datetime) -> None:
+        self.write_pending()
+        if self._changed:
+            _UPDATE_RUN.run(
+                self.conn,
+                [{"rid": r.id, "status": r.status, "exit_reason": r.exit_reason, "node_id": r.node_id,
+                  "due_at": r.due_at, "state": r.state, "updated_at": now} for r in self._changed.values()])
+            self._changed.clear()
+        if self._logs:
+            _INSERT_LOGS.run(self.conn, self._logs)
+            self._logs.clear()
+
+
+def active_runs_of(conn: Connection, contact_ids: list[str]) -> dict[str, list[RunState]]:
+    found: dict[str, list[RunState]] = {}
+    for start in range(0, len(contact_ids), 500):
+        chunk = contact_ids[start:start + 500]
+        query = select(*RUN_COLUMNS).where(runs.c.contact_id.in_(chunk), runs.c.status == ACTIVE).order_by(runs.c.id)
+        for row in conn.execute(query):
+            run = RunState.from_row(row)
+            found.setdefault(run.contact_id, []).append(run)
+    return found

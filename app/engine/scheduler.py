@@ -1,0 +1,55 @@
+"""The live engine: APScheduler 3 runs a handful of jobs, never one per contact.
+
+Jobs: `tick` (advance due runs in batches), `scan` (time-based triggers) and
+`outbox` (hand queued messages to the channel). Each job coalesces missed runs
+into one and has a generous misfire grace time: APScheduler's default of one
+second silently drops a job that starts late (a busy machine, a laptop waking
+from sleep), and a dropped tick would leave contacts waiting until the next.
+`max_instances=1` keeps a slow tick from overlapping the next one.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from .engine import JourneyEngine
+
+log = logging.getLogger(__name__)
+
+MISFIRE_GRACE_SECONDS = 3600
+JOB_DEFAULTS = {"coalesce": True, "misfire_grace_time": MISFIRE_GRACE_SECONDS, "max_instances": 1}
+
+
+class LiveEngine:
+    def __init__(self, engine: JourneyEngine, *, tick_seconds: float = 5, scan_seconds: float = 60,
+                 outbox_seconds: float = 5, on_error: Callable[[str, BaseException], None] | None = None) -> None:
+        self.engine = engine
+        self.on_error = on_error
+        self.scheduler = BackgroundScheduler(job_defaults=JOB_DEFAULTS, timezone="UTC")
+        self.scheduler.add_job(self._guard("tick", engine.tick), "interval", seconds=tick_seconds, id="tick")
+        self.scheduler.add_job(self._guard("scan", engine.scan), "interval", seconds=scan_seconds, id="scan")
+        self.scheduler.add_job(self._guard("outbox", engine.hand_off), "interval", seconds=outbox_seconds,
+                               id="outbox")
+
+    def _guard(self, name: str, job: Callable[[], object]) -> Callable[[], None]:
+        """A failing job is reported and retried at its next interval; the scheduler keeps going."""
+        def run() -> None:
+            try:
+                job()
+            except Exception as exc:  # noqa: BLE001 - reported, and the transaction already rolled back
+                log.exception("engine job %s failed", name)
+                if self.on_error:
+                    self.on_error(name, exc)
+        return run
+
+    def start(self) -> None:
+        self.scheduler.start()
+
+    def stop(self, wait: bool = True) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=wait)
+
+    def job_ids(self) -> list[str]:
+        return [job.id for job in self.scheduler.get_jobs()]

@@ -1,0 +1,139 @@
+"""The send_template step: who gets it, when it may go, what it says, and the outbox row."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from app.store.tables import messages
+
+from .runs import message_key
+from .steps import Hold, Next, Result, Step, Stop
+from .timeutil import iso, quiet_until, zone
+from app.journey.schema import parse_datetime
+
+DEFAULT_WINDOW = ("21:00", "08:00")   # for timing "next allowed window" when quiet hours are off
+
+
+def _previous(step: Step, column: str) -> bool:
+    node_id = step.run.state.get("last_message")
+    if not node_id:
+        return False
+    row = step.batch.message(message_key(step.run.id, node_id))
+    return row is not None and row.get(column) is not None
+
+
+def _term_holds(step: Step, term: dict[str, Any]) -> bool:
+    kind, value, contact = term["term"], term.get("value", ""), step.contact
+    if kind in ("opened_previous", "not_opened_previous"):
+        seen = _previous(step, "opened_at") or _previous(step, "clicked_at")
+        return seen if kind == "opened_previous" else not seen
+    if kind in ("clicked_previous", "not_clicked_previous"):
+        seen = _previous(step, "clicked_at")
+        return seen if kind == "clicked_previous" else not seen
+    if kind == "unsubscribed_from":
+        return value in contact.unsubscribed
+    if kind == "subscribed_to":
+        return value not in contact.unsubscribed
+    if kind == "has_tag":
+        return value in contact.tags
+    return value not in contact.tags     # lacks_tag
+
+
+def _skip(step: Step, reason: str) -> Result:
+    step.batch.log(step.run, step.node.id, "skipped", step.at, reason=reason)
+    return Next()
+
+
+def _defer(step: Step, until: datetime, reason: str) -> Result:
+    step.batch.log(step.run, step.node.id, "deferred", step.at, reason=reason, detail={"until": iso(until)})
+    return Hold(until)
+
+
+def _cap_until(step: Step, channel: str) -> datetime | None:
+    """When the frequency cap (counted across all journeys) next lets this channel through, or None if it does now."""
+    cap = step.journey.settings["frequency_cap"]
+    if not cap["enabled"]:
+        return None
+    since = step.at - timedelta(hours=int(cap["hours"]))
+    step.batch.write_pending(step.contact.id)
+    sent = [t for (t,) in step.batch.conn.execute(
+        select(messages.c.created_at).where(
+            messages.c.contact_id == step.contact.id, messages.c.channel == channel,
+            messages.c.created_at > since, messages.c.created_at <= step.at,
+            messages.c.status != "cancelled").order_by(messages.c.created_at))]
+    limit = int(cap["messages"])
+    if len(sent) < limit:
+        return None
+    # The earliest instant at which fewer than `limit` messages lie in the trailing window.
+    return sent[len(sent) - limit] + timedelta(hours=int(cap["hours"]))
+
+
+def _timing_hold(step: Step, channel: str) -> Result | None:
+    config, settings = step.node.config, step.journey.settings
+    if config["timing"] == "scheduled" and config.get("send_at"):
+        send_at = parse_datetime(config["send_at"])
+        if step.at < send_at:
+            return _defer(step, send_at, "scheduled")
+    quiet = settings["quiet_hours"]
+    window = (quiet["start"], quiet["end"]) if quiet["enabled"] else (
+        DEFAULT_WINDOW if config["timing"] == "next_window" else None)
+    if window:
+        until = quiet_until(step.at, zone(step.contact.timezone, "UTC"), *window)
+        if until is not None:
+            return _defer(step, until, "quiet_hours")
+    capped = _cap_until(step, channel)
+    if capped is not None and capped > step.at:
+        return _defer(step, capped, "frequency_cap")
+    return None
+
+
+def send_template(step: Step) -> Result:
+    config, contact, run = step.node.config, step.contact, step.run
+    channel = config["channel"]
+    if config["recipients"] == "matching" and not all(_term_holds(step, t) for t in config["terms"]):
+        return _skip(step, "not_matching")
+    if channel in contact.unsubscribed:
+        return _skip(step, "unsubscribed")
+    address = contact.address(channel)
+    if not address:
+        return _skip(step, "no_address")
+    held = _timing_hold(step, channel)
+    if held is not None:
+        return held
+
+    context = {"contact": contact.template_data(), "event": step.batch.event_props(run),
+               "journey": {"name": step.journey.name, "description": step.journey.model.description}}
+    fields = ("subject", "html", "text") if channel == "email" else ("message",)
+    fallback = config["fallback"] if config["missing"] == "fallback" else ""
+    rendered = {}
+    missing: list[str] = []
+    for name in fields:
+        key = (run.journey_id, run.version, step.node.id, name)
+        result = step.batch.templates.render(key, config[name], context, fallback)
+        if result.error:
+            step.batch.log(run, step.node.id, "failed", step.at, reason="template_error",
+                           detail={"error": result.error[:300]})
+            return Stop("error", failed=True)
+        rendered[name] = result.text
+        missing.extend(result.missing)
+    if missing and config["missing"] == "skip":
+        return _skip(step, "missing_variable")
+    if missing and config["missing"] == "fail":
+        step.batch.log(run, step.node.id, "failed", step.at, reason="missing_variable",
+                       detail={"missing": sorted(set(missing))})
+        return Stop("error", failed=True)
+
+    text = rendered.get("text") if channel == "email" else rendered.get("message")
+    step.batch.queue_message(dict(
+        idempotency_key=message_key(run.id, step.node.id), run_id=run.id, journey_id=run.journey_id,
+        node_id=step.node.id, contact_id=contact.id, channel=channel, recipient=address,
+        sender=config.get("sender") or None, subject=rendered.get("subject"), body_text=text,
+        body_html=rendered.get("html"), status="queued", scheduled_at=step.at, created_at=step.at,
+        sent_at=None, delivered_at=None, opened_at=None, clicked_at=None, replied_at=None, failed_at=None,
+        unsubscribed_at=None, error=None))
+    step.batch.log(run, step.node.id, "sent", step.at,
+                   detail={"channel": channel})   # subject and text are in the outbox row
+    run.state["last_message"] = step.node.id
+    return Next()

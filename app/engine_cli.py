@@ -1,0 +1,192 @@
+"""The engine's headless commands: contacts import, events import, simulate, stats.
+
+Kept apart from app/cli.py so the engine's commands live with the engine;
+`app.cli.build_parser` calls `add_commands`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timezone
+from typing import Callable
+
+from app.cli import CommandError, _open_engine
+
+
+def _parse_time(text: str | None, option: str) -> datetime | None:
+    if not text:
+        return None
+    from app.journey.schema import parse_datetime
+
+    try:
+        return parse_datetime(text)
+    except ValueError:
+        try:   # a date alone, or a time without an offset, is read as UTC
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise CommandError(f"{option} {text!r} is not an ISO-8601 time such as 2026-03-01T10:00:00Z") from None
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _read(path: str) -> str:
+    from app.engine.importers import read_text
+
+    try:
+        return read_text(path)
+    except FileNotFoundError:
+        raise CommandError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CommandError(f"{path}: cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
+
+
+def _report(path: str, problems: list) -> None:
+    for problem in problems:
+        print(f"{path}: {problem} (skipped)", file=sys.stderr)
+
+
+def _contacts(path: str):
+    from app.engine.importers import parse_contacts
+
+    rows, problems = parse_contacts(_read(path))
+    _report(path, problems)
+    return rows, problems
+
+
+def _events(path: str):
+    from app.engine.importers import parse_events
+
+    found, problems = parse_events(_read(path).splitlines())
+    _report(path, problems)
+    return found, problems
+
+
+def cmd_contacts_import(args: argparse.Namespace) -> int:
+    from app.engine.importers import import_contacts
+
+    rows, problems = _contacts(args.file)
+    db = _open_engine(args.db)
+    import_contacts(db, rows, datetime.now(timezone.utc))
+    print(f"Imported {len(rows)} contact(s) from {args.file}" + (f"; skipped {len(problems)} bad row(s)" if problems else ""))
+    return 0
+
+
+def cmd_events_import(args: argparse.Namespace) -> int:
+    from app.engine.engine import JourneyEngine
+
+    found, problems = _events(args.file)
+    engine = JourneyEngine(_open_engine(args.db))
+    engine.ingest(found)
+    print(f"Imported {len(found)} event(s) from {args.file}" + (f"; skipped {len(problems)} bad line(s)" if problems else ""))
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from app.engine.simulator import simulate
+    from app.engine.stats import format_table
+    from app.journey.fileformat import JourneyFileError, load
+    from app.journey.validate import ERROR, validate
+
+    try:
+        journey = load(args.journey)
+    except JourneyFileError as exc:
+        raise CommandError(str(exc)) from None
+    errors = [p for p in validate(journey) if p.severity == ERROR]
+    if errors:
+        raise CommandError(f"{args.journey}: the journey has {len(errors)} problem(s), first: {errors[0].message}; "
+                           f"run `journeys validate {args.journey}`")
+    rows, _ = _contacts(args.contacts) if args.contacts else ([], [])
+    found, _ = _events(args.events) if args.events else ([], [])
+    start, until = _parse_time(args.start, "--start"), _parse_time(args.until, "--until")
+    if start and until and until <= start:
+        raise CommandError("--until must be after --start")
+    db_url = None
+    if args.db:
+        _open_engine(args.db).dispose()      # a clear error for a bad URL before anything runs
+        db_url = args.db
+    from app.store.errors import StoreError
+
+    try:
+        result = simulate(journey, rows, found, db_url=db_url, start=start, until=until,
+                          keep_log=bool(args.log))
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+    if args.log:
+        try:
+            with open(args.log, "w", encoding="utf-8") as out:
+                for line in result.activity:
+                    out.write(json.dumps(line, ensure_ascii=False) + "\n")
+        except OSError as exc:
+            raise CommandError(f"{args.log}: cannot be written ({exc.strerror or exc})") from None
+    titles = {n.id: (n.kind, n.title) for n in _in_order(journey)}
+    print(f"{journey.name}: simulated {result.started:%Y-%m-%d %H:%M} → {result.ended:%Y-%m-%d %H:%M} UTC")
+    for line in format_table(result.stats, titles):
+        print(line)
+    if args.log:
+        print(f"Wrote {len(result.activity)} activity line(s) to {args.log}")
+    return 0
+
+
+def _in_order(journey):
+    """Nodes from the trigger along the edges (breadth first), then any unreachable ones."""
+    order, queue = [], [n.id for n in journey.triggers()]
+    while queue:
+        node_id = queue.pop(0)
+        if node_id in order:
+            continue
+        order.append(node_id)
+        queue += [e.target for e in sorted(journey.edges_from(node_id), key=lambda e: e.outcome != "yes")]
+    order += [n for n in journey.nodes if n not in order]
+    return [journey.nodes[n] for n in order]
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from app.engine.stats import format_table, journey_stats
+    from app.journey.fileformat import JourneyFileError, from_document
+    from app.store.journeys import JourneyStore
+
+    db = _open_engine(args.db)
+    store = JourneyStore(db)
+    row = store.find(args.name)
+    if row is None:
+        raise CommandError(f"no journey named {args.name!r} in the store")
+    try:
+        journey = from_document(store.load_draft(row.id), f"journey {row.name!r}")
+    except JourneyFileError as exc:
+        raise CommandError(str(exc)) from None
+    stats = journey_stats(db, row.id, _parse_time(args.since, "--since"), _parse_time(args.until, "--until"))
+    titles = {n.id: (n.kind, n.title) for n in _in_order(journey)}
+    for line in format_table(stats, titles):
+        print(line)
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction, db_parent: argparse.ArgumentParser) -> None:
+    def command(parent: argparse._SubParsersAction, name: str, handler: Callable[[argparse.Namespace], int],
+                help_text: str) -> argparse.ArgumentParser:
+        p = parent.add_parser(name, parents=[db_parent], help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    contacts = sub.add_parser("contacts", help="Import contacts.").add_subparsers(
+        dest="contacts_command", required=True, metavar="ACTION")
+    p = command(contacts, "import", cmd_contacts_import,
+                "Import contacts from a CSV file (id required); bad rows are reported and skipped.")
+    p.add_argument("file", metavar="FILE.csv")
+    events = sub.add_parser("events", help="Import events.").add_subparsers(
+        dest="events_command", required=True, metavar="ACTION")
+    p = command(events, "import", cmd_events_import,
+                "Import events from a JSON-lines file and let active journeys react; bad lines are skipped.")
+    p.add_argument("file", metavar="FILE.jsonl")
+    p = command(sub, "simulate", cmd_simulate,
+                "Run a journey on a virtual clock with the real engine and print per-step statistics.")
+    p.add_argument("journey", metavar="JOURNEY.json")
+    p.add_argument("--contacts", metavar="FILE.csv")
+    p.add_argument("--events", metavar="FILE.jsonl")
+    p.add_argument("--start", metavar="ISO", help="start time (default: the first event)")
+    p.add_argument("--until", metavar="ISO", help="end time (default: when nothing is left to do, at most a year)")
+    p.add_argument("--log", metavar="OUT.jsonl", help="write the activity log as JSON lines")
+    p = command(sub, "stats", cmd_stats, "Per-step statistics of a journey in the store.")
+    p.add_argument("name", metavar="NAME", help="the journey's name or id")
+    p.add_argument("--since", metavar="ISO")
+    p.add_argument("--until", metavar="ISO")

@@ -1,0 +1,23 @@
+"""Fixtures for the engine scenarios."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from app.engine.clock import VirtualClock
+from app.engine.engine import JourneyEngine
+from app.engine.outbox import RecordingChannel
+from app.store.db import open_database
+
+from .helpers import START, World, t
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    db = open_database(f"sqlite:///{tmp_path / 'engine.sqlite3'}")
+    clock = VirtualClock(t(START))
+    channel = RecordingChannel()
+    yield World(db, clock, channel, JourneyEngine(db, clock, channel))
+    db.dispose()
