@@ -1,6 +1,42 @@
-"""Shared fixtures. Qt runs offscreen; every database is a real file under tmp_path."""
+"""Shared fixtures. Qt runs offscreen; every database is a real file under tmp_path.
+
+Set JOURNEYS_TEST_PG_URL (e.g. postgresql+psycopg://postgres:pw@127.0.0.1/journeys_test)
+to run the database tests against PostgreSQL as well; `.ci/run` does when it can
+start a server. The schema there is wiped before and after each test, so point it
+at a throwaway database.
+"""
 from __future__ import annotations
 
 import os
+from typing import Iterator
+
+import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+PG_URL = os.environ.get("JOURNEYS_TEST_PG_URL")
+
+
+def _wipe_postgres(url: str) -> None:
+    from app.store.db import open_database
+
+    engine = open_database(url, migrate=False)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA public")
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
+    not PG_URL, reason="set JOURNEYS_TEST_PG_URL to test PostgreSQL"))])
+def any_url(request: pytest.FixtureRequest, db_url: str) -> Iterator[str]:
+    """An empty database: a SQLite file always, PostgreSQL when configured."""
+    if request.param == "sqlite":
+        yield db_url
+        return
+    assert PG_URL
+    _wipe_postgres(PG_URL)
+    yield PG_URL
+    _wipe_postgres(PG_URL)

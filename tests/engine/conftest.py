@@ -15,8 +15,14 @@ from .helpers import START, World, t
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    db = open_database(f"sqlite:///{tmp_path / 'engine.sqlite3'}")
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'engine.sqlite3'}"
+
+
+@pytest.fixture
+def world(any_url: str) -> Iterator[World]:
+    """Every scenario runs on a SQLite file, and on PostgreSQL when configured."""
+    db = open_database(any_url)
     clock = VirtualClock(t(START))
     channel = RecordingChannel()
     yield World(db, clock, channel, JourneyEngine(db, clock, channel))

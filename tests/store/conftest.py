@@ -1,14 +1,12 @@
 """Fixtures for the storage tests.
 
 Every test that takes ``engine`` runs on a fresh SQLite file under tmp_path.
-Set JOURNEYS_TEST_PG_URL (e.g. postgresql+psycopg://postgres@127.0.0.1/journeys_test)
-to run the same tests against PostgreSQL as well; the schema there is wiped
-before and after each test, so point it at a throwaway database.
+With JOURNEYS_TEST_PG_URL set, those taking ``any_url`` or ``engine`` run on
+PostgreSQL too (see tests/conftest.py).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -19,43 +17,10 @@ from sqlalchemy.engine import Engine
 from app.store.db import open_database
 from app.store.journeys import JourneyStore
 
-PG_URL = os.environ.get("JOURNEYS_TEST_PG_URL")
-
-
-def _wipe_postgres(url: str) -> None:
-    engine = open_database(url, migrate=False)
-    try:
-        with engine.begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA public CASCADE")
-            conn.exec_driver_sql("CREATE SCHEMA public")
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
     """A SQLite database file that does not exist yet (nor does its folder)."""
     return f"sqlite:///{tmp_path / 'data' / 'journeys.sqlite3'}"
-
-
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param(
-            "postgresql",
-            marks=pytest.mark.skipif(not PG_URL, reason="set JOURNEYS_TEST_PG_URL to test PostgreSQL"),
-        ),
-    ]
-)
-def any_url(request: pytest.FixtureRequest, db_url: str) -> Iterator[str]:
-    """An empty database URL: SQLite always, PostgreSQL when configured."""
-    if request.param == "sqlite":
-        yield db_url
-        return
-    assert PG_URL
-    _wipe_postgres(PG_URL)
-    yield PG_URL
-    _wipe_postgres(PG_URL)
 
 
 @pytest.fixture
