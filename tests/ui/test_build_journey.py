@@ -26,6 +26,12 @@ def _select(window, node_id):
     return window.inspector.builder.editors
 
 
+def _button(window, text):
+    from PySide6.QtWidgets import QPushButton
+
+    return next(b for b in window.inspector.widget().findChildren(QPushButton) if b.text() == text)
+
+
 def _type(widget, text):
     widget.setFocus()
     QTest.keyClicks(widget, text)
@@ -76,6 +82,25 @@ def test_build_cart_abandonment_from_an_empty_canvas(window, db_path, qtbot):
         _select(window, ids[name])
         box = next(b for b in window.inspector._ends)[1]
         box.click()
+
+    # The journey's own settings, with nothing selected: as in the example.
+    editor.scene.clearSelection()
+    fields = window.inspector.builder.editors
+    _choose(fields[("settings", "entry", "mode")].combo, "every_time")
+    _choose(window.inspector.builder.editors[("settings", "retrigger")].combo, "restart")
+    _button(window, "+ Add exit event").click()
+    assert window.editor.journey.settings["exit_conditions"][0]["event"] == ""
+    exit_event = window.inspector.builder.editors[("settings", "exit_conditions", 0, "event")].combo
+    exit_event.setFocus()
+    exit_event.lineEdit().selectAll()
+    QTest.keyClicks(exit_event.lineEdit(), "order_placed")
+    QTest.keyClick(exit_event.lineEdit(), Qt.Key.Key_Return)
+    window.inspector.builder.editors[("settings", "goal", "enabled")].box.click()
+    settings = editor.journey.settings
+    assert settings["entry"]["mode"] == "every_time" and settings["retrigger"] == "restart"
+    assert settings["exit_conditions"] == [{"event": "order_placed", "conditions": []}]
+    assert settings["goal"]["enabled"] and settings["goal"]["event"] == "order_placed"
+    assert settings["goal"]["window"] == {"amount": 5, "unit": "days"}
 
     problems = editor.validator.run_now()
     assert [p.message for p in problems if p.severity == ERROR] == []
