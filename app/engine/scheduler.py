@@ -2,9 +2,10 @@
 
 Jobs: `tick` (advance due runs in batches), `scan` (time-based triggers) and
 `outbox` (hand queued messages to the channel). Each job coalesces missed runs
-into one and has a generous misfire grace time: APScheduler's default of one
-second silently drops a job that starts late (a busy machine, a laptop waking
-from sleep), and a dropped tick would leave contacts waiting until the next.
+into one and runs however late it starts (misfire_grace_time=None): APScheduler's
+default of one second silently drops a job that starts late (a busy machine, a
+laptop waking from sleep), and a dropped tick would leave contacts waiting. Every
+job only advances what is due, so running it late is always right.
 `max_instances=1` keeps a slow tick from overlapping the next one.
 """
 from __future__ import annotations
@@ -18,8 +19,7 @@ from .engine import JourneyEngine
 
 log = logging.getLogger(__name__)
 
-MISFIRE_GRACE_SECONDS = 3600
-JOB_DEFAULTS = {"coalesce": True, "misfire_grace_time": MISFIRE_GRACE_SECONDS, "max_instances": 1}
+JOB_DEFAULTS = {"coalesce": True, "misfire_grace_time": None, "max_instances": 1}
 
 
 class LiveEngine:
