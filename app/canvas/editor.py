@@ -5,6 +5,7 @@ from PySide6.QtGui import QPixmapCache
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from app.journey.model import Journey
+from app.journey.templates import VariableCatalog
 
 from .document import JourneyDocument
 from .minimap import Minimap
@@ -14,7 +15,8 @@ from .view import CanvasView
 
 
 class CanvasEditor(QWidget):
-    def __init__(self, journey: Journey, parent: QWidget | None = None) -> None:
+    def __init__(self, journey: Journey, parent: QWidget | None = None,
+                 catalog: VariableCatalog | None = None) -> None:
         super().__init__(parent)
         # Cards and connections are cached pixmaps: give a large journey room in the cache.
         QPixmapCache.setCacheLimit(max(QPixmapCache.cacheLimit(), 128 * 1024))
@@ -23,7 +25,8 @@ class CanvasEditor(QWidget):
         self.scene.setParent(self)
         self.view = CanvasView(self.scene)
         self.minimap = Minimap(self.view)
-        self.validator = LiveValidator(self.doc, self)
+        self.catalog = catalog
+        self.validator = LiveValidator(self.doc, self, catalog)
         self.validator.problems_changed.connect(self.scene.show_problems)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -13,6 +13,8 @@ from typing import Any, Mapping
 from jinja2 import TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
+from .schema import Config
+
 # The names a template can start from. `contact` holds the fields below plus custom
 # attributes; `event` holds the trigger event's properties; `journey` its name.
 ROOTS = ("contact", "event", "journey")
@@ -34,6 +36,35 @@ class TemplateEnvironment(SandboxedEnvironment):
             except (KeyError, TypeError):
                 pass
         return super().getattr(obj, attribute)
+
+
+@dataclass(frozen=True)
+class VariableCatalog:
+    """Names seen in the store. None means "not known here": such names are not checked."""
+
+    contact_attributes: frozenset[str] | None = None
+    event_properties: Mapping[str, frozenset[str]] | None = None
+
+
+def trigger_event_properties(trigger: Config | None, catalog: VariableCatalog) -> tuple[str, frozenset[str]] | None:
+    """For an event trigger: its event type and the properties its events are known to
+    carry (seen in the store, or named in the trigger's own conditions)."""
+    if trigger is None or trigger.get("mode") != "event":
+        return None
+    declared = {row["field"].split(".")[0] for row in trigger["conditions"] if row["source"] == "event"}
+    seen = (catalog.event_properties or {}).get(trigger["event"], frozenset())
+    return trigger["event"], frozenset(seen | declared)
+
+
+def variable_names(trigger: Config | None, catalog: VariableCatalog | None) -> list[str]:
+    """Every variable a message of this journey can use, for suggestions while typing."""
+    catalog = catalog or VariableCatalog()
+    contact = sorted(CONTACT_FIELDS | (catalog.contact_attributes or frozenset()))
+    names = [f"contact.{n}" for n in contact] + [f"journey.{n}" for n in sorted(JOURNEY_FIELDS)]
+    event = trigger_event_properties(trigger, catalog)
+    if event:
+        names += [f"event.{n}" for n in sorted(event[1])]
+    return names
 
 
 def make_environment() -> TemplateEnvironment:

@@ -8,14 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from datetime import datetime, timezone
-from typing import Callable, Mapping
+from typing import Callable
 
 from .model import Journey, Node
 from .checks import audit, check
 from .graph import JourneyGraph
 from .schema import UNIT_MINUTES, Config, parse_datetime
 from .settings import SETTINGS_SCHEMA
-from .templates import CONTACT_FIELDS, JOURNEY_FIELDS, ROOTS, inspect_template
+from .templates import (CONTACT_FIELDS, JOURNEY_FIELDS, ROOTS, VariableCatalog, inspect_template,
+                        trigger_event_properties)
 
 ERROR, WARNING = "error", "warning"
 SAFE_LOOP_MINUTES = 60
@@ -28,14 +29,6 @@ class Problem:
     field: str             # JSON pointer within the node ("/config/subject") or journey ("/settings/goal")
     message: str
     hint: str = ""
-
-
-@dataclass(frozen=True)
-class VariableCatalog:
-    """Variables seen in the store. None means "not known here": such names are not checked."""
-
-    contact_attributes: frozenset[str] | None = None
-    event_properties: Mapping[str, frozenset[str]] | None = None
 
 
 @dataclass
@@ -207,15 +200,12 @@ def _known(run: _Run, root: str) -> tuple[frozenset[str] | None, str, bool]:
         if custom is None:
             return None, "", False
         return CONTACT_FIELDS | custom, "contact fields and attributes seen so far", bool(custom)
-    trigger = run.trigger
-    if trigger is None or trigger.config["mode"] != "event" or run.catalog.event_properties is None:
-        return None, "", False
-    event = trigger.config["event"]
-    seen = run.catalog.event_properties.get(event)
-    if seen is None:
-        return None, "", False
-    declared = {row["field"].split(".")[0] for row in trigger.config["conditions"] if row["source"] == "event"}
-    return frozenset(seen | declared), f"properties of the {event} events seen so far", True
+    properties = run.catalog.event_properties
+    found = trigger_event_properties(run.trigger.config if run.trigger else None, run.catalog)
+    if found is None or properties is None or found[0] not in properties:
+        return None, "", False      # no such events seen yet: nothing to judge by
+    event, names = found
+    return names, f"properties of the {event} events seen so far", True
 
 
 def _suggest(root: str, name: str, known: frozenset[str]) -> str:

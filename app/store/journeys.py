@@ -108,6 +108,11 @@ class JourneyStore:
         self._engine = engine
         self._now = now
 
+    @property
+    def engine(self) -> Engine:
+        """The database this store works on (other readers, such as the variable catalog, share it)."""
+        return self._engine
+
     # -- reading -----------------------------------------------------------
 
     def get(self, journey_id: str) -> JourneyRow | None:

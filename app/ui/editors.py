@@ -94,10 +94,10 @@ class TextEditor(Editor):
 
 
 class TemplateEditor(Editor):
-    def __init__(self, f: Field) -> None:
+    def __init__(self, f: Field, suggestions: list[str] | None = None) -> None:
         super().__init__()
         short = f.name in ("subject", "message")
-        self.text = TemplateEdit(2 if short else 6, grow_to=5 if short else 0)
+        self.text = TemplateEdit(2 if short else 6, grow_to=5 if short else 0, suggestions=suggestions)
         _row(self).addWidget(self.text)
         self.text.edited.connect(self.edited.emit)
 

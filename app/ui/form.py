@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QFormLayout, QFrame, QHBoxLayout, QLabel, QPushBut
 from app.journey import schema as S
 from app.journey.schema import Field, defaults, is_visible, walk
 
-from .editors import FACTORIES, ChoiceEditor, Editor
+from .editors import FACTORIES, ChoiceEditor, Editor, TemplateEditor
 
 OnEdit = Callable[[tuple[Any, ...], Field, Any], None]
 
@@ -58,14 +58,17 @@ def help_label(text: str) -> QLabel:
 
 
 class FormBuilder:
-    def __init__(self, on_edit: OnEdit, node_refs: list[tuple[str, str]]) -> None:
+    def __init__(self, on_edit: OnEdit, node_refs: list[tuple[str, str]], variables: list[str] | None = None) -> None:
         self.on_edit = on_edit
         self.node_refs = node_refs
+        self.variables = variables     # what template fields suggest while typing
         self.editors: dict[tuple[Any, ...], Editor] = {}
 
     def editor_for(self, f: Field) -> Editor:
         if f.type == S.NODE_REF:
             return ChoiceEditor(f, [("", "Choose a send step…"), *self.node_refs])
+        if f.type == S.TEMPLATE:
+            return TemplateEditor(f, self.variables)
         return FACTORIES[f.type](f)
 
     def build(self, layout: QFormLayout, schema: tuple[Field, ...], config: dict[str, Any],

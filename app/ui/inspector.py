@@ -22,6 +22,7 @@ from app.canvas.style import kind_icon
 from app.journey import schema as S
 from app.journey.schema import Field
 from app.journey.settings import SETTINGS_SCHEMA
+from app.journey.templates import VariableCatalog, variable_names
 
 from .editors import MERGEABLE
 from .form import FormBuilder, help_label, new_form_layout, signature
@@ -39,6 +40,7 @@ class Inspector(QScrollArea):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setMinimumWidth(300)
         self.doc: JourneyDocument | None = None
+        self.catalog: VariableCatalog | None = None
         self.scene: JourneyScene | None = None
         self.target: str = ""
         self.builder: FormBuilder | None = None
@@ -48,7 +50,9 @@ class Inspector(QScrollArea):
 
     # --- wiring -----------------------------------------------------------------
 
-    def set_document(self, doc: JourneyDocument | None, scene: JourneyScene | None) -> None:
+    def set_document(self, doc: JourneyDocument | None, scene: JourneyScene | None,
+                     catalog: VariableCatalog | None = None) -> None:
+        self.catalog = catalog
         if self.doc is not None:
             self.doc.changed.disconnect(self._model_changed)
         if self.scene is not None:
@@ -100,6 +104,11 @@ class Inspector(QScrollArea):
             return (obj.kind, refs) + signature(obj.spec.schema, obj.config)
         return ("note",)
 
+    def _variables(self) -> list[str]:
+        assert self.doc is not None
+        trigger = self.doc.journey.trigger()
+        return variable_names(trigger.config if trigger else None, self.catalog)
+
     def _send_steps(self) -> list[tuple[str, str]]:
         assert self.doc is not None
         return [(n.id, n.title) for n in self.doc.journey.nodes.values() if n.kind == "send_template"]
@@ -109,7 +118,7 @@ class Inspector(QScrollArea):
         if doc is None:
             return
         scroll = self.verticalScrollBar().value()
-        self.builder = FormBuilder(self._on_edit, self._send_steps())
+        self.builder = FormBuilder(self._on_edit, self._send_steps(), self._variables())
         self._ends = []
         page = QWidget()
         page.setObjectName("inspectorPage")

@@ -13,8 +13,10 @@ from app.canvas.editor import CanvasEditor
 from app.canvas.view import CanvasView
 from app.journey.fileformat import JourneyFileError, from_document, load
 from app.journey.model import Journey
+from app.journey.templates import VariableCatalog
 from app.journey.validate import ERROR
 from app.store.errors import StoreError
+from app.store.catalog import known_variables
 from app.store.journeys import JourneyStore
 
 from . import library
@@ -131,10 +133,15 @@ class MainWindow(QMainWindow):
             self.refresh_list()
             self.open_journey(journey_id)
 
+    def _catalog(self) -> VariableCatalog:
+        """Contact attributes and event properties seen in the store (one small query)."""
+        names = known_variables(self.store.engine)
+        return VariableCatalog(names.contact_attributes, names.event_properties)
+
     def show_journey(self, journey: Journey, journey_id: str | None) -> CanvasEditor:
         """Puts a journey on the canvas; `journey_id` None means it is not in the store."""
         self.close_editor()
-        editor = CanvasEditor(journey)
+        editor = CanvasEditor(journey, catalog=self._catalog())
         self.editor = editor
         self.session = EditorSession(self.store, journey_id, editor)
         self.session.saved.connect(self._saved)
@@ -144,7 +151,7 @@ class MainWindow(QMainWindow):
         self.canvas_stack.setCurrentWidget(editor)
         self.undo_group.addStack(editor.doc.undo_stack)
         self.undo_group.setActiveStack(editor.doc.undo_stack)
-        self.inspector.set_document(editor.doc, editor.scene)
+        self.inspector.set_document(editor.doc, editor.scene, editor.catalog)
         editor.validator.problems_changed.connect(lambda _p: self._show_problems())
         editor.doc.journey_changed.connect(self._update_title)
         editor.view.zoom_changed.connect(lambda _z: self._update_status())

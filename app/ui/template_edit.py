@@ -9,19 +9,14 @@ from PySide6.QtCore import QStringListModel, Qt, Signal
 from PySide6.QtGui import QFontDatabase, QKeyEvent, QResizeEvent, QTextCursor
 from PySide6.QtWidgets import QCompleter, QPlainTextEdit, QWidget
 
-from app.journey.templates import CONTACT_FIELDS, JOURNEY_FIELDS, ROOTS
-
-
-def variable_suggestions(extra: tuple[str, ...] = ()) -> list[str]:
-    names = [f"contact.{f}" for f in sorted(CONTACT_FIELDS)] + [f"journey.{f}" for f in sorted(JOURNEY_FIELDS)]
-    names += [f"event.{e}" for e in extra] + [r for r in ROOTS if r == "event"]
-    return names
+from app.journey.templates import variable_names
 
 
 class TemplateEdit(QPlainTextEdit):
     edited = Signal(str)
 
-    def __init__(self, lines: int, parent: QWidget | None = None, grow_to: int = 0) -> None:
+    def __init__(self, lines: int, parent: QWidget | None = None, grow_to: int = 0,
+                 suggestions: list[str] | None = None) -> None:
         """`lines` tall; with `grow_to`, it grows with its text up to that many lines
         (a subject that wraps stays readable instead of scrolling inside two lines)."""
         super().__init__(parent)
@@ -34,7 +29,7 @@ class TemplateEdit(QPlainTextEdit):
         if grow_to > lines:
             self.document().documentLayout().documentSizeChanged.connect(lambda _size: self._fit_height())
         self.setPlaceholderText("Type {{ to insert a variable such as {{ contact.first_name }}")
-        self.completer = QCompleter(QStringListModel(variable_suggestions(), self), self)
+        self.completer = QCompleter(QStringListModel(suggestions or variable_names(None, None), self), self)
         self.completer.setWidget(self)
         self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.completer.setFilterMode(Qt.MatchFlag.MatchContains)
