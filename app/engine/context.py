@@ -23,11 +23,22 @@ CHANNELS = ("email", "sms", "whatsapp")
 
 @dataclass
 class LiveJourney:
-    """A published version, parsed once."""
+    """A published version, parsed once; its trigger and edges are looked up once too
+    (a version is immutable, and the stepper asks for them at every step)."""
 
     id: str
     version: int
     model: Journey
+    trigger: Node | None = field(init=False)
+    _next: dict[tuple[str, str], str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.trigger = self.model.trigger()
+        self._next = {}
+        for node_id in self.model.nodes:
+            for edge in self.model.edges_from(node_id):
+                # The first edge per (node, outcome) wins, as in Journey.next_node.
+                self._next.setdefault((node_id, edge.outcome), edge.target)
 
     @property
     def settings(self) -> Config:
@@ -37,12 +48,12 @@ class LiveJourney:
     def name(self) -> str:
         return self.model.name
 
-    @property
-    def trigger(self) -> Node | None:
-        return self.model.trigger()
-
     def node(self, node_id: str | None) -> Node | None:
         return self.model.nodes.get(node_id) if node_id else None
+
+    def next_node(self, node_id: str, outcome: str = "next") -> str | None:
+        """Where a contact goes when leaving `node_id` through `outcome`; None ends the journey."""
+        return self._next.get((node_id, outcome))
 
 
 class JourneyCache:
@@ -64,6 +75,26 @@ class JourneyCache:
         rows = conn.execute(select(journeys.c.id, journeys.c.published_version).where(
             journeys.c.status == "active", journeys.c.published_version.is_not(None)).order_by(journeys.c.id))
         return [self.get(conn, jid, version) for jid, version in rows]
+
+
+class EventCache:
+    """Trigger events' properties by event id, kept across batches: a stored event is never changed,
+    so (like a published journey version) it may be cached; the newest `limit` are kept."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self.limit = limit
+        self._props: dict[int, dict[str, Any]] = {}
+
+    def get(self, event_id: int) -> dict[str, Any] | None:
+        return self._props.get(event_id)
+
+    def __contains__(self, event_id: int) -> bool:
+        return event_id in self._props
+
+    def put(self, event_id: int, properties: dict[str, Any]) -> None:
+        self._props[event_id] = properties
+        if len(self._props) > self.limit:
+            del self._props[next(iter(self._props))]
 
 
 @dataclass
@@ -97,6 +128,8 @@ class ContactView:
 
 _FIELDS = ("email", "phone", "first_name", "last_name", "timezone", "lifetime_spend", "order_count",
            "last_order_at")
+# Only what a step reads (not the created/updated stamps): id, the fields, then the custom attributes.
+_COLUMNS = (contacts.c.id, *(contacts.c[k] for k in _FIELDS), contacts.c.attributes)
 
 
 def load_contacts(conn: Connection, ids: Iterable[str]) -> dict[str, ContactView]:
@@ -104,13 +137,13 @@ def load_contacts(conn: Connection, ids: Iterable[str]) -> dict[str, ContactView
     found: dict[str, ContactView] = {}
     for start in range(0, len(wanted), 500):      # stay under the bound-parameter limit
         chunk = wanted[start:start + 500]
-        for row in conn.execute(select(contacts).where(contacts.c.id.in_(chunk))):
-            m = row._mapping
-            values = {k: m[k] for k in _FIELDS}
+        for row in conn.execute(select(*_COLUMNS).where(contacts.c.id.in_(chunk))):
+            cid, *rest, attributes = row
+            values = dict(zip(_FIELDS, rest))
             values["lifetime_spend"] = float(values["lifetime_spend"] or 0)
             if isinstance(values["last_order_at"], datetime):
                 values["last_order_at"] = values["last_order_at"].isoformat()
-            found[m["id"]] = ContactView(m["id"], {"id": m["id"], **values}, dict(m["attributes"] or {}))
+            found[cid] = ContactView(cid, {"id": cid, **values}, dict(attributes or {}))
         for cid, tag in conn.execute(select(contact_tags.c.contact_id, contact_tags.c.tag).where(
                 contact_tags.c.contact_id.in_(chunk))):
             found[cid].tags.add(tag)

@@ -12,7 +12,7 @@ from app.store.sql import write_transaction
 from app.store.tables import runs
 
 from .clock import Clock, SystemClock
-from .context import JourneyCache
+from .context import EventCache, JourneyCache
 from .ingest import EventIn, ingest_batch
 from .outbox import Channel, RecordingChannel, hand_off
 from .runs import ACTIVE, RUN_COLUMNS, Batch, RunState
@@ -26,7 +26,8 @@ class JourneyEngine:
 
     Every method is one or more short transactions on the database, which holds
     all runtime state; an engine object holds only caches (parsed journey
-    versions, compiled templates), so any number can be created and dropped.
+    versions, compiled templates, stored events' properties — all immutable once written), so any
+    number can be created and dropped.
     """
 
     def __init__(self, db: SAEngine, clock: Clock | None = None, channel: Channel | None = None,
@@ -36,12 +37,13 @@ class JourneyEngine:
         self.channel: Channel = channel or RecordingChannel()
         self.journeys = JourneyCache()
         self.templates = TemplateCache()
-        self.stepper = Stepper(db, self.clock, self.journeys, self.templates, batch_size)
+        self.events = EventCache()
+        self.stepper = Stepper(db, self.clock, self.journeys, self.templates, batch_size, self.events)
         self.batch_size = batch_size
         self.ingest_steps = 0          # node steps taken outside the stepper (ingest, scans)
 
     def _batch(self, conn) -> Batch:
-        return Batch(conn, self.journeys, self.templates)
+        return Batch(conn, self.journeys, self.templates, self.events)
 
     # -- journeys --------------------------------------------------------------
 
@@ -90,8 +92,10 @@ class JourneyEngine:
             self.ingest_steps += batch.steps
         return entered
 
-    def hand_off(self) -> int:
-        return hand_off(self.db, self.channel, self.clock)
+    def hand_off(self, batch_size: int | None = None) -> int:
+        if batch_size is None:
+            return hand_off(self.db, self.channel, self.clock)
+        return hand_off(self.db, self.channel, self.clock, batch_size)
 
     def run_due(self) -> None:
         """One round of everything, as the scheduler's jobs would do it."""

@@ -23,7 +23,7 @@ def in_audience(journey: LiveJourney, contact: ContactView) -> bool:
         return False
     if contact.tags.intersection(audience["exclude_tags"]):
         return False
-    if not all_hold(audience["conditions"], {}, contact.condition_data(), contact.tags):
+    if audience["conditions"] and not all_hold(audience["conditions"], {}, contact.condition_data(), contact.tags):
         return False
     channel = audience.get("reachable_on")
     return not channel or contact.reachable(channel)

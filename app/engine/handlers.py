@@ -2,14 +2,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import lru_cache
-from typing import Any, Callable
-
-from sqlalchemy import bindparam
+from typing import Callable
 
 from app.journey.schema import duration_minutes, parse_datetime
-from app.store.sql import insert_or_ignore
-from app.store.tables import contact_tags
 
 from .runs import message_key
 from .sending import send_template
@@ -91,22 +86,10 @@ def _branch(step: Step, outcome: str, reason: str | None = None) -> Result:
     return Next(outcome)
 
 
-_REMOVE_TAG = contact_tags.delete().where(contact_tags.c.contact_id == bindparam("cid"),
-                                          contact_tags.c.tag == bindparam("tag"))
-
-
-@lru_cache(maxsize=None)
-def _add_tags(dialect: str) -> Any:
-    return insert_or_ignore(contact_tags, dialect, ["contact_id", "tag"])
-
-
 def tag(step: Step) -> Result:
-    conn, contact = step.batch.conn, step.contact
+    contact = step.contact
     add, remove = list(step.node.config["add"]), list(step.node.config["remove"])
-    if add:
-        conn.execute(_add_tags(conn.dialect.name), [{"contact_id": contact.id, "tag": t} for t in add])
-    if remove:
-        conn.execute(_REMOVE_TAG, [{"cid": contact.id, "tag": t} for t in remove])
+    step.batch.write_tags(contact.id, add, remove)
     contact.tags.update(add)
     contact.tags.difference_update(remove)
     step.batch.log(step.run, step.node.id, "tagged", step.at, detail={"add": add, "remove": remove})

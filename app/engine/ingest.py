@@ -15,13 +15,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.engine import Connection
 
 from app.journey.conditions import all_hold
 from app.journey.schema import duration_minutes
 from app.store.catalog import record_attributes
 from app.store.tables import contact_channels, contacts, events, messages, runs
 
+from .bulk import Many
 from .context import CHANNELS, ContactView, LiveJourney
 from .entry import enter
 from .runs import ACTIVE, Batch, RunState, active_runs_of
@@ -62,12 +64,14 @@ def ingest_batch(batch: Batch, items: list[EventIn], received_at: datetime, virt
         by_type.setdefault(e.type, set()).update(e.properties)
     for scope, names in by_type.items():
         record_attributes(conn, scope, names)
-    ids = conn.execute(events.insert().returning(events.c.id, sort_by_parameter_order=True), [
-        {"contact_id": e.contact, "type": e.type, "occurred_at": e.at, "received_at": received_at,
-         "properties": e.properties} for e in items]).scalars().all()
+    ids = _store_events(conn, items, received_at)
     contact_ids = list(dict.fromkeys(e.contact for e in items))
     batch.preload(contact_ids)
     active = active_runs_of(conn, contact_ids)
+    # What their steps will read (catching up, branching on a message), in a few queries, not one per run.
+    going = [r for found in active.values() for r in found]
+    batch.preload_messages([r.id for r in going])
+    batch.preload_events(going)
     live = batch.journeys.active(conn)
     for event, event_id in zip(items, ids):
         at = event.at if virtual else received_at
@@ -77,6 +81,27 @@ def ingest_batch(batch: Batch, items: list[EventIn], received_at: datetime, virt
         _apply(batch, event, event_id, contact, mine, live, at)
     batch.flush(received_at)
     return batch.steps
+
+
+_EVENT_FIELDS = ("id", "contact_id", "type", "occurred_at", "received_at", "properties")
+_INSERT_EVENTS = Many(lambda _: events.insert().values({c: bindparam(c) for c in _EVENT_FIELDS}))
+
+
+def _store_events(conn: Connection, items: list[EventIn], received_at: datetime) -> list[int]:
+    """Inserts the events in one executemany; returns their ids in order."""
+    rows = [{"contact_id": e.contact, "type": e.type, "occurred_at": e.at, "received_at": received_at,
+             "properties": e.properties} for e in items]
+    if conn.dialect.name != "sqlite":
+        return list(conn.execute(events.insert().returning(events.c.id, sort_by_parameter_order=True),
+                                 rows).scalars())
+    # SQLite: this transaction holds the write lock (BEGIN IMMEDIATE), so max + 1 onwards are ours
+    # alone (as for run ids), and the rows go through the lean bulk path instead of RETURNING.
+    first = int(conn.execute(select(func.coalesce(func.max(events.c.id), 0))).scalar_one()) + 1
+    ids = list(range(first, first + len(rows)))
+    for row, event_id in zip(rows, ids):
+        row["id"] = event_id
+    _INSERT_EVENTS.run(conn, rows)
+    return ids
 
 
 def _catch_up(batch: Batch, mine: list[RunState], at: datetime, virtual: bool) -> None:
@@ -113,15 +138,16 @@ def _apply(batch: Batch, event: EventIn, event_id: int, contact: ContactView, mi
             continue
         config = trigger.config
         fires = (config["mode"] == "event" and config["event"] == kind
-                 and all_hold(config["conditions"], props, contact.condition_data(), contact.tags))
+                 and (not config["conditions"]      # no rows: true, without building the contact's data
+                      or all_hold(config["conditions"], props, contact.condition_data(), contact.tags)))
         if fires or any(j is journey for j in crossed):
             enter(batch, journey, contact, at, mine, event=props, event_type=kind, event_id=event_id)
     mine[:] = [r for r in mine if r.status == ACTIVE]
 
 
-_ORDER = contacts.update().where(contacts.c.id == bindparam("cid")).values(
+_ORDER = Many(lambda _: contacts.update().where(contacts.c.id == bindparam("cid")).values(
     lifetime_spend=bindparam("spend"), order_count=contacts.c.order_count + 1, last_order_at=bindparam("last"),
-    updated_at=bindparam("at"))
+    updated_at=bindparam("at")))
 
 
 def _record_order(batch: Batch, contact: ContactView, props: dict[str, Any], at: datetime,
@@ -133,7 +159,7 @@ def _record_order(batch: Batch, contact: ContactView, props: dict[str, Any], at:
     last = contact.fields.get("last_order_at")
     last_at = datetime.fromisoformat(last) if isinstance(last, str) else None
     newest = at if last_at is None or at > last_at else last_at
-    batch.conn.execute(_ORDER, {"cid": contact.id, "spend": round(after, 2), "last": newest, "at": at})
+    _ORDER.run(batch.conn, [{"cid": contact.id, "spend": round(after, 2), "last": newest, "at": at}])
     contact.fields.update(lifetime_spend=after, order_count=int(contact.fields.get("order_count") or 0) + 1,
                           last_order_at=newest.isoformat())
     return [j for j in live if j.trigger and j.trigger.config["mode"] == "spend"
@@ -168,8 +194,9 @@ _LATEST_MESSAGE = (select(*_FEEDBACK_COLUMNS)
                    .where(messages.c.contact_id == bindparam("cid"), messages.c.created_at <= bindparam("at"),
                           messages.c.status != "cancelled")
                    .order_by(messages.c.created_at.desc(), messages.c.id.desc()).limit(1))
-_STAMP = {status: messages.update().where(messages.c.id == bindparam("mid"), messages.c[f"{status}_at"].is_(None))
-          .values({f"{status}_at": bindparam("at"), "status": bindparam("new_status")})
+_STAMP = {status: Many(lambda _, status=status: messages.update().where(
+              messages.c.id == bindparam("mid"), messages.c[f"{status}_at"].is_(None))
+              .values({f"{status}_at": bindparam("at"), "status": bindparam("new_status")}))
           for status in ("delivered", "opened", "clicked", "replied", "failed", "unsubscribed")}
 
 
@@ -201,8 +228,9 @@ def _record_feedback(batch: Batch, contact: ContactView, kind: str, props: dict[
         row = batch.conn.execute(query, params).first()
         if row is None:
             return None
-        batch.conn.execute(_STAMP[status], {"mid": row.id, "at": at, "new_status": _new_status(row.status, status)})
-        batch.forget_messages()
+        new_status = _new_status(row.status, status)
+        _STAMP[status].run(batch.conn, [{"mid": row.id, "at": at, "new_status": new_status}])
+        batch.stamped(row.run_id, row.node_id, status, at, new_status)
         run_id, node_id = row.run_id, row.node_id
     for run in mine:
         if run.id == run_id and run.status == ACTIVE:
@@ -213,15 +241,17 @@ def _record_feedback(batch: Batch, contact: ContactView, kind: str, props: dict[
 
 
 def _matches(rule: dict[str, Any], event: EventIn, contact: ContactView) -> bool:
-    return rule.get("event") == event.type and all_hold(rule.get("conditions", []), event.properties,
-                                                        contact.condition_data(), contact.tags)
+    conditions = rule.get("conditions")
+    return rule.get("event") == event.type and (not conditions or all_hold(conditions, event.properties,
+                                                                           contact.condition_data(), contact.tags))
 
 
 _LATEST_IN_JOURNEY = (
     select(messages.c.run_id, messages.c.node_id)
     .where(messages.c.contact_id == bindparam("cid"), messages.c.journey_id == bindparam("jid"),
            messages.c.created_at <= bindparam("at"), messages.c.created_at >= bindparam("since"),
-           messages.c.status.not_in(("cancelled", "failed")))
+           # Two comparisons rather than NOT IN: an expanding IN is re-rendered on every execution.
+           messages.c.status != "cancelled", messages.c.status != "failed")
     .order_by(messages.c.created_at.desc(), messages.c.id.desc()).limit(1))
 _LATEST_RUN = (
     select(runs.c.id)

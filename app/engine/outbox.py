@@ -60,7 +60,7 @@ def hand_off(engine: Engine, channel: Channel, clock: Clock, batch_size: int = 5
                 updates.append({"mid": message["id"], "status": "failed" if error else "sent",
                                 "sent_at": None if error else at, "failed_at": at if error else None,
                                 "error": error})
-            _MARK.run(conn, updates)
+            _MARK.run(conn, sorted(updates, key=lambda u: u["mid"]))   # id order: the B-tree walked forwards
         total += len(rows)
         if len(rows) < batch_size:
             return total

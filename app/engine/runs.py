@@ -8,16 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import groupby
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.engine import Connection
 
 from app.store.sql import insert_or_ignore
-from app.store.tables import events, messages, run_log, runs
+from app.store.tables import contact_tags, events, messages, run_log, runs
 
 from .bulk import Many
-from .context import ContactView, JourneyCache, LiveJourney, load_contacts
+from .context import ContactView, EventCache, JourneyCache, LiveJourney, load_contacts
 from .templating import TemplateCache
 
 ACTIVE = "active"
@@ -44,17 +45,26 @@ class RunState:
 
     @classmethod
     def from_row(cls, row: Any) -> "RunState":
-        m = row._mapping
-        return cls(m["id"], m["journey_id"], m["version"], m["contact_id"], m["node_id"], m["due_at"],
-                   m["entered_at"], m["status"], m["exit_reason"], dict(m["state"] or {}), m["trigger_event_id"])
+        """A run from a row of `RUN_COLUMNS` (whose order is this class's field order)."""
+        rid, journey_id, version, contact_id, node_id, due_at, entered_at, status, exit_reason, state, event_id = row
+        return cls(rid, journey_id, version, contact_id, node_id, due_at, entered_at, status, exit_reason,
+                   dict(state or {}), event_id)
 
 
-_BY_KEY = select(messages).where(messages.c.idempotency_key == bindparam("key"))
-_CANCEL = (messages.update().where(messages.c.run_id == bindparam("rid"), messages.c.status == "queued")
-           .values(status="cancelled", error=bindparam("why")))
+# What steps read of a message (status and times, for branches and recipient terms), not its bodies.
+_MESSAGE_STATE = tuple(c for c in messages.c if c.name not in ("recipient", "sender", "subject", "body_text",
+                                                                "body_html"))
+_BY_KEY = select(*_MESSAGE_STATE).where(messages.c.idempotency_key == bindparam("key"))
+_CANCEL = Many(lambda _: messages.update().where(messages.c.run_id == bindparam("rid"), messages.c.status == "queued")
+               .values(status="cancelled", error=bindparam("why")))
 _UPDATE_RUN = Many(lambda _: runs.update().where(runs.c.id == bindparam("rid")).values(
     status=bindparam("status"), exit_reason=bindparam("exit_reason"), node_id=bindparam("node_id"),
     due_at=bindparam("due_at"), state=bindparam("state"), updated_at=bindparam("updated_at")))
+# A run still active was active when read: its status and exit reason stay as they are, and leaving
+# them out of SET spares SQLite the (contact_id, status) index update on every step.
+_MOVE_RUN = Many(lambda _: runs.update().where(runs.c.id == bindparam("rid")).values(
+    node_id=bindparam("node_id"), due_at=bindparam("due_at"), state=bindparam("state"),
+    updated_at=bindparam("updated_at")))
 _RUN_FIELDS = ("id", "journey_id", "version", "contact_id", "status", "exit_reason", "node_id", "due_at",
                "entered_at", "updated_at", "trigger_event_id", "state")
 _INSERT_RUNS = Many(lambda _: runs.insert().values({c: bindparam(c) for c in _RUN_FIELDS}))
@@ -66,6 +76,10 @@ MESSAGE_FIELDS = ("idempotency_key", "run_id", "journey_id", "node_id", "contact
                   "delivered_at", "opened_at", "clicked_at", "replied_at", "failed_at", "unsubscribed_at", "error")
 _INSERT_OUTBOX = Many(lambda dialect: insert_or_ignore(messages, dialect, ["idempotency_key"]).values(
     {c: bindparam(c) for c in MESSAGE_FIELDS}))
+_ADD_TAG = Many(lambda dialect: insert_or_ignore(contact_tags, dialect, ["contact_id", "tag"]).values(
+    contact_id=bindparam("contact_id"), tag=bindparam("tag")))
+_REMOVE_TAG = Many(lambda _: contact_tags.delete().where(contact_tags.c.contact_id == bindparam("contact_id"),
+                                                          contact_tags.c.tag == bindparam("tag")))
 _PG_NEXT_RUN_ID = text("SELECT nextval(pg_get_serial_sequence('runs', 'id'))")
 RUN_COLUMNS = (runs.c.id, runs.c.journey_id, runs.c.version, runs.c.contact_id, runs.c.node_id, runs.c.due_at,
                runs.c.entered_at, runs.c.status, runs.c.exit_reason, runs.c.state, runs.c.trigger_event_id)
@@ -79,10 +93,12 @@ class Batch:
     whenever SQL is about to read those tables.
     """
 
-    def __init__(self, conn: Connection, journeys: JourneyCache, templates: TemplateCache) -> None:
+    def __init__(self, conn: Connection, journeys: JourneyCache, templates: TemplateCache,
+                 events: EventCache | None = None) -> None:
         self.conn = conn
         self.journeys = journeys
         self.templates = templates
+        self.events = events if events is not None else EventCache()   # trigger events' properties
         self.contacts: dict[str, ContactView] = {}
         self.steps = 0                                   # node steps taken in this batch (for throughput)
         self._logs: list[dict[str, Any]] = []
@@ -90,11 +106,13 @@ class Batch:
         self._new_runs: list[RunState] = []
         self._outbox: dict[str, dict[str, Any]] = {}    # message rows not written yet, by idempotency key
         self._known: dict[str, dict[str, Any]] = {}     # message rows read ahead for this batch
+        self._known_by_run: dict[int, list[dict[str, Any]]] = {}
+        self._preloaded: set[int] = set()               # runs whose every message is in _known
         self._next_id: int | None = None
-        self._event_props: dict[int, dict[str, Any]] = {}   # trigger events' properties by event id
         self._pending_contacts: set[str] = set()       # contacts with unwritten runs or messages
         self._latest_pending: dict[str, dict[str, Any]] = {}   # newest unwritten message per contact
         self._pending_by_run: dict[int, list[dict[str, Any]]] = {}
+        self._tag_writes: list[tuple[Many, dict[str, Any]]] = []   # in order: an add then a remove stays removed
 
     # -- reading ---------------------------------------------------------------
 
@@ -114,28 +132,39 @@ class Batch:
     def preload_messages(self, run_ids: list[int]) -> None:
         """Reads the messages of these runs in one query (for message_status and recipient terms)."""
         for start in range(0, len(run_ids), 500):
-            for row in self.conn.execute(select(messages).where(messages.c.run_id.in_(run_ids[start:start + 500]))):
-                self._known[row.idempotency_key] = dict(row._mapping)
-        self._preloaded = set(run_ids)
+            for row in self.conn.execute(select(*_MESSAGE_STATE).where(
+                    messages.c.run_id.in_(run_ids[start:start + 500]))):
+                self._remember(dict(row._mapping))
+        self._preloaded.update(run_ids)
+
+    def _remember(self, row: dict[str, Any]) -> None:
+        if row["idempotency_key"] not in self._known:
+            self._known[row["idempotency_key"]] = row
+            if row["run_id"] is not None:
+                self._known_by_run.setdefault(row["run_id"], []).append(row)
 
     def remember_event(self, event_id: int, properties: dict[str, Any]) -> None:
-        self._event_props[event_id] = properties
+        self.events.put(event_id, properties)
 
     def preload_events(self, found: list[RunState]) -> None:
-        """Reads the trigger events of these runs in one query (templates use their properties)."""
-        wanted = list({r.trigger_event_id for r in found if r.trigger_event_id is not None} - set(self._event_props))
+        """Reads the trigger events of these runs not known yet in one query (templates use their properties)."""
+        known = self.events
+        wanted = list({r.trigger_event_id for r in found if r.trigger_event_id is not None
+                       and r.trigger_event_id not in known})
         for start in range(0, len(wanted), 500):
             for eid, props in self.conn.execute(select(events.c.id, events.c.properties).where(
                     events.c.id.in_(wanted[start:start + 500]))):
-                self._event_props[eid] = props or {}
+                known.put(eid, props or {})
 
     def event_props(self, run: RunState) -> dict[str, Any]:
         """The properties of the event that started the run ({} for time-based and manual entries)."""
         if run.trigger_event_id is None:
             return {}
-        if run.trigger_event_id not in self._event_props:
+        found = self.events.get(run.trigger_event_id)
+        if found is None:
             self.preload_events([run])
-        return self._event_props.get(run.trigger_event_id, {})
+            found = self.events.get(run.trigger_event_id)
+        return found if found is not None else {}
 
     def message(self, key: str) -> dict[str, Any] | None:
         """A message row by idempotency key, including ones this batch has not written yet."""
@@ -143,7 +172,7 @@ class Batch:
             return self._outbox[key]
         if key in self._known:
             return self._known[key]
-        if getattr(self, "_preloaded", None) and int(key.split(":")[1]) in self._preloaded:
+        if self._preloaded and int(key.split(":")[1]) in self._preloaded:
             return None     # read ahead: this run has no such message
         row = self.conn.execute(_BY_KEY, {"key": key}).first()
         return dict(row._mapping) if row else None
@@ -200,18 +229,36 @@ class Batch:
             self._new_runs.clear()
         if self._outbox:
             _INSERT_OUTBOX.run(self.conn, list(self._outbox.values()))
+            for row in self._outbox.values():
+                # Now in SQL as they are, for the runs read ahead (whose keys were not there before);
+                # message() must not answer "none" for them once the rows left the buffer.
+                if row["run_id"] in self._preloaded:
+                    self._remember(row)
             self._outbox.clear()
 
     def forget_messages(self) -> None:
-        """Drops read-ahead rows after messages were changed in SQL."""
+        """Drops read-ahead rows after messages were changed in SQL in a way not mirrored here."""
         self._known.clear()
+        self._known_by_run.clear()
         self._preloaded = set()
+
+    def stamped(self, run_id: int | None, node_id: str | None, status: str, at: datetime, new_status: str) -> None:
+        """Mirrors a delivery stamp just written to SQL (`{status}_at` set where empty, with the status)."""
+        row = self._known.get(message_key(run_id, node_id)) if run_id is not None and node_id else None
+        if row is not None and row.get(f"{status}_at") is None:
+            row[f"{status}_at"], row["status"] = at, new_status
 
     def log(self, run: RunState, node_id: str | None, action: str, at: datetime, *, outcome: str | None = None,
             reason: str | None = None, detail: dict[str, Any] | None = None, revenue: float | None = None) -> None:
         self._logs.append({"run_id": run.id, "journey_id": run.journey_id, "node_id": node_id,
                            "contact_id": run.contact_id, "at": at, "action": action, "outcome": outcome,
                            "reason": reason, "detail": detail, "revenue": revenue})
+
+    def write_tags(self, contact_id: str, add: list[str], remove: list[str]) -> None:
+        """Buffers tag changes, written in order with the batch. Nothing reads contact_tags from SQL
+        during a batch except loading a contact not loaded yet, and a tagged contact is loaded."""
+        self._tag_writes += [(_ADD_TAG, {"contact_id": contact_id, "tag": t}) for t in add]
+        self._tag_writes += [(_REMOVE_TAG, {"contact_id": contact_id, "tag": t}) for t in remove]
 
     def touch(self, run: RunState) -> None:
         self._changed[run.id] = run
@@ -232,20 +279,29 @@ class Batch:
         for row in self._pending_by_run.get(run.id, ()):
             if row["status"] == "queued":
                 row["status"], row["error"] = "cancelled", why
-        self.conn.execute(_CANCEL, {"rid": run.id, "why": why})
-        self.forget_messages()
+        _CANCEL.run(self.conn, [{"rid": run.id, "why": why}])
+        for row in self._known_by_run.get(run.id, ()):      # the same change, on the rows read ahead
+            if row["status"] == "queued":
+                row["status"], row["error"] = "cancelled", why
 
     def flush(self, now: datetime) -> None:
         self.write_pending()
         if self._changed:
+            # In id order: the table's B-tree is then walked forwards, not hit at random pages.
+            changed = sorted(self._changed.values(), key=lambda r: r.id)
+            _MOVE_RUN.run(self.conn, [{"rid": r.id, "node_id": r.node_id, "due_at": r.due_at, "state": r.state,
+                                       "updated_at": now} for r in changed if r.status == ACTIVE])
             _UPDATE_RUN.run(
                 self.conn,
                 [{"rid": r.id, "status": r.status, "exit_reason": r.exit_reason, "node_id": r.node_id,
-                  "due_at": r.due_at, "state": r.state, "updated_at": now} for r in self._changed.values()])
+                  "due_at": r.due_at, "state": r.state, "updated_at": now} for r in changed if r.status != ACTIVE])
             self._changed.clear()
         if self._logs:
             _INSERT_LOGS.run(self.conn, self._logs)
             self._logs.clear()
+        for statement, group in groupby(self._tag_writes, key=lambda write: write[0]):
+            statement.run(self.conn, [row for _, row in group])
+        self._tag_writes.clear()
 
 
 def active_runs_of(conn: Connection, contact_ids: list[str]) -> dict[str, list[RunState]]:

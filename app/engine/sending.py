@@ -103,8 +103,9 @@ def send_template(step: Step) -> Result:
     if held is not None:
         return held
 
-    context = {"contact": contact.template_data(), "event": step.batch.event_props(run),
-               "journey": {"name": step.journey.name, "description": step.journey.model.description}}
+    context = step.batch.templates.variables({
+        "contact": contact.template_data(), "event": step.batch.event_props(run),
+        "journey": {"name": step.journey.name, "description": step.journey.model.description}})
     fields = ("subject", "html", "text") if channel == "email" else ("message",)
     fallback = config["fallback"] if config["missing"] == "fallback" else ""
     rendered = {}

@@ -15,7 +15,7 @@ from app.store.sql import write_transaction
 from app.store.tables import journeys, runs
 
 from .clock import Clock
-from .context import JourneyCache
+from .context import EventCache, JourneyCache
 from .handlers import HANDLERS
 from .runs import ACTIVE, RUN_COLUMNS, Batch, RunState
 from .steps import Hold, Next, Step, Stop
@@ -29,9 +29,10 @@ def advance(batch: Batch, run: RunState, at: datetime) -> int:
     """Runs `run` from its current node until it holds or ends; returns the number of node steps."""
     journey = batch.journey(run)
     contact = batch.contact(run.contact_id)
+    nodes = journey.model.nodes
     steps = 0
     while run.status == ACTIVE and steps < MAX_STEPS_PER_RUN:
-        node = journey.node(run.node_id)
+        node = nodes.get(run.node_id) if run.node_id else None
         if node is None:
             batch.log(run, run.node_id, "failed", at, reason="missing_node")
             batch.finish(run, "exited", at, "error")
@@ -39,15 +40,16 @@ def advance(batch: Batch, run: RunState, at: datetime) -> int:
         steps += 1
         result = HANDLERS[node.kind](Step(batch, run, journey, node, contact, at))
         batch.touch(run)
-        if isinstance(result, Hold):
+        kind = type(result)
+        if kind is Hold:
             run.state["until"] = result.until.isoformat()
             run.due_at = result.until
             break
-        if isinstance(result, Stop):
+        if kind is Stop:
             batch.finish(run, "exited", at, result.reason)
             break
-        assert isinstance(result, Next)
-        target = journey.model.next_node(node.id, result.outcome)
+        assert kind is Next
+        target = journey.next_node(node.id, result.outcome)
         run.state.pop("until", None)
         if target is None:
             batch.finish(run, "completed", at)
@@ -63,8 +65,9 @@ def advance(batch: Batch, run: RunState, at: datetime) -> int:
 
 class Stepper:
     def __init__(self, engine: Engine, clock: Clock, journeys: JourneyCache, templates: TemplateCache,
-                 batch_size: int = BATCH_SIZE) -> None:
+                 batch_size: int = BATCH_SIZE, events: EventCache | None = None) -> None:
         self.engine, self.clock, self.journeys, self.templates = engine, clock, journeys, templates
+        self.events = events if events is not None else EventCache()
         self.batch_size = batch_size
         self.steps = 0          # node steps taken since start (the benchmark's measure)
 
@@ -82,7 +85,7 @@ class Stepper:
                 due = [RunState.from_row(r) for r in conn.execute(self._due(horizon))]
                 if not due:
                     return moved
-                batch = Batch(conn, self.journeys, self.templates)
+                batch = Batch(conn, self.journeys, self.templates, self.events)
                 batch.preload([r.contact_id for r in due])
                 batch.preload_messages([r.id for r in due])
                 batch.preload_events(due)

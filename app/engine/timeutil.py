@@ -25,6 +25,7 @@ def zone(name: str | None, fallback: str = "UTC") -> ZoneInfo:
     return ZoneInfo("UTC")
 
 
+@lru_cache(maxsize=256)
 def parse_hhmm(text: str) -> time:
     hours, minutes = text.split(":")
     return time(int(hours), int(minutes))
