@@ -36,6 +36,12 @@ _PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
     "PRAGMA synchronous=NORMAL",
+    # 64 MiB of page cache (the default is 2 MiB): the engine's batches touch the
+    # runs, messages and log indexes of thousands of contacts per transaction.
+    "PRAGMA cache_size=-65536",
+    # Checkpoint the WAL every ~40 MiB rather than every 4 MiB: a batch rewrites
+    # the same index pages many times, and fewer checkpoints write each page once.
+    "PRAGMA wal_autocheckpoint=10000",
 )
 
 
