@@ -124,17 +124,22 @@ def wrap_text(text: str, metrics: QFontMetricsF, width: float, max_lines: int) -
     return [metrics.elidedText(line, Qt.TextElideMode.ElideRight, width) for line in lines]
 
 
-@lru_cache(maxsize=64)
-def icon_pixmap(stem: str, size: int) -> QPixmap:
-    """The kind's SVG icon rendered once per size (white strokes, for a coloured chip)."""
-    pixmap = QPixmap(size, size)
+def render_svg(renderer: QSvgRenderer, size: int, ratio: int = 1) -> QPixmap:
+    """An SVG drawn onto a transparent, antialiased pixmap of `size` logical pixels."""
+    pixmap = QPixmap(size * ratio, size * ratio)
+    pixmap.setDevicePixelRatio(ratio)
     pixmap.fill(Qt.GlobalColor.transparent)
-    renderer = QSvgRenderer(str(RESOURCES / "icons" / f"{stem}.svg"))
     painter = QPainter(pixmap)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     renderer.render(painter, QRectF(0, 0, size, size))
     painter.end()
     return pixmap
+
+
+@lru_cache(maxsize=64)
+def icon_pixmap(stem: str, size: int) -> QPixmap:
+    """The kind's SVG icon rendered once per size (white strokes, for a coloured chip)."""
+    return render_svg(QSvgRenderer(str(RESOURCES / "icons" / f"{stem}.svg")), size)
 
 
 @lru_cache(maxsize=32)

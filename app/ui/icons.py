@@ -6,11 +6,11 @@ from __future__ import annotations
 import atexit
 from functools import lru_cache
 
-from PySide6.QtCore import QByteArray, QRectF, Qt
-from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+from PySide6.QtCore import QByteArray
+from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
-from app.canvas.style import theme
+from app.canvas.style import render_svg, theme
 from app.paths import RESOURCES
 
 UI_ICONS = RESOURCES / "icons" / "ui"
@@ -18,15 +18,7 @@ UI_ICONS = RESOURCES / "icons" / "ui"
 
 def _render(svg: bytes, colour: QColor, size: int) -> QPixmap:
     data = svg.replace(b"currentColor", colour.name().encode())
-    renderer = QSvgRenderer(QByteArray(data))
-    pixmap = QPixmap(size * 2, size * 2)
-    pixmap.setDevicePixelRatio(2)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    renderer.render(painter, QRectF(0, 0, size, size))
-    painter.end()
-    return pixmap
+    return render_svg(QSvgRenderer(QByteArray(data)), size, ratio=2)
 
 
 @lru_cache(maxsize=64)
