@@ -173,7 +173,8 @@ run_log = Table(
     Column("reason", String(64), nullable=True),
     Column("detail", JSONDoc, nullable=True),
     Column("revenue", Numeric(14, 2), nullable=True),
-    Index(None, "journey_id", "node_id", "at"),
+    # Covers the per-step statistics query, so polling reads the index alone.
+    Index("ix_run_log_rollup", "journey_id", "node_id", "action", "reason", "outcome", "run_id", "revenue"),
     Index(None, "journey_id", "at"),
     Index(None, "run_id"),
 )
