@@ -8,6 +8,7 @@ at a throwaway database.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -27,6 +28,12 @@ def _wipe_postgres(url: str) -> None:
             conn.exec_driver_sql("CREATE SCHEMA public")
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    """A SQLite database file that does not exist yet (nor does its folder)."""
+    return f"sqlite:///{tmp_path / 'data' / 'journeys.sqlite3'}"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(

@@ -1,7 +1,6 @@
 """Fixtures for the engine scenarios."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -12,11 +11,6 @@ from app.engine.outbox import RecordingChannel
 from app.store.db import open_database
 
 from .helpers import START, World, t
-
-
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'engine.sqlite3'}"
 
 
 @pytest.fixture

@@ -9,19 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
 
 from app.store.db import open_database
 from app.store.journeys import JourneyStore
-
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    """A SQLite database file that does not exist yet (nor does its folder)."""
-    return f"sqlite:///{tmp_path / 'data' / 'journeys.sqlite3'}"
-
 
 @pytest.fixture
 def engine(any_url: str) -> Iterator[Engine]:
