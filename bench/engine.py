@@ -87,7 +87,7 @@ def _bench_stats(path: str, journey_id: str) -> list[str]:
         journey_stats(db, journey_id, start, end)
         timings.append(f"{label} {1000 * (time.perf_counter() - started):.0f} ms")
     db.dispose()
-    return [f"statistics poll (per node and journey, SQL aggregates): {', '.join(timings)}"]
+    return [f"statistics poll (per node and journey, from the counters the engine keeps): {', '.join(timings)}"]
 
 
 def bench_naive(count: int) -> tuple[int, float]:

@@ -25,6 +25,7 @@ from app.store.tables import contact_channels, contacts, events, messages, runs
 
 from .bulk import Many
 from .context import CHANNELS, ContactView, LiveJourney
+from .counts import message_metric
 from .entry import enter
 from .runs import ACTIVE, Batch, RunState, active_runs_of
 from .stepper import advance
@@ -187,7 +188,9 @@ def _record_subscription(batch: Batch, contact: ContactView, kind: str, channel:
         contact.unsubscribed.update(chosen)
 
 
-_FEEDBACK_COLUMNS = (messages.c.id, messages.c.run_id, messages.c.node_id, messages.c.status)
+_STAMPED = ("delivered", "opened", "clicked", "replied", "failed", "unsubscribed")
+_FEEDBACK_COLUMNS = (messages.c.id, messages.c.run_id, messages.c.journey_id, messages.c.node_id, messages.c.status,
+                     *(messages.c[f"{s}_at"] for s in _STAMPED))
 _MESSAGE_BY_ID = select(*_FEEDBACK_COLUMNS).where(messages.c.id == bindparam("mid"),
                                                   messages.c.contact_id == bindparam("cid"))
 _LATEST_MESSAGE = (select(*_FEEDBACK_COLUMNS)
@@ -197,7 +200,7 @@ _LATEST_MESSAGE = (select(*_FEEDBACK_COLUMNS)
 _STAMP = {status: Many(lambda _, status=status: messages.update().where(
               messages.c.id == bindparam("mid"), messages.c[f"{status}_at"].is_(None))
               .values({f"{status}_at": bindparam("at"), "status": bindparam("new_status")}))
-          for status in ("delivered", "opened", "clicked", "replied", "failed", "unsubscribed")}
+          for status in _STAMPED}
 
 
 def _new_status(current: str, status: str) -> str:
@@ -218,20 +221,25 @@ def _record_feedback(batch: Batch, contact: ContactView, kind: str, props: dict[
     pending = None if named else batch.latest_pending_message(contact.id)
     if pending is not None and pending["created_at"] <= at:
         # Not in SQL yet (written with this batch): stamp the buffered row itself.
-        if pending.get(f"{status}_at") is None:
+        first = pending.get(f"{status}_at") is None
+        if first:
             pending[f"{status}_at"] = at
             pending["status"] = _new_status(pending["status"], status)
-        run_id, node_id = pending["run_id"], pending["node_id"]
+        run_id, journey_id, node_id = pending["run_id"], pending["journey_id"], pending["node_id"]
     else:
         query, params = ((_MESSAGE_BY_ID, {"mid": int(message_id), "cid": contact.id}) if named
                          else (_LATEST_MESSAGE, {"cid": contact.id, "at": at}))
         row = batch.conn.execute(query, params).first()
         if row is None:
             return None
-        new_status = _new_status(row.status, status)
-        _STAMP[status].run(batch.conn, [{"mid": row.id, "at": at, "new_status": new_status}])
-        batch.stamped(row.run_id, row.node_id, status, at, new_status)
-        run_id, node_id = row.run_id, row.node_id
+        first = row._mapping[f"{status}_at"] is None
+        if first:
+            new_status = _new_status(row.status, status)
+            _STAMP[status].run(batch.conn, [{"mid": row.id, "at": at, "new_status": new_status}])
+            batch.stamped(row.run_id, row.node_id, status, at, new_status)
+        run_id, journey_id, node_id = row.run_id, row.journey_id, row.node_id
+    if first and journey_id is not None:     # a repeated open is still one opened message
+        batch.counts.add(journey_id, node_id, message_metric(status), at)
     for run in mine:
         if run.id == run_id and run.status == ACTIVE:
             node = batch.journey(run).node(run.node_id)

@@ -17,6 +17,7 @@ from app.store.tables import messages
 
 from .bulk import Many
 from .clock import Clock
+from .counts import Counts, message_metric
 
 
 class Channel(Protocol):
@@ -52,6 +53,7 @@ def hand_off(engine: Engine, channel: Channel, clock: Clock, batch_size: int = 5
             rows = conn.execute(select(messages).where(messages.c.status == "queued", messages.c.scheduled_at <= now)
                                 .order_by(messages.c.scheduled_at, messages.c.id).limit(batch_size)).all()
             updates = []
+            counts = Counts()
             for row in rows:
                 message = dict(row._mapping)
                 error = channel.send(message)
@@ -60,7 +62,10 @@ def hand_off(engine: Engine, channel: Channel, clock: Clock, batch_size: int = 5
                 updates.append({"mid": message["id"], "status": "failed" if error else "sent",
                                 "sent_at": None if error else at, "failed_at": at if error else None,
                                 "error": error})
+                if error and message["journey_id"] is not None:
+                    counts.add(message["journey_id"], message["node_id"], message_metric("failed"), at)
             _MARK.run(conn, sorted(updates, key=lambda u: u["mid"]))   # id order: the B-tree walked forwards
+            counts.write(conn)
         total += len(rows)
         if len(rows) < batch_size:
             return total

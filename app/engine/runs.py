@@ -18,6 +18,7 @@ from app.store.sql import insert_or_ignore
 from app.store.tables import contact_tags, events, messages, run_log, runs
 
 from .bulk import Many
+from .counts import Counts
 from .context import ContactView, EventCache, JourneyCache, LiveJourney, load_contacts
 from .templating import TemplateCache
 
@@ -101,6 +102,7 @@ class Batch:
         self.events = events if events is not None else EventCache()   # trigger events' properties
         self.contacts: dict[str, ContactView] = {}
         self.steps = 0                                   # node steps taken in this batch (for throughput)
+        self.counts = Counts()                           # statistics, written with the batch
         self._logs: list[dict[str, Any]] = []
         self._changed: dict[int, RunState] = {}
         self._new_runs: list[RunState] = []
@@ -249,10 +251,14 @@ class Batch:
             row[f"{status}_at"], row["status"] = at, new_status
 
     def log(self, run: RunState, node_id: str | None, action: str, at: datetime, *, outcome: str | None = None,
-            reason: str | None = None, detail: dict[str, Any] | None = None, revenue: float | None = None) -> None:
+            reason: str | None = None, detail: dict[str, Any] | None = None, revenue: float | None = None,
+            counted: bool = True) -> None:
+        """Adds a run-log row, and counts it in the statistics unless `counted` is False."""
         self._logs.append({"run_id": run.id, "journey_id": run.journey_id, "node_id": node_id,
                            "contact_id": run.contact_id, "at": at, "action": action, "outcome": outcome,
                            "reason": reason, "detail": detail, "revenue": revenue})
+        if counted:
+            self.counts.add_logged(run.journey_id, node_id, action, at, reason or outcome, revenue)
 
     def write_tags(self, contact_id: str, add: list[str], remove: list[str]) -> None:
         """Buffers tag changes, written in order with the batch. Nothing reads contact_tags from SQL
@@ -302,6 +308,7 @@ class Batch:
         for statement, group in groupby(self._tag_writes, key=lambda write: write[0]):
             statement.run(self.conn, [row for _, row in group])
         self._tag_writes.clear()
+        self.counts.write(self.conn)
 
 
 def active_runs_of(conn: Connection, contact_ids: list[str]) -> dict[str, list[RunState]]:

@@ -47,7 +47,9 @@ def _skip(step: Step, reason: str) -> Result:
 
 
 def _defer(step: Step, until: datetime, reason: str) -> Result:
-    step.batch.log(step.run, step.node.id, "deferred", step.at, reason=reason, detail={"until": iso(until)})
+    # Counted once per run: a send deferred by quiet hours and then by the frequency cap is one deferred run.
+    step.batch.log(step.run, step.node.id, "deferred", step.at, reason=reason, detail={"until": iso(until)},
+                   counted=step.first_visit)
     return Hold(until)
 
 

@@ -1,21 +1,24 @@
-"""Statistics per node and per journey over a time range, as a handful of SQL aggregates.
+"""Statistics per node and per journey, over all time or a chosen range.
 
-Cheap enough to poll every few seconds: each query is a GROUP BY over an
-indexed range of one journey's rows (run_log by journey/node/time, messages by
-journey/node, runs by journey/node/status).
+Cheap enough to poll every few seconds whatever the number of contacts: the
+engine keeps counters as it goes (app/engine/counts.py), so all time is one
+read of a few dozen rows, a range sums the hourly counters inside it, and
+"waiting now" is one grouped count over the index of active runs.
 """
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, distinct, func, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
-from app.store.tables import messages, run_log, runs
+from app.store.tables import runs, step_counts, step_counts_hourly
 
-_MESSAGE_STATES = ("delivered", "opened", "clicked", "failed")
+from .counts import DEFERRED, REACHED, hour_of, message_metric
+
+_MESSAGE_STATES = {message_metric(s): s for s in ("delivered", "opened", "clicked", "failed")}
 
 
 @dataclass
@@ -46,72 +49,66 @@ class JourneyStats:
     nodes: dict[str, NodeStats] = field(default_factory=lambda: defaultdict(NodeStats))
 
 
-def _in_range(column, start: datetime | None, end: datetime | None) -> list:
-    where = []
+def _counters(conn: Connection, journey_id: str, start: datetime | None, end: datetime | None):
+    if start is None and end is None:
+        c = step_counts.c
+        return conn.execute(select(c.node_id, c.metric, c.label, c.count, c.revenue).where(c.journey_id == journey_id))
+    h = step_counts_hourly.c
+    where = [h.journey_id == journey_id]
     if start is not None:
-        where.append(column >= start)
+        where.append(h.hour >= hour_of(start))
     if end is not None:
-        where.append(column < end)
-    return where
+        last = hour_of(end)
+        where.append(h.hour < (last if last == end else last + timedelta(hours=1)))
+    return conn.execute(select(h.node_id, h.metric, h.label, func.sum(h.count), func.sum(h.revenue))
+                        .where(*where).group_by(h.node_id, h.metric, h.label))
+
+
+def _add(counts: dict[str, int], key: str, count: int) -> None:
+    counts[key] = counts.get(key, 0) + count
 
 
 def journey_stats(db: Engine | Connection, journey_id: str, start: datetime | None = None,
                   end: datetime | None = None) -> JourneyStats:
-    """Counts for events in [start, end); `waiting` and `active` are always as of now."""
+    """Counts for what happened in [start, end), in whole UTC hours (a range is widened to the hours
+    it touches); `waiting` and `active` are always as of now."""
     if isinstance(db, Engine):
         with db.connect() as conn:
             return journey_stats(conn, journey_id, start, end)
     conn, out = db, JourneyStats()
-    log = run_log.c
-    # Plain counts and sums only: with no DISTINCT the grouping is answered from the
-    # covering index in order. Deferrals are counted per run below (a run can defer twice).
-    rows = conn.execute(select(log.node_id, log.action, log.reason, log.outcome, func.count(), func.sum(log.revenue))
-                        .where(log.journey_id == journey_id, *_in_range(log.at, start, end))
-                        .group_by(log.node_id, log.action, log.reason, log.outcome))
-    for node_id, action, reason, outcome, count, revenue in rows:
-        node = out.nodes[node_id] if node_id else NodeStats()
-        if action == "sent":
+    for node_id, metric, label, count, revenue in _counters(conn, journey_id, start, end):
+        count, revenue = int(count), float(revenue or 0)
+        if not node_id:
+            if metric == "entered":
+                out.entered += count
+            elif metric == "goal":
+                out.goals += count
+            elif metric == "exited":
+                _add(out.exited, label or "other", count)
+            elif metric == "completed":
+                out.completed += count
+            continue
+        node = out.nodes[node_id]
+        if metric == REACHED:
+            node.entered += count
+        elif metric == "sent":
             node.sent += count
-        elif action == "skipped":
-            node.skipped[reason or "other"] = node.skipped.get(reason or "other", 0) + count
-        elif action == "branched":
-            node.branched[outcome or "?"] = node.branched.get(outcome or "?", 0) + count
-        elif action == "converted":
+        elif metric == "skipped":
+            _add(node.skipped, label or "other", count)
+        elif metric == DEFERRED:
+            node.deferred += count
+        elif metric == "branched":
+            _add(node.branched, label or "?", count)
+        elif metric == "converted":
             node.converted += count
-            node.revenue += float(revenue or 0)
+            node.revenue += revenue
             out.converted += count
-            out.revenue += float(revenue or 0)
-        elif action == "goal":
-            out.goals += count
-        elif action == "entered":
-            out.entered += count
-        elif action == "exited":
-            out.exited[reason or "other"] = out.exited.get(reason or "other", 0) + count
-        elif action == "completed":
-            out.completed += count
-    # Runs that reached each node: one distinct count per node (a deferred send logs twice).
-    for node_id, reached in conn.execute(
-            select(log.node_id, func.count(distinct(log.run_id)))
-            .where(log.journey_id == journey_id, log.node_id.is_not(None),
-                   log.action.in_(("entered", "sent", "skipped", "deferred", "waited", "branched", "tagged", "failed")),
-                   *_in_range(log.at, start, end)).group_by(log.node_id)):
-        out.nodes[node_id].entered = reached
-    for node_id, deferred in conn.execute(
-            select(log.node_id, func.count(distinct(log.run_id)))
-            .where(log.journey_id == journey_id, log.action == "deferred", *_in_range(log.at, start, end))
-            .group_by(log.node_id)):
-        out.nodes[node_id].deferred = deferred
-    # Delivery feedback: one pass over the journey's messages, counting each status inside the range.
-    m = messages.c
-    counts = [func.sum(case((and_(m[f"{state}_at"].is_not(None), *_in_range(m[f"{state}_at"], start, end)), 1),
-                            else_=0)) for state in _MESSAGE_STATES]
-    for node_id, *values in conn.execute(select(m.node_id, *counts).where(m.journey_id == journey_id)
-                                         .group_by(m.node_id)):
-        for state, value in zip(_MESSAGE_STATES, values):
-            if value:
-                setattr(out.nodes[node_id], state, int(value))
-    for node_id, count in conn.execute(select(runs.c.node_id, func.count()).where(
-            runs.c.journey_id == journey_id, runs.c.status == "active").group_by(runs.c.node_id)):
+            out.revenue += revenue
+        elif metric in _MESSAGE_STATES:
+            setattr(node, _MESSAGE_STATES[metric], getattr(node, _MESSAGE_STATES[metric]) + count)
+    r = runs.c
+    for node_id, count in conn.execute(select(r.node_id, func.count()).where(
+            r.journey_id == journey_id, r.status == "active").group_by(r.node_id)):
         out.active += count
         if node_id:
             out.nodes[node_id].waiting = count

@@ -15,6 +15,7 @@ from app.store.sql import write_transaction
 from app.store.tables import journeys, runs
 
 from .clock import Clock
+from .counts import REACHED
 from .context import EventCache, JourneyCache
 from .handlers import HANDLERS
 from .runs import ACTIVE, RUN_COLUMNS, Batch, RunState
@@ -38,6 +39,8 @@ def advance(batch: Batch, run: RunState, at: datetime) -> int:
             batch.finish(run, "exited", at, "error")
             break
         steps += 1
+        if "until" not in run.state:      # arriving, not resuming after a hold
+            batch.counts.add(run.journey_id, node.id, REACHED, at)
         result = HANDLERS[node.kind](Step(batch, run, journey, node, contact, at))
         batch.touch(run)
         kind = type(result)

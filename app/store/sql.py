@@ -36,6 +36,26 @@ def insert_or_ignore(
     raise StoreError(f"Database type {dialect_name!r} is not supported; use SQLite or PostgreSQL.")
 
 
+def insert_adding(
+    table: Table, dialect_name: str, key_columns: Sequence[str], add_columns: Sequence[str]
+) -> Insert:
+    """An INSERT that, where a row with the same key exists, adds to its ``add_columns`` instead.
+
+    For counters: concurrent writers each add their own amounts, and the
+    database does the sum under its row lock. Bind values with ``.values()``.
+    """
+    if dialect_name == "sqlite":
+        statement = sqlite.insert(table)
+    elif dialect_name == "postgresql":
+        statement = postgresql.insert(table)
+    else:
+        raise StoreError(f"Database type {dialect_name!r} is not supported; use SQLite or PostgreSQL.")
+    return statement.on_conflict_do_update(
+        index_elements=list(key_columns),
+        set_={c: table.c[c] + statement.excluded[c] for c in add_columns},
+    )
+
+
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A connection in a transaction that will write: commits on success.

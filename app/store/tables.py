@@ -155,7 +155,8 @@ runs = Table(
     _doc("state"),
     Index(None, "status", "due_at"),
     Index(None, "journey_id", "contact_id"),
-    Index(None, "journey_id", "node_id", "status"),
+    # Active runs per step ("waiting now") read from the index alone, without visiting finished runs.
+    Index(None, "journey_id", "status", "node_id"),
     Index(None, "contact_id", "status"),
 )
 
@@ -173,8 +174,6 @@ run_log = Table(
     Column("reason", String(64), nullable=True),
     Column("detail", JSONDoc, nullable=True),
     Column("revenue", Numeric(14, 2), nullable=True),
-    # Covers the per-step statistics query, so polling reads the index alone.
-    Index("ix_run_log_rollup", "journey_id", "node_id", "action", "reason", "outcome", "run_id", "revenue"),
     Index(None, "journey_id", "at"),
     Index(None, "run_id"),
 )
@@ -227,3 +226,26 @@ scan_cursors = Table(
     _stamp("scanned_at"),
     PrimaryKeyConstraint("journey_id"),
 )
+
+
+def _counts(name: str, *period: Column[Any]) -> Table:
+    """Statistics counters, added to inside the engine's own transactions (see app/engine/counts.py)."""
+    return Table(
+        name,
+        metadata,
+        Column("journey_id", String(36), ForeignKey("journeys.id", ondelete="CASCADE"), nullable=False),
+        *period,
+        Column("node_id", String(36), nullable=False),      # "" for the journey as a whole
+        Column("metric", String(32), nullable=False),       # a run_log action, "reached", or a message status
+        Column("label", String(64), nullable=False),        # the reason or outcome, "" when none
+        Column("count", BigInteger, nullable=False),
+        Column("revenue", Numeric(14, 2), nullable=False),
+        PrimaryKeyConstraint("journey_id", *(c.name for c in period), "node_id", "metric", "label"),
+    )
+
+
+step_counts = _counts("step_counts")
+"""All-time counts per journey, step, metric and label: what the canvas polls, a few dozen rows."""
+
+step_counts_hourly = _counts("step_counts_hourly", _stamp("hour"))
+"""The same counts per UTC hour, for statistics over a chosen time range."""
