@@ -42,7 +42,7 @@ _ADD_HOURLY = Many(lambda dialect: insert_adding(step_counts_hourly, dialect, ("
 
 def hour_of(at: datetime) -> datetime:
     """The start of the UTC hour holding `at`."""
-    if at.utcoffset():
+    if at.tzinfo is not timezone.utc:     # the engine's own times are UTC already: skip the conversion
         at = at.astimezone(timezone.utc)
     return at.replace(minute=0, second=0, microsecond=0)
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Engine
 
 from app.journey.schema import parse_datetime, timezone_names
@@ -17,6 +17,7 @@ from app.store.catalog import CONTACT_SCOPE, record_attributes
 from app.store.sql import insert_or_ignore, write_transaction
 from app.store.tables import contact_channels, contact_tags, contacts
 
+from .bulk import Many
 from .context import CHANNELS
 from .ingest import EventIn
 
@@ -95,33 +96,49 @@ def _contact_problem(record: dict[str, str]) -> str | None:
     return None
 
 
+_CHUNK = 5_000      # rows per transaction
+_LOOKUP = 500       # ids per IN query: well under SQLite's bound-parameter limit
+_FIELDS = ("email", "phone", "first_name", "last_name", "timezone")
+_EXISTING = select(contacts.c.id, contacts.c.attributes).where(contacts.c.id.in_(bindparam("ids", expanding=True)))
+_INSERT_CONTACTS = Many(lambda _: contacts.insert().values(
+    {c: bindparam(c) for c in ("id", *_FIELDS, "attributes", "created_at", "updated_at")}))
+# One statement for every existing contact: an empty (None) field keeps the stored value. The bind names
+# differ from the column names because SQLAlchemy reserves a column's own name for its SET value.
+_UPDATE_CONTACTS = Many(lambda _: contacts.update().where(contacts.c.id == bindparam("cid")).values(
+    {c: func.coalesce(bindparam(f"new_{c}", type_=contacts.c[c].type), contacts.c[c]) for c in _FIELDS}
+    | {"attributes": bindparam("new_attributes"), "updated_at": bindparam("new_updated_at")}))
+_ADD_TAGS = Many(lambda dialect: insert_or_ignore(contact_tags, dialect, ["contact_id", "tag"]).values(
+    contact_id=bindparam("contact_id"), tag=bindparam("tag")))
+_FORGET_CHANNELS = Many(lambda _: contact_channels.delete().where(
+    contact_channels.c.contact_id == bindparam("cid"), contact_channels.c.channel == bindparam("ch")))
+_UNSUBSCRIBE = Many(lambda _: contact_channels.insert().values(
+    {c: bindparam(c) for c in ("contact_id", "channel", "subscribed", "changed_at")}))
+
+
 def import_contacts(db: Engine, rows: list[ContactRow], now: datetime) -> int:
-    """Creates or updates contacts; tags are added, listed unsubscriptions recorded. One transaction per 500."""
-    for start in range(0, len(rows), 500):
-        chunk = rows[start:start + 500]
+    """Creates or updates contacts; tags are added, listed unsubscriptions recorded. One transaction per 5,000."""
+    for start in range(0, len(rows), _CHUNK):
+        chunk = rows[start:start + _CHUNK]
         with write_transaction(db) as conn:
-            ids = [r.id for r in chunk]
-            existing = {cid: attrs for cid, attrs in conn.execute(
-                select(contacts.c.id, contacts.c.attributes).where(contacts.c.id.in_(ids)))}
-            new = [{"id": r.id, **r.fields, "attributes": r.attributes, "created_at": now, "updated_at": now}
-                   for r in chunk if r.id not in existing]
-            if new:
-                conn.execute(contacts.insert(), new)
-            for r in chunk:
-                if r.id in existing:
-                    values = {k: v for k, v in r.fields.items() if v is not None}
-                    conn.execute(contacts.update().where(contacts.c.id == r.id).values(
-                        **values, attributes={**(existing[r.id] or {}), **r.attributes}, updated_at=now))
-            tags = [{"contact_id": r.id, "tag": t} for r in chunk for t in r.tags]
-            if tags:
-                conn.execute(insert_or_ignore(contact_tags, conn.dialect.name, ["contact_id", "tag"]), tags)
+            existing: dict[str, dict[str, Any] | None] = {}
+            for at in range(0, len(chunk), _LOOKUP):
+                ids = [r.id for r in chunk[at:at + _LOOKUP]]
+                existing.update((cid, attrs) for cid, attrs in conn.execute(_EXISTING, {"ids": ids}))
+            _INSERT_CONTACTS.run(conn, [
+                {"id": r.id, **{k: r.fields.get(k) for k in _FIELDS}, "attributes": r.attributes,
+                 "created_at": now, "updated_at": now}
+                for r in chunk if r.id not in existing])
+            # Attributes merge over the ones read above, as before: a repeated id in one chunk keeps the last.
+            _UPDATE_CONTACTS.run(conn, [
+                {"cid": r.id, **{f"new_{k}": r.fields.get(k) for k in _FIELDS},
+                 "new_attributes": {**(existing[r.id] or {}), **r.attributes}, "new_updated_at": now}
+                for r in chunk if r.id in existing])
+            _ADD_TAGS.run(conn, [{"contact_id": r.id, "tag": t} for r in chunk for t in r.tags])
             unsub = [(r.id, c) for r in chunk for c in r.unsubscribed]
-            for cid, channel in unsub:
-                conn.execute(contact_channels.delete().where(contact_channels.c.contact_id == cid,
-                                                             contact_channels.c.channel == channel))
-            if unsub:
-                conn.execute(contact_channels.insert(), [
-                    {"contact_id": cid, "channel": c, "subscribed": False, "changed_at": now} for cid, c in unsub])
+            # Replace the (contact, channel) row: delete all first, then insert, as one executemany each.
+            _FORGET_CHANNELS.run(conn, [{"cid": cid, "ch": c} for cid, c in unsub])
+            _UNSUBSCRIBE.run(conn, [{"contact_id": cid, "channel": c, "subscribed": False, "changed_at": now}
+                                    for cid, c in unsub])
             record_attributes(conn, CONTACT_SCOPE, {k for r in chunk for k in r.attributes})
     return len(rows)
 

@@ -44,18 +44,25 @@ _MARK = Many(lambda _: messages.update().where(messages.c.id == bindparam("mid")
     error=bindparam("error")))
 
 
+# What a channel needs of a queued row: the message and its keys, not the delivery stamps (all empty yet).
+_OUTGOING = select(*(c for c in messages.c if c.name not in (
+    "sent_at", "delivered_at", "opened_at", "clicked_at", "replied_at", "failed_at", "unsubscribed_at", "error")))
+
+
 def hand_off(engine: Engine, channel: Channel, clock: Clock, batch_size: int = 500) -> int:
     """Passes every queued message whose time has come to `channel`; returns how many."""
     now = clock.now()
     total = 0
     while True:
         with write_transaction(engine) as conn:
-            rows = conn.execute(select(messages).where(messages.c.status == "queued", messages.c.scheduled_at <= now)
-                                .order_by(messages.c.scheduled_at, messages.c.id).limit(batch_size)).all()
+            result = conn.execute(_OUTGOING.where(messages.c.status == "queued", messages.c.scheduled_at <= now)
+                                  .order_by(messages.c.scheduled_at, messages.c.id).limit(batch_size))
+            keys = list(result.keys())
+            rows = result.all()
             updates = []
             counts = Counts()
             for row in rows:
-                message = dict(row._mapping)
+                message = dict(zip(keys, row))
                 error = channel.send(message)
                 # Virtual time: the message leaves at the moment its step ran.
                 at: datetime = message["scheduled_at"] if clock.virtual else now
