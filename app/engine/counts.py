@@ -52,10 +52,14 @@ class Counts:
 
     def __init__(self) -> None:
         self._added: dict[tuple[str, str, str, str, datetime], list[float]] = {}
+        self._at: datetime | None = None      # the last time seen and its hour: a step logs a few rows at once
+        self._hour: datetime | None = None
 
     def add(self, journey_id: str, node_id: str | None, metric: str, at: datetime, label: str | None = None,
             revenue: float | None = None) -> None:
-        key = (journey_id, node_id or "", metric, label or "", hour_of(at))
+        if at is not self._at:
+            self._at, self._hour = at, hour_of(at)
+        key = (journey_id, node_id or "", metric, label or "", self._hour)
         found = self._added.get(key)
         if found is None:
             self._added[key] = [1, revenue or 0.0]

@@ -136,7 +136,6 @@ def send_template(step: Step) -> Result:
         body_html=rendered.get("html"), status="queued", scheduled_at=step.at, created_at=step.at,
         sent_at=None, delivered_at=None, opened_at=None, clicked_at=None, replied_at=None, failed_at=None,
         unsubscribed_at=None, error=None))
-    step.batch.log(run, step.node.id, "sent", step.at,
-                   detail={"channel": channel})   # subject and text are in the outbox row
+    step.batch.log(run, step.node.id, "sent", step.at)   # channel, subject and text are in the outbox row
     run.state["last_message"] = step.node.id
     return Next()

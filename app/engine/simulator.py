@@ -35,12 +35,12 @@ from .timeutil import iso
 
 MAX_SPAN = timedelta(days=365)
 _TICK = timedelta(microseconds=1)
-EVENT_CHUNK = 5000
+EVENT_CHUNK = 20_000
 # The simulator owns its database and hands messages to the in-memory recording channel, so nothing
 # waits on its transactions: it takes bigger batches than the live engine (whose hand-off holds the
 # write lock while a real channel sends). Fewer, larger transactions: fewer WAL checkpoints.
-SIM_BATCH = 5000
-SIM_HAND_OFF_BATCH = 5000
+SIM_BATCH = 20_000
+SIM_HAND_OFF_BATCH = 20_000
 
 
 @dataclass
@@ -148,7 +148,8 @@ def activity_log(db: Engine, journey: Journey, journey_id: str) -> list[dict[str
             detail = m["detail"] or {}
             if m["action"] == "sent":
                 message = sent.get((m["run_id"], m["node_id"]))
-                line.update(channel=detail.get("channel"), subject=message.subject if message else None,
+                line.update(channel=message.channel if message else None,
+                            subject=message.subject if message else None,
                             text=message.body_text if message else None)
             if m["outcome"]:
                 line["outcome"] = m["outcome"]
