@@ -43,13 +43,15 @@ class EventIn:
     properties: dict[str, Any] = field(default_factory=dict)
 
 
+_KNOWN = select(contacts.c.id).where(contacts.c.id.in_(bindparam("ids", expanding=True)))
+
+
 def ensure_contacts(batch: Batch, ids: list[str], at: datetime) -> None:
     """An event for an unknown contact creates it."""
     wanted = list(dict.fromkeys(ids))
     known: set[str] = set()
     for start in range(0, len(wanted), 500):
-        chunk = wanted[start:start + 500]
-        known.update(batch.conn.execute(select(contacts.c.id).where(contacts.c.id.in_(chunk))).scalars())
+        known.update(batch.conn.execute(_KNOWN, {"ids": wanted[start:start + 500]}).scalars())
     new = [{"id": c, "attributes": {}, "created_at": at, "updated_at": at} for c in wanted if c not in known]
     if new:
         batch.conn.execute(contacts.insert(), new)

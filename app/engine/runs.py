@@ -56,6 +56,8 @@ class RunState:
 _MESSAGE_STATE = tuple(c for c in messages.c if c.name not in ("recipient", "sender", "subject", "body_text",
                                                                 "body_html"))
 _BY_KEY = select(*_MESSAGE_STATE).where(messages.c.idempotency_key == bindparam("key"))
+_EVENTS = select(events.c.id, events.c.properties).where(events.c.id.in_(bindparam("ids", expanding=True)))
+_BY_RUNS = select(*_MESSAGE_STATE).where(messages.c.run_id.in_(bindparam("ids", expanding=True)))
 _CANCEL = Many(lambda _: messages.update().where(messages.c.run_id == bindparam("rid"), messages.c.status == "queued")
                .values(status="cancelled", error=bindparam("why")))
 _UPDATE_RUN = Many(lambda _: runs.update().where(runs.c.id == bindparam("rid")).values(
@@ -134,9 +136,10 @@ class Batch:
     def preload_messages(self, run_ids: list[int]) -> None:
         """Reads the messages of these runs in one query (for message_status and recipient terms)."""
         for start in range(0, len(run_ids), 500):
-            for row in self.conn.execute(select(*_MESSAGE_STATE).where(
-                    messages.c.run_id.in_(run_ids[start:start + 500]))):
-                self._remember(dict(row._mapping))
+            result = self.conn.execute(_BY_RUNS, {"ids": run_ids[start:start + 500]})
+            keys = list(result.keys())
+            for row in result:
+                self._remember(dict(zip(keys, row)))
         self._preloaded.update(run_ids)
 
     def _remember(self, row: dict[str, Any]) -> None:
@@ -154,8 +157,7 @@ class Batch:
         wanted = list({r.trigger_event_id for r in found if r.trigger_event_id is not None
                        and r.trigger_event_id not in known})
         for start in range(0, len(wanted), 500):
-            for eid, props in self.conn.execute(select(events.c.id, events.c.properties).where(
-                    events.c.id.in_(wanted[start:start + 500]))):
+            for eid, props in self.conn.execute(_EVENTS, {"ids": wanted[start:start + 500]}):
                 known.put(eid, props or {})
 
     def event_props(self, run: RunState) -> dict[str, Any]:
@@ -311,12 +313,14 @@ class Batch:
         self.counts.write(self.conn)
 
 
+_ACTIVE_OF = select(*RUN_COLUMNS).where(runs.c.contact_id.in_(bindparam("ids", expanding=True)),
+                                        runs.c.status == ACTIVE).order_by(runs.c.id)
+
+
 def active_runs_of(conn: Connection, contact_ids: list[str]) -> dict[str, list[RunState]]:
     found: dict[str, list[RunState]] = {}
     for start in range(0, len(contact_ids), 500):
-        chunk = contact_ids[start:start + 500]
-        query = select(*RUN_COLUMNS).where(runs.c.contact_id.in_(chunk), runs.c.status == ACTIVE).order_by(runs.c.id)
-        for row in conn.execute(query):
+        for row in conn.execute(_ACTIVE_OF, {"ids": contact_ids[start:start + 500]}):
             run = RunState.from_row(row)
             found.setdefault(run.contact_id, []).append(run)
     return found
