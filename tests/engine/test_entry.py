@@ -159,6 +159,41 @@ def test_anniversary_trigger_enters_on_the_day(world):
     assert len(world.runs()) == 1
 
 
+def test_an_anniversary_begins_at_local_midnight_in_each_contacts_time_zone(world):
+    world.contacts("id,email,timezone,birthday\n"
+                   "tokyo,t@example.com,Asia/Tokyo,1990-03-04\n"
+                   "la,l@example.com,America/Los_Angeles,1990-03-04\n"
+                   "utc,u@example.com,,1990-03-04\n")
+    journey = sending()
+    journey.trigger().config.update(mode="anniversary", date_attribute="birthday")
+    world.install(journey)
+
+    def entered() -> list[str]:
+        return sorted(r["contact_id"] for r in world.runs())
+
+    world.advance_to("2026-03-03T14:59:00Z")
+    assert entered() == []
+    world.advance_to("2026-03-03T15:00:00Z")          # midnight of the 4th in Tokyo
+    assert entered() == ["tokyo"]
+    world.advance_to("2026-03-04T07:59:00Z")          # the 4th in UTC, still the 3rd in Los Angeles
+    assert entered() == ["tokyo", "utc"]
+    world.advance_to("2026-03-04T08:00:00Z")
+    assert entered() == ["la", "tokyo", "utc"]
+    world.advance_to("2026-03-06T08:00:00Z")
+    assert len(world.runs()) == 3
+
+
+def test_a_29_february_anniversary_falls_on_the_28th_in_other_years(world):
+    world.contacts("id,email,birthday\nleap,l@example.com,2000-02-29\nother,o@example.com,2000-03-01\n")
+    journey = sending()
+    journey.trigger().config.update(mode="anniversary", date_attribute="birthday")
+    world.install(journey)
+    world.advance_to("2027-02-27T12:00:00Z")
+    assert world.runs() == []
+    world.advance_to("2027-02-28T00:30:00Z")
+    assert [r["contact_id"] for r in world.runs()] == ["leap"]
+
+
 def test_manual_send_at_a_set_time_reaches_the_audience_once(world):
     world.contacts(CONTACTS)
     journey = sending()
