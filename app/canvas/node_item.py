@@ -1,12 +1,13 @@
 """A step on the canvas: a card with the kind's icon and colour, a title, a one-line
-summary, an input port and one output port per outcome.
+summary, an input port and one output port per outcome, and, while statistics are
+shown, a strip of the step's numbers just below the card.
 
 Text is elided once when the node changes, not per paint; the card is cached in
 device coordinates, and when zoomed out it is drawn with less detail.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen
@@ -15,13 +16,49 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QStyleOptionGrap
 from app.journey.model import Node
 from app.journey.validate import ERROR, Problem
 
-from .style import (CARD_H, CARD_W, CHIP, GRID, LOD_FULL, LOD_TITLES, PORT_R, RADIUS, SUMMARY_LINES, fonts,
-                    icon_pixmap, theme, wrap_text)
+from .style import (CARD_H, CARD_W, CHIP, GRID, LOD_FULL, LOD_TITLES, PORT_R, RADIUS, STATS_GAP, STATS_LINES,
+                    SUMMARY_LINES, fonts, icon_pixmap, theme, wrap_text)
+
+if TYPE_CHECKING:
+    from app.engine.stats import NodeStats
 
 _PAD = 16.0                  # left edge of the chip and the summary (the colour strip is 7 wide)
 _RIGHT = 12.0                # right margin of the text
 _GAP = 7.0                   # between the header (chip and title) and the summary
 _BOUNDS = QRectF(-PORT_R - 2, -12, CARD_W + 2 * PORT_R + 16, CARD_H + 24)   # ports and marker stick out
+_SEP = " · "
+_STRIP_PAD_X, _STRIP_PAD_Y = 6.0, 3.0        # inside the stats strip, around its text
+
+
+def _pct(part: int, whole: int) -> int:
+    return int(100 * part / whole + 0.5)     # half up, not Python's half-to-even
+
+
+def stats_text(kind: str, s: NodeStats, outcomes: list[str]) -> str:
+    """What a shop owner wants to know about one step, as one line (segments joined by " · ")."""
+    if kind == "trigger":
+        parts = [f"{s.entered:,} entered"]
+    elif kind == "send_template":
+        parts = [f"{s.sent:,} sent"]
+        if s.sent:
+            parts += [f"{_pct(s.opened, s.sent)}% opened", f"{_pct(s.clicked, s.sent)}% clicked",
+                      f"{s.converted:,} converted"]
+        if s.waiting:           # deferred sends (quiet hours, send at a time) wait at the step
+            parts.append(f"{s.waiting:,} waiting")
+        skipped = sum(s.skipped.values())
+        if skipped:
+            parts.append(f"{skipped:,} skipped")
+    elif kind == "wait":
+        parts = [f"{s.entered:,} entered", f"{s.waiting:,} waiting"]
+    elif kind == "message_status":
+        parts = [f"{name} {s.branched.get(name, 0):,}" for name in outcomes]
+        if s.waiting:
+            parts.append(f"{s.waiting:,} waiting")
+    elif kind == "tag":
+        parts = [f"{s.entered:,} tagged"]
+    else:                       # a kind added later: its arrivals are still worth seeing
+        parts = [f"{s.entered:,} entered"] + ([f"{s.waiting:,} waiting"] if s.waiting else [])
+    return _SEP.join(parts)
 
 
 class NodeItem(QGraphicsRectItem):
@@ -40,6 +77,10 @@ class NodeItem(QGraphicsRectItem):
         self._summary: list[tuple[QPointF, str]] = []   # baseline and text of each summary line
         self._top = 0.0                                  # top of the header, so the text block is centred
         self._outcomes: list[tuple[str, str, QPointF, bool]] = []   # name, label, port, ends here
+        self._stats = ""                                 # the full stats text, "" when hidden
+        self._stats_lines: list[tuple[QPointF, str]] = []   # baseline and text, laid out once per change
+        self._strip = QRectF()                           # the pill below the card, empty when hidden
+        self._elided = False                             # the strip cannot show all of self._stats
         self._card = QPainterPath()
         self._card.addRoundedRect(QRectF(0, 0, CARD_W, CARD_H), RADIUS, RADIUS)
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable | QGraphicsItem.GraphicsItemFlag.ItemIsMovable
@@ -88,6 +129,66 @@ class NodeItem(QGraphicsRectItem):
             return self._big_title.split("\n")
         return [self._title] + [line for _origin, line in self._summary]
 
+    def set_stats(self, stats: NodeStats | None) -> None:
+        """Shows the step's numbers below the card, or hides them (None). Text is measured here,
+        only when it changed, so polling every few seconds costs nothing at paint time."""
+        text = "" if stats is None else stats_text(self.kind, stats, self.outcomes())
+        if text == self._stats:
+            return
+        self._stats = text
+        elided = self._elided
+        self._layout_stats()
+        if self._elided or elided:       # the tooltip carries the numbers only while the strip cannot
+            self.setToolTip(self._tooltip(None))
+        self.update()
+
+    def stats_text(self) -> str:
+        """The full statistics text ("" when hidden); the strip may show it wrapped or elided."""
+        return self._stats
+
+    def stats_rect(self) -> QRectF:
+        """The strip's rect in item coordinates (empty when hidden)."""
+        return QRectF(self._strip)
+
+    def shown_stats(self) -> list[str]:
+        """The strip's lines as drawn at full detail."""
+        return [line for _origin, line in self._stats_lines]
+
+    def _layout_stats(self) -> None:
+        # Wrap at the " · " separators, never inside a number, into at most STATS_LINES lines
+        # as wide as the card; the last line is elided if the rest still does not fit. Each
+        # segment is measured once and widths are summed: a 1,000-step poll stays cheap.
+        self._stats_lines, self._strip, self._elided = [], QRectF(), False
+        if self._stats:
+            m = fonts().stats_metrics
+            width, sep = CARD_W - 2 * _STRIP_PAD_X, m.horizontalAdvance(_SEP)
+            lines: list[list[str]] = []
+            widths: list[float] = []
+            for part in self._stats.split(_SEP):
+                w = m.horizontalAdvance(part)
+                if lines and (widths[-1] + sep + w <= width or len(lines) == STATS_LINES):
+                    lines[-1].append(part)
+                    widths[-1] += sep + w
+                else:
+                    lines.append([part])
+                    widths.append(w)
+            text = [_SEP.join(line) for line in lines]
+            self._elided = widths[-1] > width
+            if self._elided:
+                text[-1], widths[-1] = m.elidedText(text[-1], Qt.TextElideMode.ElideRight, width), width
+            spacing = m.lineSpacing()
+            self._strip = QRectF(0, CARD_H + STATS_GAP, max(widths) + 2 * _STRIP_PAD_X,
+                                 len(lines) * spacing + 2 * _STRIP_PAD_Y)
+            top = self._strip.top() + _STRIP_PAD_Y + m.ascent()
+            self._stats_lines = [(QPointF(_STRIP_PAD_X, top + i * spacing), line) for i, line in enumerate(text)]
+        # Grow the bounds only while the strip shows, so empty canvas below a card stays empty
+        # (a click there starts a rubber band, not a drag of the card); a full card width, so
+        # new numbers change the geometry (and the scene's index) only when the line count does.
+        bounds = _BOUNDS.united(QRectF(0, self._strip.top() - 1, CARD_W, self._strip.height() + 2)) \
+            if self._stats else _BOUNDS
+        if bounds != self.rect():
+            self.setRect(bounds)
+
     def set_drop_state(self, state: bool | None) -> None:
         if state != self.drop_state:
             self.drop_state = state
@@ -104,6 +205,8 @@ class NodeItem(QGraphicsRectItem):
         if node is not None:
             self._base_tip = f"{node.spec.title}: {node.summary}"
         lines = [self._base_tip] + [f"{'Error' if p.severity == ERROR else 'Warning'}: {p.message}" for p in self.problems]
+        if self._elided:
+            lines.append(self._stats)
         return "\n".join(lines)
 
     # --- geometry ---------------------------------------------------------------
@@ -162,6 +265,8 @@ class NodeItem(QGraphicsRectItem):
             self._paint_titles_only(painter)
         else:
             self._paint_full(painter)
+            if self._stats_lines:
+                self._paint_stats(painter)
         self._paint_ports(painter, lod)
         if self.problems:
             self._paint_marker(painter)
@@ -192,6 +297,17 @@ class NodeItem(QGraphicsRectItem):
             if label:
                 painter.drawText(QRectF(CARD_W - 60, port.y() - 9, 60 - PORT_R - 5, 18),
                                  Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, label)
+
+    def _paint_stats(self, painter: QPainter) -> None:
+        t = theme()
+        painter.setPen(QPen(t.card_border, 1))
+        painter.setBrush(t.card)
+        r = self._strip.height() / 2 if len(self._stats_lines) == 1 else 8.0
+        painter.drawRoundedRect(self._strip, r, r)
+        painter.setFont(fonts().stats)
+        painter.setPen(t.muted)
+        for origin, line in self._stats_lines:
+            painter.drawText(origin, line)
 
     def _paint_ports(self, painter: QPainter, lod: float) -> None:
         t = theme()

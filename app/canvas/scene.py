@@ -6,6 +6,7 @@ from PySide6.QtCore import QLineF, QRectF, Signal
 from PySide6.QtGui import QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene
 
+from app.engine.stats import JourneyStats, NodeStats
 from app.journey.validate import Problem
 
 from .document import JourneyDocument
@@ -25,6 +26,7 @@ class JourneyScene(QGraphicsScene):
         self.item_for_node: dict[str, NodeItem] = {}
         self.item_for_edge: dict[str, EdgeItem] = {}
         self.item_for_note: dict[str, NoteItem] = {}
+        self._stats: JourneyStats | None = None     # the last statistics shown, for steps added later
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         self.setBackgroundBrush(theme().canvas)
         doc.node_added.connect(self._on_node_added)
@@ -48,6 +50,8 @@ class JourneyScene(QGraphicsScene):
 
     def _on_node_added(self, node_id: str) -> None:
         item = NodeItem(self.doc.journey.nodes[node_id])
+        if self._stats is not None:
+            item.set_stats(self._node_stats(node_id))
         self.item_for_node[node_id] = item
         self.addItem(item)
         self.items_changed.emit()
@@ -109,6 +113,20 @@ class JourneyScene(QGraphicsScene):
                 by_node.setdefault(p.node_id, []).append(p)
         for node_id, item in self.item_for_node.items():
             item.set_problems(by_node.get(node_id, []))
+
+    # --- statistics -------------------------------------------------------------
+
+    def show_stats(self, stats: JourneyStats | None) -> None:
+        """Each step shows its numbers (zeros for a step with none yet); None hides them all.
+        Polled every few seconds: an item repaints only if its text changed."""
+        self._stats = stats
+        for node_id, item in self.item_for_node.items():
+            item.set_stats(self._node_stats(node_id))
+
+    def _node_stats(self, node_id: str) -> NodeStats | None:
+        if self._stats is None:
+            return None
+        return self._stats.nodes.get(node_id) or NodeStats()   # .get: `nodes` is a defaultdict; do not grow it
 
     # --- selection --------------------------------------------------------------
 

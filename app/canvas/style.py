@@ -26,6 +26,10 @@ CHIP = 26.0                  # the kind's icon chip
 SUMMARY_LINES = 2
 GRID = 20.0
 LOD_FULL, LOD_TITLES = 0.55, 0.28   # below LOD_TITLES a card is a plain block
+# The stats strip hangs below a card: it must end inside the 40-unit gap new steps are
+# placed with (view._free_spot) and the auto-layout's ROW - CARD_H.
+STATS_GAP = 4.0
+STATS_LINES = 2
 
 
 @dataclass(frozen=True)
@@ -78,10 +82,12 @@ class Fonts:
     summary: QFont
     small: QFont
     big_title: QFont
+    stats: QFont                 # the strip of numbers below a card: small, regular weight so it fits
     title_metrics: QFontMetricsF
     summary_metrics: QFontMetricsF
     small_metrics: QFontMetricsF
     big_metrics: QFontMetricsF
+    stats_metrics: QFontMetricsF
 
 
 @lru_cache(maxsize=1)
@@ -98,8 +104,10 @@ def fonts() -> Fonts:
     big = QFont(base)
     big.setPixelSize(22)
     big.setWeight(QFont.Weight.Bold)
-    return Fonts(title, summary, small, big, QFontMetricsF(title), QFontMetricsF(summary), QFontMetricsF(small),
-                 QFontMetricsF(big))
+    stats = QFont(base)
+    stats.setPixelSize(11)
+    return Fonts(title, summary, small, big, stats, QFontMetricsF(title), QFontMetricsF(summary), QFontMetricsF(small),
+                 QFontMetricsF(big), QFontMetricsF(stats))
 
 
 def wrap_text(text: str, metrics: QFontMetricsF, width: float, max_lines: int) -> list[str]:

@@ -48,12 +48,21 @@ class JourneyEngine:
     # -- journeys --------------------------------------------------------------
 
     def activate(self, journey_id: str) -> int:
-        """Publishes the current draft if it has no version yet, and starts the journey; returns the version."""
+        """Starts (or resumes) the journey at its current draft, published as a new version when it
+        changed since the last one; returns the version new contacts enter. Contacts already inside
+        stay on the version they entered with."""
         store = JourneyStore(self.db, now=self.clock.now)
         row = store.get(journey_id)
-        version = row.published_version if row and row.published_version else store.publish(journey_id)
+        version = row.published_version if row else None
+        if version is None or store.load_draft(journey_id) != store.load_version(journey_id, version):
+            version = store.publish(journey_id)
         store.set_status(journey_id, "active")
         return version
+
+    def pause(self, journey_id: str) -> None:
+        """Holds the journey: nobody new enters and nobody inside moves on (exit conditions still
+        apply) until it is activated again, when whatever fell due meanwhile goes at once."""
+        JourneyStore(self.db, now=self.clock.now).set_status(journey_id, "paused")
 
     def stop(self, journey_id: str) -> int:
         """Stops the journey and exits every active run (reason journey_stopped); returns how many."""

@@ -54,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return window.screenshot(args.screenshot, args.journey)
     window.show()
     window.open_recent()
+    window.start_engine()
     if os.environ.get("JOURNEY_STUDIO_QUIT_WHEN_SHOWN"):   # for `make bench`: start-up time, then exit
         from PySide6.QtCore import QTimer
 

@@ -20,11 +20,13 @@ from app.store.catalog import known_variables
 from app.store.journeys import JourneyStore
 
 from . import library
+from .engine_host import EngineHost
 from .inspector import Inspector
 from .journey_list import JourneyList
 from .menus import build_menus, update_enabled
 from .palette import Palette
 from .problems import ProblemsPanel
+from .run_controls import RunControls
 from .session import EditorSession
 from .theme import apply_theme
 
@@ -38,7 +40,7 @@ def problem_count(errors: int, warnings: int) -> str:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, store: JourneyStore) -> None:
+    def __init__(self, store: JourneyStore, host: EngineHost | None = None) -> None:
         super().__init__()
         app = QApplication.instance()
         if isinstance(app, QApplication) and not getattr(app, "_journey_theme", False):
@@ -90,6 +92,10 @@ class MainWindow(QMainWindow):
         for label in (self.save_label, self.problem_label, self.zoom_label):
             self.statusBar().addPermanentWidget(label)
         self.actions_ = build_menus(self)
+        # The engine runs under the window; its scheduled jobs start with start_engine().
+        self.host = host or EngineHost(store.engine, parent=self)
+        self.run_controls = RunControls(self, self.host, self.actions_)
+        self.statusBar().addPermanentWidget(self.run_controls.label)
         self._connect_list()
         self.refresh_list()
         self._update_status()
@@ -161,6 +167,7 @@ class MainWindow(QMainWindow):
         editor.scene.snap = self.actions_["snap"].isChecked()
         self._show_problems()
         self._update_title()
+        self.run_controls.journey_changed()
         QTimer.singleShot(0, editor.view.fit)
         return editor
 
@@ -176,6 +183,7 @@ class MainWindow(QMainWindow):
         self.journeys.select("")
         self._update_title()
         self._update_status()
+        self.run_controls.journey_changed()
 
     def leave_current(self) -> bool:
         """Saves the open journey; if that fails, asks before anything is lost."""
@@ -236,10 +244,10 @@ class MainWindow(QMainWindow):
         if editor is None:
             return
         self.problems.show_problems(editor.validator.problems, editor.journey)
-        self._fit_problems()
+        self.fit_problems()
         self._update_status()
 
-    def _fit_problems(self) -> None:
+    def fit_problems(self) -> None:
         """The problems panel takes the room its rows need, unless the user sized it."""
         if self._problems_sized_by_user:
             return
@@ -267,8 +275,17 @@ class MainWindow(QMainWindow):
         self.save_label.setText("Unsaved changes" if session.dirty else
                                 ("Saved" if session.in_store else "Not in the library"))
 
+    def start_engine(self) -> None:
+        """Active journeys move on their own while the app is open."""
+        self.host.job_failed.connect(
+            lambda job, msg: self.statusBar().showMessage(f"The engine's {job} job failed (it will retry): {msg}",
+                                                          10_000))
+        self.host.start()
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         if self.leave_current():
+            self.run_controls.timer.stop()
+            self.host.shutdown()
             event.accept()
         else:
             event.ignore()

@@ -84,6 +84,15 @@ def build_menus(window: "MainWindow") -> dict[str, QAction]:
     a["minimap"].setCheckable(True)
     a["minimap"].setChecked(True)
 
+    journey = bar.addMenu("&Journey")
+    # Connected by RunControls, which knows the journey's state; their texts follow it ("Resume").
+    for key, text, shortcut in (("activate", "Activate", "Ctrl+Shift+A"), ("pause", "Pause", ""),
+                                ("stop", "Stop…", "")):
+        a[key] = QAction(text, window)
+        if shortcut:
+            a[key].setShortcut(QKeySequence(shortcut))
+        journey.addAction(a[key])
+
     # Keys that also mean something in text fields and lists act on the canvas only when it
     # has the focus: Backspace in the inspector must never delete the selected step.
     for key in ("delete", "zoom_in", "zoom_out", "select_all"):
@@ -93,7 +102,8 @@ def build_menus(window: "MainWindow") -> dict[str, QAction]:
     for key, icon in (("new", "new"), ("import", "import"), ("export", "export"), ("save", "save"),
                       ("undo", "undo"), ("redo", "redo"), ("delete", "delete"), ("zoom_in", "zoom_in"),
                       ("zoom_out", "zoom_out"), ("fit", "fit"), ("actual", "actual_size"), ("layout", "layout"),
-                      ("note", "note"), ("minimap", "minimap")):
+                      ("note", "note"), ("minimap", "minimap"), ("activate", "activate"), ("pause", "pause"),
+                      ("stop", "stop")):
         a[key].setIcon(ui_icon(icon))
     _build_toolbar(window, a)
     return a
@@ -125,7 +135,8 @@ def _build_toolbar(window: "MainWindow", a: dict[str, QAction]) -> QToolBar:
     tools.setIconSize(QSize(20, 20))
     tools.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
     icon_only = {"undo", "redo", "zoom_out", "zoom_in", "fit", "actual"}
-    for key in ("undo", "redo", None, "zoom_out", "zoom_in", "fit", "actual", None, "layout", "note", None, "save"):
+    for key in ("undo", "redo", None, "zoom_out", "zoom_in", "fit", "actual", None, "layout", "note", None, "save",
+                None, "activate", "pause", "stop"):
         if key is None:
             tools.addSeparator()
             continue
@@ -139,6 +150,7 @@ def _build_toolbar(window: "MainWindow", a: dict[str, QAction]) -> QToolBar:
     a["fit"].setIconText("Fit")
     a["actual"].setIconText("100%")
     a["note"].setIconText("Note")
+    a["stop"].setIconText("Stop")
     for key, text in (("zoom_in", "Zoom in"), ("zoom_out", "Zoom out"), ("fit", "Fit the journey in view"),
                       ("actual", "Actual size, 100%"), ("layout", "Arrange the steps left to right"),
                       ("note", "Add a sticky note"), ("save", "Save the journey")):

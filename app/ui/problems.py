@@ -51,7 +51,7 @@ class ProblemsPanel(QListWidget):
     def show_problems(self, problems: list[Problem], journey: Journey | None) -> None:
         self.clear()
         if journey is not None and not problems:
-            item = QListWidgetItem(severity_icon("ok"), "No problems: this journey is ready to activate.")
+            item = QListWidgetItem(severity_icon("ok"), "No problems: this journey is ready to run.")
             item.setForeground(QColor("#1e8e3e"))
             item.setFlags(Qt.ItemFlag.ItemIsEnabled)
             self.addItem(item)

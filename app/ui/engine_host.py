@@ -1,0 +1,112 @@
+"""The engine under the app, off the GUI thread.
+
+The live engine's jobs (tick, scan, outbox) run on APScheduler's background
+thread. Journey commands (activate, pause, stop) and statistics polls run on
+one worker thread, in the order asked, and their results come back to the GUI
+thread through a queued signal: the window never waits on the database.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from itertools import count
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from sqlalchemy.engine import Engine
+
+from app.engine.clock import Clock, SystemClock
+from app.engine.engine import JourneyEngine
+from app.engine.scheduler import LiveEngine
+from app.engine.stats import JourneyStats, journey_stats
+from app.store.journeys import JourneyStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JourneyState:
+    """What the window shows about a running journey, read in one poll."""
+
+    journey_id: str
+    status: str                      # draft, active, paused, stopped
+    version: int | None              # the version new contacts enter
+    changed: bool                    # the draft differs from that version (edits not live yet)
+    stats: JourneyStats
+
+
+class _Job(QRunnable):
+    def __init__(self, host: "EngineHost", ticket: int, work: Callable[[], Any]) -> None:
+        super().__init__()
+        self.host, self.ticket, self.work = host, ticket, work
+
+    def run(self) -> None:
+        try:
+            outcome: tuple[bool, Any] = (True, self.work())
+        except Exception as exc:  # noqa: BLE001 - handed to the GUI thread, which says what went wrong
+            log.exception("engine command failed")
+            outcome = (False, exc)
+        self.host._finished.emit(self.ticket, outcome)
+
+
+class EngineHost(QObject):
+    """Owns the app's JourneyEngine; `submit` runs work on the worker and calls back on the GUI thread."""
+
+    _finished = Signal(int, object)
+    job_failed = Signal(str, str)           # job name, message (from the scheduler's thread, queued)
+
+    def __init__(self, db: Engine, clock: Clock | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.engine = JourneyEngine(db, clock or SystemClock())
+        self.store = JourneyStore(db)
+        self.live: LiveEngine | None = None
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)      # one worker: commands and polls happen in the order asked
+        self._tickets = count()
+        self._waiting: dict[int, tuple[Callable[[Any], None], Callable[[Exception], None] | None]] = {}
+        self._finished.connect(self._deliver)
+
+    # -- the live engine -------------------------------------------------------------
+
+    def start(self) -> None:
+        """Starts the scheduler's jobs: active journeys now move on their own."""
+        if self.live is None:
+            self.live = LiveEngine(self.engine, on_error=lambda name, exc: self.job_failed.emit(name, str(exc)))
+            self.live.start()
+
+    def shutdown(self) -> None:
+        if self.live is not None:
+            self.live.stop(wait=True)
+            self.live = None
+        self._pool.waitForDone(10_000)
+
+    # -- work on the worker thread ---------------------------------------------------------
+
+    def submit(self, work: Callable[[], Any], done: Callable[[Any], None],
+               failed: Callable[[Exception], None] | None = None) -> None:
+        ticket = next(self._tickets)
+        self._waiting[ticket] = (done, failed)
+        self._pool.start(_Job(self, ticket, work))
+
+    @Slot(int, object)
+    def _deliver(self, ticket: int, outcome: tuple[bool, Any]) -> None:
+        done, failed = self._waiting.pop(ticket)
+        ok, value = outcome
+        if ok:
+            done(value)
+        elif failed is not None:
+            failed(value)
+
+    def busy(self) -> bool:
+        return bool(self._waiting)
+
+    # -- what the window asks -------------------------------------------------------------
+
+    def state(self, journey_id: str) -> JourneyState | None:
+        """The journey's status and statistics (worker thread); None when it is gone."""
+        row = self.store.get(journey_id)
+        if row is None:
+            return None
+        version = row.published_version
+        changed = version is None or self.store.load_draft(journey_id) != self.store.load_version(journey_id, version)
+        return JourneyState(journey_id, row.status, version, changed, journey_stats(self.engine.db, journey_id))

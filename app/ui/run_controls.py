@@ -1,0 +1,180 @@
+"""Activate, pause and stop the open journey, and show how it is doing.
+
+A poll every few seconds reads the journey's status and per-step statistics on
+the engine host's worker (a handful of counter rows, whatever the number of
+contacts) and puts the numbers on the canvas steps. Commands run on the same
+worker; the window only ever waits for a reply it is sent.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QLabel, QMessageBox
+
+from app.journey.validate import ERROR, validate
+
+from .engine_host import EngineHost, JourneyState
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+
+POLL_MS = 3000
+
+
+def status_text(state: JourneyState | None) -> str:
+    """The status bar's words for a journey's run state."""
+    if state is None or state.status == "draft":
+        return "Draft: not running"
+    if state.status == "stopped":
+        return "Stopped"
+    text = f"{state.status.capitalize()} · version {state.version}"
+    return f"{text} · edits not live yet" if state.changed else text
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+class RunControls(QObject):
+    def __init__(self, window: "MainWindow", host: EngineHost, actions: dict[str, QAction]) -> None:
+        super().__init__(window)
+        self.window, self.host, self.actions = window, host, actions
+        self.state: JourneyState | None = None
+        self.label = QLabel()
+        self.label.setObjectName("runState")
+        self._polling = False
+        self._again = False          # asked again while a poll was out (e.g. after a command): read once more
+        self.timer = QTimer(self, interval=POLL_MS, timeout=self.poll)
+        self.timer.start()
+        actions["activate"].triggered.connect(self.activate)
+        actions["pause"].triggered.connect(self.pause)
+        actions["stop"].triggered.connect(self.stop)
+        self.update_actions()
+
+    def _journey(self) -> tuple[str, str] | None:
+        """The open journey's id and name, when it is in the library."""
+        session = self.window.session
+        if session is None or session.journey_id is None:
+            return None
+        return session.journey_id, session.editor.journey.name
+
+    # -- polling ----------------------------------------------------------------------
+
+    def poll(self) -> None:
+        journey = self._journey()
+        if journey is None:
+            return
+        if self._polling:
+            self._again = True
+            return
+        self._polling = True
+        journey_id = journey[0]
+        self.host.submit(lambda: self.host.state(journey_id), lambda state: self._show(journey_id, state),
+                         self._poll_failed)
+
+    def _poll_failed(self, exc: Exception) -> None:
+        self._polling = self._again = False
+        self.window.statusBar().showMessage(f"Could not read the journey's statistics: {exc}", 8000)
+
+    def _show(self, journey_id: str, state: JourneyState | None) -> None:
+        self._polling = False
+        if self._again:
+            self._again = False
+            self.poll()
+        journey = self._journey()
+        if journey is None or journey[0] != journey_id:
+            return          # another journey was opened meanwhile: its own poll follows
+        before, self.state = self.state, state
+        if state is not None and (before is None or before.status != state.status):
+            self.window.refresh_list()       # the status may have changed elsewhere (the CLI, another window)
+        editor = self.window.editor
+        if editor is not None:
+            ran = state is not None and (state.status != "draft" or state.stats.entered > 0)
+            editor.scene.show_stats(state.stats if ran else None)
+        self.update_actions()
+
+    def journey_changed(self) -> None:
+        """Another journey is open (or none): forget the last one's numbers and read the new one's."""
+        self.state = None
+        self.update_actions()
+        self.poll()
+
+    def update_actions(self) -> None:
+        open_ = self._journey() is not None
+        status = self.state.status if self.state else "draft"
+        activate, pause, stop = (self.actions[k] for k in ("activate", "pause", "stop"))
+        if status == "active" and self.state and self.state.changed:
+            activate.setText("Publish changes")
+            activate.setToolTip("Make the edits live: new contacts get them, those inside keep their version")
+        else:
+            activate.setText("Resume" if status == "paused" else "Activate")
+            activate.setToolTip("Start the journey: contacts enter and move through it")
+        activate.setEnabled(open_ and (status != "active" or bool(self.state and self.state.changed)))
+        pause.setEnabled(open_ and status == "active")
+        stop.setEnabled(open_ and status in ("active", "paused"))
+        self.label.setText(status_text(self.state) if open_ else "")
+
+    # -- commands ---------------------------------------------------------------------
+
+    def _run(self, work: Callable[[], object], done: Callable[[object], str]) -> None:
+        """Runs a command on the worker; then says what happened, refreshes the list and polls."""
+        def finished(result: object) -> None:
+            self.window.statusBar().showMessage(done(result), 8000)
+            self.window.refresh_list()
+            self.poll()
+
+        def failed(exc: Exception) -> None:
+            QMessageBox.warning(self.window, "Journey Studio", f"That did not work.\n\n{exc}")
+            self.poll()
+
+        self.host.submit(work, finished, failed)
+
+    def activate(self) -> None:
+        journey = self._journey()
+        window = self.window
+        if journey is None or window.session is None or window.editor is None:
+            return
+        journey_id, name = journey
+        if not window.session.save():
+            QMessageBox.warning(window, "Journey Studio",
+                                f"“{name}” could not be saved, so it cannot start.\n\n{window.session.error}")
+            return
+        errors = [p for p in validate(window.editor.journey, catalog=window.editor.catalog, active=True)
+                  if p.severity == ERROR]
+        if errors:
+            window.editor.validator.run_now()
+            window.problems.show_problems(errors, window.editor.journey)
+            window.fit_problems()
+            QMessageBox.warning(
+                window, "Not ready to start",
+                f"“{name}” has {_plural(len(errors), 'error')} to fix before it can start:\n\n"
+                + "\n".join(f"• {p.message}" for p in errors[:5])
+                + ("\n…" if len(errors) > 5 else "") + "\n\nThey are listed below the canvas.")
+            return
+        self._run(lambda: self.host.engine.activate(journey_id),
+                  lambda version: f"“{name}” is active: new contacts enter version {version}.")
+
+    def pause(self) -> None:
+        journey = self._journey()
+        if journey is not None:
+            journey_id, name = journey
+            self._run(lambda: self.host.engine.pause(journey_id),
+                      lambda _: f"“{name}” is paused: nobody enters or moves on until you resume it.")
+
+    def stop(self) -> None:
+        journey = self._journey()
+        if journey is None:
+            return
+        journey_id, name = journey
+        inside = self.state.stats.active if self.state else 0
+        answer = QMessageBox.question(
+            self.window, "Stop the journey?",
+            f"Stop “{name}”?\n\n{_plural(inside, 'contact')} in it will leave now and get nothing more "
+            "from it. You can activate it again later; they will not come back.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        self._run(lambda: self.host.engine.stop(journey_id),
+                  lambda left: f"“{name}” is stopped; {_plural(int(left), 'contact')} left it.")  # type: ignore[arg-type]
