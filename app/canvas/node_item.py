@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QStyleOptionGraphicsItem, QWidget
 
 from app.journey.model import Node
@@ -49,7 +49,7 @@ def stats_text(kind: str, s: NodeStats, outcomes: list[str]) -> str:
         if skipped:
             parts.append(f"{skipped:,} skipped")
     elif kind == "wait":
-        parts = [f"{s.entered:,} entered", f"{s.waiting:,} waiting"]
+        parts = [f"{s.waiting:,} waiting", f"{s.entered:,} entered"]     # who is held here now comes first
     elif kind == "message_status":
         parts = [f"{name} {s.branched.get(name, 0):,}" for name in outcomes]
         if s.waiting:
@@ -81,6 +81,8 @@ class NodeItem(QGraphicsRectItem):
         self._stats_lines: list[tuple[QPointF, str]] = []   # baseline and text, laid out once per change
         self._strip = QRectF()                           # the pill below the card, empty when hidden
         self._elided = False                             # the strip cannot show all of self._stats
+        self._headline = ""                              # zoomed out: the leading numbers that fit one line
+        self._headline_strip = QRectF()
         self._card = QPainterPath()
         self._card.addRoundedRect(QRectF(0, 0, CARD_W, CARD_H), RADIUS, RADIUS)
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable | QGraphicsItem.GraphicsItemFlag.ItemIsMovable
@@ -147,11 +149,16 @@ class NodeItem(QGraphicsRectItem):
         return self._stats
 
     def stats_rect(self) -> QRectF:
-        """The strip's rect in item coordinates (empty when hidden)."""
-        return QRectF(self._strip)
+        """The area the strip takes at any zoom, in item coordinates (empty when hidden)."""
+        return self._strip.united(self._headline_strip) if self._stats else QRectF()
 
-    def shown_stats(self) -> list[str]:
-        """The strip's lines as drawn at full detail."""
+    def shown_stats(self, lod: float = 1.0) -> list[str]:
+        """The strip's lines as drawn at a level of detail: all of it at full detail, the leading
+        numbers when only titles show, nothing below that."""
+        if lod < LOD_TITLES or not self._stats:
+            return []
+        if lod < LOD_FULL:
+            return [self._headline]
         return [line for _origin, line in self._stats_lines]
 
     def _layout_stats(self) -> None:
@@ -159,7 +166,9 @@ class NodeItem(QGraphicsRectItem):
         # as wide as the card; the last line is elided if the rest still does not fit. Each
         # segment is measured once and widths are summed: a 1,000-step poll stays cheap.
         self._stats_lines, self._strip, self._elided = [], QRectF(), False
+        self._headline, self._headline_strip = "", QRectF()
         if self._stats:
+            self._layout_headline()
             m = fonts().stats_metrics
             width, sep = CARD_W - 2 * _STRIP_PAD_X, m.horizontalAdvance(_SEP)
             lines: list[list[str]] = []
@@ -184,10 +193,25 @@ class NodeItem(QGraphicsRectItem):
         # Grow the bounds only while the strip shows, so empty canvas below a card stays empty
         # (a click there starts a rubber band, not a drag of the card); a full card width, so
         # new numbers change the geometry (and the scene's index) only when the line count does.
-        bounds = _BOUNDS.united(QRectF(0, self._strip.top() - 1, CARD_W, self._strip.height() + 2)) \
-            if self._stats else _BOUNDS
+        strip = self.stats_rect()
+        bounds = _BOUNDS.united(QRectF(0, strip.top() - 1, CARD_W, strip.height() + 2)) if self._stats else _BOUNDS
         if bounds != self.rect():
             self.setRect(bounds)
+
+    def _layout_headline(self) -> None:
+        # Zoomed out (a whole journey in view) the small strip is unreadable: one line in a large
+        # font takes its place, with as many leading numbers as fit ("980 sent · 41% opened").
+        m = fonts().headline_metrics
+        width = CARD_W - 2 * _STRIP_PAD_X
+        parts = self._stats.split(_SEP)
+        shown = parts[0]
+        for part in parts[1:]:
+            if m.horizontalAdvance(shown + _SEP + part) > width:
+                break
+            shown += _SEP + part
+        self._headline = m.elidedText(shown, Qt.TextElideMode.ElideRight, width)
+        self._headline_strip = QRectF(0, CARD_H + STATS_GAP, m.horizontalAdvance(self._headline) + 2 * _STRIP_PAD_X,
+                                      m.height() + 2 * _STRIP_PAD_Y)
 
     def set_drop_state(self, state: bool | None) -> None:
         if state != self.drop_state:
@@ -263,10 +287,15 @@ class NodeItem(QGraphicsRectItem):
         painter.drawRoundedRect(QRectF(0, 0, 7, CARD_H), 3.5, 3.5)
         if lod < LOD_FULL:
             self._paint_titles_only(painter)
+            if self._headline:
+                self._paint_strip(painter, self._headline_strip, fonts().headline,
+                                  [(self._headline_strip.bottomLeft() + QPointF(
+                                      _STRIP_PAD_X, -_STRIP_PAD_Y - fonts().headline_metrics.descent()),
+                                    self._headline)])
         else:
             self._paint_full(painter)
             if self._stats_lines:
-                self._paint_stats(painter)
+                self._paint_strip(painter, self._strip, fonts().stats, self._stats_lines)
         self._paint_ports(painter, lod)
         if self.problems:
             self._paint_marker(painter)
@@ -298,15 +327,15 @@ class NodeItem(QGraphicsRectItem):
                 painter.drawText(QRectF(CARD_W - 60, port.y() - 9, 60 - PORT_R - 5, 18),
                                  Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, label)
 
-    def _paint_stats(self, painter: QPainter) -> None:
+    def _paint_strip(self, painter: QPainter, strip: QRectF, font: QFont, lines: list[tuple[QPointF, str]]) -> None:
         t = theme()
         painter.setPen(QPen(t.card_border, 1))
         painter.setBrush(t.card)
-        r = self._strip.height() / 2 if len(self._stats_lines) == 1 else 8.0
-        painter.drawRoundedRect(self._strip, r, r)
-        painter.setFont(fonts().stats)
+        r = strip.height() / 2 if len(lines) == 1 else 8.0
+        painter.drawRoundedRect(strip, r, r)
+        painter.setFont(font)
         painter.setPen(t.muted)
-        for origin, line in self._stats_lines:
+        for origin, line in lines:
             painter.drawText(origin, line)
 
     def _paint_ports(self, painter: QPainter, lod: float) -> None:

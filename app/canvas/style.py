@@ -83,11 +83,13 @@ class Fonts:
     small: QFont
     big_title: QFont
     stats: QFont                 # the strip of numbers below a card: small, regular weight so it fits
+    headline: QFont              # the same strip zoomed out: its first numbers, large enough to read
     title_metrics: QFontMetricsF
     summary_metrics: QFontMetricsF
     small_metrics: QFontMetricsF
     big_metrics: QFontMetricsF
     stats_metrics: QFontMetricsF
+    headline_metrics: QFontMetricsF
 
 
 @lru_cache(maxsize=1)
@@ -106,8 +108,10 @@ def fonts() -> Fonts:
     big.setWeight(QFont.Weight.Bold)
     stats = QFont(base)
     stats.setPixelSize(11)
-    return Fonts(title, summary, small, big, stats, QFontMetricsF(title), QFontMetricsF(summary), QFontMetricsF(small),
-                 QFontMetricsF(big), QFontMetricsF(stats))
+    headline = QFont(base)
+    headline.setPixelSize(17)      # about 9 px on screen at the zoom a six-step journey fits at
+    return Fonts(title, summary, small, big, stats, headline, QFontMetricsF(title), QFontMetricsF(summary),
+                 QFontMetricsF(small), QFontMetricsF(big), QFontMetricsF(stats), QFontMetricsF(headline))
 
 
 def wrap_text(text: str, metrics: QFontMetricsF, width: float, max_lines: int) -> list[str]:

@@ -2,6 +2,7 @@
 with the problems below it, the inspector on the right."""
 from __future__ import annotations
 
+import time
 from typing import Any, Callable
 
 from PySide6.QtCore import QSize, Qt, QTimer
@@ -308,6 +309,10 @@ class MainWindow(QMainWindow):
         assert self.editor is not None
         self.editor.validator.run_now()
         self._show_problems()            # sizes the problems panel, so the canvas has its final size
+        self.run_controls.poll()         # the journey's status and numbers, as a user would see them
+        deadline = time.monotonic() + 10
+        while self.host.busy() and time.monotonic() < deadline:
+            QApplication.processEvents()
         QApplication.processEvents()
         self.editor.view.fit()
         QApplication.processEvents()

@@ -57,7 +57,7 @@ def _painted_below_card(image: QImage, scale: float) -> int:
      "8 sent · 13% opened · 0% clicked · 1,250 converted · 3 waiting · 20 skipped"),
     ("send_template", NodeStats(entered=40, waiting=40), "0 sent · 40 waiting"),
     ("send_template", NodeStats(), "0 sent"),
-    ("wait", NodeStats(entered=1180, waiting=311), "1,180 entered · 311 waiting"),
+    ("wait", NodeStats(entered=1180, waiting=311), "311 waiting · 1,180 entered"),
     ("message_status", NodeStats(branched={"no": 560, "yes": 402}), "yes 402 · no 560"),
     ("message_status", NodeStats(branched={"yes": 1402}, waiting=218), "yes 1,402 · no 0 · 218 waiting"),
     ("tag", NodeStats(entered=350), "350 tagged"),
@@ -69,7 +69,7 @@ def test_each_kind_shows_what_a_shop_owner_wants_to_know(cart, kind, stats, text
 
 def test_steps_without_numbers_show_zeros_and_the_polled_stats_are_not_grown(cart):
     stats = _show(cart, {"trigger": NodeStats(entered=5)})
-    assert _item(cart, "wait").stats_text() == "0 entered · 0 waiting"
+    assert _item(cart, "wait").stats_text() == "0 waiting · 0 entered"
     assert _item(cart, "tag").stats_text() == "0 tagged"
     assert list(stats.nodes) == [node_of(cart.journey, "trigger").id]      # a defaultdict: .get, not []
 
@@ -87,7 +87,7 @@ def test_a_long_text_wraps_at_separators_and_stays_inside_the_card_width(cart):
     assert item.toolTip().endswith(item.stats_text())                    # the tooltip has it all
 
 
-def test_the_strip_shows_only_at_full_detail_and_none_hides_it_everywhere(cart):
+def test_zoomed_out_the_strip_shows_its_leading_numbers_large_and_none_hides_it_everywhere(cart):
     item = _item(cart, "trigger")
     plain_bounds = item.boundingRect()
     assert _painted_below_card(_render(item, 1.0), 1.0) == 0
@@ -95,7 +95,14 @@ def test_the_strip_shows_only_at_full_detail_and_none_hides_it_everywhere(cart):
     assert item.boundingRect().contains(item.stats_rect())               # cached paint is not clipped
     assert _painted_below_card(_render(item, 1.0), 1.0) > 100
     titles = (LOD_TITLES + LOD_FULL) / 2
-    assert _painted_below_card(_render(item, titles), titles) == 0
+    assert _painted_below_card(_render(item, titles), titles) > 100      # a whole journey in view: still there
+    assert item.shown_stats(titles) == ["1,204 entered"]
+    assert item.shown_stats(LOD_TITLES / 2) == []                        # plain blocks: no text at all
+    email = _item(cart, "send_template")
+    _show(cart, {"send_template": NodeStats(sent=980, opened=402, clicked=88, converted=12)})
+    [headline] = email.shown_stats(titles)
+    assert headline.startswith("980 sent · 41% opened") and "12 converted" in email.shown_stats()[-1]
+    assert email.stats_rect().width() <= CARD_W
 
     cart.scene.show_stats(None)
 
