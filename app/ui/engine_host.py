@@ -65,6 +65,7 @@ class EngineHost(QObject):
         self._tickets = count()
         self._waiting: dict[int, tuple[Callable[[Any], None], Callable[[Exception], None] | None]] = {}
         self._finished.connect(self._deliver)
+        self._changed: dict[tuple[Any, ...], bool] = {}    # the last draft-vs-version comparison
 
     # -- the live engine -------------------------------------------------------------
 
@@ -108,5 +109,9 @@ class EngineHost(QObject):
         if row is None:
             return None
         version = row.published_version
-        changed = version is None or self.store.load_draft(journey_id) != self.store.load_version(journey_id, version)
-        return JourneyState(journey_id, row.status, version, changed, journey_stats(self.engine.db, journey_id))
+        key = (journey_id, row.updated_at, version)
+        if key not in self._changed:          # comparing documents only when the draft or version moved
+            self._changed = {key: version is None or
+                             self.store.load_draft(journey_id) != self.store.load_version(journey_id, version)}
+        return JourneyState(journey_id, row.status, version, self._changed[key],
+                            journey_stats(self.engine.db, journey_id))

@@ -7,7 +7,7 @@ worker; the window only ever waits for a reply it is sent.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QAction
@@ -118,7 +118,7 @@ class RunControls(QObject):
 
     # -- commands ---------------------------------------------------------------------
 
-    def _run(self, work: Callable[[], object], done: Callable[[object], str]) -> None:
+    def _run(self, work: Callable[[], Any], done: Callable[[Any], str]) -> None:
         """Runs a command on the worker; then says what happened, refreshes the list and polls."""
         def finished(result: object) -> None:
             self.window.statusBar().showMessage(done(result), 8000)
@@ -177,4 +177,4 @@ class RunControls(QObject):
         if answer != QMessageBox.StandardButton.Yes:
             return
         self._run(lambda: self.host.engine.stop(journey_id),
-                  lambda left: f"“{name}” is stopped; {_plural(int(left), 'contact')} left it.")  # type: ignore[arg-type]
+                  lambda left: f"“{name}” is stopped; {_plural(left, 'contact')} left it.")
