@@ -10,16 +10,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from itertools import count
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 from sqlalchemy.engine import Engine
 
 from app.engine.clock import Clock, SystemClock
-from app.engine.engine import JourneyEngine
-from app.engine.scheduler import LiveEngine
 from app.engine.stats import JourneyStats, journey_stats
 from app.store.journeys import JourneyStore
+
+if TYPE_CHECKING:
+    from app.engine.engine import JourneyEngine
+    from app.engine.scheduler import LiveEngine
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +59,8 @@ class EngineHost(QObject):
 
     def __init__(self, db: Engine, clock: Clock | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.engine = JourneyEngine(db, clock or SystemClock())
+        self.db, self.clock = db, clock or SystemClock()
+        self._engine: JourneyEngine | None = None
         self.store = JourneyStore(db)
         self.live: LiveEngine | None = None
         self._pool = QThreadPool(self)
@@ -69,9 +72,20 @@ class EngineHost(QObject):
 
     # -- the live engine -------------------------------------------------------------
 
+    @property
+    def engine(self) -> "JourneyEngine":
+        # Built on first use, after the window is up: the engine and the scheduler add to start-up.
+        if self._engine is None:
+            from app.engine.engine import JourneyEngine
+
+            self._engine = JourneyEngine(self.db, self.clock)
+        return self._engine
+
     def start(self) -> None:
         """Starts the scheduler's jobs: active journeys now move on their own."""
         if self.live is None:
+            from app.engine.scheduler import LiveEngine
+
             self.live = LiveEngine(self.engine, on_error=lambda name, exc: self.job_failed.emit(name, str(exc)))
             self.live.start()
 
@@ -113,5 +127,4 @@ class EngineHost(QObject):
         if key not in self._changed:          # comparing documents only when the draft or version moved
             self._changed = {key: version is None or
                              self.store.load_draft(journey_id) != self.store.load_version(journey_id, version)}
-        return JourneyState(journey_id, row.status, version, self._changed[key],
-                            journey_stats(self.engine.db, journey_id))
+        return JourneyState(journey_id, row.status, version, self._changed[key], journey_stats(self.db, journey_id))
