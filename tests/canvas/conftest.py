@@ -5,11 +5,13 @@ from collections.abc import Callable
 
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtGui import QColor, QDragEnterEvent, QDragMoveEvent, QDropEvent, QImage, QPainter
+from PySide6.QtWidgets import QApplication, QStyleOptionGraphicsItem
 from PySide6.QtTest import QTest
 
 from app.canvas.editor import CanvasEditor
+from app.canvas.node_item import NodeItem
+from app.canvas.style import CARD_H, CARD_W
 from app.examples import load_example
 from app.journey.model import Journey
 
@@ -61,3 +63,17 @@ def drop(view, mime: QMimeData, pos: QPoint) -> None:
 
 def node_of(journey: Journey, kind: str):
     return next(n for n in journey.nodes.values() if n.kind == kind)
+
+
+BACKDROP = "#777777"
+
+
+def render_card(item: NodeItem, scale: float, below: float = 0.0) -> QImage:
+    """The item painted at `scale` on a grey backdrop, with `below` units of room under the card."""
+    image = QImage(int(CARD_W * scale) + 4, int((CARD_H + below) * scale) + 4, QImage.Format.Format_ARGB32)
+    image.fill(QColor(BACKDROP))
+    painter = QPainter(image)
+    painter.scale(scale, scale)
+    item.paint(painter, QStyleOptionGraphicsItem(), None)
+    painter.end()
+    return image

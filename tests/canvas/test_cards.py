@@ -4,27 +4,16 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QPointF, QRectF
-from PySide6.QtGui import QColor, QImage, QPainter
-from PySide6.QtWidgets import QStyleOptionGraphicsItem
+from PySide6.QtGui import QImage
 
 from app.canvas.node_item import NodeItem
 from app.canvas.style import CARD_H, CARD_W, CHIP, LOD_FULL, LOD_TITLES, fonts, theme
 from app.examples import example_files, load_example
 from app.journey.model import Journey
 
-from .conftest import node_of
+from .conftest import node_of, render_card
 
 _TEXT_LEFT, _TEXT_RIGHT = 16.0, 12.0       # the card's inner margins (node_item._PAD, _RIGHT)
-
-
-def _render(item: NodeItem, scale: float) -> QImage:
-    image = QImage(int(CARD_W * scale) + 4, int(CARD_H * scale) + 4, QImage.Format.Format_ARGB32)
-    image.fill(QColor("#777777"))
-    painter = QPainter(image)
-    painter.scale(scale, scale)
-    item.paint(painter, QStyleOptionGraphicsItem(), None)
-    painter.end()
-    return image
 
 
 def _dark_pixels(image: QImage, rect: QRectF) -> int:
@@ -67,7 +56,7 @@ def test_zoomed_out_cards_show_big_titles_only(cart):
     item = cart.scene.item_for_node[status.id]
     scale = (LOD_TITLES + LOD_FULL) / 2
     assert " ".join(item.shown_text(scale)) == status.title == "Opened within 24 h?"
-    far, near = _render(item, scale), _render(item, 1.0)
+    far, near = render_card(item, scale), render_card(item, 1.0)
     chip = QPointF(_TEXT_LEFT + 2, item._top + CHIP / 2)        # inside the chip's left edge on a full card
     assert near.pixelColor(chip.toPoint()).name() == status.spec.colour
     assert far.pixelColor((chip * scale).toPoint()).name() != status.spec.colour

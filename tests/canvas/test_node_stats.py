@@ -6,15 +6,14 @@ import math
 
 import pytest
 from PySide6.QtCore import QRectF
-from PySide6.QtGui import QColor, QImage, QPainter
-from PySide6.QtWidgets import QStyleOptionGraphicsItem
+from PySide6.QtGui import QImage
 
 from app.canvas.node_item import NodeItem
 from app.canvas.style import CARD_H, CARD_W, LOD_FULL, LOD_TITLES
 from app.engine.stats import JourneyStats, NodeStats
 from app.journey.model import Journey
 
-from .conftest import node_of
+from .conftest import BACKDROP, node_of, render_card
 
 EMAIL = NodeStats(entered=1_000, sent=980, opened=402, clicked=88, converted=12)
 
@@ -32,20 +31,13 @@ def _item(editor, kind: str) -> NodeItem:
 
 
 def _render(item: NodeItem, scale: float) -> QImage:
-    """The item painted at `scale`, with room below the card for the strip."""
-    image = QImage(int(CARD_W * scale) + 4, int((CARD_H + 60) * scale), QImage.Format.Format_ARGB32)
-    image.fill(QColor("#777777"))
-    painter = QPainter(image)
-    painter.scale(scale, scale)
-    item.paint(painter, QStyleOptionGraphicsItem(), None)
-    painter.end()
-    return image
+    return render_card(item, scale, below=60)      # room below the card for the strip
 
 
 def _painted_below_card(image: QImage, scale: float) -> int:
     top = math.ceil((CARD_H + 3) * scale) + 1        # clear of the card border's antialiasing
     return sum(1 for x in range(image.width()) for y in range(top, image.height())
-               if image.pixelColor(x, y).name() != "#777777")
+               if image.pixelColor(x, y).name() != BACKDROP)
 
 
 @pytest.mark.parametrize("kind, stats, text", [
