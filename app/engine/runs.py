@@ -18,8 +18,8 @@ from app.store.sql import insert_or_ignore
 from app.store.tables import contact_tags, events, messages, run_log, runs
 
 from .bulk import Many
-from .counts import Counts
 from .context import ContactView, EventCache, JourneyCache, LiveJourney, load_contacts
+from .counts import Counts
 from .templating import TemplateCache
 
 ACTIVE = "active"

@@ -39,9 +39,10 @@ def advance(batch: Batch, run: RunState, at: datetime) -> int:
             batch.finish(run, "exited", at, "error")
             break
         steps += 1
-        if "until" not in run.state:      # arriving, not resuming after a hold
+        step = Step(batch, run, journey, node, contact, at)
+        if step.first_visit:          # arriving at the step, not resuming after a hold
             batch.counts.add(run.journey_id, node.id, REACHED, at)
-        result = HANDLERS[node.kind](Step(batch, run, journey, node, contact, at))
+        result = HANDLERS[node.kind](step)
         batch.touch(run)
         kind = type(result)
         if kind is Hold:
