@@ -140,6 +140,13 @@ class MainWindow(QMainWindow):
             self.refresh_list()
             self.open_journey(journey_id)
 
+    def refresh_catalog(self) -> None:
+        """New contact attributes or event properties (after an import) count as known variables."""
+        if self.editor is not None:
+            catalog = self._catalog()
+            self.editor.catalog = self.editor.validator.catalog = self.inspector.catalog = catalog
+            self.editor.validator.run_now()
+
     def _catalog(self) -> VariableCatalog:
         """Contact attributes and event properties seen in the store (one small query)."""
         names = known_variables(self.store.engine)

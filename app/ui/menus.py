@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QMenu, QToolBar, QToolButton
 from app.canvas.style import kind_icon
 from app.journey.registry import all_kinds
 
+from .data_import import import_contacts_file, import_events_file
 from .icons import ui_icon
 
 if TYPE_CHECKING:
@@ -42,6 +43,11 @@ def build_menus(window: "MainWindow") -> dict[str, QAction]:
     a["new"] = _action(window, file, "New journey", lambda: window.new_journey(""), Key.New)
     a["import"] = _action(window, file, "Import journey file…", window.import_file, "Ctrl+I")
     a["export"] = _action(window, file, "Export journey file…", window.export_file, "Ctrl+E")
+    file.addSeparator()
+    a["import_contacts"] = _action(window, file, "Import contacts (CSV)…", lambda: import_contacts_file(window),
+                                   tip="Add or update contacts from a CSV file with an id column")
+    a["import_events"] = _action(window, file, "Import events (JSON lines)…", lambda: import_events_file(window),
+                                 tip="Feed events (carts, orders, opens…) to the running journeys")
     file.addSeparator()
     a["save"] = _action(window, file, "Save", window.save_now, Key.Save)
     file.addSeparator()

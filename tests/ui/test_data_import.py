@@ -1,0 +1,57 @@
+"""File → Import contacts / events: bad lines are reported with their numbers, good ones kept,
+and the running journeys react to the events."""
+from __future__ import annotations
+
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+from sqlalchemy import func, select
+
+from app.paths import RESOURCES
+from app.store.tables import contacts, runs
+
+
+def _choose(monkeypatch, path) -> list[str]:
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
+    warnings: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a, **k: warnings.append(text))
+    return warnings
+
+
+def _count(window, table) -> int:
+    with window.store.engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def test_importing_contacts_keeps_the_good_rows_and_names_the_bad_lines(window, qtbot, monkeypatch, tmp_path):
+    csv = tmp_path / "shoppers.csv"
+    csv.write_text("id,email,first_name,loyalty_tier\nann,ann@example.com,Ann,gold\n"
+                   ",nobody@example.com,No id,\nbo,not-an-email,Bo,\ncy,cy@example.com,Cy,silver\n")
+    warnings = _choose(monkeypatch, csv)
+    window.actions_["import_contacts"].trigger()
+    qtbot.waitUntil(lambda: bool(warnings), timeout=5000)
+    assert _count(window, contacts) == 2
+    assert "Imported 2 contacts from shoppers.csv" in warnings[0]
+    assert "line 3: the id is empty" in warnings[0] and "line 4: email 'not-an-email'" in warnings[0]
+    assert "loyalty_tier" in window.editor.catalog.contact_attributes     # suggested in templates from now on
+
+
+def test_importing_events_moves_contacts_into_the_active_journey(window, qtbot, monkeypatch):
+    journey_id = window.session.journey_id
+    window.actions_["activate"].trigger()
+    qtbot.waitUntil(lambda: window.store.get(journey_id).status == "active", timeout=5000)
+    _choose(monkeypatch, RESOURCES / "sample_events.jsonl")
+    window.actions_["import_events"].trigger()
+    qtbot.waitUntil(lambda: "events from sample_events.jsonl" in window.statusBar().currentMessage(), timeout=10000)
+    assert _count(window, runs) > 0
+    qtbot.waitUntil(lambda: not window.host.busy(), timeout=5000)
+    trigger = next(n for n in window.editor.journey.nodes.values() if n.kind == "trigger")
+    assert window.editor.scene.item_for_node[trigger.id].stats_text().endswith("entered")
+    assert window.editor.scene.item_for_node[trigger.id].stats_text() != "0 entered"
+
+
+def test_a_file_that_cannot_be_read_is_reported_and_nothing_changes(window, monkeypatch, tmp_path):
+    broken = tmp_path / "latin1.csv"
+    broken.write_bytes("id,first_name\nzoé,Zoé\n".encode("latin-1"))
+    warnings = _choose(monkeypatch, broken)
+    window.actions_["import_contacts"].trigger()
+    assert len(warnings) == 1 and "latin1.csv could not be read" in warnings[0]
+    assert _count(window, contacts) == 0
