@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import count
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -117,8 +118,9 @@ class EngineHost(QObject):
 
     # -- what the window asks -------------------------------------------------------------
 
-    def state(self, journey_id: str) -> JourneyState | None:
-        """The journey's status and statistics (worker thread); None when it is gone."""
+    def state(self, journey_id: str, since: datetime | None = None) -> JourneyState | None:
+        """The journey's status and statistics since `since` (all time: None), on the worker thread;
+        None when the journey is gone."""
         row = self.store.get(journey_id)
         if row is None:
             return None
@@ -127,4 +129,4 @@ class EngineHost(QObject):
         if key not in self._changed:          # comparing documents only when the draft or version moved
             self._changed = {key: version is None or
                              self.store.load_draft(journey_id) != self.store.load_version(journey_id, version)}
-        return JourneyState(journey_id, row.status, version, self._changed[key], journey_stats(self.db, journey_id))
+        return JourneyState(journey_id, row.status, version, self._changed[key], journey_stats(self.db, journey_id, since))

@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
         # The engine runs under the window; its scheduled jobs start with start_engine().
         self.host = host or EngineHost(store.engine, parent=self)
         self.run_controls = RunControls(self, self.host, self.actions_)
+        self.statusBar().addPermanentWidget(self.run_controls.range)
         self.statusBar().addPermanentWidget(self.run_controls.label)
         self._connect_list()
         self.refresh_list()

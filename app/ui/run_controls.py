@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
+from datetime import datetime, timedelta, timezone
+
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QLabel, QMessageBox
+from PySide6.QtWidgets import QComboBox, QLabel, QMessageBox
 
 from app.journey.validate import ERROR, validate
 
@@ -21,6 +23,8 @@ if TYPE_CHECKING:
     from .main_window import MainWindow
 
 POLL_MS = 3000
+RANGES = (("Numbers: all time", None), ("Numbers: last 24 hours", timedelta(days=1)),
+          ("Numbers: last 7 days", timedelta(days=7)), ("Numbers: last 30 days", timedelta(days=30)))
 
 
 def status_text(state: JourneyState | None) -> str:
@@ -44,6 +48,13 @@ class RunControls(QObject):
         self.state: JourneyState | None = None
         self.label = QLabel()
         self.label.setObjectName("runState")
+        # Which period the numbers on the steps count ("waiting" is always now).
+        self.range = QComboBox()
+        self.range.setObjectName("statsRange")
+        self.range.setToolTip("The period the numbers on the steps count; waiting is always now")
+        for text, span in RANGES:
+            self.range.addItem(text, span)
+        self.range.currentIndexChanged.connect(lambda _i: self.poll())
         self._polling = False
         self._again = False          # asked again while a poll was out (e.g. after a command): read once more
         self.timer = QTimer(self, interval=POLL_MS, timeout=self.poll)
@@ -71,7 +82,9 @@ class RunControls(QObject):
             return
         self._polling = True
         journey_id = journey[0]
-        self.host.submit(lambda: self.host.state(journey_id), lambda state: self._show(journey_id, state),
+        span: timedelta | None = self.range.currentData()
+        since = datetime.now(timezone.utc) - span if span else None
+        self.host.submit(lambda: self.host.state(journey_id, since), lambda state: self._show(journey_id, state),
                          self._poll_failed)
 
     def _poll_failed(self, exc: Exception) -> None:
@@ -115,6 +128,7 @@ class RunControls(QObject):
         pause.setEnabled(open_ and status == "active")
         stop.setEnabled(open_ and status in ("active", "paused"))
         self.label.setText(status_text(self.state) if open_ else "")
+        self.range.setVisible(open_ and self.state is not None and self.state.status != "draft")
 
     # -- commands ---------------------------------------------------------------------
 

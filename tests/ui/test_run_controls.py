@@ -1,7 +1,7 @@
 """Activating, pausing and stopping a journey from the window, and its numbers on the canvas."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from PySide6.QtCore import Qt
@@ -125,3 +125,27 @@ def test_the_live_engine_runs_under_the_window_and_stops_with_it(window):
     live = window.host.live
     window.close()
     assert not live.scheduler.running
+
+
+def test_the_numbers_on_the_steps_count_the_chosen_period(window, qtbot, journey_id):
+    from app.engine.clock import VirtualClock
+    from app.engine.engine import JourneyEngine
+
+    window.actions_["activate"].trigger()
+    qtbot.waitUntil(lambda: _status(window, journey_id) == "active", timeout=5000)
+    now = datetime.now(timezone.utc)
+    import_contacts(window.store.engine, parse_contacts(SHOPPERS)[0], now)
+    # Bo's cart was abandoned ten days ago (an engine on a clock set back then), Ann's now.
+    then = now - timedelta(days=10)
+    JourneyEngine(window.store.engine, VirtualClock(then)).ingest([EventIn("bo", "cart_abandoned", then)])
+    window.host.engine.ingest([EventIn("ann", "cart_abandoned", now)])
+    trigger = window.editor.scene.item_for_node[kind_node(window, "trigger").id]
+    _settle(window, qtbot)
+    assert window.run_controls.range.isVisibleTo(window) and trigger.stats_text() == "2 entered"
+
+    window.run_controls.range.setCurrentIndex(window.run_controls.range.findText("Numbers: last 7 days"))
+    _settle(window, qtbot)
+    assert trigger.stats_text() == "1 entered"
+    window.run_controls.range.setCurrentIndex(window.run_controls.range.findText("Numbers: all time"))
+    _settle(window, qtbot)
+    assert trigger.stats_text() == "2 entered"
