@@ -22,10 +22,12 @@ from app.canvas.style import kind_icon
 from app.journey import schema as S
 from app.journey.schema import Field
 from app.journey.settings import SETTINGS_SCHEMA
+from app.engine.stats import JourneyStats, NodeStats
 from app.journey.templates import VariableCatalog, variable_names
 
 from .editors import MERGEABLE
 from .form import FormBuilder, help_label, new_form_layout, signature
+from .numbers import NumbersPanel, journey_rows, step_rows
 
 _NAME = Field("name", S.TEXT, "Step name", help="Optional: a name for this step on the canvas")
 _JOURNEY_NAME = Field("name", S.TEXT, "Journey name")
@@ -46,6 +48,9 @@ class Inspector(QScrollArea):
         self.builder: FormBuilder | None = None
         self._signature: tuple[Any, ...] = ()
         self._ends: list[tuple[str, QCheckBox]] = []
+        self.stats: JourneyStats | None = None      # the open journey's numbers, once it has run
+        self.period = "all time"
+        self.numbers: NumbersPanel | None = None
         self._show_empty()
 
     # --- wiring -----------------------------------------------------------------
@@ -132,16 +137,19 @@ class Inspector(QScrollArea):
         if not self.target:
             column.addWidget(self._header("Journey settings", "Who enters, when they leave, and what counts as "
                                           "success. Select a step on the canvas to edit it.", None))
+            column.addWidget(self._numbers_panel())
             self.builder.build(form, (_JOURNEY_NAME, _DESCRIPTION), {"name": obj.name, "description": obj.description},
                                ())
             self.builder.build(form, SETTINGS_SCHEMA, obj.settings, ("settings",))
         elif self.target in doc.journey.nodes:
             spec = obj.spec
             column.addWidget(self._header(spec.title, spec.description, spec))
+            column.addWidget(self._numbers_panel())
             self.builder.build(form, (_NAME,), {"name": obj.name}, ())
             self.builder.build(form, spec.schema, obj.config, ("config",))
             self._add_ends(form, obj)
         else:
+            self.numbers = None
             column.addWidget(self._header("Sticky note", "A note for you and your team; it does not run.", None))
             self.builder.build(form, (_NOTE_TEXT,), {"text": obj.text}, ())
         column.addLayout(form)
@@ -149,6 +157,29 @@ class Inspector(QScrollArea):
         self._replace_page(page)
         self._signature = self._current_signature()
         self.verticalScrollBar().setValue(scroll)
+
+    # --- numbers ----------------------------------------------------------------
+
+    def set_stats(self, stats: JourneyStats | None, period: str = "all time") -> None:
+        """The journey's latest numbers (None: it never ran); shown for the journey or the selected step."""
+        self.stats, self.period = stats, period
+        self._fill_numbers()
+
+    def _numbers_panel(self) -> NumbersPanel:
+        self.numbers = NumbersPanel()
+        self._fill_numbers()
+        return self.numbers
+
+    def _fill_numbers(self) -> None:
+        if self.numbers is None:
+            return
+        if self.stats is None or self.doc is None:
+            self.numbers.show_rows("", [])
+            return
+        node = self.doc.journey.nodes.get(self.target) if self.target else None
+        rows = (step_rows(node.kind, self.stats.nodes.get(node.id, NodeStats())) if node is not None
+                else journey_rows(self.stats))
+        self.numbers.show_rows(f"Performance · {self.period}", rows)
 
     def _header(self, title: str, description: str, spec: Any) -> QWidget:
         box = QWidget()
@@ -183,7 +214,7 @@ class Inspector(QScrollArea):
 
     def _show_several(self, count: int) -> None:
         """Several items selected: say what can be done with them together."""
-        self.target, self.builder, self._signature = "", None, ("several",)
+        self.target, self.builder, self._signature, self.numbers = "", None, ("several",), None
         page = QWidget()
         page.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         column = QVBoxLayout(page)
@@ -195,6 +226,7 @@ class Inspector(QScrollArea):
         self._replace_page(page)
 
     def _show_empty(self) -> None:
+        self.numbers = None
         label = QLabel("Open a journey to see its settings here.")
         label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         label.setWordWrap(True)

@@ -105,12 +105,15 @@ class RunControls(QObject):
         editor = self.window.editor
         if editor is not None:
             ran = state is not None and (state.status != "draft" or state.stats.entered > 0)
-            editor.scene.show_stats(state.stats if ran else None)
+            shown = state.stats if state is not None and ran else None
+            editor.scene.show_stats(shown)
+            self.window.inspector.set_stats(shown, self.range.currentText().removeprefix("Numbers: "))
         self.update_actions()
 
     def journey_changed(self) -> None:
         """Another journey is open (or none): forget the last one's numbers and read the new one's."""
         self.state = None
+        self.window.inspector.set_stats(None)
         self.update_actions()
         self.poll()
 

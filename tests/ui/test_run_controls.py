@@ -38,6 +38,7 @@ def test_activating_starts_the_journey_and_its_steps_show_their_numbers(window, 
     assert actions["activate"].isEnabled() and not actions["pause"].isEnabled()
     trigger, wait = kind_node(window, "trigger"), kind_node(window, "wait")
     assert window.editor.scene.item_for_node[trigger.id].stats_text() == ""     # never ran: a clean canvas
+    assert window.inspector.numbers.figures() == {}                              # and no empty figures
 
     actions["activate"].trigger()
     qtbot.waitUntil(lambda: _status(window, journey_id) == "active", timeout=5000)
@@ -149,3 +150,35 @@ def test_the_numbers_on_the_steps_count_the_chosen_period(window, qtbot, journey
     window.run_controls.range.setCurrentIndex(window.run_controls.range.findText("Numbers: all time"))
     _settle(window, qtbot)
     assert trigger.stats_text() == "2 entered"
+
+
+def test_the_inspector_shows_every_figure_of_the_selected_step(window, qtbot, journey_id):
+    window.actions_["activate"].trigger()
+    qtbot.waitUntil(lambda: _status(window, journey_id) == "active", timeout=5000)
+    inspector = window.inspector
+    _settle(window, qtbot)
+    assert inspector.numbers.figures()["Entered"] == "0"                  # the journey's own figures
+    engine = window.host.engine
+    import_contacts(engine.db, parse_contacts(SHOPPERS)[0], datetime.now(timezone.utc))
+    engine.ingest([EventIn(c, "cart_abandoned", datetime.now(timezone.utc)) for c in ("ann", "bo")])
+    _settle(window, qtbot)
+    assert inspector.numbers.figures()["In the journey now"] == "2"
+
+    wait = kind_node(window, "wait")
+    window.editor.view.select_ids([wait.id])
+    figures = inspector.numbers.figures()
+    assert figures["Entered"] == "2" and figures["Waiting now"] == "2"
+    assert inspector.numbers.title.text() == "Performance · all time"
+    name_editor = inspector.builder.editors[("name",)]
+    name_editor.setFocus()
+    _settle(window, qtbot)                          # a poll while editing: figures refresh, the form stays
+    assert inspector.builder.editors[("name",)] is name_editor
+
+    email = kind_node(window, "send_template")
+    window.editor.view.select_ids([email.id])
+    assert {"Sent", "Delivered", "Opened", "Clicked", "Failed", "Converted", "Revenue"} <= set(
+        inspector.numbers.figures())
+    window.editor.view.select_ids([])
+    note = next(iter(window.editor.journey.notes))
+    window.editor.view.select_ids([note])
+    assert inspector.numbers is None                                       # a sticky note has no numbers
