@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Callable
 
-from PySide6.QtCore import QDateTime, QSignalBlocker, Qt, QTime, Signal
+from PySide6.QtCore import QDate, QDateTime, QEvent, QObject, QSignalBlocker, Qt, QTime, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QDateTimeEdit, QDoubleSpinBox, QHBoxLayout,
                                QLabel, QLineEdit, QPlainTextEdit, QPushButton, QSpinBox, QTimeEdit, QToolButton, QWidget)
 
@@ -265,16 +265,32 @@ class DateTimeEditor(Editor):
         self.edit.setDisplayFormat("dd MMM yyyy  HH:mm")
         self.unset = QDateTime.fromSecsSinceEpoch(946684800)      # 2000-01-01: shown as "Not set"
         self.edit.setMinimumDateTime(self.unset)
-        self.edit.setSpecialValueText("Not set")
-        clear = QToolButton()
-        clear.setText("Clear")
+        self.edit.setSpecialValueText("Not set: pick a date")
+        self.clear = QToolButton()
+        self.clear.setText("Clear")
         layout = _row(self)
         layout.addWidget(self.edit, 1)
-        layout.addWidget(clear)
-        clear.clicked.connect(lambda: (self.set_value(""), self.edited.emit("")))
+        layout.addWidget(self.clear)
+        self.clear.clicked.connect(lambda: (self.set_value(""), self.edited.emit("")))
         self.edit.dateTimeChanged.connect(self._changed)
+        # Unset, the popup would open on January 2000 (the "not set" sentinel): open it on this month.
+        self.edit.calendarWidget().installEventFilter(self)
+        self._show_unset(True)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.Show and self.edit.dateTime() == self.unset:
+            today = QDate.currentDate()
+            self.edit.calendarWidget().setCurrentPage(today.year(), today.month())
+        return False
+
+    def _show_unset(self, unset: bool) -> None:
+        self.clear.setEnabled(not unset)
+        font = self.edit.font()
+        font.setItalic(unset)
+        self.edit.setFont(font)
 
     def _changed(self, value: QDateTime) -> None:
+        self._show_unset(value == self.unset)
         if value == self.unset:
             self.edited.emit("")
             return
@@ -285,12 +301,14 @@ class DateTimeEditor(Editor):
         with QSignalBlocker(self.edit):
             if not value:
                 self.edit.setDateTime(self.unset)
+                self._show_unset(True)
                 return
             try:
                 moment = parse_datetime(value).astimezone()
             except ValueError:
                 return
             self.edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(moment.timestamp())))
+            self._show_unset(False)
 
 
 class DurationEditor(Editor):

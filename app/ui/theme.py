@@ -28,6 +28,10 @@ def apply_theme(app: QApplication) -> None:
                    (role.ToolTipText, "text"), (role.PlaceholderText, "muted")):
         palette.setColor(r, QColor(c[key]))
     palette.setColor(role.HighlightedText, QColor("#ffffff"))
+    # setColor(role, …) sets every colour group: put the disabled one back, so a disabled
+    # button or field looks disabled (greyed text) instead of exactly like an enabled one.
+    for r in (role.Text, role.WindowText, role.ButtonText):
+        palette.setColor(QPalette.ColorGroup.Disabled, r, QColor(c["muted"]))
     app.setPalette(palette)
     app.setStyleSheet(f"""
         QLabel#heading {{ font-size: 16px; font-weight: 600; }}

@@ -130,3 +130,22 @@ def test_a_subject_that_wraps_grows_its_box_instead_of_scrolling(window, qtbot):
                     "waiting for you at Corner Shop")
     qtbot.waitUntil(lambda: editor.height() > two_lines)
     qtbot.waitUntil(lambda: editor.verticalScrollBar().maximum() == 0)
+
+
+def test_an_unset_date_says_so_and_its_calendar_opens_on_this_month(qtbot):
+    from PySide6.QtCore import QDate
+
+    from app.ui.editors import DateTimeEditor
+
+    editor = DateTimeEditor(Field("until", S.DATETIME, "Until"))
+    qtbot.addWidget(editor)
+    editor.set_value("")
+    assert editor.edit.text() == "Not set: pick a date" and editor.edit.font().italic()
+    assert not editor.clear.isEnabled()                      # nothing to clear
+    calendar = editor.edit.calendarWidget()
+    calendar.window().show()
+    today = QDate.currentDate()
+    assert (calendar.yearShown(), calendar.monthShown()) == (today.year(), today.month())   # not January 2000
+    calendar.window().hide()
+    editor.set_value("2026-12-24T09:00:00+00:00")
+    assert editor.clear.isEnabled() and not editor.edit.font().italic()
