@@ -83,6 +83,7 @@ class NodeItem(QGraphicsRectItem):
         self._elided = False                             # the strip cannot show all of self._stats
         self._headline = ""                              # zoomed out: the leading numbers that fit one line
         self._headline_strip = QRectF()
+        self._headline_lines: list[tuple[QPointF, str]] = []     # laid out once, like the strip's lines
         self._card = QPainterPath()
         self._card.addRoundedRect(QRectF(0, 0, CARD_W, CARD_H), RADIUS, RADIUS)
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable | QGraphicsItem.GraphicsItemFlag.ItemIsMovable
@@ -166,7 +167,7 @@ class NodeItem(QGraphicsRectItem):
         # as wide as the card; the last line is elided if the rest still does not fit. Each
         # segment is measured once and widths are summed: a 1,000-step poll stays cheap.
         self._stats_lines, self._strip, self._elided = [], QRectF(), False
-        self._headline, self._headline_strip = "", QRectF()
+        self._headline, self._headline_strip, self._headline_lines = "", QRectF(), []
         if self._stats:
             self._layout_headline()
             m = fonts().stats_metrics
@@ -212,6 +213,8 @@ class NodeItem(QGraphicsRectItem):
         self._headline = m.elidedText(shown, Qt.TextElideMode.ElideRight, width)
         self._headline_strip = QRectF(0, CARD_H + STATS_GAP, m.horizontalAdvance(self._headline) + 2 * _STRIP_PAD_X,
                                       m.height() + 2 * _STRIP_PAD_Y)
+        baseline = self._headline_strip.top() + _STRIP_PAD_Y + m.ascent()
+        self._headline_lines = [(QPointF(_STRIP_PAD_X, baseline), self._headline)]
 
     def set_drop_state(self, state: bool | None) -> None:
         if state != self.drop_state:
@@ -287,11 +290,8 @@ class NodeItem(QGraphicsRectItem):
         painter.drawRoundedRect(QRectF(0, 0, 7, CARD_H), 3.5, 3.5)
         if lod < LOD_FULL:
             self._paint_titles_only(painter)
-            if self._headline:
-                self._paint_strip(painter, self._headline_strip, fonts().headline,
-                                  [(self._headline_strip.bottomLeft() + QPointF(
-                                      _STRIP_PAD_X, -_STRIP_PAD_Y - fonts().headline_metrics.descent()),
-                                    self._headline)])
+            if self._headline_lines:
+                self._paint_strip(painter, self._headline_strip, fonts().headline, self._headline_lines)
         else:
             self._paint_full(painter)
             if self._stats_lines:
