@@ -47,3 +47,11 @@ def any_url(request: pytest.FixtureRequest, db_url: str) -> Iterator[str]:
     _wipe_postgres(PG_URL)
     yield PG_URL
     _wipe_postgres(PG_URL)
+
+
+@pytest.fixture(scope="session")
+def app_fonts(qapp):  # type: ignore[no-untyped-def]
+    """The app's shipped fonts, installed as `make run` does (Qt tests ask for it in their conftest)."""
+    from app.ui.typography import install_app_fonts
+
+    return install_app_fonts(qapp)

@@ -17,7 +17,7 @@ from app.journey.model import Node
 from app.journey.validate import ERROR, Problem
 
 from .style import (CARD_H, CARD_W, CHIP, GRID, LOD_FULL, LOD_TITLES, PORT_R, RADIUS, STATS_GAP, STATS_LINES,
-                    SUMMARY_LINES, fonts, icon_pixmap, theme, wrap_text)
+                    SUMMARY_LINES, balanced_wrap, fonts, icon_pixmap, theme, wrap_text)
 
 if TYPE_CHECKING:
     from app.engine.stats import NodeStats
@@ -117,7 +117,7 @@ class NodeItem(QGraphicsRectItem):
         self._summary = [(QPointF(_PAD, first + i * spacing), line) for i, line in enumerate(lines)]
         # Zoomed out, the card shows only its title: the step's name, else its summary ("Wait 3
         # days"), which tells two steps of one kind apart where the kind's title would not.
-        self._big_title = "\n".join(wrap_text(node.title or spec.title, f.big_metrics, CARD_W - _PAD - _RIGHT, 2))
+        self._big_title = "\n".join(balanced_wrap(node.title or spec.title, f.big_metrics, CARD_W - _PAD - _RIGHT))
         n = len(spec.outcomes)
         self._outcomes = [(o.name, o.label if multi else "", QPointF(CARD_W, CARD_H * (i + 1) / (n + 1)),
                            o.name in node.ends) for i, o in enumerate(spec.outcomes)]
@@ -131,6 +131,20 @@ class NodeItem(QGraphicsRectItem):
         if lod < LOD_FULL:
             return self._big_title.split("\n")
         return [self._title] + [line for _origin, line in self._summary]
+
+    def text_boxes(self) -> list[QRectF]:
+        """Where the full-detail card draws each run of text (title, summary lines, branch labels),
+        as measured with the fonts in use; tests check they lie inside the card for any font."""
+        f = fonts()
+        chip_right = _PAD + CHIP + 9
+        centre = self._top + CHIP / 2
+        m = f.title_metrics
+        boxes = [QRectF(chip_right, centre - (m.ascent() + m.descent()) / 2,
+                        m.horizontalAdvance(self._title), m.ascent() + m.descent())]
+        s = f.summary_metrics
+        boxes += [QRectF(origin.x(), origin.y() - s.ascent(), s.horizontalAdvance(line), s.ascent() + s.descent())
+                  for origin, line in self._summary]
+        return boxes
 
     def set_stats(self, stats: NodeStats | None) -> None:
         """Shows the step's numbers below the card, or hides them (None). Text is measured here,

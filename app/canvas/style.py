@@ -136,6 +136,20 @@ def wrap_text(text: str, metrics: QFontMetricsF, width: float, max_lines: int) -
     return [metrics.elidedText(line, Qt.TextElideMode.ElideRight, width) for line in lines]
 
 
+def balanced_wrap(text: str, metrics: QFontMetricsF, width: float) -> list[str]:
+    """Two lines of even length where the text needs two ("Opened within / 24 h?", not
+    "Opened within 24 / h?"); otherwise as `wrap_text` with two lines."""
+    greedy = wrap_text(text, metrics, width, 2)
+    words = text.split()
+    if len(greedy) < 2 or len(words) < 2:
+        return greedy
+    splits = [(" ".join(words[:i]), " ".join(words[i:])) for i in range(1, len(words))]
+    fitting = [pair for pair in splits if max(metrics.horizontalAdvance(p) for p in pair) <= width]
+    if not fitting:
+        return greedy
+    return list(min(fitting, key=lambda pair: max(metrics.horizontalAdvance(p) for p in pair)))
+
+
 def render_svg(renderer: QSvgRenderer, size: int, ratio: int = 1) -> QPixmap:
     """An SVG drawn onto a transparent, antialiased pixmap of `size` logical pixels."""
     pixmap = QPixmap(size * ratio, size * ratio)

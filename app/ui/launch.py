@@ -12,6 +12,9 @@ import time
 from typing import Sequence
 
 
+EXIT_NO_WINDOW = 3           # system libraries for a window are missing (2: the database cannot be opened)
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="journey-studio", description="Journey Studio")
     parser.add_argument("--db", metavar="URL", help="database URL or SQLite file (default: $JOURNEYS_DB, "
@@ -26,11 +29,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.screenshot:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from app.ui.system_libraries import install_hint, missing_for_window
+
+    missing = missing_for_window()
+    if missing:                  # Qt would abort with a generic message that names no package
+        print(install_hint(missing), file=sys.stderr)
+        return EXIT_NO_WINDOW
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Journey Studio")
     app.setOrganizationName("JourneyStudio")
+    from app.ui.typography import install_app_fonts
+
+    install_app_fonts(app)
 
     from app.examples import seed_examples
     from app.store.db import open_database

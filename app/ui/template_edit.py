@@ -5,11 +5,13 @@ the contact's fields, the journey's fields and, for event triggers, `event.…`.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QStringListModel, Qt, Signal
-from PySide6.QtGui import QFontDatabase, QKeyEvent, QResizeEvent, QTextCursor
+from PySide6.QtCore import QEvent, QStringListModel, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QResizeEvent, QTextCursor, QTextOption
 from PySide6.QtWidgets import QCompleter, QPlainTextEdit, QWidget
 
 from app.journey.templates import variable_names
+
+from .typography import mono_font
 
 
 class TemplateEdit(QPlainTextEdit):
@@ -22,9 +24,11 @@ class TemplateEdit(QPlainTextEdit):
         super().__init__(parent)
         self._lines = (lines, max(lines, grow_to))
         self.setTabChangesFocus(True)
-        font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
-        font.setPointSizeF(max(9.0, font.pointSizeF()))
-        self.setFont(font)
+        self.setFont(mono_font())
+        # Text wraps at the box's width, a long link anywhere, so there is never a horizontal bar:
+        # one taking a line's height back is what kept a grown box scrolling.
+        self.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._fit_height()
         if grow_to > lines:
             self.document().documentLayout().documentSizeChanged.connect(lambda _size: self._fit_height())
@@ -38,11 +42,40 @@ class TemplateEdit(QPlainTextEdit):
         self._quiet = False
 
     def _fit_height(self) -> None:
+        """Fixes the height to the laid-out text (between the two line counts), measured from the
+        document's own layout: a glyph from a fallback font can make a line taller than the
+        font's metrics say, so `lines × lineSpacing` alone would leave the last line scrolled."""
         low, high = self._lines
-        wanted = min(high, max(low, int(self.document().documentLayout().documentSize().height())))
-        height = int(self.fontMetrics().lineSpacing() * wanted + 14)
+        layout = self.document().documentLayout()
+        line = self.fontMetrics().lineSpacing()
+        heights: list[float] = []        # one entry per visual line, in pixels
+        block = self.document().begin()
+        while block.isValid():
+            text_layout = block.layout()
+            count = text_layout.lineCount() if text_layout is not None else 0
+            if count:
+                lines = [text_layout.lineAt(i).height() for i in range(count)]
+                lines[-1] += max(0.0, layout.blockBoundingRect(block).height() - sum(lines))   # leading
+                heights.extend(lines)
+            else:                        # not laid out yet (no width): a line of the font
+                heights.append(line)
+            block = block.next()
+        shown = heights[:high] + [line] * max(0, low - len(heights))
+        if high > low:
+            # The bar only when the text outgrows the box; shown while the box is still growing, it
+            # narrows the text, which wraps onto one more line than the box was grown for.
+            self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded if len(heights) > high
+                                            else Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        margins = self.contentsMargins()      # the frame's width, for a QFrame
+        frame = 2 * self.document().documentMargin() + margins.top() + margins.bottom()
+        height = int(sum(shown) + frame + 0.999)
         if height != self.height():
             self.setFixedHeight(height)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:     # a larger font needs more room for the same lines
+            self._fit_height()
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
         super().resizeEvent(event)

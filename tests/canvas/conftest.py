@@ -16,6 +16,11 @@ from app.examples import load_example
 from app.journey.model import Journey
 
 
+@pytest.fixture(autouse=True)
+def _shipped_fonts(app_fonts) -> None:
+    """Every Qt test renders and measures with the fonts the app ships, not the machine's."""
+
+
 @pytest.fixture
 def make_editor(qtbot) -> Callable[[Journey], CanvasEditor]:
     def make(journey: Journey) -> CanvasEditor:

@@ -61,9 +61,10 @@ def test_zoomed_out_cards_show_big_titles_only(cart):
     assert near.pixelColor(chip.toPoint()).name() == status.spec.colour
     assert far.pixelColor((chip * scale).toPoint()).name() != status.spec.colour
     # The title fills the card's height (two big lines), where a full card has a small title above a summary.
-    upper = QRectF(_TEXT_LEFT * scale, 4, (CARD_W / 2) * scale, CARD_H * scale / 2 - 4)
-    lower = QRectF(_TEXT_LEFT * scale, CARD_H * scale / 2, (CARD_W / 2) * scale, CARD_H * scale / 2 - 4)
-    assert _dark_pixels(far, upper) > 20 and _dark_pixels(far, lower) > 20
+    assert len(item.shown_text(scale)) == 2
+    upper = QRectF(_TEXT_LEFT * scale, 4, (CARD_W - _TEXT_LEFT) * scale, CARD_H * scale / 2 - 4)
+    lower = QRectF(_TEXT_LEFT * scale, CARD_H * scale / 2, (CARD_W - _TEXT_LEFT) * scale, CARD_H * scale / 2 - 4)
+    assert _dark_pixels(far, upper) > 20 and _dark_pixels(far, lower) > 5     # however the words fall
     near_summary = QRectF(_TEXT_LEFT, item._top + CHIP + 4, CARD_W / 2, 24)
     assert _dark_pixels(near, near_summary) == 0        # at 100% that row is the muted summary, not a title
     # Below the titles level the card is a plain block with no text at all.
@@ -105,3 +106,18 @@ def test_the_minimap_draws_no_view_frame_when_the_whole_journey_is_in_view(cart)
     cart.view.set_zoom(2.0)
     image = cart.minimap.viewport().grab().toImage()
     assert any(image.pixelColor(x, y).name() == frame for x in range(image.width()) for y in range(image.height()))
+
+
+@pytest.mark.parametrize("title", ["Opened within 24 h?", "Cart reminder email", "Tag +cart-engaged", "Wait 1 hour",
+                                   "Send the win-back discount by WhatsApp"])
+def test_big_titles_split_into_even_lines_that_fit(title):
+    from app.canvas.style import balanced_wrap, fonts, wrap_text
+    metrics, width = fonts().big_metrics, CARD_W - 28
+    lines = balanced_wrap(title, metrics, width)
+    greedy = wrap_text(title, metrics, width, 2)
+    assert 1 <= len(lines) <= 2 and len(lines) == len(greedy)
+    assert all(metrics.horizontalAdvance(line) <= width for line in lines)
+    assert max(map(metrics.horizontalAdvance, lines)) <= max(map(metrics.horizontalAdvance, greedy))
+    if len(lines) == 2 and "…" not in greedy[-1]:
+        assert " ".join(lines) == title                      # nothing lost
+        assert min(map(metrics.horizontalAdvance, lines)) >= metrics.horizontalAdvance(lines[0].split()[0]) / 2

@@ -11,6 +11,11 @@ from app.store.journeys import JourneyStore
 from app.ui.main_window import MainWindow
 
 
+@pytest.fixture(autouse=True)
+def _shipped_fonts(app_fonts) -> None:
+    """Every Qt test renders and measures with the fonts the app ships, not the machine's."""
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "journeys.sqlite3"
