@@ -49,6 +49,11 @@ class LiveJourney:
     def name(self) -> str:
         return self.model.name
 
+    @property
+    def timezone(self) -> str:
+        """The journey's own time zone (`settings.timezone`), "" when it uses the business's."""
+        return str(self.model.settings.get("timezone") or "")
+
     def node(self, node_id: str | None) -> Node | None:
         return self.model.nodes.get(node_id) if node_id else None
 

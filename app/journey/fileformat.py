@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from .model import Edge, Journey, Node, Note
 from .registry import UnknownKind, get_kind, kind_ids
-from .schema import SchemaError, coerce
+from .schema import SchemaError, coerce, timezone_names
 from .settings import SETTINGS_SCHEMA
 
 FORMAT_NAME = "journey"
@@ -132,6 +132,30 @@ def migrate_document(data: dict[str, Any], source: str) -> dict[str, Any]:
     return data
 
 
+def lift_wait_zones(data: dict[str, Any]) -> dict[str, Any]:
+    """Reads the "fallback time zone" of version-1 waits (until a time of day) into the journey.
+
+    That zone used to apply to the wait alone while quiet hours judged the same contact in UTC.
+    Now one zone serves every local-time rule, so the first such wait's zone other than UTC (UTC
+    was the default, not a choice) becomes the journey's `settings.timezone`, unless the journey
+    sets one already. The wait's own field is dropped by the wait kind's migration. Returns a new
+    document when something changed; never raises (bad shapes are reported by the readers).
+    """
+    nodes, settings = data.get("nodes"), data.get("settings", {})
+    if not isinstance(nodes, list) or not isinstance(settings, dict) or settings.get("timezone"):
+        return data
+    for raw in nodes:
+        if not (isinstance(raw, dict) and raw.get("kind") == "wait" and raw.get("kind_version") == 1):
+            continue
+        config = raw.get("config")
+        if not isinstance(config, dict) or config.get("mode") != "time_of_day":
+            continue
+        name = config.get("timezone")
+        if isinstance(name, str) and name not in ("", "UTC") and name in timezone_names():
+            return {**data, "settings": {**settings, "timezone": name}}
+    return data
+
+
 def _need(data: dict[str, Any], key: str, kind: type | tuple[type, ...], what: str, source: str,
           pointer: str, node_id: str | None = None) -> Any:
     if key not in data:
@@ -161,6 +185,7 @@ def from_document(data: Any, source: str = "<journey>") -> Journey:
         name=_need(data, "name", str, "the journey's name as text", source, ""),
         description=data.get("description", "") if isinstance(data.get("description", ""), str) else "",
     )
+    data = lift_wait_zones(data)
     try:
         journey.settings = coerce(SETTINGS_SCHEMA, data.get("settings", {}), "/settings")
     except SchemaError as exc:

@@ -4,7 +4,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .conditions import event_rule_fields
-from .schema import BOOL, CHOICE, GROUP, INT, LIST, TIME, Config, Field, choices, defaults, duration
+from .schema import BOOL, CHOICE, GROUP, INT, LIST, TIME, TIMEZONE, Config, Field, choices, defaults, duration
+
+BUSINESS_ZONE = ""   # settings.timezone: "" = the business's time zone (app settings)
 
 ENTRY_MODES = choices(
     ("not_in_journey", "Any time they are not already in this journey"),
@@ -22,7 +24,8 @@ SETTINGS_SCHEMA: tuple[Field, ...] = (
     Field("retrigger", CHOICE, "When the trigger happens again while inside", default="ignore", choices=choices(
         ("ignore", "Ignore it; the contact carries on"),
         ("restart", "Exit the current run (re-triggered) and start a new one"),
-    )),
+        ("parallel", "Start another run alongside the current one"),
+    ), help="Only when the entry rule above lets the contact enter again; a trigger it refuses changes nothing."),
     Field("exit_conditions", LIST, "Exit when", fields=event_rule_fields(),
           help="Checked continuously: a matching event takes the contact out at any step."),
     Field("exit_on_unsubscribe_all", BOOL, "Exit when the contact unsubscribes from everything", default=True),
@@ -34,6 +37,9 @@ SETTINGS_SCHEMA: tuple[Field, ...] = (
     )),
     duration("conversion_window", "Conversion window", 5, "days", minimum=1,
              help="An order this long after a message counts as that message's conversion."),
+    Field("timezone", TIMEZONE, "Time zone", default=BUSINESS_ZONE,
+          choices=choices((BUSINESS_ZONE, "The business's time zone")),
+          help="For contacts without a time zone of their own: quiet hours, times of day, days."),
     Field("quiet_hours", GROUP, "Quiet hours", help="In each contact's own time zone.", fields=(
         Field("enabled", BOOL, "Hold messages during quiet hours", default=True),
         Field("start", TIME, "From", default="21:00", visible_when={"enabled": (True,)}),

@@ -121,11 +121,11 @@ def test_missing_field_is_named_with_its_pointer(tmp_path):
 
 def test_wrong_value_names_node_and_field(tmp_path):
     doc = _doc()
-    doc["nodes"][2]["config"]["delay"]["unit"] = "weeks"
+    doc["nodes"][2]["config"]["delay"]["unit"] = "fortnights"
     error = _error(doc, tmp_path)
     assert error.pointer == "/nodes/2/config/delay/unit"
     assert error.node_id == doc["nodes"][2]["id"]
-    assert "expected one of minutes, hours, days" in error.message and "'weeks'" in error.message
+    assert "expected one of minutes, hours, days, weeks" in error.message and "'fortnights'" in error.message
 
 
 def test_unknown_kind_and_dangling_edge(tmp_path):
