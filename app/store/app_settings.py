@@ -7,6 +7,8 @@ value, whichever machine or process runs them.
 
 from __future__ import annotations
 
+import difflib
+
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
@@ -47,7 +49,9 @@ def check_timezone(name: str) -> str:
     """
     name = name.strip()
     if name not in timezone_names():
+        lower = {z.lower(): z for z in timezone_names()}
         close = sorted(z for z in timezone_names() if z.lower() == name.lower() or z.lower().endswith("/" + name.lower()))
+        close = close or [lower[z] for z in difflib.get_close_matches(name.lower(), lower, n=3, cutoff=0.8)]
         hint = f" (did you mean {', '.join(close[:3])}?)" if close and name else ""
         raise StoreError(f"{name!r} is not a time zone{hint}: use an IANA name such as Europe/Berlin, "
                          "America/New_York or UTC")
