@@ -38,7 +38,7 @@ SETTINGS_SCHEMA: tuple[Field, ...] = (
     duration("conversion_window", "Conversion window", 5, "days", minimum=1,
              help="An order this long after a message counts as that message's conversion."),
     Field("timezone", TIMEZONE, "Time zone", default=BUSINESS_ZONE,
-          choices=choices((BUSINESS_ZONE, "The business's time zone")),
+          choices=choices((BUSINESS_ZONE, "Business time zone")),
           help="For contacts without a time zone of their own: quiet hours, times of day, days."),
     Field("quiet_hours", GROUP, "Quiet hours", help="In each contact's own time zone.", fields=(
         Field("enabled", BOOL, "Hold messages during quiet hours", default=True),
