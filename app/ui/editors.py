@@ -253,6 +253,7 @@ class ZonePicker(QComboBox):
             self.addItem(name, name)
         self._lower = {name.lower(): name for name in timezone_names()}
         completer = self.completer()
+        assert completer is not None       # an editable combo always has one
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
