@@ -127,11 +127,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise CommandError(f"{args.log}: cannot be written ({exc.strerror or exc})") from None
     titles = {n.id: (n.kind, n.title) for n in _in_order(journey)}
-    print(f"{journey.name}: simulated {result.started:%Y-%m-%d %H:%M} → {result.ended:%Y-%m-%d %H:%M} UTC")
     own = journey.settings.get("timezone")
-    print("Contacts without a time zone: " + (
-        f"{own} (the journey's time zone)" if own else f"{result.business_timezone} (the business's time zone)"
-        if result.business_timezone else "UTC (no business time zone is set; use --timezone ZONE)"))
+    zone = (f"{own} (the journey's time zone)" if own else f"{result.business_timezone} (the business's time zone)"
+            if result.business_timezone else "UTC (no business time zone is set; use --timezone ZONE)")
+    print(f"{journey.name}: simulated {result.started:%Y-%m-%d %H:%M} → {result.ended:%Y-%m-%d %H:%M} UTC; "
+          f"contacts without a time zone: {zone}")
     for line in format_table(result.stats, titles):
         print(line)
     if args.log:
