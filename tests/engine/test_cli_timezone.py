@@ -92,3 +92,44 @@ def test_simulate_reads_the_business_zone_of_its_database_and_refuses_a_bad_one(
     assert code == 0 and sms_times(log) == ["2026-03-03T01:30:00Z"]
     code, _, err = run(capsys, "simulate", str(path), "--timezone", "Nowhere/Land")
     assert code == 2 and "--timezone" in err and "not a time zone" in err
+
+
+def simulated(tmp_path, capsys, journey, contacts_csv: str, events: list[dict], *extra: str) -> list[dict]:
+    path, log = tmp_path / "j.json", tmp_path / "log.jsonl"
+    save(journey, path)
+    (tmp_path / "c.csv").write_text(contacts_csv)
+    (tmp_path / "e.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    code, _, err = run(capsys, "simulate", str(path), "--contacts", str(tmp_path / "c.csv"),
+                       "--events", str(tmp_path / "e.jsonl"), "--log", str(log), *extra)
+    assert code == 0, err
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def test_simulate_shows_the_entry_rule_example(tmp_path, capsys):
+    """Again after 30 days + restart: the next day's trigger changes nothing; day 31 restarts."""
+    journey = simple_journey(entry={"mode": "after_days", "days": 30}, retrigger="restart")
+    wait = journey.add_node("wait", {"mode": "duration", "delay": {"amount": 60, "unit": "days"}})
+    chain(journey, journey.trigger(), send_node(journey, subject="First"), wait)
+    lines = simulated(tmp_path, capsys, journey, "id,email\na,a@example.com\n", [
+        {"contact": "a", "type": "cart_abandoned", "at": at}
+        for at in ("2026-03-02T10:00:00Z", "2026-03-03T10:00:00Z", "2026-04-02T10:00:00Z")])
+    assert [x["at"] for x in lines if x["action"] == "sent"] == ["2026-03-02T10:00:00Z", "2026-04-02T10:00:00Z"]
+    assert [(x["at"], x["reason"]) for x in lines if x["action"] == "exited"] == [
+        ("2026-04-02T10:00:00Z", "re_triggered")]
+
+
+def test_simulate_shows_the_berlin_days_example(tmp_path, capsys):
+    """Email 23 Oct 10:00 Berlin, wait 2 days, opened within 2 days? An open 48.5 h later is a yes."""
+    journey = simple_journey()
+    email = send_node(journey, subject="Offer")
+    wait = journey.add_node("wait", {"mode": "duration", "delay": {"amount": 2, "unit": "days"}})
+    branch = journey.add_node("message_status", {"step": email.id, "status": "opened",
+                                                 "window": {"amount": 2, "unit": "days"}})
+    chain(journey, journey.trigger(), email, wait, branch)
+    lines = simulated(tmp_path, capsys, journey, "id,email\nb,b@example.com\n", [
+        {"contact": "b", "type": "cart_abandoned", "at": "2026-10-23T08:00:00Z"},
+        {"contact": "b", "type": "message_opened", "at": "2026-10-25T08:30:00Z"}], "--timezone", "Europe/Berlin")
+    [waited] = [x for x in lines if x["action"] == "waited"]
+    assert waited["until"] == "2026-10-25T09:00:00Z"                  # 25 Oct 10:00 CET, 49 h
+    [branched] = [x for x in lines if x["action"] == "branched"]
+    assert (branched["at"], branched["outcome"]) == ("2026-10-25T09:00:00Z", "yes")
