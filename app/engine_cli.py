@@ -127,7 +127,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise CommandError(f"{args.log}: cannot be written ({exc.strerror or exc})") from None
     titles = {n.id: (n.kind, n.title) for n in _in_order(journey)}
-    own = journey.settings.get("timezone")
+    from app.journey.settings import journey_timezone
+
+    own = journey_timezone(journey.settings, ((n.kind, n.config) for n in journey.nodes.values()))
     zone = (f"{own} (the journey's time zone)" if own else f"{result.business_timezone} (the business's time zone)"
             if result.business_timezone else "UTC (no business time zone is set; use --timezone ZONE)")
     print(f"{journey.name}: simulated {result.started:%Y-%m-%d %H:%M} → {result.ended:%Y-%m-%d %H:%M} UTC; "

@@ -16,8 +16,8 @@ from typing import Any, Callable
 
 from .model import Edge, Journey, Node, Note
 from .registry import UnknownKind, get_kind, kind_ids
-from .schema import SchemaError, coerce, timezone_names
-from .settings import SETTINGS_SCHEMA
+from .schema import SchemaError, coerce
+from .settings import SETTINGS_SCHEMA, legacy_wait_zone
 
 FORMAT_NAME = "journey"
 CURRENT_VERSION = 1
@@ -144,16 +144,10 @@ def lift_wait_zones(data: dict[str, Any]) -> dict[str, Any]:
     nodes, settings = data.get("nodes"), data.get("settings", {})
     if not isinstance(nodes, list) or not isinstance(settings, dict) or settings.get("timezone"):
         return data
-    for raw in nodes:
-        if not (isinstance(raw, dict) and raw.get("kind") == "wait" and raw.get("kind_version") == 1):
-            continue
-        config = raw.get("config")
-        if not isinstance(config, dict) or config.get("mode") != "time_of_day":
-            continue
-        name = config.get("timezone")
-        if isinstance(name, str) and name not in ("", "UTC") and name in timezone_names():
-            return {**data, "settings": {**settings, "timezone": name}}
-    return data
+    old_waits = [("wait", raw["config"]) for raw in nodes if isinstance(raw, dict) and raw.get("kind") == "wait"
+                 and raw.get("kind_version") == 1 and isinstance(raw.get("config"), dict)]
+    name = legacy_wait_zone(old_waits)
+    return {**data, "settings": {**settings, "timezone": name}} if name else data
 
 
 def _need(data: dict[str, Any], key: str, kind: type | tuple[type, ...], what: str, source: str,

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Iterable
 
 from .conditions import event_rule_fields
-from .schema import BOOL, CHOICE, GROUP, INT, LIST, TIME, TIMEZONE, Config, Field, choices, defaults, duration
+from .schema import (BOOL, CHOICE, GROUP, INT, LIST, TIME, TIMEZONE, Config, Field, choices, defaults, duration,
+                     timezone_names)
 
 BUSINESS_ZONE = ""   # settings.timezone: "" = the business's time zone (app settings)
 
@@ -56,3 +58,20 @@ SETTINGS_SCHEMA: tuple[Field, ...] = (
 
 def default_settings() -> Config:
     return defaults(SETTINGS_SCHEMA)
+
+
+def legacy_wait_zone(configs: Iterable[tuple[str, Config]]) -> str:
+    """The zone a journey written before `settings.timezone` existed meant for contacts without one:
+    the first "until a time of day" wait's own fallback zone other than UTC (UTC was only the
+    default), or "" when there is none. `configs`: (kind id, config) of the journey's nodes."""
+    for kind, config in configs:
+        name = config.get("timezone") if kind == "wait" and config.get("mode") == "time_of_day" else None
+        if isinstance(name, str) and name not in ("", "UTC") and name in timezone_names():
+            return name
+    return ""
+
+
+def journey_timezone(settings: Config, configs: Iterable[tuple[str, Config]]) -> str:
+    """The journey's own time zone: `settings.timezone`, else an old wait's fallback zone
+    (`legacy_wait_zone`), else "" (the business's time zone)."""
+    return str(settings.get("timezone") or "") or legacy_wait_zone(configs)

@@ -145,6 +145,19 @@ def test_a_wait_written_with_its_own_fallback_zone_keeps_it_for_the_whole_journe
     assert [m["sent_at"] for m in world.sent("nowhere")] == [t("2026-03-03T01:30:00Z")]
 
 
+def test_a_journey_built_with_a_waits_own_zone_judges_quiet_hours_there_too(world):
+    """The issue's example as it was built: the wait names New York, nothing else is set."""
+    world.contacts(PEOPLE)
+    journey = sms_after_evening_wait()
+    next(n for n in journey.nodes.values() if n.kind == "wait").config["timezone"] = "America/New_York"
+    world.install(journey)
+    world.event("nowhere", "cart_abandoned", "2026-03-02T15:00:00Z")
+    world.advance_to("2026-03-04T00:00:00Z")
+    # 20:30 New York, not held until 08:00 UTC as quiet hours judged in UTC would.
+    assert [m["sent_at"] for m in world.sent("nowhere")] == [t("2026-03-03T01:30:00Z")]
+    assert world.log("nowhere", "deferred") == []
+
+
 def test_an_old_wait_with_the_default_utc_fallback_uses_the_business_zone():
     document = to_document(sms_after_evening_wait())
     for node in document["nodes"]:
