@@ -62,3 +62,13 @@ def test_the_journey_settings_choose_a_zone_of_their_own_as_an_undoable_edit(qtb
     assert picker.property("invalid") is True
     window.editor.doc.undo_stack.undo()
     assert journey.settings["timezone"] == ""
+
+
+def test_activating_without_a_business_zone_says_contacts_are_judged_in_utc(qtbot, window):
+    journey_id = window.session.journey_id
+    messages: list[str] = []
+    window.statusBar().messageChanged.connect(messages.append)
+    window.actions_["activate"].trigger()
+    qtbot.waitUntil(lambda: window.store.get(journey_id).status == "active", timeout=5000)
+    qtbot.waitUntil(lambda: any("is active" in m for m in messages), timeout=5000)
+    assert any("No business time zone is set" in m for m in messages)
