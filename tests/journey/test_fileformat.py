@@ -36,7 +36,8 @@ KIND_CONFIGS = {
 @st.composite
 def journeys(draw) -> Journey:
     journey = Journey(name=draw(text), description=draw(text))
-    journey.settings["retrigger"] = draw(st.sampled_from(["ignore", "restart"]))
+    journey.settings["retrigger"] = draw(st.sampled_from(["ignore", "restart", "parallel"]))
+    journey.settings["timezone"] = draw(st.sampled_from(["", "Europe/Berlin", "Australia/Sydney"]))
     journey.settings["quiet_hours"]["start"] = draw(st.sampled_from(["20:00", "22:30"]))
     trigger = journey.add_node("trigger", {"threshold": draw(st.floats(0, 1e6, allow_nan=False))},
                                position=(draw(coords), draw(coords)))
