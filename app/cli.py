@@ -65,8 +65,18 @@ def format_problem(source: str, journey: Journey, problem: Problem) -> str:
     return f"{source}: {where}: {severity}{problem.message}"
 
 
+def _business_zone(url: str | None) -> str | None:
+    """The database's business time zone ("" when not set), when a database was named; else None."""
+    if not url and not os.environ.get("JOURNEYS_DB"):
+        return None
+    from app.store.app_settings import business_timezone
+
+    return business_timezone(_open_engine(url)) or ""
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     catalog = _catalog(args.db)
+    business_zone = _business_zone(args.db)
     worst = OK
     for path in args.files:
         try:
@@ -75,7 +85,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             _err(str(exc))
             worst = UNUSABLE
             continue
-        problems = validate(journey, catalog=catalog, active=args.active)
+        problems = validate(journey, catalog=catalog, active=args.active, business_zone=business_zone)
         for problem in problems:
             _out(format_problem(path, journey, problem))
             if problem.hint and not args.quiet:
@@ -142,6 +152,28 @@ def cmd_list(args: argparse.Namespace) -> int:
     return OK
 
 
+def cmd_settings(args: argparse.Namespace) -> int:
+    """`journeys settings` prints the app settings; `journeys settings timezone [ZONE]` shows or sets
+    the business's time zone (checked against the IANA database; exit 2 with a hint when unknown)."""
+    from app.store.app_settings import business_timezone, check_timezone, set_business_timezone
+    from app.store.errors import StoreError
+
+    if args.name is None:
+        zone = business_timezone(_open_engine(args.db))
+        _out(f"timezone  {zone or '(not set: contacts without a time zone are judged in UTC)'}")
+        return OK
+    if args.value is None:
+        _out(business_timezone(_open_engine(args.db)) or "(not set)")
+        return OK
+    try:
+        name = check_timezone(args.value)       # before opening the database: a typo needs none
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+    set_business_timezone(_open_engine(args.db), name)
+    _out(f"The business's time zone is now {name}")
+    return OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="journeys", description="Journey Studio, without the window.")
     db = argparse.ArgumentParser(add_help=False)
@@ -166,6 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", metavar="NAME", help="the journey's name or id")
     p.add_argument("file", metavar="FILE")
     command("list", cmd_list, "List the journeys in the store.")
+    p = command("settings", cmd_settings, "Show the app settings, or set one: `settings timezone Europe/Berlin`.")
+    p.add_argument("name", nargs="?", choices=("timezone",), metavar="NAME",
+                   help="timezone: the business's IANA time zone, used for contacts without one")
+    p.add_argument("value", nargs="?", metavar="VALUE", help="the new value (omit to print the current one)")
     from app.engine_cli import add_commands  # the engine's commands: contacts, events, simulate, stats
 
     add_commands(sub, db)

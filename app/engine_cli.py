@@ -106,9 +106,17 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         db_url = args.db
     from app.store.errors import StoreError
 
+    from app.store.app_settings import check_timezone
+
+    zone = None
+    if args.timezone:
+        try:
+            zone = check_timezone(args.timezone)
+        except StoreError as exc:
+            raise CommandError(f"--timezone: {exc}") from None
     try:
         result = simulate(journey, rows, found, db_url=db_url, start=start, until=until,
-                          keep_log=bool(args.log))
+                          keep_log=bool(args.log), timezone_name=zone)
     except StoreError as exc:
         raise CommandError(str(exc)) from None
     if args.log:
@@ -119,7 +127,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise CommandError(f"{args.log}: cannot be written ({exc.strerror or exc})") from None
     titles = {n.id: (n.kind, n.title) for n in _in_order(journey)}
-    print(f"{journey.name}: simulated {result.started:%Y-%m-%d %H:%M} → {result.ended:%Y-%m-%d %H:%M} UTC")
+    from app.journey.settings import journey_timezone
+
+    own = journey_timezone(journey.settings, ((n.kind, n.config) for n in journey.nodes.values()))
+    zone = (f"{own} (the journey's time zone)" if own else f"{result.business_timezone} (the business's time zone)"
+            if result.business_timezone else "UTC (no business time zone is set; use --timezone ZONE)")
+    print(f"{journey.name}: simulated {result.started:%Y-%m-%d %H:%M} → {result.ended:%Y-%m-%d %H:%M} UTC; "
+          f"contacts without a time zone: {zone}")
     for line in format_table(result.stats, titles):
         print(line)
     if args.log:
@@ -186,6 +200,9 @@ def add_commands(sub: argparse._SubParsersAction, db_parent: argparse.ArgumentPa
     p.add_argument("--start", metavar="ISO", help="start time (default: the first event)")
     p.add_argument("--until", metavar="ISO", help="end time (default: when nothing is left to do, at most a year)")
     p.add_argument("--log", metavar="OUT.jsonl", help="write the activity log as JSON lines")
+    p.add_argument("--timezone", metavar="ZONE",
+                   help="the business's time zone for this run, e.g. Europe/Berlin (default: the database's own; "
+                        "a temporary database has none, so UTC)")
     p = command(sub, "stats", cmd_stats, "Per-step statistics of a journey in the store.")
     p.add_argument("name", metavar="NAME", help="the journey's name or id")
     p.add_argument("--since", metavar="ISO")

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from app.journey.fileformat import from_document
 from app.journey.model import Journey, Node
 from app.journey.schema import Config
+from app.journey.settings import journey_timezone
 from app.store.tables import contact_channels, contact_tags, contacts, journey_versions, journeys
 
 CHANNELS = ("email", "sms", "whatsapp")
@@ -31,10 +32,13 @@ class LiveJourney:
     version: int
     model: Journey
     trigger: Node | None = field(init=False)
+    # The journey's own time zone ("" = the business's): `settings.timezone`, or an old wait's fallback zone.
+    timezone: str = field(init=False)
     _next: dict[tuple[str, str], str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.trigger = self.model.trigger()
+        self.timezone = journey_timezone(self.model.settings, ((n.kind, n.config) for n in self.model.nodes.values()))
         self._next = {}
         for node_id in self.model.nodes:
             for edge in self.model.edges_from(node_id):
@@ -48,6 +52,7 @@ class LiveJourney:
     @property
     def name(self) -> str:
         return self.model.name
+
 
     def node(self, node_id: str | None) -> Node | None:
         return self.model.nodes.get(node_id) if node_id else None

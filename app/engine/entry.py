@@ -1,7 +1,7 @@
 """Entering a journey: audience, entry rule and re-trigger policy, then the first steps."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -12,6 +12,7 @@ from app.store.tables import runs
 from .context import ContactView, LiveJourney
 from .runs import ACTIVE, Batch, RunState
 from .stepper import advance
+from .timeutil import add_duration, days
 
 
 def in_audience(journey: LiveJourney, contact: ContactView) -> bool:
@@ -35,25 +36,47 @@ def _last_entry(batch: Batch, journey_id: str, contact_id: str) -> datetime | No
         runs.c.journey_id == journey_id, runs.c.contact_id == contact_id)).scalar()
 
 
+def entry_allowed(batch: Batch, journey: LiveJourney, contact: ContactView, at: datetime,
+                  inside: list[RunState]) -> bool:
+    """The entry rule alone ("who can enter again"), whatever the re-trigger policy says.
+
+    once: never entered this journey before; after_days N: the last entry was at least N
+    calendar days ago in the contact's zone (`timeutil.add_duration`), or never; every_time and
+    not_in_journey: no limit from past runs (being inside is the re-trigger policy's business).
+    `inside`: the contact's active runs of this journey.
+    """
+    entry = journey.settings["entry"]
+    mode = entry["mode"]
+    if mode == "once":
+        return not inside and _last_entry(batch, journey.id, contact.id) is None
+    if mode == "after_days":
+        last = _last_entry(batch, journey.id, contact.id)     # the latest of every run, finished or not
+        return last is None or add_duration(last, days(entry["days"]), batch.zone_for(journey, contact)) <= at
+    return True
+
+
 def enter(batch: Batch, journey: LiveJourney, contact: ContactView, at: datetime, active: list[RunState], *,
           event: dict[str, Any] | None = None, event_type: str | None = None,
           event_id: int | None = None) -> RunState | None:
     """Starts a run if the rules allow it and advances it at once; `active` is the contact's active runs
-    (all journeys) and is kept up to date. Returns the new run, or None when it may not enter."""
+    (all journeys) and is kept up to date. Returns the new run, or None when it may not enter.
+
+    Order, in every re-trigger mode: the audience, then the entry rule (`entry_allowed`): a trigger it
+    refuses changes nothing, not even the current run. Only then, when the contact is inside, the
+    re-trigger policy: ignore (nothing happens), restart (the current run exits as re_triggered and a
+    new one starts) or parallel (a new run starts beside it). "Every time" never ignores a trigger:
+    with ignore, its runs go side by side as with parallel.
+    """
     if not in_audience(journey, contact):
         return None
     settings = journey.settings
     mine = [r for r in active if r.journey_id == journey.id and r.status == ACTIVE]
-    mode = settings["entry"]["mode"]
-    if mode == "once" and (mine or _last_entry(batch, journey.id, contact.id) is not None):
+    if not entry_allowed(batch, journey, contact, at, mine):
         return None
-    if mine and settings["retrigger"] != "restart" and mode != "every_time":
+    policy = settings["retrigger"]
+    if mine and policy == "ignore" and settings["entry"]["mode"] != "every_time":
         return None      # already inside; the re-trigger is ignored
-    if mode == "after_days" and not mine:
-        last = _last_entry(batch, journey.id, contact.id)
-        if last is not None and last > at - timedelta(days=int(settings["entry"]["days"])):
-            return None
-    if settings["retrigger"] == "restart":
+    if mine and policy == "restart":
         for old in mine:
             batch.finish(old, "exited", at, "re_triggered")
     if event_id is not None:

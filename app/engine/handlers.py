@@ -1,15 +1,14 @@
 """Node handlers, keyed by kind id in one place (a test asserts every registered kind has one)."""
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Callable
 
-from app.journey.schema import duration_minutes, parse_datetime
+from app.journey.schema import parse_datetime
 
 from .runs import message_key
 from .sending import send_template
 from .steps import Hold, Next, Result, Step
-from .timeutil import add_local_days, iso, next_time_of_day, zone
+from .timeutil import add_duration, iso, next_time_of_day
 
 Handler = Callable[[Step], Result]
 
@@ -33,15 +32,10 @@ def wait(step: Step) -> Result:
         return resumed
     config, at = step.node.config, step.at
     mode = config["mode"]
-    if mode == "duration":
-        delay = config["delay"]
-        if delay["unit"] == "days":     # calendar days: same local time, whatever DST does
-            until = add_local_days(at, int(delay["amount"]), zone(step.contact.timezone, "UTC"))
-        else:
-            until = at + timedelta(minutes=duration_minutes(delay))
+    if mode == "duration":      # days: calendar days in the contact's zone; hours, minutes: exact
+        until = add_duration(at, config["delay"], step.zone)
     elif mode == "time_of_day":
-        tz = zone(step.contact.timezone, config.get("timezone") or "UTC")
-        until = next_time_of_day(at, config["time"], tz, list(config.get("weekdays") or []))
+        until = next_time_of_day(at, config["time"], step.zone, list(config.get("weekdays") or []))
     else:
         until = parse_datetime(config["until"]) if config.get("until") else at
     step.batch.log(step.run, step.node.id, "waited", step.at, detail={"until": iso(until)})
@@ -63,14 +57,16 @@ def message_status(step: Step) -> Result:
     """`yes` as soon as the status is seen within the window, `no` when it ends.
 
     The window runs from when the referenced message was sent, once: a wait
-    placed before this node does not push the window further out.
+    placed before this node does not push the window further out. "Within N days"
+    ends exactly where a wait of N days from the same instant ends (calendar days
+    in the contact's zone, `timeutil.add_duration`).
     """
     config = step.node.config
     row = step.batch.message(message_key(step.run.id, config["step"]))
     if row is None or row["status"] == "cancelled":
         return _branch(step, "no", "no_message")
     start = row["sent_at"] or row["scheduled_at"]
-    end = start + timedelta(minutes=duration_minutes(config["window"]))
+    end = add_duration(start, config["window"], step.zone)
     seen = [row[c] for c in _IMPLIED[config["status"]] if row.get(c) is not None and row[c] <= end]
     if seen:
         return _branch(step, "yes")

@@ -12,14 +12,13 @@ batch of events is one transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection
 
 from app.journey.conditions import all_hold
-from app.journey.schema import duration_minutes
 from app.store.catalog import record_attributes
 from app.store.tables import contact_channels, contacts, events, messages, runs
 
@@ -29,6 +28,7 @@ from .counts import message_metric
 from .entry import enter
 from .runs import ACTIVE, Batch, RunState, active_runs_of
 from .stepper import advance
+from .timeutil import subtract_duration
 
 FEEDBACK = {"message_delivered": "delivered", "message_opened": "opened", "message_clicked": "clicked",
             "message_replied": "replied", "message_failed": "failed"}
@@ -277,7 +277,7 @@ def _convert(batch: Batch, journey: LiveJourney, contact: ContactView, event: Ev
     if not goal["enabled"] or not _matches(goal, event, contact):
         return
     revenue = _number(event.properties.get("total"))
-    since = event.at - timedelta(minutes=duration_minutes(journey.settings["conversion_window"]))
+    since = subtract_duration(event.at, journey.settings["conversion_window"], batch.zone_for(journey, contact))
     pending = batch.latest_pending_message(contact.id)
     if (pending is not None and pending["journey_id"] == journey.id and since <= pending["created_at"] <= event.at
             and pending["status"] not in ("cancelled", "failed")):
@@ -293,7 +293,7 @@ def _convert(batch: Batch, journey: LiveJourney, contact: ContactView, event: Ev
         batch.log(owner, node_id, "converted", at, revenue=revenue)
     # The goal counts for the contact's latest run in this journey that entered within the goal window:
     # the newest one still going, else the newest finished one.
-    since = event.at - timedelta(minutes=duration_minutes(goal["window"]))
+    since = subtract_duration(event.at, goal["window"], batch.zone_for(journey, contact))
     going = [r for r in mine if r.journey_id == journey.id and r.status == ACTIVE and since <= r.entered_at <= event.at]
     run = max(going, key=lambda r: (r.entered_at, r.id)) if going else None
     if run is None:

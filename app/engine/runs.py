@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.engine import Connection
 
+from app.store.app_settings import business_timezone
 from app.store.sql import insert_or_ignore
 from app.store.tables import contact_tags, events, messages, run_log, runs
 
@@ -21,6 +23,7 @@ from .bulk import Many
 from .context import ContactView, EventCache, JourneyCache, LiveJourney, load_contacts
 from .counts import Counts
 from .templating import TemplateCache
+from .timeutil import contact_zone
 
 ACTIVE = "active"
 
@@ -117,8 +120,20 @@ class Batch:
         self._latest_pending: dict[str, dict[str, Any]] = {}   # newest unwritten message per contact
         self._pending_by_run: dict[int, list[dict[str, Any]]] = {}
         self._tag_writes: list[tuple[Many, dict[str, Any]]] = []   # in order: an add then a remove stays removed
+        self._business_zone: str | None = None
 
     # -- reading ---------------------------------------------------------------
+
+    @property
+    def business_zone(self) -> str:
+        """The business's time zone name ("" when never set), read once per batch, not per contact."""
+        if self._business_zone is None:
+            self._business_zone = business_timezone(self.conn) or ""
+        return self._business_zone
+
+    def zone_for(self, journey: LiveJourney, contact: ContactView) -> ZoneInfo:
+        """The zone of every local-time rule for this contact in this journey (`timeutil.contact_zone`)."""
+        return contact_zone(contact.timezone, journey.timezone, self.business_zone)
 
     def journey(self, run: RunState) -> LiveJourney:
         return self.journeys.get(self.conn, run.journey_id, run.version)

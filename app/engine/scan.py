@@ -2,7 +2,10 @@
 
 Each journey keeps a cursor (the time of its last scan) so a scan reads only
 what changed since: "no order for 60 days" looks at contacts whose last order
-fell in (cursor − 60 d, now − 60 d] through the index on last_order_at.
+fell in (cursor − 60 d, now − 60 d] through the index on last_order_at (widened
+by a margin, then judged exactly: 60 calendar days in each contact's zone).
+Every local day is the contact's, else the journey's, else the business's
+(`timeutil.contact_zone`).
 An anniversary enters a contact when the day begins in the contact's own time
 zone (a birthday email reaches Los Angeles on the birthday, not the evening
 before): each scan takes the local days that began since the cursor, and SQL
@@ -21,12 +24,13 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from app.journey.schema import parse_datetime
+from app.store.app_settings import business_timezone
 from app.store.tables import contacts, scan_cursors
 
 from .context import LiveJourney
 from .entry import enter
 from .runs import Batch, active_runs_of
-from .timeutil import zone
+from .timeutil import add_duration, contact_zone, days
 
 CHUNK = 500
 _WIDEST_OFFSET = timedelta(hours=14)
@@ -84,7 +88,8 @@ def _local_days(tz: ZoneInfo, last: datetime | None, now: datetime) -> list[date
     return _days(last.astimezone(tz).date() + timedelta(days=1), today)
 
 
-def _anniversaries(conn: Connection, name: str, last: datetime | None, now: datetime) -> list[str]:
+def _anniversaries(conn: Connection, name: str, last: datetime | None, now: datetime,
+                   zones: "_Zones") -> list[str]:
     # Every UTC offset lies within 14 hours of UTC: a local day that began in the window is one of these.
     near = _month_days(_days(((last or now) - _WIDEST_OFFSET).date(), (now + _WIDEST_OFFSET).date()))
     value = contacts.c.attributes[name].as_string()
@@ -95,20 +100,71 @@ def _anniversaries(conn: Connection, name: str, last: datetime | None, now: date
     ids = []
     for cid, tz_name, stored in conn.execute(query):
         if tz_name not in local:
-            local[tz_name] = _month_days(_local_days(zone(tz_name), last, now))
+            local[tz_name] = _month_days(_local_days(zones(tz_name), last, now))
         if _anniversary_of(stored) in local[tz_name]:
             ids.append(cid)
     return ids
 
 
-def _next_local_midnight(conn: Connection, after: datetime) -> datetime:
+def _next_local_midnight(conn: Connection, after: datetime, zones: "_Zones") -> datetime:
     """The first moment after `after` at which a day begins in some contact's time zone."""
     names = set(conn.execute(select(contacts.c.timezone).distinct()).scalars()) or {None}
     found = []
-    for tz in {zone(n) for n in names}:
+    for tz in {zones(n) for n in names}:
         local = after.astimezone(tz)
         found.append(datetime.combine(local.date() + timedelta(days=1), time(), tz).astimezone(timezone.utc))
     return min(found)
+
+
+class _Zones:
+    """A contact's zone from its stored name, in this journey, with the business's zone read once."""
+
+    def __init__(self, journey: LiveJourney, business: str) -> None:
+        self.journey_zone, self.business = journey.timezone, business
+
+    def __call__(self, contact_tz: str | None) -> ZoneInfo:
+        return contact_zone(contact_tz, self.journey_zone, self.business)
+
+
+# A calendar day in a zone is 24 h ± the DST shift (at most 2 h anywhere; Samoa once skipped a whole
+# day): SQL narrows with this margin, then each contact is judged exactly in its own zone.
+_DST_MARGIN = timedelta(hours=26)
+
+
+def _no_order_due(last_order: datetime, days_: int, tz: ZoneInfo) -> datetime:
+    """When "no order for `days_` days" becomes true: calendar days after the last order, in `tz`."""
+    return add_duration(last_order, days(days_), tz)
+
+
+def _no_order_ids(conn: Connection, n: int, last: datetime | None, now: datetime, zones: _Zones) -> list[str]:
+    """Contacts whose N-day mark fell in (last scan, now]."""
+    span = timedelta(days=n)
+    query = (select(contacts.c.id, contacts.c.timezone, contacts.c.last_order_at)
+             .where(contacts.c.last_order_at <= now - span + _DST_MARGIN))
+    if last is not None:
+        query = query.where(contacts.c.last_order_at > last - span - _DST_MARGIN)
+    ids = []
+    for cid, tz_name, ordered in conn.execute(query.order_by(contacts.c.id)):
+        due = _no_order_due(ordered, n, zones(tz_name))
+        if due <= now and (last is None or due > last):
+            ids.append(cid)
+    return ids
+
+
+def _next_no_order(conn: Connection, n: int, last: datetime | None, zones: _Zones) -> datetime | None:
+    """The earliest N-day mark after the last scan (read in last-order order, stopping past the margin)."""
+    span = timedelta(days=n)
+    query = select(contacts.c.last_order_at, contacts.c.timezone).where(contacts.c.last_order_at.is_not(None))
+    if last is not None:
+        query = query.where(contacts.c.last_order_at > last - span - _DST_MARGIN)
+    best: datetime | None = None
+    for ordered, tz_name in conn.execute(query.order_by(contacts.c.last_order_at)):
+        if best is not None and ordered + span - _DST_MARGIN > best:
+            break
+        due = _no_order_due(ordered, n, zones(tz_name))
+        if (last is None or due > last) and (best is None or due < best):
+            best = due
+    return best
 
 
 def scan_journey(batch: Batch, journey: LiveJourney, now: datetime) -> int:
@@ -120,16 +176,13 @@ def scan_journey(batch: Batch, journey: LiveJourney, now: datetime) -> int:
     last = cursor(conn, journey.id)
     ids: list[str] = []
     mode = config["mode"]
+    zones = _Zones(journey, batch.business_zone)
     if mode == "no_order":
-        days = timedelta(days=int(config["days"]))
-        query = select(contacts.c.id).where(contacts.c.last_order_at <= now - days)
-        if last is not None:
-            query = query.where(contacts.c.last_order_at > last - days)
-        ids = list(conn.execute(query.order_by(contacts.c.id)).scalars())
+        ids = _no_order_ids(conn, int(config["days"]), last, now, zones)
     elif mode == "anniversary":
-        if last is not None and now < _next_local_midnight(conn, last):
+        if last is not None and now < _next_local_midnight(conn, last, zones):
             return 0
-        ids = _anniversaries(conn, config["date_attribute"], last, now)
+        ids = _anniversaries(conn, config["date_attribute"], last, now, zones)
     else:
         if last is not None:
             return 0            # a manual send goes once
@@ -150,14 +203,11 @@ def next_scan_due(conn: Connection, journey: LiveJourney, now: datetime) -> date
     config = trigger.config
     last = cursor(conn, journey.id)
     if config["mode"] == "no_order":
-        days = timedelta(days=int(config["days"]))
-        query = select(contacts.c.last_order_at).where(contacts.c.last_order_at.is_not(None))
-        if last is not None:
-            query = query.where(contacts.c.last_order_at > last - days)
-        first = conn.execute(query.order_by(contacts.c.last_order_at).limit(1)).scalar()
-        return max(first + days, now) if first is not None else None
+        first = _next_no_order(conn, int(config["days"]), last, _Zones(journey, business_timezone(conn) or ""))
+        return max(first, now) if first is not None else None
     if config["mode"] == "anniversary":
-        return now if last is None else max(_next_local_midnight(conn, last), now)
+        zones = _Zones(journey, business_timezone(conn) or "")
+        return now if last is None else max(_next_local_midnight(conn, last, zones), now)
     if config["mode"] == "manual" and last is None:
         if config["send"] == "scheduled" and config.get("send_at"):
             return max(parse_datetime(config["send_at"]), now)

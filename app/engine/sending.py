@@ -10,7 +10,7 @@ from app.store.tables import messages
 
 from .runs import message_key
 from .steps import Hold, Next, Result, Step, Stop
-from .timeutil import iso, quiet_until, zone
+from .timeutil import iso, quiet_until
 from app.journey.schema import parse_datetime
 
 DEFAULT_WINDOW = ("21:00", "08:00")   # for timing "next allowed window" when quiet hours are off
@@ -82,7 +82,7 @@ def _timing_hold(step: Step, channel: str) -> Result | None:
     window = (quiet["start"], quiet["end"]) if quiet["enabled"] else (
         DEFAULT_WINDOW if config["timing"] == "next_window" else None)
     if window:
-        until = quiet_until(step.at, zone(step.contact.timezone, "UTC"), *window)
+        until = quiet_until(step.at, step.zone, *window)
         if until is not None:
             return _defer(step, until, "quiet_hours")
     capped = _cap_until(step, channel)

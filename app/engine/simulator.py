@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from app.journey.fileformat import to_document
 from app.journey.model import Journey
+from app.store.app_settings import business_timezone, set_business_timezone
 from app.store.db import open_database
 from app.store.journeys import JourneyStore
 from app.store.tables import messages, run_log
@@ -52,6 +53,7 @@ class Simulation:
     activity: list[dict[str, Any]] = field(default_factory=list)
     steps: int = 0
     sent: list[dict[str, Any]] = field(default_factory=list)
+    business_timezone: str = ""      # the zone of contacts without one ("" = not set: UTC)
 
 
 def install_journey(db: Engine, journey: Journey, now: datetime) -> str:
@@ -70,7 +72,11 @@ def install_journey(db: Engine, journey: Journey, now: datetime) -> str:
 
 
 def simulate(journey: Journey, contact_rows: list[ContactRow], events: list[EventIn], *, db_url: str | None = None,
-             start: datetime | None = None, until: datetime | None = None, keep_log: bool = True) -> Simulation:
+             start: datetime | None = None, until: datetime | None = None, keep_log: bool = True,
+             timezone_name: str | None = None) -> Simulation:
+    """Runs `journey` on a virtual clock. The business's time zone is the database's own (a temporary
+    database has none: UTC), or `timezone_name` when given (stored in that database first; raises
+    StoreError when it is not an IANA zone)."""
     events = sorted(events, key=lambda e: e.at)
     begin = start or (events[0].at if events else datetime.now(timezone.utc).replace(microsecond=0))
     end = until or begin + MAX_SPAN
@@ -78,7 +84,11 @@ def simulate(journey: Journey, contact_rows: list[ContactRow], events: list[Even
     with tempfile.TemporaryDirectory(prefix="journeys-sim-") as folder:
         db = open_database(db_url or str(Path(folder) / "simulation.sqlite3"))
         try:
-            return _run(db, journey, contact_rows, events, begin, end, keep_log)
+            if timezone_name:
+                set_business_timezone(db, timezone_name)
+            result = _run(db, journey, contact_rows, events, begin, end, keep_log)
+            result.business_timezone = business_timezone(db) or ""
+            return result
         finally:
             db.dispose()
 

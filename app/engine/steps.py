@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from app.journey.model import Node
 
@@ -43,6 +44,12 @@ class Step:
     node: Node
     contact: ContactView
     at: datetime            # when this step happens (virtual: the due time; live: now)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The contact's local time zone for every local-time rule of this step: the contact's own,
+        else the journey's, else the business's, else UTC (`timeutil.contact_zone`)."""
+        return self.batch.zone_for(self.journey, self.contact)
 
     @property
     def first_visit(self) -> bool:

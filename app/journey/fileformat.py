@@ -17,7 +17,7 @@ from typing import Any, Callable
 from .model import Edge, Journey, Node, Note
 from .registry import UnknownKind, get_kind, kind_ids
 from .schema import SchemaError, coerce
-from .settings import SETTINGS_SCHEMA
+from .settings import SETTINGS_SCHEMA, legacy_wait_zone
 
 FORMAT_NAME = "journey"
 CURRENT_VERSION = 1
@@ -132,6 +132,24 @@ def migrate_document(data: dict[str, Any], source: str) -> dict[str, Any]:
     return data
 
 
+def lift_wait_zones(data: dict[str, Any]) -> dict[str, Any]:
+    """Reads the "fallback time zone" of version-1 waits (until a time of day) into the journey.
+
+    That zone used to apply to the wait alone while quiet hours judged the same contact in UTC.
+    Now one zone serves every local-time rule, so the first such wait's zone other than UTC (UTC
+    was the default, not a choice) becomes the journey's `settings.timezone`, unless the journey
+    sets one already. The wait's own field is dropped by the wait kind's migration. Returns a new
+    document when something changed; never raises (bad shapes are reported by the readers).
+    """
+    nodes, settings = data.get("nodes"), data.get("settings", {})
+    if not isinstance(nodes, list) or not isinstance(settings, dict) or settings.get("timezone"):
+        return data
+    old_waits = [("wait", raw["config"]) for raw in nodes if isinstance(raw, dict) and raw.get("kind") == "wait"
+                 and raw.get("kind_version") == 1 and isinstance(raw.get("config"), dict)]
+    name = legacy_wait_zone(old_waits)
+    return {**data, "settings": {**settings, "timezone": name}} if name else data
+
+
 def _need(data: dict[str, Any], key: str, kind: type | tuple[type, ...], what: str, source: str,
           pointer: str, node_id: str | None = None) -> Any:
     if key not in data:
@@ -161,6 +179,7 @@ def from_document(data: Any, source: str = "<journey>") -> Journey:
         name=_need(data, "name", str, "the journey's name as text", source, ""),
         description=data.get("description", "") if isinstance(data.get("description", ""), str) else "",
     )
+    data = lift_wait_zones(data)
     try:
         journey.settings = coerce(SETTINGS_SCHEMA, data.get("settings", {}), "/settings")
     except SchemaError as exc:

@@ -7,7 +7,7 @@ from .checks import FieldIssue
 from .conditions import CHANNELS, audience_field, condition_list, describe
 from .registry import NodeKind, Outcome, register
 from .schema import (CHOICE, DATETIME, EVENT, INT, LIST, NODE_REF, NUMBER, TAGS, TEMPLATE, TEXT,
-                     TIME, TIMEZONE, WEEKDAYS, Config, Field, choices, duration,
+                     TIME, WEEKDAYS, Config, Field, choices, duration,
                      format_duration, parse_datetime)
 
 # Event names the app knows; custom names are allowed too.
@@ -167,18 +167,26 @@ def _summarize_wait(c: Config) -> str:
     return f"Until {_when(c['until'])}"
 
 
+def _wait_v1_to_v2(config: Config) -> Config:
+    """Version 1 had its own "fallback time zone" for contacts without one (default UTC), so the wait
+    and the quiet hours could judge the same contact in different zones. Version 2 uses the one zone
+    of every local-time rule (contact, else journey, else business); a fallback zone a user had chosen
+    is lifted into the journey's settings when the file is read (`fileformat.lift_wait_zones`)."""
+    return {k: v for k, v in config.items() if k != "timezone"}
+
+
 WAIT = register(NodeKind(
-    id="wait", version=1, title="Wait", icon="wait", colour="#f2994a",
+    id="wait", version=2, title="Wait", icon="wait", colour="#f2994a",
     description="Holds contacts for a while, until a time of day, or until a date.",
-    summarize=_summarize_wait,
+    summarize=_summarize_wait, migrations={1: _wait_v1_to_v2},
     schema=(
         Field("mode", CHOICE, "Wait", default="duration", choices=_WAIT_MODES),
-        duration("delay", "Wait for", 1, "days", minimum=1, visible_when={"mode": ("duration",)}),
-        Field("time", TIME, "Time of day", default="09:00", visible_when={"mode": ("time_of_day",)}),
+        duration("delay", "Wait for", 1, "days", minimum=1, visible_when={"mode": ("duration",)},
+                 help="Days and weeks are calendar days in the contact's time zone; hours and minutes are exact."),
+        Field("time", TIME, "Time of day", default="09:00", visible_when={"mode": ("time_of_day",)},
+              help="In the contact's time zone, else the journey's (journey settings), else the business's."),
         Field("weekdays", WEEKDAYS, "On", help="No day chosen means any day.",
               visible_when={"mode": ("time_of_day",)}),
-        Field("timezone", TIMEZONE, "Fallback time zone", default="UTC", required=True,
-              help="Used for contacts without a time zone.", visible_when={"mode": ("time_of_day",)}),
         Field("until", DATETIME, "Until", required=True, visible_when={"mode": ("until_date",)}),
     ),
 ))

@@ -32,13 +32,13 @@ CHOICE = "choice"        # one of `choices`
 EVENT = "event"          # an event type name: suggestions in `choices`, custom names allowed
 TIME = "time"            # "HH:MM", 24-hour clock
 WEEKDAYS = "weekdays"    # list of "mon".."sun"
-TIMEZONE = "timezone"    # IANA name, "" for "the contact's own"
+TIMEZONE = "timezone"    # IANA name; "" means the field's `choices[0]` label ("The business's time zone")
 DATETIME = "datetime"    # ISO-8601 with offset, "" when unset
 TAGS = "tags"            # list of tag names
 NODE_REF = "node_ref"    # id of another node in the same journey, "" when unset
 GROUP = "group"
 LIST = "list"
-DURATION = "duration"    # a group {"amount": int, "unit": minutes|hours|days}, shown as number + unit
+DURATION = "duration"    # a group {"amount": int, "unit": minutes|hours|days|weeks}, shown as number + unit
 
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -105,8 +105,8 @@ def choices(*pairs: tuple[str, str]) -> tuple[Choice, ...]:
     return tuple(Choice(v, l) for v, l in pairs)
 
 
-UNIT_MINUTES = {"minutes": 1, "hours": 60, "days": 1440}
-_UNITS = choices(("minutes", "minutes"), ("hours", "hours"), ("days", "days"))
+UNIT_MINUTES = {"minutes": 1, "hours": 60, "days": 1440, "weeks": 10080}
+_UNITS = choices(("minutes", "minutes"), ("hours", "hours"), ("days", "days"), ("weeks", "weeks"))
 
 
 def duration(name: str, label: str, amount: int, unit: str, *, minimum: int = 0, **extra: Any) -> Field:
@@ -117,6 +117,12 @@ def duration(name: str, label: str, amount: int, unit: str, *, minimum: int = 0,
 
 
 def duration_minutes(value: Config) -> int:
+    """A nominal length in minutes (a day counted as 1440), for comparing and checking durations.
+
+    Not for computing when a duration ends: days and weeks are calendar days in the
+    contact's time zone (23 or 25 hours across a DST change); the engine uses
+    `app.engine.timeutil.add_duration` for that.
+    """
     return int(value["amount"]) * UNIT_MINUTES[value["unit"]]
 
 
@@ -124,7 +130,7 @@ def format_duration(value: Config, *, short: bool = False) -> str:
     """"1 hour", "3 days"; short: "24 h", "5 d", "30 min"."""
     amount, unit = value["amount"], value["unit"]
     if short:
-        return f"{amount} {dict(minutes='min', hours='h', days='d')[unit]}"
+        return f"{amount} {dict(minutes='min', hours='h', days='d', weeks='w')[unit]}"
     return f"{amount} {unit[:-1] if amount == 1 else unit}"
 
 

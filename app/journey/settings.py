@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Iterable
 
 from .conditions import event_rule_fields
-from .schema import BOOL, CHOICE, GROUP, INT, LIST, TIME, Config, Field, choices, defaults, duration
+from .schema import (BOOL, CHOICE, GROUP, INT, LIST, TIME, TIMEZONE, Config, Field, choices, defaults, duration,
+                     timezone_names)
+
+BUSINESS_ZONE = ""   # settings.timezone: "" = the business's time zone (app settings)
 
 ENTRY_MODES = choices(
     ("not_in_journey", "Any time they are not already in this journey"),
@@ -22,7 +26,8 @@ SETTINGS_SCHEMA: tuple[Field, ...] = (
     Field("retrigger", CHOICE, "When the trigger happens again while inside", default="ignore", choices=choices(
         ("ignore", "Ignore it; the contact carries on"),
         ("restart", "Exit the current run (re-triggered) and start a new one"),
-    )),
+        ("parallel", "Start another run alongside the current one"),
+    ), help="Only when the entry rule above lets the contact enter again; a trigger it refuses changes nothing."),
     Field("exit_conditions", LIST, "Exit when", fields=event_rule_fields(),
           help="Checked continuously: a matching event takes the contact out at any step."),
     Field("exit_on_unsubscribe_all", BOOL, "Exit when the contact unsubscribes from everything", default=True),
@@ -34,6 +39,9 @@ SETTINGS_SCHEMA: tuple[Field, ...] = (
     )),
     duration("conversion_window", "Conversion window", 5, "days", minimum=1,
              help="An order this long after a message counts as that message's conversion."),
+    Field("timezone", TIMEZONE, "Time zone", default=BUSINESS_ZONE,
+          choices=choices((BUSINESS_ZONE, "Business time zone")),
+          help="For contacts without a time zone of their own: quiet hours, times of day, days."),
     Field("quiet_hours", GROUP, "Quiet hours", help="In each contact's own time zone.", fields=(
         Field("enabled", BOOL, "Hold messages during quiet hours", default=True),
         Field("start", TIME, "From", default="21:00", visible_when={"enabled": (True,)}),
@@ -50,3 +58,20 @@ SETTINGS_SCHEMA: tuple[Field, ...] = (
 
 def default_settings() -> Config:
     return defaults(SETTINGS_SCHEMA)
+
+
+def legacy_wait_zone(configs: Iterable[tuple[str, Config]]) -> str:
+    """The zone a journey written before `settings.timezone` existed meant for contacts without one:
+    the first "until a time of day" wait's own fallback zone other than UTC (UTC was only the
+    default), or "" when there is none. `configs`: (kind id, config) of the journey's nodes."""
+    for kind, config in configs:
+        name = config.get("timezone") if kind == "wait" and config.get("mode") == "time_of_day" else None
+        if isinstance(name, str) and name not in ("", "UTC") and name in timezone_names():
+            return name
+    return ""
+
+
+def journey_timezone(settings: Config, configs: Iterable[tuple[str, Config]]) -> str:
+    """The journey's own time zone: `settings.timezone`, else an old wait's fallback zone
+    (`legacy_wait_zone`), else "" (the business's time zone)."""
+    return str(settings.get("timezone") or "") or legacy_wait_zone(configs)

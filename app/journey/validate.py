@@ -45,8 +45,10 @@ class _Run:
 
 
 def validate(journey: Journey, *, catalog: VariableCatalog | None = None, now: datetime | None = None,
-             active: bool = False) -> list[Problem]:
-    """All problems, errors first. `active`: judge it as a journey about to run."""
+             active: bool = False, business_zone: str | None = None) -> list[Problem]:
+    """All problems, errors first. `active`: judge it as a journey about to run. `business_zone`: the
+    business's time zone from the database ("" = not set, which earns a warning unless the journey
+    sets its own; None = unknown, e.g. a file checked without a database)."""
     run = _Run(journey, catalog or VariableCatalog(), now or datetime.now(timezone.utc), active)
     graph = JourneyGraph(journey)
     run.trigger = _check_trigger(run)
@@ -59,6 +61,11 @@ def validate(journey: Journey, *, catalog: VariableCatalog | None = None, now: d
         _check_config(run, node)
     for issue in check(SETTINGS_SCHEMA, journey.settings):
         run.add(ERROR, None, "/settings" + issue.pointer, issue.message, issue.hint)
+    if business_zone == "" and not journey.settings.get("timezone"):
+        run.add(WARNING, None, "/settings/timezone", "No business time zone is set: contacts without a time "
+                "zone of their own get quiet hours, times of day and days in UTC",
+                "Set it once in Settings → Time zone (or `journeys settings timezone Europe/Berlin`), "
+                "or choose a time zone in this journey's settings.")
     run.problems.sort(key=lambda p: p.severity != ERROR)
     return run.problems
 

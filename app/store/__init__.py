@@ -4,6 +4,7 @@ Runs unchanged on SQLite (default) and PostgreSQL; everything SQLite-specific
 is confined to ``sqlite_hooks``.
 """
 
+from app.store.app_settings import business_timezone, check_timezone, set_business_timezone
 from app.store.catalog import VariableNames, known_variables, record_attributes
 from app.store.db import APP_NAME, default_database_url, open_database, resolve_database_url
 from app.store.errors import ConflictError, NotFoundError, StoreError
@@ -20,6 +21,8 @@ __all__ = [
     "NotFoundError",
     "StoreError",
     "VariableNames",
+    "business_timezone",
+    "check_timezone",
     "current_revision",
     "default_database_url",
     "head_revision",
@@ -29,6 +32,7 @@ __all__ = [
     "open_database",
     "record_attributes",
     "resolve_database_url",
+    "set_business_timezone",
     "upgrade",
     "write_transaction",
 ]

@@ -228,6 +228,16 @@ scan_cursors = Table(
 )
 
 
+app_settings = Table(
+    "app_settings",
+    metadata,
+    Column("key", String(64), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("key"),
+)
+"""App-wide settings by key, such as the business's time zone (see app/store/app_settings.py)."""
+
+
 def _counts(name: str, *period: Column[Any]) -> Table:
     """Statistics counters, added to inside the engine's own transactions (see app/engine/counts.py)."""
     return Table(

@@ -7,7 +7,7 @@ an undo updates the inspector without starting a new edit.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from PySide6.QtCore import QDate, QDateTime, QEvent, QObject, QSignalBlocker, Qt, QTime, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QDateTimeEdit, QDoubleSpinBox, QHBoxLayout,
@@ -231,28 +231,93 @@ class WeekdaysEditor(Editor):
                 button.setChecked(day in value)
 
 
+class ZonePicker(QComboBox):
+    """An editable list of every IANA time zone: type any part of a name ("berl") to find it.
+
+    `special` items come first (a value such as "" with its label). Typed text that names no zone
+    is refused: a red frame and a tooltip say so, the text stays to be corrected and the value stays
+    the last valid choice; `picked` reports each valid choice, `refused` each refusal.
+    """
+
+    picked = Signal(str)
+    refused = Signal(str)      # the typed text, which names no zone
+
+    def __init__(self, special: Sequence[tuple[str, str]] = ()) -> None:
+        super().__init__()
+        self.setEditable(True)
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(6)
+        for value, label in special:
+            self.addItem(label, value)
+        for name in sorted(timezone_names()):
+            self.addItem(name, name)
+        self._lower = {name.lower(): name for name in timezone_names()}
+        completer = self.completer()
+        assert completer is not None       # an editable combo always has one
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        self.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self._value: str | None = None
+        self.activated.connect(lambda i: self._choose(self.itemData(i)))
+        line = self.lineEdit()
+        assert line is not None
+        line.editingFinished.connect(self.commit_text)
+
+    def value(self) -> str | None:
+        return self._value
+
+    def set_value(self, value: str) -> None:
+        with QSignalBlocker(self):
+            self._value = value
+            index = self.findData(value)
+            if index >= 0:
+                self.setCurrentIndex(index)
+            else:
+                self.setEditText(value)
+            self._mark(True)
+
+    def _choose(self, value: Any) -> None:
+        if isinstance(value, str) and (value == "" or value in timezone_names() or self.findData(value) >= 0):
+            self.set_value(value)
+            self.picked.emit(value)
+
+    def commit_text(self) -> bool:
+        """Takes typed text as a choice when it names a zone (any case), else restores the last one
+        and says so; returns whether the text was taken."""
+        text = self.currentText().strip()
+        index = self.findText(text, Qt.MatchFlag.MatchFixedString)     # a special item's label, any case
+        if index >= 0:
+            self._choose(self.itemData(index))
+        elif text.lower() in self._lower:
+            self._choose(self._lower[text.lower()])
+        elif text:        # kept on screen to be corrected; the value stays the last valid choice
+            self._mark(False, text)
+            self.refused.emit(text)
+            return False
+        return True
+
+    def _mark(self, valid: bool, text: str = "") -> None:
+        self.setProperty("invalid", not valid)
+        self.setStyleSheet("" if valid else "QComboBox { border: 1px solid #d64545; }")
+        self.setToolTip("" if valid else f"“{text}” is not a time zone: pick one from the list, e.g. Europe/Berlin")
+
+
 class TimezoneEditor(Editor):
-    OWN = "The contact's own time zone"
+    """A time zone picker; the field's `choices` name its special values ("" = the business's zone)."""
+
+    business_zone = ""     # shown beside the label of "" ("The business's time zone (Europe/Berlin)")
 
     def __init__(self, f: Field) -> None:
         super().__init__()
-        self.combo = _combo(True)
-        self.combo.addItem(self.OWN, "")
-        for name in sorted(timezone_names()):
-            self.combo.addItem(name, name)
-        self.combo.completer().setFilterMode(Qt.MatchFlag.MatchContains)
-        self.combo.completer().setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
-        self.combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        special = [(c.value, f"{c.label} ({self.business_zone})" if c.value == "" and self.business_zone
+                    else c.label) for c in f.choices]
+        self.combo = ZonePicker(special)
         _row(self).addWidget(self.combo)
-        self.combo.activated.connect(lambda i: self.edited.emit(self.combo.itemData(i)))
+        self.combo.picked.connect(self.edited.emit)
 
     def set_value(self, value: Any) -> None:
-        with QSignalBlocker(self.combo):
-            index = self.combo.findData(value)
-            if index >= 0:
-                self.combo.setCurrentIndex(index)
-            else:
-                self.combo.setEditText(value)
+        self.combo.set_value(str(value or ""))
 
 
 class DateTimeEditor(Editor):

@@ -25,6 +25,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _may_ask() -> bool:
+    """Whether start-up may ask the user something: not offscreen (tests, CI, screenshots), not in
+    `make bench`, not when JOURNEY_STUDIO_NO_QUESTIONS is set."""
+    return not (os.environ.get("QT_QPA_PLATFORM") == "offscreen" or os.environ.get("JOURNEY_STUDIO_QUIT_WHEN_SHOWN")
+                or os.environ.get("JOURNEY_STUDIO_NO_QUESTIONS"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.screenshot:
@@ -70,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
 
     QTimer.singleShot(500, window.start_engine)
+    if _may_ask():     # first start: the business's time zone, in a dialog that does not block
+        QTimer.singleShot(0, window.ask_business_timezone)
     if os.environ.get("JOURNEY_STUDIO_QUIT_WHEN_SHOWN"):   # for `make bench`: start-up time, then exit
         def shown() -> None:
             print(f"shown {time.time():.6f}", flush=True)

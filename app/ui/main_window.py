@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QUndoGroup
+from sqlalchemy.exc import SQLAlchemyError
 from PySide6.QtWidgets import (QApplication, QLabel, QMainWindow, QMessageBox, QSplitter, QStackedWidget,
                                QVBoxLayout, QWidget)
 
@@ -17,10 +18,12 @@ from app.journey.model import Journey
 from app.journey.templates import VariableCatalog
 from app.journey.validate import ERROR
 from app.store.errors import StoreError
+from app.store.app_settings import business_timezone
 from app.store.catalog import known_variables
 from app.store.journeys import JourneyStore
 
 from . import library
+from .editors import TimezoneEditor
 from .engine_host import EngineHost
 from .inspector import Inspector
 from .journey_list import JourneyList
@@ -29,6 +32,7 @@ from .palette import Palette
 from .problems import ProblemsPanel
 from .run_controls import RunControls
 from .session import EditorSession
+from .settings_dialog import SettingsDialog
 from .theme import apply_theme
 
 SCREENSHOT_SIZE = QSize(1400, 900)
@@ -93,6 +97,7 @@ class MainWindow(QMainWindow):
         for label in (self.save_label, self.problem_label, self.zoom_label):
             self.statusBar().addPermanentWidget(label)
         self.actions_ = build_menus(self)
+        TimezoneEditor.business_zone = self.business_zone()
         # The engine runs under the window; its scheduled jobs start with start_engine().
         self.host = host or EngineHost(store.engine, parent=self)
         self.run_controls = RunControls(self, self.host, self.actions_)
@@ -283,6 +288,35 @@ class MainWindow(QMainWindow):
         self.problem_label.setText(problem_count(errors, len(problems) - errors))
         self.save_label.setText("Unsaved changes" if session.dirty else
                                 ("Saved" if session.in_store else "Not in the library"))
+
+    # --- app settings -------------------------------------------------------------
+
+    def business_zone(self) -> str:
+        """The business's time zone from the database ("" when not set)."""
+        try:
+            return business_timezone(self.store.engine) or ""
+        except SQLAlchemyError:
+            return ""
+
+    def open_settings(self, first_start: bool = False) -> SettingsDialog:
+        """Shows the settings dialog without blocking (the engine and the window carry on)."""
+        dialog = SettingsDialog(self.store.engine, self, first_start=first_start)
+        dialog.saved.connect(self._business_zone_changed)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def ask_business_timezone(self) -> SettingsDialog | None:
+        """On first start: asks for the business's time zone when none is set yet."""
+        if self.business_zone():
+            return None
+        return self.open_settings(first_start=True)
+
+    def _business_zone_changed(self, name: str) -> None:
+        TimezoneEditor.business_zone = name
+        if self.editor is not None:
+            self.inspector.show_target(self.inspector.target)     # the journey's zone picker names it
+        self.statusBar().showMessage(f"The business's time zone is now {name}", 6000)
 
     def start_engine(self) -> None:
         """Active journeys move on their own while the app is open."""

@@ -50,6 +50,9 @@ def build_menus(window: "MainWindow") -> dict[str, QAction]:
                                  tip="Feed events (carts, orders, opens…) to the running journeys")
     file.addSeparator()
     a["save"] = _action(window, file, "Save", window.save_now, Key.Save)
+    a["settings"] = _action(window, file, "Settings…", lambda: window.open_settings(), Key.Preferences, "Ctrl+,",
+                            tip="The business's time zone, for contacts without one")
+    a["settings"].setMenuRole(QAction.MenuRole.PreferencesRole)
     file.addSeparator()
     a["quit"] = _action(window, file, "Quit", window.close, Key.Quit)
 

@@ -170,8 +170,11 @@ class RunControls(QObject):
                 + "\n".join(f"• {p.message}" for p in errors[:5])
                 + ("\n…" if len(errors) > 5 else "") + "\n\nThey are listed below the canvas.")
             return
+        note = ""
+        if not window.editor.journey.settings.get("timezone") and not window.business_zone():
+            note = " No business time zone is set: contacts without one are judged in UTC (File → Settings)."
         self._run(lambda: self.host.engine.activate(journey_id),
-                  lambda version: f"“{name}” is active: new contacts enter version {version}.")
+                  lambda version: f"“{name}” is active: new contacts enter version {version}.{note}")
 
     def pause(self) -> None:
         journey = self._journey()

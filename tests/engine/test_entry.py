@@ -122,9 +122,10 @@ def test_no_order_scan_enters_once_when_the_days_pass_and_reads_incrementally(wo
     world.install(journey)
     world.event("ann", "order_placed", "2026-03-02T10:00:00Z", total=10)
     world.event("cho", "order_placed", "2026-03-10T10:00:00Z", total=10)
-    world.advance_to("2026-04-01T09:59:00Z")
+    # 30 calendar days in London: 2 March 10:00 GMT → 1 April 10:00 BST, which is 09:00 UTC.
+    world.advance_to("2026-04-01T08:59:00Z")
     assert world.runs() == []
-    world.advance_to("2026-04-01T10:00:00Z")
+    world.advance_to("2026-04-01T09:00:00Z")
     assert [r["contact_id"] for r in world.runs()] == ["ann"]
     world.advance_to("2026-04-02T10:00:00Z")
     world.advance_to("2026-04-20T10:00:00Z")                     # repeated scans do not re-enter ann

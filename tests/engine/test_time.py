@@ -83,13 +83,12 @@ def test_an_hours_wait_is_exact_elapsed_time(world):
 
 def test_wait_until_a_time_of_day_on_chosen_weekdays_in_the_contacts_zone(world):
     world.contacts(PEOPLE)
-    journey = simple_journey()
-    wait = journey.add_node("wait", {"mode": "time_of_day", "time": "09:00", "weekdays": ["mon"],
-                                     "timezone": "Asia/Tokyo"})
+    journey = simple_journey(timezone="Asia/Tokyo")
+    wait = journey.add_node("wait", {"mode": "time_of_day", "time": "09:00", "weekdays": ["mon"]})
     chain(journey, journey.trigger(), wait, send_node(journey))
     world.install(journey)
     world.event("ny", "cart_abandoned", "2026-03-07T15:00:00Z")        # Saturday
-    world.event("nowhere", "cart_abandoned", "2026-03-07T15:00:00Z")   # no zone: the node's fallback, Tokyo
+    world.event("nowhere", "cart_abandoned", "2026-03-07T15:00:00Z")   # no zone: the journey's, Tokyo
     world.advance_to("2026-03-10T00:00:00Z")
     assert [m["sent_at"] for m in world.sent("ny")] == [t("2026-03-09T13:00:00Z")]        # Mon 09:00 EDT
     assert [m["sent_at"] for m in world.sent("nowhere")] == [t("2026-03-09T00:00:00Z")]   # Mon 09:00 JST

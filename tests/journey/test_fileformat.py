@@ -36,7 +36,8 @@ KIND_CONFIGS = {
 @st.composite
 def journeys(draw) -> Journey:
     journey = Journey(name=draw(text), description=draw(text))
-    journey.settings["retrigger"] = draw(st.sampled_from(["ignore", "restart"]))
+    journey.settings["retrigger"] = draw(st.sampled_from(["ignore", "restart", "parallel"]))
+    journey.settings["timezone"] = draw(st.sampled_from(["", "Europe/Berlin", "Australia/Sydney"]))
     journey.settings["quiet_hours"]["start"] = draw(st.sampled_from(["20:00", "22:30"]))
     trigger = journey.add_node("trigger", {"threshold": draw(st.floats(0, 1e6, allow_nan=False))},
                                position=(draw(coords), draw(coords)))
@@ -121,11 +122,11 @@ def test_missing_field_is_named_with_its_pointer(tmp_path):
 
 def test_wrong_value_names_node_and_field(tmp_path):
     doc = _doc()
-    doc["nodes"][2]["config"]["delay"]["unit"] = "weeks"
+    doc["nodes"][2]["config"]["delay"]["unit"] = "fortnights"
     error = _error(doc, tmp_path)
     assert error.pointer == "/nodes/2/config/delay/unit"
     assert error.node_id == doc["nodes"][2]["id"]
-    assert "expected one of minutes, hours, days" in error.message and "'weeks'" in error.message
+    assert "expected one of minutes, hours, days, weeks" in error.message and "'fortnights'" in error.message
 
 
 def test_unknown_kind_and_dangling_edge(tmp_path):
