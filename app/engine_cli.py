@@ -76,8 +76,12 @@ def cmd_events_import(args: argparse.Namespace) -> int:
 
     found, problems = _events(args.file)
     engine = JourneyEngine(_open_engine(args.db))
-    engine.ingest(found)
-    print(f"Imported {len(found)} event(s) from {args.file}" + (f"; skipped {len(problems)} bad line(s)" if problems else ""))
+    done = engine.ingest(found)
+    print(f"Imported {done.stored} event(s) from {args.file}; {done.duplicates} duplicate(s) skipped "
+          f"(already imported, or repeated in the file); {len(problems)} bad line(s) skipped")
+    if done.unmatched:
+        print(f"{done.unmatched} delivery feedback event(s) named no message of their contact on their channel "
+              "and changed nothing (give properties.message_id from the activity log, or properties.channel)")
     return 0
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from app.engine.ingest import Ingested
 from app.engine.importers import Problem, import_contacts, parse_contacts, parse_events, read_text
 
 if TYPE_CHECKING:
@@ -47,12 +48,13 @@ def _pick(window: "MainWindow", caption: str, pattern: str) -> tuple[str, str] |
         return None
 
 
-def _run(window: "MainWindow", title: str, work: Callable[[], Any], done: str, problems: list[Problem],
-         unit: str) -> None:
-    def finished(_: Any) -> None:
+def _run(window: "MainWindow", title: str, work: Callable[[], Any], done: str | Callable[[Any], str],
+         problems: list[Problem], unit: str) -> None:
+    """Runs `work` on the engine's worker; then reports `done` (or `done(result)`) and any problems."""
+    def finished(result: Any) -> None:
         window.refresh_catalog()
         window.run_controls.poll()
-        _report(window, title, done, problems, unit)
+        _report(window, title, done(result) if callable(done) else done, problems, unit)
 
     def failed(exc: Exception) -> None:
         QMessageBox.warning(window, title, f"Nothing was imported.\n\n{exc}")
@@ -86,6 +88,18 @@ def import_events_file(window: "MainWindow") -> None:
         _report(window, "Import events", f"No events were imported from {name}.", problems, "line")
         return
     host = window.host
-    _run(window, "Import events", lambda: host.engine.ingest(found),
-         f"Imported {_plural(len(found), 'event')} from {name}; active journeys have reacted to them.",
+    _run(window, "Import events", lambda: host.engine.ingest(found), lambda done: _events_done(done, name),
          problems, "line")
+
+
+def _events_done(done: Ingested, name: str) -> str:
+    """What an events import did, in a sentence or two: imported, duplicates skipped, feedback unmatched."""
+    text = f"Imported {_plural(done.stored, 'event')} from {name}"
+    if done.duplicates:
+        text += (f"; {_plural(done.duplicates, 'duplicate')} skipped (imported before, or repeated in the "
+                 "file: each event counts once)")
+    text += "; active journeys have reacted to them." if done.stored else "."
+    if done.unmatched:
+        text += (f" {_plural(done.unmatched, 'delivery feedback event')} named no message of its contact on "
+                 "its channel and changed nothing.")
+    return text
