@@ -93,13 +93,13 @@ def import_events_file(window: "MainWindow") -> None:
 
 
 def _events_done(done: Ingested, name: str) -> str:
-    """What an events import did, in a sentence or two: imported, duplicates skipped, feedback unmatched."""
-    text = f"Imported {_plural(done.stored, 'event')} from {name}"
+    """What an events import did, short enough for the status bar: imported, duplicates skipped (each
+    event counts once), feedback that matched no message (ignored)."""
+    parts = [f"Imported {_plural(done.stored, 'event')} from {name}"]
     if done.duplicates:
-        text += (f"; {_plural(done.duplicates, 'duplicate')} skipped (imported before, or repeated in the "
-                 "file: each event counts once)")
-    text += "; active journeys have reacted to them." if done.stored else "."
+        parts.append(f"{_plural(done.duplicates, 'duplicate')} skipped")
     if done.unmatched:
-        text += (f" {_plural(done.unmatched, 'delivery feedback event')} named no message of its contact on "
-                 "its channel and changed nothing.")
-    return text
+        parts.append(f"{_plural(done.unmatched, 'feedback event')} matched no message (ignored)")
+    if len(parts) == 1 and done.stored:
+        parts[0] += "; active journeys have reacted to them"
+    return "; ".join(parts) + "."
