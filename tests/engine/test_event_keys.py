@@ -141,3 +141,30 @@ def test_a_duplicate_within_one_batch_is_caught_too(world):
                                chunk=2)
     assert (done.stored, done.duplicates) == (2, 1)
     assert len(world.runs("ann")) == 1 and stored_events(world) == 2
+
+
+def test_two_writers_storing_the_same_order_at_once_count_it_once(world):
+    """A second importer meets the first one's uncommitted order: it waits, then skips it (on PostgreSQL
+    ON CONFLICT DO NOTHING waits for the other transaction; on SQLite BEGIN IMMEDIATE does)."""
+    import threading
+
+    from app.engine.engine import JourneyEngine
+    from app.engine.ingest import ingest_batch
+    from app.engine.runs import Batch
+    from app.store.sql import write_transaction
+
+    world.contacts(CONTACTS)
+    world.install(spend_journey(100))
+    order = EventIn("ann", "order_placed", t("2026-03-02T10:00:00Z"), {"order_id": "O-1001", "total": 60.0})
+    world.clock.set(t("2026-03-02T10:00:00Z"))
+    other = JourneyEngine(world.db, world.clock)
+    results = []
+    with write_transaction(world.db) as conn:
+        first = ingest_batch(Batch(conn, world.engine.journeys, world.engine.templates), [order],
+                             world.clock.now(), True)
+        racer = threading.Thread(target=lambda: results.append(other.ingest([order])))
+        racer.start()
+        racer.join(0.2)       # not a timing assertion: the outcome is the same whether it waited or not
+    racer.join()
+    assert (first.stored, results[0].stored, results[0].duplicates) == (1, 0, 1)
+    assert customer(world, "ann") == (60.0, 1) and stored_events(world) == 1

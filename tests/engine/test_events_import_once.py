@@ -156,3 +156,13 @@ def test_an_import_killed_halfway_and_run_again_leaves_the_state_of_one_clean_im
     again = _import(capsys, file, crashed_db)
     assert "duplicate(s) skipped" in again
     assert _state(crashed_db) == _state(clean_db)
+
+
+def test_a_line_separator_inside_a_text_does_not_split_the_event(tmp_path, capsys):
+    line = {"contact": "ann", "type": "product_viewed", "at": "2026-03-02T10:00:00Z",
+            "properties": {"review": "Great\u2028mug\u0085really"}}
+    file = tmp_path / "events.jsonl"
+    file.write_text(json.dumps(line, ensure_ascii=False) + "\r\n" + json.dumps(line, ensure_ascii=False) + "\n",
+                    encoding="utf-8")
+    out = _import(capsys, file, tmp_path / "db.sqlite3")
+    assert "Imported 1 event(s)" in out and "1 duplicate(s) skipped" in out and "0 bad line(s)" in out
