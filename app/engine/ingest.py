@@ -8,6 +8,12 @@ Reactions per event, in this order: delivery feedback (which may wake a
 message_status branch), conversions and goals, exit conditions (so a matching
 event ends a run before anything else is sent for it), then triggers. A whole
 batch of events is one transaction.
+
+Every event is keyed (app/store/event_keys.py): one whose key is already
+stored, or repeated in the batch, is skipped before anything else and changes
+nothing, so imports can be re-run after any crash. A conversion is credited
+once, to the last touch across journeys (`LastTouch`); which message feedback
+is about is decided in feedback.py.
 """
 from __future__ import annotations
 
