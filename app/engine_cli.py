@@ -56,7 +56,7 @@ def _contacts(path: str):
 def _events(path: str):
     from app.engine.importers import parse_events
 
-    found, problems = parse_events(_read(path).splitlines())
+    found, problems = parse_events(_read(path).split("\n"))   # not splitlines(): U+2028 is legal in JSON
     _report(path, problems)
     return found, problems
 
@@ -76,8 +76,12 @@ def cmd_events_import(args: argparse.Namespace) -> int:
 
     found, problems = _events(args.file)
     engine = JourneyEngine(_open_engine(args.db))
-    engine.ingest(found)
-    print(f"Imported {len(found)} event(s) from {args.file}" + (f"; skipped {len(problems)} bad line(s)" if problems else ""))
+    done = engine.ingest(found)
+    print(f"Imported {done.stored} event(s) from {args.file}; {done.duplicates} duplicate(s) skipped "
+          f"(already imported, or repeated in the file); {len(problems)} bad line(s) skipped")
+    if done.unmatched:
+        print(f"{done.unmatched} delivery feedback event(s) named no message of their contact on their channel "
+              "and changed nothing (give properties.message_id from the activity log, or properties.channel)")
     return 0
 
 
@@ -190,7 +194,8 @@ def add_commands(sub: argparse._SubParsersAction, db_parent: argparse.ArgumentPa
     events = sub.add_parser("events", help="Import events.").add_subparsers(
         dest="events_command", required=True, metavar="ACTION")
     p = command(events, "import", cmd_events_import,
-                "Import events from a JSON-lines file and let active journeys react; bad lines are skipped.")
+                ("Import events from a JSON-lines file and let active journeys react; bad lines, and events "
+                 "already imported (same id, same order, or same content), are skipped."))
     p.add_argument("file", metavar="FILE.jsonl")
     p = command(sub, "simulate", cmd_simulate,
                 "Run a journey on a virtual clock with the real engine and print per-step statistics.")

@@ -13,7 +13,7 @@ from app.store.tables import runs
 
 from .clock import Clock, SystemClock
 from .context import EventCache, JourneyCache
-from .ingest import EventIn, ingest_batch
+from .ingest import EventIn, Ingested, ingest_batch
 from .outbox import Channel, RecordingChannel, hand_off
 from .runs import ACTIVE, RUN_COLUMNS, Batch, RunState
 from .scan import next_scan_due, scan_journey
@@ -79,15 +79,23 @@ class JourneyEngine:
 
     # -- the three jobs ----------------------------------------------------------
 
-    def ingest(self, items: Iterable[EventIn], chunk: int = 500) -> int:
-        """Stores and applies events in transactions of `chunk`; returns how many."""
+    def ingest(self, items: Iterable[EventIn], chunk: int = 500) -> Ingested:
+        """Stores and applies events in transactions of `chunk`; returns how many were stored, how many
+        were repeats of stored events (skipped, changing nothing) and how many feedback events matched no
+        message. Each transaction commits on its own: after a crash, ingesting the same events again
+        skips the committed ones and applies the rest, so every event counts exactly once."""
         pending = list(items)
+        total = Ingested()
         for start in range(0, len(pending), chunk):
             with write_transaction(self.db) as conn:
                 batch = self._batch(conn)
-                self.ingest_steps += ingest_batch(batch, pending[start:start + chunk], self.clock.now(),
-                                                  self.clock.virtual)
-        return len(pending)
+                done = ingest_batch(batch, pending[start:start + chunk], self.clock.now(), self.clock.virtual)
+            self.ingest_steps += done.steps
+            total.steps += done.steps
+            total.stored += done.stored
+            total.duplicates += done.duplicates
+            total.unmatched += done.unmatched
+        return total
 
     def tick(self, horizon: datetime | None = None) -> int:
         return self.stepper.tick(horizon)

@@ -19,6 +19,7 @@ from app.store.tables import contact_channels, contact_tags, contacts
 
 from .bulk import Many
 from .context import CHANNELS
+from .feedback import FEEDBACK
 from .ingest import EventIn
 
 STANDARD = ("id", "email", "phone", "first_name", "last_name", "timezone", "tags", "unsubscribed")
@@ -187,7 +188,18 @@ def _event(raw: str) -> EventIn:
     channel = properties.get("channel")
     if kind in ("subscribed", "unsubscribed") and channel not in (None, "all", *CHANNELS):
         raise ValueError(f"'channel' {channel!r} is not email, sms or whatsapp")
-    return EventIn(str(contact), kind, when, properties)
+    if kind in FEEDBACK and channel is not None and channel not in CHANNELS:
+        raise ValueError(f"'channel' {channel!r} is not email, sms or whatsapp (the channel of the message "
+                         "this event is about)")
+    event_id = data.get("id")
+    if event_id is not None:
+        if isinstance(event_id, bool) or not isinstance(event_id, (str, int)) or not str(event_id).strip():
+            raise ValueError("'id' must be the event's unique id (text or a whole number), so a repeat is "
+                             "recognised; leave it out if there is none")
+        if len(str(event_id)) > 200:
+            raise ValueError("'id' is longer than 200 characters")
+        event_id = str(event_id).strip()
+    return EventIn(str(contact), kind, when, properties, event_id)
 
 
 def read_text(path: str | Path) -> str:

@@ -8,6 +8,12 @@ Reactions per event, in this order: delivery feedback (which may wake a
 message_status branch), conversions and goals, exit conditions (so a matching
 event ends a run before anything else is sent for it), then triggers. A whole
 batch of events is one transaction.
+
+Every event is keyed (app/store/event_keys.py): one whose key is already
+stored, or repeated in the batch, is skipped before anything else and changes
+nothing, so imports can be re-run after any crash. A conversion is credited
+once, to the last touch across journeys (`LastTouch`); which message feedback
+is about is decided in feedback.py.
 """
 from __future__ import annotations
 
@@ -20,27 +26,41 @@ from sqlalchemy.engine import Connection
 
 from app.journey.conditions import all_hold
 from app.store.catalog import record_attributes
+from app.store.event_keys import event_key
+from app.store.sql import insert_or_ignore
 from app.store.tables import contact_channels, contacts, events, messages, runs
 
 from .bulk import Many
 from .context import CHANNELS, ContactView, LiveJourney
-from .counts import message_metric
 from .entry import enter
+from .feedback import FEEDBACK, record_feedback
 from .runs import ACTIVE, Batch, RunState, active_runs_of
 from .stepper import advance
 from .timeutil import subtract_duration
 
-FEEDBACK = {"message_delivered": "delivered", "message_opened": "opened", "message_clicked": "clicked",
-            "message_replied": "replied", "message_failed": "failed"}
-_STATUS_RANK = {"queued": 0, "sent": 1, "delivered": 2, "opened": 3, "clicked": 4, "replied": 5}
-
 
 @dataclass
 class EventIn:
+    """One event as it comes in. `id` is the sender's idempotency key, if it gave one."""
     contact: str
     type: str
     at: datetime
     properties: dict[str, Any] = field(default_factory=dict)
+    id: str | None = None
+
+    def key(self) -> str:
+        """What makes a repeated delivery of this event the same event (app/store/event_keys.py)."""
+        return event_key(self.contact, self.type, self.at, self.properties, self.id)
+
+
+@dataclass
+class Ingested:
+    """What a batch of events did: node steps taken, events stored, repeats skipped (already stored,
+    or twice in the batch), and feedback events that matched no message (ignored)."""
+    steps: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    unmatched: int = 0
 
 
 _KNOWN = select(contacts.c.id).where(contacts.c.id.in_(bindparam("ids", expanding=True)))
@@ -57,17 +77,29 @@ def ensure_contacts(batch: Batch, ids: list[str], at: datetime) -> None:
         batch.conn.execute(contacts.insert(), new)
 
 
-def ingest_batch(batch: Batch, items: list[EventIn], received_at: datetime, virtual: bool) -> int:
-    """Stores and applies `items` (sorted by time); returns node steps taken by the runs they moved."""
+def ingest_batch(batch: Batch, items: list[EventIn], received_at: datetime, virtual: bool) -> Ingested:
+    """Stores `items` and applies them in time order, each event once: one already stored (by its
+    idempotency key), or repeated within `items`, is skipped and changes nothing. The first delivery
+    of an event is the one kept."""
     conn = batch.conn
-    items = sorted(items, key=lambda e: e.at)
-    ensure_contacts(batch, [e.contact for e in items], items[0].at if items else received_at)
+    keyed: dict[str, EventIn] = {}
+    for e in items:
+        keyed.setdefault(e.key(), e)
+    fresh = sorted(_not_stored(conn, list(keyed)), key=lambda k: keyed[k].at)    # ids in time order
+    result = Ingested(duplicates=len(items) - len(fresh))
+    if fresh:
+        first = min(keyed[k].at for k in fresh)
+        ensure_contacts(batch, [keyed[k].contact for k in fresh], first)
+    stored = _store_events(conn, [(k, keyed[k]) for k in fresh], received_at)
+    result.duplicates += len(fresh) - len(stored)      # stored meanwhile by a concurrent writer (PostgreSQL)
+    result.stored = len(stored)
+    items = [e for e, _ in stored]
     by_type: dict[str, set[str]] = {}
     for e in items:
         by_type.setdefault(e.type, set()).update(e.properties)
     for scope, names in by_type.items():
         record_attributes(conn, scope, names)
-    ids = _store_events(conn, items, received_at)
+    ids = [event_id for _, event_id in stored]
     contact_ids = list(dict.fromkeys(e.contact for e in items))
     batch.preload(contact_ids)
     active = active_runs_of(conn, contact_ids)
@@ -81,30 +113,50 @@ def ingest_batch(batch: Batch, items: list[EventIn], received_at: datetime, virt
         contact = batch.contact(event.contact)
         mine = active.setdefault(contact.id, [])
         _catch_up(batch, mine, at, virtual)
-        _apply(batch, event, event_id, contact, mine, live, at)
+        if not _apply(batch, event, event_id, contact, mine, live, at):
+            result.unmatched += 1
     batch.flush(received_at)
-    return batch.steps
+    result.steps = batch.steps
+    return result
 
 
-_EVENT_FIELDS = ("id", "contact_id", "type", "occurred_at", "received_at", "properties")
+_EVENT_FIELDS = ("id", "contact_id", "type", "occurred_at", "received_at", "properties", "idempotency_key")
 _INSERT_EVENTS = Many(lambda _: events.insert().values({c: bindparam(c) for c in _EVENT_FIELDS}))
+_STORED_KEYS = select(events.c.idempotency_key).where(events.c.idempotency_key.in_(bindparam("keys", expanding=True)))
 
 
-def _store_events(conn: Connection, items: list[EventIn], received_at: datetime) -> list[int]:
-    """Inserts the events in one executemany; returns their ids in order."""
+def _not_stored(conn: Connection, keys: list[str]) -> list[str]:
+    """The keys no stored event has yet, in the given order."""
+    stored: set[str] = set()
+    for start in range(0, len(keys), 500):
+        stored.update(conn.execute(_STORED_KEYS, {"keys": keys[start:start + 500]}).scalars())
+    return [k for k in keys if k not in stored]
+
+
+def _store_events(conn: Connection, items: list[tuple[str, EventIn]],
+                  received_at: datetime) -> list[tuple[EventIn, int]]:
+    """Inserts events (by key, none stored yet when read) in one executemany; returns those that went in,
+    with their ids. A key stored meanwhile by a concurrent writer is skipped, not an error."""
     rows = [{"contact_id": e.contact, "type": e.type, "occurred_at": e.at, "received_at": received_at,
-             "properties": e.properties} for e in items]
+             "properties": e.properties, "idempotency_key": key} for key, e in items]
+    if not rows:
+        return []
     if conn.dialect.name != "sqlite":
-        return list(conn.execute(events.insert().returning(events.c.id, sort_by_parameter_order=True),
-                                 rows).scalars())
-    # SQLite: this transaction holds the write lock (BEGIN IMMEDIATE), so max + 1 onwards are ours
-    # alone (as for run ids), and the rows go through the lean bulk path instead of RETURNING.
+        # PostgreSQL: another transaction may store the same event between the read and this insert;
+        # ON CONFLICT DO NOTHING waits for it and skips the row, and RETURNING names the rows that went in.
+        statement = insert_or_ignore(events, conn.dialect.name, ["idempotency_key"]).returning(
+            events.c.id, events.c.idempotency_key)
+        ids = {key: event_id for event_id, key in conn.execute(statement, rows)}
+        return [(e, ids[key]) for key, e in items if key in ids]
+    # SQLite: this transaction holds the write lock (BEGIN IMMEDIATE), so nobody stored these keys since
+    # they were read, max + 1 onwards are ours alone (as for run ids), and the rows go through the lean
+    # bulk path instead of RETURNING.
     first = int(conn.execute(select(func.coalesce(func.max(events.c.id), 0))).scalar_one()) + 1
-    ids = list(range(first, first + len(rows)))
-    for row, event_id in zip(rows, ids):
+    ids_in_order = list(range(first, first + len(rows)))
+    for row, event_id in zip(rows, ids_in_order):
         row["id"] = event_id
     _INSERT_EVENTS.run(conn, rows)
-    return ids
+    return [(e, event_id) for (_, e), event_id in zip(items, ids_in_order)]
 
 
 def _catch_up(batch: Batch, mine: list[RunState], at: datetime, virtual: bool) -> None:
@@ -120,20 +172,25 @@ def _catch_up(batch: Batch, mine: list[RunState], at: datetime, virtual: bool) -
 
 
 def _apply(batch: Batch, event: EventIn, event_id: int, contact: ContactView, mine: list[RunState],
-           live: list[LiveJourney], at: datetime) -> None:
+           live: list[LiveJourney], at: datetime) -> bool:
+    """Applies one stored event; False when it is feedback that matched no message (then ignored)."""
     props, kind = event.properties, event.type
     crossed: list[LiveJourney] = []
+    matched = True
     if kind == "order_placed":
         crossed = _record_order(batch, contact, props, event.at, live)
     elif kind in ("subscribed", "unsubscribed"):
         _record_subscription(batch, contact, kind, props.get("channel"), at)
-    if kind in FEEDBACK or (kind == "unsubscribed" and "message_id" in props):
-        woken = _record_feedback(batch, contact, kind, props, event.at, mine)
-        if woken is not None:
-            woken.due_at = at
-            advance(batch, woken, at)
+    if kind in FEEDBACK or (kind == "unsubscribed" and props.get("message_id") is not None):
+        feedback = record_feedback(batch, contact, kind, props, event.at, mine)
+        matched = feedback.matched
+        if feedback.woken is not None:
+            feedback.woken.due_at = at
+            advance(batch, feedback.woken, at)
+    credit = LastTouch()
     for journey in live:
-        _convert(batch, journey, contact, event, at, mine)
+        _convert(batch, journey, contact, event, at, mine, credit)
+    credit.settle(batch, at, mine)
     _exit_matching(batch, contact, event, at, mine)
     for journey in live:
         trigger = journey.trigger
@@ -146,6 +203,7 @@ def _apply(batch: Batch, event: EventIn, event_id: int, contact: ContactView, mi
         if fires or any(j is journey for j in crossed):
             enter(batch, journey, contact, at, mine, event=props, event_type=kind, event_id=event_id)
     mine[:] = [r for r in mine if r.status == ACTIVE]
+    return matched
 
 
 _ORDER = Many(lambda _: contacts.update().where(contacts.c.id == bindparam("cid")).values(
@@ -190,66 +248,6 @@ def _record_subscription(batch: Batch, contact: ContactView, kind: str, channel:
         contact.unsubscribed.update(chosen)
 
 
-_STAMPED = ("delivered", "opened", "clicked", "replied", "failed", "unsubscribed")
-_FEEDBACK_COLUMNS = (messages.c.id, messages.c.run_id, messages.c.journey_id, messages.c.node_id, messages.c.status,
-                     *(messages.c[f"{s}_at"] for s in _STAMPED))
-_MESSAGE_BY_ID = select(*_FEEDBACK_COLUMNS).where(messages.c.id == bindparam("mid"),
-                                                  messages.c.contact_id == bindparam("cid"))
-_LATEST_MESSAGE = (select(*_FEEDBACK_COLUMNS)
-                   .where(messages.c.contact_id == bindparam("cid"), messages.c.created_at <= bindparam("at"),
-                          messages.c.status != "cancelled")
-                   .order_by(messages.c.created_at.desc(), messages.c.id.desc()).limit(1))
-_STAMP = {status: Many(lambda _, status=status: messages.update().where(
-              messages.c.id == bindparam("mid"), messages.c[f"{status}_at"].is_(None))
-              .values({f"{status}_at": bindparam("at"), "status": bindparam("new_status")}))
-          for status in _STAMPED}
-
-
-def _new_status(current: str, status: str) -> str:
-    if status == "failed":
-        return "failed"
-    # A queued row keeps its status, so the outbox still hands it off.
-    if current != "queued" and _STATUS_RANK.get(status, -1) > _STATUS_RANK.get(current, 99):
-        return status
-    return current
-
-
-def _record_feedback(batch: Batch, contact: ContactView, kind: str, props: dict[str, Any], at: datetime,
-                     mine: list[RunState]) -> RunState | None:
-    """Stamps the message; returns the run to wake if it waits at a branch on this message."""
-    status = FEEDBACK.get(kind, "unsubscribed")
-    message_id = props.get("message_id")
-    named = message_id is not None and str(message_id).isdigit()
-    pending = None if named else batch.latest_pending_message(contact.id)
-    if pending is not None and pending["created_at"] <= at:
-        # Not in SQL yet (written with this batch): stamp the buffered row itself.
-        first = pending.get(f"{status}_at") is None
-        if first:
-            pending[f"{status}_at"] = at
-            pending["status"] = _new_status(pending["status"], status)
-        run_id, journey_id, node_id = pending["run_id"], pending["journey_id"], pending["node_id"]
-    else:
-        query, params = ((_MESSAGE_BY_ID, {"mid": int(message_id), "cid": contact.id}) if named
-                         else (_LATEST_MESSAGE, {"cid": contact.id, "at": at}))
-        row = batch.conn.execute(query, params).first()
-        if row is None:
-            return None
-        first = row._mapping[f"{status}_at"] is None
-        if first:
-            new_status = _new_status(row.status, status)
-            _STAMP[status].run(batch.conn, [{"mid": row.id, "at": at, "new_status": new_status}])
-            batch.stamped(row.run_id, row.node_id, status, at, new_status)
-        run_id, journey_id, node_id = row.run_id, row.journey_id, row.node_id
-    if first and journey_id is not None:     # a repeated open is still one opened message
-        batch.counts.add(journey_id, node_id, message_metric(status), at)
-    for run in mine:
-        if run.id == run_id and run.status == ACTIVE:
-            node = batch.journey(run).node(run.node_id)
-            if node is not None and node.kind == "message_status" and node.config["step"] == node_id:
-                return run
-    return None
-
-
 def _matches(rule: dict[str, Any], event: EventIn, contact: ContactView) -> bool:
     conditions = rule.get("conditions")
     return rule.get("event") == event.type and (not conditions or all_hold(conditions, event.properties,
@@ -257,7 +255,7 @@ def _matches(rule: dict[str, Any], event: EventIn, contact: ContactView) -> bool
 
 
 _LATEST_IN_JOURNEY = (
-    select(messages.c.run_id, messages.c.node_id)
+    select(messages.c.run_id, messages.c.node_id, messages.c.created_at, messages.c.id)
     .where(messages.c.contact_id == bindparam("cid"), messages.c.journey_id == bindparam("jid"),
            messages.c.created_at <= bindparam("at"), messages.c.created_at >= bindparam("since"),
            # Two comparisons rather than NOT IN: an expanding IN is re-rendered on every execution.
@@ -270,27 +268,50 @@ _LATEST_RUN = (
     .order_by(runs.c.entered_at.desc(), runs.c.id.desc()).limit(1))
 
 
+@dataclass
+class LastTouch:
+    """The one message a conversion is credited to: of the journeys whose goal the event meets, each offers
+    its latest message within its own conversion window, and the newest of those wins (last touch), so an
+    order is one conversion with its revenue once, on one step, however many journeys messaged the contact."""
+    best: tuple[datetime, float, int, str] | None = None     # created_at, message id (buffered: inf), run, node
+    revenue: float = 0.0
+
+    def offer(self, run_id: int, node_id: str, created_at: datetime, message_id: int | None, revenue: float) -> None:
+        candidate = (created_at, float("inf") if message_id is None else float(message_id), run_id, node_id)
+        if self.best is None or candidate[:2] > self.best[:2]:
+            self.best, self.revenue = candidate, revenue
+
+    def settle(self, batch: Batch, at: datetime, mine: list[RunState]) -> None:
+        """Logs the conversion (counted on the credited step) for the winning message, if any."""
+        if self.best is None:
+            return
+        _, _, run_id, node_id = self.best
+        owner = next((r for r in mine if r.id == run_id), None) or _run_stub(batch, run_id)
+        batch.log(owner, node_id, "converted", at, revenue=self.revenue)
+
+
 def _convert(batch: Batch, journey: LiveJourney, contact: ContactView, event: EventIn, at: datetime,
-             mine: list[RunState]) -> None:
-    """A goal event counts once: as a conversion for the latest message step within the window, and as a goal."""
+             mine: list[RunState], credit: LastTouch) -> None:
+    """A goal event counts once: it offers this journey's latest message within the window to `credit`
+    (the conversion goes to the newest message across journeys), and counts as this journey's goal."""
     goal = journey.settings["goal"]
     if not goal["enabled"] or not _matches(goal, event, contact):
         return
     revenue = _number(event.properties.get("total"))
     since = subtract_duration(event.at, journey.settings["conversion_window"], batch.zone_for(journey, contact))
     pending = batch.latest_pending_message(contact.id)
+    latest: tuple[Any, ...] | None
     if (pending is not None and pending["journey_id"] == journey.id and since <= pending["created_at"] <= event.at
             and pending["status"] not in ("cancelled", "failed")):
-        latest = (pending["run_id"], pending["node_id"])   # the newest message is not in SQL yet
+        latest = (pending["run_id"], pending["node_id"], pending["created_at"], None)   # not in SQL yet
     else:
         if pending is not None:          # unwritten messages of another journey, maybe older ones of this
             batch.write_pending(contact.id)
         latest = batch.conn.execute(_LATEST_IN_JOURNEY, {"cid": contact.id, "jid": journey.id, "at": event.at,
-                                                         "since": since}).first()
+                                                         "since": since}).first()   # type: ignore[assignment]
     if latest is not None:
-        run_id, node_id = latest
-        owner = next((r for r in mine if r.id == run_id), None) or _run_stub(batch, run_id)
-        batch.log(owner, node_id, "converted", at, revenue=revenue)
+        run_id, node_id, created_at, message_id = latest
+        credit.offer(run_id, node_id, created_at, message_id, revenue)
     # The goal counts for the contact's latest run in this journey that entered within the goal window:
     # the newest one still going, else the newest finished one.
     since = subtract_duration(event.at, goal["window"], batch.zone_for(journey, contact))

@@ -117,7 +117,7 @@ class Batch:
         self._preloaded: set[int] = set()               # runs whose every message is in _known
         self._next_id: int | None = None
         self._pending_contacts: set[str] = set()       # contacts with unwritten runs or messages
-        self._latest_pending: dict[str, dict[str, Any]] = {}   # newest unwritten message per contact
+        self._pending_of: dict[str, list[dict[str, Any]]] = {}   # unwritten messages per contact, as queued
         self._pending_by_run: dict[int, list[dict[str, Any]]] = {}
         self._tag_writes: list[tuple[Many, dict[str, Any]]] = []   # in order: an add then a remove stays removed
         self._business_zone: str | None = None
@@ -222,12 +222,19 @@ class Batch:
         if row["idempotency_key"] not in self._outbox:
             self._outbox[row["idempotency_key"]] = row
             self._pending_contacts.add(row["contact_id"])
-            self._latest_pending[row["contact_id"]] = row
+            self._pending_of.setdefault(row["contact_id"], []).append(row)
             self._pending_by_run.setdefault(row["run_id"], []).append(row)
 
-    def latest_pending_message(self, contact_id: str) -> dict[str, Any] | None:
-        """The contact's newest message written by this batch and not yet in SQL (newer than any in SQL)."""
-        return self._latest_pending.get(contact_id)
+    def latest_pending_message(self, contact_id: str, channel: str | None = None,
+                               at: datetime | None = None) -> dict[str, Any] | None:
+        """The contact's newest message queued by this batch and not yet in SQL (on `channel`, created at or
+        before `at`, when given); at equal times the one queued last."""
+        found = None
+        for row in self._pending_of.get(contact_id, ()):
+            if ((channel is None or row["channel"] == channel) and (at is None or row["created_at"] <= at)
+                    and (found is None or row["created_at"] >= found["created_at"])):
+                found = row
+        return found
 
     def write_pending(self, contact_id: str | None = None) -> None:
         """Writes new runs and outbox rows now, because SQL is about to read those tables
@@ -235,7 +242,7 @@ class Batch:
         if contact_id is not None and contact_id not in self._pending_contacts:
             return
         self._pending_contacts.clear()
-        self._latest_pending.clear()
+        self._pending_of.clear()
         self._pending_by_run.clear()
         if self._new_runs:
             _INSERT_RUNS.run(self.conn, [

@@ -142,11 +142,13 @@ def _next_scan(engine: JourneyEngine, now: datetime) -> datetime | None:
 
 
 def activity_log(db: Engine, journey: Journey, journey_id: str) -> list[dict[str, Any]]:
-    """The run log as the simulator's JSON lines, ordered by time."""
+    """The run log as the simulator's JSON lines, ordered by time; a `sent` line carries the message's
+    `message_id`, `channel`, `subject` and `text`."""
     lines = []
     with db.connect() as conn:
         sent = {(m.run_id, m.node_id): m for m in conn.execute(
-            select(messages.c.run_id, messages.c.node_id, messages.c.channel, messages.c.subject, messages.c.body_text)
+            select(messages.c.run_id, messages.c.node_id, messages.c.id, messages.c.channel, messages.c.subject,
+                   messages.c.body_text)
             .where(messages.c.journey_id == journey_id))}
         query = select(run_log).where(run_log.c.journey_id == journey_id).order_by(run_log.c.at, run_log.c.id)
         for row in conn.execute(query):
@@ -158,7 +160,9 @@ def activity_log(db: Engine, journey: Journey, journey_id: str) -> list[dict[str
             detail = m["detail"] or {}
             if m["action"] == "sent":
                 message = sent.get((m["run_id"], m["node_id"]))
-                line.update(channel=message.channel if message else None,
+                # The id feedback events name the message by (`properties.message_id`).
+                line.update(message_id=message.id if message else None,
+                            channel=message.channel if message else None,
                             subject=message.subject if message else None,
                             text=message.body_text if message else None)
             if m["outcome"]:

@@ -134,8 +134,12 @@ events = Table(
     _stamp("occurred_at"),
     _stamp("received_at"),
     _doc("properties"),
+    # What makes a repeated delivery the same event (app/store/event_keys.py); NULL only on rows
+    # stored before keys existed. Unique: storing an event twice keeps one row.
+    Column("idempotency_key", String(255), nullable=True),
     Index(None, "contact_id", "occurred_at"),
     Index(None, "type", "occurred_at"),
+    Index(None, "idempotency_key", unique=True),
 )
 
 runs = Table(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from app.engine.ingest import Ingested
 from app.engine.importers import Problem, import_contacts, parse_contacts, parse_events, read_text
 
 if TYPE_CHECKING:
@@ -47,12 +48,13 @@ def _pick(window: "MainWindow", caption: str, pattern: str) -> tuple[str, str] |
         return None
 
 
-def _run(window: "MainWindow", title: str, work: Callable[[], Any], done: str, problems: list[Problem],
-         unit: str) -> None:
-    def finished(_: Any) -> None:
+def _run(window: "MainWindow", title: str, work: Callable[[], Any], done: str | Callable[[Any], str],
+         problems: list[Problem], unit: str) -> None:
+    """Runs `work` on the engine's worker; then reports `done` (or `done(result)`) and any problems."""
+    def finished(result: Any) -> None:
         window.refresh_catalog()
         window.run_controls.poll()
-        _report(window, title, done, problems, unit)
+        _report(window, title, done(result) if callable(done) else done, problems, unit)
 
     def failed(exc: Exception) -> None:
         QMessageBox.warning(window, title, f"Nothing was imported.\n\n{exc}")
@@ -80,12 +82,24 @@ def import_events_file(window: "MainWindow") -> None:
     if picked is None:
         return
     path, text = picked
-    found, problems = parse_events(text.splitlines())
+    found, problems = parse_events(text.split("\n"))   # not splitlines(): U+2028 is legal inside JSON
     name = Path(path).name
     if not found:
         _report(window, "Import events", f"No events were imported from {name}.", problems, "line")
         return
     host = window.host
-    _run(window, "Import events", lambda: host.engine.ingest(found),
-         f"Imported {_plural(len(found), 'event')} from {name}; active journeys have reacted to them.",
+    _run(window, "Import events", lambda: host.engine.ingest(found), lambda done: _events_done(done, name),
          problems, "line")
+
+
+def _events_done(done: Ingested, name: str) -> str:
+    """What an events import did, short enough for the status bar: imported, duplicates skipped (each
+    event counts once), feedback that matched no message (ignored)."""
+    parts = [f"Imported {_plural(done.stored, 'event')} from {name}"]
+    if done.duplicates:
+        parts.append(f"{_plural(done.duplicates, 'duplicate')} skipped")
+    if done.unmatched:
+        parts.append(f"{_plural(done.unmatched, 'feedback event')} matched no message (ignored)")
+    if len(parts) == 1 and done.stored:
+        parts[0] += "; active journeys have reacted to them"
+    return "; ".join(parts) + "."

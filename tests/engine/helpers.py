@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from app.engine.clock import VirtualClock
 from app.engine.engine import JourneyEngine
 from app.engine.importers import import_contacts, parse_contacts
-from app.engine.ingest import EventIn
+from app.engine.ingest import EventIn, Ingested
 from app.engine.outbox import RecordingChannel
 from app.engine.simulator import install_journey
 from app.journey.model import Journey
@@ -49,12 +49,14 @@ class World:
         self.engine.tick(target)
         self.engine.hand_off()
 
-    def event(self, contact: str, kind: str, at: str, **properties: Any) -> None:
+    def event(self, contact: str, kind: str, at: str, event_id: str | None = None, **properties: Any) -> Ingested:
+        """Delivers one event at its time (after everything due before it); returns what ingesting it did."""
         when = t(at)
         self.advance_to(when - timedelta(microseconds=1))
         self.clock.set(when)
-        self.engine.ingest([EventIn(contact, kind, when, properties)])
+        done = self.engine.ingest([EventIn(contact, kind, when, properties, event_id)])
         self.engine.hand_off()
+        return done
 
     def log(self, contact: str | None = None, action: str | None = None) -> list[dict[str, Any]]:
         query = select(run_log).order_by(run_log.c.at, run_log.c.id)

@@ -101,12 +101,13 @@ def test_inserts_read_back_as_through_core(any_url: str) -> None:
                                   ["core-" + r["idempotency_key"] for r in outbox], ("id", "idempotency_key", "run_id"))
 
         props = [{"id": 1000 + i, "contact_id": "c2", "type": "cart_abandoned", "occurred_at": times[i],
-                  "received_at": T0, "properties": DOCS[i] or {}} for i in range(4)]
+                  "received_at": T0, "properties": DOCS[i] or {}, "idempotency_key": f"id:e{i}"} for i in range(4)]
         with write_transaction(db) as conn:
             _INSERT_EVENTS.run(conn, props)
-            conn.execute(events.insert(), [{**row, "id": row["id"] + 100} for row in props])
-        assert _read(db, events, events.c.id, [1000, 1001, 1002, 1003], ("id",)) == \
-            _read(db, events, events.c.id, [1100, 1101, 1102, 1103], ("id",))
+            conn.execute(events.insert(), [{**row, "id": row["id"] + 100, "idempotency_key": f"id:core-e{i}"}
+                                           for i, row in enumerate(props)])
+        assert _read(db, events, events.c.id, [1000, 1001, 1002, 1003], ("id", "idempotency_key")) == \
+            _read(db, events, events.c.id, [1100, 1101, 1102, 1103], ("id", "idempotency_key"))
     finally:
         db.dispose()
 

@@ -55,3 +55,22 @@ def test_a_file_that_cannot_be_read_is_reported_and_nothing_changes(window, monk
     window.actions_["import_contacts"].trigger()
     assert len(warnings) == 1 and "latin1.csv could not be read" in warnings[0]
     assert _count(window, contacts) == 0
+
+
+def test_importing_the_same_events_again_says_they_were_duplicates_and_changes_nothing(window, qtbot, monkeypatch):
+    journey_id = window.session.journey_id
+    window.actions_["activate"].trigger()
+    qtbot.waitUntil(lambda: window.store.get(journey_id).status == "active", timeout=5000)
+    _choose(monkeypatch, RESOURCES / "sample_events.jsonl")
+    lines = sum(1 for line in (RESOURCES / "sample_events.jsonl").read_text().split("\n") if line.strip())
+    window.actions_["import_events"].trigger()
+    qtbot.waitUntil(lambda: "events from sample_events.jsonl" in window.statusBar().currentMessage(), timeout=10000)
+    qtbot.waitUntil(lambda: not window.host.busy(), timeout=5000)
+    before = (_count(window, runs), _count(window, contacts))
+    window.statusBar().clearMessage()
+    window.actions_["import_events"].trigger()
+    qtbot.waitUntil(lambda: "duplicates skipped" in window.statusBar().currentMessage(), timeout=10000)
+    assert window.statusBar().currentMessage().startswith(
+        f"Imported 0 events from sample_events.jsonl; {lines} duplicates skipped")
+    qtbot.waitUntil(lambda: not window.host.busy(), timeout=5000)
+    assert (_count(window, runs), _count(window, contacts)) == before

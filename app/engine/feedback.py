@@ -1,0 +1,157 @@
+"""Delivery feedback (delivered, opened, clicked, replied, failed, unsubscribed) lands on the right message.
+
+Which message an event is about:
+
+- `properties.message_id` names it (the id is in the simulator's activity log,
+  `message_id` on each `sent` line). It must be a message of the same contact;
+  an id that is unknown, another contact's, or of another channel than the one
+  the event names is ignored (counted as unmatched), never applied elsewhere.
+- Without an id, the contact's latest message, sent at or before the event, on
+  the channel the event names: `properties.channel` (`email`, `sms`,
+  `whatsapp`); opens and clicks without one are email's (email is where opens
+  and clicks are tracked). A reply, delivery or failure that names neither a
+  message nor a channel cannot be matched safely and is ignored (unmatched).
+  A message of another channel is never stamped.
+
+Messages this batch has queued but not written yet are candidates too, under
+the same rule.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select
+
+from app.store.tables import messages
+
+from .bulk import Many
+from .context import CHANNELS, ContactView
+from .counts import message_metric
+from .runs import ACTIVE, Batch, RunState
+
+FEEDBACK = {"message_delivered": "delivered", "message_opened": "opened", "message_clicked": "clicked",
+            "message_replied": "replied", "message_failed": "failed"}
+# Feedback that only email tracks: without a channel, such an event is about an email.
+EMAIL_ONLY = frozenset({"message_opened", "message_clicked"})
+_STATUS_RANK = {"queued": 0, "sent": 1, "delivered": 2, "opened": 3, "clicked": 4, "replied": 5}
+_NOT_RECEIVED = ("cancelled", "failed")     # never reached the contact: no feedback can be about them
+
+log = logging.getLogger(__name__)
+
+_STAMPED = ("delivered", "opened", "clicked", "replied", "failed", "unsubscribed")
+_FEEDBACK_COLUMNS = (messages.c.id, messages.c.run_id, messages.c.journey_id, messages.c.node_id, messages.c.status,
+                     messages.c.channel, messages.c.created_at, *(messages.c[f"{s}_at"] for s in _STAMPED))
+_MESSAGE_BY_ID = select(*_FEEDBACK_COLUMNS).where(messages.c.id == bindparam("mid"),
+                                                  messages.c.contact_id == bindparam("cid"))
+_LATEST_ON_CHANNEL = (
+    select(*_FEEDBACK_COLUMNS)
+    .where(messages.c.contact_id == bindparam("cid"), messages.c.channel == bindparam("channel"),
+           messages.c.created_at <= bindparam("at"),
+           # Two comparisons rather than NOT IN: an expanding IN is re-rendered on every execution.
+           messages.c.status != "cancelled", messages.c.status != "failed")
+    .order_by(messages.c.created_at.desc(), messages.c.id.desc()).limit(1))
+
+
+def _stamp(status: str) -> Many:
+    """Sets `{status}_at` (and the status) where it is still empty: the first report of it counts."""
+    return Many(lambda _: messages.update().where(messages.c.id == bindparam("mid"),
+                                                  messages.c[f"{status}_at"].is_(None))
+                .values({f"{status}_at": bindparam("at"), "status": bindparam("new_status")}))
+
+
+_STAMP = {status: _stamp(status) for status in _STAMPED}
+
+
+@dataclass
+class Feedback:
+    """What became of one feedback event: the run to wake (at a branch on the message), if any,
+    and whether it matched a message at all."""
+    woken: RunState | None
+    matched: bool
+
+
+def named_channel(kind: str, props: dict[str, Any]) -> str | None:
+    """The channel a feedback event is about: its `channel` property, else email for opens and clicks."""
+    channel = props.get("channel")
+    if isinstance(channel, str) and channel in CHANNELS:
+        return channel
+    return "email" if kind in EMAIL_ONLY else None
+
+
+def _new_status(current: str, status: str) -> str:
+    if status == "failed":
+        return "failed"
+    # A queued row keeps its status, so the outbox still hands it off.
+    if current != "queued" and _STATUS_RANK.get(status, -1) > _STATUS_RANK.get(current, 99):
+        return status
+    return current
+
+
+def _message_number(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    return int(text) if text.isdigit() else None
+
+
+def _named(batch: Batch, contact: ContactView, kind: str, props: dict[str, Any]) -> dict[str, Any] | None:
+    """The message `message_id` names, if it is this contact's and on the channel the event names."""
+    number = _message_number(props.get("message_id"))
+    if number is None:
+        return None
+    batch.write_pending(contact.id)        # ids are given when rows are written
+    row = batch.conn.execute(_MESSAGE_BY_ID, {"mid": number, "cid": contact.id}).first()
+    if row is None or row.status == "cancelled":
+        return None
+    explicit = props.get("channel")
+    # An unsubscribe's channel says what the contact left, not which message carried the link.
+    if kind != "unsubscribed" and isinstance(explicit, str) and explicit in CHANNELS and explicit != row.channel:
+        return None
+    return dict(row._mapping)
+
+
+def _latest_on_channel(batch: Batch, contact: ContactView, channel: str, at: datetime) -> dict[str, Any] | None:
+    """The contact's latest message on `channel` created at or before `at`, written or still buffered."""
+    pending = batch.latest_pending_message(contact.id, channel=channel, at=at)
+    pending = pending if pending is not None and pending["status"] not in _NOT_RECEIVED else None
+    row = batch.conn.execute(_LATEST_ON_CHANNEL, {"cid": contact.id, "channel": channel, "at": at}).first()
+    if row is not None and (pending is None or row.created_at > pending["created_at"]):
+        return dict(row._mapping)
+    return pending      # buffered rows were queued after the written ones: at equal times they are newer
+
+
+def record_feedback(batch: Batch, contact: ContactView, kind: str, props: dict[str, Any], at: datetime,
+                    mine: list[RunState]) -> Feedback:
+    """Stamps `{status}_at` on the message the event is about (see the module's docstring) the first
+    time, counts it on the step that sent it, and returns the run waiting at a branch on it, if any."""
+    status = FEEDBACK.get(kind, "unsubscribed")
+    if props.get("message_id") is not None:
+        row = _named(batch, contact, kind, props)
+    else:
+        channel = named_channel(kind, props)
+        row = _latest_on_channel(batch, contact, channel, at) if channel is not None else None
+    if row is None:
+        log.info("%s for contact %s at %s matches no message: ignored", kind, contact.id, at.isoformat())
+        return Feedback(None, False)
+    first = row.get(f"{status}_at") is None
+    if first:
+        new_status = _new_status(row["status"], status)
+        if row.get("id") is None:      # buffered, not in SQL yet: stamp the row that will be written
+            row[f"{status}_at"], row["status"] = at, new_status
+        else:
+            _STAMP[status].run(batch.conn, [{"mid": row["id"], "at": at, "new_status": new_status}])
+            batch.stamped(row["run_id"], row["node_id"], status, at, new_status)
+    journey_id, node_id, run_id = row["journey_id"], row["node_id"], row["run_id"]
+    if first and journey_id is not None:     # a repeated open is still one opened message
+        batch.counts.add(journey_id, node_id, message_metric(status), at)
+    for run in mine:
+        if run.id == run_id and run.status == ACTIVE:
+            node = batch.journey(run).node(run.node_id)
+            if node is not None and node.kind == "message_status" and node.config["step"] == node_id:
+                return Feedback(run, True)
+    return Feedback(None, True)
