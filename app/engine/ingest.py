@@ -21,9 +21,11 @@ from sqlalchemy.engine import Connection
 from app.journey.conditions import all_hold
 from app.journey.schema import duration_minutes
 from app.store.catalog import record_attributes
-from app.store.tables import contact_channels, contacts, events, messages, runs
+from app.store.tables import contacts, events, messages, runs
 
 from .bulk import Many
+from .consent import ConsentChange, event_changes
+from .consent import record as record_consent
 from .context import CHANNELS, ContactView, LiveJourney
 from .counts import message_metric
 from .entry import enter
@@ -126,7 +128,7 @@ def _apply(batch: Batch, event: EventIn, event_id: int, contact: ContactView, mi
     if kind == "order_placed":
         crossed = _record_order(batch, contact, props, event.at, live)
     elif kind in ("subscribed", "unsubscribed"):
-        _record_subscription(batch, contact, kind, props.get("channel"), at)
+        _record_subscription(batch, contact, event, event_id)
     if kind in FEEDBACK or (kind == "unsubscribed" and "message_id" in props):
         woken = _record_feedback(batch, contact, kind, props, event.at, mine)
         if woken is not None:
@@ -176,18 +178,18 @@ def _number(value: Any) -> float:
         return 0.0
 
 
-def _record_subscription(batch: Batch, contact: ContactView, kind: str, channel: Any, at: datetime) -> None:
-    chosen = [channel] if isinstance(channel, str) and channel in CHANNELS else list(CHANNELS)
-    subscribed = kind == "subscribed"
-    conn = batch.conn
-    conn.execute(contact_channels.delete().where(contact_channels.c.contact_id == contact.id,
-                                                 contact_channels.c.channel.in_(chosen)))
-    conn.execute(contact_channels.insert(), [{"contact_id": contact.id, "channel": c, "subscribed": subscribed,
-                                              "changed_at": at} for c in chosen])
-    if subscribed:
-        contact.unsubscribed.difference_update(chosen)
-    else:
-        contact.unsubscribed.update(chosen)
+def _record_subscription(batch: Batch, contact: ContactView, event: EventIn, event_id: int) -> None:
+    """Applies a subscribed/unsubscribed event to the contact's consent (rules: app/engine/consent.py),
+    stamped with the event's own time: when the contact said so."""
+    changed = event_changes(contact.consent, event.type, event.properties.get("channel"))
+    if not changed:
+        return
+    origin = event.properties.get("source")
+    source = f"event:{event.type} #{event_id}" + (f" ({origin})" if isinstance(origin, str) and origin else "")
+    record_consent(batch.conn, [ConsentChange(contact.id, c, state, contact.consent_state(c), event.at, source)
+                                for c, state in changed.items()])
+    for c, state in changed.items():
+        contact.consent[c] = state
 
 
 _STAMPED = ("delivered", "opened", "clicked", "replied", "failed", "unsubscribed")

@@ -70,7 +70,9 @@ def install_journey(db: Engine, journey: Journey, now: datetime) -> str:
 
 
 def simulate(journey: Journey, contact_rows: list[ContactRow], events: list[EventIn], *, db_url: str | None = None,
-             start: datetime | None = None, until: datetime | None = None, keep_log: bool = True) -> Simulation:
+             start: datetime | None = None, until: datetime | None = None, keep_log: bool = True,
+             contacts_source: str = "contacts file") -> Simulation:
+    """Runs `journey` on a virtual clock; `contacts_source` names the contacts file in consent history."""
     events = sorted(events, key=lambda e: e.at)
     begin = start or (events[0].at if events else datetime.now(timezone.utc).replace(microsecond=0))
     end = until or begin + MAX_SPAN
@@ -78,17 +80,17 @@ def simulate(journey: Journey, contact_rows: list[ContactRow], events: list[Even
     with tempfile.TemporaryDirectory(prefix="journeys-sim-") as folder:
         db = open_database(db_url or str(Path(folder) / "simulation.sqlite3"))
         try:
-            return _run(db, journey, contact_rows, events, begin, end, keep_log)
+            return _run(db, journey, contact_rows, events, begin, end, keep_log, contacts_source)
         finally:
             db.dispose()
 
 
 def _run(db: Engine, journey: Journey, contact_rows: list[ContactRow], events: list[EventIn],
-         begin: datetime, end: datetime, keep_log: bool) -> Simulation:
+         begin: datetime, end: datetime, keep_log: bool, contacts_source: str = "contacts file") -> Simulation:
     clock = VirtualClock(begin)
     channel = RecordingChannel()
     engine = JourneyEngine(db, clock, channel, batch_size=SIM_BATCH)
-    import_contacts(db, contact_rows, begin)
+    import_contacts(db, contact_rows, begin, contacts_source)
     journey_id = install_journey(db, journey, begin)
     i, n = 0, len(events)
     while True:
