@@ -179,6 +179,10 @@ def import_contacts_report(db: Engine, rows: list[ContactRow], now: datetime,
     return ContactImport(len(rows), notices)
 
 
+def _listing(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
 def _consent(conn: Connection, chunk: list[ContactRow], existing: dict[str, Any], now: datetime, source: str,
              notices: list[Problem]) -> list[ConsentChange]:
     listing = [r for r in chunk if r.subscribed or r.unsubscribed]
@@ -196,7 +200,7 @@ def _consent(conn: Connection, chunk: list[ContactRow], existing: dict[str, Any]
             since = conn.execute(_OPTED_OUT_SINCE, {"cid": r.id, "channels": refused}).scalar()
             when = f" on {since:%Y-%m-%d}" if since is not None else ""
             notices.append(Problem(r.line, (
-                f"contact {r.id} opted out of {' and '.join(refused)}{when}; the file's 'subscribed' does not "
+                f"contact {r.id} opted out of {_listing(refused)}{when}; the file's 'subscribed' does not "
                 "override an opt-out, so it stays unsubscribed (to opt back in, record a subscribed event "
                 "naming the channel)")))
     return changes

@@ -71,3 +71,13 @@ def allows_unknown(settings: Config, channel: str) -> bool:
     """
     key = UNKNOWN_CONSENT_KEYS.get(channel)
     return bool(settings["consent"][key]) if key else False
+
+
+def settings_label(*path: str) -> str:
+    """The label the inspector shows for a setting, e.g. settings_label("consent", "sms_unknown")."""
+    fields, found = SETTINGS_SCHEMA, None
+    for name in path:
+        found = next(f for f in fields if f.name == name)
+        fields = found.fields
+    assert found is not None
+    return found.label
