@@ -77,17 +77,19 @@ def import_changes(current: Mapping[str, str], subscribed: Iterable[str],
     Listed opt-outs are recorded; listed opt-ins apply only to channels not opted out (a file
     never clears an opt-out, and an empty cell changes nothing).
     """
-    out = set(unsubscribed)
-    changes = {c: UNSUBSCRIBED for c in out if current.get(c, UNKNOWN) != UNSUBSCRIBED}
+    out, into = set(unsubscribed), set(subscribed)
+    changes: dict[str, str] = {}
     refused = []
-    for c in subscribed:
-        if c in out:
-            continue
+    for c in CHANNELS:          # in a fixed order, so the history reads the same every time
         state = current.get(c, UNKNOWN)
-        if state == UNSUBSCRIBED:
-            refused.append(c)
-        elif state == UNKNOWN:
-            changes[c] = SUBSCRIBED
+        if c in out:
+            if state != UNSUBSCRIBED:
+                changes[c] = UNSUBSCRIBED
+        elif c in into:
+            if state == UNSUBSCRIBED:
+                refused.append(c)
+            elif state == UNKNOWN:
+                changes[c] = SUBSCRIBED
     return changes, refused
 
 
