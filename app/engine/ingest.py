@@ -128,7 +128,7 @@ def _apply(batch: Batch, event: EventIn, event_id: int, contact: ContactView, mi
     if kind == "order_placed":
         crossed = _record_order(batch, contact, props, event.at, live)
     elif kind in ("subscribed", "unsubscribed"):
-        _record_subscription(batch, contact, event, event_id)
+        _record_subscription(batch, contact, event, event_id, at)
     if kind in FEEDBACK or (kind == "unsubscribed" and "message_id" in props):
         woken = _record_feedback(batch, contact, kind, props, event.at, mine)
         if woken is not None:
@@ -178,15 +178,16 @@ def _number(value: Any) -> float:
         return 0.0
 
 
-def _record_subscription(batch: Batch, contact: ContactView, event: EventIn, event_id: int) -> None:
+def _record_subscription(batch: Batch, contact: ContactView, event: EventIn, event_id: int, at: datetime) -> None:
     """Applies a subscribed/unsubscribed event to the contact's consent (rules: app/engine/consent.py),
-    stamped with the event's own time: when the contact said so."""
+    stamped `at`: when it was applied (the event's own time in a simulation), so the history reads in
+    the order the changes were made; the event's time stays with the event (its id is in the source)."""
     changed = event_changes(contact.consent, event.type, event.properties.get("channel"))
     if not changed:
         return
     origin = event.properties.get("source")
     source = f"event:{event.type} #{event_id}" + (f" ({origin})" if isinstance(origin, str) and origin else "")
-    record_consent(batch.conn, [ConsentChange(contact.id, c, state, contact.consent_state(c), event.at, source)
+    record_consent(batch.conn, [ConsentChange(contact.id, c, state, contact.consent_state(c), at, source)
                                 for c, state in changed.items()])
     for c, state in changed.items():
         contact.consent[c] = state

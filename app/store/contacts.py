@@ -91,7 +91,7 @@ def contact_detail(db: Engine, contact_id: str) -> ContactDetail | None:
         h = consent_changes.c
         history = [ConsentEntry(r.at, r.channel, r.state, r.previous, r.source) for r in conn.execute(
             select(h.at, h.channel, h.state, h.previous, h.source).where(h.contact_id == contact_id)
-            .order_by(h.at.desc(), h.id.desc()))]
+            .order_by(h.id.desc()))]   # the order they were made in
     consent = [ConsentNow(c, now[c].state, now[c].changed_at, now[c].source) if c in now
                else ConsentNow(c, "unknown", None, "") for c in CONSENT_CHANNELS]
     fields = {k: m[k] for k in FIELDS}
