@@ -98,12 +98,15 @@ def send_template(step: Step) -> Result:
     channel = config["channel"]
     if config["recipients"] == "matching" and not all(_term_holds(step, t) for t in config["terms"]):
         return _skip(step, "not_matching")
+    # An opt-out comes first; "no consent" last, so it is only said of contacts who could be reached.
     refused = allowed(contact.consent_state(channel), allows_unknown(step.journey.settings, channel))
-    if refused is not None:
-        return _skip(step, refused)        # "unsubscribed" (opted out) or "no_consent" (never asked)
+    if refused == "unsubscribed":
+        return _skip(step, refused)
     address = contact.address(channel)
     if not address:
         return _skip(step, "no_address")
+    if refused is not None:
+        return _skip(step, refused)        # "no_consent": never asked, and the journey needs consent
     held = _timing_hold(step, channel)
     if held is not None:
         return held
