@@ -94,7 +94,7 @@ def import_changes(current: Mapping[str, str], subscribed: Iterable[str],
 
 
 def _upsert(dialect: str) -> Executable:
-    values = {c: bindparam(c) for c in ("contact_id", "channel", "state", "changed_at", "source")}
+    values: dict[str, Any] = {c: bindparam(c) for c in ("contact_id", "channel", "state", "changed_at", "source")}
     statement = (sqlite.insert(contact_channels) if dialect == "sqlite" else postgresql.insert(contact_channels))
     statement = statement.values(values)
     return statement.on_conflict_do_update(

@@ -157,9 +157,12 @@ class ContactPane(QWidget):
 
     def figures(self) -> dict[str, Any]:
         """What the pane shows (for tests): heading, consent rows, history rows as cell texts."""
+        def text(table: QTableWidget, r: int, c: int) -> str:
+            item = table.item(r, c)
+            return item.text() if item is not None else ""
+
         def rows(table: QTableWidget) -> list[list[str]]:
-            return [[table.item(r, c).text() if table.item(r, c) else "" for c in range(table.columnCount())]
-                    for r in range(table.rowCount())]
+            return [[text(table, r, c) for c in range(table.columnCount())] for r in range(table.rowCount())]
         return {"heading": self.heading.text(), "consent": rows(self.consent), "history": rows(self.history)}
 
 
