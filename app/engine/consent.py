@@ -54,10 +54,12 @@ def event_changes(current: Mapping[str, str], kind: str, channel: Any) -> dict[s
     `current` maps channel to state (missing: unknown); `channel` is the event's
     `channel` property (None, "all" or a channel name). Only actual changes are returned.
     """
-    named = channel if isinstance(channel, str) and channel in CHANNELS else None
-    everything = channel is None or channel == "all"
+    if isinstance(channel, str):
+        channel = channel.strip().lower() or None
+    named = channel if channel in CHANNELS else None
     wanted: dict[str, str] = {}
     if kind == "unsubscribed":
+        # Without a recognised channel, every channel: when in doubt, an opt-out is taken at its widest.
         for c in (CHANNELS if named is None else (named,)):
             wanted[c] = UNSUBSCRIBED
     elif kind == "subscribed":
@@ -65,7 +67,7 @@ def event_changes(current: Mapping[str, str], kind: str, channel: Any) -> dict[s
             wanted[named] = SUBSCRIBED                      # the only way back from an opt-out
         elif channel == "all":
             wanted.update((c, SUBSCRIBED) for c in CHANNELS if current.get(c, UNKNOWN) == UNKNOWN)
-        elif everything and current.get("email", UNKNOWN) == UNKNOWN:
+        elif channel is None and current.get("email", UNKNOWN) == UNKNOWN:
             wanted["email"] = SUBSCRIBED                    # a generic sign-up is an email opt-in
     return {c: s for c, s in wanted.items() if current.get(c, UNKNOWN) != s}
 

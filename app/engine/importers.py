@@ -248,8 +248,9 @@ def _event(raw: str) -> EventIn:
         if isinstance(total, bool) or not isinstance(total, (int, float)) or total < 0:
             raise ValueError(f"order_placed 'total' must be a non-negative number, not {total!r}")
     channel = properties.get("channel")
-    if kind in ("subscribed", "unsubscribed") and channel not in (None, "all", *CHANNELS):
-        raise ValueError(f"'channel' {channel!r} is not email, sms or whatsapp")
+    named = channel.strip().lower() if isinstance(channel, str) else channel
+    if kind in ("subscribed", "unsubscribed") and named not in (None, "all", *CHANNELS):
+        raise ValueError(f"'channel' {channel!r} is not email, sms, whatsapp or all")
     return EventIn(str(contact), kind, when, properties)
 
 

@@ -83,3 +83,29 @@ def test_simulate_the_cart_example_texts_only_contacts_with_sms_consent(tmp_path
     assert [x["reason"] for x in lines if x["contact"] == "c015" and x["action"] == "skipped"] == [
         "unsubscribed", "no_consent"]
     assert "1 no_consent" in out
+
+
+def test_simulate_the_issue_example_skips_the_sms_of_a_contact_who_opted_out(tmp_path, capsys):
+    people = tmp_path / "people.csv"
+    people.write_text("id,email,phone,first_name,timezone,unsubscribed,subscribed\n"
+                      "opted,o@example.com,+15550001,Olga,UTC,,sms\n"
+                      "back,b@example.com,+15550002,Ben,UTC,,sms\n", encoding="utf-8")
+    cart = {"items": [{"name": "Mug", "quantity": 1, "price": 9.0}], "cart_url": "https://shop.example/c"}
+    events = [("opted", "unsubscribed", "2026-03-02T09:00:00Z", {"channel": "SMS"}),
+              ("opted", "subscribed", "2026-03-02T09:30:00Z", {"source": "newsletter box at checkout"}),
+              ("back", "unsubscribed", "2026-03-02T09:00:00Z", {"channel": "sms"}),
+              ("back", "subscribed", "2026-03-02T09:30:00Z", {"channel": "sms"}),       # names the channel
+              ("opted", "cart_abandoned", "2026-03-02T10:00:00Z", cart),
+              ("back", "cart_abandoned", "2026-03-02T10:00:00Z", cart)]
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps({"contact": c, "type": k, "at": at, "properties": p}) + "\n"
+                            for c, k, at, p in events), encoding="utf-8")
+    log = tmp_path / "log.jsonl"
+    code, out, err = run(capsys, "simulate", str(EXAMPLES / "cart_abandonment.json"), "--contacts", str(people),
+                         "--events", str(path), "--log", str(log))
+    assert code == 0 and err == ""
+    lines = [json.loads(x) for x in log.read_text(encoding="utf-8").splitlines()]
+    texted = [x["contact"] for x in lines if x["action"] == "sent" and x["channel"] == "sms"]
+    assert texted == ["back"]
+    assert [x["reason"] for x in lines if x["contact"] == "opted" and x["action"] == "skipped"] == ["unsubscribed"]
+    assert "1 unsubscribed" in next(line for line in out.splitlines() if line.startswith("Discount SMS"))
