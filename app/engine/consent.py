@@ -25,10 +25,11 @@ from typing import Any, Iterable, Mapping
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import Executable
 
-from app.store.tables import consent_changes, contact_channels
+from app.store.sql import write_transaction
+from app.store.tables import consent_changes, contact_channels, contacts
 
 from .bulk import Many
 
@@ -143,3 +144,22 @@ def allowed(state: str, allow_unknown: bool) -> str | None:
     if state == UNKNOWN and not allow_unknown:
         return "no_consent"
     return None
+
+
+def set_by_hand(db: Engine, contact_id: str, channel: str, state: str, at: datetime, source: str = "app") -> bool:
+    """Records a consent state someone set in the app for one channel (an explicit, channel-specific
+    change, like a `subscribed` event naming the channel); returns False when it was already so.
+
+    Raises ValueError for an unknown channel or state, or a contact that does not exist.
+    """
+    if channel not in CHANNELS or state not in (SUBSCRIBED, UNSUBSCRIBED):
+        raise ValueError(f"cannot set {channel!r} to {state!r}: channels are {', '.join(CHANNELS)}; "
+                         "states subscribed or unsubscribed")
+    with write_transaction(db) as conn:
+        if conn.execute(select(contacts.c.id).where(contacts.c.id == contact_id)).first() is None:
+            raise ValueError(f"no contact with id {contact_id!r}")
+        previous = states_of(conn, [contact_id]).get(contact_id, {}).get(channel, UNKNOWN)
+        if previous == state:
+            return False
+        record(conn, [ConsentChange(contact_id, channel, state, previous, at, source)])
+    return True

@@ -10,14 +10,15 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-                               QListWidget, QListWidgetItem, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
+                               QListWidget, QListWidgetItem, QMessageBox, QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
                                QWidget)
 from sqlalchemy.engine import Engine
 
 from app.canvas.style import theme
+from app.engine.consent import SUBSCRIBED, UNSUBSCRIBED, set_by_hand
 from app.store.contacts import ContactDetail, ContactSummary, contact_detail, find_contacts
 
 from .engine_host import EngineHost
@@ -72,6 +73,14 @@ def _table(headers: list[str]) -> QTableWidget:
     return table
 
 
+def _stretch(table: QTableWidget, column: int) -> None:
+    """Let `column` take the spare width (instead of the last one)."""
+    header = table.horizontalHeader()
+    header.setStretchLastSection(False)
+    header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
+    header.setSectionResizeMode(table.columnCount() - 1, QHeaderView.ResizeMode.ResizeToContents)
+
+
 def _cell(text: str, colour: str | None = None, tip: str = "") -> QTableWidgetItem:
     item = QTableWidgetItem(text)
     if colour:
@@ -85,10 +94,13 @@ def _cell(text: str, colour: str | None = None, tip: str = "") -> QTableWidgetIt
 
 
 class ContactPane(QWidget):
-    """One contact: heading, fields and tags, consent now, consent history."""
+    """One contact: heading, fields and tags, consent now (with buttons to change it), consent history."""
+
+    change_requested = Signal(str, str)        # channel, new state
 
     def __init__(self) -> None:
         super().__init__()
+        self.detail: ContactDetail | None = None
         column = QVBoxLayout(self)
         column.setContentsMargins(12, 4, 4, 4)
         self.heading = QLabel()
@@ -102,7 +114,8 @@ class ContactPane(QWidget):
         consent_title = QLabel("Consent")
         consent_title.setObjectName("section")
         column.addWidget(consent_title)
-        self.consent = _table(["Channel", "State", "Since", "Source"])
+        self.consent = _table(["Channel", "State", "Since", "Source", ""])
+        _stretch(self.consent, 3)
         column.addWidget(self.consent)
         history_title = QLabel("Consent history (newest first)")
         history_title.setObjectName("section")
@@ -112,6 +125,7 @@ class ContactPane(QWidget):
         self.show_contact(None)
 
     def show_contact(self, detail: ContactDetail | None, missing: str = "") -> None:
+        self.detail = detail
         while self.fields.rowCount():
             self.fields.removeRow(0)
         self.consent.setRowCount(0)
@@ -136,6 +150,8 @@ class ContactPane(QWidget):
             self.consent.setItem(row, 1, _cell(STATE_WORDS.get(c.state, c.state), state_colour(c.state)))
             self.consent.setItem(row, 2, _cell(when(c.changed_at)))
             self.consent.setItem(row, 3, _cell(source_words(c.source), tip=c.source))
+            self.consent.setCellWidget(row, 4, self._buttons(c.channel, c.state))
+        self.consent.resizeRowsToContents()
         self.consent.setFixedHeight(self.consent.horizontalHeader().height()
                                     + sum(self.consent.rowHeight(r) for r in range(len(detail.consent))) + 4)
         self.history.setRowCount(max(len(detail.history), 1))
@@ -147,6 +163,27 @@ class ContactPane(QWidget):
             change = f"{STATE_WORDS.get(h.previous, h.previous)} → {STATE_WORDS.get(h.state, h.state)}"
             self.history.setItem(row, 2, _cell(change, state_colour(h.state)))
             self.history.setItem(row, 3, _cell(source_words(h.source), tip=h.source))
+
+    def _buttons(self, channel: str, state: str) -> QWidget:
+        """What may be changed by hand: opt out unless opted out; record consent unless given."""
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(4, 1, 4, 1)
+        row.setSpacing(4)
+        row.addStretch(1)
+        for target, text in ((SUBSCRIBED, "Opt back in…" if state == UNSUBSCRIBED else "Record consent…"),
+                             (UNSUBSCRIBED, "Opt out")):
+            if state == target:
+                continue
+            button = QPushButton(text)
+            button.setObjectName(f"consent:{channel}:{target}")
+            button.clicked.connect(lambda _=False, c=channel, t=target: self.change_requested.emit(c, t))
+            row.addWidget(button)
+        return box
+
+    def button(self, channel: str, state: str) -> QPushButton | None:
+        """The button that sets `channel` to `state`, if shown (for tests)."""
+        return self.consent.findChild(QPushButton, f"consent:{channel}:{state}")
 
     def _field(self, label: str, text: str) -> None:
         name = QLabel(label)
@@ -173,7 +210,7 @@ class ContactsDialog(QDialog):
         super().__init__(parent)
         self.db, self.host = db, host
         self.setWindowTitle("Contacts")
-        self.resize(980, 600)
+        self.resize(1120, 640)
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search by id, email, phone or name")
         self.search.setClearButtonEnabled(True)
@@ -192,11 +229,12 @@ class ContactsDialog(QDialog):
         left_column.addWidget(self.list, 1)
         left_column.addWidget(self.count)
         self.pane = ContactPane()
+        self.pane.change_requested.connect(self.change_consent)
         splitter = QSplitter()
         splitter.addWidget(left)
         splitter.addWidget(self.pane)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([300, 680])
+        splitter.setSizes([270, 850])
         layout = QHBoxLayout(self)
         layout.addWidget(splitter)
         self._asked = 0           # the newest search asked; older answers are dropped
@@ -243,6 +281,30 @@ class ContactsDialog(QDialog):
             self.pane.show_contact(None)
             return
         self.pane.show_contact(contact_detail(self.db, contact_id), contact_id)
+
+    def change_consent(self, channel: str, state: str) -> None:
+        """Sets one channel by hand (source "app"); an opt-in is confirmed first, since it is what lets
+        messages go out (and, after an opt-out, only the contact may ask for it)."""
+        detail = self.pane.detail
+        if detail is None:
+            return
+        who, name = detail.name or detail.id, CHANNEL_WORDS.get(channel, channel)
+        if state == SUBSCRIBED:
+            now = next(c for c in detail.consent if c.channel == channel)
+            if now.state == UNSUBSCRIBED:
+                question = (f"{who} opted out of {name} on {when(now.changed_at)} ({source_words(now.source)}).\n\n"
+                            f"Record that {who} asked to receive {name} messages again? Do this only when "
+                            "they asked you to.")
+            else:
+                question = (f"Record that {who} agreed to receive {name} marketing messages?\n\n"
+                            "Do this only when they gave you that consent.")
+            answer = QMessageBox.question(self, "Record consent", question)
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        db, contact_id = self.db, detail.id
+        self.host.submit(lambda: set_by_hand(db, contact_id, channel, state, datetime.now(timezone.utc)),
+                         lambda _: self.show_contact(contact_id),
+                         lambda exc: QMessageBox.warning(self, "Consent", f"Nothing was changed.\n\n{exc}"))
 
 
 def open_contacts(window: Any) -> ContactsDialog:

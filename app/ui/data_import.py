@@ -63,6 +63,9 @@ def _run(window: "MainWindow", title: str, work: Callable[[], Any], done: str, p
     def finished(result: Any) -> None:
         window.refresh_catalog()
         window.run_controls.poll()
+        contacts = getattr(window, "contacts_dialog", None)
+        if contacts is not None and contacts.isVisible():
+            contacts.run_search()          # what was imported shows in the open Contacts dialog
         _report(window, title, done, problems, unit, result.notices if isinstance(result, ContactImport) else None)
 
     def failed(exc: Exception) -> None:

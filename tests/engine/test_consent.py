@@ -204,3 +204,19 @@ def test_a_row_naming_a_channel_both_ways_is_refused():
         "line 4: subscribed names 'pigeon'; use email, sms, whatsapp or all (separated by ;)"]
     [b] = rows
     assert (b.subscribed, b.unsubscribed) == (["email", "whatsapp"], ["sms"])     # all but the opt-out
+
+
+def test_consent_set_in_the_app_names_its_channel_and_is_recorded(world):
+    import pytest
+
+    from app.engine.consent import set_by_hand
+
+    world.contacts(PEOPLE)
+    world.event("amy", "unsubscribed", "2026-03-02T09:10:00Z")
+    assert set_by_hand(world.db, "amy", "sms", "subscribed", t("2026-03-02T09:20:00Z")) is True
+    assert set_by_hand(world.db, "amy", "sms", "subscribed", t("2026-03-02T09:30:00Z")) is False   # already so
+    assert states(world, "amy") == {"email": "unsubscribed", "sms": "subscribed", "whatsapp": "unsubscribed"}
+    assert history(world, "amy")[-1] == ("sms", "unsubscribed", "subscribed", "app")
+    for bad in (("nobody", "sms", "subscribed"), ("amy", "fax", "subscribed"), ("amy", "sms", "unknown")):
+        with pytest.raises(ValueError):
+            set_by_hand(world.db, *bad, t("2026-03-02T09:40:00Z"))

@@ -49,7 +49,7 @@ def test_the_contacts_dialog_lists_searches_and_shows_consent_with_its_history(w
     assert [row[:2] for row in shown["consent"]] == [["Email", "Subscribed"], ["SMS", "Opted out"],
                                                       ["WhatsApp", "Never asked"]]
     assert shown["consent"][0][3].startswith("Event subscribed #") and shown["consent"][0][3].endswith("(checkout)")
-    assert shown["consent"][2][2:] == ["", ""]
+    assert shown["consent"][2][2:4] == ["", ""]
     assert [row[1:3] for row in shown["history"]] == [["Email", "Never asked → Subscribed"],
                                                       ["SMS", "Subscribed → Opted out"],
                                                       ["SMS", "Never asked → Subscribed"]]
@@ -79,3 +79,29 @@ def test_with_no_contacts_the_dialog_says_how_to_add_them(window, qtbot):
 def test_skips_for_consent_are_shown_in_words():
     rows = dict(step_rows("send_template", NodeStats(entered=4, skipped={"no_consent": 2, "unsubscribed": 1})))
     assert rows["Skipped"] == "2 no consent given, 1 opted out"
+
+
+def test_consent_changed_in_the_app_is_recorded_and_an_opt_in_is_confirmed(window, qtbot, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    _seed(window)
+    dialog = _open(window, qtbot)
+    dialog.search.setText("c3")
+    qtbot.waitUntil(lambda: dialog.pane.figures()["heading"] == "Mia Schneider · c3", timeout=5000)
+    dialog.pane.button("whatsapp", "unsubscribed").click()          # opting out needs no confirmation
+    qtbot.waitUntil(lambda: dialog.pane.figures()["consent"][2][1] == "Opted out", timeout=5000)
+    assert dialog.pane.figures()["history"][0][1:] == ["WhatsApp", "Never asked → Opted out", "Changed in the app"]
+
+    asked: list[str] = []
+    answer = [QMessageBox.StandardButton.No]
+    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text, *a, **k: asked.append(text) or answer[0])
+    dialog.pane.button("whatsapp", "subscribed").click()            # "Opt back in…", refused
+    qtbot.wait(100)
+    assert "opted out of WhatsApp" in asked[0] and "only when they asked you to" in asked[0]
+    qtbot.waitUntil(lambda: not window.host.busy(), timeout=5000)
+    assert dialog.pane.figures()["consent"][2][1] == "Opted out"
+
+    answer[0] = QMessageBox.StandardButton.Yes
+    dialog.pane.button("whatsapp", "subscribed").click()
+    qtbot.waitUntil(lambda: dialog.pane.figures()["consent"][2][1] == "Subscribed", timeout=5000)
+    assert dialog.pane.figures()["history"][0][2] == "Opted out → Subscribed"
