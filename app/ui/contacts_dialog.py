@@ -302,9 +302,12 @@ class ContactsDialog(QDialog):
             if answer != QMessageBox.StandardButton.Yes:
                 return
         db, contact_id = self.db, detail.id
+
+        def failed(exc: Exception) -> None:
+            QMessageBox.warning(self, "Consent", f"Nothing was changed.\n\n{exc}")
+
         self.host.submit(lambda: set_by_hand(db, contact_id, channel, state, datetime.now(timezone.utc)),
-                         lambda _: self.show_contact(contact_id),
-                         lambda exc: QMessageBox.warning(self, "Consent", f"Nothing was changed.\n\n{exc}"))
+                         lambda _: self.show_contact(contact_id), failed)
 
 
 def open_contacts(window: Any) -> ContactsDialog:
