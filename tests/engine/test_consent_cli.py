@@ -46,6 +46,16 @@ def test_show_prints_consent_now_and_the_history_newest_first(tmp_path, capsys):
     assert history[2].endswith("import:people.csv line 2")
 
 
+def test_the_sample_contacts_record_consent_for_texts():
+    from app.engine.importers import parse_contacts
+
+    rows, problems = parse_contacts((RESOURCES / "sample_contacts.csv").read_text(encoding="utf-8"))
+    assert not problems
+    texting = {r.id for r in rows if "sms" in r.subscribed}
+    assert {"c002", "c003", "c007", "c009"} <= texting          # the contacts the example journeys text
+    assert any(not r.subscribed and not r.unsubscribed for r in rows)     # and some never asked
+
+
 def test_show_an_unknown_contact_is_one_line_and_exit_2(tmp_path, capsys):
     db = str(tmp_path / "db.sqlite3")
     run(capsys, "contacts", "import", SAMPLE_CONTACTS, "--db", db)
