@@ -220,3 +220,32 @@ def test_consent_set_in_the_app_names_its_channel_and_is_recorded(world):
     for bad in (("nobody", "sms", "subscribed"), ("amy", "fax", "subscribed"), ("amy", "sms", "unknown")):
         with pytest.raises(ValueError):
             set_by_hand(world.db, *bad, t("2026-03-02T09:40:00Z"))
+
+
+def test_live_an_opt_out_before_the_hand_off_stops_a_queued_message(any_url):
+    from app.engine.clock import VirtualClock
+    from app.engine.engine import JourneyEngine
+    from app.engine.ingest import EventIn
+    from app.engine.outbox import RecordingChannel
+    from app.store.db import open_database
+
+    from .helpers import World
+
+    class LiveClock(VirtualClock):      # the wall clock's rules (virtual = False), at times the test sets
+        virtual = False
+
+    db = open_database(any_url)
+    clock, channel = LiveClock(t("2026-03-02T10:00:00Z")), RecordingChannel()
+    world = World(db, clock, channel, JourneyEngine(db, clock, channel))
+    try:
+        world.contacts(PEOPLE)
+        world.install(texting("sms"))
+        world.engine.ingest([EventIn("dee", "cart_abandoned", t("2026-03-02T10:00:00Z"))])    # queued, not sent yet
+        clock.set(t("2026-03-02T10:00:01Z"))
+        world.engine.ingest([EventIn("dee", "unsubscribed", t("2026-03-02T10:00:01Z"), {"channel": "sms"})])
+        world.engine.hand_off()
+        assert channel.sent == []
+        [message] = world.messages("dee")
+        assert message["status"] == "cancelled" and "opted out of sms" in message["error"]
+    finally:
+        db.dispose()
