@@ -62,12 +62,44 @@ def _events(path: str):
 
 
 def cmd_contacts_import(args: argparse.Namespace) -> int:
-    from app.engine.importers import import_contacts
+    from pathlib import Path
+
+    from app.engine.importers import import_contacts_report
 
     rows, problems = _contacts(args.file)
     db = _open_engine(args.db)
-    import_contacts(db, rows, datetime.now(timezone.utc))
-    print(f"Imported {len(rows)} contact(s) from {args.file}" + (f"; skipped {len(problems)} bad row(s)" if problems else ""))
+    report = import_contacts_report(db, rows, datetime.now(timezone.utc), Path(args.file).name)
+    for notice in report.notices:
+        print(f"{args.file}: {notice}")
+    print(f"Imported {len(rows)} contact(s) from {args.file}" + (f"; skipped {len(problems)} bad row(s)" if problems else "")
+          + (f"; {len(report.notices)} opt-out(s) kept" if report.notices else ""))
+    return 0
+
+
+def _when(at: datetime | None) -> str:
+    return f"{at.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC" if at is not None else ""
+
+
+def cmd_contacts_show(args: argparse.Namespace) -> int:
+    from app.store.contacts import contact_detail, find_contacts
+
+    db = _open_engine(args.db)
+    detail = contact_detail(db, args.id)
+    if detail is None:
+        close = [c.id for c in find_contacts(db, args.id, limit=5)]
+        hint = f" (close: {', '.join(close)})" if close else "; `journeys contacts import FILE.csv` adds contacts"
+        raise CommandError(f"no contact with id {args.id!r}{hint}")
+    print(f"Contact {detail.id}" + (f" — {detail.name}" if detail.name else ""))
+    shown = {k: v for k, v in detail.fields.items() if v not in (None, "")}
+    for key, value in [*shown.items(), ("tags", ", ".join(detail.tags) or "(none)"), *sorted(detail.attributes.items())]:
+        print(f"  {key:<16}{_when(value) if isinstance(value, datetime) else value}")
+    print("Consent")
+    for c in detail.consent:
+        since = f"since {_when(c.changed_at)}  ({c.source})" if c.changed_at else "never asked"
+        print(f"  {c.channel:<10}{c.state:<14}{since}")
+    print("Consent history (newest first)" if detail.history else "Consent history: no changes recorded")
+    for h in detail.history:
+        print(f"  {_when(h.at)}  {h.channel:<10}{h.previous + ' → ' + h.state:<28}{h.source}")
     return 0
 
 
@@ -120,7 +152,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             raise CommandError(f"--timezone: {exc}") from None
     try:
         result = simulate(journey, rows, found, db_url=db_url, start=start, until=until,
-                          keep_log=bool(args.log), timezone_name=zone)
+                          keep_log=bool(args.log), timezone_name=zone, contacts_source=_name(args.contacts))
     except StoreError as exc:
         raise CommandError(str(exc)) from None
     if args.log:
@@ -143,6 +175,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.log:
         print(f"Wrote {len(result.activity)} activity line(s) to {args.log}")
     return 0
+
+
+def _name(path: str | None) -> str:
+    from pathlib import Path
+
+    return Path(path).name if path else "contacts file"
 
 
 def _in_order(journey):
@@ -186,11 +224,14 @@ def add_commands(sub: argparse._SubParsersAction, db_parent: argparse.ArgumentPa
         p.set_defaults(handler=handler)
         return p
 
-    contacts = sub.add_parser("contacts", help="Import contacts.").add_subparsers(
+    contacts = sub.add_parser("contacts", help="Import or show contacts.").add_subparsers(
         dest="contacts_command", required=True, metavar="ACTION")
     p = command(contacts, "import", cmd_contacts_import,
                 "Import contacts from a CSV file (id required); bad rows are reported and skipped.")
     p.add_argument("file", metavar="FILE.csv")
+    p = command(contacts, "show", cmd_contacts_show,
+                "Show a contact: fields, tags, consent per channel and the consent history, newest first.")
+    p.add_argument("id", metavar="ID", help="the contact's id")
     events = sub.add_parser("events", help="Import events.").add_subparsers(
         dest="events_command", required=True, metavar="ACTION")
     p = command(events, "import", cmd_events_import,

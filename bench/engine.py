@@ -53,7 +53,8 @@ def workload(count: int, seed: int = 4) -> tuple[list[ContactRow], list[EventIn]
         cid = f"b{i:06d}"
         rows.append(ContactRow(i, cid, {"email": f"{cid}@example.com", "phone": f"+1555{i:07d}",
                                         "first_name": f"Shopper{i}", "last_name": None,
-                                        "timezone": ZONES[i % len(ZONES)]}, [], []))
+                                        "timezone": ZONES[i % len(ZONES)]}, [], [], {},
+                               ["sms"]))    # texts need recorded consent: these shoppers gave it
         at = START + timedelta(seconds=rng.randrange(86_400))
         events.append(EventIn(cid, "cart_abandoned", at, {"items": ITEMS, "cart_url": f"https://shop.example/c/{i}"}))
         roll = rng.random()

@@ -8,5 +8,6 @@ Entry points:
     simulate(journey, contacts, events) simulator.py — the dry run on a virtual clock
     journey_stats(db, journey_id, start, end)   stats.py — per-node and per-journey counts
     parse_contacts / import_contacts / parse_events   importers.py — CSV and JSON lines in
+    event_changes / import_changes / record   consent.py — the consent rules and their history
     HANDLERS                            handlers.py — one handler per node kind
 """

@@ -1,7 +1,7 @@
 """What a step needs to know, loaded once per batch: journeys and contacts.
 
 Published journey versions are immutable, so their parsed model is cached for
-the life of the engine. Contacts (with tags and channel subscriptions) are read
+the life of the engine. Contacts (with tags and consent per channel) are read
 for a whole batch in three queries, never one contact at a time.
 """
 from __future__ import annotations
@@ -20,7 +20,9 @@ from app.journey.schema import Config
 from app.journey.settings import journey_timezone
 from app.store.tables import contact_channels, contact_tags, contacts, journey_versions, journeys
 
-CHANNELS = ("email", "sms", "whatsapp")
+from .consent import CHANNELS, UNKNOWN, UNSUBSCRIBED, allowed
+
+__all__ = ["CHANNELS", "ContactView", "EventCache", "JourneyCache", "LiveJourney", "load_contacts"]
 
 
 @dataclass
@@ -109,17 +111,28 @@ class ContactView:
     fields: dict[str, Any]
     attributes: dict[str, Any]
     tags: set[str] = field(default_factory=set)
-    unsubscribed: set[str] = field(default_factory=set)   # channels opted out of
+    consent: dict[str, str] = field(default_factory=dict)   # channel -> subscribed | unsubscribed; absent: unknown
 
     @property
     def timezone(self) -> str | None:
         return self.fields.get("timezone")
 
+    @property
+    def unsubscribed(self) -> set[str]:
+        """The channels opted out of (a copy: change consent through app.engine.consent)."""
+        return {c for c, s in self.consent.items() if s == UNSUBSCRIBED}
+
+    def consent_state(self, channel: str) -> str:
+        return self.consent.get(channel, UNKNOWN)
+
     def address(self, channel: str) -> str | None:
         return self.fields.get("email") if channel == "email" else self.fields.get("phone")
 
-    def reachable(self, channel: str) -> bool:
-        return channel not in self.unsubscribed and bool(self.address(channel))
+    def reachable(self, channel: str, allow_unknown: bool | None = None) -> bool:
+        """Has an address for `channel` and may be sent marketing on it: not opted out, and consent
+        recorded unless `allow_unknown` (default: email yes, texts no, as journeys do by default)."""
+        allow = channel == "email" if allow_unknown is None else allow_unknown
+        return allowed(self.consent_state(channel), allow) is None and bool(self.address(channel))
 
     def condition_data(self) -> dict[str, Any]:
         """Attributes for condition rows: custom attributes with the standard fields on top."""
@@ -142,8 +155,8 @@ _IDS = bindparam("ids", expanding=True)
 _CONTACTS = select(contacts.c.id, *(contacts.c[k] for k in _FIELDS), type_coerce(contacts.c.attributes, Text)) \
     .where(contacts.c.id.in_(_IDS))
 _TAGS = select(contact_tags.c.contact_id, contact_tags.c.tag).where(contact_tags.c.contact_id.in_(_IDS))
-_OPTED_OUT = select(contact_channels.c.contact_id, contact_channels.c.channel).where(
-    contact_channels.c.contact_id.in_(_IDS), contact_channels.c.subscribed.is_(False))
+_CONSENT = select(contact_channels.c.contact_id, contact_channels.c.channel, contact_channels.c.state).where(
+    contact_channels.c.contact_id.in_(_IDS))
 
 
 def _attributes(stored: Any) -> dict[str, Any]:
@@ -165,6 +178,6 @@ def load_contacts(conn: Connection, ids: Iterable[str]) -> dict[str, ContactView
             found[values[0]] = ContactView(values[0], fields, _attributes(attributes))
         for cid, tag in conn.execute(_TAGS, chunk):
             found[cid].tags.add(tag)
-        for cid, channel in conn.execute(_OPTED_OUT, chunk):
-            found[cid].unsubscribed.add(channel)
+        for cid, channel, state in conn.execute(_CONSENT, chunk):
+            found[cid].consent[channel] = state
     return found

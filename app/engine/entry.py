@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.journey.conditions import all_hold
+from app.journey.settings import allows_unknown
 from app.store.tables import runs
 
 from .context import ContactView, LiveJourney
@@ -27,7 +28,7 @@ def in_audience(journey: LiveJourney, contact: ContactView) -> bool:
     if audience["conditions"] and not all_hold(audience["conditions"], {}, contact.condition_data(), contact.tags):
         return False
     channel = audience.get("reachable_on")
-    return not channel or contact.reachable(channel)
+    return not channel or contact.reachable(channel, allows_unknown(journey.settings, channel))
 
 
 def _last_entry(batch: Batch, journey_id: str, contact_id: str) -> datetime | None:

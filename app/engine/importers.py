@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from app.journey.schema import parse_datetime, timezone_names
 from app.store.catalog import CONTACT_SCOPE, record_attributes
@@ -18,11 +18,12 @@ from app.store.sql import insert_or_ignore, write_transaction
 from app.store.tables import contact_channels, contact_tags, contacts
 
 from .bulk import Many
-from .context import CHANNELS
+from .consent import CHANNELS, UNKNOWN, ConsentChange, import_changes, states_of
+from .consent import record as record_consent
 from .feedback import FEEDBACK
 from .ingest import EventIn
 
-STANDARD = ("id", "email", "phone", "first_name", "last_name", "timezone", "tags", "unsubscribed")
+STANDARD = ("id", "email", "phone", "first_name", "last_name", "timezone", "tags", "unsubscribed", "subscribed")
 _LIMITS = {"id": 200, "email": 320, "phone": 32, "first_name": 100, "last_name": 100}
 
 
@@ -43,6 +44,15 @@ class ContactRow:
     tags: list[str]
     unsubscribed: list[str]
     attributes: dict[str, str] = field(default_factory=dict)
+    subscribed: list[str] = field(default_factory=list)     # opt-ins listed in the file (never clear an opt-out)
+
+
+@dataclass
+class ContactImport:
+    """What an import did: contacts written, and notices about rows kept with something left unchanged."""
+
+    count: int
+    notices: list[Problem] = field(default_factory=list)
 
 
 def parse_contacts(text: str) -> tuple[list[ContactRow], list[Problem]]:
@@ -69,14 +79,25 @@ def parse_contacts(text: str) -> tuple[list[ContactRow], list[Problem]]:
             problems.append(Problem(line, reason))
             continue
         seen.add(record["id"])
-        unsubscribed = [c.strip().lower() for c in record.get("unsubscribed", "").split(";") if c.strip()]
+        unsubscribed, subscribed = _channels(record, "unsubscribed"), _channels(record, "subscribed")
         rows.append(ContactRow(
             line, record["id"],
             {k: (record.get(k) or None) for k in ("email", "phone", "first_name", "last_name", "timezone")},
             [t.strip() for t in record.get("tags", "").split(";") if t.strip()],
-            list(CHANNELS) if "all" in unsubscribed else unsubscribed,
-            {k: v for k, v in record.items() if k not in STANDARD and k and v != ""}))
+            unsubscribed,
+            {k: v for k, v in record.items() if k not in STANDARD and k and v != ""},
+            [c for c in subscribed if c not in unsubscribed]))    # `subscribed: all` + `unsubscribed: sms`
     return rows, problems
+
+
+def _named(record: dict[str, str], column: str) -> list[str]:
+    return [c.strip().lower() for c in record.get(column, "").split(";") if c.strip()]
+
+
+def _channels(record: dict[str, str], column: str) -> list[str]:
+    """The channels a `subscribed`/`unsubscribed` cell lists (`all`: every one); empty: no change."""
+    named = _named(record, column)
+    return list(CHANNELS) if "all" in named else list(dict.fromkeys(named))
 
 
 def _contact_problem(record: dict[str, str]) -> str | None:
@@ -91,9 +112,14 @@ def _contact_problem(record: dict[str, str]) -> str | None:
     tz = record.get("timezone")
     if tz and tz not in timezone_names():
         return f"time zone {tz!r} is not an IANA name such as Europe/Paris"
-    for channel in (c.strip().lower() for c in record.get("unsubscribed", "").split(";") if c.strip()):
-        if channel != "all" and channel not in CHANNELS:
-            return f"unsubscribed names {channel!r}; use email, sms, whatsapp or all (separated by ;)"
+    for column in ("unsubscribed", "subscribed"):
+        for channel in _named(record, column):
+            if channel != "all" and channel not in CHANNELS:
+                return f"{column} names {channel!r}; use email, sms, whatsapp or all (separated by ;)"
+    both = set(_named(record, "subscribed")) & set(_named(record, "unsubscribed")) - {"all"}
+    if both:
+        return (f"{', '.join(sorted(both))} is listed both as subscribed and as unsubscribed; "
+                "keep each channel in one of the two columns")
     return None
 
 
@@ -110,14 +136,28 @@ _UPDATE_CONTACTS = Many(lambda _: contacts.update().where(contacts.c.id == bindp
     | {"attributes": bindparam("new_attributes"), "updated_at": bindparam("new_updated_at")}))
 _ADD_TAGS = Many(lambda dialect: insert_or_ignore(contact_tags, dialect, ["contact_id", "tag"]).values(
     contact_id=bindparam("contact_id"), tag=bindparam("tag")))
-_FORGET_CHANNELS = Many(lambda _: contact_channels.delete().where(
-    contact_channels.c.contact_id == bindparam("cid"), contact_channels.c.channel == bindparam("ch")))
-_UNSUBSCRIBE = Many(lambda _: contact_channels.insert().values(
-    {c: bindparam(c) for c in ("contact_id", "channel", "subscribed", "changed_at")}))
 
 
-def import_contacts(db: Engine, rows: list[ContactRow], now: datetime) -> int:
-    """Creates or updates contacts; tags are added, listed unsubscriptions recorded. One transaction per 5,000."""
+_OPTED_OUT_SINCE = select(func.max(contact_channels.c.changed_at)).where(
+    contact_channels.c.contact_id == bindparam("cid"), contact_channels.c.channel.in_(bindparam("channels", expanding=True)))
+
+
+def import_contacts(db: Engine, rows: list[ContactRow], now: datetime, source: str = "contacts file") -> int:
+    """Creates or updates contacts and records listed consent; returns how many rows were written.
+    Same as `import_contacts_report(...).count`."""
+    return import_contacts_report(db, rows, now, source).count
+
+
+def import_contacts_report(db: Engine, rows: list[ContactRow], now: datetime,
+                           source: str = "contacts file") -> ContactImport:
+    """Creates or updates contacts: empty fields keep stored values, attributes merge, tags are added.
+
+    Consent (app/engine/consent.py): listed opt-outs are recorded; listed opt-ins apply to channels
+    not opted out; an empty cell changes nothing, so re-importing a file never clears an opt-out
+    (such rows come back as notices). Each change is in the history as "import:{source} line N".
+    One transaction per 5,000 rows.
+    """
+    notices: list[Problem] = []
     for start in range(0, len(rows), _CHUNK):
         chunk = rows[start:start + _CHUNK]
         with write_transaction(db) as conn:
@@ -135,13 +175,36 @@ def import_contacts(db: Engine, rows: list[ContactRow], now: datetime) -> int:
                  "new_attributes": {**(existing[r.id] or {}), **r.attributes}, "new_updated_at": now}
                 for r in chunk if r.id in existing])
             _ADD_TAGS.run(conn, [{"contact_id": r.id, "tag": t} for r in chunk for t in r.tags])
-            unsub = [(r.id, c) for r in chunk for c in r.unsubscribed]
-            # Replace the (contact, channel) row: delete all first, then insert, as one executemany each.
-            _FORGET_CHANNELS.run(conn, [{"cid": cid, "ch": c} for cid, c in unsub])
-            _UNSUBSCRIBE.run(conn, [{"contact_id": cid, "channel": c, "subscribed": False, "changed_at": now}
-                                    for cid, c in unsub])
+            record_consent(conn, _consent(conn, chunk, existing, now, source, notices))
             record_attributes(conn, CONTACT_SCOPE, {k for r in chunk for k in r.attributes})
-    return len(rows)
+    return ContactImport(len(rows), notices)
+
+
+def _listing(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _consent(conn: Connection, chunk: list[ContactRow], existing: dict[str, Any], now: datetime, source: str,
+             notices: list[Problem]) -> list[ConsentChange]:
+    listing = [r for r in chunk if r.subscribed or r.unsubscribed]
+    # New contacts have no consent yet: only existing ones are looked up.
+    current = states_of(conn, [r.id for r in listing if r.id in existing])
+    changes: list[ConsentChange] = []
+    for r in listing:
+        states = current.setdefault(r.id, {})
+        changed, refused = import_changes(states, r.subscribed, r.unsubscribed)
+        where = f"import:{source} line {r.line}"
+        for channel, state in changed.items():
+            changes.append(ConsentChange(r.id, channel, state, states.get(channel, UNKNOWN), now, where))
+            states[channel] = state
+        if refused:
+            since = conn.execute(_OPTED_OUT_SINCE, {"cid": r.id, "channels": refused}).scalar()
+            when = f" on {since:%Y-%m-%d}" if since is not None else ""
+            notices.append(Problem(r.line, (
+                f"contact {r.id} opted out of {_listing(refused)}{when}; the file's 'subscribed' does not "
+                "override an opt-out, so it stays unsubscribed (to opt back in, record a subscribed event "
+                "naming the channel)")))
+    return changes
 
 
 def parse_events(lines: Iterable[str]) -> tuple[list[EventIn], list[Problem]]:
@@ -186,8 +249,9 @@ def _event(raw: str) -> EventIn:
         if isinstance(total, bool) or not isinstance(total, (int, float)) or total < 0:
             raise ValueError(f"order_placed 'total' must be a non-negative number, not {total!r}")
     channel = properties.get("channel")
-    if kind in ("subscribed", "unsubscribed") and channel not in (None, "all", *CHANNELS):
-        raise ValueError(f"'channel' {channel!r} is not email, sms or whatsapp")
+    named = channel.strip().lower() if isinstance(channel, str) else channel
+    if kind in ("subscribed", "unsubscribed") and named not in (None, "all", *CHANNELS):
+        raise ValueError(f"'channel' {channel!r} is not email, sms, whatsapp or all")
     if kind in FEEDBACK and channel is not None and channel not in CHANNELS:
         raise ValueError(f"'channel' {channel!r} is not email, sms or whatsapp (the channel of the message "
                          "this event is about)")

@@ -28,9 +28,11 @@ from app.journey.conditions import all_hold
 from app.store.catalog import record_attributes
 from app.store.event_keys import event_key
 from app.store.sql import insert_or_ignore
-from app.store.tables import contact_channels, contacts, events, messages, runs
+from app.store.tables import contacts, events, messages, runs
 
 from .bulk import Many
+from .consent import ConsentChange, event_changes
+from .consent import record as record_consent
 from .context import CHANNELS, ContactView, LiveJourney
 from .entry import enter
 from .feedback import FEEDBACK, record_feedback
@@ -180,7 +182,7 @@ def _apply(batch: Batch, event: EventIn, event_id: int, contact: ContactView, mi
     if kind == "order_placed":
         crossed = _record_order(batch, contact, props, event.at, live)
     elif kind in ("subscribed", "unsubscribed"):
-        _record_subscription(batch, contact, kind, props.get("channel"), at)
+        _record_subscription(batch, contact, event, event_id, at)
     if kind in FEEDBACK or (kind == "unsubscribed" and props.get("message_id") is not None):
         feedback = record_feedback(batch, contact, kind, props, event.at, mine)
         matched = feedback.matched
@@ -234,18 +236,19 @@ def _number(value: Any) -> float:
         return 0.0
 
 
-def _record_subscription(batch: Batch, contact: ContactView, kind: str, channel: Any, at: datetime) -> None:
-    chosen = [channel] if isinstance(channel, str) and channel in CHANNELS else list(CHANNELS)
-    subscribed = kind == "subscribed"
-    conn = batch.conn
-    conn.execute(contact_channels.delete().where(contact_channels.c.contact_id == contact.id,
-                                                 contact_channels.c.channel.in_(chosen)))
-    conn.execute(contact_channels.insert(), [{"contact_id": contact.id, "channel": c, "subscribed": subscribed,
-                                              "changed_at": at} for c in chosen])
-    if subscribed:
-        contact.unsubscribed.difference_update(chosen)
-    else:
-        contact.unsubscribed.update(chosen)
+def _record_subscription(batch: Batch, contact: ContactView, event: EventIn, event_id: int, at: datetime) -> None:
+    """Applies a subscribed/unsubscribed event to the contact's consent (rules: app/engine/consent.py),
+    stamped `at`: when it was applied (the event's own time in a simulation), so the history reads in
+    the order the changes were made; the event's time stays with the event (its id is in the source)."""
+    changed = event_changes(contact.consent, event.type, event.properties.get("channel"))
+    if not changed:
+        return
+    origin = event.properties.get("source")
+    source = f"event:{event.type} #{event_id}" + (f" ({origin})" if isinstance(origin, str) and origin else "")
+    record_consent(batch.conn, [ConsentChange(contact.id, c, state, contact.consent_state(c), at, source)
+                                for c, state in changed.items()])
+    for c, state in changed.items():
+        contact.consent[c] = state
 
 
 def _matches(rule: dict[str, Any], event: EventIn, contact: ContactView) -> bool:

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, Sequence
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from app.store.sql import write_transaction
-from app.store.tables import messages
+from app.store.tables import contact_channels, messages
 
 from .bulk import Many
 from .clock import Clock
@@ -49,6 +49,20 @@ _OUTGOING = select(*(c for c in messages.c if c.name not in (
     "sent_at", "delivered_at", "opened_at", "clicked_at", "replied_at", "failed_at", "unsubscribed_at", "error")))
 
 
+_OPTED_OUT = select(contact_channels.c.contact_id, contact_channels.c.channel).where(
+    contact_channels.c.contact_id.in_(bindparam("ids", expanding=True)), contact_channels.c.state == "unsubscribed")
+
+
+def _opted_out(conn: Connection, rows: Sequence[Any], keys: list[str]) -> set[tuple[str, str]]:
+    """The (contact, channel) pairs among `rows` whose channel the contact has opted out of now."""
+    at = keys.index("contact_id")
+    ids = list({row[at] for row in rows if row[at] is not None})
+    found: set[tuple[str, str]] = set()
+    for start in range(0, len(ids), 500):
+        found.update((cid, ch) for cid, ch in conn.execute(_OPTED_OUT, {"ids": ids[start:start + 500]}))
+    return found
+
+
 def hand_off(engine: Engine, channel: Channel, clock: Clock, batch_size: int = 500) -> int:
     """Passes every queued message whose time has come to `channel`; returns how many."""
     now = clock.now()
@@ -61,8 +75,15 @@ def hand_off(engine: Engine, channel: Channel, clock: Clock, batch_size: int = 5
             rows = result.all()
             updates = []
             counts = Counts()
+            # Live: an opt-out that arrived after the step queued a message still stops it. (In virtual
+            # time the hand-off is instantaneous: the message left at its step's moment, before any later opt-out.)
+            refused = set() if clock.virtual else _opted_out(conn, rows, keys)
             for row in rows:
                 message = dict(zip(keys, row))
+                if (message["contact_id"], message["channel"]) in refused:
+                    updates.append({"mid": message["id"], "status": "cancelled", "sent_at": None, "failed_at": None,
+                                    "error": f"the contact opted out of {message['channel']} before it was sent"})
+                    continue
                 error = channel.send(message)
                 # Virtual time: the message leaves at the moment its step ran.
                 at: datetime = message["scheduled_at"] if clock.virtual else now

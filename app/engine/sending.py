@@ -6,8 +6,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.journey.settings import allows_unknown
 from app.store.tables import messages
 
+from .consent import SUBSCRIBED, UNSUBSCRIBED, allowed
 from .runs import message_key
 from .steps import Hold, Next, Result, Step, Stop
 from .timeutil import iso, quiet_until
@@ -33,9 +35,9 @@ def _term_holds(step: Step, term: dict[str, Any]) -> bool:
         seen = _previous(step, "clicked_at")
         return seen if kind == "clicked_previous" else not seen
     if kind == "unsubscribed_from":
-        return value in contact.unsubscribed
+        return contact.consent_state(value) == UNSUBSCRIBED
     if kind == "subscribed_to":
-        return value not in contact.unsubscribed
+        return contact.consent_state(value) == SUBSCRIBED     # consent recorded, not merely "never asked"
     if kind == "has_tag":
         return value in contact.tags
     return value not in contact.tags     # lacks_tag
@@ -96,11 +98,15 @@ def send_template(step: Step) -> Result:
     channel = config["channel"]
     if config["recipients"] == "matching" and not all(_term_holds(step, t) for t in config["terms"]):
         return _skip(step, "not_matching")
-    if channel in contact.unsubscribed:
-        return _skip(step, "unsubscribed")
+    # An opt-out comes first; "no consent" last, so it is only said of contacts who could be reached.
+    refused = allowed(contact.consent_state(channel), allows_unknown(step.journey.settings, channel))
+    if refused == "unsubscribed":
+        return _skip(step, refused)
     address = contact.address(channel)
     if not address:
         return _skip(step, "no_address")
+    if refused is not None:
+        return _skip(step, refused)        # "no_consent": never asked, and the journey needs consent
     held = _timing_hold(step, channel)
     if held is not None:
         return held

@@ -73,10 +73,10 @@ def install_journey(db: Engine, journey: Journey, now: datetime) -> str:
 
 def simulate(journey: Journey, contact_rows: list[ContactRow], events: list[EventIn], *, db_url: str | None = None,
              start: datetime | None = None, until: datetime | None = None, keep_log: bool = True,
-             timezone_name: str | None = None) -> Simulation:
+             timezone_name: str | None = None, contacts_source: str = "contacts file") -> Simulation:
     """Runs `journey` on a virtual clock. The business's time zone is the database's own (a temporary
     database has none: UTC), or `timezone_name` when given (stored in that database first; raises
-    StoreError when it is not an IANA zone)."""
+    StoreError when it is not an IANA zone); `contacts_source` names the contacts file in consent history."""
     events = sorted(events, key=lambda e: e.at)
     begin = start or (events[0].at if events else datetime.now(timezone.utc).replace(microsecond=0))
     end = until or begin + MAX_SPAN
@@ -86,7 +86,7 @@ def simulate(journey: Journey, contact_rows: list[ContactRow], events: list[Even
         try:
             if timezone_name:
                 set_business_timezone(db, timezone_name)
-            result = _run(db, journey, contact_rows, events, begin, end, keep_log)
+            result = _run(db, journey, contact_rows, events, begin, end, keep_log, contacts_source)
             result.business_timezone = business_timezone(db) or ""
             return result
         finally:
@@ -94,11 +94,11 @@ def simulate(journey: Journey, contact_rows: list[ContactRow], events: list[Even
 
 
 def _run(db: Engine, journey: Journey, contact_rows: list[ContactRow], events: list[EventIn],
-         begin: datetime, end: datetime, keep_log: bool) -> Simulation:
+         begin: datetime, end: datetime, keep_log: bool, contacts_source: str = "contacts file") -> Simulation:
     clock = VirtualClock(begin)
     channel = RecordingChannel()
     engine = JourneyEngine(db, clock, channel, batch_size=SIM_BATCH)
-    import_contacts(db, contact_rows, begin)
+    import_contacts(db, contact_rows, begin, contacts_source)
     journey_id = install_journey(db, journey, begin)
     i, n = 0, len(events)
     while True:

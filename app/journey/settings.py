@@ -47,6 +47,14 @@ SETTINGS_SCHEMA: tuple[Field, ...] = (
         Field("start", TIME, "From", default="21:00", visible_when={"enabled": (True,)}),
         Field("end", TIME, "Until", default="08:00", visible_when={"enabled": (True,)}),
     )),
+    Field("consent", GROUP, "Consent", fields=(
+        Field("email_unknown", BOOL, "Email contacts who were never asked", default=True,
+              help="Email goes to contacts who subscribed and, unless you turn this off, to those never asked."),
+        Field("sms_unknown", BOOL, "Text contacts without SMS consent", default=False,
+              help="Marketing texts need prior consent: leave off unless you have it outside the app."),
+        Field("whatsapp_unknown", BOOL, "Send WhatsApp without WhatsApp consent", default=False,
+              help="WhatsApp requires an opt-in: leave off unless you have it outside the app."),
+    ), help="Contacts who opted out of a channel never get messages on it."),
     Field("frequency_cap", GROUP, "Frequency cap", help="Across all journeys, per channel.", fields=(
         Field("enabled", BOOL, "Limit how often a contact hears from you", default=False),
         Field("messages", INT, "At most", default=2, minimum=1, suffix="messages",
@@ -75,3 +83,26 @@ def journey_timezone(settings: Config, configs: Iterable[tuple[str, Config]]) ->
     """The journey's own time zone: `settings.timezone`, else an old wait's fallback zone
     (`legacy_wait_zone`), else "" (the business's time zone)."""
     return str(settings.get("timezone") or "") or legacy_wait_zone(configs)
+
+
+UNKNOWN_CONSENT_KEYS = {"email": "email_unknown", "sms": "sms_unknown", "whatsapp": "whatsapp_unknown"}
+
+
+def allows_unknown(settings: Config, channel: str) -> bool:
+    """Whether the journey sends on `channel` to contacts whose consent is unknown (never asked).
+
+    Email: yes unless turned off. SMS and WhatsApp: only when the journey says so, because
+    marketing texts need prior express consent (US TCPA, UK PECR, EU ePrivacy; WhatsApp Business Policy).
+    """
+    key = UNKNOWN_CONSENT_KEYS.get(channel)
+    return bool(settings["consent"][key]) if key else False
+
+
+def settings_label(*path: str) -> str:
+    """The label the inspector shows for a setting, e.g. settings_label("consent", "sms_unknown")."""
+    fields, found = SETTINGS_SCHEMA, None
+    for name in path:
+        found = next(f for f in fields if f.name == name)
+        fields = found.fields
+    assert found is not None
+    return found.label

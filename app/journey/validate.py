@@ -14,7 +14,7 @@ from .model import Journey, Node
 from .checks import audit, check
 from .graph import JourneyGraph
 from .schema import UNIT_MINUTES, Config, parse_datetime
-from .settings import SETTINGS_SCHEMA
+from .settings import SETTINGS_SCHEMA, UNKNOWN_CONSENT_KEYS, allows_unknown, settings_label
 from .templates import (CONTACT_FIELDS, JOURNEY_FIELDS, ROOTS, VariableCatalog, inspect_template,
                         trigger_event_properties)
 
@@ -66,8 +66,25 @@ def validate(journey: Journey, *, catalog: VariableCatalog | None = None, now: d
                 "zone of their own get quiet hours, times of day and days in UTC",
                 "Set it once in Settings → Time zone (or `journeys settings timezone Europe/Berlin`), "
                 "or choose a time zone in this journey's settings.")
+    _check_consent(run)
     run.problems.sort(key=lambda p: p.severity != ERROR)
     return run.problems
+
+
+_TEXT_CHANNELS = {"sms": "SMS", "whatsapp": "WhatsApp"}
+
+
+def _check_consent(run: _Run) -> None:
+    """A warning on each text step that would reach contacts who never agreed to texts."""
+    for node in run.journey.nodes.values():
+        channel = node.config.get("channel") if node.kind == "send_template" else None
+        if channel in _TEXT_CHANNELS and allows_unknown(run.journey.settings, channel):
+            name = _TEXT_CHANNELS[channel]
+            label = settings_label("consent", UNKNOWN_CONSENT_KEYS[channel])
+            run.add(WARNING, node, "/config/channel",
+                    f"{name} goes to contacts without recorded {name} consent (the journey allows it)",
+                    f"Marketing texts need prior consent: turn off '{label}' in the journey's Consent settings "
+                    "unless you hold that consent outside the app.")
 
 
 def _check_trigger(run: _Run) -> Node | None:

@@ -11,7 +11,6 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     CheckConstraint,
     Column,
     ForeignKey,
@@ -120,10 +119,27 @@ contact_channels = Table(
     metadata,
     Column("contact_id", String(200), ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
     Column("channel", String(16), nullable=False),
-    Column("subscribed", Boolean(), nullable=False),
+    Column("state", String(16), nullable=False),       # subscribed | unsubscribed; no row: unknown
     _stamp("changed_at"),
+    Column("source", String(300), nullable=False),      # what set it: "import:contacts.csv line 7", "event:…"
     PrimaryKeyConstraint("contact_id", "channel"),
+    CheckConstraint("state IN ('subscribed', 'unsubscribed')", name="state"),
 )
+"""A contact's consent per channel now: one row per channel with a recorded state (see consent_changes)."""
+
+consent_changes = Table(
+    "consent_changes",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("contact_id", String(200), ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("state", String(16), nullable=False),        # the state it became: subscribed | unsubscribed | unknown
+    Column("previous", String(16), nullable=False),     # the state before
+    _stamp("at"),
+    Column("source", String(300), nullable=False),
+    Index(None, "contact_id", "at"),
+)
+"""Every change of consent, never updated or deleted (but with its contact): the audit trail."""
 
 events = Table(
     "events",

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from app.engine.ingest import Ingested
-from app.engine.importers import Problem, import_contacts, parse_contacts, parse_events, read_text
+from app.engine.importers import (ContactImport, Problem, import_contacts_report, parse_contacts, parse_events,
+                                  read_text)
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -25,15 +26,25 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
-def _report(window: "MainWindow", title: str, done: str, problems: list[Problem], unit: str) -> None:
-    if not problems:
+def _listed(items: list[Problem]) -> str:
+    lines = "\n".join(f"• {p}" for p in items[:SHOWN_PROBLEMS])
+    return lines + (f"\n… and {len(items) - SHOWN_PROBLEMS} more" if len(items) > SHOWN_PROBLEMS else "")
+
+
+def _report(window: "MainWindow", title: str, done: str, problems: list[Problem], unit: str,
+            notices: list[Problem] | None = None) -> None:
+    if not problems and not notices:
         window.statusBar().showMessage(done, 8000)
         return
-    lines = "\n".join(f"• {p}" for p in problems[:SHOWN_PROBLEMS])
-    more = f"\n… and {len(problems) - SHOWN_PROBLEMS} more" if len(problems) > SHOWN_PROBLEMS else ""
-    QMessageBox.warning(window, title, f"{done}\n\n{_plural(len(problems), unit)} could not be read and "
-                                       f"{'was' if len(problems) == 1 else 'were'} skipped:\n{lines}{more}\n\n"
-                                       "Fix them in the file and import it again: the good ones are not doubled.")
+    text = done
+    if problems:
+        text += (f"\n\n{_plural(len(problems), unit)} could not be read and "
+                 f"{'was' if len(problems) == 1 else 'were'} skipped:\n{_listed(problems)}\n\n"
+                 "Fix them in the file and import it again: the good ones are not doubled.")
+    if notices:
+        text += (f"\n\n{_plural(len(notices), 'opt-out')} stayed as {'it was' if len(notices) == 1 else 'they were'}"
+                 f" (a file never clears an opt-out):\n{_listed(notices)}")
+    QMessageBox.warning(window, title, text)
 
 
 def _pick(window: "MainWindow", caption: str, pattern: str) -> tuple[str, str] | None:
@@ -54,7 +65,11 @@ def _run(window: "MainWindow", title: str, work: Callable[[], Any], done: str | 
     def finished(result: Any) -> None:
         window.refresh_catalog()
         window.run_controls.poll()
-        _report(window, title, done(result) if callable(done) else done, problems, unit)
+        contacts = getattr(window, "contacts_dialog", None)
+        if contacts is not None and contacts.isVisible():
+            contacts.run_search()          # what was imported shows in the open Contacts dialog
+        _report(window, title, done(result) if callable(done) else done, problems, unit,
+                result.notices if isinstance(result, ContactImport) else None)
 
     def failed(exc: Exception) -> None:
         QMessageBox.warning(window, title, f"Nothing was imported.\n\n{exc}")
@@ -73,7 +88,7 @@ def import_contacts_file(window: "MainWindow") -> None:
         _report(window, "Import contacts", f"No contacts were imported from {name}.", problems, "line")
         return
     db = window.store.engine
-    _run(window, "Import contacts", lambda: import_contacts(db, rows, datetime.now(timezone.utc)),
+    _run(window, "Import contacts", lambda: import_contacts_report(db, rows, datetime.now(timezone.utc), name),
          f"Imported {_plural(len(rows), 'contact')} from {name}.", problems, "line")
 
 

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QMenu, QToolBar, QToolButton
 from app.canvas.style import kind_icon
 from app.journey.registry import all_kinds
 
+from .contacts_dialog import open_contacts
 from .data_import import import_contacts_file, import_events_file
 from .icons import ui_icon
 
@@ -48,6 +49,8 @@ def build_menus(window: "MainWindow") -> dict[str, QAction]:
                                    tip="Add or update contacts from a CSV file with an id column")
     a["import_events"] = _action(window, file, "Import events (JSON lines)…", lambda: import_events_file(window),
                                  tip="Feed events (carts, orders, opens…) to the running journeys")
+    a["contacts"] = _action(window, file, "Contacts…", lambda: open_contacts(window), "Ctrl+Shift+K",
+                            tip="Find a contact and see its consent per channel and its history")
     file.addSeparator()
     a["save"] = _action(window, file, "Save", window.save_now, Key.Save)
     a["settings"] = _action(window, file, "Settings…", lambda: window.open_settings(), Key.Preferences, "Ctrl+,",

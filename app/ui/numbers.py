@@ -22,7 +22,10 @@ def _share(part: int, whole: int) -> str:
     return f"{part:,} · {int(100 * part / whole + 0.5)}%" if whole else _n(part)
 
 
-_WORDS = {"re_triggered": "re-triggered", "goal": "goal reached"}
+_WORDS = {"re_triggered": "re-triggered", "goal": "goal reached",
+          # Skips for consent: opted out of the channel, or never asked while the journey needs consent.
+          "unsubscribed": "opted out", "no_consent": "no consent given", "no_address": "no address",
+          "not_matching": "not among the recipients"}
 
 
 def _by_reason(counts: dict[str, int]) -> str:

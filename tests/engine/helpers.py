@@ -115,8 +115,9 @@ def simple_journey(name: str = "Test journey", event: str = "cart_abandoned", **
     return journey
 
 
-CONTACTS = """id,email,phone,first_name,last_name,timezone,tags,unsubscribed,city
-ann,ann@example.com,+15550001,Ann,Lee,Europe/London,newsletter,,London
-bob,bob@example.com,+15550002,Bob,Ray,America/New_York,,email,Boston
-cho,cho@example.com,+15550003,Cho,Kim,Asia/Tokyo,vip,,Tokyo
+# Everyone agreed to texts (SMS and WhatsApp need recorded consent); bob opted out of email.
+CONTACTS = """id,email,phone,first_name,last_name,timezone,tags,unsubscribed,subscribed,city
+ann,ann@example.com,+15550001,Ann,Lee,Europe/London,newsletter,,sms;whatsapp,London
+bob,bob@example.com,+15550002,Bob,Ray,America/New_York,,email,sms;whatsapp,Boston
+cho,cho@example.com,+15550003,Cho,Kim,Asia/Tokyo,vip,,sms;whatsapp,Tokyo
 """

@@ -57,7 +57,7 @@ def evening_sms(tmp_path):
     chain(journey, journey.trigger(), wait, send_node(journey, channel="sms", subject="Tonight"))
     path = tmp_path / "evening.json"
     save(journey, path)
-    (tmp_path / "people.csv").write_text("id,phone,timezone\nx,+15550001,\n")
+    (tmp_path / "people.csv").write_text("id,phone,timezone,subscribed\nx,+15550001,,sms\n")
     (tmp_path / "events.jsonl").write_text(json.dumps(
         {"contact": "x", "type": "cart_abandoned", "at": "2026-03-02T15:00:00Z"}) + "\n")
     return path

@@ -43,7 +43,7 @@ def test_reimport_updates_merges_adds_and_unsubscribes(any_url):
         assert _import(db, FIRST, T0) == 3
         with write_transaction(db) as conn:      # cat had opted in to email through the app
             conn.execute(contact_channels.insert(), [
-                {"contact_id": "cat", "channel": "email", "subscribed": True, "changed_at": T0}])
+                {"contact_id": "cat", "channel": "email", "state": "subscribed", "changed_at": T0, "source": "app"}])
         later = T0 + timedelta(days=1)
         assert _import(db, SECOND, later) == 4
         with db.connect() as conn:

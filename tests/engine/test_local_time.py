@@ -20,12 +20,12 @@ from app.store.tables import contacts
 
 from .helpers import chain, send_node, simple_journey, t
 
-PEOPLE = """id,email,phone,first_name,timezone
-berlin,b@example.com,+491,Bea,Europe/Berlin
-sydney,s@example.com,+612,Sam,Australia/Sydney
-ny,n@example.com,+1212,Ned,America/New_York
-nowhere,x@example.com,+1999,Xan,
-bogus,y@example.com,+1998,Yul,
+PEOPLE = """id,email,phone,first_name,timezone,subscribed
+berlin,b@example.com,+491,Bea,Europe/Berlin,all
+sydney,s@example.com,+612,Sam,Australia/Sydney,all
+ny,n@example.com,+1212,Ned,America/New_York,all
+nowhere,x@example.com,+1999,Xan,,all
+bogus,y@example.com,+1998,Yul,,all
 """
 BERLIN, NEW_YORK, SYDNEY = ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York"), ZoneInfo("Australia/Sydney")
 
