@@ -104,11 +104,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.db:
         _open_engine(args.db).dispose()      # a clear error for a bad URL before anything runs
         db_url = args.db
+    from app.engine.gate import JourneyNotReady
     from app.store.errors import StoreError
 
     try:
         result = simulate(journey, rows, found, db_url=db_url, start=start, until=until,
                           keep_log=bool(args.log))
+    except JourneyNotReady as exc:
+        raise CommandError(f"{args.journey}: {exc}; run `journeys validate --active {args.journey}`") from None
     except StoreError as exc:
         raise CommandError(str(exc)) from None
     if args.log:
@@ -138,6 +141,42 @@ def _in_order(journey):
         queue += [e.target for e in sorted(journey.edges_from(node_id), key=lambda e: e.outcome != "yes")]
     order += [n for n in journey.nodes if n not in order]
     return [journey.nodes[n] for n in order]
+
+
+def _go_live(args: argparse.Namespace, verb: str) -> int:
+    """`journeys activate` / `journeys publish`: the engine's gate judges the stored draft; its
+    problems are printed as `journeys validate --active` prints a file's. Exit 1 on errors."""
+    from app.cli import PROBLEMS, print_problems
+    from app.engine.engine import JourneyEngine
+    from app.engine.gate import JourneyNotReady
+    from app.journey.validate import ERROR
+    from app.store.journeys import JourneyStore
+
+    db = _open_engine(args.db)
+    row = JourneyStore(db).find(args.name)
+    if row is None:
+        raise CommandError(f"no journey named {args.name!r} in the store")
+    engine = JourneyEngine(db)
+    journey, problems = engine.check(row.id)
+    print_problems(row.name, journey, problems, quiet=args.quiet)
+    errors = sum(p.severity == ERROR for p in problems)
+    if not errors:
+        try:
+            version = engine.activate(row.id) if verb == "activate" else engine.publish(row.id)
+        except JourneyNotReady as exc:        # the draft changed since the check above
+            print_problems(row.name, exc.journey, exc.problems, quiet=args.quiet)
+            errors = len(exc.problems)
+    if errors:
+        print(f"{row.name}: not {verb}d: {errors} error(s) to fix first; nothing was published", file=sys.stderr)
+        return PROBLEMS
+    if verb == "activate":
+        print(f"{row.name}: active; new contacts enter version {version}")
+    elif version == row.published_version:
+        print(f"{row.name}: nothing changed since version {version}; nothing to publish")
+    else:
+        print(f"{row.name}: published version {version}; new contacts enter it"
+              + ("" if row.status == "active" else f" once the journey is active (it is {row.status})"))
+    return 0
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
@@ -186,6 +225,13 @@ def add_commands(sub: argparse._SubParsersAction, db_parent: argparse.ArgumentPa
     p.add_argument("--start", metavar="ISO", help="start time (default: the first event)")
     p.add_argument("--until", metavar="ISO", help="end time (default: when nothing is left to do, at most a year)")
     p.add_argument("--log", metavar="OUT.jsonl", help="write the activity log as JSON lines")
+    for verb, text in (("activate", "Check a journey in the store and start it (publishing its draft when changed); "
+                                    "prints its problems and exits 1 when it has errors."),
+                       ("publish", "Check a journey's draft and publish it as a new version; prints its problems "
+                                   "and exits 1 when it has errors.")):
+        p = command(sub, verb, lambda args, verb=verb: _go_live(args, verb), text)
+        p.add_argument("name", metavar="NAME", help="the journey's name or id")
+        p.add_argument("-q", "--quiet", action="store_true", help="no hints")
     p = command(sub, "stats", cmd_stats, "Per-step statistics of a journey in the store.")
     p.add_argument("name", metavar="NAME", help="the journey's name or id")
     p.add_argument("--since", metavar="ISO")
