@@ -56,7 +56,7 @@ def _contacts(path: str):
 def _events(path: str):
     from app.engine.importers import parse_events
 
-    found, problems = parse_events(_read(path).splitlines())
+    found, problems = parse_events(_read(path))
     _report(path, problems)
     return found, problems
 

@@ -18,7 +18,7 @@ def test_counters_rebuilt_from_the_log_match_what_the_engine_counted(any_url):
     agree with what the engine counts live, node by node (sends, skips, deferrals, branches,
     opens, conversions with revenue, goals, exits by reason)."""
     contacts, _ = parse_contacts(read_text(RESOURCES / "sample_contacts.csv"))
-    events, _ = parse_events(read_text(RESOURCES / "sample_events.jsonl").splitlines())
+    events, _ = parse_events(read_text(RESOURCES / "sample_events.jsonl"))
     ids = [simulate(load(path), contacts, events, db_url=any_url, keep_log=False).journey_id
            for path in example_files()]
     db = open_database(any_url)

@@ -55,3 +55,17 @@ def test_a_file_that_cannot_be_read_is_reported_and_nothing_changes(window, monk
     window.actions_["import_contacts"].trigger()
     assert len(warnings) == 1 and "latin1.csv could not be read" in warnings[0]
     assert _count(window, contacts) == 0
+
+
+def test_a_json_lines_file_with_unicode_separators_in_strings_imports_every_line(window, qtbot, monkeypatch, tmp_path):
+    from app.store.tables import events
+
+    from ..engine.test_line_files import three_lines
+
+    path = tmp_path / "reviews.jsonl"
+    path.write_text(three_lines(), encoding="utf-8")
+    warnings = _choose(monkeypatch, path)
+    window.actions_["import_events"].trigger()
+    qtbot.waitUntil(lambda: "Imported 3 events from reviews.jsonl" in window.statusBar().currentMessage(),
+                    timeout=10000)
+    assert warnings == [] and _count(window, events) == 3
