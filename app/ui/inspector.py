@@ -28,6 +28,7 @@ from app.journey.templates import VariableCatalog, variable_names
 from .editors import MERGEABLE
 from .form import FormBuilder, help_label, new_form_layout, signature
 from .numbers import NumbersPanel, journey_rows, step_rows
+from .wheel import guard_wheel
 
 _NAME = Field("name", S.TEXT, "Step name", help="Optional: a name for this step on the canvas")
 _JOURNEY_NAME = Field("name", S.TEXT, "Journey name")
@@ -240,6 +241,7 @@ class Inspector(QScrollArea):
         if old is not None:
             old.hide()
             old.deleteLater()
+        guard_wheel(page)           # the wheel scrolls the panel; a field changes only when it has focus
         self.setWidget(page)
 
     def focus_first_field(self) -> None:

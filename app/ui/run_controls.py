@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QMessageBox
 from app.engine.gate import JourneyNotReady, describe
 
 from .engine_host import EngineHost, JourneyState
+from .wheel import guard_wheel
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -55,6 +56,7 @@ class RunControls(QObject):
         for text, span in RANGES:
             self.range.addItem(text, span)
         self.range.currentIndexChanged.connect(lambda _i: self.poll())
+        guard_wheel(self.range)
         self._polling = False
         self._again = False          # asked again while a poll was out (e.g. after a command): read once more
         self.timer = QTimer(self, interval=POLL_MS, timeout=self.poll)
