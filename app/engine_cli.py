@@ -123,11 +123,16 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             raise CommandError(f"{args.log}: cannot be written ({exc.strerror or exc})") from None
     titles = {n.id: (n.kind, n.title) for n in _in_order(journey)}
     print(f"{journey.name}: simulated {result.started:%Y-%m-%d %H:%M} → {result.ended:%Y-%m-%d %H:%M} UTC")
-    for line in format_table(result.stats, titles):
+    for line in format_table(result.stats, titles, _channels(journey)):
         print(line)
     if args.log:
         print(f"Wrote {len(result.activity)} activity line(s) to {args.log}")
     return 0
+
+
+def _channels(journey) -> dict[str, str]:
+    """Each send step's channel: the statistics table shows the rates that channel reports."""
+    return {n.id: n.config["channel"] for n in journey.nodes.values() if n.kind == "send_template"}
 
 
 def _in_order(journey):
@@ -195,7 +200,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     stats = journey_stats(db, row.id, _parse_time(args.since, "--since"), _parse_time(args.until, "--until"))
     titles = {n.id: (n.kind, n.title) for n in _in_order(journey)}
-    for line in format_table(stats, titles):
+    for line in format_table(stats, titles, _channels(journey)):
         print(line)
     return 0
 

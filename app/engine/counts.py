@@ -25,6 +25,7 @@ from .bulk import Many
 JOURNEY_LEVEL = frozenset({"entered", "goal", "exited", "completed"})
 REACHED = "reached"          # a run arrived at a step (the step's "entered")
 DEFERRED = "deferred"        # a run was held back at a send step, counted once per run and step
+LEFT = "left"                # a run exited while at a step (also counted as the journey's "exited")
 
 
 def message_metric(status: str) -> str:
@@ -69,8 +70,11 @@ class Counts:
 
     def add_logged(self, journey_id: str, node_id: str | None, action: str, at: datetime, label: str | None,
                    revenue: float | None) -> None:
-        """Counts one run-log row (an action at a step, or of the run as a whole)."""
+        """Counts one run-log row (an action at a step, or of the run as a whole). An exit is counted
+        at its step too, so a step's arrivals add up: outcomes (or moved on) + waiting + left."""
         self.add(journey_id, None if action in JOURNEY_LEVEL else node_id, action, at, label, revenue)
+        if action == "exited" and node_id:
+            self.add(journey_id, node_id, LEFT, at, label)
 
     def write(self, conn: Connection) -> None:
         if not self._added:

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from .model import Journey, Node
+from .node_kinds import CHANNEL_LABELS, REPORTED_STATUSES
 from .checks import audit, check
 from .graph import JourneyGraph
 from .schema import UNIT_MINUTES, Config, parse_datetime
@@ -141,6 +142,11 @@ def _check_status_refs(run: _Run, graph: JourneyGraph, trigger: str) -> None:
         elif not dominates(ref.id, node.id):
             run.add(ERROR, node, pointer, f"'{ref.title}' does not come before this step on every path",
                     "Choose a send step that every contact passes before reaching this one.")
+        elif node.config["status"] not in REPORTED_STATUSES.get(ref.config["channel"], frozenset()):
+            channel = CHANNEL_LABELS.get(ref.config["channel"], ref.config["channel"])
+            run.add(WARNING, node, "/config/status", f"{channel} messages report no '{node.config['status']}' "
+                    "status: every contact would take 'No'",
+                    "Check for delivered or replied instead, or point this step at an email.")
 
 
 def _check_config(run: _Run, node: Node) -> None:

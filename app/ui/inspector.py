@@ -178,7 +178,8 @@ class Inspector(QScrollArea):
             self.numbers.show_rows("", [])
             return
         node = self.doc.journey.nodes.get(self.target) if self.target else None
-        rows = (step_rows(node.kind, self.stats.nodes.get(node.id, NodeStats())) if node is not None
+        channel = node.config.get("channel") if node is not None and node.kind == "send_template" else None
+        rows = (step_rows(node.kind, self.stats.nodes.get(node.id, NodeStats()), channel) if node is not None
                 else journey_rows(self.stats))
         self.numbers.show_rows(f"Performance · {self.period}", rows)
 
