@@ -7,11 +7,13 @@ from PySide6.QtGui import (QContextMenuEvent, QDragEnterEvent, QDragMoveEvent, Q
                            QPainter, QWheelEvent)
 from PySide6.QtWidgets import QFrame, QGraphicsView, QLabel, QMenu
 
-from app.journey.model import new_id
+from app.journey.fileformat import JourneyFileError
+from app.journey.model import Note, new_id
 from app.journey.registry import get_kind
 
 from . import clipboard
 from .commands import AddFragment, Move, delete_items, node_fragment
+from .snapshot import note_snapshot
 from .document import JourneyDocument
 from .edge_item import EdgeItem
 from .interactions import (ConnectDrag, Interaction, MoveDrag, NoteResize, PanDrag, PaletteDrop, ReconnectDrag,
@@ -193,7 +195,7 @@ class CanvasView(QGraphicsView):
         has_selection = bool(self.scene().selectedItems())
         menu = QMenu(self)
         for text, slot, enabled in (("Cut", self.cut, has_selection), ("Copy", self.copy, has_selection),
-                                    ("Paste", self.paste, clipboard.get() is not None),
+                                    ("Paste", self.paste, clipboard.available()),
                                     ("Duplicate", self.duplicate, has_selection),
                                     ("Delete", self.delete_selection, has_selection), (None, None, True),
                                     ("Add sticky note", self.add_note, True), ("Auto-layout", self.arrange, True),
@@ -327,7 +329,7 @@ class CanvasView(QGraphicsView):
         centre = self.mapToScene(self.viewport().rect().center())
         note_id = new_id()
         fragment = {"nodes": [], "edges": [], "notes": [
-            {"id": note_id, "text": "", "position": (centre.x() - 110, centre.y() - 60), "size": (220.0, 120.0)}]}
+            note_snapshot(Note(note_id, "", (centre.x() - 110, centre.y() - 60)))]}
         self.doc.undo_stack.push(AddFragment(self.doc, fragment, "Add note"))
         self.select_ids([note_id])
         return note_id
@@ -359,7 +361,13 @@ class CanvasView(QGraphicsView):
             self.delete_selection("Cut")
 
     def paste(self) -> list[str]:
-        fragment = clipboard.get()
+        """Pastes the steps and notes on the clipboard as new ones; a fragment the file format's
+        reader refuses (an unknown kind, a bad setting) is refused with a message, changing nothing."""
+        try:
+            fragment = clipboard.get()
+        except JourneyFileError as exc:
+            self.message.emit(f"Nothing was pasted: {exc}")
+            return []
         if fragment is None or not (fragment["nodes"] or fragment["notes"]):
             return []
         self._paste_count += 1
