@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from functools import partial
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -117,8 +118,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.log:
         try:
             with open(args.log, "w", encoding="utf-8") as out:
-                for line in result.activity:
-                    out.write(json.dumps(line, ensure_ascii=False) + "\n")
+                for record in result.activity:
+                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
         except OSError as exc:
             raise CommandError(f"{args.log}: cannot be written ({exc.strerror or exc})") from None
     titles = {n.id: (n.kind, n.title) for n in _in_order(journey)}
@@ -148,7 +149,7 @@ def _in_order(journey):
     return [journey.nodes[n] for n in order]
 
 
-def _go_live(args: argparse.Namespace, verb: str) -> int:
+def _go_live(args: argparse.Namespace, *, verb: str) -> int:
     """`journeys activate` / `journeys publish`: the engine's gate judges the stored draft; its
     problems are printed as `journeys validate --active` prints a file's. Exit 1 on errors."""
     from app.cli import PROBLEMS, print_problems
@@ -234,7 +235,7 @@ def add_commands(sub: argparse._SubParsersAction, db_parent: argparse.ArgumentPa
                                     "prints its problems and exits 1 when it has errors."),
                        ("publish", "Check a journey's draft and publish it as a new version; prints its problems "
                                    "and exits 1 when it has errors.")):
-        p = command(sub, verb, lambda args, verb=verb: _go_live(args, verb), text)
+        p = command(sub, verb, partial(_go_live, verb=verb), text)
         p.add_argument("name", metavar="NAME", help="the journey's name or id")
         p.add_argument("-q", "--quiet", action="store_true", help="no hints")
     p = command(sub, "stats", cmd_stats, "Per-step statistics of a journey in the store.")

@@ -132,7 +132,7 @@ def get() -> Fragment | None:
     if data is None or not data.hasFormat(MIME):
         return None
     try:
-        raw = json.loads(data.data(MIME).data().decode("utf-8"))
+        raw = json.loads(bytes(data.data(MIME).data()).decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise JourneyFileError(_SOURCE, f"holds steps that cannot be read ({exc})") from None
     return read_fragment(raw)

@@ -2,7 +2,9 @@
 objects, drops from the palette, and the editing operations the menus call."""
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer, Signal
+from typing import Callable
+
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (QContextMenuEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeyEvent, QMouseEvent,
                            QPainter, QWheelEvent)
 from PySide6.QtWidgets import QFrame, QGraphicsView, QLabel, QMenu
@@ -57,7 +59,10 @@ class CanvasView(QGraphicsView):
         self.hint.setMaximumWidth(320)
         self.hint.setStyleSheet(f"background:{theme().error.name()}; color:white; border-radius:6px; padding:6px 9px;")
         self.hint.hide()
-        self._hint_timer = QTimer(self, singleShot=True, interval=3500, timeout=self.hint.hide)
+        self._hint_timer = QTimer(self)
+        self._hint_timer.setSingleShot(True)
+        self._hint_timer.setInterval(3500)
+        self._hint_timer.timeout.connect(self.hint.hide)
 
     def scene(self) -> JourneyScene:  # typed accessor
         return super().scene()  # type: ignore[return-value]
@@ -104,7 +109,7 @@ class CanvasView(QGraphicsView):
             self.set_zoom(self.zoom() * (1.15 ** steps), event.position().toPoint())
         event.accept()
 
-    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+    def drawForeground(self, painter: QPainter, rect: QRectF | QRect) -> None:  # noqa: N802
         if self.doc.journey.nodes:
             return
         # The empty state: say how to start instead of showing a blank grid.
@@ -194,17 +199,17 @@ class CanvasView(QGraphicsView):
             self.scene().select_only([item])
         has_selection = bool(self.scene().selectedItems())
         menu = QMenu(self)
-        for text, slot, enabled in (("Cut", self.cut, has_selection), ("Copy", self.copy, has_selection),
-                                    ("Paste", self.paste, clipboard.available()),
-                                    ("Duplicate", self.duplicate, has_selection),
-                                    ("Delete", self.delete_selection, has_selection), (None, None, True),
-                                    ("Add sticky note", self.add_note, True), ("Auto-layout", self.arrange, True),
-                                    ("Fit journey", self.fit, True)):
-            if text is None:
+        edits: list[tuple[str, Callable[[], object], bool]] = [
+            ("Cut", self.cut, has_selection), ("Copy", self.copy, has_selection),
+            ("Paste", self.paste, clipboard.available()), ("Duplicate", self.duplicate, has_selection),
+            ("Delete", self.delete_selection, has_selection)]
+        canvas: list[tuple[str, Callable[[], object], bool]] = [
+            ("Add sticky note", self.add_note, True), ("Auto-layout", self.arrange, True), ("Fit journey", self.fit, True)]
+        for group in (edits, canvas):
+            if group is canvas:
                 menu.addSeparator()
-                continue
-            action = menu.addAction(text, slot)
-            action.setEnabled(enabled)
+            for text, slot, enabled in group:
+                menu.addAction(text, slot).setEnabled(enabled)
         menu.exec(event.globalPos())
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
@@ -271,7 +276,7 @@ class CanvasView(QGraphicsView):
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
         if event.mimeData().hasFormat(KIND_MIME):
-            kind = bytes(event.mimeData().data(KIND_MIME)).decode()
+            kind = bytes(event.mimeData().data(KIND_MIME).data()).decode()
             self.palette_drop = PaletteDrop(self, kind)
             self.palette_drop.move(event.position().toPoint())
             event.acceptProposedAction()

@@ -12,6 +12,7 @@ that adds to what is stored, so concurrent writers never lose each other's count
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import bindparam
 from sqlalchemy.engine import Connection
@@ -58,7 +59,7 @@ class Counts:
 
     def add(self, journey_id: str, node_id: str | None, metric: str, at: datetime, label: str | None = None,
             revenue: float | None = None) -> None:
-        if at is not self._at:
+        if at is not self._at or self._hour is None:
             self._at, self._hour = at, hour_of(at)
         key = (journey_id, node_id or "", metric, label or "", self._hour)
         found = self._added.get(key)
@@ -79,7 +80,8 @@ class Counts:
     def write(self, conn: Connection) -> None:
         if not self._added:
             return
-        hourly, totals = [], {}
+        hourly: list[dict[str, Any]] = []
+        totals: dict[tuple[str, str, str, str], dict[str, Any]] = {}
         # In key order, so two writers touching the same counters lock them in the same order.
         for (journey_id, node_id, metric, label, hour), (count, revenue) in sorted(self._added.items()):
             row = {"journey_id": journey_id, "node_id": node_id, "metric": metric, "label": label}

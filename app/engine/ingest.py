@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.engine import Connection
 
 from app.journey.conditions import all_hold
@@ -199,10 +199,14 @@ _LATEST_MESSAGE = (select(*_FEEDBACK_COLUMNS)
                    .where(messages.c.contact_id == bindparam("cid"), messages.c.created_at <= bindparam("at"),
                           messages.c.status != "cancelled")
                    .order_by(messages.c.created_at.desc(), messages.c.id.desc()).limit(1))
-_STAMP = {status: Many(lambda _, status=status: messages.update().where(
-              messages.c.id == bindparam("mid"), messages.c[f"{status}_at"].is_(None))
-              .values({f"{status}_at": bindparam("at"), "status": bindparam("new_status")}))
-          for status in _STAMPED}
+def _stamp(status: str) -> Many:
+    """Stamps a message's `status`_at (once) and moves its status on."""
+    return Many(lambda _: messages.update().where(
+        messages.c.id == bindparam("mid"), messages.c[f"{status}_at"].is_(None))
+        .values({f"{status}_at": bindparam("at"), "status": bindparam("new_status")}))
+
+
+_STAMP = {status: _stamp(status) for status in _STAMPED}
 
 
 def _new_status(current: str, status: str) -> str:
@@ -220,6 +224,7 @@ def _record_feedback(batch: Batch, contact: ContactView, kind: str, props: dict[
     status = FEEDBACK.get(kind, "unsubscribed")
     message_id = props.get("message_id")
     named = message_id is not None and str(message_id).isdigit()
+    mid = int(str(message_id)) if named else None
     pending = None if named else batch.latest_pending_message(contact.id)
     if pending is not None and pending["created_at"] <= at:
         # Not in SQL yet (written with this batch): stamp the buffered row itself.
@@ -229,7 +234,7 @@ def _record_feedback(batch: Batch, contact: ContactView, kind: str, props: dict[
             pending["status"] = _new_status(pending["status"], status)
         run_id, journey_id, node_id = pending["run_id"], pending["journey_id"], pending["node_id"]
     else:
-        query, params = ((_MESSAGE_BY_ID, {"mid": int(message_id), "cid": contact.id}) if named
+        query, params = ((_MESSAGE_BY_ID, {"mid": mid, "cid": contact.id}) if named
                          else (_LATEST_MESSAGE, {"cid": contact.id, "at": at}))
         row = batch.conn.execute(query, params).first()
         if row is None:
@@ -281,7 +286,7 @@ def _convert(batch: Batch, journey: LiveJourney, contact: ContactView, event: Ev
     pending = batch.latest_pending_message(contact.id)
     if (pending is not None and pending["journey_id"] == journey.id and since <= pending["created_at"] <= event.at
             and pending["status"] not in ("cancelled", "failed")):
-        latest = (pending["run_id"], pending["node_id"])   # the newest message is not in SQL yet
+        latest: tuple[Any, ...] | Row[Any] | None = (pending["run_id"], pending["node_id"])   # not in SQL yet
     else:
         if pending is not None:          # unwritten messages of another journey, maybe older ones of this
             batch.write_pending(contact.id)

@@ -88,7 +88,7 @@ def _check_edges(run: _Run) -> None:
             run.add(ERROR, source, "", "Nothing can lead into a trigger", "Remove the connection into the trigger.")
         key = (edge.source, edge.outcome)
         if key in seen:
-            run.add(ERROR, source, "", f"Outcome '{source.spec.outcome(edge.outcome).label}' leads to two steps",
+            run.add(ERROR, source, "", f"Outcome '{source.spec.outcome_label(edge.outcome)}' leads to two steps",
                     "An outcome leads to one step: remove one of the connections.")
         seen[key] = edge.target
     for node in nodes.values():

@@ -89,9 +89,9 @@ class FormBuilder:
                 layout.addRow(header)
                 if f.help:
                     layout.addRow(help_label(f.help))
-                self.build(layout, f.fields, value, path)
+                self.build(layout, f.fields, value or {}, path)
             elif f.type == S.LIST:
-                layout.addRow(form_label(f.label), self._list(f, value, path))
+                layout.addRow(form_label(f.label), self._list(f, value or [], path))
                 if f.help:
                     layout.addRow(help_label(f.help))
             else:

@@ -91,8 +91,9 @@ class NumbersPanel(QWidget):
         self._rows = rows
         while self.grid.count():
             item = self.grid.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
         for i, (label, value) in enumerate(rows):
             name = QLabel(label)
             name.setObjectName("help")

@@ -59,7 +59,9 @@ class RunControls(QObject):
         guard_wheel(self.range)
         self._polling = False
         self._again = False          # asked again while a poll was out (e.g. after a command): read once more
-        self.timer = QTimer(self, interval=POLL_MS, timeout=self.poll)
+        self.timer = QTimer(self)
+        self.timer.setInterval(POLL_MS)
+        self.timer.timeout.connect(self.poll)
         self.timer.start()
         actions["activate"].triggered.connect(self.activate)
         actions["pause"].triggered.connect(self.pause)

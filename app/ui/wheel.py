@@ -27,7 +27,7 @@ def wheel_edits(widget: QObject) -> bool:
 
 def _field_of(widget: QObject) -> QWidget | None:
     """The guarded field a widget belongs to (itself, or the spin box or combo around its line edit)."""
-    current = widget
+    current: QObject | None = widget
     while isinstance(current, QWidget):
         if wheel_edits(current):
             return current
