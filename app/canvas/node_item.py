@@ -36,15 +36,16 @@ def stats_text(kind: str, s: NodeStats, outcomes: list[tuple[str, str]], channel
     """What a shop owner wants to know about one step, as one line (segments joined by " · ").
 
     `outcomes` are the kind's (name, label) pairs; `channel` a send step's channel. A send step
-    leads with its own conversions and revenue, then the rates its channel reports (no "opened"
-    for SMS or WhatsApp). A branching step counts every arrival that left on exactly one outcome,
+    leads with its own conversions and revenue, then what it sent and the rates its channel
+    reports (no "opened" for SMS or WhatsApp). A branching step counts every arrival that left on exactly one outcome,
     those with no message to check in words; with the waiting and those who left at the step,
     its figures add up to its arrivals.
     """
     if kind == "trigger":
         parts = [f"{s.entered:,} entered"]
     elif kind == "send_template":
-        parts = [f"{s.sent:,} sent", f"{s.converted:,} converted", f"{s.revenue:,.2f} revenue"]
+        # Conversions first: what a shop owner looks at first, and what stays in view zoomed out.
+        parts = [f"{s.converted:,} converted", f"{s.revenue:,.2f} revenue", f"{s.sent:,} sent"]
         if s.sent:
             parts += [f"{_pct(getattr(s, status), s.sent)}% {status}" for status in shown_statuses(channel)]
         if s.waiting:           # deferred sends (quiet hours, send at a time) wait at the step
@@ -221,7 +222,8 @@ class NodeItem(QGraphicsRectItem):
         # font takes its place, with as many leading numbers as fit ("980 sent · 41% opened").
         m = fonts().headline_metrics
         width = CARD_W - 2 * _STRIP_PAD_X
-        parts = self._stats.split(_SEP)
+        # Without the details in brackets: "No 657", not "No 657 (49 no message sent)", keeps both outcomes.
+        parts = [part.split(" (")[0] for part in self._stats.split(_SEP)]
         shown = parts[0]
         for part in parts[1:]:
             if m.horizontalAdvance(shown + _SEP + part) > width:

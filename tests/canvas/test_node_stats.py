@@ -43,13 +43,13 @@ def _painted_below_card(image: QImage, scale: float) -> int:
 @pytest.mark.parametrize("kind, stats, text", [
     ("trigger", NodeStats(entered=1204), "1,204 entered"),
     # the step's own conversions and revenue lead, then the rates email reports
-    ("send_template", EMAIL, "980 sent · 12 converted · 0.00 revenue · 41% opened · 9% clicked"),
+    ("send_template", EMAIL, "12 converted · 0.00 revenue · 980 sent · 41% opened · 9% clicked"),
     # 1/8 = 12.5% rounds half up; waiting and the skipped total (of every reason) follow
     ("send_template", NodeStats(sent=8, opened=1, clicked=0, converted=1_250, revenue=31_250.5, waiting=3,
                                 skipped={"unsubscribed": 15, "no_address": 5}),
-     "8 sent · 1,250 converted · 31,250.50 revenue · 13% opened · 0% clicked · 3 waiting · 20 skipped"),
-    ("send_template", NodeStats(entered=40, waiting=40), "0 sent · 0 converted · 0.00 revenue · 40 waiting"),
-    ("send_template", NodeStats(), "0 sent · 0 converted · 0.00 revenue"),
+     "1,250 converted · 31,250.50 revenue · 8 sent · 13% opened · 0% clicked · 3 waiting · 20 skipped"),
+    ("send_template", NodeStats(entered=40, waiting=40), "0 converted · 0.00 revenue · 0 sent · 40 waiting"),
+    ("send_template", NodeStats(), "0 converted · 0.00 revenue · 0 sent"),
     ("wait", NodeStats(entered=1180, waiting=311), "311 waiting · 1,180 entered"),
     ("wait", NodeStats(entered=10, waiting=7, left={"exit_condition": 2, "journey_stopped": 1}),
      "7 waiting · 10 entered · 3 left"),
@@ -78,7 +78,7 @@ def test_a_long_text_wraps_at_separators_and_stays_inside_the_card_width(cart):
     item = _item(cart, "send_template")
     lines = item.shown_stats()
     assert 1 < len(lines) <= 2
-    assert lines[0].startswith("123,456 sent · ")
+    assert lines[0].startswith("12,345 converted · ")
     assert item.stats_text().startswith(lines[0] + " · ")               # broken at a separator, not in a number
     assert lines[-1].endswith("…")                                       # the rest, elided once
     assert item.stats_rect().width() <= CARD_W
@@ -99,7 +99,7 @@ def test_zoomed_out_the_strip_shows_its_leading_numbers_large_and_none_hides_it_
     email = _item(cart, "send_template")
     _show(cart, {"send_template": NodeStats(sent=980, opened=402, clicked=88, converted=12)})
     [headline] = email.shown_stats(titles)
-    assert headline.startswith("980 sent · 12 converted")            # conversions first, even zoomed out
+    assert headline.startswith("12 converted")                       # conversions first, even zoomed out
     assert "41% opened" in " · ".join(email.shown_stats())
     assert email.stats_rect().width() <= CARD_W
 
@@ -199,7 +199,7 @@ def test_sms_and_whatsapp_cards_show_no_opens_or_clicks_but_their_conversions(ca
     stats.nodes[sms.id] = NodeStats(entered=50, sent=40, delivered=38, opened=7, clicked=3, converted=4, revenue=180)
     cart.scene.show_stats(stats)
     text = cart.scene.item_for_node[sms.id].stats_text()
-    assert text == "40 sent · 4 converted · 180.00 revenue · 95% delivered"
+    assert text == "4 converted · 180.00 revenue · 40 sent · 95% delivered"
     assert "opened" not in text and "clicked" not in text
 
 
@@ -209,11 +209,11 @@ def test_changing_the_channel_while_numbers_show_changes_the_figures(cart):
     stats.nodes[email.id] = NodeStats(sent=10, delivered=9, opened=5, clicked=1, converted=2, revenue=99.5)
     cart.scene.show_stats(stats)
     item = cart.scene.item_for_node[email.id]
-    assert item.stats_text() == "10 sent · 2 converted · 99.50 revenue · 50% opened · 10% clicked"
+    assert item.stats_text() == "2 converted · 99.50 revenue · 10 sent · 50% opened · 10% clicked"
     from app.canvas.commands import SetValue
 
     cart.doc.undo_stack.push(SetValue(cart.doc, email.id, ("config", "channel"), "sms", "channel"))
-    assert item.stats_text() == "10 sent · 2 converted · 99.50 revenue · 90% delivered"
+    assert item.stats_text() == "2 converted · 99.50 revenue · 10 sent · 90% delivered"
     cart.doc.undo_stack.undo()
     assert "50% opened" in item.stats_text()
 
@@ -227,3 +227,13 @@ def test_every_send_step_shows_its_own_conversions_and_revenue(cart):
     for i, node in enumerate(sends):
         text = cart.scene.item_for_node[node.id].stats_text()
         assert f"{i + 1} converted · {10.0 * (i + 1):.2f} revenue" in text
+
+
+def test_zoomed_out_a_branch_shows_both_outcomes(cart):
+    from app.canvas.style import LOD_FULL, LOD_TITLES
+
+    _show(cart, {"message_status": NodeStats(entered=1129, branched={"yes": 452, "no": 657},
+                                             branch_reasons={"no_message": 49}, waiting=16)})
+    item = _item(cart, "message_status")
+    assert item.shown_stats((LOD_TITLES + LOD_FULL) / 2) == ["Yes 452 · No 657"]
+    assert "No 657 (49 no message sent)" in item.stats_text() and "49 no message sent" in item.toolTip()
