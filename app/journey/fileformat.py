@@ -110,7 +110,7 @@ def write_atomically(path: Path, text: str) -> None:
 def load(path: str | os.PathLike[str]) -> Journey:
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")     # a BOM (Windows editors) is not content
     except FileNotFoundError:
         raise JourneyFileError(source, "no such file") from None
     except (OSError, UnicodeDecodeError) as exc:

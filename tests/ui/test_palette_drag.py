@@ -91,3 +91,21 @@ def test_every_row_of_the_palette_is_readable_selected_or_not(themed, qtbot):
         ratio = image.width() / palette.width()
         assert label_contrast(image, int((rect.left() + 44) * ratio), int(rect.top() * ratio),
                               int((rect.right() - 4) * ratio), int(rect.bottom() * ratio)) >= WCAG_TEXT, row
+
+
+def test_starting_a_drag_hands_qt_the_readable_picture_and_the_kind(themed, qtbot, monkeypatch):
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QDrag
+
+    from app.canvas.view import KIND_MIME
+
+    started: list[QDrag] = []
+    monkeypatch.setattr(QDrag, "exec", lambda drag, *a, **k: started.append(drag) or Qt.DropAction.CopyAction)
+    palette, row = _dragging(qtbot)
+    palette.startDrag(Qt.DropAction.CopyAction)
+    [drag] = started
+    assert bytes(drag.mimeData().data(KIND_MIME).data()) == b"send_template"
+    image = drag.pixmap().toImage()
+    ratio = drag.pixmap().devicePixelRatio()
+    assert label_contrast(image, int(40 * ratio), 3, image.width() - 3, image.height() - 3) >= WCAG_TEXT
+    assert 0 < drag.hotSpot().y() < image.height() / ratio
