@@ -15,7 +15,6 @@ from app.journey.registry import get_kind
 
 from . import clipboard
 from .commands import AddFragment, Move, delete_items, node_fragment
-from .snapshot import note_snapshot
 from .document import JourneyDocument
 from .edge_item import EdgeItem
 from .interactions import (ConnectDrag, Interaction, MoveDrag, NoteResize, PanDrag, PaletteDrop, ReconnectDrag,
@@ -23,6 +22,7 @@ from .interactions import (ConnectDrag, Interaction, MoveDrag, NoteResize, PanDr
 from .node_item import NodeItem
 from .note_item import NoteItem
 from .scene import JourneyScene
+from .snapshot import note_snapshot
 from .style import CARD_H, CARD_W, GRID, theme
 
 KIND_MIME = "application/x-journey-studio-kind"
@@ -199,17 +199,16 @@ class CanvasView(QGraphicsView):
             self.scene().select_only([item])
         has_selection = bool(self.scene().selectedItems())
         menu = QMenu(self)
-        edits: list[tuple[str, Callable[[], object], bool]] = [
+        entries: list[tuple[str, Callable[[], object], bool] | None] = [
             ("Cut", self.cut, has_selection), ("Copy", self.copy, has_selection),
             ("Paste", self.paste, clipboard.available()), ("Duplicate", self.duplicate, has_selection),
-            ("Delete", self.delete_selection, has_selection)]
-        canvas: list[tuple[str, Callable[[], object], bool]] = [
+            ("Delete", self.delete_selection, has_selection), None,
             ("Add sticky note", self.add_note, True), ("Auto-layout", self.arrange, True), ("Fit journey", self.fit, True)]
-        for group in (edits, canvas):
-            if group is canvas:
+        for entry in entries:
+            if entry is None:
                 menu.addSeparator()
-            for text, slot, enabled in group:
-                menu.addAction(text, slot).setEnabled(enabled)
+            else:
+                menu.addAction(entry[0], entry[1]).setEnabled(entry[2])
         menu.exec(event.globalPos())
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802

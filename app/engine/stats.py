@@ -182,7 +182,7 @@ def format_table(stats: JourneyStats, titles: dict[str, tuple[str, str]],
                      opened, clicked, str(n.converted), f"{n.revenue:.2f}", outcomes, left))
     widths = [max(len(r[i]) for r in (head, *body)) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in (head, *body)]
-    exited = ", ".join(f"{v} {k}" for k, v in sorted(stats.exited.items())) or "0"
+    exited = ", ".join(f"{v} {in_words(k)}" for k, v in sorted(stats.exited.items())) or "0"
     lines.append(f"journey: entered {stats.entered}, active {stats.active}, completed {stats.completed}, "
                  f"converted {stats.converted} ({stats.revenue:.2f}), goals {stats.goals}, exited {exited}")
     return lines
