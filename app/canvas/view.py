@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Callable
 
 from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import (QContextMenuEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeyEvent, QMouseEvent,
-                           QPainter, QWheelEvent)
+from PySide6.QtGui import (QContextMenuEvent, QCursor, QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeyEvent,
+                           QMouseEvent, QPainter, QWheelEvent)
 from PySide6.QtWidgets import QFrame, QGraphicsView, QLabel, QMenu
 
 from app.journey.fileformat import JourneyFileError
@@ -266,7 +266,7 @@ class CanvasView(QGraphicsView):
         self.hint.hide()
 
     def refuse(self, reason: str, at: QPoint) -> None:
-        """A connection was refused: say why beside the cursor and in the status bar."""
+        """A connection or a paste was refused: say why beside the cursor and in the status bar."""
         self.last_refusal = reason
         self.message.emit(reason)
         self.show_hint(reason, at)
@@ -370,7 +370,7 @@ class CanvasView(QGraphicsView):
         try:
             fragment = clipboard.get()
         except JourneyFileError as exc:
-            self.message.emit(f"Nothing was pasted: {exc}")
+            self.refuse(f"Nothing was pasted: {exc}", self.viewport().mapFromGlobal(QCursor.pos()))
             return []
         if fragment is None or not (fragment["nodes"] or fragment["notes"]):
             return []

@@ -145,3 +145,10 @@ def test_copy_and_paste_keeps_every_setting(cart):
     assert cart.journey.nodes[pasted].config == send.config and pasted != send.id
     cart.doc.undo_stack.undo()
     assert pasted not in cart.journey.nodes
+
+
+def test_a_refused_paste_says_why_on_the_canvas_too(cart):
+    _put_raw(_fragment(kind="send_fax"))
+    cart.view.paste()
+    assert cart.view.hint.isVisible() and "unknown node kind 'send_fax'" in cart.view.hint.text()
+    assert cart.view.last_refusal.startswith("Nothing was pasted")
