@@ -82,9 +82,11 @@ class JourneyEngine:
         if row is None:
             raise NotFoundError(f"No journey with id {journey_id!r}.")
         version = row.published_version
-        if version is not None and store.load_draft(journey_id) == store.load_version(journey_id, version):
-            gate(store.load_version(journey_id, version))     # unchanged, yet judged again: dates pass
-            return version
+        if version is not None:
+            current = store.load_version(journey_id, version)
+            if store.load_draft(journey_id) == current:
+                gate(current)           # unchanged, yet judged again: a date may have passed since
+                return version
         return store.publish(journey_id, check=gate)
 
     def _gate(self) -> Callable[[dict[str, Any]], Journey]:
