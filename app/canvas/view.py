@@ -203,7 +203,8 @@ class CanvasView(QGraphicsView):
             ("Cut", self.cut, has_selection), ("Copy", self.copy, has_selection),
             ("Paste", self.paste, clipboard.available()), ("Duplicate", self.duplicate, has_selection),
             ("Delete", self.delete_selection, has_selection), None,
-            ("Add sticky note", self.add_note, True), ("Auto-layout", self.arrange, True), ("Fit journey", self.fit, True)]
+            ("Add sticky note", self.add_note, True), ("Auto-layout", self.arrange, True),
+            ("Fit journey", self.fit, True)]
         for entry in entries:
             if entry is None:
                 menu.addSeparator()

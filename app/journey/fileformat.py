@@ -254,5 +254,7 @@ def read_note(raw: Any, source: str, pointer: str) -> Note:
     """A sticky note from its file form."""
     if not isinstance(raw, dict):
         raise JourneyFileError(source, "expected a note object", pointer=pointer)
-    return Note(_need(raw, "id", str, "the note's id", source, pointer), _need(raw, "text", str, "text", source, pointer),
-                _pair(raw, "position", (0, 0), source, pointer, None), _pair(raw, "size", (220, 120), source, pointer, None))
+    return Note(_need(raw, "id", str, "the note's id", source, pointer),
+                _need(raw, "text", str, "text", source, pointer),
+                _pair(raw, "position", (0, 0), source, pointer, None),
+                _pair(raw, "size", (220, 120), source, pointer, None))
