@@ -1,5 +1,6 @@
 # Two commands on a fresh machine: `make run` and `make test`. Each creates .venv
-# when it is missing and reinstalls only when pyproject.toml changed.
+# when it is missing and reinstalls only when pyproject.toml changed. `make test`
+# type-checks app/ with mypy (settings in pyproject.toml) before running the tests.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -23,6 +24,7 @@ run: $(VENV)/.installed-run
 	$(BIN)/python main.py
 
 test: $(VENV)/.installed-test
+	$(BIN)/python -m mypy app
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
 bench: $(VENV)/.installed-test

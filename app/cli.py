@@ -56,8 +56,9 @@ def _catalog(url: str | None) -> VariableCatalog | None:
     return VariableCatalog(names.contact_attributes, names.event_properties)
 
 
-def format_problem(source: str, journey: Journey, problem: Problem) -> str:
-    if problem.node_id and problem.node_id in journey.nodes:
+def format_problem(source: str, journey: Journey | None, problem: Problem) -> str:
+    """`SOURCE: node ID (TITLE): [warning: ]message`, or `SOURCE: journey: …` for the journey as a whole."""
+    if journey is not None and problem.node_id and problem.node_id in journey.nodes:
         where = f"node {problem.node_id} ({journey.nodes[problem.node_id].title})"
     else:
         where = "journey"
@@ -74,6 +75,14 @@ def _business_zone(url: str | None) -> str | None:
     return business_timezone(_open_engine(url)) or ""
 
 
+def print_problems(source: str, journey: Journey | None, problems: list[Problem], *, quiet: bool = False) -> None:
+    """Each problem on its line (see format_problem), with its hint below unless `quiet`."""
+    for problem in problems:
+        _out(format_problem(source, journey, problem))
+        if problem.hint and not quiet:
+            _out(f"    hint: {problem.hint}")
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     catalog = _catalog(args.db)
     business_zone = _business_zone(args.db)
@@ -86,10 +95,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             worst = UNUSABLE
             continue
         problems = validate(journey, catalog=catalog, active=args.active, business_zone=business_zone)
-        for problem in problems:
-            _out(format_problem(path, journey, problem))
-            if problem.hint and not args.quiet:
-                _out(f"    hint: {problem.hint}")
+        print_problems(path, journey, problems, quiet=args.quiet)
         failing = [p for p in problems if p.severity == ERROR or args.strict]
         if failing and worst == OK:
             worst = PROBLEMS

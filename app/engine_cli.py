@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from functools import partial
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -56,7 +57,7 @@ def _contacts(path: str):
 def _events(path: str):
     from app.engine.importers import parse_events
 
-    found, problems = parse_events(_read(path).split("\n"))   # not splitlines(): U+2028 is legal in JSON
+    found, problems = parse_events(_read(path))
     _report(path, problems)
     return found, problems
 
@@ -140,6 +141,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.db:
         _open_engine(args.db).dispose()      # a clear error for a bad URL before anything runs
         db_url = args.db
+    from app.engine.gate import JourneyNotReady
     from app.store.errors import StoreError
 
     from app.store.app_settings import check_timezone
@@ -153,13 +155,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     try:
         result = simulate(journey, rows, found, db_url=db_url, start=start, until=until,
                           keep_log=bool(args.log), timezone_name=zone, contacts_source=_name(args.contacts))
+    except JourneyNotReady as exc:
+        raise CommandError(f"{args.journey}: {exc}; run `journeys validate --active {args.journey}`") from None
     except StoreError as exc:
         raise CommandError(str(exc)) from None
     if args.log:
         try:
             with open(args.log, "w", encoding="utf-8") as out:
-                for line in result.activity:
-                    out.write(json.dumps(line, ensure_ascii=False) + "\n")
+                for record in result.activity:
+                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
         except OSError as exc:
             raise CommandError(f"{args.log}: cannot be written ({exc.strerror or exc})") from None
     titles = {n.id: (n.kind, n.title) for n in _in_order(journey)}
@@ -170,7 +174,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             if result.business_timezone else "UTC (no business time zone is set; use --timezone ZONE)")
     print(f"{journey.name}: simulated {result.started:%Y-%m-%d %H:%M} → {result.ended:%Y-%m-%d %H:%M} UTC; "
           f"contacts without a time zone: {zone}")
-    for line in format_table(result.stats, titles):
+    for line in format_table(result.stats, titles, _channels(journey)):
         print(line)
     if args.log:
         print(f"Wrote {len(result.activity)} activity line(s) to {args.log}")
@@ -181,6 +185,11 @@ def _name(path: str | None) -> str:
     from pathlib import Path
 
     return Path(path).name if path else "contacts file"
+
+
+def _channels(journey) -> dict[str, str]:
+    """Each send step's channel: the statistics table shows the rates that channel reports."""
+    return {n.id: n.config["channel"] for n in journey.nodes.values() if n.kind == "send_template"}
 
 
 def _in_order(journey):
@@ -194,6 +203,42 @@ def _in_order(journey):
         queue += [e.target for e in sorted(journey.edges_from(node_id), key=lambda e: e.outcome != "yes")]
     order += [n for n in journey.nodes if n not in order]
     return [journey.nodes[n] for n in order]
+
+
+def _go_live(args: argparse.Namespace, *, verb: str) -> int:
+    """`journeys activate` / `journeys publish`: the engine's gate judges the stored draft; its
+    problems are printed as `journeys validate --active` prints a file's. Exit 1 on errors."""
+    from app.cli import PROBLEMS, print_problems
+    from app.engine.engine import JourneyEngine
+    from app.engine.gate import JourneyNotReady
+    from app.journey.validate import ERROR
+    from app.store.journeys import JourneyStore
+
+    db = _open_engine(args.db)
+    row = JourneyStore(db).find(args.name)
+    if row is None:
+        raise CommandError(f"no journey named {args.name!r} in the store")
+    engine = JourneyEngine(db)
+    journey, problems = engine.check(row.id)
+    print_problems(row.name, journey, problems, quiet=args.quiet)
+    errors = sum(p.severity == ERROR for p in problems)
+    if not errors:
+        try:
+            version = engine.activate(row.id) if verb == "activate" else engine.publish(row.id)
+        except JourneyNotReady as exc:        # the draft changed since the check above
+            print_problems(row.name, exc.journey, exc.problems, quiet=args.quiet)
+            errors = len(exc.problems)
+    if errors:
+        print(f"{row.name}: not {verb}d: {errors} error(s) to fix first; nothing was published", file=sys.stderr)
+        return PROBLEMS
+    if verb == "activate":
+        print(f"{row.name}: active; new contacts enter version {version}")
+    elif version == row.published_version:
+        print(f"{row.name}: nothing changed since version {version}; nothing to publish")
+    else:
+        print(f"{row.name}: published version {version}; new contacts enter it"
+              + ("" if row.status == "active" else f" once the journey is active (it is {row.status})"))
+    return 0
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
@@ -212,7 +257,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     stats = journey_stats(db, row.id, _parse_time(args.since, "--since"), _parse_time(args.until, "--until"))
     titles = {n.id: (n.kind, n.title) for n in _in_order(journey)}
-    for line in format_table(stats, titles):
+    for line in format_table(stats, titles, _channels(journey)):
         print(line)
     return 0
 
@@ -249,6 +294,15 @@ def add_commands(sub: argparse._SubParsersAction, db_parent: argparse.ArgumentPa
     p.add_argument("--timezone", metavar="ZONE",
                    help="the business's time zone for this run, e.g. Europe/Berlin (default: the database's own; "
                         "a temporary database has none, so UTC)")
+
+
+    for verb, text in (("activate", "Check a journey in the store and start it (publishing its draft when changed); "
+                                    "prints its problems and exits 1 when it has errors."),
+                       ("publish", "Check a journey's draft and publish it as a new version; prints its problems "
+                                   "and exits 1 when it has errors.")):
+        p = command(sub, verb, partial(_go_live, verb=verb), text)
+        p.add_argument("name", metavar="NAME", help="the journey's name or id")
+        p.add_argument("-q", "--quiet", action="store_true", help="no hints")
     p = command(sub, "stats", cmd_stats, "Per-step statistics of a journey in the store.")
     p.add_argument("name", metavar="NAME", help="the journey's name or id")
     p.add_argument("--since", metavar="ISO")

@@ -1,25 +1,35 @@
 """Copy and paste of steps as JSON fragments on the system clipboard.
 
-A fragment keeps only the edges among the copied steps. Pasting gives every step,
-edge and note a fresh id (the same fragment may be pasted twice, or into another
-journey) and remaps message-status references that point inside the fragment.
+A fragment holds steps, connections and notes in the file format's own form
+(`journey-fragment/1`, the nodes, edges and notes of a `journey/1` file), and is
+read back through the file format's reader: a fragment with an unknown kind or a
+bad setting, written by a newer app or by hand, is refused with the reader's
+message before anything changes. A fragment keeps only the edges among the copied
+steps. Pasting gives every step, edge and note a fresh id (the same fragment may
+be pasted twice, or into another journey) and remaps message-status references
+that point inside the fragment.
 """
 from __future__ import annotations
 
 import atexit
 import copy
 import json
-from typing import Iterable
+import re
+from typing import Any, Iterable
 
 from PySide6.QtCore import QMimeData
 from PySide6.QtWidgets import QApplication
 
-from app.journey.model import Journey, new_id
+from app.journey.fileformat import JourneyFileError
+from app.journey.model import Journey, Node, new_id
 
 from .commands import Fragment
-from .snapshot import edge_snapshot, node_snapshot, note_snapshot
+from .snapshot import edge_from, edge_snapshot, node_from, node_snapshot, note_from, note_snapshot
 
 MIME = "application/x-journey-studio-fragment"
+FRAGMENT_FORMAT = "journey-fragment/1"
+_FORMAT_RE = re.compile(r"^journey-fragment/(\d+)$")
+_SOURCE = "the clipboard"
 
 
 def make_fragment(journey: Journey, node_ids: Iterable[str], note_ids: Iterable[str] = ()) -> Fragment:
@@ -32,27 +42,59 @@ def make_fragment(journey: Journey, node_ids: Iterable[str], note_ids: Iterable[
     }
 
 
+def read_fragment(data: Any, source: str = _SOURCE) -> Fragment:
+    """A fragment as the file format's reader accepts it (kinds known, configs migrated and
+    checked, edges among its own steps); raises JourneyFileError naming the step and field."""
+    if not isinstance(data, dict) or not isinstance(data.get("nodes", []), list):
+        raise JourneyFileError(source, "holds no journey steps")
+    fmt = data.get("format", FRAGMENT_FORMAT)
+    match = _FORMAT_RE.match(str(fmt))
+    if not match:
+        raise JourneyFileError(source, f"holds {fmt!r}, not journey steps", pointer="/format")
+    if int(match.group(1)) > 1:
+        raise JourneyFileError(source, f"holds steps from a newer Journey Studio ({fmt}); update the app to paste "
+                                       "them", pointer="/format")
+    nodes: dict[str, Node] = {}
+    for i, raw in enumerate(data.get("nodes", [])):
+        node = node_from(raw, nodes, source, f"/nodes/{i}")
+        nodes[node.id] = node
+    edges = [edge_from(raw, nodes, (), source, f"/edges/{i}") for i, raw in enumerate(_list(data, "edges", source))]
+    notes = [note_from(raw, source, f"/notes/{i}") for i, raw in enumerate(_list(data, "notes", source))]
+    return {"nodes": [node_snapshot(n) for n in nodes.values()], "edges": [edge_snapshot(e) for e in edges],
+            "notes": [note_snapshot(n) for n in notes]}
+
+
+def _list(data: dict[str, Any], key: str, source: str) -> list[Any]:
+    value = data.get(key, [])
+    if not isinstance(value, list):
+        raise JourneyFileError(source, f"expected a list of {key}", pointer=f"/{key}")
+    return value
+
+
 def with_fresh_ids(fragment: Fragment, target: Journey, offset: tuple[float, float]) -> Fragment:
     """A copy ready to add to `target`: new ids everywhere, shifted by `offset`."""
     out = copy.deepcopy(fragment)
     mapping = {snap["id"]: new_id() for snap in out["nodes"]}
     for snap in out["nodes"]:
         snap["id"] = mapping[snap["id"]]
-        snap["position"] = (snap["position"][0] + offset[0], snap["position"][1] + offset[1])
+        snap["position"] = _shifted(snap["position"], offset)
         if snap["kind"] == "message_status":
             ref = snap["config"].get("step", "")
             snap["config"]["step"] = mapping.get(ref, ref if ref in target.nodes else "")
-        snap["ends"] = tuple(snap.get("ends", ()))
     for snap in out["edges"]:
         snap["id"], snap["source"], snap["target"] = new_id(), mapping[snap["source"]], mapping[snap["target"]]
     for snap in out["notes"]:
         snap["id"] = new_id()
-        snap["position"] = (snap["position"][0] + offset[0], snap["position"][1] + offset[1])
+        snap["position"] = _shifted(snap["position"], offset)
     return out
 
 
+def _shifted(position: Any, offset: tuple[float, float]) -> list[float]:
+    return [position[0] + offset[0], position[1] + offset[1]]
+
+
 def _encode(fragment: Fragment) -> bytes:
-    return json.dumps(fragment, default=list).encode("utf-8")
+    return json.dumps({"format": FRAGMENT_FORMAT, **fragment}, ensure_ascii=False).encode("utf-8")
 
 
 def put(fragment: Fragment) -> None:
@@ -77,14 +119,20 @@ def _clear() -> None:
         QApplication.clipboard().clear()
 
 
+def available() -> bool:
+    """Whether the clipboard holds journey steps (read or not)."""
+    data = QApplication.clipboard().mimeData()
+    return data is not None and data.hasFormat(MIME)
+
+
 def get() -> Fragment | None:
+    """The fragment on the clipboard, checked by the file format's reader; None when the clipboard
+    holds no journey steps. Raises JourneyFileError for a fragment that cannot be pasted."""
     data = QApplication.clipboard().mimeData()
     if data is None or not data.hasFormat(MIME):
         return None
     try:
-        fragment = json.loads(bytes(data.data(MIME)).decode("utf-8"))
-    except ValueError:
-        return None
-    if not isinstance(fragment, dict) or not {"nodes", "edges", "notes"} <= fragment.keys():
-        return None
-    return fragment
+        raw = json.loads(bytes(data.data(MIME).data()).decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise JourneyFileError(_SOURCE, f"holds steps that cannot be read ({exc})") from None
+    return read_fragment(raw)

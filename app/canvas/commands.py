@@ -8,6 +8,7 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
+from app.journey.model import Node
 from app.journey.registry import get_kind
 
 from .document import JourneyDocument
@@ -44,45 +45,53 @@ class RemoveEdge(QUndoCommand):
     def __init__(self, doc: JourneyDocument, edge_id: str, parent: QUndoCommand | None = None) -> None:
         super().__init__("Delete connection", parent)
         self.doc, self.snap = doc, edge_snapshot(doc.journey.edges[edge_id])
+        self.index = 0
 
     def redo(self) -> None:
+        self.index = self.doc.index_of(self.snap["id"])
         self.doc.remove_edge(self.snap["id"])
 
     def undo(self) -> None:
-        self.doc.add_edge(self.snap)
+        self.doc.add_edge(self.snap, self.index)
 
 
 class RemoveNode(QUndoCommand):
-    """Removes a node with the edges still touching it when it runs (a macro may have taken some)."""
+    """Removes a node with the edges still touching it when it runs (a macro may have taken some);
+    undo puts them back at their places in the journey's order."""
 
     def __init__(self, doc: JourneyDocument, node_id: str, parent: QUndoCommand | None = None) -> None:
         super().__init__(f"Delete {doc.journey.nodes[node_id].spec.title}", parent)
         self.doc, self.node_id = doc, node_id
         self.snap: Snapshot = {}
-        self.edges: list[Snapshot] = []
+        self.index = 0
+        self.edges: list[tuple[int, Snapshot]] = []
 
     def redo(self) -> None:
         journey = self.doc.journey
         self.snap = node_snapshot(journey.nodes[self.node_id])
-        self.edges = [edge_snapshot(e) for e in journey.edges.values() if self.node_id in (e.source, e.target)]
+        self.index = self.doc.index_of(self.node_id)
+        self.edges = [(i, edge_snapshot(e)) for i, e in enumerate(journey.edges.values())
+                      if self.node_id in (e.source, e.target)]
         self.doc.remove_node(self.node_id)
 
     def undo(self) -> None:
-        self.doc.add_node(self.snap)
-        for edge in self.edges:
-            self.doc.add_edge(edge)
+        self.doc.add_node(self.snap, self.index)
+        for index, edge in self.edges:          # ascending: each lands where it stood
+            self.doc.add_edge(edge, index)
 
 
 class RemoveNote(QUndoCommand):
     def __init__(self, doc: JourneyDocument, note_id: str, parent: QUndoCommand | None = None) -> None:
         super().__init__("Delete note", parent)
         self.doc, self.snap = doc, note_snapshot(doc.journey.notes[note_id])
+        self.index = 0
 
     def redo(self) -> None:
+        self.index = self.doc.index_of(self.snap["id"])
         self.doc.remove_note(self.snap["id"])
 
     def undo(self) -> None:
-        self.doc.add_note(self.snap)
+        self.doc.add_note(self.snap, self.index)
 
 
 def delete_items(doc: JourneyDocument, node_ids: list[str], edge_ids: list[str], note_ids: list[str],
@@ -137,7 +146,7 @@ class Connect(QUndoCommand):
 
 
 class Reconnect(QUndoCommand):
-    """Moves an edge's end to another step; the edge keeps its id."""
+    """Moves an edge's end to another step; the edge keeps its id and its place in the order."""
 
     def __init__(self, doc: JourneyDocument, edge_id: str, new_target: str) -> None:
         super().__init__("Reconnect")
@@ -145,13 +154,16 @@ class Reconnect(QUndoCommand):
         self.before = edge_snapshot(doc.journey.edges[edge_id])
         self.after = {**self.before, "target": new_target}
 
+    def _swap(self, old: Snapshot, new: Snapshot) -> None:
+        index = self.doc.index_of(old["id"])
+        self.doc.remove_edge(old["id"])
+        self.doc.add_edge(new, index)
+
     def redo(self) -> None:
-        self.doc.remove_edge(self.before["id"])
-        self.doc.add_edge(self.after)
+        self._swap(self.before, self.after)
 
     def undo(self) -> None:
-        self.doc.remove_edge(self.after["id"])
-        self.doc.add_edge(self.before)
+        self._swap(self.after, self.before)
 
 
 _SET_VALUE_ID = 1001
@@ -188,6 +200,6 @@ class SetValue(QUndoCommand):
 
 
 def node_fragment(kind_id: str, node_id: str, position: tuple[float, float]) -> Fragment:
-    spec = get_kind(kind_id)
-    return {"nodes": [{"id": node_id, "kind": kind_id, "config": spec.default_config(),
-                       "position": position, "name": "", "ends": ()}], "edges": [], "notes": []}
+    """A fragment holding one new step of `kind_id` with its default settings."""
+    node = Node(node_id, kind_id, get_kind(kind_id).default_config(), position)
+    return {"nodes": [node_snapshot(node)], "edges": [], "notes": []}

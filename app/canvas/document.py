@@ -36,12 +36,14 @@ class JourneyDocument(QObject):
         self.undo_stack = QUndoStack(self)
 
     # --- nodes ----------------------------------------------------------------
+    # Adding takes an index: undo puts a step, connection or note back where it was in the
+    # journey's order, so the saved file is byte-identical to the one before the delete.
 
-    def add_node(self, snap: Snapshot) -> None:
-        node = node_from(snap)
-        if node.id in self.journey.nodes:
-            raise ValueError(f"node id {node.id} is already used")
-        self.journey.nodes[node.id] = node
+    def add_node(self, snap: Snapshot, index: int | None = None) -> None:
+        """Adds the node a snapshot holds (checked by the file format's reader) at `index` in the
+        journey's order (the end by default); raises ValueError for an invalid or duplicate one."""
+        node = node_from(snap, taken=self.journey.nodes)
+        _insert(self.journey.nodes, node.id, node, index)
         self.node_added.emit(node.id)
         self.changed.emit()
 
@@ -56,20 +58,18 @@ class JourneyDocument(QObject):
     def move(self, positions: dict[str, tuple[float, float]]) -> None:
         for item_id, pos in positions.items():
             if item_id in self.journey.nodes:
-                self.journey.nodes[item_id].position = tuple(pos)
+                self.journey.nodes[item_id].position = (pos[0], pos[1])
                 self.node_moved.emit(item_id)
             elif item_id in self.journey.notes:
-                self.journey.notes[item_id].position = tuple(pos)
+                self.journey.notes[item_id].position = (pos[0], pos[1])
                 self.note_changed.emit(item_id)
         self.changed.emit()
 
     # --- edges ----------------------------------------------------------------
 
-    def add_edge(self, snap: Snapshot) -> None:
-        edge = edge_from(snap)
-        if edge.source not in self.journey.nodes or edge.target not in self.journey.nodes:
-            raise ValueError(f"edge {edge.id} joins a step that does not exist")
-        self.journey.edges[edge.id] = edge
+    def add_edge(self, snap: Snapshot, index: int | None = None) -> None:
+        edge = edge_from(snap, self.journey.nodes, taken=self.journey.edges)
+        _insert(self.journey.edges, edge.id, edge, index)
         self.edge_added.emit(edge.id)
         self.changed.emit()
 
@@ -80,9 +80,11 @@ class JourneyDocument(QObject):
 
     # --- notes ----------------------------------------------------------------
 
-    def add_note(self, snap: Snapshot) -> None:
+    def add_note(self, snap: Snapshot, index: int | None = None) -> None:
         note = note_from(snap)
-        self.journey.notes[note.id] = note
+        if note.id in self.journey.notes:
+            raise ValueError(f"note id {note.id} is already used")
+        _insert(self.journey.notes, note.id, note, index)
         self.note_added.emit(note.id)
         self.changed.emit()
 
@@ -90,6 +92,13 @@ class JourneyDocument(QObject):
         del self.journey.notes[note_id]
         self.note_removed.emit(note_id)
         self.changed.emit()
+
+    def index_of(self, item_id: str) -> int:
+        """Where a node, edge or note stands in the journey's order (what the file lists)."""
+        for table in (self.journey.nodes, self.journey.edges, self.journey.notes):
+            if item_id in table:
+                return list(table).index(item_id)
+        raise KeyError(item_id)
 
     # --- values ---------------------------------------------------------------
 
@@ -111,3 +120,14 @@ class JourneyDocument(QObject):
         else:
             self.note_changed.emit(target_id)
         self.changed.emit()
+
+
+def _insert(table: dict[str, Any], key: str, value: Any, index: int | None) -> None:
+    """Puts `key` at `index` in the dict's order (in place: the journey keeps its dict)."""
+    if index is None or index >= len(table):
+        table[key] = value
+        return
+    items = list(table.items())
+    items.insert(index, (key, value))
+    table.clear()
+    table.update(items)

@@ -185,11 +185,11 @@ class MoveDrag(Interaction):
         super().__init__(view)
         self.before = {self._key(i): (i.pos().x(), i.pos().y()) for i in self._movable()}
 
-    def _movable(self) -> list[QGraphicsItem]:
+    def _movable(self) -> list[NodeItem | NoteItem]:
         return [i for i in self.view.scene().selectedItems() if isinstance(i, (NodeItem, NoteItem))]
 
     @staticmethod
-    def _key(item: QGraphicsItem) -> str:
+    def _key(item: NodeItem | NoteItem) -> str:
         return item.node_id if isinstance(item, NodeItem) else item.note_id
 
     def release(self, event: QMouseEvent) -> None:

@@ -15,15 +15,15 @@ COLUMN = 300.0
 ROW = 140.0
 
 
-def _acyclic(journey: Journey) -> nx.DiGraph:
-    graph = nx.DiGraph()
+def _acyclic(journey: Journey) -> nx.DiGraph[str]:
+    graph: nx.DiGraph[str] = nx.DiGraph()
     graph.add_nodes_from(journey.nodes)
     order = {n: i for i, n in enumerate(journey.nodes)}
     forward = [(e.source, e.target) for e in journey.edges.values()]
     graph.add_edges_from(forward)
     if nx.is_directed_acyclic_graph(graph):
         return graph
-    dag = nx.DiGraph()
+    dag: nx.DiGraph[str] = nx.DiGraph()
     dag.add_nodes_from(journey.nodes)
     state: dict[str, int] = {}
     roots = sorted(journey.nodes, key=lambda n: (journey.nodes[n].kind != "trigger", order[n]))

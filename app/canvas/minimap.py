@@ -3,7 +3,7 @@ is a block in its kind's colour, with the main view's visible area as a frame.
 Clicking or dragging on it moves the main view there."""
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QRectF, Qt, QTimer
+from PySide6.QtCore import QEvent, QRect, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPen, QTransform
 from PySide6.QtWidgets import QFrame, QGraphicsView
 
@@ -25,7 +25,10 @@ class Minimap(QGraphicsView):
         self.setToolTip("Overview: click or drag to move the view")
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
         # Refitting after every change would be wasteful during a drag: batch it.
-        self._refit = QTimer(self, singleShot=True, interval=60, timeout=self.refit)
+        self._refit = QTimer(self)
+        self._refit.setSingleShot(True)
+        self._refit.setInterval(60)
+        self._refit.timeout.connect(self.refit)
         main.scene().items_changed.connect(self._refit.start)
         main.horizontalScrollBar().valueChanged.connect(self.viewport().update)
         main.verticalScrollBar().valueChanged.connect(self.viewport().update)
@@ -63,10 +66,10 @@ class Minimap(QGraphicsView):
     def visible_area(self) -> QRectF:
         return self.main.mapToScene(self.main.viewport().rect()).boundingRect()
 
-    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+    def drawBackground(self, painter: QPainter, rect: QRectF | QRect) -> None:  # noqa: N802
         painter.fillRect(rect, theme().card)
 
-    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+    def drawForeground(self, painter: QPainter, rect: QRectF | QRect) -> None:  # noqa: N802
         # Veil what the main view does not show and frame what it does: when the whole
         # journey is in view the overview stays clear instead of turning one flat tint.
         area = self.visible_area()
@@ -74,7 +77,7 @@ class Minimap(QGraphicsView):
             return          # all of it is in view: a frame around everything would say nothing
         veil = QPainterPath()
         veil.setFillRule(Qt.FillRule.OddEvenFill)
-        veil.addRect(rect.united(area))
+        veil.addRect(QRectF(rect).united(area))
         veil.addRect(area)
         shade = QColor(0, 0, 0, 70) if theme().dark else QColor(31, 41, 55, 20)
         painter.fillPath(veil, shade)

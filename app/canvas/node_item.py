@@ -7,20 +7,18 @@ device coordinates, and when zoomed out it is drawn with less detail.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QStyleOptionGraphicsItem, QWidget
 
+from app.engine.stats import NodeStats, outcome_figures, shown_statuses
 from app.journey.model import Node
 from app.journey.validate import ERROR, Problem
 
 from .style import (CARD_H, CARD_W, CHIP, GRID, LOD_FULL, LOD_TITLES, PORT_R, RADIUS, STATS_GAP, STATS_LINES,
                     SUMMARY_LINES, balanced_wrap, fonts, icon_pixmap, theme, wrap_text)
-
-if TYPE_CHECKING:
-    from app.engine.stats import NodeStats
 
 _PAD = 16.0                  # left edge of the chip and the summary (the colour strip is 7 wide)
 _RIGHT = 12.0                # right margin of the text
@@ -34,15 +32,22 @@ def _pct(part: int, whole: int) -> int:
     return int(100 * part / whole + 0.5)     # half up, not Python's half-to-even
 
 
-def stats_text(kind: str, s: NodeStats, outcomes: list[str]) -> str:
-    """What a shop owner wants to know about one step, as one line (segments joined by " · ")."""
+def stats_text(kind: str, s: NodeStats, outcomes: list[tuple[str, str]], channel: str | None = None) -> str:
+    """What a shop owner wants to know about one step, as one line (segments joined by " · ").
+
+    `outcomes` are the kind's (name, label) pairs; `channel` a send step's channel. A send step
+    leads with its own conversions and revenue, then what it sent and the rates its channel
+    reports (no "opened" for SMS or WhatsApp). A branching step counts every arrival that left on exactly one outcome,
+    those with no message to check in words; with the waiting and those who left at the step,
+    its figures add up to its arrivals.
+    """
     if kind == "trigger":
         parts = [f"{s.entered:,} entered"]
     elif kind == "send_template":
-        parts = [f"{s.sent:,} sent"]
+        # Conversions first: what a shop owner looks at first, and what stays in view zoomed out.
+        parts = [f"{s.converted:,} converted", f"{s.revenue:,.2f} revenue", f"{s.sent:,} sent"]
         if s.sent:
-            parts += [f"{_pct(s.opened, s.sent)}% opened", f"{_pct(s.clicked, s.sent)}% clicked",
-                      f"{s.converted:,} converted"]
+            parts += [f"{_pct(getattr(s, status), s.sent)}% {status}" for status in shown_statuses(channel)]
         if s.waiting:           # deferred sends (quiet hours, send at a time) wait at the step
             parts.append(f"{s.waiting:,} waiting")
         skipped = sum(s.skipped.values())
@@ -50,14 +55,17 @@ def stats_text(kind: str, s: NodeStats, outcomes: list[str]) -> str:
             parts.append(f"{skipped:,} skipped")
     elif kind == "wait":
         parts = [f"{s.waiting:,} waiting", f"{s.entered:,} entered"]     # who is held here now comes first
-    elif kind == "message_status":
-        parts = [f"{name} {s.branched.get(name, 0):,}" for name in outcomes]
+    elif kind == "message_status" or len(outcomes) > 1:
+        parts = [f"{label} {figure}" for label, figure in outcome_figures(s, outcomes)]
         if s.waiting:
             parts.append(f"{s.waiting:,} waiting")
     elif kind == "tag":
         parts = [f"{s.entered:,} tagged"]
     else:                       # a kind added later: its arrivals are still worth seeing
         parts = [f"{s.entered:,} entered"] + ([f"{s.waiting:,} waiting"] if s.waiting else [])
+    left = sum(s.left.values())
+    if left and kind != "trigger":
+        parts.append(f"{left:,} left")
     return _SEP.join(parts)
 
 
@@ -84,6 +92,9 @@ class NodeItem(QGraphicsRectItem):
         self._headline = ""                              # zoomed out: the leading numbers that fit one line
         self._headline_strip = QRectF()
         self._headline_lines: list[tuple[QPointF, str]] = []     # laid out once, like the strip's lines
+        self._shown: NodeStats | None = None             # the numbers last shown, for a change of channel
+        self._channel: str | None = None                 # a send step's channel
+        self._outcome_labels: list[tuple[str, str]] = []
         self._card = QPainterPath()
         self._card.addRoundedRect(QRectF(0, 0, CARD_W, CARD_H), RADIUS, RADIUS)
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable | QGraphicsItem.GraphicsItemFlag.ItemIsMovable
@@ -121,7 +132,13 @@ class NodeItem(QGraphicsRectItem):
         n = len(spec.outcomes)
         self._outcomes = [(o.name, o.label if multi else "", QPointF(CARD_W, CARD_H * (i + 1) / (n + 1)),
                            o.name in node.ends) for i, o in enumerate(spec.outcomes)]
+        self._outcome_labels = [(o.name, o.label) for o in spec.outcomes]
+        channel = node.config.get("channel") if node.kind == "send_template" else None
         self.setToolTip(self._tooltip(node))
+        if channel != self._channel:     # the numbers worth showing follow the channel
+            self._channel = channel
+            if self._shown is not None:
+                self.set_stats(self._shown)
         self.update()
 
     def shown_text(self, lod: float = 1.0) -> list[str]:
@@ -149,7 +166,8 @@ class NodeItem(QGraphicsRectItem):
     def set_stats(self, stats: NodeStats | None) -> None:
         """Shows the step's numbers below the card, or hides them (None). Text is measured here,
         only when it changed, so polling every few seconds costs nothing at paint time."""
-        text = "" if stats is None else stats_text(self.kind, stats, self.outcomes())
+        self._shown = stats
+        text = "" if stats is None else stats_text(self.kind, stats, self._outcome_labels, self._channel)
         if text == self._stats:
             return
         self._stats = text
@@ -218,7 +236,8 @@ class NodeItem(QGraphicsRectItem):
         # font takes its place, with as many leading numbers as fit ("980 sent · 41% opened").
         m = fonts().headline_metrics
         width = CARD_W - 2 * _STRIP_PAD_X
-        parts = self._stats.split(_SEP)
+        # Without the details in brackets: "No 657", not "No 657 (49 no message sent)", keeps both outcomes.
+        parts = [part.split(" (")[0] for part in self._stats.split(_SEP)]
         shown = parts[0]
         for part in parts[1:]:
             if m.horizontalAdvance(shown + _SEP + part) > width:

@@ -1,7 +1,7 @@
 """A sticky note: free text that is saved with the journey but never runs."""
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
@@ -9,7 +9,9 @@ from app.journey.model import Note
 
 from .style import GRID, LOD_TITLES, fonts, theme
 
-NOTE_TYPE = QGraphicsItem.UserType + 3
+# QGraphicsItem.UserType is 65536 (Qt's documented value); PySide6's stubs do not declare it.
+USER_TYPE = 65536
+NOTE_TYPE = USER_TYPE + 3
 NOTE_MIN = (100.0, 50.0)
 GRIP = 14.0                 # the corner that resizes the note
 
@@ -68,7 +70,7 @@ class NoteItem(QGraphicsItem):
             painter.setPen(QPen(t.note_border.darker(130), 1.2))
             r = self._rect
             for d in (4.0, 8.0, 12.0):
-                painter.drawLine(r.right() - d, r.bottom() - 2, r.right() - 2, r.bottom() - d)
+                painter.drawLine(QPointF(r.right() - d, r.bottom() - 2), QPointF(r.right() - 2, r.bottom() - d))
         painter.setFont(fonts().summary)
         painter.setPen(t.text)
         painter.drawText(self._rect.adjusted(10, 8, -10, -8),

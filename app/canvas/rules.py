@@ -19,7 +19,7 @@ def refusal(journey: Journey, source: str, outcome: str, target: str, *, replaci
             continue
         source_node = journey.nodes[source]
         spec = source_node.spec
-        label = spec.outcome(outcome).label if len(spec.outcomes) > 1 else "This step"
+        label = spec.outcome_label(outcome) if len(spec.outcomes) > 1 else "This step"
         where = journey.nodes[edge.target].title if edge.target in journey.nodes else "another step"
         if len(spec.outcomes) > 1:
             return f"'{label}' already leads to “{where}”. Drag the end of that connection to move it."

@@ -2,7 +2,7 @@
 slots below, which follow the document's signals. The scene never changes the model."""
 from __future__ import annotations
 
-from PySide6.QtCore import QLineF, QRectF, Signal
+from PySide6.QtCore import QLineF, QRect, QRectF, Signal
 from PySide6.QtGui import QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene
 
@@ -75,7 +75,7 @@ class JourneyScene(QGraphicsScene):
         edge = self.doc.journey.edges[edge_id]
         source, target = self.item_for_node[edge.source], self.item_for_node[edge.target]
         spec = self.doc.journey.nodes[edge.source].spec
-        label = spec.outcome(edge.outcome).label if len(spec.outcomes) > 1 and spec.outcome(edge.outcome) else ""
+        label = spec.outcome_label(edge.outcome) if len(spec.outcomes) > 1 and spec.outcome(edge.outcome) else ""
         item = EdgeItem(edge_id, source, edge.outcome, target, label)
         source.edges.add(item)
         target.edges.add(item)
@@ -162,7 +162,8 @@ class JourneyScene(QGraphicsScene):
                      + [t.position[1] + t.size[1] for t in journey.notes.values()])
         return QRectF(min(xs), min(ys), right - min(xs), bottom - min(ys))
 
-    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+    def drawBackground(self, painter: QPainter, rect: QRectF | QRect) -> None:  # noqa: N802
+        rect = QRectF(rect)
         painter.fillRect(rect, theme().canvas)
         scale = painter.worldTransform().m11()
         if scale < 0.5:

@@ -1,38 +1,45 @@
-"""Plain-data snapshots of model objects, so undo commands never hold live objects."""
+"""Plain-data snapshots of model objects, so undo commands never hold live objects.
+
+A snapshot is the object in the file format's own form (app/journey/fileformat.py): one node
+serialization serves files, the clipboard and undo, and restoring a snapshot goes through the
+file format's reader, with its checks and migrations.
+"""
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Container, Mapping
 
+from app.journey.fileformat import edge_data, node_data, note_data, read_edge, read_node, read_note
 from app.journey.model import Edge, Node, Note
 
 Snapshot = dict[str, Any]
+_UNDO = "the undo history"
 
 
 def node_snapshot(node: Node) -> Snapshot:
-    return {"id": node.id, "kind": node.kind, "config": copy.deepcopy(node.config),
-            "position": tuple(node.position), "name": node.name, "ends": tuple(node.ends)}
+    return copy.deepcopy(node_data(node))
 
 
-def node_from(snap: Snapshot) -> Node:
-    return Node(snap["id"], snap["kind"], copy.deepcopy(snap["config"]), tuple(snap["position"]),
-                snap.get("name", ""), tuple(snap.get("ends", ())))
+def node_from(snap: Snapshot, taken: Container[str] = (), source: str = _UNDO, pointer: str = "") -> Node:
+    """The node a snapshot holds; raises JourneyFileError (a ValueError) for one that is not a valid node."""
+    return read_node(snap, source, pointer, taken=taken)
 
 
 def edge_snapshot(edge: Edge) -> Snapshot:
-    return {"id": edge.id, "source": edge.source, "outcome": edge.outcome, "target": edge.target}
+    return edge_data(edge)
 
 
-def edge_from(snap: Snapshot) -> Edge:
-    return Edge(snap["id"], snap["source"], snap["outcome"], snap["target"])
+def edge_from(snap: Snapshot, nodes: Mapping[str, Node], taken: Container[str] = (), source: str = _UNDO,
+              pointer: str = "") -> Edge:
+    return read_edge(snap, nodes, source, pointer, taken=taken)
 
 
 def note_snapshot(note: Note) -> Snapshot:
-    return {"id": note.id, "text": note.text, "position": tuple(note.position), "size": tuple(note.size)}
+    return note_data(note)
 
 
-def note_from(snap: Snapshot) -> Note:
-    return Note(snap["id"], snap["text"], tuple(snap["position"]), tuple(snap["size"]))
+def note_from(snap: Snapshot, source: str = _UNDO, pointer: str = "") -> Note:
+    return read_note(snap, source, pointer)
 
 
 def get_path(root: Any, path: tuple[Any, ...]) -> Any:

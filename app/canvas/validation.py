@@ -24,7 +24,10 @@ class LiveValidator(QObject):
         self.doc = doc
         self.catalog = catalog      # variables seen in the store, so templates are checked against them
         self.problems: list[Problem] = []
-        self.timer = QTimer(self, singleShot=True, interval=DELAY_MS, timeout=self.run_now)
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(DELAY_MS)
+        self.timer.timeout.connect(self.run_now)
         doc.changed.connect(self.timer.start)
 
     def run_now(self) -> list[Problem]:

@@ -2,12 +2,15 @@
 objects, drops from the palette, and the editing operations the menus call."""
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import (QContextMenuEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeyEvent, QMouseEvent,
-                           QPainter, QWheelEvent)
+from typing import Callable
+
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import (QContextMenuEvent, QCursor, QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeyEvent,
+                           QMouseEvent, QPainter, QWheelEvent)
 from PySide6.QtWidgets import QFrame, QGraphicsView, QLabel, QMenu
 
-from app.journey.model import new_id
+from app.journey.fileformat import JourneyFileError
+from app.journey.model import Note, new_id
 from app.journey.registry import get_kind
 
 from . import clipboard
@@ -19,6 +22,7 @@ from .interactions import (ConnectDrag, Interaction, MoveDrag, NoteResize, PanDr
 from .node_item import NodeItem
 from .note_item import NoteItem
 from .scene import JourneyScene
+from .snapshot import note_snapshot
 from .style import CARD_H, CARD_W, GRID, theme
 
 KIND_MIME = "application/x-journey-studio-kind"
@@ -55,7 +59,10 @@ class CanvasView(QGraphicsView):
         self.hint.setMaximumWidth(320)
         self.hint.setStyleSheet(f"background:{theme().error.name()}; color:white; border-radius:6px; padding:6px 9px;")
         self.hint.hide()
-        self._hint_timer = QTimer(self, singleShot=True, interval=3500, timeout=self.hint.hide)
+        self._hint_timer = QTimer(self)
+        self._hint_timer.setSingleShot(True)
+        self._hint_timer.setInterval(3500)
+        self._hint_timer.timeout.connect(self.hint.hide)
 
     def scene(self) -> JourneyScene:  # typed accessor
         return super().scene()  # type: ignore[return-value]
@@ -102,7 +109,7 @@ class CanvasView(QGraphicsView):
             self.set_zoom(self.zoom() * (1.15 ** steps), event.position().toPoint())
         event.accept()
 
-    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+    def drawForeground(self, painter: QPainter, rect: QRectF | QRect) -> None:  # noqa: N802
         if self.doc.journey.nodes:
             return
         # The empty state: say how to start instead of showing a blank grid.
@@ -192,17 +199,17 @@ class CanvasView(QGraphicsView):
             self.scene().select_only([item])
         has_selection = bool(self.scene().selectedItems())
         menu = QMenu(self)
-        for text, slot, enabled in (("Cut", self.cut, has_selection), ("Copy", self.copy, has_selection),
-                                    ("Paste", self.paste, clipboard.get() is not None),
-                                    ("Duplicate", self.duplicate, has_selection),
-                                    ("Delete", self.delete_selection, has_selection), (None, None, True),
-                                    ("Add sticky note", self.add_note, True), ("Auto-layout", self.arrange, True),
-                                    ("Fit journey", self.fit, True)):
-            if text is None:
+        entries: list[tuple[str, Callable[[], object], bool] | None] = [
+            ("Cut", self.cut, has_selection), ("Copy", self.copy, has_selection),
+            ("Paste", self.paste, clipboard.available()), ("Duplicate", self.duplicate, has_selection),
+            ("Delete", self.delete_selection, has_selection), None,
+            ("Add sticky note", self.add_note, True), ("Auto-layout", self.arrange, True),
+            ("Fit journey", self.fit, True)]
+        for entry in entries:
+            if entry is None:
                 menu.addSeparator()
-                continue
-            action = menu.addAction(text, slot)
-            action.setEnabled(enabled)
+            else:
+                menu.addAction(entry[0], entry[1]).setEnabled(entry[2])
         menu.exec(event.globalPos())
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
@@ -260,7 +267,7 @@ class CanvasView(QGraphicsView):
         self.hint.hide()
 
     def refuse(self, reason: str, at: QPoint) -> None:
-        """A connection was refused: say why beside the cursor and in the status bar."""
+        """A connection or a paste was refused: say why beside the cursor and in the status bar."""
         self.last_refusal = reason
         self.message.emit(reason)
         self.show_hint(reason, at)
@@ -269,7 +276,7 @@ class CanvasView(QGraphicsView):
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
         if event.mimeData().hasFormat(KIND_MIME):
-            kind = bytes(event.mimeData().data(KIND_MIME)).decode()
+            kind = bytes(event.mimeData().data(KIND_MIME).data()).decode()
             self.palette_drop = PaletteDrop(self, kind)
             self.palette_drop.move(event.position().toPoint())
             event.acceptProposedAction()
@@ -327,7 +334,7 @@ class CanvasView(QGraphicsView):
         centre = self.mapToScene(self.viewport().rect().center())
         note_id = new_id()
         fragment = {"nodes": [], "edges": [], "notes": [
-            {"id": note_id, "text": "", "position": (centre.x() - 110, centre.y() - 60), "size": (220.0, 120.0)}]}
+            note_snapshot(Note(note_id, "", (centre.x() - 110, centre.y() - 60)))]}
         self.doc.undo_stack.push(AddFragment(self.doc, fragment, "Add note"))
         self.select_ids([note_id])
         return note_id
@@ -359,7 +366,13 @@ class CanvasView(QGraphicsView):
             self.delete_selection("Cut")
 
     def paste(self) -> list[str]:
-        fragment = clipboard.get()
+        """Pastes the steps and notes on the clipboard as new ones; a fragment the file format's
+        reader refuses (an unknown kind, a bad setting) is refused with a message, changing nothing."""
+        try:
+            fragment = clipboard.get()
+        except JourneyFileError as exc:
+            self.refuse(f"Nothing was pasted: {exc}", self.viewport().mapFromGlobal(QCursor.pos()))
+            return []
         if fragment is None or not (fragment["nodes"] or fragment["notes"]):
             return []
         self._paste_count += 1

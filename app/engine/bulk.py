@@ -20,7 +20,8 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from app.store.types import UTCDateTime
 
@@ -29,14 +30,16 @@ Converter = Callable[[Row], Any]
 
 
 class Many:
-    def __init__(self, build: Callable[[str], Executable]) -> None:
+    def __init__(self, build: Callable[[str], ClauseElement]) -> None:
         """`build(dialect_name)` returns a statement whose every parameter is a named bindparam."""
         self._build = build
         self._prepared: dict[str, tuple[str, Converter, list[dict[Any, Any]]]] = {}
 
     def _prepare(self, dialect: Dialect) -> tuple[str, Converter, list[dict[Any, Any]]]:
         compiled = self._build(dialect.name).compile(dialect=dialect)
-        names = list(compiled.positiontup) if compiled.positional else list(compiled.binds)
+        if not isinstance(compiled, SQLCompiler):       # DDL compiles otherwise: not a statement with rows
+            raise TypeError(f"Many runs SQL statements with parameters, not {type(compiled).__name__}")
+        names = list(compiled.positiontup or ()) if compiled.positional else list(compiled.binds)
         namespace: dict[str, Any] = {}
         instants: dict[Any, Any] = {}    # one memo for every UTC timestamp column: an instant has one stored form
         memos: list[dict[Any, Any]] = []

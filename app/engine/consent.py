@@ -26,7 +26,7 @@ from typing import Any, Iterable, Mapping
 from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import ClauseElement
 
 from app.store.sql import write_transaction
 from app.store.tables import consent_changes, contact_channels, contacts
@@ -96,7 +96,7 @@ def import_changes(current: Mapping[str, str], subscribed: Iterable[str],
     return changes, refused
 
 
-def _upsert(dialect: str) -> Executable:
+def _upsert(dialect: str) -> ClauseElement:
     values: dict[str, Any] = {c: bindparam(c) for c in ("contact_id", "channel", "state", "changed_at", "source")}
     statement = (sqlite.insert(contact_channels) if dialect == "sqlite" else postgresql.insert(contact_channels))
     statement = statement.values(values)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable
 
-from sqlalchemy import Text, bindparam, select, type_coerce
+from sqlalchemy import BindParameter, Text, bindparam, select, type_coerce
 from sqlalchemy.engine import Connection
 
 from app.journey.fileformat import from_document
@@ -148,7 +148,7 @@ class ContactView:
 _FIELDS = ("email", "phone", "first_name", "last_name", "timezone", "lifetime_spend", "order_count",
            "last_order_at")
 _KEYS = ("id", *_FIELDS)
-_IDS = bindparam("ids", expanding=True)
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 # Only what a step reads (not the created/updated stamps): id, the fields, then the custom attributes,
 # as stored text: most contacts have none, and "{}" needs no JSON parser (PostgreSQL's driver hands
 # over a dict either way).

@@ -12,6 +12,7 @@ that adds to what is stored, so concurrent writers never lose each other's count
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import bindparam
 from sqlalchemy.engine import Connection
@@ -25,6 +26,7 @@ from .bulk import Many
 JOURNEY_LEVEL = frozenset({"entered", "goal", "exited", "completed"})
 REACHED = "reached"          # a run arrived at a step (the step's "entered")
 DEFERRED = "deferred"        # a run was held back at a send step, counted once per run and step
+LEFT = "left"                # a run exited while at a step (also counted as the journey's "exited")
 
 
 def message_metric(status: str) -> str:
@@ -57,7 +59,7 @@ class Counts:
 
     def add(self, journey_id: str, node_id: str | None, metric: str, at: datetime, label: str | None = None,
             revenue: float | None = None) -> None:
-        if at is not self._at:
+        if at is not self._at or self._hour is None:
             self._at, self._hour = at, hour_of(at)
         key = (journey_id, node_id or "", metric, label or "", self._hour)
         found = self._added.get(key)
@@ -69,13 +71,17 @@ class Counts:
 
     def add_logged(self, journey_id: str, node_id: str | None, action: str, at: datetime, label: str | None,
                    revenue: float | None) -> None:
-        """Counts one run-log row (an action at a step, or of the run as a whole)."""
+        """Counts one run-log row (an action at a step, or of the run as a whole). An exit is counted
+        at its step too, so a step's arrivals add up: outcomes (or moved on) + waiting + left."""
         self.add(journey_id, None if action in JOURNEY_LEVEL else node_id, action, at, label, revenue)
+        if action == "exited" and node_id:
+            self.add(journey_id, node_id, LEFT, at, label)
 
     def write(self, conn: Connection) -> None:
         if not self._added:
             return
-        hourly, totals = [], {}
+        hourly: list[dict[str, Any]] = []
+        totals: dict[tuple[str, str, str, str], dict[str, Any]] = {}
         # In key order, so two writers touching the same counters lock them in the same order.
         for (journey_id, node_id, metric, label, hour), (count, revenue) in sorted(self._added.items()):
             row = {"journey_id": journey_id, "node_id": node_id, "metric": metric, "label": label}

@@ -2,17 +2,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine as SAEngine
 
+from app.journey.model import Journey
+from app.journey.validate import Problem
+from app.store.errors import NotFoundError
 from app.store.journeys import JourneyStore
 from app.store.sql import write_transaction
 from app.store.tables import runs
 
 from .clock import Clock, SystemClock
 from .context import EventCache, JourneyCache
+from .gate import check_document, require_runnable, variable_catalog
 from .ingest import EventIn, Ingested, ingest_batch
 from .outbox import Channel, RecordingChannel, hand_off
 from .runs import ACTIVE, RUN_COLUMNS, Batch, RunState
@@ -47,17 +51,47 @@ class JourneyEngine:
 
     # -- journeys --------------------------------------------------------------
 
+    def check(self, journey_id: str) -> tuple[Journey | None, list[Problem]]:
+        """The journey's draft and every problem it has judged as about to run (errors first): what
+        `activate` and `publish` refuse, for the app and the CLI to show. The journey is None when
+        the stored draft cannot be read at all (then the one problem says why)."""
+        draft = JourneyStore(self.db, now=self.clock.now).load_draft(journey_id)
+        return check_document(draft, catalog=variable_catalog(self.db), now=self.clock.now())
+
+    def publish(self, journey_id: str) -> int:
+        """Freezes the draft as a new version that new contacts enter from now on (the status is
+        unchanged) and returns its number; a draft equal to the last version publishes nothing and
+        returns that version. Raises JourneyNotReady, publishing nothing, when the draft has errors."""
+        return self._publish(JourneyStore(self.db, now=self.clock.now), journey_id, self._gate())
+
     def activate(self, journey_id: str) -> int:
         """Starts (or resumes) the journey at its current draft, published as a new version when it
         changed since the last one; returns the version new contacts enter. Contacts already inside
-        stay on the version they entered with."""
+        stay on the version they entered with.
+
+        Raises JourneyNotReady when the draft has errors (no trigger, an email without a sender, a
+        date already past…): then nothing is published and the status does not change."""
         store = JourneyStore(self.db, now=self.clock.now)
-        row = store.get(journey_id)
-        version = row.published_version if row else None
-        if version is None or store.load_draft(journey_id) != store.load_version(journey_id, version):
-            version = store.publish(journey_id)
+        version = self._publish(store, journey_id, self._gate())
         store.set_status(journey_id, "active")
         return version
+
+    @staticmethod
+    def _publish(store: JourneyStore, journey_id: str, gate: Callable[[dict[str, Any]], Journey]) -> int:
+        row = store.get(journey_id)
+        if row is None:
+            raise NotFoundError(f"No journey with id {journey_id!r}.")
+        version = row.published_version
+        if version is not None:
+            current = store.load_version(journey_id, version)
+            if store.load_draft(journey_id) == current:
+                gate(current)           # unchanged, yet judged again: a date may have passed since
+                return version
+        return store.publish(journey_id, check=gate)
+
+    def _gate(self) -> Callable[[dict[str, Any]], Journey]:
+        catalog, now = variable_catalog(self.db), self.clock.now()
+        return lambda document: require_runnable(document, catalog=catalog, now=now)
 
     def pause(self, journey_id: str) -> None:
         """Holds the journey: nobody new enters and nobody inside moves on (exit conditions still

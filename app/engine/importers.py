@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection, Engine
@@ -56,6 +56,9 @@ class ContactImport:
 
 
 def parse_contacts(text: str) -> tuple[list[ContactRow], list[Problem]]:
+    """Contacts from CSV text whose first line names the columns. Records end at "\n" or "\r\n"
+    only (never at U+2028 and friends, which may sit inside a value); each row and problem carries
+    the line its record starts on."""
     reader = csv.reader(io.StringIO(text))
     try:
         header = [h.strip() for h in next(reader)]
@@ -64,8 +67,15 @@ def parse_contacts(text: str) -> tuple[list[ContactRow], list[Problem]]:
     if "id" not in header:
         return [], [Problem(1, "no 'id' column; the first line must name the columns (id, email, ...)")]
     rows, problems, seen = [], [], set()
-    for values in reader:
-        line = reader.line_num
+    while True:
+        line = reader.line_num + 1          # where the record starts: a quoted value may span lines
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:            # a NUL byte, an over-long value: this record only
+            problems.append(Problem(line, f"cannot be read as CSV ({exc})"))
+            continue
         if not any(v.strip() for v in values):
             continue
         if len(values) != len(header):
@@ -103,6 +113,9 @@ def _channels(record: dict[str, str], column: str) -> list[str]:
 def _contact_problem(record: dict[str, str]) -> str | None:
     if not record.get("id"):
         return "the id is empty"
+    for name, value in record.items():
+        if "\x00" in value or "\x00" in name:     # PostgreSQL text cannot hold it
+            return f"{name or 'a column'} contains a NUL character (\\x00)"
     for name, limit in _LIMITS.items():
         if len(record.get(name) or "") > limit:
             return f"{name} is longer than {limit} characters"
@@ -207,9 +220,23 @@ def _consent(conn: Connection, chunk: list[ContactRow], existing: dict[str, Any]
     return changes
 
 
-def parse_events(lines: Iterable[str]) -> tuple[list[EventIn], list[Problem]]:
+def json_lines(text: str) -> Iterator[tuple[int, str]]:
+    """The lines of a JSON-lines file with their numbers (from 1), split on "\n" only.
+
+    `str.splitlines` would also split at U+2028, U+2029, U+0085, \x0b, \x0c, \x1c-\x1e, which JSON
+    allows raw inside strings (RFC 8259 section 7; the JSON Lines format separates records with
+    "\n" alone), turning one good line into two bad ones. A "\r" before the "\n" (Windows) is dropped.
+    """
+    for number, line in enumerate(text.split("\n"), start=1):
+        yield number, line[:-1] if line.endswith("\r") else line
+
+
+def parse_events(source: str | Iterable[str]) -> tuple[list[EventIn], list[Problem]]:
+    """Events from JSON-lines text (split with `json_lines`), or from lines already split; blank
+    lines are skipped, a bad line is reported by its number and skipped."""
+    numbered = json_lines(source) if isinstance(source, str) else enumerate(source, start=1)
     found, problems = [], []
-    for number, raw in enumerate(lines, start=1):
+    for number, raw in numbered:
         if not raw.strip():
             continue
         try:
@@ -226,6 +253,8 @@ def _event(raw: str) -> EventIn:
         raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
     if not isinstance(data, dict):
         raise ValueError("must be a JSON object like {\"contact\": ..., \"type\": ..., \"at\": ...}")
+    if _has_nul(data):              # PostgreSQL JSON and text cannot hold it
+        raise ValueError("contains a NUL character (\\u0000)")
     contact, kind, at = data.get("contact"), data.get("type"), data.get("at")
     if not isinstance(contact, (str, int)) or isinstance(contact, bool) or not str(contact).strip():
         raise ValueError("'contact' must be a contact id")
@@ -264,6 +293,16 @@ def _event(raw: str) -> EventIn:
             raise ValueError("'id' is longer than 200 characters")
         event_id = str(event_id).strip()
     return EventIn(str(contact), kind, when, properties, event_id)
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def read_text(path: str | Path) -> str:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.engine import Connection
 
 from app.journey.conditions import all_hold
@@ -311,7 +311,7 @@ def _convert(batch: Batch, journey: LiveJourney, contact: ContactView, event: Ev
         if pending is not None:          # unwritten messages of another journey, maybe older ones of this
             batch.write_pending(contact.id)
         latest = batch.conn.execute(_LATEST_IN_JOURNEY, {"cid": contact.id, "jid": journey.id, "at": event.at,
-                                                         "since": since}).first()   # type: ignore[assignment]
+                                                         "since": since}).first()
     if latest is not None:
         run_id, node_id, created_at, message_id = latest
         credit.offer(run_id, node_id, created_at, message_id, revenue)

@@ -57,7 +57,9 @@ class Simulation:
 
 
 def install_journey(db: Engine, journey: Journey, now: datetime) -> str:
-    """Stores the journey (replacing a draft with the same id or name), publishes and activates it."""
+    """Stores the journey (replacing a draft with the same id or name), publishes and activates it
+    through the engine's gate, judged at `now`: raises JourneyNotReady (the draft stays stored, as
+    a draft) when it has errors."""
     store = JourneyStore(db, now=lambda: now)
     document = to_document(journey)
     existing = store.get(journey.id) or store.find(journey.name)
@@ -66,8 +68,7 @@ def install_journey(db: Engine, journey: Journey, now: datetime) -> str:
         store.save_draft(existing.id, document)
     else:
         existing = store.create(document)
-    store.publish(existing.id)
-    store.set_status(existing.id, "active")
+    JourneyEngine(db, VirtualClock(now)).activate(existing.id)
     return existing.id
 
 

@@ -10,15 +10,35 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Mapping, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
+from app.journey.node_kinds import REPORTED_STATUSES
+from app.journey.registry import UnknownKind, get_kind
 from app.store.tables import runs, step_counts, step_counts_hourly
 
-from .counts import DEFERRED, REACHED, hour_of, message_metric
+from .counts import DEFERRED, LEFT, REACHED, hour_of, message_metric
 
 _MESSAGE_STATES = {message_metric(s): s for s in ("delivered", "opened", "clicked", "failed")}
+
+# Why a contact left a message-status step without its status being checked, and the outcome it took
+# then: the handler (app/engine/handlers.py) logs the reason as the counter's label.
+BRANCH_REASONS: dict[str, str] = {"no_message": "no"}
+# Reasons in words, for the canvas, the inspector and the CLI: never a raw key.
+REASON_WORDS: dict[str, str] = {
+    "no_message": "no message sent", "re_triggered": "re-triggered", "goal": "goal reached",
+    "exit_condition": "exit condition met", "journey_stopped": "journey stopped", "error": "an error",
+    # Skips: opted out of the channel, never asked while the journey needs consent, nowhere to send.
+    "unsubscribed": "opted out", "no_consent": "no consent given", "no_address": "no address",
+    "not_matching": "not among the recipients",
+}
+
+
+def in_words(reason: str) -> str:
+    """A counter's reason as people say it ("no_message" → "no message sent")."""
+    return REASON_WORDS.get(reason, reason.replace("_", " ") or "other")
 
 
 @dataclass
@@ -34,7 +54,9 @@ class NodeStats:
     failed: int = 0
     converted: int = 0
     revenue: float = 0.0
-    branched: dict[str, int] = field(default_factory=dict)  # by outcome (message_status)
+    branched: dict[str, int] = field(default_factory=dict)  # by outcome taken (message_status), whatever why
+    branch_reasons: dict[str, int] = field(default_factory=dict)   # of those, the ones not checked, by why
+    left: dict[str, int] = field(default_factory=dict)      # runs that exited while at the step, by reason
 
 
 @dataclass
@@ -98,7 +120,12 @@ def journey_stats(db: Engine | Connection, journey_id: str, start: datetime | No
         elif metric == DEFERRED:
             node.deferred += count
         elif metric == "branched":
-            _add(node.branched, label or "?", count)
+            # A contact with no message to check still leaves through an outcome: count it there.
+            _add(node.branched, BRANCH_REASONS.get(label, label or "?"), count)
+            if label in BRANCH_REASONS:
+                _add(node.branch_reasons, label, count)
+        elif metric == LEFT:
+            _add(node.left, label or "other", count)
         elif metric == "converted":
             node.converted += count
             node.revenue += revenue
@@ -115,19 +142,57 @@ def journey_stats(db: Engine | Connection, journey_id: str, start: datetime | No
     return out
 
 
-def format_table(stats: JourneyStats, titles: dict[str, tuple[str, str]]) -> list[str]:
-    """`titles` maps node id to (kind, title), in the order to print."""
+def outcome_figures(s: NodeStats, outcomes: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(label, figure) for each outcome of a branching step, given as (name, label) in the kind's
+    order: every arrival that left is on exactly one, those not checked said in words on the one
+    they took ("No", "560 (12 no message sent)"). A label no outcome has (a reason the display does
+    not know yet) follows in words rather than vanish."""
+    rows = []
+    for name, label in outcomes:
+        why = [f"{n:,} {in_words(r)}" for r, n in sorted(s.branch_reasons.items())
+               if n and BRANCH_REASONS.get(r) == name]
+        rows.append((label, f"{s.branched.get(name, 0):,}" + (f" ({', '.join(why)})" if why else "")))
+    known = {name for name, _label in outcomes}
+    rows += [(in_words(key).capitalize(), f"{n:,}") for key, n in sorted(s.branched.items()) if key not in known]
+    return rows
+
+
+def shown_statuses(channel: str | None) -> tuple[str, ...]:
+    """The delivery statuses worth a rate on a send step of `channel`: opens and clicks for email,
+    delivery for SMS and WhatsApp (which report neither opens nor clicks)."""
+    reported = REPORTED_STATUSES.get(channel or "email", frozenset())
+    if "opened" in reported:
+        return tuple(x for x in ("opened", "clicked") if x in reported)
+    return ("delivered",) if "delivered" in reported else ()
+
+
+def format_table(stats: JourneyStats, titles: dict[str, tuple[str, str]],
+                 channels: Mapping[str, str] | None = None) -> list[str]:
+    """`titles` maps node id to (kind, title), in the order to print; `channels` the send steps'
+    channels (opened and clicked show "-" for a channel that reports neither)."""
     head = ("step", "kind", "entered", "waiting", "sent", "skipped", "deferred", "opened", "clicked",
-            "converted", "revenue")
+            "converted", "revenue", "outcomes", "left")
     body = []
     for node_id, (kind, title) in titles.items():
         n = stats.nodes.get(node_id, NodeStats())
-        skipped = ", ".join(f"{v} {k}" for k, v in sorted(n.skipped.items())) or "0"
+        skipped = ", ".join(f"{v} {in_words(k)}" for k, v in sorted(n.skipped.items())) or "0"
+        shown = shown_statuses((channels or {}).get(node_id))
+        opened, clicked = (str(n.opened) if "opened" in shown else "-"), (str(n.clicked) if "clicked" in shown else "-")
+        outcomes = ", ".join(f"{label} {figure}" for label, figure in outcome_figures(
+            n, [(o.name, o.label) for o in get_kind(kind).outcomes])) if _branches(kind) else "-"
+        left = ", ".join(f"{v} {in_words(k)}" for k, v in sorted(n.left.items())) or "0"
         body.append((title[:34], kind, str(n.entered), str(n.waiting), str(n.sent), skipped, str(n.deferred),
-                     str(n.opened), str(n.clicked), str(n.converted), f"{n.revenue:.2f}"))
+                     opened, clicked, str(n.converted), f"{n.revenue:.2f}", outcomes, left))
     widths = [max(len(r[i]) for r in (head, *body)) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in (head, *body)]
-    exited = ", ".join(f"{v} {k}" for k, v in sorted(stats.exited.items())) or "0"
+    exited = ", ".join(f"{v} {in_words(k)}" for k, v in sorted(stats.exited.items())) or "0"
     lines.append(f"journey: entered {stats.entered}, active {stats.active}, completed {stats.completed}, "
                  f"converted {stats.converted} ({stats.revenue:.2f}), goals {stats.goals}, exited {exited}")
     return lines
+
+
+def _branches(kind: str) -> bool:
+    try:
+        return len(get_kind(kind).outcomes) > 1
+    except UnknownKind:
+        return False

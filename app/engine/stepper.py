@@ -44,15 +44,13 @@ def advance(batch: Batch, run: RunState, at: datetime) -> int:
             batch.counts.add(run.journey_id, node.id, REACHED, at)
         result = HANDLERS[node.kind](step)
         batch.touch(run)
-        kind = type(result)
-        if kind is Hold:
+        if isinstance(result, Hold):
             run.state["until"] = result.until.isoformat()
             run.due_at = result.until
             break
-        if kind is Stop:
+        if isinstance(result, Stop):
             batch.finish(run, "exited", at, result.reason)
             break
-        assert kind is Next
         target = journey.next_node(node.id, result.outcome)
         run.state.pop("until", None)
         if target is None:

@@ -50,7 +50,7 @@ class _RecordingUndefined(Undefined):
         return iter(())
 
 
-class _Variables(dict):  # type: ignore[type-arg]
+class _Variables(dict[str, Any]):
     """Render variables already merged with the environment's globals."""
 
 

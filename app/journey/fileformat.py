@@ -7,12 +7,13 @@ was expected.
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Container, Mapping
 
 from .model import Edge, Journey, Node, Note
 from .registry import UnknownKind, get_kind, kind_ids
@@ -47,16 +48,28 @@ def to_document(journey: Journey) -> dict[str, Any]:
         "name": journey.name,
         "description": journey.description,
         "settings": journey.settings,
-        "nodes": [
-            {"id": n.id, "kind": n.kind, "kind_version": get_kind(n.kind).version, "name": n.name,
-             "position": _xy(n.position), "config": n.config, **({"ends": list(n.ends)} if n.ends else {})}
-            for n in journey.nodes.values()
-        ],
-        "edges": [{"id": e.id, "source": e.source, "outcome": e.outcome, "target": e.target}
-                  for e in journey.edges.values()],
-        "notes": [{"id": t.id, "text": t.text, "position": _xy(t.position), "size": _xy(t.size)}
-                  for t in journey.notes.values()],
+        "nodes": [node_data(n) for n in journey.nodes.values()],
+        "edges": [edge_data(e) for e in journey.edges.values()],
+        "notes": [note_data(t) for t in journey.notes.values()],
     }
+
+
+# One node serialization serves files, the clipboard and undo: `node_data` writes what `read_node`
+# reads back (checked, migrated), so a step deleted and restored, or copied and pasted, is the step
+# a file would hold.
+
+def node_data(node: Node) -> dict[str, Any]:
+    """A node as the file holds it (the config is the node's own object: copy before changing it)."""
+    return {"id": node.id, "kind": node.kind, "kind_version": get_kind(node.kind).version, "name": node.name,
+            "position": _xy(node.position), "config": node.config, **({"ends": list(node.ends)} if node.ends else {})}
+
+
+def edge_data(edge: Edge) -> dict[str, Any]:
+    return {"id": edge.id, "source": edge.source, "outcome": edge.outcome, "target": edge.target}
+
+
+def note_data(note: Note) -> dict[str, Any]:
+    return {"id": note.id, "text": note.text, "position": _xy(note.position), "size": _xy(note.size)}
 
 
 _PAIR_RE = re.compile(r"\[\s+(-?[\d.e+-]+),\s+(-?[\d.e+-]+)\s+\]")
@@ -97,7 +110,7 @@ def write_atomically(path: Path, text: str) -> None:
 def load(path: str | os.PathLike[str]) -> Journey:
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")     # a BOM (Windows editors) is not content
     except FileNotFoundError:
         raise JourneyFileError(source, "no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -164,7 +177,7 @@ def _need(data: dict[str, Any], key: str, kind: type | tuple[type, ...], what: s
 def _pair(data: dict[str, Any], key: str, default: tuple[float, float], source: str, pointer: str,
           node_id: str | None) -> tuple[float, float]:
     value = data.get(key, list(default))
-    if (not isinstance(value, list) or len(value) != 2
+    if (not isinstance(value, (list, tuple)) or len(value) != 2
             or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
         raise JourneyFileError(source, "expected two numbers [x, y]", pointer=f"{pointer}/{key}", node_id=node_id)
     return float(value[0]), float(value[1])
@@ -185,24 +198,25 @@ def from_document(data: Any, source: str = "<journey>") -> Journey:
     except SchemaError as exc:
         raise JourneyFileError(source, exc.message, pointer=exc.pointer) from None
     for i, raw in enumerate(_need(data, "nodes", list, "a list of nodes", source, "")):
-        _read_node(journey, raw, f"/nodes/{i}", source)
+        node = read_node(raw, source, f"/nodes/{i}", taken=journey.nodes)
+        journey.nodes[node.id] = node
     for i, raw in enumerate(data.get("edges", [])):
-        _read_edge(journey, raw, f"/edges/{i}", source)
+        edge = read_edge(raw, journey.nodes, source, f"/edges/{i}", taken=journey.edges)
+        journey.edges[edge.id] = edge
     for i, raw in enumerate(data.get("notes", [])):
-        pointer = f"/notes/{i}"
-        if not isinstance(raw, dict):
-            raise JourneyFileError(source, "expected a note object", pointer=pointer)
-        note = Note(_need(raw, "id", str, "the note's id", source, pointer), _need(raw, "text", str, "text", source, pointer),
-                    _pair(raw, "position", (0, 0), source, pointer, None), _pair(raw, "size", (220, 120), source, pointer, None))
+        note = read_note(raw, source, f"/notes/{i}")
         journey.notes[note.id] = note
     return journey
 
 
-def _read_node(journey: Journey, raw: Any, pointer: str, source: str) -> None:
+def read_node(raw: Any, source: str, pointer: str, *, taken: Container[str] = ()) -> Node:
+    """A node from its file form (see `node_data`): kind known, config migrated to the kind's
+    version and checked, outcomes real. Raises JourneyFileError naming the node and field;
+    `taken` holds ids already used."""
     if not isinstance(raw, dict):
         raise JourneyFileError(source, "expected a node object", pointer=pointer)
     node_id = _need(raw, "id", str, "the node's id as text", source, pointer)
-    if node_id in journey.nodes:
+    if node_id in taken:
         raise JourneyFileError(source, f"node id {node_id} is used twice", pointer=f"{pointer}/id", node_id=node_id)
     kind_id = _need(raw, "kind", str, "the node's kind", source, pointer, node_id)
     try:
@@ -218,22 +232,23 @@ def _read_node(journey: Journey, raw: Any, pointer: str, source: str) -> None:
         raise JourneyFileError(source, f"{kind_id} version {written} is newer than this app knows ({kind.version}); "
                                        "update the app to open it", pointer=f"{pointer}/kind_version", node_id=node_id)
     try:
-        config = kind.load_config(raw.get("config", {}), written, f"{pointer}/config")
+        config = kind.load_config(copy.deepcopy(raw.get("config", {})), written, f"{pointer}/config")
     except SchemaError as exc:
         raise JourneyFileError(source, exc.message, pointer=exc.pointer, node_id=node_id) from None
     ends = raw.get("ends", [])
-    if not isinstance(ends, list) or any(kind.outcome(o) is None for o in ends):
+    if not isinstance(ends, list) or any(not isinstance(o, str) or kind.outcome(o) is None for o in ends):
         names = ", ".join(o.name for o in kind.outcomes)
         raise JourneyFileError(source, f"expected a list of this kind's outcomes ({names})", pointer=f"{pointer}/ends",
                                node_id=node_id)
     name = raw.get("name", "")
     if not isinstance(name, str):
         raise JourneyFileError(source, "expected the step's name as text", pointer=f"{pointer}/name", node_id=node_id)
-    journey.nodes[node_id] = Node(node_id, kind_id, config, _pair(raw, "position", (0, 0), source, pointer, node_id),
-                                  name, tuple(ends))
+    return Node(node_id, kind_id, config, _pair(raw, "position", (0, 0), source, pointer, node_id), name, tuple(ends))
 
 
-def _read_edge(journey: Journey, raw: Any, pointer: str, source: str) -> None:
+def read_edge(raw: Any, nodes: Mapping[str, Node], source: str, pointer: str, *,
+              taken: Container[str] = ()) -> Edge:
+    """An edge from its file form, joining two of `nodes` through an outcome its source has."""
     if not isinstance(raw, dict):
         raise JourneyFileError(source, "expected an edge object", pointer=pointer)
     edge = Edge(*(_need(raw, key, str, what, source, pointer) for key, what in (
@@ -241,14 +256,24 @@ def _read_edge(journey: Journey, raw: Any, pointer: str, source: str) -> None:
         ("outcome", "the outcome it leaves through"), ("target", "the id of the node it enters"))))
     for end in ("source", "target"):
         node_id = getattr(edge, end)
-        if node_id not in journey.nodes:
+        if node_id not in nodes:
             raise JourneyFileError(source, f"edge {edge.id} refers to a node that does not exist ({node_id})",
                                    pointer=f"{pointer}/{end}")
-    kind = journey.nodes[edge.source].spec
+    kind = nodes[edge.source].spec
     if kind.outcome(edge.outcome) is None:
         names = ", ".join(o.name for o in kind.outcomes)
         raise JourneyFileError(source, f"{kind.id} has no outcome {edge.outcome!r}; expected one of {names}",
                                pointer=f"{pointer}/outcome", node_id=edge.source)
-    if edge.id in journey.edges:
+    if edge.id in taken:
         raise JourneyFileError(source, f"edge id {edge.id} is used twice", pointer=f"{pointer}/id")
-    journey.edges[edge.id] = edge
+    return edge
+
+
+def read_note(raw: Any, source: str, pointer: str) -> Note:
+    """A sticky note from its file form."""
+    if not isinstance(raw, dict):
+        raise JourneyFileError(source, "expected a note object", pointer=pointer)
+    return Note(_need(raw, "id", str, "the note's id", source, pointer),
+                _need(raw, "text", str, "text", source, pointer),
+                _pair(raw, "position", (0, 0), source, pointer, None),
+                _pair(raw, "size", (220, 120), source, pointer, None))

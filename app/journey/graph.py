@@ -29,8 +29,8 @@ class JourneyGraph:
             self.pred[edge.target].append(edge.source)
 
     @cached_property
-    def nx(self) -> nx.DiGraph:
-        graph = nx.DiGraph()
+    def nx(self) -> nx.DiGraph[str]:
+        graph: nx.DiGraph[str] = nx.DiGraph()
         graph.add_nodes_from(self.succ)
         graph.add_edges_from((u, v) for u, targets in self.succ.items() for v in targets)
         return graph
@@ -94,7 +94,7 @@ class JourneyGraph:
         return dominates
 
 
-def _dominator_intervals(graph: nx.DiGraph, root: str) -> Callable[[str, str], bool]:
+def _dominator_intervals(graph: nx.DiGraph[str], root: str) -> Callable[[str, str], bool]:
     """Entry/exit numbers of a DFS over the dominator tree answer each query in O(1)."""
     idom = nx.immediate_dominators(graph, root)
     children: dict[str, list[str]] = {}

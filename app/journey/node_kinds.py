@@ -22,6 +22,14 @@ MESSAGE_STATUSES = choices(
     ("delivered", "Delivered"), ("opened", "Opened"), ("clicked", "Clicked"),
     ("replied", "Replied"), ("failed", "Failed"), ("unsubscribed", "Unsubscribed"),
 )
+# What each channel can tell us about a message: only email has opens (a tracking pixel) and tracked
+# clicks; an SMS or WhatsApp message reports delivery, replies and failures, so its step shows no
+# "opened" or "clicked" and a status check for those could never say yes.
+REPORTED_STATUSES: dict[str, frozenset[str]] = {
+    "email": frozenset(c.value for c in MESSAGE_STATUSES),
+    "sms": frozenset({"delivered", "replied", "failed", "unsubscribed"}),
+    "whatsapp": frozenset({"delivered", "replied", "failed", "unsubscribed"}),
+}
 
 
 _VARIABLE_RE = re.compile(r"\{\{\s*(.*?)\s*\}\}", re.S)

@@ -51,6 +51,11 @@ class NodeKind:
     def outcome(self, name: str) -> Outcome | None:
         return next((o for o in self.outcomes if o.name == name), None)
 
+    def outcome_label(self, name: str) -> str:
+        """The outcome's label ("Yes"), or the name itself for an outcome the kind does not have."""
+        found = self.outcome(name)
+        return found.label if found is not None else name
+
     def load_config(self, raw: Config, written_version: int, pointer: str = "") -> Config:
         """Migrates an older config forward, then fills defaults and checks types."""
         config = raw

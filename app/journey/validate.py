@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from difflib import get_close_matches
+from email.utils import parseaddr
 from datetime import datetime, timezone
 from typing import Callable
 
 from .model import Journey, Node
+from .node_kinds import CHANNEL_LABELS, REPORTED_STATUSES
 from .checks import audit, check
 from .graph import JourneyGraph
 from .schema import UNIT_MINUTES, Config, parse_datetime
@@ -110,7 +112,7 @@ def _check_edges(run: _Run) -> None:
             run.add(ERROR, source, "", "Nothing can lead into a trigger", "Remove the connection into the trigger.")
         key = (edge.source, edge.outcome)
         if key in seen:
-            run.add(ERROR, source, "", f"Outcome '{source.spec.outcome(edge.outcome).label}' leads to two steps",
+            run.add(ERROR, source, "", f"Outcome '{source.spec.outcome_label(edge.outcome)}' leads to two steps",
                     "An outcome leads to one step: remove one of the connections.")
         seen[key] = edge.target
     for node in nodes.values():
@@ -164,6 +166,11 @@ def _check_status_refs(run: _Run, graph: JourneyGraph, trigger: str) -> None:
         elif not dominates(ref.id, node.id):
             run.add(ERROR, node, pointer, f"'{ref.title}' does not come before this step on every path",
                     "Choose a send step that every contact passes before reaching this one.")
+        elif node.config["status"] not in REPORTED_STATUSES.get(ref.config["channel"], frozenset()):
+            channel = CHANNEL_LABELS.get(ref.config["channel"], ref.config["channel"])
+            run.add(WARNING, node, "/config/status", f"{channel} messages report no '{node.config['status']}' "
+                    "status: every contact would take 'No'",
+                    "Check for delivered or replied instead, or point this step at an email.")
 
 
 def _check_config(run: _Run, node: Node) -> None:
@@ -174,6 +181,9 @@ def _check_config(run: _Run, node: Node) -> None:
     for pointer, f, source in templates:
         _check_template(run, node, "/config" + pointer, f.label, source)
     _check_dates(run, node)
+    _check_needed_to_run(run, node)
+    if node.kind == "send_template" and node.config["channel"] == "email":
+        _check_sender(run, node)
 
 
 # Dates that must lie ahead: kind -> (config key, when the date applies).
@@ -195,6 +205,34 @@ def _check_dates(run: _Run, node: Node) -> None:
     severity = ERROR if run.active else WARNING
     run.add(severity, node, f"/config/{key}", f"The date {text} is already in the past",
             "Choose a date in the future, or contacts would pass this step at once.")
+
+
+# Fields a draft may leave empty but a running journey needs: kind -> (config key, when it applies,
+# message, hint). A warning while drafting, an error when the journey is about to run.
+_NEEDED_TO_RUN: dict[str, tuple[tuple[str, Callable[[Config], bool], str, str], ...]] = {
+    "send_template": (
+        ("sender", lambda c: c["channel"] == "email", "The email has no sender (From)",
+         "Say who it comes from, e.g. Corner Shop <hello@cornershop.example>: an email cannot go out without one."),
+    ),
+}
+
+
+def _check_needed_to_run(run: _Run, node: Node) -> None:
+    for key, applies, message, hint in _NEEDED_TO_RUN.get(node.kind, ()):
+        if applies(node.config) and not str(node.config.get(key) or "").strip():
+            run.add(ERROR if run.active else WARNING, node, f"/config/{key}", message, hint)
+
+
+def _check_sender(run: _Run, node: Node) -> None:
+    """A From that names no address is refused by every mail server (RFC 5322 section 3.6.2)."""
+    text = str(node.config.get("sender") or "").strip()
+    if not text:
+        return
+    _name, address = parseaddr(text)
+    local, _at, domain = address.rpartition("@")
+    if not local or "." not in domain or any(c.isspace() for c in address):
+        run.add(ERROR, node, "/config/sender", f"The sender '{text}' is not an email address",
+                "Write it as an address, e.g. hello@cornershop.example or Corner Shop <hello@cornershop.example>.")
 
 
 def _check_template(run: _Run, node: Node, pointer: str, label: str, source: str) -> None:

@@ -236,10 +236,16 @@ class JourneyStore:
             self._update(conn, journey_id, status=status)
         return self._require(journey_id)
 
-    def publish(self, journey_id: str) -> int:
-        """Freeze the current draft as the next version number and return it."""
+    def publish(self, journey_id: str, check: Callable[[dict[str, Any]], object] | None = None) -> int:
+        """Freeze the current draft as the next version number and return it.
+
+        `check` sees the draft inside the same transaction, before anything is written: whatever
+        it raises aborts the publish (the engine's gate validates here, so the version frozen
+        is the very draft that was checked, even if an autosave lands meanwhile)."""
         with write_transaction(self._engine) as conn:
             draft = self._draft_for_update(conn, journey_id)
+            if check is not None:
+                check(draft)
             mine = journey_versions.c.journey_id == journey_id
             version = (conn.execute(select(func.max(journey_versions.c.version)).where(mine)).scalar() or 0) + 1
             conn.execute(

@@ -44,6 +44,7 @@ def insert_adding(
     For counters: concurrent writers each add their own amounts, and the
     database does the sum under its row lock. Bind values with ``.values()``.
     """
+    statement: sqlite.Insert | postgresql.Insert
     if dialect_name == "sqlite":
         statement = sqlite.insert(table)
     elif dialect_name == "postgresql":

@@ -97,7 +97,7 @@ def import_events_file(window: "MainWindow") -> None:
     if picked is None:
         return
     path, text = picked
-    found, problems = parse_events(text.split("\n"))   # not splitlines(): U+2028 is legal inside JSON
+    found, problems = parse_events(text)
     name = Path(path).name
     if not found:
         _report(window, "Import events", f"No events were imported from {name}.", problems, "line")

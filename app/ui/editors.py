@@ -109,14 +109,16 @@ class NumberEditor(Editor):
     def __init__(self, f: Field) -> None:
         super().__init__()
         self.whole = f.type == S.INT
-        self.spin = QSpinBox() if self.whole else QDoubleSpinBox()
         low = f.minimum if f.minimum is not None else -1_000_000
         high = f.maximum if f.maximum is not None else 1_000_000_000
+        self.spin: QSpinBox | QDoubleSpinBox
         if self.whole:
+            self.spin = QSpinBox()
             self.spin.setRange(int(low), int(high))
         else:
-            self.spin.setDecimals(2)
-            self.spin.setRange(float(low), float(high))
+            self.spin = decimal = QDoubleSpinBox()
+            decimal.setDecimals(2)
+            decimal.setRange(float(low), float(high))
         if f.suffix:
             self.spin.setSuffix(f" {f.suffix}")
         layout = _row(self)
@@ -181,9 +183,11 @@ class EventEditor(Editor):
         self.labels = {c.label: c.value for c in known}
         for c in known:
             self.combo.addItem(c.label, c.value)
-        self.combo.lineEdit().setPlaceholderText("event name, e.g. order_placed")
+        line = QLineEdit()
+        self.combo.setLineEdit(line)
+        line.setPlaceholderText("event name, e.g. order_placed")
         _row(self).addWidget(self.combo)
-        self.combo.lineEdit().textEdited.connect(lambda t: self.edited.emit(self.labels.get(t, t.strip())))
+        line.textEdited.connect(lambda t: self.edited.emit(self.labels.get(t, t.strip())))
         self.combo.activated.connect(lambda i: self.edited.emit(self.combo.itemData(i)))
 
     def set_value(self, value: Any) -> None:
@@ -336,7 +340,7 @@ class DateTimeEditor(Editor):
         layout = _row(self)
         layout.addWidget(self.edit, 1)
         layout.addWidget(self.clear)
-        self.clear.clicked.connect(lambda: (self.set_value(""), self.edited.emit("")))
+        self.clear.clicked.connect(self._clear)
         self.edit.dateTimeChanged.connect(self._changed)
         # Unset, the popup would open on January 2000 (the "not set" sentinel): open it on this month.
         self.edit.calendarWidget().installEventFilter(self)
@@ -347,6 +351,10 @@ class DateTimeEditor(Editor):
             today = QDate.currentDate()
             self.edit.calendarWidget().setCurrentPage(today.year(), today.month())
         return False
+
+    def _clear(self) -> None:
+        self.set_value("")
+        self.edited.emit("")
 
     def _show_unset(self, unset: bool) -> None:
         self.clear.setEnabled(not unset)
@@ -359,7 +367,7 @@ class DateTimeEditor(Editor):
         if value == self.unset:
             self.edited.emit("")
             return
-        moment: datetime = value.toPython().astimezone()
+        moment = datetime.fromtimestamp(value.toSecsSinceEpoch()).astimezone()   # in the computer's zone
         self.edited.emit(moment.replace(microsecond=0).isoformat())
 
     def set_value(self, value: Any) -> None:

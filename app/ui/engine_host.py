@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 from sqlalchemy.engine import Engine
 
 from app.engine.clock import Clock, SystemClock
+from app.engine.gate import JourneyNotReady
 from app.engine.stats import JourneyStats, journey_stats
 from app.store.journeys import JourneyStore
 
@@ -46,6 +47,9 @@ class _Job(QRunnable):
     def run(self) -> None:
         try:
             outcome: tuple[bool, Any] = (True, self.work())
+        except JourneyNotReady as exc:      # a refusal the window explains: not a failure to log
+            log.info("engine refused: %s", exc)
+            outcome = (False, exc)
         except Exception as exc:  # noqa: BLE001 - handed to the GUI thread, which says what went wrong
             log.exception("engine command failed")
             outcome = (False, exc)

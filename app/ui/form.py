@@ -12,6 +12,7 @@ from app.journey import schema as S
 from app.journey.schema import Field, defaults, is_visible, walk
 
 from .editors import FACTORIES, ChoiceEditor, Editor, TemplateEditor
+from .wheel import guard_wheel
 
 OnEdit = Callable[[tuple[Any, ...], Field, Any], None]
 
@@ -65,11 +66,15 @@ class FormBuilder:
         self.editors: dict[tuple[Any, ...], Editor] = {}
 
     def editor_for(self, f: Field) -> Editor:
+        """The field's editor, its wheel-sensitive parts guarded: the wheel scrolls the form past them."""
         if f.type == S.NODE_REF:
-            return ChoiceEditor(f, [("", "Choose a send step…"), *self.node_refs])
-        if f.type == S.TEMPLATE:
-            return TemplateEditor(f, self.variables)
-        return FACTORIES[f.type](f)
+            editor: Editor = ChoiceEditor(f, [("", "Choose a send step…"), *self.node_refs])
+        elif f.type == S.TEMPLATE:
+            editor = TemplateEditor(f, self.variables)
+        else:
+            editor = FACTORIES[f.type](f)
+        guard_wheel(editor)
+        return editor
 
     def build(self, layout: QFormLayout, schema: tuple[Field, ...], config: dict[str, Any],
               prefix: tuple[Any, ...]) -> None:
@@ -84,9 +89,9 @@ class FormBuilder:
                 layout.addRow(header)
                 if f.help:
                     layout.addRow(help_label(f.help))
-                self.build(layout, f.fields, value, path)
+                self.build(layout, f.fields, value or {}, path)
             elif f.type == S.LIST:
-                layout.addRow(form_label(f.label), self._list(f, value, path))
+                layout.addRow(form_label(f.label), self._list(f, value or [], path))
                 if f.help:
                     layout.addRow(help_label(f.help))
             else:

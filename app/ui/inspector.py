@@ -28,6 +28,7 @@ from app.journey.templates import VariableCatalog, variable_names
 from .editors import MERGEABLE
 from .form import FormBuilder, help_label, new_form_layout, signature
 from .numbers import NumbersPanel, journey_rows, step_rows
+from .wheel import guard_wheel
 
 _NAME = Field("name", S.TEXT, "Step name", help="Optional: a name for this step on the canvas")
 _JOURNEY_NAME = Field("name", S.TEXT, "Journey name")
@@ -177,7 +178,8 @@ class Inspector(QScrollArea):
             self.numbers.show_rows("", [])
             return
         node = self.doc.journey.nodes.get(self.target) if self.target else None
-        rows = (step_rows(node.kind, self.stats.nodes.get(node.id, NodeStats())) if node is not None
+        channel = node.config.get("channel") if node is not None and node.kind == "send_template" else None
+        rows = (step_rows(node.kind, self.stats.nodes.get(node.id, NodeStats()), channel) if node is not None
                 else journey_rows(self.stats))
         self.numbers.show_rows(f"Performance · {self.period}", rows)
 
@@ -240,6 +242,7 @@ class Inspector(QScrollArea):
         if old is not None:
             old.hide()
             old.deleteLater()
+        guard_wheel(page)           # the wheel scrolls the panel; a field changes only when it has focus
         self.setWidget(page)
 
     def focus_first_field(self) -> None:

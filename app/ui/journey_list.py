@@ -3,8 +3,9 @@ an example), duplicate, rename and delete."""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
-from PySide6.QtCore import QModelIndex, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRectF, QSize, Qt, Signal, SignalInstance
 from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMenu, QStyle,
                                QStyledItemDelegate, QStyleOptionViewItem, QToolButton, QVBoxLayout, QWidget)
@@ -22,10 +23,11 @@ def _edited(moment: datetime) -> str:
 
 
 class _RowDelegate(QStyledItemDelegate):
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:  # noqa: N802
         return QSize(200, 50)
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex | QPersistentModelIndex) -> None:
         row: JourneyRow = index.data(_ROW)
         painter.save()
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
@@ -100,7 +102,7 @@ class JourneyList(QWidget):
         menu.addAction("Empty journey", lambda: self.new_requested.emit(""))
         menu.addSeparator()
         for stem, name in examples:
-            menu.addAction(f"From example: {name}", lambda s=stem: self.new_requested.emit(s))
+            menu.addAction(f"From example: {name}", partial(self.new_requested.emit, stem))
         self.new_button.setMenu(menu)
         top.addWidget(self.new_button)
         more = QToolButton()
@@ -125,7 +127,7 @@ class JourneyList(QWidget):
         self.list.itemActivated.connect(lambda item: self.open_requested.emit(item.data(_ID)))
         layout.addWidget(self.list, 1)
 
-    def _emit(self, signal: Signal) -> None:
+    def _emit(self, signal: SignalInstance) -> None:
         current = self.current_id()
         if current:
             signal.emit(current)

@@ -44,7 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_NO_WINDOW
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName("Journey Studio")
     app.setOrganizationName("JourneyStudio")
     from app.ui.typography import install_app_fonts

@@ -59,7 +59,7 @@ class MainWindow(QMainWindow):
         self.resize(1400, 900)
 
         self.journeys = JourneyList(library.example_choices())
-        self.palette = Palette()
+        self.step_palette = Palette()        # not `palette`: that is QWidget.palette(), the colours
         steps_title = QLabel("Steps")
         steps_title.setObjectName("panelTitle")
         steps_title.setContentsMargins(10, 6, 0, 0)
@@ -68,7 +68,7 @@ class MainWindow(QMainWindow):
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.journeys, 1)
         left_layout.addWidget(steps_title)
-        left_layout.addWidget(self.palette)
+        left_layout.addWidget(self.step_palette)
 
         self.canvas_stack = QStackedWidget()
         self.empty = QLabel("No journey is open.\n\nChoose one on the left, or create one with “+ New”.")
@@ -115,7 +115,7 @@ class MainWindow(QMainWindow):
         self.journeys.duplicate_requested.connect(lambda jid: library.duplicate(self, jid))
         self.journeys.rename_requested.connect(lambda jid: library.rename(self, jid))
         self.journeys.delete_requested.connect(lambda jid: library.delete(self, jid))
-        self.palette.add_requested.connect(lambda kind: self.canvas_op(lambda v: v.add_node(kind))())
+        self.step_palette.add_requested.connect(lambda kind: self.canvas_op(lambda v: v.add_node(kind))())
         self.problems.node_requested.connect(self.reveal_node)
 
     def refresh_list(self) -> None:

@@ -3,6 +3,7 @@ journey that is open; Undo and Redo come from a QUndoGroup, so their text names
 what they will do ("Undo Add Wait")."""
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Callable
 
 from PySide6.QtCore import QSize, Qt
@@ -17,6 +18,8 @@ from .data_import import import_contacts_file, import_events_file
 from .icons import ui_icon
 
 if TYPE_CHECKING:
+    from app.canvas.view import CanvasView
+
     from .main_window import MainWindow
 
 Key = QKeySequence.StandardKey
@@ -33,6 +36,10 @@ def _action(window: "MainWindow", menu: QMenu, text: str, slot: Callable[[], obj
         action.setToolTip(tip)
     menu.addAction(action)
     return action
+
+
+def _add_node(view: "CanvasView", *, kind: str) -> str:
+    return view.add_node(kind)
 
 
 def build_menus(window: "MainWindow") -> dict[str, QAction]:
@@ -76,7 +83,7 @@ def build_menus(window: "MainWindow") -> dict[str, QAction]:
 
     insert = bar.addMenu("&Insert")
     for kind in all_kinds():
-        act = _action(window, insert, kind.title, ed(lambda v, k=kind.id: v.add_node(k)), tip=kind.description)
+        act = _action(window, insert, kind.title, ed(partial(_add_node, kind=kind.id)), tip=kind.description)
         a[f"insert:{kind.id}"] = act
         act.setIcon(kind_icon(kind.icon, kind.colour, 20))
     insert.addSeparator()

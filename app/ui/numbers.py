@@ -9,7 +9,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
-from app.engine.stats import JourneyStats, NodeStats
+from app.engine.stats import JourneyStats, NodeStats, in_words, outcome_figures, shown_statuses
+from app.journey.registry import UnknownKind, get_kind
 
 Rows = list[tuple[str, str]]
 
@@ -22,33 +23,37 @@ def _share(part: int, whole: int) -> str:
     return f"{part:,} · {int(100 * part / whole + 0.5)}%" if whole else _n(part)
 
 
-_WORDS = {"re_triggered": "re-triggered", "goal": "goal reached",
-          # Skips for consent: opted out of the channel, or never asked while the journey needs consent.
-          "unsubscribed": "opted out", "no_consent": "no consent given", "no_address": "no address",
-          "not_matching": "not among the recipients"}
-
-
 def _by_reason(counts: dict[str, int]) -> str:
-    return ", ".join(f"{n:,} {_WORDS.get(reason, reason.replace('_', ' '))}"
-                     for reason, n in sorted(counts.items(), key=lambda i: -i[1]))
+    return ", ".join(f"{n:,} {in_words(reason)}" for reason, n in sorted(counts.items(), key=lambda i: -i[1]))
 
 
-def step_rows(kind: str, s: NodeStats) -> Rows:
-    """Label and value of every figure worth showing for a step of `kind`."""
+_RATE_LABELS = {"delivered": "Delivered", "opened": "Opened", "clicked": "Clicked"}
+
+
+def step_rows(kind: str, s: NodeStats, channel: str | None = None) -> Rows:
+    """Label and value of every figure worth showing for a step of `kind` (a send step's `channel`
+    decides which delivery statuses: SMS and WhatsApp have no opens or clicks)."""
     rows: Rows = [("Entered", _n(s.entered))]
     if kind == "send_template":
-        rows += [("Sent", _n(s.sent)), ("Delivered", _share(s.delivered, s.sent)),
-                 ("Opened", _share(s.opened, s.sent)), ("Clicked", _share(s.clicked, s.sent)),
-                 ("Failed", _share(s.failed, s.sent)), ("Converted", _n(s.converted)),
-                 ("Revenue", f"{s.revenue:,.2f}")]
+        rows += [("Sent", _n(s.sent)), ("Converted", _n(s.converted)), ("Revenue", f"{s.revenue:,.2f}")]
+        statuses = ["delivered"] + [x for x in shown_statuses(channel) if x != "delivered"]
+        rows += [(_RATE_LABELS[x], _share(getattr(s, x), s.sent)) for x in statuses]
+        rows.append(("Failed", _share(s.failed, s.sent)))
         if s.skipped:
             rows.append(("Skipped", _by_reason(s.skipped)))
         if s.deferred:
             rows.append(("Deferred", _n(s.deferred)))
-    elif kind == "message_status":
-        rows += [(name.capitalize(), _n(n)) for name, n in sorted(s.branched.items(), reverse=True)]
+    else:
+        try:
+            outcomes = get_kind(kind).outcomes
+        except UnknownKind:
+            outcomes = ()
+        if len(outcomes) > 1:
+            rows += outcome_figures(s, [(o.name, o.label) for o in outcomes])
     if kind != "trigger":
         rows.append(("Waiting now", _n(s.waiting)))
+        if s.left:
+            rows.append(("Left here", _by_reason(s.left)))
     return rows
 
 
@@ -86,8 +91,9 @@ class NumbersPanel(QWidget):
         self._rows = rows
         while self.grid.count():
             item = self.grid.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
         for i, (label, value) in enumerate(rows):
             name = QLabel(label)
             name.setObjectName("help")

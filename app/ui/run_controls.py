@@ -15,9 +15,10 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QComboBox, QLabel, QMessageBox
 
-from app.journey.validate import ERROR, validate
+from app.engine.gate import JourneyNotReady, describe
 
 from .engine_host import EngineHost, JourneyState
+from .wheel import guard_wheel
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -55,9 +56,12 @@ class RunControls(QObject):
         for text, span in RANGES:
             self.range.addItem(text, span)
         self.range.currentIndexChanged.connect(lambda _i: self.poll())
+        guard_wheel(self.range)
         self._polling = False
         self._again = False          # asked again while a poll was out (e.g. after a command): read once more
-        self.timer = QTimer(self, interval=POLL_MS, timeout=self.poll)
+        self.timer = QTimer(self)
+        self.timer.setInterval(POLL_MS)
+        self.timer.timeout.connect(self.poll)
         self.timer.start()
         actions["activate"].triggered.connect(self.activate)
         actions["pause"].triggered.connect(self.pause)
@@ -135,20 +139,25 @@ class RunControls(QObject):
 
     # -- commands ---------------------------------------------------------------------
 
-    def _run(self, work: Callable[[], Any], done: Callable[[Any], str]) -> None:
-        """Runs a command on the worker; then says what happened, refreshes the list and polls."""
+    def _run(self, work: Callable[[], Any], done: Callable[[Any], str],
+             explain: Callable[[Exception], bool] | None = None) -> None:
+        """Runs a command on the worker; then says what happened, refreshes the list and polls.
+        `explain` may show a failure its own way (returning True); any other says what went wrong."""
         def finished(result: object) -> None:
             self.window.statusBar().showMessage(done(result), 8000)
             self.window.refresh_list()
             self.poll()
 
         def failed(exc: Exception) -> None:
-            QMessageBox.warning(self.window, "Journey Studio", f"That did not work.\n\n{exc}")
+            if explain is None or not explain(exc):
+                QMessageBox.warning(self.window, "Journey Studio", f"That did not work.\n\n{exc}")
             self.poll()
 
         self.host.submit(work, finished, failed)
 
     def activate(self) -> None:
+        """Activate, Resume or Publish changes: the engine checks the saved draft and refuses one
+        with errors (JourneyNotReady); its problems are shown here, as the CLI prints them."""
         journey = self._journey()
         window = self.window
         if journey is None or window.session is None or window.editor is None:
@@ -158,23 +167,33 @@ class RunControls(QObject):
             QMessageBox.warning(window, "Journey Studio",
                                 f"“{name}” could not be saved, so it cannot start.\n\n{window.session.error}")
             return
-        errors = [p for p in validate(window.editor.journey, catalog=window.editor.catalog, active=True)
-                  if p.severity == ERROR]
-        if errors:
-            window.editor.validator.run_now()
-            window.problems.show_problems(errors, window.editor.journey)
-            window.fit_problems()
-            QMessageBox.warning(
-                window, "Not ready to start",
-                f"“{name}” has {_plural(len(errors), 'error')} to fix before it can start:\n\n"
-                + "\n".join(f"• {p.message}" for p in errors[:5])
-                + ("\n…" if len(errors) > 5 else "") + "\n\nThey are listed below the canvas.")
-            return
+        engine = self.host.engine
         note = ""
         if not window.editor.journey.settings.get("timezone") and not window.business_zone():
             note = " No business time zone is set: contacts without one are judged in UTC (File → Settings)."
-        self._run(lambda: self.host.engine.activate(journey_id),
-                  lambda version: f"“{name}” is active: new contacts enter version {version}.{note}")
+        if self.state is not None and self.state.status == "active":
+            self._run(lambda: engine.publish(journey_id), lambda version: (
+                f"The changes to “{name}” are live: new contacts enter version {version}."), self._not_ready)
+        else:
+            self._run(lambda: engine.activate(journey_id),
+                      lambda version: f"“{name}” is active: new contacts enter version {version}.{note}",
+                      self._not_ready)
+
+    def _not_ready(self, exc: Exception) -> bool:
+        """Shows the engine's refusal (its problems in the list below the canvas); False for any other error."""
+        window = self.window
+        if not isinstance(exc, JourneyNotReady) or window.editor is None:
+            return False
+        errors = exc.problems
+        window.editor.validator.run_now()
+        window.problems.show_problems(errors, window.editor.journey)
+        window.fit_problems()
+        QMessageBox.warning(
+            window, "Not ready to start",
+            f"“{exc.name}” has {_plural(len(errors), 'error')} to fix before it can run:\n\n"
+            + "\n".join(f"• {describe(p, window.editor.journey)}" for p in errors[:5])
+            + ("\n…" if len(errors) > 5 else "") + "\n\nThey are listed below the canvas.")
+        return True
 
     def pause(self) -> None:
         journey = self._journey()

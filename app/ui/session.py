@@ -22,7 +22,10 @@ class EditorSession(QObject):
         self.store, self.journey_id, self.editor = store, journey_id, editor
         self.dirty = False
         self.error = ""
-        self.timer = QTimer(self, singleShot=True, interval=AUTOSAVE_MS, timeout=self.save)
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(AUTOSAVE_MS)
+        self.timer.timeout.connect(self.save)
         editor.doc.changed.connect(self._changed)
 
     @property
@@ -42,7 +45,7 @@ class EditorSession(QObject):
     def save(self) -> bool:
         """Writes the draft; on failure keeps it unsaved and says why."""
         self.timer.stop()
-        if not self.in_store:
+        if self.journey_id is None:         # not in the store: nothing to save to
             return False
         if not self.dirty:
             return True

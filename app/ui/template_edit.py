@@ -108,6 +108,7 @@ class TemplateEdit(QPlainTextEdit):
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
         popup = self.completer.popup()
+        assert popup is not None        # a completer makes its popup on first use
         if popup.isVisible() and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape,
                                                   Qt.Key.Key_Tab):
             event.ignore()

@@ -8,9 +8,11 @@ from PySide6.QtWidgets import QApplication
 from app.canvas.style import theme
 
 _LIGHT = {"window": "#eef1f6", "base": "#ffffff", "alt": "#f5f7fa", "text": "#1f2937", "muted": "#6b7280",
-          "button": "#ffffff", "highlight": "#2f6fed", "border": "#d5d9e3", "row": "#f5f7fb"}
+          "button": "#ffffff", "highlight": "#2f6fed", "border": "#d5d9e3", "row": "#f5f7fb",
+          "selected": "#e4ecfd"}
 _DARK = {"window": "#23262e", "base": "#2b2f38", "alt": "#30343e", "text": "#eef0f4", "muted": "#a8b0bf",
-         "button": "#343945", "highlight": "#4f7ff0", "border": "#3d4452", "row": "#30343e"}
+         "button": "#343945", "highlight": "#4f7ff0", "border": "#3d4452", "row": "#30343e",
+         "selected": "#34415e"}
 
 
 def colours() -> dict[str, str]:
@@ -40,9 +42,12 @@ def apply_theme(app: QApplication) -> None:
         QLabel#panelTitle {{ font-weight: 600; color: {c['muted']}; text-transform: uppercase; }}
         QFrame#row {{ background: {c['row']}; border: 1px solid {c['border']}; border-radius: 6px; }}
         QListWidget#palette, QListWidget#journeys, QListWidget#problems {{ border: none; background: {c['base']}; }}
+        QListWidget#palette {{ outline: 0; }}
         QListWidget#palette::item {{ padding: 4px 6px; border-radius: 6px; }}
         QListWidget#palette::item:hover {{ background: {c['alt']}; }}
         QListWidget#problems::item {{ padding: 3px 6px; }}
+        QListWidget#palette::item:selected, QListWidget#problems::item:selected {{
+            background: {c['selected']}; color: {c['text']}; }}
         QSplitter::handle {{ background: {c['border']}; }}
         QStatusBar QLabel {{ padding: 0 8px; }}
         QToolButton#menuButton {{ padding: 2px 8px; }}

@@ -42,16 +42,22 @@ def _painted_below_card(image: QImage, scale: float) -> int:
 
 @pytest.mark.parametrize("kind, stats, text", [
     ("trigger", NodeStats(entered=1204), "1,204 entered"),
-    ("send_template", EMAIL, "980 sent · 41% opened · 9% clicked · 12 converted"),
+    # the step's own conversions and revenue lead, then the rates email reports
+    ("send_template", EMAIL, "12 converted · 0.00 revenue · 980 sent · 41% opened · 9% clicked"),
     # 1/8 = 12.5% rounds half up; waiting and the skipped total (of every reason) follow
-    ("send_template", NodeStats(sent=8, opened=1, clicked=0, converted=1_250, waiting=3,
+    ("send_template", NodeStats(sent=8, opened=1, clicked=0, converted=1_250, revenue=31_250.5, waiting=3,
                                 skipped={"unsubscribed": 15, "no_address": 5}),
-     "8 sent · 13% opened · 0% clicked · 1,250 converted · 3 waiting · 20 skipped"),
-    ("send_template", NodeStats(entered=40, waiting=40), "0 sent · 40 waiting"),
-    ("send_template", NodeStats(), "0 sent"),
+     "1,250 converted · 31,250.50 revenue · 8 sent · 13% opened · 0% clicked · 3 waiting · 20 skipped"),
+    ("send_template", NodeStats(entered=40, waiting=40), "0 converted · 0.00 revenue · 0 sent · 40 waiting"),
+    ("send_template", NodeStats(), "0 converted · 0.00 revenue · 0 sent"),
     ("wait", NodeStats(entered=1180, waiting=311), "311 waiting · 1,180 entered"),
-    ("message_status", NodeStats(branched={"no": 560, "yes": 402}), "yes 402 · no 560"),
-    ("message_status", NodeStats(branched={"yes": 1402}, waiting=218), "yes 1,402 · no 0 · 218 waiting"),
+    ("wait", NodeStats(entered=10, waiting=7, left={"exit_condition": 2, "journey_stopped": 1}),
+     "7 waiting · 10 entered · 3 left"),
+    ("message_status", NodeStats(branched={"no": 560, "yes": 402}), "Yes 402 · No 560"),
+    ("message_status", NodeStats(branched={"yes": 1402}, waiting=218), "Yes 1,402 · No 0 · 218 waiting"),
+    ("message_status", NodeStats(entered=20, branched={"yes": 5, "no": 9}, branch_reasons={"no_message": 4},
+                                 waiting=4, left={"goal": 2}),
+     "Yes 5 · No 9 (4 no message sent) · 4 waiting · 2 left"),
     ("tag", NodeStats(entered=350), "350 tagged"),
 ])
 def test_each_kind_shows_what_a_shop_owner_wants_to_know(cart, kind, stats, text):
@@ -72,7 +78,7 @@ def test_a_long_text_wraps_at_separators_and_stays_inside_the_card_width(cart):
     item = _item(cart, "send_template")
     lines = item.shown_stats()
     assert 1 < len(lines) <= 2
-    assert lines[0].startswith("123,456 sent · ")
+    assert lines[0].startswith("12,345 converted · ")
     assert item.stats_text().startswith(lines[0] + " · ")               # broken at a separator, not in a number
     assert lines[-1].endswith("…")                                       # the rest, elided once
     assert item.stats_rect().width() <= CARD_W
@@ -93,7 +99,8 @@ def test_zoomed_out_the_strip_shows_its_leading_numbers_large_and_none_hides_it_
     email = _item(cart, "send_template")
     _show(cart, {"send_template": NodeStats(sent=980, opened=402, clicked=88, converted=12)})
     [headline] = email.shown_stats(titles)
-    assert headline.startswith("980 sent · 41% opened") and "12 converted" in email.shown_stats()[-1]
+    assert headline.startswith("12 converted")                       # conversions first, even zoomed out
+    assert "41% opened" in " · ".join(email.shown_stats())
     assert email.stats_rect().width() <= CARD_W
 
     cart.scene.show_stats(None)
@@ -175,3 +182,60 @@ def test_after_auto_layout_no_strip_overlaps_another_step(make_editor):
                 card = other.mapRectToScene(QRectF(0, 0, CARD_W, CARD_H))
                 assert not strip.intersects(card), (item.kind, other.kind)
                 assert not strip.intersects(other.mapRectToScene(other.stats_rect()))
+
+
+def _sms_step(editor):
+    return next(n for n in editor.journey.nodes.values()
+                if n.kind == "send_template" and n.config["channel"] == "sms")
+
+
+@pytest.mark.parametrize("channel", ["sms", "whatsapp"])
+def test_sms_and_whatsapp_cards_show_no_opens_or_clicks_but_their_conversions(cart, channel):
+    sms = _sms_step(cart)
+    from app.canvas.commands import SetValue
+
+    cart.doc.undo_stack.push(SetValue(cart.doc, sms.id, ("config", "channel"), channel, "channel"))
+    stats = JourneyStats()
+    stats.nodes[sms.id] = NodeStats(entered=50, sent=40, delivered=38, opened=7, clicked=3, converted=4, revenue=180)
+    cart.scene.show_stats(stats)
+    text = cart.scene.item_for_node[sms.id].stats_text()
+    assert text == "4 converted · 180.00 revenue · 40 sent · 95% delivered"
+    assert "opened" not in text and "clicked" not in text
+
+
+def test_changing_the_channel_while_numbers_show_changes_the_figures(cart):
+    email = node_of(cart.journey, "send_template")
+    stats = JourneyStats()
+    stats.nodes[email.id] = NodeStats(sent=10, delivered=9, opened=5, clicked=1, converted=2, revenue=99.5)
+    cart.scene.show_stats(stats)
+    item = cart.scene.item_for_node[email.id]
+    assert item.stats_text() == "2 converted · 99.50 revenue · 10 sent · 50% opened · 10% clicked"
+    from app.canvas.commands import SetValue
+
+    cart.doc.undo_stack.push(SetValue(cart.doc, email.id, ("config", "channel"), "sms", "channel"))
+    assert item.stats_text() == "2 converted · 99.50 revenue · 10 sent · 90% delivered"
+    cart.doc.undo_stack.undo()
+    assert "50% opened" in item.stats_text()
+
+
+def test_every_send_step_shows_its_own_conversions_and_revenue(cart):
+    stats = JourneyStats()
+    sends = [n for n in cart.journey.nodes.values() if n.kind == "send_template"]
+    for i, node in enumerate(sends):
+        stats.nodes[node.id] = NodeStats(sent=100, converted=i + 1, revenue=10.0 * (i + 1))
+    cart.scene.show_stats(stats)
+    for i, node in enumerate(sends):
+        text = cart.scene.item_for_node[node.id].stats_text()
+        assert f"{i + 1} converted · {10.0 * (i + 1):.2f} revenue" in text
+
+
+def test_zoomed_out_a_branch_shows_both_outcomes(cart):
+    from app.canvas.style import LOD_FULL, LOD_TITLES
+
+    _show(cart, {"message_status": NodeStats(entered=1129, branched={"yes": 452, "no": 657},
+                                             branch_reasons={"no_message": 49}, waiting=16)})
+    item = _item(cart, "message_status")
+    assert item.shown_stats((LOD_TITLES + LOD_FULL) / 2) == ["Yes 452 · No 657"]
+    assert "No 657 (49 no message sent)" in item.stats_text()
+    # The breakdown is always within reach: on the strip at full detail, else (elided there) in the tooltip.
+    assert "49 no message sent" in " ".join(item.shown_stats(1.0)) or "49 no message sent" in item.toolTip()

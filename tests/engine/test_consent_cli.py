@@ -92,7 +92,7 @@ def test_simulate_the_cart_example_texts_only_contacts_with_sms_consent(tmp_path
     # c015 opted out of email and was never asked about texts: two skips, each with its own reason.
     assert [x["reason"] for x in lines if x["contact"] == "c015" and x["action"] == "skipped"] == [
         "unsubscribed", "no_consent"]
-    assert "1 no_consent" in out
+    assert "1 no consent given" in out
 
 
 def test_simulate_the_issue_example_skips_the_sms_of_a_contact_who_opted_out(tmp_path, capsys):
@@ -118,4 +118,4 @@ def test_simulate_the_issue_example_skips_the_sms_of_a_contact_who_opted_out(tmp
     texted = [x["contact"] for x in lines if x["action"] == "sent" and x["channel"] == "sms"]
     assert texted == ["back"]
     assert [x["reason"] for x in lines if x["contact"] == "opted" and x["action"] == "skipped"] == ["unsubscribed"]
-    assert "1 unsubscribed" in next(line for line in out.splitlines() if line.startswith("Discount SMS"))
+    assert "1 opted out" in next(line for line in out.splitlines() if line.startswith("Discount SMS"))

@@ -26,7 +26,7 @@ def test_counters_rebuilt_from_the_log_match_what_the_engine_counted(any_url):
     agree with what the engine counts live, node by node (sends, skips, deferrals, branches,
     opens, conversions with revenue, goals, exits by reason)."""
     contacts, _ = parse_contacts(read_text(RESOURCES / "sample_contacts.csv"))
-    events, _ = parse_events(read_text(RESOURCES / "sample_events.jsonl").splitlines())
+    events, _ = parse_events(read_text(RESOURCES / "sample_events.jsonl"))
     # One database for every example: each simulation gets events of its own (a repeated event would
     # be recognised as already stored and skipped), while the journeys simulated before still react.
     ids = [simulate(load(path), contacts, _renamed(events, round_), db_url=any_url, keep_log=False).journey_id

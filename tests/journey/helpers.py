@@ -19,4 +19,4 @@ def linear(*steps: tuple[str, dict], name: str = "Test journey") -> Journey:
 
 
 def email(subject: str = "Hello {{ contact.first_name }}", text: str = "Hi there") -> tuple[str, dict]:
-    return "send_template", {"channel": "email", "subject": subject, "text": text}
+    return "send_template", {"channel": "email", "sender": "Shop <shop@example.com>", "subject": subject, "text": text}

@@ -173,3 +173,13 @@ def test_the_documented_example_is_a_valid_journey():
     journey = loads(example, "docs/journey-format.md")
     assert journey.nodes["n-opened"].config["step"] == "n-email"
     assert validate(journey) == []
+
+
+def test_a_file_saved_with_a_byte_order_mark_reads_as_written(tmp_path):
+    from app.examples import load_example
+    from app.journey.fileformat import dumps
+
+    journey = load_example("cart_abandonment")
+    path = tmp_path / "cart.json"
+    path.write_bytes(b"\xef\xbb\xbf" + dumps(journey).replace("\n", "\r\n").encode("utf-8"))
+    assert dumps(load(path)) == dumps(journey)

@@ -68,6 +68,7 @@ def test_build_cart_abandonment_from_an_empty_canvas(window, db_path, qtbot):
     _choose(fields[("config", "delay")].unit, "hours")
     fields = _select(window, ids["email"])
     _type(fields[("name",)].line, "Cart reminder email")
+    _type(fields[("config", "sender")].line, "Corner Shop <hello@cornershop.example>")
     _type(fields[("config", "subject")].text, "Your cart misses you")
     _type(fields[("config", "text")].text, "Hi {{ contact.first_name }}, come back: {{ event.cart_url }}")
     fields = _select(window, ids["status"])

@@ -74,3 +74,17 @@ def test_importing_the_same_events_again_says_they_were_duplicates_and_changes_n
         f"Imported 0 events from sample_events.jsonl; {lines} duplicates skipped")
     qtbot.waitUntil(lambda: not window.host.busy(), timeout=5000)
     assert (_count(window, runs), _count(window, contacts)) == before
+
+
+def test_a_json_lines_file_with_unicode_separators_in_strings_imports_every_line(window, qtbot, monkeypatch, tmp_path):
+    from app.store.tables import events
+
+    from ..engine.test_line_files import three_lines
+
+    path = tmp_path / "reviews.jsonl"
+    path.write_text(three_lines(), encoding="utf-8")
+    warnings = _choose(monkeypatch, path)
+    window.actions_["import_events"].trigger()
+    qtbot.waitUntil(lambda: "Imported 3 events from reviews.jsonl" in window.statusBar().currentMessage(),
+                    timeout=10000)
+    assert warnings == [] and _count(window, events) == 3

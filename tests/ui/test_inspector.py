@@ -107,3 +107,27 @@ def test_several_selected_items_are_described_not_edited(window):
     assert any(label.text() == "2 items selected" for label in window.inspector.widget().findChildren(QLabel))
     window.editor.scene.clearSelection()
     assert ("settings", "retrigger") in window.inspector.builder.editors
+
+
+def test_the_figures_of_an_sms_step_and_a_branch_say_what_is_true(window):
+    from app.engine.stats import JourneyStats, NodeStats
+
+    journey = window.editor.journey
+    sms = next(n for n in journey.nodes.values() if n.kind == "send_template" and n.config["channel"] == "sms")
+    branch = kind_node(window, "message_status")
+    stats = JourneyStats()
+    stats.nodes[sms.id] = NodeStats(entered=12, sent=10, delivered=9, converted=2, revenue=64.0)
+    stats.nodes[branch.id] = NodeStats(entered=9, branched={"yes": 3, "no": 4}, branch_reasons={"no_message": 1},
+                                       waiting=1, left={"journey_stopped": 1})
+    window.inspector.set_stats(stats)
+
+    window.editor.view.select_ids([sms.id])
+    figures = window.inspector.numbers.figures()
+    assert "Opened" not in figures and "Clicked" not in figures
+    assert (figures["Delivered"], figures["Converted"], figures["Revenue"]) == ("9 · 90%", "2", "64.00")
+
+    window.editor.view.select_ids([branch.id])
+    figures = window.inspector.numbers.figures()
+    assert (figures["Yes"], figures["No"]) == ("3", "4 (1 no message sent)")
+    assert figures["Waiting now"] == "1" and figures["Left here"] == "1 journey stopped"
+    assert not any("no_message" in text or "_" in label for label, text in figures.items())

@@ -115,7 +115,7 @@ def test_an_empty_journey_library_says_how_to_start(window, store):
 
 def test_palette_items_explain_themselves(window):
     from app.journey.registry import get_kind
-    palette = window.palette
+    palette = window.step_palette
     for row in range(palette.count()):
         tip = palette.item(row).toolTip()
         assert get_kind(palette.kind_at(row)).description in tip and "double-click" in tip

@@ -182,3 +182,35 @@ def test_the_inspector_shows_every_figure_of_the_selected_step(window, qtbot, jo
     note = next(iter(window.editor.journey.notes))
     window.editor.view.select_ids([note])
     assert inspector.numbers is None                                       # a sticky note has no numbers
+
+
+def test_the_engine_refuses_an_email_without_a_sender_and_the_app_shows_why(window, qtbot, journey_id, monkeypatch):
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args, **_: shown.append(args[2]))
+    email = kind_node(window, "send_template")
+    doc = window.editor.doc
+    doc.undo_stack.push(SetValue(doc, email.id, ("config", "sender"), "", "from"))
+    assert not any(p.severity == "error" for p in window.editor.validator.run_now())    # fine for a draft
+    window.actions_["activate"].trigger()
+    _settle(window, qtbot)
+    assert len(shown) == 1 and "The email has no sender (From)" in shown[0]
+    assert _status(window, journey_id) == "draft" and window.store.versions(journey_id) == []
+    assert any("The email has no sender" in window.problems.item(i).text() for i in range(window.problems.count()))
+
+
+def test_publishing_changes_with_an_error_keeps_the_running_version(window, qtbot, journey_id, monkeypatch):
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args, **_: shown.append(args[2]))
+    window.actions_["activate"].trigger()
+    qtbot.waitUntil(lambda: _status(window, journey_id) == "active", timeout=5000)
+    _settle(window, qtbot)
+    trigger = kind_node(window, "trigger")
+    window.editor.view.select_ids([trigger.id])
+    window.editor.view.delete_selection()                    # the draft loses its trigger
+    assert window.session.save()
+    _settle(window, qtbot)
+    assert window.actions_["activate"].text() == "Publish changes"
+    window.actions_["activate"].trigger()
+    _settle(window, qtbot)
+    assert len(shown) == 1 and "The journey has no trigger" in shown[0]
+    assert window.store.versions(journey_id) == [1] and _status(window, journey_id) == "active"

@@ -158,3 +158,42 @@ def test_backspace_in_the_inspector_does_not_delete_the_step(window):
     window.editor.view.setFocus()
     QTest.keyClick(window.editor.view, Qt.Key.Key_Backspace)
     assert wait.id not in window.editor.journey.nodes
+
+
+def test_delete_then_undo_exports_the_same_bytes_and_a_bad_paste_changes_nothing(window, qtbot, monkeypatch, tmp_path):
+    import json
+
+    from PySide6.QtCore import QMimeData, Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication, QFileDialog
+
+    from app.canvas import clipboard
+
+    target = {"path": ""}
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (target["path"], ""))
+
+    def export(name: str) -> bytes:
+        target["path"] = str(tmp_path / name)
+        window.actions_["export"].trigger()
+        return (tmp_path / name).read_bytes()
+
+    before = export("before.json")
+    stored = window.store.load_draft(window.session.journey_id)
+    wait = next(n for n in window.editor.journey.nodes.values() if n.kind == "wait")
+    window.editor.view.select_ids([wait.id])
+    window.editor.view.setFocus()
+    QTest.keyClick(window.editor.view, Qt.Key.Key_Delete)
+    assert wait.id not in window.editor.journey.nodes
+    window.actions_["undo"].trigger()
+    assert window.session.save()
+    assert export("after.json") == before
+    assert window.store.load_draft(window.session.journey_id) == stored
+
+    data = QMimeData()
+    data.setData(clipboard.MIME, json.dumps({"nodes": [{"id": "x", "kind": "send_fax", "config": {},
+                                                        "position": [0, 0]}], "edges": [], "notes": []}).encode())
+    QApplication.clipboard().setMimeData(data)
+    depth = window.editor.doc.undo_stack.count()
+    window.actions_["paste"].trigger()
+    assert "unknown node kind 'send_fax'" in window.statusBar().currentMessage()
+    assert window.editor.doc.undo_stack.count() == depth and export("pasted.json") == before

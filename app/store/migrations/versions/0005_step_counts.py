@@ -74,6 +74,9 @@ def _backfill() -> None:
         f"SELECT journey_id, {_hour('first_at')}, node_id, 'reached', '', 0 FROM ("
         "SELECT journey_id, node_id, MIN(at) AS first_at FROM run_log "
         f"WHERE node_id IS NOT NULL AND action IN {_STEP_ACTIONS} GROUP BY run_id, journey_id, node_id) r",
+        # A run that exited counts at the step it was at too ("left"), so a step's figures add up.
+        f"SELECT journey_id, {_hour('at')}, node_id, 'left', COALESCE(reason, ''), 0 "
+        "FROM run_log WHERE action = 'exited' AND node_id IS NOT NULL",
         # Delivery feedback on the step that sent the message.
         *(f"SELECT journey_id, {_hour(f'{state}_at')}, COALESCE(node_id, ''), 'message_{state}', '', 0 "
           f"FROM messages WHERE journey_id IS NOT NULL AND {state}_at IS NOT NULL" for state in _MESSAGE_STATES),
