@@ -116,8 +116,9 @@ def send_template(step: Step) -> Result:
         key = (run.journey_id, run.version, step.node.id, name)
         result = step.batch.templates.render(key, config[name], context, fallback)
         if result.error:
+            # A real template error (not a missing value): the run stops, the batch goes on.
             step.batch.log(run, step.node.id, "failed", step.at, reason="template_error",
-                           detail={"error": result.error[:300]})
+                           detail={"step": step.node.title[:80], "field": name, "error": result.error[:300]})
             return Stop("error", failed=True)
         rendered[name] = result.text
         missing.extend(result.missing)
