@@ -104,6 +104,12 @@ def money(context: Context, value: Any, currency: Any = None) -> Any:
     amount = _amount(value)
     locale = contact_locale(_contact(context))
     code = _currency(None if isinstance(currency, Undefined) else currency, context)
+    return _money_text(amount, code, locale)
+
+
+@lru_cache(maxsize=4096)
+def _money_text(amount: Decimal, code: str | None, locale: Locale) -> str:
+    # Cached: a shop's prices repeat across thousands of messages, and Babel's formatting is the slow part.
     if code is None:
         return format_decimal(amount, format="#,##0.00", locale=locale)
     return format_currency(amount, code, locale=locale)
@@ -189,7 +195,12 @@ def format_datetime_value(value: datetime | date, context: Context | None, forma
 def format_number(value: float | Decimal, context: Context | None) -> str:
     """A bare decimal printed in the contact's locale with at most three decimals (59.9 → "59.9",
     0.1 + 0.2 → "0.3", 1234.5 → "1,234.5" in en_US)."""
-    return format_decimal(value, locale=contact_locale(_contact(context)))
+    return _number_text(value, contact_locale(_contact(context)))
+
+
+@lru_cache(maxsize=4096)
+def _number_text(value: float | Decimal, locale: Locale) -> str:
+    return format_decimal(value, locale=locale)
 
 
 FILTERS = {"money": money, "date": date_filter, "datetime": datetime_filter, "time": time_filter}

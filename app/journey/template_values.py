@@ -96,10 +96,10 @@ class MissingValue(Undefined):
         return False
 
     # Arithmetic on a missing value is missing (printed: the policy applies); ordering is false.
-    __add__ = __radd__ = __sub__ = __rsub__ = _same
-    __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _same
-    __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = __pow__ = __rpow__ = _same
-    __pos__ = __neg__ = __abs__ = __round__ = __call__ = _same
+    __add__ = __radd__ = __sub__ = __rsub__ = _same  # type: ignore[assignment]
+    __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _same  # type: ignore[assignment]
+    __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = __pow__ = __rpow__ = _same  # type: ignore[assignment]
+    __pos__ = __neg__ = __abs__ = __round__ = __call__ = _same  # type: ignore[assignment]
     __lt__ = __le__ = __gt__ = __ge__ = _false  # type: ignore[assignment]
 
     def report(self) -> str:
