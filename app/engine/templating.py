@@ -75,7 +75,7 @@ class TemplateCache:
     def variables(self, context: dict[str, Any]) -> dict[str, Any]:
         """The render variables (the environment's globals under `context`), built once per message
         and shared by its fields' renders; templates assign into their own context, never into this."""
-        return _Variables(self._globals, **{k: template_data(v) for k, v in context.items()})
+        return _Variables(self._globals, **{k: template_data(v, k) for k, v in context.items()})
 
     def render(self, key: tuple[str, int, str, str], source: str, context: dict[str, Any],
                fallback: str = "") -> Rendered:

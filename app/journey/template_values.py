@@ -146,10 +146,15 @@ def missing_aware(convert: Any) -> Any:
 
 
 class Record(dict):  # type: ignore[type-arg]
-    """A mapping from the data (contact, event): `str()` gives its display text, never a dict repr,
-    so `{{ 'x' ~ event.item }}` and `| string` print what `{{ }}` prints."""
+    """A mapping from the data (contact, event), knowing where it sits (`event.cart`), so a missing
+    field is reported by its whole path. `str()` gives its display text, never a dict repr, so
+    `{{ 'x' ~ event.item }}` and `| string` print what `{{ }}` prints."""
 
-    __slots__ = ()
+    __slots__ = ("path",)
+
+    def __init__(self, values: dict[Any, Any], path: str) -> None:
+        super().__init__(values)
+        self.path = path
 
     def __str__(self) -> str:
         return display_text(self, None)
@@ -158,19 +163,32 @@ class Record(dict):  # type: ignore[type-arg]
 class Items(list):  # type: ignore[type-arg]
     """A list from the data: `str()` joins its items' display texts with ", "."""
 
-    __slots__ = ()
+    __slots__ = ("path",)
+
+    def __init__(self, values: list[Any], path: str) -> None:
+        super().__init__(values)
+        self.path = path
 
     def __str__(self) -> str:
         return display_text(self, None)
 
 
-def template_data(value: Any) -> Any:
-    """`value` (JSON-like data) with its dicts as `Record` and lists as `Items`, recursively."""
+def template_data(value: Any, path: str) -> Any:
+    """`value` (JSON-like data found at `path`, e.g. "event") with its dicts as `Record` and lists as
+    `Items`, recursively."""
     if isinstance(value, dict):
-        return Record({k: template_data(v) for k, v in value.items()})
+        return Record({k: template_data(v, f"{path}.{k}") for k, v in value.items()}, path)
     if isinstance(value, list):
-        return Items([template_data(v) for v in value])
+        return Items([template_data(v, f"{path}[{i}]") for i, v in enumerate(value)], path)
     return value
+
+
+def missing_name(obj: Any, key: Any) -> str:
+    """How a missing `obj.key` / `obj[key]` is reported: its whole path when `obj` came from the data."""
+    path = obj.path if isinstance(obj, (Record, Items)) else None
+    if path is None:
+        return key if isinstance(key, str) else f"[{key!r}]"
+    return f"{path}.{key}" if isinstance(key, str) else f"{path}[{key!r}]"
 
 
 @pass_context

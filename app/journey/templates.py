@@ -22,7 +22,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from .schema import Config
 from .template_filters import FILTERS
-from .template_values import MissingValue, default, finalize, is_blank, join, missing_aware
+from .template_values import MissingValue, default, finalize, is_blank, join, missing_aware, missing_name
 
 # The names a template can start from. `contact` holds the fields below plus custom
 # attributes; `event` holds the trigger event's properties; `journey` its name.
@@ -56,7 +56,7 @@ class TemplateEnvironment(SandboxedEnvironment):
         # `contact.__class__` is a probe, not a missing field: refuse it like the sandbox does elsewhere.
         if isinstance(name, str) and name.startswith("_"):
             return self.unsafe_undefined(obj, name)
-        return self.undefined(obj=obj, name=name)
+        return self.undefined(obj=obj, name=missing_name(obj, name))
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, (dict, Mapping)):
@@ -66,7 +66,7 @@ class TemplateEnvironment(SandboxedEnvironment):
                 return self._absent(obj, attribute)
         else:
             value = super().getattr(obj, attribute)
-        return self.undefined(obj=obj, name=attribute) if is_blank(value) else value
+        return self.undefined(obj=obj, name=missing_name(obj, attribute)) if is_blank(value) else value
 
     def getitem(self, obj: Any, argument: Any) -> Any:
         if isinstance(obj, (dict, Mapping)):
@@ -76,7 +76,7 @@ class TemplateEnvironment(SandboxedEnvironment):
                 return self._absent(obj, argument)
         else:
             value = super().getitem(obj, argument)
-        return self.undefined(obj=obj, name=argument) if is_blank(value) else value
+        return self.undefined(obj=obj, name=missing_name(obj, argument)) if is_blank(value) else value
 
 
 @dataclass(frozen=True)
