@@ -17,7 +17,7 @@ from difflib import get_close_matches
 from functools import lru_cache
 from typing import Any, Mapping
 
-from jinja2 import TemplateSyntaxError, meta, nodes
+from jinja2 import TemplateError, TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from .schema import Config
@@ -184,13 +184,18 @@ def inspect_template(source: str) -> TemplateInfo:
         tree = _ENV.parse(source)
     except TemplateSyntaxError as exc:
         return TemplateInfo(error=exc.message or "syntax error", error_line=exc.lineno)
-    roots = frozenset(meta.find_undeclared_variables(tree))
+    problems = tuple(template_problems(tree))
+    try:
+        roots = frozenset(meta.find_undeclared_variables(tree))
+    except TemplateError:       # Jinja's analysis stops at an unknown filter or test: already a problem above
+        stored = {n.name for n in tree.find_all(nodes.Name) if n.ctx != "load"} | {"loop"}
+        roots = frozenset(n.name for n in tree.find_all(nodes.Name) if n.ctx == "load" and n.name not in stored)
     attributes: set[tuple[str, str]] = set()
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
         root_attr = _root_attribute(node)
         if root_attr and root_attr[0] in roots:
             attributes.add(root_attr)
-    return TemplateInfo(roots=roots, attributes=frozenset(attributes), problems=tuple(template_problems(tree)))
+    return TemplateInfo(roots=roots, attributes=frozenset(attributes), problems=problems)
 
 
 def _root_attribute(node: nodes.Node) -> tuple[str, str] | None:
