@@ -1,6 +1,6 @@
 """Message templates: the Jinja2 sandbox they run in and what variables they may use.
 
-Templates are user input, so they are always parsed in a `SandboxedEnvironment`.
+Templates are user input, so they are always parsed in an `ImmutableSandboxedEnvironment`.
 Parsing is cached by source text: live validation re-checks a journey after every
 edit, and re-parsing unchanged templates each time would dominate its cost.
 
@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any, Mapping
 
 from jinja2 import TemplateError, TemplateSyntaxError, meta, nodes
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .schema import Config
 from .template_filters import FILTERS
@@ -44,7 +44,7 @@ REFUSED_FILTERS = {
 }
 
 
-class TemplateEnvironment(SandboxedEnvironment):
+class TemplateEnvironment(ImmutableSandboxedEnvironment):
     """The sandbox, with two changes.
 
     - On a mapping, `.name` reads the key only, so `event.items` is the cart's items (not

@@ -234,3 +234,13 @@ def test_the_same_source_is_compiled_per_field_and_escapes_only_in_html():
     first = render("{{ contact.first_name }}", "html", cache=cache, contact={"first_name": "A&B"})
     second = render("{{ contact.first_name }}", "text", cache=cache, contact={"first_name": "A&B"})
     assert (first.text, second.text, cache.compiles) == ("A&amp;B", "A&B", 2)
+
+
+def test_a_template_cannot_change_the_data_other_fields_see():
+    cache = TemplateCache()
+    variables = cache.variables({"contact": {"first_name": "Ann", "tags": ["a"]}, "event": {"items": ["Mug"]},
+                                 "journey": {"name": "J"}})
+    changed = cache.render(("j", 1, "n", "subject"), "{{ event.items.append('Free TV') }}{{ contact.update({}) }}",
+                           variables)
+    assert changed.error and "unsafe" in changed.error
+    assert cache.render(("j", 1, "n", "text"), "{{ event.items }}", variables).text == "Mug"
