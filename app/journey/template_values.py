@@ -176,10 +176,13 @@ class Items(list):  # type: ignore[type-arg]
 def template_data(value: Any, path: str) -> Any:
     """`value` (JSON-like data found at `path`, e.g. "event") with its dicts as `Record` and lists as
     `Items`, recursively."""
+    # Built once per message for its fields: only containers are rebuilt, scalars are shared.
     if isinstance(value, dict):
-        return Record({k: template_data(v, f"{path}.{k}") for k, v in value.items()}, path)
+        return Record({k: template_data(v, f"{path}.{k}") if isinstance(v, (dict, list)) else v
+                       for k, v in value.items()}, path)
     if isinstance(value, list):
-        return Items([template_data(v, f"{path}[{i}]") for i, v in enumerate(value)], path)
+        return Items([template_data(v, f"{path}[{i}]") if isinstance(v, (dict, list)) else v
+                      for i, v in enumerate(value)], path)
     return value
 
 
