@@ -154,9 +154,10 @@ def bench_templates(renders: int = 30_000) -> tuple[int, float]:
     done = 0
     while done < renders:
         contact = contacts[done % 1000]
+        # As the send step does: the variables once per message, shared by its three fields.
+        variables = cache.variables({"contact": contact, "event": event, "journey": {"name": journey.name}})
         for name in fields:
-            cache.render((journey.id, 1, email.id, name), email.config[name],
-                         {"contact": contact, "event": event, "journey": {"name": journey.name}})
+            cache.render((journey.id, 1, email.id, name), email.config[name], variables)
             done += 1
     return done, time.perf_counter() - started
 

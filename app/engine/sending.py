@@ -6,14 +6,15 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.journey.schema import parse_datetime
 from app.journey.settings import allows_unknown
+from app.journey.template_filters import ZONE_VARIABLE
 from app.store.tables import messages
 
 from .consent import SUBSCRIBED, UNSUBSCRIBED, allowed
 from .runs import message_key
 from .steps import Hold, Next, Result, Step, Stop
 from .timeutil import iso, quiet_until
-from app.journey.schema import parse_datetime
 
 DEFAULT_WINDOW = ("21:00", "08:00")   # for timing "next allowed window" when quiet hours are off
 
@@ -112,7 +113,7 @@ def send_template(step: Step) -> Result:
         return held
 
     context = step.batch.templates.variables({
-        "contact": contact.template_data(), "event": step.batch.event_props(run),
+        "contact": contact.template_data(), "event": step.batch.event_props(run), ZONE_VARIABLE: step.zone,
         "journey": {"name": step.journey.name, "description": step.journey.model.description}})
     fields = ("subject", "html", "text") if channel == "email" else ("message",)
     fallback = config["fallback"] if config["missing"] == "fallback" else ""
@@ -122,8 +123,9 @@ def send_template(step: Step) -> Result:
         key = (run.journey_id, run.version, step.node.id, name)
         result = step.batch.templates.render(key, config[name], context, fallback)
         if result.error:
+            # A real template error (not a missing value): the run stops, the batch goes on.
             step.batch.log(run, step.node.id, "failed", step.at, reason="template_error",
-                           detail={"error": result.error[:300]})
+                           detail={"step": step.node.title[:80], "field": name, "error": result.error[:300]})
             return Stop("error", failed=True)
         rendered[name] = result.text
         missing.extend(result.missing)

@@ -1,53 +1,27 @@
 """Rendering message templates: compiled once per (journey, version, node, field).
 
-Templates run in the journey model's `SandboxedEnvironment` (they are user
-input). Compiling is the expensive part, so a compiled template is cached per
-published version; rendering for a contact only evaluates it.
+Templates run in the journey model's sandbox (they are user input). Compiling is
+the expensive part, so a compiled template is cached per published version;
+rendering for a contact only evaluates it.
 
-Missing variables: `{{ contact.city }}` for a contact without a city renders
-the step's fallback text and is reported, so the step can apply its policy
-(use the fallback, skip the message, or stop the run). `| default(...)` still
-works as usual because the filter sees the undefined value first.
+The field decides the escaping: the `html` field renders in the HTML environment
+(every printed value escaped), every other field (subject, text, message) in the
+plain one. Missing values (absent, null or blank, at any depth) print the step's
+fallback text and are reported, so the step can apply its policy (use the
+fallback, skip the message, or stop the run); `| default(...)` sees them first.
 """
 from __future__ import annotations
 
-from contextvars import ContextVar
-from dataclasses import dataclass, field
-from typing import Any, Iterator
+from dataclasses import dataclass
+from typing import Any
 
-from jinja2 import Template, Undefined
+from jinja2 import Template
 from jinja2.exceptions import TemplateError
 
-from app.journey.templates import make_environment
+from app.journey.templates import TemplateEnvironment, make_environment, template_problems
+from app.journey.template_values import CURRENT_PASS, RenderPass, template_data
 
-
-@dataclass
-class _Pass:
-    fallback: str = ""
-    missing: list[str] = field(default_factory=list)
-
-
-_CURRENT: ContextVar[_Pass | None] = ContextVar("render_pass", default=None)
-
-
-class _RecordingUndefined(Undefined):
-    """Prints as the fallback text and notes its own name."""
-
-    __slots__ = ()
-
-    def _note(self) -> _Pass | None:
-        current = _CURRENT.get()
-        if current is not None:
-            current.missing.append(self._undefined_name or "?")
-        return current
-
-    def __str__(self) -> str:
-        current = self._note()
-        return current.fallback if current else ""
-
-    def __iter__(self) -> Iterator[Any]:
-        self._note()
-        return iter(())
+HTML_FIELDS = frozenset({"html"})     # the fields whose output is HTML, hence escaped
 
 
 class _Variables(dict[str, Any]):
@@ -56,6 +30,8 @@ class _Variables(dict[str, Any]):
 
 @dataclass(frozen=True)
 class Rendered:
+    """A field's text, the names of the missing values it printed, or the error that stopped it."""
+
     text: str
     missing: tuple[str, ...]
     error: str | None = None
@@ -65,29 +41,28 @@ class TemplateCache:
     """Compiled templates by key; `compiles` counts real compilations (tests assert on it)."""
 
     def __init__(self) -> None:
-        self._env = make_environment()
-        self._env.undefined = _RecordingUndefined
-        # The journey environment's getattr tests `isinstance(obj, Mapping)` (an ABC check) on every
-        # attribute; plain dicts — all the engine passes in — answer the same through a direct lookup.
-        lookup = self._env.getattr
-
-        def getattr_fast(obj: Any, attribute: str) -> Any:
-            if type(obj) is dict and attribute in obj:
-                return obj[attribute]
-            return lookup(obj, attribute)
-
-        self._env.getattr = getattr_fast  # type: ignore[method-assign]
-        self._globals = dict(self._env.globals)
+        self._plain = make_environment(html=False)
+        self._html = make_environment(html=True)
+        self._globals = dict(self._plain.globals)    # the same in both environments
         self._compiled: dict[tuple[str, int, str, str], Template | str] = {}
         self.compiles = 0
 
+    def environment(self, field: str) -> TemplateEnvironment:
+        return self._html if field in HTML_FIELDS else self._plain
+
     def get(self, key: tuple[str, int, str, str], source: str) -> Template | str:
-        """The compiled template, or the syntax error's message (cached too)."""
+        """The compiled template for `key` = (journey id, version, node id, field), or the reason it
+        cannot run, as "template error: …" (cached too)."""
         found = self._compiled.get(key)
         if found is None:
             self.compiles += 1
+            env = self.environment(key[3])
             try:
-                found = self._env.from_string(source)
+                tree = env.parse(source)
+                refused = template_problems(tree)
+                if refused:
+                    raise TemplateError(f"line {refused[0].line}: {refused[0].message}")
+                found = env.from_string(tree)
                 # A plain dict, not Jinja's ChainMap over the environment's globals: every render
                 # copies the globals' keys, and iterating a ChainMap is slow (the engine never
                 # changes its environment's globals after this point).
@@ -100,23 +75,26 @@ class TemplateCache:
     def variables(self, context: dict[str, Any]) -> dict[str, Any]:
         """The render variables (the environment's globals under `context`), built once per message
         and shared by its fields' renders; templates assign into their own context, never into this."""
-        return _Variables(self._globals, **context)
+        return _Variables(self._globals, **{k: template_data(v, k) for k, v in context.items()})
 
     def render(self, key: tuple[str, int, str, str], source: str, context: dict[str, Any],
                fallback: str = "") -> Rendered:
+        """Renders one field for one contact. `context`: {"contact", "event", "journey"} (or
+        `variables()` of it). Never raises: a template error comes back in `Rendered.error`."""
         if not source:
             return Rendered("", ())
         template = self.get(key, source)
         if isinstance(template, str):
             return Rendered("", (), template)
         variables = context if type(context) is _Variables else self.variables(context)
-        current = _Pass(fallback)
-        token = _CURRENT.set(current)
+        current = RenderPass(fallback)
+        token = CURRENT_PASS.set(current)
         try:
             # Template.render without its two dict copies (one through a ChainMap) per call.
-            text = self._env.concat(template.root_render_func(template.new_context(variables, shared=True)))
+            env = template.environment
+            text = env.concat(template.root_render_func(template.new_context(variables, shared=True)))
         except Exception as exc:  # noqa: BLE001 - user templates can raise anything (sandbox, type errors)
-            return Rendered("", tuple(current.missing), f"template error: {exc}")
+            return Rendered("", tuple(dict.fromkeys(current.missing)), f"template error: {exc}")
         finally:
-            _CURRENT.reset(token)
+            CURRENT_PASS.reset(token)
         return Rendered(text, tuple(dict.fromkeys(current.missing)))

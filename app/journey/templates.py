@@ -1,19 +1,28 @@
 """Message templates: the Jinja2 sandbox they run in and what variables they may use.
 
-Templates are user input, so they are always parsed in a `SandboxedEnvironment`.
+Templates are user input, so they are always parsed in an `ImmutableSandboxedEnvironment`.
 Parsing is cached by source text: live validation re-checks a journey after every
 edit, and re-parsing unchanged templates each time would dominate its cost.
+
+Two environments, identical but for escaping: the HTML body's escapes every
+printed value (contact data never becomes markup), the subject, plain-text body
+and SMS/WhatsApp text are not HTML and are not escaped. Filters that would turn
+data into markup (`safe`, `urlize`, `xmlattr`, `tojson`) are not available, and
+`{% autoescape %}` is refused: a shop's own markup is written in the template.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from difflib import get_close_matches
 from functools import lru_cache
 from typing import Any, Mapping
 
-from jinja2 import TemplateSyntaxError, meta, nodes
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import TemplateError, TemplateSyntaxError, meta, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .schema import Config
+from .template_filters import FILTERS
+from .template_values import MissingValue, default, finalize, is_blank, join, missing_aware, missing_name
 
 # The names a template can start from. `contact` holds the fields below plus custom
 # attributes; `event` holds the trigger event's properties; `journey` its name.
@@ -25,17 +34,49 @@ CONTACT_FIELDS = frozenset({
 JOURNEY_FIELDS = frozenset({"name", "description"})
 
 
-class TemplateEnvironment(SandboxedEnvironment):
-    """The sandbox, with one change: on a mapping, a key wins over a method of the same
-    name, so `event.items` is the cart's items, not `dict.items`."""
+# Filters that turn a value into markup: refused, so contact and event data can never become HTML.
+REFUSED_FILTERS = {
+    "safe": "values are always escaped in the HTML body; write your own markup in the template, outside {{ }}",
+    "urlize": "it would turn text from the data into live links; write the link in the template: "
+              "<a href=\"{{ event.url }}\">…</a>",
+    "xmlattr": "attributes made from data could add event handlers; write the attribute in the template",
+    "tojson": "messages do not carry JSON; print the fields you need",
+}
+
+
+class TemplateEnvironment(ImmutableSandboxedEnvironment):
+    """The sandbox, with two changes.
+
+    - On a mapping, `.name` reads the key only, so `event.items` is the cart's items (not
+      `dict.items`) and a mapping without that key gives a missing value (not a method).
+    - A null or blank value read by `.name` or `[key]` is missing (`MissingValue`), at any depth.
+    """
+
+    def _absent(self, obj: Any, name: Any) -> Any:
+        # `contact.__class__` is a probe, not a missing field: refuse it like the sandbox does elsewhere.
+        if isinstance(name, str) and name.startswith("_"):
+            return self.unsafe_undefined(obj, name)
+        return self.undefined(obj=obj, name=missing_name(obj, name))
 
     def getattr(self, obj: Any, attribute: str) -> Any:
-        if isinstance(obj, Mapping):
+        if isinstance(obj, (dict, Mapping)):
             try:
-                return obj[attribute]
+                value = obj[attribute]
             except (KeyError, TypeError):
-                pass
-        return super().getattr(obj, attribute)
+                return self._absent(obj, attribute)
+        else:
+            value = super().getattr(obj, attribute)
+        return self.undefined(obj=obj, name=missing_name(obj, attribute)) if is_blank(value) else value
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if isinstance(obj, (dict, Mapping)):
+            try:
+                value = obj[argument]
+            except (KeyError, TypeError):
+                return self._absent(obj, argument)
+        else:
+            value = super().getitem(obj, argument)
+        return self.undefined(obj=obj, name=missing_name(obj, argument)) if is_blank(value) else value
 
 
 @dataclass(frozen=True)
@@ -67,22 +108,74 @@ def variable_names(trigger: Config | None, catalog: VariableCatalog | None) -> l
     return names
 
 
-def make_environment() -> TemplateEnvironment:
-    """The one template environment: validation, preview and the engine all use it."""
-    return TemplateEnvironment(autoescape=False, trim_blocks=True, lstrip_blocks=True)
+def make_environment(html: bool = False) -> TemplateEnvironment:
+    """The template environment validation, preview and the engine all use; `html=True` for the
+    HTML body (every printed value escaped), False for subject, plain text, SMS and WhatsApp."""
+    env = TemplateEnvironment(autoescape=html, trim_blocks=True, lstrip_blocks=True,
+                              undefined=MissingValue, finalize=finalize)
+    for name in REFUSED_FILTERS:
+        env.filters.pop(name, None)
+    env.filters["default"] = env.filters["d"] = default
+    env.filters["join"] = join
+    for name in ("int", "float"):
+        env.filters[name] = missing_aware(env.filters[name])
+    env.filters.update(FILTERS)
+    return env
 
 
 _ENV = make_environment()
+FILTER_NAMES = frozenset(_ENV.filters)
+TEST_NAMES = frozenset(_ENV.tests)
+
+
+@dataclass(frozen=True)
+class TemplateProblem:
+    """Something in a template that parses but cannot run: what, on which line, and what to do."""
+
+    message: str
+    line: int
+    hint: str
 
 
 @dataclass(frozen=True)
 class TemplateInfo:
-    """What parsing found: a syntax error, or the variables the template reads."""
+    """What parsing found: a syntax error, or the variables the template reads and its problems."""
 
     error: str | None = None
     error_line: int | None = None
     roots: frozenset[str] = frozenset()                 # top-level names read
     attributes: frozenset[tuple[str, str]] = frozenset()  # (root, first attribute) pairs
+    problems: tuple[TemplateProblem, ...] = ()
+
+
+def template_problems(tree: nodes.Template) -> list[TemplateProblem]:
+    """Unknown or refused filters and tests, `{% autoescape %}`, and a whole root record printed
+    (`{{ contact }}`): each would fail (or be unsafe) when the message is rendered."""
+    found: list[TemplateProblem] = []
+    for node in tree.find_all((nodes.Filter, nodes.Test)):
+        name, line = node.name, node.lineno
+        if isinstance(node, nodes.Test):
+            if name not in TEST_NAMES:
+                found.append(TemplateProblem(f"unknown test '{name}'", line, "Known tests: " + ", ".join(
+                    ("defined", "undefined", "number", "string", "divisibleby", "in"))))
+        elif name in REFUSED_FILTERS:
+            found.append(TemplateProblem(f"the filter '{name}' is not available", line,
+                                         f"Not available because {REFUSED_FILTERS[name]}."))
+        elif name not in FILTER_NAMES:
+            close = get_close_matches(name, sorted(FILTER_NAMES), n=1)
+            hint = f"Did you mean '{close[0]}'?" if close else "Shop filters: money, date, datetime, time, default."
+            found.append(TemplateProblem(f"unknown filter '{name}'", line, hint))
+    for modifier in tree.find_all((nodes.EvalContextModifier, nodes.ScopedEvalContextModifier)):
+        found.append(TemplateProblem("{% autoescape %} is not available", modifier.lineno,
+                                     "Values are escaped in the HTML body and nowhere else; "
+                                     "remove the {% autoescape %} tags."))
+    for output in tree.find_all(nodes.Output):
+        for child in output.nodes:
+            if isinstance(child, nodes.Name) and child.name in ("contact", "event"):
+                found.append(TemplateProblem(f"{{{{ {child.name} }}}} prints a whole record", child.lineno,
+                                             f"Print one of its fields, e.g. {{{{ {child.name}."
+                                             f"{'first_name' if child.name == 'contact' else 'total'} }}}}."))
+    return found
 
 
 @lru_cache(maxsize=8192)
@@ -91,13 +184,18 @@ def inspect_template(source: str) -> TemplateInfo:
         tree = _ENV.parse(source)
     except TemplateSyntaxError as exc:
         return TemplateInfo(error=exc.message or "syntax error", error_line=exc.lineno)
-    roots = frozenset(meta.find_undeclared_variables(tree))
+    problems = tuple(template_problems(tree))
+    try:
+        roots = frozenset(meta.find_undeclared_variables(tree))
+    except TemplateError:       # Jinja's analysis stops at an unknown filter or test: already a problem above
+        stored = {n.name for n in tree.find_all(nodes.Name) if n.ctx != "load"} | {"loop"}
+        roots = frozenset(n.name for n in tree.find_all(nodes.Name) if n.ctx == "load" and n.name not in stored)
     attributes: set[tuple[str, str]] = set()
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
         root_attr = _root_attribute(node)
         if root_attr and root_attr[0] in roots:
             attributes.add(root_attr)
-    return TemplateInfo(roots=roots, attributes=frozenset(attributes))
+    return TemplateInfo(roots=roots, attributes=frozenset(attributes), problems=problems)
 
 
 def _root_attribute(node: nodes.Node) -> tuple[str, str] | None:

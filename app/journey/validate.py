@@ -241,6 +241,8 @@ def _check_template(run: _Run, node: Node, pointer: str, label: str, source: str
         run.add(ERROR, node, pointer, f"{label}: template error on line {info.error_line}: {info.error}",
                 "Check the {{ }} and {% %} brackets around variables and tags.")
         return
+    for problem in info.problems:
+        run.add(ERROR, node, pointer, f"{label}: {problem.message} (line {problem.line})", problem.hint)
     for root in sorted(info.roots - set(ROOTS)):
         run.add(ERROR, node, pointer, f"{label}: unknown variable '{root}'",
                 f"Variables start with contact., event. or journey., e.g. {{{{ contact.{root} }}}}.")

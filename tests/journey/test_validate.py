@@ -181,3 +181,30 @@ def test_journey_settings_are_checked_too():
     journey.settings["goal"].update(enabled=True, event="")
     [problem] = errors(journey)
     assert problem.node_id is None and problem.field == "/settings/goal/event"
+
+
+def test_templates_may_use_the_shop_filters():
+    text = ("{% for item in event.items %}{{ item.quantity }} × {{ item.title }} — "
+            "{{ item.price | money(event.currency) }}\n{% endfor %}{{ event.at | date('long') }} "
+            "{{ event.at | datetime }} {{ event.at | time }} {{ event.total | money | default('-') }}")
+    assert errors(linear(email(text=text))) == []
+
+
+def test_unknown_and_refused_filters_are_errors_before_the_journey_runs():
+    found = errors(linear(email(subject="Hi {{ contact.first_name | shout }}",
+                                text="{{ contact.first_name | safe }}\n{{ event.price | mony }}")))
+    by_message = {p.message: p for p in found}
+    assert set(by_message) == {"Subject: unknown filter 'shout' (line 1)",
+                               "Plain-text body: the filter 'safe' is not available (line 1)",
+                               "Plain-text body: unknown filter 'mony' (line 2)"}
+    assert by_message["Plain-text body: unknown filter 'mony' (line 2)"].hint == "Did you mean 'money'?"
+    assert "escaped" in by_message["Plain-text body: the filter 'safe' is not available (line 1)"].hint
+
+
+def test_switching_escaping_off_or_printing_a_whole_record_is_an_error():
+    journey = linear(("send_template", {"channel": "email", "subject": "Hi {{ contact }}",
+                                        "html": "{% autoescape false %}{{ contact.first_name }}{% endautoescape %}"}))
+    assert {p.message for p in errors(journey)} == {
+        "Subject: {{ contact }} prints a whole record (line 1)",
+        "HTML body: {% autoescape %} is not available (line 1)"}
+    assert "unknown test 'evn'" in messages(linear(email(text="{% if event.n is evn %}x{% endif %}")))[0]
