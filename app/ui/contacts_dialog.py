@@ -23,6 +23,7 @@ from app.store.contacts import ContactDetail, ContactSummary, contact_detail, fi
 
 from .engine_host import EngineHost
 from .theme import colours
+from .wheel import guard_application
 
 _ID = Qt.ItemDataRole.UserRole
 CHANNEL_WORDS = {"email": "Email", "sms": "SMS", "whatsapp": "WhatsApp"}
@@ -208,6 +209,7 @@ class ContactsDialog(QDialog):
 
     def __init__(self, db: Engine, host: EngineHost, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        guard_application()     # the wheel edits no field without focus, in every window
         self.db, self.host = db, host
         self.setWindowTitle("Contacts")
         self.resize(1120, 640)

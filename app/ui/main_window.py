@@ -34,6 +34,7 @@ from .run_controls import RunControls
 from .session import EditorSession
 from .settings_dialog import SettingsDialog
 from .theme import apply_theme
+from .wheel import guard_application
 
 SCREENSHOT_SIZE = QSize(1400, 900)
 
@@ -47,6 +48,7 @@ def problem_count(errors: int, warnings: int) -> str:
 class MainWindow(QMainWindow):
     def __init__(self, store: JourneyStore, host: EngineHost | None = None) -> None:
         super().__init__()
+        guard_application()     # the wheel edits no field without focus, in every window
         app = QApplication.instance()
         if isinstance(app, QApplication) and not getattr(app, "_journey_theme", False):
             apply_theme(app)

@@ -17,6 +17,7 @@ from app.store.errors import StoreError
 
 from .editors import ZonePicker
 from .form import form_label, help_label
+from .wheel import guard_application
 
 EXPLANATION = ("Quiet hours, waits until a time of day, anniversaries and “N days” are judged in each "
                "contact's own time zone. Contacts without one use this time zone (a journey may choose "
@@ -45,6 +46,7 @@ class SettingsDialog(QDialog):
 
     def __init__(self, engine: Engine, parent: QWidget | None = None, *, first_start: bool = False) -> None:
         super().__init__(parent)
+        guard_application()     # the wheel edits no field without focus, in every window
         self.engine = engine
         self.setWindowTitle("Welcome to Journey Studio" if first_start else "Settings")
         self.setMinimumWidth(460)

@@ -7,6 +7,11 @@ every such field under a widget: without focus, the field passes the wheel to th
 scrolls it (its nearest scroll area); with focus (clicked or tabbed into), it takes the wheel as
 usual. The fields also stop taking focus from the wheel (Qt.FocusPolicy.StrongFocus), so a
 wheel turn never arms a field either.
+
+The guard watches the whole application (an application event filter), not only the forms built
+so far: a field created later anywhere — a dialog such as File → Settings, the status bar, a row
+added with "+ Add …" — is covered without anyone remembering to guard it. Fields inside popups
+(a calendar, a combo's list) are left alone: they are windows of their own and nothing scrolls them.
 """
 from __future__ import annotations
 
@@ -57,10 +62,16 @@ class WheelGuard(QObject):
     """The event filter behind `guard_wheel` (one instance serves every field)."""
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.Polish:
+            # Polished before it is first shown: from then on the wheel never gives it focus.
+            if (isinstance(watched, QWidget) and wheel_edits(watched) and not _in_popup(watched)
+                    and watched.focusPolicy() == Qt.FocusPolicy.WheelFocus):
+                watched.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+            return False
         if event.type() != QEvent.Type.Wheel:
             return False
         field = _field_of(watched)
-        if field is None or _focused(field):
+        if field is None or _in_popup(field) or _focused(field):
             return False                    # a focused field takes the wheel as usual
         area = _scroll_area_of(field)
         if area is not None:
@@ -77,10 +88,23 @@ _guard: WheelGuard | None = None
 
 
 def _the_guard() -> WheelGuard:
+    """The one guard, watching every widget of the application from its first use on."""
     global _guard
-    if _guard is None:
-        _guard = WheelGuard(QApplication.instance())
+    app = QApplication.instance()
+    if _guard is None or _guard.parent() is not app:
+        _guard = WheelGuard(app)
+        if app is not None:
+            app.installEventFilter(_guard)
     return _guard
+
+
+def guard_application() -> None:
+    """Guards every wheel-sensitive field of every window, present and future (idempotent)."""
+    _the_guard()
+
+
+def _in_popup(widget: QWidget) -> bool:
+    return widget.window().windowType() == Qt.WindowType.Popup
 
 
 def guard_wheel(root: QWidget) -> None:

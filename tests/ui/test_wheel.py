@@ -163,3 +163,46 @@ def _value(field: QWidget) -> object:
     if isinstance(field, QComboBox):
         return field.currentIndex()
     return field.value()     # type: ignore[attr-defined]
+
+
+def test_the_wheel_over_the_time_zone_in_file_settings_does_not_change_it(window, qtbot):
+    """File → Settings: the business's time zone is an editable combo; rolling the wheel over it
+    (without clicking it) must not pick another zone."""
+    from app.ui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(window.store.engine, window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    window.editor.view.setFocus()
+    picker = dialog.zone
+    before = picker.currentIndex()
+    for target in (picker, picker.lineEdit()):
+        wheel(target)
+        wheel(target, UP)
+        wheel(target)
+    assert picker.currentIndex() == before
+    assert picker.focusPolicy() != Qt.FocusPolicy.WheelFocus
+
+
+def test_a_field_added_to_any_window_later_ignores_the_wheel_without_focus(window, qtbot):
+    """Not only the forms built so far: a field created afterwards, anywhere in the app (a dialog,
+    the status bar, a row added with "+ Add …"), passes the wheel on while it has no focus."""
+    area = QScrollArea()
+    qtbot.addWidget(area)
+    page = QWidget()
+    column = QVBoxLayout(page)
+    spin, combo = QSpinBox(), _editable_combo()
+    spin.setValue(7)
+    column.addWidget(spin)
+    column.addWidget(combo)
+    column.addSpacing(2000)
+    area.setWidget(page)
+    area.resize(300, 200)
+    area.show()
+    window.editor.view.setFocus()
+    wheel(spin)
+    wheel(combo)
+    wheel(combo.lineEdit())
+    assert spin.value() == 7 and combo.currentIndex() == 1
+    assert area.verticalScrollBar().value() > 0
+    assert spin.focusPolicy() != Qt.FocusPolicy.WheelFocus
