@@ -42,3 +42,101 @@ def test_each_layer_imports_nothing_from_above(package, extra, forbidden):
 def test_the_check_sees_a_forbidden_import():
     """The probe itself works: the canvas does load Qt."""
     assert "PySide6" in loaded_by("app.canvas", ())
+
+
+# -- every import statement, wherever it sits --------------------------------------------------------
+# Importing a layer only loads what runs at import time: an import inside a function (a lazy import)
+# escapes the check above until that function runs. So every file is also read, and every import
+# statement in it — at the top, in a function, behind `if TYPE_CHECKING`, or a literal
+# importlib.import_module("…") / __import__("…") — is checked against the layer's rule.
+
+import ast  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+UI = ("app.ui", "app.canvas")
+
+STATIC_LAYERS = [
+    # directory or file, modules (with everything below them) it must not import
+    ("app/journey", QT + DATABASE + UI + ("app.store", "app.engine", "app.cli", "app.engine_cli")),
+    ("app/store", QT + UI + ("app.engine", "app.cli", "app.engine_cli")),
+    ("app/engine", QT + UI + ("app.cli", "app.engine_cli")),
+    ("app/engine_cli.py", QT + UI),
+]
+
+
+def imported_names(source: str, filename: str = "<source>", package: str = "") -> list[tuple[int, str]]:
+    """(line, full module name) of every import the source makes, wherever it is written; relative
+    imports are resolved against `package` (the dotted package the file belongs to)."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(source, filename)):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[:len(package.split(".")) - node.level + 1] if package else []
+                base = ".".join([*parts, *([base] if base else [])])
+            found.append((node.lineno, base))
+            found += [(node.lineno, f"{base}.{alias.name}") for alias in node.names]
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
+                and isinstance(node.args[0].value, str):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            if name in ("import_module", "__import__"):
+                found.append((node.lineno, node.args[0].value))
+    return found
+
+
+def _hits(name: str, forbidden: tuple[str, ...]) -> bool:
+    return any(name == f or name.startswith(f + ".") for f in forbidden)
+
+
+def forbidden_imports(path: str, forbidden: tuple[str, ...]) -> list[str]:
+    target = ROOT / path
+    files = [target] if target.is_file() else sorted(target.rglob("*.py"))
+    found = []
+    for f in files:
+        module = ".".join(f.relative_to(ROOT).with_suffix("").parts)
+        package = module if f.name == "__init__.py" else module.rpartition(".")[0]
+        package = package.removesuffix(".__init__")
+        found += [f"{f.relative_to(ROOT)}:{line}: imports {name}"
+                  for line, name in imported_names(f.read_text(encoding="utf-8"), str(f), package)
+                  if _hits(name, forbidden)]
+    return found
+
+
+@pytest.mark.parametrize("path, forbidden", STATIC_LAYERS, ids=[p for p, _ in STATIC_LAYERS])
+def test_no_file_of_a_layer_imports_from_above_even_inside_a_function(path, forbidden):
+    assert forbidden_imports(path, forbidden) == []
+
+
+@pytest.mark.parametrize("source", [
+    "import PySide6",
+    "import PySide6.QtCore as core",
+    "from PySide6 import QtCore",
+    "from PySide6.QtWidgets import QWidget",
+    "def later():\n    from PySide6.QtCore import QObject\n    return QObject",
+    "class C:\n    def m(self):\n        import shiboken6",
+    "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from PySide6.QtGui import QColor",
+    "import importlib\nqt = importlib.import_module('PySide6.QtCore')",
+    "qt = __import__('PySide6')",
+    "try:\n    import os, PySide6.QtCore\nexcept ImportError:\n    pass",
+    "def f():\n    from app.canvas.style import theme",
+    "def f():\n    from ..ui import wheel",
+])
+def test_the_static_check_sees_every_way_of_importing_from_above(source):
+    assert any(_hits(n, QT + UI) for _, n in imported_names(source, package="app.engine"))
+
+
+@pytest.mark.parametrize("source", ["def f():\n    import sqlalchemy.engine as e", "from ..store import db",
+                                    "from app.engine import engine", "import sqlite3"])
+def test_the_static_check_sees_a_lazy_database_import_in_the_journey_layer(source):
+    forbidden = dict(STATIC_LAYERS)["app/journey"]
+    assert any(_hits(n, forbidden) for _, n in imported_names(source, package="app.journey"))
+
+
+def test_the_static_check_passes_imports_that_point_down():
+    names = imported_names("from ..journey import model\nfrom . import runs\nimport json", package="app.engine")
+    assert not any(_hits(n, dict(STATIC_LAYERS)["app/engine"]) for _, n in names)
