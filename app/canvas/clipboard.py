@@ -21,6 +21,7 @@ from PySide6.QtCore import QMimeData
 from PySide6.QtWidgets import QApplication
 
 from app.journey.fileformat import JourneyFileError
+from app.journey.jsontext import parse_json
 from app.journey.model import Journey, Node, new_id
 
 from .commands import Fragment
@@ -132,7 +133,7 @@ def get() -> Fragment | None:
     if data is None or not data.hasFormat(MIME):
         return None
     try:
-        raw = json.loads(bytes(data.data(MIME).data()).decode("utf-8"))
+        raw = parse_json(bytes(data.data(MIME).data()).decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise JourneyFileError(_SOURCE, f"holds steps that cannot be read ({exc})") from None
     return read_fragment(raw)

@@ -12,6 +12,7 @@ from typing import Any, Iterable, Iterator
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection, Engine
 
+from app.journey.jsontext import parse_json
 from app.journey.schema import parse_datetime, timezone_names
 from app.store.catalog import CONTACT_SCOPE, record_attributes
 from app.store.sql import insert_or_ignore, write_transaction
@@ -248,7 +249,7 @@ def parse_events(source: str | Iterable[str]) -> tuple[list[EventIn], list[Probl
 
 def _event(raw: str) -> EventIn:
     try:
-        data: Any = json.loads(raw)
+        data: Any = parse_json(raw)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
     if not isinstance(data, dict):

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Container, Mapping
 
+from .jsontext import parse_json
 from .model import Edge, Journey, Node, Note
 from .registry import UnknownKind, get_kind, kind_ids
 from .schema import SchemaError, coerce
@@ -120,7 +121,7 @@ def load(path: str | os.PathLike[str]) -> Journey:
 
 def loads(text: str, source: str = "<journey>") -> Journey:
     try:
-        data = json.loads(text)
+        data = parse_json(text)
     except json.JSONDecodeError as exc:
         raise JourneyFileError(source, f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
     return from_document(data, source)

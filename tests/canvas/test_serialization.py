@@ -113,6 +113,8 @@ def _fragment(**node: object) -> dict:
      "refers to a node that does not exist"),
     ({**_fragment(), "format": "journey-fragment/7"}, "newer Journey Studio"),
     ("{not json", "cannot be read"),
+    ("[" * 100_000 + "]" * 100_000, "nest deeper than"),                    # json.loads: RecursionError
+    ({**_fragment(), "nodes": [_fragment()["nodes"][0] | {"name": "x" * 5}] * 2}, "n1"),     # the same id twice
 ])
 def test_a_fragment_the_file_reader_refuses_is_not_pasted(cart, payload, says):
     before = to_document(cart.journey)

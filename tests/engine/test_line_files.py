@@ -95,3 +95,22 @@ def test_the_cli_imports_csv_contacts_with_separators_in_values(tmp_path, capsys
         names = {r.id: r.first_name for r in conn.execute(select(contacts.c.id, contacts.c.first_name))}
     engine.dispose()
     assert names == {"ann": "Ann\u2028Marie", "bo": "Bo\u0085Li"}
+
+
+def test_a_line_nested_too_deep_is_one_bad_line_with_its_number_not_a_crash():
+    deep = '{"contact": "ann", "type": "x", "at": "2026-03-01T10:00:00Z", "properties": {"a": ' \
+           + "[" * 50_000 + "]" * 50_000 + "}}"
+    text = "\n".join([_line("ann", "one"), deep, _line("bob", "three")]) + "\n"
+    found, problems = parse_events(text)
+    assert [e.contact for e in found] == ["ann", "bob"]
+    assert [p.line for p in problems] == [2] and "nest deeper than" in str(problems[0])
+
+
+def test_the_cli_refuses_a_journey_file_nested_too_deep_without_a_traceback(tmp_path, capsys):
+    path = tmp_path / "deep.json"
+    path.write_text('{"format": "journey/1", "nodes": ' + "[" * 100_000 + "]" * 100_000 + "}", encoding="utf-8")
+    for args in (["validate", str(path)], ["import", str(path), "--db", str(tmp_path / "db.sqlite3")]):
+        code = main(args)
+        err = capsys.readouterr().err
+        assert code == 2 and "Traceback" not in err
+        assert "is not valid JSON: arrays and objects nest deeper than 100 levels at line 1" in err
