@@ -59,8 +59,9 @@ class ContactImport:
 def parse_contacts(text: str) -> tuple[list[ContactRow], list[Problem]]:
     """Contacts from CSV text whose first line names the columns. Records end at "\n" or "\r\n"
     only (never at U+2028 and friends, which may sit inside a value); each row and problem carries
-    the line its record starts on."""
-    reader = csv.reader(io.StringIO(text))
+    the line its record starts on. A byte-order mark at the start (Excel's "CSV UTF-8") is not
+    part of the first column's name."""
+    reader = csv.reader(io.StringIO(text.removeprefix(BOM)))
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
@@ -221,14 +222,18 @@ def _consent(conn: Connection, chunk: list[ContactRow], existing: dict[str, Any]
     return changes
 
 
+BOM = "\ufeff"     # a byte-order mark: how Windows tools start UTF-8 text; never content
+
+
 def json_lines(text: str) -> Iterator[tuple[int, str]]:
     """The lines of a JSON-lines file with their numbers (from 1), split on "\n" only.
 
     `str.splitlines` would also split at U+2028, U+2029, U+0085, \x0b, \x0c, \x1c-\x1e, which JSON
     allows raw inside strings (RFC 8259 section 7; the JSON Lines format separates records with
-    "\n" alone), turning one good line into two bad ones. A "\r" before the "\n" (Windows) is dropped.
+    "\n" alone), turning one good line into two bad ones. A "\r" before the "\n" (Windows) is dropped,
+    and so is a byte-order mark at the start of the text (Windows editors write one).
     """
-    for number, line in enumerate(text.split("\n"), start=1):
+    for number, line in enumerate(text.removeprefix(BOM).split("\n"), start=1):
         yield number, line[:-1] if line.endswith("\r") else line
 
 

@@ -21,10 +21,16 @@ def _too_deep(msg: str, text: str) -> json.JSONDecodeError:
 
 def parse_json(text: str) -> Any:
     """The JSON value in `text` (RFC 8259). Raises json.JSONDecodeError (a ValueError, with `lineno`
-    and `colno`) for text that is not JSON or nests arrays and objects deeper than MAX_DEPTH."""
+    and `colno`) for text that is not JSON or nests arrays and objects deeper than MAX_DEPTH.
+
+    Control characters written raw inside strings (a tab, \x0b, \x0c, \x1c-\x1e pasted from a
+    spreadsheet) are read as written rather than refused: RFC 8259 asks writers to escape them, but
+    spreadsheets and shop exports do not, and nothing is lost by keeping them (a NUL is refused by
+    the readers that store text).
+    """
     message = f"arrays and objects nest deeper than {MAX_DEPTH} levels"
     try:
-        data = json.loads(text)
+        data = json.loads(text.removeprefix("\ufeff"), strict=False)   # a BOM is no content
     except RecursionError:
         raise _too_deep(message, text) from None
     if _depth_exceeds(data, MAX_DEPTH):

@@ -114,3 +114,34 @@ def test_the_cli_refuses_a_journey_file_nested_too_deep_without_a_traceback(tmp_
         err = capsys.readouterr().err
         assert code == 2 and "Traceback" not in err
         assert "is not valid JSON: arrays and objects nest deeper than 100 levels at line 1" in err
+
+
+def _raw_line(contact: str, note: str) -> str:
+    """A line as a spreadsheet or shop export writes it: the note's characters raw, not escaped."""
+    return '{"contact": "%s", "type": "review_left", "at": "2026-03-01T10:00:00Z", "properties": {"note": "%s"}}' % (
+        contact, note)
+
+
+@pytest.mark.parametrize("separator", SEPARATORS + ["\t"])
+def test_separators_written_raw_inside_strings_keep_a_three_line_file_three_events(separator):
+    text = "\n".join(_raw_line(f"c{i}", f"a{separator}b") for i in range(3)) + "\n"
+    found, problems = parse_events(text)
+    assert problems == [] and [e.properties["note"] for e in found] == [f"a{separator}b"] * 3
+
+
+def test_a_byte_order_mark_at_the_start_is_not_part_of_the_first_line_or_column():
+    found, problems = parse_events("\ufeff" + three_lines())
+    assert problems == [] and [e.contact for e in found] == ["c1", "c2", "c3"]
+    rows, problems = parse_contacts('\ufeffid,first_name\r\nann,"Ann\r\nMarie"\r\n\r\nbo,Bo\r\ncy\r\n')
+    assert [(r.line, r.id, r.fields["first_name"]) for r in rows] == [(2, "ann", "Ann\r\nMarie"), (5, "bo", "Bo")]
+    assert [p.line for p in problems] == [6]
+
+
+def test_a_final_line_without_newline_and_crlf_blank_lines_count_right(tmp_path, capsys):
+    path = tmp_path / "events.jsonl"
+    text = "\ufeff" + "\r\n".join([_raw_line("c1", "x\u2028y"), "", "{oops", _raw_line("c2", "p\x1cq")])
+    path.write_bytes(text.encode("utf-8"))
+    code = main(["events", "import", str(path), "--db", str(tmp_path / "db.sqlite3")])
+    out = capsys.readouterr()
+    assert code == 0 and "Imported 2 event(s)" in out.out
+    assert f"{path}: line 3: not valid JSON" in out.err and "line 4" not in out.err
