@@ -32,7 +32,8 @@ REASON_WORDS: dict[str, str] = {
     "exit_condition": "exit condition met", "journey_stopped": "journey stopped", "error": "an error",
     # Skips: opted out of the channel, never asked while the journey needs consent, nowhere to send.
     "unsubscribed": "opted out", "no_consent": "no consent given", "no_address": "no address",
-    "not_matching": "not among the recipients",
+    "not_matching": "not among the recipients", "missing_variable": "a value was missing",
+    "template_error": "template error", "missing_node": "step no longer exists", "too_many_steps": "too many steps",
 }
 
 

@@ -72,3 +72,20 @@ def test_the_cli_table_shows_outcomes_in_words_and_no_opens_for_sms(world):
 def test_each_channel_shows_only_what_it_reports():
     assert shown_statuses("email") == ("opened", "clicked")
     assert shown_statuses("sms") == ("delivered",) and shown_statuses("whatsapp") == ("delivered",)
+
+
+def test_every_reason_the_engine_logs_is_said_in_words():
+    """Skips, exits and failures the engine records, as the canvas, the inspector and the CLI show them."""
+    import re
+    from pathlib import Path
+
+    from app.engine.stats import REASON_WORDS, in_words
+
+    source = "\n".join(p.read_text(encoding="utf-8") for p in Path("app/engine").glob("*.py"))
+    reasons = set(re.findall(r'_skip\(step, "([a-z_]+)"\)', source))
+    reasons |= set(re.findall(r'finish\(\w+, "\w+", \w+, "([a-z_]+)"', source))
+    reasons |= set(re.findall(r'reason="([a-z_]+)"', source))
+    assert {"no_address", "missing_variable", "exit_condition", "re_triggered"} <= reasons
+    for reason in sorted(reasons | {"no_message", "unsubscribed", "no_consent", "template_error"}):
+        words = in_words(reason)
+        assert reason in REASON_WORDS and "_" not in words, reason
