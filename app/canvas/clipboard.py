@@ -28,6 +28,14 @@ from .commands import Fragment
 from .snapshot import edge_from, edge_snapshot, node_from, node_snapshot, note_from, note_snapshot
 
 MIME = "application/x-journey-studio-fragment"
+# What one paste may hold. Far beyond real use (a step's name is a few words; an email's HTML a few
+# dozen kilobytes — Gmail clips messages over 102 kB), the limits keep a document copied by mistake
+# from freezing the app while it lays the text out; such a paste is refused and changes nothing.
+MAX_BYTES = 20_000_000     # the clipboard's data, before it is read
+MAX_STEPS = 1_000          # steps and notes
+MAX_NAME = 500             # a step's name
+MAX_NOTE = 20_000          # a sticky note's text
+MAX_SETTING = 500_000      # any text setting: subject, HTML and text bodies, SMS and WhatsApp text
 FRAGMENT_FORMAT = "journey-fragment/1"
 _FORMAT_RE = re.compile(r"^journey-fragment/(\d+)$")
 _SOURCE = "the clipboard"
@@ -55,14 +63,38 @@ def read_fragment(data: Any, source: str = _SOURCE) -> Fragment:
     if int(match.group(1)) > 1:
         raise JourneyFileError(source, f"holds steps from a newer Journey Studio ({fmt}); update the app to paste "
                                        "them", pointer="/format")
+    if len(data.get("nodes", [])) + len(_list(data, "notes", source)) > MAX_STEPS:
+        raise JourneyFileError(source, f"holds more than {MAX_STEPS:,} steps and notes; paste fewer at a time")
     nodes: dict[str, Node] = {}
     for i, raw in enumerate(data.get("nodes", [])):
         node = node_from(raw, nodes, source, f"/nodes/{i}")
         nodes[node.id] = node
     edges = [edge_from(raw, nodes, (), source, f"/edges/{i}") for i, raw in enumerate(_list(data, "edges", source))]
     notes = [note_from(raw, source, f"/notes/{i}") for i, raw in enumerate(_list(data, "notes", source))]
+    for i, node in enumerate(nodes.values()):
+        _not_too_long(node.name, MAX_NAME, "a step's name", source, f"/nodes/{i}/name")
+        _settings_not_too_long(node.config, source, f"/nodes/{i}/config")
+    for i, note in enumerate(notes):
+        _not_too_long(note.text, MAX_NOTE, "a note's text", source, f"/notes/{i}/text")
     return {"nodes": [node_snapshot(n) for n in nodes.values()], "edges": [edge_snapshot(e) for e in edges],
             "notes": [note_snapshot(n) for n in notes]}
+
+
+def _not_too_long(text: str, limit: int, what: str, source: str, pointer: str) -> None:
+    if len(text) > limit:
+        raise JourneyFileError(source, f"holds {what} of {len(text):,} characters; at most {limit:,} can be pasted",
+                               pointer=pointer)
+
+
+def _settings_not_too_long(value: Any, source: str, pointer: str) -> None:
+    if isinstance(value, str):
+        _not_too_long(value, MAX_SETTING, "a setting", source, pointer)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _settings_not_too_long(item, source, f"{pointer}/{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _settings_not_too_long(item, source, f"{pointer}/{index}")
 
 
 def _list(data: dict[str, Any], key: str, source: str) -> list[Any]:
@@ -132,8 +164,12 @@ def get() -> Fragment | None:
     data = QApplication.clipboard().mimeData()
     if data is None or not data.hasFormat(MIME):
         return None
+    payload = data.data(MIME)
+    if payload.size() > MAX_BYTES:
+        raise JourneyFileError(_SOURCE, f"holds {payload.size() / 1e6:,.0f} MB of steps; at most "
+                                        f"{MAX_BYTES / 1e6:,.0f} MB can be pasted")
     try:
-        raw = parse_json(bytes(data.data(MIME).data()).decode("utf-8"))
+        raw = parse_json(bytes(payload.data()).decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise JourneyFileError(_SOURCE, f"holds steps that cannot be read ({exc})") from None
     return read_fragment(raw)

@@ -133,7 +133,10 @@ def wrap_text(text: str, metrics: QFontMetricsF, width: float, max_lines: int) -
             break
         current = word
     lines.append(current)
-    return [metrics.elidedText(line, Qt.TextElideMode.ElideRight, width) for line in lines]
+    # Eliding measures the whole line: a line of megabytes (a pasted document as a step's name) froze
+    # the canvas for seconds. No glyph is narrower than half a pixel, so more never shows anyway.
+    shown = int(2 * width) + 2
+    return [metrics.elidedText(line[:shown], Qt.TextElideMode.ElideRight, width) for line in lines]
 
 
 def balanced_wrap(text: str, metrics: QFontMetricsF, width: float) -> list[str]:

@@ -113,7 +113,12 @@ def _fragment(**node: object) -> dict:
      "refers to a node that does not exist"),
     ({**_fragment(), "format": "journey-fragment/7"}, "newer Journey Studio"),
     ("{not json", "cannot be read"),
-    ("[" * 100_000 + "]" * 100_000, "nest deeper than"),                    # json.loads: RecursionError
+    ("[" * 100_000 + "]" * 100_000, "nest deeper than"),
+    (_fragment(name="x" * 2_000_000), "a step's name of 2,000,000 characters"),
+    (_fragment(kind="send_template", config={"channel": "sms", "message": "y" * 3_000_000}), "at most 500,000"),
+    ({**_fragment(), "notes": [{"id": "t", "text": "z" * 1_000_000, "position": [0, 0]}]}, "a note's text"),
+    ({**_fragment(), "nodes": [_fragment(id=f"n{i}")["nodes"][0] for i in range(5000)]}, "more than 1,000 steps"),
+    ("{" + " " * 30_000_000 + "}", "at most 20 MB"),                    # json.loads: RecursionError
     ({**_fragment(), "nodes": [_fragment()["nodes"][0] | {"name": "x" * 5}] * 2}, "n1"),     # the same id twice
 ])
 def test_a_fragment_the_file_reader_refuses_is_not_pasted(cart, payload, says):
