@@ -122,9 +122,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     else:
         row = store.create(document)
         _out(f"Imported {row.name!r} ({row.id})")
-    errors = [p for p in validate(journey) if p.severity == ERROR]
+    # Judged as activation will judge it (the engine's gate), so the count is what blocks `activate`.
+    errors = [p for p in validate(journey, catalog=_catalog(args.db), active=True) if p.severity == ERROR]
     if errors:
-        _out(f"Note: it has {len(errors)} problem(s); run `journeys validate {args.file}` to see them")
+        _out(f"Note: it has {len(errors)} error(s) to fix before it can be activated; run "
+             f"`journeys validate --active {args.file}` to see them")
     return OK
 
 

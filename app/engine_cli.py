@@ -122,16 +122,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from app.engine.simulator import simulate
     from app.engine.stats import format_table
     from app.journey.fileformat import JourneyFileError, load
-    from app.journey.validate import ERROR, validate
 
     try:
         journey = load(args.journey)
     except JourneyFileError as exc:
         raise CommandError(str(exc)) from None
-    errors = [p for p in validate(journey) if p.severity == ERROR]
-    if errors:
-        raise CommandError(f"{args.journey}: the journey has {len(errors)} problem(s), first: {errors[0].message}; "
-                           f"run `journeys validate {args.journey}`")
+    # No check of its own here: the engine's gate judges the journey as it runs (below), so the
+    # problems printed are the very ones `journeys validate --active` and `journeys activate` print.
     rows, _ = _contacts(args.contacts) if args.contacts else ([], [])
     found, _ = _events(args.events) if args.events else ([], [])
     start, until = _parse_time(args.start, "--start"), _parse_time(args.until, "--until")
@@ -156,7 +153,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         result = simulate(journey, rows, found, db_url=db_url, start=start, until=until,
                           keep_log=bool(args.log), timezone_name=zone, contacts_source=_name(args.contacts))
     except JourneyNotReady as exc:
-        raise CommandError(f"{args.journey}: {exc}; run `journeys validate --active {args.journey}`") from None
+        from app.cli import PROBLEMS, print_problems
+
+        print_problems(args.journey, exc.journey, exc.problems, quiet=False)
+        print(f"{args.journey}: not simulated: {len(exc.problems)} error(s) to fix first "
+              f"(`journeys validate --active {args.journey}` lists them too)", file=sys.stderr)
+        return PROBLEMS
     except StoreError as exc:
         raise CommandError(str(exc)) from None
     if args.log:

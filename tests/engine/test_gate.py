@@ -11,6 +11,7 @@ from app.engine.gate import JourneyNotReady
 from app.engine.simulator import install_journey
 from app.journey.fileformat import to_document
 from app.journey.model import Journey
+from app.store.db import open_database
 from app.store.journeys import JourneyStore
 
 from .helpers import CONTACTS, chain, send_node, simple_journey
@@ -175,3 +176,44 @@ def test_cli_activate_prints_the_problems_and_exits_1(tmp_path, capsys):
 def test_cli_activate_of_an_unknown_journey_says_so(tmp_path, capsys):
     code, _out, err = _cli(capsys, "activate", "Nope", "--db", str(tmp_path / "db.sqlite3"))
     assert code == 2 and "no journey named 'Nope'" in err
+
+
+def _problem_lines(text: str, source: str) -> list[str]:
+    """The problems printed for `source`, without the source's name (a file path or a journey name)."""
+    return sorted(line.removeprefix(f"{source}: ") for line in text.splitlines()
+                  if line.startswith(f"{source}: node "))
+
+
+def test_validate_import_activate_publish_and_simulate_report_the_same_errors(tmp_path, capsys):
+    """Every way of running a journey from the command line judges it as the engine's gate does: an
+    email without a sender, a status check of a step that sends nothing, an empty SMS, an unknown
+    variable — the same problems, and nothing runs."""
+    db = str(tmp_path / "db.sqlite3")
+    journey = simple_journey(name="Broken")
+    email = send_node(journey, sender="", subject="Hi {{ shop.name }}")
+    check = journey.add_node("message_status", {"step": journey.trigger().id, "status": "opened",
+                                                "window": {"amount": 1, "unit": "days"}})
+    sms = send_node(journey, channel="sms", subject="")
+    sms.ends = ("next",)
+    chain(journey, journey.trigger(), email, check)
+    journey.connect(check.id, sms.id, "yes")
+    check.ends = ("no",)
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(to_document(journey)), encoding="utf-8")
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text(CONTACTS, encoding="utf-8")
+
+    code, out, _ = _cli(capsys, "validate", "--active", str(path), "--db", db)
+    expected = _problem_lines(out, str(path))
+    assert code == 1 and len(expected) == 4
+    assert any("The email has no sender (From)" in line for line in expected)
+
+    code, out, _ = _cli(capsys, "import", str(path), "--db", db)
+    assert code == 0 and "it has 4 error(s) to fix before it can be activated" in out
+    for verb in ("activate", "publish"):
+        code, out, err = _cli(capsys, verb, "Broken", "--db", db)
+        assert code == 1 and _problem_lines(out, "Broken") == expected and "nothing was published" in err
+    code, out, err = _cli(capsys, "simulate", str(path), "--contacts", str(contacts))
+    assert code == 1 and _problem_lines(out, str(path)) == expected and "not simulated" in err
+    assert "Traceback" not in err
+    assert JourneyStore(open_database(f"sqlite:///{db}")).find("Broken").published_version is None
