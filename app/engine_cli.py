@@ -30,11 +30,11 @@ def _parse_time(text: str | None, option: str) -> datetime | None:
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def _read(path: str) -> str:
-    from app.engine.importers import read_text
+def _read(path: str, csv: bool = False) -> str:
+    from app.engine.importers import read_csv_text, read_text
 
     try:
-        return read_text(path)
+        return read_csv_text(path) if csv else read_text(path)
     except FileNotFoundError:
         raise CommandError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -49,7 +49,7 @@ def _report(path: str, problems: list) -> None:
 def _contacts(path: str):
     from app.engine.importers import parse_contacts
 
-    rows, problems = parse_contacts(_read(path))
+    rows, problems = parse_contacts(_read(path, csv=True))
     _report(path, problems)
     return rows, problems
 

@@ -60,8 +60,10 @@ def parse_contacts(text: str) -> tuple[list[ContactRow], list[Problem]]:
     """Contacts from CSV text whose first line names the columns. Records end at "\n" or "\r\n"
     only (never at U+2028 and friends, which may sit inside a value); each row and problem carries
     the line its record starts on. A byte-order mark at the start (Excel's "CSV UTF-8") is not
-    part of the first column's name."""
-    reader = csv.reader(io.StringIO(text.removeprefix(BOM)))
+    part of the first column's name. Columns are separated by commas, or by semicolons or tabs
+    when the first line is (European Excel writes ";" where the decimal mark is a comma)."""
+    text = text.removeprefix(BOM)
+    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(text))
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
@@ -312,5 +314,35 @@ def _has_nul(value: Any) -> bool:
 
 
 def read_text(path: str | Path) -> str:
+    """A file's text as written: UTF-8, a leading BOM dropped, line ends untouched (the readers split
+    them). Raises OSError, or UnicodeDecodeError for text that is not UTF-8."""
     with open(path, encoding="utf-8-sig", newline="") as handle:
         return handle.read()
+
+
+def read_csv_text(path: str | Path) -> str:
+    """A CSV file's text as written: UTF-8 (a BOM dropped), else Windows-1252, which Excel's plain
+    "CSV" save writes on Windows in Western Europe and the Americas (a UTF-8 file never fails to
+    decode as UTF-8, so the fallback never misreads one). Raises OSError, or UnicodeDecodeError when
+    the text is neither."""
+    try:
+        return read_text(path)
+    except UnicodeDecodeError as exc:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+        try:
+            return raw.decode("cp1252")
+        except UnicodeDecodeError:
+            raise exc from None
+
+
+_DELIMITERS = (",", ";", "\t")
+
+
+def _delimiter(text: str) -> str:
+    """The separator of the header line: whichever of , ; and tab splits it into most columns
+    (quoted names counted as one); a comma when none does."""
+    header = text.split("\n", 1)[0]
+    counts = {d: len(next(csv.reader([header], delimiter=d), [])) for d in _DELIMITERS}
+    best = max(_DELIMITERS, key=lambda d: counts[d])       # ties keep the first: the comma
+    return best if counts[best] > 1 else ","

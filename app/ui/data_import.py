@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from app.engine.ingest import Ingested
 from app.engine.importers import (ContactImport, Problem, import_contacts_report, parse_contacts, parse_events,
-                                  read_text)
+                                  read_csv_text, read_text)
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -47,13 +47,14 @@ def _report(window: "MainWindow", title: str, done: str, problems: list[Problem]
     QMessageBox.warning(window, title, text)
 
 
-def _pick(window: "MainWindow", caption: str, pattern: str) -> tuple[str, str] | None:
+def _pick(window: "MainWindow", caption: str, pattern: str,
+          read: Callable[[str], str] = read_text) -> tuple[str, str] | None:
     """The chosen file's path and text, or None (cancelled, or it could not be read: said why)."""
     path, _ = QFileDialog.getOpenFileName(window, caption, "", pattern)
     if not path:
         return None
     try:
-        return path, read_text(path)
+        return path, read(path)
     except (OSError, UnicodeDecodeError) as exc:
         QMessageBox.warning(window, caption, f"{Path(path).name} could not be read.\n\n{exc}")
         return None
@@ -78,7 +79,7 @@ def _run(window: "MainWindow", title: str, work: Callable[[], Any], done: str | 
 
 
 def import_contacts_file(window: "MainWindow") -> None:
-    picked = _pick(window, "Import contacts", "Contacts (*.csv);;All files (*)")
+    picked = _pick(window, "Import contacts", "Contacts (*.csv);;All files (*)", read_csv_text)
     if picked is None:
         return
     path, text = picked

@@ -145,3 +145,30 @@ def test_a_final_line_without_newline_and_crlf_blank_lines_count_right(tmp_path,
     out = capsys.readouterr()
     assert code == 0 and "Imported 2 event(s)" in out.out
     assert f"{path}: line 3: not valid JSON" in out.err and "line 4" not in out.err
+
+
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_csv_columns_separated_by_semicolons_or_tabs_are_read(separator):
+    text = separator.join(["id", "email", "first_name", "tags"]) + "\r\n" + separator.join(
+        ["ann", "ann@example.com", '"Ann; Marie"', "vip"]) + "\r\n"
+    rows, problems = parse_contacts(text)
+    assert problems == [] and [(r.id, r.fields["email"], r.fields["first_name"], r.tags) for r in rows] == [
+        ("ann", "ann@example.com", "Ann; Marie", ["vip"])]
+
+
+def test_a_comma_csv_keeps_semicolons_inside_values():
+    rows, problems = parse_contacts('id,first_name,tags\nann,"Ann, Jr",vip;new\n')
+    assert problems == [] and (rows[0].fields["first_name"], rows[0].tags) == ("Ann, Jr", ["vip", "new"])
+
+
+def test_the_cli_imports_an_excel_csv_in_windows_1252_with_semicolons(tmp_path, capsys):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("id;first_name;city\r\nzoe;Zoé;Málaga\r\nbo;Bø;Köln".encode("cp1252"))
+    db = tmp_path / "db.sqlite3"
+    assert main(["contacts", "import", str(path), "--db", str(db)]) == 0
+    assert "Imported 2 contact(s)" in capsys.readouterr().out
+    engine = open_database(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        names = {r.id: r.first_name for r in conn.execute(select(contacts.c.id, contacts.c.first_name))}
+    engine.dispose()
+    assert names == {"zoe": "Zoé", "bo": "Bø"}

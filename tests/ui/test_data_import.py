@@ -49,12 +49,24 @@ def test_importing_events_moves_contacts_into_the_active_journey(window, qtbot, 
 
 
 def test_a_file_that_cannot_be_read_is_reported_and_nothing_changes(window, monkeypatch, tmp_path):
-    broken = tmp_path / "latin1.csv"
-    broken.write_bytes("id,first_name\nzoé,Zoé\n".encode("latin-1"))
+    broken = tmp_path / "binary.csv"
+    broken.write_bytes(b"id,first_name\nz\x81,Z\x8d\xff\xfe\n")      # neither UTF-8 nor Windows-1252
     warnings = _choose(monkeypatch, broken)
     window.actions_["import_contacts"].trigger()
-    assert len(warnings) == 1 and "latin1.csv could not be read" in warnings[0]
+    assert len(warnings) == 1 and "binary.csv could not be read" in warnings[0]
     assert _count(window, contacts) == 0
+
+
+def test_a_european_excel_csv_is_read_as_written(window, qtbot, monkeypatch, tmp_path):
+    """Excel's plain "CSV" save in Europe: semicolons between columns, Windows-1252 text."""
+    sheet = tmp_path / "excel.csv"
+    sheet.write_bytes("id;email;first_name\r\nzoe;zoe@example.com;Zoé\r\n".encode("cp1252"))
+    _choose(monkeypatch, sheet)
+    window.actions_["import_contacts"].trigger()
+    qtbot.waitUntil(lambda: _count(window, contacts) == 1, timeout=5000)
+    qtbot.waitUntil(lambda: not window.host.busy(), timeout=5000)
+    with window.store.engine.connect() as conn:
+        assert conn.execute(select(contacts.c.first_name)).scalar() == "Zoé"
 
 
 def test_importing_the_same_events_again_says_they_were_duplicates_and_changes_nothing(window, qtbot, monkeypatch):
