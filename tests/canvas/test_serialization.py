@@ -159,3 +159,32 @@ def test_a_refused_paste_says_why_on_the_canvas_too(cart):
     cart.view.paste()
     assert cart.view.hint.isVisible() and "unknown node kind 'send_fax'" in cart.view.hint.text()
     assert cart.view.last_refusal.startswith("Nothing was pasted")
+
+
+def test_duplicate_auto_layout_and_a_mouse_drag_undo_to_the_same_bytes(cart, qtbot):
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtTest import QTest
+
+    cart.view.show()
+    qtbot.waitExposed(cart.view)
+    before = _saved(cart)
+    send = node_of(cart.journey, "send_template")
+    cart.view.select_ids([send.id])
+    assert len(cart.view.duplicate()) == 1
+    cart.doc.undo_stack.undo()
+    assert _saved(cart) == before
+
+    cart.view.arrange()
+    cart.doc.undo_stack.undo()
+    assert _saved(cart) == before
+
+    item = cart.view.scene().item_for_node[send.id]
+    start = cart.view.mapFromScene(item.sceneBoundingRect().center())
+    viewport = cart.view.viewport()
+    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    for step in range(1, 6):
+        QTest.mouseMove(viewport, start + QPoint(7 * step, 5 * step))
+    QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start + QPoint(35, 25))
+    assert _saved(cart) != before                                   # it moved
+    cart.doc.undo_stack.undo()
+    assert _saved(cart) == before
