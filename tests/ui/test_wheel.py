@@ -206,3 +206,28 @@ def test_a_field_added_to_any_window_later_ignores_the_wheel_without_focus(windo
     assert spin.value() == 7 and combo.currentIndex() == 1
     assert area.verticalScrollBar().value() > 0
     assert spin.focusPolicy() != Qt.FocusPolicy.WheelFocus
+
+
+def test_every_field_of_the_journey_settings_ignores_the_wheel_even_in_rows_added_later(window, qtbot):
+    """Entry, re-trigger, goal and conversion windows, quiet hours (time edits), frequency cap, time
+    zone, consent — and the fields of exit conditions and goal conditions added with "+ Add …"."""
+    from PySide6.QtWidgets import QPushButton
+
+    window.editor.scene.clearSelection()
+    QApplication.processEvents()
+    doc = window.editor.doc
+    for _ in range(3):                   # each "+ Add" rebuilds the form: press the next one afresh
+        buttons = [b for b in window.inspector.findChildren(QPushButton) if b.text().startswith("+ Add")]
+        assert buttons
+        buttons[_ % len(buttons)].click()
+        QApplication.processEvents()
+    settings = repr(window.editor.journey.settings)
+    index = doc.undo_stack.index()
+    window.editor.view.setFocus()
+    fields = [w for w in window.inspector.findChildren(QWidget)
+              if isinstance(w, (QAbstractSpinBox, QComboBox, QSlider)) and w.window() is window]
+    assert any(isinstance(w, QDateTimeEdit) for w in fields)            # quiet hours' time edits
+    for field in fields:
+        for delta in (DOWN, UP, UP):
+            wheel(field, delta)
+    assert repr(window.editor.journey.settings) == settings and doc.undo_stack.index() == index
