@@ -61,13 +61,19 @@ def parse_contacts(text: str) -> tuple[list[ContactRow], list[Problem]]:
     only (never at U+2028 and friends, which may sit inside a value); each row and problem carries
     the line its record starts on. A byte-order mark at the start (Excel's "CSV UTF-8") is not
     part of the first column's name. Columns are separated by commas, or by semicolons or tabs
-    when the first line is (European Excel writes ";" where the decimal mark is a comma)."""
+    when the first line is (European Excel writes ";" where the decimal mark is a comma). A file
+    whose lines all end in "\r" alone (Excel for Mac's "CSV (Macintosh)") is read line by line too."""
     text = text.removeprefix(BOM)
+    if "\n" not in text:
+        text = text.replace("\r", "\n")
     reader = csv.reader(io.StringIO(text), delimiter=_delimiter(text))
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
         return [], [Problem(1, "the file is empty; the first line must name the columns")]
+    except csv.Error as exc:
+        return [], [Problem(1, f"the first line cannot be read as CSV ({_csv_trouble(exc)}); it must name the "
+                                  "columns")]
     if "id" not in header:
         return [], [Problem(1, "no 'id' column; the first line must name the columns (id, email, ...)")]
     rows, problems, seen = [], [], set()
@@ -78,7 +84,7 @@ def parse_contacts(text: str) -> tuple[list[ContactRow], list[Problem]]:
         except StopIteration:
             break
         except csv.Error as exc:            # a NUL byte, an over-long value: this record only
-            problems.append(Problem(line, f"cannot be read as CSV ({exc})"))
+            problems.append(Problem(line, f"cannot be read as CSV ({_csv_trouble(exc)})"))
             continue
         if not any(v.strip() for v in values):
             continue
@@ -339,10 +345,27 @@ def read_csv_text(path: str | Path) -> str:
 _DELIMITERS = (",", ";", "\t")
 
 
+def _csv_trouble(exc: csv.Error) -> str:
+    """The csv module's complaint in a shop owner's words."""
+    text = str(exc)
+    if "new-line character" in text:
+        return "a line break (\\r) inside a value that is not in double quotes"
+    if "NUL" in text:
+        return "a NUL character"
+    return text
+
+
+def _columns(line: str, delimiter: str) -> int:
+    try:
+        return len(next(csv.reader([line], delimiter=delimiter), []))
+    except csv.Error:           # a NUL, a stray "\r": the reader reports it where it reads the line
+        return 0
+
+
 def _delimiter(text: str) -> str:
     """The separator of the header line: whichever of , ; and tab splits it into most columns
     (quoted names counted as one); a comma when none does."""
-    header = text.split("\n", 1)[0]
-    counts = {d: len(next(csv.reader([header], delimiter=d), [])) for d in _DELIMITERS}
+    header = text.split("\n", 1)[0].rstrip("\r")
+    counts = {d: _columns(header, d) for d in _DELIMITERS}
     best = max(_DELIMITERS, key=lambda d: counts[d])       # ties keep the first: the comma
     return best if counts[best] > 1 else ","

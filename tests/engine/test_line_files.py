@@ -172,3 +172,20 @@ def test_the_cli_imports_an_excel_csv_in_windows_1252_with_semicolons(tmp_path, 
         names = {r.id: r.first_name for r in conn.execute(select(contacts.c.id, contacts.c.first_name))}
     engine.dispose()
     assert names == {"zoe": "Zoé", "bo": "Bø"}
+
+
+def test_a_csv_whose_lines_end_in_a_lone_carriage_return_is_read_line_by_line():
+    """Excel for Mac's "CSV (Macintosh)" ends every line with \\r alone."""
+    rows, problems = parse_contacts("id,first_name\rann,Ann\rbo,Bo\rcy,Cy,extra\r")
+    assert [(r.line, r.id) for r in rows] == [(2, "ann"), (3, "bo")] and [p.line for p in problems] == [4]
+
+
+def test_a_stray_carriage_return_is_a_bad_line_not_a_crash(tmp_path, capsys):
+    rows, problems = parse_contacts("id,first_name\nann,A\rnn\nbo,Bo\n")
+    assert [r.id for r in rows] == ["bo"] and [p.line for p in problems] == [2]
+    assert "line break" in problems[0].reason and "universal-newline" not in problems[0].reason
+    path = tmp_path / "odd.csv"
+    path.write_bytes(b"id,first\r_name\nann,Ann\n")
+    code = main(["contacts", "import", str(path), "--db", str(tmp_path / "db.sqlite3")])
+    err = capsys.readouterr().err
+    assert code == 0 and "Traceback" not in err and f"{path}: line 1: the first line cannot be read as CSV" in err
