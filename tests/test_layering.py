@@ -63,6 +63,7 @@ STATIC_LAYERS = [
     ("app/store", QT + UI + ("app.engine", "app.cli", "app.engine_cli")),
     ("app/engine", QT + UI + ("app.cli", "app.engine_cli")),
     ("app/engine_cli.py", QT + UI),
+    ("app/canvas", ("app.ui", "app.cli", "app.engine_cli")),      # the canvas sits below the windows
 ]
 
 
