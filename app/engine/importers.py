@@ -239,9 +239,11 @@ def json_lines(text: str) -> Iterator[tuple[int, str]]:
     `str.splitlines` would also split at U+2028, U+2029, U+0085, \x0b, \x0c, \x1c-\x1e, which JSON
     allows raw inside strings (RFC 8259 section 7; the JSON Lines format separates records with
     "\n" alone), turning one good line into two bad ones. A "\r" before the "\n" (Windows) is dropped,
-    and so is a byte-order mark at the start of the text (Windows editors write one).
+    and so is a byte-order mark at the start of a line (Windows editors write one at the start of
+    a file, and files joined with `cat` carry it into the middle; JSON never starts with one).
     """
-    for number, line in enumerate(text.removeprefix(BOM).split("\n"), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removeprefix(BOM)
         yield number, line[:-1] if line.endswith("\r") else line
 
 

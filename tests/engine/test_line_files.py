@@ -189,3 +189,9 @@ def test_a_stray_carriage_return_is_a_bad_line_not_a_crash(tmp_path, capsys):
     code = main(["contacts", "import", str(path), "--db", str(tmp_path / "db.sqlite3")])
     err = capsys.readouterr().err
     assert code == 0 and "Traceback" not in err and f"{path}: line 1: the first line cannot be read as CSV" in err
+
+
+def test_files_joined_with_cat_keep_every_event_though_each_started_with_a_bom():
+    text = "\ufeff" + _line("c1", "a") + "\r\n" + "\ufeff" + _line("c2", "b") + "\r\n"
+    found, problems = parse_events(text)
+    assert problems == [] and [e.contact for e in found] == ["c1", "c2"]
