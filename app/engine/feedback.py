@@ -73,12 +73,27 @@ class Feedback:
     matched: bool
 
 
-def named_channel(kind: str, props: dict[str, Any]) -> str | None:
-    """The channel a feedback event is about: its `channel` property, else email for opens and clicks."""
+_NO_CHANNEL = ""      # the event names a channel the engine does not know: no message can be about it
+
+
+def given_channel(props: dict[str, Any]) -> str | None:
+    """The channel an event's `channel` property names, read as people write it ("SMS", " email "):
+    None when it names none (absent, null, blank), `_NO_CHANNEL` when it names one that is not
+    email, sms or whatsapp (never taken for another channel)."""
     channel = props.get("channel")
-    if isinstance(channel, str) and channel in CHANNELS:
-        return channel
-    return "email" if kind in EMAIL_ONLY else None
+    if channel is None or (isinstance(channel, str) and not channel.strip()):
+        return None
+    name = channel.strip().lower() if isinstance(channel, str) else ""
+    return name if name in CHANNELS else _NO_CHANNEL
+
+
+def named_channel(kind: str, props: dict[str, Any]) -> str | None:
+    """The channel a feedback event is about: its `channel` property, else email for opens and clicks;
+    None when it cannot be told (an unknown channel is never read as email)."""
+    channel = given_channel(props)
+    if channel is None:
+        return "email" if kind in EMAIL_ONLY else None
+    return channel or None
 
 
 def _new_status(current: str, status: str) -> str:
@@ -90,13 +105,25 @@ def _new_status(current: str, status: str) -> str:
     return current
 
 
+_LARGEST_ID = 2**63 - 1      # a BIGINT: a larger number names no message (and must not reach SQL)
+
+
 def _message_number(value: Any) -> int | None:
+    """The message id a `message_id` property names: a whole number (1, "1", " 007 ", 1.0), else None
+    (negative, fractional, not a number, larger than any id; `true`), so it matches no message."""
     if isinstance(value, bool):
         return None
+    if isinstance(value, float):
+        value = int(value) if value.is_integer() else None
     if isinstance(value, int):
-        return value
-    text = str(value).strip()
-    return int(text) if text.isdigit() else None
+        return value if 0 < value <= _LARGEST_ID else None
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    # ASCII digits only: str.isdigit() also accepts "²" and "٣", which int() refuses or reads otherwise.
+    if not (text.isascii() and text.isdigit()):
+        return None
+    return _message_number(int(text))
 
 
 def _named(batch: Batch, contact: ContactView, kind: str, props: dict[str, Any]) -> dict[str, Any] | None:
@@ -108,9 +135,9 @@ def _named(batch: Batch, contact: ContactView, kind: str, props: dict[str, Any])
     row = batch.conn.execute(_MESSAGE_BY_ID, {"mid": number, "cid": contact.id}).first()
     if row is None or row.status == "cancelled":
         return None
-    explicit = props.get("channel")
+    explicit = given_channel(props)
     # An unsubscribe's channel says what the contact left, not which message carried the link.
-    if kind != "unsubscribed" and isinstance(explicit, str) and explicit in CHANNELS and explicit != row.channel:
+    if kind != "unsubscribed" and explicit is not None and explicit != row.channel:
         return None
     return dict(row._mapping)
 
