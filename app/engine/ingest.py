@@ -76,7 +76,8 @@ def ensure_contacts(batch: Batch, ids: list[str], at: datetime) -> None:
         known.update(batch.conn.execute(_KNOWN, {"ids": wanted[start:start + 500]}).scalars())
     new = [{"id": c, "attributes": {}, "created_at": at, "updated_at": at} for c in wanted if c not in known]
     if new:
-        batch.conn.execute(contacts.insert(), new)
+        # Another import may create the same contact meanwhile (PostgreSQL): theirs stands, ours is skipped.
+        batch.conn.execute(insert_or_ignore(contacts, batch.conn.dialect.name, ["id"]), new)
 
 
 def ingest_batch(batch: Batch, items: list[EventIn], received_at: datetime, virtual: bool) -> Ingested:
