@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, select
+from sqlalchemy import Row, bindparam, case, func, or_, select
 from sqlalchemy.engine import Connection
 
 from app.journey.conditions import all_hold
@@ -209,23 +209,29 @@ def _apply(batch: Batch, event: EventIn, event_id: int, contact: ContactView, mi
     return matched
 
 
-_ORDER = Many(lambda _: contacts.update().where(contacts.c.id == bindparam("cid")).values(
-    lifetime_spend=bindparam("spend"), order_count=contacts.c.order_count + 1, last_order_at=bindparam("last"),
-    updated_at=bindparam("at")))
+_LAST = bindparam("last", type_=contacts.c.last_order_at.type)
+# Added in SQL, not written as a value read earlier: two imports at once (PostgreSQL) each add their order
+# to what the other committed, and RETURNING gives the spend this order brought the contact to.
+_ORDER = (contacts.update().where(contacts.c.id == bindparam("cid")).values(
+    lifetime_spend=contacts.c.lifetime_spend + bindparam("total", type_=contacts.c.lifetime_spend.type),
+    order_count=contacts.c.order_count + 1,
+    last_order_at=case((or_(contacts.c.last_order_at.is_(None), contacts.c.last_order_at < _LAST), _LAST),
+                       else_=contacts.c.last_order_at),
+    updated_at=bindparam("at")).returning(contacts.c.lifetime_spend, contacts.c.order_count, contacts.c.last_order_at))
 
 
 def _record_order(batch: Batch, contact: ContactView, props: dict[str, Any], at: datetime,
                   live: list[LiveJourney]) -> list[LiveJourney]:
-    """Updates spend and order count; returns spend-trigger journeys whose threshold this order crossed."""
-    total = _number(props.get("total"))
-    before = float(contact.fields.get("lifetime_spend") or 0)
-    after = before + total
-    last = contact.fields.get("last_order_at")
-    last_at = datetime.fromisoformat(last) if isinstance(last, str) else None
-    newest = at if last_at is None or at > last_at else last_at
-    _ORDER.run(batch.conn, [{"cid": contact.id, "spend": round(after, 2), "last": newest, "at": at}])
-    contact.fields.update(lifetime_spend=after, order_count=int(contact.fields.get("order_count") or 0) + 1,
-                          last_order_at=newest.isoformat())
+    """Adds the order to the contact's spend and order count; returns spend-trigger journeys whose
+    threshold this order crossed (judged on the stored totals, so each order counts once even when
+    another import adds orders of the same contact at the same time)."""
+    total = round(_number(props.get("total")), 2)
+    spend, count, newest = batch.conn.execute(_ORDER, {"cid": contact.id, "total": total, "last": at,
+                                                       "at": at}).one()
+    after = float(spend)
+    before = after - total
+    contact.fields.update(lifetime_spend=after, order_count=int(count),
+                          last_order_at=newest.isoformat() if isinstance(newest, datetime) else newest)
     return [j for j in live if j.trigger and j.trigger.config["mode"] == "spend"
             and before < float(j.trigger.config["threshold"]) <= after]
 

@@ -203,3 +203,32 @@ def test_two_imports_at_once_for_a_contact_neither_knew_both_count(world):
     assert [getattr(r, "stored", r) for r in results] == [1]
     assert customer(world, "zed") == (110.0, 2) and stored_events(world) == 2
     assert len(world.runs("zed")) == 1
+
+
+def test_two_imports_at_once_with_different_orders_of_one_contact_lose_neither(world):
+    """Each order is counted once, also when two imports add orders of the same contact at the same time:
+    60 + 50 is 110 (not the 50 of whichever wrote last), and the journey for spend reaching 100 starts."""
+    import threading
+
+    from app.engine.engine import JourneyEngine
+    from app.engine.ingest import ingest_batch
+    from app.engine.runs import Batch
+    from app.store.sql import write_transaction
+
+    world.contacts(CONTACTS)
+    world.install(spend_journey(100))
+    world.event("cho", "order_placed", "2026-03-02T09:30:00Z", order_id="O-0", total=1.0)   # known properties
+    world.clock.set(t("2026-03-02T10:00:00Z"))
+    other = JourneyEngine(world.db, world.clock)
+    results: list = []
+    with write_transaction(world.db) as conn:
+        ingest_batch(Batch(conn, world.engine.journeys, world.engine.templates),
+                     [EventIn("ann", "order_placed", t("2026-03-02T10:00:00Z"), {"order_id": "O-1", "total": 60.0})],
+                     world.clock.now(), True)
+        racer = threading.Thread(target=lambda: results.append(other.ingest([EventIn(
+            "ann", "order_placed", t("2026-03-02T10:05:00Z"), {"order_id": "O-2", "total": 50.0})])))
+        racer.start()
+        racer.join(0.2)       # not a timing assertion: the outcome is the same whether it waited or not
+    racer.join()
+    assert customer(world, "ann") == (110.0, 2)
+    assert len(world.runs("ann")) == 1
