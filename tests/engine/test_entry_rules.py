@@ -83,11 +83,10 @@ def test_once_with_restart_after_the_run_ended_still_refuses(world):
     assert statuses(world) == [("completed", None)] and len(world.sent("ann")) == 1
 
 
-@pytest.mark.parametrize("retrigger", ["ignore", "restart", "parallel"])
-def test_not_in_journey_never_lets_a_contact_in_twice_at_once_whatever_the_policy(world, retrigger):
-    """"Any time they are not already in this journey": a trigger while inside is refused by the entry
-    rule before the policy is asked, so it neither restarts the run nor starts one beside it; once the
-    run is over, the next trigger enters again."""
+@pytest.mark.parametrize("retrigger", ["ignore", "parallel"])
+def test_not_in_journey_never_has_a_contact_inside_twice_even_with_parallel(world, retrigger):
+    """"Any time they are not already in this journey": a trigger while inside starts no second run beside
+    the first, whatever the policy says; once the run is over, the next trigger enters again."""
     world.contacts(CONTACTS)
     world.install(long_journey("not_in_journey", retrigger))
     world.event("ann", "cart_abandoned", "2026-03-02T10:00:00Z")
@@ -98,6 +97,14 @@ def test_not_in_journey_never_lets_a_contact_in_twice_at_once_whatever_the_polic
     world.event("ann", "cart_abandoned", "2026-06-02T10:00:00Z")          # 92 days: the first run completed
     assert statuses(world) == [("completed", None), ("active", None)]
     assert [m["subject"] for m in world.sent("ann")] == ["Welcome", "Later", "Welcome"]
+
+
+def test_not_in_journey_with_restart_replaces_the_run_so_the_contact_is_never_inside_twice(world):
+    world.contacts(CONTACTS)
+    world.install(long_journey("not_in_journey", "restart"))
+    world.event("ann", "cart_abandoned", "2026-03-02T10:00:00Z")
+    world.event("ann", "cart_abandoned", "2026-03-03T10:00:00Z")
+    assert statuses(world) == [("exited", "re_triggered"), ("active", None)]
 
 
 def test_every_time_with_restart_restarts_and_with_parallel_runs_side_by_side(world):
