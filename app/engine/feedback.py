@@ -9,8 +9,9 @@ Which message an event is about:
 - Without an id, the contact's latest message, sent at or before the event, on
   the channel the event names: `properties.channel` (`email`, `sms`,
   `whatsapp`); opens and clicks without one are email's (email is where opens
-  and clicks are tracked). A reply, delivery or failure that names neither a
-  message nor a channel cannot be matched safely and is ignored (unmatched).
+  and clicks are tracked), read receipts (`message_read`, an open) WhatsApp's.
+  A reply, delivery or failure that names neither a message nor a channel
+  cannot be matched safely and is ignored (unmatched).
   A message of another channel is never stamped.
 
 Messages this batch has queued but not written yet are candidates too, under
@@ -33,9 +34,14 @@ from .counts import message_metric
 from .runs import ACTIVE, Batch, RunState
 
 FEEDBACK = {"message_delivered": "delivered", "message_opened": "opened", "message_clicked": "clicked",
-            "message_replied": "replied", "message_failed": "failed"}
+            "message_replied": "replied", "message_failed": "failed",
+            # A read receipt (WhatsApp's blue ticks; Twilio and Meta report the status "read") is an open.
+            "message_read": "opened"}
 # Feedback that only email tracks: without a channel, such an event is about an email.
 EMAIL_ONLY = frozenset({"message_opened", "message_clicked"})
+# The channel a feedback event without one is about: opens and clicks are tracked in email, read
+# receipts come from WhatsApp. Others (deliveries, failures, replies) come from every channel: no default.
+DEFAULT_CHANNEL = {**{kind: "email" for kind in EMAIL_ONLY}, "message_read": "whatsapp"}
 _STATUS_RANK = {"queued": 0, "sent": 1, "delivered": 2, "opened": 3, "clicked": 4, "replied": 5}
 _NOT_RECEIVED = ("cancelled", "failed")     # never reached the contact: no feedback can be about them
 
@@ -88,11 +94,12 @@ def given_channel(props: dict[str, Any]) -> str | None:
 
 
 def named_channel(kind: str, props: dict[str, Any]) -> str | None:
-    """The channel a feedback event is about: its `channel` property, else email for opens and clicks;
-    None when it cannot be told (an unknown channel is never read as email)."""
+    """The channel a feedback event is about: its `channel` property, else email for opens and clicks
+    and WhatsApp for read receipts (`DEFAULT_CHANNEL`); None when it cannot be told (an unknown channel
+    is never read as email)."""
     channel = given_channel(props)
     if channel is None:
-        return "email" if kind in EMAIL_ONLY else None
+        return DEFAULT_CHANNEL.get(kind)
     return channel or None
 
 

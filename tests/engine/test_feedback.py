@@ -238,3 +238,22 @@ def test_importing_feedback_with_a_capitalised_channel_is_read_not_refused():
                                    '{"contact": "ann", "type": "message_opened", "at": "2026-03-02T12:00:00Z", '
                                    '"properties": {"channel": "fax"}}\n')
     assert len(found) == 1 and [p.line for p in problems] == [2]
+
+
+def test_a_read_receipt_marks_the_whatsapp_message_opened_never_the_email(world):
+    """`message_read` (WhatsApp's read status) is an open of the WhatsApp message, with or without a channel;
+    a read naming SMS finds no SMS and changes nothing."""
+    world.contacts(CONTACTS)
+    journey = simple_journey()
+    whatsapp = send_node(journey, "whatsapp", subject="Your cart")
+    email = send_node(journey, subject="Your cart")
+    branch = journey.add_node("message_status", {"step": whatsapp.id, "status": "opened",
+                                                 "window": {"amount": 1, "unit": "days"}})
+    chain(journey, journey.trigger(), whatsapp, email, branch)
+    world.install(journey)
+    world.event("ann", "cart_abandoned", "2026-03-02T10:00:00Z")
+    assert world.event("ann", "message_read", "2026-03-02T10:20:00Z", channel="sms").unmatched == 1
+    assert world.event("ann", "message_read", "2026-03-02T10:30:00Z").unmatched == 0
+    messages = by_channel(world, "ann")
+    assert messages["whatsapp"]["opened_at"] == t("2026-03-02T10:30:00Z") and messages["email"]["opened_at"] is None
+    assert [(b["outcome"], b["at"]) for b in world.log("ann", "branched")] == [("yes", t("2026-03-02T10:30:00Z"))]
