@@ -232,3 +232,19 @@ def test_two_imports_at_once_with_different_orders_of_one_contact_lose_neither(w
     racer.join()
     assert customer(world, "ann") == (110.0, 2)
     assert len(world.runs("ann")) == 1
+
+
+def test_an_order_id_written_as_number_text_or_padded_text_is_one_order_and_the_first_wins(world):
+    """1001, "1001", " 1001 " and 1001.0 are the same order, across batches and within one; a repeat with
+    another total, time or event id changes nothing (the first delivery is kept) and is reported."""
+    world.contacts(CONTACTS)
+    world.install(spend_journey(100))
+    first = world.event("ann", "order_placed", "2026-03-02T10:00:00Z", order_id=1001, total=60.0)
+    world.clock.set(t("2026-03-02T12:00:00Z"))
+    again = world.engine.ingest([
+        EventIn("ann", "order_placed", t("2026-03-02T11:00:00Z"), {"order_id": "1001", "total": 60.0}, "e-2"),
+        EventIn("ann", "order_placed", t("2026-03-02T11:30:00Z"), {"order_id": " 1001 ", "total": 90.0}),
+        EventIn("ann", "order_placed", t("2026-03-02T11:45:00Z"), {"order_id": 1001.0, "total": 60.0})])
+    assert (first.stored, again.stored, again.duplicates) == (1, 0, 3)
+    assert customer(world, "ann") == (60.0, 1) and stored_events(world) == 1
+    assert world.runs("ann") == []          # 60 + 90 would have crossed 100
