@@ -42,12 +42,15 @@ def entry_allowed(batch: Batch, journey: LiveJourney, contact: ContactView, at: 
     """The entry rule alone ("who can enter again"), whatever the re-trigger policy says.
 
     once: never entered this journey before; after_days N: the last entry was at least N
-    calendar days ago in the contact's zone (`timeutil.add_duration`), or never; every_time and
-    not_in_journey: no limit from past runs (being inside is the re-trigger policy's business).
+    calendar days ago in the contact's zone (`timeutil.add_duration`), or never; not_in_journey:
+    never in the journey twice at once, so a contact inside may enter only by a restart (the
+    current run exits first), never beside it (parallel); every_time: no limit.
     `inside`: the contact's active runs of this journey.
     """
     entry = journey.settings["entry"]
     mode = entry["mode"]
+    if mode == "not_in_journey":
+        return not inside or journey.settings["retrigger"] == "restart"
     if mode == "once":
         return not inside and _last_entry(batch, journey.id, contact.id) is None
     if mode == "after_days":
@@ -65,8 +68,9 @@ def enter(batch: Batch, journey: LiveJourney, contact: ContactView, at: datetime
     Order, in every re-trigger mode: the audience, then the entry rule (`entry_allowed`): a trigger it
     refuses changes nothing, not even the current run. Only then, when the contact is inside, the
     re-trigger policy: ignore (nothing happens), restart (the current run exits as re_triggered and a
-    new one starts) or parallel (a new run starts beside it). "Every time" never ignores a trigger:
-    with ignore, its runs go side by side as with parallel.
+    new one starts) or parallel (a new run starts beside it; refused by "when not in the journey",
+    which never has a contact inside twice). "Every time" never ignores a trigger: with ignore, its
+    runs go side by side as with parallel.
     """
     if not in_audience(journey, contact):
         return None

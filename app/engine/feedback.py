@@ -9,8 +9,9 @@ Which message an event is about:
 - Without an id, the contact's latest message, sent at or before the event, on
   the channel the event names: `properties.channel` (`email`, `sms`,
   `whatsapp`); opens and clicks without one are email's (email is where opens
-  and clicks are tracked). A reply, delivery or failure that names neither a
-  message nor a channel cannot be matched safely and is ignored (unmatched).
+  and clicks are tracked), read receipts (`message_read`, an open) WhatsApp's.
+  A reply, delivery or failure that names neither a message nor a channel
+  cannot be matched safely and is ignored (unmatched).
   A message of another channel is never stamped.
 
 Messages this batch has queued but not written yet are candidates too, under
@@ -33,9 +34,14 @@ from .counts import message_metric
 from .runs import ACTIVE, Batch, RunState
 
 FEEDBACK = {"message_delivered": "delivered", "message_opened": "opened", "message_clicked": "clicked",
-            "message_replied": "replied", "message_failed": "failed"}
+            "message_replied": "replied", "message_failed": "failed",
+            # A read receipt (WhatsApp's blue ticks; Twilio and Meta report the status "read") is an open.
+            "message_read": "opened"}
 # Feedback that only email tracks: without a channel, such an event is about an email.
 EMAIL_ONLY = frozenset({"message_opened", "message_clicked"})
+# The channel a feedback event without one is about: opens and clicks are tracked in email, read
+# receipts come from WhatsApp. Others (deliveries, failures, replies) come from every channel: no default.
+DEFAULT_CHANNEL = {**{kind: "email" for kind in EMAIL_ONLY}, "message_read": "whatsapp"}
 _STATUS_RANK = {"queued": 0, "sent": 1, "delivered": 2, "opened": 3, "clicked": 4, "replied": 5}
 _NOT_RECEIVED = ("cancelled", "failed")     # never reached the contact: no feedback can be about them
 
@@ -73,12 +79,28 @@ class Feedback:
     matched: bool
 
 
-def named_channel(kind: str, props: dict[str, Any]) -> str | None:
-    """The channel a feedback event is about: its `channel` property, else email for opens and clicks."""
+_NO_CHANNEL = ""      # the event names a channel the engine does not know: no message can be about it
+
+
+def given_channel(props: dict[str, Any]) -> str | None:
+    """The channel an event's `channel` property names, read as people write it ("SMS", " email "):
+    None when it names none (absent, null, blank), `_NO_CHANNEL` when it names one that is not
+    email, sms or whatsapp (never taken for another channel)."""
     channel = props.get("channel")
-    if isinstance(channel, str) and channel in CHANNELS:
-        return channel
-    return "email" if kind in EMAIL_ONLY else None
+    if channel is None or (isinstance(channel, str) and not channel.strip()):
+        return None
+    name = channel.strip().lower() if isinstance(channel, str) else ""
+    return name if name in CHANNELS else _NO_CHANNEL
+
+
+def named_channel(kind: str, props: dict[str, Any]) -> str | None:
+    """The channel a feedback event is about: its `channel` property, else email for opens and clicks
+    and WhatsApp for read receipts (`DEFAULT_CHANNEL`); None when it cannot be told (an unknown channel
+    is never read as email)."""
+    channel = given_channel(props)
+    if channel is None:
+        return DEFAULT_CHANNEL.get(kind)
+    return channel or None
 
 
 def _new_status(current: str, status: str) -> str:
@@ -90,13 +112,25 @@ def _new_status(current: str, status: str) -> str:
     return current
 
 
+_LARGEST_ID = 2**63 - 1      # a BIGINT: a larger number names no message (and must not reach SQL)
+
+
 def _message_number(value: Any) -> int | None:
+    """The message id a `message_id` property names: a whole number (1, "1", " 007 ", 1.0), else None
+    (negative, fractional, not a number, larger than any id; `true`), so it matches no message."""
     if isinstance(value, bool):
         return None
+    if isinstance(value, float):
+        value = int(value) if value.is_integer() else None
     if isinstance(value, int):
-        return value
-    text = str(value).strip()
-    return int(text) if text.isdigit() else None
+        return value if 0 < value <= _LARGEST_ID else None
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    # ASCII digits only: str.isdigit() also accepts "²" and "٣", which int() refuses or reads otherwise.
+    if not (text.isascii() and text.isdigit()):
+        return None
+    return _message_number(int(text))
 
 
 def _named(batch: Batch, contact: ContactView, kind: str, props: dict[str, Any]) -> dict[str, Any] | None:
@@ -108,9 +142,9 @@ def _named(batch: Batch, contact: ContactView, kind: str, props: dict[str, Any])
     row = batch.conn.execute(_MESSAGE_BY_ID, {"mid": number, "cid": contact.id}).first()
     if row is None or row.status == "cancelled":
         return None
-    explicit = props.get("channel")
+    explicit = given_channel(props)
     # An unsubscribe's channel says what the contact left, not which message carried the link.
-    if kind != "unsubscribed" and isinstance(explicit, str) and explicit in CHANNELS and explicit != row.channel:
+    if kind != "unsubscribed" and explicit is not None and explicit != row.channel:
         return None
     return dict(row._mapping)
 

@@ -297,7 +297,7 @@ def _event(raw: str) -> EventIn:
     named = channel.strip().lower() if isinstance(channel, str) else channel
     if kind in ("subscribed", "unsubscribed") and named not in (None, "all", *CHANNELS):
         raise ValueError(f"'channel' {channel!r} is not email, sms, whatsapp or all")
-    if kind in FEEDBACK and channel is not None and channel not in CHANNELS:
+    if kind in FEEDBACK and channel is not None and named not in CHANNELS:     # "SMS" is sms
         raise ValueError(f"'channel' {channel!r} is not email, sms or whatsapp (the channel of the message "
                          "this event is about)")
     event_id = data.get("id")

@@ -18,10 +18,11 @@ is about is decided in feedback.py.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, select
+from sqlalchemy import Row, bindparam, case, func, or_, select
 from sqlalchemy.engine import Connection
 
 from app.journey.conditions import all_hold
@@ -38,7 +39,7 @@ from .entry import enter
 from .feedback import FEEDBACK, record_feedback
 from .runs import ACTIVE, Batch, RunState, active_runs_of
 from .stepper import advance
-from .timeutil import subtract_duration
+from .timeutil import add_duration, subtract_duration
 
 
 @dataclass
@@ -76,7 +77,8 @@ def ensure_contacts(batch: Batch, ids: list[str], at: datetime) -> None:
         known.update(batch.conn.execute(_KNOWN, {"ids": wanted[start:start + 500]}).scalars())
     new = [{"id": c, "attributes": {}, "created_at": at, "updated_at": at} for c in wanted if c not in known]
     if new:
-        batch.conn.execute(contacts.insert(), new)
+        # Another import may create the same contact meanwhile (PostgreSQL): theirs stands, ours is skipped.
+        batch.conn.execute(insert_or_ignore(contacts, batch.conn.dialect.name, ["id"]), new)
 
 
 def ingest_batch(batch: Batch, items: list[EventIn], received_at: datetime, virtual: bool) -> Ingested:
@@ -208,23 +210,29 @@ def _apply(batch: Batch, event: EventIn, event_id: int, contact: ContactView, mi
     return matched
 
 
-_ORDER = Many(lambda _: contacts.update().where(contacts.c.id == bindparam("cid")).values(
-    lifetime_spend=bindparam("spend"), order_count=contacts.c.order_count + 1, last_order_at=bindparam("last"),
-    updated_at=bindparam("at")))
+_LAST = bindparam("last", type_=contacts.c.last_order_at.type)
+# Added in SQL, not written as a value read earlier: two imports at once (PostgreSQL) each add their order
+# to what the other committed, and RETURNING gives the spend this order brought the contact to.
+_ORDER = (contacts.update().where(contacts.c.id == bindparam("cid")).values(
+    lifetime_spend=contacts.c.lifetime_spend + bindparam("total", type_=contacts.c.lifetime_spend.type),
+    order_count=contacts.c.order_count + 1,
+    last_order_at=case((or_(contacts.c.last_order_at.is_(None), contacts.c.last_order_at < _LAST), _LAST),
+                       else_=contacts.c.last_order_at),
+    updated_at=bindparam("at")).returning(contacts.c.lifetime_spend, contacts.c.order_count, contacts.c.last_order_at))
 
 
 def _record_order(batch: Batch, contact: ContactView, props: dict[str, Any], at: datetime,
                   live: list[LiveJourney]) -> list[LiveJourney]:
-    """Updates spend and order count; returns spend-trigger journeys whose threshold this order crossed."""
-    total = _number(props.get("total"))
-    before = float(contact.fields.get("lifetime_spend") or 0)
-    after = before + total
-    last = contact.fields.get("last_order_at")
-    last_at = datetime.fromisoformat(last) if isinstance(last, str) else None
-    newest = at if last_at is None or at > last_at else last_at
-    _ORDER.run(batch.conn, [{"cid": contact.id, "spend": round(after, 2), "last": newest, "at": at}])
-    contact.fields.update(lifetime_spend=after, order_count=int(contact.fields.get("order_count") or 0) + 1,
-                          last_order_at=newest.isoformat())
+    """Adds the order to the contact's spend and order count; returns spend-trigger journeys whose
+    threshold this order crossed (judged on the stored totals, so each order counts once even when
+    another import adds orders of the same contact at the same time)."""
+    total = round(_number(props.get("total")), 2)
+    spend, count, newest = batch.conn.execute(_ORDER, {"cid": contact.id, "total": total, "last": at,
+                                                       "at": at}).one()
+    after = float(spend)
+    before = after - total
+    contact.fields.update(lifetime_spend=after, order_count=int(count),
+                          last_order_at=newest.isoformat() if isinstance(newest, datetime) else newest)
     return [j for j in live if j.trigger and j.trigger.config["mode"] == "spend"
             and before < float(j.trigger.config["threshold"]) <= after]
 
@@ -265,10 +273,27 @@ _LATEST_IN_JOURNEY = (
            messages.c.status != "cancelled", messages.c.status != "failed")
     .order_by(messages.c.created_at.desc(), messages.c.id.desc()).limit(1))
 _LATEST_RUN = (
-    select(runs.c.id)
+    select(runs.c.id, runs.c.entered_at)
     .where(runs.c.journey_id == bindparam("jid"), runs.c.contact_id == bindparam("cid"),
            runs.c.entered_at <= bindparam("at"), runs.c.entered_at >= bindparam("since"))
     .order_by(runs.c.entered_at.desc(), runs.c.id.desc()).limit(1))
+
+
+# Counting back N calendar days from an event and forward from a message agree except next to a clock
+# change's gap (at most 2 hours anywhere): SQL narrows with this margin, `within` then judges exactly.
+_GAP_MARGIN = timedelta(hours=3)
+
+
+def _window_start(at: datetime, window: dict[str, Any], tz: ZoneInfo) -> datetime:
+    """Earliest start a window of `window` ending at or after `at` can have (a little wide; see `within`)."""
+    return subtract_duration(at, window, tz) - _GAP_MARGIN
+
+
+def within(start: datetime, window: dict[str, Any], tz: ZoneInfo, at: datetime) -> bool:
+    """Whether `at` falls in the window of `window` ({amount, unit}) opened at `start`: up to the very
+    instant a wait of that length from `start` ends (`timeutil.add_duration`; days are calendar days in
+    `tz`), as conversion and goal windows count ("ordered within 5 days of the message")."""
+    return start <= at <= add_duration(start, window, tz)
 
 
 @dataclass
@@ -301,7 +326,8 @@ def _convert(batch: Batch, journey: LiveJourney, contact: ContactView, event: Ev
     if not goal["enabled"] or not _matches(goal, event, contact):
         return
     revenue = _number(event.properties.get("total"))
-    since = subtract_duration(event.at, journey.settings["conversion_window"], batch.zone_for(journey, contact))
+    tz, window = batch.zone_for(journey, contact), journey.settings["conversion_window"]
+    since = _window_start(event.at, window, tz)
     pending = batch.latest_pending_message(contact.id)
     latest: tuple[Any, ...] | None
     if (pending is not None and pending["journey_id"] == journey.id and since <= pending["created_at"] <= event.at
@@ -312,20 +338,23 @@ def _convert(batch: Batch, journey: LiveJourney, contact: ContactView, event: Ev
             batch.write_pending(contact.id)
         latest = batch.conn.execute(_LATEST_IN_JOURNEY, {"cid": contact.id, "jid": journey.id, "at": event.at,
                                                          "since": since}).first()
-    if latest is not None:
+    # The latest message is the one whose window ends last: if the event is past its end, it is past all.
+    if latest is not None and within(latest[2], window, tz, event.at):
         run_id, node_id, created_at, message_id = latest
         credit.offer(run_id, node_id, created_at, message_id, revenue)
     # The goal counts for the contact's latest run in this journey that entered within the goal window:
     # the newest one still going, else the newest finished one.
-    since = subtract_duration(event.at, goal["window"], batch.zone_for(journey, contact))
-    going = [r for r in mine if r.journey_id == journey.id and r.status == ACTIVE and since <= r.entered_at <= event.at]
+    since = _window_start(event.at, goal["window"], tz)
+    going = [r for r in mine if r.journey_id == journey.id and r.status == ACTIVE and since <= r.entered_at <= event.at
+             and within(r.entered_at, goal["window"], tz, event.at)]
     run = max(going, key=lambda r: (r.entered_at, r.id)) if going else None
     if run is None:
         batch.write_pending(contact.id)
         found = batch.conn.execute(_LATEST_RUN, {"jid": journey.id, "cid": contact.id, "at": event.at,
-                                                 "since": since}).scalar()
-        if found is None:
+                                                 "since": since}).one_or_none()
+        if found is None or not within(found.entered_at, goal["window"], tz, event.at):
             return
+        found = found.id
         batch.log(_run_stub(batch, found), None, "goal", at, revenue=revenue)
         return
     batch.log(run, run.node_id, "goal", at, revenue=revenue)

@@ -27,7 +27,8 @@ SETTINGS_SCHEMA: tuple[Field, ...] = (
         ("ignore", "Ignore it; the contact carries on"),
         ("restart", "Exit the current run (re-triggered) and start a new one"),
         ("parallel", "Start another run alongside the current one"),
-    ), help="Only when the entry rule above lets the contact enter again; a trigger it refuses changes nothing."),
+    ), help="Only when the entry rule above lets the contact enter again; a trigger it refuses changes nothing. "
+            "With \"Any time they are not already in this journey\" a contact is never inside twice: no parallel run."),
     Field("exit_conditions", LIST, "Exit when", fields=event_rule_fields(),
           help="Checked continuously: a matching event takes the contact out at any step."),
     Field("exit_on_unsubscribe_all", BOOL, "Exit when the contact unsubscribes from everything", default=True),

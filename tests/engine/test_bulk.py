@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Engine
 
 from app.engine.bulk import Many
-from app.engine.ingest import _INSERT_EVENTS, _ORDER
+from app.engine.ingest import _INSERT_EVENTS
 from app.engine.runs import _INSERT_LOGS, _INSERT_OUTBOX, _INSERT_RUNS, _UPDATE_RUN, MESSAGE_FIELDS
 from app.examples import load_example
 from app.engine.simulator import install_journey
@@ -134,9 +134,10 @@ def test_updates_match_core_including_literals_in_the_statement(any_url: str) ->
         core_order = contacts.update().where(contacts.c.id == bindparam("cid")).values(
             lifetime_spend=bindparam("spend"), order_count=contacts.c.order_count + 1,
             last_order_at=bindparam("last"), updated_at=bindparam("at"))
+        order_many = Many(lambda _: core_order)
         with write_transaction(db) as conn:
             for _ in range(2):
-                _ORDER.run(conn, [{"cid": "c1", "spend": 12.5, "last": FIXED, "at": PARIS}])
+                order_many.run(conn, [{"cid": "c1", "spend": 12.5, "last": FIXED, "at": PARIS}])
                 conn.execute(core_order, [{"cid": "c2", "spend": 12.5, "last": FIXED, "at": PARIS}])
         one, two = _read(db, contacts, contacts.c.id, ["c1", "c2"], ("id",))
         assert one == two and one["order_count"] == 2 and one["last_order_at"] == FIXED

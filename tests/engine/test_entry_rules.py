@@ -83,7 +83,23 @@ def test_once_with_restart_after_the_run_ended_still_refuses(world):
     assert statuses(world) == [("completed", None)] and len(world.sent("ann")) == 1
 
 
-def test_not_in_journey_restart_and_parallel_follow_the_policy(world):
+@pytest.mark.parametrize("retrigger", ["ignore", "parallel"])
+def test_not_in_journey_never_has_a_contact_inside_twice_even_with_parallel(world, retrigger):
+    """"Any time they are not already in this journey": a trigger while inside starts no second run beside
+    the first, whatever the policy says; once the run is over, the next trigger enters again."""
+    world.contacts(CONTACTS)
+    world.install(long_journey("not_in_journey", retrigger))
+    world.event("ann", "cart_abandoned", "2026-03-02T10:00:00Z")
+    world.event("ann", "cart_abandoned", "2026-03-03T10:00:00Z")
+    world.event("ann", "cart_abandoned", "2026-05-01T10:00:00Z")
+    assert statuses(world) == [("active", None)]
+    assert [m["subject"] for m in world.sent("ann")] == ["Welcome"] and world.log("ann", "exited") == []
+    world.event("ann", "cart_abandoned", "2026-06-02T10:00:00Z")          # 92 days: the first run completed
+    assert statuses(world) == [("completed", None), ("active", None)]
+    assert [m["subject"] for m in world.sent("ann")] == ["Welcome", "Later", "Welcome"]
+
+
+def test_not_in_journey_with_restart_replaces_the_run_so_the_contact_is_never_inside_twice(world):
     world.contacts(CONTACTS)
     world.install(long_journey("not_in_journey", "restart"))
     world.event("ann", "cart_abandoned", "2026-03-02T10:00:00Z")

@@ -168,3 +168,83 @@ def test_two_writers_storing_the_same_order_at_once_count_it_once(world):
     racer.join()
     assert (first.stored, results[0].stored, results[0].duplicates) == (1, 0, 1)
     assert customer(world, "ann") == (60.0, 1) and stored_events(world) == 1
+
+
+def test_two_imports_at_once_for_a_contact_neither_knew_both_count(world):
+    """Two importers each bring an order of a contact not in the database yet: the second meets the
+    first one's uncommitted contact and goes on (no crash, no lost order): two orders, 110.00."""
+    import threading
+
+    from app.engine.engine import JourneyEngine
+    from app.engine.ingest import ingest_batch
+    from app.engine.runs import Batch
+    from app.store.sql import write_transaction
+
+    world.install(spend_journey(100))
+    world.clock.set(t("2026-03-02T10:00:00Z"))
+    other = JourneyEngine(world.db, world.clock)
+    results: list = []
+
+    def second() -> None:
+        try:
+            results.append(other.ingest([EventIn("zed", "order_placed", t("2026-03-02T10:05:00Z"),
+                                                 {"order_id": "O-2", "total": 50.0})]))
+        except Exception as exc:        # the assertion below names it
+            results.append(exc)
+
+    with write_transaction(world.db) as conn:
+        ingest_batch(Batch(conn, world.engine.journeys, world.engine.templates),
+                     [EventIn("zed", "order_placed", t("2026-03-02T10:00:00Z"), {"order_id": "O-1", "total": 60.0})],
+                     world.clock.now(), True)
+        racer = threading.Thread(target=second)
+        racer.start()
+        racer.join(0.2)       # not a timing assertion: the outcome is the same whether it waited or not
+    racer.join()
+    assert [getattr(r, "stored", r) for r in results] == [1]
+    assert customer(world, "zed") == (110.0, 2) and stored_events(world) == 2
+    assert len(world.runs("zed")) == 1
+
+
+def test_two_imports_at_once_with_different_orders_of_one_contact_lose_neither(world):
+    """Each order is counted once, also when two imports add orders of the same contact at the same time:
+    60 + 50 is 110 (not the 50 of whichever wrote last), and the journey for spend reaching 100 starts."""
+    import threading
+
+    from app.engine.engine import JourneyEngine
+    from app.engine.ingest import ingest_batch
+    from app.engine.runs import Batch
+    from app.store.sql import write_transaction
+
+    world.contacts(CONTACTS)
+    world.install(spend_journey(100))
+    world.event("cho", "order_placed", "2026-03-02T09:30:00Z", order_id="O-0", total=1.0)   # known properties
+    world.clock.set(t("2026-03-02T10:00:00Z"))
+    other = JourneyEngine(world.db, world.clock)
+    results: list = []
+    with write_transaction(world.db) as conn:
+        ingest_batch(Batch(conn, world.engine.journeys, world.engine.templates),
+                     [EventIn("ann", "order_placed", t("2026-03-02T10:00:00Z"), {"order_id": "O-1", "total": 60.0})],
+                     world.clock.now(), True)
+        racer = threading.Thread(target=lambda: results.append(other.ingest([EventIn(
+            "ann", "order_placed", t("2026-03-02T10:05:00Z"), {"order_id": "O-2", "total": 50.0})])))
+        racer.start()
+        racer.join(0.2)       # not a timing assertion: the outcome is the same whether it waited or not
+    racer.join()
+    assert customer(world, "ann") == (110.0, 2)
+    assert len(world.runs("ann")) == 1
+
+
+def test_an_order_id_written_as_number_text_or_padded_text_is_one_order_and_the_first_wins(world):
+    """1001, "1001", " 1001 " and 1001.0 are the same order, across batches and within one; a repeat with
+    another total, time or event id changes nothing (the first delivery is kept) and is reported."""
+    world.contacts(CONTACTS)
+    world.install(spend_journey(100))
+    first = world.event("ann", "order_placed", "2026-03-02T10:00:00Z", order_id=1001, total=60.0)
+    world.clock.set(t("2026-03-02T12:00:00Z"))
+    again = world.engine.ingest([
+        EventIn("ann", "order_placed", t("2026-03-02T11:00:00Z"), {"order_id": "1001", "total": 60.0}, "e-2"),
+        EventIn("ann", "order_placed", t("2026-03-02T11:30:00Z"), {"order_id": " 1001 ", "total": 90.0}),
+        EventIn("ann", "order_placed", t("2026-03-02T11:45:00Z"), {"order_id": 1001.0, "total": 60.0})])
+    assert (first.stored, again.stored, again.duplicates) == (1, 0, 3)
+    assert customer(world, "ann") == (60.0, 1) and stored_events(world) == 1
+    assert world.runs("ann") == []          # 60 + 90 would have crossed 100

@@ -192,3 +192,68 @@ def test_the_activity_log_gives_message_ids_that_feedback_can_name():
         [line["message_id"] for line in sent]
     outcomes = {line["contact"]: line["outcome"] for line in again.activity if line["action"] == "branched"}
     assert outcomes == {"ann": "no", "cho": "yes"}
+
+
+def test_a_message_id_in_any_number_form_names_its_message_and_a_malformed_one_is_ignored(world):
+    """1, "1", " 001 " and 1.0 all name message 1; "²", "٣", a number beyond any id, -1, 1.5 and true
+    name no message: ignored and counted, never a crash that loses the whole import."""
+    world.contacts(CONTACTS)
+    journey, _, _, _ = email_then_sms(status="delivered")
+    world.install(journey)
+    world.event("ann", "cart_abandoned", "2026-03-02T10:00:00Z")
+    world.advance_to("2026-03-02T12:30:00Z")
+    email_id = by_channel(world, "ann")["email"]["id"]
+    for bad in ("²", "٣", "99999999999999999999999", 2**70, -email_id, str(-email_id), email_id + 0.5, True):
+        done = world.event("ann", "message_delivered", "2026-03-02T12:35:00Z", message_id=bad)
+        assert (done.stored, done.unmatched) == (1, 1), bad
+    assert all(m["delivered_at"] is None for m in world.messages("ann"))
+    for minute, good in enumerate((float(email_id), f" 00{email_id} ", str(email_id)), start=40):
+        assert world.event("ann", "message_delivered", f"2026-03-02T12:{minute}:00Z", message_id=good).unmatched == 0
+    after = by_channel(world, "ann")
+    assert after["email"]["delivered_at"] == t("2026-03-02T12:40:00Z") and after["sms"]["delivered_at"] is None
+
+
+def test_a_channel_written_in_capitals_is_that_channel_and_an_unknown_one_is_never_email(world):
+    world.contacts(CONTACTS)
+    journey, _, _, _ = email_then_sms()
+    world.install(journey)
+    world.event("ann", "cart_abandoned", "2026-03-02T10:00:00Z")
+    world.advance_to("2026-03-02T12:30:00Z")
+    assert world.event("ann", "message_clicked", "2026-03-02T12:40:00Z", channel="text").unmatched == 1
+    assert world.event("ann", "message_opened", "2026-03-02T12:41:00Z", channel="push").unmatched == 1
+    assert all(m["clicked_at"] is None and m["opened_at"] is None for m in world.messages("ann"))
+    assert world.event("ann", "message_clicked", "2026-03-02T12:45:00Z", channel=" SMS ").unmatched == 0
+    sms_id = by_channel(world, "ann")["sms"]["id"]
+    assert world.event("ann", "message_replied", "2026-03-02T12:50:00Z", channel="Email",
+                       message_id=sms_id).unmatched == 1     # the id is an SMS, the event says email
+    messages = by_channel(world, "ann")
+    assert messages["sms"]["clicked_at"] == t("2026-03-02T12:45:00Z") and messages["email"]["clicked_at"] is None
+    assert messages["sms"]["replied_at"] is None
+
+
+def test_importing_feedback_with_a_capitalised_channel_is_read_not_refused():
+    from app.engine.importers import parse_events
+    found, problems = parse_events('{"contact": "ann", "type": "message_replied", "at": "2026-03-02T12:00:00Z", '
+                                   '"properties": {"channel": "SMS"}}\n'
+                                   '{"contact": "ann", "type": "message_opened", "at": "2026-03-02T12:00:00Z", '
+                                   '"properties": {"channel": "fax"}}\n')
+    assert len(found) == 1 and [p.line for p in problems] == [2]
+
+
+def test_a_read_receipt_marks_the_whatsapp_message_opened_never_the_email(world):
+    """`message_read` (WhatsApp's read status) is an open of the WhatsApp message, with or without a channel;
+    a read naming SMS finds no SMS and changes nothing."""
+    world.contacts(CONTACTS)
+    journey = simple_journey()
+    whatsapp = send_node(journey, "whatsapp", subject="Your cart")
+    email = send_node(journey, subject="Your cart")
+    branch = journey.add_node("message_status", {"step": whatsapp.id, "status": "opened",
+                                                 "window": {"amount": 1, "unit": "days"}})
+    chain(journey, journey.trigger(), whatsapp, email, branch)
+    world.install(journey)
+    world.event("ann", "cart_abandoned", "2026-03-02T10:00:00Z")
+    assert world.event("ann", "message_read", "2026-03-02T10:20:00Z", channel="sms").unmatched == 1
+    assert world.event("ann", "message_read", "2026-03-02T10:30:00Z").unmatched == 0
+    messages = by_channel(world, "ann")
+    assert messages["whatsapp"]["opened_at"] == t("2026-03-02T10:30:00Z") and messages["email"]["opened_at"] is None
+    assert [(b["outcome"], b["at"]) for b in world.log("ann", "branched")] == [("yes", t("2026-03-02T10:30:00Z"))]

@@ -315,3 +315,28 @@ def test_conversion_and_goal_windows_count_calendar_days(world, ordered, convert
     world.event("berlin", "order_placed", ordered, total=20)
     assert bool(world.log("berlin", "converted")) is converted
     assert bool(world.log("berlin", "goal")) is converted
+
+
+@pytest.mark.parametrize("ordered, converted", [
+    ("2026-03-29T03:15:00+02:00", True),      # before the 1-day mark, which the spring gap moved to 03:30
+    ("2026-03-29T03:30:00+02:00", True),      # the very instant a 1-day wait from the message ends
+    ("2026-03-29T03:31:00+02:00", False),
+])
+def test_conversion_and_goal_windows_end_where_a_wait_of_the_same_days_ends_even_beside_a_gap(
+        world, ordered, converted):
+    """A message at 02:30 on 28 March in Berlin: one calendar day later, 02:30 does not exist (clocks jump
+    from 02:00 to 03:00), so a 1-day wait ends at 03:30 CEST. Conversion and goal windows of 1 day end there
+    too, not at a mark counted back from the order."""
+    world.contacts(PEOPLE)
+    journey = simple_journey(goal={"enabled": True, "event": "order_placed", "window": days(1)},
+                             conversion_window=days(1))
+    wait = journey.add_node("wait", {"mode": "duration", "delay": days(1)})
+    chain(journey, journey.trigger(), send_node(journey), wait, journey.add_node("tag", {"add": ["waited"]}))
+    world.install(journey)
+    world.event("berlin", "cart_abandoned", "2026-03-28T01:30:00Z")       # 02:30 CET
+    world.advance_to("2026-03-29T02:00:00Z")
+    assert [r["at"] for r in world.log("berlin", "tagged")] == [t("2026-03-29T01:30:00Z")]    # the wait's end
+    world.event("berlin", "order_placed", ordered, order_id="O-1", total=20)
+    credited = [c["node_id"] for c in world.log("berlin", "converted")]
+    assert len(credited) == (1 if converted else 0)
+    assert bool(world.log("berlin", "goal")) is converted
