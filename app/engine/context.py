@@ -80,8 +80,16 @@ class JourneyCache:
 
     def active(self, conn: Connection) -> list[LiveJourney]:
         """The journeys running now, at their latest published version (one small query)."""
+        return self._published(conn, ("active",))
+
+    def attributable(self, conn: Connection) -> list[LiveJourney]:
+        """The journeys whose messages may earn a conversion: every published one that is running, paused
+        or stopped. A message a contact received counts for last touch whatever its journey does now."""
+        return self._published(conn, ("active", "paused", "stopped"))
+
+    def _published(self, conn: Connection, statuses: tuple[str, ...]) -> list[LiveJourney]:
         rows = conn.execute(select(journeys.c.id, journeys.c.published_version).where(
-            journeys.c.status == "active", journeys.c.published_version.is_not(None)).order_by(journeys.c.id))
+            journeys.c.status.in_(statuses), journeys.c.published_version.is_not(None)).order_by(journeys.c.id))
         return [self.get(conn, jid, version) for jid, version in rows]
 
 

@@ -112,12 +112,14 @@ def ingest_batch(batch: Batch, items: list[EventIn], received_at: datetime, virt
     batch.preload_messages([r.id for r in going])
     batch.preload_events(going)
     live = batch.journeys.active(conn)
+    # Conversions look further: a message counts for last touch whatever its journey does now.
+    credited = batch.journeys.attributable(conn)
     for event, event_id in zip(items, ids):
         at = event.at if virtual else received_at
         contact = batch.contact(event.contact)
         mine = active.setdefault(contact.id, [])
         _catch_up(batch, mine, at, virtual)
-        if not _apply(batch, event, event_id, contact, mine, live, at):
+        if not _apply(batch, event, event_id, contact, mine, live, credited, at):
             result.unmatched += 1
     batch.flush(received_at)
     result.steps = batch.steps
@@ -176,7 +178,7 @@ def _catch_up(batch: Batch, mine: list[RunState], at: datetime, virtual: bool) -
 
 
 def _apply(batch: Batch, event: EventIn, event_id: int, contact: ContactView, mine: list[RunState],
-           live: list[LiveJourney], at: datetime) -> bool:
+           live: list[LiveJourney], credited: list[LiveJourney], at: datetime) -> bool:
     """Applies one stored event; False when it is feedback that matched no message (then ignored)."""
     props, kind = event.properties, event.type
     crossed: list[LiveJourney] = []
@@ -192,7 +194,7 @@ def _apply(batch: Batch, event: EventIn, event_id: int, contact: ContactView, mi
             feedback.woken.due_at = at
             advance(batch, feedback.woken, at)
     credit = LastTouch()
-    for journey in live:
+    for journey in credited:
         _convert(batch, journey, contact, event, at, mine, credit)
     credit.settle(batch, at, mine)
     _exit_matching(batch, contact, event, at, mine)

@@ -101,3 +101,23 @@ def test_credit_is_once_when_everything_arrives_in_one_batch(world):
     assert credited == {("ann", views.id), ("cho", carts.id)}
     assert totals(world, carts, views) == (2, 65.0)
     assert journey_stats(world.db, views.id).nodes[view_step.id].revenue == 60.0
+
+
+def test_a_message_from_a_journey_paused_or_stopped_since_still_takes_the_last_touch(world):
+    """Last touch is about what the contact received: pausing or stopping a journey afterwards does
+    not hand its conversion to an older message of a journey still running."""
+    carts, cart_step, views, view_step = two_journeys(world)
+    world.event("ann", "cart_abandoned", "2026-03-02T10:00:00Z")       # Carts: the older email
+    world.event("ann", "product_viewed", "2026-03-02T12:00:00Z")       # Views: the newer SMS
+    world.event("cho", "cart_abandoned", "2026-03-02T10:00:00Z")
+    world.event("cho", "product_viewed", "2026-03-02T12:00:00Z")
+    world.engine.pause(views.id)
+    world.event("ann", "order_placed", "2026-03-02T14:00:00Z", order_id="O-7", total=30.0)
+    [converted] = world.log("ann", "converted")
+    assert (converted["journey_id"], converted["node_id"]) == (views.id, view_step.id)
+    world.engine.stop(views.id)
+    world.event("cho", "order_placed", "2026-03-02T15:00:00Z", order_id="O-8", total=20.0)
+    [converted] = world.log("cho", "converted")
+    assert (converted["journey_id"], converted["node_id"]) == (views.id, view_step.id)
+    assert totals(world, carts, views) == (2, 50.0)
+    assert journey_stats(world.db, carts.id).nodes[cart_step.id].converted == 0
