@@ -121,3 +121,12 @@ ann,ann@example.com,+15550001,Ann,Lee,Europe/London,newsletter,,sms;whatsapp,Lon
 bob,bob@example.com,+15550002,Bob,Ray,America/New_York,,email,sms;whatsapp,Boston
 cho,cho@example.com,+15550003,Cho,Kim,Asia/Tokyo,vip,,sms;whatsapp,Tokyo
 """
+
+
+def run_cli(capsys: Any, *args: str) -> tuple[int, str, str]:
+    """`journeys ARGS…` in this process: (exit code, stdout, stderr)."""
+    from app.cli import main
+
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err

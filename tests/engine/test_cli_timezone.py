@@ -3,32 +3,27 @@ from __future__ import annotations
 
 import json
 
-from app.cli import main
 from app.journey.fileformat import save
 from app.store.app_settings import business_timezone
 from app.store.db import open_database
 
-from .helpers import chain, send_node, simple_journey
+from .helpers import chain, run_cli, send_node, simple_journey
 
 
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_settings_timezone_is_validated_stored_and_printed(tmp_path, capsys):
     db = str(tmp_path / "shop.sqlite3")
-    code, out, _ = run(capsys, "settings", "--db", db)
+    code, out, _ = run_cli(capsys, "settings", "--db", db)
     assert code == 0 and "not set" in out
-    code, _, err = run(capsys, "settings", "timezone", "Europe/Berln", "--db", db)
+    code, _, err = run_cli(capsys, "settings", "timezone", "Europe/Berln", "--db", db)
     assert code == 2 and "'Europe/Berln' is not a time zone" in err and "Europe/Berlin" in err
     assert "Traceback" not in err
-    code, out, _ = run(capsys, "settings", "timezone", "Europe/Berlin", "--db", db)
+    code, out, _ = run_cli(capsys, "settings", "timezone", "Europe/Berlin", "--db", db)
     assert code == 0 and "Europe/Berlin" in out
-    code, out, _ = run(capsys, "settings", "--db", db)
+    code, out, _ = run_cli(capsys, "settings", "--db", db)
     assert out.split() == ["timezone", "Europe/Berlin"]
-    code, out, _ = run(capsys, "settings", "timezone", "--db", db)
+    code, out, _ = run_cli(capsys, "settings", "timezone", "--db", db)
     assert out.strip() == "Europe/Berlin"
     engine = open_database(db)
     assert business_timezone(engine) == "Europe/Berlin"
@@ -41,12 +36,12 @@ def test_validate_against_a_database_warns_when_no_business_zone_is_set(tmp_path
     chain(journey, journey.trigger(), send_node(journey))
     path = tmp_path / "j.json"
     save(journey, path)
-    code, out, _ = run(capsys, "validate", str(path), "--db", db)
+    code, out, _ = run_cli(capsys, "validate", str(path), "--db", db)
     assert code == 0 and "No business time zone is set" in out
-    run(capsys, "settings", "timezone", "America/New_York", "--db", db)
-    code, out, _ = run(capsys, "validate", str(path), "--db", db)
+    run_cli(capsys, "settings", "timezone", "America/New_York", "--db", db)
+    code, out, _ = run_cli(capsys, "validate", str(path), "--db", db)
     assert "No business time zone" not in out
-    code, out, _ = run(capsys, "validate", str(path))              # no database: nothing to say
+    code, out, _ = run_cli(capsys, "validate", str(path))              # no database: nothing to say
     assert "No business time zone" not in out
 
 
@@ -70,13 +65,13 @@ def sms_times(log_path) -> list[str]:
 def test_simulate_uses_the_business_zone_given_with_timezone(tmp_path, capsys):
     path = evening_sms(tmp_path)
     log = tmp_path / "log.jsonl"
-    code, out, err = run(capsys, "simulate", str(path), "--contacts", str(tmp_path / "people.csv"),
+    code, out, err = run_cli(capsys, "simulate", str(path), "--contacts", str(tmp_path / "people.csv"),
                          "--events", str(tmp_path / "events.jsonl"), "--log", str(log),
                          "--timezone", "America/New_York")
     assert code == 0, err
     assert "America/New_York (the business's time zone)" in out
     assert sms_times(log) == ["2026-03-03T01:30:00Z"]                # 20:30 in New York, not held till 08:00
-    code, out, _ = run(capsys, "simulate", str(path), "--contacts", str(tmp_path / "people.csv"),
+    code, out, _ = run_cli(capsys, "simulate", str(path), "--contacts", str(tmp_path / "people.csv"),
                        "--events", str(tmp_path / "events.jsonl"), "--log", str(log))
     assert "UTC (no business time zone is set" in out
     assert sms_times(log) == ["2026-03-02T20:30:00Z"]
@@ -85,12 +80,12 @@ def test_simulate_uses_the_business_zone_given_with_timezone(tmp_path, capsys):
 def test_simulate_reads_the_business_zone_of_its_database_and_refuses_a_bad_one(tmp_path, capsys):
     path = evening_sms(tmp_path)
     db = str(tmp_path / "shop.sqlite3")
-    run(capsys, "settings", "timezone", "America/New_York", "--db", db)
+    run_cli(capsys, "settings", "timezone", "America/New_York", "--db", db)
     log = tmp_path / "log.jsonl"
-    code, _, _ = run(capsys, "simulate", str(path), "--contacts", str(tmp_path / "people.csv"),
+    code, _, _ = run_cli(capsys, "simulate", str(path), "--contacts", str(tmp_path / "people.csv"),
                      "--events", str(tmp_path / "events.jsonl"), "--log", str(log), "--db", db)
     assert code == 0 and sms_times(log) == ["2026-03-03T01:30:00Z"]
-    code, _, err = run(capsys, "simulate", str(path), "--timezone", "Nowhere/Land")
+    code, _, err = run_cli(capsys, "simulate", str(path), "--timezone", "Nowhere/Land")
     assert code == 2 and "--timezone" in err and "not a time zone" in err
 
 
@@ -99,7 +94,7 @@ def simulated(tmp_path, capsys, journey, contacts_csv: str, events: list[dict], 
     save(journey, path)
     (tmp_path / "c.csv").write_text(contacts_csv)
     (tmp_path / "e.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
-    code, _, err = run(capsys, "simulate", str(path), "--contacts", str(tmp_path / "c.csv"),
+    code, _, err = run_cli(capsys, "simulate", str(path), "--contacts", str(tmp_path / "c.csv"),
                        "--events", str(tmp_path / "e.jsonl"), "--log", str(log), *extra)
     assert code == 0, err
     return [json.loads(line) for line in log.read_text().splitlines()]

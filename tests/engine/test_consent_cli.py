@@ -3,17 +3,14 @@ from __future__ import annotations
 
 import json
 
-from app.cli import main
 from app.paths import EXAMPLES, RESOURCES
+
+from .helpers import run_cli
 
 SAMPLE_CONTACTS = str(RESOURCES / "sample_contacts.csv")
 SAMPLE_EVENTS = str(RESOURCES / "sample_events.jsonl")
 
 
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_show_prints_consent_now_and_the_history_newest_first(tmp_path, capsys):
@@ -26,9 +23,9 @@ def test_show_prints_consent_now_and_the_history_newest_first(tmp_path, capsys):
         {"contact": "c3", "type": "unsubscribed", "at": "2026-03-04T08:00:00Z", "properties": {"channel": "sms"}},
         {"contact": "c3", "type": "subscribed", "at": "2026-03-05T08:00:00Z", "properties": {"source": "checkout"}},
     ]) + "\n", encoding="utf-8")
-    assert run(capsys, "contacts", "import", str(people), "--db", db)[0] == 0
-    assert run(capsys, "events", "import", str(events), "--db", db)[0] == 0
-    code, out, err = run(capsys, "contacts", "show", "c3", "--db", db)
+    assert run_cli(capsys, "contacts", "import", str(people), "--db", db)[0] == 0
+    assert run_cli(capsys, "events", "import", str(events), "--db", db)[0] == 0
+    code, out, err = run_cli(capsys, "contacts", "show", "c3", "--db", db)
     assert code == 0 and err == ""
     lines = out.splitlines()
     assert lines[0] == "Contact c3 — Mia Schneider"
@@ -58,8 +55,8 @@ def test_the_sample_contacts_record_consent_for_texts():
 
 def test_show_an_unknown_contact_is_one_line_and_exit_2(tmp_path, capsys):
     db = str(tmp_path / "db.sqlite3")
-    run(capsys, "contacts", "import", SAMPLE_CONTACTS, "--db", db)
-    code, out, err = run(capsys, "contacts", "show", "c0001", "--db", db)
+    run_cli(capsys, "contacts", "import", SAMPLE_CONTACTS, "--db", db)
+    code, out, err = run_cli(capsys, "contacts", "show", "c0001", "--db", db)
     assert code == 2 and out == ""
     assert err.strip() == "journeys contacts: no contact with id 'c0001' (close: c001)" or \
         err.startswith("journeys contacts: no contact with id 'c0001'")
@@ -71,19 +68,19 @@ def test_reimport_says_which_opt_outs_the_file_could_not_clear(tmp_path, capsys)
     first.write_text("id,email,unsubscribed\nc3,c3@example.com,sms\n", encoding="utf-8")
     again = tmp_path / "again.csv"
     again.write_text("id,email,unsubscribed,subscribed\nc3,c3@example.com,,sms;email\n", encoding="utf-8")
-    run(capsys, "contacts", "import", str(first), "--db", db)
-    code, out, err = run(capsys, "contacts", "import", str(again), "--db", db)
+    run_cli(capsys, "contacts", "import", str(first), "--db", db)
+    code, out, err = run_cli(capsys, "contacts", "import", str(again), "--db", db)
     assert code == 0 and err == ""
     assert f"{again}: line 2: contact c3 opted out of sms on " in out
     assert "Imported 1 contact(s)" in out and "1 opt-out(s) kept" in out
-    _, shown, _ = run(capsys, "contacts", "show", "c3", "--db", db)
+    _, shown, _ = run_cli(capsys, "contacts", "show", "c3", "--db", db)
     consent = shown.split("Consent\n")[1].splitlines()
     assert consent[0].split()[:2] == ["email", "subscribed"] and consent[1].split()[:2] == ["sms", "unsubscribed"]
 
 
 def test_simulate_the_cart_example_texts_only_contacts_with_sms_consent(tmp_path, capsys):
     log = tmp_path / "cart.jsonl"
-    code, out, _ = run(capsys, "simulate", str(EXAMPLES / "cart_abandonment.json"), "--contacts", SAMPLE_CONTACTS,
+    code, out, _ = run_cli(capsys, "simulate", str(EXAMPLES / "cart_abandonment.json"), "--contacts", SAMPLE_CONTACTS,
                        "--events", SAMPLE_EVENTS, "--log", str(log))
     assert code == 0
     lines = [json.loads(x) for x in log.read_text(encoding="utf-8").splitlines()]
@@ -111,7 +108,7 @@ def test_simulate_the_issue_example_skips_the_sms_of_a_contact_who_opted_out(tmp
     path.write_text("".join(json.dumps({"contact": c, "type": k, "at": at, "properties": p}) + "\n"
                             for c, k, at, p in events), encoding="utf-8")
     log = tmp_path / "log.jsonl"
-    code, out, err = run(capsys, "simulate", str(EXAMPLES / "cart_abandonment.json"), "--contacts", str(people),
+    code, out, err = run_cli(capsys, "simulate", str(EXAMPLES / "cart_abandonment.json"), "--contacts", str(people),
                          "--events", str(path), "--log", str(log))
     assert code == 0 and err == ""
     lines = [json.loads(x) for x in log.read_text(encoding="utf-8").splitlines()]

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from app.cli import main
 from app.engine.gate import JourneyNotReady
 from app.engine.simulator import install_journey
 from app.journey.fileformat import to_document
@@ -14,7 +13,7 @@ from app.journey.model import Journey
 from app.store.db import open_database
 from app.store.journeys import JourneyStore
 
-from .helpers import CONTACTS, chain, send_node, simple_journey
+from .helpers import CONTACTS, chain, run_cli, send_node, simple_journey
 
 
 def _stored(world, journey: Journey) -> JourneyStore:
@@ -138,10 +137,6 @@ def test_the_simulator_goes_through_the_same_gate(world):
 # --- the CLI -------------------------------------------------------------------------
 
 
-def _cli(capsys, *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_cli_activate_prints_the_problems_and_exits_1(tmp_path, capsys):
@@ -152,29 +147,29 @@ def test_cli_activate_prints_the_problems_and_exits_1(tmp_path, capsys):
     chain(journey, journey.trigger(), email)
     path = tmp_path / "cart.json"
     path.write_text(json.dumps(to_document(journey)), encoding="utf-8")
-    assert _cli(capsys, "import", str(path), "--db", db)[0] == 0
+    assert run_cli(capsys, "import", str(path), "--db", db)[0] == 0
 
-    code, out, err = _cli(capsys, "activate", "Cart rescue", "--db", db)
+    code, out, err = run_cli(capsys, "activate", "Cart rescue", "--db", db)
     assert code == 1
     assert f"Cart rescue: node {email.id} (Email · Hello ‹first_name›): The email has no sender (From)" in out
     assert "not activated" in err and "nothing was published" in err
     # `validate --active` on the same file prints the same problem
-    code, out, _ = _cli(capsys, "validate", "--active", str(path))
+    code, out, _ = run_cli(capsys, "validate", "--active", str(path))
     assert code == 1 and f"node {email.id} (Email · Hello ‹first_name›): The email has no sender (From)" in out
 
     email.config["sender"] = "shop@example.com"
     path.write_text(json.dumps(to_document(journey)), encoding="utf-8")
-    assert _cli(capsys, "import", str(path), "--replace", "--db", db)[0] == 0
-    code, out, _ = _cli(capsys, "publish", "Cart rescue", "--db", db)
+    assert run_cli(capsys, "import", str(path), "--replace", "--db", db)[0] == 0
+    code, out, _ = run_cli(capsys, "publish", "Cart rescue", "--db", db)
     assert code == 0 and "published version 1" in out
-    code, out, _ = _cli(capsys, "activate", "Cart rescue", "--db", db)
+    code, out, _ = run_cli(capsys, "activate", "Cart rescue", "--db", db)
     assert code == 0 and "active; new contacts enter version 1" in out
-    code, out, _ = _cli(capsys, "publish", "Cart rescue", "--db", db)
+    code, out, _ = run_cli(capsys, "publish", "Cart rescue", "--db", db)
     assert code == 0 and "nothing changed since version 1" in out
 
 
 def test_cli_activate_of_an_unknown_journey_says_so(tmp_path, capsys):
-    code, _out, err = _cli(capsys, "activate", "Nope", "--db", str(tmp_path / "db.sqlite3"))
+    code, _out, err = run_cli(capsys, "activate", "Nope", "--db", str(tmp_path / "db.sqlite3"))
     assert code == 2 and "no journey named 'Nope'" in err
 
 
@@ -203,17 +198,17 @@ def test_validate_import_activate_publish_and_simulate_report_the_same_errors(tm
     contacts = tmp_path / "contacts.csv"
     contacts.write_text(CONTACTS, encoding="utf-8")
 
-    code, out, _ = _cli(capsys, "validate", "--active", str(path), "--db", db)
+    code, out, _ = run_cli(capsys, "validate", "--active", str(path), "--db", db)
     expected = _problem_lines(out, str(path))
     assert code == 1 and len(expected) == 4
     assert any("The email has no sender (From)" in line for line in expected)
 
-    code, out, _ = _cli(capsys, "import", str(path), "--db", db)
+    code, out, _ = run_cli(capsys, "import", str(path), "--db", db)
     assert code == 0 and "it has 4 error(s) to fix before it can be activated" in out
     for verb in ("activate", "publish"):
-        code, out, err = _cli(capsys, verb, "Broken", "--db", db)
+        code, out, err = run_cli(capsys, verb, "Broken", "--db", db)
         assert code == 1 and _problem_lines(out, "Broken") == expected and "nothing was published" in err
-    code, out, err = _cli(capsys, "simulate", str(path), "--contacts", str(contacts))
+    code, out, err = run_cli(capsys, "simulate", str(path), "--contacts", str(contacts))
     assert code == 1 and _problem_lines(out, str(path)) == expected and "not simulated" in err
     assert "Traceback" not in err
     assert JourneyStore(open_database(f"sqlite:///{db}")).find("Broken").published_version is None
