@@ -18,7 +18,8 @@ from app.store.sql import insert_or_ignore, write_transaction
 from app.store.tables import contact_channels, contact_tags, contacts
 
 from .bulk import Many
-from .consent import CHANNELS, UNKNOWN, ConsentChange, import_changes, states_of
+from .consent import (CHANNELS, CONSENT_EVENTS, UNKNOWN, ConsentChange, channel_name, consent_event_type,
+                      import_changes, states_of)
 from .consent import record as record_consent
 from .feedback import FEEDBACK
 from .ingest import EventIn
@@ -61,7 +62,7 @@ def parse_contacts(text: str) -> tuple[list[ContactRow], list[Problem]]:
     the line its record starts on."""
     reader = csv.reader(io.StringIO(text))
     try:
-        header = [h.strip() for h in next(reader)]
+        header = _header(next(reader))
     except StopIteration:
         return [], [Problem(1, "the file is empty; the first line must name the columns")]
     if "id" not in header:
@@ -100,8 +101,33 @@ def parse_contacts(text: str) -> tuple[list[ContactRow], list[Problem]]:
     return rows, problems
 
 
+def _header(names: list[str]) -> list[str]:
+    """The column names, the standard ones matched however written (`Unsubscribed`, ` ID `, `First Name`):
+    a misspelt `unsubscribed` column would otherwise become a custom attribute and its opt-outs be lost."""
+    found: list[str] = []
+    for raw in names:
+        name = raw.strip()
+        standard = "_".join(name.lower().replace("-", " ").split())
+        found.append(standard if standard in STANDARD and standard not in found else name)
+    return found
+
+
+# A yes/no cell, as some exports write consent. In `unsubscribed`, yes means every channel (an opt-out
+# is taken at its widest); in `subscribed`, yes is a sign-up without a channel: email, as for events.
+_YES = frozenset({"yes", "y", "true", "1", "x"})
+_NO = frozenset({"no", "n", "false", "0"})
+
+
 def _named(record: dict[str, str], column: str) -> list[str]:
-    return [c.strip().lower() for c in record.get(column, "").split(";") if c.strip()]
+    """The channel names a `subscribed`/`unsubscribed` cell lists, separated by `;`, `,` or `|`,
+    canonical where known (`SMS`, `e-mail`); a yes/no cell as described above."""
+    cell = record.get(column, "").strip()
+    if cell.lower() in _YES:
+        return ["all"] if column == "unsubscribed" else ["email"]
+    if cell.lower() in _NO:
+        return []
+    parts = cell.replace(",", ";").replace("|", ";").split(";")
+    return [str(channel_name(c)).strip().lower() for c in parts if c.strip()]
 
 
 def _channels(record: dict[str, str], column: str) -> list[str]:
@@ -277,11 +303,12 @@ def _event(raw: str) -> EventIn:
         total = properties["total"]
         if isinstance(total, bool) or not isinstance(total, (int, float)) or total < 0:
             raise ValueError(f"order_placed 'total' must be a non-negative number, not {total!r}")
+    kind = consent_event_type(kind)
     channel = properties.get("channel")
-    named = channel.strip().lower() if isinstance(channel, str) else channel
-    if kind in ("subscribed", "unsubscribed") and named not in (None, "all", *CHANNELS):
+    named = channel_name(channel)       # `SMS`, ` e-mail `: the event keeps the canonical name (EventIn)
+    if kind in CONSENT_EVENTS and named not in (None, "all", *CHANNELS):
         raise ValueError(f"'channel' {channel!r} is not email, sms, whatsapp or all")
-    if kind in FEEDBACK and channel is not None and channel not in CHANNELS:
+    if kind in FEEDBACK and named is not None and named not in CHANNELS:
         raise ValueError(f"'channel' {channel!r} is not email, sms or whatsapp (the channel of the message "
                          "this event is about)")
     event_id = data.get("id")

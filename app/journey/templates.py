@@ -22,7 +22,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .schema import Config
 from .template_filters import FILTERS
-from .template_values import MissingValue, default, finalize, is_blank, join, missing_aware, missing_name
+from .template_values import (MissingValue, default, finalize, is_blank, join, missing_aware, missing_name,
+                              through_missing, to_string)
 
 # The names a template can start from. `contact` holds the fields below plus custom
 # attributes; `event` holds the trigger event's properties; `journey` its name.
@@ -41,6 +42,7 @@ REFUSED_FILTERS = {
               "<a href=\"{{ event.url }}\">…</a>",
     "xmlattr": "attributes made from data could add event handlers; write the attribute in the template",
     "tojson": "messages do not carry JSON; print the fields you need",
+    "pprint": "it prints Python's own notation ([{'title': …}]); print the fields you need, or join a list",
 }
 
 
@@ -117,9 +119,12 @@ def make_environment(html: bool = False) -> TemplateEnvironment:
         env.filters.pop(name, None)
     env.filters["default"] = env.filters["d"] = default
     env.filters["join"] = join
+    env.filters["string"] = to_string
     for name in ("int", "float"):
         env.filters[name] = missing_aware(env.filters[name])
     env.filters.update(FILTERS)
+    for name, apply in list(env.filters.items()):
+        env.filters[name] = through_missing(name, apply)
     return env
 
 
