@@ -244,3 +244,55 @@ def test_a_template_cannot_change_the_data_other_fields_see():
                            variables)
     assert changed.error and "unsafe" in changed.error
     assert cache.render(("j", 1, "n", "text"), "{{ event.items }}", variables).text == "Mug"
+
+
+# --- A missing value stays missing through every filter, until something prints or replaces it -------
+
+@pytest.mark.parametrize("source", [
+    "{{ event.coupon | upper | default('NO CODE') }}",
+    "{{ event.coupon | trim | lower | default('NO CODE') }}",
+    "{{ event.coupon | replace('-', '') | default('NO CODE') }}",
+    "{{ event.coupon | string | default('NO CODE') }}",
+    "{{ event.coupon | e | default('NO CODE') }}",
+    "{{ event.codes | join(', ') | default('NO CODE') }}",
+    "{{ event.codes | first | default('NO CODE') }}",
+    "{{ event.cart.items | map(attribute='code') | join(', ') | default('NO CODE') }}",
+    "{{ event.cart.total | round(2) | default('NO CODE') }}",
+])
+@pytest.mark.parametrize("field", ["html", "message"])
+def test_default_after_other_filters_still_replaces_a_missing_value(source, field):
+    # Nothing is reported missing: the step's skip or fail policy must not fire on a defaulted value.
+    assert render(source, field, fallback="?", coupon=None, codes=None) == Rendered("NO CODE", ())
+
+
+def test_a_printed_missing_value_goes_through_text_filters_as_its_fallback():
+    assert render("Hi {{ contact.nickname | title }}!", fallback="friend") == Rendered(
+        "Hi Friend!", ("contact.nickname",))
+    assert render("{{ event.coupon | upper }}", "html", fallback="<none>", coupon=None) == Rendered(
+        "&lt;NONE&gt;", ("event.coupon",))
+    # Number and list filters cannot take the fallback text: it prints as written, never "0".
+    assert render("{{ event.qty | int }}|{{ event.qty | round }}|{{ event.items | list }}", fallback="?") == \
+        Rendered("?|?|?", ("event.qty", "event.items"))
+    assert render("{{ event.missing | length }}|{{ event.missing | list | length }}") == Rendered("0|0", ())
+
+
+@pytest.mark.parametrize("source", [
+    "{{ event.items | list | string }}",
+    "{{ event.items | list ~ '' }}",
+    "{{ '%s' % (event.items | list) }}",
+    "{{ event.items | map(attribute='title') }}",
+    "{{ event.items | map(attribute='title') | string }}",
+    "{{ event.items | selectattr('title') | list }}",
+    "{{ event.items | reverse | reverse }}",
+    "{{ event.items | sort(attribute='price') }}",
+    "{% set titles = event.items | map(attribute='title') | list %}{{ titles }}",
+])
+@pytest.mark.parametrize("field", ["html", "text"])
+def test_lists_made_by_filters_print_as_text_never_as_python(source, field):
+    items = [{"title": "Mug", "price": 9.5}, {"title": "Tea", "price": 12}]
+    assert text(source, field, items=items) == "Mug, Tea"
+
+
+def test_pprint_which_prints_python_is_refused():
+    result = render("{{ event.items | pprint }}", items=[{"title": "Mug"}])
+    assert result.error and "the filter 'pprint' is not available" in result.error
