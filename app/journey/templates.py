@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Any, Mapping
 
 from jinja2 import TemplateError, TemplateSyntaxError, meta, nodes
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .schema import Config
@@ -46,6 +47,14 @@ REFUSED_FILTERS = {
 }
 
 
+MAX_EXPONENT = 64           # 2**64 has 20 digits: any price or count a message needs
+MAX_REPEAT = 100_000        # characters (or items) `'=' * n` may make
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 class TemplateEnvironment(ImmutableSandboxedEnvironment):
     """The sandbox, with two changes.
 
@@ -53,6 +62,20 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
       `dict.items`) and a mapping without that key gives a missing value (not a method).
     - A null or blank value read by `.name` or `[key]` is missing (`MissingValue`), at any depth.
     """
+
+    # `**` and `*` run through `call_binop`, which bounds them; Jinja also stops folding intercepted
+    # operators while compiling, so `{{ 9**(9**9) }}` no longer hangs validation or the engine.
+    intercepted_binops = frozenset({"**", "*"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        """`a ** b` and `a * b`, refused (a template error) when the result would be huge."""
+        if operator == "**" and _number(left) and _number(right) and abs(left) > 1 and right > MAX_EXPONENT:
+            raise SecurityError(f"{left} ** {right} is too large a number for a message")
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and _number(times) and len(seq) * times > MAX_REPEAT:
+                    raise SecurityError(f"repeating a value {times} times makes too long a text for a message")
+        return super().call_binop(context, operator, left, right)
 
     def _absent(self, obj: Any, name: Any) -> Any:
         # `contact.__class__` is a probe, not a missing field: refuse it like the sandbox does elsewhere.

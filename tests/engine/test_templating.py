@@ -296,3 +296,17 @@ def test_lists_made_by_filters_print_as_text_never_as_python(source, field):
 def test_pprint_which_prints_python_is_refused():
     result = render("{{ event.items | pprint }}", items=[{"title": "Mug"}])
     assert result.error and "the filter 'pprint' is not available" in result.error
+
+
+@pytest.mark.parametrize("source, fragment", [
+    ("{{ 9**(9**9) }}", "too large a number"),
+    ("{{ 'a' * 10**9 }}", "too long a text"),
+    ("{{ 10**9 * contact.first_name }}", "too long a text"),
+])
+def test_a_huge_number_or_text_is_a_template_error_not_a_hang(source, fragment):
+    from app.journey.templates import inspect_template
+
+    assert inspect_template(source).error is None          # validating it finishes (nothing is folded)
+    result = render(source)
+    assert result.error and fragment in result.error
+    assert text("{{ 2 ** 10 }} {{ '=' * 3 }} {{ event.total * 2 }}", total=12.5) == "1024 === 25"
