@@ -302,6 +302,11 @@ def test_pprint_which_prints_python_is_refused():
     ("{{ 9**(9**9) }}", "too large a number"),
     ("{{ 'a' * 10**9 }}", "too long a text"),
     ("{{ 10**9 * contact.first_name }}", "too long a text"),
+    ("{{ contact.first_name | center(10**9) }}", "too large a size"),
+    ("{{ [1] | batch(10**9, 0) | list }}", "too large a size"),
+    ("{{ '%999999999s' % contact.first_name }}", "too long a text"),
+    ("{{ '%999999999s' | format(contact.first_name) }}", "too long a text"),
+    ("{{ '{:>999999999}'.format(contact.first_name) }}", "too long a text"),
 ])
 def test_a_huge_number_or_text_is_a_template_error_not_a_hang(source, fragment):
     from app.journey.templates import inspect_template
@@ -309,4 +314,5 @@ def test_a_huge_number_or_text_is_a_template_error_not_a_hang(source, fragment):
     assert inspect_template(source).error is None          # validating it finishes (nothing is folded)
     result = render(source)
     assert result.error and fragment in result.error
-    assert text("{{ 2 ** 10 }} {{ '=' * 3 }} {{ event.total * 2 }}", total=12.5) == "1024 === 25"
+    assert text("{{ 2 ** 10 }} {{ '=' * 3 }} {{ event.total * 2 }} {{ '%.1f' % event.total }} "
+                "{{ '{:>4}'.format(contact.first_name) }} {{ 'x' | center(3) }}", total=12.5) == "1024 === 25 12.5  Ann  x "
