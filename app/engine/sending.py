@@ -11,7 +11,7 @@ from app.journey.settings import allows_unknown
 from app.journey.template_filters import ZONE_VARIABLE
 from app.store.tables import messages
 
-from .consent import SUBSCRIBED, UNSUBSCRIBED, allowed
+from .consent import SUBSCRIBED, UNSUBSCRIBED, allowed, channel_name
 from .runs import message_key
 from .steps import Hold, Next, Result, Step, Stop
 from .timeutil import iso, quiet_until
@@ -36,9 +36,10 @@ def _term_holds(step: Step, term: dict[str, Any]) -> bool:
         seen = _previous(step, "clicked_at")
         return seen if kind == "clicked_previous" else not seen
     if kind == "unsubscribed_from":
-        return contact.consent_state(value) == UNSUBSCRIBED
+        return contact.consent_state(str(channel_name(value))) == UNSUBSCRIBED      # `SMS` reads as sms
     if kind == "subscribed_to":
-        return contact.consent_state(value) == SUBSCRIBED     # consent recorded, not merely "never asked"
+        # consent recorded, not merely "never asked"
+        return contact.consent_state(str(channel_name(value))) == SUBSCRIBED
     if kind == "has_tag":
         return value in contact.tags
     return value not in contact.tags     # lacks_tag

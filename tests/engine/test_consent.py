@@ -327,3 +327,14 @@ def test_a_contacts_file_reads_consent_columns_however_written(world):
     assert states(world, "fay") == {"sms": "subscribed", "whatsapp": "subscribed"}
     assert states(world, "gus") == {"email": "subscribed"}          # a yes without a channel: email only
     assert contact_detail(world.db, "amy").attributes == {}          # not an attribute named "Unsubscribed"
+
+
+def test_a_consent_term_reads_its_channel_however_written(world):
+    world.contacts(PEOPLE)
+    journey = simple_journey()
+    chain(journey, journey.trigger(), send_node(journey, "email", recipients="matching",
+                                                terms=[{"term": "subscribed_to", "value": " SMS "}]))
+    world.install(journey)
+    world.event("dee", "cart_abandoned", "2026-03-02T10:00:00Z")       # dee gave SMS consent in the file
+    world.event("amy", "cart_abandoned", "2026-03-02T10:00:00Z")
+    assert len(world.sent("dee")) == 1 and skips(world, "amy") == ["not_matching"]
