@@ -292,8 +292,14 @@ def join(context: Context, value: Any, d: str = "", attribute: str | int | None 
     if attribute is not None:
         value = map(make_attrgetter(context.environment, attribute), value)
     shown = [v if isinstance(v, str) else display_text(v, context)
-             for v in value if not is_blank(v) and not isinstance(v, Undefined)]
+             for v in value if not is_blank(v) and not isinstance(v, Undefined) and not _nameless(v)]
     return do_join(context.eval_ctx, shown, d)
+
+
+def _nameless(value: Any) -> bool:
+    """A record that has a title/name/label field, but blank or null: printed, its name is missing."""
+    return isinstance(value, Mapping) and any(k in value for k in RECORD_NAMES) and all(
+        is_blank(value.get(k)) for k in RECORD_NAMES)
 
 
 def _record_text(value: Mapping[Any, Any], context: Context | None) -> str:
@@ -301,6 +307,9 @@ def _record_text(value: Mapping[Any, Any], context: Context | None) -> str:
         shown = value.get(key)
         if not is_blank(shown):
             return display_text(shown, context)
+    if _nameless(value):
+        key = next(k for k in RECORD_NAMES if k in value)
+        return note_missing(missing_name(value, key))
     keys = sorted(str(k) for k in value)
     listed = ", ".join(keys[:6]) + ("…" if len(keys) > 6 else "") or "none"
     fail(f"a record cannot be printed whole (its fields: {listed}); print one of its fields, "
@@ -326,8 +335,9 @@ def display_text(value: Any, context: Context | None) -> str:
     if isinstance(value, Mapping):
         return _record_text(value, context)
     if isinstance(value, (list, tuple, set, frozenset)):
+        # Like null items, a record whose title is blank is left out of a printed list.
         shown = (display_text(v, context) for v in value
-                 if not is_blank(v) and not isinstance(v, Undefined))
+                 if not is_blank(v) and not isinstance(v, Undefined) and not _nameless(v))
         return ", ".join(t for t in shown if t)
     return str(value)
 

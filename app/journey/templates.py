@@ -26,7 +26,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .schema import Config
 from .template_filters import FILTERS
-from .template_values import (MissingValue, default, finalize, is_blank, join, missing_aware, missing_name,
+from .template_values import (Items, MissingValue, default, finalize, is_blank, join, missing_aware, missing_name,
                               through_missing, to_string)
 
 # The names a template can start from. `contact` holds the fields below plus custom
@@ -123,6 +123,9 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
                 return self._absent(obj, argument)
         else:
             value = super().getitem(obj, argument)
+            if isinstance(value, MissingValue) and isinstance(obj, Items) and not isinstance(argument, str):
+                # Past the end of a list (`event.items[0]` of an empty cart): named by its path.
+                return self.undefined(obj=obj, name=missing_name(obj, argument))
         return self.undefined(obj=obj, name=missing_name(obj, argument)) if is_blank(value) else value
 
 
@@ -183,6 +186,8 @@ def make_environment(html: bool = False) -> TemplateEnvironment:
     for name in ("int", "float"):
         env.filters[name] = missing_aware(env.filters[name])
     env.filters.update(FILTERS)
+    # `null` is missing, so `{% if event.coupon is none %}` must hold for it (and for an absent value).
+    env.tests["none"] = lambda value: value is None or (isinstance(value, MissingValue) and not value._strict())
     for name, apply in list(env.filters.items()):
         env.filters[name] = through_missing(name, _bounded(apply) if name in _SIZED_FILTERS else apply)
     return env

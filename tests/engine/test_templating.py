@@ -316,3 +316,21 @@ def test_a_huge_number_or_text_is_a_template_error_not_a_hang(source, fragment):
     assert result.error and fragment in result.error
     assert text("{{ 2 ** 10 }} {{ '=' * 3 }} {{ event.total * 2 }} {{ '%.1f' % event.total }} "
                 "{{ '{:>4}'.format(contact.first_name) }} {{ 'x' | center(3) }}", total=12.5) == "1024 === 25 12.5  Ann  x "
+
+
+def test_a_list_item_without_a_title_is_left_out_like_a_null_one():
+    items = [{"title": "Mug", "price": 9.5}, None, {"title": " ", "price": 1}, {"name": None}]
+    assert text("{{ event.items }}|{{ event.items | join('; ') }}", items=items) == "Mug|Mug"
+    assert render("{{ event.gift }}", fallback="?", gift={"title": None, "sku": "G1"}) == \
+        Rendered("?", ("event.gift.title",))
+
+
+def test_past_the_end_of_a_list_is_missing_by_its_path():
+    assert render("{{ event.items[0] }}|{{ contact.tags[2] }}", fallback="?", contact={"tags": ["a"]}, items=[]) == \
+        Rendered("?|?", ("event.items[0]", "contact.tags[2]"))
+    assert text("{{ event.items[0].title | default('your cart') }}", items=[]) == "your cart"
+
+
+def test_a_null_or_absent_value_is_none_when_tested():
+    assert text("{{ event.coupon is none }} {{ event.nothing is none }} {{ event.zero is none }}",
+                coupon=None, zero=0) == "yes yes no"
