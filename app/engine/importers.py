@@ -46,6 +46,7 @@ class ContactRow:
     unsubscribed: list[str]
     attributes: dict[str, str] = field(default_factory=dict)
     subscribed: list[str] = field(default_factory=list)     # opt-ins listed in the file (never clear an opt-out)
+    contested: list[str] = field(default_factory=list)      # named in both columns: the opt-out is taken
 
 
 @dataclass
@@ -97,7 +98,9 @@ def parse_contacts(text: str) -> tuple[list[ContactRow], list[Problem]]:
             [t.strip() for t in record.get("tags", "").split(";") if t.strip()],
             unsubscribed,
             {k: v for k, v in record.items() if k not in STANDARD and k and v != ""},
-            [c for c in subscribed if c not in unsubscribed]))    # `subscribed: all` + `unsubscribed: sms`
+            [c for c in subscribed if c not in unsubscribed],     # `subscribed: all` + `unsubscribed: sms`
+            # A channel named in both columns: the opt-out wins (never loosen by accident), and the import says so.
+            sorted(set(_named(record, "subscribed")) & set(_named(record, "unsubscribed")) - {"all"})))
     return rows, problems
 
 
@@ -155,10 +158,6 @@ def _contact_problem(record: dict[str, str]) -> str | None:
         for channel in _named(record, column):
             if channel != "all" and channel not in CHANNELS:
                 return f"{column} names {channel!r}; use email, sms, whatsapp or all (separated by ;)"
-    both = set(_named(record, "subscribed")) & set(_named(record, "unsubscribed")) - {"all"}
-    if both:
-        return (f"{', '.join(sorted(both))} is listed both as subscribed and as unsubscribed; "
-                "keep each channel in one of the two columns")
     return None
 
 
@@ -233,6 +232,10 @@ def _consent(conn: Connection, chunk: list[ContactRow], existing: dict[str, Any]
         states = current.setdefault(r.id, {})
         changed, refused = import_changes(states, r.subscribed, r.unsubscribed)
         where = f"import:{source} line {r.line}"
+        if r.contested:
+            notices.append(Problem(r.line, (
+                f"{_listing(r.contested)} is listed both as subscribed and as unsubscribed; the opt-out is "
+                "recorded (keep each channel in one of the two columns)")))
         for channel, state in changed.items():
             changes.append(ConsentChange(r.id, channel, state, states.get(channel, UNKNOWN), now, where))
             states[channel] = state

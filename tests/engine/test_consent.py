@@ -198,13 +198,18 @@ def test_an_import_records_opt_outs_with_the_file_and_line(world):
         ("whatsapp", "subscribed", "unsubscribed", "import:shop.csv line 3")]
 
 
-def test_a_row_naming_a_channel_both_ways_is_refused():
+def test_a_row_naming_a_channel_both_ways_records_the_opt_out_and_says_so(world):
     rows, problems = parse_contacts("id,subscribed,unsubscribed\na,sms,sms;email\nb,all,sms\nc,sms;pigeon,\n")
     assert [str(p) for p in problems] == [
-        "line 2: sms is listed both as subscribed and as unsubscribed; keep each channel in one of the two columns",
         "line 4: subscribed names 'pigeon'; use email, sms, whatsapp or all (separated by ;)"]
-    [b] = rows
+    a, b = rows
+    assert (a.subscribed, a.unsubscribed) == ([], ["sms", "email"])     # the opt-outs are kept, not the row lost
     assert (b.subscribed, b.unsubscribed) == (["email", "whatsapp"], ["sms"])     # all but the opt-out
+    report = import_contacts_report(world.db, rows, world.clock.now(), "both.csv")
+    assert states(world, "a") == {"email": "unsubscribed", "sms": "unsubscribed"}
+    assert [str(n) for n in report.notices] == [
+        "line 2: sms is listed both as subscribed and as unsubscribed; the opt-out is recorded "
+        "(keep each channel in one of the two columns)"]
 
 
 def test_consent_set_in_the_app_names_its_channel_and_is_recorded(world):
