@@ -1,6 +1,7 @@
 """The send_template step: who gets it, when it may go, what it says, and the outbox row."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from .runs import message_key
 from .steps import Hold, Next, Result, Step, Stop
 from .timeutil import iso, quiet_until
 
+_LINE_BREAKS = re.compile(r"\s*[\r\n\v\f\x85\u2028\u2029]+\s*")
 DEFAULT_WINDOW = ("21:00", "08:00")   # for timing "next allowed window" when quiet hours are off
 
 
@@ -130,6 +132,9 @@ def send_template(step: Step) -> Result:
             return Stop("error", failed=True)
         rendered[name] = result.text
         missing.extend(result.missing)
+    if rendered.get("subject"):
+        # A subject is one header line: a line break from the data (`Ann\r\nBcc: …`) must not start another.
+        rendered["subject"] = _LINE_BREAKS.sub(" ", rendered["subject"]).strip()
     if missing and config["missing"] == "skip":
         return _skip(step, "missing_variable")
     if missing and config["missing"] == "fail":

@@ -139,3 +139,12 @@ def test_cart_items_never_print_as_a_python_list_in_any_field(world):
     assert email["subject"] == "Tea & Co, Mug"
     assert email["body_html"] == "<p>Tea &amp; Co, Mug</p>"
     assert email["body_text"] == "You left: Mug, Tea & Co"
+
+
+def test_a_line_break_in_contact_data_never_splits_the_subject(world):
+    world.contacts('id,email,first_name,subscribed\nmal,mal@example.com,"Ann\r\nBcc: everyone@example.com",all\n')
+    install(world, subject="Hi {{ contact.first_name }}", text="Hi {{ contact.first_name }}")
+    world.event("mal", "cart_abandoned", AT)
+    [email] = world.sent("mal")
+    assert email["subject"] == "Hi Ann Bcc: everyone@example.com"
+    assert email["body_text"] == "Hi Ann\r\nBcc: everyone@example.com"          # the body is sent as written
