@@ -334,3 +334,8 @@ def test_past_the_end_of_a_list_is_missing_by_its_path():
 def test_a_null_or_absent_value_is_none_when_tested():
     assert text("{{ event.coupon is none }} {{ event.nothing is none }} {{ event.zero is none }}",
                 coupon=None, zero=0) == "yes yes no"
+
+
+def test_a_runaway_loop_is_a_template_error_not_gigabytes_of_message():
+    result = render("{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}")
+    assert result.error and "longer than 1,000,000 characters" in result.error
