@@ -18,6 +18,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from collections.abc import Iterable
 from typing import Any, Callable, Iterator, Mapping, NoReturn
 
 from jinja2 import Undefined, pass_context
@@ -334,7 +335,7 @@ def display_text(value: Any, context: Context | None) -> str:
         return format_datetime_value(value, context)
     if isinstance(value, Mapping):
         return _record_text(value, context)
-    if isinstance(value, (list, tuple, set, frozenset)):
+    if isinstance(value, Iterable) and not isinstance(value, (bytes, bytearray)):     # lists, sets, dict views…
         # Like null items, a record whose title is blank is left out of a printed list.
         shown = (display_text(v, context) for v in value
                  if not is_blank(v) and not isinstance(v, Undefined) and not _nameless(v))
