@@ -164,7 +164,7 @@ def _bounded(apply: Any) -> Any:
 
     @wraps(apply)
     def bounded(*args: Any, **kwargs: Any) -> Any:
-        for value in (*args[skip:], *kwargs.values()):
+        for value in (() if apply is do_format else (*args[skip:], *kwargs.values())):   # format: values, not sizes
             if _number(value) and abs(value) >= MAX_REPEAT:
                 raise SecurityError(f"{value} is too large a size for a message")
         if apply is do_format and args and isinstance(args[0], str) and _HUGE_FORMAT.search(args[0]):

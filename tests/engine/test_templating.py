@@ -315,7 +315,8 @@ def test_a_huge_number_or_text_is_a_template_error_not_a_hang(source, fragment):
     result = render(source)
     assert result.error and fragment in result.error
     assert text("{{ 2 ** 10 }} {{ '=' * 3 }} {{ event.total * 2 }} {{ '%.1f' % event.total }} "
-                "{{ '{:>4}'.format(contact.first_name) }} {{ 'x' | center(3) }}", total=12.5) == "1024 === 25 12.5  Ann  x "
+                "{{ '{:>4}'.format(contact.first_name) }} {{ 'x' | center(3) }} {{ '#%s' | format(event.order) }}",
+                total=12.5, order=12345678) == "1024 === 25 12.5  Ann  x  #12345678"
 
 
 def test_a_list_item_without_a_title_is_left_out_like_a_null_one():
