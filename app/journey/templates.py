@@ -183,6 +183,11 @@ def make_environment(html: bool = False) -> TemplateEnvironment:
     env.filters["default"] = env.filters["d"] = default
     env.filters["join"] = join
     env.filters["string"] = to_string
+    if not html:
+        # Subject, plain text, SMS and WhatsApp are not HTML: `| e` copied from an HTML body must not put
+        # `&amp;` into a text message.
+        for name in ("e", "escape", "forceescape"):
+            env.filters[name] = to_string
     for name in ("int", "float"):
         env.filters[name] = missing_aware(env.filters[name])
     env.filters.update(FILTERS)

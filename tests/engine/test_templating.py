@@ -340,3 +340,10 @@ def test_a_null_or_absent_value_is_none_when_tested():
 def test_a_runaway_loop_is_a_template_error_not_gigabytes_of_message():
     result = render("{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}")
     assert result.error and "longer than 1,000,000 characters" in result.error
+
+
+@pytest.mark.parametrize("field", ["subject", "text", "message"])
+def test_escaping_filters_copied_into_a_text_field_leave_it_unescaped(field):
+    assert text("{{ contact.first_name | e }} & {{ contact.first_name | escape | upper }}", field,
+                contact={"first_name": "Tom & Jerry"}) == "Tom & Jerry & TOM & JERRY"
+    assert text("{{ contact.first_name | e }}", "html", contact={"first_name": "Tom & Jerry"}) == "Tom &amp; Jerry"
