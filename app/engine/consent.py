@@ -16,6 +16,12 @@ The rules (README, "Consent"), chosen so that consent never loosens by accident:
 - A `subscribed` event with `"channel": "all"`, and `all` in the contacts file's
   `subscribed` column, subscribe every channel that is `unknown`.
 - An `unsubscribed` event without a channel (or with `"all"`) opts out of every channel.
+- Events count by their own time, whatever order they arrive in: an event older than the channel's
+  recorded state does not change it (an old opt-in imported after a newer opt-out leaves the opt-out),
+  except that an opt-out always overrides an opt-in that only a contacts file gave (a file's
+  `subscribed` carries no date of its own, so it cannot be shown to be the later).
+- Channel names are read leniently (`SMS`, ` e-mail `, `WhatsApp`), and so are the two event types
+  (`Unsubscribed`): an opt-out must never be lost to spelling.
 """
 from __future__ import annotations
 
@@ -37,6 +43,30 @@ CHANNELS = ("email", "sms", "whatsapp")
 SUBSCRIBED, UNSUBSCRIBED, UNKNOWN = "subscribed", "unsubscribed", "unknown"
 STATES = (SUBSCRIBED, UNSUBSCRIBED, UNKNOWN)
 SOURCE_LIMIT = 300      # characters of `source` kept (the column's width)
+CONSENT_EVENTS = ("subscribed", "unsubscribed")
+IMPORT_SOURCE = "import:"   # how a change recorded by a contacts file names its source
+# Other spellings of the channels seen in exports and hand-written events.
+_ALIASES = {"e-mail": "email", "e mail": "email", "e_mail": "email", "mail": "email", "text": "sms",
+            "texts": "sms", "whats app": "whatsapp", "whats_app": "whatsapp", "whats-app": "whatsapp"}
+
+
+def channel_name(value: Any) -> Any:
+    """The canonical name of a channel as written in an event or a file: `email`, `sms`, `whatsapp` or
+    `all` (case, surrounding spaces and the spellings in `_ALIASES` ignored); None for a blank value;
+    anything else is returned unchanged (the caller reports it)."""
+    if not isinstance(value, str):
+        return value
+    name = " ".join(value.split()).lower()
+    if not name:
+        return None
+    name = _ALIASES.get(name, name)
+    return name if name in CHANNELS or name == "all" else value
+
+
+def consent_event_type(kind: str) -> str:
+    """`subscribed` / `unsubscribed` however capitalised or padded (`Unsubscribed`); other types unchanged."""
+    name = kind.strip().lower()
+    return name if name in CONSENT_EVENTS else kind
 
 
 @dataclass(frozen=True)
@@ -55,8 +85,7 @@ def event_changes(current: Mapping[str, str], kind: str, channel: Any) -> dict[s
     `current` maps channel to state (missing: unknown); `channel` is the event's
     `channel` property (None, "all" or a channel name). Only actual changes are returned.
     """
-    if isinstance(channel, str):
-        channel = channel.strip().lower() or None
+    channel = channel_name(channel)
     named = channel if channel in CHANNELS else None
     wanted: dict[str, str] = {}
     if kind == "unsubscribed":
@@ -71,6 +100,18 @@ def event_changes(current: Mapping[str, str], kind: str, channel: Any) -> dict[s
         elif channel is None and current.get("email", UNKNOWN) == UNKNOWN:
             wanted["email"] = SUBSCRIBED                    # a generic sign-up is an email opt-in
     return {c: s for c, s in wanted.items() if current.get(c, UNKNOWN) != s}
+
+
+def outdated(state: str, at: datetime, since: tuple[datetime, str] | None) -> bool:
+    """True when an event at `at` asking for `state` is older than the channel's recorded state
+    (`since`: when it was recorded and by what source; None when unknown) and so must not change it.
+
+    The later by event time wins, so an old opt-in never undoes a newer opt-out. One exception, on
+    the safe side: an opt-out is always taken over an opt-in that came from a contacts file.
+    """
+    if since is None or at >= since[0]:
+        return False
+    return not (state == UNSUBSCRIBED and since[1].startswith(IMPORT_SOURCE))
 
 
 def import_changes(current: Mapping[str, str], subscribed: Iterable[str],

@@ -120,6 +120,8 @@ class ContactView:
     attributes: dict[str, Any]
     tags: set[str] = field(default_factory=set)
     consent: dict[str, str] = field(default_factory=dict)   # channel -> subscribed | unsubscribed; absent: unknown
+    # channel -> (when the recorded state was given, its source): events compare their own time with it
+    consent_since: dict[str, tuple[datetime, str]] = field(default_factory=dict)
 
     @property
     def timezone(self) -> str | None:
@@ -163,7 +165,8 @@ _IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 _CONTACTS = select(contacts.c.id, *(contacts.c[k] for k in _FIELDS), type_coerce(contacts.c.attributes, Text)) \
     .where(contacts.c.id.in_(_IDS))
 _TAGS = select(contact_tags.c.contact_id, contact_tags.c.tag).where(contact_tags.c.contact_id.in_(_IDS))
-_CONSENT = select(contact_channels.c.contact_id, contact_channels.c.channel, contact_channels.c.state).where(
+_CONSENT = select(contact_channels.c.contact_id, contact_channels.c.channel, contact_channels.c.state,
+                  contact_channels.c.changed_at, contact_channels.c.source).where(
     contact_channels.c.contact_id.in_(_IDS))
 
 
@@ -186,6 +189,7 @@ def load_contacts(conn: Connection, ids: Iterable[str]) -> dict[str, ContactView
             found[values[0]] = ContactView(values[0], fields, _attributes(attributes))
         for cid, tag in conn.execute(_TAGS, chunk):
             found[cid].tags.add(tag)
-        for cid, channel, state in conn.execute(_CONSENT, chunk):
+        for cid, channel, state, changed_at, source in conn.execute(_CONSENT, chunk):
             found[cid].consent[channel] = state
+            found[cid].consent_since[channel] = (changed_at, source)
     return found

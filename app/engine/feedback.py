@@ -29,6 +29,7 @@ from sqlalchemy import bindparam, select
 from app.store.tables import messages
 
 from .bulk import Many
+from .consent import channel_name
 from .context import CHANNELS, ContactView
 from .counts import message_metric
 from .runs import ACTIVE, Batch, RunState
@@ -86,10 +87,9 @@ def given_channel(props: dict[str, Any]) -> str | None:
     """The channel an event's `channel` property names, read as people write it ("SMS", " email "):
     None when it names none (absent, null, blank), `_NO_CHANNEL` when it names one that is not
     email, sms or whatsapp (never taken for another channel)."""
-    channel = props.get("channel")
-    if channel is None or (isinstance(channel, str) and not channel.strip()):
+    name = channel_name(props.get("channel"))      # one reading of channel names: "E-mail", " SMS ", "text"
+    if name is None:
         return None
-    name = channel.strip().lower() if isinstance(channel, str) else ""
     return name if name in CHANNELS else _NO_CHANNEL
 
 

@@ -19,7 +19,8 @@ from app.store.sql import insert_or_ignore, write_transaction
 from app.store.tables import contact_channels, contact_tags, contacts
 
 from .bulk import Many
-from .consent import CHANNELS, UNKNOWN, ConsentChange, import_changes, states_of
+from .consent import (CHANNELS, CONSENT_EVENTS, UNKNOWN, ConsentChange, channel_name, consent_event_type,
+                      import_changes, states_of)
 from .consent import record as record_consent
 from .feedback import FEEDBACK
 from .ingest import EventIn
@@ -46,6 +47,7 @@ class ContactRow:
     unsubscribed: list[str]
     attributes: dict[str, str] = field(default_factory=dict)
     subscribed: list[str] = field(default_factory=list)     # opt-ins listed in the file (never clear an opt-out)
+    contested: list[str] = field(default_factory=list)      # named in both columns: the opt-out is taken
 
 
 @dataclass
@@ -68,7 +70,7 @@ def parse_contacts(text: str) -> tuple[list[ContactRow], list[Problem]]:
         text = text.replace("\r", "\n")
     reader = csv.reader(io.StringIO(text), delimiter=_delimiter(text))
     try:
-        header = [h.strip() for h in next(reader)]
+        header = _header(next(reader))
     except StopIteration:
         return [], [Problem(1, "the file is empty; the first line must name the columns")]
     except csv.Error as exc:
@@ -106,12 +108,39 @@ def parse_contacts(text: str) -> tuple[list[ContactRow], list[Problem]]:
             [t.strip() for t in record.get("tags", "").split(";") if t.strip()],
             unsubscribed,
             {k: v for k, v in record.items() if k not in STANDARD and k and v != ""},
-            [c for c in subscribed if c not in unsubscribed]))    # `subscribed: all` + `unsubscribed: sms`
+            [c for c in subscribed if c not in unsubscribed],     # `subscribed: all` + `unsubscribed: sms`
+            # A channel named in both columns: the opt-out wins (never loosen by accident), and the import says so.
+            sorted(set(_named(record, "subscribed")) & set(_named(record, "unsubscribed")) - {"all"})))
     return rows, problems
 
 
+def _header(names: list[str]) -> list[str]:
+    """The column names, the standard ones matched however written (`Unsubscribed`, ` ID `, `First Name`):
+    a misspelt `unsubscribed` column would otherwise become a custom attribute and its opt-outs be lost."""
+    found: list[str] = []
+    for raw in names:
+        name = raw.strip()
+        standard = "_".join(name.lower().replace("-", " ").split())
+        found.append(standard if standard in STANDARD and standard not in found else name)
+    return found
+
+
+# A yes/no cell, as some exports write consent. In `unsubscribed`, yes means every channel (an opt-out
+# is taken at its widest); in `subscribed`, yes is a sign-up without a channel: email, as for events.
+_YES = frozenset({"yes", "y", "true", "1", "x"})
+_NO = frozenset({"no", "n", "false", "0"})
+
+
 def _named(record: dict[str, str], column: str) -> list[str]:
-    return [c.strip().lower() for c in record.get(column, "").split(";") if c.strip()]
+    """The channel names a `subscribed`/`unsubscribed` cell lists, separated by `;`, `,` or `|`,
+    canonical where known (`SMS`, `e-mail`); a yes/no cell as described above."""
+    cell = record.get(column, "").strip()
+    if cell.lower() in _YES:
+        return ["all"] if column == "unsubscribed" else ["email"]
+    if cell.lower() in _NO:
+        return []
+    parts = cell.replace(",", ";").replace("|", ";").split(";")
+    return [str(channel_name(c)).strip().lower() for c in parts if c.strip()]
 
 
 def _channels(record: dict[str, str], column: str) -> list[str]:
@@ -139,10 +168,6 @@ def _contact_problem(record: dict[str, str]) -> str | None:
         for channel in _named(record, column):
             if channel != "all" and channel not in CHANNELS:
                 return f"{column} names {channel!r}; use email, sms, whatsapp or all (separated by ;)"
-    both = set(_named(record, "subscribed")) & set(_named(record, "unsubscribed")) - {"all"}
-    if both:
-        return (f"{', '.join(sorted(both))} is listed both as subscribed and as unsubscribed; "
-                "keep each channel in one of the two columns")
     return None
 
 
@@ -217,6 +242,10 @@ def _consent(conn: Connection, chunk: list[ContactRow], existing: dict[str, Any]
         states = current.setdefault(r.id, {})
         changed, refused = import_changes(states, r.subscribed, r.unsubscribed)
         where = f"import:{source} line {r.line}"
+        if r.contested:
+            notices.append(Problem(r.line, (
+                f"{_listing(r.contested)} is listed both as subscribed and as unsubscribed; the opt-out is "
+                "recorded (keep each channel in one of the two columns)")))
         for channel, state in changed.items():
             changes.append(ConsentChange(r.id, channel, state, states.get(channel, UNKNOWN), now, where))
             states[channel] = state
@@ -293,11 +322,12 @@ def _event(raw: str) -> EventIn:
         total = properties["total"]
         if isinstance(total, bool) or not isinstance(total, (int, float)) or total < 0:
             raise ValueError(f"order_placed 'total' must be a non-negative number, not {total!r}")
+    kind = consent_event_type(kind)
     channel = properties.get("channel")
-    named = channel.strip().lower() if isinstance(channel, str) else channel
-    if kind in ("subscribed", "unsubscribed") and named not in (None, "all", *CHANNELS):
+    named = channel_name(channel)       # `SMS`, ` e-mail `: the event keeps the canonical name (EventIn)
+    if kind in CONSENT_EVENTS and named not in (None, "all", *CHANNELS):
         raise ValueError(f"'channel' {channel!r} is not email, sms, whatsapp or all")
-    if kind in FEEDBACK and channel is not None and named not in CHANNELS:     # "SMS" is sms
+    if kind in FEEDBACK and named is not None and named not in CHANNELS:     # "SMS" is sms
         raise ValueError(f"'channel' {channel!r} is not email, sms or whatsapp (the channel of the message "
                          "this event is about)")
     event_id = data.get("id")

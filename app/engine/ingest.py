@@ -32,7 +32,7 @@ from app.store.sql import insert_or_ignore
 from app.store.tables import contacts, events, messages, runs
 
 from .bulk import Many
-from .consent import ConsentChange, event_changes
+from .consent import CONSENT_EVENTS, ConsentChange, channel_name, consent_event_type, event_changes, outdated
 from .consent import record as record_consent
 from .context import CHANNELS, ContactView, LiveJourney
 from .entry import enter
@@ -50,6 +50,15 @@ class EventIn:
     at: datetime
     properties: dict[str, Any] = field(default_factory=dict)
     id: str | None = None
+
+    def __post_init__(self) -> None:
+        # Consent and feedback read a channel; an opt-out must not be lost to `Unsubscribed` or `SMS`.
+        self.type = consent_event_type(self.type)
+        channel = self.properties.get("channel") if isinstance(self.properties, dict) else None
+        if isinstance(channel, str) and (self.type in CONSENT_EVENTS or self.type in FEEDBACK):
+            named = channel_name(channel)
+            if named != channel:
+                self.properties = {**self.properties, "channel": named}
 
     def key(self) -> str:
         """What makes a repeated delivery of this event the same event (app/store/event_keys.py)."""
@@ -186,7 +195,7 @@ def _apply(batch: Batch, event: EventIn, event_id: int, contact: ContactView, mi
     if kind == "order_placed":
         crossed = _record_order(batch, contact, props, event.at, live)
     elif kind in ("subscribed", "unsubscribed"):
-        _record_subscription(batch, contact, event, event_id, at)
+        _record_subscription(batch, contact, event, event_id)
     if kind in FEEDBACK or (kind == "unsubscribed" and props.get("message_id") is not None):
         feedback = record_feedback(batch, contact, kind, props, event.at, mine)
         matched = feedback.matched
@@ -246,19 +255,22 @@ def _number(value: Any) -> float:
         return 0.0
 
 
-def _record_subscription(batch: Batch, contact: ContactView, event: EventIn, event_id: int, at: datetime) -> None:
+def _record_subscription(batch: Batch, contact: ContactView, event: EventIn, event_id: int) -> None:
     """Applies a subscribed/unsubscribed event to the contact's consent (rules: app/engine/consent.py),
-    stamped `at`: when it was applied (the event's own time in a simulation), so the history reads in
-    the order the changes were made; the event's time stays with the event (its id is in the source)."""
-    changed = event_changes(contact.consent, event.type, event.properties.get("channel"))
+    stamped with the event's own time: when the contact gave or withdrew consent. An event older than
+    a channel's recorded state leaves that channel alone (`outdated`), so events imported out of
+    order end where their times say."""
+    changed = {c: state for c, state in event_changes(contact.consent, event.type, event.properties.get("channel"))
+               .items() if not outdated(state, event.at, contact.consent_since.get(c))}
     if not changed:
         return
     origin = event.properties.get("source")
     source = f"event:{event.type} #{event_id}" + (f" ({origin})" if isinstance(origin, str) and origin else "")
-    record_consent(batch.conn, [ConsentChange(contact.id, c, state, contact.consent_state(c), at, source)
+    record_consent(batch.conn, [ConsentChange(contact.id, c, state, contact.consent_state(c), event.at, source)
                                 for c, state in changed.items()])
     for c, state in changed.items():
         contact.consent[c] = state
+        contact.consent_since[c] = (event.at, source)
 
 
 def _matches(rule: dict[str, Any], event: EventIn, contact: ContactView) -> bool:

@@ -1,6 +1,7 @@
 """The send_template step: who gets it, when it may go, what it says, and the outbox row."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,11 +12,12 @@ from app.journey.settings import allows_unknown
 from app.journey.template_filters import ZONE_VARIABLE
 from app.store.tables import messages
 
-from .consent import SUBSCRIBED, UNSUBSCRIBED, allowed
+from .consent import SUBSCRIBED, UNSUBSCRIBED, allowed, channel_name
 from .runs import message_key
 from .steps import Hold, Next, Result, Step, Stop
 from .timeutil import iso, quiet_until
 
+_LINE_BREAKS = re.compile(r"\s*[\r\n\v\f\x85\u2028\u2029]+\s*")
 DEFAULT_WINDOW = ("21:00", "08:00")   # for timing "next allowed window" when quiet hours are off
 
 
@@ -36,9 +38,10 @@ def _term_holds(step: Step, term: dict[str, Any]) -> bool:
         seen = _previous(step, "clicked_at")
         return seen if kind == "clicked_previous" else not seen
     if kind == "unsubscribed_from":
-        return contact.consent_state(value) == UNSUBSCRIBED
+        return contact.consent_state(str(channel_name(value))) == UNSUBSCRIBED      # `SMS` reads as sms
     if kind == "subscribed_to":
-        return contact.consent_state(value) == SUBSCRIBED     # consent recorded, not merely "never asked"
+        # consent recorded, not merely "never asked"
+        return contact.consent_state(str(channel_name(value))) == SUBSCRIBED
     if kind == "has_tag":
         return value in contact.tags
     return value not in contact.tags     # lacks_tag
@@ -129,6 +132,9 @@ def send_template(step: Step) -> Result:
             return Stop("error", failed=True)
         rendered[name] = result.text
         missing.extend(result.missing)
+    if rendered.get("subject"):
+        # A subject is one header line: a line break from the data (`Ann\r\nBcc: …`) must not start another.
+        rendered["subject"] = _LINE_BREAKS.sub(" ", rendered["subject"]).strip()
     if missing and config["missing"] == "skip":
         return _skip(step, "missing_variable")
     if missing and config["missing"] == "fail":

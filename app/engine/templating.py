@@ -22,6 +22,7 @@ from app.journey.templates import TemplateEnvironment, make_environment, templat
 from app.journey.template_values import CURRENT_PASS, RenderPass, template_data
 
 HTML_FIELDS = frozenset({"html"})     # the fields whose output is HTML, hence escaped
+MAX_MESSAGE = 1_000_000               # characters a field may render to (a large newsletter is ~100,000)
 
 
 class _Variables(dict[str, Any]):
@@ -91,8 +92,13 @@ class TemplateCache:
         token = CURRENT_PASS.set(current)
         try:
             # Template.render without its two dict copies (one through a ChainMap) per call.
-            env = template.environment
-            text = env.concat(template.root_render_func(template.new_context(variables, shared=True)))
+            parts, size = [], 0
+            for part in template.root_render_func(template.new_context(variables, shared=True)):
+                size += len(part)
+                if size > MAX_MESSAGE:      # a runaway loop: stop before it takes the machine's memory
+                    raise TemplateError(f"the message is longer than {MAX_MESSAGE:,} characters")
+                parts.append(part)
+            text = template.environment.concat(parts)
         except Exception as exc:  # noqa: BLE001 - user templates can raise anything (sandbox, type errors)
             return Rendered("", tuple(dict.fromkeys(current.missing)), f"template error: {exc}")
         finally:

@@ -18,6 +18,7 @@ KNOWN_EVENTS = choices(
 )
 EVENT_LABELS = {c.value: c.label for c in KNOWN_EVENTS}
 CHANNEL_LABELS = {c.value: c.label for c in CHANNELS}
+CHANNEL_IDS = frozenset(CHANNEL_LABELS)
 MESSAGE_STATUSES = choices(
     ("delivered", "Delivered"), ("opened", "Opened"), ("clicked", "Clicked"),
     ("replied", "Replied"), ("failed", "Failed"), ("unsubscribed", "Unsubscribed"),
@@ -125,10 +126,17 @@ def _summarize_send(c: Config) -> str:
 
 
 def _check_send(c: Config) -> list[FieldIssue]:
+    issues = []
     if c["channel"] == "email" and not (c["html"].strip() or c["text"].strip()):
-        return [FieldIssue("/html", "The email has no body",
-                           "Write an HTML body, a plain-text body, or both.")]
-    return []
+        issues.append(FieldIssue("/html", "The email has no body", "Write an HTML body, a plain-text body, or both."))
+    if c["recipients"] == "matching":
+        # A consent term naming no channel would never hold (or always), whoever the contact is.
+        for i, term in enumerate(c["terms"]):
+            value = str(term.get("value") or "").strip().lower()
+            if term.get("term") in ("unsubscribed_from", "subscribed_to") and value and value not in CHANNEL_IDS:
+                issues.append(FieldIssue(f"/terms/{i}/value", f"{term['value']!r} is not a channel",
+                                         "Write email, sms or whatsapp."))
+    return issues
 
 
 SEND_TEMPLATE = register(NodeKind(

@@ -18,13 +18,15 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Iterator, Mapping, NoReturn
+from collections.abc import Iterable
+from typing import Any, Callable, Iterator, Mapping, NoReturn
 
 from jinja2 import Undefined, pass_context
 from jinja2.exceptions import TemplateRuntimeError, UndefinedError
 from jinja2.filters import do_join, make_attrgetter
 from jinja2.runtime import Context
-from markupsafe import Markup
+from jinja2.utils import _PassArg
+from markupsafe import Markup, soft_str
 
 from .template_filters import format_datetime_value, format_number
 
@@ -121,6 +123,45 @@ class MissingValue(Undefined):
     def __repr__(self) -> str:
         return f"MissingValue({self._undefined_name!r})"
 
+    def then(self, step: Callable[[Any], Any]) -> "MissingValue":
+        """This value, still missing, with a filter to apply to the fallback text if it is printed."""
+        if self._strict():
+            self._fail_with_undefined_error()
+        before = self._then if isinstance(self, FilteredMissing) else ()
+        return FilteredMissing(self._undefined_name, (*before, step))
+
+
+class FilteredMissing(MissingValue):
+    """A missing value that went through filters (`{{ event.coupon | upper }}`): still missing, so a
+    later `| default(...)` replaces it and nothing is reported unless it is printed; printed, the
+    fallback text goes through the same filters, as the value would have ("friend" | title → "Friend").
+    A filter that cannot take the fallback text (`| money` on "n/a") leaves it as it is."""
+
+    __slots__ = ("_then",)
+
+    def __init__(self, name: str | None, steps: tuple[Callable[[Any], Any], ...]) -> None:
+        super().__init__(name=name)
+        self._then = steps
+
+    def _filtered(self) -> Any:
+        text = self.report()
+        result: Any = text
+        try:
+            for step in self._then:
+                result = step(result)
+        except Exception:  # noqa: BLE001 - any filter may refuse text; the fallback then prints as written
+            return text
+        if isinstance(result, bool) or not isinstance(result, (str, int, float)):
+            return text
+        return result
+
+    def __str__(self) -> str:
+        return str(self._filtered())
+
+    def __html__(self) -> str:
+        result = self._filtered()
+        return str(result) if isinstance(result, Markup) else str(Markup.escape(result))
+
 
 def fail(message: str) -> NoReturn:
     raise TemplateRuntimeError(message)
@@ -145,6 +186,55 @@ def missing_aware(convert: Any) -> Any:
     return wrapped
 
 
+# Filters that test a value rather than print it: a missing value goes in as Jinja gives it (`default`
+# replaces it, `length` is 0) and reports nothing.
+TESTING_FILTERS = frozenset({"default", "d", "length", "count"})
+# Text filters: the fallback text of a missing value goes through them when printed, as the value would
+# have. Through any other filter (numbers, dates, lists) a missing value prints the fallback as written.
+TEXT_FILTERS = frozenset({"upper", "lower", "title", "capitalize", "trim", "truncate", "replace", "center",
+                          "indent", "wordwrap", "striptags", "escape", "e", "forceescape", "string", "urlencode"})
+
+
+def through_missing(name: str, apply: Any) -> Any:
+    """Wraps the filter `apply` so that (1) a missing value passes through it still missing, to be
+    reported only if it is printed (`{{ event.coupon | upper | default('none') }}` gives "none"), and
+    (2) a list or iterator it returns (`list`, `map`, `sort`, `reverse`, `dictsort`…) becomes `Items`,
+    which prints as text, never as Python (`[{'title': …}]`, `<generator object …>`).
+
+    The wrapper keeps the filter's `pass_context`-style marker, so Jinja still hands it what it asks for.
+    """
+    passes = _PassArg.from_obj(apply)
+    keep_missing = name not in TESTING_FILTERS
+    on_text = name in TEXT_FILTERS
+
+    def finish(value: Any, result: Any) -> Any:
+        if isinstance(result, Items) or isinstance(result, str) or not isinstance(result, (list, tuple, Iterator)):
+            return result
+        return Items(list(result), getattr(value, "path", None))
+
+    if passes is None:
+        def wrapped(value: Any, *args: Any, **kwargs: Any) -> Any:
+            if keep_missing and isinstance(value, MissingValue):
+                return value.then(lambda text: apply(text, *args, **kwargs)) if on_text else value
+            return finish(value, apply(value, *args, **kwargs))
+    else:
+        def wrapped(first: Any, value: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+            if keep_missing and isinstance(value, MissingValue):
+                return value.then(lambda text: apply(first, text, *args, **kwargs)) if on_text else value
+            return finish(value, apply(first, value, *args, **kwargs))
+        wrapped.jinja_pass_arg = passes  # type: ignore[attr-defined]
+    wrapped.__name__ = getattr(apply, "__name__", name)
+    wrapped.__doc__ = apply.__doc__
+    return wrapped
+
+
+def to_string(value: Any) -> Any:
+    """`| string`: text as Jinja gives it, but a list or record as it prints (`Mug, Tea`), never its repr."""
+    if isinstance(value, (Mapping, list, tuple, set, frozenset)):
+        return display_text(value, None)
+    return soft_str(value)
+
+
 class Record(dict):
     """A mapping from the data (contact, event), knowing where it sits (`event.cart`), so a missing
     field is reported by its whole path. `str()` gives its display text, never a dict repr, so
@@ -165,7 +255,7 @@ class Items(list):
 
     __slots__ = ("path",)
 
-    def __init__(self, values: list[Any], path: str) -> None:
+    def __init__(self, values: list[Any], path: str | None) -> None:
         super().__init__(values)
         self.path = path
 
@@ -199,12 +289,18 @@ def join(context: Context, value: Any, d: str = "", attribute: str | int | None 
     """`| join(", ")` as in Jinja, but each item shows its display text (a record its title) and
     missing items (null, blank) are left out."""
     if isinstance(value, Undefined):
-        return value.report() if isinstance(value, MissingValue) else ""
+        return value if isinstance(value, MissingValue) else ""     # still missing: reported if printed
     if attribute is not None:
         value = map(make_attrgetter(context.environment, attribute), value)
     shown = [v if isinstance(v, str) else display_text(v, context)
-             for v in value if not is_blank(v) and not isinstance(v, Undefined)]
+             for v in value if not is_blank(v) and not isinstance(v, Undefined) and not _nameless(v)]
     return do_join(context.eval_ctx, shown, d)
+
+
+def _nameless(value: Any) -> bool:
+    """A record that has a title/name/label field, but blank or null: printed, its name is missing."""
+    return isinstance(value, Mapping) and any(k in value for k in RECORD_NAMES) and all(
+        is_blank(value.get(k)) for k in RECORD_NAMES)
 
 
 def _record_text(value: Mapping[Any, Any], context: Context | None) -> str:
@@ -212,6 +308,9 @@ def _record_text(value: Mapping[Any, Any], context: Context | None) -> str:
         shown = value.get(key)
         if not is_blank(shown):
             return display_text(shown, context)
+    if _nameless(value):
+        key = next(k for k in RECORD_NAMES if k in value)
+        return note_missing(missing_name(value, key))
     keys = sorted(str(k) for k in value)
     listed = ", ".join(keys[:6]) + ("…" if len(keys) > 6 else "") or "none"
     fail(f"a record cannot be printed whole (its fields: {listed}); print one of its fields, "
@@ -236,9 +335,10 @@ def display_text(value: Any, context: Context | None) -> str:
         return format_datetime_value(value, context)
     if isinstance(value, Mapping):
         return _record_text(value, context)
-    if isinstance(value, (list, tuple, set, frozenset)):
+    if isinstance(value, Iterable) and not isinstance(value, (bytes, bytearray)):     # lists, sets, dict views…
+        # Like null items, a record whose title is blank is left out of a printed list.
         shown = (display_text(v, context) for v in value
-                 if not is_blank(v) and not isinstance(v, Undefined))
+                 if not is_blank(v) and not isinstance(v, Undefined) and not _nameless(v))
         return ", ".join(t for t in shown if t)
     return str(value)
 

@@ -12,17 +12,22 @@ data into markup (`safe`, `urlize`, `xmlattr`, `tojson`) are not available, and
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from difflib import get_close_matches
-from functools import lru_cache
+from functools import lru_cache, wraps
 from typing import Any, Mapping
 
 from jinja2 import TemplateError, TemplateSyntaxError, meta, nodes
+from jinja2.exceptions import SecurityError
+from jinja2.filters import do_format
+from jinja2.utils import _PassArg
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .schema import Config
 from .template_filters import FILTERS
-from .template_values import MissingValue, default, finalize, is_blank, join, missing_aware, missing_name
+from .template_values import (Items, MissingValue, default, finalize, is_blank, join, missing_aware, missing_name,
+                              through_missing, to_string)
 
 # The names a template can start from. `contact` holds the fields below plus custom
 # attributes; `event` holds the trigger event's properties; `journey` its name.
@@ -41,7 +46,20 @@ REFUSED_FILTERS = {
               "<a href=\"{{ event.url }}\">…</a>",
     "xmlattr": "attributes made from data could add event handlers; write the attribute in the template",
     "tojson": "messages do not carry JSON; print the fields you need",
+    "pprint": "it prints Python's own notation ([{'title': …}]); print the fields you need, or join a list",
 }
+
+
+MAX_EXPONENT = 64           # 2**64 has 20 digits: any price or count a message needs
+MAX_REPEAT = 100_000        # characters (or items) `'=' * n`, `center(n)`, `'%5s' % x`… may make
+_HUGE_FORMAT = re.compile(r"%[-+ #0]*(\*|\d{6,})|%[-+ #0]*\d*\.(\*|\d{6,})")
+_HUGE_BRACES = re.compile(r"\{[^{}]*:[^{}]*(\d{6,}|\{)")
+# Filters whose whole-number arguments are lengths or counts (`center(10**9)` builds a gigabyte).
+_SIZED_FILTERS = frozenset({"center", "indent", "batch", "slice", "truncate", "wordwrap", "format"})
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 class TemplateEnvironment(ImmutableSandboxedEnvironment):
@@ -51,6 +69,35 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
       `dict.items`) and a mapping without that key gives a missing value (not a method).
     - A null or blank value read by `.name` or `[key]` is missing (`MissingValue`), at any depth.
     """
+
+    # `**` and `*` run through `call_binop`, which bounds them; Jinja also stops folding intercepted
+    # operators while compiling, so `{{ 9**(9**9) }}` no longer hangs validation or the engine.
+    intercepted_binops = frozenset({"**", "*", "%"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        """`a ** b` and `a * b`, refused (a template error) when the result would be huge."""
+        if operator == "**" and _number(left) and _number(right) and abs(left) > 1 and right > MAX_EXPONENT:
+            raise SecurityError(f"{left} ** {right} is too large a number for a message")
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and _number(times) and len(seq) * times > MAX_REPEAT:
+                    raise SecurityError(f"repeating a value {times} times makes too long a text for a message")
+        if operator == "%" and isinstance(left, str) and _HUGE_FORMAT.search(left):
+            raise SecurityError("a width or precision of 100000 or more makes too long a text for a message")
+        return super().call_binop(context, operator, left, right)
+
+    def wrap_str_format(self, value: Any) -> Any:
+        """`'{:>9}'.format(x)` as the sandbox runs it, refusing a width or precision of MAX_REPEAT or more."""
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None:
+            return None
+        text = getattr(value, "__self__", "")
+
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            if isinstance(text, str) and _HUGE_BRACES.search(text):
+                raise SecurityError("a width or precision of 100000 or more makes too long a text for a message")
+            return wrapped(*args, **kwargs)
+        return checked
 
     def _absent(self, obj: Any, name: Any) -> Any:
         # `contact.__class__` is a probe, not a missing field: refuse it like the sandbox does elsewhere.
@@ -76,6 +123,9 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
                 return self._absent(obj, argument)
         else:
             value = super().getitem(obj, argument)
+            if isinstance(value, MissingValue) and isinstance(obj, Items) and not isinstance(argument, str):
+                # Past the end of a list (`event.items[0]` of an empty cart): named by its path.
+                return self.undefined(obj=obj, name=missing_name(obj, argument))
         return self.undefined(obj=obj, name=missing_name(obj, argument)) if is_blank(value) else value
 
 
@@ -108,6 +158,21 @@ def variable_names(trigger: Config | None, catalog: VariableCatalog | None) -> l
     return names
 
 
+def _bounded(apply: Any) -> Any:
+    """The filter `apply`, refusing (a template error) a whole-number argument of MAX_REPEAT or more."""
+    skip = 2 if _PassArg.from_obj(apply) else 1          # the context (if asked for) and the value itself
+
+    @wraps(apply)
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        for value in (() if apply is do_format else (*args[skip:], *kwargs.values())):   # format: values, not sizes
+            if _number(value) and abs(value) >= MAX_REPEAT:
+                raise SecurityError(f"{value} is too large a size for a message")
+        if apply is do_format and args and isinstance(args[0], str) and _HUGE_FORMAT.search(args[0]):
+            raise SecurityError("a width or precision of 100000 or more makes too long a text for a message")
+        return apply(*args, **kwargs)
+    return bounded
+
+
 def make_environment(html: bool = False) -> TemplateEnvironment:
     """The template environment validation, preview and the engine all use; `html=True` for the
     HTML body (every printed value escaped), False for subject, plain text, SMS and WhatsApp."""
@@ -117,9 +182,19 @@ def make_environment(html: bool = False) -> TemplateEnvironment:
         env.filters.pop(name, None)
     env.filters["default"] = env.filters["d"] = default
     env.filters["join"] = join
+    env.filters["string"] = to_string
+    if not html:
+        # Subject, plain text, SMS and WhatsApp are not HTML: `| e` copied from an HTML body must not put
+        # `&amp;` into a text message.
+        for name in ("e", "escape", "forceescape"):
+            env.filters[name] = to_string
     for name in ("int", "float"):
         env.filters[name] = missing_aware(env.filters[name])
     env.filters.update(FILTERS)
+    # `null` is missing, so `{% if event.coupon is none %}` must hold for it (and for an absent value).
+    env.tests["none"] = lambda value: value is None or (isinstance(value, MissingValue) and not value._strict())
+    for name, apply in list(env.filters.items()):
+        env.filters[name] = through_missing(name, _bounded(apply) if name in _SIZED_FILTERS else apply)
     return env
 
 

@@ -2,6 +2,7 @@
 and who a send step reaches under the journey's consent policy."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from app.engine.importers import import_contacts_report, parse_contacts
@@ -197,13 +198,18 @@ def test_an_import_records_opt_outs_with_the_file_and_line(world):
         ("whatsapp", "subscribed", "unsubscribed", "import:shop.csv line 3")]
 
 
-def test_a_row_naming_a_channel_both_ways_is_refused():
+def test_a_row_naming_a_channel_both_ways_records_the_opt_out_and_says_so(world):
     rows, problems = parse_contacts("id,subscribed,unsubscribed\na,sms,sms;email\nb,all,sms\nc,sms;pigeon,\n")
     assert [str(p) for p in problems] == [
-        "line 2: sms is listed both as subscribed and as unsubscribed; keep each channel in one of the two columns",
         "line 4: subscribed names 'pigeon'; use email, sms, whatsapp or all (separated by ;)"]
-    [b] = rows
+    a, b = rows
+    assert (a.subscribed, a.unsubscribed) == ([], ["sms", "email"])     # the opt-outs are kept, not the row lost
     assert (b.subscribed, b.unsubscribed) == (["email", "whatsapp"], ["sms"])     # all but the opt-out
+    report = import_contacts_report(world.db, rows, world.clock.now(), "both.csv")
+    assert states(world, "a") == {"email": "unsubscribed", "sms": "unsubscribed"}
+    assert [str(n) for n in report.notices] == [
+        "line 2: sms is listed both as subscribed and as unsubscribed; the opt-out is recorded "
+        "(keep each channel in one of the two columns)"]
 
 
 def test_consent_set_in_the_app_names_its_channel_and_is_recorded(world):
@@ -249,3 +255,91 @@ def test_live_an_opt_out_before_the_hand_off_stops_a_queued_message(any_url):
         assert message["status"] == "cancelled" and "opted out of sms" in message["error"]
     finally:
         db.dispose()
+
+
+# --- Events count by their own time, and are read however they are spelt ---------------------------
+
+def test_an_old_opt_in_imported_after_a_newer_opt_out_leaves_the_opt_out(world):
+    from app.engine.ingest import EventIn
+
+    world.contacts(PEOPLE)
+    world.install(texting("sms", entry={"mode": "every_time"}))
+    world.event("dee", "unsubscribed", "2026-03-04T10:00:00Z", channel="sms")
+    # A file of older events arrives afterwards: a week-old opt-in naming SMS must not undo the opt-out.
+    world.engine.ingest([EventIn("dee", "subscribed", t("2026-02-25T10:00:00Z"), {"channel": "sms"}),
+                         EventIn("amy", "subscribed", t("2026-02-25T10:00:00Z"), {"channel": "sms"})])
+    assert states(world, "dee") == {"sms": "unsubscribed", "whatsapp": "subscribed"}
+    assert states(world, "amy") == {"sms": "subscribed"}             # nothing newer recorded: it counts
+    [now] = [c for c in contact_detail(world.db, "dee").consent if c.channel == "sms"]
+    assert now.changed_at == t("2026-03-04T10:00:00Z")               # since when the contact opted out
+    world.event("dee", "cart_abandoned", "2026-03-04T11:00:00Z")
+    assert world.messages("dee") == [] and skips(world, "dee") == ["unsubscribed"]
+    # A newer opt-in naming the channel is still the way back.
+    world.event("dee", "subscribed", "2026-03-05T10:00:00Z", channel="sms")
+    world.event("dee", "cart_abandoned", "2026-03-05T11:00:00Z")
+    assert [m["channel"] for m in world.sent("dee")] == ["sms"]
+
+
+def test_late_events_end_where_their_times_say_but_a_files_opt_in_never_outranks_an_opt_out(world):
+    from app.engine.ingest import EventIn
+
+    world.contacts(PEOPLE)                                           # dee: texts subscribed by the file
+    world.event("amy", "subscribed", "2026-03-04T10:00:00Z", channel="sms")
+    world.engine.ingest([EventIn("amy", "unsubscribed", t("2026-03-01T10:00:00Z"), {"channel": "sms"}),
+                         EventIn("dee", "unsubscribed", t("2026-03-01T10:00:00Z"), {"channel": "whatsapp"})])
+    assert states(world, "amy") == {"sms": "subscribed"}             # her later opt-in stands
+    assert states(world, "dee") == {"sms": "subscribed", "whatsapp": "unsubscribed"}   # the file's had no date
+
+
+@pytest.mark.parametrize("kind, channel, expected", [
+    ("Unsubscribed", "SMS", {"sms": "unsubscribed"}),
+    (" UNSUBSCRIBED ", " E-mail ", {"email": "unsubscribed"}),
+    ("unsubscribed", "WhatsApp", {"whatsapp": "unsubscribed"}),
+    ("unsubscribed", "ALL", {c: "unsubscribed" for c in ("email", "sms", "whatsapp")}),
+    ("Subscribed", "Text", {"sms": "subscribed"}),
+])
+def test_consent_events_are_read_however_their_type_and_channel_are_written(world, kind, channel, expected):
+    world.contacts(PEOPLE)
+    world.event("amy", kind, "2026-03-02T09:10:00Z", channel=channel)
+    assert states(world, "amy") == expected
+
+
+def test_an_events_file_with_odd_spellings_keeps_every_opt_out(tmp_path):
+    from app.engine.importers import parse_events
+
+    found, problems = parse_events(
+        '{"contact": "a", "type": "Unsubscribed", "at": "2026-03-01T10:00:00Z", "properties": {"channel": "E-Mail"}}\n'
+        '{"contact": "a", "type": "unsubscribed", "at": "2026-03-01T10:00:00Z", "properties": {"channel": " SMS "}}\n'
+        '{"contact": "a", "type": "message_replied", "at": "2026-03-01T10:00:00Z", "properties": {"channel": "SMS"}}\n'
+        '{"contact": "a", "type": "unsubscribed", "at": "2026-03-01T10:00:00Z", "properties": {"channel": "fax"}}\n')
+    assert [(e.type, e.properties["channel"]) for e in found] == [
+        ("unsubscribed", "email"), ("unsubscribed", "sms"), ("message_replied", "sms")]
+    assert [p.line for p in problems] == [4]
+
+
+def test_a_contacts_file_reads_consent_columns_however_written(world):
+    world.contacts(PEOPLE)
+    report = _reimport(world, "ID,Email,Unsubscribed,Subscribed\n"
+                              "amy,amy@example.com, All ,\n"
+                              "dee,dee@example.com,E-mail,\n"
+                              "eve,eve@example.com,yes,\n"
+                              "fay,fay@example.com,no,\"SMS, WhatsApp\"\n"
+                              "gus,gus@example.com,,TRUE\n")
+    assert report.count == 5 and report.notices == []
+    assert states(world, "amy") == {c: "unsubscribed" for c in ("email", "sms", "whatsapp")}
+    assert states(world, "dee") == {"email": "unsubscribed", "sms": "subscribed", "whatsapp": "subscribed"}
+    assert states(world, "eve") == {c: "unsubscribed" for c in ("email", "sms", "whatsapp")}
+    assert states(world, "fay") == {"sms": "subscribed", "whatsapp": "subscribed"}
+    assert states(world, "gus") == {"email": "subscribed"}          # a yes without a channel: email only
+    assert contact_detail(world.db, "amy").attributes == {}          # not an attribute named "Unsubscribed"
+
+
+def test_a_consent_term_reads_its_channel_however_written(world):
+    world.contacts(PEOPLE)
+    journey = simple_journey()
+    chain(journey, journey.trigger(), send_node(journey, "email", recipients="matching",
+                                                terms=[{"term": "subscribed_to", "value": " SMS "}]))
+    world.install(journey)
+    world.event("dee", "cart_abandoned", "2026-03-02T10:00:00Z")       # dee gave SMS consent in the file
+    world.event("amy", "cart_abandoned", "2026-03-02T10:00:00Z")
+    assert len(world.sent("dee")) == 1 and skips(world, "amy") == ["not_matching"]

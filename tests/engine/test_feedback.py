@@ -219,7 +219,7 @@ def test_a_channel_written_in_capitals_is_that_channel_and_an_unknown_one_is_nev
     world.install(journey)
     world.event("ann", "cart_abandoned", "2026-03-02T10:00:00Z")
     world.advance_to("2026-03-02T12:30:00Z")
-    assert world.event("ann", "message_clicked", "2026-03-02T12:40:00Z", channel="text").unmatched == 1
+    assert world.event("ann", "message_clicked", "2026-03-02T12:40:00Z", channel="fax").unmatched == 1
     assert world.event("ann", "message_opened", "2026-03-02T12:41:00Z", channel="push").unmatched == 1
     assert all(m["clicked_at"] is None and m["opened_at"] is None for m in world.messages("ann"))
     assert world.event("ann", "message_clicked", "2026-03-02T12:45:00Z", channel=" SMS ").unmatched == 0

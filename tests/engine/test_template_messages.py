@@ -119,3 +119,32 @@ def test_dates_in_a_message_use_the_same_zone_as_every_other_local_time_rule(wor
     world.event("tom", "cart_abandoned", AT, expires="2026-03-04T23:00:00Z")     # Europe/Berlin, de_DE
     assert world.sent("eve")[0]["subject"] == "Ends Mar 4, 2026, 6:00\u202fPM (6:00\u202fPM)"
     assert world.sent("tom")[0]["subject"] == "Ends 05.03.2026, 00:00 (00:00)"
+
+
+def test_a_coupon_filtered_then_defaulted_is_sent_even_when_the_step_skips_missing_values(world):
+    world.contacts(CONTACTS)
+    install(world, channel="sms", subject="Use code {{ event.coupon | upper | default('WELCOME') }} at "
+                                          "{{ event.shop | default('our shop') }}", missing="skip")
+    world.event("tom", "cart_abandoned", AT, coupon=None)
+    assert world.sent("tom")[0]["body_text"] == "Use code WELCOME at our shop"
+    assert not world.log("tom", "skipped")
+
+
+def test_cart_items_never_print_as_a_python_list_in_any_field(world):
+    world.contacts(CONTACTS)
+    install(world, subject="{{ event.items | map(attribute='title') | list }}",
+            html="<p>{{ event.items | list }}</p>", text="{{ 'You left: ' ~ (event.items | sort(attribute='title')) }}")
+    world.event("tom", "cart_abandoned", AT, items=[{"title": "Tea & Co"}, {"title": "Mug"}])
+    [email] = world.sent("tom")
+    assert email["subject"] == "Tea & Co, Mug"
+    assert email["body_html"] == "<p>Tea &amp; Co, Mug</p>"
+    assert email["body_text"] == "You left: Mug, Tea & Co"
+
+
+def test_a_line_break_in_contact_data_never_splits_the_subject(world):
+    world.contacts('id,email,first_name,subscribed\nmal,mal@example.com,"Ann\r\nBcc: everyone@example.com",all\n')
+    install(world, subject="Hi {{ contact.first_name }}", text="Hi {{ contact.first_name }}")
+    world.event("mal", "cart_abandoned", AT)
+    [email] = world.sent("mal")
+    assert email["subject"] == "Hi Ann Bcc: everyone@example.com"
+    assert email["body_text"] == "Hi Ann\r\nBcc: everyone@example.com"          # the body is sent as written

@@ -244,3 +244,106 @@ def test_a_template_cannot_change_the_data_other_fields_see():
                            variables)
     assert changed.error and "unsafe" in changed.error
     assert cache.render(("j", 1, "n", "text"), "{{ event.items }}", variables).text == "Mug"
+
+
+# --- A missing value stays missing through every filter, until something prints or replaces it -------
+
+@pytest.mark.parametrize("source", [
+    "{{ event.coupon | upper | default('NO CODE') }}",
+    "{{ event.coupon | trim | lower | default('NO CODE') }}",
+    "{{ event.coupon | replace('-', '') | default('NO CODE') }}",
+    "{{ event.coupon | string | default('NO CODE') }}",
+    "{{ event.coupon | e | default('NO CODE') }}",
+    "{{ event.codes | join(', ') | default('NO CODE') }}",
+    "{{ event.codes | first | default('NO CODE') }}",
+    "{{ event.cart.items | map(attribute='code') | join(', ') | default('NO CODE') }}",
+    "{{ event.cart.total | round(2) | default('NO CODE') }}",
+])
+@pytest.mark.parametrize("field", ["html", "message"])
+def test_default_after_other_filters_still_replaces_a_missing_value(source, field):
+    # Nothing is reported missing: the step's skip or fail policy must not fire on a defaulted value.
+    assert render(source, field, fallback="?", coupon=None, codes=None) == Rendered("NO CODE", ())
+
+
+def test_a_printed_missing_value_goes_through_text_filters_as_its_fallback():
+    assert render("Hi {{ contact.nickname | title }}!", fallback="friend") == Rendered(
+        "Hi Friend!", ("contact.nickname",))
+    assert render("{{ event.coupon | upper }}", "html", fallback="<none>", coupon=None) == Rendered(
+        "&lt;NONE&gt;", ("event.coupon",))
+    # Number and list filters cannot take the fallback text: it prints as written, never "0".
+    assert render("{{ event.qty | int }}|{{ event.qty | round }}|{{ event.items | list }}", fallback="?") == \
+        Rendered("?|?|?", ("event.qty", "event.items"))
+    assert render("{{ event.missing | length }}|{{ event.missing | list | length }}") == Rendered("0|0", ())
+
+
+@pytest.mark.parametrize("source", [
+    "{{ event.items | list | string }}",
+    "{{ event.items | list ~ '' }}",
+    "{{ '%s' % (event.items | list) }}",
+    "{{ event.items | map(attribute='title') }}",
+    "{{ event.items | map(attribute='title') | string }}",
+    "{{ event.items | selectattr('title') | list }}",
+    "{{ event.items | reverse | reverse }}",
+    "{{ event.items | sort(attribute='price') }}",
+    "{% set titles = event.items | map(attribute='title') | list %}{{ titles }}",
+])
+@pytest.mark.parametrize("field", ["html", "text"])
+def test_lists_made_by_filters_print_as_text_never_as_python(source, field):
+    items = [{"title": "Mug", "price": 9.5}, {"title": "Tea", "price": 12}]
+    assert text(source, field, items=items) == "Mug, Tea"
+
+
+def test_pprint_which_prints_python_is_refused():
+    result = render("{{ event.items | pprint }}", items=[{"title": "Mug"}])
+    assert result.error and "the filter 'pprint' is not available" in result.error
+
+
+@pytest.mark.parametrize("source, fragment", [
+    ("{{ 9**(9**9) }}", "too large a number"),
+    ("{{ 'a' * 10**9 }}", "too long a text"),
+    ("{{ 10**9 * contact.first_name }}", "too long a text"),
+    ("{{ contact.first_name | center(10**9) }}", "too large a size"),
+    ("{{ [1] | batch(10**9, 0) | list }}", "too large a size"),
+    ("{{ '%999999999s' % contact.first_name }}", "too long a text"),
+    ("{{ '%999999999s' | format(contact.first_name) }}", "too long a text"),
+    ("{{ '{:>999999999}'.format(contact.first_name) }}", "too long a text"),
+])
+def test_a_huge_number_or_text_is_a_template_error_not_a_hang(source, fragment):
+    from app.journey.templates import inspect_template
+
+    assert inspect_template(source).error is None          # validating it finishes (nothing is folded)
+    result = render(source)
+    assert result.error and fragment in result.error
+    assert text("{{ 2 ** 10 }} {{ '=' * 3 }} {{ event.total * 2 }} {{ '%.1f' % event.total }} "
+                "{{ '{:>4}'.format(contact.first_name) }} {{ 'x' | center(3) }} {{ '#%s' | format(event.order) }}",
+                total=12.5, order=12345678) == "1024 === 25 12.5  Ann  x  #12345678"
+
+
+def test_a_list_item_without_a_title_is_left_out_like_a_null_one():
+    items = [{"title": "Mug", "price": 9.5}, None, {"title": " ", "price": 1}, {"name": None}]
+    assert text("{{ event.items }}|{{ event.items | join('; ') }}", items=items) == "Mug|Mug"
+    assert render("{{ event.gift }}", fallback="?", gift={"title": None, "sku": "G1"}) == \
+        Rendered("?", ("event.gift.title",))
+
+
+def test_past_the_end_of_a_list_is_missing_by_its_path():
+    assert render("{{ event.items[0] }}|{{ contact.tags[2] }}", fallback="?", contact={"tags": ["a"]}, items=[]) == \
+        Rendered("?|?", ("event.items[0]", "contact.tags[2]"))
+    assert text("{{ event.items[0].title | default('your cart') }}", items=[]) == "your cart"
+
+
+def test_a_null_or_absent_value_is_none_when_tested():
+    assert text("{{ event.coupon is none }} {{ event.nothing is none }} {{ event.zero is none }}",
+                coupon=None, zero=0) == "yes yes no"
+
+
+def test_a_runaway_loop_is_a_template_error_not_gigabytes_of_message():
+    result = render("{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}")
+    assert result.error and "longer than 1,000,000 characters" in result.error
+
+
+@pytest.mark.parametrize("field", ["subject", "text", "message"])
+def test_escaping_filters_copied_into_a_text_field_leave_it_unescaped(field):
+    assert text("{{ contact.first_name | e }} & {{ contact.first_name | escape | upper }}", field,
+                contact={"first_name": "Tom & Jerry"}) == "Tom & Jerry & TOM & JERRY"
+    assert text("{{ contact.first_name | e }}", "html", contact={"first_name": "Tom & Jerry"}) == "Tom &amp; Jerry"

@@ -49,3 +49,13 @@ def test_allowing_unknown_without_a_text_step_needs_no_warning():
     journey = linear(email())
     journey.settings["consent"].update(sms_unknown=True, whatsapp_unknown=True, email_unknown=False)
     assert consent_warnings(journey) == []
+
+
+def test_a_consent_term_must_name_a_channel():
+    journey = linear(("send_template", {"channel": "email", "subject": "Hi", "text": "Hi", "recipients": "matching",
+                                        "terms": [{"term": "subscribed_to", "value": "SMS"},
+                                                  {"term": "unsubscribed_from", "value": "fax"},
+                                                  {"term": "has_tag", "value": "fax"}]}))
+    problems = [p for p in validate(journey, now=NOW) if "is not a channel" in p.message]
+    assert [(p.severity, p.field, p.message) for p in problems] == [
+        ("error", "/config/terms/1/value", "'fax' is not a channel")]
