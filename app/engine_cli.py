@@ -84,7 +84,7 @@ def _when(at: datetime | None) -> str:
 def cmd_contacts_show(args: argparse.Namespace) -> int:
     from app.store.contacts import contact_detail, find_contacts
 
-    db = _open_engine(args.db)
+    db = _open_engine(args.db, write=False)
     detail = contact_detail(db, args.id)
     if detail is None:
         close = [c.id for c in find_contacts(db, args.id, limit=5)]
@@ -246,7 +246,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     from app.journey.fileformat import JourneyFileError, from_document
     from app.store.journeys import JourneyStore
 
-    db = _open_engine(args.db)
+    db = _open_engine(args.db, write=False)
     store = JourneyStore(db)
     row = store.find(args.name)
     if row is None:
