@@ -75,7 +75,7 @@ def test_the_cli_imports_the_three_events(tmp_path, capsys):
     code = main(["events", "import", str(path), "--db", str(db)])
     out = capsys.readouterr()
     assert code == 0 and out.err == ""
-    assert out.out.strip().startswith(f"Imported 3 event(s) from {path}; 0 duplicate(s) skipped")
+    assert out.out.strip().startswith(f"Imported events from {path}: 3 new, 0 already present; 0 bad line(s) skipped")
     engine = open_database(f"sqlite:///{db}")
     with engine.connect() as conn:
         stored = sorted(conn.execute(select(events.c.contact_id, events.c.properties)))
@@ -89,7 +89,7 @@ def test_the_cli_imports_csv_contacts_with_separators_in_values(tmp_path, capsys
     path.write_text("id,first_name\nann,Ann\u2028Marie\nbo,Bo\u0085Li\n", encoding="utf-8")
     db = tmp_path / "db.sqlite3"
     assert main(["contacts", "import", str(path), "--db", str(db)]) == 0
-    assert "Imported 2 contact(s)" in capsys.readouterr().out
+    assert "2 new, 0 updated, 0 unchanged" in capsys.readouterr().out
     engine = open_database(f"sqlite:///{db}")
     with engine.connect() as conn:
         names = {r.id: r.first_name for r in conn.execute(select(contacts.c.id, contacts.c.first_name))}

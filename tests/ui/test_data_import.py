@@ -29,7 +29,7 @@ def test_importing_contacts_keeps_the_good_rows_and_names_the_bad_lines(window, 
     window.actions_["import_contacts"].trigger()
     qtbot.waitUntil(lambda: bool(warnings), timeout=5000)
     assert _count(window, contacts) == 2
-    assert "Imported 2 contacts from shoppers.csv" in warnings[0]
+    assert "Imported 2 contacts from shoppers.csv: 2 new, 0 updated, 0 unchanged" in warnings[0]
     assert "line 3: the id is empty" in warnings[0] and "line 4: email 'not-an-email'" in warnings[0]
     assert "loyalty_tier" in window.editor.catalog.contact_attributes     # suggested in templates from now on
 
@@ -69,9 +69,9 @@ def test_importing_the_same_events_again_says_they_were_duplicates_and_changes_n
     before = (_count(window, runs), _count(window, contacts))
     window.statusBar().clearMessage()
     window.actions_["import_events"].trigger()
-    qtbot.waitUntil(lambda: "duplicates skipped" in window.statusBar().currentMessage(), timeout=10000)
+    qtbot.waitUntil(lambda: "already present" in window.statusBar().currentMessage(), timeout=10000)
     assert window.statusBar().currentMessage().startswith(
-        f"Imported 0 events from sample_events.jsonl; {lines} duplicates skipped")
+        f"Imported events from sample_events.jsonl: 0 new, {lines} already present")
     qtbot.waitUntil(lambda: not window.host.busy(), timeout=5000)
     assert (_count(window, runs), _count(window, contacts)) == before
 
@@ -85,6 +85,6 @@ def test_a_json_lines_file_with_unicode_separators_in_strings_imports_every_line
     path.write_text(three_lines(), encoding="utf-8")
     warnings = _choose(monkeypatch, path)
     window.actions_["import_events"].trigger()
-    qtbot.waitUntil(lambda: "Imported 3 events from reviews.jsonl" in window.statusBar().currentMessage(),
+    qtbot.waitUntil(lambda: "Imported events from reviews.jsonl: 3 new" in window.statusBar().currentMessage(),
                     timeout=10000)
     assert warnings == [] and _count(window, events) == 3
