@@ -176,6 +176,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
           f"contacts without a time zone: {zone}")
     for line in format_table(result.stats, titles, _channels(journey)):
         print(line)
+    if args.db:     # a re-run on the same database adds nothing twice: say what it added
+        print(f"Database: contacts {result.contacts.summary()}; events {result.events.summary()}; "
+              + (f"published version {result.version}" if result.published
+                 else f"version {result.version} unchanged (nothing published)"))
     if args.log:
         print(f"Wrote {len(result.activity)} activity line(s) to {args.log}")
     return 0
