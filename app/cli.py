@@ -237,4 +237,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # `python -m app.cli`: run the importable module's main, so that the engine's commands
+    # (app/engine_cli.py imports app.cli) raise the very CommandError that main catches.
+    from app.cli import main as _main
+
+    raise SystemExit(_main())

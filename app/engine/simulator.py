@@ -112,7 +112,8 @@ def _run(db: Engine, journey: Journey, contact_rows: list[ContactRow], events: l
     store = JourneyStore(db)
     before = store.get(journey.id) or store.find(journey.name)
     journey_id = install_journey(db, journey, begin)
-    version = store.get(journey_id).published_version or 0      # type: ignore[union-attr] - just installed
+    installed = store.get(journey_id)
+    version = installed.published_version or 0 if installed is not None else 0
     events_done = Ingested()
     i, n = 0, len(events)
     while True:

@@ -87,7 +87,12 @@ def _create_private(file: Path, shown: str) -> None:
             f"Cannot create the folder {file.parent} for the database {shown}: "
             f"{exc.strerror or exc}. {_HINT}"
         ) from exc
-    if file.exists() or not file.parent.is_dir():
+    if not file.parent.is_dir():
+        blocker = next((p for p in (file.parent, *file.parent.parents) if p.exists() and not p.is_dir()), file.parent)
+        raise StoreError(
+            f"Cannot create the folder {file.parent} for the database {shown}: {blocker} is a file, "
+            f"not a folder. {_HINT}")
+    if file.exists():
         return
     if not faults.writable(file.parent):
         raise faults.unwritable_folder(file.parent, shown)
