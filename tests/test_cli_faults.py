@@ -4,10 +4,13 @@ writers say one clear line and exit 2; the data stays as it was."""
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import stat
 import subprocess
 import sys
+import sysconfig
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -257,3 +260,58 @@ def test_a_new_database_is_readable_by_the_user_only(tmp_path: Path) -> None:
     listed = tmp_path / "listed" / "journeys.sqlite3"
     assert journeys("list", db=listed, umask=0o002).returncode == 0
     assert stat.S_IMODE(listed.stat().st_mode) == 0o600 and stat.S_IMODE(listed.parent.stat().st_mode) == 0o700
+
+
+# -- as an ordinary user, for whom SQLite itself refuses the writes ---------------------------------
+
+
+def _ordinary_user_command() -> tuple[list[str], dict[str, str]] | None:
+    """How to run `journeys` as `nobody` (when the tests run as root and setpriv exists), or None."""
+    if not sys.platform.startswith("linux") or os.geteuid() != 0 or not shutil.which("setpriv"):
+        return None
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "JOURNEYS_BUSY_TIMEOUT": "1",
+           "PYTHONPATH": os.pathsep.join([str(REPO), sysconfig.get_paths()["purelib"]])}
+    for python in (sys.executable, "/usr/bin/python3"):
+        command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", python]
+        probe = subprocess.run([*command, "-c", "import app.cli, sqlalchemy"], env=env, cwd="/",
+                               capture_output=True, timeout=60)
+        if probe.returncode == 0:
+            return [*command, "-m", "app.cli"], env
+    return None
+
+
+def test_as_an_ordinary_user_read_only_files_and_folders_are_read_but_never_written(tmp_path: Path) -> None:
+    found = _ordinary_user_command()
+    if found is None:
+        pytest.skip("needs root, setpriv and a Python the user nobody can run")
+    command, env = found
+    folder = Path(tempfile.mkdtemp(prefix="journeys-nobody-"))
+    try:
+        db = folder / "journeys.sqlite3"
+        assert journeys("import", str(CART), db=db).returncode == 0
+        os.chown(folder, 65534, 65534)
+        os.chown(db, 65534, 65534)
+
+        def run(*args: str) -> subprocess.CompletedProcess:
+            return subprocess.run([*command, *args, "--db", str(db)], env=env, cwd="/", capture_output=True,
+                                  text=True, timeout=120)
+
+        before = _dump(db)
+        db.chmod(0o444)
+        assert "Cart abandonment" in run("list").stdout
+        _one_line(run("settings", "timezone", "Europe/Berlin"), "is read-only")
+        db.chmod(0o644)
+        folder.chmod(0o555)
+        assert "Cart abandonment" in run("list").stdout
+        _one_line(run("settings", "timezone", "Europe/Berlin"), "cannot write in the folder")
+        folder.chmod(0o755)
+        conn = sqlite3.connect(db)            # an older database in the rollback-journal mode, read-only
+        conn.execute("PRAGMA journal_mode=DELETE")
+        conn.close()
+        db.chmod(0o444)
+        assert "Cart abandonment" in run("list").stdout
+        _one_line(run("settings", "timezone", "Europe/Berlin"), "is read-only")
+        assert _dump(db) == before
+    finally:
+        folder.chmod(0o755)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -20,6 +20,7 @@ Two things are fixed on every SQLite connection:
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -37,6 +38,7 @@ BUSY_TIMEOUT_MS = 10_000
 under a second, an import's transactions a few; ten seconds rides out those without leaving a
 person staring at a silent command. ``$JOURNEYS_BUSY_TIMEOUT`` (seconds) overrides it."""
 BUSY_TIMEOUT_ENV = "JOURNEYS_BUSY_TIMEOUT"
+_SQLITE_READONLY = 8
 
 
 def busy_timeout_ms() -> int:
@@ -50,7 +52,6 @@ def busy_timeout_ms() -> int:
 
 
 _PRAGMAS = (
-    "PRAGMA journal_mode=WAL",
     "PRAGMA foreign_keys=ON",
     "PRAGMA synchronous=NORMAL",
     # 64 MiB of page cache (the default is 2 MiB): the engine's batches touch the
@@ -68,6 +69,13 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     try:
         # First, so that switching a new file to WAL waits for a process creating it too.
         cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms()}")
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            # A read-only file in the older rollback-journal mode cannot switch; it can still be
+            # read. A writer never gets here with such a file (app/store/db.py refuses it first).
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF != _SQLITE_READONLY:
+                raise
         for pragma in _PRAGMAS:
             cursor.execute(pragma)
     finally:
