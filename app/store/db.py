@@ -13,9 +13,10 @@ import errno
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import platformdirs
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
@@ -174,6 +175,7 @@ def open_database(url: str | None = None, *, migrate: bool = True, write: bool =
         raise StoreError(f"Cannot open the database {shown}: {exc}. {_HINT}") from exc
 
     sqlite_hooks.install(engine)
+    _install_lock_timeout(engine)
     faults.install(engine)
     try:
         with engine.connect() as conn:
@@ -193,6 +195,24 @@ def open_database(url: str | None = None, *, migrate: bool = True, write: bool =
         )
         raise StoreError(f"Cannot open the database {shown}: {str(reason).strip()}. {check} {_HINT}") from exc
     return engine
+
+
+def _install_lock_timeout(engine: Engine) -> None:
+    """PostgreSQL: a writer waits for another's locks as long as SQLite's busy timeout, then fails with
+    SQLSTATE 55P03, which the store reports as busy (app/store/faults.py), instead of waiting forever."""
+    if engine.dialect.name != "postgresql":
+        return
+
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True      # a SET outside any transaction lasts for the session
+        try:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute(f"SET lock_timeout = {sqlite_hooks.busy_timeout_ms()}")
+        finally:
+            dbapi_connection.autocommit = autocommit
+
+    event.listen(engine, "connect", _on_connect)
 
 
 def _bring_up_to_date(engine: Engine, file: Path | None, shown: str, write: bool) -> None:

@@ -68,10 +68,6 @@ def _run(engine: Engine, fn: str, revision: str) -> None:
         with sqlite_hooks.foreign_keys_paused(conn):
             conn.execution_options(**{WRITE_INTENT: True})
             with conn.begin():
-                if conn.dialect.name == "postgresql":
-                    # An upgrade waits for other writers' locks as long as SQLite's busy timeout, then
-                    # says the database is busy (SQLSTATE 55P03), instead of waiting forever.
-                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {sqlite_hooks.busy_timeout_ms()}")
                 try:
                     getattr(command, fn)(alembic_config(conn), revision)
                 except CommandError as exc:

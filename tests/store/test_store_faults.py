@@ -272,3 +272,35 @@ def test_an_existing_folder_keeps_its_mode(tmp_path: Path) -> None:
 def test_every_fault_is_a_store_error() -> None:
     for kind in (faults.DatabaseBusy, faults.DatabaseReadOnly, faults.DiskFull):
         assert issubclass(kind, StoreError)
+
+
+@pytest.mark.skipif(not PG_URL, reason="set JOURNEYS_TEST_PG_URL to test PostgreSQL")
+def test_postgresql_a_writer_blocked_by_another_says_busy_and_readers_still_read(make_doc) -> None:
+    from ..conftest import _wipe_postgres
+
+    assert PG_URL
+    _wipe_postgres(PG_URL)
+    try:
+        engine = open_database(PG_URL)
+        set_business_timezone(engine, "Europe/Berlin")
+        JourneyStore(engine).create(make_doc())
+        other = open_database(PG_URL)
+        try:
+            with other.begin() as holding:      # another process in the middle of changing the same row
+                holding.execute(app_settings.update().values(value="Asia/Tokyo"))
+                with pytest.raises(faults.DatabaseBusy) as caught:
+                    set_business_timezone(engine, "Europe/Paris")
+                assert str(caught.value).startswith(BUSY_LINE)
+                reader = open_database(PG_URL, write=False)
+                try:
+                    assert business_timezone(reader) == "Europe/Berlin"
+                    assert [r.name for r in JourneyStore(reader).list()] == ["Welcome"]
+                finally:
+                    reader.dispose()
+                holding.rollback()
+        finally:
+            other.dispose()
+        assert business_timezone(engine) == "Europe/Berlin"
+        engine.dispose()
+    finally:
+        _wipe_postgres(PG_URL)
