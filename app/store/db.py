@@ -14,6 +14,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import platformdirs
 from sqlalchemy import create_engine, event, text
@@ -77,7 +78,8 @@ user's alone. SQLite gives its -wal and -shm files the database file's mode."""
 
 
 def _create_private(file: Path, shown: str) -> None:
-    """Create the missing folders (0700) and an empty database file (0600) before SQLite opens it."""
+    """Create the missing folders (0700, as the XDG base-directory spec asks of a missing data folder)
+    and an empty database file (0600) before SQLite opens it."""
     missing = [p for p in (file.parent, *file.parent.parents) if not p.exists()]
     try:
         for folder in reversed(missing):
@@ -89,7 +91,8 @@ def _create_private(file: Path, shown: str) -> None:
             f"{exc.strerror or exc}. {_HINT}"
         ) from exc
     if not file.parent.is_dir():
-        blocker = next((p for p in (file.parent, *file.parent.parents) if p.exists() and not p.is_dir()), file.parent)
+        ancestors = (file.parent, *file.parent.parents)
+        blocker = next((p for p in ancestors if p.exists() and not p.is_dir()), file.parent)
         raise StoreError(
             f"Cannot create the folder {file.parent} for the database {shown}: {blocker} is a file, "
             f"not a folder. {_HINT}")
@@ -124,7 +127,7 @@ def _read_only_url(parsed: URL, file: Path) -> URL:
     holds unmerged writes, ``immutable=1`` reads the file as it is, without locks or side files.
     """
     if file.is_file() and not Path(f"{file}-wal").exists() and not faults.writable(file.parent):
-        return parsed.set(database=f"file:{file}?immutable=1", query={"uri": "true"})
+        return parsed.set(database=f"file:{quote(str(file))}?immutable=1", query={"uri": "true"})
     return parsed
 
 
@@ -176,7 +179,7 @@ def open_database(url: str | None = None, *, migrate: bool = True, write: bool =
 
     sqlite_hooks.install(engine)
     _install_lock_timeout(engine)
-    faults.install(engine)
+    faults.install(engine, shown)
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))

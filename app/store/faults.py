@@ -20,6 +20,7 @@ import shutil
 import stat
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, ExceptionContext
@@ -96,8 +97,8 @@ def _sqlite_file(url: URL) -> Path | None:
     database = url.database or ""
     if database in ("", ":memory:"):
         return None
-    if database.startswith("file:"):
-        database = database[5:].split("?", 1)[0]
+    if database.startswith("file:"):       # a URI: file:/path%20with%20spaces?mode=ro
+        database = unquote(database[5:].split("?", 1)[0])
     return Path(database)
 
 
@@ -134,6 +135,10 @@ def _explain_sqlite(error: Any, url: URL, shown: str) -> DatabaseUnavailable | N
                 return DatabaseReadOnly(
                     f"the database {shown} is on a read-only file system; nothing was changed. "
                     "Copy it to a writable disk and pass that copy with --db")
+            if file.exists() and not os.access(file, os.R_OK):
+                return DatabaseUnavailable(
+                    f"cannot read the database {shown}: its file permissions do not allow this user to "
+                    f"read it. Run as its owner, or pass another database with --db")
             if file.exists() and not writable(file):
                 return read_only_file(file, shown)
             if folder.is_dir() and not writable(folder):
@@ -161,9 +166,10 @@ def _explain_postgres(error: Any, shown: str) -> DatabaseUnavailable | None:
     return None
 
 
-def explain(error: BaseException, url: URL) -> DatabaseUnavailable | None:
-    """The user's one line for a driver error (the DBAPI exception), or None when it is none of ours."""
-    shown = url.render_as_string(hide_password=True)
+def explain(error: BaseException, url: URL, shown: str | None = None) -> DatabaseUnavailable | None:
+    """The user's one line for a driver error (the DBAPI exception), or None when it is none of ours.
+    `shown`: the database as the user named it (default: `url` without its password)."""
+    shown = shown or url.render_as_string(hide_password=True)
     if url.get_backend_name() == "sqlite":
         return _explain_sqlite(error, url, shown)
     if url.get_backend_name() == "postgresql":
@@ -171,13 +177,14 @@ def explain(error: BaseException, url: URL) -> DatabaseUnavailable | None:
     return None
 
 
-def install(engine: Engine) -> None:
-    """Turn the engine's busy / read-only / disk-full driver errors into DatabaseUnavailable."""
+def install(engine: Engine, shown: str | None = None) -> None:
+    """Turn the engine's busy / read-only / disk-full driver errors into DatabaseUnavailable; `shown`
+    names the database in messages (default: the engine's URL without its password)."""
     url = engine.url
 
     def _handle(context: ExceptionContext) -> None:
         original = context.original_exception
-        found = explain(original, url)
+        found = explain(original, url, shown)
         if found is not None:
             raise found from original
 
