@@ -285,3 +285,34 @@ def test_simulate_with_a_changed_journey_publishes_one_new_version(tmp_path, cap
     assert "published version 2" in run(capsys, *args)[1]
     assert "version 2 unchanged (nothing published)" in run(capsys, *args)[1]
     assert _count(db, journey_versions) == 2
+
+
+def test_an_events_import_killed_from_outside_at_any_moment_then_run_again_equals_one_clean_import(tmp_path, capsys):
+    """As a person would: `kill -9` once some of it is in (whatever it is doing at that moment)."""
+    import os
+    import signal
+    import sqlite3
+    import time
+
+    lines = _many_event_lines()
+    clean_dir, crash_dir = tmp_path / "clean", tmp_path / "crash"
+    clean_dir.mkdir()
+    crash_dir.mkdir()
+    file = tmp_path / "events.jsonl"
+    file.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    clean_db, crashed_db = once._setup(clean_dir), once._setup(crash_dir)
+    assert run(capsys, "events", "import", str(file), "--db", str(clean_db))[0] == 0
+    importing = subprocess.Popen([sys.executable, "-m", "app.cli", "events", "import", str(file), "--db",
+                                  str(crashed_db)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    watch = sqlite3.connect(f"file:{crashed_db}?mode=ro", uri=True)
+    try:
+        while importing.poll() is None and watch.execute("SELECT count(*) FROM events").fetchone()[0] == 0:
+            time.sleep(0.01)
+    finally:
+        watch.close()
+    if importing.poll() is None:
+        os.kill(importing.pid, signal.SIGKILL)
+    importing.wait(timeout=300)
+    code, out, _ = run(capsys, "events", "import", str(file), "--db", str(crashed_db))
+    assert code == 0 and "already present" in out
+    assert once._state(crashed_db) == once._state(clean_db)
