@@ -72,7 +72,10 @@ def _run(window: "MainWindow", title: str, work: Callable[[], Any], done: str | 
                 result.notices if isinstance(result, ContactImport) else None)
 
     def failed(exc: Exception) -> None:
-        QMessageBox.warning(window, title, f"Nothing was imported.\n\n{exc}")
+        # Imports commit in chunks: what went in before the fault stays, and a re-run adds only the rest.
+        QMessageBox.warning(window, title, f"The import stopped: {exc}\n\nWhatever was imported before it "
+                                           "stopped is kept; import the file again to add the rest — nothing "
+                                           "is counted twice.")
 
     window.host.submit(work, finished, failed)
 

@@ -2,6 +2,7 @@
 and the running journeys react to the events."""
 from __future__ import annotations
 
+import pytest
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 from sqlalchemy import func, select
 
@@ -88,3 +89,33 @@ def test_a_json_lines_file_with_unicode_separators_in_strings_imports_every_line
     qtbot.waitUntil(lambda: "Imported events from reviews.jsonl: 3 new" in window.statusBar().currentMessage(),
                     timeout=10000)
     assert warnings == [] and _count(window, events) == 3
+
+
+@pytest.fixture
+def short_busy_wait(monkeypatch):
+    """Before the window's database connects: a writer gives up on a busy database after 0.2 s."""
+    monkeypatch.setenv("JOURNEYS_BUSY_TIMEOUT", "0.2")
+
+
+def test_an_import_into_a_busy_database_says_so_and_that_a_re_run_adds_the_rest(short_busy_wait, window, qtbot,
+                                                                                  monkeypatch, db_path, tmp_path):
+    import sqlite3
+
+    csv = tmp_path / "shoppers.csv"
+    csv.write_text("id,email\nann,ann@example.com\n")
+    warnings = _choose(monkeypatch, csv)
+    other = sqlite3.connect(db_path, isolation_level=None)        # another process, mid-write
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        window.actions_["import_contacts"].trigger()
+        qtbot.waitUntil(lambda: bool(warnings), timeout=10000)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert "the database is busy (another Journey Studio process is writing); try again" in warnings[0]
+    assert "import the file again to add the rest" in warnings[0]
+    assert _count(window, contacts) == 0
+    window.actions_["import_contacts"].trigger()                  # free again: it goes in
+    qtbot.waitUntil(lambda: len(warnings) == 2 or _count(window, contacts) == 1, timeout=10000)
+    qtbot.waitUntil(lambda: not window.host.busy(), timeout=5000)
+    assert _count(window, contacts) == 1
