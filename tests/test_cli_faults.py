@@ -315,3 +315,22 @@ def test_as_an_ordinary_user_read_only_files_and_folders_are_read_but_never_writ
     finally:
         folder.chmod(0o755)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_full_disk_stops_a_contacts_import_and_a_re_run_adds_the_rest(shop: Path, tmp_path: Path) -> None:
+    people = tmp_path / "people.csv"
+    people.write_text("id,email,first_name,tags,note\n" + "".join(
+        f"q{i:05d},q{i}@example.com,Q{i},vip,{'y' * 300}\n" for i in range(12_000)), encoding="utf-8")
+    conn = sqlite3.connect(shop)
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.close()
+    full = journeys("contacts", "import", str(people), db=shop, prefix=["-c", LIMITED.format(pages=pages + 1500)])
+    _one_line(full, "is full")
+    check = sqlite3.connect(shop)
+    assert check.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    saved = check.execute("SELECT count(*) FROM contacts WHERE id LIKE 'q%'").fetchone()[0]
+    check.close()
+    assert saved % 5000 == 0 and saved < 12_000     # whole transactions of 5,000 rows
+    again = journeys("contacts", "import", str(people), db=shop)
+    assert again.returncode == 0, again.stderr
+    assert f"{12_000 - saved} new, 0 updated, {saved} unchanged" in again.stdout
