@@ -18,7 +18,8 @@ from app.cli import main
 from app.engine.importers import import_contacts_report, parse_contacts
 from app.paths import EXAMPLES, RESOURCES
 from app.store.db import open_database
-from app.store.tables import consent_changes, contact_channels, contact_tags, contacts, events, journey_versions
+from app.store.tables import (consent_changes, contact_channels, contact_tags, contacts, events, journey_versions,
+                              messages, run_log, runs)
 
 from . import test_events_import_once as once
 
@@ -254,18 +255,21 @@ def test_a_big_events_import_killed_halfway_and_run_again_equals_one_clean_impor
 # -- simulate --db, again ----------------------------------------------------------------------------
 
 
-def test_simulate_on_the_same_database_again_publishes_nothing_and_imports_nothing_again(any_url, capsys):
-    args = ["simulate", str(EXAMPLES / "cart_abandonment.json"), "--contacts", str(RESOURCES / "sample_contacts.csv"),
+@pytest.mark.parametrize("example", ["cart_abandonment.json", "win_back.json"])     # event and scan triggers
+def test_simulate_on_the_same_database_again_publishes_nothing_and_imports_nothing_again(any_url, capsys, example):
+    args = ["simulate", str(EXAMPLES / example), "--contacts", str(RESOURCES / "sample_contacts.csv"),
             "--events", str(RESOURCES / "sample_events.jsonl"), "--db", any_url]
     code, first, _ = run(capsys, *args)
     assert code == 0 and "Database: contacts 32 new, 0 updated, 0 unchanged; events 30 new, 0 already present; " \
                          "published version 1" in first
-    counted = {t.name: _count(any_url, t) for t in (contacts, events, journey_versions, consent_changes)}
+    tables = (contacts, events, journey_versions, consent_changes, runs, messages, run_log)
+    counted = {t.name: _count(any_url, t) for t in tables}
+    assert counted["runs"] > 0 and counted["messages"] > 0
     code, second, _ = run(capsys, *args)
     assert code == 0
     assert "Database: contacts 0 new, 0 updated, 32 unchanged; events 0 new, 30 already present; " \
            "version 1 unchanged (nothing published)" in second
-    assert {t.name: _count(any_url, t) for t in (contacts, events, journey_versions, consent_changes)} == counted
+    assert {t.name: _count(any_url, t) for t in tables} == counted       # nobody entered or was sent twice
     table = [line for line in first.splitlines() if not line.startswith("Database:")]
     assert [line for line in second.splitlines() if not line.startswith("Database:")] == table
 
