@@ -158,6 +158,9 @@ def test_a_folder_that_may_not_be_written_is_named_and_nothing_changes(shop: Pat
         _one_line(journeys("contacts", "import", str(CONTACTS), db=shop.parent / "other.sqlite3"),
                   "cannot write in the folder")
         assert not (shop.parent / "other.sqlite3").exists()
+        _one_line(journeys("list", db=shop.parent / "sub" / "other.sqlite3"), "Cannot create the folder",
+                  f"the folder {shop.parent} may not be written")
+        assert not (shop.parent / "sub").exists()
         assert journeys("list", db=shop).returncode == 0
     finally:
         shop.parent.chmod(0o700)

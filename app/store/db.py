@@ -81,6 +81,10 @@ def _create_private(file: Path, shown: str) -> None:
     """Create the missing folders (0700, as the XDG base-directory spec asks of a missing data folder)
     and an empty database file (0600) before SQLite opens it."""
     missing = [p for p in (file.parent, *file.parent.parents) if not p.exists()]
+    if missing and missing[-1].parent.is_dir() and not faults.writable(missing[-1].parent):
+        raise faults.DatabaseReadOnly(
+            f"Cannot create the folder {file.parent} for the database {shown}: the folder "
+            f"{missing[-1].parent} may not be written. {_HINT}")
     try:
         for folder in reversed(missing):
             folder.mkdir(mode=FOLDER_MODE, exist_ok=True)
