@@ -27,13 +27,14 @@ from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.engine.url import URL
 
 from app.store.errors import StoreError
+from app.store.sqlite_hooks import busy_timeout_ms
 
 BUSY = "the database is busy (another Journey Studio process is writing); try again"
-"""The one line for a database another process holds the write lock of (issue 9's wording)."""
+"""The start of the one line for a database whose write lock another process holds too long."""
 
 # SQLite primary result codes (the low byte of the extended code).
 _SQLITE_PERM, _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 3, 5, 6, 8
-_SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 10, 11, 13, 14, 26
+_SQLITE_IOERR, _SQLITE_FULL, _SQLITE_CANTOPEN = 10, 13, 14
 
 # PostgreSQL SQLSTATEs.
 _PG_BUSY = {"55P03": "a lock is held", "40P01": "a deadlock with another writer"}
@@ -124,8 +125,6 @@ def _explain_sqlite(error: Any, url: URL, shown: str) -> DatabaseUnavailable | N
     file = _sqlite_file(url)
     folder = file.parent if file is not None else None
     if primary in (_SQLITE_BUSY, _SQLITE_LOCKED):
-        from app.store.sqlite_hooks import busy_timeout_ms
-
         return DatabaseBusy(f"{BUSY} (waited {busy_timeout_ms() / 1000:g} s for {shown})")
     if primary == _SQLITE_FULL:
         return _disk_full(shown)
