@@ -337,3 +337,11 @@ def test_a_full_disk_stops_a_contacts_import_and_a_re_run_adds_the_rest(shop: Pa
     again = journeys("contacts", "import", str(people), db=shop)
     assert again.returncode == 0, again.stderr
     assert f"{12_000 - saved} new, 0 updated, {saved} unchanged" in again.stdout
+
+
+def test_reading_commands_leave_a_current_database_file_untouched(shop: Path, tmp_path: Path) -> None:
+    before = (shop.read_bytes(), shop.stat().st_mtime_ns)
+    for args in READERS:
+        assert journeys(*args, db=shop).returncode == 0, args
+    assert journeys("export", "Cart abandonment", str(tmp_path / "out.json"), db=shop).returncode == 0
+    assert (shop.read_bytes(), shop.stat().st_mtime_ns) == before
