@@ -76,12 +76,14 @@ def writable(path: Path) -> bool:
 
 
 def read_only_file(path: Path, shown: str) -> DatabaseReadOnly:
+    """The error for a database file this process may not write (`shown`: the database as named)."""
     return DatabaseReadOnly(
         f"the database {shown} is read-only (its file permissions do not allow writing); nothing was changed. "
         f"Make it writable (chmod u+w '{path}'), or open a copy of it with --db")
 
 
 def unwritable_folder(folder: Path, shown: str) -> DatabaseReadOnly:
+    """The error for a database whose folder may not be written: SQLite creates -wal and -shm there."""
     return DatabaseReadOnly(
         f"cannot write in the folder {folder}, which holds the database {shown} (SQLite keeps its journal "
         f"files beside the database); nothing was changed. Make the folder writable, or pass another "
