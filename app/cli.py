@@ -1,7 +1,8 @@
 """`journeys`: the headless commands.
 
-Exit codes: 0 success; 1 the journey has problems; 2 a file or the database could
-not be used (one clear line on stderr, never a traceback).
+Exit codes: 0 success; 1 the journey or the imported file has problems (bad lines are
+reported and skipped); 2 a file or the database could not be used — unreadable, busy,
+read-only, full (one clear line on stderr, never a traceback).
 """
 from __future__ import annotations
 
@@ -29,21 +30,23 @@ def _err(text: str) -> None:
     print(text, file=sys.stderr)
 
 
-def _open_engine(url: str | None):
+def _open_engine(url: str | None, *, write: bool = True):
+    """The database engine; `write=False` for commands that only read: they never take the write
+    lock (a current schema is not touched), so they run while another process writes."""
     # Imported here so that `journeys validate` on files needs no database at all.
     from app.store.db import open_database
     from app.store.errors import StoreError
 
     try:
-        return open_database(url)
+        return open_database(url, write=write)
     except StoreError as exc:
         raise CommandError(str(exc)) from None
 
 
-def _open_store(url: str | None):
+def _open_store(url: str | None, *, write: bool = True):
     from app.store.journeys import JourneyStore
 
-    return JourneyStore(_open_engine(url))
+    return JourneyStore(_open_engine(url, write=write))
 
 
 def _catalog(url: str | None) -> VariableCatalog | None:
@@ -52,7 +55,7 @@ def _catalog(url: str | None) -> VariableCatalog | None:
         return None
     from app.store.catalog import known_variables
 
-    names = known_variables(_open_engine(url))
+    names = known_variables(_open_engine(url, write=False))
     return VariableCatalog(names.contact_attributes, names.event_properties)
 
 
@@ -72,7 +75,7 @@ def _business_zone(url: str | None) -> str | None:
         return None
     from app.store.app_settings import business_timezone
 
-    return business_timezone(_open_engine(url)) or ""
+    return business_timezone(_open_engine(url, write=False)) or ""
 
 
 def print_problems(source: str, journey: Journey | None, problems: list[Problem], *, quiet: bool = False) -> None:
@@ -131,7 +134,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    store = _open_store(args.db)
+    store = _open_store(args.db, write=False)
     row = store.find(args.name)
     if row is None:
         names = ", ".join(repr(r.name) for r in store.list()) or "none yet"
@@ -149,7 +152,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    rows = _open_store(args.db).list()
+    rows = _open_store(args.db, write=False).list()
     if not rows:
         _out("No journeys yet. Import one with `journeys import FILE`.")
         return OK
@@ -167,11 +170,11 @@ def cmd_settings(args: argparse.Namespace) -> int:
     from app.store.errors import StoreError
 
     if args.name is None:
-        zone = business_timezone(_open_engine(args.db))
+        zone = business_timezone(_open_engine(args.db, write=False))
         _out(f"timezone  {zone or '(not set: contacts without a time zone are judged in UTC)'}")
         return OK
     if args.value is None:
-        _out(business_timezone(_open_engine(args.db)) or "(not set)")
+        _out(business_timezone(_open_engine(args.db, write=False)) or "(not set)")
         return OK
     try:
         name = check_timezone(args.value)       # before opening the database: a typo needs none
@@ -223,9 +226,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as exc:
         _err(f"journeys {args.command}: {exc}")
         return UNUSABLE
+    except Exception as exc:
+        # The database became busy, read-only or full while the command ran (app/store/faults.py).
+        # app.store is imported lazily: `journeys validate` on files loads no database code.
+        errors = sys.modules.get("app.store.errors")
+        if errors is None or not isinstance(exc, errors.StoreError):
+            raise
+        _err(f"journeys {args.command}: {exc}")
+        return UNUSABLE
     except KeyboardInterrupt:
         return 130
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # `python -m app.cli`: run the importable module's main, so that the engine's commands
+    # (app/engine_cli.py imports app.cli) raise the very CommandError that main catches.
+    from app.cli import main as _main
+
+    raise SystemExit(_main())

@@ -12,7 +12,7 @@ from functools import partial
 from datetime import datetime, timezone
 from typing import Callable
 
-from app.cli import CommandError, _open_engine
+from app.cli import PROBLEMS, CommandError, _open_engine
 
 
 def _parse_time(text: str | None, option: str) -> datetime | None:
@@ -72,9 +72,10 @@ def cmd_contacts_import(args: argparse.Namespace) -> int:
     report = import_contacts_report(db, rows, datetime.now(timezone.utc), Path(args.file).name)
     for notice in report.notices:
         print(f"{args.file}: {notice}")
-    print(f"Imported {len(rows)} contact(s) from {args.file}" + (f"; skipped {len(problems)} bad row(s)" if problems else "")
+    print(f"Imported contacts from {args.file}: {report.summary()}"
+          + (f"; {len(problems)} bad row(s) skipped" if problems else "")
           + (f"; {len(report.notices)} opt-out(s) kept" if report.notices else ""))
-    return 0
+    return PROBLEMS if problems else 0
 
 
 def _when(at: datetime | None) -> str:
@@ -84,7 +85,7 @@ def _when(at: datetime | None) -> str:
 def cmd_contacts_show(args: argparse.Namespace) -> int:
     from app.store.contacts import contact_detail, find_contacts
 
-    db = _open_engine(args.db)
+    db = _open_engine(args.db, write=False)
     detail = contact_detail(db, args.id)
     if detail is None:
         close = [c.id for c in find_contacts(db, args.id, limit=5)]
@@ -110,12 +111,11 @@ def cmd_events_import(args: argparse.Namespace) -> int:
     found, problems = _events(args.file)
     engine = JourneyEngine(_open_engine(args.db))
     done = engine.ingest(found)
-    print(f"Imported {done.stored} event(s) from {args.file}; {done.duplicates} duplicate(s) skipped "
-          f"(already imported, or repeated in the file); {len(problems)} bad line(s) skipped")
+    print(f"Imported events from {args.file}: {done.summary()}; {len(problems)} bad line(s) skipped")
     if done.unmatched:
         print(f"{done.unmatched} delivery feedback event(s) named no message of their contact on their channel "
               "and changed nothing (give properties.message_id from the activity log, or properties.channel)")
-    return 0
+    return PROBLEMS if problems else 0
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -178,6 +178,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
           f"contacts without a time zone: {zone}")
     for line in format_table(result.stats, titles, _channels(journey)):
         print(line)
+    if args.db:     # a re-run on the same database adds nothing twice: say what it added
+        print(f"Database: contacts {result.contacts.summary()}; events {result.events.summary()}; "
+              + (f"published version {result.version}" if result.published
+                 else f"version {result.version} unchanged (nothing published)"))
     if args.log:
         print(f"Wrote {len(result.activity)} activity line(s) to {args.log}")
     return 0
@@ -248,7 +252,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     from app.journey.fileformat import JourneyFileError, from_document
     from app.store.journeys import JourneyStore
 
-    db = _open_engine(args.db)
+    db = _open_engine(args.db, write=False)
     store = JourneyStore(db)
     row = store.find(args.name)
     if row is None:

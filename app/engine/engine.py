@@ -119,7 +119,7 @@ class JourneyEngine:
         message. Each transaction commits on its own: after a crash, ingesting the same events again
         skips the committed ones and applies the rest, so every event counts exactly once."""
         pending = list(items)
-        total = Ingested()
+        total = Ingested(repeated=len(pending) - len({e.key() for e in pending}))
         for start in range(0, len(pending), chunk):
             with write_transaction(self.db) as conn:
                 batch = self._batch(conn)

@@ -4,8 +4,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -52,10 +53,19 @@ class ContactRow:
 
 @dataclass
 class ContactImport:
-    """What an import did: contacts written, and notices about rows kept with something left unchanged."""
+    """What an import did: contacts written (`count`: every good row), and of them how many were new,
+    updated, or already as the file says (`unchanged`: not written at all, so a re-run of the same
+    file changes nothing); notices about rows kept with something left unchanged (an opt-out)."""
 
     count: int
     notices: list[Problem] = field(default_factory=list)
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def summary(self) -> str:
+        """`N new, M updated, K unchanged` (the last two only when some are)."""
+        return f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged"
 
 
 def parse_contacts(text: str) -> tuple[list[ContactRow], list[Problem]]:
@@ -174,7 +184,10 @@ def _contact_problem(record: dict[str, str]) -> str | None:
 _CHUNK = 5_000      # rows per transaction
 _LOOKUP = 500       # ids per IN query: well under SQLite's bound-parameter limit
 _FIELDS = ("email", "phone", "first_name", "last_name", "timezone")
-_EXISTING = select(contacts.c.id, contacts.c.attributes).where(contacts.c.id.in_(bindparam("ids", expanding=True)))
+_EXISTING = select(contacts.c.id, contacts.c.attributes, *(contacts.c[f] for f in _FIELDS)).where(
+    contacts.c.id.in_(bindparam("ids", expanding=True)))
+_TAGS_OF = select(contact_tags.c.contact_id, contact_tags.c.tag).where(
+    contact_tags.c.contact_id.in_(bindparam("ids", expanding=True)))
 _INSERT_CONTACTS = Many(lambda _: contacts.insert().values(
     {c: bindparam(c) for c in ("id", *_FIELDS, "attributes", "created_at", "updated_at")}))
 # One statement for every existing contact: an empty (None) field keeps the stored value. The bind names
@@ -190,6 +203,19 @@ _OPTED_OUT_SINCE = select(func.max(contact_channels.c.changed_at)).where(
     contact_channels.c.contact_id == bindparam("cid"), contact_channels.c.channel.in_(bindparam("channels", expanding=True)))
 
 
+@dataclass
+class _Stored:
+    """A contact as stored, as far as a contacts file can change it."""
+    fields: dict[str, Any]
+    attributes: dict[str, Any]
+    tags: set[str] = field(default_factory=set)
+
+    def same_as(self, row: ContactRow) -> bool:
+        """True when writing `row` would change nothing (empty cells keep stored values; tags only add)."""
+        return (all(v is None or self.fields.get(k) == v for k, v in row.fields.items())
+                and {**self.attributes, **row.attributes} == self.attributes and set(row.tags) <= self.tags)
+
+
 def import_contacts(db: Engine, rows: list[ContactRow], now: datetime, source: str = "contacts file") -> int:
     """Creates or updates contacts and records listed consent; returns how many rows were written.
     Same as `import_contacts_report(...).count`."""
@@ -203,29 +229,50 @@ def import_contacts_report(db: Engine, rows: list[ContactRow], now: datetime,
     Consent (app/engine/consent.py): listed opt-outs are recorded; listed opt-ins apply to channels
     not opted out; an empty cell changes nothing, so re-importing a file never clears an opt-out
     (such rows come back as notices). Each change is in the history as "import:{source} line N".
-    One transaction per 5,000 rows.
+
+    Idempotent and resumable: a contact already as the row says is not written at all (its
+    `updated_at` stays), so importing a file again — after a fix, or after an import was killed
+    between its transactions (one per 5,000 rows) — writes only what is missing or different, and
+    the report counts new, updated and unchanged contacts.
     """
-    notices: list[Problem] = []
+    report = ContactImport(len(rows))
     for start in range(0, len(rows), _CHUNK):
         chunk = rows[start:start + _CHUNK]
         with write_transaction(db) as conn:
-            existing: dict[str, dict[str, Any] | None] = {}
-            for at in range(0, len(chunk), _LOOKUP):
-                ids = [r.id for r in chunk[at:at + _LOOKUP]]
-                existing.update((cid, attrs) for cid, attrs in conn.execute(_EXISTING, {"ids": ids}))
+            existing = _stored(conn, [r.id for r in chunk])
             _INSERT_CONTACTS.run(conn, [
                 {"id": r.id, **{k: r.fields.get(k) for k in _FIELDS}, "attributes": r.attributes,
                  "created_at": now, "updated_at": now}
                 for r in chunk if r.id not in existing])
+            consent_changed: set[str] = set()
+            changes = _consent(conn, chunk, existing, now, source, report.notices, consent_changed)
+            changed = [r for r in chunk if r.id in existing
+                       and (r.id in consent_changed or not existing[r.id].same_as(r))]
             # Attributes merge over the ones read above, as before: a repeated id in one chunk keeps the last.
             _UPDATE_CONTACTS.run(conn, [
                 {"cid": r.id, **{f"new_{k}": r.fields.get(k) for k in _FIELDS},
-                 "new_attributes": {**(existing[r.id] or {}), **r.attributes}, "new_updated_at": now}
-                for r in chunk if r.id in existing])
-            _ADD_TAGS.run(conn, [{"contact_id": r.id, "tag": t} for r in chunk for t in r.tags])
-            record_consent(conn, _consent(conn, chunk, existing, now, source, notices))
+                 "new_attributes": {**existing[r.id].attributes, **r.attributes}, "new_updated_at": now}
+                for r in changed])
+            _ADD_TAGS.run(conn, [{"contact_id": r.id, "tag": t} for r in chunk for t in r.tags
+                                 if r.id not in existing or t not in existing[r.id].tags])
+            record_consent(conn, changes)
             record_attributes(conn, CONTACT_SCOPE, {k for r in chunk for k in r.attributes})
-    return ContactImport(len(rows), notices)
+            report.new += sum(r.id not in existing for r in chunk)
+            report.updated += len(changed)
+    report.unchanged = report.count - report.new - report.updated
+    return report
+
+
+def _stored(conn: Connection, ids: list[str]) -> dict[str, _Stored]:
+    """The stored contacts among `ids`, with their fields, attributes and tags (500 ids per query)."""
+    found: dict[str, _Stored] = {}
+    for at in range(0, len(ids), _LOOKUP):
+        part = ids[at:at + _LOOKUP]
+        for row in conn.execute(_EXISTING, {"ids": part}):
+            found[row.id] = _Stored({f: row._mapping[f] for f in _FIELDS}, dict(row.attributes or {}))
+        for cid, tag in conn.execute(_TAGS_OF, {"ids": [i for i in part if i in found]}):
+            found[cid].tags.add(tag)
+    return found
 
 
 def _listing(names: list[str]) -> str:
@@ -233,7 +280,7 @@ def _listing(names: list[str]) -> str:
 
 
 def _consent(conn: Connection, chunk: list[ContactRow], existing: dict[str, Any], now: datetime, source: str,
-             notices: list[Problem]) -> list[ConsentChange]:
+             notices: list[Problem], changed_ids: set[str]) -> list[ConsentChange]:
     listing = [r for r in chunk if r.subscribed or r.unsubscribed]
     # New contacts have no consent yet: only existing ones are looked up.
     current = states_of(conn, [r.id for r in listing if r.id in existing])
@@ -249,6 +296,7 @@ def _consent(conn: Connection, chunk: list[ContactRow], existing: dict[str, Any]
         for channel, state in changed.items():
             changes.append(ConsentChange(r.id, channel, state, states.get(channel, UNKNOWN), now, where))
             states[channel] = state
+            changed_ids.add(r.id)
         if refused:
             since = conn.execute(_OPTED_OUT_SINCE, {"cid": r.id, "channels": refused}).scalar()
             when = f" on {since:%Y-%m-%d}" if since is not None else ""
@@ -291,11 +339,50 @@ def parse_events(source: str | Iterable[str]) -> tuple[list[EventIn], list[Probl
     return found, problems
 
 
-def _event(raw: str) -> EventIn:
+TIME_SPAN_YEARS = 100
+"""An event's time lies within this many years of now: further is a typo (year 9999, year 1), and
+such times cannot be converted, stored on both databases, or moved by a wait without overflowing."""
+MAX_TOTAL = 10**12 - 1      # contacts.lifetime_spend is NUMERIC(14, 2): PostgreSQL refuses more
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:20]} is too large")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _bounded_time(value: datetime, text: str) -> datetime:
+    """`value` when it converts to UTC and lies within TIME_SPAN_YEARS of now; else ValueError."""
     try:
-        data: Any = parse_json(raw)
+        utc = value.astimezone(timezone.utc)
+        now = datetime.now(timezone.utc)
+        span = timedelta(days=365.25 * TIME_SPAN_YEARS)
+        if not now - span <= utc <= now + span:
+            raise OverflowError
+    except (OverflowError, ValueError):
+        raise ValueError(f"'at' {text!r} is more than {TIME_SPAN_YEARS} years from now; check the year") from None
+    return value
+
+
+def _event(raw: str) -> EventIn:
+    """One event from one line; ValueError (its text: what is wrong) when the line is not a usable event.
+
+    Everything the store and the engine will do with the event is checked here, so that a bad line
+    is skipped with its number instead of failing the import halfway after earlier chunks committed.
+    """
+    try:
+        data: Any = parse_json(raw, parse_float=_finite, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    except ValueError as exc:       # NaN, Infinity, 1e999: PostgreSQL's JSON cannot hold them
+        raise ValueError(f"not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ValueError("not valid JSON (nested too deeply)") from None
     if not isinstance(data, dict):
         raise ValueError("must be a JSON object like {\"contact\": ..., \"type\": ..., \"at\": ...}")
     if _has_nul(data):              # PostgreSQL JSON and text cannot hold it
@@ -313,6 +400,7 @@ def _event(raw: str) -> EventIn:
         when = parse_datetime(at)
     except ValueError:
         raise ValueError(f"'at' {at!r} is not an ISO-8601 time with a time zone (e.g. 2026-03-01T10:00:00Z)") from None
+    when = _bounded_time(when, at)
     properties = data.get("properties", {})
     if properties is None:
         properties = {}
@@ -322,6 +410,8 @@ def _event(raw: str) -> EventIn:
         total = properties["total"]
         if isinstance(total, bool) or not isinstance(total, (int, float)) or total < 0:
             raise ValueError(f"order_placed 'total' must be a non-negative number, not {total!r}")
+        if total > MAX_TOTAL:
+            raise ValueError(f"order_placed 'total' {total!r} is more than {MAX_TOTAL:,}")
     kind = consent_event_type(kind)
     channel = properties.get("channel")
     named = channel_name(channel)       # `SMS`, ` e-mail `: the event keeps the canonical name (EventIn)

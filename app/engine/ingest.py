@@ -68,11 +68,19 @@ class EventIn:
 @dataclass
 class Ingested:
     """What a batch of events did: node steps taken, events stored, repeats skipped (already stored,
-    or twice in the batch), and feedback events that matched no message (ignored)."""
+    or twice in the batch; `repeated`: how many of those were a repeat within the events given),
+    and feedback events that matched no message (ignored)."""
     steps: int = 0
     stored: int = 0
     duplicates: int = 0
     unmatched: int = 0
+    repeated: int = 0
+
+    def summary(self) -> str:
+        """`N new, M already present` — every event given is one or the other; repeats within the
+        events given count as already present (the first was), and are said in brackets."""
+        text = f"{self.stored} new, {self.duplicates} already present"
+        return text + (f" ({self.repeated} of them repeated within the file)" if self.repeated else "")
 
 
 _KNOWN = select(contacts.c.id).where(contacts.c.id.in_(bindparam("ids", expanding=True)))

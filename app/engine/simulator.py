@@ -27,8 +27,8 @@ from app.store.tables import messages, run_log
 
 from .clock import VirtualClock
 from .engine import JourneyEngine
-from .importers import ContactRow, import_contacts
-from .ingest import EventIn
+from .importers import ContactImport, ContactRow, import_contacts_report
+from .ingest import EventIn, Ingested
 from .outbox import RecordingChannel
 from .scan import next_scan_due
 from .stats import JourneyStats, journey_stats
@@ -54,18 +54,27 @@ class Simulation:
     steps: int = 0
     sent: list[dict[str, Any]] = field(default_factory=list)
     business_timezone: str = ""      # the zone of contacts without one ("" = not set: UTC)
+    # What the run added to its database: re-running on the same database (--db) adds nothing twice.
+    contacts: ContactImport = field(default_factory=lambda: ContactImport(0))
+    events: Ingested = field(default_factory=Ingested)
+    version: int = 0                 # the journey's version the contacts entered
+    published: bool = False          # whether this run published it (False: the stored one was the same)
 
 
 def install_journey(db: Engine, journey: Journey, now: datetime) -> str:
     """Stores the journey (replacing a draft with the same id or name), publishes and activates it
     through the engine's gate, judged at `now`: raises JourneyNotReady (the draft stays stored, as
-    a draft) when it has errors."""
+    a draft) when it has errors. A journey stored exactly so is not written again, and publishes
+    no new version."""
     store = JourneyStore(db, now=lambda: now)
     document = to_document(journey)
     existing = store.get(journey.id) or store.find(journey.name)
     if existing:
         document["id"] = existing.id
-        store.save_draft(existing.id, document)
+        name = document.get("name")
+        stored_form = {**document, "name": name.strip() if isinstance(name, str) else name}   # as save_draft keeps it
+        if store.load_draft(existing.id) != stored_form:
+            store.save_draft(existing.id, document)
     else:
         existing = store.create(document)
     JourneyEngine(db, VirtualClock(now)).activate(existing.id)
@@ -99,8 +108,13 @@ def _run(db: Engine, journey: Journey, contact_rows: list[ContactRow], events: l
     clock = VirtualClock(begin)
     channel = RecordingChannel()
     engine = JourneyEngine(db, clock, channel, batch_size=SIM_BATCH)
-    import_contacts(db, contact_rows, begin, contacts_source)
+    contacts_done = import_contacts_report(db, contact_rows, begin, contacts_source)
+    store = JourneyStore(db)
+    before = store.get(journey.id) or store.find(journey.name)
     journey_id = install_journey(db, journey, begin)
+    installed = store.get(journey_id)
+    version = installed.published_version or 0 if installed is not None else 0
+    events_done = Ingested()
     i, n = 0, len(events)
     while True:
         next_event = events[i].at if i < n else None
@@ -116,7 +130,10 @@ def _run(db: Engine, journey: Journey, contact_rows: list[ContactRow], events: l
             while j < n and j - i < EVENT_CHUNK and (next_scan is None or events[j].at < next_scan):
                 j += 1
             clock.set(events[j - 1].at)
-            engine.ingest(events[i:j], chunk=EVENT_CHUNK)
+            done = engine.ingest(events[i:j], chunk=EVENT_CHUNK)
+            events_done.stored += done.stored
+            events_done.duplicates += done.duplicates
+            events_done.repeated += done.repeated
             i = j
         elif next_scan is not None and next_scan <= t:
             clock.set(t)
@@ -130,7 +147,8 @@ def _run(db: Engine, journey: Journey, contact_rows: list[ContactRow], events: l
     with db.connect() as conn:     # the time of the last thing that happened, not the horizon
         ended = conn.execute(select(func.max(run_log.c.at))).scalar() or begin
     result = Simulation(journey_id, begin, ended, journey_stats(db, journey_id), steps=engine.steps,
-                        sent=channel.sent)
+                        sent=channel.sent, contacts=contacts_done, events=events_done, version=version,
+                        published=before is None or before.published_version != version)
     if keep_log:
         result.activity = activity_log(db, journey, journey_id)
     return result

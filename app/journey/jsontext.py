@@ -19,9 +19,10 @@ def _too_deep(msg: str, text: str) -> json.JSONDecodeError:
     return json.JSONDecodeError(msg, text, _deep_position(text))
 
 
-def parse_json(text: str) -> Any:
+def parse_json(text: str, **options: Any) -> Any:
     """The JSON value in `text` (RFC 8259). Raises json.JSONDecodeError (a ValueError, with `lineno`
-    and `colno`) for text that is not JSON or nests arrays and objects deeper than MAX_DEPTH.
+    and `colno`) for text that is not JSON or nests arrays and objects deeper than MAX_DEPTH; `options`
+    go to `json.loads` (e.g. `parse_float`, whose own ValueError passes through).
 
     Control characters written raw inside strings (a tab, \x0b, \x0c, \x1c-\x1e pasted from a
     spreadsheet) are read as written rather than refused: RFC 8259 asks writers to escape them, but
@@ -30,7 +31,7 @@ def parse_json(text: str) -> Any:
     """
     message = f"arrays and objects nest deeper than {MAX_DEPTH} levels"
     try:
-        data = json.loads(text.removeprefix("\ufeff"), strict=False)   # a BOM is no content
+        data = json.loads(text.removeprefix("\ufeff"), strict=False, **options)   # a BOM is no content
     except RecursionError:
         raise _too_deep(message, text) from None
     if _depth_exceeds(data, MAX_DEPTH):

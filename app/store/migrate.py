@@ -1,7 +1,8 @@
 """Run the Alembic migrations in ``migrations/`` without an alembic.ini.
 
-The app upgrades its database to the newest schema every time it opens it,
-so a user who installs a new version never runs a migration command.
+The app upgrades its database to the newest schema when it opens one that is
+behind, so a user who installs a new version never runs a migration command; a
+database already at the newest schema is only read (app/store/db.py).
 """
 
 from __future__ import annotations
@@ -43,6 +44,22 @@ def current_revision(engine: Engine) -> str | None:
     """The revision the database is at, or None for an empty database."""
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def schema_state(engine: Engine) -> str:
+    """"current" (at this app's head), "behind" (older, or empty) or "newer" (an unknown revision).
+
+    Reads only: on SQLite a plain read transaction, which never waits for a writer (WAL)."""
+    current = current_revision(engine)
+    if current == head_revision():
+        return "current"
+    if current is None:
+        return "behind"
+    try:
+        ScriptDirectory.from_config(alembic_config()).get_revision(current)
+    except CommandError:
+        return "newer"
+    return "behind"
 
 
 def _run(engine: Engine, fn: str, revision: str) -> None:

@@ -2,8 +2,10 @@
 
 Two things are fixed on every SQLite connection:
 
-* Pragmas: WAL (the GUI reads while the engine writes), enforced foreign keys
-  (cascades), a busy timeout instead of instant "database is locked", and
+* Pragmas: WAL (the GUI and read-only commands read while another process
+  writes), enforced foreign keys (cascades), a busy timeout instead of instant
+  "database is locked" (a writer waits that long for another writer, then the
+  store says the database is busy: app/store/faults.py), and
   ``synchronous=NORMAL`` (safe with WAL, far fewer fsyncs).
 * Transactions: Python's sqlite3 (before 3.12's ``autocommit``) does not emit
   BEGIN before SELECT or DDL, so reads are not isolated, migrations are not
@@ -17,6 +19,8 @@ Two things are fixed on every SQLite connection:
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -29,12 +33,26 @@ from app.store.errors import StoreError
 WRITE_INTENT = "journeys_write_intent"
 """Execution option: this connection's next transaction is going to write."""
 
-BUSY_TIMEOUT_MS = 5000
+BUSY_TIMEOUT_MS = 10_000
+"""How long a writer waits for another process's write transaction: the engine's batches take well
+under a second, an import's transactions a few; ten seconds rides out those without leaving a
+person staring at a silent command. ``$JOURNEYS_BUSY_TIMEOUT`` (seconds) overrides it."""
+BUSY_TIMEOUT_ENV = "JOURNEYS_BUSY_TIMEOUT"
+_SQLITE_READONLY = 8
+
+
+def busy_timeout_ms() -> int:
+    """The busy timeout in milliseconds: $JOURNEYS_BUSY_TIMEOUT seconds when set and valid, else 10 s."""
+    raw = os.environ.get(BUSY_TIMEOUT_ENV, "").strip()
+    try:
+        seconds = float(raw)
+    except ValueError:
+        return BUSY_TIMEOUT_MS
+    return int(seconds * 1000) if 0 <= seconds <= 3600 else BUSY_TIMEOUT_MS
+
 
 _PRAGMAS = (
-    "PRAGMA journal_mode=WAL",
     "PRAGMA foreign_keys=ON",
-    f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
     "PRAGMA synchronous=NORMAL",
     # 64 MiB of page cache (the default is 2 MiB): the engine's batches touch the
     # runs, messages and log indexes of thousands of contacts per transaction.
@@ -49,6 +67,15 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
     cursor = dbapi_connection.cursor()
     try:
+        # First, so that switching a new file to WAL waits for a process creating it too.
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms()}")
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            # A read-only file in the older rollback-journal mode cannot switch; it can still be
+            # read. A writer never gets here with such a file (app/store/db.py refuses it first).
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF != _SQLITE_READONLY:
+                raise
         for pragma in _PRAGMAS:
             cursor.execute(pragma)
     finally:

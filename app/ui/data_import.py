@@ -73,7 +73,10 @@ def _run(window: "MainWindow", title: str, work: Callable[[], Any], done: str | 
                 result.notices if isinstance(result, ContactImport) else None)
 
     def failed(exc: Exception) -> None:
-        QMessageBox.warning(window, title, f"Nothing was imported.\n\n{exc}")
+        # Imports commit in chunks: what went in before the fault stays, and a re-run adds only the rest.
+        QMessageBox.warning(window, title, f"The import stopped: {exc}\n\nWhatever was imported before it "
+                                           "stopped is kept; import the file again to add the rest — nothing "
+                                           "is counted twice.")
 
     window.host.submit(work, finished, failed)
 
@@ -90,7 +93,7 @@ def import_contacts_file(window: "MainWindow") -> None:
         return
     db = window.store.engine
     _run(window, "Import contacts", lambda: import_contacts_report(db, rows, datetime.now(timezone.utc), name),
-         f"Imported {_plural(len(rows), 'contact')} from {name}.", problems, "line")
+         lambda done: f"Imported {_plural(len(rows), 'contact')} from {name}: {done.summary()}.", problems, "line")
 
 
 def import_events_file(window: "MainWindow") -> None:
@@ -109,13 +112,11 @@ def import_events_file(window: "MainWindow") -> None:
 
 
 def _events_done(done: Ingested, name: str) -> str:
-    """What an events import did, short enough for the status bar: imported, duplicates skipped (each
+    """What an events import did, short enough for the status bar: new and already present (each
     event counts once), feedback that matched no message (ignored)."""
-    parts = [f"Imported {_plural(done.stored, 'event')} from {name}"]
-    if done.duplicates:
-        parts.append(f"{_plural(done.duplicates, 'duplicate')} skipped")
+    parts = [f"Imported events from {name}: {done.summary()}"]
     if done.unmatched:
         parts.append(f"{_plural(done.unmatched, 'feedback event')} matched no message (ignored)")
     if len(parts) == 1 and done.stored:
-        parts[0] += "; active journeys have reacted to them"
+        parts[0] += "; active journeys have reacted to the new ones"
     return "; ".join(parts) + "."

@@ -297,7 +297,7 @@ class MainWindow(QMainWindow):
         """The business's time zone from the database ("" when not set)."""
         try:
             return business_timezone(self.store.engine) or ""
-        except SQLAlchemyError:
+        except (SQLAlchemyError, StoreError):        # e.g. busy (app/store/faults.py): no zone shown this time
             return ""
 
     def open_settings(self, first_start: bool = False) -> SettingsDialog:

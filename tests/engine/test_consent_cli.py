@@ -72,7 +72,7 @@ def test_reimport_says_which_opt_outs_the_file_could_not_clear(tmp_path, capsys)
     code, out, err = run_cli(capsys, "contacts", "import", str(again), "--db", db)
     assert code == 0 and err == ""
     assert f"{again}: line 2: contact c3 opted out of sms on " in out
-    assert "Imported 1 contact(s)" in out and "1 opt-out(s) kept" in out
+    assert "0 new, 1 updated, 0 unchanged" in out and "1 opt-out(s) kept" in out
     _, shown, _ = run_cli(capsys, "contacts", "show", "c3", "--db", db)
     consent = shown.split("Consent\n")[1].splitlines()
     assert consent[0].split()[:2] == ["email", "subscribed"] and consent[1].split()[:2] == ["sms", "unsubscribed"]

@@ -118,12 +118,12 @@ def test_importing_the_same_file_twice_changes_nothing_the_second_time(tmp_path,
     db_file = _setup(tmp_path)
     first = _import(capsys, file, db_file)
     unique = len(lines) - PEOPLE * 5
-    assert f"Imported {unique} event(s)" in first and f"{PEOPLE * 5} duplicate(s) skipped" in first
+    assert f"{unique} new, {PEOPLE * 5} already present ({PEOPLE * 5} of them repeated within the file)" in first
     once = _state(db_file)
     assert once["customers"][0] == ("p00", 115.0, 5)          # 21 + 22 + 23 + 24 + 25, each order once
     assert once["Carts"][1] + once["Views"][1] == PEOPLE * 5     # each order converts once, in one journey
     second = _import(capsys, file, db_file)
-    assert f"Imported 0 event(s)" in second and f"{len(lines)} duplicate(s) skipped" in second
+    assert f"0 new, {len(lines)} already present ({PEOPLE * 5} of them repeated within the file)" in second
     assert _state(db_file) == once
 
 
@@ -154,7 +154,7 @@ def test_an_import_killed_halfway_and_run_again_leaves_the_state_of_one_clean_im
     halfway = _state(crashed_db)
     assert 0 < halfway["events"] < _state(clean_db)["events"]
     again = _import(capsys, file, crashed_db)
-    assert "duplicate(s) skipped" in again
+    assert "already present" in again
     assert _state(crashed_db) == _state(clean_db)
 
 
@@ -165,4 +165,4 @@ def test_a_line_separator_inside_a_text_does_not_split_the_event(tmp_path, capsy
     file.write_text(json.dumps(line, ensure_ascii=False) + "\r\n" + json.dumps(line, ensure_ascii=False) + "\n",
                     encoding="utf-8")
     out = _import(capsys, file, tmp_path / "db.sqlite3")
-    assert "Imported 1 event(s)" in out and "1 duplicate(s) skipped" in out and "0 bad line(s)" in out
+    assert "1 new, 1 already present (1 of them repeated within the file); 0 bad line(s)" in out

@@ -75,7 +75,7 @@ def test_the_cli_imports_the_three_events(tmp_path, capsys):
     code = main(["events", "import", str(path), "--db", str(db)])
     out = capsys.readouterr()
     assert code == 0 and out.err == ""
-    assert out.out.strip().startswith(f"Imported 3 event(s) from {path}; 0 duplicate(s) skipped")
+    assert out.out.strip().startswith(f"Imported events from {path}: 3 new, 0 already present; 0 bad line(s) skipped")
     engine = open_database(f"sqlite:///{db}")
     with engine.connect() as conn:
         stored = sorted(conn.execute(select(events.c.contact_id, events.c.properties)))
@@ -89,7 +89,7 @@ def test_the_cli_imports_csv_contacts_with_separators_in_values(tmp_path, capsys
     path.write_text("id,first_name\nann,Ann\u2028Marie\nbo,Bo\u0085Li\n", encoding="utf-8")
     db = tmp_path / "db.sqlite3"
     assert main(["contacts", "import", str(path), "--db", str(db)]) == 0
-    assert "Imported 2 contact(s)" in capsys.readouterr().out
+    assert "2 new, 0 updated, 0 unchanged" in capsys.readouterr().out
     engine = open_database(f"sqlite:///{db}")
     with engine.connect() as conn:
         names = {r.id: r.first_name for r in conn.execute(select(contacts.c.id, contacts.c.first_name))}
@@ -143,7 +143,7 @@ def test_a_final_line_without_newline_and_crlf_blank_lines_count_right(tmp_path,
     path.write_bytes(text.encode("utf-8"))
     code = main(["events", "import", str(path), "--db", str(tmp_path / "db.sqlite3")])
     out = capsys.readouterr()
-    assert code == 0 and "Imported 2 event(s)" in out.out
+    assert code == 1 and ": 2 new, 0 already present; 1 bad line(s) skipped" in out.out    # 1: bad lines
     assert f"{path}: line 3: not valid JSON" in out.err and "line 4" not in out.err
 
 
@@ -166,7 +166,7 @@ def test_the_cli_imports_an_excel_csv_in_windows_1252_with_semicolons(tmp_path, 
     path.write_bytes("id;first_name;city\r\nzoe;Zoé;Málaga\r\nbo;Bø;Köln".encode("cp1252"))
     db = tmp_path / "db.sqlite3"
     assert main(["contacts", "import", str(path), "--db", str(db)]) == 0
-    assert "Imported 2 contact(s)" in capsys.readouterr().out
+    assert ": 2 new, 0 updated, 0 unchanged" in capsys.readouterr().out
     engine = open_database(f"sqlite:///{db}")
     with engine.connect() as conn:
         names = {r.id: r.first_name for r in conn.execute(select(contacts.c.id, contacts.c.first_name))}
@@ -188,7 +188,7 @@ def test_a_stray_carriage_return_is_a_bad_line_not_a_crash(tmp_path, capsys):
     path.write_bytes(b"id,first\r_name\nann,Ann\n")
     code = main(["contacts", "import", str(path), "--db", str(tmp_path / "db.sqlite3")])
     err = capsys.readouterr().err
-    assert code == 0 and "Traceback" not in err and f"{path}: line 1: the first line cannot be read as CSV" in err
+    assert code == 1 and "Traceback" not in err and f"{path}: line 1: the first line cannot be read as CSV" in err
 
 
 def test_files_joined_with_cat_keep_every_event_though_each_started_with_a_bom():

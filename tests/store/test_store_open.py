@@ -61,7 +61,7 @@ def test_every_sqlite_connection_uses_wal_and_foreign_keys(db_url: str) -> None:
             for conn in (one, two):
                 assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
                 assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-                assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+                assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10_000
                 assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
     finally:
         engine.dispose()

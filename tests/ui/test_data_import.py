@@ -2,6 +2,7 @@
 and the running journeys react to the events."""
 from __future__ import annotations
 
+import pytest
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 from sqlalchemy import func, select
 
@@ -29,7 +30,7 @@ def test_importing_contacts_keeps_the_good_rows_and_names_the_bad_lines(window, 
     window.actions_["import_contacts"].trigger()
     qtbot.waitUntil(lambda: bool(warnings), timeout=5000)
     assert _count(window, contacts) == 2
-    assert "Imported 2 contacts from shoppers.csv" in warnings[0]
+    assert "Imported 2 contacts from shoppers.csv: 2 new, 0 updated, 0 unchanged" in warnings[0]
     assert "line 3: the id is empty" in warnings[0] and "line 4: email 'not-an-email'" in warnings[0]
     assert "loyalty_tier" in window.editor.catalog.contact_attributes     # suggested in templates from now on
 
@@ -81,9 +82,9 @@ def test_importing_the_same_events_again_says_they_were_duplicates_and_changes_n
     before = (_count(window, runs), _count(window, contacts))
     window.statusBar().clearMessage()
     window.actions_["import_events"].trigger()
-    qtbot.waitUntil(lambda: "duplicates skipped" in window.statusBar().currentMessage(), timeout=10000)
+    qtbot.waitUntil(lambda: "already present" in window.statusBar().currentMessage(), timeout=10000)
     assert window.statusBar().currentMessage().startswith(
-        f"Imported 0 events from sample_events.jsonl; {lines} duplicates skipped")
+        f"Imported events from sample_events.jsonl: 0 new, {lines} already present")
     qtbot.waitUntil(lambda: not window.host.busy(), timeout=5000)
     assert (_count(window, runs), _count(window, contacts)) == before
 
@@ -97,6 +98,36 @@ def test_a_json_lines_file_with_unicode_separators_in_strings_imports_every_line
     path.write_text(three_lines(), encoding="utf-8")
     warnings = _choose(monkeypatch, path)
     window.actions_["import_events"].trigger()
-    qtbot.waitUntil(lambda: "Imported 3 events from reviews.jsonl" in window.statusBar().currentMessage(),
+    qtbot.waitUntil(lambda: "Imported events from reviews.jsonl: 3 new" in window.statusBar().currentMessage(),
                     timeout=10000)
     assert warnings == [] and _count(window, events) == 3
+
+
+@pytest.fixture
+def short_busy_wait(monkeypatch):
+    """Before the window's database connects: a writer gives up on a busy database after 0.2 s."""
+    monkeypatch.setenv("JOURNEYS_BUSY_TIMEOUT", "0.2")
+
+
+def test_an_import_into_a_busy_database_says_so_and_that_a_re_run_adds_the_rest(short_busy_wait, window, qtbot,
+                                                                                  monkeypatch, db_path, tmp_path):
+    import sqlite3
+
+    csv = tmp_path / "shoppers.csv"
+    csv.write_text("id,email\nann,ann@example.com\n")
+    warnings = _choose(monkeypatch, csv)
+    other = sqlite3.connect(db_path, isolation_level=None)        # another process, mid-write
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        window.actions_["import_contacts"].trigger()
+        qtbot.waitUntil(lambda: bool(warnings), timeout=10000)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert "the database is busy (another Journey Studio process is writing); try again" in warnings[0]
+    assert "import the file again to add the rest" in warnings[0]
+    assert _count(window, contacts) == 0
+    window.actions_["import_contacts"].trigger()                  # free again: it goes in
+    qtbot.waitUntil(lambda: len(warnings) == 2 or _count(window, contacts) == 1, timeout=10000)
+    qtbot.waitUntil(lambda: not window.host.busy(), timeout=5000)
+    assert _count(window, contacts) == 1
