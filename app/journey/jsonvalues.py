@@ -1,0 +1,157 @@
+"""JSON text in, plain values out, with every value a journey, an event or the store can hold.
+
+Python's `json` accepts more than JSON (RFC 8259) and more than the store keeps: NaN and Infinity,
+1e400 (read as infinity), integers of any length (over 4,300 digits it raises ValueError), nesting
+until the interpreter's recursion limit (RecursionError), "\\ud800" escapes that decode to a lone
+surrogate (not text: it cannot be written as UTF-8, so PostgreSQL refuses it) and "\\u0000" (NUL,
+which PostgreSQL's text and JSONB refuse while SQLite keeps it). `parse` reads text and `first_fault`
+checks values already parsed; both report the JSON pointer of the first fault, so a reader answers
+in one line and the same way on both databases.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from typing import Any
+
+MAX_DEPTH = 64          # levels of objects and lists; a journey needs about 8
+# The largest integer that still converts to a float (engine arithmetic and comparisons use floats).
+_FLOAT_MAX = sys.float_info.max
+_MAX_INT_DIGITS = 309   # more digits than any finite float has before the point
+
+
+class JsonFault(ValueError):
+    """Text or a value that is not JSON data we keep. `pointer`: where ("" for the text as a whole)."""
+
+    def __init__(self, pointer: str, message: str) -> None:
+        super().__init__(f"at {pointer}: {message}" if pointer else message)
+        self.pointer, self.message = pointer, message
+
+
+class _TooLong(float):
+    """Stands in for an integer literal with more digits than a float can hold (read as infinity),
+    so the check below can say what it was and where, instead of json raising mid-file."""
+
+    digits: int
+
+    def __new__(cls, text: str) -> "_TooLong":
+        value = super().__new__(cls, "-inf" if text.startswith("-") else "inf")
+        value.digits = len(text.lstrip("-"))
+        return value
+
+
+class _Constant(float):
+    """NaN, Infinity or -Infinity as written: json accepts them, JSON does not."""
+
+    word: str
+
+    def __new__(cls, word: str) -> "_Constant":
+        value = super().__new__(cls, {"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}[word])
+        value.word = word
+        return value
+
+
+def _int(text: str) -> int | float:
+    return int(text) if len(text.lstrip("-")) <= _MAX_INT_DIGITS else _TooLong(text)
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    return value + 0.0     # -0.0 becomes 0.0: the databases differ on negative zero, the value does not
+
+
+def parse(text: str, *, check: bool = True) -> Any:
+    """Parses JSON text (a leading byte-order mark is ignored) and, with `check`, checks the values
+    with `first_fault` (without, NaN, 1e400 and long integers come back as non-finite floats that
+    `first_fault` names later).
+
+    Raises JsonFault with a one-line message: not JSON (with line and column), nested deeper
+    than MAX_DEPTH, or a value we do not keep (with its JSON pointer).
+    """
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        data = json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_Constant)
+    except json.JSONDecodeError as exc:
+        raise JsonFault("", f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    except RecursionError:
+        raise JsonFault("", f"is nested too deeply (more than {MAX_DEPTH} levels of objects and lists)") from None
+    except ValueError as exc:    # json's own limits, e.g. a number it cannot convert
+        raise JsonFault("", f"is not valid JSON ({exc})") from None
+    fault = first_fault(data) if check else None
+    if fault is not None:
+        raise fault
+    return data
+
+
+def _segment(key: str | int) -> str:
+    """A JSON pointer segment (RFC 6901), with what cannot be printed escaped."""
+    text = str(key).replace("~", "~0").replace("/", "~1")
+    if text.isascii() and text.isprintable():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+def _pointer(path: list[str | int], *, longest: int = 12) -> str:
+    """The pointer of `path`; past `longest` segments (deep nesting) the rest is shown as "/…"."""
+    shown = "".join("/" + _segment(p) for p in path[:longest])
+    return shown + "/…" if len(path) > longest else shown
+
+
+def _text_fault(text: str) -> str | None:
+    if "\x00" in text:
+        return "contains a NUL character (\\u0000), which is not text the store can keep"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            code = ord(text[exc.start])
+            return (f"contains a lone surrogate (\\u{code:04x}), which is not a character "
+                    "(an escape with its pair missing); remove it or write the character itself")
+    return None
+
+
+def _number_fault(value: float | int) -> str | None:
+    if isinstance(value, _Constant):
+        return f"{value.word} is not a number JSON allows; write a number"
+    if isinstance(value, _TooLong):
+        return f"a number with {value.digits} digits is too large; numbers must be finite"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "the number is too large (not finite); numbers must be finite"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _FLOAT_MAX:
+        return "the number is too large; numbers must be finite"
+    return None
+
+
+def first_fault(data: Any, *, max_depth: int = MAX_DEPTH) -> JsonFault | None:
+    """The first value in `data` (parsed JSON: dict, list, str, int, float, bool, None) that is not
+    kept: a NUL or lone surrogate in a string or key, a number that is not finite or has no float
+    (NaN, Infinity, 1e400, an integer of 400 digits), nesting deeper than `max_depth`, or a value of
+    another Python type. None when all is well. Iterative, so depth never exhausts the stack."""
+    stack: list[tuple[Any, list[str | int]]] = [(data, [])]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            reason = _text_fault(value)
+        elif isinstance(value, bool) or value is None:
+            reason = None
+        elif isinstance(value, (int, float)):
+            reason = _number_fault(value)
+        elif isinstance(value, (dict, list)):
+            if len(path) >= max_depth:
+                return JsonFault(_pointer(path), f"is nested too deeply (more than {max_depth} levels of "
+                                                 "objects and lists)")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in reversed(list(items)):
+                if isinstance(key, str):
+                    key_reason = _text_fault(key)
+                    if key_reason:
+                        return JsonFault(_pointer([*path, key]), f"the name {key_reason}")
+                stack.append((item, [*path, key]))
+            reason = None
+        else:
+            reason = f"{type(value).__name__} is not a JSON value"
+        if reason:
+            return JsonFault(_pointer(path), reason)
+    return None
