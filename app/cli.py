@@ -115,13 +115,18 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise CommandError(f"{args.file}: a journey named {existing.name!r} is already in the store; "
                            "use --replace to overwrite its draft, or rename the journey in the file")
     document = to_document(journey)
-    if existing:
-        document["id"] = existing.id
-        store.save_draft(existing.id, document)
-        _out(f"Replaced the draft of {journey.name!r} ({existing.id})")
-    else:
-        row = store.create(document)
-        _out(f"Imported {row.name!r} ({row.id})")
+    from app.store.errors import StoreError
+
+    try:          # the store refuses what it cannot keep (a name over 200 characters…) in one line
+        if existing:
+            document["id"] = existing.id
+            store.save_draft(existing.id, document)
+            _out(f"Replaced the draft of {journey.name!r} ({existing.id})")
+        else:
+            row = store.create(document)
+            _out(f"Imported {row.name!r} ({row.id})")
+    except StoreError as exc:
+        raise CommandError(f"{args.file}: {exc}") from None
     errors = [p for p in validate(journey) if p.severity == ERROR]
     if errors:
         _out(f"Note: it has {len(errors)} problem(s); run `journeys validate {args.file}` to see them")

@@ -25,6 +25,7 @@ from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.engine import Connection
 
 from app.journey.conditions import all_hold
+from app.journey.schema import MAX_AMOUNT
 from app.store.catalog import record_attributes
 from app.store.event_keys import event_key
 from app.store.sql import insert_or_ignore
@@ -218,7 +219,9 @@ def _record_order(batch: Batch, contact: ContactView, props: dict[str, Any], at:
     """Updates spend and order count; returns spend-trigger journeys whose threshold this order crossed."""
     total = _number(props.get("total"))
     before = float(contact.fields.get("lifetime_spend") or 0)
-    after = before + total
+    # Each total is at most MAX_AMOUNT (the importer refuses more); their sum stays within the column
+    # too (Numeric(14, 2)): PostgreSQL would refuse a larger lifetime spend, SQLite keep it.
+    after = min(before + total, MAX_AMOUNT)
     last = contact.fields.get("last_order_at")
     last_at = datetime.fromisoformat(last) if isinstance(last, str) else None
     newest = at if last_at is None or at > last_at else last_at
@@ -232,7 +235,7 @@ def _record_order(batch: Batch, contact: ContactView, props: dict[str, Any], at:
 def _number(value: Any) -> float:
     try:
         return float(value) if value is not None and not isinstance(value, bool) else 0.0
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return 0.0
 
 

@@ -56,9 +56,20 @@ def _int(text: str) -> int | float:
     return int(text) if len(text.lstrip("-")) <= _MAX_INT_DIGITS else _TooLong(text)
 
 
-def _float(text: str) -> float:
-    value = float(text)
-    return value + 0.0     # -0.0 becomes 0.0: the databases differ on negative zero, the value does not
+def _float(text: str) -> float | int:
+    """A float as both databases give it back: -0.0 becomes 0.0, and a whole number written with an
+    exponent (1e20) becomes an int, as PostgreSQL's JSONB returns it (SQLite would keep 1e+20)."""
+    value = float(text) + 0.0
+    if abs(value) >= 1e16 and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return value
+
+
+def decode(text: str) -> Any:
+    """`json.loads` that never calls int() on a huge literal (it comes back as a non-finite float that
+    `first_fault` names), turns -0.0 into 0.0, and reads NaN/Infinity as marked floats. Raises what
+    json raises: JSONDecodeError, RecursionError (nesting of about 1,000 levels), ValueError."""
+    return json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_Constant)
 
 
 def parse(text: str, *, check: bool = True) -> Any:
@@ -72,7 +83,7 @@ def parse(text: str, *, check: bool = True) -> Any:
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
-        data = json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_Constant)
+        data = decode(text)
     except json.JSONDecodeError as exc:
         raise JsonFault("", f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
     except RecursionError:
@@ -99,7 +110,8 @@ def _pointer(path: list[str | int], *, longest: int = 12) -> str:
     return shown + "/…" if len(path) > longest else shown
 
 
-def _text_fault(text: str) -> str | None:
+def text_fault(text: str) -> str | None:
+    """Why `text` cannot be stored as text (a NUL character, a lone surrogate), or None."""
     if "\x00" in text:
         return "contains a NUL character (\\u0000), which is not text the store can keep"
     if not text.isascii():
@@ -133,7 +145,7 @@ def first_fault(data: Any, *, max_depth: int = MAX_DEPTH) -> JsonFault | None:
     while stack:
         value, path = stack.pop()
         if isinstance(value, str):
-            reason = _text_fault(value)
+            reason = text_fault(value)
         elif isinstance(value, bool) or value is None:
             reason = None
         elif isinstance(value, (int, float)):
@@ -145,7 +157,7 @@ def first_fault(data: Any, *, max_depth: int = MAX_DEPTH) -> JsonFault | None:
             items = value.items() if isinstance(value, dict) else enumerate(value)
             for key, item in reversed(list(items)):
                 if isinstance(key, str):
-                    key_reason = _text_fault(key)
+                    key_reason = text_fault(key)
                     if key_reason:
                         return JsonFault(_pointer([*path, key]), f"the name {key_reason}")
                 stack.append((item, [*path, key]))
