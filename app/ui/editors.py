@@ -110,7 +110,9 @@ class NumberEditor(Editor):
         super().__init__()
         self.whole = f.type == S.INT
         low = f.minimum if f.minimum is not None else -1_000_000
-        high = f.maximum if f.maximum is not None else 1_000_000_000
+        # The box stays as wide as before: no field needs more than a billion typed here (the schema's
+        # maximum, e.g. 999,999,999,999.99 for an amount, is what validation holds a file to).
+        high = min(f.maximum, 1_000_000_000) if f.maximum is not None else 1_000_000_000
         self.spin: QSpinBox | QDoubleSpinBox
         if self.whole:
             self.spin = QSpinBox()
