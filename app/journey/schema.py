@@ -206,6 +206,8 @@ class SchemaError(ValueError):
 
 
 def _describe(value: Any) -> str:
+    if value is None or isinstance(value, bool):      # as the file wrote it
+        return {None: "null", True: "true", False: "false"}[value]
     try:
         text = repr(value)
     except ValueError:          # an int too long to print (over 4,300 digits)
