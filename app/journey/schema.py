@@ -66,7 +66,7 @@ MAX_ATTRIBUTE = 200      # attribute_catalog.name: a contact attribute or event 
 MAX_EMAIL = 320          # messages.sender, messages.recipient (RFC 5321 path limits)
 # Text without a column of its own, bounded so that a file cannot carry megabytes in one field.
 TEXT_LIMITS = {"text": 1_000, "multiline": 10_000, "template": 100_000, "event": MAX_EVENT,
-               "node_ref": MAX_ID, "timezone": 64}
+               "node_ref": MAX_ID, "timezone": 64, "tags": MAX_TAG}
 
 Config = dict[str, Any]
 
