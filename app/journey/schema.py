@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any, Iterator, TypeGuard
 from zoneinfo import available_timezones
 
 # Field types. Composite values use "group" (a dict of sub-fields) and "list"
@@ -250,7 +250,7 @@ def date_problem(value: datetime, now: datetime) -> str | None:
             f"{last:%Y-%m-%d})")
 
 
-def is_finite_number(value: Any) -> bool:
+def is_finite_number(value: Any) -> TypeGuard[int | float]:
     """A number (not a bool) with a finite float value."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
