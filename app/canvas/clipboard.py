@@ -21,6 +21,7 @@ from PySide6.QtCore import QMimeData
 from PySide6.QtWidgets import QApplication
 
 from app.journey.fileformat import JourneyFileError
+from app.journey.jsonvalues import JsonFault, first_fault, parse
 from app.journey.model import Journey, Node, new_id
 
 from .commands import Fragment
@@ -28,7 +29,7 @@ from .snapshot import edge_from, edge_snapshot, node_from, node_snapshot, note_f
 
 MIME = "application/x-journey-studio-fragment"
 FRAGMENT_FORMAT = "journey-fragment/1"
-_FORMAT_RE = re.compile(r"^journey-fragment/(\d+)$")
+_FORMAT_RE = re.compile(r"journey-fragment/([1-9][0-9]{0,8})")     # ASCII digits, as in files
 _SOURCE = "the clipboard"
 
 
@@ -44,11 +45,15 @@ def make_fragment(journey: Journey, node_ids: Iterable[str], note_ids: Iterable[
 
 def read_fragment(data: Any, source: str = _SOURCE) -> Fragment:
     """A fragment as the file format's reader accepts it (kinds known, configs migrated and
-    checked, edges among its own steps); raises JourneyFileError naming the step and field."""
+    checked, edges among its own steps, values the reader keeps); raises JourneyFileError naming the
+    step and field."""
+    fault = first_fault(data)
+    if fault is not None:
+        raise JourneyFileError(source, fault.message, pointer=fault.pointer)
     if not isinstance(data, dict) or not isinstance(data.get("nodes", []), list):
         raise JourneyFileError(source, "holds no journey steps")
     fmt = data.get("format", FRAGMENT_FORMAT)
-    match = _FORMAT_RE.match(str(fmt))
+    match = _FORMAT_RE.fullmatch(fmt) if isinstance(fmt, str) else None
     if not match:
         raise JourneyFileError(source, f"holds {fmt!r}, not journey steps", pointer="/format")
     if int(match.group(1)) > 1:
@@ -132,7 +137,9 @@ def get() -> Fragment | None:
     if data is None or not data.hasFormat(MIME):
         return None
     try:
-        raw = json.loads(bytes(data.data(MIME).data()).decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
+        raw = parse(bytes(data.data(MIME).data()).decode("utf-8"), check=False)
+    except UnicodeDecodeError as exc:
         raise JourneyFileError(_SOURCE, f"holds steps that cannot be read ({exc})") from None
+    except JsonFault as exc:
+        raise JourneyFileError(_SOURCE, f"holds steps that cannot be read: {exc.message}", pointer=exc.pointer) from None
     return read_fragment(raw)

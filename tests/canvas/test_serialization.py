@@ -113,6 +113,13 @@ def _fragment(**node: object) -> dict:
      "refers to a node that does not exist"),
     ({**_fragment(), "format": "journey-fragment/7"}, "newer Journey Studio"),
     ("{not json", "cannot be read"),
+    # values the reader does not keep (issue 9): refused like a file, with the pointer
+    (_fragment(position=[float("nan"), 0]), "at /nodes/0/position/0: NaN is not a number"),
+    (_fragment(name="a\ud800"), "at /nodes/0/name: contains a lone surrogate"),
+    (_fragment(kind_version=True), "expected the kind version as a whole number"),
+    ({**_fragment(), "format": "journey-fragment/\u0661"}, "not journey steps"),
+    ('{"nodes": ' + "[" * 3000 + "]" * 3000 + "}", "nested too deeply"),
+    ('{"nodes": [{"id": "n", "kind": "tag", "position": [' + "9" * 5000 + ", 0]}]}", "5000 digits"),
 ])
 def test_a_fragment_the_file_reader_refuses_is_not_pasted(cart, payload, says):
     before = to_document(cart.journey)
