@@ -88,9 +88,10 @@ def _duration(f: Field, value: Any, path: str, now: datetime) -> FieldIssue | No
     if is_finite_number(amount) and amount * UNIT_MINUTES[unit] <= f.maximum:
         return None
     days = int(f.maximum) // UNIT_MINUTES["days"]
-    years = f" ({days // 365} years)" if days % 365 == 0 else ""
-    return FieldIssue(f"{path}/amount", f"{f.label} must be at most {days:,} days{years}: at most "
-                      f"{longest_amount(f, unit):,} {unit}", f"Enter {longest_amount(f, unit):,} {unit} or fewer.")
+    span = f"{days // 365} years" if days % 365 == 0 else f"{days:,} days"
+    longest = longest_amount(f, unit)
+    return FieldIssue(f"{path}/amount", f"{f.label} must be at most {span}: {longest:,} {unit}",
+                      f"Enter {longest:,} {unit} or fewer.")
 
 
 def _date(f: Field, value: Any, path: str, now: datetime) -> FieldIssue | None:

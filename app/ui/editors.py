@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QDateTimeEdit, 
 
 from app.journey import schema as S
 from app.journey.node_kinds import KNOWN_EVENTS
-from app.journey.schema import Field, parse_datetime, timezone_names
+from app.journey.schema import Field, is_finite_number, parse_datetime, timezone_names
 
 from .combo import WrappingComboBox
 from .template_edit import TemplateEdit
@@ -135,7 +135,15 @@ class NumberEditor(Editor):
     def set_value(self, value: Any) -> None:
         if self.spin.value() != value:
             with QSignalBlocker(self.spin):
-                self.spin.setValue(value)
+                self.spin.setValue(_within(self.spin, value))
+
+
+def _within(spin: QSpinBox | QDoubleSpinBox, value: Any) -> Any:
+    """`value` held to the box's range: Qt's spin boxes take 32-bit ints and raise OverflowError past
+    them. A value out of range (from a file) shows as the nearest bound; validation names the field."""
+    if not is_finite_number(value):
+        return spin.minimum()
+    return min(max(value, spin.minimum()), spin.maximum())
 
 
 class BoolEditor(Editor):
@@ -380,7 +388,7 @@ class DateTimeEditor(Editor):
                 return
             try:
                 moment = parse_datetime(value).astimezone()
-            except ValueError:
+            except (ValueError, OverflowError):   # year 9999 at -14:00 is past year 9999 here; validation says so
                 return
             self.edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(moment.timestamp())))
             self._show_unset(False)
@@ -406,7 +414,7 @@ class DurationEditor(Editor):
 
     def set_value(self, value: Any) -> None:
         with QSignalBlocker(self.amount), QSignalBlocker(self.unit):
-            self.amount.setValue(value["amount"])
+            self.amount.setValue(_within(self.amount, value["amount"]))
             self.unit.setCurrentIndex(self.unit.findData(value["unit"]))
 
 

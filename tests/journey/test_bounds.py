@@ -89,8 +89,7 @@ def test_every_duration_is_at_most_five_years_in_every_unit(where, context, path
     for amount in (longest + 1, 10**9, 10**11, 10**300):
         journey, node, pointer = place(where, context, path, {"amount": amount, "unit": unit})
         [problem] = problems_at(journey, node, pointer + "/amount")
-        assert "must be at most 1,825 days (5 years)" in problem.message
-        assert f"at most {longest:,} {unit}" in problem.message
+        assert problem.message.endswith(f"must be at most 5 years: {longest:,} {unit}")
 
 
 @pytest.mark.parametrize("where, context, path, amount, unit", [

@@ -106,6 +106,8 @@ def test_optional_members_of_the_wrong_type_are_refused(extra, pointer, got):
     ('{"format": "journey/1", "id": "j", "name": ["x"], "nodes": []}', "/name"),
     (doc(nodes="null"), "/nodes/0"),
     (doc(nodes=node(config="null")), "/nodes/0/config"),
+    (doc(nodes=TRIGGER + ', {"id": "w", "kind": "wait", "kind_version": 1, "config": null}'), "/nodes/1/config"),
+    (doc(nodes=TRIGGER + ', {"id": "w", "kind": "wait", "kind_version": 1, "config": [1]}'), "/nodes/1/config"),
     (doc(nodes=node(name="null")), "/nodes/0/name"),
     (doc(nodes=node(ends="null")), "/nodes/0/ends"),
     (doc(nodes=node(position="null")), "/nodes/0/position"),
