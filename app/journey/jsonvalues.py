@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from typing import Any
+from typing import Any, TypeAlias
 
 MAX_DEPTH = 64          # levels of objects and lists; a journey needs about 8
 # The largest integer that still converts to a float (engine arithmetic and comparisons use floats).
@@ -136,34 +136,54 @@ def _number_fault(value: float | int) -> str | None:
     return None
 
 
+_Link: TypeAlias = "tuple[_Link, str | int] | None"    # a value's key and its parent's link; None: the top
+
+
 def first_fault(data: Any, *, max_depth: int = MAX_DEPTH) -> JsonFault | None:
     """The first value in `data` (parsed JSON: dict, list, str, int, float, bool, None) that is not
     kept: a NUL or lone surrogate in a string or key, a number that is not finite or has no float
     (NaN, Infinity, 1e400, an integer of 400 digits), nesting deeper than `max_depth`, or a value of
-    another Python type. None when all is well. Iterative, so depth never exhausts the stack."""
-    stack: list[tuple[Any, list[str | int]]] = [(data, [])]
+    another Python type. None when all is well. Iterative, so depth never exhausts the stack; the
+    path of a value is kept as a link to its parent's and spelled out only for a fault."""
+    stack: list[tuple[Any, int, _Link]] = [(data, 0, None)]
     while stack:
-        value, path = stack.pop()
+        value, depth, link = stack.pop()
         if isinstance(value, str):
             reason = text_fault(value)
-        elif isinstance(value, bool) or value is None:
+        elif value is None or value is True or value is False:
             reason = None
         elif isinstance(value, (int, float)):
             reason = _number_fault(value)
-        elif isinstance(value, (dict, list)):
-            if len(path) >= max_depth:
-                return JsonFault(_pointer(path), f"is nested too deeply (more than {max_depth} levels of "
-                                                 "objects and lists)")
-            items = value.items() if isinstance(value, dict) else enumerate(value)
-            for key, item in reversed(list(items)):
+        elif isinstance(value, dict):
+            if depth >= max_depth:
+                return _too_deep(link, max_depth)
+            for key in value:
                 if isinstance(key, str):
                     key_reason = text_fault(key)
                     if key_reason:
-                        return JsonFault(_pointer([*path, key]), f"the name {key_reason}")
-                stack.append((item, [*path, key]))
+                        return JsonFault(_pointer(_path((link, key))), f"the name {key_reason}")
+            # Pushed last to first, so faults are found in the order the document has them.
+            stack.extend((item, depth + 1, (link, key)) for key, item in reversed(value.items()))
+            reason = None
+        elif isinstance(value, list):
+            if depth >= max_depth:
+                return _too_deep(link, max_depth)
+            stack.extend((value[i], depth + 1, (link, i)) for i in range(len(value) - 1, -1, -1))
             reason = None
         else:
             reason = f"{type(value).__name__} is not a JSON value"
         if reason:
-            return JsonFault(_pointer(path), reason)
+            return JsonFault(_pointer(_path(link)), reason)
     return None
+
+
+def _path(link: _Link) -> list[str | int]:
+    path: list[str | int] = []
+    while link is not None:
+        link, key = link
+        path.append(key)
+    return path[::-1]
+
+
+def _too_deep(link: _Link, max_depth: int) -> JsonFault:
+    return JsonFault(_pointer(_path(link)), f"is nested too deeply (more than {max_depth} levels of objects and lists)")
