@@ -141,5 +141,6 @@ def get() -> Fragment | None:
     except UnicodeDecodeError as exc:
         raise JourneyFileError(_SOURCE, f"holds steps that cannot be read ({exc})") from None
     except JsonFault as exc:
-        raise JourneyFileError(_SOURCE, f"holds steps that cannot be read: {exc.message}", pointer=exc.pointer) from None
+        raise JourneyFileError(_SOURCE, f"holds steps that cannot be read: {exc.message}",
+                               pointer=exc.pointer) from None
     return read_fragment(raw)

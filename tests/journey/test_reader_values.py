@@ -228,7 +228,8 @@ def test_times_of_day_take_ascii_digits_only(time):
     assert refused(doc(nodes=TRIGGER + ", " + nodes)).pointer == "/nodes/1/config/time"
 
 
-@pytest.mark.parametrize("until", ["\u0662\u0660\u0662\u0667-01-01T09:00:00+00:00", "2027-01-01T09:00:00+\u0660\u0660:00"])
+@pytest.mark.parametrize("until", ["\u0662\u0660\u0662\u0667-01-01T09:00:00+00:00",
+                                   "2027-01-01T09:00:00+\u0660\u0660:00"])
 def test_dates_take_ascii_digits_only(until):
     nodes = node(id='"w"', kind='"wait"', config=json.dumps({"mode": "until_date", "until": until}))
     assert refused(doc(nodes=TRIGGER + ", " + nodes)).pointer == "/nodes/1/config/until"
