@@ -6,6 +6,7 @@ validate` exits 0, 1 or 2. A bounded number of examples keeps `make test` quick.
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import json
 from pathlib import Path
@@ -43,6 +44,11 @@ def _containers(value: Any, found: list[Any]) -> list[Any]:
     return found
 
 
+def nasty(draw) -> Any:
+    """One of NASTY, copied: a list or object put into a document may be mutated further."""
+    return copy.deepcopy(draw(st.sampled_from(NASTY)))
+
+
 @st.composite
 def mutated_documents(draw) -> str:
     """An example journey's text after a few mutations of its data or of its characters."""
@@ -56,17 +62,17 @@ def mutated_documents(draw) -> str:
             if action == "delete":
                 del target[key]
             elif action == "add":
-                target[draw(st.sampled_from(KEYS))] = draw(st.sampled_from(NASTY))
+                target[draw(st.sampled_from(KEYS))] = nasty(draw)
             elif action == "nest":
                 target[key] = draw(st.sampled_from([[target[key]], {"x": target[key]}, [[[[[[[target[key]]]]]]]]]))
             else:
-                target[key] = draw(st.sampled_from(NASTY))
+                target[key] = nasty(draw)
         elif isinstance(target, list) and target:
             index = draw(st.integers(0, len(target) - 1))
             if action == "delete":
                 del target[index]
             else:
-                target[index] = draw(st.sampled_from(NASTY))
+                target[index] = nasty(draw)
     text = json.dumps(data, ensure_ascii=draw(st.booleans()))
     how = draw(st.sampled_from(["as is", "as is", "bom", "cut", "insert", "deep", "long int"]))
     if how == "bom":
