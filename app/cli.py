@@ -11,6 +11,7 @@ import sys
 from typing import Callable, Sequence
 
 from app.journey.fileformat import JourneyFileError, from_document, load, save, to_document
+from app.journey.jsonvalues import one_line
 from app.journey.model import Journey
 from app.journey.validate import ERROR, Problem, VariableCatalog, validate
 
@@ -63,7 +64,7 @@ def format_problem(source: str, journey: Journey | None, problem: Problem) -> st
     else:
         where = "journey"
     severity = "" if problem.severity == ERROR else "warning: "
-    return f"{source}: {where}: {severity}{problem.message}"
+    return one_line(f"{source}: {where}: {severity}{problem.message}")     # a step's name may hold "\n"
 
 
 def _business_zone(url: str | None) -> str | None:

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Container, Mapping
 
-from .jsonvalues import JsonFault, first_fault, parse
+from .jsonvalues import JsonFault, first_fault, one_line, parse
 from .model import Edge, Journey, Node, Note
 from .registry import UnknownKind, get_kind, kind_ids
 from .schema import SchemaError, coerce, is_finite_number
@@ -38,7 +38,7 @@ class JourneyFileError(ValueError):
         self.source, self.message, self.pointer, self.node_id = source, message, pointer, node_id
         where = f" at {pointer}" if pointer else ""
         node = f" (node {node_id})" if node_id else ""
-        super().__init__(f"{source}{where}{node}: {message}")
+        super().__init__(one_line(f"{source}{where}{node}: {message}"))    # ids and names may hold "\n"
 
 
 # --- writing -----------------------------------------------------------------

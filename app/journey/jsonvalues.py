@@ -98,10 +98,13 @@ def parse(text: str, *, check: bool = True) -> Any:
 
 def _segment(key: str | int) -> str:
     """A JSON pointer segment (RFC 6901), with what cannot be printed escaped."""
-    text = str(key).replace("~", "~0").replace("/", "~1")
-    if text.isascii() and text.isprintable():
-        return text
-    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+    return one_line(str(key).replace("~", "~0").replace("/", "~1"))
+
+
+def one_line(text: str) -> str:
+    """`text` with line breaks and other characters that cannot be printed escaped ("\\n", "\\ud800"),
+    so a message about a value stays one printable line whatever the value holds."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
 def _pointer(path: list[str | int], *, longest: int = 12) -> str:

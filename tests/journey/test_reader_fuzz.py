@@ -15,7 +15,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.cli import main
+from app.cli import format_problem, main
 from app.journey.fileformat import JourneyFileError, dumps, loads
 from app.journey.validate import validate
 from app.paths import EXAMPLES
@@ -28,7 +28,7 @@ NASTY: list[Any] = [
     None, True, False, 0, -1, 1, 1.5, -0.0, 10**9, 10**11, 10**20, -(10**20), 10**400, 1e300, float("nan"),
     float("inf"), "", " ", "0", "60", "\u0666\u0660", "journey/\u0661", "a\ud800b", "\udfff", "x\x00y",
     "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "2026-13-45T99:99:99Z", "\u0660\u0669:00",
-    "t" * 101, "n" * 201, "\u202e\u2028\u0085", [], {}, [1, 2], [[[[[]]]]], {"amount": 10**9, "unit": "days"},
+    "t" * 101, "n" * 201, "\u202e\u2028\u0085", "two\nlines", "\r", [], {}, [1, 2], [[[[[]]]]], {"amount": 10**9, "unit": "days"},
     {"amount": 1, "unit": "years"}, {"amount": True, "unit": "days"}, ["mon", 1], [None], ["x" * 200],
 ]
 KEYS = ["format", "id", "name", "description", "settings", "nodes", "edges", "notes", "kind", "kind_version",
@@ -96,13 +96,14 @@ def _read_and_check(text: str) -> None:
         journey = loads(text, "fuzz.json")
     except JourneyFileError as exc:
         line = str(exc)
-        assert line.startswith("fuzz.json") and "\n" not in line
+        assert line.startswith("fuzz.json") and "\n" not in line and "\r" not in line
         line.encode("utf-8")                 # printable on any terminal
         return
     for active in (False, True):
         for problem in validate(journey, active=active):
-            assert problem.message and "\n" not in problem.message
-            problem.message.encode("utf-8")
+            line = format_problem("fuzz.json", journey, problem)     # as `journeys validate` prints it
+            assert problem.message and "\n" not in line and "\r" not in line
+            line.encode("utf-8")
     for node in journey.nodes.values():
         assert isinstance(node.title, str)
     assert loads(dumps(journey)) == journey

@@ -264,3 +264,10 @@ def test_dumps_keeps_number_pairs_on_one_line_but_never_rewrites_text():
     text = dumps(journey)
     assert '"position": [3, 4]' in text
     assert loads(text) == journey
+
+
+def test_an_id_or_name_with_a_line_break_keeps_the_error_on_one_line():
+    error = refused(doc(nodes=node(id='"two\\nlines"', kind='"send_fax"')))
+    assert "(node two\\nlines)" in str(error)
+    error = refused(doc(nodes=TRIGGER + ", " + TRIGGER.replace('"t"', '"a\\rb"') + ", " + TRIGGER.replace('"t"', '"a\\rb"')))
+    assert "node id a\\rb is used twice" in str(error)
