@@ -12,6 +12,7 @@ import sys
 from typing import Callable, Sequence
 
 from app.journey.fileformat import JourneyFileError, from_document, load, save, to_document
+from app.journey.jsonvalues import one_line
 from app.journey.model import Journey
 from app.journey.validate import ERROR, Problem, VariableCatalog, validate
 
@@ -66,7 +67,7 @@ def format_problem(source: str, journey: Journey | None, problem: Problem) -> st
     else:
         where = "journey"
     severity = "" if problem.severity == ERROR else "warning: "
-    return f"{source}: {where}: {severity}{problem.message}"
+    return one_line(f"{source}: {where}: {severity}{problem.message}")     # a step's name may hold "\n"
 
 
 def _business_zone(url: str | None) -> str | None:
@@ -118,13 +119,18 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise CommandError(f"{args.file}: a journey named {existing.name!r} is already in the store; "
                            "use --replace to overwrite its draft, or rename the journey in the file")
     document = to_document(journey)
-    if existing:
-        document["id"] = existing.id
-        store.save_draft(existing.id, document)
-        _out(f"Replaced the draft of {journey.name!r} ({existing.id})")
-    else:
-        row = store.create(document)
-        _out(f"Imported {row.name!r} ({row.id})")
+    from app.store.errors import StoreError
+
+    try:          # the store refuses what it cannot keep (a name over 200 characters…) in one line
+        if existing:
+            document["id"] = existing.id
+            store.save_draft(existing.id, document)
+            _out(f"Replaced the draft of {journey.name!r} ({existing.id})")
+        else:
+            row = store.create(document)
+            _out(f"Imported {row.name!r} ({row.id})")
+    except StoreError as exc:
+        raise CommandError(f"{args.file}: {exc}") from None
     # Judged as activation will judge it (the engine's gate), so the count is what blocks `activate`.
     errors = [p for p in validate(journey, catalog=_catalog(args.db), active=True) if p.severity == ERROR]
     if errors:

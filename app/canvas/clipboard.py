@@ -21,7 +21,7 @@ from PySide6.QtCore import QMimeData
 from PySide6.QtWidgets import QApplication
 
 from app.journey.fileformat import JourneyFileError
-from app.journey.jsontext import parse_json
+from app.journey.jsonvalues import JsonFault, first_fault, parse
 from app.journey.model import Journey, Node, new_id
 
 from .commands import Fragment
@@ -37,7 +37,7 @@ MAX_NAME = 500             # a step's name
 MAX_NOTE = 20_000          # a sticky note's text
 MAX_SETTING = 500_000      # any text setting: subject, HTML and text bodies, SMS and WhatsApp text
 FRAGMENT_FORMAT = "journey-fragment/1"
-_FORMAT_RE = re.compile(r"^journey-fragment/(\d+)$")
+_FORMAT_RE = re.compile(r"journey-fragment/([1-9][0-9]{0,8})")     # ASCII digits, as in files
 _SOURCE = "the clipboard"
 
 
@@ -53,11 +53,15 @@ def make_fragment(journey: Journey, node_ids: Iterable[str], note_ids: Iterable[
 
 def read_fragment(data: Any, source: str = _SOURCE) -> Fragment:
     """A fragment as the file format's reader accepts it (kinds known, configs migrated and
-    checked, edges among its own steps); raises JourneyFileError naming the step and field."""
+    checked, edges among its own steps, values the reader keeps); raises JourneyFileError naming the
+    step and field."""
+    fault = first_fault(data)
+    if fault is not None:
+        raise JourneyFileError(source, fault.message, pointer=fault.pointer)
     if not isinstance(data, dict) or not isinstance(data.get("nodes", []), list):
         raise JourneyFileError(source, "holds no journey steps")
     fmt = data.get("format", FRAGMENT_FORMAT)
-    match = _FORMAT_RE.match(str(fmt))
+    match = _FORMAT_RE.fullmatch(fmt) if isinstance(fmt, str) else None
     if not match:
         raise JourneyFileError(source, f"holds {fmt!r}, not journey steps", pointer="/format")
     if int(match.group(1)) > 1:
@@ -169,7 +173,10 @@ def get() -> Fragment | None:
         raise JourneyFileError(_SOURCE, f"holds {payload.size() / 1e6:,.0f} MB of steps; at most "
                                         f"{MAX_BYTES / 1e6:,.0f} MB can be pasted")
     try:
-        raw = parse_json(bytes(payload.data()).decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
+        raw = parse(bytes(payload.data()).decode("utf-8"), check=False)
+    except UnicodeDecodeError as exc:
         raise JourneyFileError(_SOURCE, f"holds steps that cannot be read ({exc})") from None
+    except JsonFault as exc:
+        raise JourneyFileError(_SOURCE, f"holds steps that cannot be read: {exc.message}",
+                               pointer=exc.pointer) from None
     return read_fragment(raw)

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam
 from sqlalchemy.engine import Connection
 
+from app.journey.schema import MAX_AMOUNT
 from app.store.sql import insert_adding
 from app.store.tables import step_counts, step_counts_hourly
 
@@ -40,6 +41,12 @@ _ADD_TOTAL = Many(lambda dialect: insert_adding(step_counts, dialect, _KEY, ("co
 _ADD_HOURLY = Many(lambda dialect: insert_adding(step_counts_hourly, dialect, ("journey_id", "hour", *_KEY[1:]),
                                                  ("count", "revenue")).values(
     {c: bindparam(c) for c in (*_KEY, "hour", "count", "revenue")}))
+
+
+def _money(amount: float) -> float:
+    """Rounded to cents and held within the revenue column (Numeric(14, 2)); the stored sum is held
+    there too (`insert_adding`), so PostgreSQL never refuses what SQLite would keep."""
+    return min(round(amount, 2), MAX_AMOUNT)
 
 
 def hour_of(at: datetime) -> datetime:
@@ -85,12 +92,12 @@ class Counts:
         # In key order, so two writers touching the same counters lock them in the same order.
         for (journey_id, node_id, metric, label, hour), (count, revenue) in sorted(self._added.items()):
             row = {"journey_id": journey_id, "node_id": node_id, "metric": metric, "label": label}
-            hourly.append({**row, "hour": hour, "count": int(count), "revenue": round(revenue, 2)})
+            hourly.append({**row, "hour": hour, "count": int(count), "revenue": _money(revenue)})
             total = totals.setdefault((journey_id, node_id, metric, label), {**row, "count": 0, "revenue": 0.0})
             total["count"] += int(count)
             total["revenue"] += revenue
         for total in totals.values():
-            total["revenue"] = round(total["revenue"], 2)
+            total["revenue"] = _money(total["revenue"])
         _ADD_HOURLY.run(conn, hourly)
         _ADD_TOTAL.run(conn, list(totals.values()))
         self._added.clear()

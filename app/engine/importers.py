@@ -6,15 +6,16 @@ import io
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection, Engine
 
-from app.journey.jsontext import parse_json
-from app.journey.schema import parse_datetime, timezone_names
+from app.journey.jsonvalues import MAX_DEPTH, decode, first_fault, text_fault
+from app.journey.schema import (MAX_AMOUNT, MAX_EVENT, MAX_TAG, date_problem, parse_datetime,
+                                timezone_names)
 from app.store.catalog import CONTACT_SCOPE, record_attributes
 from app.store.sql import insert_or_ignore, write_transaction
 from app.store.tables import contact_channels, contact_tags, contacts
@@ -27,7 +28,9 @@ from .feedback import FEEDBACK
 from .ingest import EventIn
 
 STANDARD = ("id", "email", "phone", "first_name", "last_name", "timezone", "tags", "unsubscribed", "subscribed")
-_LIMITS = {"id": 200, "email": 320, "phone": 32, "first_name": 100, "last_name": 100}
+# The widths of the store's columns (app/store/tables.py, contacts; a test compares them): SQLite would
+# keep a longer value, PostgreSQL refuses it, so the importer refuses it on both.
+_LIMITS = {"id": 200, "email": 320, "phone": 32, "first_name": 100, "last_name": 100, "timezone": 64}
 
 
 @dataclass
@@ -88,6 +91,10 @@ def parse_contacts(text: str) -> tuple[list[ContactRow], list[Problem]]:
                                   "columns")]
     if "id" not in header:
         return [], [Problem(1, "no 'id' column; the first line must name the columns (id, email, ...)")]
+    for name in header:     # other columns become attributes: a name no database keeps would fail every row
+        reason = text_fault(name)
+        if reason:
+            return [], [Problem(1, f"the column name {name[:40]!r} {reason}; rename the column")]
     rows, problems, seen = [], [], set()
     while True:
         line = reader.line_num + 1          # where the record starts: a quoted value may span lines
@@ -165,9 +172,15 @@ def _contact_problem(record: dict[str, str]) -> str | None:
     for name, value in record.items():
         if "\x00" in value or "\x00" in name:     # PostgreSQL text cannot hold it
             return f"{name or 'a column'} contains a NUL character (\\x00)"
+        reason = text_fault(value)             # a lone surrogate (text handed in, not read from a file)
+        if reason:
+            return f"{name or 'a column'} {reason}"
     for name, limit in _LIMITS.items():
         if len(record.get(name) or "") > limit:
             return f"{name} is longer than {limit} characters"
+    for tag in record.get("tags", "").split(";"):
+        if len(tag.strip()) > MAX_TAG:
+            return f"the tag {tag.strip()[:20]!r}… is longer than {MAX_TAG} characters"
     email = record.get("email")
     if email and ("@" not in email or " " in email):
         return f"email {email!r} is not an email address"
@@ -339,68 +352,40 @@ def parse_events(source: str | Iterable[str]) -> tuple[list[EventIn], list[Probl
     return found, problems
 
 
-TIME_SPAN_YEARS = 100
-"""An event's time lies within this many years of now: further is a typo (year 9999, year 1), and
-such times cannot be converted, stored on both databases, or moved by a wait without overflowing."""
-MAX_TOTAL = 10**12 - 1      # contacts.lifetime_spend is NUMERIC(14, 2): PostgreSQL refuses more
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"the number {text[:20]} is too large")
-    return value
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
-def _bounded_time(value: datetime, text: str) -> datetime:
-    """`value` when it converts to UTC and lies within TIME_SPAN_YEARS of now; else ValueError."""
+def _event(raw: str, now: datetime | None = None) -> EventIn:
+    """One event from one JSON line; raises ValueError with the reason (and JSON pointer) otherwise.
+    What PostgreSQL would refuse and SQLite keep is refused here, so both databases answer alike."""
     try:
-        utc = value.astimezone(timezone.utc)
-        now = datetime.now(timezone.utc)
-        span = timedelta(days=365.25 * TIME_SPAN_YEARS)
-        if not now - span <= utc <= now + span:
-            raise OverflowError
-    except (OverflowError, ValueError):
-        raise ValueError(f"'at' {text!r} is more than {TIME_SPAN_YEARS} years from now; check the year") from None
-    return value
-
-
-def _event(raw: str) -> EventIn:
-    """One event from one line; ValueError (its text: what is wrong) when the line is not a usable event.
-
-    Everything the store and the engine will do with the event is checked here, so that a bad line
-    is skipped with its number instead of failing the import halfway after earlier chunks committed.
-    """
-    try:
-        data: Any = parse_json(raw, parse_float=_finite, parse_constant=_no_constant)
+        data: Any = decode(raw)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
-    except ValueError as exc:       # NaN, Infinity, 1e999: PostgreSQL's JSON cannot hold them
-        raise ValueError(f"not valid JSON ({exc})") from None
     except RecursionError:
-        raise ValueError("not valid JSON (nested too deeply)") from None
+        raise ValueError(f"not valid JSON (nested more than {MAX_DEPTH} levels deep)") from None
+    except ValueError as exc:
+        raise ValueError(f"not valid JSON ({exc})") from None
+    fault = first_fault(data)       # NUL, lone surrogates, NaN/Infinity, numbers no float holds, deep nesting
+    if fault is not None:
+        raise ValueError(str(fault))
     if not isinstance(data, dict):
         raise ValueError("must be a JSON object like {\"contact\": ..., \"type\": ..., \"at\": ...}")
-    if _has_nul(data):              # PostgreSQL JSON and text cannot hold it
-        raise ValueError("contains a NUL character (\\u0000)")
     contact, kind, at = data.get("contact"), data.get("type"), data.get("at")
     if not isinstance(contact, (str, int)) or isinstance(contact, bool) or not str(contact).strip():
         raise ValueError("'contact' must be a contact id")
-    if len(str(contact)) > 200:
-        raise ValueError("'contact' is longer than 200 characters")
-    if not isinstance(kind, str) or not kind.strip() or len(kind) > 100:
+    if len(str(contact)) > _LIMITS["id"]:
+        raise ValueError(f"'contact' is longer than {_LIMITS['id']} characters")
+    if not isinstance(kind, str) or not kind.strip():
         raise ValueError("'type' must be an event name such as order_placed")
+    if len(kind) > MAX_EVENT:
+        raise ValueError(f"'type' is longer than {MAX_EVENT} characters")
     if not isinstance(at, str):
         raise ValueError("'at' must be an ISO-8601 time such as 2026-03-01T10:00:00Z")
     try:
         when = parse_datetime(at)
     except ValueError:
         raise ValueError(f"'at' {at!r} is not an ISO-8601 time with a time zone (e.g. 2026-03-01T10:00:00Z)") from None
-    when = _bounded_time(when, at)
+    too_far = date_problem(when, now or datetime.now(timezone.utc))
+    if too_far:
+        raise ValueError(f"'at' {at} {too_far}")
     properties = data.get("properties", {})
     if properties is None:
         properties = {}
@@ -410,8 +395,9 @@ def _event(raw: str) -> EventIn:
         total = properties["total"]
         if isinstance(total, bool) or not isinstance(total, (int, float)) or total < 0:
             raise ValueError(f"order_placed 'total' must be a non-negative number, not {total!r}")
-        if total > MAX_TOTAL:
-            raise ValueError(f"order_placed 'total' {total!r} is more than {MAX_TOTAL:,}")
+        if total > MAX_AMOUNT:      # contacts.lifetime_spend and run_log.revenue are Numeric(14, 2)
+            raise ValueError(f"order_placed 'total' must be at most {MAX_AMOUNT:,.2f} (the largest amount the "
+                             f"store keeps), not {total:g}")
     kind = consent_event_type(kind)
     channel = properties.get("channel")
     named = channel_name(channel)       # `SMS`, ` e-mail `: the event keeps the canonical name (EventIn)
@@ -429,16 +415,6 @@ def _event(raw: str) -> EventIn:
             raise ValueError("'id' is longer than 200 characters")
         event_id = str(event_id).strip()
     return EventIn(str(contact), kind, when, properties, event_id)
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
 
 
 def read_text(path: str | Path) -> str:

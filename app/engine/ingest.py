@@ -26,6 +26,7 @@ from sqlalchemy import Row, bindparam, case, func, or_, select
 from sqlalchemy.engine import Connection
 
 from app.journey.conditions import all_hold
+from app.journey.schema import MAX_AMOUNT
 from app.store.catalog import record_attributes
 from app.store.event_keys import event_key
 from app.store.sql import insert_or_ignore
@@ -232,8 +233,11 @@ def _apply(batch: Batch, event: EventIn, event_id: int, contact: ContactView, mi
 _LAST = bindparam("last", type_=contacts.c.last_order_at.type)
 # Added in SQL, not written as a value read earlier: two imports at once (PostgreSQL) each add their order
 # to what the other committed, and RETURNING gives the spend this order brought the contact to.
+_SPEND = contacts.c.lifetime_spend + bindparam("total", type_=contacts.c.lifetime_spend.type)
 _ORDER = (contacts.update().where(contacts.c.id == bindparam("cid")).values(
-    lifetime_spend=contacts.c.lifetime_spend + bindparam("total", type_=contacts.c.lifetime_spend.type),
+    # Added in SQL (two imports at once both count) and capped: the column is Numeric(14, 2), which
+    # PostgreSQL enforces and SQLite would not.
+    lifetime_spend=case((_SPEND > MAX_AMOUNT, MAX_AMOUNT), else_=_SPEND),
     order_count=contacts.c.order_count + 1,
     last_order_at=case((or_(contacts.c.last_order_at.is_(None), contacts.c.last_order_at < _LAST), _LAST),
                        else_=contacts.c.last_order_at),
@@ -259,7 +263,7 @@ def _record_order(batch: Batch, contact: ContactView, props: dict[str, Any], at:
 def _number(value: Any) -> float:
     try:
         return float(value) if value is not None and not isinstance(value, bool) else 0.0
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return 0.0
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Callable
 
-from .schema import (DATETIME, DURATION, EVENT, GROUP, INT, LIST, MULTILINE, NODE_REF, NUMBER, TAGS, TEMPLATE,
-                     TEXT, TIMEZONE, WEEKDAYS, Config, Field)
+from .schema import (CHOICE, DATETIME, DURATION, EVENT, GROUP, INT, LIST, MULTILINE, NODE_REF, NUMBER, TAGS,
+                     TEMPLATE, TEXT, TIMEZONE, UNIT_MINUTES, WEEKDAYS, Config, Field, date_problem,
+                     is_finite_number, longest_amount, parse_datetime)
 
-_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")     # ASCII only, on purpose
 
 
 @dataclass(frozen=True)
@@ -24,39 +26,93 @@ class FieldIssue:
     hint: str = ""
 
 
-def _required(f: Field, value: Any, path: str) -> FieldIssue | None:
+def _number(value: float) -> str:
+    """1825, 0.01, 999,999,999,999.99: as a person writes the bound."""
+    return f"{value:,.2f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value):,}"
+
+
+def _required(f: Field, value: Any, path: str, now: datetime) -> FieldIssue | None:
     if f.required and (value is None or value == "" or value == []):
         return FieldIssue(path, f"{f.label} is empty", f"Fill in {f.label.lower()}.")
     return None
 
 
-def _in_range(f: Field, value: Any, path: str) -> FieldIssue | None:
-    if f.minimum is not None and value < f.minimum:
-        return FieldIssue(path, f"{f.label} must be at least {f.minimum:g}", f"Enter {f.minimum:g} or more.")
-    if f.maximum is not None and value > f.maximum:
-        return FieldIssue(path, f"{f.label} must be at most {f.maximum:g}", f"Enter {f.maximum:g} or less.")
+def _range_text(f: Field) -> str:
+    unit = f" {f.suffix}" if f.suffix else ""
+    if f.minimum is not None and f.maximum is not None:
+        return f"between {_number(f.minimum)} and {_number(f.maximum)}{unit}"
+    if f.minimum is not None:
+        return f"at least {_number(f.minimum)}{unit}"
+    return f"at most {_number(f.maximum or 0)}{unit}"
+
+
+def _in_range(f: Field, value: Any, path: str, now: datetime) -> FieldIssue | None:
+    if not is_finite_number(value):     # loading refuses these; a value set in code may still be one
+        return FieldIssue(path, f"{f.label} must be a finite number {_range_text(f)}", "Enter a number.")
+    if (f.minimum is not None and value < f.minimum) or (f.maximum is not None and value > f.maximum):
+        return FieldIssue(path, f"{f.label} must be {_range_text(f)}", f"Enter a number {_range_text(f)}.")
     return None
 
 
-def _name(f: Field, value: Any, path: str) -> FieldIssue | None:
-    if value and not _NAME_RE.match(value):
+def _length(f: Field, value: Any, path: str, now: datetime) -> FieldIssue | None:
+    limit = f.text_limit()
+    if limit is not None and isinstance(value, str) and len(value) > limit:
+        return FieldIssue(path, f"{f.label} is longer than {limit:,} characters ({len(value):,})",
+                          f"Shorten it to {limit:,} characters or fewer.")
+    return None
+
+
+def _name(f: Field, value: Any, path: str, now: datetime) -> FieldIssue | None:
+    if value and not _NAME_RE.fullmatch(value):
         return FieldIssue(path, f"{f.label} {value!r} is not a valid name",
                           "Use letters, digits, '_', '-' or '.', starting with a letter.")
     return None
 
 
-def _tags(f: Field, value: Any, path: str) -> FieldIssue | None:
+def _tags(f: Field, value: Any, path: str, now: datetime) -> FieldIssue | None:
     if any(not t.strip() for t in value):
         return FieldIssue(path, f"{f.label} contains an empty tag", "Remove the empty tag.")
+    limit = f.text_limit()
+    for i, tag in enumerate(value):
+        if limit is not None and len(tag) > limit:
+            return FieldIssue(f"{path}/{i}", f"{f.label}: the tag {tag[:20]!r}… is longer than {limit} characters "
+                              f"({len(tag)})", f"Shorten the tag to {limit} characters or fewer.")
     return None
 
 
-_Rule = Callable[[Field, Any, str], FieldIssue | None]
+def _duration(f: Field, value: Any, path: str, now: datetime) -> FieldIssue | None:
+    """The whole length of a duration within the field's maximum, whatever its unit."""
+    if f.maximum is None or not isinstance(value, dict) or value.get("unit") not in UNIT_MINUTES:
+        return None
+    amount, unit = value.get("amount"), value["unit"]
+    if is_finite_number(amount) and amount * UNIT_MINUTES[unit] <= f.maximum:
+        return None
+    days = int(f.maximum) // UNIT_MINUTES["days"]
+    span = f"{days // 365} years" if days % 365 == 0 else f"{days:,} days"
+    longest = longest_amount(f, unit)
+    return FieldIssue(f"{path}/amount", f"{f.label} must be at most {span}: {longest:,} {unit}",
+                      f"Enter {longest:,} {unit} or fewer.")
+
+
+def _date(f: Field, value: Any, path: str, now: datetime) -> FieldIssue | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        problem = date_problem(parse_datetime(value), now)
+    except ValueError:                  # loading refuses these; a value set in code may still be one
+        problem = "is not an ISO-8601 date and time with an offset"
+    if problem is None:
+        return None
+    return FieldIssue(path, f"{f.label} {value} {problem}", "Choose a date within that range.")
+
+
+_Rule = Callable[[Field, Any, str, datetime], FieldIssue | None]
 _RULES: dict[str, tuple[_Rule, ...]] = {
-    TEXT: (_required,), MULTILINE: (_required,), TEMPLATE: (_required,),
-    EVENT: (_required, _name), NODE_REF: (_required,), TIMEZONE: (_required,),
-    DATETIME: (_required,), WEEKDAYS: (_required,), LIST: (_required,),
-    TAGS: (_required, _tags), INT: (_in_range,), NUMBER: (_in_range,),
+    TEXT: (_required, _length), MULTILINE: (_required, _length), TEMPLATE: (_required, _length),
+    EVENT: (_required, _length, _name), NODE_REF: (_required, _length), TIMEZONE: (_required, _length),
+    DATETIME: (_required, _date), WEEKDAYS: (_required,), LIST: (_required,),
+    TAGS: (_required, _tags), INT: (_in_range,), NUMBER: (_in_range,), DURATION: (_duration,),
+    CHOICE: (), GROUP: (),
 }
 
 
@@ -83,28 +139,28 @@ def _compile(schema: tuple[Field, ...]) -> list[_Step]:
     steps = []
     for f in schema:
         rules = tuple(r for r in _RULES.get(f.type, ()) if r is not _required or f.required)
-        if f.type == INT or f.type == NUMBER:
-            rules = rules if (f.minimum is not None or f.maximum is not None) else ()
         sub = tuple(_compile(f.fields)) if f.type in (GROUP, DURATION, LIST) else None
         if rules or sub or f.type == TEMPLATE:
             steps.append(_Step(f, tuple(f.visible_when.items()), rules, sub or None, f.type == TEMPLATE))
     return steps
 
 
-def audit(schema: tuple[Field, ...], config: Config) -> tuple[list[FieldIssue], list[tuple[str, Field, str]]]:
-    """The config's issues, and its non-empty templates as (pointer, field, source)."""
+def audit(schema: tuple[Field, ...], config: Config, now: datetime | None = None
+          ) -> tuple[list[FieldIssue], list[tuple[str, Field, str]]]:
+    """The config's issues, and its non-empty templates as (pointer, field, source). `now` (aware,
+    default the current time) anchors the window dates must lie in."""
     issues: list[FieldIssue] = []
     templates: list[tuple[str, Field, str]] = []
-    _run(_plan(schema), config, "", issues, templates)
+    _run(_plan(schema), config, "", issues, templates, now or datetime.now(timezone.utc))
     return issues, templates
 
 
-def check(schema: tuple[Field, ...], config: Config) -> list[FieldIssue]:
-    return audit(schema, config)[0]
+def check(schema: tuple[Field, ...], config: Config, now: datetime | None = None) -> list[FieldIssue]:
+    return audit(schema, config, now)[0]
 
 
 def _run(plan: tuple[_Step, ...], config: Config, pointer: str, issues: list[FieldIssue],
-         templates: list[tuple[str, Field, str]]) -> None:
+         templates: list[tuple[str, Field, str]], now: datetime) -> None:
     for step in plan:
         if step.visible and not all(config.get(k) in allowed for k, allowed in step.visible):
             continue
@@ -112,7 +168,7 @@ def _run(plan: tuple[_Step, ...], config: Config, pointer: str, issues: list[Fie
         value = config.get(f.name)
         path = f"{pointer}/{f.name}"
         for rule in step.rules:
-            issue = rule(f, value, path)
+            issue = rule(f, value, path, now)
             if issue:
                 issues.append(issue)
                 break
@@ -121,6 +177,6 @@ def _run(plan: tuple[_Step, ...], config: Config, pointer: str, issues: list[Fie
         if step.sub:
             if f.type == LIST:
                 for i, item in enumerate(value or ()):
-                    _run(step.sub, item, f"{path}/{i}", issues, templates)
+                    _run(step.sub, item, f"{path}/{i}", issues, templates, now)
             elif isinstance(value, dict):
-                _run(step.sub, value, path, issues, templates)
+                _run(step.sub, value, path, issues, templates, now)

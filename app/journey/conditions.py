@@ -5,9 +5,11 @@ inspector, the validator and the engine agree on what a row means.
 """
 from __future__ import annotations
 
+import math
+import re
 from typing import Any, Mapping
 
-from .schema import CHOICE, EVENT, GROUP, LIST, TAGS, TEXT, Config, Field, choices
+from .schema import CHOICE, EVENT, GROUP, LIST, MAX_ATTRIBUTE, TAGS, TEXT, Config, Field, choices
 
 SOURCES = choices(("event", "Event property"), ("contact", "Contact attribute"), ("tag", "Contact tag"))
 OPERATORS = choices(
@@ -26,7 +28,7 @@ def condition_list(name: str, label: str, *, sources: tuple[str, ...] = ("event"
     row = (
         Field("source", CHOICE, "On", default=sources[0],
               choices=tuple(c for c in SOURCES if c.value in sources)),
-        Field("field", TEXT, "Property, attribute or tag", required=True),
+        Field("field", TEXT, "Property, attribute or tag", required=True, max_length=MAX_ATTRIBUTE),
         Field("op", CHOICE, "Test", default="equals", choices=OPERATORS),
         Field("value", TEXT, "Value", visible_when={"op": tuple(o.value for o in OPERATORS if o.value not in _UNARY)}),
     )
@@ -50,15 +52,25 @@ def event_rule_fields(event_default: str = "") -> tuple[Field, ...]:
     )
 
 
+# A number written in text: ASCII digits only. float() would also take "١٠" (Arabic-Indic digits),
+# "1_000", "nan" and "inf", none of which a person means as a number here.
+_NUMBER_RE = re.compile(r"\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*")
+
+
 def _as_number(value: Any) -> float | None:
+    """A finite number for comparing, or None: text compares as text."""
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value)
-    try:
-        return float(str(value))
-    except ValueError:
+        try:
+            number = float(value)
+        except OverflowError:        # an integer beyond any float
+            return None
+    elif isinstance(value, str) and _NUMBER_RE.fullmatch(value):
+        number = float(value)
+    else:
         return None
+    return number if math.isfinite(number) else None
 
 
 def _lookup(source: str, name: str, event: Mapping[str, Any], contact: Mapping[str, Any]) -> Any:

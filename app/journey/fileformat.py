@@ -15,16 +15,17 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Container, Mapping
 
-from .jsontext import parse_json
+from .jsonvalues import JsonFault, first_fault, one_line, parse
 from .model import Edge, Journey, Node, Note
 from .registry import UnknownKind, get_kind, kind_ids
-from .schema import SchemaError, coerce
+from .schema import SchemaError, coerce, is_finite_number
 from .settings import SETTINGS_SCHEMA, legacy_wait_zone
 
 FORMAT_NAME = "journey"
 CURRENT_VERSION = 1
 FORMAT = f"{FORMAT_NAME}/{CURRENT_VERSION}"
-_FORMAT_RE = re.compile(rf"^{FORMAT_NAME}/(\d+)$")
+# ASCII digits, at most 9 of them: "journey/١" (an Arabic-Indic one) is not format 1.
+_FORMAT_RE = re.compile(rf"{FORMAT_NAME}/([1-9][0-9]{{0,8}})")
 
 # MIGRATIONS[n] turns a journey/n document into a journey/n+1 document.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
@@ -37,7 +38,7 @@ class JourneyFileError(ValueError):
         self.source, self.message, self.pointer, self.node_id = source, message, pointer, node_id
         where = f" at {pointer}" if pointer else ""
         node = f" (node {node_id})" if node_id else ""
-        super().__init__(f"{source}{where}{node}: {message}")
+        super().__init__(one_line(f"{source}{where}{node}: {message}"))    # ids and names may hold "\n"
 
 
 # --- writing -----------------------------------------------------------------
@@ -73,7 +74,9 @@ def note_data(note: Note) -> dict[str, Any]:
     return {"id": note.id, "text": note.text, "position": _xy(note.position), "size": _xy(note.size)}
 
 
-_PAIR_RE = re.compile(r"\[\s+(-?[\d.e+-]+),\s+(-?[\d.e+-]+)\s+\]")
+# Only the indented form json.dumps writes for a list of two numbers: a line break inside a string is
+# always escaped, so no text inside a string can match.
+_PAIR_RE = re.compile(r"\[\n\s+(-?[0-9.eE+-]+),\n\s+(-?[0-9.eE+-]+)\n\s*\]")
 
 
 def dumps(journey: Journey) -> str:
@@ -120,10 +123,14 @@ def load(path: str | os.PathLike[str]) -> Journey:
 
 
 def loads(text: str, source: str = "<journey>") -> Journey:
+    """A journey from JSON text (a leading byte-order mark is ignored). Raises JourneyFileError with
+    one line naming `source` and, where it can, the JSON pointer: text that is not JSON, NaN or
+    Infinity, numbers no float holds, nesting deeper than 64 levels, NUL characters or lone
+    surrogates in strings, and everything `from_document` refuses."""
     try:
-        data = parse_json(text)
-    except json.JSONDecodeError as exc:
-        raise JourneyFileError(source, f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+        data = parse(text, check=False)
+    except JsonFault as exc:
+        raise JourneyFileError(source, exc.message, pointer=exc.pointer) from None
     return from_document(data, source)
 
 
@@ -131,7 +138,7 @@ def migrate_document(data: dict[str, Any], source: str) -> dict[str, Any]:
     fmt = data.get("format")
     if fmt is None:
         raise JourneyFileError(source, f'is not a journey file: it has no "format" field (expected "{FORMAT}")')
-    match = _FORMAT_RE.match(str(fmt))
+    match = _FORMAT_RE.fullmatch(fmt) if isinstance(fmt, str) else None
     if not match:
         raise JourneyFileError(source, f'is not a journey file: format is {fmt!r}, expected "{FORMAT}"', pointer="/format")
     version = int(match.group(1))
@@ -170,28 +177,50 @@ def _need(data: dict[str, Any], key: str, kind: type | tuple[type, ...], what: s
         raise JourneyFileError(source, f'missing field "{key}" ({what})', pointer=f"{pointer}/{key}", node_id=node_id)
     value = data[key]
     if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-        raise JourneyFileError(source, f"expected {what}, got {type(value).__name__}", pointer=f"{pointer}/{key}",
+        raise JourneyFileError(source, f"expected {what}, got {_json_type(value)}", pointer=f"{pointer}/{key}",
                                node_id=node_id)
     return value
+
+
+def _optional(data: dict[str, Any], key: str, kind: type, default: Any, what: str, source: str) -> Any:
+    """A top-level member that may be left out; present, it must have the right type (null too)."""
+    return _need(data, key, kind, what, source, "") if key in data else default
+
+
+def _json_type(value: Any) -> str:
+    """The JSON name of a value's type: null, true/false, a number, text, a list, an object."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    return {int: "a number", float: "a number", str: "text", list: "a list", dict: "an object"}.get(
+        type(value), type(value).__name__)
 
 
 def _pair(data: dict[str, Any], key: str, default: tuple[float, float], source: str, pointer: str,
           node_id: str | None) -> tuple[float, float]:
     value = data.get(key, list(default))
     if (not isinstance(value, (list, tuple)) or len(value) != 2
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
-        raise JourneyFileError(source, "expected two numbers [x, y]", pointer=f"{pointer}/{key}", node_id=node_id)
+            or not all(is_finite_number(v) for v in value)):
+        raise JourneyFileError(source, "expected two finite numbers [x, y]", pointer=f"{pointer}/{key}",
+                               node_id=node_id)
     return float(value[0]), float(value[1])
 
 
 def from_document(data: Any, source: str = "<journey>") -> Journey:
+    """A journey from its parsed document (a file's JSON, a draft from the store). Raises
+    JourneyFileError naming `source` and the JSON pointer: values no journey can hold (see
+    `jsonvalues.first_fault`), members of the wrong type (null included), unknown kinds, bad edges."""
+    fault = first_fault(data)
+    if fault is not None:
+        raise JourneyFileError(source, fault.message, pointer=fault.pointer)
     if not isinstance(data, dict):
-        raise JourneyFileError(source, f"is not a journey file: expected a JSON object, got {type(data).__name__}")
+        raise JourneyFileError(source, f"is not a journey file: expected a JSON object, got {_json_type(data)}")
     data = migrate_document(data, source)
     journey = Journey(
         id=_need(data, "id", str, "the journey's id as text", source, ""),
         name=_need(data, "name", str, "the journey's name as text", source, ""),
-        description=data.get("description", "") if isinstance(data.get("description", ""), str) else "",
+        description=_optional(data, "description", str, "", "the journey's description as text", source),
     )
     data = lift_wait_zones(data)
     try:
@@ -201,10 +230,10 @@ def from_document(data: Any, source: str = "<journey>") -> Journey:
     for i, raw in enumerate(_need(data, "nodes", list, "a list of nodes", source, "")):
         node = read_node(raw, source, f"/nodes/{i}", taken=journey.nodes)
         journey.nodes[node.id] = node
-    for i, raw in enumerate(data.get("edges", [])):
+    for i, raw in enumerate(_optional(data, "edges", list, [], "a list of edges", source)):
         edge = read_edge(raw, journey.nodes, source, f"/edges/{i}", taken=journey.edges)
         journey.edges[edge.id] = edge
-    for i, raw in enumerate(data.get("notes", [])):
+    for i, raw in enumerate(_optional(data, "notes", list, [], "a list of sticky notes", source)):
         note = read_note(raw, source, f"/notes/{i}")
         journey.notes[note.id] = note
     return journey
@@ -226,7 +255,7 @@ def read_node(raw: Any, source: str, pointer: str, *, taken: Container[str] = ()
         raise JourneyFileError(source, f"unknown node kind {kind_id!r}; expected one of {', '.join(kind_ids())}",
                                pointer=f"{pointer}/kind", node_id=node_id) from None
     written = raw.get("kind_version", kind.version)
-    if not isinstance(written, int) or written < 1:
+    if not isinstance(written, int) or isinstance(written, bool) or written < 1:
         raise JourneyFileError(source, "expected the kind version as a whole number", pointer=f"{pointer}/kind_version",
                                node_id=node_id)
     if written > kind.version:

@@ -6,9 +6,9 @@ import re
 from .checks import FieldIssue
 from .conditions import CHANNELS, audience_field, condition_list, describe
 from .registry import NodeKind, Outcome, register
-from .schema import (CHOICE, DATETIME, EVENT, INT, LIST, NODE_REF, NUMBER, TAGS, TEMPLATE, TEXT,
-                     TIME, WEEKDAYS, Config, Field, choices, duration,
-                     format_duration, parse_datetime)
+from .schema import (CHOICE, DATETIME, EVENT, INT, LIST, MAX_AMOUNT, MAX_ATTRIBUTE, MAX_DURATION_DAYS, MAX_EMAIL,
+                     MAX_TAG, NODE_REF, NUMBER, TAGS, TEMPLATE, TEXT, TIME, WEEKDAYS, Config, Field, choices,
+                     duration, format_duration, parse_datetime)
 
 # Event names the app knows; custom names are allowed too.
 KNOWN_EVENTS = choices(
@@ -93,12 +93,12 @@ TRIGGER = register(NodeKind(
         Field("event", EVENT, "Event", default="cart_abandoned", required=True, choices=KNOWN_EVENTS,
               visible_when={"mode": ("event",)}),
         condition_list("conditions", "Only when", visible_when={"mode": ("event",)}),
-        Field("days", INT, "Days without an order", default=60, minimum=1, suffix="days",
+        Field("days", INT, "Days without an order", default=60, minimum=1, maximum=MAX_DURATION_DAYS, suffix="days",
               presets=(30, 60, 90), visible_when={"mode": ("no_order",)},
               help="Counted from each customer's last order; contacts who never ordered are not entered."),
-        Field("threshold", NUMBER, "Lifetime spend", default=500, minimum=0.01,
+        Field("threshold", NUMBER, "Lifetime spend", default=500, minimum=0.01, maximum=MAX_AMOUNT,
               visible_when={"mode": ("spend",)}),
-        Field("date_attribute", TEXT, "Date attribute", default="", required=True,
+        Field("date_attribute", TEXT, "Date attribute", default="", required=True, max_length=MAX_ATTRIBUTE,
               help="e.g. birthday (dates like 1990-03-04)", visible_when={"mode": ("anniversary",)}),
         Field("send", CHOICE, "Send", default="now", choices=choices(("now", "Now"), ("scheduled", "At a set time")),
               visible_when={"mode": ("manual",)}),
@@ -145,7 +145,7 @@ SEND_TEMPLATE = register(NodeKind(
     summarize=_summarize_send, check=_check_send,
     schema=(
         Field("channel", CHOICE, "Channel", default="email", choices=CHANNELS),
-        Field("sender", TEXT, "From", help="e.g. Corner Shop <hello@cornershop.example>",
+        Field("sender", TEXT, "From", help="e.g. Corner Shop <hello@cornershop.example>", max_length=MAX_EMAIL,
               visible_when={"channel": ("email",)}),
         Field("subject", TEMPLATE, "Subject", required=True, visible_when={"channel": ("email",)}),
         Field("html", TEMPLATE, "HTML body", visible_when={"channel": ("email",)}),
@@ -155,7 +155,8 @@ SEND_TEMPLATE = register(NodeKind(
             ("everyone", "Everyone who reaches this step"), ("matching", "Only contacts who match"))),
         Field("terms", LIST, "Who match", required=True, visible_when={"recipients": ("matching",)}, fields=(
             Field("term", CHOICE, "Term", default="opened_previous", choices=_RECIPIENT_TERMS),
-            Field("value", TEXT, "Channel or tag", required=True, visible_when={"term": _TERMS_WITH_VALUE}),
+            Field("value", TEXT, "Channel or tag", required=True, visible_when={"term": _TERMS_WITH_VALUE},
+                  max_length=MAX_TAG),
         )),
         Field("timing", CHOICE, "When", default="now", choices=choices(
             ("now", "Right away"), ("scheduled", "At a set date and time"),

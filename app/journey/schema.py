@@ -13,11 +13,12 @@ Two levels of checking, on purpose:
 from __future__ import annotations
 
 import copy
+import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any, Iterator, TypeGuard
 from zoneinfo import available_timezones
 
 # Field types. Composite values use "group" (a dict of sub-fields) and "list"
@@ -41,7 +42,31 @@ LIST = "list"
 DURATION = "duration"    # a group {"amount": int, "unit": minutes|hours|days|weeks}, shown as number + unit
 
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_TIME_RE = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")    # ASCII digits only: "٠٩:٠٠" is not a time
+
+# --- bounds: what the engine can compute with and the store can keep ---------------------------
+# Durations: waits, windows, caps, "again after N days", "no order for N days". Five years is longer
+# than any journey means to wait, and keeps every computed instant far inside datetime's range.
+MAX_DURATION_DAYS = 5 * 365
+MAX_DURATION_HOURS = MAX_DURATION_DAYS * 24
+MAX_DURATION_MINUTES = MAX_DURATION_HOURS * 60
+# Dates (send at, wait until): within a century of today, on either side.
+MAX_DATE_YEARS = 100
+_DATE_SPAN = timedelta(days=MAX_DATE_YEARS * 365 + MAX_DATE_YEARS // 4)
+# Money: the store keeps amounts as Numeric(14, 2) (contacts.lifetime_spend, run_log.revenue).
+MAX_AMOUNT = 999_999_999_999.99
+# Canvas coordinates and sizes: finite and within a million points of the origin.
+MAX_POSITION = 1_000_000.0
+# Text that reaches a column of the store (app/store/tables.py; a test compares them).
+MAX_ID = 36              # journeys.id, runs.node_id, messages.node_id: uuid strings
+MAX_NAME = 200           # journeys.name; a step's name likewise
+MAX_TAG = 100            # contact_tags.tag
+MAX_EVENT = 100          # events.type
+MAX_ATTRIBUTE = 200      # attribute_catalog.name: a contact attribute or event property name
+MAX_EMAIL = 320          # messages.sender, messages.recipient (RFC 5321 path limits)
+# Text without a column of its own, bounded so that a file cannot carry megabytes in one field.
+TEXT_LIMITS = {"text": 1_000, "multiline": 10_000, "template": 100_000, "event": MAX_EVENT,
+               "node_ref": MAX_ID, "timezone": 64, "tags": MAX_TAG}
 
 Config = dict[str, Any]
 
@@ -69,7 +94,8 @@ class Field:
     choices: tuple[Choice, ...] = ()
     required: bool = False
     minimum: float | None = None
-    maximum: float | None = None
+    maximum: float | None = None              # for a duration: its longest length in minutes
+    max_length: int | None = None             # characters of text (of each tag); None: TEXT_LIMITS
     fields: tuple["Field", ...] = ()          # sub-fields of a group, or of each list item
     visible_when: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     suffix: str = ""                          # unit shown after a number ("days")
@@ -83,6 +109,10 @@ class Field:
         if self.default is None:
             return _EMPTY.get(self.type)
         return copy.deepcopy(self.default)
+
+    def text_limit(self) -> int | None:
+        """The most characters the field's text (each of its tags) may have, or None."""
+        return self.max_length if self.max_length is not None else TEXT_LIMITS.get(self.type)
 
     def choice_values(self) -> tuple[str, ...]:
         return tuple(c.value for c in self.choices)
@@ -109,11 +139,19 @@ UNIT_MINUTES = {"minutes": 1, "hours": 60, "days": 1440, "weeks": 10080}
 _UNITS = choices(("minutes", "minutes"), ("hours", "hours"), ("days", "days"), ("weeks", "weeks"))
 
 
-def duration(name: str, label: str, amount: int, unit: str, *, minimum: int = 0, **extra: Any) -> Field:
-    """A number + unit field; `minimum` applies to the amount."""
+def duration(name: str, label: str, amount: int, unit: str, *, minimum: int = 0,
+             longest_days: int = MAX_DURATION_DAYS, **extra: Any) -> Field:
+    """A number + unit field; `minimum` applies to the amount, `longest_days` to the whole length
+    (whatever the unit: 5 years is 1825 days, 260 weeks, 43800 hours)."""
     parts = (Field("amount", INT, "Amount", default=amount, minimum=minimum),
              Field("unit", CHOICE, "Unit", default=unit, choices=_UNITS))
-    return Field(name, DURATION, label, fields=parts, **extra)
+    return Field(name, DURATION, label, fields=parts, maximum=longest_days * UNIT_MINUTES["days"], **extra)
+
+
+def longest_amount(f: Field, unit: str) -> int:
+    """The largest whole amount of `unit` that a duration field `f` allows (1825 days, 260 weeks)."""
+    assert f.maximum is not None, f"duration {f.name} declares no maximum"
+    return int(f.maximum) // UNIT_MINUTES[unit]
 
 
 def duration_minutes(value: Config) -> int:
@@ -168,7 +206,12 @@ class SchemaError(ValueError):
 
 
 def _describe(value: Any) -> str:
-    text = repr(value)
+    if value is None or isinstance(value, bool):      # as the file wrote it
+        return {None: "null", True: "true", False: "false"}[value]
+    try:
+        text = repr(value)
+    except ValueError:          # an int too long to print (over 4,300 digits)
+        return "a number too large to show"
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -178,11 +221,43 @@ def timezone_names() -> frozenset[str]:
 
 
 def parse_datetime(text: str) -> datetime:
-    """ISO-8601 with an explicit offset; a trailing Z means UTC."""
+    """ISO-8601 with an explicit offset; a trailing Z means UTC. Raises ValueError otherwise, and for
+    digits other than ASCII 0-9. The instant may still lie beyond what UTC can show (year 9999 at
+    -14:00): `date_problem` says whether a date is one to use."""
+    if not text.isascii():
+        raise ValueError("ISO-8601 dates use the digits 0-9")
     value = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
     if value.tzinfo is None:
         raise ValueError("needs a time zone offset")
     return value
+
+
+def date_window(now: datetime) -> tuple[datetime, datetime]:
+    """The first and last instants a date field may hold: MAX_DATE_YEARS around `now` (aware)."""
+    return now - _DATE_SPAN, now + _DATE_SPAN
+
+
+def date_problem(value: datetime, now: datetime) -> str | None:
+    """Why the aware `value` is not a date to use (more than MAX_DATE_YEARS from `now`), or None."""
+    first, last = date_window(now)
+    try:
+        inside = first <= value.astimezone(timezone.utc) <= last
+    except OverflowError:       # 9999-12-31T23:59:59-14:00 is in year 10000 in UTC
+        inside = False
+    if inside:
+        return None
+    return (f"must be within {MAX_DATE_YEARS} years of today (between {first:%Y-%m-%d} and "
+            f"{last:%Y-%m-%d})")
+
+
+def is_finite_number(value: Any) -> TypeGuard[int | float]:
+    """A number (not a bool) with a finite float value."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:       # an int beyond any float
+        return False
 
 
 def coerce(schema: tuple[Field, ...], raw: Any, pointer: str = "") -> Config:
@@ -210,14 +285,12 @@ def _coerce_value(f: Field, value: Any, path: str) -> Any:
             raise SchemaError(path, f"expected text, got {_describe(value)}")
         return value
     if t == INT:
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                return int(value)
+        if not is_finite_number(value) or isinstance(value, float) and not value.is_integer():
             raise SchemaError(path, f"expected a whole number, got {_describe(value)}")
-        return value
+        return int(value)
     if t == NUMBER:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise SchemaError(path, f"expected a number, got {_describe(value)}")
+        if not is_finite_number(value):
+            raise SchemaError(path, f"expected a finite number, got {_describe(value)}")
         return value
     if t == BOOL:
         if not isinstance(value, bool):
@@ -229,7 +302,7 @@ def _coerce_value(f: Field, value: Any, path: str) -> Any:
             raise SchemaError(path, f"expected one of {allowed}, got {_describe(value)}")
         return value
     if t == TIME:
-        if not isinstance(value, str) or not _TIME_RE.match(value):
+        if not isinstance(value, str) or not _TIME_RE.fullmatch(value):
             raise SchemaError(path, f"expected a time of day as HH:MM, got {_describe(value)}")
         return value
     if t == WEEKDAYS:

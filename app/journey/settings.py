@@ -5,8 +5,10 @@ from dataclasses import replace
 from typing import Iterable
 
 from .conditions import event_rule_fields
-from .schema import (BOOL, CHOICE, GROUP, INT, LIST, TIME, TIMEZONE, Config, Field, choices, defaults, duration,
-                     timezone_names)
+from .schema import (BOOL, CHOICE, GROUP, INT, LIST, MAX_DURATION_DAYS, MAX_DURATION_HOURS, TIME, TIMEZONE, Config,
+                     Field, choices, defaults, duration, timezone_names)
+
+MAX_CAP_MESSAGES = 1_000    # a cap is a small number; more is no cap at all
 
 BUSINESS_ZONE = ""   # settings.timezone: "" = the business's time zone (app settings)
 
@@ -20,7 +22,7 @@ ENTRY_MODES = choices(
 SETTINGS_SCHEMA: tuple[Field, ...] = (
     Field("entry", GROUP, "Who can enter again", fields=(
         Field("mode", CHOICE, "A contact can enter", default="not_in_journey", choices=ENTRY_MODES),
-        Field("days", INT, "Days between entries", default=30, minimum=1, suffix="days",
+        Field("days", INT, "Days between entries", default=30, minimum=1, maximum=MAX_DURATION_DAYS, suffix="days",
               visible_when={"mode": ("after_days",)}),
     )),
     Field("retrigger", CHOICE, "When the trigger happens again while inside", default="ignore", choices=choices(
@@ -58,9 +60,10 @@ SETTINGS_SCHEMA: tuple[Field, ...] = (
     ), help="Contacts who opted out of a channel never get messages on it."),
     Field("frequency_cap", GROUP, "Frequency cap", help="Across all journeys, per channel.", fields=(
         Field("enabled", BOOL, "Limit how often a contact hears from you", default=False),
-        Field("messages", INT, "At most", default=2, minimum=1, suffix="messages",
+        Field("messages", INT, "At most", default=2, minimum=1, maximum=MAX_CAP_MESSAGES, suffix="messages",
               visible_when={"enabled": (True,)}),
-        Field("hours", INT, "Per", default=24, minimum=1, suffix="hours", visible_when={"enabled": (True,)}),
+        Field("hours", INT, "Per", default=24, minimum=1, maximum=MAX_DURATION_HOURS, suffix="hours",
+              visible_when={"enabled": (True,)}),
     )),
 )
 

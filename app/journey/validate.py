@@ -15,7 +15,8 @@ from .model import Journey, Node
 from .node_kinds import CHANNEL_LABELS, REPORTED_STATUSES
 from .checks import audit, check
 from .graph import JourneyGraph
-from .schema import UNIT_MINUTES, Config, parse_datetime
+from .schema import (MAX_ID, MAX_NAME, MAX_POSITION, UNIT_MINUTES, Config, date_problem, is_finite_number,
+                     parse_datetime)
 from .settings import SETTINGS_SCHEMA, UNKNOWN_CONSENT_KEYS, allows_unknown, settings_label
 from .templates import (CONTACT_FIELDS, JOURNEY_FIELDS, ROOTS, VariableCatalog, inspect_template,
                         trigger_event_properties)
@@ -59,9 +60,10 @@ def validate(journey: Journey, *, catalog: VariableCatalog | None = None, now: d
         _check_reachable(run, graph, run.trigger.id)
         _check_status_refs(run, graph, run.trigger.id)
     _check_cycles(run, graph)
+    _check_names(run)
     for node in journey.nodes.values():
         _check_config(run, node)
-    for issue in check(SETTINGS_SCHEMA, journey.settings):
+    for issue in check(SETTINGS_SCHEMA, journey.settings, run.now):
         run.add(ERROR, None, "/settings" + issue.pointer, issue.message, issue.hint)
     if business_zone == "" and not journey.settings.get("timezone"):
         run.add(WARNING, None, "/settings/timezone", "No business time zone is set: contacts without a time "
@@ -87,6 +89,49 @@ def _check_consent(run: _Run) -> None:
                     f"{name} goes to contacts without recorded {name} consent (the journey allows it)",
                     f"Marketing texts need prior consent: turn off '{label}' in the journey's Consent settings "
                     "unless you hold that consent outside the app.")
+
+
+def _check_names(run: _Run) -> None:
+    """Ids, names and canvas positions within what the store and the canvas keep: ids of 36
+    characters (runs.node_id), names of 200 (journeys.name; a step's name alike), coordinates
+    finite and within MAX_POSITION of the origin."""
+    journey = run.journey
+    if len(journey.id) > MAX_ID:
+        run.add(ERROR, None, "/id", f"The journey's id is longer than {MAX_ID} characters ({len(journey.id):,})",
+                "Give it a uuid such as 3f2b…, or remove the id to get a new one.")
+    if len(journey.name) > MAX_NAME:
+        run.add(ERROR, None, "/name", f"The journey's name is longer than {MAX_NAME} characters "
+                f"({len(journey.name):,})", f"Shorten it to {MAX_NAME} characters or fewer.")
+    for node in journey.nodes.values():
+        if len(node.id) > MAX_ID:
+            run.add(ERROR, node, "/id", f"The step's id is longer than {MAX_ID} characters ({len(node.id):,})",
+                    "Runs refer to steps by id: use a uuid (36 characters).")
+        if len(node.name) > MAX_NAME:
+            run.add(ERROR, node, "/name", f"The step's name is longer than {MAX_NAME} characters ({len(node.name):,})",
+                    f"Shorten it to {MAX_NAME} characters or fewer.")
+        _check_point(run, node, "/position", node.position)
+    for i, edge in enumerate(journey.edges.values()):
+        if len(edge.id) > MAX_ID:
+            run.add(ERROR, None, f"/edges/{i}/id", f"The id of a connection is longer than {MAX_ID} characters",
+                    "Use a uuid (36 characters).")
+    for i, note in enumerate(journey.notes.values()):
+        if len(note.id) > MAX_ID:
+            run.add(ERROR, None, f"/notes/{i}/id", f"The id of a sticky note is longer than {MAX_ID} characters",
+                    "Use a uuid (36 characters).")
+        _check_point(run, None, f"/notes/{i}/position", note.position)
+        _check_point(run, None, f"/notes/{i}/size", note.size)
+
+
+def _check_point(run: _Run, node: Node | None, pointer: str, pair: tuple[float, float]) -> None:
+    if all(is_finite_number(v) and abs(v) <= MAX_POSITION for v in pair):
+        return
+    what = "position" if pointer.endswith("position") else "size"
+    run.add(ERROR, node, pointer, f"The {what} {_point(pair)} is outside the canvas: coordinates must be finite "
+            f"and between -{MAX_POSITION:,.0f} and {MAX_POSITION:,.0f}", "Move it back near the other steps.")
+
+
+def _point(pair: tuple[float, float]) -> str:
+    return "[" + ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in pair) + "]"
 
 
 def _check_trigger(run: _Run) -> Node | None:
@@ -175,7 +220,7 @@ def _check_status_refs(run: _Run, graph: JourneyGraph, trigger: str) -> None:
 
 def _check_config(run: _Run, node: Node) -> None:
     spec = node.spec
-    issues, templates = audit(spec.schema, node.config)
+    issues, templates = audit(spec.schema, node.config, run.now)
     for issue in issues + spec.check(node.config):
         run.add(ERROR, node, "/config" + issue.pointer, issue.message, issue.hint)
     for pointer, f, source in templates:
@@ -200,7 +245,13 @@ def _check_dates(run: _Run, node: Node) -> None:
         return
     key, applies = rule
     text = node.config[key]
-    if not text or not applies(node.config) or parse_datetime(text) > run.now:
+    if not text or not applies(node.config):
+        return
+    try:
+        when = parse_datetime(text)
+        if date_problem(when, run.now) or when > run.now:    # out of range: reported by the field checks
+            return
+    except ValueError:
         return
     severity = ERROR if run.active else WARNING
     run.add(severity, node, f"/config/{key}", f"The date {text} is already in the past",

@@ -10,7 +10,6 @@ rewritten.
 from __future__ import annotations
 
 import builtins
-import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from app.journey.jsonvalues import first_fault
 from app.store.errors import ConflictError, NotFoundError, StoreError
 from app.store.sql import write_transaction
 from app.store.tables import JOURNEY_STATUSES, journey_versions, journeys, runs
@@ -82,23 +82,12 @@ def _fields(document: Mapping[str, Any]) -> tuple[str, str, str | None]:
 
 
 def _check_json(document: Mapping[str, Any], name: str) -> None:
-    """Refuse what one backend would store and another reject, with the journey's name."""
-    try:
-        json.dumps(document, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise StoreError(f"Journey {name!r} cannot be saved: {exc}.") from exc
-    if _has_nul(document):  # PostgreSQL JSONB cannot hold NUL characters
-        raise StoreError(f"Journey {name!r} contains a NUL character (\\x00); remove it and save again.")
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, Mapping):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return any(_has_nul(v) for v in value)
-    return False
+    """Refuse what one backend would store and another reject, with the journey's name and the JSON
+    pointer: NUL characters and lone surrogates (PostgreSQL refuses both), NaN, Infinity and numbers
+    no float holds, nesting beyond 64 levels (`app.journey.jsonvalues`, the file reader's own check)."""
+    fault = first_fault(document)
+    if fault is not None:
+        raise StoreError(f"Journey {name!r} cannot be saved: {fault}; correct it and save again.")
 
 
 class JourneyStore:

@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from sqlalchemy import Table
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Numeric, Table, case, literal
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.dml import Insert
@@ -51,10 +55,28 @@ def insert_adding(
         statement = postgresql.insert(table)
     else:
         raise StoreError(f"Database type {dialect_name!r} is not supported; use SQLite or PostgreSQL.")
+    sums = {c: table.c[c] + statement.excluded[c] for c in add_columns}
     return statement.on_conflict_do_update(
         index_elements=list(key_columns),
-        set_={c: table.c[c] + statement.excluded[c] for c in add_columns},
+        set_={c: _saturated(table.c[c], total) for c, total in sums.items()},
     )
+
+
+def numeric_ceiling(column: ColumnElement[Any]) -> Decimal | None:
+    """The largest value a Numeric(p, s) column holds (Numeric(14, 2): 999999999999.99), else None."""
+    kind = column.type
+    if isinstance(kind, Numeric) and kind.precision is not None and kind.scale is not None:
+        return Decimal(10) ** (kind.precision - kind.scale) - Decimal(10) ** -kind.scale
+    return None
+
+
+def _saturated(column: ColumnElement[Any], total: ColumnElement[Any]) -> ColumnElement[Any]:
+    """`total`, held at the column's ceiling: PostgreSQL refuses a sum past Numeric(p, s) ("numeric
+    field overflow") where SQLite would keep it, so both keep the ceiling instead."""
+    ceiling = numeric_ceiling(column)
+    if ceiling is None:
+        return total
+    return case((total > ceiling, literal(ceiling, column.type)), else_=total)
 
 
 @contextmanager

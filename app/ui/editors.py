@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QDateTimeEdit, 
 
 from app.journey import schema as S
 from app.journey.node_kinds import KNOWN_EVENTS
-from app.journey.schema import Field, parse_datetime, timezone_names
+from app.journey.schema import Field, is_finite_number, parse_datetime, timezone_names
 
 from .combo import WrappingComboBox
 from .template_edit import TemplateEdit
@@ -110,7 +110,9 @@ class NumberEditor(Editor):
         super().__init__()
         self.whole = f.type == S.INT
         low = f.minimum if f.minimum is not None else -1_000_000
-        high = f.maximum if f.maximum is not None else 1_000_000_000
+        # The box stays as wide as before: no field needs more than a billion typed here (the schema's
+        # maximum, e.g. 999,999,999,999.99 for an amount, is what validation holds a file to).
+        high = min(f.maximum, 1_000_000_000) if f.maximum is not None else 1_000_000_000
         self.spin: QSpinBox | QDoubleSpinBox
         if self.whole:
             self.spin = QSpinBox()
@@ -133,7 +135,15 @@ class NumberEditor(Editor):
     def set_value(self, value: Any) -> None:
         if self.spin.value() != value:
             with QSignalBlocker(self.spin):
-                self.spin.setValue(value)
+                self.spin.setValue(_within(self.spin, value))
+
+
+def _within(spin: QSpinBox | QDoubleSpinBox, value: Any) -> Any:
+    """`value` held to the box's range: Qt's spin boxes take 32-bit ints and raise OverflowError past
+    them. A value out of range (from a file) shows as the nearest bound; validation names the field."""
+    if not is_finite_number(value):
+        return spin.minimum()
+    return min(max(value, spin.minimum()), spin.maximum())
 
 
 class BoolEditor(Editor):
@@ -378,7 +388,7 @@ class DateTimeEditor(Editor):
                 return
             try:
                 moment = parse_datetime(value).astimezone()
-            except ValueError:
+            except (ValueError, OverflowError):   # year 9999 at -14:00 is past year 9999 here; validation says so
                 return
             self.edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(moment.timestamp())))
             self._show_unset(False)
@@ -404,7 +414,7 @@ class DurationEditor(Editor):
 
     def set_value(self, value: Any) -> None:
         with QSignalBlocker(self.amount), QSignalBlocker(self.unit):
-            self.amount.setValue(value["amount"])
+            self.amount.setValue(_within(self.amount, value["amount"]))
             self.unit.setCurrentIndex(self.unit.findData(value["unit"]))
 
 

@@ -113,13 +113,20 @@ def _fragment(**node: object) -> dict:
      "refers to a node that does not exist"),
     ({**_fragment(), "format": "journey-fragment/7"}, "newer Journey Studio"),
     ("{not json", "cannot be read"),
-    ("[" * 100_000 + "]" * 100_000, "nest deeper than"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
     (_fragment(name="x" * 2_000_000), "a step's name of 2,000,000 characters"),
     (_fragment(kind="send_template", config={"channel": "sms", "message": "y" * 3_000_000}), "at most 500,000"),
     ({**_fragment(), "notes": [{"id": "t", "text": "z" * 1_000_000, "position": [0, 0]}]}, "a note's text"),
     ({**_fragment(), "nodes": [_fragment(id=f"n{i}")["nodes"][0] for i in range(5000)]}, "more than 1,000 steps"),
     ("{" + " " * 30_000_000 + "}", "at most 20 MB"),                    # json.loads: RecursionError
     ({**_fragment(), "nodes": [_fragment()["nodes"][0] | {"name": "x" * 5}] * 2}, "n1"),     # the same id twice
+    # values the reader does not keep (issue 9): refused like a file, with the pointer
+    (_fragment(position=[float("nan"), 0]), "at /nodes/0/position/0: NaN is not a number"),
+    (_fragment(name="a\ud800"), "at /nodes/0/name: contains a lone surrogate"),
+    (_fragment(kind_version=True), "expected the kind version as a whole number"),
+    ({**_fragment(), "format": "journey-fragment/\u0661"}, "not journey steps"),
+    ('{"nodes": ' + "[" * 3000 + "]" * 3000 + "}", "nested too deeply"),
+    ('{"nodes": [{"id": "n", "kind": "tag", "position": [' + "9" * 5000 + ", 0]}]}", "5000 digits"),
 ])
 def test_a_fragment_the_file_reader_refuses_is_not_pasted(cart, payload, says):
     before = to_document(cart.journey)

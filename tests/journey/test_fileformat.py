@@ -13,7 +13,8 @@ from app.journey.schema import INT, Field
 
 from .helpers import email, linear
 
-text = st.text(min_size=0, max_size=30)
+# Any text a journey can hold: NUL is refused (PostgreSQL cannot store it), lone surrogates are not text.
+text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=0, max_size=30)
 coords = st.floats(min_value=-1e5, max_value=1e5, allow_nan=False)
 KIND_CONFIGS = {
     "send_template": st.fixed_dictionaries({
