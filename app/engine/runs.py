@@ -121,6 +121,33 @@ class Batch:
         self._pending_by_run: dict[int, list[dict[str, Any]]] = {}
         self._tag_writes: list[tuple[Many, dict[str, Any]]] = []   # in order: an add then a remove stays removed
         self._business_zone: str | None = None
+        # Replaying a batch that failed: each unit in its own savepoint (app/engine/isolation.py).
+        self.careful = False
+        self.now: datetime | None = None                 # the batch's write time, for careful flushes
+
+    def be_careful(self, now: datetime) -> None:
+        """From now on every step (and every unit the callers guard) runs in its own savepoint."""
+        self.careful, self.now = True, now
+
+    def recover(self) -> None:
+        """After a savepoint rolled back a failed unit: drops its half-buffered writes and what was read
+        ahead (the unit may have changed it in memory), and reads the loaded contacts again."""
+        self._logs.clear()
+        self._changed.clear()
+        self._new_runs.clear()
+        self._outbox.clear()
+        self._pending_contacts.clear()
+        self._pending_of.clear()
+        self._pending_by_run.clear()
+        self._tag_writes.clear()
+        self.counts = Counts()
+        self.forget_messages()
+        fresh = load_contacts(self.conn, list(self.contacts))
+        for cid, view in list(self.contacts.items()):
+            if cid in fresh:
+                vars(view).update(vars(fresh[cid]))     # in place: callers hold these objects
+            else:
+                del self.contacts[cid]                   # its creation was rolled back
 
     # -- reading ---------------------------------------------------------------
 

@@ -57,6 +57,8 @@ class NodeStats:
     branched: dict[str, int] = field(default_factory=dict)  # by outcome taken (message_status), whatever why
     branch_reasons: dict[str, int] = field(default_factory=dict)   # of those, the ones not checked, by why
     left: dict[str, int] = field(default_factory=dict)      # runs that exited while at the step, by reason
+    errors: int = 0                  # runs that failed at the step (it raised, a template error…), and
+                                     # trigger errors that had no run (judging an event, a scan)
 
 
 @dataclass
@@ -126,6 +128,8 @@ def journey_stats(db: Engine | Connection, journey_id: str, start: datetime | No
                 _add(node.branch_reasons, label, count)
         elif metric == LEFT:
             _add(node.left, label or "other", count)
+        elif metric == "failed":
+            node.errors += count
         elif metric == "converted":
             node.converted += count
             node.revenue += revenue

@@ -6,6 +6,8 @@ batch at once: run rows, log rows and outbox rows in one transaction.
 """
 from __future__ import annotations
 
+import copy
+import logging
 from datetime import datetime
 
 from sqlalchemy import select
@@ -19,15 +21,23 @@ from .counts import REACHED
 from .context import EventCache, JourneyCache
 from .handlers import HANDLERS
 from .runs import ACTIVE, RUN_COLUMNS, Batch, RunState
-from .steps import Hold, Next, Step, Stop
+from .isolation import fail_run, isolatable, isolated, one_line
+from .steps import Hold, Result, Step, Stop
 from .templating import TemplateCache
+
+log = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
 MAX_STEPS_PER_RUN = 500   # a guard against a graph cycle slipping past validation
 
 
 def advance(batch: Batch, run: RunState, at: datetime) -> int:
-    """Runs `run` from its current node until it holds or ends; returns the number of node steps."""
+    """Runs `run` from its current node until it holds or ends; returns the number of node steps.
+
+    In a careful batch (a replay after a failure) every step runs in its own savepoint: a step that
+    raises ends the run exited with reason `error` at that step, and nothing it half did remains."""
+    if batch.careful:
+        return _advance_carefully(batch, run, at)
     journey = batch.journey(run)
     contact = batch.contact(run.contact_id)
     nodes = journey.model.nodes
@@ -42,25 +52,70 @@ def advance(batch: Batch, run: RunState, at: datetime) -> int:
         step = Step(batch, run, journey, node, contact, at)
         if step.first_visit:          # arriving at the step, not resuming after a hold
             batch.counts.add(run.journey_id, node.id, REACHED, at)
-        result = HANDLERS[node.kind](step)
-        batch.touch(run)
-        if isinstance(result, Hold):
-            run.state["until"] = result.until.isoformat()
-            run.due_at = result.until
+        if not _settle(batch, step, HANDLERS[node.kind](step)):
             break
-        if isinstance(result, Stop):
-            batch.finish(run, "exited", at, result.reason)
-            break
-        target = journey.next_node(node.id, result.outcome)
-        run.state.pop("until", None)
-        if target is None:
-            batch.finish(run, "completed", at)
-            break
-        run.node_id, run.due_at = target, at
     else:
-        if run.status == ACTIVE:
-            batch.log(run, run.node_id, "failed", at, reason="too_many_steps")
+        _too_many(batch, run, at)
+    batch.steps += steps
+    return steps
+
+
+def _settle(batch: Batch, step: Step, result: Result) -> bool:
+    """Applies a handler's result to the run; True when the run moves on to another node now."""
+    run, node = step.run, step.node
+    batch.touch(run)
+    if isinstance(result, Hold):
+        run.state["until"] = result.until.isoformat()
+        run.due_at = result.until
+        return False
+    if isinstance(result, Stop):
+        batch.finish(run, "exited", step.at, result.reason)
+        return False
+    target = step.journey.next_node(node.id, result.outcome)
+    run.state.pop("until", None)
+    if target is None:
+        batch.finish(run, "completed", step.at)
+        return False
+    run.node_id, run.due_at = target, step.at
+    return True
+
+
+def _too_many(batch: Batch, run: RunState, at: datetime) -> None:
+    if run.status == ACTIVE:
+        batch.log(run, run.node_id, "failed", at, reason="too_many_steps")
+        batch.finish(run, "exited", at, "error")
+
+
+def _advance_carefully(batch: Batch, run: RunState, at: datetime) -> int:
+    """`advance`, each step in its own savepoint (app/engine/isolation.py)."""
+    loaded = isolated(batch, lambda: (batch.journey(run), batch.contact(run.contact_id)),
+                      lambda exc: fail_run(batch, run, run.node_id, at, exc))
+    if loaded is None:
+        return 0
+    journey, contact = loaded
+    nodes = journey.model.nodes
+    steps = 0
+    while run.status == ACTIVE and steps < MAX_STEPS_PER_RUN:
+        node = nodes.get(run.node_id) if run.node_id else None
+        if node is None:
+            batch.log(run, run.node_id, "failed", at, reason="missing_node")
             batch.finish(run, "exited", at, "error")
+            break
+        steps += 1
+        step = Step(batch, run, journey, node, contact, at)
+        if step.first_visit:          # counted outside the savepoint: the run did reach the step
+            batch.counts.add(run.journey_id, node.id, REACHED, at)
+        before = (run.node_id, run.due_at, copy.deepcopy(run.state))
+
+        def failed(exc: Exception, step: Step = step, before: tuple = before) -> None:
+            run.node_id, run.due_at, run.state = before
+            run.status, run.exit_reason = ACTIVE, None
+            fail_run(batch, run, step.node.id, at, exc, step.node.title)
+
+        if not isolated(batch, lambda step=step: _settle(batch, step, HANDLERS[step.node.kind](step)), failed):
+            break
+    else:
+        _too_many(batch, run, at)
     batch.steps += steps
     return steps
 
@@ -79,28 +134,48 @@ class Stepper:
                 .order_by(runs.c.due_at, runs.c.id).limit(self.batch_size))
 
     def tick(self, horizon: datetime | None = None) -> int:
-        """Advances every run due by `horizon` (default: now); returns how many runs moved."""
+        """Advances every run due by `horizon` (default: now); returns how many runs moved.
+
+        A batch that raises is rolled back and done again carefully (each step in its own savepoint):
+        the runs whose step raised end exited with reason `error`, the rest of the batch commits."""
         horizon = horizon or self.clock.now()
         moved = 0
         while True:
-            with write_transaction(self.engine) as conn:
-                due = [RunState.from_row(r) for r in conn.execute(self._due(horizon))]
-                if not due:
-                    return moved
-                batch = Batch(conn, self.journeys, self.templates, self.events)
+            try:
+                count = self._batch(horizon, careful=False)
+            except Exception as exc:  # noqa: BLE001 - replayed below; the database's own trouble re-raises
+                if not isolatable(exc):
+                    raise
+                log.warning("a batch of due runs failed (%s); running it again one step at a time", one_line(exc))
+                count = -1
+            if count < 0:      # outside the handler: the replay's own failures are not "during" this one
+                count = self._batch(horizon, careful=True)
+            if not count:
+                return moved
+            moved += count
+            if count < self.batch_size:
+                return moved
+
+    def _batch(self, horizon: datetime, careful: bool) -> int:
+        with write_transaction(self.engine) as conn:
+            due = [RunState.from_row(r) for r in conn.execute(self._due(horizon))]
+            if not due:
+                return 0
+            batch = Batch(conn, self.journeys, self.templates, self.events)
+            now = self.clock.now()
+            if careful:
+                batch.be_careful(now)     # and read lazily: a contact that cannot be read fails its own run
+            else:
                 batch.preload([r.contact_id for r in due])
                 batch.preload_messages([r.id for r in due])
                 batch.preload_events(due)
-                now = self.clock.now()
-                for run in due:
-                    # Virtual time: each run steps at its own due time, so logs and sends carry it.
-                    at = run.due_at if self.clock.virtual and run.due_at else now
-                    advance(batch, run, at)
-                batch.flush(now)
-                self.steps += batch.steps
-            moved += len(due)
-            if len(due) < self.batch_size:
-                return moved
+            for run in due:
+                # Virtual time: each run steps at its own due time, so logs and sends carry it.
+                at = run.due_at if self.clock.virtual and run.due_at else now
+                advance(batch, run, at)
+            batch.flush(now)
+            self.steps += batch.steps
+        return len(due)
 
     def next_due(self) -> datetime | None:
         with self.engine.connect() as conn:

@@ -1,0 +1,111 @@
+"""One bad run never stops the others.
+
+The engine's batches run without savepoints (they would cost every step). When
+a batch raises, its transaction rolls back whole and the same work is done
+again *carefully*: every step, every event and every journey's reaction in its
+own SAVEPOINT, with the batch's buffered writes flushed before and after it, so
+that a failure rolls back exactly that unit — its SQL writes (PostgreSQL aborts
+a transaction at its first failed statement; the savepoint is what lets the
+rest go on) and its half-buffered rows — and the rest commits.
+
+What is isolated is what the data or a journey can cause: any Python exception,
+and the database refusing a value. What the database itself says about its own
+state (locked, full, gone: `OperationalError`, `InterfaceError`) is not a bad
+run: the whole batch rolls back and is retried later, losing and blaming nothing.
+
+A failed unit leaves one line where the user looks (the run log, the dead
+letters) and its full traceback in the log file (app/logfile.py).
+"""
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime
+from typing import Callable, TypeVar
+
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from .runs import Batch, RunState
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# The database's own trouble, not the data's: never blamed on one run or event.
+NOT_ISOLATED: tuple[type[BaseException], ...] = (OperationalError, InterfaceError)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+ONE_LINE_MAX = 300
+
+
+def isolatable(exc: BaseException) -> bool:
+    """True for what one run, event or journey can cause (then the rest of the batch goes on)."""
+    return isinstance(exc, Exception) and not isinstance(exc, NOT_ISOLATED)
+
+
+def clean(text: str, limit: int = ONE_LINE_MAX) -> str:
+    """`text` on one line without control characters (PostgreSQL refuses NUL), at most `limit` characters."""
+    flat = _CONTROL.sub(" ", text).strip()
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def one_line(exc: BaseException) -> str:
+    """"OverflowError: date value out of range": the exception's type and the first line of its text."""
+    first = str(exc).strip().split("\n", 1)[0]
+    name = type(exc).__name__
+    return clean(f"{name}: {first}" if first else name)
+
+
+def isolated(batch: Batch, work: Callable[[], T], failed: Callable[[Exception], None]) -> T | None:
+    """Runs `work` as one unit: directly in a normal batch (a failure fails the batch, which is then
+    replayed carefully); in a careful batch, inside its own savepoint, its buffered writes flushed
+    inside it. When it raises something `isolatable`, the savepoint and the buffers are dropped, the
+    batch's contacts are read again (the unit may have changed them in memory), `failed(exc)` records
+    the failure, and None is returned. Anything else (a locked or full database) propagates."""
+    if not batch.careful:
+        return work()
+    now = batch.now
+    assert now is not None, "be_careful(now) sets it"
+    batch.flush(now)                # what came before is not this unit's: keep it
+    savepoint = batch.conn.begin_nested()
+    try:
+        result = work()
+        batch.flush(now)
+    except Exception as exc:
+        try:
+            savepoint.rollback()
+        except Exception:  # noqa: BLE001 - the connection is gone: the outer transaction reports it
+            raise exc from None
+        if not isolatable(exc):
+            raise
+        batch.recover()
+        failed(exc)
+        return None
+    savepoint.commit()
+    return result
+
+
+def report(exc: BaseException, what: str) -> str:
+    """Writes `what` failed, with the traceback, to the log file; returns the one-line text for the user."""
+    text = one_line(exc)
+    log.error("%s failed: %s", what, text, exc_info=exc)
+    return text
+
+
+def fail_run(batch: Batch, run: RunState, node_id: str | None, at: datetime, exc: BaseException,
+             title: str = "") -> None:
+    """Ends `run` exited with reason `error` at `node_id`: a `failed` log row with the one-line text (the
+    step then counts the error) and the traceback in the log file. Its queued messages are cancelled."""
+    text = report(exc, f"journey {run.journey_id} v{run.version}, step {node_id} {title!r}, run {run.id}, "
+                       f"contact {run.contact_id!r}")
+    run.node_id = node_id if node_id is not None else run.node_id
+    detail = {"error": text, **({"step": clean(title, 80)} if title else {})}
+    batch.log(run, run.node_id, "failed", at, reason="error", detail=detail)
+    batch.finish(run, "exited", at, "error")
+
+
+def journey_failed(batch: Batch, journey_id: str, node_id: str | None, at: datetime, exc: BaseException,
+                   what: str) -> None:
+    """A journey's reaction that has no run to end (its trigger judging an event, a time-based scan):
+    counted as an error on `node_id` (its trigger), traceback in the log file."""
+    report(exc, f"journey {journey_id}: {what}")
+    batch.counts.add(journey_id, node_id, "failed", at, "error")
