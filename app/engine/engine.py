@@ -1,6 +1,7 @@
 """The engine facade: the same object runs under the app, the CLI, the simulator and the tests."""
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any, Callable, Iterable
 
@@ -16,6 +17,7 @@ from app.store.tables import runs
 
 from .clock import Clock, SystemClock
 from .context import EventCache, JourneyCache
+from .isolation import isolatable, one_line
 from .gate import check_document, require_runnable, variable_catalog
 from .ingest import EventIn, Ingested, ingest_batch
 from .outbox import Channel, RecordingChannel, hand_off
@@ -23,6 +25,8 @@ from .runs import ACTIVE, RUN_COLUMNS, Batch, RunState
 from .scan import next_scan_due, scan_journey
 from .stepper import BATCH_SIZE, Stepper
 from .templating import TemplateCache
+
+log = logging.getLogger(__name__)
 
 
 class JourneyEngine:
@@ -115,21 +119,43 @@ class JourneyEngine:
 
     def ingest(self, items: Iterable[EventIn], chunk: int = 500) -> Ingested:
         """Stores and applies events in transactions of `chunk`; returns how many were stored, how many
-        were repeats of stored events (skipped, changing nothing) and how many feedback events matched no
-        message. Each transaction commits on its own: after a crash, ingesting the same events again
-        skips the committed ones and applies the rest, so every event counts exactly once."""
+        were repeats of stored events (skipped, changing nothing), how many feedback events matched no
+        message, and the events that could not be applied. Each transaction commits on its own: after a
+        crash, ingesting the same events again skips the committed ones and applies the rest, so every
+        event counts exactly once.
+
+        A chunk that raises is rolled back and applied again one event at a time (app/engine/isolation.py):
+        a run whose step raises ends with an error, an event that still raises is dead-lettered with its
+        reason (and skipped as already present when imported again), and the rest are applied."""
         pending = list(items)
         total = Ingested()
         for start in range(0, len(pending), chunk):
-            with write_transaction(self.db) as conn:
-                batch = self._batch(conn)
-                done = ingest_batch(batch, pending[start:start + chunk], self.clock.now(), self.clock.virtual)
+            part, now = pending[start:start + chunk], self.clock.now()
+            try:
+                done = self._ingest(part, now, careful=False)
+            except Exception as exc:  # noqa: BLE001 - replayed below; the database's own trouble re-raises
+                if not isolatable(exc):
+                    raise
+                log.warning("a chunk of %d events failed (%s); applying it again one event at a time",
+                            len(part), one_line(exc))
+                done = None
+            if done is None:    # outside the handler: the replay's own failures are not "during" this one
+                done = self._ingest(part, now, careful=True)
             self.ingest_steps += done.steps
             total.steps += done.steps
             total.stored += done.stored
             total.duplicates += done.duplicates
             total.unmatched += done.unmatched
+            total.dead += done.dead
         return total
+
+    def _ingest(self, part: list[EventIn], now: datetime, careful: bool) -> Ingested:
+        with write_transaction(self.db) as conn:
+            batch = self._batch(conn)
+            if careful:
+                self.events.clear()     # ids the failed attempt cached may be given to other events now
+                batch.be_careful(now)
+            return ingest_batch(batch, part, now, self.clock.virtual)
 
     def tick(self, horizon: datetime | None = None) -> int:
         return self.stepper.tick(horizon)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Row, bindparam, func, select
@@ -37,6 +38,8 @@ from .context import CHANNELS, ContactView, LiveJourney
 from .entry import enter
 from .feedback import FEEDBACK, record_feedback
 from .runs import ACTIVE, Batch, RunState, active_runs_of
+from . import dead_letters
+from .isolation import fail_run, guarded, isolated, reaction_failed, report
 from .stepper import advance
 from .timeutil import subtract_duration
 
@@ -63,6 +66,7 @@ class Ingested:
     stored: int = 0
     duplicates: int = 0
     unmatched: int = 0
+    dead: list[tuple["EventIn", str]] = field(default_factory=list)   # not applied: the event and why
 
 
 _KNOWN = select(contacts.c.id).where(contacts.c.id.in_(bindparam("ids", expanding=True)))
@@ -89,6 +93,8 @@ def ingest_batch(batch: Batch, items: list[EventIn], received_at: datetime, virt
         keyed.setdefault(e.key(), e)
     fresh = sorted(_not_stored(conn, list(keyed)), key=lambda k: keyed[k].at)    # ids in time order
     result = Ingested(duplicates=len(items) - len(fresh))
+    if batch.careful:
+        return _ingest_carefully(batch, [(k, keyed[k]) for k in fresh], received_at, virtual, result)
     if fresh:
         first = min(keyed[k].at for k in fresh)
         ensure_contacts(batch, [keyed[k].contact for k in fresh], first)
@@ -122,16 +128,62 @@ def ingest_batch(batch: Batch, items: list[EventIn], received_at: datetime, virt
     return result
 
 
+def _ingest_carefully(batch: Batch, fresh: list[tuple[str, EventIn]], received_at: datetime, virtual: bool,
+                      result: Ingested) -> Ingested:
+    """`ingest_batch` after the batch failed once: each event stored and applied in its own savepoint
+    (and each step, and each journey's reaction, in theirs). An event that still raises changed
+    nothing and is dead-lettered with the reason (app/engine/dead_letters.py); the rest are applied."""
+    conn = batch.conn
+    live = batch.journeys.active(conn)
+    active: dict[str, list[RunState]] = {}
+
+    for key, event in fresh:
+        at = event.at if virtual else received_at
+
+        def apply(key: str = key, event: EventIn = event, at: datetime = at) -> tuple[int, bool] | None:
+            ensure_contacts(batch, [event.contact], event.at)
+            stored = _store_events(conn, [(key, event)], received_at)
+            if not stored:
+                return None                     # stored meanwhile by a concurrent writer (PostgreSQL)
+            record_attributes(conn, event.type, event.properties)
+            contact = batch.contact(event.contact)
+            if contact.id not in active:
+                active.update(active_runs_of(conn, [contact.id]))
+            mine = active.setdefault(contact.id, [])
+            _catch_up(batch, mine, at, virtual)
+            return stored[0][1], _apply(batch, event, stored[0][1], contact, mine, live, at)
+
+        def dead(exc: Exception, key: str = key, event: EventIn = event) -> None:
+            active.pop(event.contact, None)     # its runs are read again, as the rollback left them
+            reason = report(exc, f"event {event.type!r} of contact {event.contact!r} at {event.at}")
+            dead_letters.store(conn, key, event.contact, event.type, event.at, event.properties, event.id,
+                               received_at, reason)
+            result.dead.append((event, reason))
+
+        done = isolated(batch, apply, dead)
+        if done is None:
+            if not result.dead or result.dead[-1][0] is not event:
+                result.duplicates += 1
+            continue
+        event_id, matched = done
+        result.stored += 1
+        result.unmatched += not matched
+    batch.flush(received_at)
+    result.steps = batch.steps
+    return result
+
+
 _EVENT_FIELDS = ("id", "contact_id", "type", "occurred_at", "received_at", "properties", "idempotency_key")
 _INSERT_EVENTS = Many(lambda _: events.insert().values({c: bindparam(c) for c in _EVENT_FIELDS}))
 _STORED_KEYS = select(events.c.idempotency_key).where(events.c.idempotency_key.in_(bindparam("keys", expanding=True)))
 
 
 def _not_stored(conn: Connection, keys: list[str]) -> list[str]:
-    """The keys no stored event has yet, in the given order."""
+    """The keys no stored event has yet, in the given order (a dead-lettered event counts as stored)."""
     stored: set[str] = set()
     for start in range(0, len(keys), 500):
         stored.update(conn.execute(_STORED_KEYS, {"keys": keys[start:start + 500]}).scalars())
+    stored |= dead_letters.dead_keys(conn, [k for k in keys if k not in stored])
     return [k for k in keys if k not in stored]
 
 
@@ -190,22 +242,30 @@ def _apply(batch: Batch, event: EventIn, event_id: int, contact: ContactView, mi
             feedback.woken.due_at = at
             advance(batch, feedback.woken, at)
     credit = LastTouch()
-    for journey in live:
-        _convert(batch, journey, contact, event, at, mine, credit)
+    for journey in live:     # each journey's reaction is its own unit: one that raises fails alone
+        guarded(batch, mine, partial(_convert, batch, journey, contact, event, at, mine, credit),
+                 reaction_failed(batch, journey, contact, mine, at, f"judging its goal on {kind!r}"))
     credit.settle(batch, at, mine)
     _exit_matching(batch, contact, event, at, mine)
     for journey in live:
-        trigger = journey.trigger
-        if trigger is None:
-            continue
-        config = trigger.config
-        fires = (config["mode"] == "event" and config["event"] == kind
-                 and (not config["conditions"]      # no rows: true, without building the contact's data
-                      or all_hold(config["conditions"], props, contact.condition_data(), contact.tags)))
-        if fires or any(j is journey for j in crossed):
-            enter(batch, journey, contact, at, mine, event=props, event_type=kind, event_id=event_id)
+        if journey.trigger is not None:
+            guarded(batch, mine, partial(_trigger, batch, journey, contact, event, event_id, at, mine, crossed),
+                     reaction_failed(batch, journey, contact, [], at, f"judging its trigger on {kind!r}"))
     mine[:] = [r for r in mine if r.status == ACTIVE]
     return matched
+
+
+def _trigger(batch: Batch, journey: LiveJourney, contact: ContactView, event: EventIn, event_id: int,
+             at: datetime, mine: list[RunState], crossed: list[LiveJourney]) -> None:
+    """Enters the contact when the event (or the spend it added) fires the journey's trigger."""
+    trigger = journey.trigger
+    assert trigger is not None
+    config, props = trigger.config, event.properties
+    fires = (config["mode"] == "event" and config["event"] == event.type
+             and (not config["conditions"]      # no rows: true, without building the contact's data
+                  or all_hold(config["conditions"], props, contact.condition_data(), contact.tags)))
+    if fires or any(j is journey for j in crossed):
+        enter(batch, journey, contact, at, mine, event=props, event_type=event.type, event_id=event_id)
 
 
 _ORDER = Many(lambda _: contacts.update().where(contacts.c.id == bindparam("cid")).values(
@@ -346,8 +406,16 @@ def _exit_matching(batch: Batch, contact: ContactView, event: EventIn, at: datet
     for run in mine:
         if run.status != ACTIVE:
             continue
-        settings = batch.journey(run).settings
-        if any(_matches(rule, event, contact) for rule in settings["exit_conditions"]):
-            batch.finish(run, "exited", at, "exit_condition")
-        elif everything_off and settings["exit_on_unsubscribe_all"]:
-            batch.finish(run, "exited", at, "unsubscribed")
+
+        def judge(run: RunState = run) -> None:
+            settings = batch.journey(run).settings
+            if any(_matches(rule, event, contact) for rule in settings["exit_conditions"]):
+                batch.finish(run, "exited", at, "exit_condition")
+            elif everything_off and settings["exit_on_unsubscribe_all"]:
+                batch.finish(run, "exited", at, "unsubscribed")
+
+        guarded(batch, [run], judge, partial(_failed_run, batch, run, at))
+
+
+def _failed_run(batch: Batch, run: RunState, at: datetime, exc: Exception) -> None:
+    fail_run(batch, run, run.node_id, at, exc)

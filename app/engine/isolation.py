@@ -18,6 +18,7 @@ letters) and its full traceback in the log file (app/logfile.py).
 """
 from __future__ import annotations
 
+import copy
 import logging
 import re
 from datetime import datetime
@@ -25,7 +26,8 @@ from typing import Callable, TypeVar
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from .runs import Batch, RunState
+from .context import ContactView, LiveJourney
+from .runs import ACTIVE, Batch, RunState
 
 log = logging.getLogger(__name__)
 
@@ -109,3 +111,35 @@ def journey_failed(batch: Batch, journey_id: str, node_id: str | None, at: datet
     counted as an error on `node_id` (its trigger), traceback in the log file."""
     report(exc, f"journey {journey_id}: {what}")
     batch.counts.add(journey_id, node_id, "failed", at, "error")
+
+
+def guarded(batch: Batch, mine: list[RunState], work: Callable[[], None], failed: Callable[[Exception], None]) -> None:
+    """One journey's reaction to an event as its own unit (app/engine/isolation.py): in a careful batch,
+    a failure rolls it back, puts the contact's runs back as they were, and calls `failed`."""
+    if not batch.careful:
+        work()
+        return
+    saved = [(r, r.status, r.exit_reason, r.node_id, r.due_at, copy.deepcopy(r.state)) for r in mine]
+    listed = list(mine)
+
+    def restore_then(exc: Exception) -> None:
+        for r, status, exit_reason, node_id, due_at, state in saved:
+            r.status, r.exit_reason, r.node_id, r.due_at, r.state = status, exit_reason, node_id, due_at, state
+        mine[:] = listed
+        failed(exc)
+
+    isolated(batch, work, restore_then)
+
+
+def reaction_failed(batch: Batch, journey: LiveJourney, contact: ContactView, mine: list[RunState], at: datetime,
+                    what: str) -> Callable[[Exception], None]:
+    """What a journey's failed reaction leaves: its runs for this contact end with an error; with none,
+    the error is counted on its trigger."""
+    def failed(exc: Exception) -> None:
+        own = [r for r in mine if r.journey_id == journey.id and r.status == ACTIVE]
+        for run in own:
+            fail_run(batch, run, run.node_id, at, exc)
+        if not own:
+            journey_failed(batch, journey.id, journey.trigger.id if journey.trigger else None, at, exc,
+                           f"{what} for contact {contact.id!r}")
+    return failed

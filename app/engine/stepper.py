@@ -7,6 +7,7 @@ batch at once: run rows, log rows and outbox rows in one transaction.
 from __future__ import annotations
 
 import copy
+from functools import partial
 import logging
 from datetime import datetime
 
@@ -80,6 +81,10 @@ def _settle(batch: Batch, step: Step, result: Result) -> bool:
     return True
 
 
+def _take(batch: Batch, step: Step) -> bool:
+    return _settle(batch, step, HANDLERS[step.node.kind](step))
+
+
 def _too_many(batch: Batch, run: RunState, at: datetime) -> None:
     if run.status == ACTIVE:
         batch.log(run, run.node_id, "failed", at, reason="too_many_steps")
@@ -112,7 +117,7 @@ def _advance_carefully(batch: Batch, run: RunState, at: datetime) -> int:
             run.status, run.exit_reason = ACTIVE, None
             fail_run(batch, run, step.node.id, at, exc, step.node.title)
 
-        if not isolated(batch, lambda step=step: _settle(batch, step, HANDLERS[step.node.kind](step)), failed):
+        if not isolated(batch, partial(_take, batch, step), failed):
             break
     else:
         _too_many(batch, run, at)
