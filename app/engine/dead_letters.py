@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection, Engine
 
 from app.store.sql import insert_or_ignore
@@ -74,8 +74,7 @@ def store(conn: Connection, key: str, contact: Any, kind: Any, at: Any, properti
 def dead_letters(db: Engine, limit: int = 100) -> tuple[int, list[DeadEvent]]:
     """How many events are dead-lettered, and the newest `limit` of them (newest first)."""
     with db.connect() as conn:
-        total = conn.execute(select(dead_events.c.id).order_by(None).with_only_columns(
-            dead_events.c.id.count())).scalar_one()
+        total = conn.execute(select(func.count()).select_from(dead_events)).scalar_one()
         rows = conn.execute(select(dead_events).order_by(dead_events.c.received_at.desc(), dead_events.c.id.desc())
                             .limit(limit)).all()
     found = []

@@ -7,7 +7,6 @@ every message at the same times as it does alone; the poisoned runs end `exited`
 """
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any, Callable
 
@@ -32,16 +31,10 @@ SHOPPERS = ("ann", "bob", "cho")
 
 
 @pytest.fixture
-def log_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "logs" / "journeys.log"
-    monkeypatch.setenv("JOURNEYS_LOG_FILE", str(path))
-    assert setup_logging() == path.resolve()
-    yield path
-    logger = logging.getLogger("app")
-    for handler in list(logger.handlers):
-        if getattr(handler, "baseFilename", None) == str(path.resolve()):
-            handler.close()
-            logger.removeHandler(handler)
+def log_file(log_file: Path) -> Path:
+    """The test's log file, set up as the app and the CLI do."""
+    assert setup_logging() == log_file.resolve()
+    return log_file
 
 
 def poison(world: World, journey_id: str, node_id: str, **config: Any) -> None:
