@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import partial
 from typing import Any, Callable, Iterable
 
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from app.store.tables import runs
 
 from .clock import Clock, SystemClock
 from .context import EventCache, JourneyCache
-from .isolation import isolatable, one_line
+from .isolation import isolatable, isolated, journey_failed, one_line
 from .gate import check_document, require_runnable, variable_catalog
 from .ingest import EventIn, Ingested, ingest_batch
 from .outbox import Channel, RecordingChannel, hand_off
@@ -161,10 +162,33 @@ class JourneyEngine:
         return self.stepper.tick(horizon)
 
     def scan(self) -> int:
+        """Enters whoever a time-based trigger (no order for N days, anniversary, manual send) finds due;
+        returns how many entered. A scan that raises is done again carefully: a journey whose scan
+        raises counts an error on its trigger (and is scanned again next time), a contact whose entry
+        raises is skipped with an error on the trigger, a run whose step raises ends with an error."""
         now = self.clock.now()
+        try:
+            entered: int | None = self._scan(now, careful=False)
+        except Exception as exc:  # noqa: BLE001 - replayed below; the database's own trouble re-raises
+            if not isolatable(exc):
+                raise
+            log.warning("a time-based scan failed (%s); scanning again one journey at a time", one_line(exc))
+            entered = None
+        if entered is None:
+            entered = self._scan(now, careful=True)
+        return entered
+
+    def _scan(self, now: datetime, careful: bool) -> int:
         with write_transaction(self.db) as conn:
             batch = self._batch(conn)
-            entered = sum(scan_journey(batch, j, now) for j in self.journeys.active(conn))
+            if careful:
+                batch.be_careful(now)
+            entered = 0
+            for journey in self.journeys.active(conn):
+                trigger = journey.trigger
+                found = isolated(batch, partial(scan_journey, batch, journey, now), partial(
+                    journey_failed, batch, journey.id, trigger.id if trigger else None, now, what="its time-based scan"))
+                entered += found or 0
             batch.flush(now)
             self.ingest_steps += batch.steps
         return entered

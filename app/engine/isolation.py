@@ -113,12 +113,12 @@ def journey_failed(batch: Batch, journey_id: str, node_id: str | None, at: datet
     batch.counts.add(journey_id, node_id, "failed", at, "error")
 
 
-def guarded(batch: Batch, mine: list[RunState], work: Callable[[], None], failed: Callable[[Exception], None]) -> None:
-    """One journey's reaction to an event as its own unit (app/engine/isolation.py): in a careful batch,
-    a failure rolls it back, puts the contact's runs back as they were, and calls `failed`."""
+def guarded(batch: Batch, mine: list[RunState], work: Callable[[], T], failed: Callable[[Exception], None]) -> T | None:
+    """One journey's reaction (to an event, to a scan) as its own unit (see `isolated`): in a careful
+    batch, a failure rolls it back, puts the contact's runs `mine` back as they were, calls `failed`
+    and returns None."""
     if not batch.careful:
-        work()
-        return
+        return work()
     saved = [(r, r.status, r.exit_reason, r.node_id, r.due_at, copy.deepcopy(r.state)) for r in mine]
     listed = list(mine)
 
@@ -128,7 +128,7 @@ def guarded(batch: Batch, mine: list[RunState], work: Callable[[], None], failed
         mine[:] = listed
         failed(exc)
 
-    isolated(batch, work, restore_then)
+    return isolated(batch, work, restore_then)
 
 
 def reaction_failed(batch: Batch, journey: LiveJourney, contact: ContactView, mine: list[RunState], at: datetime,
