@@ -17,7 +17,7 @@ from app.engine import handlers, stepper
 from app.engine.clock import VirtualClock
 from app.engine.engine import JourneyEngine
 from app.engine.outbox import RecordingChannel
-from app.engine.stats import journey_stats
+from app.engine.stats import format_table, journey_stats
 from app.examples import load_example
 from app.journey.model import Journey
 from app.logfile import setup_logging
@@ -111,6 +111,8 @@ def test_a_poisoned_wait_beside_the_cart_journey_fails_its_runs_only(world, alon
     assert "OverflowError" in failed[0]["detail"]["error"] and "\n" not in failed[0]["detail"]["error"]
     assert _errors_at(world, poisoned, bad_wait) == 3
     assert journey_stats(world.db, poisoned).exited == {"error": 3}
+    table = format_table(journey_stats(world.db, poisoned), {n.id: (n.kind, n.title) for n in journey.nodes.values()})
+    assert table[0].endswith("errors") and "an error" in table[-1]
     text = log_file.read_text(encoding="utf-8")
     assert "Traceback (most recent call last)" in text and "OverflowError" in text and bad_wait in text
 
