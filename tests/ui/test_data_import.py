@@ -88,3 +88,16 @@ def test_a_json_lines_file_with_unicode_separators_in_strings_imports_every_line
     qtbot.waitUntil(lambda: "Imported 3 events from reviews.jsonl" in window.statusBar().currentMessage(),
                     timeout=10000)
     assert warnings == [] and _count(window, events) == 3
+
+
+def test_the_status_bar_says_which_events_were_set_aside():
+    """Issue 9 §3: an event that could not be applied is dead-lettered; the import says so in one line."""
+    from datetime import datetime, timezone
+
+    from app.engine.ingest import EventIn, Ingested
+    from app.ui.data_import import _events_done
+
+    bad = EventIn("s250", "order_placed", datetime(2026, 3, 2, tzinfo=timezone.utc), {})
+    text = _events_done(Ingested(stored=499, dead=[(bad, "ArithmeticError: spend overflow")]), "events.jsonl")
+    assert text == ("Imported 499 events from events.jsonl; 1 event could not be applied and was set aside "
+                    "(first: ArithmeticError: spend overflow).")
