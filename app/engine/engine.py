@@ -186,8 +186,9 @@ class JourneyEngine:
             entered = 0
             for journey in self.journeys.active(conn):
                 trigger = journey.trigger
-                found = isolated(batch, partial(scan_journey, batch, journey, now), partial(
-                    journey_failed, batch, journey.id, trigger.id if trigger else None, now, what="its time-based scan"))
+                failed = partial(journey_failed, batch, journey.id, trigger.id if trigger else None, now,
+                                 what="its time-based scan")
+                found = isolated(batch, partial(scan_journey, batch, journey, now), failed)
                 entered += found or 0
             batch.flush(now)
             self.ingest_steps += batch.steps

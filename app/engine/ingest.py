@@ -160,7 +160,7 @@ def _ingest_carefully(batch: Batch, fresh: list[tuple[str, EventIn]], received_a
                                received_at, reason)
             result.dead.append((event, reason))
 
-        done = isolated(batch, apply, dead)
+        done = isolated(batch, apply, dead, [event.contact])
         if done is None:
             if not result.dead or result.dead[-1][0] is not event:
                 result.duplicates += 1
@@ -244,13 +244,13 @@ def _apply(batch: Batch, event: EventIn, event_id: int, contact: ContactView, mi
     credit = LastTouch()
     for journey in live:     # each journey's reaction is its own unit: one that raises fails alone
         guarded(batch, mine, partial(_convert, batch, journey, contact, event, at, mine, credit),
-                 reaction_failed(batch, journey, contact, mine, at, f"judging its goal on {kind!r}"))
+                reaction_failed(batch, journey, contact, mine, at, f"judging its goal on {kind!r}"), contact.id)
     credit.settle(batch, at, mine)
     _exit_matching(batch, contact, event, at, mine)
     for journey in live:
         if journey.trigger is not None:
             guarded(batch, mine, partial(_trigger, batch, journey, contact, event, event_id, at, mine, crossed),
-                     reaction_failed(batch, journey, contact, [], at, f"judging its trigger on {kind!r}"))
+                    reaction_failed(batch, journey, contact, [], at, f"judging its trigger on {kind!r}"), contact.id)
     mine[:] = [r for r in mine if r.status == ACTIVE]
     return matched
 
@@ -414,7 +414,7 @@ def _exit_matching(batch: Batch, contact: ContactView, event: EventIn, at: datet
             elif everything_off and settings["exit_on_unsubscribe_all"]:
                 batch.finish(run, "exited", at, "unsubscribed")
 
-        guarded(batch, [run], judge, partial(_failed_run, batch, run, at))
+        guarded(batch, [run], judge, partial(_failed_run, batch, run, at), contact.id)
 
 
 def _failed_run(batch: Batch, run: RunState, at: datetime, exc: Exception) -> None:

@@ -22,7 +22,7 @@ import copy
 import logging
 import re
 from datetime import datetime
-from typing import Callable, TypeVar
+from typing import Callable, Iterable, TypeVar
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -57,12 +57,14 @@ def one_line(exc: BaseException) -> str:
     return clean(f"{name}: {first}" if first else name)
 
 
-def isolated(batch: Batch, work: Callable[[], T], failed: Callable[[Exception], None]) -> T | None:
+def isolated(batch: Batch, work: Callable[[], T], failed: Callable[[Exception], None],
+             contacts: Iterable[str] | None = None) -> T | None:
     """Runs `work` as one unit: directly in a normal batch (a failure fails the batch, which is then
     replayed carefully); in a careful batch, inside its own savepoint, its buffered writes flushed
     inside it. When it raises something `isolatable`, the savepoint and the buffers are dropped, the
     batch's contacts are read again (the unit may have changed them in memory), `failed(exc)` records
-    the failure, and None is returned. Anything else (a locked or full database) propagates."""
+    the failure, and None is returned. Anything else (a locked or full database) propagates.
+    `contacts`: the only contacts the unit can change in memory (None: any), read again after a failure."""
     if not batch.careful:
         return work()
     now = batch.now
@@ -79,7 +81,7 @@ def isolated(batch: Batch, work: Callable[[], T], failed: Callable[[Exception], 
             raise exc from None
         if not isolatable(exc):
             raise
-        batch.recover()
+        batch.recover(contacts)
         failed(exc)
         return None
     savepoint.commit()
@@ -113,7 +115,8 @@ def journey_failed(batch: Batch, journey_id: str, node_id: str | None, at: datet
     batch.counts.add(journey_id, node_id, "failed", at, "error")
 
 
-def guarded(batch: Batch, mine: list[RunState], work: Callable[[], T], failed: Callable[[Exception], None]) -> T | None:
+def guarded(batch: Batch, mine: list[RunState], work: Callable[[], T], failed: Callable[[Exception], None],
+            contact: str | None = None) -> T | None:
     """One journey's reaction (to an event, to a scan) as its own unit (see `isolated`): in a careful
     batch, a failure rolls it back, puts the contact's runs `mine` back as they were, calls `failed`
     and returns None."""
@@ -128,7 +131,7 @@ def guarded(batch: Batch, mine: list[RunState], work: Callable[[], T], failed: C
         mine[:] = listed
         failed(exc)
 
-    return isolated(batch, work, restore_then)
+    return isolated(batch, work, restore_then, None if contact is None else [contact])
 
 
 def reaction_failed(batch: Batch, journey: LiveJourney, contact: ContactView, mine: list[RunState], at: datetime,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
-from typing import Any
+from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, func, select, text
@@ -129,9 +129,10 @@ class Batch:
         """From now on every step (and every unit the callers guard) runs in its own savepoint."""
         self.careful, self.now = True, now
 
-    def recover(self) -> None:
+    def recover(self, contact_ids: Iterable[str] | None = None) -> None:
         """After a savepoint rolled back a failed unit: drops its half-buffered writes and what was read
-        ahead (the unit may have changed it in memory), and reads the loaded contacts again."""
+        ahead (the unit may have changed it in memory), and reads again the loaded contacts it may
+        have changed (`contact_ids`; None: all)."""
         self._logs.clear()
         self._changed.clear()
         self._new_runs.clear()
@@ -142,12 +143,13 @@ class Batch:
         self._tag_writes.clear()
         self.counts = Counts()
         self.forget_messages()
-        fresh = load_contacts(self.conn, list(self.contacts))
-        for cid, view in list(self.contacts.items()):
+        wanted = list(self.contacts) if contact_ids is None else [c for c in contact_ids if c in self.contacts]
+        fresh = load_contacts(self.conn, wanted)
+        for cid in wanted:
             if cid in fresh:
-                vars(view).update(vars(fresh[cid]))     # in place: callers hold these objects
+                vars(self.contacts[cid]).update(vars(fresh[cid]))     # in place: callers hold these objects
             else:
-                del self.contacts[cid]                   # its creation was rolled back
+                del self.contacts[cid]                                 # its creation was rolled back
 
     # -- reading ---------------------------------------------------------------
 

@@ -62,7 +62,7 @@ def _enter_all(batch: Batch, journey: LiveJourney, ids: list[str], at: datetime,
             contact = batch.contact(cid)
             # Each contact's entry is its own unit: one whose rules or steps raise fails alone.
             run = guarded(batch, mine, partial(enter, batch, journey, contact, at, mine, event=event or {}),
-                          reaction_failed(batch, journey, contact, [], at, "entering from its time-based trigger"))
+                          reaction_failed(batch, journey, contact, [], at, "entering from its time-based trigger"), cid)
             entered += run is not None
     return entered
 

@@ -94,7 +94,7 @@ def _too_many(batch: Batch, run: RunState, at: datetime) -> None:
 def _advance_carefully(batch: Batch, run: RunState, at: datetime) -> int:
     """`advance`, each step in its own savepoint (app/engine/isolation.py)."""
     loaded = isolated(batch, lambda: (batch.journey(run), batch.contact(run.contact_id)),
-                      lambda exc: fail_run(batch, run, run.node_id, at, exc))
+                      lambda exc: fail_run(batch, run, run.node_id, at, exc), [run.contact_id])
     if loaded is None:
         return 0
     journey, contact = loaded
@@ -117,7 +117,7 @@ def _advance_carefully(batch: Batch, run: RunState, at: datetime) -> int:
             run.status, run.exit_reason = ACTIVE, None
             fail_run(batch, run, step.node.id, at, exc, step.node.title)
 
-        if not isolated(batch, partial(_take, batch, step), failed):
+        if not isolated(batch, partial(_take, batch, step), failed, [run.contact_id]):
             break
     else:
         _too_many(batch, run, at)

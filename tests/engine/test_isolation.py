@@ -50,7 +50,8 @@ def poison(world: World, journey_id: str, node_id: str, **config: Any) -> None:
 
 
 def two_waits(name: str = "Poisoned") -> tuple[Journey, str, str]:
-    """cart_abandoned → wait 30 min → wait 1 h → email; returns the journey, the second wait's id and the email's."""
+    """cart_abandoned → wait 30 min → wait 1 h → email; returns the journey and the ids of the second wait
+    and the email."""
     journey = simple_journey(name)
     first = journey.add_node("wait", {"mode": "duration", "delay": {"amount": 30, "unit": "minutes"}})
     second = journey.add_node("wait", {"mode": "duration", "delay": {"amount": 1, "unit": "hours"}})
