@@ -18,7 +18,7 @@ from app.store.tables import runs
 
 from .clock import Clock, SystemClock
 from .context import EventCache, JourneyCache
-from .isolation import isolatable, isolated, journey_failed, one_line
+from .isolation import isolatable, journey_failed, one_line, unit
 from .gate import check_document, require_runnable, variable_catalog
 from .ingest import EventIn, Ingested, ingest_batch
 from .outbox import Channel, RecordingChannel, hand_off
@@ -188,7 +188,7 @@ class JourneyEngine:
                 trigger = journey.trigger
                 failed = partial(journey_failed, batch, journey.id, trigger.id if trigger else None, now,
                                  what="its time-based scan")
-                found = isolated(batch, partial(scan_journey, batch, journey, now), failed)
+                found = unit(batch, partial(scan_journey, batch, journey, now), failed)
                 entered += found or 0
             batch.flush(now)
             self.ingest_steps += batch.steps

@@ -39,7 +39,7 @@ from .entry import enter
 from .feedback import FEEDBACK, record_feedback
 from .runs import ACTIVE, Batch, RunState, active_runs_of
 from . import dead_letters
-from .isolation import fail_run, guarded, isolated, reaction_failed, report
+from .isolation import fail_run, guarded, reaction_failed, report, unit
 from .stepper import advance
 from .timeutil import subtract_duration
 
@@ -160,7 +160,10 @@ def _ingest_carefully(batch: Batch, fresh: list[tuple[str, EventIn]], received_a
                                received_at, reason)
             result.dead.append((event, reason))
 
-        done = isolated(batch, apply, dead, [event.contact])
+        def forget(contact: str = event.contact) -> None:
+            active.pop(contact, None)           # its runs are read again, as the rollback left them
+
+        done = unit(batch, apply, dead, [event.contact], forget)
         if done is None:
             if not result.dead or result.dead[-1][0] is not event:
                 result.duplicates += 1

@@ -59,14 +59,50 @@ def one_line(exc: BaseException) -> str:
 
 def isolated(batch: Batch, work: Callable[[], T], failed: Callable[[Exception], None],
              contacts: Iterable[str] | None = None) -> T | None:
-    """Runs `work` as one unit: directly in a normal batch (a failure fails the batch, which is then
-    replayed carefully); in a careful batch, inside its own savepoint, its buffered writes flushed
-    inside it. When it raises something `isolatable`, the savepoint and the buffers are dropped, the
-    batch's contacts are read again (the unit may have changed them in memory), `failed(exc)` records
-    the failure, and None is returned. Anything else (a locked or full database) propagates.
-    `contacts`: the only contacts the unit can change in memory (None: any), read again after a failure."""
+    """Runs a *part* of a unit (a step, one journey's reaction, one contact's entry): directly, unless
+    its unit is being done again part by part (`batch.fine`, see `unit`); then in its own savepoint,
+    its buffered writes flushed inside it. When it raises something `isolatable`, the savepoint and
+    the buffers are dropped, the contacts it may have changed in memory (`contacts`; None: any) are
+    read again, `failed(exc)` records the failure, and None is returned. Anything else (a locked or
+    full database) propagates."""
+    if not batch.fine:
+        return work()
+    return _in_savepoint(batch, work, failed, contacts)
+
+
+def unit(batch: Batch, work: Callable[[], T], failed: Callable[[Exception], None],
+         contacts: Iterable[str] | None = None, restore: Callable[[], None] | None = None) -> T | None:
+    """Runs a *unit* of a batch (a due run, an event, a journey's scan): directly in a normal batch (a
+    failure fails the batch, which is then replayed carefully); in a careful one, in its own savepoint.
+    A unit that raises is rolled back (`restore` puts back what it changed in memory besides the
+    contacts) and done again with each part in its own savepoint (`isolated`), so the failing part
+    fails alone; if the unit still raises, `failed(exc)` records it and None is returned. Healthy units
+    of a careful batch so cost one savepoint each, not one per step."""
     if not batch.careful:
         return work()
+
+    def again(exc: Exception) -> None:
+        raise _Again(exc)
+
+    try:
+        return _in_savepoint(batch, work, again, contacts)
+    except _Again:
+        pass
+    if restore is not None:
+        restore()
+    batch.fine = True
+    try:
+        return _in_savepoint(batch, work, failed, contacts)
+    finally:
+        batch.fine = False
+
+
+class _Again(Exception):
+    """A unit failed as a whole: it is done again part by part."""
+
+
+def _in_savepoint(batch: Batch, work: Callable[[], T], failed: Callable[[Exception], None],
+                  contacts: Iterable[str] | None) -> T | None:
     now = batch.now
     assert now is not None, "be_careful(now) sets it"
     batch.flush(now)                # what came before is not this unit's: keep it

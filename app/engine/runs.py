@@ -123,10 +123,11 @@ class Batch:
         self._business_zone: str | None = None
         # Replaying a batch that failed: each unit in its own savepoint (app/engine/isolation.py).
         self.careful = False
+        self.fine = False           # a unit of a careful batch done again: each step in a savepoint too
         self.now: datetime | None = None                 # the batch's write time, for careful flushes
 
     def be_careful(self, now: datetime) -> None:
-        """From now on every step (and every unit the callers guard) runs in its own savepoint."""
+        """From now on every unit (a due run, an event, a journey's scan) runs in its own savepoint."""
         self.careful, self.now = True, now
 
     def recover(self, contact_ids: Iterable[str] | None = None) -> None:

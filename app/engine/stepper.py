@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 from functools import partial
+from typing import Callable
 import logging
 from datetime import datetime
 
@@ -22,7 +23,7 @@ from .counts import REACHED
 from .context import EventCache, JourneyCache
 from .handlers import HANDLERS
 from .runs import ACTIVE, RUN_COLUMNS, Batch, RunState
-from .isolation import fail_run, isolatable, isolated, one_line
+from .isolation import fail_run, isolatable, isolated, one_line, unit
 from .steps import Hold, Result, Step, Stop
 from .templating import TemplateCache
 
@@ -37,7 +38,7 @@ def advance(batch: Batch, run: RunState, at: datetime) -> int:
 
     In a careful batch (a replay after a failure) every step runs in its own savepoint: a step that
     raises ends the run exited with reason `error` at that step, and nothing it half did remains."""
-    if batch.careful:
+    if batch.fine:
         return _advance_carefully(batch, run, at)
     journey = batch.journey(run)
     contact = batch.contact(run.contact_id)
@@ -125,6 +126,20 @@ def _advance_carefully(batch: Batch, run: RunState, at: datetime) -> int:
     return steps
 
 
+def _failed(batch: Batch, run: RunState, at: datetime, exc: Exception) -> None:
+    fail_run(batch, run, run.node_id, at, exc)
+
+
+def _restorer(run: RunState) -> Callable[[], None]:
+    """Puts `run` back as it is now (before a unit that may fail changes it)."""
+    saved = (run.node_id, run.due_at, copy.deepcopy(run.state), run.status, run.exit_reason)
+
+    def restore() -> None:
+        run.node_id, run.due_at, run.state, run.status, run.exit_reason = saved
+        run.state = copy.deepcopy(saved[2])
+    return restore
+
+
 class Stepper:
     def __init__(self, engine: Engine, clock: Clock, journeys: JourneyCache, templates: TemplateCache,
                  batch_size: int = BATCH_SIZE, events: EventCache | None = None) -> None:
@@ -177,7 +192,11 @@ class Stepper:
             for run in due:
                 # Virtual time: each run steps at its own due time, so logs and sends carry it.
                 at = run.due_at if self.clock.virtual and run.due_at else now
-                advance(batch, run, at)
+                if careful:
+                    unit(batch, partial(advance, batch, run, at), partial(_failed, batch, run, at),
+                         [run.contact_id], _restorer(run))
+                else:
+                    advance(batch, run, at)
             batch.flush(now)
             self.steps += batch.steps
         return len(due)
