@@ -50,6 +50,7 @@ class JourneyEngine:
         self.stepper = Stepper(db, self.clock, self.journeys, self.templates, batch_size, self.events)
         self.batch_size = batch_size
         self.ingest_steps = 0          # node steps taken outside the stepper (ingest, scans)
+        self._wary = False             # the last chunk of events met a failure: start the next carefully
 
     def _batch(self, conn) -> Batch:
         return Batch(conn, self.journeys, self.templates, self.events)
@@ -132,14 +133,15 @@ class JourneyEngine:
         total = Ingested()
         for start in range(0, len(pending), chunk):
             part, now = pending[start:start + chunk], self.clock.now()
-            try:
-                done = self._ingest(part, now, careful=False)
-            except Exception as exc:  # noqa: BLE001 - replayed below; the database's own trouble re-raises
-                if not isolatable(exc):
-                    raise
-                log.warning("a chunk of %d events failed (%s); applying it again one event at a time",
-                            len(part), one_line(exc))
-                done = None
+            done = None
+            if not self._wary:
+                try:
+                    done = self._ingest(part, now, careful=False)
+                except Exception as exc:  # noqa: BLE001 - replayed below; the database's trouble re-raises
+                    if not isolatable(exc):
+                        raise
+                    log.warning("a chunk of %d events failed (%s); applying it again one event at a time",
+                                len(part), one_line(exc))
             if done is None:    # outside the handler: the replay's own failures are not "during" this one
                 done = self._ingest(part, now, careful=True)
             self.ingest_steps += done.steps
@@ -156,7 +158,11 @@ class JourneyEngine:
             if careful:
                 self.events.clear()     # ids the failed attempt cached may be given to other events now
                 batch.be_careful(now)
-            return ingest_batch(batch, part, now, self.clock.virtual)
+            done = ingest_batch(batch, part, now, self.clock.virtual)
+        # A careful chunk that met a failure: the next one most likely will too (a poisoned journey
+        # fails every entry), so it starts carefully rather than fail once first; a clean one ends that.
+        self._wary = careful and batch.failures > 0
+        return done
 
     def tick(self, horizon: datetime | None = None) -> int:
         return self.stepper.tick(horizon)

@@ -117,6 +117,7 @@ def _in_savepoint(batch: Batch, work: Callable[[], T], failed: Callable[[Excepti
             raise exc from None
         if not isolatable(exc):
             raise
+        batch.failures += 1
         batch.recover(contacts)
         failed(exc)
         return None

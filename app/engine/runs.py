@@ -124,6 +124,7 @@ class Batch:
         # Replaying a batch that failed: each unit in its own savepoint (app/engine/isolation.py).
         self.careful = False
         self.fine = False           # a unit of a careful batch done again: each step in a savepoint too
+        self.failures = 0           # units and parts rolled back in this careful batch
         self.now: datetime | None = None                 # the batch's write time, for careful flushes
 
     def be_careful(self, now: datetime) -> None:

@@ -147,6 +147,7 @@ class Stepper:
         self.events = events if events is not None else EventCache()
         self.batch_size = batch_size
         self.steps = 0          # node steps taken since start (the benchmark's measure)
+        self._wary = False      # the last batch met a failure: start the next one carefully
 
     def _due(self, horizon: datetime):
         return (select(*RUN_COLUMNS).join(journeys, journeys.c.id == runs.c.journey_id)
@@ -161,13 +162,14 @@ class Stepper:
         horizon = horizon or self.clock.now()
         moved = 0
         while True:
-            try:
-                count = self._batch(horizon, careful=False)
-            except Exception as exc:  # noqa: BLE001 - replayed below; the database's own trouble re-raises
-                if not isolatable(exc):
-                    raise
-                log.warning("a batch of due runs failed (%s); running it again one step at a time", one_line(exc))
-                count = -1
+            count = -1
+            if not self._wary:
+                try:
+                    count = self._batch(horizon, careful=False)
+                except Exception as exc:  # noqa: BLE001 - replayed below; the database's trouble re-raises
+                    if not isolatable(exc):
+                        raise
+                    log.warning("a batch of due runs failed (%s); running it again run by run", one_line(exc))
             if count < 0:      # outside the handler: the replay's own failures are not "during" this one
                 count = self._batch(horizon, careful=True)
             if not count:
@@ -199,6 +201,8 @@ class Stepper:
                     advance(batch, run, at)
             batch.flush(now)
             self.steps += batch.steps
+        # After a careful batch that met a failure, the next starts carefully too (see JourneyEngine.ingest).
+        self._wary = careful and batch.failures > 0
         return len(due)
 
     def next_due(self) -> datetime | None:
