@@ -154,10 +154,10 @@ def journey_failed(batch: Batch, journey_id: str, node_id: str | None, at: datet
 
 def guarded(batch: Batch, mine: list[RunState], work: Callable[[], T], failed: Callable[[Exception], None],
             contact: str | None = None) -> T | None:
-    """One journey's reaction (to an event, to a scan) as its own unit (see `isolated`): in a careful
-    batch, a failure rolls it back, puts the contact's runs `mine` back as they were, calls `failed`
-    and returns None."""
-    if not batch.careful:
+    """One journey's reaction (to an event, to a scan) as a part of its unit (see `isolated`): when the
+    unit is done part by part, a failure rolls the reaction back, puts the contact's runs `mine` back as
+    they were, calls `failed` and returns None."""
+    if not batch.fine:
         return work()
     saved = [(r, r.status, r.exit_reason, r.node_id, r.due_at, copy.deepcopy(r.state)) for r in mine]
     listed = list(mine)
