@@ -31,6 +31,7 @@ from app.store.event_keys import event_key
 from app.store.sql import insert_or_ignore
 from app.store.tables import contacts, events, messages, runs
 
+from . import dead_letters
 from .bulk import Many
 from .consent import ConsentChange, event_changes
 from .consent import record as record_consent
@@ -38,8 +39,7 @@ from .context import CHANNELS, ContactView, LiveJourney
 from .entry import enter
 from .feedback import FEEDBACK, record_feedback
 from .runs import ACTIVE, Batch, RunState, active_runs_of
-from . import dead_letters
-from .isolation import fail_run, guarded, reaction_failed, report, unit
+from .isolation import fail_run, guarded, reaction_failed
 from .stepper import advance
 from .timeutil import subtract_duration
 
@@ -93,8 +93,10 @@ def ingest_batch(batch: Batch, items: list[EventIn], received_at: datetime, virt
         keyed.setdefault(e.key(), e)
     fresh = sorted(_not_stored(conn, list(keyed)), key=lambda k: keyed[k].at)    # ids in time order
     result = Ingested(duplicates=len(items) - len(fresh))
-    if batch.careful:
-        return _ingest_carefully(batch, [(k, keyed[k]) for k in fresh], received_at, virtual, result)
+    if batch.careful:        # a replay after the chunk failed: event by event (app/engine/ingest_careful.py)
+        from .ingest_careful import ingest_carefully
+
+        return ingest_carefully(batch, [(k, keyed[k]) for k in fresh], received_at, virtual, result)
     if fresh:
         first = min(keyed[k].at for k in fresh)
         ensure_contacts(batch, [keyed[k].contact for k in fresh], first)
@@ -123,54 +125,6 @@ def ingest_batch(batch: Batch, items: list[EventIn], received_at: datetime, virt
         _catch_up(batch, mine, at, virtual)
         if not _apply(batch, event, event_id, contact, mine, live, at):
             result.unmatched += 1
-    batch.flush(received_at)
-    result.steps = batch.steps
-    return result
-
-
-def _ingest_carefully(batch: Batch, fresh: list[tuple[str, EventIn]], received_at: datetime, virtual: bool,
-                      result: Ingested) -> Ingested:
-    """`ingest_batch` after the batch failed once: each event stored and applied in its own savepoint
-    (and each step, and each journey's reaction, in theirs). An event that still raises changed
-    nothing and is dead-lettered with the reason (app/engine/dead_letters.py); the rest are applied."""
-    conn = batch.conn
-    live = batch.journeys.active(conn)
-    active: dict[str, list[RunState]] = {}
-
-    for key, event in fresh:
-        at = event.at if virtual else received_at
-
-        def apply(key: str = key, event: EventIn = event, at: datetime = at) -> tuple[int, bool] | None:
-            ensure_contacts(batch, [event.contact], event.at)
-            stored = _store_events(conn, [(key, event)], received_at)
-            if not stored:
-                return None                     # stored meanwhile by a concurrent writer (PostgreSQL)
-            record_attributes(conn, event.type, event.properties)
-            contact = batch.contact(event.contact)
-            if contact.id not in active:
-                active.update(active_runs_of(conn, [contact.id]))
-            mine = active.setdefault(contact.id, [])
-            _catch_up(batch, mine, at, virtual)
-            return stored[0][1], _apply(batch, event, stored[0][1], contact, mine, live, at)
-
-        def dead(exc: Exception, key: str = key, event: EventIn = event) -> None:
-            active.pop(event.contact, None)     # its runs are read again, as the rollback left them
-            reason = report(exc, f"event {event.type!r} of contact {event.contact!r} at {event.at}")
-            dead_letters.store(conn, key, event.contact, event.type, event.at, event.properties, event.id,
-                               received_at, reason)
-            result.dead.append((event, reason))
-
-        def forget(contact: str = event.contact) -> None:
-            active.pop(contact, None)           # its runs are read again, as the rollback left them
-
-        done = unit(batch, apply, dead, [event.contact], forget)
-        if done is None:
-            if not result.dead or result.dead[-1][0] is not event:
-                result.duplicates += 1
-            continue
-        event_id, matched = done
-        result.stored += 1
-        result.unmatched += not matched
     batch.flush(received_at)
     result.steps = batch.steps
     return result
