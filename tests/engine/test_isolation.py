@@ -148,3 +148,37 @@ def test_any_step_handler_that_raises_fails_only_its_run(world, alone, log_file,
     assert stats.entered == 3 and stats.left == {"error": 3}                  # arrivals add up
     failed = [e for e in world.log(action="failed") if e["journey_id"] == poisoned]
     assert failed[0]["detail"]["error"] == "ValueError: missing"
+
+
+def test_a_healthy_batch_never_takes_the_careful_path(world, alone, monkeypatch):
+    """Isolation costs nothing until something raises: no savepoint per step on the hot path."""
+    from app.engine.runs import Batch
+
+    def refuse(self, now):
+        raise AssertionError("a batch without a failure was replayed carefully")
+
+    monkeypatch.setattr(Batch, "be_careful", refuse)
+    monkeypatch.setattr(Batch, "recover", refuse)
+    assert shop_day(world) == alone
+
+
+def test_the_database_s_own_trouble_is_not_blamed_on_a_run(world, monkeypatch):
+    """A locked or vanished database is retried later as a whole: no run is marked as an error."""
+    from sqlalchemy.exc import OperationalError
+
+    journey, bad_wait, _ = two_waits()
+    poisoned = world.install(journey)
+    _raising_for(bad_wait, "wait", monkeypatch, lambda: OperationalError("UPDATE runs", {}, Exception("locked")))
+    world.contacts(CONTACTS)
+    from app.engine.ingest import EventIn
+
+    world.clock.set(t("2026-03-02T10:00:00Z"))
+    world.engine.ingest([EventIn("ann", "cart_abandoned", t("2026-03-02T10:00:00Z"), CART)])
+    with pytest.raises(OperationalError):
+        world.engine.tick(t("2026-03-02T11:00:00Z"))
+    [run] = [r for r in world.runs() if r["journey_id"] == poisoned]
+    assert run["status"] == "active" and not world.log(action="failed")     # nothing committed, nobody blamed
+    monkeypatch.undo()
+    world.engine.tick(t("2026-03-02T11:00:00Z"))                               # retried: it goes on
+    [run] = [r for r in world.runs() if r["journey_id"] == poisoned]
+    assert run["status"] == "active" and run["node_id"] == bad_wait
