@@ -17,7 +17,7 @@ from app.store.sql import write_transaction
 from app.store.tables import runs
 
 from .clock import Clock, SystemClock
-from .context import EventCache, JourneyCache
+from .context import EventCache, JourneyCache, LiveJourney
 from .isolation import isolatable, journey_failed, one_line, unit
 from .gate import check_document, require_runnable, variable_catalog
 from .ingest import EventIn, Ingested, ingest_batch
@@ -51,6 +51,7 @@ class JourneyEngine:
         self.batch_size = batch_size
         self.ingest_steps = 0          # node steps taken outside the stepper (ingest, scans)
         self._wary = False             # the last chunk of events met a failure: start the next carefully
+        self._scans_failed: set[tuple[str, int, str]] = set()    # (journey, version, reason) already counted
 
     def _batch(self, conn) -> Batch:
         return Batch(conn, self.journeys, self.templates, self.events)
@@ -191,14 +192,22 @@ class JourneyEngine:
                 batch.be_careful(now)
             entered = 0
             for journey in self.journeys.active(conn):
-                trigger = journey.trigger
-                failed = partial(journey_failed, batch, journey.id, trigger.id if trigger else None, now,
-                                 what="its time-based scan")
-                found = unit(batch, partial(scan_journey, batch, journey, now), failed)
+                found = unit(batch, partial(scan_journey, batch, journey, now),
+                             partial(self._scan_failed, batch, journey, now))
                 entered += found or 0
             batch.flush(now)
             self.ingest_steps += batch.steps
         return entered
+
+    def _scan_failed(self, batch: Batch, journey: LiveJourney, now: datetime, exc: Exception) -> None:
+        """A journey's scan raised: counted on its trigger and logged once per journey version and
+        reason, not at every scan (it is tried again each time, in case the cause went away)."""
+        key = (journey.id, journey.version, one_line(exc))
+        if key in self._scans_failed:
+            return
+        self._scans_failed.add(key)
+        trigger = journey.trigger
+        journey_failed(batch, journey.id, trigger.id if trigger else None, now, exc, "its time-based scan")
 
     def hand_off(self, batch_size: int | None = None) -> int:
         if batch_size is None:
