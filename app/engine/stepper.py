@@ -13,7 +13,7 @@ import logging
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from app.store.sql import write_transaction
 from app.store.tables import journeys, runs
@@ -23,7 +23,7 @@ from .counts import REACHED
 from .context import EventCache, JourneyCache
 from .handlers import HANDLERS
 from .runs import ACTIVE, RUN_COLUMNS, Batch, RunState
-from .isolation import fail_run, isolatable, isolated, one_line, unit
+from .isolation import fail_run, isolatable, isolated, one_line, report, unit
 from .steps import Hold, Result, Step, Stop
 from .templating import TemplateCache
 
@@ -180,7 +180,8 @@ class Stepper:
 
     def _batch(self, horizon: datetime, careful: bool) -> int:
         with write_transaction(self.engine) as conn:
-            due = [RunState.from_row(r) for r in conn.execute(self._due(horizon))]
+            due = self._read_due(conn, horizon) if careful else [
+                RunState.from_row(r) for r in conn.execute(self._due(horizon))]
             if not due:
                 return 0
             batch = Batch(conn, self.journeys, self.templates, self.events)
@@ -204,6 +205,27 @@ class Stepper:
         # After a careful batch that met a failure, the next starts carefully too (see JourneyEngine.ingest).
         self._wary = careful and batch.failures > 0
         return len(due)
+
+    def _read_due(self, conn: Connection, horizon: datetime) -> list[RunState]:
+        """The due runs, each read on its own when reading them together fails (a stored run that cannot
+        be read, say its state): that run ends exited with reason `error`, the others are returned."""
+        ids = list(conn.execute(self._due(horizon).with_only_columns(runs.c.id)).scalars())
+        found = []
+        for rid in ids:
+            savepoint = conn.begin_nested()
+            try:
+                row = conn.execute(select(*RUN_COLUMNS).where(runs.c.id == rid)).one()
+                found.append(RunState.from_row(row))
+            except Exception as exc:  # noqa: BLE001 - one unreadable run must not stop the others
+                savepoint.rollback()
+                if not isolatable(exc):
+                    raise
+                report(exc, f"reading run {rid}")
+                conn.execute(runs.update().where(runs.c.id == rid).values(
+                    status="exited", exit_reason="error", due_at=None, updated_at=self.clock.now()))
+                continue
+            savepoint.commit()
+        return found
 
     def next_due(self) -> datetime | None:
         with self.engine.connect() as conn:

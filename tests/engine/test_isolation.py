@@ -182,3 +182,28 @@ def test_the_database_s_own_trouble_is_not_blamed_on_a_run(world, monkeypatch):
     world.engine.tick(t("2026-03-02T11:00:00Z"))                               # retried: it goes on
     [run] = [r for r in world.runs() if r["journey_id"] == poisoned]
     assert run["status"] == "active" and run["node_id"] == bad_wait
+
+
+def test_a_stored_run_that_cannot_be_read_fails_alone(db_url):
+    """SQLite lets a run's stored state be anything; one that cannot be read ends with an error, and
+    the runs due with it go on."""
+    from app.engine.ingest import EventIn
+    from app.store.tables import runs
+
+    db = open_database(db_url)
+    clock = VirtualClock(t(START))
+    world = World(db, clock, RecordingChannel(), JourneyEngine(db, clock, RecordingChannel()))
+    world.contacts(CONTACTS)
+    cart = world.install(load_example("cart_abandonment"))
+    clock.set(t("2026-03-02T10:00:00Z"))
+    world.engine.ingest([EventIn(c, "cart_abandoned", t("2026-03-02T10:00:00Z"), CART) for c in ("ann", "cho")])
+    with db.begin() as conn:
+        conn.exec_driver_sql("UPDATE runs SET state = '{not json' WHERE contact_id = 'ann'")
+
+    world.advance_to("2026-03-02T11:30:00Z")
+
+    assert [m["contact_id"] for m in world.sent() if m["journey_id"] == cart] == ["cho"]
+    with db.connect() as conn:
+        status = conn.execute(select(runs.c.status, runs.c.exit_reason).where(runs.c.contact_id == "ann")).one()
+    assert tuple(status) == ("exited", "error")
+    db.dispose()
