@@ -205,6 +205,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print(line)
     if args.log:
         print(f"Wrote {len(result.activity)} activity line(s) to {args.log}")
+    for event, reason in result.dead[:10]:
+        print(f"{args.events}: {event.type} of {event.contact!r} at {event.at} could not be applied "
+              f"(set aside): {reason}", file=sys.stderr)
     return 0
 
 

@@ -54,6 +54,7 @@ class Simulation:
     steps: int = 0
     sent: list[dict[str, Any]] = field(default_factory=list)
     business_timezone: str = ""      # the zone of contacts without one ("" = not set: UTC)
+    dead: list[tuple[Any, str]] = field(default_factory=list)   # events that could not be applied, and why
 
 
 def install_journey(db: Engine, journey: Journey, now: datetime) -> str:
@@ -102,6 +103,7 @@ def _run(db: Engine, journey: Journey, contact_rows: list[ContactRow], events: l
     import_contacts(db, contact_rows, begin, contacts_source)
     journey_id = install_journey(db, journey, begin)
     i, n = 0, len(events)
+    dead: list[tuple[Any, str]] = []
     while True:
         next_event = events[i].at if i < n else None
         next_run = engine.stepper.next_due()
@@ -116,7 +118,7 @@ def _run(db: Engine, journey: Journey, contact_rows: list[ContactRow], events: l
             while j < n and j - i < EVENT_CHUNK and (next_scan is None or events[j].at < next_scan):
                 j += 1
             clock.set(events[j - 1].at)
-            engine.ingest(events[i:j], chunk=EVENT_CHUNK)
+            dead += engine.ingest(events[i:j], chunk=EVENT_CHUNK).dead
             i = j
         elif next_scan is not None and next_scan <= t:
             clock.set(t)
@@ -130,7 +132,7 @@ def _run(db: Engine, journey: Journey, contact_rows: list[ContactRow], events: l
     with db.connect() as conn:     # the time of the last thing that happened, not the horizon
         ended = conn.execute(select(func.max(run_log.c.at))).scalar() or begin
     result = Simulation(journey_id, begin, ended, journey_stats(db, journey_id), steps=engine.steps,
-                        sent=channel.sent)
+                        sent=channel.sent, dead=dead)
     if keep_log:
         result.activity = activity_log(db, journey, journey_id)
     return result
