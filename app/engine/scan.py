@@ -16,8 +16,8 @@ that crosses them.
 from __future__ import annotations
 
 import calendar
-from functools import partial
 from datetime import date, datetime, time, timedelta, timezone
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 

@@ -7,10 +7,10 @@ batch at once: run rows, log rows and outbox rows in one transaction.
 from __future__ import annotations
 
 import copy
-from functools import partial
-from typing import Callable
 import logging
 from datetime import datetime
+from functools import partial
+from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
@@ -36,8 +36,9 @@ MAX_STEPS_PER_RUN = 500   # a guard against a graph cycle slipping past validati
 def advance(batch: Batch, run: RunState, at: datetime) -> int:
     """Runs `run` from its current node until it holds or ends; returns the number of node steps.
 
-    In a careful batch (a replay after a failure) every step runs in its own savepoint: a step that
-    raises ends the run exited with reason `error` at that step, and nothing it half did remains."""
+    When its unit is done again part by part (a replay after a failure, app/engine/isolation.py), every
+    step runs in its own savepoint: a step that raises ends the run exited with reason `error` at that
+    step, and nothing it half did remains."""
     if batch.fine:
         return _advance_carefully(batch, run, at)
     journey = batch.journey(run)
