@@ -132,6 +132,14 @@ def cmd_events_import(args: argparse.Namespace) -> int:
 def cmd_events_dead_letters(args: argparse.Namespace) -> int:
     from app.engine.dead_letters import dead_letters
 
+    if args.retry:
+        from app.engine.engine import JourneyEngine
+
+        done, tried = JourneyEngine(_open_engine(args.db)).retry_dead_letters()
+        print(f"Retried {tried} dead-lettered event(s): {done.stored} applied, {len(done.dead)} set aside again")
+        for event, reason in done.dead[:10]:
+            print(f"  {event.type} of {event.contact!r}: {reason}", file=sys.stderr)
+        return 0
     total, found = dead_letters(_open_engine(args.db), args.limit)
     if not total:
         print("No dead-lettered events: every imported event was applied.")
@@ -316,6 +324,8 @@ def add_commands(sub: argparse._SubParsersAction, db_parent: argparse.ArgumentPa
     p = command(events, "dead-letters", cmd_events_dead_letters,
                 "List the events that could not be applied (dead-lettered), newest first, with the reason.")
     p.add_argument("--limit", type=int, default=50, metavar="N", help="show at most N (default 50)")
+    p.add_argument("--retry", action="store_true",
+                   help="apply them again (once the cause is fixed); those that still fail stay set aside")
     p = command(sub, "simulate", cmd_simulate,
                 "Run a journey on a virtual clock with the real engine and print per-step statistics.")
     p.add_argument("journey", metavar="JOURNEY.json")

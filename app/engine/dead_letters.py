@@ -4,7 +4,8 @@ An event whose application raises (app/engine/isolation.py) changes nothing and
 is stored here instead of among the applied events, with the exception's one
 line; the full traceback is in the log file. Its idempotency key stays taken:
 importing the same file again skips it as already present instead of failing
-on it again. `journeys events dead-letters` lists them.
+on it again. `journeys events dead-letters` lists them; with `--retry` (once the
+cause is fixed) it applies them again, and keeps as dead letters those that still fail.
 """
 from __future__ import annotations
 
@@ -71,8 +72,8 @@ def store(conn: Connection, key: str, contact: Any, kind: Any, at: Any, properti
     conn.execute(insert_or_ignore(dead_events, conn.dialect.name, ["idempotency_key"]), [row])
 
 
-def dead_letters(db: Engine, limit: int = 100) -> tuple[int, list[DeadEvent]]:
-    """How many events are dead-lettered, and the newest `limit` of them (newest first)."""
+def dead_letters(db: Engine, limit: int | None = 100) -> tuple[int, list[DeadEvent]]:
+    """How many events are dead-lettered, and the newest `limit` of them (newest first; None: all)."""
     with db.connect() as conn:
         total = conn.execute(select(func.count()).select_from(dead_events)).scalar_one()
         rows = conn.execute(select(dead_events).order_by(dead_events.c.received_at.desc(), dead_events.c.id.desc())
@@ -85,3 +86,28 @@ def dead_letters(db: Engine, limit: int = 100) -> tuple[int, list[DeadEvent]]:
             document = {}
         found.append(DeadEvent(row.contact_id, row.type, row.occurred_at, row.received_at, row.reason, document))
     return int(total), found
+
+
+def forget(conn: Connection, keys: list[str]) -> None:
+    """Removes the dead letters of these event keys (to apply them again, in the same transaction)."""
+    stored = [_stored_key(k) for k in keys]
+    for start in range(0, len(stored), 500):
+        conn.execute(dead_events.delete().where(dead_events.c.idempotency_key.in_(stored[start:start + 500])))
+
+
+def as_events(found: list[DeadEvent]) -> list[Any]:
+    """The dead letters as events to ingest again (app.engine.ingest.EventIn), those whose stored form
+    can be read back (an event whose time could not be read stays a dead letter)."""
+    from .ingest import EventIn
+
+    events = []
+    for dead in found:
+        document = dead.payload
+        contact, kind, properties = document.get("contact"), document.get("type"), document.get("properties")
+        try:
+            at = datetime.fromisoformat(document["at"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if isinstance(contact, str) and isinstance(kind, str) and isinstance(properties, dict):
+            events.append(EventIn(contact, kind, at, properties, document.get("id")))
+    return events

@@ -18,6 +18,7 @@ from app.store.tables import runs
 
 from .clock import Clock, SystemClock
 from .context import EventCache, JourneyCache, LiveJourney
+from . import dead_letters
 from .isolation import isolatable, journey_failed, one_line, unit
 from .gate import check_document, require_runnable, variable_catalog
 from .ingest import EventIn, Ingested, ingest_batch
@@ -120,7 +121,7 @@ class JourneyEngine:
 
     # -- the three jobs ----------------------------------------------------------
 
-    def ingest(self, items: Iterable[EventIn], chunk: int = 500) -> Ingested:
+    def ingest(self, items: Iterable[EventIn], chunk: int = 500, *, retry: bool = False) -> Ingested:
         """Stores and applies events in transactions of `chunk`; returns how many were stored, how many
         were repeats of stored events (skipped, changing nothing), how many feedback events matched no
         message, and the events that could not be applied. Each transaction commits on its own: after a
@@ -137,14 +138,14 @@ class JourneyEngine:
             done = None
             if not self._wary:
                 try:
-                    done = self._ingest(part, now, careful=False)
+                    done = self._ingest(part, now, careful=False, retry=retry)
                 except Exception as exc:  # noqa: BLE001 - replayed below; the database's trouble re-raises
                     if not isolatable(exc):
                         raise
                     log.warning("a chunk of %d events failed (%s); applying it again one event at a time",
                                 len(part), one_line(exc))
             if done is None:    # outside the handler: the replay's own failures are not "during" this one
-                done = self._ingest(part, now, careful=True)
+                done = self._ingest(part, now, careful=True, retry=retry)
             self.ingest_steps += done.steps
             total.steps += done.steps
             total.stored += done.stored
@@ -153,8 +154,19 @@ class JourneyEngine:
             total.dead += done.dead
         return total
 
-    def _ingest(self, part: list[EventIn], now: datetime, careful: bool) -> Ingested:
+    def retry_dead_letters(self) -> tuple[Ingested, int]:
+        """Applies the dead-lettered events again (after their cause was fixed): each is taken out of the
+        dead letters and ingested in the same transaction, so one that still fails is set aside again
+        with its new reason and none is lost or applied twice. Returns what ingesting them did and how
+        many were retried."""
+        _total, found = dead_letters.dead_letters(self.db, limit=None)
+        items = dead_letters.as_events(found)
+        return self.ingest(items, retry=True), len(items)
+
+    def _ingest(self, part: list[EventIn], now: datetime, careful: bool, retry: bool = False) -> Ingested:
         with write_transaction(self.db) as conn:
+            if retry:
+                dead_letters.forget(conn, [e.key() for e in part])
             batch = self._batch(conn)
             if careful:
                 self.events.clear()     # ids the failed attempt cached may be given to other events now

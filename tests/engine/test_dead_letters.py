@@ -176,3 +176,34 @@ def test_a_kill_after_isolation_keeps_its_result(tmp_path: Path, poisoned_orders
     assert len(rows) == 16 and set(rows) == {("exited", "error")}
     assert dead_letters(db)[0] == 1
     db.dispose()
+
+
+def test_dead_letters_are_applied_again_once_the_cause_is_fixed(tmp_path: Path, monkeypatch, capsys):
+    db = tmp_path / "shop.sqlite3"
+    lines = [{"contact": e.contact, "type": e.type, "at": e.at.isoformat(), "properties": e.properties,
+              **({"id": e.id} if e.id else {})} for e in chunk(20)]
+    lines[10]["properties"]["order_id"] = BAD_ORDER
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    original = ingest._record_order
+
+    def record(batch, contact, props, at, live):
+        if props.get("order_id") == BAD_ORDER:
+            raise ArithmeticError("spend overflow")
+        return original(batch, contact, props, at, live)
+
+    monkeypatch.setattr(ingest, "_record_order", record)
+    assert main(["events", "import", str(path), "--db", str(db)]) == 0
+    assert main(["events", "dead-letters", "--retry", "--db", str(db)]) == 0     # not fixed yet
+    assert "Retried 1 dead-lettered event(s): 0 applied, 1 set aside again" in capsys.readouterr().out
+    monkeypatch.undo()                                                              # the bug is fixed
+
+    assert main(["events", "dead-letters", "--retry", "--db", str(db)]) == 0
+    assert "Retried 1 dead-lettered event(s): 1 applied, 0 set aside again" in capsys.readouterr().out
+    engine = open_database(f"sqlite:///{db}")
+    assert _count(engine, events) == 20 and dead_letters(engine)[0] == 0
+    with engine.connect() as conn:
+        assert conn.execute(select(contacts.c.order_count).where(contacts.c.id == "s010")).scalar_one() == 1
+    engine.dispose()
+    assert main(["events", "import", str(path), "--db", str(db)]) == 0                # still counted once
+    assert "Imported 0 event(s)" in capsys.readouterr().out
