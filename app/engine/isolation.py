@@ -147,9 +147,18 @@ def fail_run(batch: Batch, run: RunState, node_id: str | None, at: datetime, exc
 def journey_failed(batch: Batch, journey_id: str, node_id: str | None, at: datetime, exc: BaseException,
                    what: str) -> None:
     """A journey's reaction that has no run to end (its trigger judging an event, a time-based scan):
-    counted as an error on `node_id` (its trigger), traceback in the log file."""
-    report(exc, f"journey {journey_id}: {what}")
+    counted as an error on `node_id` (its trigger) every time, its traceback written to the log file
+    the first time (a journey broken this way fails for every event: one traceback says it all)."""
+    key = (journey_id, node_id, one_line(exc))
+    if key not in _REPORTED:
+        if len(_REPORTED) >= 10_000:        # bounded: a long-running engine forgets the oldest
+            del _REPORTED[next(iter(_REPORTED))]
+        _REPORTED[key] = None
+        report(exc, f"journey {journey_id}: {what} (logged once; later failures alike are only counted)")
     batch.counts.add(journey_id, node_id, "failed", at, "error")
+
+
+_REPORTED: dict[tuple[str, str | None, str], None] = {}     # journey-level failures already in the log file
 
 
 def guarded(batch: Batch, mine: list[RunState], work: Callable[[], T], failed: Callable[[Exception], None],
