@@ -8,9 +8,8 @@ import threading
 from datetime import timedelta
 from typing import Any
 
-import pytest
 
-from app.engine import entry, ingest, scan
+from app.engine import entry, ingest
 from app.engine.ingest import EventIn
 from app.engine.outbox import RecordingChannel
 from app.engine.scheduler import LiveEngine
