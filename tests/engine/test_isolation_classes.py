@@ -8,7 +8,6 @@ import threading
 from datetime import timedelta
 from typing import Any
 
-
 from app.engine import entry, ingest
 from app.engine.ingest import EventIn
 from app.engine.outbox import RecordingChannel
