@@ -227,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from app.logfile import setup_logging
+
+    setup_logging()      # full tracebacks (a failed step, a dead-lettered event) go to the log file
     try:
         return args.handler(args)
     except CommandError as exc:

@@ -115,7 +115,42 @@ def cmd_events_import(args: argparse.Namespace) -> int:
     if done.unmatched:
         print(f"{done.unmatched} delivery feedback event(s) named no message of their contact on their channel "
               "and changed nothing (give properties.message_id from the activity log, or properties.channel)")
+    if done.dead:
+        from app.logfile import log_path
+
+        print(f"{len(done.dead)} event(s) could not be applied and were set aside (dead-lettered), changing "
+              f"nothing; the others were applied. Full details in {log_path()}; "
+              "list them with `journeys events dead-letters`:", file=sys.stderr)
+        for event, reason in done.dead[:10]:
+            print(f"  {_when(event.at) if isinstance(event.at, datetime) else event.at}  {event.type} "
+                  f"of {event.contact!r}: {reason}", file=sys.stderr)
+        if len(done.dead) > 10:
+            print(f"  … and {len(done.dead) - 10} more", file=sys.stderr)
     return PROBLEMS if problems else 0
+
+
+def cmd_events_dead_letters(args: argparse.Namespace) -> int:
+    from app.engine.dead_letters import dead_letters
+
+    if args.retry:
+        from app.engine.engine import JourneyEngine
+
+        done, tried = JourneyEngine(_open_engine(args.db)).retry_dead_letters()
+        print(f"Retried {tried} dead-lettered event(s): {done.stored} applied, {len(done.dead)} set aside again")
+        for event, reason in done.dead[:10]:
+            print(f"  {event.type} of {event.contact!r}: {reason}", file=sys.stderr)
+        return 0
+    total, found = dead_letters(_open_engine(args.db), args.limit)
+    if not total:
+        print("No dead-lettered events: every imported event was applied.")
+        return 0
+    print(f"{total} event(s) could not be applied (newest first; each changed nothing):")
+    for dead in found:
+        at = _when(dead.occurred_at) or str(dead.payload.get("at", "?"))
+        print(f"  {at}  {dead.type} of {dead.contact!r} (set aside {_when(dead.received_at)}): {dead.reason}")
+    if total > len(found):
+        print(f"  … and {total - len(found)} older (--limit N shows more)")
+    return 0
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -184,6 +219,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                  else f"version {result.version} unchanged (nothing published)"))
     if args.log:
         print(f"Wrote {len(result.activity)} activity line(s) to {args.log}")
+    for event, reason in result.dead[:10]:
+        print(f"{args.events}: {event.type} of {event.contact!r} at {event.at} could not be applied "
+              f"(set aside): {reason}", file=sys.stderr)
     return 0
 
 
@@ -289,6 +327,11 @@ def add_commands(sub: argparse._SubParsersAction, db_parent: argparse.ArgumentPa
                 ("Import events from a JSON-lines file and let active journeys react; bad lines, and events "
                  "already imported (same id, same order, or same content), are skipped."))
     p.add_argument("file", metavar="FILE.jsonl")
+    p = command(events, "dead-letters", cmd_events_dead_letters,
+                "List the events that could not be applied (dead-lettered), newest first, with the reason.")
+    p.add_argument("--limit", type=int, default=50, metavar="N", help="show at most N (default 50)")
+    p.add_argument("--retry", action="store_true",
+                   help="apply them again (once the cause is fixed); those that still fail stay set aside")
     p = command(sub, "simulate", cmd_simulate,
                 "Run a journey on a virtual clock with the real engine and print per-step statistics.")
     p.add_argument("journey", metavar="JOURNEY.json")

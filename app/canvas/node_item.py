@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QStyleOptionGraphicsItem, QWidget
 
 from app.engine.stats import NodeStats, outcome_figures, shown_statuses
@@ -39,7 +39,8 @@ def stats_text(kind: str, s: NodeStats, outcomes: list[tuple[str, str]], channel
     leads with its own conversions and revenue, then what it sent and the rates its channel
     reports (no "opened" for SMS or WhatsApp). A branching step counts every arrival that left on exactly one outcome,
     those with no message to check in words; with the waiting and those who left at the step,
-    its figures add up to its arrivals.
+    its figures add up to its arrivals. Errors (runs that failed at the step, triggers that raised)
+    lead when there are any: the step needs fixing.
     """
     if kind == "trigger":
         parts = [f"{s.entered:,} entered"]
@@ -66,6 +67,8 @@ def stats_text(kind: str, s: NodeStats, outcomes: list[tuple[str, str]], channel
     left = sum(s.left.values())
     if left and kind != "trigger":
         parts.append(f"{left:,} left")
+    if s.errors:       # first, so it stays in view when the strip is cut short or zoomed out
+        parts.insert(0, f"{s.errors:,} error" + ("s" if s.errors != 1 else ""))
     return _SEP.join(parts)
 
 
@@ -368,7 +371,15 @@ class NodeItem(QGraphicsRectItem):
         painter.drawRoundedRect(strip, r, r)
         painter.setFont(font)
         painter.setPen(t.muted)
+        lead = self._stats.split(_SEP, 1)[0] if self._shown is not None and self._shown.errors else ""
         for origin, line in lines:
+            if lead and line.startswith(lead):      # "3 errors" in the error colour: the step needs fixing
+                painter.setPen(t.error)
+                painter.drawText(origin, lead)
+                painter.setPen(t.muted)
+                painter.drawText(origin + QPointF(QFontMetricsF(font).horizontalAdvance(lead), 0), line[len(lead):])
+                lead = ""
+                continue
             painter.drawText(origin, line)
 
     def _paint_ports(self, painter: QPainter, lod: float) -> None:

@@ -7,12 +7,14 @@ for a whole batch in three queries, never one contact at a time.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable
 
 from sqlalchemy import BindParameter, Text, bindparam, select, type_coerce
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from app.journey.fileformat import from_document
 from app.journey.model import Journey, Node
@@ -21,6 +23,8 @@ from app.journey.settings import journey_timezone
 from app.store.tables import contact_channels, contact_tags, contacts, journey_versions, journeys
 
 from .consent import CHANNELS, UNKNOWN, UNSUBSCRIBED, allowed
+
+log = logging.getLogger(__name__)
 
 __all__ = ["CHANNELS", "ContactView", "EventCache", "JourneyCache", "LiveJourney", "load_contacts"]
 
@@ -67,6 +71,7 @@ class LiveJourney:
 class JourneyCache:
     def __init__(self) -> None:
         self._versions: dict[tuple[str, int], LiveJourney] = {}
+        self._broken: set[tuple[str, int]] = set()      # versions that could not be read (logged once)
 
     def get(self, conn: Connection, journey_id: str, version: int) -> LiveJourney:
         key = (journey_id, version)
@@ -90,7 +95,18 @@ class JourneyCache:
     def _published(self, conn: Connection, statuses: tuple[str, ...]) -> list[LiveJourney]:
         rows = conn.execute(select(journeys.c.id, journeys.c.published_version).where(
             journeys.c.status.in_(statuses), journeys.c.published_version.is_not(None)).order_by(journeys.c.id))
-        return [self.get(conn, jid, version) for jid, version in rows]
+        found = []
+        for jid, version in rows.all():
+            try:
+                found.append(self.get(conn, jid, version))
+            except (OperationalError, InterfaceError):
+                raise                   # the database's trouble, not the journey's
+            except Exception as exc:  # noqa: BLE001 - a stored version that cannot be read stops only itself
+                if (jid, version) not in self._broken:
+                    self._broken.add((jid, version))
+                    log.error("journey %s version %s cannot be read; it reacts to nothing until fixed: %s",
+                              jid, version, exc, exc_info=exc)
+        return found
 
 
 class EventCache:
@@ -106,6 +122,10 @@ class EventCache:
 
     def __contains__(self, event_id: int) -> bool:
         return event_id in self._props
+
+    def clear(self) -> None:
+        """Forgets everything (after a rolled-back batch: its event ids may be given to other events)."""
+        self._props.clear()
 
     def put(self, event_id: int, properties: dict[str, Any]) -> None:
         self._props[event_id] = properties

@@ -1,7 +1,9 @@
 """The engine facade: the same object runs under the app, the CLI, the simulator and the tests."""
 from __future__ import annotations
 
+import logging
 from datetime import datetime
+from functools import partial
 from typing import Any, Callable, Iterable
 
 from sqlalchemy import select
@@ -15,7 +17,9 @@ from app.store.sql import write_transaction
 from app.store.tables import runs
 
 from .clock import Clock, SystemClock
-from .context import EventCache, JourneyCache
+from .context import EventCache, JourneyCache, LiveJourney
+from . import dead_letters
+from .isolation import isolatable, journey_failed, one_line, unit
 from .gate import check_document, require_runnable, variable_catalog
 from .ingest import EventIn, Ingested, ingest_batch
 from .outbox import Channel, RecordingChannel, hand_off
@@ -23,6 +27,8 @@ from .runs import ACTIVE, RUN_COLUMNS, Batch, RunState
 from .scan import next_scan_due, scan_journey
 from .stepper import BATCH_SIZE, Stepper
 from .templating import TemplateCache
+
+log = logging.getLogger(__name__)
 
 
 class JourneyEngine:
@@ -45,6 +51,8 @@ class JourneyEngine:
         self.stepper = Stepper(db, self.clock, self.journeys, self.templates, batch_size, self.events)
         self.batch_size = batch_size
         self.ingest_steps = 0          # node steps taken outside the stepper (ingest, scans)
+        self._wary = False             # the last chunk of events met a failure: start the next carefully
+        self._scans_failed: set[tuple[str, int, str]] = set()    # (journey, version, reason) already counted
 
     def _batch(self, conn) -> Batch:
         return Batch(conn, self.journeys, self.templates, self.events)
@@ -113,35 +121,105 @@ class JourneyEngine:
 
     # -- the three jobs ----------------------------------------------------------
 
-    def ingest(self, items: Iterable[EventIn], chunk: int = 500) -> Ingested:
+    def ingest(self, items: Iterable[EventIn], chunk: int = 500, *, retry: bool = False) -> Ingested:
         """Stores and applies events in transactions of `chunk`; returns how many were stored, how many
-        were repeats of stored events (skipped, changing nothing) and how many feedback events matched no
-        message. Each transaction commits on its own: after a crash, ingesting the same events again
-        skips the committed ones and applies the rest, so every event counts exactly once."""
+        were repeats of stored events (skipped, changing nothing), how many feedback events matched no
+        message, and the events that could not be applied. Each transaction commits on its own: after a
+        crash, ingesting the same events again skips the committed ones and applies the rest, so every
+        event counts exactly once.
+
+        A chunk that raises is rolled back and applied again one event at a time (app/engine/isolation.py):
+        a run whose step raises ends with an error, an event that still raises is dead-lettered with its
+        reason (and skipped as already present when imported again), and the rest are applied."""
         pending = list(items)
         total = Ingested(repeated=len(pending) - len({e.key() for e in pending}))
         for start in range(0, len(pending), chunk):
-            with write_transaction(self.db) as conn:
-                batch = self._batch(conn)
-                done = ingest_batch(batch, pending[start:start + chunk], self.clock.now(), self.clock.virtual)
+            part, now = pending[start:start + chunk], self.clock.now()
+            done = None
+            if not self._wary:
+                try:
+                    done = self._ingest(part, now, careful=False, retry=retry)
+                except Exception as exc:  # noqa: BLE001 - replayed below; the database's trouble re-raises
+                    if not isolatable(exc):
+                        raise
+                    log.warning("a chunk of %d events failed (%s); applying it again one event at a time",
+                                len(part), one_line(exc))
+            if done is None:    # outside the handler: the replay's own failures are not "during" this one
+                done = self._ingest(part, now, careful=True, retry=retry)
             self.ingest_steps += done.steps
             total.steps += done.steps
             total.stored += done.stored
             total.duplicates += done.duplicates
             total.unmatched += done.unmatched
+            total.dead += done.dead
         return total
+
+    def retry_dead_letters(self) -> tuple[Ingested, int]:
+        """Applies the dead-lettered events again (after their cause was fixed): each is taken out of the
+        dead letters and ingested in the same transaction, so one that still fails is set aside again
+        with its new reason and none is lost or applied twice. Returns what ingesting them did and how
+        many were retried."""
+        _total, found = dead_letters.dead_letters(self.db, limit=None)
+        items = dead_letters.as_events(found)
+        return self.ingest(items, retry=True), len(items)
+
+    def _ingest(self, part: list[EventIn], now: datetime, careful: bool, retry: bool = False) -> Ingested:
+        with write_transaction(self.db) as conn:
+            if retry:
+                dead_letters.forget(conn, [e.key() for e in part])
+            batch = self._batch(conn)
+            if careful:
+                self.events.clear()     # ids the failed attempt cached may be given to other events now
+                batch.be_careful(now)
+            done = ingest_batch(batch, part, now, self.clock.virtual)
+        # A careful chunk that met a failure: the next one most likely will too (a poisoned journey
+        # fails every entry), so it starts carefully rather than fail once first; a clean one ends that.
+        self._wary = careful and batch.failures > 0
+        return done
 
     def tick(self, horizon: datetime | None = None) -> int:
         return self.stepper.tick(horizon)
 
     def scan(self) -> int:
+        """Enters whoever a time-based trigger (no order for N days, anniversary, manual send) finds due;
+        returns how many entered. A scan that raises is done again carefully: a journey whose scan
+        raises counts an error on its trigger (and is scanned again next time), a contact whose entry
+        raises is skipped with an error on the trigger, a run whose step raises ends with an error."""
         now = self.clock.now()
+        try:
+            entered: int | None = self._scan(now, careful=False)
+        except Exception as exc:  # noqa: BLE001 - replayed below; the database's own trouble re-raises
+            if not isolatable(exc):
+                raise
+            log.warning("a time-based scan failed (%s); scanning again one journey at a time", one_line(exc))
+            entered = None
+        if entered is None:
+            entered = self._scan(now, careful=True)
+        return entered
+
+    def _scan(self, now: datetime, careful: bool) -> int:
         with write_transaction(self.db) as conn:
             batch = self._batch(conn)
-            entered = sum(scan_journey(batch, j, now) for j in self.journeys.active(conn))
+            if careful:
+                batch.be_careful(now)
+            entered = 0
+            for journey in self.journeys.active(conn):
+                found = unit(batch, partial(scan_journey, batch, journey, now),
+                             partial(self._scan_failed, batch, journey, now))
+                entered += found or 0
             batch.flush(now)
             self.ingest_steps += batch.steps
         return entered
+
+    def _scan_failed(self, batch: Batch, journey: LiveJourney, now: datetime, exc: Exception) -> None:
+        """A journey's scan raised: counted on its trigger and logged once per journey version and
+        reason, not at every scan (it is tried again each time, in case the cause went away)."""
+        key = (journey.id, journey.version, one_line(exc))
+        if key in self._scans_failed:
+            return
+        self._scans_failed.add(key)
+        trigger = journey.trigger
+        journey_failed(batch, journey.id, trigger.id if trigger else None, now, exc, "its time-based scan")
 
     def hand_off(self, batch_size: int | None = None) -> int:
         if batch_size is None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 from typing import Any
 
@@ -32,6 +33,7 @@ from app.store.event_keys import event_key
 from app.store.sql import insert_or_ignore
 from app.store.tables import contacts, events, messages, runs
 
+from . import dead_letters
 from .bulk import Many
 from .consent import CONSENT_EVENTS, ConsentChange, channel_name, consent_event_type, event_changes, outdated
 from .consent import record as record_consent
@@ -39,6 +41,7 @@ from .context import CHANNELS, ContactView, LiveJourney
 from .entry import enter
 from .feedback import FEEDBACK, record_feedback
 from .runs import ACTIVE, Batch, RunState, active_runs_of
+from .isolation import fail_run, guarded, reaction_failed
 from .stepper import advance
 from .timeutil import add_duration, subtract_duration
 
@@ -76,6 +79,7 @@ class Ingested:
     duplicates: int = 0
     unmatched: int = 0
     repeated: int = 0
+    dead: list[tuple["EventIn", str]] = field(default_factory=list)   # not applied: the event and why
 
     def summary(self) -> str:
         """`N new, M already present` — every event given is one or the other; repeats within the
@@ -109,6 +113,10 @@ def ingest_batch(batch: Batch, items: list[EventIn], received_at: datetime, virt
         keyed.setdefault(e.key(), e)
     fresh = sorted(_not_stored(conn, list(keyed)), key=lambda k: keyed[k].at)    # ids in time order
     result = Ingested(duplicates=len(items) - len(fresh))
+    if batch.careful:        # a replay after the chunk failed: event by event (app/engine/ingest_careful.py)
+        from .ingest_careful import ingest_carefully
+
+        return ingest_carefully(batch, [(k, keyed[k]) for k in fresh], received_at, virtual, result)
     if fresh:
         first = min(keyed[k].at for k in fresh)
         ensure_contacts(batch, [keyed[k].contact for k in fresh], first)
@@ -150,10 +158,11 @@ _STORED_KEYS = select(events.c.idempotency_key).where(events.c.idempotency_key.i
 
 
 def _not_stored(conn: Connection, keys: list[str]) -> list[str]:
-    """The keys no stored event has yet, in the given order."""
+    """The keys no stored event has yet, in the given order (a dead-lettered event counts as stored)."""
     stored: set[str] = set()
     for start in range(0, len(keys), 500):
         stored.update(conn.execute(_STORED_KEYS, {"keys": keys[start:start + 500]}).scalars())
+    stored |= dead_letters.dead_keys(conn, [k for k in keys if k not in stored])
     return [k for k in keys if k not in stored]
 
 
@@ -212,22 +221,30 @@ def _apply(batch: Batch, event: EventIn, event_id: int, contact: ContactView, mi
             feedback.woken.due_at = at
             advance(batch, feedback.woken, at)
     credit = LastTouch()
-    for journey in credited:
-        _convert(batch, journey, contact, event, at, mine, credit)
+    for journey in credited:     # each journey's reaction is its own unit: one that raises fails alone
+        guarded(batch, mine, partial(_convert, batch, journey, contact, event, at, mine, credit),
+                reaction_failed(batch, journey, contact, mine, at, f"judging its goal on {kind!r}"), contact.id)
     credit.settle(batch, at, mine)
     _exit_matching(batch, contact, event, at, mine)
     for journey in live:
-        trigger = journey.trigger
-        if trigger is None:
-            continue
-        config = trigger.config
-        fires = (config["mode"] == "event" and config["event"] == kind
-                 and (not config["conditions"]      # no rows: true, without building the contact's data
-                      or all_hold(config["conditions"], props, contact.condition_data(), contact.tags)))
-        if fires or any(j is journey for j in crossed):
-            enter(batch, journey, contact, at, mine, event=props, event_type=kind, event_id=event_id)
+        if journey.trigger is not None:
+            guarded(batch, mine, partial(_trigger, batch, journey, contact, event, event_id, at, mine, crossed),
+                    reaction_failed(batch, journey, contact, [], at, f"judging its trigger on {kind!r}"), contact.id)
     mine[:] = [r for r in mine if r.status == ACTIVE]
     return matched
+
+
+def _trigger(batch: Batch, journey: LiveJourney, contact: ContactView, event: EventIn, event_id: int,
+             at: datetime, mine: list[RunState], crossed: list[LiveJourney]) -> None:
+    """Enters the contact when the event (or the spend it added) fires the journey's trigger."""
+    trigger = journey.trigger
+    assert trigger is not None
+    config, props = trigger.config, event.properties
+    fires = (config["mode"] == "event" and config["event"] == event.type
+             and (not config["conditions"]      # no rows: true, without building the contact's data
+                  or all_hold(config["conditions"], props, contact.condition_data(), contact.tags)))
+    if fires or any(j is journey for j in crossed):
+        enter(batch, journey, contact, at, mine, event=props, event_type=event.type, event_id=event_id)
 
 
 _LAST = bindparam("last", type_=contacts.c.last_order_at.type)
@@ -254,6 +271,8 @@ def _record_order(batch: Batch, contact: ContactView, props: dict[str, Any], at:
                                                        "at": at}).one()
     after = float(spend)
     before = after - total
+    if after >= MAX_AMOUNT:     # capped: what it was before is not after - total; it is what we last saw
+        before = max(before, float(contact.fields.get("lifetime_spend") or 0))
     contact.fields.update(lifetime_spend=after, order_count=int(count),
                           last_order_at=newest.isoformat() if isinstance(newest, datetime) else newest)
     return [j for j in live if j.trigger and j.trigger.config["mode"] == "spend"
@@ -401,8 +420,16 @@ def _exit_matching(batch: Batch, contact: ContactView, event: EventIn, at: datet
     for run in mine:
         if run.status != ACTIVE:
             continue
-        settings = batch.journey(run).settings
-        if any(_matches(rule, event, contact) for rule in settings["exit_conditions"]):
-            batch.finish(run, "exited", at, "exit_condition")
-        elif everything_off and settings["exit_on_unsubscribe_all"]:
-            batch.finish(run, "exited", at, "unsubscribed")
+
+        def judge(run: RunState = run) -> None:
+            settings = batch.journey(run).settings
+            if any(_matches(rule, event, contact) for rule in settings["exit_conditions"]):
+                batch.finish(run, "exited", at, "exit_condition")
+            elif everything_off and settings["exit_on_unsubscribe_all"]:
+                batch.finish(run, "exited", at, "unsubscribed")
+
+        guarded(batch, [run], judge, partial(_failed_run, batch, run, at), contact.id)
+
+
+def _failed_run(batch: Batch, run: RunState, at: datetime, exc: Exception) -> None:
+    fail_run(batch, run, run.node_id, at, exc)

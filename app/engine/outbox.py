@@ -18,6 +18,7 @@ from app.store.tables import contact_channels, messages
 from .bulk import Many
 from .clock import Clock
 from .counts import Counts, message_metric
+from .isolation import clean, report
 
 
 class Channel(Protocol):
@@ -84,7 +85,14 @@ def hand_off(engine: Engine, channel: Channel, clock: Clock, batch_size: int = 5
                     updates.append({"mid": message["id"], "status": "cancelled", "sent_at": None, "failed_at": None,
                                     "error": f"the contact opted out of {message['channel']} before it was sent"})
                     continue
-                error = channel.send(message)
+                try:
+                    error = channel.send(message)
+                except Exception as exc:  # noqa: BLE001 - one message's failure must not hold back the rest
+                    # Marked failed, never retried: what a raising channel did is unknown, and a message is
+                    # never sent twice (a failed one is not picked up again).
+                    error = "the channel failed: " + report(exc, f"handing message {message['id']} to the channel")
+                if error is not None:
+                    error = clean(str(error), 1000)     # the database stores any text the channel gave
                 # Virtual time: the message leaves at the moment its step ran.
                 at: datetime = message["scheduled_at"] if clock.virtual else now
                 updates.append({"mid": message["id"], "status": "failed" if error else "sent",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
-from typing import Any
+from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, func, select, text
@@ -121,6 +121,37 @@ class Batch:
         self._pending_by_run: dict[int, list[dict[str, Any]]] = {}
         self._tag_writes: list[tuple[Many, dict[str, Any]]] = []   # in order: an add then a remove stays removed
         self._business_zone: str | None = None
+        # Replaying a batch that failed: each unit in its own savepoint (app/engine/isolation.py).
+        self.careful = False
+        self.fine = False           # a unit of a careful batch done again: each step in a savepoint too
+        self.failures = 0           # units and parts rolled back in this careful batch
+        self.now: datetime | None = None                 # the batch's write time, for careful flushes
+
+    def be_careful(self, now: datetime) -> None:
+        """From now on every unit (a due run, an event, a journey's scan) runs in its own savepoint."""
+        self.careful, self.now = True, now
+
+    def recover(self, contact_ids: Iterable[str] | None = None) -> None:
+        """After a savepoint rolled back a failed unit: drops its half-buffered writes and what was read
+        ahead (the unit may have changed it in memory), and reads again the loaded contacts it may
+        have changed (`contact_ids`; None: all)."""
+        self._logs.clear()
+        self._changed.clear()
+        self._new_runs.clear()
+        self._outbox.clear()
+        self._pending_contacts.clear()
+        self._pending_of.clear()
+        self._pending_by_run.clear()
+        self._tag_writes.clear()
+        self.counts = Counts()
+        self.forget_messages()
+        wanted = list(self.contacts) if contact_ids is None else [c for c in contact_ids if c in self.contacts]
+        fresh = load_contacts(self.conn, wanted)
+        for cid in wanted:
+            if cid in fresh:
+                vars(self.contacts[cid]).update(vars(fresh[cid]))     # in place: callers hold these objects
+            else:
+                del self.contacts[cid]                                 # its creation was rolled back
 
     # -- reading ---------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, datetime, time, timedelta, timezone
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,6 +30,7 @@ from app.store.tables import contacts, scan_cursors
 
 from .context import LiveJourney
 from .entry import enter
+from .isolation import guarded, reaction_failed
 from .runs import Batch, active_runs_of
 from .timeutil import add_duration, contact_zone, days
 
@@ -56,7 +58,11 @@ def _enter_all(batch: Batch, journey: LiveJourney, ids: list[str], at: datetime,
         batch.write_pending()
         active = active_runs_of(batch.conn, chunk)
         for cid in chunk:
-            run = enter(batch, journey, batch.contact(cid), at, active.setdefault(cid, []), event=event or {})
+            mine = active.setdefault(cid, [])
+            contact = batch.contact(cid)
+            # Each contact's entry is its own unit: one whose rules or steps raise fails alone.
+            run = guarded(batch, mine, partial(enter, batch, journey, contact, at, mine, event=event or {}),
+                          reaction_failed(batch, journey, contact, [], at, "entering from its time-based trigger"), cid)
             entered += run is not None
     return entered
 

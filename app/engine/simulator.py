@@ -59,6 +59,7 @@ class Simulation:
     events: Ingested = field(default_factory=Ingested)
     version: int = 0                 # the journey's version the contacts entered
     published: bool = False          # whether this run published it (False: the stored one was the same)
+    dead: list[tuple[Any, str]] = field(default_factory=list)   # events that could not be applied, and why
 
 
 def install_journey(db: Engine, journey: Journey, now: datetime) -> str:
@@ -116,6 +117,7 @@ def _run(db: Engine, journey: Journey, contact_rows: list[ContactRow], events: l
     version = installed.published_version or 0 if installed is not None else 0
     events_done = Ingested()
     i, n = 0, len(events)
+    dead: list[tuple[Any, str]] = []
     while True:
         next_event = events[i].at if i < n else None
         next_run = engine.stepper.next_due()
@@ -131,6 +133,7 @@ def _run(db: Engine, journey: Journey, contact_rows: list[ContactRow], events: l
                 j += 1
             clock.set(events[j - 1].at)
             done = engine.ingest(events[i:j], chunk=EVENT_CHUNK)
+            dead += done.dead
             events_done.stored += done.stored
             events_done.duplicates += done.duplicates
             events_done.repeated += done.repeated
@@ -147,7 +150,7 @@ def _run(db: Engine, journey: Journey, contact_rows: list[ContactRow], events: l
     with db.connect() as conn:     # the time of the last thing that happened, not the horizon
         ended = conn.execute(select(func.max(run_log.c.at))).scalar() or begin
     result = Simulation(journey_id, begin, ended, journey_stats(db, journey_id), steps=engine.steps,
-                        sent=channel.sent, contacts=contacts_done, events=events_done, version=version,
+                        sent=channel.sent, contacts=contacts_done, events=events_done, version=version, dead=dead,
                         published=before is None or before.published_version != version)
     if keep_log:
         result.activity = activity_log(db, journey, journey_id)

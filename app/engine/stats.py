@@ -58,6 +58,8 @@ class NodeStats:
     branched: dict[str, int] = field(default_factory=dict)  # by outcome taken (message_status), whatever why
     branch_reasons: dict[str, int] = field(default_factory=dict)   # of those, the ones not checked, by why
     left: dict[str, int] = field(default_factory=dict)      # runs that exited while at the step, by reason
+    errors: int = 0                  # runs that failed at the step (it raised, a template error…), and
+                                     # trigger errors that had no run (judging an event, a scan)
 
 
 @dataclass
@@ -127,6 +129,8 @@ def journey_stats(db: Engine | Connection, journey_id: str, start: datetime | No
                 _add(node.branch_reasons, label, count)
         elif metric == LEFT:
             _add(node.left, label or "other", count)
+        elif metric == "failed":
+            node.errors += count
         elif metric == "converted":
             node.converted += count
             node.revenue += revenue
@@ -171,9 +175,9 @@ def format_table(stats: JourneyStats, titles: dict[str, tuple[str, str]],
                  channels: Mapping[str, str] | None = None) -> list[str]:
     """`titles` maps node id to (kind, title), in the order to print; `channels` the send steps'
     channels (opened and clicked show "-" for a channel that reports neither)."""
-    head = ("step", "kind", "entered", "waiting", "sent", "skipped", "deferred", "opened", "clicked",
-            "converted", "revenue", "outcomes", "left")
-    body = []
+    head: tuple[str, ...] = ("step", "kind", "entered", "waiting", "sent", "skipped", "deferred", "opened",
+                             "clicked", "converted", "revenue", "outcomes", "left", "errors")
+    body: list[tuple[str, ...]] = []
     for node_id, (kind, title) in titles.items():
         n = stats.nodes.get(node_id, NodeStats())
         skipped = ", ".join(f"{v} {in_words(k)}" for k, v in sorted(n.skipped.items())) or "0"
@@ -183,7 +187,10 @@ def format_table(stats: JourneyStats, titles: dict[str, tuple[str, str]],
             n, [(o.name, o.label) for o in get_kind(kind).outcomes])) if _branches(kind) else "-"
         left = ", ".join(f"{v} {in_words(k)}" for k, v in sorted(n.left.items())) or "0"
         body.append((title[:34], kind, str(n.entered), str(n.waiting), str(n.sent), skipped, str(n.deferred),
-                     opened, clicked, str(n.converted), f"{n.revenue:.2f}", outcomes, left))
+                     opened, clicked, str(n.converted), f"{n.revenue:.2f}", outcomes, left, str(n.errors)))
+    if not any(stats.nodes.get(node_id, NodeStats()).errors for node_id in titles):
+        body = [row[:-1] for row in body]       # the errors column only when a step has some
+        head = head[:-1]
     widths = [max(len(r[i]) for r in (head, *body)) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in (head, *body)]
     exited = ", ".join(f"{v} {in_words(k)}" for k, v in sorted(stats.exited.items())) or "0"

@@ -248,6 +248,24 @@ scan_cursors = Table(
 )
 
 
+dead_events = Table(
+    "dead_events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    # Unbounded text: the values that made the event unusable may be what would not fit elsewhere.
+    Column("idempotency_key", Text, nullable=False),
+    Column("contact_id", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    _stamp("occurred_at", nullable=True),
+    _stamp("received_at"),
+    Column("payload", Text, nullable=False),        # the event as JSON, escaped to ASCII
+    Column("reason", Text, nullable=False),         # one line: why it could not be applied
+    Index(None, "idempotency_key", unique=True),
+    Index(None, "received_at"),
+)
+"""Events that could not be applied (app/engine/ingest.py), kept whole with the reason."""
+
+
 app_settings = Table(
     "app_settings",
     metadata,

@@ -113,10 +113,13 @@ def import_events_file(window: "MainWindow") -> None:
 
 def _events_done(done: Ingested, name: str) -> str:
     """What an events import did, short enough for the status bar: new and already present (each
-    event counts once), feedback that matched no message (ignored)."""
+    event counts once), feedback that matched no message (ignored), events set aside (dead-lettered)."""
     parts = [f"Imported events from {name}: {done.summary()}"]
     if done.unmatched:
         parts.append(f"{_plural(done.unmatched, 'feedback event')} matched no message (ignored)")
+    if done.dead:       # the rest were applied; `journeys events dead-letters` lists these with the reason
+        parts.append(f"{_plural(len(done.dead), 'event')} could not be applied and {'was' if len(done.dead) == 1 else 'were'}"
+                     f" set aside (first: {done.dead[0][1]})")
     if len(parts) == 1 and done.stored:
         parts[0] += "; active journeys have reacted to the new ones"
     return "; ".join(parts) + "."

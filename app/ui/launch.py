@@ -52,6 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     install_app_fonts(app)
 
+    from app.logfile import setup_logging
+
+    setup_logging()      # full tracebacks of what the engine isolates go to the log file
     from app.examples import seed_examples
     from app.store.db import open_database
     from app.store.errors import StoreError

@@ -54,6 +54,8 @@ def step_rows(kind: str, s: NodeStats, channel: str | None = None) -> Rows:
         rows.append(("Waiting now", _n(s.waiting)))
         if s.left:
             rows.append(("Left here", _by_reason(s.left)))
+    if s.errors:        # the one-line reasons are in the run log, the tracebacks in the log file
+        rows.append(("Errors", _n(s.errors)))
     return rows
 
 

@@ -59,6 +59,9 @@ def _painted_below_card(image: QImage, scale: float) -> int:
                                  waiting=4, left={"goal": 2}),
      "Yes 5 · No 9 (4 no message sent) · 4 waiting · 2 left"),
     ("tag", NodeStats(entered=350), "350 tagged"),
+    # a step that raised leads with its errors (issue 9: one bad run never stops the others)
+    ("wait", NodeStats(entered=3, left={"error": 3}, errors=3), "3 errors · 0 waiting · 3 entered · 3 left"),
+    ("trigger", NodeStats(entered=5, errors=1), "1 error · 5 entered"),
 ])
 def test_each_kind_shows_what_a_shop_owner_wants_to_know(cart, kind, stats, text):
     _show(cart, {kind: stats})

@@ -62,7 +62,7 @@ def test_contacts_over_a_column_width_or_with_nul_are_refused_alike_on_both_data
     assert "Traceback" not in err and code in (0, 1)
     assert err.splitlines() == [f"{path}: line {i + 3}: {reason} (skipped)"
                                 for i, (_, _, reason) in enumerate(ONE_OVER)]
-    assert "Imported 1 contact(s)" in out
+    assert ": 1 new, 0 updated, 0 unchanged" in out
     db = open_database(any_url)
     with db.connect() as conn:                       # the row at every limit went in whole
         stored = conn.execute(select(contacts)).one()._mapping
@@ -143,7 +143,7 @@ def test_event_values_postgresql_would_refuse_are_refused_alike_on_both_database
     assert len(lines) == len(BAD_EVENTS)
     for number, (line, (_, reason)) in enumerate(zip(lines, BAD_EVENTS), start=1):
         assert line.startswith(f"{path}: line {number}: {reason}"), line
-    assert f"Imported {len(good)} event(s)" in out
+    assert f": {len(good)} new, 0 already present" in out
     db = open_database(any_url)
     with db.connect() as conn:
         stored = [r.properties for r in conn.execute(select(events.c.properties).order_by(events.c.id))]

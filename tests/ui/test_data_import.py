@@ -131,3 +131,16 @@ def test_an_import_into_a_busy_database_says_so_and_that_a_re_run_adds_the_rest(
     qtbot.waitUntil(lambda: len(warnings) == 2 or _count(window, contacts) == 1, timeout=10000)
     qtbot.waitUntil(lambda: not window.host.busy(), timeout=5000)
     assert _count(window, contacts) == 1
+
+
+def test_the_status_bar_says_which_events_were_set_aside():
+    """Issue 9 §3: an event that could not be applied is dead-lettered; the import says so in one line."""
+    from datetime import datetime, timezone
+
+    from app.engine.ingest import EventIn, Ingested
+    from app.ui.data_import import _events_done
+
+    bad = EventIn("s250", "order_placed", datetime(2026, 3, 2, tzinfo=timezone.utc), {})
+    text = _events_done(Ingested(stored=499, dead=[(bad, "ArithmeticError: spend overflow")]), "events.jsonl")
+    assert text == ("Imported events from events.jsonl: 499 new, 0 already present; 1 event could not be applied "
+                    "and was set aside (first: ArithmeticError: spend overflow).")
