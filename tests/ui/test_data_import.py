@@ -49,11 +49,12 @@ def test_importing_events_moves_contacts_into_the_active_journey(window, qtbot, 
     assert window.editor.scene.item_for_node[trigger.id].stats_text() != "0 entered"
 
 
-def test_a_file_that_cannot_be_read_is_reported_and_nothing_changes(window, monkeypatch, tmp_path):
+def test_a_file_that_cannot_be_read_is_reported_and_nothing_changes(window, qtbot, monkeypatch, tmp_path):
     broken = tmp_path / "binary.csv"
     broken.write_bytes(b"id,first_name\nz\x81,Z\x8d\xff\xfe\n")      # neither UTF-8 nor Windows-1252
     warnings = _choose(monkeypatch, broken)
     window.actions_["import_contacts"].trigger()
+    qtbot.waitUntil(lambda: bool(warnings), timeout=5000)
     assert len(warnings) == 1 and "binary.csv could not be read" in warnings[0]
     assert _count(window, contacts) == 0
 
