@@ -199,12 +199,13 @@ print(json.dumps([count, base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrs
 """
 
 
-@pytest.mark.parametrize("kind, rows", [("contacts", 200_000), ("events", 100_000)])
-def test_a_big_file_is_imported_in_memory_far_below_its_parsed_size(kind, rows, tmp_path):
-    """Peak memory grows by less than 6× the file (kilobytes from ru_maxrss, Linux). Reading the whole
-    text and parsing every row first grew by 18× for contacts (200,000 rows, 24 MB: +441 MB) and
-    by 13× for events. The streamed import's growth is mostly SQLite's 64 MB page cache, which
-    does not grow with the file. Memory, not time, is asserted: a loaded machine changes nothing."""
+@pytest.mark.parametrize("kind, rows, factor", [("contacts", 200_000, 7), ("events", 100_000, 6)])
+def test_a_big_file_is_imported_in_memory_far_below_its_parsed_size(kind, rows, factor, tmp_path):
+    """Peak memory grows by less than `factor` × the file (kilobytes from ru_maxrss, Linux). Reading
+    the whole text and parsing every row first grew by 18× for contacts (200,000 rows, 24 MB: +441 MB)
+    and by 8× for events (200,000 lines, 32 MB: +266 MB); streamed, 4.7× and 4.1× (mostly SQLite's
+    64 MB page cache, which does not grow with the file). Memory, not time, is asserted: a loaded
+    machine changes nothing."""
     sys.path.insert(0, str(ROOT))
     from bench.imports import write_contacts, write_events
 
@@ -215,4 +216,4 @@ def test_a_big_file_is_imported_in_memory_far_below_its_parsed_size(kind, rows, 
     count, base_kb, peak_kb = json.loads(out.stdout.strip().splitlines()[-1])
     assert count == rows
     growth_mb, file_mb = (peak_kb - base_kb) / 1024, path.stat().st_size / 2**20
-    assert growth_mb < 6 * file_mb, f"grew {growth_mb:.0f} MB for a {file_mb:.0f} MB file"
+    assert growth_mb < factor * file_mb, f"grew {growth_mb:.0f} MB for a {file_mb:.0f} MB file"

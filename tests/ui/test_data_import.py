@@ -132,3 +132,45 @@ def test_an_import_into_a_busy_database_says_so_and_that_a_re_run_adds_the_rest(
     qtbot.waitUntil(lambda: len(warnings) == 2 or _count(window, contacts) == 1, timeout=10000)
     qtbot.waitUntil(lambda: not window.host.busy(), timeout=5000)
     assert _count(window, contacts) == 1
+
+
+def _shoppers(tmp_path, rows: int):
+    csv = tmp_path / "many.csv"
+    csv.write_text("id,email\n" + "".join(f"p{i},p{i}@example.com\n" for i in range(rows)))
+    return csv
+
+
+def test_a_big_import_shows_its_progress_while_the_worker_writes(window, qtbot, monkeypatch, tmp_path):
+    from app.ui.data_import import ImportProgress
+
+    warnings = _choose(monkeypatch, _shoppers(tmp_path, 12_000))
+    window.actions_["import_contacts"].trigger()
+    progress = window.findChild(ImportProgress)
+    shown: list[tuple[int, float]] = []
+    labels: list[str] = []
+    progress.advanced.connect(lambda done, share: (shown.append((done, share)),
+                                                   labels.append(progress.dialog.labelText())))
+    qtbot.waitUntil(lambda: "Imported 12,000 contacts from many.csv" in window.statusBar().currentMessage(),
+                    timeout=20000)
+    assert [done for done, _ in shown] == [5_000, 10_000, 12_000]
+    assert shown[-1][1] == 1.0 and all(0 < share <= 1 for _, share in shown)
+    assert labels[0].startswith("Importing many.csv: 5,000 contacts so far (")
+    assert warnings == [] and _count(window, contacts) == 12_000
+    assert window.findChild(ImportProgress) is None or not progress.dialog.isVisible()
+
+
+def test_cancel_stops_a_big_import_between_chunks_and_keeps_what_went_in(window, qtbot, monkeypatch, tmp_path):
+    from app.ui.data_import import ImportProgress
+
+    warnings = _choose(monkeypatch, _shoppers(tmp_path, 12_000))
+    window.actions_["import_contacts"].trigger()
+    window.findChild(ImportProgress).dialog.canceled.emit()      # the user presses Cancel (or Esc) at once
+    qtbot.waitUntil(lambda: bool(warnings), timeout=20000)
+    assert "The import was cancelled (cancelled after 5,000 rows)" in warnings[0]
+    assert "import the file again to add the rest" in warnings[0]
+    assert _count(window, contacts) == 5_000
+    qtbot.waitUntil(lambda: not window.host.busy(), timeout=5000)
+    window.actions_["import_contacts"].trigger()             # the re-run adds the rest, nothing twice
+    qtbot.waitUntil(lambda: "many.csv: 7000 new, 0 updated, 5000 unchanged" in window.statusBar().currentMessage(),
+                    timeout=20000)
+    assert _count(window, contacts) == 12_000
