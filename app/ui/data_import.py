@@ -71,7 +71,8 @@ class ImportProgress(QObject):
         super().__init__(window)
         self.window, self.name, self.unit = window, name, unit
         self._cancel = threading.Event()
-        self.dialog = QProgressDialog(f"Importing {name}…", "Cancel", 0, 1000, window)
+        self.dialog = QProgressDialog(f"Importing {name}\n…", "Cancel", 0, 1000, window)
+        self.dialog.setMinimumWidth(420)
         self.dialog.setWindowTitle(title)
         self.dialog.setWindowModality(Qt.WindowModality.WindowModal)
         self.dialog.setMinimumDuration(500)
@@ -90,10 +91,10 @@ class ImportProgress(QObject):
         return self._cancel.is_set()
 
     def _show(self, done: int, share: float) -> None:
-        text = f"Importing {self.name}: {_plural(done, self.unit)} so far ({share:.0%} of the file)…"
-        self.window.statusBar().showMessage(text)
-        if not self._cancel.is_set():
-            self.dialog.setLabelText(text)
+        so_far = f"{_plural(done, self.unit)} so far"
+        self.window.statusBar().showMessage(f"Importing {self.name}: {so_far} ({share:.0%} of the file)…")
+        if not self._cancel.is_set():       # the bar shows the share of the file
+            self.dialog.setLabelText(f"Importing {self.name}\n{so_far}…")
             self.dialog.setValue(min(999, int(share * 1000)))
 
     def finish(self) -> None:
