@@ -113,13 +113,12 @@ def cmd_contacts_import(args: argparse.Namespace) -> int:
         shown.clear()
         raise _unreadable(args.file, exc) from None
     shown.clear()
-    problems = found.problems
     for notice in report.notices:
         print(f"{args.file}: {notice}")
     print(f"Imported contacts from {args.file}: {report.summary()}"
-          + (f"; {len(problems)} bad row(s) skipped" if problems else "")
+          + (f"; {found.bad} bad row(s) skipped" if found.bad else "")
           + (f"; {len(report.notices)} opt-out(s) kept" if report.notices else ""))
-    return PROBLEMS if problems else 0
+    return PROBLEMS if found.bad else 0
 
 
 def _when(at: datetime | None) -> str:
@@ -166,12 +165,11 @@ def cmd_events_import(args: argparse.Namespace) -> int:
         shown.clear()
         raise _unreadable(args.file, exc) from None
     shown.clear()
-    problems = found.problems
-    print(f"Imported events from {args.file}: {done.summary()}; {len(problems)} bad line(s) skipped")
+    print(f"Imported events from {args.file}: {done.summary()}; {found.bad} bad line(s) skipped")
     if done.unmatched:
         print(f"{done.unmatched} delivery feedback event(s) named no message of their contact on their channel "
               "and changed nothing (give properties.message_id from the activity log, or properties.channel)")
-    return PROBLEMS if problems else 0
+    return PROBLEMS if found.bad else 0
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:

@@ -33,11 +33,18 @@ class Cancelled(Exception):
     """The import was cancelled between two chunks: what was committed stays (a re-run adds the rest)."""
 
 
+KEPT_PROBLEMS = 1_000
+"""Problems kept for the report (every one is counted, and given to `on_problem` as it is read): a
+file whose million lines are all bad must not fill the memory the streaming saves."""
+
+
 @dataclass
 class FileImport:
-    """Problems (bad lines, by number) found in the file, in file order; `rows`: good rows or events."""
+    """The file's first KEPT_PROBLEMS problems (bad lines, by number) in file order, `bad`: how many
+    there were in all; `rows`: good rows or events."""
     problems: list[Problem] = field(default_factory=list)
     rows: int = 0
+    bad: int = 0
 
 
 def _good(items: Iterable[T | Problem], found: FileImport,
@@ -45,7 +52,9 @@ def _good(items: Iterable[T | Problem], found: FileImport,
     """The good items; problems go to `found` (and `on_problem`, as soon as they are read)."""
     for item in items:
         if isinstance(item, Problem):
-            found.problems.append(item)
+            found.bad += 1
+            if len(found.problems) < KEPT_PROBLEMS:
+                found.problems.append(item)
             if on_problem is not None:
                 on_problem(item)
         else:

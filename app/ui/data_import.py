@@ -32,20 +32,23 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
-def _listed(items: list[Problem]) -> str:
+def _listed(items: list[Problem], total: int | None = None) -> str:
+    total = len(items) if total is None else total
     lines = "\n".join(f"• {p}" for p in items[:SHOWN_PROBLEMS])
-    return lines + (f"\n… and {len(items) - SHOWN_PROBLEMS} more" if len(items) > SHOWN_PROBLEMS else "")
+    return lines + (f"\n… and {total - SHOWN_PROBLEMS:,} more" if total > SHOWN_PROBLEMS else "")
 
 
 def _report(window: "MainWindow", title: str, done: str, problems: list[Problem], unit: str,
-            notices: list[Problem] | None = None) -> None:
+            notices: list[Problem] | None = None, bad: int | None = None) -> None:
+    """`problems`: the first ones of `bad` in all (default: all of them)."""
+    bad = len(problems) if bad is None else bad
     if not problems and not notices:
         window.statusBar().showMessage(done, 8000)
         return
     text = done
     if problems:
-        text += (f"\n\n{_plural(len(problems), unit)} could not be read and "
-                 f"{'was' if len(problems) == 1 else 'were'} skipped:\n{_listed(problems)}\n\n"
+        text += (f"\n\n{_plural(bad, unit)} could not be read and "
+                 f"{'was' if bad == 1 else 'were'} skipped:\n{_listed(problems, bad)}\n\n"
                  "Fix them in the file and import it again: the good ones are not doubled.")
     if notices:
         text += (f"\n\n{_plural(len(notices), 'opt-out')} stayed as {'it was' if len(notices) == 1 else 'they were'}"
@@ -121,7 +124,7 @@ def _run(window: "MainWindow", title: str, name: str, unit: str,
             contacts.run_search()          # what was imported shows in the open Contacts dialog
         text = done(result) if found.rows else f"No {unit}s were imported from {name}."
         _report(window, title, text, found.problems, "line",
-                result.notices if isinstance(result, ContactImport) else None)
+                result.notices if isinstance(result, ContactImport) else None, found.bad)
 
     def failed(exc: Exception) -> None:
         progress.finish()

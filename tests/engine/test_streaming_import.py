@@ -217,3 +217,19 @@ def test_a_big_file_is_imported_in_memory_far_below_its_parsed_size(kind, rows, 
     assert count == rows
     growth_mb, file_mb = (peak_kb - base_kb) / 1024, path.stat().st_size / 2**20
     assert growth_mb < factor * file_mb, f"grew {growth_mb:.0f} MB for a {file_mb:.0f} MB file"
+
+
+def test_a_file_of_bad_lines_is_counted_in_full_but_only_its_first_problems_are_kept(tmp_path, capsys, monkeypatch):
+    """All bad: every line is still reported on stderr and counted, yet memory holds only the first."""
+    from app.engine import file_import
+
+    monkeypatch.setattr(file_import, "KEPT_PROBLEMS", 10)
+    path = tmp_path / "bad.jsonl"
+    path.write_text("".join(f'{{"contact": "c{i}", "type": "x"}}\n' for i in range(50)), encoding="utf-8")
+    db = open_database(f"sqlite:///{tmp_path / 'j.sqlite3'}")
+    done, found = import_events_file(JourneyEngine(db), path)
+    assert (found.bad, len(found.problems), found.problems[-1].line, done.stored) == (50, 10, 10, 0)
+    assert main(["events", "import", str(path), "--db", str(tmp_path / "j.sqlite3")]) == 1
+    out, err = capsys.readouterr()
+    assert "0 new, 0 already present; 50 bad line(s) skipped" in out
+    assert err.count("(skipped)") == 50 and f"{path}: line 50: 'at' must be" in err
