@@ -62,20 +62,63 @@ def _events(path: str):
     return found, problems
 
 
+class _Progress:
+    """Progress of a big import on stderr: one line rewritten in place on a terminal, else a line
+    every PROGRESS_EVERY rows (a log stays short; small files print nothing)."""
+
+    EVERY = 100_000
+
+    def __init__(self, unit: str) -> None:
+        self.unit, self.tty, self.next, self.shown = unit, sys.stderr.isatty(), self.EVERY, False
+
+    def __call__(self, done: int, share: float) -> None:
+        if self.tty:
+            print(f"\r{done:,} {self.unit} ({share:.0%} of the file)…", end="", file=sys.stderr, flush=True)
+            self.shown = True
+        elif done >= self.next:
+            print(f"{done:,} {self.unit}… ({share:.0%} of the file)", file=sys.stderr, flush=True)
+            self.next = done + self.EVERY
+
+    def clear(self) -> None:
+        if self.shown:
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
+            self.shown = False
+
+    def problem(self, path: str, problem: object) -> None:
+        self.clear()
+        print(f"{path}: {problem} (skipped)", file=sys.stderr)
+
+
+def _unreadable(path: str, exc: Exception) -> CommandError:
+    if isinstance(exc, FileNotFoundError):
+        return CommandError(f"{path}: no such file")
+    return CommandError(f"{path}: cannot be read ({getattr(exc, 'strerror', None) or exc})")
+
+
 def cmd_contacts_import(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from app.engine.importers import import_contacts_report
+    from app.engine.file_import import contacts_text, import_contacts_file
 
-    rows, problems = _contacts(args.file)
+    try:
+        file, _, _ = contacts_text(args.file)         # unreadable: said before the database is opened
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _unreadable(args.file, exc) from None
     db = _open_engine(args.db)
-    report = import_contacts_report(db, rows, datetime.now(timezone.utc), Path(args.file).name)
+    shown = _Progress("rows")
+    try:
+        report, found = import_contacts_file(db, file, datetime.now(timezone.utc), Path(args.file).name,
+                                             progress=shown, on_problem=partial(shown.problem, args.file))
+    except (OSError, UnicodeDecodeError) as exc:     # changed or gone while read: committed chunks stay
+        shown.clear()
+        raise _unreadable(args.file, exc) from None
+    shown.clear()
     for notice in report.notices:
         print(f"{args.file}: {notice}")
     print(f"Imported contacts from {args.file}: {report.summary()}"
-          + (f"; {len(problems)} bad row(s) skipped" if problems else "")
+          + (f"; {found.bad} bad row(s) skipped" if found.bad else "")
           + (f"; {len(report.notices)} opt-out(s) kept" if report.notices else ""))
-    return PROBLEMS if problems else 0
+    return PROBLEMS if found.bad else 0
 
 
 def _when(at: datetime | None) -> str:
@@ -107,11 +150,22 @@ def cmd_contacts_show(args: argparse.Namespace) -> int:
 
 def cmd_events_import(args: argparse.Namespace) -> int:
     from app.engine.engine import JourneyEngine
+    from app.engine.file_import import events_text, import_events_file
 
-    found, problems = _events(args.file)
+    try:
+        file, _, _ = events_text(args.file)           # unreadable: said before the database is opened
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _unreadable(args.file, exc) from None
     engine = JourneyEngine(_open_engine(args.db))
-    done = engine.ingest(found)
-    print(f"Imported events from {args.file}: {done.summary()}; {len(problems)} bad line(s) skipped")
+    shown = _Progress("events")
+    try:
+        done, found = import_events_file(engine, file, progress=shown,
+                                         on_problem=partial(shown.problem, args.file))
+    except (OSError, UnicodeDecodeError) as exc:
+        shown.clear()
+        raise _unreadable(args.file, exc) from None
+    shown.clear()
+    print(f"Imported events from {args.file}: {done.summary()}; {found.bad} bad line(s) skipped")
     if done.unmatched:
         print(f"{done.unmatched} delivery feedback event(s) named no message of their contact on their channel "
               "and changed nothing (give properties.message_id from the activity log, or properties.channel)")
@@ -126,7 +180,7 @@ def cmd_events_import(args: argparse.Namespace) -> int:
                   f"of {event.contact!r}: {reason}", file=sys.stderr)
         if len(done.dead) > 10:
             print(f"  … and {len(done.dead) - 10} more", file=sys.stderr)
-    return PROBLEMS if problems else 0
+    return PROBLEMS if found.bad else 0
 
 
 def cmd_events_dead_letters(args: argparse.Namespace) -> int:

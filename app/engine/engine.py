@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from functools import partial
+from itertools import islice
 from typing import Any, Callable, Iterable
 
 from sqlalchemy import select
@@ -121,20 +122,32 @@ class JourneyEngine:
 
     # -- the three jobs ----------------------------------------------------------
 
-    def ingest(self, items: Iterable[EventIn], chunk: int = 500, *, retry: bool = False) -> Ingested:
+    def ingest(self, items: Iterable[EventIn], chunk: int = 500, *, retry: bool = False,
+               progress: Callable[[int], None] | None = None) -> Ingested:
         """Stores and applies events in transactions of `chunk`; returns how many were stored, how many
         were repeats of stored events (skipped, changing nothing), how many feedback events matched no
         message, and the events that could not be applied. Each transaction commits on its own: after a
         crash, ingesting the same events again skips the committed ones and applies the rest, so every
         event counts exactly once.
 
+        `items` may be a stream (`importers.event_records`): one chunk is held at a time, and of the
+        events before it only a 64-bit hash of each key (to count repeats within the stream; two keys
+        sharing one is a 1-in-10^7 chance for a million events, and only that count would be off by
+        one). After each chunk commits, `progress(events taken so far)` is called.
+
         A chunk that raises is rolled back and applied again one event at a time (app/engine/isolation.py):
         a run whose step raises ends with an error, an event that still raises is dead-lettered with its
         reason (and skipped as already present when imported again), and the rest are applied."""
-        pending = list(items)
-        total = Ingested(repeated=len(pending) - len({e.key() for e in pending}))
-        for start in range(0, len(pending), chunk):
-            part, now = pending[start:start + chunk], self.clock.now()
+        total = Ingested()
+        seen: set[int] = set()
+        taken = 0
+        stream = iter(items)
+        while part := list(islice(stream, chunk)):
+            for event in part:
+                key = hash(event.key())
+                total.repeated += key in seen
+                seen.add(key)
+            now = self.clock.now()
             done = None
             if not self._wary:
                 try:
@@ -152,6 +165,9 @@ class JourneyEngine:
             total.duplicates += done.duplicates
             total.unmatched += done.unmatched
             total.dead += done.dead
+            taken += len(part)
+            if progress is not None:
+                progress(taken)
         return total
 
     def retry_dead_letters(self) -> tuple[Ingested, int]:

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection, Engine
@@ -77,25 +78,42 @@ def parse_contacts(text: str) -> tuple[list[ContactRow], list[Problem]]:
     the line its record starts on. A byte-order mark at the start (Excel's "CSV UTF-8") is not
     part of the first column's name. Columns are separated by commas, or by semicolons or tabs
     when the first line is (European Excel writes ";" where the decimal mark is a comma). A file
-    whose lines all end in "\r" alone (Excel for Mac's "CSV (Macintosh)") is read line by line too."""
-    text = text.removeprefix(BOM)
+    whose lines all end in "\r" alone (Excel for Mac's "CSV (Macintosh)") is read line by line too.
+    The same as `contact_records` over the text's lines, collected."""
     if "\n" not in text:
         text = text.replace("\r", "\n")
-    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(text))
+    rows: list[ContactRow] = []
+    problems: list[Problem] = []
+    for item in contact_records(io.StringIO(text)):
+        (problems if isinstance(item, Problem) else rows).append(item)    # type: ignore[arg-type]
+    return rows, problems
+
+
+def contact_records(lines: Iterable[str]) -> Iterator[ContactRow | Problem]:
+    """Each good row and each problem of a contacts CSV, in file order, from its lines (each ending
+    with its "\n", as `io.StringIO` or `textstream.split_lines` gives them): a million-row file is
+    read in bounded memory (only the ids seen are kept, to report a repeated one). Rules as for
+    `parse_contacts`."""
+    lines = iter(lines)
+    first = next(lines, "").removeprefix(BOM)
+    reader = csv.reader(itertools.chain([first] if first else [], lines), delimiter=_delimiter(first))
     try:
         header = _header(next(reader))
     except StopIteration:
-        return [], [Problem(1, "the file is empty; the first line must name the columns")]
+        yield Problem(1, "the file is empty; the first line must name the columns")
+        return
     except csv.Error as exc:
-        return [], [Problem(1, f"the first line cannot be read as CSV ({_csv_trouble(exc)}); it must name the "
-                                  "columns")]
+        yield Problem(1, f"the first line cannot be read as CSV ({_csv_trouble(exc)}); it must name the columns")
+        return
     if "id" not in header:
-        return [], [Problem(1, "no 'id' column; the first line must name the columns (id, email, ...)")]
+        yield Problem(1, "no 'id' column; the first line must name the columns (id, email, ...)")
+        return
     for name in header:     # other columns become attributes: a name no database keeps would fail every row
         reason = text_fault(name)
         if reason:
-            return [], [Problem(1, f"the column name {name[:40]!r} {reason}; rename the column")]
-    rows, problems, seen = [], [], set()
+            yield Problem(1, f"the column name {name[:40]!r} {reason}; rename the column")
+            return
+    seen: set[str] = set()
     while True:
         line = reader.line_num + 1          # where the record starts: a quoted value may span lines
         try:
@@ -103,23 +121,23 @@ def parse_contacts(text: str) -> tuple[list[ContactRow], list[Problem]]:
         except StopIteration:
             break
         except csv.Error as exc:            # a NUL byte, an over-long value: this record only
-            problems.append(Problem(line, f"cannot be read as CSV ({_csv_trouble(exc)})"))
+            yield Problem(line, f"cannot be read as CSV ({_csv_trouble(exc)})")
             continue
         if not any(v.strip() for v in values):
             continue
         if len(values) != len(header):
-            problems.append(Problem(line, f"has {len(values)} values but the header names {len(header)} columns"))
+            yield Problem(line, f"has {len(values)} values but the header names {len(header)} columns")
             continue
         record = {h: v.strip() for h, v in zip(header, values)}
         reason = _contact_problem(record)
         if reason is None and record["id"] in seen:
             reason = f"contact {record['id']!r} appears twice in the file"
         if reason:
-            problems.append(Problem(line, reason))
+            yield Problem(line, reason)
             continue
         seen.add(record["id"])
         unsubscribed, subscribed = _channels(record, "unsubscribed"), _channels(record, "subscribed")
-        rows.append(ContactRow(
+        yield ContactRow(
             line, record["id"],
             {k: (record.get(k) or None) for k in ("email", "phone", "first_name", "last_name", "timezone")},
             [t.strip() for t in record.get("tags", "").split(";") if t.strip()],
@@ -127,8 +145,7 @@ def parse_contacts(text: str) -> tuple[list[ContactRow], list[Problem]]:
             {k: v for k, v in record.items() if k not in STANDARD and k and v != ""},
             [c for c in subscribed if c not in unsubscribed],     # `subscribed: all` + `unsubscribed: sms`
             # A channel named in both columns: the opt-out wins (never loosen by accident), and the import says so.
-            sorted(set(_named(record, "subscribed")) & set(_named(record, "unsubscribed")) - {"all"})))
-    return rows, problems
+            sorted(set(_named(record, "subscribed")) & set(_named(record, "unsubscribed")) - {"all"}))
 
 
 def _header(names: list[str]) -> list[str]:
@@ -235,8 +252,9 @@ def import_contacts(db: Engine, rows: list[ContactRow], now: datetime, source: s
     return import_contacts_report(db, rows, now, source).count
 
 
-def import_contacts_report(db: Engine, rows: list[ContactRow], now: datetime,
-                           source: str = "contacts file") -> ContactImport:
+def import_contacts_report(db: Engine, rows: Iterable[ContactRow], now: datetime,
+                           source: str = "contacts file",
+                           progress: Callable[[int], None] | None = None) -> ContactImport:
     """Creates or updates contacts: empty fields keep stored values, attributes merge, tags are added.
 
     Consent (app/engine/consent.py): listed opt-outs are recorded; listed opt-ins apply to channels
@@ -247,33 +265,44 @@ def import_contacts_report(db: Engine, rows: list[ContactRow], now: datetime,
     `updated_at` stays), so importing a file again — after a fix, or after an import was killed
     between its transactions (one per 5,000 rows) — writes only what is missing or different, and
     the report counts new, updated and unchanged contacts.
+
+    `rows` may be a stream (`contact_records`): only one chunk of 5,000 is held at a time; after
+    each chunk commits, `progress(rows written so far)` is called.
     """
-    report = ContactImport(len(rows))
-    for start in range(0, len(rows), _CHUNK):
-        chunk = rows[start:start + _CHUNK]
-        with write_transaction(db) as conn:
-            existing = _stored(conn, [r.id for r in chunk])
-            _INSERT_CONTACTS.run(conn, [
-                {"id": r.id, **{k: r.fields.get(k) for k in _FIELDS}, "attributes": r.attributes,
-                 "created_at": now, "updated_at": now}
-                for r in chunk if r.id not in existing])
-            consent_changed: set[str] = set()
-            changes = _consent(conn, chunk, existing, now, source, report.notices, consent_changed)
-            changed = [r for r in chunk if r.id in existing
-                       and (r.id in consent_changed or not existing[r.id].same_as(r))]
-            # Attributes merge over the ones read above, as before: a repeated id in one chunk keeps the last.
-            _UPDATE_CONTACTS.run(conn, [
-                {"cid": r.id, **{f"new_{k}": r.fields.get(k) for k in _FIELDS},
-                 "new_attributes": {**existing[r.id].attributes, **r.attributes}, "new_updated_at": now}
-                for r in changed])
-            _ADD_TAGS.run(conn, [{"contact_id": r.id, "tag": t} for r in chunk for t in r.tags
-                                 if r.id not in existing or t not in existing[r.id].tags])
-            record_consent(conn, changes)
-            record_attributes(conn, CONTACT_SCOPE, {k for r in chunk for k in r.attributes})
-            report.new += sum(r.id not in existing for r in chunk)
-            report.updated += len(changed)
+    report = ContactImport(0)
+    stream = iter(rows)
+    while chunk := list(itertools.islice(stream, _CHUNK)):
+        _import_chunk(db, chunk, now, source, report)
+        report.count += len(chunk)
+        if progress is not None:
+            progress(report.count)
     report.unchanged = report.count - report.new - report.updated
     return report
+
+
+def _import_chunk(db: Engine, chunk: list[ContactRow], now: datetime, source: str, report: ContactImport) -> None:
+    """One transaction: the rows of `chunk` written as `import_contacts_report` says; counts added to `report`."""
+    with write_transaction(db) as conn:
+        existing = _stored(conn, [r.id for r in chunk])
+        _INSERT_CONTACTS.run(conn, [
+            {"id": r.id, **{k: r.fields.get(k) for k in _FIELDS}, "attributes": r.attributes,
+             "created_at": now, "updated_at": now}
+            for r in chunk if r.id not in existing])
+        consent_changed: set[str] = set()
+        changes = _consent(conn, chunk, existing, now, source, report.notices, consent_changed)
+        changed = [r for r in chunk if r.id in existing
+                   and (r.id in consent_changed or not existing[r.id].same_as(r))]
+        # Attributes merge over the ones read above, as before: a repeated id in one chunk keeps the last.
+        _UPDATE_CONTACTS.run(conn, [
+            {"cid": r.id, **{f"new_{k}": r.fields.get(k) for k in _FIELDS},
+             "new_attributes": {**existing[r.id].attributes, **r.attributes}, "new_updated_at": now}
+            for r in changed])
+        _ADD_TAGS.run(conn, [{"contact_id": r.id, "tag": t} for r in chunk for t in r.tags
+                             if r.id not in existing or t not in existing[r.id].tags])
+        record_consent(conn, changes)
+        record_attributes(conn, CONTACT_SCOPE, {k for r in chunk for k in r.attributes})
+        report.new += sum(r.id not in existing for r in chunk)
+        report.updated += len(changed)
 
 
 def _stored(conn: Connection, ids: list[str]) -> dict[str, _Stored]:
@@ -323,8 +352,9 @@ def _consent(conn: Connection, chunk: list[ContactRow], existing: dict[str, Any]
 BOM = "\ufeff"     # a byte-order mark: how Windows tools start UTF-8 text; never content
 
 
-def json_lines(text: str) -> Iterator[tuple[int, str]]:
-    """The lines of a JSON-lines file with their numbers (from 1), split on "\n" only.
+def json_lines(text: str | Iterable[str]) -> Iterator[tuple[int, str]]:
+    """The lines of a JSON-lines file with their numbers (from 1), split on "\n" only; `text` is the
+    whole text, or its lines each ending with its "\n" (`textstream.split_lines`: a big file).
 
     `str.splitlines` would also split at U+2028, U+2029, U+0085, \x0b, \x0c, \x1c-\x1e, which JSON
     allows raw inside strings (RFC 8259 section 7; the JSON Lines format separates records with
@@ -332,7 +362,11 @@ def json_lines(text: str) -> Iterator[tuple[int, str]]:
     and so is a byte-order mark at the start of a line (Windows editors write one at the start of
     a file, and files joined with `cat` carry it into the middle; JSON never starts with one).
     """
-    for number, line in enumerate(text.split("\n"), start=1):
+    if isinstance(text, str):
+        lines: Iterable[str] = text.split("\n")
+    else:
+        lines = (line[:-1] if line.endswith("\n") else line for line in text)
+    for number, line in enumerate(lines, start=1):
         line = line.removeprefix(BOM)
         yield number, line[:-1] if line.endswith("\r") else line
 
@@ -340,16 +374,24 @@ def json_lines(text: str) -> Iterator[tuple[int, str]]:
 def parse_events(source: str | Iterable[str]) -> tuple[list[EventIn], list[Problem]]:
     """Events from JSON-lines text (split with `json_lines`), or from lines already split; blank
     lines are skipped, a bad line is reported by its number and skipped."""
+    found: list[EventIn] = []
+    problems: list[Problem] = []
     numbered = json_lines(source) if isinstance(source, str) else enumerate(source, start=1)
-    found, problems = [], []
+    for item in event_records(numbered):
+        (problems if isinstance(item, Problem) else found).append(item)    # type: ignore[arg-type]
+    return found, problems
+
+
+def event_records(numbered: Iterable[tuple[int, str]]) -> Iterator[EventIn | Problem]:
+    """Each event and each bad line (a Problem with its number), in file order, from numbered lines
+    (`json_lines`); blank lines are skipped. Lazy: a million-line file is read in bounded memory."""
     for number, raw in numbered:
         if not raw.strip():
             continue
         try:
-            found.append(_event(raw))
+            yield _event(raw)
         except ValueError as exc:
-            problems.append(Problem(number, str(exc)))
-    return found, problems
+            yield Problem(number, str(exc))
 
 
 def _event(raw: str, now: datetime | None = None) -> EventIn:

@@ -1,20 +1,26 @@
 """File → Import contacts / events: the same readers as `journeys contacts import` and
 `journeys events import`, with bad lines reported and every good one kept.
 
-Parsing happens here (a file a person picked is small enough); the writes and the
-engine's reaction to the events run on the engine host's worker.
+Everything — reading the file (in blocks: a million rows stay in bounded memory), checking
+each line, the writes (a transaction per chunk) and the engine's reaction to the events — runs on
+the engine host's worker; progress comes back through a queued signal, and Cancel stops after
+the chunk being written.
 """
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog
 
+from app.engine.file_import import Cancelled, FileImport
+from app.engine.file_import import import_contacts_file as import_contacts_from
+from app.engine.file_import import import_events_file as import_events_from
+from app.engine.importers import ContactImport, Problem
 from app.engine.ingest import Ingested
-from app.engine.importers import (ContactImport, Problem, import_contacts_report, parse_contacts, parse_events,
-                                  read_csv_text, read_text)
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -26,20 +32,23 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
-def _listed(items: list[Problem]) -> str:
+def _listed(items: list[Problem], total: int | None = None) -> str:
+    total = len(items) if total is None else total
     lines = "\n".join(f"• {p}" for p in items[:SHOWN_PROBLEMS])
-    return lines + (f"\n… and {len(items) - SHOWN_PROBLEMS} more" if len(items) > SHOWN_PROBLEMS else "")
+    return lines + (f"\n… and {total - SHOWN_PROBLEMS:,} more" if total > SHOWN_PROBLEMS else "")
 
 
 def _report(window: "MainWindow", title: str, done: str, problems: list[Problem], unit: str,
-            notices: list[Problem] | None = None) -> None:
+            notices: list[Problem] | None = None, bad: int | None = None) -> None:
+    """`problems`: the first ones of `bad` in all (default: all of them)."""
+    bad = len(problems) if bad is None else bad
     if not problems and not notices:
         window.statusBar().showMessage(done, 8000)
         return
     text = done
     if problems:
-        text += (f"\n\n{_plural(len(problems), unit)} could not be read and "
-                 f"{'was' if len(problems) == 1 else 'were'} skipped:\n{_listed(problems)}\n\n"
+        text += (f"\n\n{_plural(bad, unit)} could not be read and "
+                 f"{'was' if bad == 1 else 'were'} skipped:\n{_listed(problems, bad)}\n\n"
                  "Fix them in the file and import it again: the good ones are not doubled.")
     if notices:
         text += (f"\n\n{_plural(len(notices), 'opt-out')} stayed as {'it was' if len(notices) == 1 else 'they were'}"
@@ -47,68 +56,115 @@ def _report(window: "MainWindow", title: str, done: str, problems: list[Problem]
     QMessageBox.warning(window, title, text)
 
 
-def _pick(window: "MainWindow", caption: str, pattern: str,
-          read: Callable[[str], str] = read_text) -> tuple[str, str] | None:
-    """The chosen file's path and text, or None (cancelled, or it could not be read: said why)."""
+def _pick(window: "MainWindow", caption: str, pattern: str) -> str | None:
+    """The chosen file's path, or None (cancelled)."""
     path, _ = QFileDialog.getOpenFileName(window, caption, "", pattern)
-    if not path:
-        return None
-    try:
-        return path, read(path)
-    except (OSError, UnicodeDecodeError) as exc:
-        QMessageBox.warning(window, caption, f"{Path(path).name} could not be read.\n\n{exc}")
-        return None
+    return path or None
 
 
-def _run(window: "MainWindow", title: str, work: Callable[[], Any], done: str | Callable[[Any], str],
-         problems: list[Problem], unit: str) -> None:
-    """Runs `work` on the engine's worker; then reports `done` (or `done(result)`) and any problems."""
-    def finished(result: Any) -> None:
+class ImportProgress(QObject):
+    """What a running import has done, for the GUI thread: the worker emits `advanced` after each
+    committed chunk (a queued signal: this object lives on the GUI thread) and the window shows it in
+    a progress dialog (after half a second, so a small file shows none) with Cancel, and in the
+    status bar. Cancel stops the import after the chunk being written: what was committed stays."""
+
+    advanced = Signal(int, float)          # rows taken so far, share of the file read (0.0–1.0)
+
+    def __init__(self, window: "MainWindow", title: str, name: str, unit: str) -> None:
+        super().__init__(window)
+        self.window, self.name, self.unit = window, name, unit
+        self._cancel = threading.Event()
+        self.dialog = QProgressDialog(f"Importing {name}\n…", "Cancel", 0, 1000, window)
+        self.dialog.setMinimumWidth(420)
+        self.dialog.setWindowTitle(title)
+        self.dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        self.dialog.setMinimumDuration(500)
+        self.dialog.setAutoClose(False)
+        self.dialog.setAutoReset(False)
+        self.dialog.canceled.connect(self._cancel.set)
+        self.dialog.setValue(0)
+        self.advanced.connect(self._show)
+
+    def report(self, done: int, share: float) -> None:
+        """Called on the worker thread."""
+        self.advanced.emit(done, share)
+
+    def cancelled(self) -> bool:
+        """Called on the worker thread between chunks."""
+        return self._cancel.is_set()
+
+    def _show(self, done: int, share: float) -> None:
+        so_far = f"{_plural(done, self.unit)} so far"
+        self.window.statusBar().showMessage(f"Importing {self.name}: {so_far} ({share:.0%} of the file)…")
+        if not self._cancel.is_set():       # the bar shows the share of the file
+            self.dialog.setLabelText(f"Importing {self.name}\n{so_far}…")
+            self.dialog.setValue(min(999, int(share * 1000)))
+
+    def finish(self) -> None:
+        self.dialog.reset()
+        self.dialog.hide()
+        self.dialog.deleteLater()
+        self.window.statusBar().clearMessage()
+        self.deleteLater()
+
+
+def _run(window: "MainWindow", title: str, name: str, unit: str,
+         work: Callable[[ImportProgress], tuple[Any, FileImport]], done: Callable[[Any], str]) -> None:
+    """Runs `work` (read, check and import the file, chunk by chunk) on the engine's worker with a
+    progress dialog; then reports `done(result)` and the file's problems."""
+    progress = ImportProgress(window, title, name, unit)
+
+    def finished(outcome: tuple[Any, FileImport]) -> None:
+        progress.finish()
+        result, found = outcome
         window.refresh_catalog()
         window.run_controls.poll()
         contacts = getattr(window, "contacts_dialog", None)
         if contacts is not None and contacts.isVisible():
             contacts.run_search()          # what was imported shows in the open Contacts dialog
-        _report(window, title, done(result) if callable(done) else done, problems, unit,
-                result.notices if isinstance(result, ContactImport) else None)
+        text = done(result) if found.rows else f"No {unit}s were imported from {name}."
+        _report(window, title, text, found.problems, "line",
+                result.notices if isinstance(result, ContactImport) else None, found.bad)
 
     def failed(exc: Exception) -> None:
+        progress.finish()
+        if isinstance(exc, (OSError, UnicodeDecodeError)):      # found by the first pass: nothing imported
+            QMessageBox.warning(window, title, f"{name} could not be read.\n\n{exc}")
+            return
         # Imports commit in chunks: what went in before the fault stays, and a re-run adds only the rest.
-        QMessageBox.warning(window, title, f"The import stopped: {exc}\n\nWhatever was imported before it "
+        stopped = (f"The import was cancelled ({exc})." if isinstance(exc, Cancelled)
+                   else f"The import stopped: {exc}")
+        QMessageBox.warning(window, title, f"{stopped}\n\nWhatever was imported before it "
                                            "stopped is kept; import the file again to add the rest — nothing "
                                            "is counted twice.")
 
-    window.host.submit(work, finished, failed)
+    window.host.submit(lambda: work(progress), finished, failed)
 
 
 def import_contacts_file(window: "MainWindow") -> None:
-    picked = _pick(window, "Import contacts", "Contacts (*.csv);;All files (*)", read_csv_text)
-    if picked is None:
+    path = _pick(window, "Import contacts", "Contacts (*.csv);;All files (*)")
+    if path is None:
         return
-    path, text = picked
-    rows, problems = parse_contacts(text)
-    name = Path(path).name
-    if not rows:
-        _report(window, "Import contacts", f"No contacts were imported from {name}.", problems, "line")
-        return
-    db = window.store.engine
-    _run(window, "Import contacts", lambda: import_contacts_report(db, rows, datetime.now(timezone.utc), name),
-         lambda done: f"Imported {_plural(len(rows), 'contact')} from {name}: {done.summary()}.", problems, "line")
+    name, db = Path(path).name, window.store.engine
+
+    def work(progress: ImportProgress) -> tuple[ContactImport, FileImport]:
+        return import_contacts_from(db, path, datetime.now(timezone.utc), name, progress=progress.report,
+                                    cancelled=progress.cancelled)
+
+    _run(window, "Import contacts", name, "contact", work,
+         lambda done: f"Imported {_plural(done.count, 'contact')} from {name}: {done.summary()}.")
 
 
 def import_events_file(window: "MainWindow") -> None:
-    picked = _pick(window, "Import events", "Events, one JSON object per line (*.jsonl *.json);;All files (*)")
-    if picked is None:
+    path = _pick(window, "Import events", "Events, one JSON object per line (*.jsonl *.json);;All files (*)")
+    if path is None:
         return
-    path, text = picked
-    found, problems = parse_events(text)
-    name = Path(path).name
-    if not found:
-        _report(window, "Import events", f"No events were imported from {name}.", problems, "line")
-        return
-    host = window.host
-    _run(window, "Import events", lambda: host.engine.ingest(found), lambda done: _events_done(done, name),
-         problems, "line")
+    name, host = Path(path).name, window.host
+
+    def work(progress: ImportProgress) -> tuple[Ingested, FileImport]:
+        return import_events_from(host.engine, path, progress=progress.report, cancelled=progress.cancelled)
+
+    _run(window, "Import events", name, "event", work, lambda done: _events_done(done, name))
 
 
 def _events_done(done: Ingested, name: str) -> str:

@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 from sqlalchemy.engine import Engine
 
 from app.engine.clock import Clock, SystemClock
+from app.engine.file_import import Cancelled
 from app.engine.gate import JourneyNotReady
 from app.engine.stats import JourneyStats, journey_stats
 from app.store.journeys import JourneyStore
@@ -47,7 +48,7 @@ class _Job(QRunnable):
     def run(self) -> None:
         try:
             outcome: tuple[bool, Any] = (True, self.work())
-        except JourneyNotReady as exc:      # a refusal the window explains: not a failure to log
+        except (JourneyNotReady, Cancelled) as exc:   # a refusal or a cancel the window explains: no failure
             log.info("engine refused: %s", exc)
             outcome = (False, exc)
         except Exception as exc:  # noqa: BLE001 - handed to the GUI thread, which says what went wrong

@@ -49,11 +49,12 @@ def test_importing_events_moves_contacts_into_the_active_journey(window, qtbot, 
     assert window.editor.scene.item_for_node[trigger.id].stats_text() != "0 entered"
 
 
-def test_a_file_that_cannot_be_read_is_reported_and_nothing_changes(window, monkeypatch, tmp_path):
+def test_a_file_that_cannot_be_read_is_reported_and_nothing_changes(window, qtbot, monkeypatch, tmp_path):
     broken = tmp_path / "binary.csv"
     broken.write_bytes(b"id,first_name\nz\x81,Z\x8d\xff\xfe\n")      # neither UTF-8 nor Windows-1252
     warnings = _choose(monkeypatch, broken)
     window.actions_["import_contacts"].trigger()
+    qtbot.waitUntil(lambda: bool(warnings), timeout=5000)
     assert len(warnings) == 1 and "binary.csv could not be read" in warnings[0]
     assert _count(window, contacts) == 0
 
@@ -144,3 +145,45 @@ def test_the_status_bar_says_which_events_were_set_aside():
     text = _events_done(Ingested(stored=499, dead=[(bad, "ArithmeticError: spend overflow")]), "events.jsonl")
     assert text == ("Imported events from events.jsonl: 499 new, 0 already present; 1 event could not be applied "
                     "and was set aside (first: ArithmeticError: spend overflow).")
+
+
+def _shoppers(tmp_path, rows: int):
+    csv = tmp_path / "many.csv"
+    csv.write_text("id,email\n" + "".join(f"p{i},p{i}@example.com\n" for i in range(rows)))
+    return csv
+
+
+def test_a_big_import_shows_its_progress_while_the_worker_writes(window, qtbot, monkeypatch, tmp_path):
+    from app.ui.data_import import ImportProgress
+
+    warnings = _choose(monkeypatch, _shoppers(tmp_path, 12_000))
+    window.actions_["import_contacts"].trigger()
+    progress = window.findChild(ImportProgress)
+    shown: list[tuple[int, float]] = []
+    labels: list[str] = []
+    progress.advanced.connect(lambda done, share: (shown.append((done, share)),
+                                                   labels.append(progress.dialog.labelText())))
+    qtbot.waitUntil(lambda: "Imported 12,000 contacts from many.csv" in window.statusBar().currentMessage(),
+                    timeout=20000)
+    assert [done for done, _ in shown] == [5_000, 10_000, 12_000]
+    assert shown[-1][1] == 1.0 and all(0 < share <= 1 for _, share in shown)
+    assert labels[0] == "Importing many.csv\n5,000 contacts so far…"
+    assert warnings == [] and _count(window, contacts) == 12_000
+    assert window.findChild(ImportProgress) is None or not progress.dialog.isVisible()
+
+
+def test_cancel_stops_a_big_import_between_chunks_and_keeps_what_went_in(window, qtbot, monkeypatch, tmp_path):
+    from app.ui.data_import import ImportProgress
+
+    warnings = _choose(monkeypatch, _shoppers(tmp_path, 12_000))
+    window.actions_["import_contacts"].trigger()
+    window.findChild(ImportProgress).dialog.canceled.emit()      # the user presses Cancel (or Esc) at once
+    qtbot.waitUntil(lambda: bool(warnings), timeout=20000)
+    assert "The import was cancelled (cancelled after 5,000 rows)" in warnings[0]
+    assert "import the file again to add the rest" in warnings[0]
+    assert _count(window, contacts) == 5_000
+    qtbot.waitUntil(lambda: not window.host.busy(), timeout=5000)
+    window.actions_["import_contacts"].trigger()             # the re-run adds the rest, nothing twice
+    qtbot.waitUntil(lambda: "many.csv: 7000 new, 0 updated, 5000 unchanged" in window.statusBar().currentMessage(),
+                    timeout=20000)
+    assert _count(window, contacts) == 12_000

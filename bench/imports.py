@@ -1,0 +1,101 @@
+"""Importing big files: rows/s and peak memory (target < 300 MB peak RSS for 1,000,000 rows).
+
+Generates a contacts CSV and an events JSON-lines file of `ROWS` rows in a temporary folder and
+imports each with the streaming importers (app/engine/file_import.py) into a fresh SQLite file, in
+a child process of its own, whose peak resident set (`ru_maxrss`) is the figure: it includes the
+interpreter and the libraries (the "baseline", measured before the file is opened).
+
+`python -m bench imports` runs it; `JOURNEYS_BENCH_IMPORT_ROWS=200000` measures a smaller file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROWS = int(os.environ.get("JOURNEYS_BENCH_IMPORT_ROWS", "1000000"))
+TARGET_MB = 300
+ZONES = ("Europe/London", "Europe/Paris", "America/New_York", "", "Asia/Tokyo", "UTC")
+START = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=30)
+
+
+def write_contacts(path: Path, rows: int, seed: int = 9) -> None:
+    """A contacts CSV as a shop exports it: standard columns, tags, consent, two custom attributes."""
+    rng = random.Random(seed)
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        out.write("id,email,phone,first_name,last_name,timezone,tags,unsubscribed,subscribed,loyalty_tier,city\r\n")
+        for i in range(rows):
+            unsub = "sms" if rng.random() < 0.05 else ""
+            out.write(f"c{i:07d},shopper{i}@example.com,+1555{i:07d},Shopper{i},Name{i % 977},{ZONES[i % 6]},"
+                      f"{'vip;newsletter' if i % 7 == 0 else 'newsletter'},{unsub},email,"
+                      f"{('gold', 'silver', 'bronze')[i % 3]},\"City {i % 313}, Region\"\r\n")
+
+
+def write_events(path: Path, rows: int, seed: int = 9) -> None:
+    """JSON lines of page views, carts and orders of 100,000 shoppers over a month, each with an id."""
+    rng = random.Random(seed)
+    with open(path, "w", encoding="utf-8") as out:
+        for i in range(rows):
+            at = (START + timedelta(seconds=rng.randrange(30 * 86_400))).isoformat().replace("+00:00", "Z")
+            kind = ("page_viewed", "cart_abandoned", "order_placed")[i % 3]
+            props = {"url": f"https://shop.example/p/{i % 5000}"} if kind == "page_viewed" else (
+                {"cart_url": f"https://shop.example/c/{i}", "items": [{"name": "Mug", "quantity": 1, "price": 14.5}]}
+                if kind == "cart_abandoned" else {"order_id": f"o{i}", "total": 38.9})
+            out.write(json.dumps({"id": f"e{i}", "contact": f"c{i % 100_000:07d}", "type": kind, "at": at,
+                                  "properties": props}) + "\n")
+
+
+def child(kind: str, path: str, db_path: str) -> None:
+    """Imports one file; prints rows, seconds, baseline and peak RSS (MB) as JSON."""
+    from app.engine.engine import JourneyEngine
+    from app.engine.file_import import import_contacts_file, import_events_file
+    from app.store.db import open_database
+
+    db = open_database(db_path)
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    started = time.perf_counter()
+    if kind == "contacts":
+        report, found = import_contacts_file(db, path, datetime.now(timezone.utc))
+        rows = report.count
+    else:
+        done, found = import_events_file(JourneyEngine(db), path)
+        rows = done.stored + done.duplicates
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"rows": rows, "problems": len(found.problems), "seconds": seconds,
+                      "baseline_mb": baseline, "peak_mb": peak}))
+
+
+def measure(kind: str, path: Path, db_path: Path) -> dict[str, float]:
+    """Runs `child` in a fresh interpreter (its peak memory is the import's alone)."""
+    out = subprocess.run([sys.executable, "-m", "bench.imports", kind, str(path), str(db_path)],
+                         check=True, capture_output=True, text=True, cwd=Path(__file__).parent.parent)
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def run() -> list[str]:
+    lines = []
+    with tempfile.TemporaryDirectory() as folder:
+        for kind, write, name in (("contacts", write_contacts, "contacts.csv"),
+                                  ("events", write_events, "events.jsonl")):
+            path = Path(folder) / name
+            write(path, ROWS)
+            size = path.stat().st_size / 2**20
+            got = measure(kind, path, Path(folder) / f"{kind}.sqlite3")
+            ok = "ok" if got["peak_mb"] < TARGET_MB else "MISSED"
+            lines.append(f"{kind} import: {ROWS:,} rows ({size:.0f} MB file) in {got['seconds']:.1f} s = "
+                         f"{got['rows'] / got['seconds']:,.0f} rows/s; peak RSS {got['peak_mb']:.0f} MB "
+                         f"(interpreter and libraries {got['baseline_mb']:.0f} MB; target < {TARGET_MB} MB: {ok})")
+            path.unlink()
+    return lines
+
+
+if __name__ == "__main__":
+    child(*sys.argv[1:4])
