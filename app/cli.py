@@ -1,8 +1,10 @@
 """`journeys`: the headless commands.
 
-Exit codes: 0 success; 1 the journey or the imported file has problems (bad lines are
-reported and skipped); 2 a file or the database could not be used — unreadable, busy,
-read-only, full (one clear line on stderr, never a traceback).
+Exit codes (app/exits.py decides them for every command): 0 success; 1 the journey or the
+imported file has problems (bad lines are reported and skipped); 2 an input could not be read
+or used — a file that is missing, not UTF-8, not JSON, not a journey; a usage error; a database
+that is busy, read-only or full; 3 an internal error (a bug: one line on stderr, the traceback in
+the log file). Never a traceback on stderr.
 """
 from __future__ import annotations
 
@@ -11,15 +13,12 @@ import os
 import sys
 from typing import Callable, Sequence
 
+from app.exits import INTERNAL, CommandError, report_internal_error, run_command, tolerant_output
 from app.journey.fileformat import JourneyFileError, from_document, load, save, to_document
 from app.journey.model import Journey
 from app.journey.validate import ERROR, Problem, VariableCatalog, validate
 
-OK, PROBLEMS, UNUSABLE = 0, 1, 2
-
-
-class CommandError(Exception):
-    """Stops a command with one line for the user and exit code 2."""
+OK, PROBLEMS, UNUSABLE = 0, 1, 2       # app/exits.py: OK, PROBLEMS, UNREADABLE (and INTERNAL)
 
 
 def _out(text: str = "") -> None:
@@ -185,8 +184,15 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return OK
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error said in one line (exit 2: the command line cannot be read)."""
+
+    def error(self, message: str):  # type: ignore[no-untyped-def]  # NoReturn in typeshed
+        self.exit(UNUSABLE, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="journeys", description="Journey Studio, without the window.")
+    parser = _Parser(prog="journeys", description="Journey Studio, without the window.")
     db = argparse.ArgumentParser(add_help=False)
     db.add_argument("--db", metavar="URL", help="database URL or SQLite file (default: $JOURNEYS_DB, "
                                                  "else the app's own database)")
@@ -220,22 +226,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Runs one `journeys` command; returns its exit code (app/exits.py: 0 ok, 1 the input has problems,
+    2 an input cannot be read or used, 3 a bug, with the traceback in the log file)."""
+    tolerant_output()
     try:
-        return args.handler(args)
-    except CommandError as exc:
-        _err(f"journeys {args.command}: {exc}")
-        return UNUSABLE
-    except Exception as exc:
-        # The database became busy, read-only or full while the command ran (app/store/faults.py).
-        # app.store is imported lazily: `journeys validate` on files loads no database code.
-        errors = sys.modules.get("app.store.errors")
-        if errors is None or not isinstance(exc, errors.StoreError):
-            raise
-        _err(f"journeys {args.command}: {exc}")
-        return UNUSABLE
-    except KeyboardInterrupt:
-        return 130
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:       # --help (0), or a usage error already said in one line (2)
+        return exc.code if isinstance(exc.code, int) else OK if exc.code is None else UNUSABLE
+    except Exception as exc:        # noqa: BLE001 — a bug in setting up the parser, not bad input
+        return report_internal_error("", exc)
+    return run_command(args.command, lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
+    from app.logfile import setup_logging
+
+    setup_logging()      # full tracebacks (a failed step, a dead-lettered event, a bug) go to the log file
+    return int(args.handler(args))
 
 
 if __name__ == "__main__":

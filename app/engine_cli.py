@@ -47,9 +47,15 @@ def _report(path: str, problems: list) -> None:
 
 
 def _contacts(path: str):
+    """The good rows of a contacts file and its bad ones (reported on stderr, line by line). A file
+    refused as a whole — empty, or a first line that names no `id` column — is no contacts file:
+    CommandError (exit 2), as for a file that cannot be read."""
     from app.engine.importers import parse_contacts
 
     rows, problems = parse_contacts(_read(path, csv=True))
+    header = [p for p in problems if p.line == 1]       # rows start on line 2: line 1 is the header
+    if header and not rows:
+        raise CommandError(f"{path}: {header[0]}; nothing was imported")
     _report(path, problems)
     return rows, problems
 
@@ -129,8 +135,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     # No check of its own here: the engine's gate judges the journey as it runs (below), so the
     # problems printed are the very ones `journeys validate --active` and `journeys activate` print.
-    rows, _ = _contacts(args.contacts) if args.contacts else ([], [])
-    found, _ = _events(args.events) if args.events else ([], [])
+    rows, bad_rows = _contacts(args.contacts) if args.contacts else ([], [])
+    found, bad_lines = _events(args.events) if args.events else ([], [])
     start, until = _parse_time(args.start, "--start"), _parse_time(args.until, "--until")
     if start and until and until <= start:
         raise CommandError("--until must be after --start")
@@ -184,6 +190,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                  else f"version {result.version} unchanged (nothing published)"))
     if args.log:
         print(f"Wrote {len(result.activity)} activity line(s) to {args.log}")
+    if bad_rows or bad_lines:       # simulated without them: the input still has problems (exit 1)
+        print(f"Simulated without {len(bad_rows)} bad contact row(s) and {len(bad_lines)} bad event line(s) "
+              "(listed above)", file=sys.stderr)
+        return PROBLEMS
     return 0
 
 

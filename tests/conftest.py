@@ -7,6 +7,7 @@ at a throwaway database.
 """
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Iterator
@@ -28,6 +29,19 @@ def _wipe_postgres(url: str) -> None:
             conn.exec_driver_sql("CREATE SCHEMA public")
     finally:
         engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def log_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Where this test's log file goes (never the user's own); handlers added meanwhile are closed after."""
+    path = tmp_path / "logs" / "journeys.log"
+    monkeypatch.setenv("JOURNEYS_LOG_FILE", str(path))
+    logger = logging.getLogger("app")
+    before = list(logger.handlers)
+    yield path
+    for handler in [h for h in logger.handlers if h not in before]:
+        handler.close()
+        logger.removeHandler(handler)
 
 
 @pytest.fixture

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import re
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Container, Mapping
@@ -124,6 +126,9 @@ def loads(text: str, source: str = "<journey>") -> Journey:
         data = parse_json(text)
     except json.JSONDecodeError as exc:
         raise JourneyFileError(source, f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    except ValueError:      # Python refuses to read an integer of more than 4,300 digits (CVE-2020-10735)
+        raise JourneyFileError(source, f"is not a usable journey file: a number in it has more than "
+                                       f"{sys.get_int_max_str_digits()} digits") from None
     return from_document(data, source)
 
 
@@ -175,13 +180,25 @@ def _need(data: dict[str, Any], key: str, kind: type | tuple[type, ...], what: s
     return value
 
 
+def _optional(data: dict[str, Any], key: str, kind: type, default: Any, what: str, source: str) -> Any:
+    """A top-level member that may be left out; present, it must have the right type (null too)."""
+    return _need(data, key, kind, what, source, "") if key in data else default
+
+
 def _pair(data: dict[str, Any], key: str, default: tuple[float, float], source: str, pointer: str,
           node_id: str | None) -> tuple[float, float]:
     value = data.get(key, list(default))
     if (not isinstance(value, (list, tuple)) or len(value) != 2
             or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
         raise JourneyFileError(source, "expected two numbers [x, y]", pointer=f"{pointer}/{key}", node_id=node_id)
-    return float(value[0]), float(value[1])
+    try:
+        x, y = float(value[0]), float(value[1])
+    except OverflowError:       # an integer of 400 digits is a number no float holds
+        x = y = math.inf
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise JourneyFileError(source, "expected two finite numbers [x, y]", pointer=f"{pointer}/{key}",
+                               node_id=node_id)
+    return x, y
 
 
 def from_document(data: Any, source: str = "<journey>") -> Journey:
@@ -201,10 +218,10 @@ def from_document(data: Any, source: str = "<journey>") -> Journey:
     for i, raw in enumerate(_need(data, "nodes", list, "a list of nodes", source, "")):
         node = read_node(raw, source, f"/nodes/{i}", taken=journey.nodes)
         journey.nodes[node.id] = node
-    for i, raw in enumerate(data.get("edges", [])):
+    for i, raw in enumerate(_optional(data, "edges", list, [], "a list of edges", source)):
         edge = read_edge(raw, journey.nodes, source, f"/edges/{i}", taken=journey.edges)
         journey.edges[edge.id] = edge
-    for i, raw in enumerate(data.get("notes", [])):
+    for i, raw in enumerate(_optional(data, "notes", list, [], "a list of sticky notes", source)):
         note = read_note(raw, source, f"/notes/{i}")
         journey.notes[note.id] = note
     return journey
