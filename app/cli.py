@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Callable, Sequence
 
-from app.exits import INTERNAL, CommandError, report_internal_error, run_command, tolerant_output
+from app.exits import INTERNAL, CommandError, one_line, report_internal_error, run_command, tolerant_output
 from app.journey.fileformat import JourneyFileError, from_document, load, save, to_document
 from app.journey.model import Journey
 from app.journey.validate import ERROR, Problem, VariableCatalog, validate
@@ -93,7 +93,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         try:
             journey = load(path)
         except JourneyFileError as exc:
-            _err(str(exc))
+            _err(one_line(str(exc), limit=2000))     # an id or name in the message may hold a line break
             worst = UNUSABLE
             continue
         problems = validate(journey, catalog=catalog, active=args.active, business_zone=business_zone)

@@ -387,6 +387,8 @@ def _event(raw: str) -> EventIn:
         raise ValueError("must be a JSON object like {\"contact\": ..., \"type\": ..., \"at\": ...}")
     if _has_nul(data):              # PostgreSQL JSON and text cannot hold it
         raise ValueError("contains a NUL character (\\u0000)")
+    if _has_text(data, _lone_surrogate):     # "\ud800" escaped in JSON: no UTF-8 (nor database) holds it
+        raise ValueError("contains a lone surrogate (\\ud800-\\udfff), which is no character")
     contact, kind, at = data.get("contact"), data.get("type"), data.get("at")
     if not isinstance(contact, (str, int)) or isinstance(contact, bool) or not str(contact).strip():
         raise ValueError("'contact' must be a contact id")
@@ -438,6 +440,21 @@ def _has_nul(value: Any) -> bool:
         return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
     if isinstance(value, list):
         return any(_has_nul(v) for v in value)
+    return False
+
+
+def _lone_surrogate(text: str) -> bool:
+    return any("\ud800" <= c <= "\udfff" for c in text)
+
+
+def _has_text(value: Any, test: Any) -> bool:
+    """Whether a key or text inside `value` (JSON data, nested at most jsontext.MAX_DEPTH) passes `test`."""
+    if isinstance(value, str):
+        return bool(test(value))
+    if isinstance(value, dict):
+        return any(_has_text(k, test) or _has_text(v, test) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_text(v, test) for v in value)
     return False
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .checks import FieldIssue
-from .schema import Config, Field, coerce, defaults
+from .schema import Config, Field, SchemaError, coerce, defaults
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,9 @@ class NodeKind:
 
     def load_config(self, raw: Config, written_version: int, pointer: str = "") -> Config:
         """Migrates an older config forward, then fills defaults and checks types."""
+        if not isinstance(raw, dict):        # before any migration, which reads it as an object
+            got = "null" if raw is None else type(raw).__name__
+            raise SchemaError(pointer or "/", f"expected an object, got {got}")
         config = raw
         for version in range(written_version, self.version):
             config = self.migrations[version](config)
