@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Callable, Sequence
 
-from app.exits import INTERNAL, CommandError, one_line, report_internal_error, run_command, tolerant_output
+from app.exits import INTERNAL, CommandError, report_internal_error, run_command, single_line, tolerant_output
 from app.journey.fileformat import JourneyFileError, from_document, load, save, to_document
 from app.journey.model import Journey
 from app.journey.validate import ERROR, Problem, VariableCatalog, validate
@@ -78,11 +78,12 @@ def _business_zone(url: str | None) -> str | None:
 
 
 def print_problems(source: str, journey: Journey | None, problems: list[Problem], *, quiet: bool = False) -> None:
-    """Each problem on its line (see format_problem), with its hint below unless `quiet`."""
+    """Each problem on its line (see format_problem), with its hint below unless `quiet`; a line break
+    in a step's name or a quoted value is printed escaped (`\\n`), so that one problem stays one line."""
     for problem in problems:
-        _out(format_problem(source, journey, problem))
+        _out(single_line(format_problem(source, journey, problem), limit=2000))
         if problem.hint and not quiet:
-            _out(f"    hint: {problem.hint}")
+            _out(single_line(f"    hint: {problem.hint}", limit=2000))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -93,7 +94,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         try:
             journey = load(path)
         except JourneyFileError as exc:
-            _err(one_line(str(exc), limit=2000))     # an id or name in the message may hold a line break
+            _err(single_line(str(exc), limit=2000))     # an id or name in the message may hold a line break
             worst = UNUSABLE
             continue
         problems = validate(journey, catalog=catalog, active=args.active, business_zone=business_zone)

@@ -35,7 +35,7 @@ class CommandError(Exception):
     """Stops a command with one line for the user (what, where, what to do) and exit code 2."""
 
 
-def one_line(text: str, limit: int = _MAX_LINE) -> str:
+def single_line(text: str, limit: int = _MAX_LINE) -> str:
     """`text` as one printable line: line breaks and other control characters escaped (`\\n`),
     cut to `limit` characters with "…"."""
     escaped = "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
@@ -84,7 +84,7 @@ def run_command(name: str, action: Callable[[], int]) -> int:
     except Exception as exc:        # noqa: BLE001 — this is the boundary: nothing passes it as a traceback
         known = _user_error(exc)
         if known is not None:
-            _say(one_line(f"journeys {name}: {known}", limit=2000))
+            _say(single_line(f"journeys {name}: {known}", limit=2000))
             return UNREADABLE
         return report_internal_error(name, exc)
 
@@ -95,7 +95,7 @@ def report_internal_error(name: str, exc: BaseException) -> int:
     the traceback goes to a private file in the temporary folder instead."""
     command = f"journeys {name}".strip()
     where = write_traceback(f"{command}: internal error", exc)
-    summary = one_line(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+    summary = single_line(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
     details = f"the details are in {where}" if where else "the details could not be written anywhere"
     _say(f"{command}: internal error (a bug; please report it): {summary}; {details}")
     return INTERNAL
