@@ -159,7 +159,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         result = simulate(journey, rows, found, db_url=db_url, start=start, until=until,
                           keep_log=bool(args.log), timezone_name=zone, contacts_source=_name(args.contacts))
     except JourneyNotReady as exc:
-        from app.cli import PROBLEMS, print_problems
+        from app.cli import print_problems
 
         print_problems(args.journey, exc.journey, exc.problems, quiet=False)
         print(f"{args.journey}: not simulated: {len(exc.problems)} error(s) to fix first "
