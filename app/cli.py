@@ -11,14 +11,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Callable, Sequence
+from typing import Callable, NoReturn, Sequence
 
-from app.exits import INTERNAL, CommandError, report_internal_error, run_command, single_line, tolerant_output
+from app.exits import CommandError, report_internal_error, run_command, single_line, tolerant_output
 from app.journey.fileformat import JourneyFileError, from_document, load, save, to_document
 from app.journey.model import Journey
 from app.journey.validate import ERROR, Problem, VariableCatalog, validate
 
-OK, PROBLEMS, UNUSABLE = 0, 1, 2       # app/exits.py: OK, PROBLEMS, UNREADABLE (and INTERNAL)
+OK, PROBLEMS, UNUSABLE = 0, 1, 2       # app/exits.py: OK, PROBLEMS, UNREADABLE, INTERNAL
 
 
 def _out(text: str = "") -> None:
@@ -188,13 +188,13 @@ def cmd_settings(args: argparse.Namespace) -> int:
 class _Parser(argparse.ArgumentParser):
     """argparse, with a usage error said in one line (exit 2: the command line cannot be read)."""
 
-    def error(self, message: str):  # type: ignore[no-untyped-def]  # NoReturn in typeshed
+    def error(self, message: str) -> NoReturn:
         self.exit(UNUSABLE, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="journeys", description="Journey Studio, without the window.")
-    db = argparse.ArgumentParser(add_help=False)
+    db = _Parser(add_help=False)
     db.add_argument("--db", metavar="URL", help="database URL or SQLite file (default: $JOURNEYS_DB, "
                                                  "else the app's own database)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
