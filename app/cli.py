@@ -1,26 +1,25 @@
 """`journeys`: the headless commands.
 
-Exit codes: 0 success; 1 the journey or the imported file has problems (bad lines are
-reported and skipped); 2 a file or the database could not be used — unreadable, busy,
-read-only, full (one clear line on stderr, never a traceback).
+Exit codes (app/exits.py decides them for every command): 0 success; 1 the journey or the
+imported file has problems (bad lines are reported and skipped); 2 an input could not be read
+or used — a file that is missing, not UTF-8, not JSON, not a journey; a usage error; a database
+that is busy, read-only or full; 3 an internal error (a bug: one line on stderr, the traceback in
+the log file). Never a traceback on stderr.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from typing import Callable, Sequence
+from typing import Callable, NoReturn, Sequence
 
+from app.exits import CommandError, report_internal_error, run_command, single_line, tolerant_output
 from app.journey.fileformat import JourneyFileError, from_document, load, save, to_document
 from app.journey.jsonvalues import one_line
 from app.journey.model import Journey
 from app.journey.validate import ERROR, Problem, VariableCatalog, validate
 
-OK, PROBLEMS, UNUSABLE = 0, 1, 2
-
-
-class CommandError(Exception):
-    """Stops a command with one line for the user and exit code 2."""
+OK, PROBLEMS, UNUSABLE = 0, 1, 2       # app/exits.py: OK, PROBLEMS, UNREADABLE, INTERNAL
 
 
 def _out(text: str = "") -> None:
@@ -80,11 +79,12 @@ def _business_zone(url: str | None) -> str | None:
 
 
 def print_problems(source: str, journey: Journey | None, problems: list[Problem], *, quiet: bool = False) -> None:
-    """Each problem on its line (see format_problem), with its hint below unless `quiet`."""
+    """Each problem on its line (see format_problem), with its hint below unless `quiet`; a line break
+    in a step's name or a quoted value is printed escaped (`\\n`), so that one problem stays one line."""
     for problem in problems:
-        _out(format_problem(source, journey, problem))
+        _out(single_line(format_problem(source, journey, problem), limit=2000))
         if problem.hint and not quiet:
-            _out(f"    hint: {problem.hint}")
+            _out(single_line(f"    hint: {problem.hint}", limit=2000))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -95,7 +95,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         try:
             journey = load(path)
         except JourneyFileError as exc:
-            _err(str(exc))
+            _err(single_line(str(exc), limit=2000))     # an id or name in the message may hold a line break
             worst = UNUSABLE
             continue
         problems = validate(journey, catalog=catalog, active=args.active, business_zone=business_zone)
@@ -191,9 +191,16 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return OK
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error said in one line (exit 2: the command line cannot be read)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(UNUSABLE, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="journeys", description="Journey Studio, without the window.")
-    db = argparse.ArgumentParser(add_help=False)
+    parser = _Parser(prog="journeys", description="Journey Studio, without the window.")
+    db = _Parser(add_help=False)
     db.add_argument("--db", metavar="URL", help="database URL or SQLite file (default: $JOURNEYS_DB, "
                                                  "else the app's own database)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -226,25 +233,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Runs one `journeys` command; returns its exit code (app/exits.py: 0 ok, 1 the input has problems,
+    2 an input cannot be read or used, 3 a bug, with the traceback in the log file)."""
+    tolerant_output()
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:       # --help (0), or a usage error already said in one line (2)
+        return exc.code if isinstance(exc.code, int) else OK if exc.code is None else UNUSABLE
+    except Exception as exc:        # noqa: BLE001 — a bug in setting up the parser, not bad input
+        return report_internal_error("", exc)
+    return run_command(args.command, lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
     from app.logfile import setup_logging
 
-    setup_logging()      # full tracebacks (a failed step, a dead-lettered event) go to the log file
-    try:
-        return args.handler(args)
-    except CommandError as exc:
-        _err(f"journeys {args.command}: {exc}")
-        return UNUSABLE
-    except Exception as exc:
-        # The database became busy, read-only or full while the command ran (app/store/faults.py).
-        # app.store is imported lazily: `journeys validate` on files loads no database code.
-        errors = sys.modules.get("app.store.errors")
-        if errors is None or not isinstance(exc, errors.StoreError):
-            raise
-        _err(f"journeys {args.command}: {exc}")
-        return UNUSABLE
-    except KeyboardInterrupt:
-        return 130
+    setup_logging()      # full tracebacks (a failed step, a dead-lettered event, a bug) go to the log file
+    return int(args.handler(args))
 
 
 if __name__ == "__main__":

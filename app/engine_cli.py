@@ -47,9 +47,15 @@ def _report(path: str, problems: list) -> None:
 
 
 def _contacts(path: str):
+    """The good rows of a contacts file and its bad ones (reported on stderr, line by line). A file
+    refused as a whole — empty, or a first line that names no `id` column — is no contacts file:
+    CommandError (exit 2), as for a file that cannot be read."""
     from app.engine.importers import parse_contacts
 
     rows, problems = parse_contacts(_read(path, csv=True))
+    header = [p for p in problems if p.line == 1]       # rows start on line 2: line 1 is the header
+    if header and not rows:
+        raise CommandError(f"{path}: {header[0]}; nothing was imported")
     _report(path, problems)
     return rows, problems
 
@@ -100,10 +106,16 @@ def cmd_contacts_import(args: argparse.Namespace) -> int:
 
     from app.engine.file_import import contacts_text, import_contacts_file
 
+    from app.engine.importers import Problem, contact_records
+
     try:
-        file, _, _ = contacts_text(args.file)         # unreadable: said before the database is opened
+        file, _, lines = contacts_text(args.file)     # unreadable: said before the database is opened
+        first = next(contact_records(lines), None)
     except (OSError, UnicodeDecodeError) as exc:
         raise _unreadable(args.file, exc) from None
+    if isinstance(first, Problem) and first.line == 1:
+        # Empty, or a first line naming no `id` column: no contacts file at all (exit 2, as unreadable).
+        raise CommandError(f"{args.file}: {first}; nothing was imported")
     db = _open_engine(args.db)
     shown = _Progress("rows")
     try:
@@ -218,8 +230,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     # No check of its own here: the engine's gate judges the journey as it runs (below), so the
     # problems printed are the very ones `journeys validate --active` and `journeys activate` print.
-    rows, _ = _contacts(args.contacts) if args.contacts else ([], [])
-    found, _ = _events(args.events) if args.events else ([], [])
+    rows, bad_rows = _contacts(args.contacts) if args.contacts else ([], [])
+    found, bad_lines = _events(args.events) if args.events else ([], [])
     start, until = _parse_time(args.start, "--start"), _parse_time(args.until, "--until")
     if start and until and until <= start:
         raise CommandError("--until must be after --start")
@@ -242,7 +254,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         result = simulate(journey, rows, found, db_url=db_url, start=start, until=until,
                           keep_log=bool(args.log), timezone_name=zone, contacts_source=_name(args.contacts))
     except JourneyNotReady as exc:
-        from app.cli import PROBLEMS, print_problems
+        from app.cli import print_problems
 
         print_problems(args.journey, exc.journey, exc.problems, quiet=False)
         print(f"{args.journey}: not simulated: {len(exc.problems)} error(s) to fix first "
@@ -276,6 +288,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     for event, reason in result.dead[:10]:
         print(f"{args.events}: {event.type} of {event.contact!r} at {event.at} could not be applied "
               f"(set aside): {reason}", file=sys.stderr)
+    if bad_rows or bad_lines:       # simulated without them: the input still has problems (exit 1)
+        print(f"Simulated without {len(bad_rows)} bad contact row(s) and {len(bad_lines)} bad event line(s) "
+              "(listed above)", file=sys.stderr)
+        return PROBLEMS
     return 0
 
 

@@ -255,6 +255,31 @@ def template_problems(tree: nodes.Template) -> list[TemplateProblem]:
 
 @lru_cache(maxsize=8192)
 def inspect_template(source: str) -> TemplateInfo:
+    """What `source` reads and what is wrong with it (a syntax error, problems); never raises."""
+    try:
+        return _inspect(source)
+    except RecursionError:      # Jinja's parser and its tree walks recurse once per level of nesting
+        return TemplateInfo(error="the template is nested too deeply (parentheses, brackets or tags inside "
+                                  "each other); simplify it", error_line=_deepest_line(source))
+
+
+def _deepest_line(source: str) -> int:
+    """The line (from 1) on which brackets in `source` nest deepest: where a too-deep template goes wrong."""
+    depth = deepest = 0
+    line = found = 1
+    for char in source:
+        if char == "\n":
+            line += 1
+        elif char in "([{":
+            depth += 1
+            if depth > deepest:
+                deepest, found = depth, line
+        elif char in ")]}":
+            depth -= 1
+    return found
+
+
+def _inspect(source: str) -> TemplateInfo:
     try:
         tree = _ENV.parse(source)
     except TemplateSyntaxError as exc:

@@ -188,7 +188,9 @@ def test_a_stray_carriage_return_is_a_bad_line_not_a_crash(tmp_path, capsys):
     path.write_bytes(b"id,first\r_name\nann,Ann\n")
     code = main(["contacts", "import", str(path), "--db", str(tmp_path / "db.sqlite3")])
     err = capsys.readouterr().err
-    assert code == 1 and "Traceback" not in err and f"{path}: line 1: the first line cannot be read as CSV" in err
+    # No header, no contacts file: it cannot be read (exit 2), one line; rows alone are bad rows (exit 1).
+    assert code == 2 and "Traceback" not in err and f"{path}: line 1: the first line cannot be read as CSV" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_files_joined_with_cat_keep_every_event_though_each_started_with_a_bom():
