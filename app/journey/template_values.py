@@ -29,6 +29,7 @@ from jinja2.utils import _PassArg
 from markupsafe import Markup, soft_str
 
 from .template_filters import format_datetime_value, format_number
+from .template_limits import MAX_TEXT, TemplateLimitError, check_join
 
 NULL_NAME = "(null value)"      # how a printed `null` without a name is reported
 RECORD_NAMES = ("title", "name", "label")   # what a record prints as
@@ -294,6 +295,7 @@ def join(context: Context, value: Any, d: str = "", attribute: str | int | None 
         value = map(make_attrgetter(context.environment, attribute), value)
     shown = [v if isinstance(v, str) else display_text(v, context)
              for v in value if not is_blank(v) and not isinstance(v, Undefined) and not _nameless(v)]
+    check_join(shown, d if isinstance(d, str) else "")
     return do_join(context.eval_ctx, shown, d)
 
 
@@ -337,9 +339,17 @@ def display_text(value: Any, context: Context | None) -> str:
         return _record_text(value, context)
     if isinstance(value, Iterable) and not isinstance(value, (bytes, bytearray)):     # lists, sets, dict views…
         # Like null items, a record whose title is blank is left out of a printed list.
-        shown = (display_text(v, context) for v in value
-                 if not is_blank(v) and not isinstance(v, Undefined) and not _nameless(v))
-        return ", ".join(t for t in shown if t)
+        shown, total = [], 0
+        for item in value:
+            if is_blank(item) or isinstance(item, Undefined) or _nameless(item):
+                continue
+            text = display_text(item, context)
+            total += len(text) + 2
+            if total > MAX_TEXT:        # a list of long texts, or one nested by doubling: never built whole
+                raise TemplateLimitError(f"the list is longer than {MAX_TEXT:,} characters when printed")
+            if text:
+                shown.append(text)
+        return ", ".join(shown)
     return str(value)
 
 
