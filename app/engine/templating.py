@@ -72,7 +72,7 @@ class TemplateCache:
                 # changes its environment's globals after this point).
                 found.globals = dict(found.globals)
             except TemplateError as exc:
-                found = f"template error: {exc}"
+                found = f"template error in the {key[3]}: {exc}"
             self._compiled[key] = found
         return found
 
@@ -107,7 +107,7 @@ class TemplateCache:
                 text = "".join(parts)
         except RecursionError:
             return Rendered("", tuple(dict.fromkeys(current.missing)),
-                            f"template error: the {field} calls itself too deeply (a macro or a recursive loop)")
+                            f"template error in the {field}: it calls itself too deeply (a macro or a recursive loop)")
         except Exception as exc:  # noqa: BLE001 - user templates can raise anything (sandbox, type errors)
             line = template_line(template, exc.__traceback__)
             where = f" (line {line})" if line else ""

@@ -29,7 +29,7 @@ from jinja2.utils import _PassArg
 from markupsafe import Markup, soft_str
 
 from .template_filters import format_datetime_value, format_number
-from .template_limits import MAX_TEXT, TemplateLimitError, check_join
+from .template_limits import MAX_TEXT, TemplateLimitError, check_join, step
 
 NULL_NAME = "(null value)"      # how a printed `null` without a name is reported
 RECORD_NAMES = ("title", "name", "label")   # what a record prints as
@@ -341,6 +341,7 @@ def display_text(value: Any, context: Context | None) -> str:
         # Like null items, a record whose title is blank is left out of a printed list.
         shown, total = [], 0
         for item in value:
+            step()          # a list nested by doubling has few items but many paths: count them
             if is_blank(item) or isinstance(item, Undefined) or _nameless(item):
                 continue
             text = display_text(item, context)

@@ -341,7 +341,10 @@ def inspect_template(source: str) -> TemplateInfo:
         return TemplateInfo(error=exc.message or "syntax error", error_line=exc.lineno)
     problems = tuple(template_problems(tree))
     if not problems:
-        problems = tuple(_trial_render(source))
+        try:
+            problems = tuple(_trial_render(source))
+        except TemplateSyntaxError as exc:      # nested too deeply for Python's compiler
+            return TemplateInfo(error=exc.message or "syntax error", error_line=exc.lineno)
     try:
         roots = frozenset(meta.find_undeclared_variables(tree))
     except TemplateError:       # Jinja's analysis stops at an unknown filter or test: already a problem above
@@ -361,7 +364,8 @@ LIMIT_HINT = (f"A message field may hold {MAX_TEXT:,} characters and take {MAX_S
 
 def _trial_render(source: str) -> list[TemplateProblem]:
     """Compiles `source` and renders it once with empty contact, event and journey, under the
-    render budget: a limit it hits is a problem (other errors depend on the data: not judged here)."""
+    render budget: a limit it hits is a problem (other errors depend on the data: not judged here).
+    Raises TemplateSyntaxError when it nests too deeply to compile."""
     template: Template | None = None
     try:
         template = compile_template(_ENV, parse_template(_ENV, source))
@@ -372,8 +376,8 @@ def _trial_render(source: str) -> list[TemplateProblem]:
                 size += len(part)
                 if size > MAX_TEXT:
                     raise TemplateLimitError(f"the text is longer than {MAX_TEXT:,} characters")
-    except TemplateSyntaxError as exc:
-        return [TemplateProblem(exc.message or "syntax error", exc.lineno or 1, LIMIT_HINT)]
+    except TemplateSyntaxError:
+        raise
     except TemplateLimitError as exc:
         return [TemplateProblem(str(exc), template_line(template, exc.__traceback__) or 1, LIMIT_HINT)]
     except RecursionError:
