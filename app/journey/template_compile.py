@@ -15,7 +15,6 @@ changed here (app/journey/template_limits.py has the limits themselves):
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any
 
 from jinja2 import Environment, Template, TemplateSyntaxError, nodes
 from jinja2.compiler import CodeGenerator, Frame, optimizeconst
@@ -23,7 +22,7 @@ from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from .template_limits import MAX_NESTING, Limits, budget
 
 
-def _counted(node: nodes.Expr) -> bool:
+def _counted(node: nodes.Node) -> bool:
     return isinstance(node, nodes.Call) and isinstance(node.node, nodes.EnvironmentAttribute) and \
         node.node.name == "loop_items"
 
@@ -111,9 +110,3 @@ def template_line(template: Template | None, tb: TracebackType | None) -> int | 
         except Exception:  # noqa: BLE001 - only a line number for a message
             return None
     return found
-
-
-def render_in_budget(template: Template, variables: dict[str, Any], limits: Limits | None = None) -> str:
-    """`template` rendered with `variables` under a render budget (a plain `Template.render`)."""
-    with budget(limits):
-        return template.render(variables)
