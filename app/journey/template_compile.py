@@ -62,7 +62,7 @@ def _too_deep(tree: nodes.Node) -> int | None:
     return None
 
 
-def _nesting_error(line: int | None) -> TemplateSyntaxError:
+def nesting_error(line: int | None) -> TemplateSyntaxError:
     return TemplateSyntaxError(f"the template nests too deeply (more than {MAX_NESTING} levels of brackets, "
                                "tags or filters); split it into simpler parts", line or 1)
 
@@ -73,12 +73,12 @@ def parse_template(env: Environment, source: str) -> nodes.Template:
     try:
         tree = env.parse(source)
     except RecursionError:
-        raise _nesting_error(None) from None
+        raise nesting_error(None) from None
     except (MemoryError, ValueError, OverflowError) as exc:   # the lexer on hostile input
         raise TemplateSyntaxError(f"the template cannot be read: {exc}", 1) from None
     line = _too_deep(tree)
     if line is not None:
-        raise _nesting_error(line)
+        raise nesting_error(line)
     return tree
 
 
@@ -92,7 +92,7 @@ def compile_template(env: Environment, tree: nodes.Template, limits: Limits | No
     except (RecursionError, SyntaxError, MemoryError) as exc:
         if isinstance(exc, TemplateSyntaxError):
             raise
-        raise _nesting_error(None) from None
+        raise nesting_error(None) from None
 
 
 def template_line(template: Template | None, tb: TracebackType | None) -> int | None:

@@ -25,9 +25,11 @@ import time
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import wraps
 from typing import Any, Iterable, Iterator
 
 from jinja2.exceptions import SecurityError
+from jinja2.utils import _PassArg
 
 MAX_TEXT = 100_000           # characters a text (and a rendered message field) may hold
 MAX_VALUE = 1_000_000        # `measure` units any other value (a list, a record) may hold
@@ -67,26 +69,28 @@ class RenderBudget:
         self.allocated = limits.allocated
         self.deadline = time.monotonic() + limits.seconds
         self._clock = _CLOCK_EVERY
+        self.spent: str | None = None       # why the budget ran out (said again at every later step)
+
+    def _stop(self, reason: str) -> None:
+        self.spent = self.spent or reason
+        self.steps = -1
+        raise TemplateLimitError(self.spent)
 
     def step(self, weight: int = 1) -> None:
         self.steps -= weight
         if self.steps < 0:
-            raise TemplateLimitError(f"the template runs too long: more than {self.limits.steps:,} steps "
-                                     "(loop turns, calls, filters); loop over less")
+            self._stop(f"the template runs too long: more than {self.limits.steps:,} steps "
+                       "(loop turns, calls, filters); loop over less")
         self._clock -= weight
         if self._clock <= 0:
             self._clock = _CLOCK_EVERY
             if time.monotonic() > self.deadline:
-                self.steps = -1
-                raise TemplateLimitError(f"the template runs too long: it took longer than "
-                                         f"{self.limits.seconds * 1000:.0f} ms")
+                self._stop(f"the template runs too long: it took longer than {self.limits.seconds * 1000:.0f} ms")
 
     def allocate(self, size: int) -> None:
         self.allocated -= size
         if self.allocated < 0:
-            self.steps = -1
-            raise TemplateLimitError(f"the template builds too much text: more than {self.limits.allocated:,} "
-                                     "characters in all")
+            self._stop(f"the template builds too much text: more than {self.limits.allocated:,} characters in all")
 
 
 CURRENT_BUDGET: ContextVar[RenderBudget | None] = ContextVar("render_budget", default=None)
@@ -288,3 +292,50 @@ def check_lipsum(n: Any = 5, html: Any = True, min: Any = 20, max: Any = 100) ->
     words = [v for v in (n, min, max) if _number(v)]
     if any(v > 10_000 or v < 0 for v in words) or (_number(n) and _number(max) and n * max > 10_000):
         raise TemplateLimitError("lipsum: at most 10,000 words of filler text")
+
+
+# Filters whose whole-number arguments are lengths or counts (`center(10**9)` builds a gigabyte).
+_SIZED_FILTERS = frozenset({"center", "indent", "batch", "slice", "truncate", "wordwrap", "format"})
+# Filters that make text of their value: a value too large to print is refused before they run
+# (`upper` of a list nested by doubling would print its Python form, gigabytes of it).
+_PRINTING_FILTERS = frozenset({"upper", "lower", "title", "capitalize", "trim", "truncate", "replace", "center",
+                               "indent", "wordwrap", "striptags", "escape", "e", "forceescape", "string",
+                               "urlencode", "wordcount", "format", "reverse"})
+
+
+def limited_filter(name: str, apply: Any) -> Any:
+    """The filter `apply` as one budget step: refusing (a template error), before it runs, arguments
+    that would make too large a result (`center(10**9)`, `replace('', …)`, `indent` of many lines),
+    and measuring its result after."""
+    skip = 2 if _PassArg.from_obj(apply) else 1          # the context (if asked for) and the value itself
+
+    @wraps(apply)
+    def limited(*args: Any, **kwargs: Any) -> Any:
+        step()
+        value, rest = (args[skip - 1] if len(args) >= skip else None), args[skip:]
+        if name in _SIZED_FILTERS and name != "format":     # format: values, not sizes
+            for size in (*rest, *kwargs.values()):
+                if _number(size) and abs(size) >= MAX_TEXT:
+                    raise TemplateLimitError(f"{size} is too large a size for a message")
+        if name in _PRINTING_FILTERS and not isinstance(value, str) and measure(value, MAX_TEXT) > MAX_TEXT:
+            raise TemplateLimitError(f"the value given to '{name}' is too long to print in a message")
+        _check_filter(name, value, rest, kwargs)
+        return refuse_if_large(apply(*args, **kwargs), f"the result of '{name}'")
+    return limited
+
+
+def _check_filter(name: str, value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    if name == "format" and isinstance(value, str):
+        check_format(value, (args, kwargs))
+    elif name == "indent":
+        check_indent(value, args[0] if args else kwargs.get("width", 4))
+    elif name == "wordwrap":
+        check_wordwrap(value, args[0] if args else kwargs.get("width", 79),
+                       args[2] if len(args) > 2 else kwargs.get("wrapstring"))
+    elif name == "replace" and isinstance(value, str) and len(args) >= 2:
+        if isinstance(args[0], str) and isinstance(args[1], str):
+            check_replace(value, args[0], args[1])
+    elif name == "sum":
+        start = args[1] if len(args) > 1 else kwargs.get("start", 0)
+        if not _number(start):
+            raise TemplateLimitError("sum adds numbers; join texts or lists instead")

@@ -148,8 +148,8 @@ class FilteredMissing(MissingValue):
         text = self.report()
         result: Any = text
         try:
-            for step in self._then:
-                result = step(result)
+            for apply in self._then:
+                result = apply(result)
         except Exception:  # noqa: BLE001 - any filter may refuse text; the fallback then prints as written
             return text
         if isinstance(result, bool) or not isinstance(result, (str, int, float)):

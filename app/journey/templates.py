@@ -14,21 +14,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from difflib import get_close_matches
-from functools import lru_cache, wraps
+from functools import lru_cache
 from typing import Any, Mapping
 
 from jinja2 import Template, TemplateError, TemplateSyntaxError, meta, nodes
 from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from jinja2.utils import _PassArg, generate_lorem_ipsum
+from jinja2.utils import generate_lorem_ipsum
 from markupsafe import Markup, soft_str
 
 from .schema import Config
-from .template_compile import BoundedCodeGenerator, compile_template, parse_template, template_line
+from .template_compile import BoundedCodeGenerator, compile_template, nesting_error, parse_template, template_line
 from .template_filters import FILTERS
-from .template_limits import (MAX_SECONDS, MAX_TEXT, TemplateLimitError, bounded_concat, budget, check_binop, check_braces,
-                              check_format, check_indent, check_lipsum, check_method, check_replace, check_wordwrap,
-                              loop_items, measure, refuse_if_large, step)
+from .template_limits import (MAX_SECONDS, MAX_TEXT, TemplateLimitError, bounded_concat, budget, check_binop,
+                              check_braces, check_lipsum, check_method, limited_filter, loop_items, measure,
+                              refuse_if_large, step)
 from .template_values import (Items, MissingValue, default, finalize, is_blank, join, missing_aware, missing_name,
                               template_data, through_missing, to_string)
 
@@ -51,19 +51,6 @@ REFUSED_FILTERS = {
     "tojson": "messages do not carry JSON; print the fields you need",
     "pprint": "it prints Python's own notation ([{'title': …}]); print the fields you need, or join a list",
 }
-
-
-# Filters whose whole-number arguments are lengths or counts (`center(10**9)` builds a gigabyte).
-_SIZED_FILTERS = frozenset({"center", "indent", "batch", "slice", "truncate", "wordwrap", "format"})
-# Filters that make text of their value: a value too large to print is refused before they run
-# (`upper` of a list nested by doubling would print its Python form, gigabytes of it).
-_PRINTING_FILTERS = frozenset({"upper", "lower", "title", "capitalize", "trim", "truncate", "replace", "center",
-                               "indent", "wordwrap", "striptags", "escape", "e", "forceescape", "string",
-                               "urlencode", "wordcount", "format", "reverse"})
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 class BudgetedTemplate(Template):
@@ -99,6 +86,21 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
     template_class = BudgetedTemplate
     concat = staticmethod(bounded_concat)
     loop_items = staticmethod(loop_items)
+
+    def parse(self, source: str, name: str | None = None, filename: str | None = None) -> nodes.Template:
+        try:        # 5,000 parentheses overflow Jinja's recursive parser: a syntax error, not a crash
+            return super().parse(source, name, filename)
+        except RecursionError:
+            raise nesting_error(None) from None
+
+    def compile(self, source: Any, name: str | None = None, filename: str | None = None,
+                raw: bool = False, defer_init: bool = False) -> Any:
+        try:        # Python's compiler refuses deep nesting with SyntaxError (or recurses too deep)
+            return super().compile(source, name, filename, raw, defer_init)  # type: ignore[call-overload]
+        except (RecursionError, SyntaxError) as exc:
+            if isinstance(exc, TemplateSyntaxError):
+                raise
+            raise nesting_error(None) from None
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         """`a ** b`, `a * b`, `a % b`, `a + b`…, refused (a template error) when the result would be huge."""
@@ -210,44 +212,6 @@ def variable_names(trigger: Config | None, catalog: VariableCatalog | None) -> l
     return names
 
 
-def _limited(name: str, apply: Any) -> Any:
-    """The filter `apply` as one budget step: refusing (a template error), before it runs, arguments
-    that would make too large a result (`center(10**9)`, `replace('', …)`, `indent` of many lines),
-    and measuring its result after."""
-    skip = 2 if _PassArg.from_obj(apply) else 1          # the context (if asked for) and the value itself
-
-    @wraps(apply)
-    def limited(*args: Any, **kwargs: Any) -> Any:
-        step()
-        value, rest = (args[skip - 1] if len(args) >= skip else None), args[skip:]
-        if name in _SIZED_FILTERS and name != "format":     # format: values, not sizes
-            for size in (*rest, *kwargs.values()):
-                if _number(size) and abs(size) >= MAX_TEXT:
-                    raise TemplateLimitError(f"{size} is too large a size for a message")
-        if name in _PRINTING_FILTERS and not isinstance(value, str) and measure(value, MAX_TEXT) > MAX_TEXT:
-            raise TemplateLimitError(f"the value given to '{name}' is too long to print in a message")
-        _check_filter(name, value, rest, kwargs)
-        return refuse_if_large(apply(*args, **kwargs), f"the result of '{name}'")
-    return limited
-
-
-def _check_filter(name: str, value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    if name == "format" and isinstance(value, str):
-        check_format(value, (args, kwargs))
-    elif name == "indent":
-        check_indent(value, args[0] if args else kwargs.get("width", 4))
-    elif name == "wordwrap":
-        check_wordwrap(value, args[0] if args else kwargs.get("width", 79),
-                       args[2] if len(args) > 2 else kwargs.get("wrapstring"))
-    elif name == "replace" and isinstance(value, str) and len(args) >= 2:
-        if isinstance(args[0], str) and isinstance(args[1], str):
-            check_replace(value, args[0], args[1])
-    elif name == "sum":
-        start = args[1] if len(args) > 1 else kwargs.get("start", 0)
-        if not _number(start):
-            raise TemplateLimitError("sum adds numbers; join texts or lists instead")
-
-
 def make_environment(html: bool = False) -> TemplateEnvironment:
     """The template environment validation, preview and the engine all use; `html=True` for the
     HTML body (every printed value escaped), False for subject, plain text, SMS and WhatsApp."""
@@ -269,7 +233,7 @@ def make_environment(html: bool = False) -> TemplateEnvironment:
     # `null` is missing, so `{% if event.coupon is none %}` must hold for it (and for an absent value).
     env.tests["none"] = lambda value: value is None or (isinstance(value, MissingValue) and not value._strict())
     for name, apply in list(env.filters.items()):
-        env.filters[name] = _limited(name, through_missing(name, apply))
+        env.filters[name] = limited_filter(name, through_missing(name, apply))
     env.globals["lipsum"] = _lipsum
     return env
 
