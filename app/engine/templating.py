@@ -19,11 +19,12 @@ from jinja2 import Template
 from jinja2.exceptions import TemplateError
 
 from app.journey.template_compile import compile_template, parse_template, template_line
-from app.journey.template_limits import MAX_TEXT, Limits, budget
+from app.journey.template_limits import MAX_TEXT, Limits, TemplateLimitError, budget
 from app.journey.templates import TemplateEnvironment, make_environment, template_problems
 from app.journey.template_values import CURRENT_PASS, RenderPass, template_data
 
 HTML_FIELDS = frozenset({"html"})     # the fields whose output is HTML, hence escaped
+RUNAWAY_STRIKES = 3                   # renders out of budget before a template is not run again
 MAX_MESSAGE = MAX_TEXT                # characters a field may render to (Gmail clips HTML past 102 KB)
 
 
@@ -44,7 +45,8 @@ class TemplateCache:
     """Compiled templates by key; `compiles` counts real compilations (tests assert on it)."""
 
     def __init__(self, limits: Limits | None = None) -> None:
-        self.limits = limits or Limits()      # each field's render budget (steps, time, allocation)
+        self.limits = limits or Limits()      # each message's render budget (steps, time, allocation)
+        self._runaway: dict[tuple[str, int, str, str], int] = {}     # key -> renders that ran out of budget
         self._plain = make_environment(html=False)
         self._html = make_environment(html=True)
         self._globals = dict(self._plain.globals)    # the same in both environments
@@ -90,6 +92,11 @@ class TemplateCache:
         template = self.get(key, source)
         if isinstance(template, str):
             return Rendered("", (), template)
+        if self._runaway.get(key, 0) >= RUNAWAY_STRIKES:
+            # Each runaway render costs the whole budget while the engine holds the database's write lock:
+            # after a few, this template is not run again (for this version) until it is fixed.
+            return Rendered("", (), f"template error in the {key[3]}: it ran too long for {RUNAWAY_STRIKES} "
+                                    "messages already; it is not run again until the template is fixed")
         variables = context if type(context) is _Variables else self.variables(context)
         current = RenderPass(fallback)
         token = CURRENT_PASS.set(current)
@@ -97,7 +104,7 @@ class TemplateCache:
         try:
             # Template.render without its two dict copies (one through a ChainMap) per call. The budget
             # (steps and wall-clock time) ends a runaway template, even one that prints nothing.
-            with budget(self.limits):
+            with budget(self.limits) as spending:
                 parts, size = [], 0
                 for part in template.root_render_func(template.new_context(variables, shared=True)):
                     size += len(part)
@@ -105,6 +112,12 @@ class TemplateCache:
                         raise TemplateError(f"the {field} is longer than {MAX_MESSAGE:,} characters")
                     parts.append(part)
                 text = "".join(parts)
+        except TemplateLimitError as exc:
+            if spending.spent:      # out of steps or time (not merely a value too large)
+                self._runaway[key] = self._runaway.get(key, 0) + 1
+            line = template_line(template, exc.__traceback__)
+            where = f" (line {line})" if line else ""
+            return Rendered("", tuple(dict.fromkeys(current.missing)), f"template error in the {field}{where}: {exc}")
         except RecursionError:
             return Rendered("", tuple(dict.fromkeys(current.missing)),
                             f"template error in the {field}: it calls itself too deeply (a macro or a recursive loop)")

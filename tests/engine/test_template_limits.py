@@ -160,6 +160,18 @@ def test_a_runaway_field_does_not_stop_the_other_fields_or_the_next_render():
     assert render("{% for i in range(1000) %}{% endfor %}ok", "html", cache=cache) == Rendered("ok", ())
 
 
+def test_a_template_that_keeps_running_out_of_budget_is_not_run_again_for_that_version():
+    # Each runaway render costs a whole budget while the engine holds the write lock: after three, no more.
+    cache = TemplateCache(SMALL)
+    source = "{% if event.slow %}{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}{% endif %}ok"
+    slow = {**DATA, "event": {"slow": True}}
+    errors = [render(source, "text", cache=cache, variables=slow).error for _ in range(4)]
+    assert all("runs too long" in e for e in errors[:3]) and "ran too long for 3 messages already" in errors[3]
+    assert "ran too long" in render(source, "text", cache=cache).error          # even for harmless data
+    assert render(source, "html", cache=cache) == Rendered("ok", ())            # another field runs as before
+    assert render("{{ 'a' * 10**9 }}", "subject", cache=cache).error.count("too long") == 1   # sizes are no strike
+
+
 @pytest.mark.parametrize("source, expected", [
     ("{{ 2 ** 64 }} {{ '=' * 20 }} {{ 'x' | center(5) }}|{{ '%05d' % 42 }} {{ '{:>6}'.format('ab') }}",
      "18446744073709551616 ====================   x  |00042     ab"),
