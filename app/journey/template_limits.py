@@ -122,15 +122,16 @@ def step(weight: int = 1) -> None:
 def measure(value: Any, limit: int = MAX_VALUE) -> int:
     """The size of `value` in units: a text's length, an integer's digits, and for a container
     one per item plus its items' sizes (shared items count each time they appear, as they would
-    print). Stops counting past `limit` (the result is then above `limit`); too deep to count is
-    above it too."""
+    print: a list doubled 64 times is huge though it holds 64 distinct lists). Counting saturates
+    just past `limit`, and each distinct container is counted once, so it is quick; too deep to
+    count is above `limit` too."""
     try:
-        return _measure(value, limit + 1)
+        return _measure(value, limit + 1, {})
     except RecursionError:
         return limit + 1
 
 
-def _measure(value: Any, left: int) -> int:
+def _measure(value: Any, cap: int, seen: dict[int, int]) -> int:
     if isinstance(value, str):
         return len(value)
     if isinstance(value, bool) or value is None:
@@ -140,12 +141,17 @@ def _measure(value: Any, left: int) -> int:
     if isinstance(value, (bytes, bytearray)):
         return len(value)
     if isinstance(value, (list, tuple, set, frozenset, dict)):
+        known = seen.get(id(value))
+        if known is not None:
+            return known
+        seen[id(value)] = cap            # a container inside itself counts as too large
         total = 0
         items: Iterable[Any] = value.items() if isinstance(value, dict) else value
         for item in items:
-            total += 1 + _measure(item, left - total)
-            if total > left:
+            total = min(cap, total + 1 + _measure(item, cap, seen))
+            if total >= cap:
                 break
+        seen[id(value)] = total
         return total
     return 1
 
@@ -155,7 +161,7 @@ def refuse_if_large(value: Any, what: str = "the result") -> Any:
     size = measure(value)
     limit = MAX_TEXT if isinstance(value, str) else MAX_VALUE
     if size > limit:
-        raise TemplateLimitError(f"{what} is too long for a message (more than {limit:,} "
+        raise TemplateLimitError(f"{what} would be too long for a message (more than {limit:,} "
                                  f"{'characters' if isinstance(value, str) else 'items and characters'})")
     current = CURRENT_BUDGET.get()
     if current is not None and size > 64:

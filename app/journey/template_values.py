@@ -211,7 +211,7 @@ def through_missing(name: str, apply: Any) -> Any:
     def finish(value: Any, result: Any) -> Any:
         if isinstance(result, Items) or isinstance(result, str) or not isinstance(result, (list, tuple, Iterator)):
             return result
-        return Items(list(result), getattr(value, "path", None))
+        return Items(_counted(result), getattr(value, "path", None))
 
     if passes is None:
         def wrapped(value: Any, *args: Any, **kwargs: Any) -> Any:
@@ -227,6 +227,16 @@ def through_missing(name: str, apply: Any) -> Any:
     wrapped.__name__ = getattr(apply, "__name__", name)
     wrapped.__doc__ = apply.__doc__
     return wrapped
+
+
+def _counted(values: Iterable[Any]) -> list[Any]:
+    """`list(values)`, one render-budget step per item: a lazy filter (`map`, `slice`, `select`) does
+    its work here, and a huge one must end like a loop."""
+    found = []
+    for value in values:
+        step()
+        found.append(value)
+    return found
 
 
 def to_string(value: Any) -> Any:

@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any, Mapping
 
 from jinja2 import Template, TemplateError, TemplateSyntaxError, meta, nodes
-from jinja2.runtime import LoopContext
+from jinja2.runtime import LoopContext, Macro, Namespace
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import generate_lorem_ipsum
 from markupsafe import Markup, soft_str
@@ -51,6 +51,14 @@ REFUSED_FILTERS = {
     "tojson": "messages do not carry JSON; print the fields you need",
     "pprint": "it prints Python's own notation ([{'title': …}]); print the fields you need, or join a list",
 }
+
+
+class BoundedNamespace(Namespace):
+    """`namespace()`: the one place a value outlives a loop turn, so the one place a value doubled turn
+    after turn (`{% set ns.l = [ns.l, ns.l] %}`) is measured and refused before it grows huge."""
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        super().__setitem__(name, refuse_if_large(value, f"the value of '{name}'"))
 
 
 class BudgetedTemplate(Template):
@@ -114,6 +122,8 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         step()
         if isinstance(__obj, LoopContext) and args:      # `loop(children)` of a recursive loop
             args = (loop_items(args[0]), *args[1:])
+        if isinstance(__obj, (Macro, LoopContext)):      # recursion may double its arguments at each call
+            refuse_if_large((args, kwargs), "the arguments")
         args = check_method(__obj, args, kwargs)
         return refuse_if_large(super().call(__context, __obj, *args, **kwargs))
 
@@ -235,6 +245,7 @@ def make_environment(html: bool = False) -> TemplateEnvironment:
     for name, apply in list(env.filters.items()):
         env.filters[name] = limited_filter(name, through_missing(name, apply))
     env.globals["lipsum"] = _lipsum
+    env.globals["namespace"] = BoundedNamespace
     return env
 
 
