@@ -115,6 +115,11 @@ def test_each_example_of_the_issue_is_a_problem_validation_reports_and_returns(s
     "{% for i in range(100000) %}{{ loop.cycle('x' * 99999, 'y') }}{% endfor %}",
     "{% for i in range(100000) %}{{ 'x' * 99 }}{% endfor %}",         # the message itself over the limit
     "{{ [[0]] * 99999 | sum(start=[]) }}",
+    # Doubled by reference: few distinct lists, but comparing or printing them would take 2**64 steps.
+    "{% set ns = namespace(a=[1], b=[1]) %}{% for i in range(64) %}{% set ns.a = [ns.a, ns.a] %}"
+    "{% set ns.b = [ns.b, ns.b] %}{% endfor %}{{ ns.a == ns.b }}",
+    "{% macro f(x, n) %}{% if n %}{{ f([x, x], n - 1) }}{% else %}{{ x == [x] }}{% endif %}{% endmacro %}{{ f(1, 64) }}",
+    "{% set ns = namespace(t=(1,)) %}{% for i in range(64) %}{% set ns.t = (ns.t, ns.t) %}{% endfor %}",
     "{{ dict(a='x' * 99999).values() | list | string | center(99999) ~ ('x' * 99999) }}",
 ])
 def test_values_larger_than_a_message_are_refused_before_they_are_built(source):
