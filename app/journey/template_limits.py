@@ -146,7 +146,8 @@ def _measure(value: Any, cap: int, seen: dict[int, int]) -> int:
             return known
         seen[id(value)] = cap            # a container inside itself counts as too large
         total = 0
-        items: Iterable[Any] = value.items() if isinstance(value, dict) else value
+        # A dict's keys and values, never its (key, value) pairs: those are new objects each time.
+        items: Iterable[Any] = (x for pair in value.items() for x in pair) if isinstance(value, dict) else value
         for item in items:
             total = min(cap, total + 1 + _measure(item, cap, seen))
             if total >= cap:
