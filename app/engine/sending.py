@@ -10,6 +10,7 @@ from sqlalchemy import select
 from app.journey.schema import parse_datetime
 from app.journey.settings import allows_unknown
 from app.journey.template_filters import ZONE_VARIABLE
+from app.journey.template_limits import budget
 from app.store.tables import messages
 
 from .consent import SUBSCRIBED, UNSUBSCRIBED, allowed, channel_name
@@ -122,16 +123,18 @@ def send_template(step: Step) -> Result:
     fallback = config["fallback"] if config["missing"] == "fallback" else ""
     rendered = {}
     missing: list[str] = []
-    for name in fields:
-        key = (run.journey_id, run.version, step.node.id, name)
-        result = step.batch.templates.render(key, config[name], context, fallback)
-        if result.error:
-            # A real template error (not a missing value): the run stops, the batch goes on.
-            step.batch.log(run, step.node.id, "failed", step.at, reason="template_error",
-                           detail={"step": step.node.title[:80], "field": name, "error": result.error[:300]})
-            return Stop("error", failed=True)
-        rendered[name] = result.text
-        missing.extend(result.missing)
+    # One budget (steps, 200 ms) for all of the message's fields; the first field in error stops the message.
+    with budget(step.batch.templates.limits):
+        for name in fields:
+            key = (run.journey_id, run.version, step.node.id, name)
+            result = step.batch.templates.render(key, config[name], context, fallback)
+            if result.error:
+                # A real template error (not a missing value): the run stops, the batch goes on.
+                step.batch.log(run, step.node.id, "failed", step.at, reason="template_error",
+                               detail={"step": step.node.title[:80], "field": name, "error": result.error[:300]})
+                return Stop("error", failed=True)
+            rendered[name] = result.text
+            missing.extend(result.missing)
     if rendered.get("subject"):
         # A subject is one header line: a line break from the data (`Ann\r\nBcc: …`) must not start another.
         rendered["subject"] = _LINE_BREAKS.sub(" ", rendered["subject"]).strip()

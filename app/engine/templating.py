@@ -18,11 +18,14 @@ from typing import Any
 from jinja2 import Template
 from jinja2.exceptions import TemplateError
 
+from app.journey.template_compile import compile_template, parse_template, template_line
+from app.journey.template_limits import MAX_TEXT, Limits, TemplateLimitError, budget
 from app.journey.templates import TemplateEnvironment, make_environment, template_problems
 from app.journey.template_values import CURRENT_PASS, RenderPass, template_data
 
 HTML_FIELDS = frozenset({"html"})     # the fields whose output is HTML, hence escaped
-MAX_MESSAGE = 1_000_000               # characters a field may render to (a large newsletter is ~100,000)
+RUNAWAY_STRIKES = 3                   # renders out of budget before a template is not run again
+MAX_MESSAGE = MAX_TEXT                # characters a field may render to (Gmail clips HTML past 102 KB)
 
 
 class _Variables(dict[str, Any]):
@@ -41,7 +44,9 @@ class Rendered:
 class TemplateCache:
     """Compiled templates by key; `compiles` counts real compilations (tests assert on it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()      # each message's render budget (steps, time, allocation)
+        self._runaway: dict[tuple[str, int, str, str], int] = {}     # key -> renders that ran out of budget
         self._plain = make_environment(html=False)
         self._html = make_environment(html=True)
         self._globals = dict(self._plain.globals)    # the same in both environments
@@ -59,17 +64,17 @@ class TemplateCache:
             self.compiles += 1
             env = self.environment(key[3])
             try:
-                tree = env.parse(source)
+                tree = parse_template(env, source)      # nesting too deep is refused, not a crash
                 refused = template_problems(tree)
                 if refused:
                     raise TemplateError(f"line {refused[0].line}: {refused[0].message}")
-                found = env.from_string(tree)
+                found = compile_template(env, tree, self.limits)
                 # A plain dict, not Jinja's ChainMap over the environment's globals: every render
                 # copies the globals' keys, and iterating a ChainMap is slow (the engine never
                 # changes its environment's globals after this point).
                 found.globals = dict(found.globals)
             except TemplateError as exc:
-                found = f"template error: {exc}"
+                found = f"template error in the {key[3]}: {exc}"
             self._compiled[key] = found
         return found
 
@@ -87,20 +92,39 @@ class TemplateCache:
         template = self.get(key, source)
         if isinstance(template, str):
             return Rendered("", (), template)
+        if self._runaway.get(key, 0) >= RUNAWAY_STRIKES:
+            # Each runaway render costs the whole budget while the engine holds the database's write lock:
+            # after a few, this template is not run again (for this version) until it is fixed.
+            return Rendered("", (), f"template error in the {key[3]}: it ran too long for {RUNAWAY_STRIKES} "
+                                    "messages already; it is not run again until the template is fixed")
         variables = context if type(context) is _Variables else self.variables(context)
         current = RenderPass(fallback)
         token = CURRENT_PASS.set(current)
+        field = key[3]
         try:
-            # Template.render without its two dict copies (one through a ChainMap) per call.
-            parts, size = [], 0
-            for part in template.root_render_func(template.new_context(variables, shared=True)):
-                size += len(part)
-                if size > MAX_MESSAGE:      # a runaway loop: stop before it takes the machine's memory
-                    raise TemplateError(f"the message is longer than {MAX_MESSAGE:,} characters")
-                parts.append(part)
-            text = template.environment.concat(parts)
+            # Template.render without its two dict copies (one through a ChainMap) per call. The budget
+            # (steps and wall-clock time) ends a runaway template, even one that prints nothing.
+            with budget(self.limits) as spending:
+                parts, size = [], 0
+                for part in template.root_render_func(template.new_context(variables, shared=True)):
+                    size += len(part)
+                    if size > MAX_MESSAGE:      # a runaway loop: stop before it takes the machine's memory
+                        raise TemplateError(f"the {field} is longer than {MAX_MESSAGE:,} characters")
+                    parts.append(part)
+                text = "".join(parts)
+        except TemplateLimitError as exc:
+            if spending.spent:      # out of steps or time (not merely a value too large)
+                self._runaway[key] = self._runaway.get(key, 0) + 1
+            line = template_line(template, exc.__traceback__)
+            where = f" (line {line})" if line else ""
+            return Rendered("", tuple(dict.fromkeys(current.missing)), f"template error in the {field}{where}: {exc}")
+        except RecursionError:
+            return Rendered("", tuple(dict.fromkeys(current.missing)),
+                            f"template error in the {field}: it calls itself too deeply (a macro or a recursive loop)")
         except Exception as exc:  # noqa: BLE001 - user templates can raise anything (sandbox, type errors)
-            return Rendered("", tuple(dict.fromkeys(current.missing)), f"template error: {exc}")
+            line = template_line(template, exc.__traceback__)
+            where = f" (line {line})" if line else ""
+            return Rendered("", tuple(dict.fromkeys(current.missing)), f"template error in the {field}{where}: {exc}")
         finally:
             CURRENT_PASS.reset(token)
         return Rendered(text, tuple(dict.fromkeys(current.missing)))

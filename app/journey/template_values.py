@@ -29,6 +29,7 @@ from jinja2.utils import _PassArg
 from markupsafe import Markup, soft_str
 
 from .template_filters import format_datetime_value, format_number
+from .template_limits import MAX_TEXT, TemplateLimitError, check_join, step
 
 NULL_NAME = "(null value)"      # how a printed `null` without a name is reported
 RECORD_NAMES = ("title", "name", "label")   # what a record prints as
@@ -147,8 +148,8 @@ class FilteredMissing(MissingValue):
         text = self.report()
         result: Any = text
         try:
-            for step in self._then:
-                result = step(result)
+            for apply in self._then:
+                result = apply(result)
         except Exception:  # noqa: BLE001 - any filter may refuse text; the fallback then prints as written
             return text
         if isinstance(result, bool) or not isinstance(result, (str, int, float)):
@@ -210,7 +211,7 @@ def through_missing(name: str, apply: Any) -> Any:
     def finish(value: Any, result: Any) -> Any:
         if isinstance(result, Items) or isinstance(result, str) or not isinstance(result, (list, tuple, Iterator)):
             return result
-        return Items(list(result), getattr(value, "path", None))
+        return Items(_counted(result), getattr(value, "path", None))
 
     if passes is None:
         def wrapped(value: Any, *args: Any, **kwargs: Any) -> Any:
@@ -226,6 +227,16 @@ def through_missing(name: str, apply: Any) -> Any:
     wrapped.__name__ = getattr(apply, "__name__", name)
     wrapped.__doc__ = apply.__doc__
     return wrapped
+
+
+def _counted(values: Iterable[Any]) -> list[Any]:
+    """`list(values)`, one render-budget step per item: a lazy filter (`map`, `slice`, `select`) does
+    its work here, and a huge one must end like a loop."""
+    found = []
+    for value in values:
+        step()
+        found.append(value)
+    return found
 
 
 def to_string(value: Any) -> Any:
@@ -294,6 +305,7 @@ def join(context: Context, value: Any, d: str = "", attribute: str | int | None 
         value = map(make_attrgetter(context.environment, attribute), value)
     shown = [v if isinstance(v, str) else display_text(v, context)
              for v in value if not is_blank(v) and not isinstance(v, Undefined) and not _nameless(v)]
+    check_join(shown, d if isinstance(d, str) else "")
     return do_join(context.eval_ctx, shown, d)
 
 
@@ -337,9 +349,18 @@ def display_text(value: Any, context: Context | None) -> str:
         return _record_text(value, context)
     if isinstance(value, Iterable) and not isinstance(value, (bytes, bytearray)):     # lists, sets, dict views…
         # Like null items, a record whose title is blank is left out of a printed list.
-        shown = (display_text(v, context) for v in value
-                 if not is_blank(v) and not isinstance(v, Undefined) and not _nameless(v))
-        return ", ".join(t for t in shown if t)
+        shown, total = [], 0
+        for item in value:
+            step()          # a list nested by doubling has few items but many paths: count them
+            if is_blank(item) or isinstance(item, Undefined) or _nameless(item):
+                continue
+            text = display_text(item, context)
+            total += len(text) + 2
+            if total > MAX_TEXT:        # a list of long texts, or one nested by doubling: never built whole
+                raise TemplateLimitError(f"the list is longer than {MAX_TEXT:,} characters when printed")
+            if text:
+                shown.append(text)
+        return ", ".join(shown)
     return str(value)
 
 

@@ -12,22 +12,25 @@ data into markup (`safe`, `urlize`, `xmlattr`, `tojson`) are not available, and
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from difflib import get_close_matches
-from functools import lru_cache, wraps
+from functools import lru_cache
 from typing import Any, Mapping
 
-from jinja2 import TemplateError, TemplateSyntaxError, meta, nodes
-from jinja2.exceptions import SecurityError
-from jinja2.filters import do_format
-from jinja2.utils import _PassArg
+from jinja2 import Template, TemplateError, TemplateSyntaxError, meta, nodes
+from jinja2.runtime import LoopContext, Macro, Namespace
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import generate_lorem_ipsum
+from markupsafe import Markup, soft_str
 
 from .schema import Config
+from .template_compile import BoundedCodeGenerator, compile_template, nesting_error, parse_template, template_line
 from .template_filters import FILTERS
+from .template_limits import (MAX_SECONDS, MAX_TEXT, TemplateLimitError, bounded_concat, budget, check_binop,
+                              check_braces, check_lipsum, check_method, limited_filter, loop_items, measure,
+                              refuse_if_large, step)
 from .template_values import (Items, MissingValue, default, finalize, is_blank, join, missing_aware, missing_name,
-                              through_missing, to_string)
+                              template_data, through_missing, to_string)
 
 # The names a template can start from. `contact` holds the fields below plus custom
 # attributes; `event` holds the trigger event's properties; `journey` its name.
@@ -50,52 +53,111 @@ REFUSED_FILTERS = {
 }
 
 
-MAX_EXPONENT = 64           # 2**64 has 20 digits: any price or count a message needs
-MAX_REPEAT = 100_000        # characters (or items) `'=' * n`, `center(n)`, `'%5s' % x`… may make
-_HUGE_FORMAT = re.compile(r"%[-+ #0]*(\*|\d{6,})|%[-+ #0]*\d*\.(\*|\d{6,})")
-_HUGE_BRACES = re.compile(r"\{[^{}]*:[^{}]*(\d{6,}|\{)")
-# Filters whose whole-number arguments are lengths or counts (`center(10**9)` builds a gigabyte).
-_SIZED_FILTERS = frozenset({"center", "indent", "batch", "slice", "truncate", "wordwrap", "format"})
+class BoundedNamespace(Namespace):
+    """`namespace()`: the one place a value outlives a loop turn, so the one place a value doubled turn
+    after turn (`{% set ns.l = [ns.l, ns.l] %}`) is measured and refused before it grows huge."""
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        super().__setitem__(name, refuse_if_large(value, f"the value of '{name}'"))
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+class BudgetedTemplate(Template):
+    """A compiled template whose `render` runs under a render budget, whoever calls it."""
+
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        with budget():
+            return super().render(*args, **kwargs)
+
+
+def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:  # noqa: A002
+    check_lipsum(n, html, min, max)
+    return generate_lorem_ipsum(n, html, min, max)
 
 
 class TemplateEnvironment(ImmutableSandboxedEnvironment):
-    """The sandbox, with two changes.
+    """The sandbox, with these changes.
 
     - On a mapping, `.name` reads the key only, so `event.items` is the cart's items (not
       `dict.items`) and a mapping without that key gives a missing value (not a method).
     - A null or blank value read by `.name` or `[key]` is missing (`MissingValue`), at any depth.
+    - Resources are bounded (app/journey/template_limits.py): every operator, call, filter,
+      attribute read and loop turn is a step of the render budget, and values that would grow
+      past a message's size are refused, before they are built where that can be known.
+    - Attributes of classes (`dict.update`) are refused: called on the data, they would change
+      what the next field or message sees.
     """
 
-    # `**` and `*` run through `call_binop`, which bounds them; Jinja also stops folding intercepted
+    # Every operator runs through `call_binop`, which bounds it; Jinja also stops folding intercepted
     # operators while compiling, so `{{ 9**(9**9) }}` no longer hangs validation or the engine.
-    intercepted_binops = frozenset({"**", "*", "%"})
+    intercepted_binops = frozenset({"+", "-", "*", "/", "//", "%", "**"})
+    code_generator_class = BoundedCodeGenerator
+    template_class = BudgetedTemplate
+    concat = staticmethod(bounded_concat)
+    loop_items = staticmethod(loop_items)
+
+    def parse(self, source: str, name: str | None = None, filename: str | None = None) -> nodes.Template:
+        try:        # 5,000 parentheses overflow Jinja's recursive parser: a syntax error, not a crash
+            return super().parse(source, name, filename)
+        except RecursionError:
+            raise nesting_error(None) from None
+
+    def compile(self, source: Any, name: str | None = None, filename: str | None = None,
+                raw: bool = False, defer_init: bool = False) -> Any:
+        try:        # Python's compiler refuses deep nesting with SyntaxError (or recurses too deep)
+            return super().compile(source, name, filename, raw, defer_init)  # type: ignore[call-overload]
+        except (RecursionError, SyntaxError) as exc:
+            if isinstance(exc, TemplateSyntaxError):
+                raise
+            raise nesting_error(None) from None
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        """`a ** b` and `a * b`, refused (a template error) when the result would be huge."""
-        if operator == "**" and _number(left) and _number(right) and abs(left) > 1 and right > MAX_EXPONENT:
-            raise SecurityError(f"{left} ** {right} is too large a number for a message")
-        if operator == "*":
-            for seq, times in ((left, right), (right, left)):
-                if isinstance(seq, (str, list, tuple)) and _number(times) and len(seq) * times > MAX_REPEAT:
-                    raise SecurityError(f"repeating a value {times} times makes too long a text for a message")
-        if operator == "%" and isinstance(left, str) and _HUGE_FORMAT.search(left):
-            raise SecurityError("a width or precision of 100000 or more makes too long a text for a message")
-        return super().call_binop(context, operator, left, right)
+        """`a ** b`, `a * b`, `a % b`, `a + b`…, refused (a template error) when the result would be huge."""
+        step()
+        check_binop(operator, left, right)
+        return refuse_if_large(super().call_binop(context, operator, left, right))
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        """A call from the template (a method, a macro, `loop(...)`, a global): one step, its
+        arguments checked for a result that would be too large, its result measured."""
+        step()
+        if isinstance(__obj, LoopContext) and args:      # `loop(children)` of a recursive loop
+            args = (loop_items(args[0]), *args[1:])
+        if isinstance(__obj, (Macro, LoopContext)):      # recursion may double its arguments at each call
+            refuse_if_large((args, kwargs), "the arguments")
+        args = check_method(__obj, args, kwargs)
+        return refuse_if_large(super().call(__context, __obj, *args, **kwargs))
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        if isinstance(obj, type):       # `dict.update(event, …)` would change the data in place
+            return False
+        return super().is_safe_attribute(obj, attr, value)
+
+    def join_texts(self, values: tuple[Any, ...], markup: bool) -> str:
+        """`a ~ b`: joins the texts of `values`, refusing a result over the limit before building it."""
+        parts: list[str] = []
+        total = 0
+        for value in values:
+            if not isinstance(value, str) and measure(value, MAX_TEXT) > MAX_TEXT:
+                raise TemplateLimitError("the value is too long to print in a message")
+            text = value if isinstance(value, str) else soft_str(value)
+            total += len(text)
+            if total > MAX_TEXT:
+                raise TemplateLimitError(f"the text is longer than {MAX_TEXT:,} characters")
+            parts.append(text)
+        if markup and any(hasattr(p, "__html__") for p in parts):
+            return refuse_if_large(Markup("").join(parts))
+        return refuse_if_large("".join(parts))
 
     def wrap_str_format(self, value: Any) -> Any:
-        """`'{:>9}'.format(x)` as the sandbox runs it, refusing a width or precision of MAX_REPEAT or more."""
+        """`'{:>9}'.format(x)` as the sandbox runs it, refusing a width or precision of MAX_TEXT or more."""
         wrapped = super().wrap_str_format(value)
         if wrapped is None:
             return None
         text = getattr(value, "__self__", "")
 
         def checked(*args: Any, **kwargs: Any) -> Any:
-            if isinstance(text, str) and _HUGE_BRACES.search(text):
-                raise SecurityError("a width or precision of 100000 or more makes too long a text for a message")
+            if isinstance(text, str):
+                check_braces(text, args, kwargs)
             return wrapped(*args, **kwargs)
         return checked
 
@@ -106,6 +168,7 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         return self.undefined(obj=obj, name=missing_name(obj, name))
 
     def getattr(self, obj: Any, attribute: str) -> Any:
+        step()
         if isinstance(obj, (dict, Mapping)):
             try:
                 value = obj[attribute]
@@ -116,6 +179,7 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
         return self.undefined(obj=obj, name=missing_name(obj, attribute)) if is_blank(value) else value
 
     def getitem(self, obj: Any, argument: Any) -> Any:
+        step()
         if isinstance(obj, (dict, Mapping)):
             try:
                 value = obj[argument]
@@ -158,21 +222,6 @@ def variable_names(trigger: Config | None, catalog: VariableCatalog | None) -> l
     return names
 
 
-def _bounded(apply: Any) -> Any:
-    """The filter `apply`, refusing (a template error) a whole-number argument of MAX_REPEAT or more."""
-    skip = 2 if _PassArg.from_obj(apply) else 1          # the context (if asked for) and the value itself
-
-    @wraps(apply)
-    def bounded(*args: Any, **kwargs: Any) -> Any:
-        for value in (() if apply is do_format else (*args[skip:], *kwargs.values())):   # format: values, not sizes
-            if _number(value) and abs(value) >= MAX_REPEAT:
-                raise SecurityError(f"{value} is too large a size for a message")
-        if apply is do_format and args and isinstance(args[0], str) and _HUGE_FORMAT.search(args[0]):
-            raise SecurityError("a width or precision of 100000 or more makes too long a text for a message")
-        return apply(*args, **kwargs)
-    return bounded
-
-
 def make_environment(html: bool = False) -> TemplateEnvironment:
     """The template environment validation, preview and the engine all use; `html=True` for the
     HTML body (every printed value escaped), False for subject, plain text, SMS and WhatsApp."""
@@ -194,7 +243,9 @@ def make_environment(html: bool = False) -> TemplateEnvironment:
     # `null` is missing, so `{% if event.coupon is none %}` must hold for it (and for an absent value).
     env.tests["none"] = lambda value: value is None or (isinstance(value, MissingValue) and not value._strict())
     for name, apply in list(env.filters.items()):
-        env.filters[name] = through_missing(name, _bounded(apply) if name in _SIZED_FILTERS else apply)
+        env.filters[name] = limited_filter(name, through_missing(name, apply))
+    env.globals["lipsum"] = _lipsum
+    env.globals["namespace"] = BoundedNamespace
     return env
 
 
@@ -255,7 +306,10 @@ def template_problems(tree: nodes.Template) -> list[TemplateProblem]:
 
 @lru_cache(maxsize=8192)
 def inspect_template(source: str) -> TemplateInfo:
-    """What `source` reads and what is wrong with it (a syntax error, problems); never raises."""
+    """What `source` reads and what is wrong with it. Never raises, and finishes within the render
+    budget: besides parsing, it compiles the template and renders it once with no data, under the
+    engine's limits, so a template that is too large or runs too long whatever the data is reported
+    here (`{{ 9**(9**9) }}`, `{% for i in range(100000) %}…`), not when the journey runs."""
     try:
         return _inspect(source)
     except RecursionError:      # Jinja's parser and its tree walks recurse once per level of nesting
@@ -281,10 +335,15 @@ def _deepest_line(source: str) -> int:
 
 def _inspect(source: str) -> TemplateInfo:
     try:
-        tree = _ENV.parse(source)
+        tree = parse_template(_ENV, source)
     except TemplateSyntaxError as exc:
         return TemplateInfo(error=exc.message or "syntax error", error_line=exc.lineno)
     problems = tuple(template_problems(tree))
+    if not problems:
+        try:
+            problems = tuple(_trial_render(source))
+        except TemplateSyntaxError as exc:      # nested too deeply for Python's compiler
+            return TemplateInfo(error=exc.message or "syntax error", error_line=exc.lineno)
     try:
         roots = frozenset(meta.find_undeclared_variables(tree))
     except TemplateError:       # Jinja's analysis stops at an unknown filter or test: already a problem above
@@ -296,6 +355,36 @@ def _inspect(source: str) -> TemplateInfo:
         if root_attr and root_attr[0] in roots:
             attributes.add(root_attr)
     return TemplateInfo(roots=roots, attributes=frozenset(attributes), problems=problems)
+
+
+LIMIT_HINT = (f"A message field may hold {MAX_TEXT:,} characters and take {MAX_SECONDS * 1000:.0f} ms to render; "
+              "make the numbers, widths and loops in this template smaller.")
+
+
+def _trial_render(source: str) -> list[TemplateProblem]:
+    """Compiles `source` and renders it once with empty contact, event and journey, under the
+    render budget: a limit it hits is a problem (other errors depend on the data: not judged here).
+    Raises TemplateSyntaxError when it nests too deeply to compile."""
+    template: Template | None = None
+    try:
+        template = compile_template(_ENV, parse_template(_ENV, source))
+        data = {root: template_data({}, root) for root in ROOTS}
+        size = 0
+        with budget():
+            for part in template.root_render_func(template.new_context(data)):
+                size += len(part)
+                if size > MAX_TEXT:
+                    raise TemplateLimitError(f"the text is longer than {MAX_TEXT:,} characters")
+    except TemplateSyntaxError:
+        raise
+    except TemplateLimitError as exc:
+        return [TemplateProblem(str(exc), template_line(template, exc.__traceback__) or 1, LIMIT_HINT)]
+    except RecursionError:
+        return [TemplateProblem("the template calls itself too deeply (a macro or a recursive loop)", 1,
+                                "Make sure every recursive macro or loop stops after a few levels.")]
+    except Exception:  # noqa: BLE001 - with no data many templates fail: the engine judges those per message
+        return []
+    return []
 
 
 def _root_attribute(node: nodes.Node) -> tuple[str, str] | None:

@@ -191,6 +191,7 @@ class MainWindow(QMainWindow):
         if self.editor is None:
             return
         self.inspector.set_document(None, None)
+        self.editor.validator.shutdown()
         self.undo_group.removeStack(self.editor.doc.undo_stack)
         self.canvas_stack.removeWidget(self.editor)
         self.editor.deleteLater()
@@ -351,7 +352,7 @@ class MainWindow(QMainWindow):
         self.show()
         QApplication.processEvents()
         assert self.editor is not None
-        self.editor.validator.run_now()
+        self.editor.validator.wait()     # checked on the worker; the window's events go on meanwhile
         self._show_problems()            # sizes the problems panel, so the canvas has its final size
         self.run_controls.poll()         # the journey's status and numbers, as a user would see them
         deadline = time.monotonic() + 10

@@ -103,7 +103,7 @@ def test_build_cart_abandonment_from_an_empty_canvas(window, db_path, qtbot):
     assert settings["goal"]["enabled"] and settings["goal"]["event"] == "order_placed"
     assert settings["goal"]["window"] == {"amount": 5, "unit": "days"}
 
-    problems = editor.validator.run_now()
+    problems = editor.validator.wait()
     assert [p.message for p in problems if p.severity == ERROR] == []
     assert not problems
     assert editor.journey.nodes[ids["email"]].summary == "Email · Your cart misses you"

@@ -51,7 +51,7 @@ def test_new_empty_journey_opens_on_an_empty_canvas(window, store):
     assert window.editor.journey.name == "New journey"
     assert not window.editor.journey.nodes and not window.editor.minimap.isVisible()
     assert "New journey" in _names(store)
-    assert any("no trigger" in p.message for p in window.editor.validator.problems)
+    assert any("no trigger" in p.message for p in window.editor.validator.wait())
 
 
 def test_delete_asks_with_a_delete_button(window, qtbot, monkeypatch):

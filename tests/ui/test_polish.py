@@ -72,14 +72,14 @@ def test_toolbar_actions_have_icons_and_tooltips(window):
 
 def test_problems_panel_is_one_slim_line_when_all_is_well_and_grows_with_problems(window, qtbot):
     panel = window.problems
-    window.editor.validator.run_now()
+    window.editor.validator.wait()
     window._show_problems()
     slim = panel.height()
     assert slim <= panel.fontMetrics().height() + 24
     journey = window.editor.journey
     status = kind_node(window, "message_status")
     delete_items(window.editor.doc, [], [e.id for e in journey.edges.values() if e.source == status.id], [], "Delete")
-    window.editor.validator.run_now()
+    window.editor.validator.wait()
     window._show_problems()
     assert panel.count() >= 3
     assert panel.height() > 2 * slim

@@ -190,7 +190,7 @@ def test_the_engine_refuses_an_email_without_a_sender_and_the_app_shows_why(wind
     email = kind_node(window, "send_template")
     doc = window.editor.doc
     doc.undo_stack.push(SetValue(doc, email.id, ("config", "sender"), "", "from"))
-    assert not any(p.severity == "error" for p in window.editor.validator.run_now())    # fine for a draft
+    assert not any(p.severity == "error" for p in window.editor.validator.wait())    # fine for a draft
     window.actions_["activate"].trigger()
     _settle(window, qtbot)
     assert len(shown) == 1 and "The email has no sender (From)" in shown[0]
