@@ -180,8 +180,9 @@ def test_text_fields_are_within_their_length(where, context, path, limit):
     journey, node, pointer = place(where, context, path, value(limit))
     assert problems_at(journey, node, pointer + pointer_tail) == []
     journey, node, pointer = place(where, context, path, value(limit + 1))
-    [problem] = problems_at(journey, node, pointer + pointer_tail)
-    assert f"is longer than {limit:,} characters" in problem.message
+    # The length is one problem at the field (a template that long may also be a template problem).
+    found = problems_at(journey, node, pointer + pointer_tail)
+    assert [p for p in found if f"is longer than {limit:,} characters" in p.message]
 
 
 @pytest.mark.parametrize("where, context, path", [
