@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from .importers import ContactImport, Problem, contact_records, event_records, import_contacts_report, json_lines
 from .ingest import Ingested
+from .importers import MAX_EVENT_LINE
 from .textstream import WINDOWS_1252, Blocks, TextFile, inspect, split_lines
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ def events_text(path: str | Path | TextFile) -> tuple[TextFile, Blocks, Iterator
     UnicodeDecodeError (naming the line) before anything is read for import."""
     file = path if isinstance(path, TextFile) else inspect(path)
     blocks = Blocks(file)
-    return file, blocks, split_lines(blocks)
+    return file, blocks, split_lines(blocks, MAX_EVENT_LINE)
 
 
 def import_events_file(engine: "JourneyEngine", path: str | Path | TextFile, *, progress: Progress | None = None,

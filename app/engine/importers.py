@@ -27,10 +27,14 @@ from .consent import (CHANNELS, CONSENT_EVENTS, UNKNOWN, ConsentChange, channel_
 from .consent import record as record_consent
 from .feedback import FEEDBACK
 from .ingest import EventIn
+from .textstream import LongLine
 
 STANDARD = ("id", "email", "phone", "first_name", "last_name", "timezone", "tags", "unsubscribed", "subscribed")
 # The widths of the store's columns (app/store/tables.py, contacts; a test compares them): SQLite would
 # keep a longer value, PostgreSQL refuses it, so the importer refuses it on both.
+# An event line longer than this is refused unread (textstream.split_lines holds none of it): a
+# webhook's event is a few kilobytes; a line of hundreds of megabytes would take gigabytes to parse.
+MAX_EVENT_LINE = 1_000_000     # characters
 _LIMITS = {"id": 200, "email": 320, "phone": 32, "first_name": 100, "last_name": 100, "timezone": 64}
 
 
@@ -367,6 +371,9 @@ def json_lines(text: str | Iterable[str]) -> Iterator[tuple[int, str]]:
     else:
         lines = (line[:-1] if line.endswith("\n") else line for line in text)
     for number, line in enumerate(lines, start=1):
+        if isinstance(line, LongLine):       # not kept: event_records reports it
+            yield number, line
+            continue
         line = line.removeprefix(BOM)
         yield number, line[:-1] if line.endswith("\r") else line
 
@@ -386,6 +393,10 @@ def event_records(numbered: Iterable[tuple[int, str]]) -> Iterator[EventIn | Pro
     """Each event and each bad line (a Problem with its number), in file order, from numbered lines
     (`json_lines`); blank lines are skipped. Lazy: a million-line file is read in bounded memory."""
     for number, raw in numbered:
+        if isinstance(raw, LongLine):
+            yield Problem(number, f"the line is {raw.length:,} characters long; an event may take at most "
+                                  f"{MAX_EVENT_LINE:,} (its properties are too big to store)")
+            continue
         if not raw.strip():
             continue
         try:
