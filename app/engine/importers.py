@@ -393,8 +393,9 @@ def event_records(numbered: Iterable[tuple[int, str]]) -> Iterator[EventIn | Pro
     """Each event and each bad line (a Problem with its number), in file order, from numbered lines
     (`json_lines`); blank lines are skipped. Lazy: a million-line file is read in bounded memory."""
     for number, raw in numbered:
-        if isinstance(raw, LongLine):
-            yield Problem(number, f"the line is {raw.length:,} characters long; an event may take at most "
+        if isinstance(raw, LongLine) or len(raw) > MAX_EVENT_LINE:    # the same whether streamed or not
+            length = raw.length if isinstance(raw, LongLine) else len(raw)
+            yield Problem(number, f"the line is {length:,} characters long; an event may take at most "
                                   f"{MAX_EVENT_LINE:,} (its properties are too big to store)")
             continue
         if not raw.strip():

@@ -269,3 +269,15 @@ def test_an_event_line_of_hundreds_of_megabytes_is_refused_in_bounded_memory(tmp
     engine = open_database(str(tmp_path / "db.sqlite3"))
     with engine.connect() as conn:
         assert sorted(conn.execute(select(events.c.contact_id)).scalars()) == ["ann", "cy"]
+
+
+def test_simulate_refuses_an_event_line_too_long_as_the_import_does(tmp_path):
+    from app.engine.importers import MAX_EVENT_LINE
+
+    text = ('{"contact": "ann", "type": "page_viewed", "at": "2026-03-01T10:00:00Z", "properties": {"s": "'
+            + "a" * MAX_EVENT_LINE + '"}}\n')
+    path = tmp_path / "long.jsonl"
+    path.write_text(text)
+    streamed = _split(list(event_records(json_lines(events_text(path)[2]))))
+    assert streamed == parse_events(read_text(path))
+    assert [p.line for p in streamed[1]] == [1]
