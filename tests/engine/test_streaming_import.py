@@ -3,6 +3,7 @@ with exactly the rows, problems (line numbers), reports and idempotent re-runs o
 whole text at once."""
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -281,3 +282,19 @@ def test_simulate_refuses_an_event_line_too_long_as_the_import_does(tmp_path):
     streamed = _split(list(event_records(json_lines(events_text(path)[2]))))
     assert streamed == parse_events(read_text(path))
     assert [p.line for p in streamed[1]] == [1]
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["streamed", "whole-text"])
+def test_a_contacts_line_of_hundreds_of_megabytes_is_one_bad_row_in_bounded_memory(whole, tmp_path, block):
+    """A contacts CSV whose second line never ends (a stuck export) costs no more memory than a short
+    line: that row is reported with its length, the rows around it are imported."""
+    from app.engine.importers import MAX_CONTACT_LINE
+
+    path = tmp_path / "long.csv"
+    path.write_text("id,email,first_name\nann,ann@example.com," + "a" * (MAX_CONTACT_LINE + 5)
+                    + "\nbo,bo@example.com,Bo\n")
+    lines = io.StringIO(read_csv_text(path)) if whole else contacts_text(path)[2]
+    rows, problems = _split(list(contact_records(lines)))
+    assert [r.id for r in rows] == ["bo"]
+    assert [(p.line, p.reason) for p in problems] == [
+        (2, f"the line is {MAX_CONTACT_LINE + 25:,} characters long; a contact may take at most 1,000,000")]
