@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from .importers import ContactImport, Problem, contact_records, event_records, import_contacts_report, json_lines
 from .ingest import Ingested
+from .importers import MAX_CONTACT_LINE, MAX_EVENT_LINE
 from .textstream import WINDOWS_1252, Blocks, TextFile, inspect, split_lines
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ def contacts_text(path: str | Path | TextFile) -> tuple[TextFile, Blocks, Iterat
     file = path if isinstance(path, TextFile) else inspect(path, WINDOWS_1252)
     blocks = Blocks(file)
     text: Iterable[str] = blocks if file.has_newline else (b.replace("\r", "\n") for b in blocks)
-    return file, blocks, split_lines(text)
+    return file, blocks, split_lines(text, MAX_CONTACT_LINE)
 
 
 def import_contacts_file(db: Engine, path: str | Path | TextFile, now: datetime, source: str | None = None, *,
@@ -100,7 +101,7 @@ def events_text(path: str | Path | TextFile) -> tuple[TextFile, Blocks, Iterator
     UnicodeDecodeError (naming the line) before anything is read for import."""
     file = path if isinstance(path, TextFile) else inspect(path)
     blocks = Blocks(file)
-    return file, blocks, split_lines(blocks)
+    return file, blocks, split_lines(blocks, MAX_EVENT_LINE)
 
 
 def import_events_file(engine: "JourneyEngine", path: str | Path | TextFile, *, progress: Progress | None = None,

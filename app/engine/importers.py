@@ -27,10 +27,16 @@ from .consent import (CHANNELS, CONSENT_EVENTS, UNKNOWN, ConsentChange, channel_
 from .consent import record as record_consent
 from .feedback import FEEDBACK
 from .ingest import EventIn
+from .textstream import LongLine
 
 STANDARD = ("id", "email", "phone", "first_name", "last_name", "timezone", "tags", "unsubscribed", "subscribed")
 # The widths of the store's columns (app/store/tables.py, contacts; a test compares them): SQLite would
 # keep a longer value, PostgreSQL refuses it, so the importer refuses it on both.
+# An event line, or a contacts line, longer than this is refused unread (textstream.split_lines holds
+# none of it): an event or a contact is a few kilobytes; a line of hundreds of megabytes would take
+# gigabytes to parse.
+MAX_EVENT_LINE = 1_000_000     # characters
+MAX_CONTACT_LINE = MAX_EVENT_LINE
 _LIMITS = {"id": 200, "email": 320, "phone": 32, "first_name": 100, "last_name": 100, "timezone": 64}
 
 
@@ -89,12 +95,32 @@ def parse_contacts(text: str) -> tuple[list[ContactRow], list[Problem]]:
     return rows, problems
 
 
+class _Bounded:
+    """The lines of a CSV with each one over MAX_CONTACT_LINE (a `LongLine` the stream did not hold,
+    or a long line of a text read whole) replaced by a blank line; `long` is its length, so that the
+    record it was part of is reported instead of read."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self.lines = lines
+        self.long: int | None = None
+
+    def __iter__(self) -> "_Bounded":
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.lines)
+        if isinstance(line, LongLine) or len(line) > MAX_CONTACT_LINE + 2:     # + its "\r\n"
+            self.long = line.length if isinstance(line, LongLine) else len(line.rstrip("\r\n"))
+            return "\n"
+        return line
+
+
 def contact_records(lines: Iterable[str]) -> Iterator[ContactRow | Problem]:
     """Each good row and each problem of a contacts CSV, in file order, from its lines (each ending
     with its "\n", as `io.StringIO` or `textstream.split_lines` gives them): a million-row file is
     read in bounded memory (only the ids seen are kept, to report a repeated one). Rules as for
     `parse_contacts`."""
-    lines = iter(lines)
+    lines = _Bounded(iter(lines))
     first = next(lines, "").removeprefix(BOM)
     reader = csv.reader(itertools.chain([first] if first else [], lines), delimiter=_delimiter(first))
     try:
@@ -121,7 +147,15 @@ def contact_records(lines: Iterable[str]) -> Iterator[ContactRow | Problem]:
         except StopIteration:
             break
         except csv.Error as exc:            # a NUL byte, an over-long value: this record only
-            yield Problem(line, f"cannot be read as CSV ({_csv_trouble(exc)})")
+            values = None
+            trouble = _csv_trouble(exc)
+        if lines.long is not None:          # the record held a line too long to read: this record only
+            yield Problem(line, f"the line is {lines.long:,} characters long; a contact may take at most "
+                                f"{MAX_CONTACT_LINE:,}")
+            lines.long = None
+            continue
+        if values is None:
+            yield Problem(line, f"cannot be read as CSV ({trouble})")
             continue
         if not any(v.strip() for v in values):
             continue
@@ -367,6 +401,9 @@ def json_lines(text: str | Iterable[str]) -> Iterator[tuple[int, str]]:
     else:
         lines = (line[:-1] if line.endswith("\n") else line for line in text)
     for number, line in enumerate(lines, start=1):
+        if isinstance(line, LongLine):       # not kept: event_records reports it
+            yield number, line
+            continue
         line = line.removeprefix(BOM)
         yield number, line[:-1] if line.endswith("\r") else line
 
@@ -386,6 +423,11 @@ def event_records(numbered: Iterable[tuple[int, str]]) -> Iterator[EventIn | Pro
     """Each event and each bad line (a Problem with its number), in file order, from numbered lines
     (`json_lines`); blank lines are skipped. Lazy: a million-line file is read in bounded memory."""
     for number, raw in numbered:
+        if isinstance(raw, LongLine) or len(raw) > MAX_EVENT_LINE:    # the same whether streamed or not
+            length = raw.length if isinstance(raw, LongLine) else len(raw)
+            yield Problem(number, f"the line is {length:,} characters long; an event may take at most "
+                                  f"{MAX_EVENT_LINE:,} (its properties are too big to store)")
+            continue
         if not raw.strip():
             continue
         try:

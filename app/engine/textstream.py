@@ -87,23 +87,57 @@ class Blocks:
                     return
 
 
-def split_lines(blocks: Iterable[str]) -> Iterator[str]:
+class LongLine(str):
+    """Stands, empty, for a line longer than `split_lines`' limit, which was not kept; `length` is how
+    many characters it had (its "\n" not counted)."""
+
+    length: int
+
+    def __new__(cls, length: int) -> "LongLine":
+        line = super().__new__(cls, "")
+        line.length = length
+        return line
+
+
+def split_lines(blocks: Iterable[str], limit: int | None = None) -> Iterator[str]:
     """The lines of text given in blocks, each ending with its "\n" (the last may have none), split on
     "\n" only — as `io.StringIO(text)` iterates, never at "\r" alone or U+2028 (which may sit inside a
-    value). A line longer than a block is joined once, not copied block after block."""
+    value). A line longer than a block is joined once, not copied block after block. A line longer
+    than `limit` characters is not held at all: a `LongLine` stands for it, so one line of hundreds of
+    megabytes (no "\n" in it) costs no more memory than a short one."""
     pending: list[str] = []
+    held = 0                # characters in `pending`
+    dropped = 0             # characters of the current line beyond `limit`, not held (0: none)
     for block in blocks:
         if "\n" not in block:
-            pending.append(block)
+            if dropped:
+                dropped += len(block)
+            elif limit is not None and held + len(block) > limit:
+                dropped, held, pending = held + len(block), 0, []
+            else:
+                pending.append(block)
+                held += len(block)
             continue
         parts = block.split("\n")
-        if pending:
-            parts[0] = "".join(pending) + parts[0]
-            pending = []
         last = parts.pop()
+        first = parts[0]
+        if dropped:
+            yield LongLine(dropped + len(first))
+            parts = parts[1:]
+        elif pending:
+            parts[0] = "".join(pending) + first
+        pending, held, dropped = [], 0, 0
         for part in parts:
-            yield part + "\n"
+            if limit is not None and len(part) > limit:
+                yield LongLine(len(part))
+            else:
+                yield part + "\n"
         if last:
-            pending.append(last)
-    if pending:
+            if limit is not None and len(last) > limit:
+                dropped = len(last)
+            else:
+                pending, held = [last], len(last)
+    if dropped:
+        yield LongLine(dropped)
+    elif pending:
         yield "".join(pending)

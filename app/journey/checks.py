@@ -72,6 +72,10 @@ def _name(f: Field, value: Any, path: str, now: datetime) -> FieldIssue | None:
 def _tags(f: Field, value: Any, path: str, now: datetime) -> FieldIssue | None:
     if any(not t.strip() for t in value):
         return FieldIssue(path, f"{f.label} contains an empty tag", "Remove the empty tag.")
+    return _tag_lengths(f, value, path, now)
+
+
+def _tag_lengths(f: Field, value: Any, path: str, now: datetime) -> FieldIssue | None:
     limit = f.text_limit()
     for i, tag in enumerate(value):
         if limit is not None and len(tag) > limit:
@@ -116,11 +120,23 @@ _RULES: dict[str, tuple[_Rule, ...]] = {
 }
 
 
+# A field hidden by its siblings (a trigger's threshold in event mode, a disabled cap's hours) is
+# not used, but its value still enters the store and comes back the day it is shown: its bounds
+# hold whatever the mode; only the rules about meaning (empty, name, date window) wait until shown.
+_BOUNDS: frozenset[_Rule] = frozenset({_length, _in_range, _duration, _tag_lengths})
+
+
+def _hidden_rules(f: Field) -> tuple[_Rule, ...]:
+    rules = tuple(r for r in _RULES.get(f.type, ()) if r in _BOUNDS)
+    return (_tag_lengths,) if f.type == TAGS else rules
+
+
 @dataclass(frozen=True)
 class _Step:
     field: Field
     visible: tuple[tuple[str, tuple[Any, ...]], ...]
     rules: tuple[_Rule, ...]
+    hidden_rules: tuple[_Rule, ...]     # the bounds, checked while the field is hidden
     sub: tuple["_Step", ...] | None     # plan of a group or of each list item
     is_template: bool
 
@@ -141,7 +157,8 @@ def _compile(schema: tuple[Field, ...]) -> list[_Step]:
         rules = tuple(r for r in _RULES.get(f.type, ()) if r is not _required or f.required)
         sub = tuple(_compile(f.fields)) if f.type in (GROUP, DURATION, LIST) else None
         if rules or sub or f.type == TEMPLATE:
-            steps.append(_Step(f, tuple(f.visible_when.items()), rules, sub or None, f.type == TEMPLATE))
+            steps.append(_Step(f, tuple(f.visible_when.items()), rules, _hidden_rules(f), sub or None,
+                               f.type == TEMPLATE))
     return steps
 
 
@@ -160,23 +177,28 @@ def check(schema: tuple[Field, ...], config: Config, now: datetime | None = None
 
 
 def _run(plan: tuple[_Step, ...], config: Config, pointer: str, issues: list[FieldIssue],
-         templates: list[tuple[str, Field, str]], now: datetime) -> None:
+         templates: list[tuple[str, Field, str]] | None, now: datetime) -> None:
+    """`templates` None: this part of the config is hidden, so only bounds are checked."""
     for step in plan:
-        if step.visible and not all(config.get(k) in allowed for k, allowed in step.visible):
-            continue
+        shown = templates is not None and (
+            not step.visible or all(config.get(k) in allowed for k, allowed in step.visible))
         f = step.field
         value = config.get(f.name)
         path = f"{pointer}/{f.name}"
-        for rule in step.rules:
+        for rule in (step.rules if shown else step.hidden_rules):
+            if value is None and not shown:
+                break
             issue = rule(f, value, path, now)
             if issue:
                 issues.append(issue)
                 break
-        if step.is_template and value:
-            templates.append((path, f, value))
+        inner = templates if shown else None
+        if step.is_template and value and inner is not None:
+            inner.append((path, f, value))
         if step.sub:
-            if f.type == LIST:
-                for i, item in enumerate(value or ()):
-                    _run(step.sub, item, f"{path}/{i}", issues, templates, now)
+            if f.type == LIST and isinstance(value, list):
+                for i, item in enumerate(value):
+                    if isinstance(item, dict):
+                        _run(step.sub, item, f"{path}/{i}", issues, inner, now)
             elif isinstance(value, dict):
-                _run(step.sub, value, path, issues, templates, now)
+                _run(step.sub, value, path, issues, inner, now)

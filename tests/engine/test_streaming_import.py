@@ -3,6 +3,7 @@ with exactly the rows, problems (line numbers), reports and idempotent re-runs o
 whole text at once."""
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -233,3 +234,67 @@ def test_a_file_of_bad_lines_is_counted_in_full_but_only_its_first_problems_are_
     out, err = capsys.readouterr()
     assert "0 new, 0 already present; 50 bad line(s) skipped" in out
     assert err.count("(skipped)") == 50 and f"{path}: line 50: 'at' must be" in err
+
+
+@pytest.mark.parametrize("text", ["ab\ncdefgh\nij", "abcdefgh\n", "abcdefghij", "a\n\nbcdefghijk\nlm\nnopqrstuvw",
+                                  "abcdefgh\nabcdefgh\nabcdefg\n", "abcde\n\n"])
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 100])
+def test_a_line_over_the_limit_is_neither_held_nor_lost(text, size):
+    """Every line at most the limit (5) comes out as written; a longer one as a LongLine of its length,
+    at its place: wherever the blocks cut the text."""
+    blocks = [text[i:i + size] for i in range(0, len(text), size)]
+    got = [(f"long {line.length}" if isinstance(line, textstream.LongLine) else line)
+           for line in textstream.split_lines(blocks, 5)]
+    want = [(f"long {len(line.rstrip(chr(10)))}" if len(line.rstrip("\n")) > 5 else line)
+            for line in textstream.split_lines([text])]
+    assert got == want
+
+
+def test_an_event_line_of_hundreds_of_megabytes_is_refused_in_bounded_memory(tmp_path, capsys):
+    """A line too long to be an event (a stuck exporter, a hostile file) is one bad line, not gigabytes
+    of memory and a 200 MB row; the lines around it are imported."""
+    from app.engine.importers import MAX_EVENT_LINE
+
+    good = '{"contact": "ann", "type": "page_viewed", "at": "2026-03-01T10:00:00Z", "properties": {}}\n'
+    huge = '{"contact": "bo", "type": "page_viewed", "at": "2026-03-01T10:00:00Z", "properties": {"s": "'
+    path = tmp_path / "huge.jsonl"
+    with open(path, "w") as out:
+        out.write(good)
+        out.write(huge + "a" * (MAX_EVENT_LINE + 10) + '"}}\n')
+        out.write(good.replace("ann", "cy"))
+    code = main(["events", "import", str(path), "--db", str(tmp_path / "db.sqlite3")])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert f"{path.name}: line 2: the line is {len(huge) + MAX_EVENT_LINE + 13:,} characters long" in captured.err
+    assert "2 new, 0 already present; 1 bad line(s) skipped" in captured.out
+    engine = open_database(str(tmp_path / "db.sqlite3"))
+    with engine.connect() as conn:
+        assert sorted(conn.execute(select(events.c.contact_id)).scalars()) == ["ann", "cy"]
+
+
+def test_simulate_refuses_an_event_line_too_long_as_the_import_does(tmp_path):
+    from app.engine.importers import MAX_EVENT_LINE
+
+    text = ('{"contact": "ann", "type": "page_viewed", "at": "2026-03-01T10:00:00Z", "properties": {"s": "'
+            + "a" * MAX_EVENT_LINE + '"}}\n')
+    path = tmp_path / "long.jsonl"
+    path.write_text(text)
+    streamed = _split(list(event_records(json_lines(events_text(path)[2]))))
+    assert streamed == parse_events(read_text(path))
+    assert [p.line for p in streamed[1]] == [1]
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["streamed", "whole-text"])
+def test_a_contacts_line_of_hundreds_of_megabytes_is_one_bad_row_in_bounded_memory(whole, tmp_path, block):
+    """A contacts CSV whose second line never ends (a stuck export) costs no more memory than a short
+    line: that row is reported with its length, the rows around it are imported."""
+    from app.engine.importers import MAX_CONTACT_LINE
+
+    path = tmp_path / "long.csv"
+    path.write_text("id,email,first_name\nann,ann@example.com," + "a" * (MAX_CONTACT_LINE + 5)
+                    + "\nbo,bo@example.com,Bo\n")
+    lines = io.StringIO(read_csv_text(path)) if whole else contacts_text(path)[2]
+    rows, problems = _split(list(contact_records(lines)))
+    assert [r.id for r in rows] == ["bo"]
+    assert [(p.line, p.reason) for p in problems] == [
+        (2, f"the line is {MAX_CONTACT_LINE + 25:,} characters long; a contact may take at most 1,000,000")]

@@ -131,8 +131,32 @@ def test_the_range_is_said_as_people_write_it():
     assert problem.message == "Days without an order must be between 1 and 1,825 days"
 
 
-def test_a_hidden_field_is_not_judged():
-    journey, node, pointer = place("trigger", {"mode": "event", "event": "x"}, "days", 10**9)
+@pytest.mark.parametrize("where, context, path, value, message", [
+    ("trigger", {"mode": "event", "event": "x"}, "days", 10**9, "Days without an order must be between 1 and 1,825 days"),
+    ("trigger", {"mode": "event", "event": "x"}, "threshold", 1e20,
+     "Lifetime spend must be between 0.01 and 999,999,999,999.99"),
+    ("settings", {"frequency_cap": {"enabled": False}}, "frequency_cap/hours", 10**9,
+     "Per must be between 1 and 43,800 hours"),
+    ("settings", {"frequency_cap": {"enabled": False}}, "frequency_cap/messages", 10**9,
+     "At most must be between 1 and 1,000 messages"),
+    ("settings", {"entry": {"mode": "every_time"}}, "entry/days", 10**9, None),
+    ("settings", {"goal": {"enabled": False}}, "goal/window/amount", 10**9, None),
+])
+def test_a_value_out_of_range_is_refused_even_where_its_option_is_off(where, context, path, value, message):
+    """Turning the option on later must not bring a billion hours into the engine."""
+    journey, node, pointer = place(where, context, path, value)
+    problems = [p for p in validate(journey, now=NOW)
+                if p.severity == ERROR and p.field.startswith(pointer.rsplit("/amount", 1)[0])]
+    assert problems, f"{pointer} = {value} was accepted"
+    if message:
+        assert problems[0].message == message
+
+
+def test_a_hidden_field_is_not_judged_on_meaning():
+    """Only bounds hold while hidden: an empty or past value of an unused field is no error."""
+    journey, node, pointer = place("trigger", {"mode": "event", "event": "x"}, "send_at", "1900-01-01T00:00:00Z")
+    assert problems_at(journey, node, pointer) == []
+    journey, node, pointer = place("trigger", {"mode": "event", "event": "x"}, "date_attribute", "")
     assert problems_at(journey, node, pointer) == []
 
 
