@@ -162,7 +162,7 @@ def _contacts_state(db_file: Path) -> dict[str, Any]:
 KILL_IN_SECOND_CONTACTS_TRANSACTION = """
 import os, signal, sys
 from contextlib import contextmanager
-import app.engine.importers as importers
+import app.engine.contact_import as importers
 real, calls = importers.write_transaction, []
 @contextmanager
 def dying(db):

@@ -1,0 +1,156 @@
+"""Writing contacts read from a file: created or updated in chunks, consent recorded, re-runs idempotent."""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Iterable
+
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.engine import Connection, Engine
+
+from app.store.catalog import CONTACT_SCOPE, record_attributes
+from app.store.sql import insert_or_ignore, write_transaction
+from app.store.tables import contact_channels, contact_tags, contacts
+
+from .bulk import Many
+from .consent import UNKNOWN, ConsentChange, import_changes, states_of
+from .consent import record as record_consent
+from .import_rows import ContactImport, ContactRow, Problem
+
+_CHUNK = 5_000      # rows per transaction
+_LOOKUP = 500       # ids per IN query: well under SQLite's bound-parameter limit
+_FIELDS = ("email", "phone", "first_name", "last_name", "timezone")
+_EXISTING = select(contacts.c.id, contacts.c.attributes, *(contacts.c[f] for f in _FIELDS)).where(
+    contacts.c.id.in_(bindparam("ids", expanding=True)))
+_TAGS_OF = select(contact_tags.c.contact_id, contact_tags.c.tag).where(
+    contact_tags.c.contact_id.in_(bindparam("ids", expanding=True)))
+_INSERT_CONTACTS = Many(lambda _: contacts.insert().values(
+    {c: bindparam(c) for c in ("id", *_FIELDS, "attributes", "created_at", "updated_at")}))
+# One statement for every existing contact: an empty (None) field keeps the stored value. The bind names
+# differ from the column names because SQLAlchemy reserves a column's own name for its SET value.
+_UPDATE_CONTACTS = Many(lambda _: contacts.update().where(contacts.c.id == bindparam("cid")).values(
+    {c: func.coalesce(bindparam(f"new_{c}", type_=contacts.c[c].type), contacts.c[c]) for c in _FIELDS}
+    | {"attributes": bindparam("new_attributes"), "updated_at": bindparam("new_updated_at")}))
+_ADD_TAGS = Many(lambda dialect: insert_or_ignore(contact_tags, dialect, ["contact_id", "tag"]).values(
+    contact_id=bindparam("contact_id"), tag=bindparam("tag")))
+
+
+_OPTED_OUT_SINCE = select(func.max(contact_channels.c.changed_at)).where(
+    contact_channels.c.contact_id == bindparam("cid"), contact_channels.c.channel.in_(bindparam("channels", expanding=True)))
+
+
+@dataclass
+class _Stored:
+    """A contact as stored, as far as a contacts file can change it."""
+    fields: dict[str, Any]
+    attributes: dict[str, Any]
+    tags: set[str] = field(default_factory=set)
+
+    def same_as(self, row: ContactRow) -> bool:
+        """True when writing `row` would change nothing (empty cells keep stored values; tags only add)."""
+        return (all(v is None or self.fields.get(k) == v for k, v in row.fields.items())
+                and {**self.attributes, **row.attributes} == self.attributes and set(row.tags) <= self.tags)
+
+
+def import_contacts(db: Engine, rows: list[ContactRow], now: datetime, source: str = "contacts file") -> int:
+    """Creates or updates contacts and records listed consent; returns how many rows were written.
+    Same as `import_contacts_report(...).count`."""
+    return import_contacts_report(db, rows, now, source).count
+
+
+def import_contacts_report(db: Engine, rows: Iterable[ContactRow], now: datetime,
+                           source: str = "contacts file",
+                           progress: Callable[[int], None] | None = None) -> ContactImport:
+    """Creates or updates contacts: empty fields keep stored values, attributes merge, tags are added.
+
+    Consent (app/engine/consent.py): listed opt-outs are recorded; listed opt-ins apply to channels
+    not opted out; an empty cell changes nothing, so re-importing a file never clears an opt-out
+    (such rows come back as notices). Each change is in the history as "import:{source} line N".
+
+    Idempotent and resumable: a contact already as the row says is not written at all (its
+    `updated_at` stays), so importing a file again — after a fix, or after an import was killed
+    between its transactions (one per 5,000 rows) — writes only what is missing or different, and
+    the report counts new, updated and unchanged contacts.
+
+    `rows` may be a stream (`contact_records`): only one chunk of 5,000 is held at a time; after
+    each chunk commits, `progress(rows written so far)` is called.
+    """
+    report = ContactImport(0)
+    stream = iter(rows)
+    while chunk := list(itertools.islice(stream, _CHUNK)):
+        _import_chunk(db, chunk, now, source, report)
+        report.count += len(chunk)
+        if progress is not None:
+            progress(report.count)
+    report.unchanged = report.count - report.new - report.updated
+    return report
+
+
+def _import_chunk(db: Engine, chunk: list[ContactRow], now: datetime, source: str, report: ContactImport) -> None:
+    """One transaction: the rows of `chunk` written as `import_contacts_report` says; counts added to `report`."""
+    with write_transaction(db) as conn:
+        existing = _stored(conn, [r.id for r in chunk])
+        _INSERT_CONTACTS.run(conn, [
+            {"id": r.id, **{k: r.fields.get(k) for k in _FIELDS}, "attributes": r.attributes,
+             "created_at": now, "updated_at": now}
+            for r in chunk if r.id not in existing])
+        consent_changed: set[str] = set()
+        changes = _consent(conn, chunk, existing, now, source, report.notices, consent_changed)
+        changed = [r for r in chunk if r.id in existing
+                   and (r.id in consent_changed or not existing[r.id].same_as(r))]
+        # Attributes merge over the ones read above, as before: a repeated id in one chunk keeps the last.
+        _UPDATE_CONTACTS.run(conn, [
+            {"cid": r.id, **{f"new_{k}": r.fields.get(k) for k in _FIELDS},
+             "new_attributes": {**existing[r.id].attributes, **r.attributes}, "new_updated_at": now}
+            for r in changed])
+        _ADD_TAGS.run(conn, [{"contact_id": r.id, "tag": t} for r in chunk for t in r.tags
+                             if r.id not in existing or t not in existing[r.id].tags])
+        record_consent(conn, changes)
+        record_attributes(conn, CONTACT_SCOPE, {k for r in chunk for k in r.attributes})
+        report.new += sum(r.id not in existing for r in chunk)
+        report.updated += len(changed)
+
+
+def _stored(conn: Connection, ids: list[str]) -> dict[str, _Stored]:
+    """The stored contacts among `ids`, with their fields, attributes and tags (500 ids per query)."""
+    found: dict[str, _Stored] = {}
+    for at in range(0, len(ids), _LOOKUP):
+        part = ids[at:at + _LOOKUP]
+        for row in conn.execute(_EXISTING, {"ids": part}):
+            found[row.id] = _Stored({f: row._mapping[f] for f in _FIELDS}, dict(row.attributes or {}))
+        for cid, tag in conn.execute(_TAGS_OF, {"ids": [i for i in part if i in found]}):
+            found[cid].tags.add(tag)
+    return found
+
+
+def _listing(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _consent(conn: Connection, chunk: list[ContactRow], existing: dict[str, Any], now: datetime, source: str,
+             notices: list[Problem], changed_ids: set[str]) -> list[ConsentChange]:
+    listing = [r for r in chunk if r.subscribed or r.unsubscribed]
+    # New contacts have no consent yet: only existing ones are looked up.
+    current = states_of(conn, [r.id for r in listing if r.id in existing])
+    changes: list[ConsentChange] = []
+    for r in listing:
+        states = current.setdefault(r.id, {})
+        changed, refused = import_changes(states, r.subscribed, r.unsubscribed)
+        where = f"import:{source} line {r.line}"
+        if r.contested:
+            notices.append(Problem(r.line, (
+                f"{_listing(r.contested)} is listed both as subscribed and as unsubscribed; the opt-out is "
+                "recorded (keep each channel in one of the two columns)")))
+        for channel, state in changed.items():
+            changes.append(ConsentChange(r.id, channel, state, states.get(channel, UNKNOWN), now, where))
+            states[channel] = state
+            changed_ids.add(r.id)
+        if refused:
+            since = conn.execute(_OPTED_OUT_SINCE, {"cid": r.id, "channels": refused}).scalar()
+            when = f" on {since:%Y-%m-%d}" if since is not None else ""
+            notices.append(Problem(r.line, (
+                f"contact {r.id} opted out of {_listing(refused)}{when}; the file's 'subscribed' does not "
+                "override an opt-out, so it stays unsubscribed (to opt back in, record a subscribed event "
+                "naming the channel)")))
+    return changes
