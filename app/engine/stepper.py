@@ -20,7 +20,7 @@ from app.store.tables import journeys, runs
 
 from .clock import Clock
 from .counts import REACHED
-from .context import EventCache, JourneyCache
+from .context import ContactView, EventCache, JourneyCache, LiveJourney
 from .handlers import HANDLERS
 from .runs import ACTIVE, RUN_COLUMNS, Batch, RunState
 from .isolation import fail_run, isolatable, isolated, one_line, report, unit
@@ -39,10 +39,18 @@ def advance(batch: Batch, run: RunState, at: datetime) -> int:
     When its unit is done again part by part (a replay after a failure, app/engine/isolation.py), every
     step runs in its own savepoint: a step that raises ends the run exited with reason `error` at that
     step, and nothing it half did remains."""
-    if batch.fine:
-        return _advance_carefully(batch, run, at)
-    journey = batch.journey(run)
-    contact = batch.contact(run.contact_id)
+    if not batch.fine:
+        return _steps(batch, run, at, batch.journey(run), batch.contact(run.contact_id), _take)
+    loaded = isolated(batch, lambda: (batch.journey(run), batch.contact(run.contact_id)),
+                      lambda exc: fail_run(batch, run, run.node_id, at, exc), [run.contact_id])
+    if loaded is None:
+        return 0
+    return _steps(batch, run, at, *loaded, _take_carefully)
+
+
+def _steps(batch: Batch, run: RunState, at: datetime, journey: LiveJourney, contact: ContactView,
+           take: Callable[[Batch, Step], bool]) -> int:
+    """The step loop: `take` runs one step's handler and settles its result (True: the run moves on)."""
     nodes = journey.model.nodes
     steps = 0
     while run.status == ACTIVE and steps < MAX_STEPS_PER_RUN:
@@ -53,9 +61,9 @@ def advance(batch: Batch, run: RunState, at: datetime) -> int:
             break
         steps += 1
         step = Step(batch, run, journey, node, contact, at)
-        if step.first_visit:          # arriving at the step, not resuming after a hold
+        if step.first_visit:          # arriving at the step (counted outside any savepoint: it did arrive)
             batch.counts.add(run.journey_id, node.id, REACHED, at)
-        if not _settle(batch, step, HANDLERS[node.kind](step)):
+        if not take(batch, step):
             break
     else:
         _too_many(batch, run, at)
@@ -87,44 +95,23 @@ def _take(batch: Batch, step: Step) -> bool:
     return _settle(batch, step, HANDLERS[step.node.kind](step))
 
 
+def _take_carefully(batch: Batch, step: Step) -> bool:
+    """`_take` in its own savepoint: a step that raises puts the run back and fails it there."""
+    run = step.run
+    before = (run.node_id, run.due_at, copy.deepcopy(run.state))
+
+    def failed(exc: Exception) -> None:
+        run.node_id, run.due_at, run.state = before
+        run.status, run.exit_reason = ACTIVE, None
+        fail_run(batch, run, step.node.id, step.at, exc, step.node.title)
+
+    return bool(isolated(batch, partial(_take, batch, step), failed, [run.contact_id]))
+
+
 def _too_many(batch: Batch, run: RunState, at: datetime) -> None:
     if run.status == ACTIVE:
         batch.log(run, run.node_id, "failed", at, reason="too_many_steps")
         batch.finish(run, "exited", at, "error")
-
-
-def _advance_carefully(batch: Batch, run: RunState, at: datetime) -> int:
-    """`advance`, each step in its own savepoint (app/engine/isolation.py)."""
-    loaded = isolated(batch, lambda: (batch.journey(run), batch.contact(run.contact_id)),
-                      lambda exc: fail_run(batch, run, run.node_id, at, exc), [run.contact_id])
-    if loaded is None:
-        return 0
-    journey, contact = loaded
-    nodes = journey.model.nodes
-    steps = 0
-    while run.status == ACTIVE and steps < MAX_STEPS_PER_RUN:
-        node = nodes.get(run.node_id) if run.node_id else None
-        if node is None:
-            batch.log(run, run.node_id, "failed", at, reason="missing_node")
-            batch.finish(run, "exited", at, "error")
-            break
-        steps += 1
-        step = Step(batch, run, journey, node, contact, at)
-        if step.first_visit:          # counted outside the savepoint: the run did reach the step
-            batch.counts.add(run.journey_id, node.id, REACHED, at)
-        before = (run.node_id, run.due_at, copy.deepcopy(run.state))
-
-        def failed(exc: Exception, step: Step = step, before: tuple = before) -> None:
-            run.node_id, run.due_at, run.state = before
-            run.status, run.exit_reason = ACTIVE, None
-            fail_run(batch, run, step.node.id, at, exc, step.node.title)
-
-        if not isolated(batch, partial(_take, batch, step), failed, [run.contact_id]):
-            break
-    else:
-        _too_many(batch, run, at)
-    batch.steps += steps
-    return steps
 
 
 def _failed(batch: Batch, run: RunState, at: datetime, exc: Exception) -> None:
