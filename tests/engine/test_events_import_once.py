@@ -37,17 +37,17 @@ def _journeys():
 JOURNEYS = _journeys()
 
 
-def _lines() -> list[dict[str, Any]]:
-    """1,500 events over 60 people, with repeats inside the file (same order, same event id).
+def _lines(people: int = PEOPLE) -> list[dict[str, Any]]:
+    """25 events a person (1,500 over 60 people), with repeats inside the file (same order, same event id).
 
     The command runs on the real clock (a journey reacts when an event arrives), so the events lie
     a little ahead of now: an order then falls within the conversion window of the messages sent."""
     base = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(hours=1)
     lines: list[dict[str, Any]] = []
-    for i in range(PEOPLE):
-        c = f"p{i:02d}"
+    for i in range(people):
+        c = f"p{i:02d}" if people <= 100 else f"p{i:03d}"
         for day in range(1, 6):
-            at = base + timedelta(hours=12 * (day - 1), minutes=i)
+            at = base + timedelta(hours=12 * (day - 1), minutes=i % 60)
 
             def when(minutes: int) -> str:
                 return (at + timedelta(minutes=minutes)).isoformat()

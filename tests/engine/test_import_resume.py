@@ -197,25 +197,7 @@ def test_a_contacts_import_killed_halfway_and_run_again_equals_one_clean_import(
 
 def _many_event_lines() -> list[dict[str, Any]]:
     """The shape of test_events_import_once's file, for 200 people: 5,000 lines, ten transactions."""
-    base = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(hours=1)
-    lines: list[dict[str, Any]] = []
-    for i in range(200):
-        c = f"p{i:03d}"
-        for day in range(1, 6):
-            at = base + timedelta(hours=12 * (day - 1), minutes=i % 60)
-
-            def when(minutes: int) -> str:
-                return (at + timedelta(minutes=minutes)).isoformat()
-
-            lines.append({"contact": c, "type": "cart_abandoned", "at": when(0), "id": f"cart-{c}-{day}",
-                          "properties": {"cart_url": f"https://shop.example/{c}/{day}"}})
-            lines.append({"contact": c, "type": "product_viewed", "at": when(1), "properties": {"sku": f"S{day}"}})
-            lines.append({"contact": c, "type": "message_opened", "at": when(2)})
-            order = {"contact": c, "type": "order_placed", "at": when(3),
-                     "properties": {"order_id": f"O-{c}-{day}", "total": 20.0 + day}}
-            lines.append(order)
-            lines.append({**order, "at": when(4), "id": f"retry-{c}-{day}"})
-    return lines
+    return once._lines(200)
 
 
 KILL_IN_SIXTH_EVENTS_TRANSACTION = """
