@@ -224,7 +224,17 @@ messages = Table(
     _stamp("failed_at", nullable=True),
     _stamp("unsubscribed_at", nullable=True),
     Column("error", Text, nullable=True),
+    # Delivery (migration 0013): the dispatcher's lease, retries and what the provider said.
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("claim", String(36), nullable=True),           # the lease holder's token while `sending`
+    _stamp("lease_until", nullable=True),
+    Column("provider_id", String(200), nullable=True),    # SMTP Message-ID, Twilio SID, Meta wamid
+    Column("error_code", String(32), nullable=True),      # the provider's code: "550", "21610", "131026"
+    Column("reply_to", String(320), nullable=True),
+    Column("whatsapp_template", JSONDoc, nullable=True),  # {"name", "language", "variables": [text, …]}
+    _stamp("status_checked_at", nullable=True),           # the last status poll (Twilio)
     UniqueConstraint("idempotency_key"),
+    Index(None, "provider_id"),
     Index(None, "status", "scheduled_at"),
     Index(None, "contact_id", "created_at"),
     Index(None, "journey_id", "node_id"),
