@@ -9,6 +9,11 @@ use the pytest fixtures below (import them into a conftest.py or a test module):
     smtp_tls_server          implicit TLS (the "465" way) + AUTH LOGIN/PLAIN
     smtp_plain_server        no TLS, no AUTH (for tests and benchmarks that measure the dispatcher, not TLS)
 
+`SmtpServer(security=, users=, ca=, refused_senders=, auth=, smtputf8=, names=)` starts one with
+other choices (`names`: the names on its certificate); `server.settings(**changes)` gives
+EmailSettings that reach it, `server.password` the password, `server.client_context()` an SSL
+context trusting its CA, `server.connections` how many connections clients opened.
+
 Every server records what it accepted (`server.received`: `Received` with the envelope and the
 parsed message) and misbehaves on request, chosen by the recipient's address so that one server
 serves every case (see `BEHAVIOURS`):
@@ -29,6 +34,7 @@ Messages taken by `drop-after-data`/`hang-after-data` are recorded in `server.sw
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import ssl
 from dataclasses import dataclass
@@ -42,6 +48,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from app.delivery.settings import EmailSettings
+
+# aiosmtpd warns on every login that a legacy attribute is deprecated: not the tests' business.
+logging.getLogger("mail.log").setLevel(logging.ERROR)
 
 USER, PASSWORD = "shop", "s3cret-pässword"
 SENDER = "Corner Shop <hello@shop.example>"
@@ -172,7 +181,8 @@ class SmtpServer:
 
     def __init__(self, *, security: str = "starttls", users: dict[str, str] | None = None,
                  ca: trustme.CA | None = None, refused_senders: tuple[str, ...] = (),
-                 auth: bool | None = None) -> None:
+                 auth: bool | None = None, smtputf8: bool = True,
+                 names: tuple[str, ...] = ("127.0.0.1", "localhost")) -> None:
         self.security = security
         self.users = dict(users if users is not None else {USER: PASSWORD})
         self.ca = ca if ca is not None or security == "none" else trustme.CA()
@@ -183,10 +193,10 @@ class SmtpServer:
         server_context = None
         if self.ca is not None and security != "none":
             server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            self.ca.issue_cert("127.0.0.1", "localhost").configure_cert(server_context)
+            self.ca.issue_cert(*names).configure_cert(server_context)
         with_auth = bool(self.users) if auth is None else auth
         kwargs: dict[str, Any] = dict(
-            enable_SMTPUTF8=True, auth_exclude_mechanism=[] if with_auth else ["LOGIN", "PLAIN"],
+            enable_SMTPUTF8=smtputf8, auth_exclude_mechanism=[] if with_auth else ["LOGIN", "PLAIN"],
             authenticator=_authenticator(self.users) if with_auth else None)
         if security == "starttls":
             kwargs.update(tls_context=server_context, require_starttls=True, auth_require_tls=True)
@@ -201,6 +211,12 @@ class SmtpServer:
         self.host, self.port = "127.0.0.1", sock.getsockname()[1]
         self._controller = _Controller(_Handler(self), sock, **kwargs)
         self._controller.start()
+        self._controller.protocols.clear()     # the controller's own start-up probe is no client
+
+    @property
+    def connections(self) -> int:
+        """How many connections clients opened to this server so far."""
+        return len(self._controller.protocols)
 
     # -- for the client side ----------------------------------------------------------------------
 
@@ -240,7 +256,6 @@ class SmtpServer:
             for protocol in self._controller.protocols:
                 if protocol.transport is not None:
                     protocol.transport.close()
-            self._controller.protocols.clear()
 
         asyncio.run_coroutine_threadsafe(_call(close_all), self._controller.loop).result(10)
 
