@@ -93,10 +93,12 @@ def read_token(token: str, secret: bytes) -> str | None:
     if not dot or not body or len(text) > 2000:
         return None
     try:
-        key = _unb64(body).decode("utf-8")
-        given = _unb64(signature)
+        raw_key, given = _unb64(body), _unb64(signature)
+        key = raw_key.decode("utf-8")
     except (binascii.Error, ValueError):
         return None
+    if _b64(raw_key) != body or _b64(given) != signature:
+        return None         # not the one canonical spelling (base64's spare bits set): an edited token
     return key if hmac.compare_digest(given, _signature(key, secret)) else None
 
 

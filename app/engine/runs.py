@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.engine import Connection
 
+from app.delivery.unsubscribe import UnsubscribeLinks, links_for
 from app.store.app_settings import business_timezone
 from app.store.sql import insert_or_ignore
 from app.store.tables import contact_tags, events, messages, run_log, runs
@@ -121,6 +122,7 @@ class Batch:
         self._pending_by_run: dict[int, list[dict[str, Any]]] = {}
         self._tag_writes: list[tuple[Many, dict[str, Any]]] = []   # in order: an add then a remove stays removed
         self._business_zone: str | None = None
+        self._unsubscribe: UnsubscribeLinks | None = None
         # Replaying a batch that failed: each unit in its own savepoint (app/engine/isolation.py).
         self.careful = False
         self.fine = False           # a unit of a careful batch done again: each step in a savepoint too
@@ -145,6 +147,7 @@ class Batch:
         self._tag_writes.clear()
         self.counts = Counts()
         self.forget_messages()
+        self._unsubscribe = None        # a key made in the rolled-back savepoint is gone with it
         wanted = list(self.contacts) if contact_ids is None else [c for c in contact_ids if c in self.contacts]
         fresh = load_contacts(self.conn, wanted)
         for cid in wanted:
@@ -154,6 +157,12 @@ class Batch:
                 del self.contacts[cid]                                 # its creation was rolled back
 
     # -- reading ---------------------------------------------------------------
+
+    def unsubscribe_links(self) -> UnsubscribeLinks:
+        """The unsubscribe link settings and the HMAC key that signs the links (read once per batch)."""
+        if self._unsubscribe is None:
+            self._unsubscribe = links_for(self.conn)
+        return self._unsubscribe
 
     @property
     def business_zone(self) -> str:

@@ -116,9 +116,13 @@ def send_template(step: Step) -> Result:
     if held is not None:
         return held
 
+    idempotency_key = message_key(run.id, step.node.id)
     context = step.batch.templates.variables({
         "contact": contact.template_data(), "event": step.batch.event_props(run), ZONE_VARIABLE: step.zone,
-        "journey": {"name": step.journey.name, "description": step.journey.model.description}})
+        "journey": {"name": step.journey.name, "description": step.journey.model.description},
+        # The link that unsubscribes the contact: signed with the message's idempotency key, so the
+        # unsubscribe mail or click names this very message (app/delivery/unsubscribe.py).
+        "unsubscribe_url": step.batch.unsubscribe_links().url(idempotency_key)})
     fields = ("subject", "html", "text") if channel == "email" else ("message",)
     fallback = config["fallback"] if config["missing"] == "fallback" else ""
     rendered = {}
@@ -147,7 +151,7 @@ def send_template(step: Step) -> Result:
 
     text = rendered.get("text") if channel == "email" else rendered.get("message")
     step.batch.queue_message(dict(
-        idempotency_key=message_key(run.id, step.node.id), run_id=run.id, journey_id=run.journey_id,
+        idempotency_key=idempotency_key, run_id=run.id, journey_id=run.journey_id,
         node_id=step.node.id, contact_id=contact.id, channel=channel, recipient=address,
         sender=config.get("sender") or None, subject=rendered.get("subject"), body_text=text,
         body_html=rendered.get("html"), status="queued", scheduled_at=step.at, created_at=step.at,

@@ -24,6 +24,7 @@ class FieldIssue:
     pointer: str          # JSON pointer relative to the config
     message: str
     hint: str = ""
+    severity: str = "error"   # "error" blocks activation; "warning" is worth a look
 
 
 def _number(value: float) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 from .checks import FieldIssue
+from .templates import inspect_template
 from .conditions import CHANNELS, audience_field, condition_list, describe
 from .registry import NodeKind, Outcome, register
 from .schema import (CHOICE, DATETIME, EVENT, INT, LIST, MAX_AMOUNT, MAX_ATTRIBUTE, MAX_DURATION_DAYS, MAX_EMAIL,
@@ -125,10 +126,22 @@ def _summarize_send(c: Config) -> str:
     return _clip(f"{channel} · {readable(text).strip() or '(no content yet)'}")
 
 
+def _uses_unsubscribe_link(*sources: str) -> bool:
+    """Whether any of the templates prints or uses `{{ unsubscribe_url }}` (a comment does not count)."""
+    return any("unsubscribe_url" in inspect_template(s).roots for s in sources if "unsubscribe_url" in s)
+
+
 def _check_send(c: Config) -> list[FieldIssue]:
     issues = []
     if c["channel"] == "email" and not (c["html"].strip() or c["text"].strip()):
         issues.append(FieldIssue("/html", "The email has no body", "Write an HTML body, a plain-text body, or both."))
+    elif c["channel"] == "email" and not _uses_unsubscribe_link(c["html"], c["text"]):
+        # Journey emails are marketing: the law (CAN-SPAM, GDPR/ePrivacy) and Gmail's and Yahoo's sender
+        # rules want a visible way out besides the List-Unsubscribe header every email carries.
+        issues.append(FieldIssue(
+            "/html" if c["html"].strip() else "/text", "The email has no unsubscribe link",
+            'Add {{ unsubscribe_url }} to the body, e.g. <a href="{{ unsubscribe_url }}">Unsubscribe</a>.',
+            severity="warning"))
     if c["recipients"] == "matching":
         # A consent term naming no channel would never hold (or always), whoever the contact is.
         for i, term in enumerate(c["terms"]):

@@ -40,6 +40,10 @@ CONTACT_FIELDS = frozenset({
     "lifetime_spend", "order_count", "last_order_at",
 })
 JOURNEY_FIELDS = frozenset({"name", "description"})
+# Names of the message itself (not of a record): `unsubscribe_url` is the link that unsubscribes this
+# contact from this message's channel (app/delivery/unsubscribe.py), an HTTPS link when a public URL
+# is set, else a mailto: link to the unsubscribe address ("" when neither is set).
+MESSAGE_VARIABLES = ("unsubscribe_url",)
 
 
 # Filters that turn a value into markup: refused, so contact and event data can never become HTML.
@@ -216,6 +220,7 @@ def variable_names(trigger: Config | None, catalog: VariableCatalog | None) -> l
     catalog = catalog or VariableCatalog()
     contact = sorted(CONTACT_FIELDS | (catalog.contact_attributes or frozenset()))
     names = [f"contact.{n}" for n in contact] + [f"journey.{n}" for n in sorted(JOURNEY_FIELDS)]
+    names += list(MESSAGE_VARIABLES)
     event = trigger_event_properties(trigger, catalog)
     if event:
         names += [f"event.{n}" for n in sorted(event[1])]
@@ -368,7 +373,8 @@ def _trial_render(source: str) -> list[TemplateProblem]:
     template: Template | None = None
     try:
         template = compile_template(_ENV, parse_template(_ENV, source))
-        data = {root: template_data({}, root) for root in ROOTS}
+        data: dict[str, Any] = {root: template_data({}, root) for root in ROOTS}
+        data.update((name, "") for name in MESSAGE_VARIABLES)
         size = 0
         with budget():
             for part in template.root_render_func(template.new_context(data)):

@@ -18,8 +18,8 @@ from .graph import JourneyGraph
 from .schema import (MAX_ID, MAX_NAME, MAX_POSITION, UNIT_MINUTES, Config, date_problem, is_finite_number,
                      parse_datetime)
 from .settings import SETTINGS_SCHEMA, UNKNOWN_CONSENT_KEYS, allows_unknown, settings_label
-from .templates import (CONTACT_FIELDS, JOURNEY_FIELDS, ROOTS, VariableCatalog, inspect_template,
-                        trigger_event_properties)
+from .templates import (CONTACT_FIELDS, JOURNEY_FIELDS, MESSAGE_VARIABLES, ROOTS, VariableCatalog,
+                        inspect_template, trigger_event_properties)
 
 ERROR, WARNING = "error", "warning"
 SAFE_LOOP_MINUTES = 60
@@ -222,7 +222,7 @@ def _check_config(run: _Run, node: Node) -> None:
     spec = node.spec
     issues, templates = audit(spec.schema, node.config, run.now)
     for issue in issues + spec.check(node.config):
-        run.add(ERROR, node, "/config" + issue.pointer, issue.message, issue.hint)
+        run.add(issue.severity, node, "/config" + issue.pointer, issue.message, issue.hint)
     for pointer, f, source in templates:
         _check_template(run, node, "/config" + pointer, f.label, source)
     _check_dates(run, node)
@@ -294,9 +294,10 @@ def _check_template(run: _Run, node: Node, pointer: str, label: str, source: str
         return
     for problem in info.problems:
         run.add(ERROR, node, pointer, f"{label}: {problem.message} (line {problem.line})", problem.hint)
-    for root in sorted(info.roots - set(ROOTS)):
+    for root in sorted(info.roots - set(ROOTS) - set(MESSAGE_VARIABLES)):
         run.add(ERROR, node, pointer, f"{label}: unknown variable '{root}'",
-                f"Variables start with contact., event. or journey., e.g. {{{{ contact.{root} }}}}.")
+                f"Variables start with contact., event. or journey., e.g. {{{{ contact.{root} }}}}; "
+                "{{ unsubscribe_url }} is the message's unsubscribe link.")
     for root, name in sorted(info.attributes):
         known, source, certain = _known(run, root)
         if known is None or name in known:

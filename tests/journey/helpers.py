@@ -18,5 +18,6 @@ def linear(*steps: tuple[str, dict], name: str = "Test journey") -> Journey:
     return journey
 
 
-def email(subject: str = "Hello {{ contact.first_name }}", text: str = "Hi there") -> tuple[str, dict]:
+def email(subject: str = "Hello {{ contact.first_name }}",
+          text: str = "Hi there\n\nUnsubscribe: {{ unsubscribe_url }}") -> tuple[str, dict]:
     return "send_template", {"channel": "email", "sender": "Shop <shop@example.com>", "subject": subject, "text": text}
