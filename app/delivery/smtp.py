@@ -24,7 +24,6 @@ import base64
 import smtplib
 import socket
 import ssl
-from dataclasses import replace
 from functools import lru_cache
 
 from .base import CheckResult, DeliveryFailure, NotConfigured, Outgoing, Permanent, Sent, Transient, Uncertain
@@ -43,7 +42,7 @@ def _ehlo_name() -> str:
     return name if "." in name and name.isascii() else "localhost"
 
 
-def _reply_text(reply: bytes | str) -> str:
+def reply_text(reply: bytes | str) -> str:
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
     return " ".join(text.split())[:500]
 
@@ -124,7 +123,7 @@ class EmailChannel:
     timeout. `password`: the SMTP password (None or "" logs in with none). `public_url`: where the
     one-click unsubscribe link points (HTTPS). `unsubscribe_key`: the database's HMAC key
     (`unsubscribe.signing_key(db)`) that signs each message's unsubscribe token; without it the
-    List-Unsubscribe header is left out. `ssl_context`: the certificates to trust (default: the
+    List-Unsubscribe header has only the mailto: link, with no token. `ssl_context`: the certificates to trust (default: the
     system's). One thread at a time; `close()` ends the connection."""
 
     def __init__(self, settings: EmailSettings, password: str | None, *, public_url: str = "",
@@ -145,7 +144,9 @@ class EmailChannel:
     def _context(self) -> ssl.SSLContext:
         return self.ssl_context or ssl.create_default_context()
 
-    def _open(self) -> smtplib.SMTP:
+    def open_connection(self) -> smtplib.SMTP:
+        """A new connection, greeted, upgraded to TLS and logged in as the settings say (the channel does
+        not keep it: `send` manages its own). Raises NotConfigured or Transient like `send`."""
         s = self.settings
         if not s.host.strip():
             raise NotConfigured("no SMTP server is set: fill in Settings → Channels → Email")
@@ -163,7 +164,7 @@ class EmailChannel:
             else:
                 smtp = smtplib.SMTP(s.host, s.port, local_hostname=_ehlo_name(), timeout=s.timeout_seconds)
         except smtplib.SMTPConnectError as exc:       # the greeting was not 220 (e.g. 421 too busy, 554)
-            raise _by_code(exc.smtp_code, _reply_text(exc.smtp_error), "the connection") from None
+            raise _by_code(exc.smtp_code, reply_text(exc.smtp_error), "the connection") from None
         except ssl.SSLError as exc:
             raise _tls_failure(exc, self.where) from None
         except (OSError, smtplib.SMTPException) as exc:
@@ -181,7 +182,7 @@ class EmailChannel:
         try:
             code, reply = smtp.ehlo()
             if code != 250:
-                raise _by_code(code, _reply_text(reply), "EHLO")
+                raise _by_code(code, reply_text(reply), "EHLO")
             if s.security == "starttls":
                 if not smtp.has_extn("starttls"):
                     raise NotConfigured(
@@ -190,7 +191,7 @@ class EmailChannel:
                         "port offers STARTTLS", code="no_starttls")
                 code, reply = smtp.starttls(context=self._context())
                 if code != 220:
-                    raise _by_code(code, _reply_text(reply), "STARTTLS")
+                    raise _by_code(code, reply_text(reply), "STARTTLS")
                 smtp.ehlo()
             if self.password:
                 if not smtp.has_extn("auth"):
@@ -200,10 +201,10 @@ class EmailChannel:
         except smtplib.SMTPAuthenticationError as exc:
             raise NotConfigured(
                 f"the mail server {self.where} refused the login of {s.username!r} "
-                f"({exc.smtp_code} {_reply_text(exc.smtp_error)}); check the user name and password "
+                f"({exc.smtp_code} {reply_text(exc.smtp_error)}); check the user name and password "
                 "(Gmail and Microsoft 365 need an app password)", code=str(exc.smtp_code)) from None
         except smtplib.SMTPResponseException as exc:
-            raise _by_code(exc.smtp_code, _reply_text(exc.smtp_error), "the login") from None
+            raise _by_code(exc.smtp_code, reply_text(exc.smtp_error), "the login") from None
         except ssl.SSLError as exc:
             raise _tls_failure(exc, self.where) from None
         except (OSError, smtplib.SMTPException) as exc:
@@ -223,14 +224,13 @@ class EmailChannel:
 
     def build(self, message: Outgoing) -> BuiltEmail:
         """The MIME message for `message`, with its List-Unsubscribe headers (see `build_message`)."""
-        headers: dict[str, str] = {}
-        if self.unsubscribe_key is not None:
-            address = self.settings.unsubscribe_address.strip()
-            if address:
-                address = parse_mailbox(address, "the unsubscribe address in Settings → Channels → Email",
-                                        NotConfigured).address
-            token = unsubscribe_token(message.idempotency_key, self.unsubscribe_key)
-            headers = list_unsubscribe(token, public_url=self.public_url, address=address)
+        address = self.settings.unsubscribe_address.strip()
+        if address:
+            address = parse_mailbox(address, "the unsubscribe address in Settings → Channels → Email",
+                                    NotConfigured).address
+        token = (unsubscribe_token(message.idempotency_key, self.unsubscribe_key)
+                 if self.unsubscribe_key is not None else None)
+        headers = list_unsubscribe(token, public_url=self.public_url, address=address)
         return build_message(message, self.settings, extra_headers=headers)
 
     def send(self, message: Outgoing) -> Sent:
@@ -242,7 +242,7 @@ class EmailChannel:
         while True:
             fresh = self._smtp is None
             if self._smtp is None:
-                self._smtp = self._open()
+                self._smtp = self.open_connection()
             try:
                 self._transaction(self._smtp, built, data)
                 return Sent(provider_id=built.message_id, status="sent")
@@ -277,16 +277,16 @@ class EmailChannel:
         try:
             code, reply = smtp.mail(built.envelope_from, options)
             if code == 421:         # "closing the channel": often an idle connection the server ends
-                raise _Stale(_by_code(code, _reply_text(reply), "MAIL FROM"))
+                raise _Stale(_by_code(code, reply_text(reply), "MAIL FROM"))
             if code != 250:
-                raise _by_code(code, _reply_text(reply), f"the sender {built.envelope_from} (MAIL FROM)")
+                raise _by_code(code, reply_text(reply), f"the sender {built.envelope_from} (MAIL FROM)")
             code, reply = smtp.rcpt(built.recipient)
             if code not in (250, 251):
-                raise _by_code(code, _reply_text(reply), f"the recipient {built.recipient} (RCPT TO)")
+                raise _by_code(code, reply_text(reply), f"the recipient {built.recipient} (RCPT TO)")
             smtp.putcmd("data")
             code, reply = smtp.getreply()
             if code != 354:
-                raise _by_code(code, _reply_text(reply), "DATA")
+                raise _by_code(code, reply_text(reply), "DATA")
         except (smtplib.SMTPServerDisconnected, ConnectionError) as exc:
             # smtplib turns a timeout while reading a reply into SMTPServerDisconnected: a server that is
             # too slow is not a stale connection (waiting for it twice would only double the wait).
@@ -311,7 +311,7 @@ class EmailChannel:
         except (OSError, smtplib.SMTPException) as exc:
             raise _Dropped(str(exc) or type(exc).__name__) from None
         if code != 250:
-            raise _by_code(code, _reply_text(reply), "the message data")
+            raise _by_code(code, reply_text(reply), "the message data")
 
     def _reset(self) -> None:
         """After a refused message: RSET, so the kept connection can carry the next one (closed if it cannot)."""
@@ -349,99 +349,10 @@ def _quietly_close(smtp: smtplib.SMTP) -> None:
 
 # -- "Test connection" ---------------------------------------------------------------------------------
 
-_SECURITY_WORDS = {"starttls": "STARTTLS", "tls": "TLS", "none": "no encryption"}
-
-
 def check_email(settings: EmailSettings, password: str | None, *,
                 ssl_context: ssl.SSLContext | None = None) -> CheckResult:
-    """"Test connection" for email: really resolves the host (stage dns), connects (connect), sets up
-    TLS (tls: an untrusted certificate is named), logs in (auth) and offers the default sender with
-    MAIL FROM, then RSET (sender: "not verified" when refused). Sends no message. Never raises: the
-    result names the first stage that failed with a sentence saying what failed and what to do."""
-    s, password = settings, password or None
-    where = f"{s.host}:{s.port}"
-    problem = _settings_problem(s, password)
-    if problem:
-        return CheckResult(False, "settings", problem)
-    sender = parse_mailbox(s.sender, "the default sender", NotConfigured)
-    timeout = min(s.timeout_seconds, 20.0)
-    try:
-        socket.getaddrinfo(s.host, s.port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        return CheckResult(False, "dns", f"The server name {s.host!r} could not be found ({_why(exc)}). Check "
-                                         "its spelling (e.g. smtp.gmail.com) and that this computer is online.")
-    try:
-        socket.create_connection((s.host, s.port), timeout).close()
-    except ConnectionRefusedError:
-        return CheckResult(False, "connect", f"Nothing answers on port {s.port} of {s.host}: check the port "
-                                             "(587 for STARTTLS, 465 for TLS) and that the server runs.")
-    except (socket.timeout, TimeoutError):
-        return CheckResult(False, "connect", f"{where} did not answer within {timeout:g} s: the port may be "
-                                             "wrong, or a firewall or the internet provider blocks it.")
-    except OSError as exc:
-        return CheckResult(False, "connect", f"Could not connect to {where} ({_why(exc)}).")
-    channel = EmailChannel(replace(s, timeout_seconds=timeout), password, ssl_context=ssl_context)
-    try:
-        smtp = channel._open()
-    except NotConfigured as exc:
-        stage = "auth" if exc.code not in ("tls", "no_starttls") else "tls"
-        return CheckResult(False, stage, _sentence(exc))
-    except DeliveryFailure as exc:
-        if exc.code and exc.code.isdigit():     # the greeting or EHLO refused (421 too busy, 554…)
-            return CheckResult(False, "connect", f"{where} refused to talk: {_sentence(exc)} Try again later, "
-                                                 "or check the host and port.")
-        hint = (" If the port expects TLS from the first byte (465), choose TLS; for 587 choose STARTTLS."
-                if exc.code in ("timeout", "disconnected") else "")
-        return CheckResult(False, "connect", f"{where} answered, but not as a mail server should: "
-                                             f"{_sentence(exc)}{hint}")
-    try:
-        code, reply = smtp.mail(sender.address)
-        if code == 530 or (code in (535, 550, 554) and "auth" in _reply_text(reply).lower() and not password):
-            return CheckResult(False, "auth", f"{where} wants a login before it sends ({code} "
-                                              f"{_reply_text(reply)}): fill in the user name and password.")
-        if code != 250:
-            return CheckResult(False, "sender", f"The server refused the sender {sender.address} ({code} "
-                                                f"{_reply_text(reply)}): the sender is not verified for this "
-                                                "account. Use an address the provider lets you send from (Amazon "
-                                                "SES: a verified identity; Microsoft 365: the mailbox or one it "
-                                                "may send as; Gmail: the account or an alias).")
-        smtp.rset()
-    except (OSError, smtplib.SMTPException) as exc:
-        return CheckResult(False, "sender", f"The connection to {where} failed while checking the sender "
-                                            f"({_why(exc)}). Try again.")
-    finally:
-        channel._smtp = smtp
-        channel.close()
-    login = f", logged in as {s.username}" if password else ""
-    return CheckResult(True, "ok", f"Connected to {where} with {_SECURITY_WORDS[s.security]}{login}; the "
-                                   f"server accepts {sender.address} as the sender.")
+    """"Test connection" for email (see `app.delivery.smtp_check.check`): the first stage that fails
+    (settings, dns, connect, tls, auth, sender) with a sentence saying what failed and what to do."""
+    from .smtp_check import check
 
-
-def _settings_problem(s: EmailSettings, password: str | None) -> str:
-    if not s.host.strip():
-        return "No SMTP server is set: fill in the host (e.g. smtp.gmail.com) and the port."
-    if not 0 < s.port < 65536:
-        return f"The port {s.port} is not a port number: use 587 (STARTTLS) or 465 (TLS)."
-    if s.security not in SECURITY:
-        return f"The security {s.security!r} is not one of STARTTLS, TLS, none."
-    if s.security == "none" and password:
-        return ("A password must not cross the network unencrypted: choose STARTTLS (port 587) or TLS "
-                "(port 465), or remove the password.")
-    if password and not s.username.strip():
-        return "A password is set but no user name: fill in the user name (usually the full email address)."
-    if not s.sender.strip():
-        return "No default sender is set: fill in the From address, e.g. Corner Shop <hello@shop.example>."
-    try:
-        parse_mailbox(s.sender, "the default sender", NotConfigured)
-    except NotConfigured as exc:
-        return _sentence(exc)
-    return ""
-
-
-def _why(exc: BaseException) -> str:
-    return str(getattr(exc, "strerror", None) or exc or type(exc).__name__)
-
-
-def _sentence(exc: DeliveryFailure) -> str:
-    text = exc.text.strip()
-    return (text[:1].upper() + text[1:]).rstrip(".") + "."
+    return check(settings, password, ssl_context=ssl_context)

@@ -111,12 +111,15 @@ def https_base(public_url: str) -> str:
     return url
 
 
-def mailto_link(address: str, token: str) -> str:
-    """``mailto:ADDRESS?subject=unsubscribe%20TOKEN`` (RFC 6068), or "" without an address."""
+def mailto_link(address: str, token: str | None) -> str:
+    """``mailto:ADDRESS?subject=unsubscribe%20TOKEN`` (RFC 6068), or "" without an address. Without a
+    token (no signing key at hand) the subject is only "unsubscribe": the request is then known by
+    the address it comes from."""
     address = address.strip()
     if not address:
         return ""
-    return f"mailto:{quote(address, safe='@')}?subject={SUBJECT_WORD}%20{token}"
+    subject = f"{SUBJECT_WORD}%20{token}" if token else SUBJECT_WORD
+    return f"mailto:{quote(address, safe='@')}?subject={subject}"
 
 
 def unsubscribe_url(token: str, *, public_url: str = "", address: str = "") -> str:
@@ -127,15 +130,16 @@ def unsubscribe_url(token: str, *, public_url: str = "", address: str = "") -> s
     return f"{base}/u/{token}" if base else mailto_link(address, token)
 
 
-def list_unsubscribe(token: str, *, public_url: str = "", address: str = "") -> dict[str, str]:
+def list_unsubscribe(token: str | None, *, public_url: str = "", address: str = "") -> dict[str, str]:
     """The `List-Unsubscribe` header (RFC 2369, section 3.2) with the mailto: link when an address is
     set and the HTTPS link when the public URL is https, plus `List-Unsubscribe-Post:
     List-Unsubscribe=One-Click` (RFC 8058) with the HTTPS link; {} when neither is set. `address`
-    must already be ASCII (an IDN domain in its xn-- form)."""
+    must already be ASCII (an IDN domain in its xn-- form). `token` None (no signing key): the mailto:
+    link without a token, and no HTTPS link (a click could not say whose it is)."""
     links = []
     if address.strip():
         links.append(mailto_link(address, token))
-    base = https_base(public_url)
+    base = https_base(public_url) if token else ""
     one_click = base.startswith("https://")     # RFC 8058 section 3.1: the URI MUST be HTTPS
     if one_click:
         links.append(f"{base}/u/{token}")

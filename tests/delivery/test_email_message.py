@@ -223,3 +223,10 @@ def test_extra_headers_cannot_replace_the_messages_own():
 ])
 def test_plain_text_from_html(html, expected):
     assert html_to_text(html).strip() == expected
+
+
+def test_without_a_signing_key_the_mailto_link_still_goes_out(smtp_plain_server):
+    _, got = send(smtp_plain_server, outgoing(), key=None, public_url="https://shop.example",
+                  unsubscribe_address="bye@shop.example")
+    assert str(got.message["List-Unsubscribe"]) == "<mailto:bye@shop.example?subject=unsubscribe>"
+    assert got.message["List-Unsubscribe-Post"] is None
