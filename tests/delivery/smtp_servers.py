@@ -22,6 +22,7 @@ serves every case (see `BEHAVIOURS`):
     data-451@x, data-550@x, data-554@x                        that reply after the message data
     drop-before-data@x       the server closes the connection at RCPT TO (nothing was handed over)
     drop-after-data@x        the server takes the whole message, then closes without a reply
+    hang-before-data@x       the server never answers RCPT TO (until stopped): a timeout before the data
     hang-after-data@x        the server takes the whole message and never replies (until stopped)
 
 A sender (MAIL FROM) in `refused_senders`, or whose local part starts with "refused", is answered
@@ -72,7 +73,7 @@ DATA_CODES = {
     "data-550": "550 5.7.1 Message rejected as spam",
     "data-554": "554 5.6.0 Message content rejected",
 }
-DROPS = ("drop-before-data", "drop-after-data", "hang-after-data")
+DROPS = ("drop-before-data", "drop-after-data", "hang-before-data", "hang-after-data")
 BEHAVIOURS = tuple(RCPT_CODES) + tuple(DATA_CODES) + DROPS
 """The recipient local parts that make a server misbehave (see the module's docstring)."""
 
@@ -129,6 +130,9 @@ class _Handler:
         if local == "drop-before-data":
             smtp.transport.abort()
             return "250 OK"        # never reaches the client: the connection is gone
+        if local == "hang-before-data":
+            await self.server.hang()
+            return "451 4.3.0 Shutting down"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

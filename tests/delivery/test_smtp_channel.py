@@ -104,6 +104,17 @@ def test_a_connection_dropped_before_the_data_is_transient(smtp_plain_server):
     assert len(smtp_plain_server.received) == 1
 
 
+def test_a_timeout_before_the_data_is_transient(smtp_plain_server):
+    channel = channel_for(smtp_plain_server, timeout_seconds=0.5)
+    with pytest.raises(Transient) as failure:
+        channel.send(outgoing("hang-before-data@example.com"))
+    assert failure.value.code == "timeout"
+    assert smtp_plain_server.swallowed == [] and smtp_plain_server.received == []
+    channel.send(outgoing())                                     # the next message on a new connection
+    channel.close()
+    assert len(smtp_plain_server.received) == 1
+
+
 def test_a_connection_dropped_after_the_data_is_uncertain(smtp_server):
     channel = channel_for(smtp_server)
     with pytest.raises(Uncertain) as failure:
