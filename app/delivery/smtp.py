@@ -63,7 +63,8 @@ def _by_code(code: int, text: str, during: str) -> DeliveryFailure:
 def _network(exc: BaseException, where: str) -> DeliveryFailure:
     """A failure of the network before the message was handed over: worth trying again."""
     if isinstance(exc, socket.gaierror):
-        return Transient(f"the mail server's name {where} could not be found (DNS): {exc.strerror or exc}",
+        host = where.rpartition(":")[0] or where
+        return Transient(f"the mail server's name {host} could not be found (DNS): {exc.strerror or exc}",
                          code="dns")
     if isinstance(exc, ConnectionRefusedError):
         return Transient(f"the mail server {where} refused the connection", code="connection_refused")
@@ -78,8 +79,8 @@ def _tls_failure(exc: ssl.SSLError, where: str) -> NotConfigured:
     if isinstance(exc, ssl.SSLCertVerificationError):
         return NotConfigured(
             f"the mail server {where} showed a certificate this computer does not trust "
-            f"({exc.verify_message or exc.reason}); check the host name (it must match the certificate) "
-            "or ask the provider", code="tls")
+            f"({str(exc.verify_message or exc.reason).rstrip('.')}); check the host name (it must match the "
+            "certificate) or ask the provider", code="tls")
     return NotConfigured(
         f"the TLS connection to {where} failed ({exc.reason or exc}); check that the port matches the "
         "security setting (465: implicit TLS, 587: STARTTLS)", code="tls")
@@ -108,7 +109,7 @@ def login(smtp: smtplib.SMTP, user: str, password: str) -> None:
             code, reply = smtp.docmd(b64(password.encode()))
     else:
         raise smtplib.SMTPException(f"the server offers no login mechanism this app can use ({' '.join(offered)})")
-    if code not in (235, 503):      # 503: already authenticated
+    if code != 235:
         raise smtplib.SMTPAuthenticationError(code, reply)
 
 
@@ -123,8 +124,9 @@ class EmailChannel:
     timeout. `password`: the SMTP password (None or "" logs in with none). `public_url`: where the
     one-click unsubscribe link points (HTTPS). `unsubscribe_key`: the database's HMAC key
     (`unsubscribe.signing_key(db)`) that signs each message's unsubscribe token; without it the
-    List-Unsubscribe header has only the mailto: link, with no token. `ssl_context`: the certificates to trust (default: the
-    system's). One thread at a time; `close()` ends the connection."""
+    List-Unsubscribe header has only the mailto: link, with no token. `ssl_context`: the
+    certificates to trust (default: the system's). One thread at a time; `close()` ends the
+    connection."""
 
     def __init__(self, settings: EmailSettings, password: str | None, *, public_url: str = "",
                  ssl_context: ssl.SSLContext | None = None, unsubscribe_key: bytes | None = None) -> None:
@@ -197,7 +199,14 @@ class EmailChannel:
                 if not smtp.has_extn("auth"):
                     raise NotConfigured(f"the mail server {self.where} offers no login (AUTH); check the "
                                         "port (submission is 587 or 465) and the security setting", code="no_auth")
-                login(smtp, s.username, self.password)
+                try:
+                    login(smtp, s.username, self.password)
+                except (smtplib.SMTPResponseException, smtplib.SMTPServerDisconnected):
+                    raise
+                except smtplib.SMTPException as exc:     # no mechanism both sides know
+                    raise NotConfigured(f"the mail server {self.where} offers no login this app can use "
+                                        f"({exc}); ask the provider for SMTP AUTH PLAIN or LOGIN",
+                                        code="no_auth") from None
         except smtplib.SMTPAuthenticationError as exc:
             raise NotConfigured(
                 f"the mail server {self.where} refused the login of {s.username!r} "

@@ -185,7 +185,7 @@ def test_validate_import_activate_publish_and_simulate_report_the_same_errors(tm
     variable — the same problems, and nothing runs."""
     db = str(tmp_path / "db.sqlite3")
     journey = simple_journey(name="Broken")
-    email = send_node(journey, sender="", subject="Hi {{ shop.name }}")
+    email = send_node(journey, sender="", subject="Hi {{ shop.name }}", text="Hi. Unsubscribe: {{ unsubscribe_url }}")
     check = journey.add_node("message_status", {"step": journey.trigger().id, "status": "opened",
                                                 "window": {"amount": 1, "unit": "days"}})
     sms = send_node(journey, channel="sms", subject="")

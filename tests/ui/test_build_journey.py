@@ -70,7 +70,8 @@ def test_build_cart_abandonment_from_an_empty_canvas(window, db_path, qtbot):
     _type(fields[("name",)].line, "Cart reminder email")
     _type(fields[("config", "sender")].line, "Corner Shop <hello@cornershop.example>")
     _type(fields[("config", "subject")].text, "Your cart misses you")
-    _type(fields[("config", "text")].text, "Hi {{ contact.first_name }}, come back: {{ event.cart_url }}")
+    _type(fields[("config", "text")].text, "Hi {{ contact.first_name }}, come back: {{ event.cart_url }} "
+                                           "(unsubscribe: {{ unsubscribe_url }})")
     fields = _select(window, ids["status"])
     _choose(fields[("config", "step")].combo, ids["email"])
     fields = _select(window, ids["tag"])
