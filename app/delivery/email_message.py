@@ -11,7 +11,9 @@ library's `email` package — never by hand.
 - `Message-ID` derives from the idempotency key (`message_id_for`): the same message sent again
   carries the same id, so a receiver (and the IMAP poller's bounce matching) recognises it.
 - Line breaks in data (a name or subject carrying ``\\r\\nBcc: …``) become spaces before any header is
-  made, and the `email` package refuses CR/LF in a header value besides: no header injection.
+  made, and the `email` package refuses CR/LF in a header value besides; text shaped like an RFC 2047
+  encoded word is kept as text (`header_text`), so it cannot decode into a line break either: no
+  header injection.
 
 Errors: `Permanent` for a message that can never go (an invalid recipient, a step's invalid From or
 Reply-To); `NotConfigured` for settings that need fixing (no default sender, an invalid one).
@@ -96,6 +98,18 @@ def one_line(text: str) -> str:
     return _LINE_BREAKS.sub(" ", text).strip()
 
 
+WORD_JOINER = "\u2060"
+
+
+def header_text(text: str) -> str:
+    """`text` as the words of a subject or display name: on one line (`one_line`), and with anything
+    that looks like an RFC 2047 encoded word (``=?utf-8?b?…?=``) kept as text. The `email` package
+    decodes such words when a header is set — ``=?utf-8?b?SGkNCkJjYzog…?=`` would become ``Hi``,
+    a line break and a ``Bcc:`` header (CPython 3.11 writes it out as it stands) — and mail programs
+    decode them when they show the header. An invisible WORD JOINER (U+2060) after the ``=`` stops both."""
+    return one_line(text).replace("=?", "=" + WORD_JOINER + "?")
+
+
 def parse_mailbox(text: str, what: str, failure: type[Permanent] | type[NotConfigured] = Permanent) -> Mailbox:
     """One mailbox from ``Name <address>`` or a bare address, checked with `email-validator`
     (syntax only, no DNS lookup). `what` names it in the error ("the recipient", "the sender (From)").
@@ -117,8 +131,8 @@ def parse_mailbox(text: str, what: str, failure: type[Permanent] | type[NotConfi
         raise failure(f"{what} {raw[:200]!r} is not a valid email address: {exc}") from None
     ascii_domain = valid.ascii_domain or valid.domain
     if valid.ascii_email:       # an IDN domain goes out in its xn-- form, which every server takes
-        return Mailbox(one_line(name), valid.ascii_email, ascii_domain, False)
-    return Mailbox(one_line(name), f"{valid.local_part}@{ascii_domain}", ascii_domain, True)
+        return Mailbox(header_text(name), valid.ascii_email, ascii_domain, False)
+    return Mailbox(header_text(name), f"{valid.local_part}@{ascii_domain}", ascii_domain, True)
 
 
 def message_id_for(key: str, domain: str) -> str:
@@ -206,7 +220,7 @@ def build_message(message: Outgoing, settings: EmailSettings, *, extra_headers: 
     email["To"] = Address(username=recipient.address.rpartition("@")[0], domain=recipient.domain)
     if reply_to is not None:
         email["Reply-To"] = reply_to.header()
-    subject = one_line(message.subject or "")
+    subject = header_text(message.subject or "")
     if message.test and not subject.startswith(TEST_PREFIX.strip()):
         subject = TEST_PREFIX + subject
     email["Subject"] = subject

@@ -2,12 +2,13 @@
 server and reads what it received, parsed as a mail client would."""
 from __future__ import annotations
 
+import base64
 from email.utils import parsedate_to_datetime
 
 import pytest
 
 from app.delivery.base import NotConfigured, Outgoing, Permanent
-from app.delivery.email_message import build_message, html_to_text, message_id_for
+from app.delivery.email_message import WORD_JOINER, build_message, html_to_text, message_id_for
 from app.delivery.settings import EmailSettings
 from app.delivery.smtp import EmailChannel
 from app.delivery.unsubscribe import read_token
@@ -85,6 +86,14 @@ def test_non_ascii_sender_name_subject_and_idn_domain_decode_correctly(smtp_plai
     assert b"=?utf-8?" in raw_headers
 
 
+@pytest.mark.parametrize("subject", ["Ünïcödé " * 40, "日本語のお知らせ：カートに商品が残っています" * 5,
+                                     "Emoji 🛒🎁 and a very long subject line " * 8, "Mixed = ? _ signs =?utf-8?q?x?= here"])
+def test_long_and_unusual_subjects_arrive_as_written(smtp_plain_server, subject):
+    _, got = send(smtp_plain_server, outgoing(subject=subject))
+    assert str(got.message["Subject"]).replace(WORD_JOINER, "") == subject.strip()
+    assert all(len(line) <= 998 for line in got.data.split(b"\r\n"))      # RFC 5322 2.1.1
+
+
 def test_a_non_ascii_local_part_needs_smtputf8():
     with SmtpServer(security="none", users={}) as server:
         _, got = send(server, outgoing(recipient="zoë@café.example"))
@@ -126,8 +135,9 @@ def test_reply_to_is_the_messages_else_the_settings_else_absent(smtp_plain_serve
     _, got = send(smtp_plain_server, outgoing(reply_to="Ann's Help <help@shop.example>"),
                   reply_to="desk@shop.example")
     assert got.message["Reply-To"].addresses[0].addr_spec == "help@shop.example"
-    _, got = send(smtp_plain_server, outgoing(), reply_to="Desk <desk@shop.example>")
+    _, got = send(smtp_plain_server, outgoing(), reply_to="Zoë vom Kundendienst <desk@shop.example>")
     assert got.message["Reply-To"].addresses[0].addr_spec == "desk@shop.example"
+    assert got.message["Reply-To"].addresses[0].display_name == "Zoë vom Kundendienst"
     _, got = send(smtp_plain_server, outgoing())
     assert got.message["Reply-To"] is None
 
@@ -171,6 +181,33 @@ def test_line_breaks_in_a_subject_cannot_add_headers(smtp_plain_server, subject)
     assert got.message["Bcc"] is None
     assert got.rcpt_tos == ["ann@example.com"]
     assert str(got.message["Subject"]) == "Hi Bcc: evil@attacker.example"
+
+
+def encoded_word(text: str) -> str:
+    return "=?utf-8?b?" + base64.b64encode(text.encode()).decode() + "?="
+
+
+@pytest.mark.parametrize("subject", [
+    encoded_word("Hi\r\nBcc: evil@attacker.example"),
+    "Sale " + encoded_word("\nBcc: evil@attacker.example") + " today",
+    "=?utf-8?q?Hi=0D=0ABcc=3A_evil=40attacker=2Eexample?=",
+    "=?iso-8859-1?Q?Hi=0ABcc:_evil@attacker.example?=",
+])
+def test_encoded_words_in_a_subject_cannot_add_headers_either(smtp_plain_server, subject):
+    """RFC 2047 text in the data is shown as written: decoded, it would carry a line break into the header."""
+    _, got = send(smtp_plain_server, outgoing(subject=subject))
+    assert got.message["Bcc"] is None and got.rcpt_tos == ["ann@example.com"]
+    assert str(got.message["Subject"]).replace(WORD_JOINER, "") == subject
+    head = got.data.split(b"\r\n\r\n", 1)[0]
+    assert not any(line.lower().startswith(b"bcc") for line in head.split(b"\r\n"))
+
+
+def test_encoded_words_in_a_sender_name_stay_text(smtp_plain_server):
+    name = encoded_word("Shop\r\nBcc: evil@attacker.example")
+    _, got = send(smtp_plain_server, outgoing(sender=f'"{name}" <hello@shop.example>'))
+    assert got.message["Bcc"] is None
+    shown = got.message["From"].addresses[0].display_name.replace(WORD_JOINER, "")
+    assert shown.replace(" ", "") == name       # (the email package folds a 60-letter word with a space)
 
 
 @pytest.mark.parametrize("field, value", [
