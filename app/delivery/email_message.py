@@ -50,6 +50,8 @@ class _UrlListHeader(UnstructuredHeader, BaseHeader):
     hide the URLs from every mail client)."""
 
     def fold(self, *, policy: Any) -> str:
+        if not str(self).isascii():         # not a list of URLs (RFC 3986 URLs are ASCII): fold as text
+            return str(super().fold(policy=policy))
         links = re.findall(r"<[^<>]*>", str(self)) or [str(self)]
         return f"{self.name}: " + ("," + policy.linesep + " ").join(links) + policy.linesep
 
@@ -232,12 +234,16 @@ def build_message(message: Outgoing, settings: EmailSettings, *, extra_headers: 
         name = name.strip()
         if name.lower() in _OWN_HEADERS or not re.fullmatch(r"[!-9;-~]+", name):
             continue        # not a header name (RFC 5322 section 2.2), or one the message sets itself
-        email[name] = one_line(value)
+        email[name] = header_text(value)
 
     html = message.body_html or ""
     text = message.body_text or ""
     if html.strip() and not text.strip():
         text = html_to_text(html)
+    for name, value in email.items():
+        # The last guard: whatever a header holds once the `email` package has read it is one line.
+        if _LINE_BREAKS.search(str(value)):
+            raise Permanent(f"the {name} header would carry a line break: the message was not sent")
     email.set_content(text, subtype="plain", charset="utf-8")
     if html.strip():
         email.add_alternative(html, subtype="html", charset="utf-8")

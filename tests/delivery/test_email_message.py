@@ -267,3 +267,11 @@ def test_without_a_signing_key_the_mailto_link_still_goes_out(smtp_plain_server)
                   unsubscribe_address="bye@shop.example")
     assert str(got.message["List-Unsubscribe"]) == "<mailto:bye@shop.example?subject=unsubscribe>"
     assert got.message["List-Unsubscribe-Post"] is None
+
+
+def test_encoded_words_in_extra_headers_stay_text():
+    sneaky = "=?utf-8?b?" + base64.b64encode(b"x\r\nBcc: evil@attacker.example").decode() + "?="
+    message = outgoing(headers={"X-Campaign": sneaky, "List-Unsubscribe": f"<mailto:a@b.example?subject={sneaky}>"})
+    built = build_message(message, EmailSettings(host="h", sender="hello@shop.example")).message
+    raw = built.as_bytes()
+    assert b"\r\nBcc" not in raw and built["Bcc"] is None
