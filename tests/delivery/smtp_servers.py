@@ -29,6 +29,8 @@ A sender (MAIL FROM) in `refused_senders`, or whose local part starts with "refu
 ``553 5.7.1 Sender address not verified``. `server.drop_idle()` closes every open connection (as
 servers do with idle ones), for testing that a kept connection is opened again.
 
+Run one in its own process with ``python -m tests.delivery.smtp_servers`` (see `main`).
+
 Messages taken by `drop-after-data`/`hang-after-data` are recorded in `server.swallowed`, not in
 `received`: the client cannot know whether they arrived.
 """
@@ -328,3 +330,40 @@ def smtp_plain_server() -> Iterator[SmtpServer]:
     """No encryption, no login (settings with security "none" and no password)."""
     with SmtpServer(security="none", users={}) as server:
         yield server
+
+
+# -- a server in its own process ------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tests.delivery.smtp_servers [--security none|starttls|tls] [--ca-file PATH]``: runs a
+    server in this process (so a benchmark or a kill test does not share the GIL with it). Prints one
+    JSON line ``{"port": N, "user": …, "password": …, "ca_file": PATH or null}`` when it listens, serves
+    until its standard input closes (or SIGTERM), then prints ``{"received": N, "message_ids":
+    {Message-ID: times received}, "swallowed": N}`` and exits."""
+    import argparse
+    import json
+    import signal
+    import sys
+    import threading
+
+    parser = argparse.ArgumentParser(prog="smtp_servers")
+    parser.add_argument("--security", choices=("none", "starttls", "tls"), default="none")
+    parser.add_argument("--ca-file", help="where to write the test CA's certificate (PEM) for the client")
+    args = parser.parse_args(argv)
+    server = SmtpServer(security=args.security, users={} if args.security == "none" else None)
+    if args.ca_file and server.ca is not None:
+        server.ca.cert_pem.write_to_path(args.ca_file)
+    print(json.dumps({"port": server.port, "user": USER if server.users else None, "password": server.password,
+                      "ca_file": args.ca_file if server.ca is not None else None}), flush=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+    done.wait()
+    server.stop()
+    print(json.dumps({"received": len(server.received), "message_ids": server.by_message_id(),
+                      "swallowed": len(server.swallowed)}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -185,3 +185,29 @@ def test_a_refused_sender_is_permanent_with_the_servers_words():
         with pytest.raises(Permanent) as failure:
             channel.send(outgoing())
         assert failure.value.code == "553" and "not verified" in failure.value.text
+
+
+def test_a_server_in_its_own_process_counts_what_it_received(tmp_path):
+    """The kill test and the benchmark run the server apart from the sender: it reports by Message-ID."""
+    import json
+    import ssl
+    import subprocess
+    import sys
+
+    server = subprocess.Popen([sys.executable, "-m", "tests.delivery.smtp_servers", "--security", "starttls",
+                               "--ca-file", str(tmp_path / "ca.pem")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        info = json.loads(server.stdout.readline())
+        settings = EmailSettings(host="127.0.0.1", port=info["port"], username=info["user"],
+                                 sender="hello@shop.example", timeout_seconds=10)
+        channel = EmailChannel(settings, info["password"], ssl_context=ssl.create_default_context(cafile=info["ca_file"]))
+        for key in ("run:1:a", "run:2:a", "run:1:a"):
+            channel.send(outgoing(key=key))
+        channel.close()
+        server.stdin.close()
+        report = json.loads(server.stdout.readline())
+    finally:
+        server.wait(30)
+    assert report["received"] == 3
+    assert sorted(report["message_ids"].values()) == [1, 2]
