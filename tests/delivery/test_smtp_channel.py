@@ -3,6 +3,7 @@ keeps its connection, and gives every failure the class the dispatcher acts on."
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 import trustme
@@ -196,7 +197,8 @@ def test_a_server_in_its_own_process_counts_what_it_received(tmp_path):
 
     server = subprocess.Popen([sys.executable, "-m", "tests.delivery.smtp_servers", "--security", "starttls",
                                "--ca-file", str(tmp_path / "ca.pem")],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).resolve().parents[2])
     try:
         info = json.loads(server.stdout.readline())
         settings = EmailSettings(host="127.0.0.1", port=info["port"], username=info["user"],
