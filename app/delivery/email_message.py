@@ -229,11 +229,13 @@ def build_message(message: Outgoing, settings: EmailSettings, *, extra_headers: 
     email["Date"] = format_datetime(now or datetime.now(timezone.utc))
     message_id = message_id_for(message.idempotency_key, sender.domain)
     email["Message-ID"] = message_id
-    headers = {**(extra_headers or {}), **message.headers}
-    for name, value in headers.items():
+    headers: dict[str, tuple[str, str]] = {}      # by lower-case name: header names ignore case
+    for name, value in [*(extra_headers or {}).items(), *message.headers.items()]:
         name = name.strip()
         if name.lower() in _OWN_HEADERS or not re.fullmatch(r"[!-9;-~]+", name):
             continue        # not a header name (RFC 5322 section 2.2), or one the message sets itself
+        headers[name.lower()] = (name, value)
+    for name, value in headers.values():
         email[name] = header_text(value)
 
     html = message.body_html or ""

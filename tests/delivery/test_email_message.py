@@ -249,6 +249,10 @@ def test_extra_headers_cannot_replace_the_messages_own():
     assert built["From"].addresses[0].addr_spec == "hello@shop.example"
     assert str(built["X-Campaign"]) == "spring Bcc: x@y.example"
     assert built["Bad Name"] is None and built["Bcc"] is None
+    given = outgoing(headers={"list-unsubscribe": "<mailto:own@shop.example>"})
+    built = build_message(given, EmailSettings(host="h", sender="hello@shop.example"),
+                          extra_headers={"List-Unsubscribe": "<mailto:bye@shop.example>"}).message
+    assert built.get_all("List-Unsubscribe") == ["<mailto:own@shop.example>"]     # the message's wins, once
 
 
 @pytest.mark.parametrize("html, expected", [
