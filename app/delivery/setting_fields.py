@@ -40,7 +40,7 @@ class SettingField:
     label: str
     choices: tuple[tuple[str, str], ...] = ()      # (value, label)
     help: str = ""
-    placeholder: str = ""
+    placeholder: str = ""                          # grey example text on the settings page ("e.g. …")
 
 
 _SECURITY = (("starttls", "STARTTLS (port 587)"), ("tls", "TLS (port 465)"), ("none", "None (no password)"))
@@ -49,9 +49,9 @@ _IMAP_SECURITY = (("tls", "TLS (port 993)"), ("starttls", "STARTTLS (port 143)")
 
 def _twilio(prefix: tuple[str, ...], api_key: str) -> tuple[SettingField, ...]:
     return (
-        SettingField("account_sid", (*prefix, "account_sid"), "sid_ac", "Account SID", placeholder="AC…",
+        SettingField("account_sid", (*prefix, "account_sid"), "sid_ac", "Account SID", placeholder="AC… (34 characters)",
                      help="On the Twilio console's home page"),
-        SettingField("sender", (*prefix, "sender"), "phone", "Sender number", placeholder="+15005550006",
+        SettingField("sender", (*prefix, "sender"), "phone", "Sender number", placeholder="e.g. +15005550006",
                      help="A Twilio number in international form; or leave empty and give a Messaging Service SID"),
         SettingField("messaging_service_sid", (*prefix, "messaging_service_sid"), "sid_mg", "Messaging Service SID",
                      placeholder="MG… (instead of a sender number)"),
@@ -62,26 +62,26 @@ def _twilio(prefix: tuple[str, ...], api_key: str) -> tuple[SettingField, ...]:
 
 SECTIONS: dict[str, tuple[SettingField, ...]] = {
     "email": (
-        SettingField("host", ("email", "host"), "host", "SMTP server", placeholder="smtp.gmail.com"),
+        SettingField("host", ("email", "host"), "host", "SMTP server", placeholder="e.g. smtp.gmail.com"),
         SettingField("port", ("email", "port"), "port", "Port"),
         SettingField("security", ("email", "security"), "choice", "Security", _SECURITY,
                      help="A password is never sent over an unencrypted connection"),
-        SettingField("username", ("email", "username"), "text", "User name", placeholder="hello@shop.example"),
+        SettingField("username", ("email", "username"), "text", "User name", placeholder="e.g. hello@shop.example"),
         SettingField("sender", ("email", "sender"), "sender", "Default From",
-                     placeholder="Corner Shop <hello@shop.example>", help="Used when a send step names no sender"),
+                     placeholder="e.g. Corner Shop <hello@shop.example>", help="Used when a send step names no sender"),
         SettingField("reply_to", ("email", "reply_to"), "email", "Reply-To", placeholder="optional"),
         SettingField("unsubscribe_address", ("email", "unsubscribe_address"), "email", "Unsubscribe address",
-                     placeholder="unsubscribe@shop.example",
+                     placeholder="e.g. unsubscribe@shop.example",
                      help="Goes into List-Unsubscribe; mails to it arrive in the mailbox below and opt the contact out"),
         SettingField("rate_per_second", ("email", "rate_per_second"), "rate", "Messages per second",
                      help="0: no limit"),
     ),
     "imap": (
-        SettingField("host", ("imap", "host"), "host", "IMAP server", placeholder="imap.gmail.com"),
+        SettingField("host", ("imap", "host"), "host", "IMAP server", placeholder="e.g. imap.gmail.com"),
         SettingField("port", ("imap", "port"), "port", "Port"),
         SettingField("security", ("imap", "security"), "choice", "Security", _IMAP_SECURITY),
-        SettingField("username", ("imap", "username"), "text", "User name", placeholder="hello@shop.example"),
-        SettingField("folder", ("imap", "folder"), "text", "Folder", placeholder="INBOX"),
+        SettingField("username", ("imap", "username"), "text", "User name", placeholder="e.g. hello@shop.example"),
+        SettingField("folder", ("imap", "folder"), "text", "Folder", placeholder="INBOX (the default)"),
     ),
     "sms": (*_twilio(("sms", "twilio"), "api_base"),
             SettingField("rate_per_second", ("sms", "rate_per_second"), "rate", "Messages per second",
@@ -96,11 +96,11 @@ SECTIONS: dict[str, tuple[SettingField, ...]] = {
                      "WhatsApp Business Account ID"),
         SettingField("meta_api_base", ("whatsapp", "meta", "api_base"), "url", "Graph API address"),
         SettingField("api_version", ("whatsapp", "meta", "api_version"), "version", "Graph API version",
-                     placeholder="v21.0"),
+                     placeholder="e.g. v21.0"),
         SettingField("rate_per_second", ("whatsapp", "rate_per_second"), "rate", "Messages per second"),
     ),
     "general": (
-        SettingField("public_url", ("public_url",), "public_url", "Public URL", placeholder="https://shop.example/js",
+        SettingField("public_url", ("public_url",), "public_url", "Public URL", placeholder="e.g. https://shop.example/js",
                      help="Where this app's receiver is reachable from the internet, if anywhere. Without it email "
                           "and texts still go out; one-click unsubscribe, opens and clicks, and Meta status "
                           "webhooks need it"),
