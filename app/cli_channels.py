@@ -175,7 +175,7 @@ def cmd_channels_test(args: argparse.Namespace) -> int:
 
 
 def cmd_send_test(args: argparse.Namespace) -> int:
-    from app.delivery.base import DeliveryFailure
+    from app.delivery.base import DeliveryFailure, NotConfigured
     from app.delivery.settings import load_settings
     from app.delivery.test_send import SendTestRefused, check_recipient, find_step, prepare_test, send_prepared
     from app.journey.fileformat import JourneyFileError, from_document
@@ -212,7 +212,7 @@ def cmd_send_test(args: argparse.Namespace) -> int:
     try:
         sent = send_prepared(load_settings(db), prepared)
     except DeliveryFailure as exc:
-        stage = "settings" if exc.code == "settings" else exc.code or type(exc).__name__.lower()
+        stage = "settings" if isinstance(exc, NotConfigured) else exc.code or type(exc).__name__.lower()
         print(f"not sent ({stage}): {exc.text}", file=sys.stderr)
         return PROBLEMS
     _say(f"Sent. The provider's id: {sent.provider_id or '(none given)'} (status {sent.status}).")

@@ -24,16 +24,16 @@ def open_channel(settings: DeliverySettings, name: str) -> Channel:
     a missing host, sender, SID or secret, no keyring on this machine. Messages for it then wait in
     the outbox; nothing fails."""
     if name not in CHANNELS:
-        raise NotConfigured(f"{name!r} is no channel; use one of {', '.join(CHANNELS)}", code="settings")
+        raise NotConfigured(f"{name!r} is no channel; use one of {', '.join(CHANNELS)}")
     problem = settings_problem(settings, name)
     if problem is not None:
-        raise NotConfigured(problem.detail, code="settings")
+        raise NotConfigured(problem.detail)
     secret_name = secret_for(settings, name)
     assert secret_name is not None
     try:
         secret = get_secret(secret_name)
     except SecretsUnavailable as exc:
-        raise NotConfigured(str(exc), code="settings") from None
+        raise NotConfigured(str(exc)) from None
     if name == "email":
         from .smtp import EmailChannel      # type: ignore[import-not-found, unused-ignore]
 

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFormLayout, QLabel, Q
                                QWidget)
 from sqlalchemy.engine import Engine
 
-from app.delivery.base import DeliveryFailure, Sent
+from app.delivery.base import DeliveryFailure, NotConfigured, Sent
 from app.delivery.settings import load_settings
 from app.delivery.test_send import (PreparedTest, SendTestRefused, channel_word, check_recipient, prepare_test,
                                     remember_recipient, remembered_recipient, send_prepared)
@@ -100,7 +100,7 @@ class SendTestDialog(QDialog):
     def _failed(self, exc: Exception) -> None:
         self.send_button.setEnabled(True)
         if isinstance(exc, DeliveryFailure):
-            stage = "settings" if exc.code == "settings" else (exc.code or type(exc).__name__.lower())
+            stage = "settings" if isinstance(exc, NotConfigured) else (exc.code or type(exc).__name__.lower())
             self._show(f"✗ Not sent ({stage}): {exc.text}", ok=False)
         else:
             self._show(f"✗ Not sent: {exc}", ok=False)
