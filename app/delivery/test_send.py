@@ -14,12 +14,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from app.engine.context import ContactView, load_contacts
-from app.engine.message_render import RenderedMessage, message_context, render_message
+from app.engine.message_render import RenderedMessage, message_context, render_message, render_whatsapp_template
 from app.engine.templating import TemplateCache
 from app.engine.timeutil import contact_zone
 from app.journey.model import Journey, Node
@@ -133,11 +134,14 @@ def render_for(db: Engine, journey: Journey, step: Node, contact: ContactView,
     zone (else the journey's, else the business's), with a fresh template cache (a draft's templates
     change between tests)."""
     templates = TemplateCache()
-    zone = contact_zone(contact.timezone, journey_timezone(journey.settings, ((n.kind, n.config) for n in
-                                                                              journey.nodes.values())),
-                        business_timezone(db))
-    context = message_context(templates, contact.template_data(), event, zone, journey.name, journey.description)
+    context = message_context(templates, contact.template_data(), event, _zone(db, journey, contact), journey.name,
+                              journey.description)
     return render_message(templates, step.config, context, (journey.id, 0, step.id))
+
+
+def _zone(db: Engine, journey: Journey, contact: ContactView) -> ZoneInfo:
+    nodes = ((n.kind, n.config) for n in journey.nodes.values())
+    return contact_zone(contact.timezone, journey_timezone(journey.settings, nodes), business_timezone(db))
 
 
 def _marked(text: str | None) -> str:
@@ -165,14 +169,22 @@ def prepare_test(db: Engine, journey: Journey, step_ref: str, to: str, contact_i
                               f"{'is' if len(message.missing) == 1 else 'are'} missing, and the step {action} "
                               "then (If a variable is missing); nothing was sent. Choose another contact or "
                               "give the step a fallback text.")
-    template = step.config.get("whatsapp_template") if channel == "whatsapp" else None
+    template = None
+    if channel == "whatsapp":       # an approved template (outside the 24-hour window), its variables rendered
+        cache = TemplateCache()
+        context = message_context(cache, contact.template_data(), event, _zone(db, journey, contact), journey.name,
+                                  journey.description)
+        template, problem = render_whatsapp_template(cache, step.config.get("whatsapp_template"), context,
+                                                     (journey.id, 0, step.id))
+        if problem:
+            raise SendTestRefused(f"{step.title}: the WhatsApp template's {problem}")
     outgoing = Outgoing(
         message_id=0, idempotency_key=f"test:{uuid.uuid4()}", channel=channel, recipient=recipient,
         sender=step.config.get("sender") or None,
         subject=_marked(message.subject) if channel == "email" else None,
         body_text=(message.text if channel == "email" else _marked(message.text)) or None,
         body_html=message.html or None,
-        whatsapp_template=template if isinstance(template, dict) and template.get("name") else None,
+        whatsapp_template=template,
         test=True)
     return PreparedTest(outgoing, step.title, who, event_words, message.missing)
 

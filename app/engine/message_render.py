@@ -85,3 +85,22 @@ def render_message(templates: TemplateCache, config: dict[str, Any], context: di
         # A subject is one header line: a line break from the data (`Ann\r\nBcc: …`) must not start another.
         rendered["subject"] = _LINE_BREAKS.sub(" ", rendered["subject"]).strip()
     return RenderedMessage(channel, rendered, tuple(dict.fromkeys(missing)), None, config.get("missing", "fallback"))
+
+
+def render_whatsapp_template(templates: TemplateCache, template: Any, context: dict[str, Any],
+                             key: tuple[str, int, str], fallback: str = "") -> tuple[dict[str, Any] | None, str | None]:
+    """A WhatsApp step's approved template with its variables rendered: ({"name", "language", "variables":
+    [text, …]}, None), or (None, error) when a variable cannot be rendered; (None, None) without a template.
+    Each variable is a Jinja expression (`contact.first_name`, `event.total | money`), rendered as plain
+    text for its numbered placeholder ({{1}}, {{2}}, … in the template Meta or Twilio approved)."""
+    if not isinstance(template, dict) or not template.get("name"):
+        return None, None
+    values = []
+    for i, expression in enumerate(template.get("variables") or []):
+        source = str(expression).strip()
+        source = source if source.startswith("{{") else "{{ " + source + " }}"
+        result = templates.render((*key, f"whatsapp_variable_{i + 1}"), source, context, fallback)
+        if result.error:
+            return None, f"variable {{{{{i + 1}}}}}: {result.error}"
+        values.append(result.text)
+    return {"name": str(template["name"]), "language": str(template.get("language") or "en"), "variables": values}, None

@@ -158,3 +158,16 @@ def test_cli_send_test_refused_by_the_missing_policy_exits_1(tmp_path, capsys):
     shop = make_shop(str(tmp_path / "skip.sqlite3"), missing="skip")
     code, _, err = run_cli(capsys, "send-test", "Cart rescue", "Cart SMS", "--to", "+4915123456789", "--db", shop.url)
     assert code == 1 and "event.coupon" in err
+
+
+def test_a_whatsapp_template_has_its_variables_rendered(shop):
+    journey = _journey(shop)
+    sms = journey.nodes[shop.sms_step]
+    sms.config["channel"] = "whatsapp"
+    sms.config["whatsapp_template"] = {"name": "cart_reminder", "language": "de",
+                                       "variables": ["contact.first_name", "event.items | length"]}
+    prepared = ts.prepare_test(shop.db, journey, shop.sms_step, "+4915123456789", "ann")
+    assert prepared.outgoing.whatsapp_template == {"name": "cart_reminder", "language": "de", "variables": ["Ann", "1"]}
+    sms.config["whatsapp_template"]["variables"] = ["contact.first_name |"]
+    with pytest.raises(ts.SendTestRefused, match="variable"):
+        ts.prepare_test(shop.db, journey, shop.sms_step, "+4915123456789", "ann")

@@ -56,8 +56,8 @@ def test_fields_save_and_load(qtbot, window, dialog, file_keyring):
     _type(dialog, "whatsapp", "phone_number_id", "106540352242922")
     _type(dialog, "general", "public_url", "https://shop.example/js")
     dialog.forms["email"].secret.setText(SECRET)
-    dialog.save()
-    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10_000)
+    with qtbot.waitSignal(dialog.finished, timeout=10_000):      # saved on a worker, then closed
+        dialog.save()
     settings = load_settings(window.store.engine)
     assert (settings.email.host, settings.email.port, settings.email.security) == ("smtp.gmail.com", 465, "tls")
     assert settings.sms.twilio.sender == "+15005550006" and settings.whatsapp.provider == "meta"
