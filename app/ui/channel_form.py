@@ -182,7 +182,7 @@ class SectionForm(QWidget):
         """Says where the secret comes from, never what it is."""
         if self.secret is None:
             return
-        self.secret_label.setText(SECRET_WORDS[name].capitalize().replace("Smtp", "SMTP").replace("Imap", "IMAP"))
+        self.secret_label.setText(SECRET_WORDS[name])
         placeholder = {"keyring": "stored in keyring — type to replace",
                        "environment": f"from environment ({ENVIRONMENT[name]})",
                        "missing": "not set"}.get(state, "not set")

@@ -89,6 +89,8 @@ class ChannelsDialog(QDialog):
 
     def _refresh_secrets(self) -> None:
         names = self._secret_names()
+        for section, name in names.items():         # the label at once; where it comes from, once looked up
+            self.forms[section].secret_label.setText(SECRET_WORDS[name])
         self.pool.run(lambda: {section: (name, *secret_state(name)) for section, name in names.items()},
                       self._show_secrets, owner=self)
 

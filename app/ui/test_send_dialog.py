@@ -74,7 +74,8 @@ class SendTestDialog(QDialog):
         try:
             to = check_recipient(self.channel, self.to.text())
         except SendTestRefused as exc:
-            self._show(str(exc).removeprefix("--to: "), ok=False)
+            text = str(exc).removeprefix("--to: ")
+            self._show(f"✗ {text[:1].upper()}{text[1:]}", ok=False)
             return
         self.to.setText(to)
         contact = self.contact.text().strip() or None

@@ -163,3 +163,10 @@ def test_a_password_over_no_encryption_is_refused_before_connecting(db, capsys, 
 def test_channels_test_on_an_unknown_channel_is_a_usage_error(db, capsys):
     code, _, err = run_cli(capsys, "channels", "test", "fax", "--db", db)
     assert code == 2 and "invalid choice" in err
+
+
+def test_a_port_that_does_not_suit_the_security_gets_a_note(db, capsys):
+    code, out, _ = run_cli(capsys, "channels", "set", "email", "security=tls", "--db", db)
+    assert code == 0 and "note: port 587 usually goes with STARTTLS, not tls" in out
+    code, out, _ = run_cli(capsys, "channels", "set", "email", "port=465", "--db", db)
+    assert code == 0 and "note" not in out
