@@ -131,7 +131,10 @@ def _read_secret(label: str) -> str:
             return getpass.getpass(f"{label} (not shown): ")
         except EOFError:
             return ""
-    line = sys.stdin.readline() if sys.stdin is not None else ""
+    try:
+        line = sys.stdin.readline() if sys.stdin is not None else ""
+    except (OSError, ValueError):     # closed, or not text (UnicodeDecodeError): nothing usable was read
+        line = ""
     return line.rstrip("\r\n")
 
 
