@@ -166,9 +166,21 @@ class UnsubscribeLinks:
                                address=self.address)
 
 
-def links_for(conn: Connection) -> UnsubscribeLinks:
+def links_for(conn: Connection | Engine) -> UnsubscribeLinks:
     """The unsubscribe link settings stored in the database (`channel.email`'s `unsubscribe_address`,
-    `public_url`) with its HMAC key (made now if it was never made)."""
+    `public_url`) with its HMAC key (made now if it was never made). With an Engine, a short read (and
+    the key's own write transaction the first time)."""
+    if isinstance(conn, Engine):
+        secret = signing_key(conn)
+        with conn.connect() as read:
+            found = links_for_settings(read)
+        return UnsubscribeLinks(secret, found.public_url, found.address)
+    links = links_for_settings(conn)
+    return UnsubscribeLinks(signing_key(conn), links.public_url, links.address)
+
+
+def links_for_settings(conn: Connection) -> UnsubscribeLinks:
+    """The stored link settings with an empty key (for `links_for`)."""
     address = ""
     try:
         email = json.loads(get_setting(conn, EMAIL_KEY) or "{}")
@@ -177,7 +189,7 @@ def links_for(conn: Connection) -> UnsubscribeLinks:
     except ValueError:
         pass
     public_url = (get_setting(conn, PUBLIC_URL_KEY) or "").strip().rstrip("/")
-    return UnsubscribeLinks(signing_key(conn), public_url, _ascii_address(address))
+    return UnsubscribeLinks(b"", public_url, _ascii_address(address))
 
 
 def _ascii_address(address: str) -> str:

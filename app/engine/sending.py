@@ -1,7 +1,6 @@
 """The send_template step: who gets it, when it may go, what it says, and the outbox row."""
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -9,16 +8,14 @@ from sqlalchemy import select
 
 from app.journey.schema import parse_datetime
 from app.journey.settings import allows_unknown
-from app.journey.template_filters import ZONE_VARIABLE
-from app.journey.template_limits import budget
 from app.store.tables import messages
 
 from .consent import SUBSCRIBED, UNSUBSCRIBED, allowed, channel_name
+from .message_render import message_context, render_message
 from .runs import message_key
 from .steps import Hold, Next, Result, Step, Stop
 from .timeutil import iso, quiet_until
 
-_LINE_BREAKS = re.compile(r"\s*[\r\n\v\f\x85\u2028\u2029]+\s*")
 DEFAULT_WINDOW = ("21:00", "08:00")   # for timing "next allowed window" when quiet hours are off
 
 
@@ -117,31 +114,19 @@ def send_template(step: Step) -> Result:
         return held
 
     idempotency_key = message_key(run.id, step.node.id)
-    context = step.batch.templates.variables({
-        "contact": contact.template_data(), "event": step.batch.event_props(run), ZONE_VARIABLE: step.zone,
-        "journey": {"name": step.journey.name, "description": step.journey.model.description},
-        # The link that unsubscribes the contact: signed with the message's idempotency key, so the
-        # unsubscribe mail or click names this very message (app/delivery/unsubscribe.py).
-        "unsubscribe_url": step.batch.unsubscribe_links().url(idempotency_key)})
-    fields = ("subject", "html", "text") if channel == "email" else ("message",)
-    fallback = config["fallback"] if config["missing"] == "fallback" else ""
-    rendered = {}
-    missing: list[str] = []
-    # One budget (steps, 200 ms) for all of the message's fields; the first field in error stops the message.
-    with budget(step.batch.templates.limits):
-        for name in fields:
-            key = (run.journey_id, run.version, step.node.id, name)
-            result = step.batch.templates.render(key, config[name], context, fallback)
-            if result.error:
-                # A real template error (not a missing value): the run stops, the batch goes on.
-                step.batch.log(run, step.node.id, "failed", step.at, reason="template_error",
-                               detail={"step": step.node.title[:80], "field": name, "error": result.error[:300]})
-                return Stop("error", failed=True)
-            rendered[name] = result.text
-            missing.extend(result.missing)
-    if rendered.get("subject"):
-        # A subject is one header line: a line break from the data (`Ann\r\nBcc: …`) must not start another.
-        rendered["subject"] = _LINE_BREAKS.sub(" ", rendered["subject"]).strip()
+    # The link that unsubscribes the contact: signed with the message's idempotency key, so the
+    # unsubscribe mail or click names this very message (app/delivery/unsubscribe.py).
+    context = message_context(step.batch.templates, contact.template_data(), step.batch.event_props(run), step.zone,
+                              step.journey.name, step.journey.model.description,
+                              unsubscribe_url=step.batch.unsubscribe_links().url(idempotency_key))
+    message = render_message(step.batch.templates, config, context, (run.journey_id, run.version, step.node.id))
+    if message.error:
+        # A real template error (not a missing value): the run stops, the batch goes on.
+        name, error = message.error
+        step.batch.log(run, step.node.id, "failed", step.at, reason="template_error",
+                       detail={"step": step.node.title[:80], "field": name, "error": error[:300]})
+        return Stop("error", failed=True)
+    missing, rendered = message.missing, message.fields
     if missing and config["missing"] == "skip":
         return _skip(step, "missing_variable")
     if missing and config["missing"] == "fail":

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QFormLayout, QHBoxLayout, QLabel, QScrollArea, QSizePolicy, QVBoxLayout,
-                               QWidget)
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSizePolicy,
+                               QVBoxLayout, QWidget)
 
 from app.canvas.commands import SetValue
 from app.canvas.document import JourneyDocument
@@ -37,6 +37,8 @@ _NOTE_TEXT = Field("text", S.MULTILINE, "Note")
 
 
 class Inspector(QScrollArea):
+    test_send_requested = Signal(str)       # a send step's id: "Send a test…" (app/ui/delivery_menu.py)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWidgetResizable(True)
@@ -145,6 +147,8 @@ class Inspector(QScrollArea):
         elif self.target in doc.journey.nodes:
             spec = obj.spec
             column.addWidget(self._header(spec.title, spec.description, spec))
+            if obj.kind == "send_template":
+                column.addWidget(self._test_button(obj.id))
             column.addWidget(self._numbers_panel())
             self.builder.build(form, (_NAME,), {"name": obj.name}, ())
             self.builder.build(form, spec.schema, obj.config, ("config",))
@@ -198,6 +202,19 @@ class Inspector(QScrollArea):
         layout.addLayout(top)
         layout.addWidget(help_label(description))
         return box
+
+    def _test_button(self, node_id: str) -> QWidget:
+        """"Send a test…": the step's message, now, to an address typed in the dialog (not an edit)."""
+        button = QPushButton("Send a test…")
+        button.setObjectName("sendTest")
+        button.setToolTip("Send this message now, marked [TEST], to your own address or number")
+        button.clicked.connect(lambda _=False: self.test_send_requested.emit(node_id))
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(button)
+        layout.addStretch(1)
+        return row
 
     def _add_ends(self, form: QFormLayout, node: Any) -> None:
         outcomes = node.spec.outcomes

@@ -105,6 +105,9 @@ class MainWindow(QMainWindow):
         self.run_controls = RunControls(self, self.host, self.actions_)
         self.statusBar().addPermanentWidget(self.run_controls.range)
         self.statusBar().addPermanentWidget(self.run_controls.label)
+        from .delivery_menu import install_delivery_actions    # Channels…, unknown fate, Send a test…
+
+        self.unknown_fate = install_delivery_actions(self)
         self._connect_list()
         self.refresh_list()
         self._update_status()

@@ -1,0 +1,111 @@
+"""Rendering a send step's message for one contact and one event, with or without a run.
+
+The engine's send step (app/engine/sending.py) renders through here inside a batch; a test send and a
+preview render the same way for a chosen (or sample) contact with no run at all, so what a test shows is
+what the journey sends. The missing-variable policy is the step's own: `RenderedMessage.missing` names
+what was missing and `policy` says what the step does about it (fallback text printed, skip, fail).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from app.journey.template_filters import ZONE_VARIABLE
+from app.journey.template_limits import budget
+
+from .templating import TemplateCache
+
+_LINE_BREAKS = re.compile(r"\s*[\r\n\v\f\x85\u2028\u2029]+\s*")
+
+
+def message_fields(channel: str) -> tuple[str, ...]:
+    """The template fields a message of `channel` has: email subject, HTML and plain text; else the text."""
+    return ("subject", "html", "text") if channel == "email" else ("message",)
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    """A step's message as rendered: `fields` by name (subject/html/text, or message), the names of the
+    values that were missing (printed as the fallback text), and the first template error, if any, as
+    (field, error text)."""
+
+    channel: str
+    fields: dict[str, str]
+    missing: tuple[str, ...]
+    error: tuple[str, str] | None = None
+    policy: str = "fallback"          # the step's `missing`: fallback, skip or fail
+
+    @property
+    def refused(self) -> str | None:
+        """"missing_variable" when the step's policy skips or fails a message with missing values."""
+        return "missing_variable" if self.missing and self.policy in ("skip", "fail") else None
+
+    @property
+    def subject(self) -> str | None:
+        return self.fields.get("subject")
+
+    @property
+    def text(self) -> str | None:
+        return self.fields.get("text") if self.channel == "email" else self.fields.get("message")
+
+    @property
+    def html(self) -> str | None:
+        return self.fields.get("html")
+
+
+def message_context(templates: TemplateCache, contact: dict[str, Any], event: dict[str, Any], zone: ZoneInfo,
+                    journey_name: str, journey_description: str = "", *,
+                    unsubscribe_url: str | None = None) -> dict[str, Any]:
+    """The render variables of one message: `contact` (its template data), `event` (the trigger event's
+    properties, {} for none), the contact's local zone (for the date filters), the journey's name and,
+    when given, the message's own `unsubscribe_url` (app/delivery/unsubscribe.py)."""
+    values: dict[str, Any] = {"contact": contact, "event": event, ZONE_VARIABLE: zone,
+                              "journey": {"name": journey_name, "description": journey_description}}
+    if unsubscribe_url is not None:
+        values["unsubscribe_url"] = unsubscribe_url
+    return templates.variables(values)
+
+
+def render_message(templates: TemplateCache, config: dict[str, Any], context: dict[str, Any],
+                   key: tuple[str, int, str]) -> RenderedMessage:
+    """Renders the fields of a send step with `config` (its channel, templates, missing policy and
+    fallback) in `context` (from message_context). `key` = (journey id, version, node id) names the
+    compiled templates in `templates`' cache. All fields share one render budget (steps, 200 ms); the
+    first field in error stops the message. The subject comes back as one line. Never raises."""
+    channel = config["channel"]
+    fallback = config.get("fallback", "") if config.get("missing", "fallback") == "fallback" else ""
+    rendered: dict[str, str] = {}
+    missing: list[str] = []
+    with budget(templates.limits):
+        for name in message_fields(channel):
+            result = templates.render((*key, name), config.get(name, ""), context, fallback)
+            if result.error:
+                return RenderedMessage(channel, rendered, tuple(dict.fromkeys(missing)), (name, result.error),
+                                       config.get("missing", "fallback"))
+            rendered[name] = result.text
+            missing.extend(result.missing)
+    if rendered.get("subject"):
+        # A subject is one header line: a line break from the data (`Ann\r\nBcc: …`) must not start another.
+        rendered["subject"] = _LINE_BREAKS.sub(" ", rendered["subject"]).strip()
+    return RenderedMessage(channel, rendered, tuple(dict.fromkeys(missing)), None, config.get("missing", "fallback"))
+
+
+def render_whatsapp_template(templates: TemplateCache, template: Any, context: dict[str, Any],
+                             key: tuple[str, int, str], fallback: str = "") -> tuple[dict[str, Any] | None, str | None]:
+    """A WhatsApp step's approved template with its variables rendered: ({"name", "language", "variables":
+    [text, …]}, None), or (None, error) when a variable cannot be rendered; (None, None) without a template.
+    Each variable is a Jinja expression (`contact.first_name`, `event.total | money`), rendered as plain
+    text for its numbered placeholder ({{1}}, {{2}}, … in the template Meta or Twilio approved)."""
+    if not isinstance(template, dict) or not template.get("name"):
+        return None, None
+    values = []
+    for i, expression in enumerate(template.get("variables") or []):
+        source = str(expression).strip()
+        source = source if source.startswith("{{") else "{{ " + source + " }}"
+        result = templates.render((*key, f"whatsapp_variable_{i + 1}"), source, context, fallback)
+        if result.error:
+            return None, f"variable {{{{{i + 1}}}}}: {result.error}"
+        values.append(result.text)
+    return {"name": str(template["name"]), "language": str(template.get("language") or "en"), "variables": values}, None
