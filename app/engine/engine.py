@@ -15,7 +15,7 @@ from app.journey.validate import Problem
 from app.store.errors import NotFoundError
 from app.store.journeys import JourneyStore
 from app.store.sql import write_transaction
-from app.store.tables import runs
+from app.store.tables import messages, runs
 
 from .clock import Clock, SystemClock
 from .context import EventCache, JourneyCache, LiveJourney
@@ -108,7 +108,8 @@ class JourneyEngine:
         JourneyStore(self.db, now=self.clock.now).set_status(journey_id, "paused")
 
     def stop(self, journey_id: str) -> int:
-        """Stops the journey and exits every active run (reason journey_stopped); returns how many."""
+        """Stops the journey, exits every active run (reason journey_stopped) and cancels its queued
+        messages (the dispatcher cancels any it claims later too); returns how many runs exited."""
         JourneyStore(self.db, now=self.clock.now).set_status(journey_id, "stopped")
         now = self.clock.now()
         with write_transaction(self.db) as conn:
@@ -118,6 +119,9 @@ class JourneyEngine:
             for run in found:
                 batch.finish(run, "exited", now, "journey_stopped")
             batch.flush(now)
+            # Its messages not handed to a channel yet go nowhere now (those being sent finish).
+            conn.execute(messages.update().where(messages.c.journey_id == journey_id, messages.c.status == "queued")
+                         .values(status="cancelled", error="the journey was stopped before it was sent"))
         return len(found)
 
     # -- the three jobs ----------------------------------------------------------

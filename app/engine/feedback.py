@@ -43,7 +43,10 @@ EMAIL_ONLY = frozenset({"message_opened", "message_clicked"})
 # The channel a feedback event without one is about: opens and clicks are tracked in email, read
 # receipts come from WhatsApp. Others (deliveries, failures, replies) come from every channel: no default.
 DEFAULT_CHANNEL = {**{kind: "email" for kind in EMAIL_ONLY}, "message_read": "whatsapp"}
-_STATUS_RANK = {"queued": 0, "sent": 1, "delivered": 2, "opened": 3, "clicked": 4, "replied": 5}
+# `unknown` (the dispatcher could not tell whether the provider took it) ranks as sent: a delivery report
+# on it shows that it did leave.
+_STATUS_RANK = {"queued": 0, "sending": 0, "sent": 1, "unknown": 1, "delivered": 2, "opened": 3, "clicked": 4,
+                "replied": 5}
 _NOT_RECEIVED = ("cancelled", "failed")     # never reached the contact: no feedback can be about them
 
 log = logging.getLogger(__name__)
@@ -106,8 +109,8 @@ def named_channel(kind: str, props: dict[str, Any]) -> str | None:
 def _new_status(current: str, status: str) -> str:
     if status == "failed":
         return "failed"
-    # A queued row keeps its status, so the outbox still hands it off.
-    if current != "queued" and _STATUS_RANK.get(status, -1) > _STATUS_RANK.get(current, 99):
+    # A queued (or claimed) row keeps its status, so the dispatcher still sends it and records the result.
+    if current not in ("queued", "sending") and _STATUS_RANK.get(status, -1) > _STATUS_RANK.get(current, 99):
         return status
     return current
 
