@@ -27,7 +27,6 @@ import math
 import random
 import threading
 from dataclasses import dataclass, field
-import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable
 
@@ -135,7 +134,7 @@ class Dispatcher:
             name: TokenBucket(self.config.rates.get(name, 0.0)) for name in CHANNEL_NAMES}
         self._stopping = threading.Event()
         self._feedback_lock = threading.Lock()
-        self._held: dict[str, float] = {}         # channel: monotonic time until which a Retry-After holds it
+        self._held: dict[str, datetime] = {}      # channel: until when a provider's Retry-After holds it
         self._benched: set[str] = set()           # channels whose round ended early
         self._state_lock = threading.Lock()
         self._recovered_failures = False
@@ -222,7 +221,8 @@ class Dispatcher:
 
     def _ends(self, channel: str) -> bool:
         with self._state_lock:
-            held = self._held.get(channel, 0.0) > time.monotonic()
+            until = self._held.get(channel)
+            held = until is not None and until > self.clock.now()
             return self.stopping or held or channel in self._benched
 
     def _not_configured(self, channel: str, done: Round, exc: BaseException) -> None:
@@ -255,7 +255,7 @@ class Dispatcher:
                     result = classify(exc, message, self.config.retry, self.clock.now(), self.rng)
                     if isinstance(exc, Transient) and exc.retry_after:
                         with self._state_lock:
-                            self._held[channel] = time.monotonic() + min(exc.retry_after, 3600.0)
+                            self._held[channel] = self.clock.now() + timedelta(seconds=min(exc.retry_after, 3600.0))
                 pending.pop(0)
                 now = self.clock.now()
                 with write_transaction(self.db) as conn:
