@@ -236,6 +236,7 @@ class Dispatcher:
         lease_until = batch.lease_until
         failed: list[int] = []
         troubles = 0
+        not_set_up: NotConfigured | None = None
         pending = list(batch.messages)
         try:
             while pending:
@@ -245,9 +246,9 @@ class Dispatcher:
                 try:
                     result = Result(SENT, provider_id=way_out.send(message.outgoing()).provider_id)
                 except NotConfigured as exc:
-                    claims.release(self.db, batch.token, [message.id])
-                    pending.pop(0)
-                    self._not_configured(channel, done, exc)
+                    not_set_up = exc        # this message and the rest go back as they were (below)
+                    with self._state_lock:
+                        self._benched.add(channel)
                     return
                 except Exception as exc:  # noqa: BLE001 - every failure is recorded on its message
                     if not isinstance(exc, DeliveryFailure):
@@ -286,6 +287,8 @@ class Dispatcher:
         finally:
             if pending:
                 claims.release(self.db, batch.token, [m.id for m in pending])
+            if not_set_up is not None:
+                self._not_configured(channel, done, not_set_up)
             if failed:
                 self._report(failed)
 

@@ -40,7 +40,7 @@ class _SmtpHandler:
         answer = self.owner.next_answer(recipient)
         if answer == "drop":
             self.owner.dropped.append(message["Message-ID"])
-            session.transport.close()      # the message arrived, the answer never does
+            server.transport.close()       # the message arrived, the answer never does
             return "250 OK"
         if answer.startswith("250"):
             with self.owner.lock:
