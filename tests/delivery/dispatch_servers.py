@@ -6,8 +6,9 @@
   `accepted` holds the Message-ID of each message it took.
 - `RecordingHttp`: a stdlib ThreadingHTTPServer taking `POST /messages` (JSON {to, body}) with an
   `Idempotency-Key` header. Per recipient, scripted answers: (status, json body, headers), or "drop"
-  (close after reading the request, without answering); then 201 {"sid": "SM…"}. `accepted` holds the
-  key of each message it took.
+  (close after reading the request, without answering), or ("delay", seconds) (answer 201, late); then
+  201 {"sid": "SM…"}. `accepted` holds the key of each message it took; `requests` every request
+  that arrived.
 
 Both bind 127.0.0.1 only, on a port the OS picks, and are stopped by `close()`.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections import defaultdict
 from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -86,6 +88,12 @@ class RecordingHttp:
             def log_message(self, *args: Any) -> None:
                 pass
 
+            def handle(self) -> None:
+                try:
+                    super().handle()
+                except (ConnectionResetError, BrokenPipeError):
+                    pass                        # the sender was killed mid-request: nothing arrived
+
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 length = int(self.headers.get("Content-Length", "0"))
                 raw = self.rfile.read(length)
@@ -97,6 +105,9 @@ class RecordingHttp:
                     owner.requests.append({"key": key, **body})
                     queue = owner.script.get(body.get("to", ""))
                     answer = queue.pop(0) if queue else None
+                if isinstance(answer, tuple) and answer[0] == "delay":
+                    time.sleep(answer[1])       # a slow provider: the answer comes, late
+                    answer = None
                 if answer == "drop":
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
