@@ -179,8 +179,14 @@ class Dispatcher:
                                           name=f"dispatch-{channel}-{index}")
                 thread.start()
                 threads.append(thread)
-        for thread in threads:
-            thread.join()
+        try:
+            for thread in threads:
+                thread.join()
+        except KeyboardInterrupt:         # Ctrl-C: each worker finishes its message and gives the rest back
+            self.stop()
+            for thread in threads:
+                thread.join()
+            raise
         self.last_round = done
         for notice in done.notices():
             log.warning("%s", notice)
