@@ -46,6 +46,7 @@ class JourneyEngine:
         self.db = db
         self.clock: Clock = clock or SystemClock()
         self.channel: Channel = channel or RecordingChannel()
+        self._recording_by_default = channel is None
         self.journeys = JourneyCache()
         self.templates = TemplateCache()
         self.events = EventCache()
@@ -242,12 +243,19 @@ class JourneyEngine:
         journey_failed(batch, journey.id, trigger.id if trigger else None, now, exc, "its time-based scan")
 
     def hand_off(self, batch_size: int | None = None) -> int:
+        """Hands due messages to this engine's channel (the simulator's and the tests' recording one) and
+        marks them sent. Live messages leave through the outbox dispatcher (app/delivery/dispatcher.py),
+        never through here: on the system clock without a channel given, this refuses (RuntimeError)
+        rather than pretend that messages went out."""
+        if self._recording_by_default and not self.clock.virtual:
+            raise RuntimeError("live messages are sent by the outbox dispatcher (app.delivery.dispatcher), "
+                               "not handed to the recording channel")
         if batch_size is None:
             return hand_off(self.db, self.channel, self.clock)
         return hand_off(self.db, self.channel, self.clock, batch_size)
 
     def run_due(self) -> None:
-        """One round of everything, as the scheduler's jobs would do it."""
+        """One round of everything, as the scheduler's jobs would do it (the outbox: see `hand_off`)."""
         self.scan()
         self.tick()
         self.hand_off()

@@ -337,3 +337,13 @@ def test_a_failure_report_without_message_id_lands_on_the_message_that_failed_no
     assert failed["status"] == "failed"
     stats = journey_stats(shop.db, journey.id).nodes
     assert (stats[first.id].failed, stats[second.id].failed) == (0, 1)
+
+
+def test_the_recording_channel_never_pretends_a_live_message_was_sent(db, tmp_path):  # noqa: F811
+    """On the system clock, messages leave only through the dispatcher: the engine's own hand-off to its
+    recording channel (the simulator's) refuses, and the message stays queued."""
+    from app.engine.clock import SystemClock
+
+    engine = JourneyEngine(db, SystemClock())
+    with pytest.raises(RuntimeError, match="dispatcher"):
+        engine.hand_off()
