@@ -206,10 +206,11 @@ def recover_expired(db: Engine, now: datetime) -> Recovered:
     return Recovered(unknown, requeued)
 
 
-def extend(conn: Connection, token: str, lease_until: datetime) -> None:
-    """Moves the lease of a claim's messages still `sending` to `lease_until`."""
-    conn.execute(messages.update().where(messages.c.status == "sending", messages.c.claim == token)
-                 .values(lease_until=lease_until))
+def extend(conn: Connection, token: str, lease_until: datetime) -> int:
+    """Moves the lease of a claim's messages still `sending` to `lease_until`; returns how many (0: the
+    claim is no longer its holder's — recovered by another dispatcher after its lease ran out)."""
+    return int(conn.execute(messages.update().where(messages.c.status == "sending", messages.c.claim == token)
+                            .values(lease_until=lease_until)).rowcount or 0)
 
 
 def due_counts(db: Engine, now: datetime | None = None) -> dict[str, int]:

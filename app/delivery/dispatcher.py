@@ -66,6 +66,13 @@ class DispatchConfig:
     lease: timedelta = DEFAULT_LEASE
     batch_size: int = 50
 
+    def workers_for(self, channel: str) -> int:
+        """Connections for `channel`: its `workers`, but no more than its rate can keep busy (a worker
+        holding a claim while it waits long for its turn would only risk its lease)."""
+        rate = self.rates.get(channel, 0.0)
+        wanted = max(1, self.workers.get(channel, 1))
+        return wanted if rate <= 0 else max(1, min(wanted, math.ceil(rate)))
+
     def claim_size(self, channel: str) -> int:
         """A claim holds about two seconds' worth of the channel's rate (so an opt-out or a pause is
         seen soon), at most `batch_size`."""
@@ -173,7 +180,7 @@ class Dispatcher:
         due = claims.due_counts(self.db, self.clock.now())
         threads = []
         for channel, count in sorted(due.items()):
-            workers = max(1, min(self.config.workers.get(channel, 1), math.ceil(count / 5)))
+            workers = max(1, min(self.config.workers_for(channel), math.ceil(count / 5)))
             for index in range(workers):
                 thread = threading.Thread(target=self._work, args=(channel, done), daemon=True,
                                           name=f"dispatch-{channel}-{index}")
@@ -249,6 +256,15 @@ class Dispatcher:
                 message = pending[0]
                 if self._ends(channel) or not self.buckets[channel].acquire():
                     return          # the rest is given back below
+                now = self.clock.now()
+                if lease_until - now < self.config.lease / 2:      # a long claim, or a long wait for a turn
+                    lease_until = now + self.config.lease
+                    with write_transaction(self.db) as conn:
+                        if not claims.extend(conn, batch.token, lease_until):
+                            log.warning("claim %s of %s was taken over (its lease expired): not sending the rest",
+                                        batch.token, channel)
+                            pending.clear()
+                            return
                 try:
                     result = Result(SENT, provider_id=way_out.send(message.outgoing()).provider_id)
                 except NotConfigured as exc:
@@ -277,9 +293,6 @@ class Dispatcher:
                             break
                         done.add("cancelled" if verdict == CANCELLED else "requeued")
                         pending.pop(0)
-                    if pending and lease_until - now < self.config.lease / 2:
-                        lease_until = now + self.config.lease
-                        claims.extend(conn, batch.token, lease_until)
                 done.add({SENT: "sent", RETRY: "retried", FAILED: "failed", UNKNOWN: "unknown"}[result.kind])
                 if result.kind == FAILED:
                     failed.append(message.id)

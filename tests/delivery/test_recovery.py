@@ -89,3 +89,31 @@ def test_a_claim_taken_over_sends_nothing_more(db):
     assert rows(db)["p0@shop.test"]["status"] == "unknown"
     assert sorted(log) == ids and len(log) == len(set(log))     # the rest went once, after being queued again
     assert done.sent == 3
+
+
+def test_a_long_wait_for_the_rate_limits_turn_keeps_the_claim(db):
+    """Each turn comes four (virtual) minutes later, on a five-minute lease: the claim is renewed before
+    each message goes, so a second dispatcher recovering expired claims meanwhile takes nothing."""
+    from app.delivery.ratelimit import TokenBucket
+
+    clock = VirtualClock(START)
+    queue(db, [f"p{i}@shop.test" for i in range(5)])
+    recovered = []
+
+    def wait(seconds: float) -> bool:
+        clock.advance(minutes=4)
+        recovered.append(claims.recover_expired(db, clock.now()))
+        return False
+
+    bucket = TokenBucket(100, burst=1, clock=lambda: 0.0, wait=wait)
+    channel = Slow(VirtualClock(START))
+    config = DispatchConfig(rates={"email": 100}, workers={"email": 1}, batch_size=5)
+    done = Dispatcher(db, lambda name: channel, clock=clock, config=config, buckets={"email": bucket}).dispatch()
+    assert done.sent == 5 and done.unknown == 0 and len(channel.sent) == 5
+    assert all(r.unknown == [] and r.requeued == 0 for r in recovered) and len(recovered) == 4
+
+
+def test_a_rate_limited_channel_gets_no_more_connections_than_its_rate_keeps_busy():
+    config = DispatchConfig(rates={"email": 10, "sms": 1, "whatsapp": 0}, workers={"email": 2, "sms": 4, "whatsapp": 4})
+    assert (config.workers_for("email"), config.workers_for("sms"), config.workers_for("whatsapp")) == (2, 1, 4)
+    assert (config.claim_size("email"), config.claim_size("sms"), config.claim_size("whatsapp")) == (20, 2, 50)
