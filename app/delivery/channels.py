@@ -3,8 +3,8 @@
 `open_channel(settings, name)` returns a new, unshared channel (the dispatcher gives each worker
 thread its own) or raises `NotConfigured` saying what is missing, so the message waits in the outbox
 rather than fail. `live_dispatcher(db)` is the dispatcher the app and `journeys outbox send` run: it
-reads the settings again whenever it opens a channel, so a change in Settings → Channels counts from
-the next round.
+reads the settings again each round (rates, retry limit) and whenever it opens a channel, so a change
+in Settings → Channels counts from the next round.
 """
 from __future__ import annotations
 
@@ -87,4 +87,5 @@ def live_dispatcher(db: Engine, clock: "Clock | None" = None,
     replaces the channels, e.g. with test channels)."""
     from .dispatcher import Dispatcher
 
-    return Dispatcher(db, open_with or channel_factory(db), config=dispatch_config(load_settings(db)), clock=clock)
+    return Dispatcher(db, open_with or channel_factory(db), config=dispatch_config(load_settings(db)), clock=clock,
+                      reconfigure=lambda: dispatch_config(load_settings(db)))

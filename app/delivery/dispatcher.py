@@ -130,7 +130,8 @@ class Dispatcher:
 
     def __init__(self, db: Engine, open_channel: Callable[[str], Channel], *, config: DispatchConfig | None = None,
                  clock: Clock | None = None, engine: "JourneyEngine | None" = None, rng: random.Random | None = None,
-                 buckets: dict[str, TokenBucket] | None = None) -> None:
+                 buckets: dict[str, TokenBucket] | None = None,
+                 reconfigure: Callable[[], DispatchConfig] | None = None) -> None:
         self.db = db
         self.open_channel = open_channel
         self.config = config or DispatchConfig()
@@ -145,6 +146,7 @@ class Dispatcher:
         self._benched: set[str] = set()           # channels whose round ended early
         self._state_lock = threading.Lock()
         self._recovered_failures = False
+        self._reconfigure = reconfigure          # the stored settings, read again each round (rates, retries)
         self.last_round: Round | None = None
 
     # -- the round --------------------------------------------------------------------
@@ -171,6 +173,8 @@ class Dispatcher:
     def dispatch(self) -> Round:
         """One round (see the module's docstring); returns what it did."""
         done = Round()
+        if self._reconfigure is not None:
+            self._take_settings(self._reconfigure())
         recovered = claims.recover_expired(self.db, self.clock.now())
         done.recovered_unknown, done.requeued = len(recovered.unknown), recovered.requeued
         if not self._recovered_failures:       # failures a crashed dispatcher recorded but did not report
@@ -198,6 +202,16 @@ class Dispatcher:
         for notice in done.notices():
             log.warning("%s", notice)
         return done
+
+    def _take_settings(self, fresh: DispatchConfig) -> None:
+        """New rates and retry limit (changed in Settings → Channels) from this round on."""
+        self.config.retry = fresh.retry
+        for name, rate in fresh.rates.items():
+            if self.config.rates.get(name, 0.0) != rate or name not in self.buckets:
+                self.buckets[name] = TokenBucket(rate)
+                if self.stopping:
+                    self.buckets[name].stop()
+        self.config.rates = dict(fresh.rates)
 
     def run(self, interval: float = 5.0, on_round: Callable[[Round], None] | None = None) -> None:
         """Rounds every `interval` seconds until `stop()`."""

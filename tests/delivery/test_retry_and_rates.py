@@ -117,3 +117,19 @@ def test_a_burst_of_10000_messages_queues_at_the_channels_rate_and_none_fails(db
     assert abs(now[0] - (10_000 - 50) / 50) < 1e-6            # paced: 199 s of slots at 50/s after the burst
     assert {r["status"] for r in rows(db).values()} == {"sent"}
     assert dispatcher.config.claim_size("email") == 50        # claims of two seconds' worth
+
+
+def test_the_live_dispatcher_takes_changed_rates_and_retry_limits_from_the_next_round(db):
+    from app.delivery.channels import live_dispatcher
+    from app.delivery.settings import load_settings, save_settings
+
+    sent: list[int] = []
+    dispatcher = live_dispatcher(db, VirtualClock(START), open_with=lambda name: Counting(sent))
+    assert dispatcher.buckets["email"].rate == 10 and dispatcher.buckets["sms"].rate == 1     # the defaults
+    settings = load_settings(db)
+    settings.email.rate_per_second, settings.retry_hours = 0, 6
+    save_settings(db, settings)
+    queue(db, ["a@shop.test"])
+    assert dispatcher.dispatch().sent == 1
+    assert not dispatcher.buckets["email"].limited and dispatcher.config.retry.retry_hours == 6
+    assert dispatcher.config.workers_for("sms") == 1
