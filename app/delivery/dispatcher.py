@@ -198,9 +198,11 @@ class Dispatcher:
             for thread in threads:
                 thread.join()
             raise
+        notices = done.notices()
+        if notices != (self.last_round.notices() if self.last_round else []):     # logged once, not each round
+            for notice in notices:
+                log.warning("%s", notice)
         self.last_round = done
-        for notice in done.notices():
-            log.warning("%s", notice)
         return done
 
     def _take_settings(self, fresh: DispatchConfig) -> None:
