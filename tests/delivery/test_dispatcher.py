@@ -8,7 +8,7 @@ from app.delivery.base import NotConfigured, Outgoing, Sent
 from app.delivery.retry import RetryPolicy
 from app.engine.clock import VirtualClock
 
-from .dispatch_channels import message_id
+from .dispatch_channels import message_id, open_test_channel
 from .dispatch_helpers import START, db, dispatcher, http, queue, rows, smtp  # noqa: F401 - fixtures
 
 
@@ -213,3 +213,32 @@ def test_not_configured_from_send_gives_the_claim_back_unchanged(db):
     done = Dispatcher(db, lambda name: NoSecret(), clock=clock).dispatch()
     assert done.notices() == ["email is not set up: 7 messages waiting (no SMTP password is stored)"]
     assert all((r["status"], r["attempts"], r["claim"]) == ("queued", 0, None) for r in rows(db).values())
+
+
+def test_connection_refused_is_a_passing_failure_on_every_channel(db):
+    """No server listens (it is down, or restarting): each message waits for its retry, none fails."""
+    from .dispatch_servers import free_port
+    from app.delivery.dispatcher import Dispatcher
+
+    clock = VirtualClock(START)
+    port = free_port()                      # nothing listens there
+    queue(db, ["ann@shop.test"])
+    queue(db, ["+15550001"], channel="sms")
+    queue(db, ["+15550002"], channel="whatsapp")
+    done = Dispatcher(db, lambda name: open_test_channel(name, port, f"http://127.0.0.1:{port}"),
+                      clock=clock).dispatch()
+    assert (done.retried, done.failed, done.unknown) == (3, 0, 0)
+    assert {(r["status"], r["error_code"]) for r in rows(db).values()} == {("queued", "connect")}
+
+
+def test_meta_whatsapp_errors_fail_at_once_with_their_code(db, http):
+    clock = VirtualClock(START)
+    http.answer("+15550001", (400, {"code": 131047, "message": "Re-engagement message: more than 24 hours have "
+                                                               "passed since the customer last replied"}, {}))
+    http.answer("+15550002", (400, {"code": 131026, "message": "Message undeliverable"}, {}))
+    queue(db, ["+15550001", "+15550002"], channel="whatsapp")
+    done = dispatcher(db, clock, http=http).dispatch()
+    found = rows(db)
+    assert done.failed == 2
+    assert (found["+15550001"]["error_code"], found["+15550002"]["error_code"]) == ("131047", "131026")
+    assert "24 hours" in found["+15550001"]["error"]
