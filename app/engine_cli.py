@@ -422,6 +422,9 @@ def add_commands(sub: argparse._SubParsersAction, db_parent: argparse.ArgumentPa
         p = command(sub, verb, partial(_go_live, verb=verb), text)
         p.add_argument("name", metavar="NAME", help="the journey's name or id")
         p.add_argument("-q", "--quiet", action="store_true", help="no hints")
+    from app.cli_outbox import add_outbox_commands     # journeys outbox status|send
+
+    add_outbox_commands(sub, db_parent)
     p = command(sub, "stats", cmd_stats, "Per-step statistics of a journey in the store.")
     p.add_argument("name", metavar="NAME", help="the journey's name or id")
     p.add_argument("--since", metavar="ISO")

@@ -15,7 +15,7 @@ from app.journey.validate import Problem
 from app.store.errors import NotFoundError
 from app.store.journeys import JourneyStore
 from app.store.sql import write_transaction
-from app.store.tables import runs
+from app.store.tables import messages, runs
 
 from .clock import Clock, SystemClock
 from .context import EventCache, JourneyCache, LiveJourney
@@ -46,6 +46,7 @@ class JourneyEngine:
         self.db = db
         self.clock: Clock = clock or SystemClock()
         self.channel: Channel = channel or RecordingChannel()
+        self._recording_by_default = channel is None
         self.journeys = JourneyCache()
         self.templates = TemplateCache()
         self.events = EventCache()
@@ -108,7 +109,8 @@ class JourneyEngine:
         JourneyStore(self.db, now=self.clock.now).set_status(journey_id, "paused")
 
     def stop(self, journey_id: str) -> int:
-        """Stops the journey and exits every active run (reason journey_stopped); returns how many."""
+        """Stops the journey, exits every active run (reason journey_stopped) and cancels its queued
+        messages (the dispatcher cancels any it claims later too); returns how many runs exited."""
         JourneyStore(self.db, now=self.clock.now).set_status(journey_id, "stopped")
         now = self.clock.now()
         with write_transaction(self.db) as conn:
@@ -118,6 +120,9 @@ class JourneyEngine:
             for run in found:
                 batch.finish(run, "exited", now, "journey_stopped")
             batch.flush(now)
+            # Its messages not handed to a channel yet go nowhere now (those being sent finish).
+            conn.execute(messages.update().where(messages.c.journey_id == journey_id, messages.c.status == "queued")
+                         .values(status="cancelled", error="the journey was stopped before it was sent"))
         return len(found)
 
     # -- the three jobs ----------------------------------------------------------
@@ -238,12 +243,19 @@ class JourneyEngine:
         journey_failed(batch, journey.id, trigger.id if trigger else None, now, exc, "its time-based scan")
 
     def hand_off(self, batch_size: int | None = None) -> int:
+        """Hands due messages to this engine's channel (the simulator's and the tests' recording one) and
+        marks them sent. Live messages leave through the outbox dispatcher (app/delivery/dispatcher.py),
+        never through here: on the system clock without a channel given, this refuses (RuntimeError)
+        rather than pretend that messages went out."""
+        if self._recording_by_default and not self.clock.virtual:
+            raise RuntimeError("live messages are sent by the outbox dispatcher (app.delivery.dispatcher), "
+                               "not handed to the recording channel")
         if batch_size is None:
             return hand_off(self.db, self.channel, self.clock)
         return hand_off(self.db, self.channel, self.clock, batch_size)
 
     def run_due(self) -> None:
-        """One round of everything, as the scheduler's jobs would do it."""
+        """One round of everything, as the scheduler's jobs would do it (the outbox: see `hand_off`)."""
         self.scan()
         self.tick()
         self.hand_off()

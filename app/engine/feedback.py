@@ -43,7 +43,10 @@ EMAIL_ONLY = frozenset({"message_opened", "message_clicked"})
 # The channel a feedback event without one is about: opens and clicks are tracked in email, read
 # receipts come from WhatsApp. Others (deliveries, failures, replies) come from every channel: no default.
 DEFAULT_CHANNEL = {**{kind: "email" for kind in EMAIL_ONLY}, "message_read": "whatsapp"}
-_STATUS_RANK = {"queued": 0, "sent": 1, "delivered": 2, "opened": 3, "clicked": 4, "replied": 5}
+# `unknown` (the dispatcher could not tell whether the provider took it) ranks as sent: a delivery report
+# on it shows that it did leave.
+_STATUS_RANK = {"queued": 0, "sending": 0, "sent": 1, "unknown": 1, "delivered": 2, "opened": 3, "clicked": 4,
+                "replied": 5}
 _NOT_RECEIVED = ("cancelled", "failed")     # never reached the contact: no feedback can be about them
 
 log = logging.getLogger(__name__)
@@ -59,6 +62,13 @@ _LATEST_ON_CHANNEL = (
            messages.c.created_at <= bindparam("at"),
            # Two comparisons rather than NOT IN: an expanding IN is re-rendered on every execution.
            messages.c.status != "cancelled", messages.c.status != "failed")
+    .order_by(messages.c.created_at.desc(), messages.c.id.desc()).limit(1))
+# A failure report is about the latest message even when that one is known to have failed already (the
+# dispatcher failed it, and a bounce for it comes too): it must not land on an older message instead.
+_LATEST_FAILURE_CANDIDATE = (
+    select(*_FEEDBACK_COLUMNS)
+    .where(messages.c.contact_id == bindparam("cid"), messages.c.channel == bindparam("channel"),
+           messages.c.created_at <= bindparam("at"), messages.c.status != "cancelled")
     .order_by(messages.c.created_at.desc(), messages.c.id.desc()).limit(1))
 
 
@@ -106,8 +116,8 @@ def named_channel(kind: str, props: dict[str, Any]) -> str | None:
 def _new_status(current: str, status: str) -> str:
     if status == "failed":
         return "failed"
-    # A queued row keeps its status, so the outbox still hands it off.
-    if current != "queued" and _STATUS_RANK.get(status, -1) > _STATUS_RANK.get(current, 99):
+    # A queued (or claimed) row keeps its status, so the dispatcher still sends it and records the result.
+    if current not in ("queued", "sending") and _STATUS_RANK.get(status, -1) > _STATUS_RANK.get(current, 99):
         return status
     return current
 
@@ -149,11 +159,15 @@ def _named(batch: Batch, contact: ContactView, kind: str, props: dict[str, Any])
     return dict(row._mapping)
 
 
-def _latest_on_channel(batch: Batch, contact: ContactView, channel: str, at: datetime) -> dict[str, Any] | None:
-    """The contact's latest message on `channel` created at or before `at`, written or still buffered."""
+def _latest_on_channel(batch: Batch, contact: ContactView, channel: str, at: datetime,
+                       failure: bool = False) -> dict[str, Any] | None:
+    """The contact's latest message on `channel` created at or before `at`, written or still buffered
+    (for a failure report, `failure`, one that failed already counts too)."""
     pending = batch.latest_pending_message(contact.id, channel=channel, at=at)
-    pending = pending if pending is not None and pending["status"] not in _NOT_RECEIVED else None
-    row = batch.conn.execute(_LATEST_ON_CHANNEL, {"cid": contact.id, "channel": channel, "at": at}).first()
+    skipped = ("cancelled",) if failure else _NOT_RECEIVED
+    pending = pending if pending is not None and pending["status"] not in skipped else None
+    query = _LATEST_FAILURE_CANDIDATE if failure else _LATEST_ON_CHANNEL
+    row = batch.conn.execute(query, {"cid": contact.id, "channel": channel, "at": at}).first()
     if row is not None and (pending is None or row.created_at > pending["created_at"]):
         return dict(row._mapping)
     return pending      # buffered rows were queued after the written ones: at equal times they are newer
@@ -168,7 +182,8 @@ def record_feedback(batch: Batch, contact: ContactView, kind: str, props: dict[s
         row = _named(batch, contact, kind, props)
     else:
         channel = named_channel(kind, props)
-        row = _latest_on_channel(batch, contact, channel, at) if channel is not None else None
+        row = (_latest_on_channel(batch, contact, channel, at, failure=kind == "message_failed")
+               if channel is not None else None)
     if row is None:
         log.info("%s for contact %s at %s matches no message: ignored", kind, contact.id, at.isoformat())
         return Feedback(None, False)

@@ -1,7 +1,9 @@
 """The live engine: APScheduler 3 runs a handful of jobs, never one per contact.
 
 Jobs: `tick` (advance due runs in batches), `scan` (time-based triggers) and
-`outbox` (hand queued messages to the channel). Each job coalesces missed runs
+`outbox` (the dispatcher, app/delivery/dispatcher.py, passed in as `outbox`: the
+engine itself knows no channel; without one, messages stay queued for
+`journeys outbox send`, and nothing pretends they were sent). Each job coalesces missed runs
 into one and runs however late it starts (misfire_grace_time=None): APScheduler's
 default of one second silently drops a job that starts late (a busy machine, a
 laptop waking from sleep), and a dropped tick would leave contacts waiting. Every
@@ -11,7 +13,7 @@ job only advances what is due, so running it late is always right.
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from typing import Callable, Protocol
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -22,16 +24,31 @@ log = logging.getLogger(__name__)
 JOB_DEFAULTS = {"coalesce": True, "misfire_grace_time": None, "max_instances": 1}
 
 
+class Outbox(Protocol):
+    """What the live engine runs as its outbox job (app.delivery.dispatcher.Dispatcher)."""
+
+    def dispatch(self) -> object:
+        """Sends what is due now (one round)."""
+        ...
+
+    def stop(self) -> None:
+        """Ends a round in progress soon (the message in hand is finished, the rest stays queued)."""
+        ...
+
+
 class LiveEngine:
-    def __init__(self, engine: JourneyEngine, *, tick_seconds: float = 5, scan_seconds: float = 60,
-                 outbox_seconds: float = 5, on_error: Callable[[str, BaseException], None] | None = None) -> None:
+    def __init__(self, engine: JourneyEngine, *, outbox: Outbox | None = None, tick_seconds: float = 5,
+                 scan_seconds: float = 60, outbox_seconds: float = 5,
+                 on_error: Callable[[str, BaseException], None] | None = None) -> None:
         self.engine = engine
+        self.outbox = outbox
         self.on_error = on_error
         self.scheduler = BackgroundScheduler(job_defaults=JOB_DEFAULTS, timezone="UTC")
         self.scheduler.add_job(self._guard("tick", engine.tick), "interval", seconds=tick_seconds, id="tick")
         self.scheduler.add_job(self._guard("scan", engine.scan), "interval", seconds=scan_seconds, id="scan")
-        self.scheduler.add_job(self._guard("outbox", engine.hand_off), "interval", seconds=outbox_seconds,
-                               id="outbox")
+        if outbox is not None:
+            self.scheduler.add_job(self._guard("outbox", outbox.dispatch), "interval", seconds=outbox_seconds,
+                                   id="outbox")
 
     def _guard(self, name: str, job: Callable[[], object]) -> Callable[[], None]:
         """A failing job is reported and retried at its next interval; the scheduler keeps going."""
@@ -48,6 +65,8 @@ class LiveEngine:
         self.scheduler.start()
 
     def stop(self, wait: bool = True) -> None:
+        if self.outbox is not None:
+            self.outbox.stop()          # a long round (a rate-limited burst) ends after its current message
         if self.scheduler.running:
             self.scheduler.shutdown(wait=wait)
 

@@ -23,6 +23,7 @@ from app.engine.stats import JourneyStats, journey_stats
 from app.store.journeys import JourneyStore
 
 if TYPE_CHECKING:
+    from app.delivery.dispatcher import Dispatcher
     from app.engine.engine import JourneyEngine
     from app.engine.scheduler import LiveEngine
 
@@ -57,11 +58,31 @@ class _Job(QRunnable):
         self.host._finished.emit(self.ticket, outcome)
 
 
+class _Outbox:
+    """The live engine's outbox job: one dispatcher round, its notices passed on when they change."""
+
+    def __init__(self, dispatcher: "Dispatcher", notify: Callable[[str], None]) -> None:
+        self.dispatcher, self.notify, self._said = dispatcher, notify, ""
+
+    def dispatch(self) -> object:
+        done = self.dispatcher.dispatch()
+        text = "; ".join(done.notices())
+        if text != self._said:
+            self._said = text
+            if text:
+                self.notify(text)
+        return done
+
+    def stop(self) -> None:
+        self.dispatcher.stop()
+
+
 class EngineHost(QObject):
     """Owns the app's JourneyEngine; `submit` runs work on the worker and calls back on the GUI thread."""
 
     _finished = Signal(int, object)
     job_failed = Signal(str, str)           # job name, message (from the scheduler's thread, queued)
+    delivery_notice = Signal(str)           # "email is not set up: 12 messages waiting" (when it changes)
 
     def __init__(self, db: Engine, clock: Clock | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -92,7 +113,13 @@ class EngineHost(QObject):
         if self.live is None:
             from app.engine.scheduler import LiveEngine
 
-            self.live = LiveEngine(self.engine, on_error=lambda name, exc: self.job_failed.emit(name, str(exc)))
+            from app.delivery.channels import live_dispatcher
+
+            # The outbox job is the real dispatcher: messages leave through the channels set up in
+            # Settings → Channels (a channel not set up keeps its messages queued, and says so).
+            outbox = _Outbox(live_dispatcher(self.db, self.clock), self.delivery_notice.emit)
+            self.live = LiveEngine(self.engine, outbox=outbox,
+                                   on_error=lambda name, exc: self.job_failed.emit(name, str(exc)))
             self.live.start()
 
     def shutdown(self) -> None:

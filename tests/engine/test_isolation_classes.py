@@ -5,6 +5,7 @@ delivers alone, at the same times; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import threading
+from types import SimpleNamespace
 from datetime import timedelta
 from typing import Any
 
@@ -190,7 +191,9 @@ def test_the_live_engine_keeps_ticking_beside_a_poisoned_journey(world, alone):
     world.clock.set(t("2026-03-02T12:00:00Z"))
     errors: list[str] = []
     went = threading.Event()
-    live = LiveEngine(world.engine, tick_seconds=0.05, scan_seconds=0.05, outbox_seconds=0.05,
+    # The outbox job hands messages to the world's recording channel (in the app: the dispatcher).
+    outbox = SimpleNamespace(dispatch=world.engine.hand_off, stop=lambda: None)
+    live = LiveEngine(world.engine, outbox=outbox, tick_seconds=0.05, scan_seconds=0.05, outbox_seconds=0.05,
                       on_error=lambda name, exc: errors.append(name))
     original = world.channel.send
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import time
 from datetime import datetime, timezone
 
+from app.delivery.base import Outgoing, Sent
+from app.delivery.dispatcher import Dispatcher
 from app.engine.clock import SystemClock
 from app.engine.engine import JourneyEngine
 from app.engine.ingest import EventIn
@@ -44,11 +46,40 @@ def test_stats_per_node_and_journey_over_a_time_range(world):
     assert everything.entered == 3 and everything.active == 0
 
 
-def test_live_engine_jobs_coalesce_and_tolerate_lateness(tmp_path):
+class Kept:
+    """A channel (app/delivery/base.py) that keeps what it is given: the live engine's outbox job is the
+    dispatcher, which sends through channels like this one."""
+
+    def __init__(self) -> None:
+        self.sent: list[Outgoing] = []
+
+    def send(self, message: Outgoing) -> Sent:
+        self.sent.append(message)
+        return Sent(f"kept-{message.message_id}")
+
+    def close(self) -> None:
+        pass
+
+
+def test_live_engine_without_an_outbox_job_leaves_messages_queued(tmp_path):
+    """Nothing pretends a message was sent: without a dispatcher there is no outbox job at all."""
     from app.store.db import open_database
 
     db = open_database(f"sqlite:///{tmp_path / 'live.sqlite3'}")
     live = LiveEngine(JourneyEngine(db, SystemClock()))
+    try:
+        live.start()
+        assert {job.id for job in live.scheduler.get_jobs()} == {"tick", "scan"}
+    finally:
+        live.stop()
+        db.dispose()
+
+
+def test_live_engine_jobs_coalesce_and_tolerate_lateness(tmp_path):
+    from app.store.db import open_database
+
+    db = open_database(f"sqlite:///{tmp_path / 'live.sqlite3'}")
+    live = LiveEngine(JourneyEngine(db, SystemClock()), outbox=Dispatcher(db, lambda name: Kept()))
     try:
         live.start()
         jobs = {job.id: job for job in live.scheduler.get_jobs()}
@@ -73,7 +104,8 @@ def test_live_engine_moves_contacts_on_the_system_clock(tmp_path):
     wait = journey.add_node("wait", {"mode": "duration", "delay": {"amount": 1, "unit": "minutes"}})
     chain(journey, journey.trigger(), wait, send_node(journey))
     install_journey(db, journey, datetime.now(timezone.utc))
-    live = LiveEngine(engine, tick_seconds=0.05, outbox_seconds=0.05)
+    kept = Kept()
+    live = LiveEngine(engine, outbox=Dispatcher(db, lambda name: kept), tick_seconds=0.05, outbox_seconds=0.05)
     try:
         live.start()
         engine.ingest([EventIn("ann", "cart_abandoned", datetime.now(timezone.utc))])
@@ -94,7 +126,7 @@ def test_live_engine_moves_contacts_on_the_system_clock(tmp_path):
             time.sleep(0.05)
         else:
             raise AssertionError("the live engine did not send within 20 s")
-        assert [m["subject"] for m in engine.channel.sent] == ["Hello Ann"]
+        assert [m.subject for m in kept.sent] == ["Hello Ann"]
     finally:
         live.stop()
         db.dispose()
