@@ -5,13 +5,14 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.journey.schema import parse_datetime
 from app.journey.settings import allows_unknown
 from app.journey.template_filters import ZONE_VARIABLE
 from app.journey.template_limits import budget
-from app.store.tables import messages
+from app.journey.node_kinds import WHATSAPP_WINDOW_HOURS, WA_TEXT, whatsapp_template_step
+from app.store.tables import events, messages
 
 from .consent import SUBSCRIBED, UNSUBSCRIBED, allowed, channel_name
 from .runs import message_key
@@ -98,6 +99,32 @@ def _timing_hold(step: Step, channel: str) -> Result | None:
     return None
 
 
+_VARIABLE = "WhatsApp variable "      # how a template variable is named in errors and the missing list
+_WHATSAPP_WINDOW = timedelta(hours=WHATSAPP_WINDOW_HOURS)
+_WROTE_RECENTLY = (select(events.c.id)
+                   .where(events.c.contact_id == bindparam("cid"), events.c.type == "message_received",
+                          events.c.occurred_at > bindparam("since"), events.c.occurred_at <= bindparam("at"))
+                   .limit(1))
+
+
+def _inside_whatsapp_window(step: Step) -> bool:
+    """Whether the contact wrote to the business (a `message_received` event) within the 24 hours before
+    the step: only then may free WhatsApp text go out (Meta's customer-service window). One indexed
+    look-up (events by contact and time); the events of this batch are stored before they are applied."""
+    return step.batch.conn.execute(_WROTE_RECENTLY, {
+        "cid": step.contact.id, "since": step.at - _WHATSAPP_WINDOW, "at": step.at}).first() is not None
+
+
+def _fields(config: dict[str, Any], channel: str) -> list[tuple[str, str]]:
+    """(name, source) of the fields to render: the email's subject and bodies, an SMS or free WhatsApp
+    text, or a WhatsApp template's variables ("WhatsApp variable 1", … in placeholder order: {{1}}, …)."""
+    if channel == "email":
+        return [(name, config[name]) for name in ("subject", "html", "text")]
+    if whatsapp_template_step(config):
+        return [(f"{_VARIABLE}{i}", str(item.get("value") or "")) for i, item in enumerate(config["wa_variables"], 1)]
+    return [("message", config["message"])]
+
+
 def send_template(step: Step) -> Result:
     config, contact, run = step.node.config, step.contact, step.run
     channel = config["channel"]
@@ -115,19 +142,22 @@ def send_template(step: Step) -> Result:
     held = _timing_hold(step, channel)
     if held is not None:
         return held
+    # Judged when the message would go (after quiet hours): WhatsApp refuses free text outside the window
+    # (Meta 131047, Twilio 63016), so it is never queued to fail.
+    if channel == "whatsapp" and config.get("wa_mode") == WA_TEXT and not _inside_whatsapp_window(step):
+        return _skip(step, "outside_whatsapp_window")
 
     context = step.batch.templates.variables({
         "contact": contact.template_data(), "event": step.batch.event_props(run), ZONE_VARIABLE: step.zone,
         "journey": {"name": step.journey.name, "description": step.journey.model.description}})
-    fields = ("subject", "html", "text") if channel == "email" else ("message",)
     fallback = config["fallback"] if config["missing"] == "fallback" else ""
     rendered = {}
     missing: list[str] = []
     # One budget (steps, 200 ms) for all of the message's fields; the first field in error stops the message.
     with budget(step.batch.templates.limits):
-        for name in fields:
+        for name, source in _fields(config, channel):
             key = (run.journey_id, run.version, step.node.id, name)
-            result = step.batch.templates.render(key, config[name], context, fallback)
+            result = step.batch.templates.render(key, source, context, fallback)
             if result.error:
                 # A real template error (not a missing value): the run stops, the batch goes on.
                 step.batch.log(run, step.node.id, "failed", step.at, reason="template_error",
@@ -135,6 +165,11 @@ def send_template(step: Step) -> Result:
                 return Stop("error", failed=True)
             rendered[name] = result.text
             missing.extend(result.missing)
+            if name.startswith(_VARIABLE) and not result.text.strip():
+                # WhatsApp refuses an empty template parameter (Twilio 21656, Meta 100): a value that
+                # printed nothing is a missing one, under the step's policy.
+                missing.append(name)
+                rendered[name] = fallback
     if rendered.get("subject"):
         # A subject is one header line: a line break from the data (`Ann\r\nBcc: …`) must not start another.
         rendered["subject"] = _LINE_BREAKS.sub(" ", rendered["subject"]).strip()
@@ -145,6 +180,13 @@ def send_template(step: Step) -> Result:
                        detail={"missing": sorted(set(missing))})
         return Stop("error", failed=True)
 
+    whatsapp_template = None
+    if whatsapp_template_step(config):
+        variables = [rendered[name] for name, _ in _fields(config, channel)]
+        if any(not v.strip() for v in variables):
+            return _skip(step, "missing_variable")      # the fallback text is empty too: nothing to fill in
+        whatsapp_template = {"name": config["wa_template"].strip(), "language": config["wa_language"].strip(),
+                             "variables": variables}
     text = rendered.get("text") if channel == "email" else rendered.get("message")
     step.batch.queue_message(dict(
         idempotency_key=message_key(run.id, step.node.id), run_id=run.id, journey_id=run.journey_id,
@@ -152,7 +194,7 @@ def send_template(step: Step) -> Result:
         sender=config.get("sender") or None, subject=rendered.get("subject"), body_text=text,
         body_html=rendered.get("html"), status="queued", scheduled_at=step.at, created_at=step.at,
         sent_at=None, delivered_at=None, opened_at=None, clicked_at=None, replied_at=None, failed_at=None,
-        unsubscribed_at=None, error=None))
+        unsubscribed_at=None, error=None, whatsapp_template=whatsapp_template))
     step.batch.log(run, step.node.id, "sent", step.at)   # channel, subject and text are in the outbox row
     run.state["last_message"] = step.node.id
     return Next()
