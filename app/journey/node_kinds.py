@@ -124,8 +124,7 @@ _TERMS_WITH_VALUE = ("unsubscribed_from", "subscribed_to", "has_tag", "lacks_tag
 # Twilio: https://www.twilio.com/docs/whatsapp/tutorial/send-whatsapp-notification-messages-templates)
 WA_TEMPLATE, WA_TEXT = "template", "text"
 WHATSAPP_WINDOW_HOURS = 24
-_WA_MODES = choices((WA_TEMPLATE, "Approved template (any time)"),
-                    (WA_TEXT, "Free text (only within 24 h of the contact's last message)"))
+_WA_MODES = choices((WA_TEMPLATE, "Approved template"), (WA_TEXT, "Free text (24-hour window only)"))
 # Meta: lowercase letters, digits and underscores; Twilio: the Content template's SID.
 _WA_TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}|HX[0-9a-fA-F]{32}")
 # The language codes WhatsApp templates are approved in: en, en_US, pt_BR, zh_CN, fil…
@@ -199,13 +198,13 @@ SEND_TEMPLATE = register(NodeKind(
         Field("text", TEMPLATE, "Plain-text body", visible_when={"channel": ("email",)}),
         Field("wa_mode", CHOICE, "WhatsApp message", default=WA_TEMPLATE, choices=_WA_MODES,
               visible_when={"channel": ("whatsapp",)},
-              help="Outside the 24-hour customer-service window WhatsApp delivers only templates it approved. "
-                   "Free text goes only to contacts who wrote to you within the last 24 hours; the others skip it."),
+              help="WhatsApp delivers a template any time, once Meta approved it. Free text goes only to contacts "
+                   "who wrote to you within the last 24 hours; everyone else skips this step."),
         Field("wa_template", TEXT, "Template name", required=True, max_length=512, visible_when=_WHATSAPP_TEMPLATE,
-              help="As approved in WhatsApp Manager, e.g. order_update; with Twilio, the Content SID (HX…)."),
+              help="e.g. order_update — with Twilio, HX…"),
         Field("wa_language", TEXT, "Template language", default="en_US", required=True, max_length=16,
-              visible_when=_WHATSAPP_TEMPLATE, help="The language the template was approved in, e.g. en_US, de, pt_BR."),
-        Field("wa_variables", LIST, "Template variables", visible_when=_WHATSAPP_TEMPLATE,
+              visible_when=_WHATSAPP_TEMPLATE, help="e.g. en_US, de, pt_BR"),
+        Field("wa_variables", LIST, "Template variables: {{1}}, {{2}}…", visible_when=_WHATSAPP_TEMPLATE,
               help="Variable 1 fills {{1}} in the template, variable 2 fills {{2}}, and so on; each may use "
                    "contact., event. and journey. values, e.g. {{ contact.first_name }}.",
               fields=(Field("value", TEMPLATE, "Value", required=True),)),
