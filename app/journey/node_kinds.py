@@ -31,6 +31,10 @@ REPORTED_STATUSES: dict[str, frozenset[str]] = {
     "sms": frozenset({"delivered", "replied", "failed", "unsubscribed"}),
     "whatsapp": frozenset({"delivered", "replied", "failed", "unsubscribed"}),
 }
+# What a message-status step may wait for: what the channel reports, and on WhatsApp also "opened": its
+# read receipts (Twilio's and Meta's status "read") arrive as `message_read`, which counts as an open.
+BRANCH_STATUSES: dict[str, frozenset[str]] = {**REPORTED_STATUSES,
+                                              "whatsapp": REPORTED_STATUSES["whatsapp"] | {"opened"}}
 
 
 _VARIABLE_RE = re.compile(r"\{\{\s*(.*?)\s*\}\}", re.S)

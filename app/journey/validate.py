@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from .model import Journey, Node
-from .node_kinds import CHANNEL_LABELS, REPORTED_STATUSES, WA_TEXT, WHATSAPP_WINDOW_HOURS
+from .node_kinds import BRANCH_STATUSES, CHANNEL_LABELS, WA_TEXT, WHATSAPP_WINDOW_HOURS
 from .checks import audit, check
 from .graph import JourneyGraph
 from .schema import (MAX_ID, MAX_NAME, MAX_POSITION, UNIT_MINUTES, Config, date_problem, is_finite_number,
@@ -211,7 +211,7 @@ def _check_status_refs(run: _Run, graph: JourneyGraph, trigger: str) -> None:
         elif not dominates(ref.id, node.id):
             run.add(ERROR, node, pointer, f"'{ref.title}' does not come before this step on every path",
                     "Choose a send step that every contact passes before reaching this one.")
-        elif node.config["status"] not in REPORTED_STATUSES.get(ref.config["channel"], frozenset()):
+        elif node.config["status"] not in BRANCH_STATUSES.get(ref.config["channel"], frozenset()):
             channel = CHANNEL_LABELS.get(ref.config["channel"], ref.config["channel"])
             run.add(WARNING, node, "/config/status", f"{channel} messages report no '{node.config['status']}' "
                     "status: every contact would take 'No'",

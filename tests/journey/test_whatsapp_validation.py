@@ -81,3 +81,20 @@ def test_the_card_says_which_template():
     config = get_kind("send_template").default_config() | {"channel": "whatsapp", "wa_template": "order_update"}
     assert summarize(config) == "WhatsApp · template order_update"
     assert summarize(config | {"wa_mode": "text", "message": "Hi {{ contact.first_name }}"}) == "WhatsApp · Hi ‹first_name›"
+
+
+def _branch_on(channel: str, status: str) -> list[str]:
+    journey = linear(("send_template", {"channel": channel, "message": "Hi", "wa_template": "order_update"}))
+    send = next(n for n in journey.nodes.values() if n.kind == "send_template")
+    branch = journey.add_node("message_status", {"step": send.id, "status": status})
+    journey.connect(send.id, branch.id)
+    branch.ends = ("yes", "no")
+    send.ends = ()
+    return [p.message for p in validate(journey) if p.node_id == branch.id]
+
+
+def test_a_whatsapp_read_receipt_can_be_waited_for_but_an_sms_open_cannot():
+    assert _branch_on("whatsapp", "opened") == []          # WhatsApp's "read" is an open
+    assert _branch_on("whatsapp", "delivered") == []
+    assert any("report no 'clicked'" in m for m in _branch_on("whatsapp", "clicked"))
+    assert any("report no 'opened'" in m for m in _branch_on("sms", "opened"))
