@@ -116,3 +116,33 @@ def test_a_version_1_whatsapp_step_keeps_sending_its_text_as_free_text():
     loaded = from_document(data)
     [step] = [n for n in loaded.nodes.values() if n.kind == "send_template"]
     assert step.config["wa_mode"] == "text" and step.config["message"] == "Hi {{ contact.first_name }}"
+
+
+def test_the_window_is_judged_when_the_message_would_go_after_quiet_hours(world):
+    journey = simple_journey(quiet_hours={"enabled": True, "start": "21:00", "end": "08:00"})
+    step = whatsapp_step(journey, wa_mode="text", message="Thanks!")
+    chain(journey, journey.trigger(), step)
+    world.contacts(CONTACTS)
+    world.install(journey)
+    # ann (Europe/London) wrote at 20:30 and the cart came at 22:00, in quiet hours: held until 08:00,
+    # when her message is 11.5 hours old — still inside.
+    world.event("ann", "message_received", "2026-03-02T20:30:00Z")
+    world.event("ann", "cart_abandoned", "2026-03-02T22:00:00Z")
+    # bob (America/New_York) wrote on Monday 01:00 local; cart at 22:30 local, held until 08:00 Tuesday:
+    # by then his message is 31 hours old.
+    world.event("bob", "message_received", "2026-03-02T06:00:00Z")
+    world.event("bob", "cart_abandoned", "2026-03-03T03:30:00Z")
+    world.advance_to("2026-03-04T00:00:00Z")
+    assert [m["channel"] for m in world.messages("ann")] == ["whatsapp"]
+    assert world.messages("bob") == []
+    assert [e["reason"] for e in world.log("bob", "skipped")] == ["outside_whatsapp_window"]
+    assert [e["reason"] for e in world.log("bob", "deferred")] == ["quiet_hours"]
+
+
+def test_the_simulators_activity_log_shows_the_template(world):
+    from app.engine.simulator import activity_log
+
+    journey, _ = one_step(world, **ORDER)
+    world.event("ann", "cart_abandoned", "2026-03-02T10:00:00Z", cart_id="C-9")
+    [line] = [x for x in activity_log(world.db, journey, journey.id) if x["action"] == "sent"]
+    assert line["template"] == {"name": "order_update", "language": "en_GB", "variables": ["Ann", "C-9 (London)"]}
