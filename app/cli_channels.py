@@ -258,8 +258,10 @@ def _message_id(text: str) -> int:
     return int(text)
 
 
-def add_channel_commands(sub: argparse._SubParsersAction, db_parent: argparse.ArgumentParser) -> None:
-    """Registers `channels`, `send-test` and `outbox` (called from app.engine_cli.add_commands)."""
+def add_channel_commands(sub: argparse._SubParsersAction, db_parent: argparse.ArgumentParser,
+                         outbox: argparse._SubParsersAction | None = None) -> None:
+    """Registers `channels`, `send-test` and `outbox unknown|resend` (in `outbox`, the group
+    app.cli_outbox made, when given; called from app.engine_cli.add_commands)."""
     def command(parent: argparse._SubParsersAction, name: str, handler: Callable[[argparse.Namespace], int],
                 help_text: str) -> argparse.ArgumentParser:
         p = parent.add_parser(name, parents=[db_parent], help=help_text, description=help_text)
@@ -297,8 +299,9 @@ def add_channel_commands(sub: argparse._SubParsersAction, db_parent: argparse.Ar
                    help="an email address for an email step, a phone number (+4915123456789) for SMS or WhatsApp")
     p.add_argument("--contact", metavar="ID", help="render for this contact (default: a sample contact)")
 
-    outbox = sub.add_parser("outbox", help="Messages in the outbox.").add_subparsers(
-        dest="outbox_command", required=True, metavar="ACTION")
+    if outbox is None:
+        outbox = sub.add_parser("outbox", help="Messages in the outbox.").add_subparsers(
+            dest="outbox_command", required=True, metavar="ACTION")
     p = command(outbox, "unknown", cmd_outbox_unknown,
                 "List the messages whose fate is unknown (they may have arrived), newest first.")
     p.add_argument("--limit", type=int, default=50, metavar="N", help="show at most N (default 50)")

@@ -137,7 +137,9 @@ def _summary(done: Any) -> str:
     return ", ".join(parts)
 
 
-def add_outbox_commands(sub: argparse._SubParsersAction, db_parent: argparse.ArgumentParser) -> None:
+def add_outbox_commands(sub: argparse._SubParsersAction,
+                        db_parent: argparse.ArgumentParser) -> argparse._SubParsersAction:
+    """Adds `journeys outbox status|send`; returns the `outbox` group for its other actions."""
     outbox = sub.add_parser("outbox", help="Show the outbox or send its due messages.").add_subparsers(
         dest="outbox_command", required=True, metavar="ACTION")
     p = outbox.add_parser("status", parents=[db_parent], help="Messages per channel and status, with examples of "
@@ -157,3 +159,4 @@ def add_outbox_commands(sub: argparse._SubParsersAction, db_parent: argparse.Arg
     p.add_argument("--channels", metavar="MODULE:FUNCTION", default=None,
                    help="use other channels: FUNCTION(db) returns open_channel(name) (tests, benchmarks)")
     p.set_defaults(handler=cmd_outbox_send)
+    return outbox

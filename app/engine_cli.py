@@ -424,11 +424,11 @@ def add_commands(sub: argparse._SubParsersAction, db_parent: argparse.ArgumentPa
         p.add_argument("-q", "--quiet", action="store_true", help="no hints")
     from app.cli_outbox import add_outbox_commands     # journeys outbox status|send
 
-    add_outbox_commands(sub, db_parent)
+    outbox = add_outbox_commands(sub, db_parent)
     p = command(sub, "stats", cmd_stats, "Per-step statistics of a journey in the store.")
     p.add_argument("name", metavar="NAME", help="the journey's name or id")
     p.add_argument("--since", metavar="ISO")
     p.add_argument("--until", metavar="ISO")
     from app.cli_channels import add_channel_commands     # channels, send-test, outbox (issue 10)
 
-    add_channel_commands(sub, db_parent)
+    add_channel_commands(sub, db_parent, outbox)

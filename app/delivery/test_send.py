@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from app.engine.context import ContactView, load_contacts
-from app.engine.message_render import RenderedMessage, message_context, render_message, render_whatsapp_template
+from app.engine.message_render import RenderedMessage, message_context, render_message
 from app.engine.templating import TemplateCache
 from app.engine.timeutil import contact_zone
 from app.journey.model import Journey, Node
@@ -171,20 +171,16 @@ def prepare_test(db: Engine, journey: Journey, step_ref: str, to: str, contact_i
                               f"{'is' if len(message.missing) == 1 else 'are'} missing, and the step {action} "
                               "then (If a variable is missing); nothing was sent. Choose another contact or "
                               "give the step a fallback text.")
-    template = None
-    if channel == "whatsapp":       # an approved template (outside the 24-hour window), its variables rendered
-        cache = TemplateCache()
-        context = message_context(cache, contact.template_data(), event, _zone(db, journey, contact), journey.name,
-                                  journey.description)
-        template, problem = render_whatsapp_template(cache, step.config.get("whatsapp_template"), context,
-                                                     (journey.id, 0, step.id))
-        if problem:
-            raise SendTestRefused(f"{step.title}: the WhatsApp template's {problem}")
+    template = message.whatsapp_template     # an approved WhatsApp template, its variables rendered
+    if template is not None and any(not v.strip() for v in template["variables"]):
+        raise SendTestRefused(f"{step.title}: for {who}, a WhatsApp template variable prints nothing and the "
+                              "fallback text is empty; nothing was sent. Choose another contact or give the "
+                              "step a fallback text.")
     outgoing = Outgoing(
         message_id=0, idempotency_key=key, channel=channel, recipient=recipient,
         sender=step.config.get("sender") or None,
         subject=_marked(message.subject) if channel == "email" else None,
-        body_text=(message.text if channel == "email" else _marked(message.text)) or None,
+        body_text=(message.text if channel == "email" or template is not None else _marked(message.text)) or None,
         body_html=message.html or None,
         whatsapp_template=template,
         test=True)

@@ -6,6 +6,9 @@ Which message an event is about:
   `message_id` on each `sent` line). It must be a message of the same contact;
   an id that is unknown, another contact's, or of another channel than the one
   the event names is ignored (counted as unmatched), never applied elsewhere.
+- `properties.provider_id` names it by the provider's id for it (a Twilio SID, a Meta wamid, as in
+  their status webhooks saved as events): the same rule, a message of the same contact only; when
+  both are given they must name the same message.
 - Without an id, the contact's latest message, sent at or before the event, on
   the channel the event names: `properties.channel` (`email`, `sms`,
   `whatsapp`); opens and clicks without one are email's (email is where opens
@@ -54,8 +57,12 @@ log = logging.getLogger(__name__)
 _STAMPED = ("delivered", "opened", "clicked", "replied", "failed", "unsubscribed")
 _FEEDBACK_COLUMNS = (messages.c.id, messages.c.run_id, messages.c.journey_id, messages.c.node_id, messages.c.status,
                      messages.c.channel, messages.c.created_at, *(messages.c[f"{s}_at"] for s in _STAMPED))
-_MESSAGE_BY_ID = select(*_FEEDBACK_COLUMNS).where(messages.c.id == bindparam("mid"),
-                                                  messages.c.contact_id == bindparam("cid"))
+_MESSAGE_BY_ID = select(*_FEEDBACK_COLUMNS, messages.c.provider_id).where(
+    messages.c.id == bindparam("mid"), messages.c.contact_id == bindparam("cid"))
+_MESSAGE_BY_PROVIDER_ID = select(*_FEEDBACK_COLUMNS, messages.c.provider_id).where(
+    messages.c.provider_id == bindparam("pid"), messages.c.contact_id == bindparam("cid")).order_by(
+    messages.c.id.desc()).limit(1)
+_PROVIDER_ID_LENGTH = 200     # messages.provider_id
 _LATEST_ON_CHANNEL = (
     select(*_FEEDBACK_COLUMNS)
     .where(messages.c.contact_id == bindparam("cid"), messages.c.channel == bindparam("channel"),
@@ -143,13 +150,36 @@ def _message_number(value: Any) -> int | None:
     return _message_number(int(text))
 
 
-def _named(batch: Batch, contact: ContactView, kind: str, props: dict[str, Any]) -> dict[str, Any] | None:
-    """The message `message_id` names, if it is this contact's and on the channel the event names."""
-    number = _message_number(props.get("message_id"))
-    if number is None:
+def provider_id_of(props: dict[str, Any]) -> str | None:
+    """The provider's message id an event names (`provider_id`: a Twilio SID, a Meta wamid), or None."""
+    value = props.get("provider_id")
+    if not isinstance(value, str) or not value.strip() or len(value.strip()) > _PROVIDER_ID_LENGTH:
         return None
-    batch.write_pending(contact.id)        # ids are given when rows are written
-    row = batch.conn.execute(_MESSAGE_BY_ID, {"mid": number, "cid": contact.id}).first()
+    return value.strip()
+
+
+def names_message(props: dict[str, Any]) -> bool:
+    """Whether an event names its message (by `message_id` or `provider_id`) rather than leaving it to be found."""
+    return props.get("message_id") is not None or props.get("provider_id") is not None
+
+
+def _named(batch: Batch, contact: ContactView, kind: str, props: dict[str, Any]) -> dict[str, Any] | None:
+    """The message `message_id` (or `provider_id`) names, if it is this contact's and on the channel the
+    event names."""
+    provider_id = provider_id_of(props)
+    if props.get("message_id") is not None:
+        number = _message_number(props.get("message_id"))
+        if number is None:
+            return None
+        batch.write_pending(contact.id)        # ids are given when rows are written
+        row = batch.conn.execute(_MESSAGE_BY_ID, {"mid": number, "cid": contact.id}).first()
+        if row is not None and provider_id is not None and row.provider_id != provider_id:
+            return None                         # the two ids name different messages: neither is trusted
+    elif provider_id is not None:
+        # Provider ids are given when a message is sent, so every such row is written already.
+        row = batch.conn.execute(_MESSAGE_BY_PROVIDER_ID, {"pid": provider_id, "cid": contact.id}).first()
+    else:
+        return None
     if row is None or row.status == "cancelled":
         return None
     explicit = given_channel(props)
@@ -178,7 +208,7 @@ def record_feedback(batch: Batch, contact: ContactView, kind: str, props: dict[s
     """Stamps `{status}_at` on the message the event is about (see the module's docstring) the first
     time, counts it on the step that sent it, and returns the run waiting at a branch on it, if any."""
     status = FEEDBACK.get(kind, "unsubscribed")
-    if props.get("message_id") is not None:
+    if names_message(props):
         row = _named(batch, contact, kind, props)
     else:
         channel = named_channel(kind, props)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from app.journey.node_kinds import whatsapp_template_step
 from app.journey.template_filters import ZONE_VARIABLE
 from app.journey.template_limits import budget
 
@@ -20,9 +21,19 @@ from .templating import TemplateCache
 _LINE_BREAKS = re.compile(r"\s*[\r\n\v\f\x85\u2028\u2029]+\s*")
 
 
-def message_fields(channel: str) -> tuple[str, ...]:
-    """The template fields a message of `channel` has: email subject, HTML and plain text; else the text."""
-    return ("subject", "html", "text") if channel == "email" else ("message",)
+WHATSAPP_VARIABLE = "WhatsApp variable "    # how a template variable is named in errors and the missing list
+
+
+def message_fields(config: dict[str, Any]) -> list[tuple[str, str]]:
+    """(name, template source) of the fields a send step renders: the email's subject, HTML and plain
+    text; an SMS or free WhatsApp text; or an approved WhatsApp template's variables ("WhatsApp
+    variable 1", … in placeholder order: {{1}}, {{2}}, …)."""
+    if config["channel"] == "email":
+        return [(name, config.get(name, "")) for name in ("subject", "html", "text")]
+    if whatsapp_template_step(config):
+        return [(f"{WHATSAPP_VARIABLE}{i}", str(item.get("value") or ""))
+                for i, item in enumerate(config.get("wa_variables") or [], 1)]
+    return [("message", config.get("message", ""))]
 
 
 @dataclass(frozen=True)
@@ -36,6 +47,7 @@ class RenderedMessage:
     missing: tuple[str, ...]
     error: tuple[str, str] | None = None
     policy: str = "fallback"          # the step's `missing`: fallback, skip or fail
+    whatsapp_template: dict[str, Any] | None = None   # {"name", "language", "variables": [text, …]}
 
     @property
     def refused(self) -> str | None:
@@ -75,37 +87,27 @@ def render_message(templates: TemplateCache, config: dict[str, Any], context: di
     compiled templates in `templates`' cache. All fields share one render budget (steps, 200 ms); the
     first field in error stops the message. The subject comes back as one line. Never raises."""
     channel = config["channel"]
-    fallback = config.get("fallback", "") if config.get("missing", "fallback") == "fallback" else ""
+    policy = config.get("missing", "fallback")
+    fallback = config.get("fallback", "") if policy == "fallback" else ""
     rendered: dict[str, str] = {}
     missing: list[str] = []
     with budget(templates.limits):
-        for name in message_fields(channel):
-            result = templates.render((*key, name), config.get(name, ""), context, fallback)
+        for name, source in message_fields(config):
+            result = templates.render((*key, name), source, context, fallback)
             if result.error:
-                return RenderedMessage(channel, rendered, tuple(dict.fromkeys(missing)), (name, result.error),
-                                       config.get("missing", "fallback"))
+                return RenderedMessage(channel, rendered, tuple(dict.fromkeys(missing)), (name, result.error), policy)
             rendered[name] = result.text
             missing.extend(result.missing)
+            if name.startswith(WHATSAPP_VARIABLE) and not result.text.strip():
+                # WhatsApp refuses an empty template parameter (Twilio 21656, Meta 100): a value that
+                # printed nothing is a missing one, under the step's policy.
+                missing.append(name)
+                rendered[name] = fallback
     if rendered.get("subject"):
         # A subject is one header line: a line break from the data (`Ann\r\nBcc: …`) must not start another.
         rendered["subject"] = _LINE_BREAKS.sub(" ", rendered["subject"]).strip()
-    return RenderedMessage(channel, rendered, tuple(dict.fromkeys(missing)), None, config.get("missing", "fallback"))
-
-
-def render_whatsapp_template(templates: TemplateCache, template: Any, context: dict[str, Any],
-                             key: tuple[str, int, str], fallback: str = "") -> tuple[dict[str, Any] | None, str | None]:
-    """A WhatsApp step's approved template with its variables rendered: ({"name", "language", "variables":
-    [text, …]}, None), or (None, error) when a variable cannot be rendered; (None, None) without a template.
-    Each variable is a Jinja expression (`contact.first_name`, `event.total | money`), rendered as plain
-    text for its numbered placeholder ({{1}}, {{2}}, … in the template Meta or Twilio approved)."""
-    if not isinstance(template, dict) or not template.get("name"):
-        return None, None
-    values = []
-    for i, expression in enumerate(template.get("variables") or []):
-        source = str(expression).strip()
-        source = source if source.startswith("{{") else "{{ " + source + " }}"
-        result = templates.render((*key, f"whatsapp_variable_{i + 1}"), source, context, fallback)
-        if result.error:
-            return None, f"variable {{{{{i + 1}}}}}: {result.error}"
-        values.append(result.text)
-    return {"name": str(template["name"]), "language": str(template.get("language") or "en"), "variables": values}, None
+    template = None
+    if whatsapp_template_step(config):
+        template = {"name": config["wa_template"].strip(), "language": config["wa_language"].strip(),
+                    "variables": [rendered[name] for name, _ in message_fields(config)]}
+    return RenderedMessage(channel, rendered, tuple(dict.fromkeys(missing)), None, policy, template)

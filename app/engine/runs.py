@@ -80,7 +80,8 @@ _LOG_FIELDS = ("run_id", "journey_id", "node_id", "contact_id", "at", "action", 
 _INSERT_LOGS = Many(lambda _: run_log.insert().values({c: bindparam(c) for c in _LOG_FIELDS}))
 MESSAGE_FIELDS = ("idempotency_key", "run_id", "journey_id", "node_id", "contact_id", "channel", "recipient",
                   "sender", "subject", "body_text", "body_html", "status", "scheduled_at", "created_at", "sent_at",
-                  "delivered_at", "opened_at", "clicked_at", "replied_at", "failed_at", "unsubscribed_at", "error")
+                  "delivered_at", "opened_at", "clicked_at", "replied_at", "failed_at", "unsubscribed_at", "error",
+                  "whatsapp_template")
 _INSERT_OUTBOX = Many(lambda dialect: insert_or_ignore(messages, dialect, ["idempotency_key"]).values(
     {c: bindparam(c) for c in MESSAGE_FIELDS}))
 _ADD_TAG = Many(lambda dialect: insert_or_ignore(contact_tags, dialect, ["contact_id", "tag"]).values(

@@ -4,11 +4,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.journey.schema import parse_datetime
 from app.journey.settings import allows_unknown
-from app.store.tables import messages
+from app.journey.node_kinds import WHATSAPP_WINDOW_HOURS, WA_TEXT
+from app.store.tables import events, messages
 
 from .consent import SUBSCRIBED, UNSUBSCRIBED, allowed, channel_name
 from .message_render import message_context, render_message
@@ -95,6 +96,21 @@ def _timing_hold(step: Step, channel: str) -> Result | None:
     return None
 
 
+_WHATSAPP_WINDOW = timedelta(hours=WHATSAPP_WINDOW_HOURS)
+_WROTE_RECENTLY = (select(events.c.id)
+                   .where(events.c.contact_id == bindparam("cid"), events.c.type == "message_received",
+                          events.c.occurred_at > bindparam("since"), events.c.occurred_at <= bindparam("at"))
+                   .limit(1))
+
+
+def _inside_whatsapp_window(step: Step) -> bool:
+    """Whether the contact wrote to the business (a `message_received` event) within the 24 hours before
+    the step: only then may free WhatsApp text go out (Meta's customer-service window). One indexed
+    look-up (events by contact and time); the events of this batch are stored before they are applied."""
+    return step.batch.conn.execute(_WROTE_RECENTLY, {
+        "cid": step.contact.id, "since": step.at - _WHATSAPP_WINDOW, "at": step.at}).first() is not None
+
+
 def send_template(step: Step) -> Result:
     config, contact, run = step.node.config, step.contact, step.run
     channel = config["channel"]
@@ -112,6 +128,10 @@ def send_template(step: Step) -> Result:
     held = _timing_hold(step, channel)
     if held is not None:
         return held
+    # Judged when the message would go (after quiet hours): WhatsApp refuses free text outside the window
+    # (Meta 131047, Twilio 63016), so it is never queued to fail.
+    if channel == "whatsapp" and config.get("wa_mode") == WA_TEXT and not _inside_whatsapp_window(step):
+        return _skip(step, "outside_whatsapp_window")
 
     idempotency_key = message_key(run.id, step.node.id)
     # The link that unsubscribes the contact: signed with the message's idempotency key, so the
@@ -134,6 +154,9 @@ def send_template(step: Step) -> Result:
                        detail={"missing": sorted(set(missing))})
         return Stop("error", failed=True)
 
+    whatsapp_template = message.whatsapp_template
+    if whatsapp_template is not None and any(not v.strip() for v in whatsapp_template["variables"]):
+        return _skip(step, "missing_variable")      # the fallback text is empty too: nothing to fill in
     text = rendered.get("text") if channel == "email" else rendered.get("message")
     step.batch.queue_message(dict(
         idempotency_key=idempotency_key, run_id=run.id, journey_id=run.journey_id,
@@ -141,7 +164,7 @@ def send_template(step: Step) -> Result:
         sender=config.get("sender") or None, subject=rendered.get("subject"), body_text=text,
         body_html=rendered.get("html"), status="queued", scheduled_at=step.at, created_at=step.at,
         sent_at=None, delivered_at=None, opened_at=None, clicked_at=None, replied_at=None, failed_at=None,
-        unsubscribed_at=None, error=None))
+        unsubscribed_at=None, error=None, whatsapp_template=whatsapp_template))
     step.batch.log(run, step.node.id, "sent", step.at)   # channel, subject and text are in the outbox row
     run.state["last_message"] = step.node.id
     return Next()

@@ -165,12 +165,13 @@ def _next_scan(engine: JourneyEngine, now: datetime) -> datetime | None:
 
 def activity_log(db: Engine, journey: Journey, journey_id: str) -> list[dict[str, Any]]:
     """The run log as the simulator's JSON lines, ordered by time; a `sent` line carries the message's
-    `message_id`, `channel`, `subject` and `text`."""
+    `message_id`, `channel`, `subject` and `text`, and a WhatsApp template message its `template`
+    ({"name", "language", "variables"}, rendered)."""
     lines = []
     with db.connect() as conn:
         sent = {(m.run_id, m.node_id): m for m in conn.execute(
             select(messages.c.run_id, messages.c.node_id, messages.c.id, messages.c.channel, messages.c.subject,
-                   messages.c.body_text)
+                   messages.c.body_text, messages.c.whatsapp_template)
             .where(messages.c.journey_id == journey_id))}
         query = select(run_log).where(run_log.c.journey_id == journey_id).order_by(run_log.c.at, run_log.c.id)
         for row in conn.execute(query):
@@ -187,6 +188,8 @@ def activity_log(db: Engine, journey: Journey, journey_id: str) -> list[dict[str
                             channel=message.channel if message else None,
                             subject=message.subject if message else None,
                             text=message.body_text if message else None)
+                if message is not None and message.whatsapp_template:
+                    line["template"] = message.whatsapp_template
             if m["outcome"]:
                 line["outcome"] = m["outcome"]
             if m["reason"] or m["action"] in ("skipped", "deferred", "exited"):

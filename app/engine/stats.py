@@ -33,7 +33,7 @@ REASON_WORDS: dict[str, str] = {
     # Skips: opted out of the channel, never asked while the journey needs consent, nowhere to send.
     "unsubscribed": "opted out", "no_consent": "no consent given", "no_address": "no address",
     "not_matching": "not among the recipients", "missing_variable": "a value was missing",
-    "template_error": "template error", "missing_node": "step no longer exists", "too_many_steps": "too many steps",
+    "outside_whatsapp_window": "outside the 24-hour WhatsApp window", "template_error": "template error", "missing_node": "step no longer exists", "too_many_steps": "too many steps",
 }
 
 

@@ -136,6 +136,7 @@ def _hidden_rules(f: Field) -> tuple[_Rule, ...]:
 class _Step:
     field: Field
     visible: tuple[tuple[str, tuple[Any, ...]], ...]
+    hidden: tuple[tuple[str, tuple[Any, ...]], ...]     # Field.hidden_when
     rules: tuple[_Rule, ...]
     hidden_rules: tuple[_Rule, ...]     # the bounds, checked while the field is hidden
     sub: tuple["_Step", ...] | None     # plan of a group or of each list item
@@ -158,8 +159,8 @@ def _compile(schema: tuple[Field, ...]) -> list[_Step]:
         rules = tuple(r for r in _RULES.get(f.type, ()) if r is not _required or f.required)
         sub = tuple(_compile(f.fields)) if f.type in (GROUP, DURATION, LIST) else None
         if rules or sub or f.type == TEMPLATE:
-            steps.append(_Step(f, tuple(f.visible_when.items()), rules, _hidden_rules(f), sub or None,
-                               f.type == TEMPLATE))
+            steps.append(_Step(f, tuple(f.visible_when.items()), tuple(f.hidden_when.items()), rules,
+                               _hidden_rules(f), sub or None, f.type == TEMPLATE))
     return steps
 
 
@@ -182,7 +183,8 @@ def _run(plan: tuple[_Step, ...], config: Config, pointer: str, issues: list[Fie
     """`templates` None: this part of the config is hidden, so only bounds are checked."""
     for step in plan:
         shown = templates is not None and (
-            not step.visible or all(config.get(k) in allowed for k, allowed in step.visible))
+            not step.visible or all(config.get(k) in allowed for k, allowed in step.visible)) and (
+            not step.hidden or not all(config.get(k) in values for k, values in step.hidden))
         f = step.field
         value = config.get(f.name)
         path = f"{pointer}/{f.name}"

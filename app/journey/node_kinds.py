@@ -32,6 +32,10 @@ REPORTED_STATUSES: dict[str, frozenset[str]] = {
     "sms": frozenset({"delivered", "replied", "failed", "unsubscribed"}),
     "whatsapp": frozenset({"delivered", "replied", "failed", "unsubscribed"}),
 }
+# What a message-status step may wait for: what the channel reports, and on WhatsApp also "opened": its
+# read receipts (Twilio's and Meta's status "read") arrive as `message_read`, which counts as an open.
+BRANCH_STATUSES: dict[str, frozenset[str]] = {**REPORTED_STATUSES,
+                                              "whatsapp": REPORTED_STATUSES["whatsapp"] | {"opened"}}
 
 
 _VARIABLE_RE = re.compile(r"\{\{\s*(.*?)\s*\}\}", re.S)
@@ -120,8 +124,29 @@ _RECIPIENT_TERMS = choices(
 _TERMS_WITH_VALUE = ("unsubscribed_from", "subscribed_to", "has_tag", "lacks_tag")
 
 
+# --- WhatsApp: outside the 24-hour customer-service window only an approved template may be sent ---
+# (https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-message-templates;
+# Twilio: https://www.twilio.com/docs/whatsapp/tutorial/send-whatsapp-notification-messages-templates)
+WA_TEMPLATE, WA_TEXT = "template", "text"
+WHATSAPP_WINDOW_HOURS = 24
+_WA_MODES = choices((WA_TEMPLATE, "Approved template"), (WA_TEXT, "Free text (24-hour window only)"))
+# Meta: lowercase letters, digits and underscores; Twilio: the Content template's SID.
+_WA_TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}|HX[0-9a-fA-F]{32}")
+# The language codes WhatsApp templates are approved in: en, en_US, pt_BR, zh_CN, fil…
+_WA_LANGUAGE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")
+_WHATSAPP_TEMPLATE = {"channel": ("whatsapp",), "wa_mode": (WA_TEMPLATE,)}
+
+
+def whatsapp_template_step(c: Config) -> bool:
+    """Whether a send step's config sends an approved WhatsApp template (not free text)."""
+    return c.get("channel") == "whatsapp" and c.get("wa_mode") == WA_TEMPLATE
+
+
 def _summarize_send(c: Config) -> str:
     channel = CHANNEL_LABELS[c["channel"]]
+    if whatsapp_template_step(c):
+        name = c["wa_template"].strip()
+        return _clip(f"{channel} · template {name}" if name else f"{channel} · (no template chosen yet)")
     text = c["subject"] if c["channel"] == "email" else c["message"]
     return _clip(f"{channel} · {readable(text).strip() or '(no content yet)'}")
 
@@ -131,8 +156,24 @@ def _uses_unsubscribe_link(*sources: str) -> bool:
     return any("unsubscribe_url" in inspect_template(s).roots for s in sources if "unsubscribe_url" in s)
 
 
-def _check_send(c: Config) -> list[FieldIssue]:
+def _check_whatsapp(c: Config) -> list[FieldIssue]:
+    if not whatsapp_template_step(c):
+        return []
     issues = []
+    name = c["wa_template"].strip()
+    if name and not _WA_TEMPLATE_NAME.fullmatch(name):
+        issues.append(FieldIssue("/wa_template", f"{name!r} is not a WhatsApp template name",
+                                 "Write the approved template's name as WhatsApp Manager shows it (lowercase letters, "
+                                 "digits and _, e.g. order_update), or with Twilio its Content SID (HX…)."))
+    language = c["wa_language"].strip()
+    if language and not _WA_LANGUAGE.fullmatch(language):
+        issues.append(FieldIssue("/wa_language", f"{language!r} is not a template language code",
+                                 "Write the code the template was approved in, e.g. en, en_US, de or pt_BR."))
+    return issues
+
+
+def _check_send(c: Config) -> list[FieldIssue]:
+    issues = _check_whatsapp(c)
     if c["channel"] == "email" and not (c["html"].strip() or c["text"].strip()):
         issues.append(FieldIssue("/html", "The email has no body", "Write an HTML body, a plain-text body, or both."))
     elif c["channel"] == "email" and not _uses_unsubscribe_link(c["html"], c["text"]):
@@ -152,10 +193,19 @@ def _check_send(c: Config) -> list[FieldIssue]:
     return issues
 
 
+def _send_v1_to_v2(config: Config) -> Config:
+    """Version 2 adds the WhatsApp fields (`wa_mode`, `wa_template`, `wa_language`, `wa_variables`). A
+    version-1 WhatsApp step sent its `message` as free text, so it keeps doing so (`wa_mode` "text"), and
+    is now skipped for contacts outside the 24-hour window; new WhatsApp steps start as templates."""
+    if config.get("channel") == "whatsapp" and "wa_mode" not in config:
+        return {**config, "wa_mode": WA_TEXT}
+    return config
+
+
 SEND_TEMPLATE = register(NodeKind(
-    id="send_template", version=1, title="Send message", icon="send", colour="#2f80ed",
+    id="send_template", version=2, title="Send message", icon="send", colour="#2f80ed",
     description="Sends an email, SMS or WhatsApp message, personalised for each contact.",
-    summarize=_summarize_send, check=_check_send,
+    summarize=_summarize_send, check=_check_send, migrations={1: _send_v1_to_v2},
     schema=(
         Field("channel", CHOICE, "Channel", default="email", choices=CHANNELS),
         Field("sender", TEXT, "From", help="e.g. Corner Shop <hello@cornershop.example>", max_length=MAX_EMAIL,
@@ -163,7 +213,20 @@ SEND_TEMPLATE = register(NodeKind(
         Field("subject", TEMPLATE, "Subject", required=True, visible_when={"channel": ("email",)}),
         Field("html", TEMPLATE, "HTML body", visible_when={"channel": ("email",)}),
         Field("text", TEMPLATE, "Plain-text body", visible_when={"channel": ("email",)}),
-        Field("message", TEMPLATE, "Message", required=True, visible_when={"channel": ("sms", "whatsapp")}),
+        Field("wa_mode", CHOICE, "WhatsApp message", default=WA_TEMPLATE, choices=_WA_MODES,
+              visible_when={"channel": ("whatsapp",)},
+              help="WhatsApp delivers a template any time, once Meta approved it. Free text goes only to contacts "
+                   "who wrote to you within the last 24 hours; everyone else skips this step."),
+        Field("wa_template", TEXT, "Template name", required=True, max_length=512, visible_when=_WHATSAPP_TEMPLATE,
+              help="e.g. order_update — with Twilio, HX…"),
+        Field("wa_language", TEXT, "Template language", default="en_US", required=True, max_length=16,
+              visible_when=_WHATSAPP_TEMPLATE, help="e.g. en_US, de, pt_BR"),
+        Field("wa_variables", LIST, "Template variables: {{1}}, {{2}}…", visible_when=_WHATSAPP_TEMPLATE,
+              help="Variable 1 fills {{1}} in the template, variable 2 fills {{2}}, and so on; each may use "
+                   "contact., event. and journey. values, e.g. {{ contact.first_name }}.",
+              fields=(Field("value", TEMPLATE, "Value", required=True),)),
+        Field("message", TEMPLATE, "Message", required=True, visible_when={"channel": ("sms", "whatsapp")},
+              hidden_when=_WHATSAPP_TEMPLATE),
         Field("recipients", CHOICE, "Send to", default="everyone", choices=choices(
             ("everyone", "Everyone who reaches this step"), ("matching", "Only contacts who match"))),
         Field("terms", LIST, "Who match", required=True, visible_when={"recipients": ("matching",)}, fields=(

@@ -83,6 +83,8 @@ class Field:
 
     `visible_when` maps sibling field names to the values under which this field
     applies (e.g. the event name only matters when the trigger mode is "event").
+    `hidden_when` hides it again when all of its siblings hold those values (an SMS or
+    WhatsApp message text, except for a WhatsApp step that sends a template).
     Hidden fields keep their values but are neither checked nor shown.
     """
 
@@ -98,6 +100,7 @@ class Field:
     max_length: int | None = None             # characters of text (of each tag); None: TEXT_LIMITS
     fields: tuple["Field", ...] = ()          # sub-fields of a group, or of each list item
     visible_when: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    hidden_when: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     suffix: str = ""                          # unit shown after a number ("days")
     presets: tuple[Any, ...] = ()             # quick picks offered by the inspector (30/60/90)
 
@@ -177,7 +180,9 @@ def defaults(schema: tuple[Field, ...]) -> Config:
 
 
 def is_visible(f: Field, config: Config) -> bool:
-    return all(config.get(k) in allowed for k, allowed in f.visible_when.items())
+    if not all(config.get(k) in allowed for k, allowed in f.visible_when.items()):
+        return False
+    return not (f.hidden_when and all(config.get(k) in values for k, values in f.hidden_when.items()))
 
 
 def walk(schema: tuple[Field, ...], config: Config, pointer: str = "") -> Iterator[tuple[Field, Any, str]]:

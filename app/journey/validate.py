@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from .model import Journey, Node
-from .node_kinds import CHANNEL_LABELS, REPORTED_STATUSES
+from .node_kinds import BRANCH_STATUSES, CHANNEL_LABELS, WA_TEXT, WHATSAPP_WINDOW_HOURS
 from .checks import audit, check
 from .graph import JourneyGraph
 from .schema import (MAX_ID, MAX_NAME, MAX_POSITION, UNIT_MINUTES, Config, date_problem, is_finite_number,
@@ -211,7 +211,7 @@ def _check_status_refs(run: _Run, graph: JourneyGraph, trigger: str) -> None:
         elif not dominates(ref.id, node.id):
             run.add(ERROR, node, pointer, f"'{ref.title}' does not come before this step on every path",
                     "Choose a send step that every contact passes before reaching this one.")
-        elif node.config["status"] not in REPORTED_STATUSES.get(ref.config["channel"], frozenset()):
+        elif node.config["status"] not in BRANCH_STATUSES.get(ref.config["channel"], frozenset()):
             channel = CHANNEL_LABELS.get(ref.config["channel"], ref.config["channel"])
             run.add(WARNING, node, "/config/status", f"{channel} messages report no '{node.config['status']}' "
                     "status: every contact would take 'No'",
@@ -229,6 +229,8 @@ def _check_config(run: _Run, node: Node) -> None:
     _check_needed_to_run(run, node)
     if node.kind == "send_template" and node.config["channel"] == "email":
         _check_sender(run, node)
+    if node.kind == "send_template" and node.config["channel"] == "whatsapp":
+        _check_whatsapp_window(run, node)
 
 
 # Dates that must lie ahead: kind -> (config key, when the date applies).
@@ -284,6 +286,15 @@ def _check_sender(run: _Run, node: Node) -> None:
     if not local or "." not in domain or any(c.isspace() for c in address):
         run.add(ERROR, node, "/config/sender", f"The sender '{text}' is not an email address",
                 "Write it as an address, e.g. hello@cornershop.example or Corner Shop <hello@cornershop.example>.")
+
+
+def _check_whatsapp_window(run: _Run, node: Node) -> None:
+    """Free WhatsApp text is delivered only inside the 24-hour customer-service window (Meta: error
+    131047; Twilio: 63016): the engine skips it for other contacts (`outside_whatsapp_window`)."""
+    if node.config.get("wa_mode") == WA_TEXT:
+        run.add(WARNING, node, "/config/wa_mode", f"Free WhatsApp text reaches only contacts who wrote to you within "
+                f"the last {WHATSAPP_WINDOW_HOURS} hours; everyone else skips this step (outside_whatsapp_window)",
+                "To reach every contact, send an approved template instead: choose 'Approved template' and name it.")
 
 
 def _check_template(run: _Run, node: Node, pointer: str, label: str, source: str) -> None:

@@ -35,7 +35,8 @@ def item_noun(f: Field) -> str:
     """What one row of a list field is called, from the field itself: its name made
     singular ("terms" → "term", "conditions" → "condition"), and, when each row starts
     with an event, the event it waits for ("exit_conditions" → "exit event")."""
-    words = [w[:-1] if w.endswith("s") and not w.endswith("ss") else w for w in f.name.lower().split("_") if w]
+    words = [w[:-1] if w.endswith("s") and not w.endswith("ss") else w for w in f.name.lower().split("_")
+             if w and w != "wa"]      # a channel prefix (wa_variables) is not part of what a row is called
     words = words or ["row"]
     if f.fields and f.fields[0].type == S.EVENT and words[-1] != "event":
         words = words[:-1] + ["event"] if len(words) > 1 else words + ["event"]

@@ -93,6 +93,8 @@ def send_node(journey: Journey, channel: str = "email", subject: str = "Hello {{
         base.update(subject=subject, text="Hi {{ contact.first_name }}", html="")
     else:
         base.update(message=subject)
+    if channel == "whatsapp":     # an approved template, as WhatsApp needs outside the 24-hour window
+        base.update(wa_template="cart_reminder", wa_variables=[{"value": subject}])
     base.update(config)
     return journey.add_node("send_template", base)
 

@@ -133,7 +133,8 @@ def test_send_steps_need_content_for_their_channel():
     assert "Subject is empty" in messages(linear(email(subject="")))
     assert "The email has no body" in messages(linear(email(text="")))
     assert "Message is empty" in messages(linear(("send_template", {"channel": "sms"})))
-    assert errors(linear(("send_template", {"channel": "whatsapp", "message": "Hi!"}))) == []
+    assert errors(linear(("send_template", {"channel": "whatsapp", "wa_mode": "text", "message": "Hi!"}))) == []
+    assert errors(linear(("send_template", {"channel": "whatsapp", "wa_template": "order_update"}))) == []
 
 
 def test_templates_must_parse():

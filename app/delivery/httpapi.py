@@ -1,0 +1,106 @@
+"""What the HTTP providers (Twilio, Meta) share: one kept-open client, how a failed request is
+classified, `Retry-After`, and the DNS/connect/TLS steps of "Test connection".
+
+Where a request failed decides whether the message may have left:
+- before the request was handed over (DNS, connect refused, connect timeout, TLS handshake, no free
+  connection, an error while writing it) → `Transient`: the provider cannot have acted on it;
+- after it was handed over (a read timeout, the connection dropped before an answer) → `Uncertain`:
+  it may have been sent, so it is never resent automatically.
+(httpx's exception hierarchy: https://www.python-httpx.org/exceptions/)
+"""
+from __future__ import annotations
+
+import socket
+import ssl
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
+
+import httpx
+
+from .base import CheckResult, DeliveryFailure, Transient, Uncertain
+
+USER_AGENT = "JourneyStudio/1 (+https://github.com/journey-studio)"
+DEFAULT_TIMEOUT = 15.0          # seconds to wait for an answer once the request is sent
+CONNECT_TIMEOUT = 10.0
+
+
+def new_client(base_url: str, *, timeout: float = DEFAULT_TIMEOUT, auth: httpx.Auth | tuple[str, str] | None = None,
+               headers: dict[str, str] | None = None) -> httpx.Client:
+    """One client per channel object: its pool keeps the connection alive between messages (HTTP
+    keep-alive), so a burst does not pay a TCP and TLS handshake per message."""
+    return httpx.Client(
+        base_url=base_url.rstrip("/"), auth=auth, headers={"User-Agent": USER_AGENT, **(headers or {})},
+        timeout=httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout)),
+        limits=httpx.Limits(max_connections=4, max_keepalive_connections=2, keepalive_expiry=30.0))
+
+
+def retry_after(response: httpx.Response, now: datetime | None = None) -> float | None:
+    """The response's `Retry-After` in seconds (RFC 9110 section 10.2.3: delay-seconds or an HTTP
+    date), None when absent or unreadable; never negative."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    if value.isascii() and value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+def transport_failure(exc: httpx.HTTPError, provider: str) -> DeliveryFailure:
+    """The failure class of a request that got no answer (see the module's docstring)."""
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteError,
+                        httpx.WriteTimeout, httpx.UnsupportedProtocol, httpx.ProxyError)):
+        return Transient(f"could not reach {provider}: {_describe(exc)}", code="connect")
+    if isinstance(exc, httpx.TimeoutException):
+        return Uncertain(f"{provider} did not answer in time after the message was handed over: it may have "
+                         "been sent", code="timeout")
+    return Uncertain(f"the connection to {provider} broke after the message was handed over ({_describe(exc)}): "
+                     "it may have been sent", code="dropped")
+
+
+def _describe(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+def json_body(response: httpx.Response) -> object:
+    """The response's JSON, or None when it has none (a proxy's HTML error page, an empty body)."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def check_reachable(api_base: str, provider: str) -> CheckResult | None:
+    """The DNS step of "Test connection": None when the API's host resolves, else what failed."""
+    parts = urlsplit(api_base)
+    host = parts.hostname
+    if parts.scheme not in ("http", "https") or not host:
+        return CheckResult(False, "settings", f"The {provider} API address {api_base!r} is not a web address: "
+                           "leave it at its default unless you test against a local server.")
+    try:
+        socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        return CheckResult(False, "dns", f"Cannot find {host} (DNS: {exc.strerror or exc}). Check this computer's "
+                           "internet connection and any proxy or firewall.")
+    return None
+
+
+def connect_failure(exc: httpx.HTTPError, host: str, provider: str) -> CheckResult:
+    """What "Test connection" says when a request got no answer: TLS, connect or timeout."""
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, ssl.SSLError):
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(cause, ssl.SSLError):
+        return CheckResult(False, "tls", f"The secure connection to {host} failed ({cause.reason or cause}). "
+                           "A proxy or antivirus that inspects HTTPS, or a wrong system clock, often causes this.")
+    if isinstance(exc, httpx.TimeoutException):
+        return CheckResult(False, "connect", f"{provider} ({host}) did not answer in time. Check the internet "
+                           "connection and that no firewall blocks outgoing HTTPS (port 443).")
+    return CheckResult(False, "connect", f"Could not connect to {provider} at {host} ({_describe(exc)}). Check the "
+                       "internet connection and that no firewall blocks outgoing HTTPS (port 443).")
