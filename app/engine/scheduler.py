@@ -3,7 +3,8 @@
 Jobs: `tick` (advance due runs in batches), `scan` (time-based triggers) and
 `outbox` (the dispatcher, app/delivery/dispatcher.py, passed in as `outbox`: the
 engine itself knows no channel; without one, messages stay queued for
-`journeys outbox send`, and nothing pretends they were sent). Each job coalesces missed runs
+`journeys outbox send`, and nothing pretends they were sent), and any further periodic
+`jobs` given (the delivery statuses coming back: Twilio status polling, the IMAP mailbox). Each job coalesces missed runs
 into one and runs however late it starts (misfire_grace_time=None): APScheduler's
 default of one second silently drops a job that starts late (a busy machine, a
 laptop waking from sleep), and a dropped tick would leave contacts waiting. Every
@@ -13,7 +14,7 @@ job only advances what is due, so running it late is always right.
 from __future__ import annotations
 
 import logging
-from typing import Callable, Protocol
+from typing import Callable, Protocol, Sequence
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -39,7 +40,9 @@ class Outbox(Protocol):
 class LiveEngine:
     def __init__(self, engine: JourneyEngine, *, outbox: Outbox | None = None, tick_seconds: float = 5,
                  scan_seconds: float = 60, outbox_seconds: float = 5,
-                 on_error: Callable[[str, BaseException], None] | None = None) -> None:
+                 on_error: Callable[[str, BaseException], None] | None = None,
+                 jobs: Sequence[tuple[str, Callable[[], object], float]] = ()) -> None:
+        """`jobs`: further (name, function, seconds between runs) to run on the same scheduler."""
         self.engine = engine
         self.outbox = outbox
         self.on_error = on_error
@@ -49,6 +52,8 @@ class LiveEngine:
         if outbox is not None:
             self.scheduler.add_job(self._guard("outbox", outbox.dispatch), "interval", seconds=outbox_seconds,
                                    id="outbox")
+        for name, job, seconds in jobs:
+            self.scheduler.add_job(self._guard(name, job), "interval", seconds=seconds, id=name)
 
     def _guard(self, name: str, job: Callable[[], object]) -> Callable[[], None]:
         """A failing job is reported and retried at its next interval; the scheduler keeps going."""

@@ -111,14 +111,18 @@ class EngineHost(QObject):
     def start(self) -> None:
         """Starts the scheduler's jobs: active journeys now move on their own."""
         if self.live is None:
-            from app.engine.scheduler import LiveEngine
-
             from app.delivery.channels import live_dispatcher
+            from app.delivery.feedback_jobs import feedback_jobs
+            from app.engine.engine import JourneyEngine
+            from app.engine.scheduler import LiveEngine
 
             # The outbox job is the real dispatcher: messages leave through the channels set up in
             # Settings → Channels (a channel not set up keeps its messages queued, and says so).
             outbox = _Outbox(live_dispatcher(self.db, self.clock), self.delivery_notice.emit)
-            self.live = LiveEngine(self.engine, outbox=outbox,
+            # Statuses coming back (Twilio polling, the IMAP mailbox) feed an engine of their own: the
+            # jobs run on the scheduler's threads, side by side with the tick.
+            feedback = feedback_jobs(self.db, JourneyEngine(self.db, self.clock), self.clock)
+            self.live = LiveEngine(self.engine, outbox=outbox, jobs=feedback,
                                    on_error=lambda name, exc: self.job_failed.emit(name, str(exc)))
             self.live.start()
 

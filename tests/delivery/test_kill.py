@@ -3,9 +3,9 @@ process, is killed with SIGKILL at random moments (a fixed seed) 50 times and re
 then runs once cleanly. No message may arrive twice, none may be lost, and every message that arrived
 is marked `sent` — or `unknown`, when the kill came between handing it over and recording it.
 
-The child's channels are named by an import path: JOURNEYS_KILL_TEST_CHANNELS (default: the test
-channels of dispatch_channels.py, which read JOURNEYS_TEST_SMTP_PORT and JOURNEYS_TEST_HTTP_URL), so the
-same test can run the real channels against the real channels' local servers.
+The child sends through the product's real channels (EmailChannel over SMTP to an aiosmtpd server,
+TwilioChannel to a FakeTwilio speaking Twilio's Messages API), both servers in this process: see
+real_channels.py.
 """
 from __future__ import annotations
 
@@ -19,14 +19,15 @@ from collections import Counter
 from pathlib import Path
 
 from app.delivery.dispatcher import DEFAULT_WORKERS
+from app.delivery.email_message import message_id_for
 from app.delivery.settings import load_settings, save_settings
 from app.store.db import open_database
 
-from .dispatch_channels import message_id
-from .dispatch_helpers import START, http, queue, rows, smtp  # noqa: F401 - fixtures
+from .dispatch_helpers import START, queue, rows, smtp  # noqa: F401 - fixtures
+from .provider_servers import twilio  # noqa: F401 - fixture
 
 ROOT = Path(__file__).resolve().parents[2]
-CHANNELS = os.environ.get("JOURNEYS_KILL_TEST_CHANNELS", "tests.delivery.dispatch_channels:factory")
+CHANNELS = "tests.delivery.real_channels:factory"
 KILLS = 50
 TOP_UP = 100           # messages (half email, half SMS) added whenever fewer than this wait: the child is
                        # always busy when killed, however fast this machine sends
@@ -39,7 +40,7 @@ def _child(url: str, env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
 
-def test_kill_9_at_random_moments_never_sends_a_message_twice_nor_loses_one(tmp_path, smtp, http):
+def test_kill_9_at_random_moments_never_sends_a_message_twice_nor_loses_one(tmp_path, smtp, twilio):
     url = f"sqlite:///{tmp_path / 'kill.sqlite3'}"
     db = open_database(url)
     settings = load_settings(db)
@@ -50,23 +51,34 @@ def test_kill_9_at_random_moments_never_sends_a_message_twice_nor_loses_one(tmp_
     def top_up() -> None:
         nonlocal total
         if sum(r["status"] == "queued" for r in rows(db).values()) < TOP_UP:
-            queue(db, [f"c{total + i}@shop.test" for i in range(TOP_UP // 2)], at=START)
-            queue(db, [f"+1555{total + i:07d}" for i in range(TOP_UP // 2)], at=START, channel="sms")
+            queue(db, [f"c{total + i}@shop.example" for i in range(TOP_UP // 2)], at=START)
+            queue(db, [f"+447700{total + i:06d}" for i in range(TOP_UP // 2)], at=START, channel="sms")
             total += TOP_UP
 
     env = {**os.environ, "PYTHONPATH": str(ROOT), "JOURNEYS_TEST_SMTP_PORT": str(smtp.port),
-           "JOURNEYS_TEST_HTTP_URL": http.url, "JOURNEYS_LOG_FILE": str(tmp_path / "child.log")}
+           "JOURNEYS_TEST_TWILIO_URL": twilio.url, "JOURNEYS_TEST_TWILIO_SID": twilio.account_sid,
+           "JOURNEYS_TEST_TWILIO_FROM": twilio.number, "JOURNEYS_TWILIO_AUTH_TOKEN": twilio.auth_token,
+           "JOURNEYS_LOG_FILE": str(tmp_path / "child.log")}
+
+    def texts() -> list[str]:
+        with twilio.lock:
+            return [m["to"] for m in twilio.messages.values()]
+
     rng = random.Random(20261130)
     progress = []
     for _ in range(KILLS):
         top_up()
         child = _child(url, env, "--interval", "0.05")
         assert child.stdout is not None
+        before = len(smtp.accepted) + len(texts())
         child.stdout.readline()                   # "Sending due messages…": the dispatcher is up
-        time.sleep(rng.uniform(0.05, 0.2))        # its first message leaves about 0.1 s later
+        deadline = time.monotonic() + 20          # its channels are opened (imported) on first use
+        while len(smtp.accepted) + len(texts()) == before and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0, 0.15))          # then somewhere while messages are going out
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
-        progress.append(len(smtp.accepted) + len(http.accepted))
+        progress.append(len(smtp.accepted) + len(texts()))
     time.sleep(LEASE + 0.1)                       # the last child's leases run out
     for _ in range(3):                            # then clean runs until nothing is left to do
         final = _child(url, env, "--once")
@@ -76,9 +88,10 @@ def test_kill_9_at_random_moments_never_sends_a_message_twice_nor_loses_one(tmp_
             break
     found = rows(db)
     by_key = {r["idempotency_key"]: r for r in found.values()}
-    email_keys = {message_id(r["idempotency_key"]): r["idempotency_key"] for r in found.values()
-                  if r["channel"] == "email"}
-    received = [email_keys[m] for m in smtp.accepted] + list(http.accepted)
+    email_keys = {message_id_for(r["idempotency_key"], "dispatch.example"): r["idempotency_key"]
+                  for r in found.values() if r["channel"] == "email"}
+    sms_keys = {r["recipient"]: r["idempotency_key"] for r in found.values() if r["channel"] == "sms"}
+    received = [email_keys[m] for m in smtp.accepted] + [sms_keys[to] for to in texts()]
     twice = [k for k, n in Counter(received).items() if n > 1]
     assert twice == [], f"sent twice: {twice[:5]}"
     assert set(received) <= set(by_key)
