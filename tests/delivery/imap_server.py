@@ -258,3 +258,34 @@ def start_dovecot() -> Dovecot:
             raise RuntimeError(f"{exc}\n{stderr}") from exc
         raise
     return dovecot
+
+
+def dovecot_or_skip() -> Dovecot:
+    """A started Dovecot; without one installed: a failure on CI (CI=true), a skip elsewhere, both
+    saying which package to install."""
+    import pytest
+
+    try:
+        return start_dovecot()
+    except DovecotMissing as exc:
+        if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+            pytest.fail(f"{exc}. On CI the IMAP tests must run, not be skipped.", pytrace=False)
+        pytest.skip(str(exc))
+        raise       # not reached: skip raises
+
+
+def _session_dovecot():      # the pytest fixture below, kept importable under its own name
+    server = dovecot_or_skip()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+try:
+    import pytest as _pytest
+
+    dovecot = _pytest.fixture(scope="session", name="dovecot")(_session_dovecot)
+    """Session fixture: import it into a test module (`from .imap_server import dovecot`)."""
+except ImportError:          # imported outside the tests
+    pass
