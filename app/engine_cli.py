@@ -426,3 +426,6 @@ def add_commands(sub: argparse._SubParsersAction, db_parent: argparse.ArgumentPa
     p.add_argument("name", metavar="NAME", help="the journey's name or id")
     p.add_argument("--since", metavar="ISO")
     p.add_argument("--until", metavar="ISO")
+    from app.cli_mailbox import add_mailbox_commands     # `journeys mailbox poll|test`
+
+    add_mailbox_commands(sub, db_parent)
