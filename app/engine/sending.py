@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import select
 
 from app.journey.schema import parse_datetime
-from app.journey.settings import allows_unknown
+from app.delivery.tracking import track_html
+from app.journey.settings import allows_unknown, tracks_opens
 from app.journey.template_filters import ZONE_VARIABLE
 from app.journey.template_limits import budget
 from app.store.tables import messages
@@ -146,6 +147,10 @@ def send_template(step: Step) -> Result:
         return Stop("error", failed=True)
 
     text = rendered.get("text") if channel == "email" else rendered.get("message")
+    if channel == "email" and rendered.get("html") and tracks_opens(step.journey.settings) and step.batch.public_url:
+        # At queue time, so the outbox row keeps the HTML as sent (links through the public URL, the pixel).
+        rendered["html"] = track_html(rendered["html"], public_url=step.batch.public_url,
+                                      key=message_key(run.id, step.node.id), secret=step.batch.tracking_secret())
     step.batch.queue_message(dict(
         idempotency_key=message_key(run.id, step.node.id), run_id=run.id, journey_id=run.journey_id,
         node_id=step.node.id, contact_id=contact.id, channel=channel, recipient=address,
