@@ -28,6 +28,7 @@ not read stays unread in its mail program.
 """
 from __future__ import annotations
 
+import importlib
 import ipaddress
 import logging
 import socket
@@ -209,9 +210,9 @@ def _by_token(conn: Any, token: str) -> Any:
     """The message an unsubscribe token names (its idempotency key, read by app/delivery/unsubscribe.py)."""
     if not token:
         return None
-    try:
-        from app.delivery.unsubscribe import read_token   # written apart; absent, the token is not read
-    except ImportError:
+    try:     # written apart (app/delivery/unsubscribe.py); absent, the token is not read
+        read_token = getattr(importlib.import_module("app.delivery.unsubscribe"), "read_token")
+    except (ImportError, AttributeError):
         return None
     key = read_token(token)
     if not key:

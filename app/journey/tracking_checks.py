@@ -18,7 +18,7 @@ Report = Callable[[Node, str, str, str], None]      # (node, JSON pointer, messa
 
 def _why(journey: Journey, public_url: str) -> tuple[str, str] | None:
     """Why opens and clicks are not measured, and what to do; None when they are."""
-    label = settings_label("tracking")
+    label = settings_label("tracking", "enabled")
     if not public_url:
         return ("no public URL is set, so opens and clicks are not measured",
                 f"Set a public URL in Settings → Channels (where the app is reachable from the internet) and turn "
