@@ -1,7 +1,9 @@
 """The live engine: APScheduler 3 runs a handful of jobs, never one per contact.
 
-Jobs: `tick` (advance due runs in batches), `scan` (time-based triggers) and
-`outbox` (hand queued messages to the channel). Each job coalesces missed runs
+Jobs: `tick` (advance due runs in batches), `scan` (time-based triggers),
+`outbox` (hand queued messages to the channel) and `mailbox` (read bounces, replies
+and unsubscribe mails from the sender's mailbox over IMAP, when one is set up:
+app/delivery/imap_poll.py). Each job coalesces missed runs
 into one and runs however late it starts (misfire_grace_time=None): APScheduler's
 default of one second silently drops a job that starts late (a busy machine, a
 laptop waking from sleep), and a dropped tick would leave contacts waiting. Every
@@ -24,7 +26,8 @@ JOB_DEFAULTS = {"coalesce": True, "misfire_grace_time": None, "max_instances": 1
 
 class LiveEngine:
     def __init__(self, engine: JourneyEngine, *, tick_seconds: float = 5, scan_seconds: float = 60,
-                 outbox_seconds: float = 5, on_error: Callable[[str, BaseException], None] | None = None) -> None:
+                 outbox_seconds: float = 5, mailbox_seconds: float = 300,
+                 on_error: Callable[[str, BaseException], None] | None = None) -> None:
         self.engine = engine
         self.on_error = on_error
         self.scheduler = BackgroundScheduler(job_defaults=JOB_DEFAULTS, timezone="UTC")
@@ -32,6 +35,16 @@ class LiveEngine:
         self.scheduler.add_job(self._guard("scan", engine.scan), "interval", seconds=scan_seconds, id="scan")
         self.scheduler.add_job(self._guard("outbox", engine.hand_off), "interval", seconds=outbox_seconds,
                                id="outbox")
+        self.scheduler.add_job(self._guard("mailbox", self._poll_mailbox), "interval", seconds=mailbox_seconds,
+                               id="mailbox")
+
+    def _poll_mailbox(self) -> None:
+        """One read of the sender's mailbox; nothing when none is set up (no host, user or password)."""
+        from app.delivery.imap_poll import poll_configured     # delivery builds on the engine: imported late
+
+        report = poll_configured(self.engine.db, self.engine)
+        if report is not None and report.mails:
+            log.info("mailbox: %s", report.summary())
 
     def _guard(self, name: str, job: Callable[[], object]) -> Callable[[], None]:
         """A failing job is reported and retried at its next interval; the scheduler keeps going."""

@@ -48,3 +48,18 @@ def test_mailbox_test_and_poll_say_what_failed(configured: Any, db_url: str, cap
     assert code == 1 and "Failed (auth)" in out
     code, _, err = run_cli(capsys, "mailbox", "poll", "--db", db_url)
     assert code == 2 and "refused the user name or password" in err and "Traceback" not in err
+
+
+def test_the_live_engines_mailbox_job_reads_the_mailbox_when_set_up_and_is_quiet_otherwise(
+        configured: Any, monkeypatch: pytest.MonkeyPatch):
+    from app.delivery.imap_poll import poll_configured
+    from app.engine.scheduler import LiveEngine
+
+    live = LiveEngine(configured.engine)
+    assert "mailbox" in live.job_ids()
+    configured.server.append(mails.reply(configured.mid))
+    live._poll_mailbox()            # what the job runs every few minutes
+    assert configured.message()["status"] == "replied"
+    monkeypatch.delenv("JOURNEYS_IMAP_PASSWORD")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+    assert poll_configured(configured.db, configured.engine) is None       # no password: not set up

@@ -52,7 +52,7 @@ def test_live_engine_jobs_coalesce_and_tolerate_lateness(tmp_path):
     try:
         live.start()
         jobs = {job.id: job for job in live.scheduler.get_jobs()}
-        assert set(jobs) == {"tick", "scan", "outbox"}     # a handful of jobs, never one per contact
+        assert set(jobs) == {"tick", "scan", "outbox", "mailbox"}     # a handful of jobs, never one per contact
         for job in jobs.values():
             assert job.coalesce and job.misfire_grace_time is None   # late jobs run, never dropped
             assert job.max_instances == 1
