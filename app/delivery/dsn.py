@@ -43,6 +43,16 @@ _QUOTED_ID = re.compile(r"^[ \t>]*(?:X-Original-)?Message-ID:[ \t]*(<[^<>\s]+>)"
 _DIAGNOSTIC_LINE = 300       # characters of a diagnostic kept (what the user reads)
 
 
+def readable(value: object) -> str:
+    """`value` as text fit to store: the parser keeps undeclared 8-bit bytes (UTF-8 written into a
+    header, RFC 6532) as lone surrogates, which no database accepts; they are decoded as UTF-8 here
+    (what cannot be is replaced)."""
+    text = "" if value is None else str(value)
+    if any("\udc80" <= c <= "\udcff" for c in text):
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return text.encode("utf-8", "replace").decode("utf-8")       # any other lone surrogate: replaced
+
+
 def message_ids(value: object) -> list[str]:
     """The Message-IDs in a header value (`<a@b> <c@d>` as in References, In-Reply-To), without their
     angle brackets, in order; a lone id without brackets is taken as it is."""
@@ -95,10 +105,13 @@ def _status_blocks(part: Message) -> list[Message]:
     """The blocks of fields of a delivery-status part (Python's parser makes one sub-message per block
     of `message/delivery-status`; the RFC 6533 global variant arrives as text)."""
     payload = part.get_payload()
-    if isinstance(payload, list):
+    if isinstance(payload, list) and part.get_content_type() == "message/delivery-status":
         return [p for p in payload if isinstance(p, Message)]
-    raw = part.get_payload(decode=True)
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(payload or "")
+    if isinstance(payload, list):      # message/global-delivery-status: parsed as one message, blocks in its body
+        text = b"".join(p.as_bytes() for p in payload if isinstance(p, Message)).decode("utf-8", "replace")
+    else:
+        raw = part.get_payload(decode=True)
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(payload or "")
     blocks = re.split(r"\r?\n[ \t]*\r?\n", text.strip())
     return [HeaderParser().parsestr(block + "\n") for block in blocks if block.strip()]
 
@@ -126,6 +139,9 @@ def _returned_headers(part: Message) -> Message | None:
         if isinstance(payload, list) and payload and isinstance(payload[0], Message):
             return payload[0]
     if kind in ("text/rfc822-headers", "message/global-headers"):
+        payload = part.get_payload()
+        if isinstance(payload, list):            # message/global-headers: parsed as a message already
+            return payload[0] if payload and isinstance(payload[0], Message) else None
         raw = part.get_payload(decode=True)
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(part.get_payload())
         return HeaderParser().parsestr(text.lstrip())
@@ -177,10 +193,11 @@ def _standard(mail: Message, parts: list[Message], own: set[str]) -> Bounce | No
             action = str(block.get("Action", "")).strip().lower().split(" ")[0]
             if not action:
                 continue
-            recipient = _strip_type(str(block.get("Final-Recipient") or block.get("Original-Recipient") or ""))
+            recipient = _strip_type(readable(block.get("Final-Recipient") or block.get("Original-Recipient") or ""))
+            status = readable(block.get("Status", "")).strip().split(" ")[0]
             recipients.append(RecipientStatus(
-                recipient=recipient, action=action, status=str(block.get("Status", "")).strip().split(" ")[0],
-                diagnostic=_strip_type(str(block.get("Diagnostic-Code", "")))[:_DIAGNOSTIC_LINE]))
+                recipient=recipient, action=action, status=status[:32],
+                diagnostic=_strip_type(readable(block.get("Diagnostic-Code", "")))[:_DIAGNOSTIC_LINE]))
     return Bounce(True, tuple(recipients), tuple(_original_ids(mail, parts, own)))
 
 

@@ -214,8 +214,11 @@ def _by_token(conn: Any, token: str) -> Any:
         read_token = getattr(importlib.import_module("app.delivery.unsubscribe"), "read_token")
     except (ImportError, AttributeError):
         return None
-    key = read_token(token)
-    if not key:
+    try:
+        key = read_token(token)
+    except Exception:      # noqa: BLE001 - a token that cannot be read names nothing
+        key = None
+    if not isinstance(key, str) or not key:
         return None
     return conn.execute(select(messages.c.id, messages.c.contact_id).where(
         messages.c.idempotency_key == key, messages.c.channel == "email")).first()

@@ -30,7 +30,7 @@ from email.message import Message
 from email.utils import getaddresses, parseaddr
 from typing import Iterable
 
-from .dsn import message_ids, read_bounce
+from .dsn import message_ids, read_bounce, readable
 
 FAILED, DELAYED, BOUNCE, UNSUBSCRIBE, AUTO_REPLY, REPLY, OTHER = (
     "failed", "delayed", "bounce", "unsubscribe", "auto_reply", "reply", "other")
@@ -70,10 +70,11 @@ def header(mail: Message, name: str) -> str:
     value = mail.get(name)
     if value is None:
         return ""
+    text = readable(value)
     try:
-        return str(make_header(decode_header(str(value))))
-    except (LookupError, ValueError, UnicodeError, AssertionError):
-        return str(value)
+        return readable(str(make_header(decode_header(text))))
+    except (LookupError, ValueError, UnicodeError, AssertionError, TypeError):
+        return text
 
 
 def _addresses(mail: Message, names: Iterable[str]) -> list[str]:

@@ -582,3 +582,67 @@ List-Id: <news.supplier.example>
 
 New products.
 """)
+
+
+def global_dsn(mid: str) -> bytes:
+    """An internationalized DSN (RFC 6533): message/global-delivery-status with a UTF-8 address,
+    message/global-headers for the returned headers."""
+    return _crlf(f"""From: Mail Delivery System <MAILER-DAEMON@mx.例え.jp>
+To: {SHOP}
+Subject: Undelivered Mail Returned to Sender
+Message-ID: <global-1@mx.example.jp>
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=global-delivery-status; boundary="GL"
+
+--GL
+Content-Type: text/plain; charset=utf-8
+
+配信できませんでした。
+
+--GL
+Content-Type: message/global-delivery-status
+
+Reporting-MTA: dns; mx.例え.jp
+
+Final-Recipient: rfc822; 太郎@例え.jp
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 ユーザー不明
+
+--GL
+Content-Type: message/global-headers
+
+Message-ID: <{mid}>
+Subject: Your cart is waiting
+
+--GL--
+""", "utf-8")
+
+
+def raw_8bit_dsn(mid: str) -> bytes:
+    """A DSN whose Diagnostic-Code holds undeclared 8-bit bytes (Latin-1, not UTF-8): stored readable."""
+    head = f"""From: MAILER-DAEMON@mx.example.de
+To: {SHOP}
+Subject: Unzustellbar
+Message-ID: <raw8-1@mx.example.de>
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="R8"
+
+--R8
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.de
+
+Final-Recipient: rfc822; gone@example.de
+Action: failed
+Status: 5.1.1
+"""
+    tail = f"""
+--R8
+Content-Type: text/rfc822-headers
+
+Message-ID: <{mid}>
+
+--R8--
+"""
+    return _crlf(head) + "Diagnostic-Code: smtp; 550 5.1.1 Empfänger unbekannt\r\n".encode("latin-1") + _crlf(tail)

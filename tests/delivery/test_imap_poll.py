@@ -109,9 +109,11 @@ def shop(any_url: str, server: Dovecot) -> Iterator[Shop]:
 BOUNCES: dict[str, Callable[[str], bytes]] = {
     "rfc3464 10.1": mails.rfc3464_simple, "rfc3464 10.2": mails.rfc3464_multi, "gmail": mails.gmail,
     "outlook": mails.outlook, "postfix": mails.postfix, "exim": mails.exim_plain, "qmail": mails.qmail,
-    "broken": mails.broken_mime_bounce, "shift_jis": mails.shift_jis_bounce}
+    "broken": mails.broken_mime_bounce, "shift_jis": mails.shift_jis_bounce, "rfc6533 global": mails.global_dsn,
+    "raw 8-bit": mails.raw_8bit_dsn}
 CODES = {"rfc3464 10.1": "4.0.0", "rfc3464 10.2": "5.0.0", "gmail": "5.1.1", "outlook": "5.1.10",
-         "postfix": "5.1.1", "exim": "5.1.1", "qmail": "5.7.1", "broken": "5.2.2", "shift_jis": "5.1.1"}
+         "postfix": "5.1.1", "exim": "5.1.1", "qmail": "5.7.1", "broken": "5.2.2", "shift_jis": "5.1.1",
+         "rfc6533 global": "5.1.1", "raw 8-bit": "5.1.1"}
 
 
 @pytest.mark.parametrize("name", BOUNCES)

@@ -127,3 +127,32 @@ def test_message_ids_reads_references_lists():
     assert message_ids("<a@b>\r\n <c@d>") == ["a@b", "c@d"]
     assert message_ids("bare@id.example") == ["bare@id.example"]
     assert message_ids(None) == [] and message_ids("no id") == []
+
+
+def test_an_internationalized_dsn_rfc_6533_is_read():
+    mail = classify(mails.global_dsn(MID))
+    assert (mail.kind, mail.refers_to, mail.code, mail.recipient) == (FAILED, (MID,), "5.1.1", "太郎@例え.jp")
+    assert mail.error == "550 5.1.1 ユーザー不明"
+
+
+def test_a_read_receipt_report_is_not_a_bounce():
+    raw = mails._crlf(f"""From: ann@example.com
+Subject: Read: Your cart
+Content-Type: multipart/report; report-type=disposition-notification; boundary="B"
+
+--B
+Content-Type: message/disposition-notification
+
+Final-Recipient: rfc822; ann@example.com
+Original-Message-ID: <{MID}>
+Disposition: manual-action/MDN-sent-manually; displayed
+
+--B--
+""")
+    assert classify(raw).kind == OTHER
+
+
+def test_undeclared_8bit_bytes_in_a_dsn_are_stored_readable_never_as_lone_surrogates():
+    mail = classify(mails.raw_8bit_dsn(MID))
+    assert mail.kind == FAILED and mail.error.startswith("550 5.1.1 Empf") and mail.error.endswith("nger unbekannt")
+    mail.error.encode("utf-8")      # no lone surrogates: a database takes it
