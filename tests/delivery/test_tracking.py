@@ -114,3 +114,24 @@ def test_tracked_reads_the_scheme_not_the_case():
     assert tracked(" https://a.example ", PUBLIC) and not tracked("ftp://a.example", PUBLIC)
     assert not tracked(PUBLIC.upper() + "/x", PUBLIC)
     assert unquote("%2F") == "/"
+
+
+def test_crlf_lines_repeated_links_unquoted_and_unicode_addresses_are_all_rewritten():
+    html = ("<table>\r\n<tr><td>\u00e9\u2028</td></tr>\r\n"
+            "<a href=https://shop.example/a?x=1&amp;y=2>one</a>\r\n"
+            '<a href="https://shop.example/a?x=1&amp;y=2">again</a>\r\n'
+            '<a  href = "https://shop.example/caf\u00e9/\u5e97" >caf\u00e9</a>\r\n'
+            '<a href="">empty</a><a name="top">anchor</a></table>')
+    out = rewrite_links(html, PUBLIC, "tok", SECRET)
+    links = hrefs(out)
+    assert [target_of(link)[1] for link in links[:3]] == [
+        "https://shop.example/a?x=1&y=2", "https://shop.example/a?x=1&y=2", "https://shop.example/caf\u00e9/\u5e97"]
+    assert links[3] == "" and '<a name="top">anchor</a>' in out
+    assert out.startswith("<table>\r\n<tr><td>\u00e9\u2028</td></tr>\r\n<a href=")
+    assert "%E5%BA%97" in out         # the address percent-encoded as UTF-8
+
+
+def test_a_page_the_tokenizer_cannot_follow_is_sent_as_written():
+    html = '<a href="https://a.example/">a</a><'   # ends inside a tag
+    out = rewrite_links(html, PUBLIC, "tok", SECRET)
+    assert out.endswith("<") and hrefs(out)[0].startswith(PUBLIC)

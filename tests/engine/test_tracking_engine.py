@@ -114,3 +114,23 @@ def test_a_branch_on_an_sms_open_gets_no_tracking_warning():
                                                  "window": {"amount": 1, "unit": "days"}})
     chain(journey, journey.trigger(), sms, branch)
     assert _warnings(validate(journey, public_url=""), branch.id) == []
+
+
+def test_the_command_line_says_opens_are_not_measured(tmp_path, capsys):
+    import json
+
+    from app.journey.fileformat import to_document
+
+    from .helpers import run_cli
+
+    db = str(tmp_path / "db.sqlite3")
+    journey, _, _ = email_journey(tracking=False)
+    path = tmp_path / "journey.json"
+    path.write_text(json.dumps(to_document(journey)), encoding="utf-8")
+    code, out, _ = run_cli(capsys, "validate", str(path))
+    assert code == 0 and "not measured" not in out            # a file alone: nothing known about the store
+    code, out, _ = run_cli(capsys, "validate", str(path), "--db", db)
+    assert code == 0 and "warning: This step waits for an open or click, but no public URL is set" in out
+    assert run_cli(capsys, "import", str(path), "--db", db)[0] == 0
+    code, out, _ = run_cli(capsys, "activate", journey.name, "--db", db)
+    assert code == 0 and "opens and clicks are not measured" in out
