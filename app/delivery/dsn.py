@@ -27,7 +27,7 @@ from email.message import Message
 from email.parser import HeaderParser
 from email.utils import getaddresses, parseaddr
 
-_ID = re.compile(r"<([^<>\s]+)>")
+_ID = re.compile(r"<([^<>\s\x00-\x1f\x7f]+)>")     # no control characters: a database refuses NUL
 _DAEMONS = frozenset({"mailer-daemon", "postmaster", "mail-daemon", "maildaemon", "mailerdaemon"})
 _BOUNCE_SUBJECT = re.compile(
     r"undeliver|undelivered|delivery (status notification|failure|failed|has failed|problem|incomplete)"
@@ -46,22 +46,23 @@ _DIAGNOSTIC_LINE = 300       # characters of a diagnostic kept (what the user re
 def readable(value: object) -> str:
     """`value` as text fit to store: the parser keeps undeclared 8-bit bytes (UTF-8 written into a
     header, RFC 6532) as lone surrogates, which no database accepts; they are decoded as UTF-8 here
-    (what cannot be is replaced)."""
+    (what cannot be is replaced), and NUL characters are dropped."""
     text = "" if value is None else str(value)
     if any("\udc80" <= c <= "\udcff" for c in text):
         text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return text.encode("utf-8", "replace").decode("utf-8")       # any other lone surrogate: replaced
+    text = text.encode("utf-8", "replace").decode("utf-8")       # any other lone surrogate: replaced
+    return text.replace("\x00", "")                              # nor does any database store NUL
 
 
 def message_ids(value: object) -> list[str]:
     """The Message-IDs in a header value (`<a@b> <c@d>` as in References, In-Reply-To), without their
     angle brackets, in order; a lone id without brackets is taken as it is."""
-    if not isinstance(value, str):
-        value = "" if value is None else str(value)
+    value = readable(value)
     found = _ID.findall(value)
-    if not found and value.strip() and " " not in value.strip() and "@" in value:
-        found = [value.strip()]
-    return found
+    bare = value.strip()
+    if not found and bare and "@" in bare and not any(c.isspace() or ord(c) < 32 or c in "<>\x7f" for c in bare):
+        found = [bare]
+    return [i for i in found if len(i) <= 998]       # RFC 5322's line limit: longer is no Message-ID
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,7 @@ class PollReport:
     other: int = 0            # anything else (newsletters, customers writing afresh)
     stored: int = 0           # events stored
     duplicates: int = 0       # events stored before (a mail read again after a crash)
+    errors: int = 0           # mails whose events could not be stored: left unflagged, read again next time
 
     def summary(self) -> str:
         return (f"{self.mails} mail{'' if self.mails == 1 else 's'} read: {self.failed} bounced, "
@@ -86,7 +87,8 @@ class PollReport:
                 f"request{'' if self.unsubscribes == 1 else 's'}, {self.delayed} delay warning"
                 f"{'' if self.delayed == 1 else 's'}, {self.auto_replies} automatic repl"
                 f"{'y' if self.auto_replies == 1 else 'ies'}, {self.unmatched} about no message of ours, "
-                f"{self.other} other")
+                f"{self.other} other" + (f"; {self.errors} could not be recorded and will be read again"
+                                         if self.errors else ""))
 
 
 def _loopback(host: str) -> bool:
@@ -344,26 +346,57 @@ def _poll_chunk(db: Engine, engine: Any, client: Any, uids: Sequence[int], place
     if large:
         bodies.update({u: d.get(b"BODY[HEADER]", b"") for u, d in client.fetch(large, ["BODY.PEEK[HEADER]"]).items()})
     now = datetime.now(timezone.utc)
-    events: list[EventIn] = []
-    read: list[int] = []
+    per_mail: dict[int, list[EventIn]] = {}
     with db.connect() as conn:
         for uid in uids:
             if uid not in bodies:
                 continue           # expunged meanwhile by someone else: nothing to flag
-            read.append(uid)
             mail = classify(bodies[uid] or b"", unsubscribe_address=email.unsubscribe_address, own_addresses=own)
             key = f"imap:<{mail.message_id}>" if mail.message_id else f"imap:{place}:{uid}"
             at = _arrived(sizes.get(uid, {}).get(b"INTERNALDATE"), now)
-            events.extend(_events(conn, mail, key, at, source, report))
-    if events:
-        done = engine.ingest(events)
-        report.stored += done.stored
-        report.duplicates += done.duplicates
+            per_mail[uid] = _events(conn, mail, key, at, source, report)
+    read = _ingest(engine, per_mail, report)
     report.mails += len(read)
     if read:
         # Only now: the events are committed. A crash before this line leaves the mails unflagged,
         # and reading them again stores nothing twice (the events' keys are already there).
         client.add_flags(read, [PROCESSED], silent=True)
+
+
+def _ingest(engine: Any, per_mail: dict[int, list[EventIn]], report: PollReport) -> list[int]:
+    """Ingests the events of a chunk of mails in one go; the UIDs whose events are committed.
+
+    When that raises, mail by mail: one mail the engine cannot take (whatever the reason) must not
+    hold back the others. It stays unflagged, is logged, and is tried again at the next poll; when
+    every mail fails (the database is gone, say) the error goes up as it came."""
+    events = [e for found in per_mail.values() for e in found]
+    try:
+        if events:
+            _count(engine.ingest(events), report)
+        return list(per_mail)
+    except Exception as first:        # noqa: BLE001 - retried mail by mail below
+        if len([u for u, found in per_mail.items() if found]) <= 1:
+            raise
+        log.warning("mailbox: a batch of events failed (%s); trying mail by mail", first)
+    done: list[int] = []
+    failed: list[BaseException] = []
+    for uid, found in per_mail.items():
+        try:
+            if found:
+                _count(engine.ingest(found), report)
+            done.append(uid)
+        except Exception as exc:      # noqa: BLE001 - this mail is left for the next poll
+            log.exception("mailbox: the events of mail UID %s could not be stored; it is read again next time", uid)
+            failed.append(exc)
+            report.errors += 1
+    if failed and not any(per_mail[u] for u in done):
+        raise failed[0]
+    return done
+
+
+def _count(done: Any, report: PollReport) -> None:
+    report.stored += done.stored
+    report.duplicates += done.duplicates
 
 
 def poll_configured(db: Engine, engine: Any) -> PollReport | None:

@@ -121,6 +121,8 @@ def classify(raw: bytes, *, unsubscribe_address: str = "", own_addresses: Iterab
     mid = own_ids[0] if own_ids else ""
     subject = " ".join(header(mail, "Subject").split())
     sender = parseaddr(header(mail, "From"))[1].lower()
+    if any(ord(c) < 32 or c == "\x7f" for c in sender) or len(sender) > 320:
+        sender = ""            # not an address any contact can have (and NUL no database stores)
     try:
         bounce = read_bounce(mail)
     except Exception:     # noqa: BLE001 - a mail too broken to read as a bounce is still read as a mail

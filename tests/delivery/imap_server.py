@@ -16,6 +16,7 @@ must run there: `.ci/run` installs it); elsewhere they are skipped with that rea
 """
 from __future__ import annotations
 
+import atexit
 import os
 import pwd
 import grp
@@ -246,8 +247,9 @@ def start_dovecot() -> Dovecot:
     config = folder / "dovecot.conf"
     config.write_text(_CONFIG.format(folder=folder, instance=folder.name, port=port, tls_port=tls_port,
                                      **accounts))
+    # In the test process's own process group: whatever kills the tests' group takes Dovecot with it.
     process = subprocess.Popen([binary, "-F", "-c", str(config)], stdout=subprocess.DEVNULL,
-                               stderr=open(folder / "stderr.log", "wb"), start_new_session=True)
+                               stderr=open(folder / "stderr.log", "wb"))
     dovecot = Dovecot(folder, port, tls_port, process, ca.cert_pem.bytes())
     try:
         _wait_ready(dovecot, time.monotonic() + 30)
@@ -274,12 +276,22 @@ def dovecot_or_skip() -> Dovecot:
         raise       # not reached: skip raises
 
 
+_running: list[Dovecot] = []      # one server per test process, however many modules import the fixture
+
+
+def _stop_running() -> None:
+    while _running:
+        _running.pop().stop()
+
+
 def _session_dovecot():      # the pytest fixture below, kept importable under its own name
-    server = dovecot_or_skip()
+    if not _running:
+        _running.append(dovecot_or_skip())
+        atexit.register(_stop_running)      # also when the session ends without its teardown
     try:
-        yield server
+        yield _running[0]
     finally:
-        server.stop()
+        _stop_running()
 
 
 try:

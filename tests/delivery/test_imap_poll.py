@@ -307,3 +307,51 @@ def test_check_mailbox_reports_success_and_the_failing_stage(shop: Shop):
     assert ok.ok
     refused = imap_poll.check_mailbox(shop.settings(), "nope", ssl_context=shop.server.ssl_context())
     assert (refused.ok, refused.stage) == (False, "auth")
+
+
+def test_control_characters_in_a_mails_ids_and_sender_never_reach_the_database(shop: Shop):
+    """A NUL in a Message-ID, In-Reply-To or From would make PostgreSQL refuse the whole batch, and the
+    mailbox would be stuck on that mail for ever: such ids name nothing, such a sender is no address."""
+    raw = (b"From: ann\x00@example.com\r\nTo: unsubscribe@shop.example\r\nSubject: unsubscribe x\x00y\r\n"
+           b"Message-ID: <nul\x00id@x>\r\nIn-Reply-To: <" + shop.mid.encode() + b"\x00>\r\n\r\nbye\r\n")
+    shop.server.append(raw)
+    shop.server.append(mails.reply(shop.mid, message_id="fine@mail.example.com"))
+    report = shop.poll()
+    assert report.mails == 2 and report.errors == 0 and report.replies == 1
+    assert all(f == (FLAG,) for f in shop.server.mailbox().values())
+
+
+def test_one_mail_the_engine_cannot_take_does_not_hold_back_the_others(shop: Shop, monkeypatch: pytest.MonkeyPatch):
+    shop.server.append(mails.gmail(shop.mid))
+    shop.server.append(mails.reply(shop.mid))
+    real = shop.engine.ingest
+
+    def picky(items, *args: Any, **kwargs: Any):
+        items = list(items)
+        if any(e.type == "message_replied" for e in items):
+            raise RuntimeError("cannot take this one")
+        return real(items, *args, **kwargs)
+
+    monkeypatch.setattr(shop.engine, "ingest", picky)
+    report = shop.poll()
+    assert (report.mails, report.failed, report.errors) == (1, 1, 1)
+    assert "could not be recorded" in report.summary()
+    flags = sorted(shop.server.mailbox().values())
+    assert flags == [(), (FLAG,)]             # the reply waits for the next poll
+    monkeypatch.setattr(shop.engine, "ingest", real)
+    again = shop.poll()
+    assert (again.mails, again.replies, again.errors) == (1, 1, 0)
+    assert all(f == (FLAG,) for f in shop.server.mailbox().values())
+
+
+def test_when_the_database_refuses_everything_nothing_is_flagged(shop: Shop, monkeypatch: pytest.MonkeyPatch):
+    shop.server.append(mails.gmail(shop.mid))
+    shop.server.append(mails.reply(shop.mid))
+
+    def down(*args: Any, **kwargs: Any):
+        raise RuntimeError("database is gone")
+
+    monkeypatch.setattr(shop.engine, "ingest", down)
+    with pytest.raises(RuntimeError, match="database is gone"):
+        shop.poll()
+    assert all(f == () for f in shop.server.mailbox().values())
