@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Sequence
 
+from imapclient.exceptions import IMAPClientError
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
@@ -221,6 +222,11 @@ def poll_mailbox(db: Engine, engine: Any, settings: ImapSettings, password: str,
         for chunk in _chunks(uids, CHUNK):
             _poll_chunk(db, engine, client, chunk, f"{settings.folder}:{validity}", email_settings, own, source,
                         report)
+    except (OSError, IMAPClientError) as exc:
+        # What was committed stays (and its mails are flagged, or their events are found again next time).
+        raise MailboxError("connect", f"The connection to {settings.host} failed while reading the mailbox "
+                                      f"({server_text(exc) or type(exc).__name__}); {report.mails} mail(s) were "
+                                      "dealt with, the rest are read at the next poll.") from None
     finally:
         close_client(client)
     return report

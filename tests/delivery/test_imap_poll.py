@@ -170,8 +170,9 @@ def test_a_crash_between_storing_the_events_and_flagging_the_mails_stores_nothin
         raise ConnectionResetError("the connection dropped")
 
     monkeypatch.setattr(IMAPClient, "add_flags", crash)
-    with pytest.raises(ConnectionResetError):
+    with pytest.raises(MailboxError) as caught:
         shop.poll()
+    assert caught.value.stage == "connect" and "the connection dropped" in caught.value.detail
     assert shop.message()["status"] == "failed"
     assert all(f == () for f in shop.server.mailbox().values())       # nothing flagged
     monkeypatch.setattr(IMAPClient, "add_flags", real)
