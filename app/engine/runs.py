@@ -147,6 +147,7 @@ class Batch:
         self._pending_of.clear()
         self._pending_by_run.clear()
         self._tag_writes.clear()
+        self._tracking_secret = None     # one made in the rolled-back unit was rolled back with it
         self.counts = Counts()
         self.forget_messages()
         wanted = list(self.contacts) if contact_ids is None else [c for c in contact_ids if c in self.contacts]
