@@ -356,3 +356,21 @@ def test_when_the_database_refuses_everything_nothing_is_flagged(shop: Shop, mon
     with pytest.raises(RuntimeError, match="database is gone"):
         shop.poll()
     assert all(f == () for f in shop.server.mailbox().values())
+
+
+def test_each_mail_moves_the_message_it_names_and_no_other(shop: Shop):
+    """Two customers emailed: a bounce of cho's email and a reply to ann's land on their own messages."""
+    shop.engine.ingest([EventIn("cho", "cart_abandoned", datetime.now(timezone.utc))])
+    shop.engine.hand_off()
+    with shop.db.begin() as conn:
+        cho_id = conn.execute(select(messages.c.id).where(messages.c.contact_id == "cho")).scalar_one()
+        conn.execute(update(messages).where(messages.c.id == cho_id).values(provider_id="cho-1@shop.example"))
+    shop.server.append(mails.postfix("cho-1@shop.example"))
+    shop.server.append(mails.reply(shop.mid))
+    report = shop.poll()
+    assert (report.failed, report.replies, report.unmatched) == (1, 1, 0)
+    with shop.db.connect() as conn:
+        status = dict(conn.execute(select(messages.c.contact_id, messages.c.status)).all())
+    assert status == {"ann": "replied", "cho": "failed"}
+    [failed] = shop.events("message_failed")
+    assert (failed["contact_id"], failed["properties"]["message_id"]) == ("cho", cho_id)
