@@ -78,6 +78,15 @@ def _business_zone(url: str | None) -> str | None:
     return business_timezone(_open_engine(url, write=False)) or ""
 
 
+def _public_url(url: str | None) -> str | None:
+    """The database's public URL ("" when not set), when a database was named; else None."""
+    if not url and not os.environ.get("JOURNEYS_DB"):
+        return None
+    from app.engine.gate import public_url
+
+    return public_url(_open_engine(url, write=False))
+
+
 def print_problems(source: str, journey: Journey | None, problems: list[Problem], *, quiet: bool = False) -> None:
     """Each problem on its line (see format_problem), with its hint below unless `quiet`; a line break
     in a step's name or a quoted value is printed escaped (`\\n`), so that one problem stays one line."""
@@ -89,7 +98,7 @@ def print_problems(source: str, journey: Journey | None, problems: list[Problem]
 
 def cmd_validate(args: argparse.Namespace) -> int:
     catalog = _catalog(args.db)
-    business_zone = _business_zone(args.db)
+    business_zone, url = _business_zone(args.db), _public_url(args.db)
     worst = OK
     for path in args.files:
         try:
@@ -98,7 +107,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             _err(single_line(str(exc), limit=2000))     # an id or name in the message may hold a line break
             worst = UNUSABLE
             continue
-        problems = validate(journey, catalog=catalog, active=args.active, business_zone=business_zone)
+        problems = validate(journey, catalog=catalog, active=args.active, business_zone=business_zone,
+                            public_url=url)
         print_problems(path, journey, problems, quiet=args.quiet)
         failing = [p for p in problems if p.severity == ERROR or args.strict]
         if failing and worst == OK:

@@ -432,3 +432,6 @@ def add_commands(sub: argparse._SubParsersAction, db_parent: argparse.ArgumentPa
     from app.cli_channels import add_channel_commands     # channels, send-test, outbox (issue 10)
 
     add_channel_commands(sub, db_parent, outbox)
+    from app.cli_mailbox import add_mailbox_commands     # `journeys mailbox poll|test`
+
+    add_mailbox_commands(sub, db_parent)

@@ -16,7 +16,7 @@ from .view import CanvasView
 
 class CanvasEditor(QWidget):
     def __init__(self, journey: Journey, parent: QWidget | None = None,
-                 catalog: VariableCatalog | None = None) -> None:
+                 catalog: VariableCatalog | None = None, public_url: str | None = None) -> None:
         super().__init__(parent)
         # Cards and connections are cached pixmaps: give a large journey room in the cache.
         QPixmapCache.setCacheLimit(max(QPixmapCache.cacheLimit(), 128 * 1024))
@@ -26,7 +26,7 @@ class CanvasEditor(QWidget):
         self.view = CanvasView(self.scene)
         self.minimap = Minimap(self.view)
         self.catalog = catalog
-        self.validator = LiveValidator(self.doc, self, catalog)
+        self.validator = LiveValidator(self.doc, self, catalog, public_url)
         self.validator.problems_changed.connect(self.scene.show_problems)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -33,17 +33,17 @@ class _Relay(QObject):
 
 class _Check(QRunnable):
     def __init__(self, relay: _Relay, generation: int, latest: list[int], journey: Journey,
-                 catalog: VariableCatalog | None) -> None:
+                 catalog: VariableCatalog | None, public_url: str | None = None) -> None:
         super().__init__()
         self.relay, self.generation, self.latest = relay, generation, latest
-        self.journey, self.catalog = journey, catalog
+        self.journey, self.catalog, self.public_url = journey, catalog, public_url
 
     def run(self) -> None:
         if self.generation != self.latest[0]:       # an edit came since: a newer check is queued
             self.relay.done.emit(self.generation, None)
             return
         try:
-            problems: list[Problem] | None = validate(self.journey, catalog=self.catalog)
+            problems: list[Problem] | None = validate(self.journey, catalog=self.catalog, public_url=self.public_url)
         except Exception:  # noqa: BLE001 - a bug in a check must not take the window down
             log.exception("validation failed")
             problems = None
@@ -58,10 +58,12 @@ class LiveValidator(QObject):
     checked = Signal()
 
     def __init__(self, doc: JourneyDocument, parent: QObject | None = None,
-                 catalog: VariableCatalog | None = None) -> None:
+                 catalog: VariableCatalog | None = None, public_url: str | None = None) -> None:
         super().__init__(parent)
         self.doc = doc
         self.catalog = catalog      # variables seen in the store, so templates are checked against them
+        # The store's public URL ("" = none): steps relying on opens and clicks warn when they are not measured.
+        self.public_url = public_url
         self.problems: list[Problem] = []
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
@@ -82,7 +84,8 @@ class LiveValidator(QObject):
         generation = next(self._generations)
         self._latest[0] = generation
         snapshot = copy.deepcopy(self.doc.journey)      # the worker must not read what the user edits
-        self._pool.start(_Check(self._relay, generation, self._latest, snapshot, self.catalog))
+        self._pool.start(_Check(self._relay, generation, self._latest, snapshot, self.catalog,
+                                self.public_url))
 
     def idle(self) -> bool:
         """True when the problems are those of the journey as it was at the last `run_now`."""

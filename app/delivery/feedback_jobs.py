@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Callable
 
 from sqlalchemy.engine import Engine
 
-from .secrets import IMAP_PASSWORD, TWILIO_AUTH_TOKEN, get_secret
+from .secrets import TWILIO_AUTH_TOKEN, get_secret
 from .settings import load_settings
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STATUS_POLL_SECONDS = 60.0
-MAILBOX_POLL_SECONDS = 120.0
+MAILBOX_POLL_SECONDS = 300.0     # bounces and replies take minutes to come back anyway
 
 
 def poll_statuses(db: Engine, engine: "JourneyEngine", clock: "Clock") -> int:
@@ -37,15 +37,16 @@ def poll_statuses(db: Engine, engine: "JourneyEngine", clock: "Clock") -> int:
 
 
 def poll_mailbox_once(db: Engine, engine: "JourneyEngine") -> int:
-    """One pass over the sender's mailbox on the stored settings; returns how many mails were
-    processed (0 when no mailbox is set up)."""
-    from .imap_poll import poll_mailbox
+    """One pass over the sender's mailbox on the stored settings; returns how many mails were read
+    (0 when no mailbox is set up). Raises MailboxError when it is set up but cannot be read."""
+    from .imap_poll import poll_configured
 
-    settings = load_settings(db)
-    if not settings.imap.configured:
+    report = poll_configured(db, engine)
+    if report is None:
         return 0
-    report = poll_mailbox(db, engine, settings.imap, get_secret(IMAP_PASSWORD))
-    return int(getattr(report, "processed", 0))
+    if report.mails:
+        log.info("mailbox: %s", report.summary())
+    return int(report.mails)
 
 
 def feedback_jobs(db: Engine, engine: "JourneyEngine",

@@ -21,7 +21,7 @@ from .clock import Clock, SystemClock
 from .context import EventCache, JourneyCache, LiveJourney
 from . import dead_letters
 from .isolation import isolatable, journey_failed, one_line, unit
-from .gate import check_document, require_runnable, variable_catalog
+from .gate import check_document, public_url, require_runnable, variable_catalog
 from .ingest import EventIn, Ingested, ingest_batch
 from .outbox import Channel, RecordingChannel, hand_off
 from .runs import ACTIVE, RUN_COLUMNS, Batch, RunState
@@ -66,7 +66,8 @@ class JourneyEngine:
         `activate` and `publish` refuse, for the app and the CLI to show. The journey is None when
         the stored draft cannot be read at all (then the one problem says why)."""
         draft = JourneyStore(self.db, now=self.clock.now).load_draft(journey_id)
-        return check_document(draft, catalog=variable_catalog(self.db), now=self.clock.now())
+        return check_document(draft, catalog=variable_catalog(self.db), now=self.clock.now(),
+                              public_url=public_url(self.db))
 
     def publish(self, journey_id: str) -> int:
         """Freezes the draft as a new version that new contacts enter from now on (the status is
@@ -100,8 +101,8 @@ class JourneyEngine:
         return store.publish(journey_id, check=gate)
 
     def _gate(self) -> Callable[[dict[str, Any]], Journey]:
-        catalog, now = variable_catalog(self.db), self.clock.now()
-        return lambda document: require_runnable(document, catalog=catalog, now=now)
+        catalog, now, url = variable_catalog(self.db), self.clock.now(), public_url(self.db)
+        return lambda document: require_runnable(document, catalog=catalog, now=now, public_url=url)
 
     def pause(self, journey_id: str) -> None:
         """Holds the journey: nobody new enters and nobody inside moves on (exit conditions still

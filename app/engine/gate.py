@@ -17,6 +17,7 @@ from app.journey.fileformat import JourneyFileError, from_document
 from app.journey.model import Journey
 from app.journey.validate import ERROR, Problem, validate
 from app.journey.templates import VariableCatalog
+from app.store.app_settings import all_settings
 from app.store.catalog import known_variables
 
 _LISTED = 5      # problems named in the error's message; `problems` has them all
@@ -52,9 +53,17 @@ def variable_catalog(db: Engine) -> VariableCatalog:
     return VariableCatalog(names.contact_attributes, names.event_properties)
 
 
+def public_url(db: Engine) -> str:
+    """The configured public URL ("" when none): opens and clicks are measured only through it."""
+    from app.delivery.settings import PUBLIC_URL_KEY
+
+    return all_settings(db).get(PUBLIC_URL_KEY, "").strip().rstrip("/")
+
+
 def check_document(document: Mapping[str, Any], *, catalog: VariableCatalog | None, now: datetime,
-                   source: str = "the journey") -> tuple[Journey | None, list[Problem]]:
+                   source: str = "the journey", public_url: str | None = None) -> tuple[Journey | None, list[Problem]]:
     """Every problem of a stored journey document judged as about to run, errors first.
+    `public_url`: the configured one ("" = none), for the warnings on opens and clicks not measured.
 
     A document that cannot be read as a journey at all gives one error naming where (its JSON
     pointer) and no journey.
@@ -63,13 +72,15 @@ def check_document(document: Mapping[str, Any], *, catalog: VariableCatalog | No
         journey = from_document(dict(document), source)
     except JourneyFileError as exc:
         return None, [Problem(ERROR, exc.node_id, exc.pointer, exc.message)]
-    return journey, validate(journey, catalog=catalog, now=now, active=True)
+    return journey, validate(journey, catalog=catalog, now=now, active=True, public_url=public_url)
 
 
-def require_runnable(document: Mapping[str, Any], *, catalog: VariableCatalog | None, now: datetime) -> Journey:
+def require_runnable(document: Mapping[str, Any], *, catalog: VariableCatalog | None, now: datetime,
+                     public_url: str | None = None) -> Journey:
     """The journey in `document` when it has no errors; raises JourneyNotReady otherwise."""
     name = str(document.get("name") or document.get("id") or "?")
-    journey, problems = check_document(document, catalog=catalog, now=now, source=f"journey {name!r}")
+    journey, problems = check_document(document, catalog=catalog, now=now, source=f"journey {name!r}",
+                                       public_url=public_url)
     errors = [p for p in problems if p.severity == ERROR]
     if errors or journey is None:
         raise JourneyNotReady(name, errors, journey)

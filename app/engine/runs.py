@@ -15,8 +15,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.engine import Connection
 
+from app.delivery.settings import PUBLIC_URL_KEY
+from app.delivery.tracking import tracking_secret
 from app.delivery.unsubscribe import UnsubscribeLinks, links_for
-from app.store.app_settings import business_timezone
+from app.store.app_settings import business_timezone, get_setting
 from app.store.sql import insert_or_ignore
 from app.store.tables import contact_tags, events, messages, run_log, runs
 
@@ -124,6 +126,8 @@ class Batch:
         self._tag_writes: list[tuple[Many, dict[str, Any]]] = []   # in order: an add then a remove stays removed
         self._business_zone: str | None = None
         self._unsubscribe: UnsubscribeLinks | None = None
+        self._public_url: str | None = None
+        self._tracking_secret: bytes | None = None
         # Replaying a batch that failed: each unit in its own savepoint (app/engine/isolation.py).
         self.careful = False
         self.fine = False           # a unit of a careful batch done again: each step in a savepoint too
@@ -146,6 +150,7 @@ class Batch:
         self._pending_of.clear()
         self._pending_by_run.clear()
         self._tag_writes.clear()
+        self._tracking_secret = None     # one made in the rolled-back unit was rolled back with it
         self.counts = Counts()
         self.forget_messages()
         self._unsubscribe = None        # a key made in the rolled-back savepoint is gone with it
@@ -171,6 +176,19 @@ class Batch:
         if self._business_zone is None:
             self._business_zone = business_timezone(self.conn) or ""
         return self._business_zone
+
+    @property
+    def public_url(self) -> str:
+        """Where the receiver is reachable from the internet ("" when none is set), read once per batch."""
+        if self._public_url is None:
+            self._public_url = (get_setting(self.conn, PUBLIC_URL_KEY) or "").strip().rstrip("/")
+        return self._public_url
+
+    def tracking_secret(self) -> bytes:
+        """The installation's tracking secret (app/delivery/tracking.py), read (or made) once per batch."""
+        if self._tracking_secret is None:
+            self._tracking_secret = tracking_secret(self.conn)
+        return self._tracking_secret
 
     def zone_for(self, journey: LiveJourney, contact: ContactView) -> ZoneInfo:
         """The zone of every local-time rule for this contact in this journey (`timeutil.contact_zone`)."""

@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import bindparam, select
 
 from app.journey.schema import parse_datetime
-from app.journey.settings import allows_unknown
+from app.delivery.tracking import track_html
+from app.journey.settings import allows_unknown, tracks_opens
 from app.journey.node_kinds import WHATSAPP_WINDOW_HOURS, WA_TEXT
 from app.store.tables import events, messages
 
@@ -158,6 +159,10 @@ def send_template(step: Step) -> Result:
     if whatsapp_template is not None and any(not v.strip() for v in whatsapp_template["variables"]):
         return _skip(step, "missing_variable")      # the fallback text is empty too: nothing to fill in
     text = rendered.get("text") if channel == "email" else rendered.get("message")
+    if channel == "email" and rendered.get("html") and tracks_opens(step.journey.settings) and step.batch.public_url:
+        # At queue time, so the outbox row keeps the HTML as sent (links through the public URL, the pixel).
+        rendered["html"] = track_html(rendered["html"], public_url=step.batch.public_url,
+                                      key=message_key(run.id, step.node.id), secret=step.batch.tracking_secret())
     step.batch.queue_message(dict(
         idempotency_key=idempotency_key, run_id=run.id, journey_id=run.journey_id,
         node_id=step.node.id, contact_id=contact.id, channel=channel, recipient=address,

@@ -65,6 +65,10 @@ SETTINGS_SCHEMA: tuple[Field, ...] = (
         Field("hours", INT, "Per", default=24, minimum=1, maximum=MAX_DURATION_HOURS, suffix="hours",
               visible_when={"enabled": (True,)}),
     )),
+    Field("tracking", GROUP, "Opens and clicks", fields=(
+        Field("enabled", BOOL, "Track opens and clicks", default=False),
+    ), help="Email only, and only when a public URL is set (Settings → Channels): links go through it and a "
+            "1×1 image counts opens. Off, or without a public URL, opens and clicks are not measured."),
 )
 
 
@@ -100,6 +104,12 @@ def allows_unknown(settings: Config, channel: str) -> bool:
     """
     key = UNKNOWN_CONSENT_KEYS.get(channel)
     return bool(settings["consent"][key]) if key else False
+
+
+def tracks_opens(settings: Config) -> bool:
+    """Whether the journey asks for open and click tracking in its emails ("Track opens and clicks")."""
+    tracking = settings.get("tracking")
+    return isinstance(tracking, dict) and bool(tracking.get("enabled"))
 
 
 def settings_label(*path: str) -> str:

@@ -15,6 +15,7 @@ from .model import Journey, Node
 from .node_kinds import BRANCH_STATUSES, CHANNEL_LABELS, WA_TEXT, WHATSAPP_WINDOW_HOURS
 from .checks import audit, check
 from .graph import JourneyGraph
+from .tracking_checks import check_tracking
 from .schema import (MAX_ID, MAX_NAME, MAX_POSITION, UNIT_MINUTES, Config, date_problem, is_finite_number,
                      parse_datetime)
 from .settings import SETTINGS_SCHEMA, UNKNOWN_CONSENT_KEYS, allows_unknown, settings_label
@@ -48,10 +49,12 @@ class _Run:
 
 
 def validate(journey: Journey, *, catalog: VariableCatalog | None = None, now: datetime | None = None,
-             active: bool = False, business_zone: str | None = None) -> list[Problem]:
+             active: bool = False, business_zone: str | None = None, public_url: str | None = None) -> list[Problem]:
     """All problems, errors first. `active`: judge it as a journey about to run. `business_zone`: the
     business's time zone from the database ("" = not set, which earns a warning unless the journey
-    sets its own; None = unknown, e.g. a file checked without a database)."""
+    sets its own; None = unknown, e.g. a file checked without a database). `public_url`: the
+    configured public URL ("" = none: steps relying on opens and clicks earn a warning, as they do
+    when the journey's tracking is off; None = unknown, no such warning)."""
     run = _Run(journey, catalog or VariableCatalog(), now or datetime.now(timezone.utc), active)
     graph = JourneyGraph(journey)
     run.trigger = _check_trigger(run)
@@ -71,6 +74,9 @@ def validate(journey: Journey, *, catalog: VariableCatalog | None = None, now: d
                 "Set it once in Settings → Time zone (or `journeys settings timezone Europe/Berlin`), "
                 "or choose a time zone in this journey's settings.")
     _check_consent(run)
+    if public_url is not None:
+        check_tracking(journey, public_url, lambda node, pointer, message, hint:
+                       run.add(WARNING, node, pointer, message, hint))
     run.problems.sort(key=lambda p: p.severity != ERROR)
     return run.problems
 

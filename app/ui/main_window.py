@@ -18,6 +18,7 @@ from app.journey.model import Journey
 from app.journey.templates import VariableCatalog
 from app.journey.validate import ERROR
 from app.store.errors import StoreError
+from app.engine.gate import public_url
 from app.store.app_settings import business_timezone
 from app.store.catalog import known_variables
 from app.store.journeys import JourneyStore
@@ -156,6 +157,7 @@ class MainWindow(QMainWindow):
         if self.editor is not None:
             catalog = self._catalog()
             self.editor.catalog = self.editor.validator.catalog = self.inspector.catalog = catalog
+            self.editor.validator.public_url = public_url(self.store.engine)
             self.editor.validator.run_now()
 
     def _catalog(self) -> VariableCatalog:
@@ -166,7 +168,7 @@ class MainWindow(QMainWindow):
     def show_journey(self, journey: Journey, journey_id: str | None) -> CanvasEditor:
         """Puts a journey on the canvas; `journey_id` None means it is not in the store."""
         self.close_editor()
-        editor = CanvasEditor(journey, catalog=self._catalog())
+        editor = CanvasEditor(journey, catalog=self._catalog(), public_url=public_url(self.store.engine))
         self.editor = editor
         self.session = EditorSession(self.store, journey_id, editor)
         self.session.saved.connect(self._saved)

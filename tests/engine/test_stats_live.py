@@ -9,6 +9,7 @@ from app.delivery.dispatcher import Dispatcher
 from app.engine.clock import SystemClock
 from app.engine.engine import JourneyEngine
 from app.engine.ingest import EventIn
+from app.delivery.feedback_jobs import feedback_jobs
 from app.engine.scheduler import LiveEngine
 from app.engine.simulator import install_journey
 from app.engine.stats import journey_stats
@@ -79,11 +80,13 @@ def test_live_engine_jobs_coalesce_and_tolerate_lateness(tmp_path):
     from app.store.db import open_database
 
     db = open_database(f"sqlite:///{tmp_path / 'live.sqlite3'}")
-    live = LiveEngine(JourneyEngine(db, SystemClock()), outbox=Dispatcher(db, lambda name: Kept()))
+    engine = JourneyEngine(db, SystemClock())
+    live = LiveEngine(engine, outbox=Dispatcher(db, lambda name: Kept()),
+                      jobs=feedback_jobs(db, engine, engine.clock))
     try:
         live.start()
         jobs = {job.id: job for job in live.scheduler.get_jobs()}
-        assert set(jobs) == {"tick", "scan", "outbox"}     # a handful of jobs, never one per contact
+        assert set(jobs) == {"tick", "scan", "outbox", "statuses", "mailbox"}     # a handful of jobs, never one per contact
         for job in jobs.values():
             assert job.coalesce and job.misfire_grace_time is None   # late jobs run, never dropped
             assert job.max_instances == 1

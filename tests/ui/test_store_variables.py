@@ -29,7 +29,7 @@ def test_suggestions_and_live_validation_use_the_imported_names(qtbot, store, db
     text.setFocus()
     text.selectAll()
     QTest.keyClicks(text, "News from {{ contact.citty }}")
-    problems = window.editor.validator.wait()
+    problems = [p for p in window.editor.validator.wait() if "not measured" not in p.message]   # opens: no public URL
     assert [(p.node_id, p.message) for p in problems] == [
         (send.id, "Subject: 'contact.citty' is not among the contact fields and attributes seen so far")]
     assert problems[0].hint == "Did you mean contact.city?"
