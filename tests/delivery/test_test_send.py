@@ -164,10 +164,11 @@ def test_a_whatsapp_template_has_its_variables_rendered(shop):
     journey = _journey(shop)
     sms = journey.nodes[shop.sms_step]
     sms.config["channel"] = "whatsapp"
-    sms.config["whatsapp_template"] = {"name": "cart_reminder", "language": "de",
-                                       "variables": ["contact.first_name", "event.items | length"]}
+    sms.config.update(wa_mode="template", wa_template="cart_reminder", wa_language="de",
+                      wa_variables=[{"value": "{{ contact.first_name }}"}, {"value": "{{ event.items | length }}"}])
     prepared = ts.prepare_test(shop.db, journey, shop.sms_step, "+4915123456789", "ann")
     assert prepared.outgoing.whatsapp_template == {"name": "cart_reminder", "language": "de", "variables": ["Ann", "1"]}
-    sms.config["whatsapp_template"]["variables"] = ["contact.first_name |"]
+    assert prepared.outgoing.body_text is None          # a template carries no free text
+    sms.config["wa_variables"] = [{"value": "{{ contact.first_name | }}"}]
     with pytest.raises(ts.SendTestRefused, match="variable"):
         ts.prepare_test(shop.db, journey, shop.sms_step, "+4915123456789", "ann")
