@@ -56,6 +56,9 @@ class Recorded:
 
 
 class _Handler(BaseHTTPRequestHandler):
+    # Headers and body go in two writes: with Nagle's algorithm on, the second waits for the client's
+    # delayed ACK (40 ms on Linux) — a stall the real providers' servers do not have.
+    disable_nagle_algorithm = True
     protocol_version = "HTTP/1.1"        # keep-alive, as the providers speak it
     server: "_Server"
 

@@ -69,3 +69,32 @@ def twilio_settings(server: FakeTwilio, *, service: bool = False, whatsapp: bool
 def meta_settings(server: FakeMeta) -> MetaSettings:
     """Settings pointing at `server`'s business number."""
     return MetaSettings(phone_number_id=server.phone_number_id, api_base=server.url, api_version=server.api_version)
+
+
+# --- a server in its own process ---------------------------------------------------------------------
+
+def main() -> int:
+    """``python -m tests.delivery.provider_servers``: runs a FakeTwilio in this process (so a benchmark does
+    not share the interpreter lock with it). Prints one JSON line ``{"url", "account_sid", "auth_token",
+    "number"}`` when it listens, serves until its standard input closes (or SIGTERM), then prints
+    ``{"messages": N}`` (messages accepted) and exits."""
+    import json
+    import signal
+    import sys
+    import threading
+
+    with FakeTwilio() as server:
+        print(json.dumps({"url": server.url, "account_sid": server.account_sid, "auth_token": server.auth_token,
+                          "number": server.number}), flush=True)
+        done = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: done.set())
+        threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+        done.wait()
+        with server.lock:
+            accepted = len(server.messages)
+    print(json.dumps({"messages": accepted}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
