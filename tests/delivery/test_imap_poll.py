@@ -12,7 +12,9 @@ from sqlalchemy import select, update
 
 from app.delivery import imap_poll
 from app.delivery.imap_poll import PROCESSED, MailboxError, poll_mailbox
-from app.delivery.settings import ImapSettings, load_settings, save_settings
+from app.delivery.dispatcher import Dispatcher
+from app.delivery.settings import EmailSettings, ImapSettings, load_settings, save_settings
+from app.delivery.smtp import EmailChannel
 from app.engine.clock import SystemClock
 from app.engine.engine import JourneyEngine
 from app.engine.importers import import_contacts, parse_contacts
@@ -24,6 +26,7 @@ from app.store.tables import contact_channels, consent_changes, events, messages
 from ..engine.helpers import CONTACTS, chain, send_node, simple_journey
 from . import mails
 from .imap_server import Dovecot, dovecot  # noqa: F401 - the session fixture
+from .smtp_servers import SmtpServer
 
 FLAG = PROCESSED.encode()
 
@@ -86,12 +89,15 @@ def make_shop(url: str, server: Dovecot, status: str = "failed") -> Shop:
     install_journey(db, journey, now)
     engine = JourneyEngine(db, SystemClock())
     engine.ingest([EventIn("ann", "cart_abandoned", now)])
-    engine.hand_off()
-    with db.begin() as conn:
-        row = conn.execute(select(messages.c.id, messages.c.idempotency_key)).one()
-        mid = f"{row.idempotency_key.replace(':', '.')}@shop.example"
-        # What the SMTP channel records for the message it sent: its Message-ID.
-        conn.execute(update(messages).where(messages.c.id == row.id).values(provider_id=f"<{mid}>"))
+    # The email really goes out: the dispatcher hands it to the SMTP channel, which records its Message-ID.
+    with SmtpServer(security="none", users={}) as smtp:
+        email_settings = EmailSettings(host=smtp.host, port=smtp.port, security="none", username="",
+                                       sender=f"Corner Shop <{mails.SHOP}>", timeout_seconds=10.0)
+        assert Dispatcher(db, lambda name: EmailChannel(email_settings, None), clock=SystemClock()).dispatch().sent == 1
+        assert len(smtp.received) == 1
+    with db.connect() as conn:
+        row = conn.execute(select(messages.c.id, messages.c.provider_id)).one()
+    mid = row.provider_id.strip("<>")
     settings = load_settings(db)
     settings.email.sender = f"Corner Shop <{mails.SHOP}>"
     settings.email.unsubscribe_address = mails.UNSUBSCRIBE
@@ -361,10 +367,10 @@ def test_when_the_database_refuses_everything_nothing_is_flagged(shop: Shop, mon
 def test_each_mail_moves_the_message_it_names_and_no_other(shop: Shop):
     """Two customers emailed: a bounce of cho's email and a reply to ann's land on their own messages."""
     shop.engine.ingest([EventIn("cho", "cart_abandoned", datetime.now(timezone.utc))])
-    shop.engine.hand_off()
-    with shop.db.begin() as conn:
+    with shop.db.begin() as conn:       # as the dispatcher records a sent email: its Message-ID kept
         cho_id = conn.execute(select(messages.c.id).where(messages.c.contact_id == "cho")).scalar_one()
-        conn.execute(update(messages).where(messages.c.id == cho_id).values(provider_id="cho-1@shop.example"))
+        conn.execute(update(messages).where(messages.c.id == cho_id).values(
+            status="sent", sent_at=datetime.now(timezone.utc), provider_id="cho-1@shop.example"))
     shop.server.append(mails.postfix("cho-1@shop.example"))
     shop.server.append(mails.reply(shop.mid))
     report = shop.poll()
