@@ -18,11 +18,15 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .base import CheckResult, DeliveryFailure, Transient, Uncertain
+from .base import CheckResult, DeliveryFailure, NotConfigured, Transient, Uncertain
 
 USER_AGENT = "JourneyStudio/1 (+https://github.com/journey-studio)"
 DEFAULT_TIMEOUT = 15.0          # seconds to wait for an answer once the request is sent
 CONNECT_TIMEOUT = 10.0
+# A Retry-After longer than any retry limit (at most 720 hours) means "not within the limit" already;
+# a bigger one (a provider's or proxy's mistake: 10**12 seconds, a date in the year 9999) would
+# overflow the date arithmetic of the retry schedule.
+MAX_RETRY_AFTER = 31 * 24 * 3600.0
 
 
 def new_client(base_url: str, *, timeout: float = DEFAULT_TIMEOUT, auth: httpx.Auth | tuple[str, str] | None = None,
@@ -37,19 +41,19 @@ def new_client(base_url: str, *, timeout: float = DEFAULT_TIMEOUT, auth: httpx.A
 
 def retry_after(response: httpx.Response, now: datetime | None = None) -> float | None:
     """The response's `Retry-After` in seconds (RFC 9110 section 10.2.3: delay-seconds or an HTTP
-    date), None when absent or unreadable; never negative."""
+    date), None when absent or unreadable; never negative, never more than `MAX_RETRY_AFTER`."""
     value = response.headers.get("Retry-After", "").strip()
     if not value:
         return None
     if value.isascii() and value.isdigit():
-        return float(value)
+        return min(float(value), MAX_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+    return min(max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds()), MAX_RETRY_AFTER)
 
 
 def transport_failure(exc: httpx.HTTPError, provider: str) -> DeliveryFailure:
@@ -66,6 +70,20 @@ def transport_failure(exc: httpx.HTTPError, provider: str) -> DeliveryFailure:
 
 def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
+
+
+def foreign_failure(response: httpx.Response, provider: str) -> Transient | NotConfigured:
+    """The failure class of an HTTP error that carries no error of the provider's own (a proxy's or
+    firewall's HTML page, an empty body): it says nothing about the message itself, so it never fails
+    it. 401/403/407 (someone refused us), 404/405 (no such API at that address) mean the set-up needs
+    fixing: the message waits; anything else passes (retried with back-off)."""
+    status = response.status_code
+    said = f"HTTP {status} {response.reason_phrase}".strip()
+    if status in (401, 403, 404, 405, 407):
+        return NotConfigured(f"{provider} could not be used ({said}, not an answer from {provider} itself): check "
+                             f"the API address in Settings → Channels and any proxy or firewall", code=str(status))
+    return Transient(f"{provider}: {said} (not an answer from {provider} itself: a proxy or network problem)",
+                     code=str(status), retry_after=retry_after(response))
 
 
 def json_body(response: httpx.Response) -> object:

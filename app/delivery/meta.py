@@ -21,7 +21,8 @@ from typing import Any
 import httpx
 
 from .base import CheckResult, NotConfigured, Outgoing, Permanent, Sent, Transient
-from .httpapi import check_reachable, connect_failure, json_body, new_client, retry_after, transport_failure
+from .httpapi import (check_reachable, connect_failure, foreign_failure, json_body, new_client, retry_after,
+                      transport_failure)
 from .settings import MetaSettings
 
 # Throttling and Meta's own trouble: worth another try later (error-codes page, "Throttling errors").
@@ -38,10 +39,30 @@ TRANSIENT_CODES = frozenset({
     133004,   # server temporarily unavailable
 })
 # The set-up, not the message: a bad or expired token, missing permission, unregistered number, unpaid.
-SETUP_CODES = frozenset({0, 3, 10, 190, 200, 131005, 131031, 131042, 133010, 368})
+SETUP_CODES = frozenset({
+    0,        # AuthException: the token expired or was invalidated
+    3,        # capability or permission missing (answered with HTTP 500)
+    10,       # permission denied
+    33,       # the business phone number was deleted
+    190,      # access token expired
+    200,      # API permission (200-299)
+    368,      # temporarily blocked for policy violations
+    131005,   # access denied
+    131031,   # the business account is locked
+    131037,   # the number's display name awaits approval
+    131042,   # payment problem
+    131045,   # phone number registration error (incorrect certificate)
+    133000,   # incomplete deregistration
+    133006,   # the phone number needs verifying before registering
+    133010,   # the phone number is not registered on the Cloud API
+})
+PERMISSION_CODES = range(200, 300)      # "API Permission": 200-299, all the set-up's
 """Every other error is the message's own (131026 undeliverable, 131047 re-engagement required outside
 the 24-hour window, 131051 unsupported type, 132000 wrong number of template parameters, 132001 no such
 template in that language, 100 an invalid parameter…): it fails at once with Meta's code and words."""
+GRAPH_NO_OBJECT = 33
+"""The Graph API's subcode for "Object with ID '…' does not exist" (code 100): a phone number ID that is
+wrong or not this token's, so nothing can be sent from it until the settings are fixed."""
 
 
 def wa_number(recipient: str) -> str:
@@ -124,14 +145,21 @@ class MetaChannel:
             self._client = None
 
 
+def _number(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    return int(value) if isinstance(value, str) and value.isdigit() else None
+
+
 def error_of(response: httpx.Response) -> tuple[int | None, str]:
     """Meta's error code and its words (the message, plus `error_data.details` when it says more)."""
     body = json_body(response)
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
         return None, response.reason_phrase or f"HTTP {response.status_code}"
-    code = error.get("code")
-    number = code if isinstance(code, int) else (int(code) if isinstance(code, str) and code.isdigit() else None)
+    number = _number(error.get("code"))
     text = str(error.get("message") or error.get("error_user_msg") or f"HTTP {response.status_code}")
     data = error.get("error_data")
     details = data.get("details") if isinstance(data, dict) else None
@@ -145,12 +173,30 @@ def classify(response: httpx.Response) -> Transient | Permanent | NotConfigured:
     status = response.status_code
     code, text = error_of(response)
     shown = str(code) if code is not None else str(status)
-    if status == 429 or status >= 500 or code in TRANSIENT_CODES:
+    if code in TRANSIENT_CODES:
         return Transient(f"Meta (WhatsApp): {text}", code=shown, retry_after=retry_after(response))
-    if status == 401 or code in SETUP_CODES:
+    if code in SETUP_CODES or code in PERMISSION_CODES or (code == 100 and _no_such_object(response)):
+        return NotConfigured(f"Meta refused the set-up: {text} (check the access token and phone number ID in "
+                             "Settings → Channels; use a system user's permanent token)", code=shown)
+    if status == 429 or status >= 500:
+        return Transient(f"Meta (WhatsApp): {text}", code=shown, retry_after=retry_after(response))
+    if code is None:
+        # Not a Graph API error (a proxy's page, an empty answer): nothing was said about the message.
+        return foreign_failure(response, "Meta (WhatsApp)")
+    if status == 401:
         return NotConfigured(f"Meta refused the set-up: {text} (check the access token and phone number ID in "
                              "Settings → Channels; use a system user's permanent token)", code=shown)
     return Permanent(text, code=shown)
+
+
+def _no_such_object(response: httpx.Response) -> bool:
+    """Whether a code-100 error is the Graph API's "Object with ID … does not exist" (subcode 33, type
+    GraphMethodException): the phone number ID in the URL is wrong, not the message."""
+    body = json_body(response)
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return False
+    return _number(error.get("error_subcode")) == GRAPH_NO_OBJECT or error.get("type") == "GraphMethodException"
 
 
 def check_meta(settings: MetaSettings, access_token: str | None) -> CheckResult:

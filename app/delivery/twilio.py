@@ -22,7 +22,8 @@ from typing import Any
 import httpx
 
 from .base import CheckResult, NotConfigured, Outgoing, Permanent, Sent, Transient
-from .httpapi import check_reachable, connect_failure, json_body, new_client, retry_after, transport_failure
+from .httpapi import (check_reachable, connect_failure, foreign_failure, json_body, new_client, retry_after,
+                      transport_failure)
 from .settings import TwilioSettings
 
 API_VERSION = "2010-04-01"
@@ -33,20 +34,37 @@ WHATSAPP_SANDBOX = "+14155238886"          # Twilio's shared WhatsApp sandbox se
 # Errors that are the shop's set-up, not the message's: the message waits until the settings are fixed.
 SETUP_CODES = frozenset({
     20003,   # authentication failed (wrong SID or token)
+    20005,   # the account is not active (suspended, closed)
+    20008,   # test credentials cannot send: use the live ones
     20404,   # the account (SID) does not exist
+    21210,   # the From number is not verified for this (trial) account
     21212,   # invalid From number
     21603,   # no From given
     21606,   # From is not an SMS-capable number of this account
+    21659,   # From is not a Twilio number (or not of the To number's country)
+    21660,   # From belongs to another account
     21701,   # invalid Messaging Service SID
     21703,   # the Messaging Service has no senders
+    63001,   # WhatsApp: the channel could not authenticate the request
     63007,   # no WhatsApp channel for the From address
+    63020,   # WhatsApp: the Business Manager has not accepted Twilio's invitation
 })
-# Errors that pass: too many requests, queue full, Twilio's own trouble.
-TRANSIENT_CODES = frozenset({20429, 14107, 30001, 20500, 20503})
+# Errors that pass: too many requests, queues full, daily limits, Twilio's own trouble.
+TRANSIENT_CODES = frozenset({
+    14107,   # SMS rate limit exceeded
+    20429,   # too many requests
+    20500,   # internal server error
+    20503,   # service unavailable
+    21611,   # the From number's queue of messages is full
+    30001,   # queue overflow
+    63018,   # WhatsApp: rate limit exceeded for the channel
+    63038,   # the account's daily message limit is reached
+})
 """Every other 4xx error is the message's own (21211 invalid number, 21610 the recipient replied STOP,
 21614 not a mobile number, 63016 outside the WhatsApp window, 21408/21612 unreachable region, 21655 a
 bad Content SID…): it fails at once with Twilio's code and words."""
 
+_ACCOUNT_CODES = frozenset({20003, 20005, 20008, 20404})     # the account or its credentials, not the sender
 _ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
 _SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
 
@@ -159,9 +177,12 @@ def classify(response: httpx.Response, provider: str = "Twilio") -> Transient | 
     shown = str(code) if code is not None else str(status)
     if status == 429 or status >= 500 or code in TRANSIENT_CODES:
         return Transient(f"{provider}: {text}", code=shown, retry_after=retry_after(response))
+    if code is None:
+        # Not Twilio's error body (a proxy's page, an empty answer): nothing was said about the message.
+        return foreign_failure(response, provider)
     if status in (401, 403) or code in SETUP_CODES:
         hint = ("check the account SID and auth token in Settings → Channels" if status in (401, 403) or code in
-                (20003, 20404) else "check the sender number or Messaging Service in Settings → Channels")
+                _ACCOUNT_CODES else "check the sender number or Messaging Service in Settings → Channels")
         return NotConfigured(f"{provider} refused the set-up: {text} ({hint})", code=shown)
     return Permanent(text, code=shown)
 
