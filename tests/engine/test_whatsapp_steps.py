@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from app.journey.fileformat import from_document, to_document
 
 from .helpers import CONTACTS, chain, simple_journey
@@ -171,3 +173,27 @@ def test_a_variable_of_white_space_only_is_missing_and_a_fallback_of_white_space
     [message] = world.messages("ann")
     assert message["whatsapp_template"]["variables"] == ["Ann", "your order"]
     assert [(e["node_id"], e["reason"]) for e in world.log("ann", "skipped")] == [(spaces.id, "missing_variable")]
+
+
+@pytest.mark.parametrize("channel, opens", [("sms", False), ("email", False), ("push", False), ("SMS ", False),
+                                             (" WhatsApp ", True), ("whatsapp", True), ("", True), (None, True)])
+def test_only_a_message_on_whatsapp_opens_the_window(world, channel, opens):
+    """A `message_received` naming another channel (an SMS reply, an email) does not open WhatsApp's
+    24-hour window: free text to such a contact would fail (Meta 131047, Twilio 63016). One that names
+    no channel is taken to be WhatsApp's (the field is optional)."""
+    one_step(world, wa_mode="text", message="Thanks!")
+    props = {} if channel is None else {"channel": channel}
+    world.event("ann", "message_received", "2026-03-02T09:00:00Z", **props)
+    world.event("ann", "cart_abandoned", "2026-03-02T10:00:00Z")
+    assert [m["channel"] for m in world.messages("ann")] == (["whatsapp"] if opens else [])
+    if not opens:
+        assert [e["reason"] for e in world.log("ann", "skipped")] == ["outside_whatsapp_window"]
+
+
+def test_an_older_whatsapp_message_still_opens_the_window_behind_newer_sms_ones(world):
+    one_step(world, wa_mode="text", message="Thanks!")
+    world.event("ann", "message_received", "2026-03-02T01:00:00Z", channel="whatsapp")
+    for minute in range(10, 40, 5):
+        world.event("ann", "message_received", f"2026-03-02T09:{minute}:00Z", channel="sms")
+    world.event("ann", "cart_abandoned", "2026-03-02T10:00:00Z")
+    assert [m["channel"] for m in world.messages("ann")] == ["whatsapp"]
