@@ -14,6 +14,7 @@ import socket
 import ssl
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -84,6 +85,26 @@ def foreign_failure(response: httpx.Response, provider: str) -> Transient | NotC
                              f"the API address in Settings → Channels and any proxy or firewall", code=str(status))
     return Transient(f"{provider}: {said} (not an answer from {provider} itself: a proxy or network problem)",
                      code=str(status), retry_after=retry_after(response))
+
+
+def redact(text: str, secret: str | None) -> str:
+    """`text` with every occurrence of `secret` (a token, a password) replaced by "[redacted]": some
+    provider errors quote what they were sent ("Malformed access token EAAG…"), and what a failure says
+    is stored with the message, logged and shown, where a secret must never go."""
+    if not secret or len(secret) < 4:
+        return text
+    return text.replace(secret, "[redacted]")
+
+
+F = TypeVar("F", bound=DeliveryFailure)
+
+
+def scrubbed(failure: F, secret: str | None) -> F:
+    """`failure` with `secret` redacted from its text (see `redact`)."""
+    text = redact(failure.text, secret)
+    if text == failure.text:
+        return failure
+    return type(failure)(text, code=failure.code, retry_after=failure.retry_after)
 
 
 def json_body(response: httpx.Response) -> object:

@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 
 from .base import CheckResult, NotConfigured, Outgoing, Permanent, Sent, Transient
-from .httpapi import (check_reachable, connect_failure, foreign_failure, json_body, new_client, retry_after,
-                      transport_failure)
+from .httpapi import (check_reachable, connect_failure, foreign_failure, json_body, new_client, redact,
+                      retry_after, scrubbed, transport_failure)
 from .settings import MetaSettings
 
 # Throttling and Meta's own trouble: worth another try later (error-codes page, "Throttling errors").
@@ -137,7 +137,7 @@ class MetaChannel:
             if isinstance(found, list) and found and isinstance(found[0], dict) and isinstance(found[0].get("id"), str):
                 return Sent(provider_id=found[0]["id"], status=str(found[0].get("message_status") or "accepted"))
             return Sent(provider_id=None, status="accepted")
-        raise classify(response)
+        raise scrubbed(classify(response), self._token)
 
     def close(self) -> None:
         if self._client is not None:
@@ -221,6 +221,7 @@ def check_meta(settings: MetaSettings, access_token: str | None) -> CheckResult:
     except httpx.HTTPError as exc:
         return connect_failure(exc, host, "Meta")
     code, text = error_of(response)
+    text = redact(text, access_token)
     if response.status_code == 200:
         body = json_body(response)
         info = body if isinstance(body, dict) else {}

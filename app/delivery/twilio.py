@@ -22,8 +22,8 @@ from typing import Any
 import httpx
 
 from .base import CheckResult, NotConfigured, Outgoing, Permanent, Sent, Transient
-from .httpapi import (check_reachable, connect_failure, foreign_failure, json_body, new_client, retry_after,
-                      transport_failure)
+from .httpapi import (check_reachable, connect_failure, foreign_failure, json_body, new_client, redact,
+                      retry_after, scrubbed, transport_failure)
 from .settings import TwilioSettings
 
 API_VERSION = "2010-04-01"
@@ -148,7 +148,7 @@ class TwilioChannel:
                 return Sent(provider_id=body["sid"], status=str(body.get("status") or "queued"))
             # Accepted, but without the resource: the message left, its SID is unknown.
             return Sent(provider_id=None, status="queued")
-        raise classify(response, self.provider)
+        raise scrubbed(classify(response, self.provider), self._token)
 
     def close(self) -> None:
         if self._client is not None:
@@ -220,6 +220,7 @@ def check_twilio(settings: TwilioSettings, auth_token: str | None, *, whatsapp: 
             response = client.get(f"/{API_VERSION}/Accounts/{account}.json")
             if response.status_code in (401, 403):
                 code, text = error_of(response)
+                text = redact(text, auth_token)
                 return CheckResult(False, "auth", f"Twilio refused the account SID and auth token ({code or 401} "
                                    f"{text}). Copy both again from the Twilio Console → Account info; a token "
                                    "that was rotated stops working.")
@@ -227,6 +228,7 @@ def check_twilio(settings: TwilioSettings, auth_token: str | None, *, whatsapp: 
                 return CheckResult(False, "auth", f"Twilio has no account {account}: check the account SID.")
             if response.status_code != 200:
                 code, text = error_of(response)
+                text = redact(text, auth_token)
                 return CheckResult(False, "connect", f"Twilio answered {response.status_code} ({text}); try again "
                                    "later, or see https://status.twilio.com.")
             if service:
