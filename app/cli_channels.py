@@ -180,7 +180,8 @@ def cmd_channels_test(args: argparse.Namespace) -> int:
 def cmd_send_test(args: argparse.Namespace) -> int:
     from app.delivery.base import DeliveryFailure, NotConfigured
     from app.delivery.settings import load_settings
-    from app.delivery.test_send import SendTestRefused, check_recipient, find_step, prepare_test, send_prepared
+    from app.delivery.test_send import (TEMPLATE_NOTE, SendTestRefused, check_recipient, find_step, prepare_test,
+                                        send_prepared)
     from app.journey.fileformat import JourneyFileError, from_document
     from app.store.journeys import JourneyStore
 
@@ -210,8 +211,14 @@ def cmd_send_test(args: argparse.Namespace) -> int:
         _say(f"  Subject: {out.subject}")
     if out.sender:
         _say(f"  From: {out.sender}")
-    for line in (out.body_text or "(no plain text: the HTML part only)").splitlines()[:20]:
-        _say(f"  | {line}")
+    if out.whatsapp_template:
+        _say(f"  WhatsApp template: {out.whatsapp_template.get('name')} ({out.whatsapp_template.get('language')})")
+        for number, value in enumerate(out.whatsapp_template.get("variables") or [], 1):
+            _say(f"  {{{{{number}}}}} = {value}")
+        _say(f"  ({TEMPLATE_NOTE})")
+    else:
+        for line in (out.body_text or "(no plain text: the HTML part only)").splitlines()[:20]:
+            _say(f"  | {line}")
     try:
         sent = send_prepared(load_settings(db), prepared)
     except DeliveryFailure as exc:

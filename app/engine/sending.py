@@ -176,7 +176,8 @@ def send_template(step: Step) -> Result:
     step.batch.queue_message(dict(
         idempotency_key=idempotency_key, run_id=run.id, journey_id=run.journey_id,
         node_id=step.node.id, contact_id=contact.id, channel=channel, recipient=address,
-        sender=config.get("sender") or None, subject=rendered.get("subject"), body_text=text,
+        sender=(config.get("sender") or None) if channel == "email" else None,   # a left-over From of an email
+        subject=rendered.get("subject"), body_text=text,
         body_html=rendered.get("html"), status="queued", scheduled_at=step.at, created_at=step.at,
         sent_at=None, delivered_at=None, opened_at=None, clicked_at=None, replied_at=None, failed_at=None,
         unsubscribed_at=None, error=None, whatsapp_template=whatsapp_template))
