@@ -40,6 +40,31 @@ def new_client(base_url: str, *, timeout: float = DEFAULT_TIMEOUT, auth: httpx.A
         limits=httpx.Limits(max_connections=4, max_keepalive_connections=2, keepalive_expiry=30.0))
 
 
+def recipient_number(recipient: str) -> str:
+    """A contact's phone number as the providers take it: E.164 ("+4915123456789") from what an import
+    left in international form ("+49 151 2345-6789", "0049 151 23456789", "whatsapp:+49…"), read with
+    libphonenumber. Anything else (a national number without its country code, "0151 23456789") is
+    passed on as written, stripped: the provider judges it (Twilio answers 21211) — never a guessed
+    country, which could text a stranger. (ITU-T E.164; "00" is the international call prefix in
+    most of the world.)"""
+    import phonenumbers
+
+    value = recipient.strip()
+    if value.lower().startswith("whatsapp:"):
+        value = value[len("whatsapp:"):].strip()
+    if value.startswith("00") and value[2:3].isdigit():
+        value = "+" + value[2:]
+    if not value.startswith("+"):
+        return value
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return value
+    if phonenumbers.is_possible_number(number):
+        return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+    return value
+
+
 def retry_after(response: httpx.Response, now: datetime | None = None) -> float | None:
     """The response's `Retry-After` in seconds (RFC 9110 section 10.2.3: delay-seconds or an HTTP
     date), None when absent or unreadable; never negative, never more than `MAX_RETRY_AFTER`."""

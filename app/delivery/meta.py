@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 
 from .base import CheckResult, NotConfigured, Outgoing, Permanent, Sent, Transient
-from .httpapi import (check_reachable, connect_failure, foreign_failure, json_body, new_client, redact,
-                      retry_after, scrubbed, transport_failure)
+from .httpapi import (check_reachable, connect_failure, foreign_failure, json_body, new_client, recipient_number,
+                      redact, retry_after, scrubbed, transport_failure)
 from .settings import MetaSettings
 
 # Throttling and Meta's own trouble: worth another try later (error-codes page, "Throttling errors").
@@ -67,8 +67,8 @@ wrong or not this token's, so nothing can be sent from it until the settings are
 
 def wa_number(recipient: str) -> str:
     """The recipient as the Cloud API takes it: the phone number's digits with the country code
-    (`+49 151 2345-6789` → `4915123456789`)."""
-    return "".join(c for c in recipient if c.isdigit())
+    (`+49 151 2345-6789` → `4915123456789`, `0049…` too: `httpapi.recipient_number`)."""
+    return "".join(c for c in recipient_number(recipient) if c.isdigit())
 
 
 def payload(message: Outgoing) -> dict[str, Any]:

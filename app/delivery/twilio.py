@@ -22,8 +22,8 @@ from typing import Any
 import httpx
 
 from .base import CheckResult, NotConfigured, Outgoing, Permanent, Sent, Transient
-from .httpapi import (check_reachable, connect_failure, foreign_failure, json_body, new_client, redact,
-                      retry_after, scrubbed, transport_failure)
+from .httpapi import (check_reachable, connect_failure, foreign_failure, json_body, new_client, recipient_number,
+                      redact, retry_after, scrubbed, transport_failure)
 from .settings import TwilioSettings
 
 API_VERSION = "2010-04-01"
@@ -106,7 +106,7 @@ class TwilioChannel:
     def form(self, message: Outgoing) -> dict[str, str]:
         """The form fields of `message`'s request (see the module's docstring)."""
         data: dict[str, str] = {}
-        to = message.recipient.strip()
+        to = recipient_number(message.recipient)       # E.164 when written in international form
         data["To"] = whatsapp_address(to) if self.whatsapp else to
         if self.settings.messaging_service_sid:
             # The service picks a sender from its pool and handles STOP replies for the whole pool.

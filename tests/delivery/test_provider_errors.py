@@ -217,3 +217,26 @@ def test_an_absurd_retry_after_is_bounded_and_the_message_fails_at_its_limit(pro
         assert failure.value.retry_after is not None and 0 < failure.value.retry_after <= MAX_RETRY_AFTER
         policy = RetryPolicy(retry_hours=720)
         assert policy.next_attempt(1, now, now - timedelta(minutes=1), failure.value.retry_after) is None
+
+
+# --- the contact's phone number as imports leave it ----------------------------------------------------------
+
+@pytest.mark.parametrize("written", ["+49 151 2345-6789", "+49 (151) 23456789", "0049 151 23456789",
+                                     " +4915123456789 ", "whatsapp:+4915123456789"])
+def test_a_number_in_international_form_goes_as_e164(twilio: FakeTwilio, meta: FakeMeta, written: str) -> None:
+    TwilioChannel(twilio_settings(twilio), twilio.auth_token, whatsapp=False).send(sms(written))
+    TwilioChannel(twilio_settings(twilio, whatsapp=True), twilio.auth_token, whatsapp=True).send(
+        Outgoing(message_id=3, idempotency_key="k", channel="whatsapp", recipient=written, body_text="Hi"))
+    MetaChannel(meta_settings(meta), meta.access_token).send(wa(written))
+    assert [r.one("To") for r in twilio.posts()] == ["+4915123456789", "whatsapp:+4915123456789"]
+    assert meta.posts()[0].json["to"] == "4915123456789"
+
+
+def test_a_number_without_its_country_code_is_never_given_a_guessed_one(twilio: FakeTwilio, meta: FakeMeta) -> None:
+    """Which country a national number belongs to cannot be known: it goes as written, and the provider
+    refuses it (Twilio 21211), failing the message; guessing a country could text a stranger."""
+    with pytest.raises(Permanent) as failure:
+        TwilioChannel(twilio_settings(twilio), twilio.auth_token, whatsapp=False).send(sms("0151 23456789"))
+    assert failure.value.code == "21211" and twilio.posts()[0].one("To") == "0151 23456789"
+    MetaChannel(meta_settings(meta), meta.access_token).send(wa("0151 23456789"))
+    assert meta.posts()[0].json["to"] == "015123456789"
