@@ -258,11 +258,22 @@ def cmd_outbox_resend(args: argparse.Namespace) -> int:
     return 0 if not left else PROBLEMS
 
 
+_LARGEST_ID = 2 ** 63 - 1          # the databases' largest integer key
+
+
 def _message_id(text: str) -> int:
-    if not text.isdigit():
+    value = text.strip()
+    if not (value.isascii() and value.isdigit()) or not 0 < int(value) <= _LARGEST_ID:
         raise argparse.ArgumentTypeError(f"{text!r} is not a message id (a whole number, as `journeys outbox "
                                          "unknown` lists them)")
-    return int(text)
+    return int(value)
+
+
+def _how_many(text: str) -> int:
+    value = text.strip()
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count: write a whole number from 1 to 1000000")
+    return int(value)
 
 
 def add_channel_commands(sub: argparse._SubParsersAction, db_parent: argparse.ArgumentParser,
@@ -311,7 +322,7 @@ def add_channel_commands(sub: argparse._SubParsersAction, db_parent: argparse.Ar
             dest="outbox_command", required=True, metavar="ACTION")
     p = command(outbox, "unknown", cmd_outbox_unknown,
                 "List the messages whose fate is unknown (they may have arrived), newest first.")
-    p.add_argument("--limit", type=int, default=50, metavar="N", help="show at most N (default 50)")
+    p.add_argument("--limit", type=_how_many, default=50, metavar="N", help="show at most N (default 50)")
     p = command(outbox, "resend", cmd_outbox_resend,
                 "Queue messages whose fate is unknown for one more attempt (they may arrive twice).")
     p.add_argument("ids", nargs="+", type=_message_id, metavar="ID")

@@ -68,7 +68,7 @@ def resend(db: Engine, ids: Sequence[int], at: datetime) -> int:
     (the dispatcher takes them as any queued message); returns how many. Ids of messages in any other
     state (sent, failed, queued, cancelled, unknown ids) are left alone: only `unknown` is resent, and
     only when asked. The user accepts that the message may arrive twice."""
-    wanted = sorted({int(i) for i in ids})
+    wanted = sorted({int(i) for i in ids if 0 < int(i) < 2 ** 63})      # no other id can be a message's
     if not wanted:
         return 0
     done = 0
