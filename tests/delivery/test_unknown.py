@@ -88,3 +88,13 @@ def test_resend_ignores_ids_no_database_can_hold(tmp_path):
     shop = make_shop(str(tmp_path / "s.sqlite3"))
     mid = add_message(shop.db, "a", "unknown", journey_id=shop.journey_id)
     assert resend(shop.db, [mid, 2 ** 70, -4], NOW) == 1
+
+
+def test_a_whatsapp_template_message_is_named_by_its_template(tmp_path, capsys):
+    shop = make_shop(str(tmp_path / "s.sqlite3"))
+    add_message(shop.db, "w", "unknown", channel="whatsapp", recipient="+4915123456789", subject=None, body_text=None,
+                whatsapp_template={"name": "order_update", "language": "en_US", "variables": ["Ann", "C-1"]})
+    [found] = unknown_messages(shop.db)
+    assert found.subject == "WhatsApp template order_update (Ann, C-1)"
+    code, out, _ = run_cli(capsys, "outbox", "unknown", "--db", shop.url)
+    assert code == 0 and "WhatsApp template order_update (Ann, C-1)" in out
