@@ -16,6 +16,7 @@ response), https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-m
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -63,6 +64,9 @@ template in that language, 100 an invalid parameter…): it fails at once with M
 GRAPH_NO_OBJECT = 33
 """The Graph API's subcode for "Object with ID '…' does not exist" (code 100): a phone number ID that is
 wrong or not this token's, so nothing can be sent from it until the settings are fixed."""
+
+
+_CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")      # a Twilio Content template's SID
 
 
 def wa_number(recipient: str) -> str:
@@ -137,7 +141,14 @@ class MetaChannel:
             if isinstance(found, list) and found and isinstance(found[0], dict) and isinstance(found[0].get("id"), str):
                 return Sent(provider_id=found[0]["id"], status=str(found[0].get("message_status") or "accepted"))
             return Sent(provider_id=None, status="accepted")
-        raise scrubbed(classify(response), self._token)
+        failure = scrubbed(classify(response), self._token)
+        template = str(data["template"]["name"]) if data["type"] == "template" else ""
+        if failure.code == "132001" and _CONTENT_SID.fullmatch(template):
+            # A Twilio Content SID means nothing to Meta: say what it wants instead.
+            failure = Permanent(f"{failure.text} — the step names the Twilio Content SID {template!r}, but Meta "
+                                "names templates as WhatsApp Manager shows them (e.g. order_update); or choose "
+                                "Twilio as the WhatsApp provider", code=failure.code)
+        raise failure
 
     def close(self) -> None:
         if self._client is not None:

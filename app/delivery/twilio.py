@@ -65,6 +65,7 @@ TRANSIENT_CODES = frozenset({
 bad Content SID…): it fails at once with Twilio's code and words."""
 
 _ACCOUNT_CODES = frozenset({20003, 20005, 20008, 20404})     # the account or its credentials, not the sender
+_CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
 _ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
 _SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
 
@@ -148,7 +149,14 @@ class TwilioChannel:
                 return Sent(provider_id=body["sid"], status=str(body.get("status") or "queued"))
             # Accepted, but without the resource: the message left, its SID is unknown.
             return Sent(provider_id=None, status="queued")
-        raise scrubbed(classify(response, self.provider), self._token)
+        failure = scrubbed(classify(response, self.provider), self._token)
+        template = str((message.whatsapp_template or {}).get("name") or "") if self.whatsapp else ""
+        if failure.code == "21655" and template and not _CONTENT_SID.fullmatch(template):
+            # A Meta template name ("order_update") means nothing to Twilio: say what it wants instead.
+            failure = Permanent(f"{failure.text} — the step names the template {template!r}, but through Twilio a "
+                                "template is named by its Content SID (HX…, Console → Messaging → Content Template "
+                                "Builder); or choose Meta as the WhatsApp provider", code=failure.code)
+        raise failure
 
     def close(self) -> None:
         if self._client is not None:

@@ -240,3 +240,20 @@ def test_a_number_without_its_country_code_is_never_given_a_guessed_one(twilio: 
     assert failure.value.code == "21211" and twilio.posts()[0].one("To") == "0151 23456789"
     MetaChannel(meta_settings(meta), meta.access_token).send(wa("0151 23456789"))
     assert meta.posts()[0].json["to"] == "015123456789"
+
+
+def test_a_template_named_for_the_other_provider_fails_saying_what_this_one_wants(twilio: FakeTwilio,
+                                                                                   meta: FakeMeta) -> None:
+    """After switching the WhatsApp provider, a step still names the other one's template: the failure says
+    so (Twilio wants a Content SID, Meta a template name), with the provider's own code."""
+    meta_name = Outgoing(message_id=4, idempotency_key="k4", channel="whatsapp", recipient="+4915123456789",
+                         whatsapp_template={"name": "order_update", "language": "en_US", "variables": ["a", "b"]})
+    with pytest.raises(Permanent) as failure:
+        TwilioChannel(twilio_settings(twilio, whatsapp=True), twilio.auth_token, whatsapp=True).send(meta_name)
+    assert failure.value.code == "21655" and "Content SID" in failure.value.text
+    sid = "HX" + "0" * 31 + "1"
+    twilio_sid_ = Outgoing(message_id=5, idempotency_key="k5", channel="whatsapp", recipient="+4915123456789",
+                           whatsapp_template={"name": sid, "language": "en_US", "variables": ["a", "b"]})
+    with pytest.raises(Permanent) as failure:
+        MetaChannel(meta_settings(meta), meta.access_token).send(twilio_sid_)
+    assert failure.value.code == "132001" and "WhatsApp Manager" in failure.value.text
