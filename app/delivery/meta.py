@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from .base import CheckResult, NotConfigured, Outgoing, Permanent, Sent, Transient
+from .base import CheckResult, NotConfigured, Outgoing, Permanent, Sent, Transient, Uncertain
 from .httpapi import (check_reachable, connect_failure, foreign_failure, json_body, new_client, recipient_number,
                       redact, retry_after, scrubbed, transport_failure)
 from .settings import MetaSettings
@@ -135,11 +135,17 @@ class MetaChannel:
             if isinstance(exc, (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError)):
                 self.close()
             raise transport_failure(exc, "Meta (WhatsApp)") from exc
-        if response.status_code == 200:
+        if response.is_success:            # any 2xx: the request was taken
             body = json_body(response)
             found = body.get("messages") if isinstance(body, dict) else None
             if isinstance(found, list) and found and isinstance(found[0], dict) and isinstance(found[0].get("id"), str):
                 return Sent(provider_id=found[0]["id"], status=str(found[0].get("message_status") or "accepted"))
+            if not isinstance(body, dict):
+                # A success page that is not the Graph API's (a filtering proxy's HTML): whether the request
+                # reached Meta is not known, so it must be neither counted sent nor resent by itself.
+                raise Uncertain(f"Meta (WhatsApp) answered {response.status_code} with something that is not the Graph "
+                                "API's answer (a proxy's page?): the message may or may not have been sent",
+                                code="unreadable")
             return Sent(provider_id=None, status="accepted")
         failure = scrubbed(classify(response), self._token)
         template = str(data["template"]["name"]) if data["type"] == "template" else ""

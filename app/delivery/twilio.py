@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from .base import CheckResult, NotConfigured, Outgoing, Permanent, Sent, Transient
+from .base import CheckResult, NotConfigured, Outgoing, Permanent, Sent, Transient, Uncertain
 from .httpapi import (check_reachable, connect_failure, foreign_failure, json_body, new_client, recipient_number,
                       redact, retry_after, scrubbed, transport_failure)
 from .settings import TwilioSettings
@@ -143,11 +143,17 @@ class TwilioChannel:
             if isinstance(exc, (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError)):
                 self.close()            # the connection's state is unknown: the next message opens a new one
             raise transport_failure(exc, self.provider) from exc
-        if response.status_code in (200, 201):
+        if response.is_success:            # any 2xx: the request was taken
             body = json_body(response)
             if isinstance(body, dict) and isinstance(body.get("sid"), str):
                 return Sent(provider_id=body["sid"], status=str(body.get("status") or "queued"))
-            # Accepted, but without the resource: the message left, its SID is unknown.
+            if not isinstance(body, dict):
+                # A success page that is not Twilio's (a filtering proxy's HTML): whether the request ever
+                # reached Twilio is not known, so it must be neither counted sent nor resent by itself.
+                raise Uncertain(f"{self.provider} answered {response.status_code} with something that is not "
+                                "Twilio's answer (a proxy's page?): the message may or may not have been sent",
+                                code="unreadable")
+            # Twilio's JSON without the resource: the message left, its SID is unknown.
             return Sent(provider_id=None, status="queued")
         failure = scrubbed(classify(response, self.provider), self._token)
         template = str((message.whatsapp_template or {}).get("name") or "") if self.whatsapp else ""

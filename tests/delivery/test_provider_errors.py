@@ -257,3 +257,16 @@ def test_a_template_named_for_the_other_provider_fails_saying_what_this_one_want
     with pytest.raises(Permanent) as failure:
         MetaChannel(meta_settings(meta), meta.access_token).send(twilio_sid_)
     assert failure.value.code == "132001" and "WhatsApp Manager" in failure.value.text
+
+
+@pytest.mark.parametrize("status", [200, 201])
+def test_a_success_page_that_is_not_the_providers_leaves_the_fate_unknown(proxy, status: int) -> None:
+    """A filtering proxy that answers 200 with its own HTML page: the message may never have reached the
+    provider, and may have — it is neither counted sent nor resent by itself."""
+    from app.delivery.base import Uncertain
+
+    proxy.reply = (status, b"<html><body>Access to this site is restricted</body></html>", {})
+    for channel, message in _channels(proxy):
+        with pytest.raises(Uncertain) as failure:
+            channel.send(message)
+        assert failure.value.code == "unreadable"
