@@ -256,6 +256,12 @@ def check_twilio(settings: TwilioSettings, auth_token: str | None, *, whatsapp: 
             number = settings.sender.strip().removeprefix("whatsapp:")
             listed = client.get(f"/{API_VERSION}/Accounts/{account}/IncomingPhoneNumbers.json",
                                 params={"PhoneNumber": number})
+            if listed.status_code != 200:
+                # The look-up failed: that says nothing about the number, so do not blame it.
+                _code, text = error_of(listed)
+                return CheckResult(False, "connect", f"Signed in to Twilio, but looking up {number} failed "
+                                   f"({listed.status_code} {redact(text, auth_token)}); try again later, or see "
+                                   "https://status.twilio.com.")
             body = json_body(listed)
             numbers = body.get("incoming_phone_numbers") if isinstance(body, dict) else None
     except httpx.HTTPError as exc:

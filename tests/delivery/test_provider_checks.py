@@ -97,3 +97,17 @@ def test_channels_test_whatsapp_through_twilio_knows_it_is_whatsapp(twilio: Fake
     assert code == 0, err
     code, out, err = run_cli(capsys, "channels", "test", "whatsapp", "--db", db)
     assert code == 1 and "failed at sender" in err and "WhatsApp sender" in err
+
+
+def test_a_failed_number_look_up_is_not_blamed_on_the_number(twilio: FakeTwilio, monkeypatch) -> None:
+    answer = twilio.answer
+
+    def broken(record):
+        if record.path.endswith("/IncomingPhoneNumbers.json"):
+            return 503, {"code": 20503, "message": "Service Unavailable", "status": 503}, {}
+        return answer(record)
+
+    monkeypatch.setattr(twilio, "answer", broken)
+    result = check_twilio(twilio_settings(twilio), twilio.auth_token)
+    assert (result.ok, result.stage) == (False, "connect") and "Service Unavailable" in result.detail
+    assert "is not a phone number" not in result.detail
