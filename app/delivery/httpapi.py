@@ -83,7 +83,17 @@ def retry_after(response: httpx.Response, now: datetime | None = None) -> float 
 
 
 def transport_failure(exc: httpx.HTTPError, provider: str) -> DeliveryFailure:
-    """The failure class of a request that got no answer (see the module's docstring)."""
+    """The failure class of a request that got no answer (see the module's docstring). A certificate
+    that cannot be verified is the set-up's (a proxy or antivirus inspecting HTTPS, a wrong system
+    clock): no message went, and none should fail for it, so they wait (NotConfigured)."""
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, ssl.SSLCertVerificationError):
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        why = cause.verify_message or str(cause)
+        return NotConfigured(f"the secure connection to {provider} could not be verified ({why}): a proxy or "
+                             "antivirus that inspects HTTPS, or a wrong system clock, often causes this; messages "
+                             "wait until it works", code="tls")
     if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteError,
                         httpx.WriteTimeout, httpx.UnsupportedProtocol, httpx.ProxyError)):
         return Transient(f"could not reach {provider}: {_describe(exc)}", code="connect")

@@ -270,3 +270,35 @@ def test_a_success_page_that_is_not_the_providers_leaves_the_fate_unknown(proxy,
         with pytest.raises(Uncertain) as failure:
             channel.send(message)
         assert failure.value.code == "unreadable"
+
+
+@pytest.fixture
+def untrusted_https() -> Iterator[str]:
+    """An HTTPS server on 127.0.0.1 whose certificate no one trusts (a throw-away CA): what a proxy or
+    antivirus that inspects HTTPS looks like to the app."""
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Page)
+    server.daemon_threads = True
+    server.reply = (201, b"{}", {})                                   # type: ignore[attr-defined]
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_certificate_that_cannot_be_verified_makes_messages_wait(untrusted_https: str) -> None:
+    twilio_ = TwilioChannel(TwilioSettings(account_sid="AC" + "1" * 32, sender="+15005550006",
+                                           api_base=untrusted_https), "token", whatsapp=False)
+    meta_ = MetaChannel(MetaSettings(phone_number_id="1055", api_base=untrusted_https), "token")
+    for channel, message in ((twilio_, sms()), (meta_, wa())):
+        with pytest.raises(NotConfigured) as failure:
+            channel.send(message)
+        assert failure.value.code == "tls" and "proxy or antivirus" in failure.value.text
