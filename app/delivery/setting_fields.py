@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 from typing import Any
 
 from . import secrets
@@ -165,7 +166,13 @@ def check(f: SettingField, text: str) -> Any:
         if f.kind == "phone":
             return phone_number(value)
         if f.kind in ("url", "public_url"):
-            return web_url(value, https=f.kind == "public_url")
+            url = web_url(value, https=f.kind == "public_url")
+            if "@" in urlsplit(url).netloc:
+                # A user name and password in the URL would be stored in the database and, for the public
+                # URL, printed into every email's unsubscribe link: never a secret there.
+                raise SettingError(key, "must not contain a user name or password (user:password@…): give the "
+                                        "address alone, such as https://shop.example")
+            return url
     except ValueError as exc:
         raise SettingError(key, str(exc)) from None
     if f.kind == "text":
