@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from typing import Any
 
 from . import secrets
-from .addresses import email_address, host_name, phone_number, sender_identity, web_url
+from .addresses import email_address, host_name, loopback, phone_number, sender_identity, web_url
 from .settings import DeliverySettings
 
 # Twilio's documented SID shapes: two letters, then 32 hexadecimal digits (AC… accounts, MG… services).
@@ -167,7 +167,12 @@ def check(f: SettingField, text: str) -> Any:
             return phone_number(value)
         if f.kind in ("url", "public_url"):
             url = web_url(value, https=f.kind == "public_url")
-            if "@" in urlsplit(url).netloc:
+            parts = urlsplit(url)
+            if f.kind == "url" and parts.scheme == "http" and not loopback(parts.hostname or ""):
+                # The auth token goes with every request: never in the clear over a network.
+                raise SettingError(key, f"{url!r} must use https:// (the auth token goes with every request); "
+                                        "plain http is only for a test server on this computer (127.0.0.1)")
+            if "@" in parts.netloc:
                 # A user name and password in the URL would be stored in the database and, for the public
                 # URL, printed into every email's unsubscribe link: never a secret there.
                 raise SettingError(key, "must not contain a user name or password (user:password@…): give the "

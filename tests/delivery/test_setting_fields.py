@@ -152,3 +152,15 @@ def test_a_url_carrying_a_password_is_refused(section, key):
     assert failure.value.key == key and "hunter2" not in failure.value.message
     with pytest.raises(SettingError):
         set_value(settings, section, key, "https://token@shop.example")
+
+
+@pytest.mark.parametrize("section,key", [("sms", "api_base"), ("whatsapp", "twilio_api_base"),
+                                         ("whatsapp", "meta_api_base")])
+def test_an_api_address_over_plain_http_is_refused_unless_on_this_computer(section, key):
+    """The Twilio auth token and the Meta access token go with every request: never in the clear."""
+    settings = DeliverySettings()
+    with pytest.raises(SettingError) as failure:
+        set_value(settings, section, key, "http://api.twilio.com")
+    assert failure.value.key == key and "https://" in failure.value.message
+    set_value(settings, section, key, "http://localhost:8080")
+    set_value(settings, section, key, "https://api.twilio.com")
