@@ -52,8 +52,8 @@ def recipient_number(recipient: str) -> str:
     value = recipient.strip()
     if value.lower().startswith("whatsapp:"):
         value = value[len("whatsapp:"):].strip()
-    if value.startswith("00") and value[2:3].isdigit():
-        value = "+" + value[2:]
+    if value.startswith("00") and value[2:].lstrip()[:1].isdigit():
+        value = "+" + value[2:].lstrip()
     if not value.startswith("+"):
         return value
     try:

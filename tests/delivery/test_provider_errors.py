@@ -222,7 +222,8 @@ def test_an_absurd_retry_after_is_bounded_and_the_message_fails_at_its_limit(pro
 # --- the contact's phone number as imports leave it ----------------------------------------------------------
 
 @pytest.mark.parametrize("written", ["+49 151 2345-6789", "+49 (151) 23456789", "0049 151 23456789",
-                                     " +4915123456789 ", "whatsapp:+4915123456789"])
+                                     "00 49 151 23456789", " +4915123456789 ", "whatsapp:+4915123456789",
+                                     "+49 (0)151 23456789"])
 def test_a_number_in_international_form_goes_as_e164(twilio: FakeTwilio, meta: FakeMeta, written: str) -> None:
     TwilioChannel(twilio_settings(twilio), twilio.auth_token, whatsapp=False).send(sms(written))
     TwilioChannel(twilio_settings(twilio, whatsapp=True), twilio.auth_token, whatsapp=True).send(
