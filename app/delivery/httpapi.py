@@ -94,6 +94,12 @@ def transport_failure(exc: httpx.HTTPError, provider: str) -> DeliveryFailure:
         return NotConfigured(f"the secure connection to {provider} could not be verified ({why}): a proxy or "
                              "antivirus that inspects HTTPS, or a wrong system clock, often causes this; messages "
                              "wait until it works", code="tls")
+    if isinstance(exc, (httpx.LocalProtocolError, httpx.InvalidURL)):
+        # The request could not even be built (a header value it cannot carry): nothing left, and the
+        # set-up must change. Its own words may quote the header, i.e. the token: not repeated here.
+        return NotConfigured(f"the request to {provider} could not be made from the settings (a value holds a "
+                             "character that cannot be sent): check the token and addresses in Settings → Channels",
+                             code="settings")
     if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteError,
                         httpx.WriteTimeout, httpx.UnsupportedProtocol, httpx.ProxyError)):
         return Transient(f"could not reach {provider}: {_describe(exc)}", code="connect")
@@ -120,6 +126,17 @@ def foreign_failure(response: httpx.Response, provider: str) -> Transient | NotC
                              f"the API address in Settings → Channels and any proxy or firewall", code=str(status))
     return Transient(f"{provider}: {said} (not an answer from {provider} itself: a proxy or network problem)",
                      code=str(status), retry_after=retry_after(response))
+
+
+def token_problem(token: str, what: str) -> str | None:
+    """Why `token` (already stripped of surrounding white space) cannot be a provider's token, in one
+    sentence that never quotes it; None when it can. Tokens are printable ASCII without spaces: a line
+    break, a space or a curly quote inside comes from a bad paste, and would otherwise break the request
+    in ways that quote the token back (httpx's "Illegal header value b'Bearer …'")."""
+    if token.isascii() and token.isprintable() and not any(c.isspace() for c in token):
+        return None
+    return (f"The {what} holds a character no token has (a space, a line break, a curly quote or another "
+            "non-ASCII character): copy it again from the provider's console and paste it alone.")
 
 
 def redact(text: str, secret: str | None) -> str:

@@ -23,7 +23,7 @@ import httpx
 
 from .base import CheckResult, NotConfigured, Outgoing, Permanent, Sent, Transient, Uncertain
 from .httpapi import (check_reachable, connect_failure, foreign_failure, json_body, new_client, recipient_number,
-                      redact, retry_after, scrubbed, transport_failure)
+                      redact, retry_after, scrubbed, token_problem, transport_failure)
 from .settings import MetaSettings
 
 # Throttling and Meta's own trouble: worth another try later (error-codes page, "Throttling errors").
@@ -104,9 +104,13 @@ class MetaChannel:
         if not settings.configured:
             raise NotConfigured("WhatsApp (Meta) is not set up: fill in the phone number ID in Settings → "
                                 "Channels", code="settings")
+        access_token = (access_token or "").strip()     # a paste often brings a line break along
         if not access_token:
             raise NotConfigured("the Meta access token is missing: store it in Settings → Channels, or set "
                                 "JOURNEYS_META_ACCESS_TOKEN", code="settings")
+        problem = token_problem(access_token, "Meta access token")
+        if problem is not None:
+            raise NotConfigured(problem, code="settings")
         self.settings, self.timeout = settings, timeout
         self._token = access_token
         self._client: httpx.Client | None = None
@@ -224,9 +228,13 @@ def check_meta(settings: MetaSettings, access_token: str | None) -> CheckResult:
     if not number_id.isdigit():
         return CheckResult(False, "settings", "The phone number ID is missing or not a number: copy it from the "
                            "Meta app dashboard → WhatsApp → API Setup (it is not the phone number itself).")
+    access_token = (access_token or "").strip()
     if not access_token:
         return CheckResult(False, "settings", "The access token is missing: paste a system user's permanent token in "
                            "Settings → Channels (kept in the system keyring), or set JOURNEYS_META_ACCESS_TOKEN.")
+    problem_text = token_problem(access_token, "Meta access token")
+    if problem_text is not None:
+        return CheckResult(False, "settings", problem_text)
     problem = check_reachable(settings.api_base, "Meta")
     if problem is not None:
         return problem

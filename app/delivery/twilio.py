@@ -23,7 +23,7 @@ import httpx
 
 from .base import CheckResult, NotConfigured, Outgoing, Permanent, Sent, Transient, Uncertain
 from .httpapi import (check_reachable, connect_failure, foreign_failure, json_body, new_client, recipient_number,
-                      redact, retry_after, scrubbed, transport_failure)
+                      redact, retry_after, scrubbed, token_problem, transport_failure)
 from .settings import TwilioSettings
 
 API_VERSION = "2010-04-01"
@@ -86,9 +86,13 @@ class TwilioChannel:
         if not settings.configured:
             raise NotConfigured("Twilio is not set up: fill in the account SID and a sender number or "
                                 "Messaging Service SID in Settings → Channels", code="settings")
+        auth_token = (auth_token or "").strip()         # a paste often brings a line break along
         if not auth_token:
             raise NotConfigured("the Twilio auth token is missing: store it in Settings → Channels, or set "
                                 "JOURNEYS_TWILIO_AUTH_TOKEN", code="settings")
+        problem = token_problem(auth_token, "Twilio auth token")
+        if problem is not None:
+            raise NotConfigured(problem, code="settings")
         self.settings, self.whatsapp, self.timeout = settings, whatsapp, timeout
         self._token = auth_token
         self._client: httpx.Client | None = None
@@ -214,9 +218,13 @@ def check_twilio(settings: TwilioSettings, auth_token: str | None, *, whatsapp: 
     if not _ACCOUNT_SID.fullmatch(settings.account_sid.strip()):
         return CheckResult(False, "settings", "The account SID is missing or malformed: copy it from the Twilio "
                            "Console (Account info; it starts with AC and has 34 characters).")
+    auth_token = (auth_token or "").strip()
     if not auth_token:
         return CheckResult(False, "settings", "The auth token is missing: paste it in Settings → Channels (it is "
                            "kept in the system keyring), or set JOURNEYS_TWILIO_AUTH_TOKEN.")
+    problem_text = token_problem(auth_token, "Twilio auth token")
+    if problem_text is not None:
+        return CheckResult(False, "settings", problem_text)
     service = settings.messaging_service_sid.strip()
     if not service and not settings.sender.strip():
         return CheckResult(False, "settings", "No sender: enter your Twilio phone number (+E.164) or a Messaging "

@@ -104,3 +104,29 @@ def test_after_a_session_the_secrets_are_only_in_the_keyring(tmp_path: Path, cap
         assert secret.encode() not in log_file.read_bytes()
         for part in tmp_path.glob("shop.sqlite3*"):           # the database and any -wal/-journal beside it
             assert secret.encode() not in part.read_bytes(), part
+
+
+def test_a_token_pasted_with_a_line_break_or_spaces_around_it_works(twilio: FakeTwilio) -> None:
+    from app.delivery.twilio import TwilioChannel, check_twilio
+
+    for pasted in (twilio.auth_token + "\n", f"  {twilio.auth_token}\r\n", "\t" + twilio.auth_token):
+        sent = TwilioChannel(twilio_settings(twilio), pasted, whatsapp=False).send(
+            Outgoing(message_id=1, idempotency_key="k", channel="sms", recipient="+4915123456789", body_text="Hi"))
+        assert sent.provider_id and check_twilio(twilio_settings(twilio), pasted).ok
+
+
+@pytest.mark.parametrize("damage", ["{t}\nEAAG", "{t} x", "{t}’", "“{t}”", "{t}\x00"])
+def test_a_token_with_a_character_no_token_has_waits_and_is_never_quoted(quoting_meta: QuotingMeta,
+                                                                         damage: str) -> None:
+    """A bad paste (a line break or space inside, curly quotes) used to break the request itself: the
+    message was marked unknown although nothing left, and httpx's words quoting the header — the token —
+    were kept with it."""
+    token = damage.format(t=quoting_meta.access_token)
+    message = Outgoing(message_id=1, idempotency_key="k", channel="whatsapp", recipient="+4915123456789",
+                       body_text="Hi")
+    with pytest.raises(NotConfigured) as failure:
+        MetaChannel(meta_settings(quoting_meta), token).send(message)
+    assert quoting_meta.access_token not in str(failure.value) and "paste it alone" in failure.value.text
+    result = check_meta(meta_settings(quoting_meta), token)
+    assert (result.ok, result.stage) == (False, "settings") and quoting_meta.access_token not in result.detail
+    assert not quoting_meta.posts()
