@@ -202,3 +202,13 @@ def test_cli_send_test_of_a_whatsapp_template_shows_the_template_and_its_variabl
     assert "WhatsApp template: cart_reminder (de)" in out and "{{1}} = Ann" in out and "{{2}} = MUG5" in out
     assert "HTML" not in out and "cannot carry [TEST]" in out
     assert ts.summary(channel.sent[0]) == "the WhatsApp template cart_reminder (de) with {{1}} = Ann, {{2}} = MUG5"
+
+
+def test_a_test_send_ignores_quiet_hours_and_the_frequency_cap(shop):
+    journey = _journey(shop)
+    journey.settings["quiet_hours"] = {"enabled": True, "start": "00:00", "end": "23:59"}
+    journey.settings["frequency_cap"] = {"enabled": True, "messages": 1, "hours": 24}
+    for _ in range(3):
+        prepared = ts.prepare_test(shop.db, journey, shop.sms_step, "+4915123456789", "ann")
+        assert prepared.outgoing.body_text == "[TEST] Ann: MUG5 off your cart"
+    assert _count(shop.db) == 0
