@@ -249,7 +249,10 @@ def check_meta(settings: MetaSettings, access_token: str | None) -> CheckResult:
     text = redact(text, access_token)
     if response.status_code == 200:
         body = json_body(response)
-        info = body if isinstance(body, dict) else {}
+        if not isinstance(body, dict):
+            return CheckResult(False, "connect", f"{host} answered, but not as the Graph API does (a proxy's or "
+                               "captive portal's page?): check the Graph API address and any proxy.")
+        info = body
         shown = info.get("display_phone_number") or number_id
         name = info.get("verified_name")
         return CheckResult(True, "sender", f"Connected to the WhatsApp Cloud API; sending from {shown}"

@@ -248,6 +248,9 @@ def check_twilio(settings: TwilioSettings, auth_token: str | None, *, whatsapp: 
                                    "that was rotated stops working.")
             if response.status_code == 404:
                 return CheckResult(False, "auth", f"Twilio has no account {account}: check the account SID.")
+            if response.status_code == 200 and not isinstance(json_body(response), dict):
+                return CheckResult(False, "connect", f"{host} answered, but not as Twilio does (a proxy's or "
+                                   "captive portal's page?): check the Twilio API address and any proxy.")
             if response.status_code != 200:
                 code, text = error_of(response)
                 text = redact(text, auth_token)

@@ -164,6 +164,8 @@ class _Page(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    do_GET = do_POST                                                  # noqa: N815 - stdlib's name
+
 
 @pytest.fixture
 def proxy() -> Iterator[ThreadingHTTPServer]:
@@ -303,3 +305,15 @@ def test_a_certificate_that_cannot_be_verified_makes_messages_wait(untrusted_htt
         with pytest.raises(NotConfigured) as failure:
             channel.send(message)
         assert failure.value.code == "tls" and "proxy or antivirus" in failure.value.text
+
+
+def test_test_connection_is_not_fooled_by_a_proxys_page(proxy) -> None:
+    from app.delivery.meta import check_meta
+    from app.delivery.twilio import check_twilio
+
+    proxy.reply = (200, b"<html><body>Welcome to the hotel wifi</body></html>", {})
+    base = f"http://127.0.0.1:{proxy.server_address[1]}"
+    for result in (check_twilio(TwilioSettings(account_sid="AC" + "1" * 32, sender="+15005550006", api_base=base),
+                                "token"),
+                   check_meta(MetaSettings(phone_number_id="1055", api_base=base), "token")):
+        assert (result.ok, result.stage) == (False, "connect") and "proxy" in result.detail
