@@ -180,7 +180,8 @@ def cmd_channels_test(args: argparse.Namespace) -> int:
 def cmd_send_test(args: argparse.Namespace) -> int:
     from app.delivery.base import DeliveryFailure, NotConfigured
     from app.delivery.settings import load_settings
-    from app.delivery.test_send import SendTestRefused, check_recipient, find_step, prepare_test, send_prepared
+    from app.delivery.test_send import (TEMPLATE_NOTE, SendTestRefused, check_recipient, find_step, prepare_test,
+                                        send_prepared)
     from app.journey.fileformat import JourneyFileError, from_document
     from app.store.journeys import JourneyStore
 
@@ -210,8 +211,14 @@ def cmd_send_test(args: argparse.Namespace) -> int:
         _say(f"  Subject: {out.subject}")
     if out.sender:
         _say(f"  From: {out.sender}")
-    for line in (out.body_text or "(no plain text: the HTML part only)").splitlines()[:20]:
-        _say(f"  | {line}")
+    if out.whatsapp_template:
+        _say(f"  WhatsApp template: {out.whatsapp_template.get('name')} ({out.whatsapp_template.get('language')})")
+        for number, value in enumerate(out.whatsapp_template.get("variables") or [], 1):
+            _say(f"  {{{{{number}}}}} = {value}")
+        _say(f"  ({TEMPLATE_NOTE})")
+    else:
+        for line in (out.body_text or "(no plain text: the HTML part only)").splitlines()[:20]:
+            _say(f"  | {line}")
     try:
         sent = send_prepared(load_settings(db), prepared)
     except DeliveryFailure as exc:
@@ -251,11 +258,22 @@ def cmd_outbox_resend(args: argparse.Namespace) -> int:
     return 0 if not left else PROBLEMS
 
 
+_LARGEST_ID = 2 ** 63 - 1          # the databases' largest integer key
+
+
 def _message_id(text: str) -> int:
-    if not text.isdigit():
+    value = text.strip()
+    if not (value.isascii() and value.isdigit()) or not 0 < int(value) <= _LARGEST_ID:
         raise argparse.ArgumentTypeError(f"{text!r} is not a message id (a whole number, as `journeys outbox "
                                          "unknown` lists them)")
-    return int(text)
+    return int(value)
+
+
+def _how_many(text: str) -> int:
+    value = text.strip()
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count: write a whole number from 1 to 1000000")
+    return int(value)
 
 
 def add_channel_commands(sub: argparse._SubParsersAction, db_parent: argparse.ArgumentParser,
@@ -304,7 +322,7 @@ def add_channel_commands(sub: argparse._SubParsersAction, db_parent: argparse.Ar
             dest="outbox_command", required=True, metavar="ACTION")
     p = command(outbox, "unknown", cmd_outbox_unknown,
                 "List the messages whose fate is unknown (they may have arrived), newest first.")
-    p.add_argument("--limit", type=int, default=50, metavar="N", help="show at most N (default 50)")
+    p.add_argument("--limit", type=_how_many, default=50, metavar="N", help="show at most N (default 50)")
     p = command(outbox, "resend", cmd_outbox_resend,
                 "Queue messages whose fate is unknown for one more attempt (they may arrive twice).")
     p.add_argument("ids", nargs="+", type=_message_id, metavar="ID")

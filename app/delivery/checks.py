@@ -149,7 +149,8 @@ def _provider_check(name: str, settings: DeliverySettings, secret: str | None) -
     from .twilio import check_twilio        # type: ignore[import-not-found, unused-ignore]
 
     twilio: TwilioSettings = settings.sms.twilio if name == "sms" else settings.whatsapp.twilio
-    return check_twilio(twilio, secret)
+    # WhatsApp has its own sender rules (the sandbox number, WhatsApp senders): the check must know.
+    return check_twilio(twilio, secret, whatsapp=name == "whatsapp")
 
 
 def check_channel(settings: DeliverySettings, name: str, secret: str | None = None) -> CheckResult:

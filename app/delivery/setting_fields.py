@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 from typing import Any
 
 from . import secrets
-from .addresses import email_address, host_name, phone_number, sender_identity, web_url
+from .addresses import email_address, host_name, loopback, phone_number, sender_identity, web_url
 from .settings import DeliverySettings
 
 # Twilio's documented SID shapes: two letters, then 32 hexadecimal digits (AC… accounts, MG… services).
@@ -91,9 +92,9 @@ SECTIONS: dict[str, tuple[SettingField, ...]] = {
                      (("twilio", "Twilio"), ("meta", "Meta WhatsApp Cloud API"))),
         *_twilio(("whatsapp", "twilio"), "twilio_api_base"),
         SettingField("phone_number_id", ("whatsapp", "meta", "phone_number_id"), "digits", "Phone number ID",
-                     help="Meta: WhatsApp → API setup"),
+                     help="Meta: WhatsApp → API setup", placeholder="e.g. 106540352242922 (not the phone number)"),
         SettingField("business_account_id", ("whatsapp", "meta", "business_account_id"), "digits",
-                     "WhatsApp Business Account ID"),
+                     "WhatsApp Business Account ID", placeholder="e.g. 102290129340398 (WhatsApp → API setup)"),
         SettingField("meta_api_base", ("whatsapp", "meta", "api_base"), "url", "Graph API address"),
         SettingField("api_version", ("whatsapp", "meta", "api_version"), "version", "Graph API version",
                      placeholder="e.g. v21.0"),
@@ -165,7 +166,18 @@ def check(f: SettingField, text: str) -> Any:
         if f.kind == "phone":
             return phone_number(value)
         if f.kind in ("url", "public_url"):
-            return web_url(value, https=f.kind == "public_url")
+            url = web_url(value, https=f.kind == "public_url")
+            parts = urlsplit(url)
+            if f.kind == "url" and parts.scheme == "http" and not loopback(parts.hostname or ""):
+                # The auth token goes with every request: never in the clear over a network.
+                raise SettingError(key, f"{url!r} must use https:// (the auth token goes with every request); "
+                                        "plain http is only for a test server on this computer (127.0.0.1)")
+            if "@" in parts.netloc:
+                # A user name and password in the URL would be stored in the database and, for the public
+                # URL, printed into every email's unsubscribe link: never a secret there.
+                raise SettingError(key, "must not contain a user name or password (user:password@…): give the "
+                                        "address alone, such as https://shop.example")
+            return url
     except ValueError as exc:
         raise SettingError(key, str(exc)) from None
     if f.kind == "text":

@@ -137,6 +137,7 @@ def poll_twilio_statuses(db: Engine, engine: JourneyEngine, settings: DeliverySe
     Sends nothing and holds no transaction while asking Twilio. When Twilio cannot be reached or refuses
     the token, the poll stops for this round (logged) and the messages are asked about again after `every`."""
     accounts = _accounts(settings)
+    auth_token = (auth_token or "").strip()          # as the channel takes it: a pasted line break is no part
     if not accounts or not auth_token:
         return 0
     now = clock.now()

@@ -178,13 +178,33 @@ def prepare_test(db: Engine, journey: Journey, step_ref: str, to: str, contact_i
                               "step a fallback text.")
     outgoing = Outgoing(
         message_id=0, idempotency_key=key, channel=channel, recipient=recipient,
-        sender=step.config.get("sender") or None,
+        sender=(step.config.get("sender") or None) if channel == "email" else None,   # a text goes from the number
         subject=_marked(message.subject) if channel == "email" else None,
         body_text=(message.text if channel == "email" or template is not None else _marked(message.text)) or None,
         body_html=message.html or None,
         whatsapp_template=template,
         test=True)
     return PreparedTest(outgoing, step.title, who, event_words, message.missing)
+
+
+TEMPLATE_NOTE = ("An approved WhatsApp template goes out exactly as WhatsApp approved it, so it cannot carry "
+                 f"{TEST_MARK}.")
+
+
+def summary(outgoing: Outgoing, width: int = 70) -> str:
+    """What a test sends, in one line: “the subject”, “the text” (clipped to `width`), or "the WhatsApp
+    template order_update (en_US) with {{1}} = Alex, {{2}} = your cart"."""
+    template = outgoing.whatsapp_template
+    if template:
+        values = ", ".join(f"{{{{{i}}}}} = {_clip(str(v), 30)}" for i, v in enumerate(template.get("variables") or [], 1))
+        return (f"the WhatsApp template {template.get('name')} ({template.get('language')})"
+                + (f" with {values}" if values else ""))
+    return f"“{_clip(outgoing.subject if outgoing.channel == 'email' else outgoing.body_text or '', width)}”"
+
+
+def _clip(text: str | None, width: int) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def send_prepared(settings: DeliverySettings, prepared: PreparedTest,

@@ -21,8 +21,9 @@ from typing import Any
 
 import httpx
 
-from .base import CheckResult, NotConfigured, Outgoing, Permanent, Sent, Transient
-from .httpapi import check_reachable, connect_failure, json_body, new_client, retry_after, transport_failure
+from .base import CheckResult, NotConfigured, Outgoing, Permanent, Sent, Transient, Uncertain
+from .httpapi import (check_reachable, connect_failure, foreign_failure, json_body, new_client, recipient_number,
+                      redact, retry_after, scrubbed, token_problem, transport_failure)
 from .settings import TwilioSettings
 
 API_VERSION = "2010-04-01"
@@ -33,20 +34,38 @@ WHATSAPP_SANDBOX = "+14155238886"          # Twilio's shared WhatsApp sandbox se
 # Errors that are the shop's set-up, not the message's: the message waits until the settings are fixed.
 SETUP_CODES = frozenset({
     20003,   # authentication failed (wrong SID or token)
+    20005,   # the account is not active (suspended, closed)
+    20008,   # test credentials cannot send: use the live ones
     20404,   # the account (SID) does not exist
+    21210,   # the From number is not verified for this (trial) account
     21212,   # invalid From number
     21603,   # no From given
     21606,   # From is not an SMS-capable number of this account
+    21659,   # From is not a Twilio number (or not of the To number's country)
+    21660,   # From belongs to another account
     21701,   # invalid Messaging Service SID
     21703,   # the Messaging Service has no senders
+    63001,   # WhatsApp: the channel could not authenticate the request
     63007,   # no WhatsApp channel for the From address
+    63020,   # WhatsApp: the Business Manager has not accepted Twilio's invitation
 })
-# Errors that pass: too many requests, queue full, Twilio's own trouble.
-TRANSIENT_CODES = frozenset({20429, 14107, 30001, 20500, 20503})
+# Errors that pass: too many requests, queues full, daily limits, Twilio's own trouble.
+TRANSIENT_CODES = frozenset({
+    14107,   # SMS rate limit exceeded
+    20429,   # too many requests
+    20500,   # internal server error
+    20503,   # service unavailable
+    21611,   # the From number's queue of messages is full
+    30001,   # queue overflow
+    63018,   # WhatsApp: rate limit exceeded for the channel
+    63038,   # the account's daily message limit is reached
+})
 """Every other 4xx error is the message's own (21211 invalid number, 21610 the recipient replied STOP,
 21614 not a mobile number, 63016 outside the WhatsApp window, 21408/21612 unreachable region, 21655 a
 bad Content SID…): it fails at once with Twilio's code and words."""
 
+_ACCOUNT_CODES = frozenset({20003, 20005, 20008, 20404})     # the account or its credentials, not the sender
+_CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
 _ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
 _SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
 
@@ -67,9 +86,13 @@ class TwilioChannel:
         if not settings.configured:
             raise NotConfigured("Twilio is not set up: fill in the account SID and a sender number or "
                                 "Messaging Service SID in Settings → Channels", code="settings")
+        auth_token = (auth_token or "").strip()         # a paste often brings a line break along
         if not auth_token:
             raise NotConfigured("the Twilio auth token is missing: store it in Settings → Channels, or set "
                                 "JOURNEYS_TWILIO_AUTH_TOKEN", code="settings")
+        problem = token_problem(auth_token, "Twilio auth token")
+        if problem is not None:
+            raise NotConfigured(problem, code="settings")
         self.settings, self.whatsapp, self.timeout = settings, whatsapp, timeout
         self._token = auth_token
         self._client: httpx.Client | None = None
@@ -88,7 +111,7 @@ class TwilioChannel:
     def form(self, message: Outgoing) -> dict[str, str]:
         """The form fields of `message`'s request (see the module's docstring)."""
         data: dict[str, str] = {}
-        to = message.recipient.strip()
+        to = recipient_number(message.recipient)       # E.164 when written in international form
         data["To"] = whatsapp_address(to) if self.whatsapp else to
         if self.settings.messaging_service_sid:
             # The service picks a sender from its pool and handles STOP replies for the whole pool.
@@ -124,13 +147,26 @@ class TwilioChannel:
             if isinstance(exc, (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError)):
                 self.close()            # the connection's state is unknown: the next message opens a new one
             raise transport_failure(exc, self.provider) from exc
-        if response.status_code in (200, 201):
+        if response.is_success:            # any 2xx: the request was taken
             body = json_body(response)
             if isinstance(body, dict) and isinstance(body.get("sid"), str):
                 return Sent(provider_id=body["sid"], status=str(body.get("status") or "queued"))
-            # Accepted, but without the resource: the message left, its SID is unknown.
+            if not isinstance(body, dict):
+                # A success page that is not Twilio's (a filtering proxy's HTML): whether the request ever
+                # reached Twilio is not known, so it must be neither counted sent nor resent by itself.
+                raise Uncertain(f"{self.provider} answered {response.status_code} with something that is not "
+                                "Twilio's answer (a proxy's page?): the message may or may not have been sent",
+                                code="unreadable")
+            # Twilio's JSON without the resource: the message left, its SID is unknown.
             return Sent(provider_id=None, status="queued")
-        raise classify(response, self.provider)
+        failure = scrubbed(classify(response, self.provider), self._token)
+        template = str((message.whatsapp_template or {}).get("name") or "") if self.whatsapp else ""
+        if failure.code == "21655" and template and not _CONTENT_SID.fullmatch(template):
+            # A Meta template name ("order_update") means nothing to Twilio: say what it wants instead.
+            failure = Permanent(f"{failure.text} — the step names the template {template!r}, but through Twilio a "
+                                "template is named by its Content SID (HX…, Console → Messaging → Content Template "
+                                "Builder); or choose Meta as the WhatsApp provider", code=failure.code)
+        raise failure
 
     def close(self) -> None:
         if self._client is not None:
@@ -159,9 +195,12 @@ def classify(response: httpx.Response, provider: str = "Twilio") -> Transient | 
     shown = str(code) if code is not None else str(status)
     if status == 429 or status >= 500 or code in TRANSIENT_CODES:
         return Transient(f"{provider}: {text}", code=shown, retry_after=retry_after(response))
+    if code is None:
+        # Not Twilio's error body (a proxy's page, an empty answer): nothing was said about the message.
+        return foreign_failure(response, provider)
     if status in (401, 403) or code in SETUP_CODES:
         hint = ("check the account SID and auth token in Settings → Channels" if status in (401, 403) or code in
-                (20003, 20404) else "check the sender number or Messaging Service in Settings → Channels")
+                _ACCOUNT_CODES else "check the sender number or Messaging Service in Settings → Channels")
         return NotConfigured(f"{provider} refused the set-up: {text} ({hint})", code=shown)
     return Permanent(text, code=shown)
 
@@ -179,9 +218,13 @@ def check_twilio(settings: TwilioSettings, auth_token: str | None, *, whatsapp: 
     if not _ACCOUNT_SID.fullmatch(settings.account_sid.strip()):
         return CheckResult(False, "settings", "The account SID is missing or malformed: copy it from the Twilio "
                            "Console (Account info; it starts with AC and has 34 characters).")
+    auth_token = (auth_token or "").strip()
     if not auth_token:
         return CheckResult(False, "settings", "The auth token is missing: paste it in Settings → Channels (it is "
                            "kept in the system keyring), or set JOURNEYS_TWILIO_AUTH_TOKEN.")
+    problem_text = token_problem(auth_token, "Twilio auth token")
+    if problem_text is not None:
+        return CheckResult(False, "settings", problem_text)
     service = settings.messaging_service_sid.strip()
     if not service and not settings.sender.strip():
         return CheckResult(False, "settings", "No sender: enter your Twilio phone number (+E.164) or a Messaging "
@@ -199,13 +242,18 @@ def check_twilio(settings: TwilioSettings, auth_token: str | None, *, whatsapp: 
             response = client.get(f"/{API_VERSION}/Accounts/{account}.json")
             if response.status_code in (401, 403):
                 code, text = error_of(response)
+                text = redact(text, auth_token)
                 return CheckResult(False, "auth", f"Twilio refused the account SID and auth token ({code or 401} "
                                    f"{text}). Copy both again from the Twilio Console → Account info; a token "
                                    "that was rotated stops working.")
             if response.status_code == 404:
                 return CheckResult(False, "auth", f"Twilio has no account {account}: check the account SID.")
+            if response.status_code == 200 and not isinstance(json_body(response), dict):
+                return CheckResult(False, "connect", f"{host} answered, but not as Twilio does (a proxy's or "
+                                   "captive portal's page?): check the Twilio API address and any proxy.")
             if response.status_code != 200:
                 code, text = error_of(response)
+                text = redact(text, auth_token)
                 return CheckResult(False, "connect", f"Twilio answered {response.status_code} ({text}); try again "
                                    "later, or see https://status.twilio.com.")
             if service:
@@ -219,6 +267,12 @@ def check_twilio(settings: TwilioSettings, auth_token: str | None, *, whatsapp: 
             number = settings.sender.strip().removeprefix("whatsapp:")
             listed = client.get(f"/{API_VERSION}/Accounts/{account}/IncomingPhoneNumbers.json",
                                 params={"PhoneNumber": number})
+            if listed.status_code != 200:
+                # The look-up failed: that says nothing about the number, so do not blame it.
+                _code, text = error_of(listed)
+                return CheckResult(False, "connect", f"Signed in to Twilio, but looking up {number} failed "
+                                   f"({listed.status_code} {redact(text, auth_token)}); try again later, or see "
+                                   "https://status.twilio.com.")
             body = json_body(listed)
             numbers = body.get("incoming_phone_numbers") if isinstance(body, dict) else None
     except httpx.HTTPError as exc:

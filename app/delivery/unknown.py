@@ -47,7 +47,7 @@ def unknown_messages(db: Engine, limit: int = 200) -> list[UnknownMessage]:
     """Up to `limit` messages with an unknown fate, newest first."""
     query = (select(messages.c.id, journeys.c.name, messages.c.node_id, messages.c.contact_id, messages.c.channel,
                     messages.c.recipient, messages.c.subject, messages.c.body_text, messages.c.created_at,
-                    messages.c.attempts, messages.c.error)
+                    messages.c.attempts, messages.c.error, messages.c.whatsapp_template)
              .select_from(messages.outerjoin(journeys, journeys.c.id == messages.c.journey_id))
              .where(messages.c.status == UNKNOWN)
              .order_by(messages.c.created_at.desc(), messages.c.id.desc()).limit(max(0, limit)))
@@ -55,7 +55,7 @@ def unknown_messages(db: Engine, limit: int = 200) -> list[UnknownMessage]:
         rows = conn.execute(query).all()
     found = []
     for row in rows:
-        text = row.subject or " ".join((row.body_text or "").split())
+        text = row.subject or " ".join((row.body_text or "").split()) or _template_words(row.whatsapp_template)
         found.append(UnknownMessage(
             id=int(row.id), journey=row.name or "", node_id=row.node_id or "", contact_id=row.contact_id or "",
             channel=row.channel, recipient=row.recipient, subject=text if len(text) <= 80 else text[:79] + "…",
@@ -63,12 +63,20 @@ def unknown_messages(db: Engine, limit: int = 200) -> list[UnknownMessage]:
     return found
 
 
+def _template_words(template: object) -> str:
+    """A WhatsApp template message in words: "WhatsApp template order_update (Ann, C-1)"."""
+    if not isinstance(template, dict) or not template.get("name"):
+        return ""
+    values = ", ".join(" ".join(str(v).split()) for v in template.get("variables") or [])
+    return f"WhatsApp template {template['name']}" + (f" ({values})" if values else "")
+
+
 def resend(db: Engine, ids: Sequence[int], at: datetime) -> int:
     """Puts the messages `ids` whose fate is unknown back in the queue for one more attempt at `at`
     (the dispatcher takes them as any queued message); returns how many. Ids of messages in any other
     state (sent, failed, queued, cancelled, unknown ids) are left alone: only `unknown` is resent, and
     only when asked. The user accepts that the message may arrive twice."""
-    wanted = sorted({int(i) for i in ids})
+    wanted = sorted({int(i) for i in ids if 0 < int(i) < 2 ** 63})      # no other id can be a message's
     if not wanted:
         return 0
     done = 0

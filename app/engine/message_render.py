@@ -98,11 +98,17 @@ def render_message(templates: TemplateCache, config: dict[str, Any], context: di
                 return RenderedMessage(channel, rendered, tuple(dict.fromkeys(missing)), (name, result.error), policy)
             rendered[name] = result.text
             missing.extend(result.missing)
-            if name.startswith(WHATSAPP_VARIABLE) and not result.text.strip():
+            if name.startswith(WHATSAPP_VARIABLE):
+                # WhatsApp refuses a template parameter with a line break, a tab or more than four spaces
+                # in a row (Meta: "Param text cannot have new-line/tab characters or more than 4
+                # consecutive spaces", code 100; the same through Twilio): an address or a note from the
+                # data must not fail the message, so its white space becomes single spaces.
+                rendered[name] = " ".join(result.text.split())
+            if name.startswith(WHATSAPP_VARIABLE) and not rendered[name]:
                 # WhatsApp refuses an empty template parameter (Twilio 21656, Meta 100): a value that
                 # printed nothing is a missing one, under the step's policy.
                 missing.append(name)
-                rendered[name] = fallback
+                rendered[name] = " ".join(fallback.split())
     if rendered.get("subject"):
         # A subject is one header line: a line break from the data (`Ann\r\nBcc: …`) must not start another.
         rendered["subject"] = _LINE_BREAKS.sub(" ", rendered["subject"]).strip()

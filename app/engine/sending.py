@@ -98,18 +98,28 @@ def _timing_hold(step: Step, channel: str) -> Result | None:
 
 
 _WHATSAPP_WINDOW = timedelta(hours=WHATSAPP_WINDOW_HOURS)
-_WROTE_RECENTLY = (select(events.c.id)
+_WROTE_RECENTLY = (select(events.c.properties)
                    .where(events.c.contact_id == bindparam("cid"), events.c.type == "message_received",
                           events.c.occurred_at > bindparam("since"), events.c.occurred_at <= bindparam("at"))
-                   .limit(1))
+                   .order_by(events.c.occurred_at.desc()).limit(200))
+
+
+def _on_whatsapp(properties: Any) -> bool:
+    """Whether a `message_received` event is a WhatsApp message: it names no channel (the field is
+    optional), or names WhatsApp. Only a message on WhatsApp opens WhatsApp's window: an SMS or email
+    reply does not (Meta's customer-service window is per WhatsApp conversation)."""
+    named = properties.get("channel") if isinstance(properties, dict) else None
+    return named is None or channel_name(named) in (None, "whatsapp")
 
 
 def _inside_whatsapp_window(step: Step) -> bool:
-    """Whether the contact wrote to the business (a `message_received` event) within the 24 hours before
-    the step: only then may free WhatsApp text go out (Meta's customer-service window). One indexed
-    look-up (events by contact and time); the events of this batch are stored before they are applied."""
-    return step.batch.conn.execute(_WROTE_RECENTLY, {
-        "cid": step.contact.id, "since": step.at - _WHATSAPP_WINDOW, "at": step.at}).first() is not None
+    """Whether the contact wrote to the business on WhatsApp (a `message_received` event, see
+    `_on_whatsapp`) within the 24 hours before the step: only then may free WhatsApp text go out (Meta's
+    customer-service window). One indexed look-up (events by contact and time); the events of this
+    batch are stored before they are applied."""
+    found = step.batch.conn.execute(_WROTE_RECENTLY, {
+        "cid": step.contact.id, "since": step.at - _WHATSAPP_WINDOW, "at": step.at})
+    return any(_on_whatsapp(properties) for (properties,) in found)
 
 
 def send_template(step: Step) -> Result:
@@ -166,7 +176,8 @@ def send_template(step: Step) -> Result:
     step.batch.queue_message(dict(
         idempotency_key=idempotency_key, run_id=run.id, journey_id=run.journey_id,
         node_id=step.node.id, contact_id=contact.id, channel=channel, recipient=address,
-        sender=config.get("sender") or None, subject=rendered.get("subject"), body_text=text,
+        sender=(config.get("sender") or None) if channel == "email" else None,   # a left-over From of an email
+        subject=rendered.get("subject"), body_text=text,
         body_html=rendered.get("html"), status="queued", scheduled_at=step.at, created_at=step.at,
         sent_at=None, delivered_at=None, opened_at=None, clicked_at=None, replied_at=None, failed_at=None,
         unsubscribed_at=None, error=None, whatsapp_template=whatsapp_template))

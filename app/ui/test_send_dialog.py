@@ -14,10 +14,11 @@ from sqlalchemy.engine import Engine
 
 from app.delivery.base import DeliveryFailure, NotConfigured, Sent
 from app.delivery.settings import load_settings
-from app.delivery.test_send import (PreparedTest, SendTestRefused, channel_word, check_recipient, prepare_test,
-                                    remember_recipient, remembered_recipient, send_prepared)
+from app.delivery.test_send import (TEMPLATE_NOTE, PreparedTest, SendTestRefused, channel_word, check_recipient,
+                                    prepare_test, remember_recipient, remembered_recipient, send_prepared, summary)
 from app.journey.fileformat import from_document, to_document
 from app.journey.model import Journey
+from app.journey.node_kinds import whatsapp_template_step
 
 from .background import Background, background
 from .channel_form import error_colour, ok_colour
@@ -42,10 +43,12 @@ class SendTestDialog(QDialog):
         self.setWindowTitle(f"Send a test — {self.node.title}")
         self.setMinimumWidth(520)
         column = QVBoxLayout(self)
+        template = whatsapp_template_step(self.node.config)
         column.addWidget(help_label(
-            f"Sends this {channel_word(self.channel)} step's message now, marked [TEST], through your "
-            f"{channel_word(self.channel)} channel. It is not counted in the statistics, and quiet hours and "
-            "frequency caps do not hold it."))
+            f"Sends this {channel_word(self.channel)} step's message now"
+            + (", " if template else ", marked [TEST], ") + f"through your {channel_word(self.channel)} channel. "
+            "It is not counted in the statistics, and quiet hours and frequency caps do not hold it."
+            + (f" {TEMPLATE_NOTE}" if template else "")))
         form = QFormLayout()
         self.to = QLineEdit(remembered_recipient(engine, self.channel))
         self.to.setObjectName("testTo")
@@ -94,8 +97,7 @@ class SendTestDialog(QDialog):
         prepared, sent = outcome
         self.send_button.setEnabled(True)
         out = prepared.outgoing
-        what = f"“{out.subject}”" if out.subject else f"“{_clip(out.body_text or '')}”"
-        self._show(f"✓ Sent {what} to {out.recipient}, rendered for {prepared.contact} with {prepared.event}. "
+        self._show(f"✓ Sent {summary(out)} to {out.recipient}, rendered for {prepared.contact} with {prepared.event}. "
                    f"The provider's id: {sent.provider_id or '(none given)'}.", ok=True)
 
     def _failed(self, exc: Exception) -> None:
@@ -111,11 +113,10 @@ class SendTestDialog(QDialog):
         self.outcome.setStyleSheet(f"color: {colour};" if colour else "")
         self.outcome.setText(text)
         self.outcome.show()
-
-
-def _clip(text: str, width: int = 70) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+        # Grow to fit the wrapped words: a layout does not enlarge a shown dialog by itself, and the
+        # intro above would be squeezed and cut off instead.
+        self.resize(self.width(), max(self.height(), self.heightForWidth(self.width()),
+                                      self.sizeHint().height()))
 
 
 def open_send_test(window: QWidget, engine: Engine, journey: Journey, node_id: str) -> SendTestDialog:

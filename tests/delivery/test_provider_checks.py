@@ -76,3 +76,38 @@ def test_meta_wrong_token_and_wrong_number_id(meta: FakeMeta) -> None:
 def test_meta_settings_missing() -> None:
     assert check_meta(MetaSettings(), "x").stage == "settings"
     assert check_meta(MetaSettings(phone_number_id="1234"), None).stage == "settings"
+
+
+def test_channels_test_whatsapp_through_twilio_knows_it_is_whatsapp(twilio: FakeTwilio, tmp_path, capsys,
+                                                                      monkeypatch) -> None:
+    """`journeys channels test whatsapp` (and the settings page, through check_channel) checks a WhatsApp
+    sender by WhatsApp's rules: the sandbox number passes, and a wrong one is told about WhatsApp senders."""
+    from tests.engine.helpers import run_cli
+
+    db = str(tmp_path / "shop.sqlite3")
+    monkeypatch.setenv("JOURNEYS_TWILIO_AUTH_TOKEN", twilio.auth_token)
+    code, _out, err = run_cli(capsys, "channels", "set", "whatsapp", "provider=twilio",
+                              f"account_sid={twilio.account_sid}", f"sender={twilio.whatsapp_number}",
+                              f"twilio_api_base={twilio.url}", "--db", db)
+    assert code == 0, err
+    code, out, err = run_cli(capsys, "channels", "test", "whatsapp", "--db", db)
+    assert code == 0, err
+    assert "sandbox" in out
+    code, _out, err = run_cli(capsys, "channels", "set", "whatsapp", "sender=+15005550100", "--db", db)
+    assert code == 0, err
+    code, out, err = run_cli(capsys, "channels", "test", "whatsapp", "--db", db)
+    assert code == 1 and "failed at sender" in err and "WhatsApp sender" in err
+
+
+def test_a_failed_number_look_up_is_not_blamed_on_the_number(twilio: FakeTwilio, monkeypatch) -> None:
+    answer = twilio.answer
+
+    def broken(record):
+        if record.path.endswith("/IncomingPhoneNumbers.json"):
+            return 503, {"code": 20503, "message": "Service Unavailable", "status": 503}, {}
+        return answer(record)
+
+    monkeypatch.setattr(twilio, "answer", broken)
+    result = check_twilio(twilio_settings(twilio), twilio.auth_token)
+    assert (result.ok, result.stage) == (False, "connect") and "Service Unavailable" in result.detail
+    assert "is not a phone number" not in result.detail

@@ -140,3 +140,27 @@ def test_an_empty_value_clears_text_and_restores_a_default():
     set_value(settings, "email", "port", "465")
     set_value(settings, "email", "port", "")
     assert settings.email.port == 587
+
+
+@pytest.mark.parametrize("section,key", [("general", "public_url"), ("sms", "api_base"),
+                                         ("whatsapp", "meta_api_base"), ("whatsapp", "twilio_api_base")])
+def test_a_url_carrying_a_password_is_refused(section, key):
+    """A password in a URL would be stored in the database (and the public URL printed into every email)."""
+    settings = DeliverySettings()
+    with pytest.raises(SettingError) as failure:
+        set_value(settings, section, key, "https://admin:hunter2@shop.example/js")
+    assert failure.value.key == key and "hunter2" not in failure.value.message
+    with pytest.raises(SettingError):
+        set_value(settings, section, key, "https://token@shop.example")
+
+
+@pytest.mark.parametrize("section,key", [("sms", "api_base"), ("whatsapp", "twilio_api_base"),
+                                         ("whatsapp", "meta_api_base")])
+def test_an_api_address_over_plain_http_is_refused_unless_on_this_computer(section, key):
+    """The Twilio auth token and the Meta access token go with every request: never in the clear."""
+    settings = DeliverySettings()
+    with pytest.raises(SettingError) as failure:
+        set_value(settings, section, key, "http://api.twilio.com")
+    assert failure.value.key == key and "https://" in failure.value.message
+    set_value(settings, section, key, "http://localhost:8080")
+    set_value(settings, section, key, "https://api.twilio.com")

@@ -172,3 +172,43 @@ def test_a_whatsapp_template_has_its_variables_rendered(shop):
     sms.config["wa_variables"] = [{"value": "{{ contact.first_name | }}"}]
     with pytest.raises(ts.SendTestRefused, match="variable"):
         ts.prepare_test(shop.db, journey, shop.sms_step, "+4915123456789", "ann")
+
+
+def test_a_text_test_names_no_email_sender(shop, capsys, monkeypatch):
+    """A step switched from email to SMS keeps its old From in its config; a text goes from the number,
+    so the test neither shows nor passes an email sender."""
+    prepared = ts.prepare_test(shop.db, _journey(shop), shop.sms_step, "+4915123456789", "ann")
+    assert prepared.outgoing.sender is None
+    channel = RecordingChannel()
+    monkeypatch.setattr("app.delivery.channels.open_channel", lambda settings, name: channel)
+    code, out, err = run_cli(capsys, "send-test", "Cart rescue", "Cart SMS", "--to", "+4915123456789", "--db", shop.url)
+    assert code == 0, err
+    assert "From:" not in out and "[TEST] Alex: 10% off your cart" in out
+
+
+def test_cli_send_test_of_a_whatsapp_template_shows_the_template_and_its_variables(shop, capsys, monkeypatch):
+    store = JourneyStore(shop.db)
+    journey = _journey(shop)
+    step = journey.nodes[shop.sms_step]
+    step.config.update(channel="whatsapp", wa_mode="template", wa_template="cart_reminder", wa_language="de",
+                       wa_variables=[{"value": "{{ contact.first_name }}"}, {"value": "{{ event.coupon }}"}])
+    from app.journey.fileformat import to_document
+    store.save_draft(shop.journey_id, to_document(journey))
+    channel = RecordingChannel()
+    monkeypatch.setattr("app.delivery.channels.open_channel", lambda settings, name: channel)
+    code, out, err = run_cli(capsys, "send-test", "Cart rescue", "Cart SMS", "--to", "+4915123456789",
+                             "--contact", "ann", "--db", shop.url)
+    assert code == 0, err
+    assert "WhatsApp template: cart_reminder (de)" in out and "{{1}} = Ann" in out and "{{2}} = MUG5" in out
+    assert "HTML" not in out and "cannot carry [TEST]" in out
+    assert ts.summary(channel.sent[0]) == "the WhatsApp template cart_reminder (de) with {{1}} = Ann, {{2}} = MUG5"
+
+
+def test_a_test_send_ignores_quiet_hours_and_the_frequency_cap(shop):
+    journey = _journey(shop)
+    journey.settings["quiet_hours"] = {"enabled": True, "start": "00:00", "end": "23:59"}
+    journey.settings["frequency_cap"] = {"enabled": True, "messages": 1, "hours": 24}
+    for _ in range(3):
+        prepared = ts.prepare_test(shop.db, journey, shop.sms_step, "+4915123456789", "ann")
+        assert prepared.outgoing.body_text == "[TEST] Ann: MUG5 off your cart"
+    assert _count(shop.db) == 0

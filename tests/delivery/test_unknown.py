@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from app.delivery.unknown import count_unknown, resend, unknown_messages
@@ -70,3 +71,30 @@ def test_cli_lists_and_resends(tmp_path, capsys):
     assert _row(shop.db, sent)["status"] == "sent" and _row(shop.db, mid)["status"] == "queued"
     code, _, err = run_cli(capsys, "outbox", "resend", "seven", "--db", shop.url)
     assert code == 2 and "not a message id" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args", [("resend", "99999999999999999999999"), ("resend", "0"), ("resend", "٣"),
+                                  ("unknown", "--limit", "0"), ("unknown", "--limit", "-1"),
+                                  ("unknown", "--limit", "99999999999999999999")])
+def test_cli_input_that_names_no_message_or_count_exits_2(tmp_path, capsys, args):
+    shop = make_shop(str(tmp_path / "s.sqlite3"))
+    add_message(shop.db, "a", "unknown", journey_id=shop.journey_id)
+    code, out, err = run_cli(capsys, "outbox", *args, "--db", shop.url)
+    assert code == 2 and ("not a message id" in err or "not a count" in err), err
+    assert "internal error" not in err and "No messages" not in out
+
+
+def test_resend_ignores_ids_no_database_can_hold(tmp_path):
+    shop = make_shop(str(tmp_path / "s.sqlite3"))
+    mid = add_message(shop.db, "a", "unknown", journey_id=shop.journey_id)
+    assert resend(shop.db, [mid, 2 ** 70, -4], NOW) == 1
+
+
+def test_a_whatsapp_template_message_is_named_by_its_template(tmp_path, capsys):
+    shop = make_shop(str(tmp_path / "s.sqlite3"))
+    add_message(shop.db, "w", "unknown", channel="whatsapp", recipient="+4915123456789", subject=None, body_text=None,
+                whatsapp_template={"name": "order_update", "language": "en_US", "variables": ["Ann", "C-1"]})
+    [found] = unknown_messages(shop.db)
+    assert found.subject == "WhatsApp template order_update (Ann, C-1)"
+    code, out, _ = run_cli(capsys, "outbox", "unknown", "--db", shop.url)
+    assert code == 0 and "WhatsApp template order_update (Ann, C-1)" in out

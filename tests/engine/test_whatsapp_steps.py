@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from app.journey.fileformat import from_document, to_document
 
 from .helpers import CONTACTS, chain, simple_journey
@@ -146,3 +148,52 @@ def test_the_simulators_activity_log_shows_the_template(world):
     world.event("ann", "cart_abandoned", "2026-03-02T10:00:00Z", cart_id="C-9")
     [line] = [x for x in activity_log(world.db, journey, journey.id) if x["action"] == "sent"]
     assert line["template"] == {"name": "order_update", "language": "en_GB", "variables": ["Ann", "C-9 (London)"]}
+
+
+def test_line_breaks_tabs_and_runs_of_spaces_in_a_variable_become_single_spaces(world):
+    """WhatsApp refuses a template parameter with a line break, a tab or more than 4 spaces in a row
+    (Meta code 100), so data such as a two-line address must not fail the message."""
+    one_step(world, **ORDER)
+    world.event("ann", "cart_abandoned", "2026-03-02T10:00:00Z", cart_id="12 High St\r\nFlat 3\tBack door     please ")
+    variables = world.messages("ann")[0]["whatsapp_template"]["variables"]
+    assert variables == ["Ann", "12 High St Flat 3 Back door please (London)"]
+
+
+def test_a_variable_of_white_space_only_is_missing_and_a_fallback_of_white_space_does_not_fill_it(world):
+    journey = simple_journey()
+    blank = [{"value": "{{ contact.first_name }}"}, {"value": "{{ event.note }}"}]
+    padded = whatsapp_step(journey, wa_template="order_update", wa_variables=blank, missing="fallback",
+                           fallback="  your\norder  ")
+    spaces = whatsapp_step(journey, wa_template="order_update", wa_variables=blank, missing="fallback",
+                           fallback=" \n\t ")
+    chain(journey, journey.trigger(), padded, spaces)
+    world.contacts(CONTACTS)
+    world.install(journey)
+    world.event("ann", "cart_abandoned", "2026-03-02T10:00:00Z", note="\n \t\u2028")
+    [message] = world.messages("ann")
+    assert message["whatsapp_template"]["variables"] == ["Ann", "your order"]
+    assert [(e["node_id"], e["reason"]) for e in world.log("ann", "skipped")] == [(spaces.id, "missing_variable")]
+
+
+@pytest.mark.parametrize("channel, opens", [("sms", False), ("email", False), ("push", False), ("SMS ", False),
+                                             (" WhatsApp ", True), ("whatsapp", True), ("", True), (None, True)])
+def test_only_a_message_on_whatsapp_opens_the_window(world, channel, opens):
+    """A `message_received` naming another channel (an SMS reply, an email) does not open WhatsApp's
+    24-hour window: free text to such a contact would fail (Meta 131047, Twilio 63016). One that names
+    no channel is taken to be WhatsApp's (the field is optional)."""
+    one_step(world, wa_mode="text", message="Thanks!")
+    props = {} if channel is None else {"channel": channel}
+    world.event("ann", "message_received", "2026-03-02T09:00:00Z", **props)
+    world.event("ann", "cart_abandoned", "2026-03-02T10:00:00Z")
+    assert [m["channel"] for m in world.messages("ann")] == (["whatsapp"] if opens else [])
+    if not opens:
+        assert [e["reason"] for e in world.log("ann", "skipped")] == ["outside_whatsapp_window"]
+
+
+def test_an_older_whatsapp_message_still_opens_the_window_behind_newer_sms_ones(world):
+    one_step(world, wa_mode="text", message="Thanks!")
+    world.event("ann", "message_received", "2026-03-02T01:00:00Z", channel="whatsapp")
+    for minute in range(10, 40, 5):
+        world.event("ann", "message_received", f"2026-03-02T09:{minute}:00Z", channel="sms")
+    world.event("ann", "cart_abandoned", "2026-03-02T10:00:00Z")
+    assert [m["channel"] for m in world.messages("ann")] == ["whatsapp"]

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLineEdit, QMessageBox, QPushButton
+from PySide6.QtWidgets import QLabel, QLineEdit, QMessageBox, QPushButton
 
 from app.delivery.base import CheckResult, Sent
 from app.delivery.secrets import SMTP_PASSWORD, get_secret
@@ -201,6 +201,27 @@ def test_a_failed_test_send_says_the_stage(qtbot, window):
     dialog.contact.setText("nobody-by-this-id")
     dialog.send()
     qtbot.waitUntil(lambda: "nobody-by-this-id" in dialog.outcome.text(), timeout=10_000)
+
+
+def test_a_whatsapp_template_test_says_what_went_and_that_it_cannot_be_marked(qtbot, window, monkeypatch):
+    node = _send_step(window)
+    node.config.update(channel="whatsapp", wa_mode="template", wa_template="order_update", wa_language="en_US",
+                       wa_variables=[{"value": "{{ contact.first_name }}"}, {"value": "{{ event.order_id }}"}])
+    dialog = SendTestDialog(window.store.engine, window.editor.journey, node.id, window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    intro = dialog.findChild(QLabel, "help")
+    assert "cannot carry [TEST]" in intro.text() and "marked [TEST]" not in intro.text()
+    monkeypatch.setattr(test_send_dialog, "send_prepared", lambda settings, prepared: Sent("wamid.T1"))
+    dialog.to.setText("+4915123456789")
+    dialog.send()
+    qtbot.waitUntil(lambda: dialog.outcome.text().startswith("✓"), timeout=10_000)
+    text = dialog.outcome.text()
+    assert "the WhatsApp template order_update (en_US) with {{1}} = Alex, {{2}} = SAMPLE-1001" in text
+    assert "“”" not in text and "wamid.T1" in text
+    qtbot.wait(50)
+    for label in (intro, dialog.outcome):           # the dialog grew: no line of either is cut off
+        assert label.height() >= label.heightForWidth(label.width())
 
 
 # --- Messages with unknown fate -----------------------------------------------------------------------------
