@@ -17,6 +17,7 @@ from app.engine.clock import SystemClock
 from app.engine.engine import JourneyEngine
 from app.engine.importers import import_contacts, parse_contacts
 from app.engine.ingest import EventIn
+from app.engine.outbox import RecordingChannel
 from app.engine.simulator import install_journey
 from app.store.db import open_database
 from app.store.tables import contact_channels, consent_changes, events, messages, run_log
@@ -84,7 +85,8 @@ def make_shop(url: str, server: Dovecot, status: str = "failed") -> Shop:
     journey.connect(branch.id, yes.id, "yes")
     journey.connect(branch.id, no.id, "no")
     install_journey(db, journey, now)
-    engine = JourneyEngine(db, SystemClock())
+    # A recording channel given on purpose: these tests stand in for the dispatcher's sending.
+    engine = JourneyEngine(db, SystemClock(), RecordingChannel())
     engine.ingest([EventIn("ann", "cart_abandoned", now)])
     engine.hand_off()
     with db.begin() as conn:
