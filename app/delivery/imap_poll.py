@@ -28,7 +28,6 @@ not read stays unread in its mail program.
 """
 from __future__ import annotations
 
-import importlib
 import logging
 import ssl
 from dataclasses import dataclass
@@ -40,11 +39,13 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from app.engine.ingest import EventIn
+from app.store.app_settings import get_setting
 from app.store.tables import contacts, messages
 
 from .imap_connect import MailboxError, check_mailbox, close_client, connect, server_text  # noqa: F401 - re-exported
 from .inbound import AUTO_REPLY, BOUNCE, DELAYED, FAILED, REPLY, UNSUBSCRIBE, Incoming, classify
 from .settings import EmailSettings, ImapSettings, load_settings
+from .unsubscribe import KEY_SETTING, read_token
 
 PROCESSED = "$JourneysProcessed"
 """The IMAP keyword (RFC 3501 flag-keyword) set on every mail the poller has dealt with."""
@@ -101,18 +102,19 @@ def _first(conn: Any, ids: Sequence[str]) -> Any:
 
 
 def _by_token(conn: Any, token: str) -> Any:
-    """The message an unsubscribe token names (its idempotency key, read by app/delivery/unsubscribe.py)."""
+    """The message an unsubscribe token names: its idempotency key, when the token's signature is this
+    database's (app/delivery/unsubscribe.py); None for a forged, edited or foreign token, or when no
+    key was ever made (then no token was ever given out)."""
     if not token:
         return None
-    try:     # written apart (app/delivery/unsubscribe.py); absent, the token is not read
-        read_token = getattr(importlib.import_module("app.delivery.unsubscribe"), "read_token")
-    except (ImportError, AttributeError):
+    stored = get_setting(conn, KEY_SETTING)
+    if not stored:
         return None
     try:
-        key = read_token(token)
-    except Exception:      # noqa: BLE001 - a token that cannot be read names nothing
-        key = None
-    if not isinstance(key, str) or not key:
+        key = read_token(token, bytes.fromhex(stored))
+    except ValueError:         # a stored key that is not hex: no token can be checked against it
+        return None
+    if not key:
         return None
     return conn.execute(select(messages.c.id, messages.c.contact_id).where(
         messages.c.idempotency_key == key, messages.c.channel == "email")).first()

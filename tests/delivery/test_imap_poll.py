@@ -232,21 +232,55 @@ def test_a_mail_to_the_unsubscribe_address_opts_the_contact_out_of_email(shop: S
     assert event["properties"]["channel"] == "email"
 
 
-def test_an_unsubscribe_token_names_the_message(shop: Shop, monkeypatch: pytest.MonkeyPatch):
-    """The token helpers (app/delivery/unsubscribe.py, `read_token`) turn the token into the message's key."""
-    import sys
-    import types
+def _real_token(shop: Shop, key: str | None = None) -> str:
+    from app.delivery.unsubscribe import signing_key, unsubscribe_token
+
+    with shop.db.connect() as conn:
+        key = key or conn.execute(select(messages.c.idempotency_key)).scalar_one()
+    return unsubscribe_token(key, signing_key(shop.db))
+
+
+def test_a_real_signed_token_opts_out_the_contact_of_its_message_whoever_sends_it(shop: Shop):
+    """The token the SMTP channel writes into List-Unsubscribe (app/delivery/unsubscribe.py, signed with the
+    database's key) names ann's message, even when the request comes from an address that is no contact's
+    (ann forwards her mail) or from another contact's address (cho's mail program)."""
+    shop.server.append(mails.unsubscribe(_real_token(shop), sender="forwarded@elsewhere.example"))
+    report = shop.poll()
+    assert (report.unsubscribes, report.unmatched) == (1, 0)
+    assert _email_consent(shop, "ann")[0] == "unsubscribed"
+    assert shop.message()["unsubscribed_at"] is not None
+    [event] = shop.events("unsubscribed")
+    assert event["contact_id"] == "ann" and event["properties"]["message_id"] == shop.message_id
+
+
+def test_a_token_in_a_mail_from_another_contacts_address_opts_out_only_the_tokens_contact(shop: Shop):
+    shop.server.append(mails.unsubscribe(_real_token(shop), sender="Cho <cho@example.com>",
+                                         message_id="unsub-cho@mail.example.com"))
+    assert shop.poll().unsubscribes == 1
+    assert _email_consent(shop, "ann")[0] == "unsubscribed"
+    assert _email_consent(shop, "cho")[0] != "unsubscribed"
+
+
+@pytest.mark.parametrize("forge", ["another key", "edited signature", "other database", "truncated"])
+def test_a_forged_token_opts_out_nobody(shop: Shop, forge: str):
+    """An attacker who read the token's shape cannot opt ann out: a token for a key signed with another
+    secret, an edited signature, a token cut short. The request is then judged by its sender alone (a
+    stranger here)."""
+    from app.delivery.unsubscribe import unsubscribe_token
 
     with shop.db.connect() as conn:
         key = conn.execute(select(messages.c.idempotency_key)).scalar_one()
-    module = types.ModuleType("app.delivery.unsubscribe")
-    module.read_token = lambda token: key if token == "signed-token" else None    # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "app.delivery.unsubscribe", module)
-    shop.server.append(mails.unsubscribe("signed-token", sender="forwarded@elsewhere.example"))
+    good = _real_token(shop)
+    token = {"another key": _real_token(shop, key + "x").split(".")[0] + "." + good.split(".")[1],
+             "edited signature": good[:-2] + ("AA" if not good.endswith("AA") else "BB"),
+             "other database": unsubscribe_token(key, b"\x01" * 32),
+             "truncated": good[:-5]}[forge]
+    shop.server.append(mails.unsubscribe(token, sender="attacker@evil.example"))
     report = shop.poll()
-    assert report.unsubscribes == 1
-    assert _email_consent(shop, "ann")[0] == "unsubscribed"
-    assert shop.message()["unsubscribed_at"] is not None
+    assert (report.unsubscribes, report.unmatched) == (0, 1)
+    assert _email_consent(shop, "ann")[0] != "unsubscribed"
+    assert shop.message()["unsubscribed_at"] is None
+    assert shop.events("unsubscribed") == []
 
 
 def test_mails_older_than_the_first_email_sent_are_not_touched(shop: Shop):
