@@ -60,6 +60,27 @@ def _by_code(code: int, text: str, during: str) -> DeliveryFailure:
     return Transient(f"the server gave the unexpected reply {code} {text} {during}", code=str(code))
 
 
+class Refused(NotConfigured):
+    """The server refused the connection itself (its greeting, EHLO or STARTTLS) with a 5xx reply: no
+    message can go until that is resolved, so none fails for it (they wait, like for a wrong password).
+    `stage` is where "Test connection" shows it: "connect" or "tls"."""
+
+    def __init__(self, text: str, *, code: str, stage: str) -> None:
+        super().__init__(text, code=code)
+        self.stage = stage
+
+
+def _connection_refused(code: int, text: str, during: str, where: str, stage: str = "connect") -> DeliveryFailure:
+    """A reply refusing the session rather than a message: 4xx is transient (try later); 5xx and anything
+    unexpected concerns every message alike (RFC 5321 section 3.1: a 554 greeting means "no service here
+    for you"; a blocked address, a wrong port), so the messages wait instead of failing one by one."""
+    if 400 <= code < 500:
+        return _by_code(code, text, during)
+    return Refused(f"the mail server {where} refused the connection at {during} with {code} {text}; no message "
+                   "can go until this is resolved: check the host and port, or ask the provider (this computer's "
+                   "address may be blocked)", code=str(code), stage=stage)
+
+
 def _network(exc: BaseException, where: str) -> DeliveryFailure:
     """A failure of the network before the message was handed over: worth trying again."""
     if isinstance(exc, socket.gaierror):
@@ -166,7 +187,8 @@ class EmailChannel:
             else:
                 smtp = smtplib.SMTP(s.host, s.port, local_hostname=_ehlo_name(), timeout=s.timeout_seconds)
         except smtplib.SMTPConnectError as exc:       # the greeting was not 220 (e.g. 421 too busy, 554)
-            raise _by_code(exc.smtp_code, reply_text(exc.smtp_error), "the connection") from None
+            raise _connection_refused(exc.smtp_code, reply_text(exc.smtp_error), "its greeting",
+                                      self.where) from None
         except ssl.SSLError as exc:
             raise _tls_failure(exc, self.where) from None
         except (OSError, smtplib.SMTPException) as exc:
@@ -184,16 +206,18 @@ class EmailChannel:
         try:
             code, reply = smtp.ehlo()
             if code != 250:
-                raise _by_code(code, reply_text(reply), "EHLO")
+                raise _connection_refused(code, reply_text(reply), "EHLO", self.where)
             if s.security == "starttls":
                 if not smtp.has_extn("starttls"):
                     raise NotConfigured(
                         f"the mail server {self.where} does not offer STARTTLS, so nothing (least of all the "
                         "password) would be encrypted; choose TLS on port 465, or ask the provider which "
                         "port offers STARTTLS", code="no_starttls")
-                code, reply = smtp.starttls(context=self._context())
-                if code != 220:
-                    raise _by_code(code, reply_text(reply), "STARTTLS")
+                try:
+                    smtp.starttls(context=self._context())      # raises unless the reply is 220
+                except smtplib.SMTPResponseException as exc:
+                    raise _connection_refused(exc.smtp_code, reply_text(exc.smtp_error), "STARTTLS", self.where,
+                                              "tls") from None
                 smtp.ehlo()
             if self.password:
                 if not smtp.has_extn("auth"):
@@ -208,12 +232,14 @@ class EmailChannel:
                                         f"({exc}); ask the provider for SMTP AUTH PLAIN or LOGIN",
                                         code="no_auth") from None
         except smtplib.SMTPAuthenticationError as exc:
+            if 400 <= exc.smtp_code < 500:     # 454 "temporary authentication failure": try again later
+                raise _by_code(exc.smtp_code, reply_text(exc.smtp_error), "the login") from None
             raise NotConfigured(
                 f"the mail server {self.where} refused the login of {s.username!r} "
                 f"({exc.smtp_code} {reply_text(exc.smtp_error)}); check the user name and password "
                 "(Gmail and Microsoft 365 need an app password)", code=str(exc.smtp_code)) from None
         except smtplib.SMTPResponseException as exc:
-            raise _by_code(exc.smtp_code, reply_text(exc.smtp_error), "the login") from None
+            raise _connection_refused(exc.smtp_code, reply_text(exc.smtp_error), "the login", self.where) from None
         except ssl.SSLError as exc:
             raise _tls_failure(exc, self.where) from None
         except (OSError, smtplib.SMTPException) as exc:

@@ -11,7 +11,7 @@ from dataclasses import replace
 from .base import CheckResult, DeliveryFailure, NotConfigured
 from .email_message import parse_mailbox
 from .settings import EmailSettings
-from .smtp import SECURITY, EmailChannel, reply_text
+from .smtp import SECURITY, EmailChannel, Refused, reply_text
 
 _SECURITY_WORDS = {"starttls": "STARTTLS", "tls": "TLS", "none": "no encryption"}
 
@@ -47,6 +47,8 @@ def check(settings: EmailSettings, password: str | None, *,
     channel = EmailChannel(replace(s, timeout_seconds=timeout), password, ssl_context=ssl_context)
     try:
         smtp = channel.open_connection()
+    except Refused as exc:              # the greeting, EHLO or STARTTLS refused with 5xx
+        return CheckResult(False, exc.stage, f"{where} refused to talk: {_sentence(exc)}")
     except NotConfigured as exc:
         stage = "auth" if exc.code not in ("tls", "no_starttls") else "tls"
         return CheckResult(False, stage, _sentence(exc))
