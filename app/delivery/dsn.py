@@ -192,10 +192,15 @@ def _standard(mail: Message, parts: list[Message], own: set[str]) -> Bounce | No
     for report in reports:
         for block in _status_blocks(report):       # the per-message block has no Action: passed over
             action = str(block.get("Action", "")).strip().lower().split(" ")[0]
-            if not action:
-                continue
-            recipient = _strip_type(readable(block.get("Final-Recipient") or block.get("Original-Recipient") or ""))
             status = readable(block.get("Status", "")).strip().split(" ")[0]
+            recipient = _strip_type(readable(block.get("Final-Recipient") or block.get("Original-Recipient") or ""))
+            if not action and recipient and _ENHANCED.fullmatch(status):
+                # Some gateways leave out the (required) Action: the Status class says it (RFC 3463:
+                # 5 permanent failure, 4 persistent transient = still trying, 2 success).
+                action = {"5": "failed", "4": "delayed"}.get(status[0], "")
+            if not action:
+                continue                  # the per-message block (no recipient), or a block saying nothing
+            recipient = recipient.strip("<>")
             recipients.append(RecipientStatus(
                 recipient=recipient, action=action, status=status[:32],
                 diagnostic=_strip_type(readable(block.get("Diagnostic-Code", "")))[:_DIAGNOSTIC_LINE]))
