@@ -266,7 +266,7 @@ class EmailChannel:
         token = (unsubscribe_token(message.idempotency_key, self.unsubscribe_key)
                  if self.unsubscribe_key is not None else None)
         headers = list_unsubscribe(token, public_url=self.public_url, address=address)
-        return build_message(message, self.settings, extra_headers=headers)
+        return build_message(message, self.settings, extra_headers=headers, id_salt=self.unsubscribe_key)
 
     def send(self, message: Outgoing) -> Sent:
         """Sends `message` (an email); returns Sent(provider_id=its Message-ID).

@@ -410,3 +410,21 @@ def test_each_mail_moves_the_message_it_names_and_no_other(shop: Shop):
     assert status == {"ann": "replied", "cho": "failed"}
     [failed] = shop.events("message_failed")
     assert (failed["contact_id"], failed["properties"]["message_id"]) == ("cho", cho_id)
+
+
+def test_a_huge_reply_is_judged_by_its_headers_and_stays_as_it_was(shop: Shop, monkeypatch: pytest.MonkeyPatch):
+    """A reply with a big attachment is not downloaded whole (its headers say it is a reply); a mail the
+    shop had read and starred keeps both flags, and gets only the processed keyword."""
+    monkeypatch.setattr(imap_poll, "LARGEST_BODY", 200_000)
+    attachment = ("A" * 76 + "\r\n") * 4000         # ~300 kB of base64
+    raw = mails.reply(shop.mid).replace(b"Content-Type: text/plain; charset=utf-8\r\n",
+                                        b"Content-Type: multipart/mixed; boundary=\"B\"\r\n")
+    raw = raw.split(b"\r\n\r\n", 1)[0] + (
+        b"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nPhoto attached.\r\n--B\r\nContent-Type: image/jpeg\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + attachment.encode() + b"--B--\r\n")
+    shop.server.append(raw, flags=(b"\\Seen", b"\\Flagged"))
+    report = shop.poll()
+    assert (report.mails, report.replies) == (1, 1)
+    assert shop.message()["replied_at"] is not None
+    [flags] = shop.server.mailbox().values()
+    assert set(flags) == {b"\\Seen", b"\\Flagged", FLAG}
