@@ -195,3 +195,14 @@ def test_test_connection_names_the_connect_stage_for_a_refused_greeting(scripted
         result = check(server.settings(), None, ssl_context=client_context(CA))
     assert not result.ok and result.stage == stage
     assert replies[next(iter(replies))][:3] in result.detail
+
+
+def test_test_connection_with_an_international_sender_says_what_the_server_lacks_never_raises(scripted):
+    """A default sender such as zoë@shop.example needs SMTPUTF8 (RFC 6531): Test connection offers it with
+    that option when the server has it, and says so at the sender stage when it has not."""
+    plain = _server(scripted, {}, features=("AUTH PLAIN LOGIN",))
+    result = check(plain.settings(sender="Zoë <zoë@shop.example>"), None, ssl_context=client_context(CA))
+    assert (result.ok, result.stage) == (False, "sender") and "SMTPUTF8" in result.detail
+    modern = _server(scripted, {}, features=("AUTH PLAIN LOGIN", "SMTPUTF8", "8BITMIME"))
+    result = check(modern.settings(sender="Zoë <zoë@shop.example>"), None, ssl_context=client_context(CA))
+    assert result.ok, result.detail
