@@ -181,6 +181,9 @@ def html_to_text(html: str) -> str:
     config = ParserConfig(css=CSS_PROFILES["strict"], display_images=False,
                           custom_html_tag_handler_mapping=CustomHtmlTagHandlerMapping(
                               start_tag_mapping={"a": _link_start}, end_tag_mapping={"a": _link_end}))
+    # inscriptis runs inline text straight into a table that follows it ("Shop<table>…a…" → "Shopa"):
+    # an empty block before each table ends the line first (and adds nothing where one was ended).
+    html = re.sub(r"(?i)<table\b", "<div></div><table", html)
     try:
         text = get_text(html, config)
     except Exception:  # noqa: BLE001 - lxml refuses some inputs (a lone comment, bytes it cannot decode)

@@ -271,6 +271,11 @@ def test_extra_headers_cannot_replace_the_messages_own():
     ('<a href="#top">Back to top</a>', "Back to top"),
     ("<p>A &amp; B</p><p>C</p>", "A & B\n\nC"),
     ("", ""),
+    # found in review: text right before a table ran into its first cell ("Your cartBlue mug")
+    ('Your cart<table><tr><td>Blue mug</td><td>1</td></tr></table>', "Your cart\nBlue mug  1"),
+    ('<a href="https://shop.example/c">Cart</a><TABLE><tr><td>Mug</td></tr></TABLE>',
+     "Cart (https://shop.example/c)\nMug"),
+    ('<p>Hi</p><table><tr><td>Mug</td></tr></table><p>Bye</p>', "Hi\n\nMug\n\nBye"),
 ])
 def test_plain_text_from_html(html, expected):
     assert html_to_text(html).strip() == expected
