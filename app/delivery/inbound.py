@@ -53,7 +53,8 @@ class Incoming:
     docstring). `message_id`: the mail's own Message-ID without brackets ("" when it has none).
     `refers_to`: Message-IDs of the messages it may be about, most specific first (a bounce's
     returned message; a reply's In-Reply-To, then References newest first). `sender`: its From
-    address, lower case. `token`: the unsubscribe token from the subject, if any. `code`, `error`:
+    address, lower case. `token`: the unsubscribe token from the subject, if any (of a bounce: from
+    the returned message's List-Unsubscribe, naming our message where the Message-ID was replaced). `code`, `error`:
     a failure's RFC 3463 status ("5.1.1") and the remote server's words."""
 
     kind: str
@@ -142,9 +143,9 @@ def classify(raw: bytes, *, unsubscribe_address: str = "", own_addresses: Iterab
     if bounce is not None:
         failure = bounce.failure
         if failure is not None:
-            return Incoming(FAILED, mid, bounce.original_ids, sender, code=failure.status,
+            return Incoming(FAILED, mid, bounce.original_ids, sender, token=bounce.token, code=failure.status,
                             error=failure.diagnostic, recipient=failure.recipient)
-        return Incoming(DELAYED if bounce.delayed else BOUNCE, mid, bounce.original_ids, sender)
+        return Incoming(DELAYED if bounce.delayed else BOUNCE, mid, bounce.original_ids, sender, token=bounce.token)
 
     wanted = unsubscribe_address.strip().lower()
     wanted = parseaddr(wanted)[1] or wanted

@@ -21,6 +21,7 @@ Certificates are verified against the system's CAs (or `ssl_context`, which test
 from __future__ import annotations
 
 import base64
+import re
 import smtplib
 import socket
 import ssl
@@ -132,6 +133,24 @@ def login(smtp: smtplib.SMTP, user: str, password: str) -> None:
         raise smtplib.SMTPException(f"the server offers no login mechanism this app can use ({' '.join(offered)})")
     if code != 235:
         raise smtplib.SMTPAuthenticationError(code, reply)
+
+
+_SES_HOST = re.compile(r"^email-smtp(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com$", re.I)
+_SES_ID = re.compile(r"^(?:ok\s+)?([0-9a-f]{16}-[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}-[0-9a-f]{6})$", re.I)
+
+
+def ses_message_id(host: str, answer: str) -> str | None:
+    """The Message-ID Amazon SES gave the message, which replaces ours ("If you provide a Message-ID
+    header, Amazon SES overrides it with its own value", SES developer guide, "Header fields"): bounces
+    and replies name that one. SES says its id in the reply to the data ("250 Ok <id>"); the header is
+    ``<id@email.amazonses.com>`` in us-east-1, ``<id@REGION.amazonses.com>`` elsewhere. None for any
+    other server, or a reply without an id."""
+    where, said = _SES_HOST.match(host.strip()), _SES_ID.match(answer.strip())
+    if not where or not said:
+        return None
+    region = where.group(1).lower()
+    domain = "email.amazonses.com" if region == "us-east-1" else f"{region}.amazonses.com"
+    return f"<{said.group(1).lower()}@{domain}>"
 
 
 class _Dropped(Exception):
@@ -279,8 +298,9 @@ class EmailChannel:
             if self._smtp is None:
                 self._smtp = self.open_connection()
             try:
-                self._transaction(self._smtp, built, data)
-                return Sent(provider_id=built.message_id, status="sent")
+                answer = self._transaction(self._smtp, built, data)
+                return Sent(provider_id=ses_message_id(self.settings.host, answer) or built.message_id,
+                            status="sent")
             except _Stale as stale:
                 # Nothing of this message went out. A kept connection the server closed while it was
                 # idle is opened again once; on a fresh connection the failure stands.
@@ -296,8 +316,8 @@ class EmailChannel:
                 self._reset()
                 raise
 
-    def _transaction(self, smtp: smtplib.SMTP, built: BuiltEmail, data: bytes) -> None:
-        """MAIL FROM, RCPT TO, DATA. Raises `_Stale` when the connection was found dead before anything of
+    def _transaction(self, smtp: smtplib.SMTP, built: BuiltEmail, data: bytes) -> str:
+        """MAIL FROM, RCPT TO, DATA; the server's words accepting the message. Raises `_Stale` when the connection was found dead before anything of
         the message was accepted, `_Dropped` when it died after the data went, else a DeliveryFailure."""
         options: list[str] = []
         if built.smtputf8:
@@ -347,6 +367,7 @@ class EmailChannel:
             raise _Dropped(str(exc) or type(exc).__name__) from None
         if code != 250:
             raise _by_code(code, reply_text(reply), "the message data")
+        return reply_text(reply)
 
     def _reset(self) -> None:
         """After a refused message: RSET, so the kept connection can carry the next one (closed if it cannot)."""

@@ -428,3 +428,63 @@ def test_a_huge_reply_is_judged_by_its_headers_and_stays_as_it_was(shop: Shop, m
     assert shop.message()["replied_at"] is not None
     [flags] = shop.server.mailbox().values()
     assert set(flags) == {b"\\Seen", b"\\Flagged", FLAG}
+
+
+# -- Amazon SES replaces our Message-ID ------------------------------------------------------------------
+
+SES_ID = "0102018c7f3a1b2c-1a2b3c4d-5e6f-4a1b-9c2d-3e4f5a6b7c8d-000000"
+
+
+def ses_bounce(returned_id: str, list_unsubscribe: str = "") -> bytes:
+    """An Amazon SES bounce (RFC 3464): the returned message carries the Message-ID SES gave it."""
+    extra = f"List-Unsubscribe: {list_unsubscribe}\r\n" if list_unsubscribe else ""
+    return (f"From: MAILER-DAEMON@amazonses.com\r\nTo: {mails.SHOP}\r\nSubject: Delivery Status Notification (Failure)\r\n"
+            "Message-ID: <0102018c-bounce-1@eu-west-1.amazonses.com>\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: multipart/report; report-type=delivery-status; boundary=\"SES\"\r\n\r\n"
+            "--SES\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nAn error occurred while trying to deliver the mail "
+            "to the following recipients:\r\nann@example.com\r\n"
+            "--SES\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; a4-17.smtp-out.eu-west-1.amazonses.com\r\n\r\n"
+            "Action: failed\r\nFinal-Recipient: rfc822; ann@example.com\r\nDiagnostic-Code: smtp; 550 5.1.1 user unknown\r\n"
+            "Status: 5.1.1\r\n\r\n"
+            f"--SES\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: Corner Shop <{mails.SHOP}>\r\nTo: ann@example.com\r\n"
+            f"Subject: Your cart is waiting\r\nMessage-ID: <{returned_id}>\r\n{extra}\r\n--SES--\r\n").encode()
+
+
+def test_with_amazon_ses_a_bounce_naming_the_id_ses_gave_finds_the_message(shop: Shop):
+    """SES overrides the Message-ID we set and says its own in "250 Ok <id>"; the channel keeps that one,
+    so SES's bounces (and replies, whose In-Reply-To is that id) find the message."""
+    from app.delivery.smtp import ses_message_id
+
+    provider_id = ses_message_id("email-smtp.eu-west-1.amazonaws.com", f"Ok {SES_ID}")
+    assert provider_id == f"<{SES_ID}@eu-west-1.amazonses.com>"
+    assert ses_message_id("email-smtp.us-east-1.amazonaws.com", f"Ok {SES_ID}") == f"<{SES_ID}@email.amazonses.com>"
+    assert ses_message_id("smtp.gmail.com", f"Ok {SES_ID}") is None
+    assert ses_message_id("email-smtp.eu-west-1.amazonaws.com", "2.0.0 Ok: queued as 4B1C2") is None
+    with shop.db.begin() as conn:
+        conn.execute(update(messages).where(messages.c.id == shop.message_id).values(provider_id=provider_id))
+    # a relay writing the region's domain otherwise still finds it by the id before the @
+    shop.server.append(ses_bounce(f"{SES_ID}@email.amazonses.com"))
+    report = shop.poll()
+    assert (report.failed, report.unmatched) == (1, 0)
+    assert shop.message()["status"] == "failed"
+    [event] = shop.events("message_failed")
+    assert event["properties"]["code"] == "5.1.1"
+
+
+def test_a_bounce_whose_message_id_was_replaced_is_matched_by_its_unsubscribe_token(shop: Shop):
+    """A provider that replaced the Message-ID (and did not tell us) still returns our List-Unsubscribe
+    header: its signed token names the message. A made-up token names nothing."""
+    token = _real_token(shop)
+    shop.server.append(ses_bounce("rewritten-by-provider@relay.example",
+                                  f"<mailto:{mails.UNSUBSCRIBE}?subject=unsubscribe%20{token}>"))
+    report = shop.poll()
+    assert (report.failed, report.unmatched) == (1, 0)
+    assert shop.message()["status"] == "failed"
+
+
+def test_a_bounce_with_a_forged_token_fails_nothing(shop: Shop):
+    token = _real_token(shop)
+    shop.server.append(ses_bounce("rewritten@relay.example", f"<https://shop.example/u/{token[:-3]}AAA>"))
+    report = shop.poll()
+    assert (report.failed, report.unmatched) == (0, 1)
+    assert shop.message()["status"] == "sent"
