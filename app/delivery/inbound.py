@@ -73,12 +73,22 @@ def header(mail: Message, name: str) -> str:
     value = mail.get(name)
     if value is None:
         return ""
+    return _decoded(value)
+
+
+def _raw_text(value: object) -> str:
+    """A header value as written, raw UTF-8 (RFC 6532) read as such; encoded words left as they are."""
     if isinstance(value, Header):
         # compat32 wraps a header with raw 8-bit bytes (UTF-8 written as it is, RFC 6532) in a Header of
         # charset "unknown-8bit", whose str() is replacement characters: read its bytes as UTF-8.
         value = "".join(part.decode("utf-8", "replace") if isinstance(part, bytes) else part
                         for part, _ in decode_header(value))
-    text = readable(value)
+    return readable(value)
+
+
+def _decoded(value: object) -> str:
+    """One header value as text (see `header`)."""
+    text = _raw_text(value)
     if "=?" not in text:
         return text     # no encoded words: as it is (raw UTF-8, RFC 6532, would be spoilt by decode_header)
     try:
@@ -88,7 +98,8 @@ def header(mail: Message, name: str) -> str:
 
 
 def _addresses(mail: Message, names: Iterable[str]) -> list[str]:
-    values = [str(v) for name in names for v in (mail.get_all(name) or [])]
+    # Not decoded: an encoded word in a display name must not turn into another address.
+    values = [_raw_text(v) for name in names for v in (mail.get_all(name) or [])]
     return [a.lower() for _, a in getaddresses(values) if a]
 
 
@@ -96,7 +107,17 @@ def _same_mailbox(address: str, wanted: str) -> bool:
     """`address` is `wanted` (case-insensitive), also with a `+tag` after its local part."""
     local, _, domain = address.rpartition("@")
     w_local, _, w_domain = wanted.rpartition("@")
-    return domain == w_domain and (local == w_local or local.startswith(w_local + "+"))
+    return _ascii_domain(domain) == _ascii_domain(w_domain) and (local == w_local or local.startswith(w_local + "+"))
+
+
+def _ascii_domain(domain: str) -> str:
+    """An international domain in its xn-- form (the app writes the mailto: link so), else as it is."""
+    if domain.isascii():
+        return domain.lower()
+    try:
+        return domain.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return domain.lower()
 
 
 def _is_auto_reply(mail: Message, subject: str) -> bool:

@@ -220,3 +220,11 @@ def test_a_dsn_is_judged_by_its_action_or_else_its_status_class(fields, kind, co
     assert (mail.kind, mail.code, mail.refers_to) == (kind, code, (MID,))
     if kind == FAILED:
         assert mail.recipient == "ann@example.com"
+
+
+@pytest.mark.parametrize("setting, written", [("bye@café.example", "bye@xn--caf-dma.example"),
+                                              ("bye@xn--caf-dma.example", "bye+x@café.example")])
+def test_an_international_unsubscribe_address_is_recognised_in_either_form(setting, written):
+    """The mailto: link carries the xn-- form of an international domain; the setting may hold either."""
+    raw = mails._crlf(f"From: ann@example.com\nTo: {written}\nSubject: unsubscribe\nMessage-ID: <u9@x>\n\nplease\n", "utf-8")
+    assert classify(raw, unsubscribe_address=setting).kind == UNSUBSCRIBE
