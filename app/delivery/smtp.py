@@ -82,6 +82,27 @@ def _connection_refused(code: int, text: str, during: str, where: str, stage: st
                    "address may be blocked)", code=str(code), stage=stage)
 
 
+_SENDER_REFUSED = re.compile(
+    r"\bnot verified|sendasdenied|\b5\.7\.60\b|\b5\.2\.252\b|not allowed to send as"
+    r"|not owned by (the )?user|sender (address )?(is )?not (allowed|authori[sz]ed|permitted)", re.I)
+
+
+def _sender_refused(code: int, text: str, sender: str) -> NotConfigured | None:
+    """A 5xx refusing the *sender* rather than this message (Amazon SES "554 Message rejected: Email
+    address is not verified", Microsoft 365 "5.7.60 SendAsDenied", Postfix "Sender address rejected: not
+    owned by user"): every message from that sender would be refused alike, so none fails for it —
+    they wait until the sender is verified or changed. None for any other reply."""
+    lower = text.lower()
+    if code < 500 or not _SENDER_REFUSED.search(text):
+        return None
+    if "recipient" in lower and "identit" not in lower:
+        return None             # the recipient's address (Postfix "Recipient address not verified")
+    return NotConfigured(f"the mail server refuses the sender {sender} ({code} {text}); verify the address or "
+                         "its domain with the provider (Amazon SES: a verified identity, and production access "
+                         "to send to anyone; Microsoft 365: the mailbox or one it may send as), or choose "
+                         "another sender; the messages wait", code=str(code))
+
+
 def _network(exc: BaseException, where: str) -> DeliveryFailure:
     """A failure of the network before the message was handed over: worth trying again."""
     if isinstance(exc, socket.gaierror):
@@ -334,7 +355,8 @@ class EmailChannel:
             if code == 421:         # "closing the channel": often an idle connection the server ends
                 raise _Stale(_by_code(code, reply_text(reply), "MAIL FROM"))
             if code != 250:
-                raise _by_code(code, reply_text(reply), f"the sender {built.envelope_from} (MAIL FROM)")
+                raise _sender_refused(code, reply_text(reply), built.envelope_from) or _by_code(
+                    code, reply_text(reply), f"the sender {built.envelope_from} (MAIL FROM)")
             code, reply = smtp.rcpt(built.recipient)
             if code not in (250, 251):
                 raise _by_code(code, reply_text(reply), f"the recipient {built.recipient} (RCPT TO)")
@@ -366,7 +388,8 @@ class EmailChannel:
         except (OSError, smtplib.SMTPException) as exc:
             raise _Dropped(str(exc) or type(exc).__name__) from None
         if code != 250:
-            raise _by_code(code, reply_text(reply), "the message data")
+            raise _sender_refused(code, reply_text(reply), built.envelope_from) or _by_code(
+                code, reply_text(reply), "the message data")
         return reply_text(reply)
 
     def _reset(self) -> None:

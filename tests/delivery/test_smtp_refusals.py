@@ -206,3 +206,29 @@ def test_test_connection_with_an_international_sender_says_what_the_server_lacks
     modern = _server(scripted, {}, features=("AUTH PLAIN LOGIN", "SMTPUTF8", "8BITMIME"))
     result = check(modern.settings(sender="Zoë <zoë@shop.example>"), None, ssl_context=client_context(CA))
     assert result.ok, result.detail
+
+
+@pytest.mark.parametrize("replies", [
+    {".": "554 Message rejected: Email address is not verified. The following identities failed the check in "
+          "region EU-WEST-1: hello@shop.example"},                                        # Amazon SES
+    {".": "554 5.2.252 SendAsDenied; hello@shop.example not allowed to send as boss@shop.example"},   # Microsoft 365
+    {".": "550 5.7.60 SMTP; Client does not have permissions to send as this sender"},          # Microsoft 365
+    {"MAIL": "553 5.7.1 <hello@shop.example>: Sender address rejected: not owned by user shop"},   # Postfix
+])
+def test_a_sender_the_provider_has_not_verified_keeps_every_message_waiting(scripted, replies):
+    """Providers refuse an unverified sender at MAIL FROM or only after the data: every message from it
+    would fail alike, so none fails; the messages wait, and the words say to verify the sender."""
+    server = _server(scripted, replies)
+    with pytest.raises(NotConfigured) as caught:
+        _channel(server, None).send(_outgoing())
+    assert caught.value.code == next(iter(replies.values()))[:3]
+    assert "hello@shop.example" in caught.value.text and "verify" in caught.value.text
+
+
+@pytest.mark.parametrize("reply", ["550 5.1.1 <ann@example.com>: Recipient address rejected: User unknown",
+                                   "550 5.1.0 Recipient address not verified",
+                                   "554 5.7.1 Message rejected as spam"])
+def test_a_refusal_about_the_recipient_or_the_content_still_fails_the_message(scripted, reply):
+    server = _server(scripted, {".": reply})
+    with pytest.raises(Permanent):
+        _channel(server, None).send(_outgoing())
