@@ -488,3 +488,16 @@ def test_a_bounce_with_a_forged_token_fails_nothing(shop: Shop):
     report = shop.poll()
     assert (report.failed, report.unmatched) == (0, 1)
     assert shop.message()["status"] == "sent"
+
+
+def test_a_password_beyond_ascii_logs_in_and_a_wrong_one_says_auth_never_raises(server: Dovecot):
+    """imaplib's LOGIN takes ASCII only ("pässwörd" raised UnicodeEncodeError out of Test connection and the
+    poller): such credentials go with AUTHENTICATE PLAIN in UTF-8 (RFC 4616)."""
+    from app.delivery.imap_connect import check_mailbox
+
+    from .imap_server import UTF8_PASSWORD, UTF8_USER
+
+    settings = ImapSettings(host="127.0.0.1", port=server.tls_port, security="tls", username=UTF8_USER)
+    assert check_mailbox(settings, UTF8_PASSWORD, ssl_context=server.ssl_context()).ok
+    wrong = check_mailbox(replace(settings, username=server.user), "pässwörd", ssl_context=server.ssl_context())
+    assert (wrong.ok, wrong.stage) == (False, "auth")
