@@ -84,20 +84,23 @@ def _connection_refused(code: int, text: str, during: str, where: str, stage: st
 
 _SENDER_REFUSED = re.compile(
     r"\bnot verified|sendasdenied|\b5\.7\.60\b|\b5\.2\.252\b|not allowed to send as"
-    r"|not owned by (the )?user|sender (address )?(is )?not (allowed|authori[sz]ed|permitted)", re.I)
+    r"|not owned by (the )?user|sender (address )?(is )?not (allowed|authori[sz]ed|permitted)"
+    r"|sending (is )?(paused|suspended|disabled)|account (is |has been )?(suspended|disabled|blocked)", re.I)
 
 
 def _sender_refused(code: int, text: str, sender: str) -> NotConfigured | None:
-    """A 5xx refusing the *sender* rather than this message (Amazon SES "554 Message rejected: Email
-    address is not verified", Microsoft 365 "5.7.60 SendAsDenied", Postfix "Sender address rejected: not
-    owned by user"): every message from that sender would be refused alike, so none fails for it —
-    they wait until the sender is verified or changed. None for any other reply."""
+    """A 5xx refusing the *sender* or the sending account rather than this message (Amazon SES "554
+    Message rejected: Email address is not verified" or "Sending suspended for this account", Microsoft
+    365 "5.7.60 SendAsDenied", Postfix "Sender address rejected: not owned by user"): every message
+    would be refused alike, so none fails for it — they wait until the sender or account is put right.
+    None for any other reply."""
     lower = text.lower()
     if code < 500 or not _SENDER_REFUSED.search(text):
         return None
     if "recipient" in lower and "identit" not in lower:
         return None             # the recipient's address (Postfix "Recipient address not verified")
-    return NotConfigured(f"the mail server refuses the sender {sender} ({code} {text}); verify the address or "
+    return NotConfigured(f"the mail server refuses the sender {sender} or the account ({code} {text}); verify "
+                         "the address or "
                          "its domain with the provider (Amazon SES: a verified identity, and production access "
                          "to send to anyone; Microsoft 365: the mailbox or one it may send as), or choose "
                          "another sender; the messages wait", code=str(code))

@@ -214,6 +214,8 @@ def test_test_connection_with_an_international_sender_says_what_the_server_lacks
     {".": "554 5.2.252 SendAsDenied; hello@shop.example not allowed to send as boss@shop.example"},   # Microsoft 365
     {".": "550 5.7.60 SMTP; Client does not have permissions to send as this sender"},          # Microsoft 365
     {"MAIL": "553 5.7.1 <hello@shop.example>: Sender address rejected: not owned by user shop"},   # Postfix
+    {".": "554 Sending suspended for this account. For more information, please check the inbox of the "
+          "email address associated with your AWS account."},                                   # Amazon SES
 ])
 def test_a_sender_the_provider_has_not_verified_keeps_every_message_waiting(scripted, replies):
     """Providers refuse an unverified sender at MAIL FROM or only after the data: every message from it
@@ -223,6 +225,7 @@ def test_a_sender_the_provider_has_not_verified_keeps_every_message_waiting(scri
         _channel(server, None).send(_outgoing())
     assert caught.value.code == next(iter(replies.values()))[:3]
     assert "hello@shop.example" in caught.value.text and "verify" in caught.value.text
+    assert server.accepted == 0
 
 
 @pytest.mark.parametrize("reply", ["550 5.1.1 <ann@example.com>: Recipient address rejected: User unknown",
