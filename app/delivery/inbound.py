@@ -168,6 +168,10 @@ def classify(raw: bytes, *, unsubscribe_address: str = "", own_addresses: Iterab
                             error=failure.diagnostic, recipient=failure.recipient)
         return Incoming(DELAYED if bounce.delayed else BOUNCE, mid, bounce.original_ids, sender, token=bounce.token)
 
+    if mail.get_content_type() == "multipart/report":
+        # A read receipt (RFC 8098 disposition-notification) or a spam-complaint report (RFC 5965), often
+        # with References naming our message: a machine's report, never a customer's reply.
+        return Incoming(OTHER, mid, (), sender)
     wanted = unsubscribe_address.strip().lower()
     wanted = parseaddr(wanted)[1] or wanted
     own = {parseaddr(a)[1].lower() for a in own_addresses if a}

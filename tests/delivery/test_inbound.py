@@ -228,3 +228,18 @@ def test_an_international_unsubscribe_address_is_recognised_in_either_form(setti
     """The mailto: link carries the xn-- form of an international domain; the setting may hold either."""
     raw = mails._crlf(f"From: ann@example.com\nTo: {written}\nSubject: unsubscribe\nMessage-ID: <u9@x>\n\nplease\n", "utf-8")
     assert classify(raw, unsubscribe_address=setting).kind == UNSUBSCRIBE
+
+
+@pytest.mark.parametrize("report_type, part", [
+    ("disposition-notification", "message/disposition-notification\r\n\r\nFinal-Recipient: rfc822; ann@example.com\r\n"
+                                 "Disposition: manual-action/MDN-sent-manually; displayed"),
+    ("feedback-report", "message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nUser-Agent: Yahoo!-Mail-Feedback/2.0"),
+])
+def test_a_read_receipt_or_complaint_report_naming_our_message_is_not_a_reply(report_type, part):
+    """Thunderbird's and Outlook's read receipts carry References/In-Reply-To of the message they are about."""
+    raw = (f"From: ann@example.com\r\nTo: hello@shop.example\r\nSubject: Read: Your cart\r\nIn-Reply-To: <{MID}>\r\n"
+           f"References: <{MID}>\r\nMessage-ID: <mdn-1@mail.example.com>\r\nMIME-Version: 1.0\r\n"
+           f"Content-Type: multipart/report; report-type={report_type}; boundary=\"B\"\r\n\r\n"
+           f"--B\r\nContent-Type: text/plain\r\n\r\nYour message was displayed.\r\n"
+           f"--B\r\nContent-Type: {part}\r\n\r\n--B--\r\n").encode()
+    assert classify(raw).kind == OTHER
