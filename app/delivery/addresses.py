@@ -121,4 +121,8 @@ def web_url(text: str, *, https: bool = True) -> str:
                          "the internet)")
     if parts.query or parts.fragment:
         raise ValueError(f"{value!r} must not have a ?query or #fragment")
+    if re.search(r'[\s<>"`{}|\\^\x00-\x1f\x7f]', value):
+        # Not in a URI (RFC 3986); in an email's List-Unsubscribe (<…>, <…>) they would break the header.
+        raise ValueError(f"{value!r} contains a space or a character a web address cannot hold (< > \" {{ }} | \\ ^ `); "
+                         "write it percent-encoded, e.g. %20 for a space")
     return value

@@ -85,6 +85,7 @@ class Bounce:
     standard: bool
     recipients: tuple[RecipientStatus, ...]
     original_ids: tuple[str, ...]
+    token: str = ""         # the unsubscribe token in the returned message's List-Unsubscribe, if any
 
     @property
     def failure(self) -> RecipientStatus | None:
@@ -176,6 +177,21 @@ def _original_ids(mail: Message, parts: list[Message], own: set[str]) -> list[st
     return [i for i in dict.fromkeys(ids) if i not in own]
 
 
+_TOKEN_IN_LINK = re.compile(r"(?:subject=unsubscribe(?:%20|\+|\s)|/u/)([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)", re.I)
+
+
+def _returned_token(parts: list[Message]) -> str:
+    """The unsubscribe token (app/delivery/unsubscribe.py) in the List-Unsubscribe header of the returned
+    message: it names our message even where a provider replaced our Message-ID (Amazon SES does)."""
+    for part in parts:
+        headers = _returned_headers(part)
+        if headers is not None:
+            found = _TOKEN_IN_LINK.search(" ".join(readable(headers.get("List-Unsubscribe", "")).split()))
+            if found:
+                return found.group(1)
+    return ""
+
+
 def _from_daemon(mail: Message) -> bool:
     sender = parseaddr(str(mail.get("From", "")))[1].lower()
     local = sender.rpartition("@")[0] if "@" in sender else sender
@@ -192,14 +208,19 @@ def _standard(mail: Message, parts: list[Message], own: set[str]) -> Bounce | No
     for report in reports:
         for block in _status_blocks(report):       # the per-message block has no Action: passed over
             action = str(block.get("Action", "")).strip().lower().split(" ")[0]
-            if not action:
-                continue
-            recipient = _strip_type(readable(block.get("Final-Recipient") or block.get("Original-Recipient") or ""))
             status = readable(block.get("Status", "")).strip().split(" ")[0]
+            recipient = _strip_type(readable(block.get("Final-Recipient") or block.get("Original-Recipient") or ""))
+            if not action and recipient and _ENHANCED.fullmatch(status):
+                # Some gateways leave out the (required) Action: the Status class says it (RFC 3463:
+                # 5 permanent failure, 4 persistent transient = still trying, 2 success).
+                action = {"5": "failed", "4": "delayed"}.get(status[0], "")
+            if not action:
+                continue                  # the per-message block (no recipient), or a block saying nothing
+            recipient = recipient.strip("<>")
             recipients.append(RecipientStatus(
                 recipient=recipient, action=action, status=status[:32],
                 diagnostic=_strip_type(readable(block.get("Diagnostic-Code", "")))[:_DIAGNOSTIC_LINE]))
-    return Bounce(True, tuple(recipients), tuple(_original_ids(mail, parts, own)))
+    return Bounce(True, tuple(recipients), tuple(_original_ids(mail, parts, own)), _returned_token(parts))
 
 
 def _plain(mail: Message, parts: list[Message], own: set[str]) -> Bounce | None:
@@ -210,7 +231,8 @@ def _plain(mail: Message, parts: list[Message], own: set[str]) -> Bounce | None:
     text = "\n".join(texts)
     ids = _original_ids(mail, parts, own)
     ids += [i for m in _QUOTED_ID.findall(text) for i in message_ids(m) if i not in own and i not in ids]
-    if not ids:
+    token = _returned_token(parts)
+    if not ids and not token:
         return None
     # Judge by the bounce's own words, not by the returned copy below them.
     words = re.split(r"^-{2,}.*(copy of|original message|returned message|below this line|undelivered message)",
@@ -231,10 +253,10 @@ def _plain(mail: Message, parts: list[Message], own: set[str]) -> Bounce | None:
     elif klass == "4" or _DELAY_WORDS.search(words):
         action = "delayed"
     else:
-        return Bounce(False, (), tuple(ids))        # a daemon's mail that does not say: not a failure
+        return Bounce(False, (), tuple(ids), token)      # a daemon's mail that does not say: not a failure
     recipient = next((a for _, a in getaddresses(re.findall(r"<([^<>@\s]+@[^<>\s]+)>", words)) if a), "")
     return Bounce(False, (RecipientStatus(recipient, action, status or (smtp.group(1) if smtp else ""),
-                                          line[:_DIAGNOSTIC_LINE]),), tuple(ids))
+                                          line[:_DIAGNOSTIC_LINE]),), tuple(ids), token)
 
 
 def read_bounce(mail: Message) -> Bounce | None:

@@ -21,6 +21,7 @@ Reply-To); `NotConfigured` for settings that need fixing (no default sender, an 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -137,11 +138,16 @@ def parse_mailbox(text: str, what: str, failure: type[Permanent] | type[NotConfi
     return Mailbox(header_text(name), f"{valid.local_part}@{ascii_domain}", ascii_domain, True)
 
 
-def message_id_for(key: str, domain: str) -> str:
+def message_id_for(key: str, domain: str, salt: bytes | None = None) -> str:
     """The Message-ID (RFC 5322 section 3.6.4) of the message with idempotency key `key`, sent from
-    `domain` (ASCII): ``<js.<40 hex digits of SHA-256(key)>@domain>``. The same key gives the same id;
-    the key itself (run and step ids) is not disclosed to the recipient."""
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
+    `domain` (ASCII): ``<js.<40 hex digits>@domain>``, of SHA-256(key), or of HMAC-SHA256(salt, key)
+    with the database's own secret `salt` (the unsubscribe signing key). The same key gives the same id;
+    the key itself (run and step ids) is not disclosed to the recipient. The salt keeps ids unique
+    between databases: keys are small run numbers and the journey file's step ids, so a shop that starts
+    a new database with the same journey would otherwise repeat an old message's id, and mail services
+    that drop repeats (Gmail) would silently hide the new message."""
+    data = key.encode("utf-8")
+    digest = (hmac.new(salt, data, hashlib.sha256) if salt else hashlib.sha256(data)).hexdigest()[:40]
     return f"<js.{digest}@{domain}>"
 
 
@@ -175,6 +181,9 @@ def html_to_text(html: str) -> str:
     config = ParserConfig(css=CSS_PROFILES["strict"], display_images=False,
                           custom_html_tag_handler_mapping=CustomHtmlTagHandlerMapping(
                               start_tag_mapping={"a": _link_start}, end_tag_mapping={"a": _link_end}))
+    # inscriptis runs inline text straight into a table that follows it ("Shop<table>…a…" → "Shopa"):
+    # an empty block before each table ends the line first (and adds nothing where one was ended).
+    html = re.sub(r"(?i)<table\b", "<div></div><table", html)
     try:
         text = get_text(html, config)
     except Exception:  # noqa: BLE001 - lxml refuses some inputs (a lone comment, bytes it cannot decode)
@@ -203,11 +212,11 @@ def _reply_to(message: Outgoing, settings: EmailSettings) -> Mailbox | None:
 
 
 def build_message(message: Outgoing, settings: EmailSettings, *, extra_headers: dict[str, str] | None = None,
-                  now: datetime | None = None) -> BuiltEmail:
+                  now: datetime | None = None, id_salt: bytes | None = None) -> BuiltEmail:
     """The email for `message`: From (the step's sender, else `settings.sender`), To, optional
     Reply-To (the message's, else the settings'), Subject (``[TEST] `` in front for a test send), Date
     (`now`, default the current UTC time), Message-ID (`message_id_for` its idempotency key and the
-    sender's domain), then `extra_headers` and `message.headers` (List-Unsubscribe, …; the message's
+    sender's domain, salted with `id_salt`), then `extra_headers` and `message.headers` (List-Unsubscribe, …; the message's
     win), then the body parts.
 
     Raises Permanent (invalid recipient, step sender or Reply-To) or NotConfigured (no or an invalid
@@ -227,7 +236,7 @@ def build_message(message: Outgoing, settings: EmailSettings, *, extra_headers: 
         subject = TEST_PREFIX + subject
     email["Subject"] = subject
     email["Date"] = format_datetime(now or datetime.now(timezone.utc))
-    message_id = message_id_for(message.idempotency_key, sender.domain)
+    message_id = message_id_for(message.idempotency_key, sender.domain, id_salt)
     email["Message-ID"] = message_id
     headers: dict[str, tuple[str, str]] = {}      # by lower-case name: header names ignore case
     for name, value in [*(extra_headers or {}).items(), *message.headers.items()]:

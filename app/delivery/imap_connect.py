@@ -74,7 +74,12 @@ def connect(settings: ImapSettings, password: str, *, ssl_context: ssl.SSLContex
                 raise MailboxError("tls", f"{where} does not offer STARTTLS ({exc}): use security tls "
                                           "(port 993).") from None
         try:
-            client.login(settings.username, password)
+            if (settings.username + password).isascii():
+                client.login(settings.username, password)
+            else:
+                # LOGIN's quoted strings are ASCII (imaplib refuses "pässwörd"); AUTHENTICATE PLAIN
+                # carries UTF-8 (RFC 4616), which Dovecot, Gmail and Microsoft 365 take.
+                client.plain_login(settings.username, password)
         except LoginError as exc:
             raise MailboxError("auth", f"The mail server refused the user name or password for "
                                        f"{settings.username!r} ({server_text(exc)}). Gmail and Microsoft 365 need "

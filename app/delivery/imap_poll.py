@@ -28,23 +28,26 @@ not read stays unread in its mail program.
 """
 from __future__ import annotations
 
-import importlib
 import logging
+import re
 import ssl
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Sequence
 
 from imapclient.exceptions import IMAPClientError
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.sql.expression import ColumnElement
 
 from app.engine.ingest import EventIn
+from app.store.app_settings import get_setting
 from app.store.tables import contacts, messages
 
 from .imap_connect import MailboxError, check_mailbox, close_client, connect, server_text  # noqa: F401 - re-exported
 from .inbound import AUTO_REPLY, BOUNCE, DELAYED, FAILED, REPLY, UNSUBSCRIBE, Incoming, classify
 from .settings import EmailSettings, ImapSettings, load_settings
+from .unsubscribe import KEY_SETTING, read_token
 
 PROCESSED = "$JourneysProcessed"
 """The IMAP keyword (RFC 3501 flag-keyword) set on every mail the poller has dealt with."""
@@ -89,10 +92,22 @@ def _by_message_ids(conn: Any, ids: Sequence[str]) -> dict[str, Any]:
     if not wanted:
         return {}
     forms = wanted + [f"<{i}>" for i in wanted]
+    found: ColumnElement[bool] = messages.c.provider_id.in_(forms)
+    # Amazon SES replaces our Message-ID with its own (app/delivery/smtp.py `ses_message_id`); its
+    # domain names the region, which a relay may write differently: the id before the @ decides.
+    ses = {i.rpartition("@")[0].lower(): i for i in wanted
+           if i.lower().endswith("amazonses.com") and re.fullmatch(r"[0-9a-fA-F-]{20,80}@[\w.-]+", i)}
+    for local in list(ses)[:10]:
+        found = or_(found, messages.c.provider_id.like(f"<{local}@%amazonses.com>"))
     rows = conn.execute(select(messages.c.id, messages.c.contact_id, messages.c.provider_id,
                                messages.c.idempotency_key)
-                        .where(messages.c.channel == "email", messages.c.provider_id.in_(forms))).all()
-    return {str(r.provider_id).strip("<>"): r for r in rows}
+                        .where(messages.c.channel == "email", found)).all()
+    result = {str(r.provider_id).strip("<>"): r for r in rows}
+    for r in rows:
+        local = str(r.provider_id).strip("<>").rpartition("@")[0].lower()
+        if local in ses:
+            result.setdefault(ses[local], r)
+    return result
 
 
 def _first(conn: Any, ids: Sequence[str]) -> Any:
@@ -101,18 +116,19 @@ def _first(conn: Any, ids: Sequence[str]) -> Any:
 
 
 def _by_token(conn: Any, token: str) -> Any:
-    """The message an unsubscribe token names (its idempotency key, read by app/delivery/unsubscribe.py)."""
+    """The message an unsubscribe token names: its idempotency key, when the token's signature is this
+    database's (app/delivery/unsubscribe.py); None for a forged, edited or foreign token, or when no
+    key was ever made (then no token was ever given out)."""
     if not token:
         return None
-    try:     # written apart (app/delivery/unsubscribe.py); absent, the token is not read
-        read_token = getattr(importlib.import_module("app.delivery.unsubscribe"), "read_token")
-    except (ImportError, AttributeError):
+    stored = get_setting(conn, KEY_SETTING)
+    if not stored:
         return None
     try:
-        key = read_token(token)
-    except Exception:      # noqa: BLE001 - a token that cannot be read names nothing
-        key = None
-    if not isinstance(key, str) or not key:
+        key = read_token(token, bytes.fromhex(stored))
+    except ValueError:         # a stored key that is not hex: no token can be checked against it
+        return None
+    if not key:
         return None
     return conn.execute(select(messages.c.id, messages.c.contact_id).where(
         messages.c.idempotency_key == key, messages.c.channel == "email")).first()
@@ -129,7 +145,7 @@ def _events(conn: Any, mail: Incoming, key: str, at: datetime, source: str, repo
     """The engine events one classified mail becomes (see the module's docstring), counting it."""
     base = {"channel": "email", "source": source}
     if mail.kind in (FAILED, REPLY):
-        row = _first(conn, mail.refers_to)
+        row = _first(conn, mail.refers_to) or (_by_token(conn, mail.token) if mail.kind == FAILED else None)
         if row is None or row.contact_id is None:
             report.unmatched += 1
             return []

@@ -29,6 +29,8 @@ from functools import lru_cache
 from .base import CheckResult, DeliveryFailure, NotConfigured, Outgoing, Permanent, Sent, Transient, Uncertain
 from .email_message import BuiltEmail, build_message, parse_mailbox
 from .settings import EmailSettings
+from .smtp_replies import Refused, reply_text, ses_message_id  # noqa: F401 - Refused, reply_text: for smtp_check
+from .smtp_replies import by_code as _by_code, connection_refused as _connection_refused, sender_refused as _sender_refused
 from .unsubscribe import list_unsubscribe, unsubscribe_token
 
 SECURITY = ("starttls", "tls", "none")
@@ -40,24 +42,6 @@ def _ehlo_name() -> str:
     (smtplib's default, `getfqdn()`, waits on a reverse DNS lookup that may never answer offline.)"""
     name = socket.gethostname()
     return name if "." in name and name.isascii() else "localhost"
-
-
-def reply_text(reply: bytes | str) -> str:
-    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-    return " ".join(text.split())[:500]
-
-
-def _by_code(code: int, text: str, during: str) -> DeliveryFailure:
-    """The failure an SMTP reply code means (RFC 5321 section 4.2.1: 4yz transient, 5yz permanent)."""
-    said = f"the server answered {during} with {code} {text}".strip()
-    if code == 535 or code == 534 or code == 530:
-        return NotConfigured(f"{said}; check the user name and password in Settings → Channels → Email",
-                             code=str(code))
-    if 400 <= code < 500:
-        return Transient(said, code=str(code))
-    if code >= 500:
-        return Permanent(said, code=str(code))
-    return Transient(f"the server gave the unexpected reply {code} {text} {during}", code=str(code))
 
 
 def _network(exc: BaseException, where: str) -> DeliveryFailure:
@@ -166,7 +150,8 @@ class EmailChannel:
             else:
                 smtp = smtplib.SMTP(s.host, s.port, local_hostname=_ehlo_name(), timeout=s.timeout_seconds)
         except smtplib.SMTPConnectError as exc:       # the greeting was not 220 (e.g. 421 too busy, 554)
-            raise _by_code(exc.smtp_code, reply_text(exc.smtp_error), "the connection") from None
+            raise _connection_refused(exc.smtp_code, reply_text(exc.smtp_error), "its greeting",
+                                      self.where) from None
         except ssl.SSLError as exc:
             raise _tls_failure(exc, self.where) from None
         except (OSError, smtplib.SMTPException) as exc:
@@ -184,16 +169,18 @@ class EmailChannel:
         try:
             code, reply = smtp.ehlo()
             if code != 250:
-                raise _by_code(code, reply_text(reply), "EHLO")
+                raise _connection_refused(code, reply_text(reply), "EHLO", self.where)
             if s.security == "starttls":
                 if not smtp.has_extn("starttls"):
                     raise NotConfigured(
                         f"the mail server {self.where} does not offer STARTTLS, so nothing (least of all the "
                         "password) would be encrypted; choose TLS on port 465, or ask the provider which "
                         "port offers STARTTLS", code="no_starttls")
-                code, reply = smtp.starttls(context=self._context())
-                if code != 220:
-                    raise _by_code(code, reply_text(reply), "STARTTLS")
+                try:
+                    smtp.starttls(context=self._context())      # raises unless the reply is 220
+                except smtplib.SMTPResponseException as exc:
+                    raise _connection_refused(exc.smtp_code, reply_text(exc.smtp_error), "STARTTLS", self.where,
+                                              "tls") from None
                 smtp.ehlo()
             if self.password:
                 if not smtp.has_extn("auth"):
@@ -208,12 +195,14 @@ class EmailChannel:
                                         f"({exc}); ask the provider for SMTP AUTH PLAIN or LOGIN",
                                         code="no_auth") from None
         except smtplib.SMTPAuthenticationError as exc:
+            if 400 <= exc.smtp_code < 500:     # 454 "temporary authentication failure": try again later
+                raise _by_code(exc.smtp_code, reply_text(exc.smtp_error), "the login") from None
             raise NotConfigured(
                 f"the mail server {self.where} refused the login of {s.username!r} "
                 f"({exc.smtp_code} {reply_text(exc.smtp_error)}); check the user name and password "
                 "(Gmail and Microsoft 365 need an app password)", code=str(exc.smtp_code)) from None
         except smtplib.SMTPResponseException as exc:
-            raise _by_code(exc.smtp_code, reply_text(exc.smtp_error), "the login") from None
+            raise _connection_refused(exc.smtp_code, reply_text(exc.smtp_error), "the login", self.where) from None
         except ssl.SSLError as exc:
             raise _tls_failure(exc, self.where) from None
         except (OSError, smtplib.SMTPException) as exc:
@@ -240,7 +229,7 @@ class EmailChannel:
         token = (unsubscribe_token(message.idempotency_key, self.unsubscribe_key)
                  if self.unsubscribe_key is not None else None)
         headers = list_unsubscribe(token, public_url=self.public_url, address=address)
-        return build_message(message, self.settings, extra_headers=headers)
+        return build_message(message, self.settings, extra_headers=headers, id_salt=self.unsubscribe_key)
 
     def send(self, message: Outgoing) -> Sent:
         """Sends `message` (an email); returns Sent(provider_id=its Message-ID).
@@ -253,8 +242,9 @@ class EmailChannel:
             if self._smtp is None:
                 self._smtp = self.open_connection()
             try:
-                self._transaction(self._smtp, built, data)
-                return Sent(provider_id=built.message_id, status="sent")
+                answer = self._transaction(self._smtp, built, data)
+                return Sent(provider_id=ses_message_id(self.settings.host, answer) or built.message_id,
+                            status="sent")
             except _Stale as stale:
                 # Nothing of this message went out. A kept connection the server closed while it was
                 # idle is opened again once; on a fresh connection the failure stands.
@@ -270,8 +260,8 @@ class EmailChannel:
                 self._reset()
                 raise
 
-    def _transaction(self, smtp: smtplib.SMTP, built: BuiltEmail, data: bytes) -> None:
-        """MAIL FROM, RCPT TO, DATA. Raises `_Stale` when the connection was found dead before anything of
+    def _transaction(self, smtp: smtplib.SMTP, built: BuiltEmail, data: bytes) -> str:
+        """MAIL FROM, RCPT TO, DATA; the server's words accepting the message. Raises `_Stale` when the connection was found dead before anything of
         the message was accepted, `_Dropped` when it died after the data went, else a DeliveryFailure."""
         options: list[str] = []
         if built.smtputf8:
@@ -288,7 +278,8 @@ class EmailChannel:
             if code == 421:         # "closing the channel": often an idle connection the server ends
                 raise _Stale(_by_code(code, reply_text(reply), "MAIL FROM"))
             if code != 250:
-                raise _by_code(code, reply_text(reply), f"the sender {built.envelope_from} (MAIL FROM)")
+                raise _sender_refused(code, reply_text(reply), built.envelope_from) or _by_code(
+                    code, reply_text(reply), f"the sender {built.envelope_from} (MAIL FROM)")
             code, reply = smtp.rcpt(built.recipient)
             if code not in (250, 251):
                 raise _by_code(code, reply_text(reply), f"the recipient {built.recipient} (RCPT TO)")
@@ -320,7 +311,9 @@ class EmailChannel:
         except (OSError, smtplib.SMTPException) as exc:
             raise _Dropped(str(exc) or type(exc).__name__) from None
         if code != 250:
-            raise _by_code(code, reply_text(reply), "the message data")
+            raise _sender_refused(code, reply_text(reply), built.envelope_from) or _by_code(
+                code, reply_text(reply), "the message data")
+        return reply_text(reply)
 
     def _reset(self) -> None:
         """After a refused message: RSET, so the kept connection can carry the next one (closed if it cannot)."""

@@ -11,7 +11,7 @@ from dataclasses import replace
 from .base import CheckResult, DeliveryFailure, NotConfigured
 from .email_message import parse_mailbox
 from .settings import EmailSettings
-from .smtp import SECURITY, EmailChannel, reply_text
+from .smtp import SECURITY, EmailChannel, Refused, reply_text
 
 _SECURITY_WORDS = {"starttls": "STARTTLS", "tls": "TLS", "none": "no encryption"}
 
@@ -47,6 +47,8 @@ def check(settings: EmailSettings, password: str | None, *,
     channel = EmailChannel(replace(s, timeout_seconds=timeout), password, ssl_context=ssl_context)
     try:
         smtp = channel.open_connection()
+    except Refused as exc:              # the greeting, EHLO or STARTTLS refused with 5xx
+        return CheckResult(False, exc.stage, f"{where} refused to talk: {_sentence(exc)}")
     except NotConfigured as exc:
         stage = "auth" if exc.code not in ("tls", "no_starttls") else "tls"
         return CheckResult(False, stage, _sentence(exc))
@@ -59,7 +61,14 @@ def check(settings: EmailSettings, password: str | None, *,
         return CheckResult(False, "connect", f"{where} answered, but not as a mail server should: "
                                              f"{_sentence(exc)}{hint}")
     try:
-        code, reply = smtp.mail(sender.address)
+        options: list[str] = []
+        if sender.smtputf8:        # a non-ASCII local part (zoë@…): only with SMTPUTF8 (RFC 6531)
+            if not smtp.has_extn("smtputf8"):
+                return CheckResult(False, "sender", f"The sender {sender.address} has a non-ASCII name before the @, "
+                                                    f"which needs an internationalised mail server (SMTPUTF8), and "
+                                                    f"{where} is not one: use an ASCII address as the sender.")
+            options = ["SMTPUTF8"]
+        code, reply = smtp.mail(sender.address, options)
         if code == 530 or (code in (535, 550, 554) and "auth" in reply_text(reply).lower() and not password):
             return CheckResult(False, "auth", f"{where} wants a login before it sends ({code} "
                                               f"{reply_text(reply)}): fill in the user name and password.")
@@ -70,7 +79,7 @@ def check(settings: EmailSettings, password: str | None, *,
                                                 "SES: a verified identity; Microsoft 365: the mailbox or one it "
                                                 "may send as; Gmail: the account or an alias).")
         smtp.rset()
-    except (OSError, smtplib.SMTPException) as exc:
+    except (OSError, smtplib.SMTPException, UnicodeError) as exc:
         return CheckResult(False, "sender", f"The connection to {where} failed while checking the sender "
                                             f"({_why(exc)}). Try again.")
     finally:

@@ -108,7 +108,16 @@ def https_base(public_url: str) -> str:
     url = public_url.strip().rstrip("/")
     if url and "://" not in url:
         url = "https://" + url
-    return url
+    # Whatever the stored setting holds, the link stays one URI (RFC 3986): a space, "<", ">" or a quote
+    # would end it early inside List-Unsubscribe's <…> and let the rest read as another link.
+    scheme, sep, rest = url.partition("://")
+    host, slash, path = rest.partition("/")
+    if not host.isascii():
+        try:                    # an international domain in its xn-- form (RFC 5891), as mail programs need
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            pass
+    return quote(f"{scheme}{sep}{host}{slash}{path}", safe="/:@!$&'()*+,;=%~-._[]")
 
 
 def mailto_link(address: str, token: str | None) -> str:

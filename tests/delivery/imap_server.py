@@ -32,6 +32,7 @@ from pathlib import Path
 
 PACKAGE = "dovecot-imapd"
 USER, PASSWORD = "shop@example.com", "s3cret-imap"
+UTF8_USER, UTF8_PASSWORD = "zoe@example.com", "pässwörd-☕"     # a second user: a password beyond ASCII
 
 
 class DovecotMissing(Exception):
@@ -239,7 +240,8 @@ def start_dovecot() -> Dovecot:
     cert = ca.issue_cert("127.0.0.1", "localhost")
     cert.private_key_pem.write_to_path(str(folder / "key.pem"))
     cert.cert_chain_pems[0].write_to_path(str(folder / "cert.pem"))
-    (folder / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
+    (folder / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n{UTF8_USER}:{{PLAIN}}{UTF8_PASSWORD}\n",
+                                  encoding="utf-8")
     mail = folder / "mail"
     mail.mkdir()
     os.chown(mail, int(accounts["mail_uid"]), int(accounts["mail_gid"]))

@@ -114,7 +114,17 @@ def test_message_id_is_stable_for_one_key_and_differs_between_keys(smtp_plain_se
     assert got3.message_id == other.provider_id != got1.message_id
     assert got1.message_id.endswith("@shop.example>")      # the sender's domain
     assert "run:7" not in got1.message_id                   # run ids are not disclosed
-    assert message_id_for("run:7:welcome", "shop.example") == got1.message_id
+    assert message_id_for("run:7:welcome", "shop.example", KEY) == got1.message_id
+
+
+def test_message_ids_differ_between_databases_for_the_same_key(smtp_plain_server):
+    """Keys are run numbers and the journey file's step ids: a shop that starts a new database and imports
+    the same journey makes "run:1:<step>" again. The same Message-ID would make Gmail hide the new email as
+    a repeat of the old one: each database's secret keeps them apart (and stable within one database)."""
+    old_db, _ = send(smtp_plain_server, outgoing(key="run:1:welcome"), key=bytes(32))
+    new_db, _ = send(smtp_plain_server, outgoing(key="run:1:welcome"), key=bytes(range(32)))
+    again, _ = send(smtp_plain_server, outgoing(key="run:1:welcome"), key=bytes(range(32)))
+    assert old_db.provider_id != new_db.provider_id == again.provider_id
 
 
 def test_date_is_present_and_current(smtp_plain_server):
@@ -261,6 +271,11 @@ def test_extra_headers_cannot_replace_the_messages_own():
     ('<a href="#top">Back to top</a>', "Back to top"),
     ("<p>A &amp; B</p><p>C</p>", "A & B\n\nC"),
     ("", ""),
+    # found in review: text right before a table ran into its first cell ("Your cartBlue mug")
+    ('Your cart<table><tr><td>Blue mug</td><td>1</td></tr></table>', "Your cart\nBlue mug  1"),
+    ('<a href="https://shop.example/c">Cart</a><TABLE><tr><td>Mug</td></tr></TABLE>',
+     "Cart (https://shop.example/c)\nMug"),
+    ('<p>Hi</p><table><tr><td>Mug</td></tr></table><p>Bye</p>', "Hi\n\nMug\n\nBye"),
 ])
 def test_plain_text_from_html(html, expected):
     assert html_to_text(html).strip() == expected

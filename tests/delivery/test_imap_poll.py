@@ -19,6 +19,7 @@ from app.engine.clock import SystemClock
 from app.engine.engine import JourneyEngine
 from app.engine.importers import import_contacts, parse_contacts
 from app.engine.ingest import EventIn
+from app.engine.outbox import RecordingChannel
 from app.engine.simulator import install_journey
 from app.store.db import open_database
 from app.store.tables import contact_channels, consent_changes, events, messages, run_log
@@ -87,7 +88,8 @@ def make_shop(url: str, server: Dovecot, status: str = "failed") -> Shop:
     journey.connect(branch.id, yes.id, "yes")
     journey.connect(branch.id, no.id, "no")
     install_journey(db, journey, now)
-    engine = JourneyEngine(db, SystemClock())
+    # A recording channel given on purpose: these tests stand in for the dispatcher's sending.
+    engine = JourneyEngine(db, SystemClock(), RecordingChannel())
     engine.ingest([EventIn("ann", "cart_abandoned", now)])
     # The email really goes out: the dispatcher hands it to the SMTP channel, which records its Message-ID.
     with SmtpServer(security="none", users={}) as smtp:
@@ -236,21 +238,55 @@ def test_a_mail_to_the_unsubscribe_address_opts_the_contact_out_of_email(shop: S
     assert event["properties"]["channel"] == "email"
 
 
-def test_an_unsubscribe_token_names_the_message(shop: Shop, monkeypatch: pytest.MonkeyPatch):
-    """The token helpers (app/delivery/unsubscribe.py, `read_token`) turn the token into the message's key."""
-    import sys
-    import types
+def _real_token(shop: Shop, key: str | None = None) -> str:
+    from app.delivery.unsubscribe import signing_key, unsubscribe_token
+
+    with shop.db.connect() as conn:
+        key = key or conn.execute(select(messages.c.idempotency_key)).scalar_one()
+    return unsubscribe_token(key, signing_key(shop.db))
+
+
+def test_a_real_signed_token_opts_out_the_contact_of_its_message_whoever_sends_it(shop: Shop):
+    """The token the SMTP channel writes into List-Unsubscribe (app/delivery/unsubscribe.py, signed with the
+    database's key) names ann's message, even when the request comes from an address that is no contact's
+    (ann forwards her mail) or from another contact's address (cho's mail program)."""
+    shop.server.append(mails.unsubscribe(_real_token(shop), sender="forwarded@elsewhere.example"))
+    report = shop.poll()
+    assert (report.unsubscribes, report.unmatched) == (1, 0)
+    assert _email_consent(shop, "ann")[0] == "unsubscribed"
+    assert shop.message()["unsubscribed_at"] is not None
+    [event] = shop.events("unsubscribed")
+    assert event["contact_id"] == "ann" and event["properties"]["message_id"] == shop.message_id
+
+
+def test_a_token_in_a_mail_from_another_contacts_address_opts_out_only_the_tokens_contact(shop: Shop):
+    shop.server.append(mails.unsubscribe(_real_token(shop), sender="Cho <cho@example.com>",
+                                         message_id="unsub-cho@mail.example.com"))
+    assert shop.poll().unsubscribes == 1
+    assert _email_consent(shop, "ann")[0] == "unsubscribed"
+    assert _email_consent(shop, "cho")[0] != "unsubscribed"
+
+
+@pytest.mark.parametrize("forge", ["another key", "edited signature", "other database", "truncated"])
+def test_a_forged_token_opts_out_nobody(shop: Shop, forge: str):
+    """An attacker who read the token's shape cannot opt ann out: a token for a key signed with another
+    secret, an edited signature, a token cut short. The request is then judged by its sender alone (a
+    stranger here)."""
+    from app.delivery.unsubscribe import unsubscribe_token
 
     with shop.db.connect() as conn:
         key = conn.execute(select(messages.c.idempotency_key)).scalar_one()
-    module = types.ModuleType("app.delivery.unsubscribe")
-    module.read_token = lambda token: key if token == "signed-token" else None    # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "app.delivery.unsubscribe", module)
-    shop.server.append(mails.unsubscribe("signed-token", sender="forwarded@elsewhere.example"))
+    good = _real_token(shop)
+    token = {"another key": _real_token(shop, key + "x").split(".")[0] + "." + good.split(".")[1],
+             "edited signature": good[:-2] + ("AA" if not good.endswith("AA") else "BB"),
+             "other database": unsubscribe_token(key, b"\x01" * 32),
+             "truncated": good[:-5]}[forge]
+    shop.server.append(mails.unsubscribe(token, sender="attacker@evil.example"))
     report = shop.poll()
-    assert report.unsubscribes == 1
-    assert _email_consent(shop, "ann")[0] == "unsubscribed"
-    assert shop.message()["unsubscribed_at"] is not None
+    assert (report.unsubscribes, report.unmatched) == (0, 1)
+    assert _email_consent(shop, "ann")[0] != "unsubscribed"
+    assert shop.message()["unsubscribed_at"] is None
+    assert shop.events("unsubscribed") == []
 
 
 def test_mails_older_than_the_first_email_sent_are_not_touched(shop: Shop):
@@ -380,3 +416,94 @@ def test_each_mail_moves_the_message_it_names_and_no_other(shop: Shop):
     assert status == {"ann": "replied", "cho": "failed"}
     [failed] = shop.events("message_failed")
     assert (failed["contact_id"], failed["properties"]["message_id"]) == ("cho", cho_id)
+
+
+def test_a_huge_reply_is_judged_by_its_headers_and_stays_as_it_was(shop: Shop, monkeypatch: pytest.MonkeyPatch):
+    """A reply with a big attachment is not downloaded whole (its headers say it is a reply); a mail the
+    shop had read and starred keeps both flags, and gets only the processed keyword."""
+    monkeypatch.setattr(imap_poll, "LARGEST_BODY", 200_000)
+    attachment = ("A" * 76 + "\r\n") * 4000         # ~300 kB of base64
+    raw = mails.reply(shop.mid).replace(b"Content-Type: text/plain; charset=utf-8\r\n",
+                                        b"Content-Type: multipart/mixed; boundary=\"B\"\r\n")
+    raw = raw.split(b"\r\n\r\n", 1)[0] + (
+        b"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nPhoto attached.\r\n--B\r\nContent-Type: image/jpeg\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + attachment.encode() + b"--B--\r\n")
+    shop.server.append(raw, flags=(b"\\Seen", b"\\Flagged"))
+    report = shop.poll()
+    assert (report.mails, report.replies) == (1, 1)
+    assert shop.message()["replied_at"] is not None
+    [flags] = shop.server.mailbox().values()
+    assert set(flags) == {b"\\Seen", b"\\Flagged", FLAG}
+
+
+# -- Amazon SES replaces our Message-ID ------------------------------------------------------------------
+
+SES_ID = "0102018c7f3a1b2c-1a2b3c4d-5e6f-4a1b-9c2d-3e4f5a6b7c8d-000000"
+
+
+def ses_bounce(returned_id: str, list_unsubscribe: str = "") -> bytes:
+    """An Amazon SES bounce (RFC 3464): the returned message carries the Message-ID SES gave it."""
+    extra = f"List-Unsubscribe: {list_unsubscribe}\r\n" if list_unsubscribe else ""
+    return (f"From: MAILER-DAEMON@amazonses.com\r\nTo: {mails.SHOP}\r\nSubject: Delivery Status Notification (Failure)\r\n"
+            "Message-ID: <0102018c-bounce-1@eu-west-1.amazonses.com>\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: multipart/report; report-type=delivery-status; boundary=\"SES\"\r\n\r\n"
+            "--SES\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nAn error occurred while trying to deliver the mail "
+            "to the following recipients:\r\nann@example.com\r\n"
+            "--SES\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; a4-17.smtp-out.eu-west-1.amazonses.com\r\n\r\n"
+            "Action: failed\r\nFinal-Recipient: rfc822; ann@example.com\r\nDiagnostic-Code: smtp; 550 5.1.1 user unknown\r\n"
+            "Status: 5.1.1\r\n\r\n"
+            f"--SES\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: Corner Shop <{mails.SHOP}>\r\nTo: ann@example.com\r\n"
+            f"Subject: Your cart is waiting\r\nMessage-ID: <{returned_id}>\r\n{extra}\r\n--SES--\r\n").encode()
+
+
+def test_with_amazon_ses_a_bounce_naming_the_id_ses_gave_finds_the_message(shop: Shop):
+    """SES overrides the Message-ID we set and says its own in "250 Ok <id>"; the channel keeps that one,
+    so SES's bounces (and replies, whose In-Reply-To is that id) find the message."""
+    from app.delivery.smtp import ses_message_id
+
+    provider_id = ses_message_id("email-smtp.eu-west-1.amazonaws.com", f"Ok {SES_ID}")
+    assert provider_id == f"<{SES_ID}@eu-west-1.amazonses.com>"
+    assert ses_message_id("email-smtp.us-east-1.amazonaws.com", f"Ok {SES_ID}") == f"<{SES_ID}@email.amazonses.com>"
+    assert ses_message_id("smtp.gmail.com", f"Ok {SES_ID}") is None
+    assert ses_message_id("email-smtp.eu-west-1.amazonaws.com", "2.0.0 Ok: queued as 4B1C2") is None
+    with shop.db.begin() as conn:
+        conn.execute(update(messages).where(messages.c.id == shop.message_id).values(provider_id=provider_id))
+    # a relay writing the region's domain otherwise still finds it by the id before the @
+    shop.server.append(ses_bounce(f"{SES_ID}@email.amazonses.com"))
+    report = shop.poll()
+    assert (report.failed, report.unmatched) == (1, 0)
+    assert shop.message()["status"] == "failed"
+    [event] = shop.events("message_failed")
+    assert event["properties"]["code"] == "5.1.1"
+
+
+def test_a_bounce_whose_message_id_was_replaced_is_matched_by_its_unsubscribe_token(shop: Shop):
+    """A provider that replaced the Message-ID (and did not tell us) still returns our List-Unsubscribe
+    header: its signed token names the message. A made-up token names nothing."""
+    token = _real_token(shop)
+    shop.server.append(ses_bounce("rewritten-by-provider@relay.example",
+                                  f"<mailto:{mails.UNSUBSCRIBE}?subject=unsubscribe%20{token}>"))
+    report = shop.poll()
+    assert (report.failed, report.unmatched) == (1, 0)
+    assert shop.message()["status"] == "failed"
+
+
+def test_a_bounce_with_a_forged_token_fails_nothing(shop: Shop):
+    token = _real_token(shop)
+    shop.server.append(ses_bounce("rewritten@relay.example", f"<https://shop.example/u/{token[:-3]}AAA>"))
+    report = shop.poll()
+    assert (report.failed, report.unmatched) == (0, 1)
+    assert shop.message()["status"] == "sent"
+
+
+def test_a_password_beyond_ascii_logs_in_and_a_wrong_one_says_auth_never_raises(server: Dovecot):
+    """imaplib's LOGIN takes ASCII only ("pässwörd" raised UnicodeEncodeError out of Test connection and the
+    poller): such credentials go with AUTHENTICATE PLAIN in UTF-8 (RFC 4616)."""
+    from app.delivery.imap_connect import check_mailbox
+
+    from .imap_server import UTF8_PASSWORD, UTF8_USER
+
+    settings = ImapSettings(host="127.0.0.1", port=server.tls_port, security="tls", username=UTF8_USER)
+    assert check_mailbox(settings, UTF8_PASSWORD, ssl_context=server.ssl_context()).ok
+    wrong = check_mailbox(replace(settings, username=server.user), "pässwörd", ssl_context=server.ssl_context())
+    assert (wrong.ok, wrong.stage) == (False, "auth")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from app.delivery.dispatcher import DEFAULT_WORKERS
 from app.delivery.email_message import message_id_for
+from app.delivery.unsubscribe import signing_key
 from app.delivery.settings import load_settings, save_settings
 from app.store.db import open_database
 
@@ -88,7 +89,8 @@ def test_kill_9_at_random_moments_never_sends_a_message_twice_nor_loses_one(tmp_
             break
     found = rows(db)
     by_key = {r["idempotency_key"]: r for r in found.values()}
-    email_keys = {message_id_for(r["idempotency_key"], "dispatch.example"): r["idempotency_key"]
+    salt = signing_key(db)       # the channel salts Message-IDs with the database's key
+    email_keys = {message_id_for(r["idempotency_key"], "dispatch.example", salt): r["idempotency_key"]
                   for r in found.values() if r["channel"] == "email"}
     sms_keys = {r["recipient"]: r["idempotency_key"] for r in found.values() if r["channel"] == "sms"}
     received = [email_keys[m] for m in smtp.accepted] + [sms_keys[to] for to in texts()]

@@ -92,6 +92,9 @@ def test_hosts_are_host_names_without_scheme_or_port(text):
     ("general", "public_url", "shop.example"),
     ("general", "public_url", "ftp://shop.example"),
     ("general", "public_url", "https://shop.example/?a=1"),
+    ("general", "public_url", "https://shop.example/u>, <mailto:someone@evil.example"),   # would add a link
+    ("general", "public_url", "https://shop.example/a b"),
+    ("general", "public_url", 'https://shop.example/"x'),
     ("sms", "api_base", "api.twilio.com"),
     ("whatsapp", "meta_api_base", "graph facebook"),
 ])

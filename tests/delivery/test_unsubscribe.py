@@ -75,3 +75,23 @@ def test_headers_and_body_links():
     assert both == {"List-Unsubscribe": f"<mailto:bye@shop.example?subject=unsubscribe%20{token}>, "
                                         f"<https://shop.example/u/{token}>",
                     "List-Unsubscribe-Post": ONE_CLICK}
+
+
+@pytest.mark.parametrize("public_url", ["https://shop.example/u>, <mailto:someone@evil.example",
+                                        "https://shop.example/a b\"c", "https://shop.example/x\r\nBcc: e@evil.example"])
+def test_a_stored_public_url_cannot_add_a_link_to_list_unsubscribe(public_url):
+    """Whatever the setting holds (written to the database by hand, say), List-Unsubscribe keeps exactly
+    the app's links: each is one URI (RFC 3986), nothing in it can close its <…> early."""
+    import re
+
+    token = unsubscribe_token("run:1:x", SECRET)
+    value = list_unsubscribe(token, public_url=public_url, address="bye@shop.example")["List-Unsubscribe"]
+    links = re.findall(r"<([^<>]*)>", value)
+    assert len(links) == 2 and links[0].startswith("mailto:bye@shop.example") and links[1].startswith("https://shop.example/")
+    assert not re.search(r"[\s\"<>]", links[1]) and links[1].endswith(f"/u/{token}")
+    assert value == ", ".join(f"<{link}>" for link in links)
+
+
+def test_an_international_public_url_is_written_in_its_ascii_form():
+    token = unsubscribe_token("run:1:x", SECRET)
+    assert unsubscribe_url(token, public_url="https://café.example/js") == f"https://xn--caf-dma.example/js/u/{token}"
