@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable
 
 from app.cli import PROBLEMS, CommandError, _open_engine
+from app.cli_outbox import _count
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -226,11 +227,11 @@ def cmd_outbox_unknown(args: argparse.Namespace) -> int:
     from app.delivery.unknown import count_unknown, unknown_messages
 
     db = _open_engine(args.db, write=False)
-    found = unknown_messages(db, args.limit)
-    if not found:
+    total = count_unknown(db)
+    if not total:
         _say("No messages with an unknown fate.")
         return 0
-    total = count_unknown(db)
+    found = unknown_messages(db, args.limit)
     _say(f"{total} message(s) whose fate is unknown (handed to the provider, no answer recorded; each may have "
          "arrived). Resend one with `journeys outbox resend ID` — it may arrive twice:")
     for m in found:
@@ -252,7 +253,9 @@ def cmd_outbox_resend(args: argparse.Namespace) -> int:
 
 
 def _message_id(text: str) -> int:
-    if not text.isdigit():
+    # ASCII digits and at most a BIGINT (the ids' column): a larger number names no message and must not
+    # reach SQL, where it overflows.
+    if not (text.isascii() and text.isdigit()) or int(text) > 2**63 - 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a message id (a whole number, as `journeys outbox "
                                          "unknown` lists them)")
     return int(text)
@@ -304,7 +307,7 @@ def add_channel_commands(sub: argparse._SubParsersAction, db_parent: argparse.Ar
             dest="outbox_command", required=True, metavar="ACTION")
     p = command(outbox, "unknown", cmd_outbox_unknown,
                 "List the messages whose fate is unknown (they may have arrived), newest first.")
-    p.add_argument("--limit", type=int, default=50, metavar="N", help="show at most N (default 50)")
+    p.add_argument("--limit", type=_count, default=50, metavar="N", help="show at most N (default 50)")
     p = command(outbox, "resend", cmd_outbox_resend,
                 "Queue messages whose fate is unknown for one more attempt (they may arrive twice).")
     p.add_argument("ids", nargs="+", type=_message_id, metavar="ID")

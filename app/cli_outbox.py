@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from app.cli import PROBLEMS, CommandError, _open_engine
 
+MAX_SECONDS = 86_400        # --interval and --lease: a day is far past any sensible value
 STATUS_ORDER = ("queued", "sending", "sent", "delivered", "opened", "clicked", "replied", "unknown", "failed",
                 "cancelled")
 
@@ -70,6 +71,13 @@ def cmd_outbox_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _count(text: str) -> int:
+    """A count given on the command line: a whole number from 0 up."""
+    if not (text.strip().isascii() and text.strip().isdigit()) or int(text) > 10**6:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count (a whole number from 0 to 1,000,000)")
+    return int(text)
+
+
 def _factory(path: str | None, db: Any) -> Callable[[str], Any] | None:
     """The channel factory `--channels MODULE:FUNCTION` names (FUNCTION(db) returns open_channel(name))."""
     if not path:
@@ -87,8 +95,10 @@ def cmd_outbox_send(args: argparse.Namespace) -> int:
     from app.delivery.channels import live_dispatcher
     from app.delivery.dispatcher import Round
 
-    if args.interval <= 0 or args.lease <= 0:
-        raise CommandError("--interval and --lease must be positive numbers of seconds")
+    # `not (0 < x <= limit)` also refuses nan and inf, which would overflow a timedelta or never wait.
+    if not 0 < args.interval <= MAX_SECONDS or not 0 < args.lease <= MAX_SECONDS:
+        raise CommandError(f"--interval and --lease must be positive numbers of seconds, at most {MAX_SECONDS:,} "
+                           "(a day)")
     db = _open_engine(args.db)
     dispatcher = live_dispatcher(db, open_with=_factory(args.channels, db))
     dispatcher.config.lease = timedelta(seconds=args.lease)
@@ -145,7 +155,7 @@ def add_outbox_commands(sub: argparse._SubParsersAction,
     p = outbox.add_parser("status", parents=[db_parent], help="Messages per channel and status, with examples of "
                           "unknown and failed ones.", description="Messages per channel and status, with examples "
                           "of those whose fate is unknown and of failed ones.")
-    p.add_argument("--examples", type=int, default=5, metavar="N", help="examples of each (default 5)")
+    p.add_argument("--examples", type=_count, default=5, metavar="N", help="examples of each (default 5)")
     p.set_defaults(handler=cmd_outbox_status)
     p = outbox.add_parser("send", parents=[db_parent], help="Send the due messages through the channels set up.",
                           description="Send the due messages through the channels set up (Settings → Channels), "

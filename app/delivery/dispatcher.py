@@ -111,7 +111,11 @@ def classify(failure: BaseException, message: claims.Claimed, policy: RetryPolic
     if isinstance(failure, Transient):
         retry_at = policy.next_attempt(message.attempts, now, message.created_at, failure.retry_after, rng)
         if retry_at is None:
-            text = f"{failure.text} (gave up after {message.attempts} attempt(s) over {policy.retry_hours:g} hours)"
+            if failure.retry_after and now < policy.deadline(message.created_at):
+                text = (f"{failure.text} (the provider's Retry-After asks to wait past the {policy.retry_hours:g}-hour "
+                        "retry limit)")
+            else:
+                text = f"{failure.text} (gave up after {message.attempts} attempt(s) over {policy.retry_hours:g} hours)"
             return Result(FAILED, error=text, code=failure.code)
         return Result(RETRY, error=failure.text, code=failure.code, retry_at=retry_at)
     if isinstance(failure, Permanent):
@@ -299,6 +303,8 @@ class Dispatcher:
                 now = self.clock.now()
                 with write_transaction(self.db) as conn:
                     if not record_result(conn, message, batch.token, result, now):
+                        if result.kind == FAILED:
+                            failed.append(message.id)       # reported if its result replaced the guess
                         log.warning("claim %s of %s was taken over (its lease expired): not sending the rest",
                                     batch.token, channel)
                         pending.clear()

@@ -1,0 +1,163 @@
+"""Faults found in review of the dispatcher: an absurd Retry-After, a claim taken over while its
+message was still with a slow server, and the outbox commands' bounds (no traceback, exit 2)."""
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from app.delivery.base import Outgoing, Sent, Transient
+from app.delivery.dispatcher import DispatchConfig, Dispatcher
+from app.delivery.httpapi import retry_after
+from app.delivery.retry import RetryPolicy
+from app.engine.clock import VirtualClock
+from app.store.db import open_database
+
+from ..engine.helpers import run_cli
+from .dispatch_helpers import START, db, queue, rows  # noqa: F401 - fixtures
+
+
+class TooManyRequests:
+    """A provider answering 429 with the given Retry-After header, read as the real channels read it."""
+
+    def __init__(self, header: str) -> None:
+        self.header, self.calls = header, 0
+
+    def send(self, message: Outgoing) -> Sent:
+        self.calls += 1
+        response = httpx.Response(429, headers={"Retry-After": self.header})
+        raise Transient("Too Many Requests", code="429", retry_after=retry_after(response, START))
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("header", ["99999999999999999999999999", "Fri, 31 Dec 9999 23:59:59 GMT", "90000"])
+def test_a_retry_after_beyond_the_retry_limit_fails_the_message_once_instead_of_looping(db, header):
+    """Before: 1e26 seconds overflowed a timedelta, the message went back to the queue uncounted and was
+    tried again every round; a Retry-After past the 24-hour limit now fails it at once, saying why."""
+    clock = VirtualClock(START)
+    queue(db, ["+15550001"], channel="sms")
+    channel = TooManyRequests(header)
+    done = Dispatcher(db, lambda name: channel, clock=clock,
+                      config=DispatchConfig(retry=RetryPolicy(retry_hours=24))).dispatch()
+    row = rows(db)["+15550001"]
+    assert (done.failed, row["status"], row["error_code"], row["attempts"]) == (1, "failed", "429", 1)
+    assert "Retry-After" in row["error"] or "retry limit" in row["error"]
+    clock.advance(hours=2)
+    Dispatcher(db, lambda name: channel, clock=clock).dispatch()
+    assert channel.calls == 1                          # never asked again
+
+
+@pytest.mark.parametrize("seconds", [1e26, math.inf, 86_401.0])
+def test_the_retry_policy_never_overflows_on_a_huge_retry_after(seconds):
+    assert RetryPolicy(retry_hours=24).next_attempt(1, START, START, retry_after=seconds) is None
+    assert RetryPolicy(retry_hours=24).next_attempt(1, START, START, retry_after=600) >= START + timedelta(minutes=10)
+
+
+class SlowThenTakenOver:
+    """Sends the first message 'slowly': while it is with the server, a second dispatcher finds the
+    claim's lease expired and takes it over (the clock jumps past the lease)."""
+
+    def __init__(self, db, clock: VirtualClock, answer: Exception | None = None) -> None:
+        self.db, self.clock, self.answer = db, clock, answer
+        self.sent: list[str] = []
+        self.other: Dispatcher | None = None
+
+    def send(self, message: Outgoing) -> Sent:
+        if not self.sent and self.other is None:
+            self.clock.advance(minutes=10)                       # slower than the 5-minute lease
+            self.other = Dispatcher(self.db, lambda name: Plain(self.sent), clock=self.clock)
+            self.other.dispatch()                                # recovers, then sends the rest
+            if self.answer is not None:
+                raise self.answer
+        self.sent.append(message.recipient)
+        return Sent(f"<{message.recipient}>")
+
+    def close(self) -> None:
+        pass
+
+
+class Plain:
+    def __init__(self, sent: list[str]) -> None:
+        self.sent = sent
+
+    def send(self, message: Outgoing) -> Sent:
+        self.sent.append(message.recipient)
+        return Sent(f"<{message.recipient}>")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_message_still_with_a_slow_server_when_its_claim_is_taken_over_gets_its_real_fate(db):
+    """Before: the takeover marked it `unknown` for good although the slow dispatcher learnt a moment
+    later that it was sent; now the real answer replaces the guess. Nothing goes twice."""
+    clock = VirtualClock(START)
+    queue(db, ["a@shop.test", "b@shop.test", "c@shop.test"])
+    slow = SlowThenTakenOver(db, clock)
+    Dispatcher(db, lambda name: slow, clock=clock, config=DispatchConfig(workers={"email": 1})).dispatch()
+    assert sorted(slow.sent) == ["a@shop.test", "b@shop.test", "c@shop.test"]     # each once
+    found = rows(db)
+    assert {r: found[r]["status"] for r in found} == {r: "sent" for r in found}
+    assert found["a@shop.test"]["provider_id"] == "<a@shop.test>" and found["a@shop.test"]["error"] is None
+
+
+def test_a_passing_failure_learnt_after_a_takeover_queues_the_message_again(db):
+    clock = VirtualClock(START)
+    queue(db, ["a@shop.test", "b@shop.test"])
+    slow = SlowThenTakenOver(db, clock, Transient("451 4.3.0 try later", code="451"))
+    Dispatcher(db, lambda name: slow, clock=clock, config=DispatchConfig(workers={"email": 1})).dispatch()
+    found = rows(db)
+    assert found["a@shop.test"]["status"] == "queued" and found["a@shop.test"]["error_code"] == "451"
+    assert found["b@shop.test"]["status"] == "sent" and slow.sent == ["b@shop.test"]
+
+
+def test_a_message_resent_by_hand_meanwhile_is_left_alone(db):
+    """The late answer replaces only the takeover's own guess, not what a person did since."""
+    from app.delivery.unknown import resend
+
+    clock = VirtualClock(START)
+    queue(db, ["a@shop.test"])
+
+    class ResentMeanwhile(SlowThenTakenOver):
+        def send(self, message: Outgoing) -> Sent:
+            if self.other is None:
+                self.clock.advance(minutes=10)
+                self.other = Dispatcher(self.db, lambda name: Plain([]), clock=self.clock)
+                from app.delivery.claims import recover_expired
+
+                recover_expired(self.db, self.clock.now())
+                assert resend(self.db, [message.message_id], self.clock.now() + timedelta(hours=1)) == 1
+            return Sent("<late>")
+
+    Dispatcher(db, lambda name: ResentMeanwhile(db, clock), clock=clock).dispatch()
+    row = rows(db)["a@shop.test"]
+    assert row["status"] == "queued" and row["provider_id"] is None
+
+
+@pytest.mark.parametrize("args", [
+    ("outbox", "status", "--examples", "-1"),
+    ("outbox", "status", "--examples", "many"),
+    ("outbox", "unknown", "--limit", "-3"),
+    ("outbox", "resend", "99999999999999999999"),
+    ("outbox", "resend", "²"),
+    ("outbox", "send", "--once", "--lease", "inf"),
+    ("outbox", "send", "--once", "--lease", "1e300"),
+    ("outbox", "send", "--once", "--interval", "nan"),
+])
+def test_outbox_commands_refuse_out_of_range_numbers_with_exit_2_and_no_traceback(any_url, capsys, args):
+    open_database(any_url).dispose()
+    code, out, err = run_cli(capsys, *args, "--db", any_url)
+    assert code == 2, (out, err)
+    assert "Traceback" not in err and "internal error" not in err
+
+
+def test_outbox_unknown_with_limit_0_does_not_claim_there_are_none(db_url, capsys):
+    db = open_database(db_url)
+    queue(db, ["a@shop.test"], status="unknown")
+    db.dispose()
+    code, out, err = run_cli(capsys, "outbox", "unknown", "--limit", "0", "--db", db_url)
+    assert code == 0 and "No messages" not in out + err and "1 message(s) whose fate is unknown" in out + err
