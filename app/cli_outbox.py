@@ -5,7 +5,8 @@
 set up in the database: one round with `--once`, else rounds every `--interval` seconds until SIGTERM
 or Ctrl-C, each finishing the message in hand. Exit codes (app/exits.py): 0 every message handled went
 out (or waits for a retry); 1 some failed, became unknown, or wait for a channel that is not set up;
-2 the database cannot be used, or `--channels` names nothing usable; 3 a bug.
+1 also when a channel's workers failed (the notice says why;
+the traceback is in the log); 2 the database cannot be used, or `--channels` names nothing usable; 3 a bug.
 """
 from __future__ import annotations
 
@@ -114,6 +115,7 @@ def cmd_outbox_send(args: argparse.Namespace) -> int:
         for name in ("sent", "retried", "failed", "unknown", "cancelled", "recovered_unknown", "requeued"):
             total.add(name, getattr(done, name))
         total.not_configured.update(done.not_configured)
+        total.troubles.update(done.troubles)
         if done.sent or done.retried or done.failed or done.unknown or done.cancelled or done.recovered_unknown:
             print(_summary(done), flush=True)
         for notice in done.notices():
@@ -133,8 +135,9 @@ def cmd_outbox_send(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
     if args.once and not (total.sent or total.retried or total.failed or total.unknown or total.cancelled):
-        print("Nothing was due." if not total.not_configured else "Nothing was sent.")
-    return PROBLEMS if (total.failed or total.unknown or total.recovered_unknown or total.not_configured) else 0
+        print("Nothing was due." if not (total.not_configured or total.troubles) else "Nothing was sent.")
+    return PROBLEMS if (total.failed or total.unknown or total.recovered_unknown or total.not_configured
+                        or total.troubles) else 0
 
 
 def _summary(done: Any) -> str:

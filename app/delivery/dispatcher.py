@@ -93,6 +93,8 @@ class Round:
     recovered_unknown: int = 0
     requeued: int = 0
     not_configured: dict[str, tuple[int, str]] = field(default_factory=dict)   # channel: (waiting, why)
+    troubles: dict[str, str] = field(default_factory=dict)      # channel: what stopped its workers (a bug,
+                                                                # the database): its messages wait
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, name: str, n: int = 1) -> None:
@@ -100,9 +102,12 @@ class Round:
             setattr(self, name, getattr(self, name) + n)
 
     def notices(self) -> list[str]:
-        """One line per channel that is not set up, e.g. "email is not set up: 12 messages waiting"."""
-        return [f"{channel} is not set up: {waiting} message{'s' if waiting != 1 else ''} waiting ({why})"
-                for channel, (waiting, why) in sorted(self.not_configured.items())]
+        """One line per channel that is not set up, e.g. "email is not set up: 12 messages waiting", and
+        per channel whose workers failed ("email could not send: … (the details are in the log)")."""
+        return ([f"{channel} is not set up: {waiting} message{'s' if waiting != 1 else ''} waiting ({why})"
+                 for channel, (waiting, why) in sorted(self.not_configured.items())]
+                + [f"{channel} could not send: {why} (its messages wait; the details are in the log)"
+                   for channel, why in sorted(self.troubles.items())])
 
 
 def classify(failure: BaseException, message: claims.Claimed, policy: RetryPolicy, now: datetime,
@@ -249,8 +254,10 @@ class Dispatcher:
                     way_out.close()
                 except Exception:  # noqa: BLE001 - closing a connection that is gone anyway
                     log.debug("closing the %s channel failed", channel, exc_info=True)
-        except Exception:  # noqa: BLE001 - the database's trouble: the round ends, leases recover the rest
+        except Exception as exc:  # noqa: BLE001 - the round ends, leases recover the rest; the user is told
             log.exception("the %s dispatcher worker failed", channel)
+            with done._lock:
+                done.troubles[channel] = one_line(exc)
 
     def _ends(self, channel: str) -> bool:
         with self._state_lock:

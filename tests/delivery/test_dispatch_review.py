@@ -161,3 +161,30 @@ def test_outbox_unknown_with_limit_0_does_not_claim_there_are_none(db_url, capsy
     db.dispose()
     code, out, err = run_cli(capsys, "outbox", "unknown", "--limit", "0", "--db", db_url)
     assert code == 0 and "No messages" not in out + err and "1 message(s) whose fate is unknown" in out + err
+
+
+def broken_factory(db):
+    """`--channels` entry point whose channels cannot even be opened (a bug, a broken keyring)."""
+    def open_channel(name: str):
+        raise RuntimeError(f"the {name} channel's constructor broke")
+    return open_channel
+
+
+def test_a_channel_that_cannot_be_opened_is_said_not_hidden(db):
+    """Before: the worker's exception was only logged; the round said nothing, `outbox send --once`
+    printed "Nothing was due." and exited 0 while the message waited, and the app showed nothing."""
+    queue(db, ["a@shop.test"])
+    done = Dispatcher(db, broken_factory(db), clock=VirtualClock(START)).dispatch()
+    assert done.notices() == ["email could not send: RuntimeError: the email channel's constructor broke (its "
+                              "messages wait; the details are in the log)"]
+    assert rows(db)["a@shop.test"]["status"] == "queued"
+
+
+def test_outbox_send_exits_1_and_says_why_when_a_channel_cannot_be_opened(db_url, capsys):
+    db = open_database(db_url)
+    queue(db, ["a@shop.test"])
+    db.dispose()
+    code, out, err = run_cli(capsys, "outbox", "send", "--once", "--db", db_url, "--channels",
+                             "tests.delivery.test_dispatch_review:broken_factory")
+    assert code == 1 and "Nothing was due" not in out
+    assert "email could not send" in err and "constructor broke" in err and "Traceback" not in err
