@@ -188,3 +188,47 @@ def test_outbox_send_exits_1_and_says_why_when_a_channel_cannot_be_opened(db_url
                              "tests.delivery.test_dispatch_review:broken_factory")
     assert code == 1 and "Nothing was due" not in out
     assert "email could not send" in err and "constructor broke" in err and "Traceback" not in err
+
+
+def test_a_recovery_racing_the_slow_owners_record_never_queues_the_message_being_sent(any_url):
+    """PostgreSQL (READ COMMITTED): dispatcher B finds A's claim expired and picks its first message M;
+    before B marks M, slow A records M as sent and hands M+1 to the server. Before: B's mark of M
+    matched nothing and B queued M+1 again with the rest, so it was sent twice; now B locks the claim's
+    rows first and marks the one really in flight (M+1) `unknown`."""
+    if not any_url.startswith("postgresql"):
+        pytest.skip("SQLite's recovery holds the write lock from its first read: no race")
+    from sqlalchemy import event
+
+    from app.delivery import claims
+    from app.delivery.outcomes import SENT, Result, record_result
+    from app.store.sql import write_transaction
+
+    a_db, b_db = open_database(any_url), open_database(any_url)
+    try:
+        ids = queue(a_db, ["m@shop.test", "n@shop.test", "o@shop.test"])
+        batch = claims.claim(a_db, "email", START, 10, timedelta(minutes=5))
+        assert [m.id for m in batch.messages] == ids
+        raced: list[bool] = []
+        seen: list[str] = []
+
+        def a_records_m_meanwhile(conn, cursor, statement, parameters, context, executemany):
+            # Right after B's first look at the outbox, before its next statement on it.
+            if "messages" in statement.lower():
+                seen.append(statement)
+            if len(seen) == 2 and not raced:
+                raced.append(True)
+                with write_transaction(a_db) as a_conn:      # A: M went out; M+1 is handed over next
+                    assert record_result(a_conn, batch.messages[0], batch.token, Result(SENT, "<m>"), START)
+
+        event.listen(b_db, "before_cursor_execute", a_records_m_meanwhile)
+        recovered = claims.recover_expired(b_db, START + timedelta(minutes=10))
+        event.remove(b_db, "before_cursor_execute", a_records_m_meanwhile)
+        assert raced
+        found = rows(a_db)
+        assert found["m@shop.test"]["status"] == "sent"
+        assert found["n@shop.test"]["status"] == "unknown"        # A may be sending it: never queued again
+        assert found["o@shop.test"]["status"] == "queued"
+        assert recovered.unknown == [ids[1]]
+    finally:
+        a_db.dispose()
+        b_db.dispose()
