@@ -279,9 +279,12 @@ class Dispatcher:
         not_set_up: NotConfigured | None = None
         pending = list(batch.messages)
         try:
+            judged = True       # pending[0] was judged just now (by the claim, or in the last result's transaction)
             while pending:
                 message = pending[0]
-                if self._ends(channel) or not self.buckets[channel].acquire():
+                bucket = self.buckets[channel]
+                waited = bucket.waited
+                if self._ends(channel) or not bucket.acquire():
                     return          # the rest is given back below
                 now = self.clock.now()
                 if lease_until - now < self.config.lease / 2:      # a long claim, or a long wait for a turn
@@ -292,6 +295,16 @@ class Dispatcher:
                                         batch.token, channel)
                             pending.clear()
                             return
+                if not judged or bucket.waited > waited:
+                    # It waited for the rate's turn (seconds, under a slow SMS rate): an opt-out, a pause or a
+                    # stop that came meanwhile must still hold it back.
+                    with write_transaction(self.db) as conn:
+                        verdict = still_to_send(conn, message, batch.token, now)
+                    judged = verdict == SEND
+                    if not judged:
+                        done.add("cancelled" if verdict == CANCELLED else "requeued")
+                        pending.pop(0)
+                        continue
                 try:
                     result = Result(SENT, provider_id=way_out.send(message.outgoing()).provider_id)
                 except NotConfigured as exc:

@@ -232,3 +232,62 @@ def test_a_recovery_racing_the_slow_owners_record_never_queues_the_message_being
     finally:
         a_db.dispose()
         b_db.dispose()
+
+
+def _contacts(db) -> None:
+    from datetime import timezone as tz
+
+    from app.engine.contact_import import import_contacts
+    from app.engine.importers import parse_contacts
+
+    from ..engine.helpers import CONTACTS
+
+    rows_, _ = parse_contacts(CONTACTS)
+    import_contacts(db, rows_, START.astimezone(tz.utc))
+
+
+def _set_status(db, journey_id: str, status: str) -> None:
+    from app.store.tables import journeys
+
+    with db.begin() as conn:
+        conn.execute(journeys.update().where(journeys.c.id == journey_id).values(status=status))
+
+
+@pytest.mark.parametrize("change", ["opt-out", "pause", "stop"])
+def test_what_comes_while_a_message_waits_for_the_rates_turn_still_holds_it_back(db, change):
+    """Under a rate limit a message waits for its turn after it was last judged (at one SMS a second,
+    seconds; at 0.1/s, ten). Before: an opt-out (or a pause, a stop) that came during that wait was not
+    seen and the message went; now a message that had to wait is judged again right before it goes."""
+    from app.delivery.ratelimit import TokenBucket
+    from app.engine.consent import set_by_hand
+    from app.store.journeys import JourneyStore
+    from app.journey.fileformat import to_document
+
+    from ..engine.helpers import send_node, simple_journey
+
+    _contacts(db)
+    journey = simple_journey()
+    send_node(journey, "sms")
+    journey_id = JourneyStore(db).create(to_document(journey)).id
+    _set_status(db, journey_id, "active")
+    queue(db, ["+15550003"], channel="sms", contact_id="cho", journey_id=journey_id)
+    queue(db, ["+15550001"], channel="sms", contact_id="ann", journey_id=journey_id)
+    clock = VirtualClock(START)
+    fake_now = [0.0]
+
+    def meanwhile(seconds: float) -> bool:            # the wait for the second message's turn
+        fake_now[0] += seconds
+        if change == "opt-out":
+            set_by_hand(db, "ann", "sms", "unsubscribed", clock.now(), "reply STOP")
+        else:
+            _set_status(db, journey_id, "paused" if change == "pause" else "stopped")
+        return False
+
+    bucket = TokenBucket(1.0, 1.0, clock=lambda: fake_now[0], wait=meanwhile)
+    sent: list[str] = []
+    done = Dispatcher(db, lambda name: Plain(sent), clock=clock, config=DispatchConfig(rates={"sms": 1.0}),
+                      buckets={"email": TokenBucket(0), "sms": bucket, "whatsapp": TokenBucket(0)}).dispatch()
+    assert sent == ["+15550003"]
+    expected = {"opt-out": "cancelled", "pause": "queued", "stop": "cancelled"}[change]
+    assert rows(db)["+15550001"]["status"] == expected
+    assert done.sent == 1
