@@ -52,6 +52,7 @@ CHANNEL_NAMES = ("email", "sms", "whatsapp")
 # 365 and SES accept a few); HTTP APIs take more in parallel.
 DEFAULT_WORKERS = {"email": 2, "sms": 4, "whatsapp": 4}
 DEFAULT_LEASE = timedelta(minutes=5)
+MAX_HOLD = timedelta(hours=1)   # the longest a provider's Retry-After holds a whole channel
 GIVE_UP_AFTER = 5        # passing failures in a row on one channel that end its round
 
 
@@ -262,7 +263,10 @@ class Dispatcher:
     def _ends(self, channel: str) -> bool:
         with self._state_lock:
             until = self._held.get(channel)
-            held = until is not None and until > self.clock.now()
+            now = self.clock.now()
+            # A hold reaching further than the longest one given means the clock was set back meanwhile:
+            # it no longer holds (else the channel would stand still until the clock caught up).
+            held = until is not None and now < until <= now + MAX_HOLD
             return self.stopping or held or channel in self._benched
 
     def _not_configured(self, channel: str, done: Round, exc: BaseException) -> None:
@@ -318,7 +322,8 @@ class Dispatcher:
                     result = classify(exc, message, self.config.retry, self.clock.now(), self.rng)
                     if isinstance(exc, Transient) and exc.retry_after:
                         with self._state_lock:
-                            self._held[channel] = self.clock.now() + timedelta(seconds=min(exc.retry_after, 3600.0))
+                            hold = min(timedelta(seconds=min(exc.retry_after, 86_400.0)), MAX_HOLD)
+                            self._held[channel] = self.clock.now() + hold
                 pending.pop(0)
                 now = self.clock.now()
                 with write_transaction(self.db) as conn:

@@ -291,3 +291,30 @@ def test_what_comes_while_a_message_waits_for_the_rates_turn_still_holds_it_back
     expected = {"opt-out": "cancelled", "pause": "queued", "stop": "cancelled"}[change]
     assert rows(db)["+15550001"]["status"] == expected
     assert done.sent == 1
+
+
+def test_a_clock_set_back_does_not_hold_a_channel_until_it_catches_up(db):
+    """A 429 with Retry-After holds the channel for a while (at most an hour). Before: when the
+    computer's clock was then set back a day, the channel stood still for a day; now a hold reaching
+    further than any hold can is void."""
+    clock = VirtualClock(START)
+    queue(db, ["+15550001"], channel="sms")
+    calls: list[str] = []
+
+    class Busy:
+        def send(self, message: Outgoing) -> Sent:
+            calls.append(message.recipient)
+            if len(calls) == 1:
+                raise Transient("Too Many Requests", code="429", retry_after=600)
+            return Sent("SM1")
+
+        def close(self) -> None:
+            pass
+
+    channel = Busy()
+    dispatcher = Dispatcher(db, lambda name: channel, clock=clock)
+    dispatcher.dispatch()
+    clock._now = START - timedelta(days=1)              # the computer's clock is set back a day
+    queue(db, ["+15550002"], channel="sms", at=START - timedelta(days=1))
+    done = dispatcher.dispatch()
+    assert done.sent == 1 and calls == ["+15550001", "+15550002"]
