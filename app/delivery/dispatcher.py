@@ -330,10 +330,10 @@ class Dispatcher:
                     if not record_result(conn, message, batch.token, result, now):
                         if result.kind == FAILED:
                             failed.append(message.id)       # reported if its result replaced the guess
-                        log.warning("claim %s of %s was taken over (its lease expired): not sending the rest",
-                                    batch.token, channel)
-                        pending.clear()
-                        return
+                        log.warning("message %s of claim %s was changed by someone else (its lease expired and "
+                                    "another dispatcher took over, or a failure report came for it): not sending "
+                                    "the rest", message.id, batch.token)
+                        return      # the rest go back to the queue below, if they are still this claim's
                     while pending:             # the next one, judged just before it goes
                         verdict = still_to_send(conn, pending[0], batch.token, now)
                         if verdict == SEND:

@@ -318,3 +318,35 @@ def test_a_clock_set_back_does_not_hold_a_channel_until_it_catches_up(db):
     queue(db, ["+15550002"], channel="sms", at=START - timedelta(days=1))
     done = dispatcher.dispatch()
     assert done.sent == 1 and calls == ["+15550001", "+15550002"]
+
+
+def test_a_message_changed_under_its_claim_does_not_strand_the_rest_as_unknown(db):
+    """While the first message of a claim is with the server, its row is changed by someone else (a
+    failure report naming it marks it `failed`). Before: the dispatcher gave up on the claim without
+    giving the rest back; they stayed `sending` until the lease ran out and then the next one became
+    `unknown` although it was never handed over. Now they go back to the queue and out once."""
+    from sqlalchemy import update
+
+    from app.store.tables import messages
+
+    clock = VirtualClock(START)
+    ids = queue(db, ["a@shop.test", "b@shop.test", "c@shop.test"])
+    sent: list[str] = []
+
+    class ReportedMeanwhile:
+        def send(self, message: Outgoing) -> Sent:
+            if not sent:
+                with db.begin() as conn:
+                    conn.execute(update(messages).where(messages.c.id == ids[0]).values(status="failed"))
+            sent.append(message.recipient)
+            return Sent(None)
+
+        def close(self) -> None:
+            pass
+
+    Dispatcher(db, lambda name: ReportedMeanwhile(), clock=clock, config=DispatchConfig(workers={"email": 1})).dispatch()
+    clock.advance(minutes=10)                       # past any lease
+    Dispatcher(db, lambda name: ReportedMeanwhile(), clock=clock).dispatch()
+    found = rows(db)
+    assert found["b@shop.test"]["status"] == found["c@shop.test"]["status"] == "sent"
+    assert sorted(sent) == ["a@shop.test", "b@shop.test", "c@shop.test"]       # each once
