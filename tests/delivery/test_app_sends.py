@@ -26,7 +26,7 @@ from app.store.tables import messages
 from app.ui.engine_host import EngineHost
 
 from ..engine.helpers import CONTACTS, chain, send_node, simple_journey
-from .smtp_servers import PASSWORD, smtp_ca, smtp_server  # noqa: F401 - fixtures
+from .smtp_servers import PASSWORD, smtp_ca, smtp_plain_server, smtp_server  # noqa: F401 - fixtures
 
 
 def test_a_journey_activated_in_the_app_sends_real_email_to_the_local_smtp_server(
@@ -88,3 +88,47 @@ def test_a_journey_activated_in_the_app_sends_real_email_to_the_local_smtp_serve
 def _status(db, recipient: str) -> str | None:
     with db.connect() as conn:
         return conn.execute(select(messages.c.status).where(messages.c.recipient == recipient)).scalar()
+
+
+def test_sigterm_closes_the_app_like_its_window_ending_the_engine_properly(tmp_path, smtp_plain_server):  # noqa: F811
+    """A log-out or system shutdown sends the app SIGTERM. Before: the process died at once, mid-send
+    for all it knew (the message in hand left `unknown`, its claim stuck until the lease ran out); now
+    the app quits as when its window is closed, and the engine's shutdown lets the dispatcher finish."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from .dispatch_helpers import START, queue
+
+    url = f"sqlite:///{tmp_path / 'app.sqlite3'}"
+    db = open_database(url)
+    settings = load_settings(db)
+    settings.email = smtp_plain_server.settings()
+    save_settings(db, settings)
+    queue(db, ["ann@example.com"], at=START)
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "JOURNEY_STUDIO_NO_QUESTIONS": "1",
+           "JOURNEYS_LOG_FILE": str(tmp_path / "app.log"), "XDG_CONFIG_HOME": str(tmp_path / "config"),
+           "XDG_DATA_HOME": str(tmp_path / "data"), "PYTHONPATH": str(root)}
+    app = subprocess.Popen([sys.executable, "main.py", "--db", url], cwd=root, env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not smtp_plain_server.received and time.monotonic() < deadline and app.poll() is None:
+            time.sleep(0.05)
+        if not smtp_plain_server.received:
+            app.kill()
+            log = (tmp_path / "app.log").read_text() if (tmp_path / "app.log").exists() else ""
+            raise AssertionError(f"the app's engine never sent the queued message: {app.stderr.read()}\n{log}"
+                                 f"\n{_status(db, 'ann@example.com')}")
+        app.send_signal(signal.SIGTERM)
+        code = app.wait(timeout=60)
+    finally:
+        if app.poll() is None:
+            app.kill()
+    assert code == 0, app.stderr.read() if app.stderr else code
+    assert _status(db, "ann@example.com") == "sent"
+    db.dispose()
