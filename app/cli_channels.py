@@ -233,11 +233,11 @@ def cmd_outbox_unknown(args: argparse.Namespace) -> int:
     from app.delivery.unknown import count_unknown, unknown_messages
 
     db = _open_engine(args.db, write=False)
-    found = unknown_messages(db, args.limit)
-    if not found:
+    total = count_unknown(db)
+    if not total:
         _say("No messages with an unknown fate.")
         return 0
-    total = count_unknown(db)
+    found = unknown_messages(db, args.limit)
     _say(f"{total} message(s) whose fate is unknown (handed to the provider, no answer recorded; each may have "
          "arrived). Resend one with `journeys outbox resend ID` — it may arrive twice:")
     for m in found:

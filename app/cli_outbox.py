@@ -5,7 +5,8 @@
 set up in the database: one round with `--once`, else rounds every `--interval` seconds until SIGTERM
 or Ctrl-C, each finishing the message in hand. Exit codes (app/exits.py): 0 every message handled went
 out (or waits for a retry); 1 some failed, became unknown, or wait for a channel that is not set up;
-2 the database cannot be used, or `--channels` names nothing usable; 3 a bug.
+1 also when a channel's workers failed (the notice says why;
+the traceback is in the log); 2 the database cannot be used, or `--channels` names nothing usable; 3 a bug.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from typing import Any, Callable
 
 from app.cli import PROBLEMS, CommandError, _open_engine
 
+MAX_SECONDS = 86_400        # --interval and --lease: a day is far past any sensible value
 STATUS_ORDER = ("queued", "sending", "sent", "delivered", "opened", "clicked", "replied", "unknown", "failed",
                 "cancelled")
 
@@ -70,6 +72,13 @@ def cmd_outbox_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _count(text: str) -> int:
+    """A count given on the command line: a whole number from 0 up."""
+    if not (text.strip().isascii() and text.strip().isdigit()) or int(text) > 10**6:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count (a whole number from 0 to 1,000,000)")
+    return int(text)
+
+
 def _factory(path: str | None, db: Any) -> Callable[[str], Any] | None:
     """The channel factory `--channels MODULE:FUNCTION` names (FUNCTION(db) returns open_channel(name))."""
     if not path:
@@ -87,8 +96,10 @@ def cmd_outbox_send(args: argparse.Namespace) -> int:
     from app.delivery.channels import live_dispatcher
     from app.delivery.dispatcher import Round
 
-    if args.interval <= 0 or args.lease <= 0:
-        raise CommandError("--interval and --lease must be positive numbers of seconds")
+    # `not (0 < x <= limit)` also refuses nan and inf, which would overflow a timedelta or never wait.
+    if not 0 < args.interval <= MAX_SECONDS or not 0 < args.lease <= MAX_SECONDS:
+        raise CommandError(f"--interval and --lease must be positive numbers of seconds, at most {MAX_SECONDS:,} "
+                           "(a day)")
     db = _open_engine(args.db)
     dispatcher = live_dispatcher(db, open_with=_factory(args.channels, db))
     dispatcher.config.lease = timedelta(seconds=args.lease)
@@ -104,6 +115,7 @@ def cmd_outbox_send(args: argparse.Namespace) -> int:
         for name in ("sent", "retried", "failed", "unknown", "cancelled", "recovered_unknown", "requeued"):
             total.add(name, getattr(done, name))
         total.not_configured.update(done.not_configured)
+        total.troubles.update(done.troubles)
         if done.sent or done.retried or done.failed or done.unknown or done.cancelled or done.recovered_unknown:
             print(_summary(done), flush=True)
         for notice in done.notices():
@@ -123,8 +135,9 @@ def cmd_outbox_send(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
     if args.once and not (total.sent or total.retried or total.failed or total.unknown or total.cancelled):
-        print("Nothing was due." if not total.not_configured else "Nothing was sent.")
-    return PROBLEMS if (total.failed or total.unknown or total.recovered_unknown or total.not_configured) else 0
+        print("Nothing was due." if not (total.not_configured or total.troubles) else "Nothing was sent.")
+    return PROBLEMS if (total.failed or total.unknown or total.recovered_unknown or total.not_configured
+                        or total.troubles) else 0
 
 
 def _summary(done: Any) -> str:
@@ -145,7 +158,7 @@ def add_outbox_commands(sub: argparse._SubParsersAction,
     p = outbox.add_parser("status", parents=[db_parent], help="Messages per channel and status, with examples of "
                           "unknown and failed ones.", description="Messages per channel and status, with examples "
                           "of those whose fate is unknown and of failed ones.")
-    p.add_argument("--examples", type=int, default=5, metavar="N", help="examples of each (default 5)")
+    p.add_argument("--examples", type=_count, default=5, metavar="N", help="examples of each (default 5)")
     p.set_defaults(handler=cmd_outbox_status)
     p = outbox.add_parser("send", parents=[db_parent], help="Send the due messages through the channels set up.",
                           description="Send the due messages through the channels set up (Settings → Channels), "

@@ -182,27 +182,31 @@ UNKNOWN_TEXT = ("the dispatcher stopped (crash or kill) while handing this messa
 
 
 def recover_expired(db: Engine, now: datetime) -> Recovered:
-    """Ends every claim whose lease expired before `now` (see the module's docstring)."""
+    """Ends every claim whose lease expired before `now` (see the module's docstring).
+
+    Each claim's rows are locked before its first one is chosen: on PostgreSQL the claim's slow owner
+    may record a result between a plain read and the update, and the message it hands over next must
+    then be the one marked `unknown`, never queued again (SQLite's write lock is held from the start)."""
     with write_transaction(db) as conn:
-        expired = conn.execute(select(messages.c.claim, func.min(messages.c.id))
-                               .where(messages.c.status == "sending", messages.c.lease_until < now)
-                               .group_by(messages.c.claim)).all()
+        tokens = list(conn.execute(select(messages.c.claim).where(
+            messages.c.status == "sending", messages.c.lease_until < now).distinct()).scalars())
         unknown: list[int] = []
         requeued = 0
-        for token, first in expired:
-            conn.execute(messages.update().where(messages.c.id == first, messages.c.status == "sending")
+        for token in tokens:
+            held = list(conn.execute(select(messages.c.id).where(
+                messages.c.status == "sending", messages.c.claim == token if token is not None
+                else messages.c.claim.is_(None), messages.c.lease_until < now)
+                .order_by(messages.c.id).with_for_update()).scalars())
+            if not held:            # its owner recorded or renewed it meanwhile
+                continue
+            # A row without a token cannot be told apart: each is its own claim.
+            first = held if token is None else held[:1]
+            conn.execute(messages.update().where(messages.c.id.in_(first), messages.c.status == "sending")
                          .values(status="unknown", error=UNKNOWN_TEXT, error_code="unknown", claim=None,
                                  lease_until=None))
-            unknown.append(int(first))
-            rest = [i for (i,) in conn.execute(select(messages.c.id).where(
-                messages.c.status == "sending", messages.c.claim == token if token is not None
-                else messages.c.claim.is_(None), messages.c.lease_until < now))]
-            if token is None:      # a row without a token cannot be told apart: each is its own claim
-                conn.execute(messages.update().where(messages.c.id.in_(rest)).values(
-                    status="unknown", error=UNKNOWN_TEXT, error_code="unknown", lease_until=None))
-                unknown += rest
-            elif rest:
-                requeued += _release(conn, token, rest)
+            unknown += [int(i) for i in first]
+            if token is not None and len(held) > 1:
+                requeued += _release(conn, token, held[1:])
     return Recovered(unknown, requeued)
 
 

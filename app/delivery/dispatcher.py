@@ -52,6 +52,7 @@ CHANNEL_NAMES = ("email", "sms", "whatsapp")
 # 365 and SES accept a few); HTTP APIs take more in parallel.
 DEFAULT_WORKERS = {"email": 2, "sms": 4, "whatsapp": 4}
 DEFAULT_LEASE = timedelta(minutes=5)
+MAX_HOLD = timedelta(hours=1)   # the longest a provider's Retry-After holds a whole channel
 GIVE_UP_AFTER = 5        # passing failures in a row on one channel that end its round
 
 
@@ -93,6 +94,8 @@ class Round:
     recovered_unknown: int = 0
     requeued: int = 0
     not_configured: dict[str, tuple[int, str]] = field(default_factory=dict)   # channel: (waiting, why)
+    troubles: dict[str, str] = field(default_factory=dict)      # channel: what stopped its workers (a bug,
+                                                                # the database): its messages wait
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, name: str, n: int = 1) -> None:
@@ -100,9 +103,12 @@ class Round:
             setattr(self, name, getattr(self, name) + n)
 
     def notices(self) -> list[str]:
-        """One line per channel that is not set up, e.g. "email is not set up: 12 messages waiting"."""
-        return [f"{channel} is not set up: {waiting} message{'s' if waiting != 1 else ''} waiting ({why})"
-                for channel, (waiting, why) in sorted(self.not_configured.items())]
+        """One line per channel that is not set up, e.g. "email is not set up: 12 messages waiting", and
+        per channel whose workers failed ("email could not send: … (the details are in the log)")."""
+        return ([f"{channel} is not set up: {waiting} message{'s' if waiting != 1 else ''} waiting ({why})"
+                 for channel, (waiting, why) in sorted(self.not_configured.items())]
+                + [f"{channel} could not send: {why} (its messages wait; the details are in the log)"
+                   for channel, why in sorted(self.troubles.items())])
 
 
 def classify(failure: BaseException, message: claims.Claimed, policy: RetryPolicy, now: datetime,
@@ -111,7 +117,11 @@ def classify(failure: BaseException, message: claims.Claimed, policy: RetryPolic
     if isinstance(failure, Transient):
         retry_at = policy.next_attempt(message.attempts, now, message.created_at, failure.retry_after, rng)
         if retry_at is None:
-            text = f"{failure.text} (gave up after {message.attempts} attempt(s) over {policy.retry_hours:g} hours)"
+            if failure.retry_after and now < policy.deadline(message.created_at):
+                text = (f"{failure.text} (the provider's Retry-After asks to wait past the {policy.retry_hours:g}-hour "
+                        "retry limit)")
+            else:
+                text = f"{failure.text} (gave up after {message.attempts} attempt(s) over {policy.retry_hours:g} hours)"
             return Result(FAILED, error=text, code=failure.code)
         return Result(RETRY, error=failure.text, code=failure.code, retry_at=retry_at)
     if isinstance(failure, Permanent):
@@ -245,13 +255,18 @@ class Dispatcher:
                     way_out.close()
                 except Exception:  # noqa: BLE001 - closing a connection that is gone anyway
                     log.debug("closing the %s channel failed", channel, exc_info=True)
-        except Exception:  # noqa: BLE001 - the database's trouble: the round ends, leases recover the rest
+        except Exception as exc:  # noqa: BLE001 - the round ends, leases recover the rest; the user is told
             log.exception("the %s dispatcher worker failed", channel)
+            with done._lock:
+                done.troubles[channel] = one_line(exc)
 
     def _ends(self, channel: str) -> bool:
         with self._state_lock:
             until = self._held.get(channel)
-            held = until is not None and until > self.clock.now()
+            now = self.clock.now()
+            # A hold reaching further than the longest one given means the clock was set back meanwhile:
+            # it no longer holds (else the channel would stand still until the clock caught up).
+            held = until is not None and now < until <= now + MAX_HOLD
             return self.stopping or held or channel in self._benched
 
     def _not_configured(self, channel: str, done: Round, exc: BaseException) -> None:
@@ -268,9 +283,12 @@ class Dispatcher:
         not_set_up: NotConfigured | None = None
         pending = list(batch.messages)
         try:
+            judged = True       # pending[0] was judged just now (by the claim, or in the last result's transaction)
             while pending:
                 message = pending[0]
-                if self._ends(channel) or not self.buckets[channel].acquire():
+                bucket = self.buckets[channel]
+                waited = bucket.waited
+                if self._ends(channel) or not bucket.acquire():
                     return          # the rest is given back below
                 now = self.clock.now()
                 if lease_until - now < self.config.lease / 2:      # a long claim, or a long wait for a turn
@@ -281,6 +299,16 @@ class Dispatcher:
                                         batch.token, channel)
                             pending.clear()
                             return
+                if not judged or bucket.waited > waited:
+                    # It waited for the rate's turn (seconds, under a slow SMS rate): an opt-out, a pause or a
+                    # stop that came meanwhile must still hold it back.
+                    with write_transaction(self.db) as conn:
+                        verdict = still_to_send(conn, message, batch.token, now)
+                    judged = verdict == SEND
+                    if not judged:
+                        done.add("cancelled" if verdict == CANCELLED else "requeued")
+                        pending.pop(0)
+                        continue
                 try:
                     result = Result(SENT, provider_id=way_out.send(message.outgoing()).provider_id)
                 except NotConfigured as exc:
@@ -294,15 +322,18 @@ class Dispatcher:
                     result = classify(exc, message, self.config.retry, self.clock.now(), self.rng)
                     if isinstance(exc, Transient) and exc.retry_after:
                         with self._state_lock:
-                            self._held[channel] = self.clock.now() + timedelta(seconds=min(exc.retry_after, 3600.0))
+                            hold = min(timedelta(seconds=min(exc.retry_after, 86_400.0)), MAX_HOLD)
+                            self._held[channel] = self.clock.now() + hold
                 pending.pop(0)
                 now = self.clock.now()
                 with write_transaction(self.db) as conn:
                     if not record_result(conn, message, batch.token, result, now):
-                        log.warning("claim %s of %s was taken over (its lease expired): not sending the rest",
-                                    batch.token, channel)
-                        pending.clear()
-                        return
+                        if result.kind == FAILED:
+                            failed.append(message.id)       # reported if its result replaced the guess
+                        log.warning("message %s of claim %s was changed by someone else (its lease expired and "
+                                    "another dispatcher took over, or a failure report came for it): not sending "
+                                    "the rest", message.id, batch.token)
+                        return      # the rest go back to the queue below, if they are still this claim's
                     while pending:             # the next one, judged just before it goes
                         verdict = still_to_send(conn, pending[0], batch.token, now)
                         if verdict == SEND:

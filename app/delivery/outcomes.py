@@ -33,7 +33,7 @@ from app.engine.isolation import clean
 from app.store.sql import write_transaction
 from app.store.tables import journeys, messages
 
-from .claims import Claimed, opted_out
+from .claims import UNKNOWN_TEXT, Claimed, opted_out
 
 if TYPE_CHECKING:
     from app.engine.engine import JourneyEngine
@@ -61,8 +61,9 @@ def _mine(message: Claimed, token: str) -> Update:
 
 def record_result(conn: Connection, message: Claimed, token: str, result: Result, now: datetime) -> bool:
     """Records `result` for a message of claim `token`, in the caller's transaction; False (recording
-    nothing) when the claim is no longer this dispatcher's (its lease expired and another took over):
-    the caller must then send nothing more of that claim."""
+    nothing on the claim) when the claim is no longer this dispatcher's (its lease expired and another
+    took over): the caller must then send nothing more of that claim. The result still replaces the
+    `unknown` the takeover guessed for this very message (see `_recovered`)."""
     error = clean(result.error, 1000) if result.error else None
     code = clean(result.code, 32) if result.code else None
     if result.kind == SENT:
@@ -79,7 +80,24 @@ def record_result(conn: Connection, message: Claimed, token: str, result: Result
     else:
         values = dict(status="unknown", error=error, error_code=code, claim=None, lease_until=None)
     if not conn.execute(_mine(message, token).values(values)).rowcount:
+        # Taken over while this message was still with the provider (a server slower than the lease):
+        # the recovery could only guess `unknown`; the real answer is known now, so it is recorded
+        # instead (unless someone already resent the message by hand).
+        if conn.execute(_recovered(message).values(values)).rowcount:
+            _after(conn, message, result, code, now)
         return False
+    _after(conn, message, result, code, now)
+    return True
+
+
+def _recovered(message: Claimed) -> Update:
+    return messages.update().where(messages.c.id == message.id, messages.c.status == "unknown",
+                                   messages.c.error_code == "unknown", messages.c.error == UNKNOWN_TEXT,
+                                   messages.c.claim.is_(None))
+
+
+def _after(conn: Connection, message: Claimed, result: Result, code: str | None, now: datetime) -> None:
+    """What a recorded failure brings along: its count on the step, and a carrier STOP's opt-out."""
     if result.kind == FAILED:
         if message.journey_id is not None:
             counts = Counts()
@@ -87,7 +105,6 @@ def record_result(conn: Connection, message: Claimed, token: str, result: Result
             counts.write(conn)
         if code == CARRIER_STOP_CODE and message.contact_id is not None:
             carrier_stop(conn, message.contact_id, now)
-    return True
 
 
 def carrier_stop(conn: Connection, contact_id: str, at: datetime) -> bool:

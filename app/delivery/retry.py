@@ -46,8 +46,10 @@ class RetryPolicy:
             return None
         wait = self.delay(attempts, rng)
         if retry_after is not None and retry_after > 0:
-            floor = now + timedelta(seconds=retry_after)
-            if floor > deadline:
+            # Compared in seconds first: a provider's absurd Retry-After (1e26, "inf") must not overflow
+            # a timedelta; one reaching past the deadline means the message fails now.
+            if not retry_after <= (deadline - now).total_seconds():
                 return None
+            floor = now + timedelta(seconds=retry_after)
             return max(floor, min(now + timedelta(seconds=wait), deadline))
         return min(now + timedelta(seconds=wait), deadline)

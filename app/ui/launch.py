@@ -9,7 +9,10 @@ import argparse
 import os
 import sys
 import time
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QCoreApplication, QTimer
 
 
 EXIT_NO_WINDOW = 3           # system libraries for a window are missing (2: the database cannot be opened)
@@ -88,4 +91,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"shown {time.time():.6f}", flush=True)
             app.quit()
         QTimer.singleShot(0, shown)
-    return app.exec()
+    import signal
+
+    previous = signal.getsignal(signal.SIGTERM)
+    wake = quit_on_sigterm(app)
+    try:
+        return app.exec()
+    finally:
+        # Quitting without closing the window (SIGTERM: a log-out, a system shutdown) still ends the
+        # engine properly: the dispatcher finishes the message in hand and gives the rest of its claim back.
+        window.host.shutdown()
+        wake.stop()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def quit_on_sigterm(app: "QCoreApplication") -> "QTimer":
+    """Makes SIGTERM quit `app`'s event loop (as closing the window does) instead of killing the process
+    mid-send, which would leave the message being sent `unknown`. Python runs signal handlers only
+    between bytecodes, so a timer wakes the interpreter a few times a second while Qt waits; returns it."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: app.quit())
+    wake = QTimer(app)
+    wake.timeout.connect(lambda: None)
+    wake.start(250)
+    return wake

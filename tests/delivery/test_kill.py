@@ -42,7 +42,16 @@ def _child(url: str, env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
 
 
 def test_kill_9_at_random_moments_never_sends_a_message_twice_nor_loses_one(tmp_path, smtp, twilio):
-    url = f"sqlite:///{tmp_path / 'kill.sqlite3'}"
+    _kill_test(f"sqlite:///{tmp_path / 'kill.sqlite3'}", tmp_path, smtp, twilio, KILLS, dispatchers=1)
+
+
+def test_two_dispatchers_at_once_killed_at_random_never_send_twice_nor_lose(any_url, tmp_path, smtp, twilio):
+    """The app and `journeys outbox send` on one database (a SQLite file, and PostgreSQL when configured),
+    both killed with SIGKILL at random moments, again and again, while both send."""
+    _kill_test(any_url, tmp_path, smtp, twilio, KILLS // 2, dispatchers=2)
+
+
+def _kill_test(url: str, tmp_path: Path, smtp, twilio, kills: int, dispatchers: int) -> None:  # noqa: ANN001
     db = open_database(url)
     settings = load_settings(db)
     settings.email.rate_per_second = settings.sms.rate_per_second = 0      # the providers' limits off
@@ -67,9 +76,10 @@ def test_kill_9_at_random_moments_never_sends_a_message_twice_nor_loses_one(tmp_
 
     rng = random.Random(20261130)
     progress = []
-    for _ in range(KILLS):
+    for _ in range(kills):
         top_up()
         child = _child(url, env, "--interval", "0.05")
+        others = [_child(url, env, "--interval", "0.05") for _ in range(dispatchers - 1)]
         assert child.stdout is not None
         before = len(smtp.accepted) + len(texts())
         child.stdout.readline()                   # "Sending due messages…": the dispatcher is up
@@ -79,6 +89,10 @@ def test_kill_9_at_random_moments_never_sends_a_message_twice_nor_loses_one(tmp_
         time.sleep(rng.uniform(0, 0.15))          # then somewhere while messages are going out
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
+        for other in others:                      # the second dispatcher dies a moment later
+            time.sleep(rng.uniform(0, 0.1))
+            other.send_signal(signal.SIGKILL)
+            other.wait(timeout=30)
         progress.append(len(smtp.accepted) + len(texts()))
     time.sleep(LEASE + 0.1)                       # the last child's leases run out
     for _ in range(3):                            # then clean runs until nothing is left to do
@@ -105,10 +119,10 @@ def test_kill_9_at_random_moments_never_sends_a_message_twice_nor_loses_one(tmp_
     for key in received:
         assert by_key[key]["status"] in ("sent", "unknown")
     # At most one message per claim in flight when killed: one per worker per kill.
-    assert statuses["unknown"] <= KILLS * (DEFAULT_WORKERS["email"] + DEFAULT_WORKERS["sms"])
+    assert statuses["unknown"] <= kills * dispatchers * (DEFAULT_WORKERS["email"] + DEFAULT_WORKERS["sms"])
     assert statuses["sent"] + statuses["unknown"] == total
     # The kills fell while messages were going out, not after everything was done.
-    assert sum(1 for before, after in zip([0, *progress], progress) if after > before) >= KILLS // 2, progress
-    print(f"kill test: {KILLS} kills, {statuses['sent']} sent, {statuses['unknown']} unknown "
+    assert sum(1 for before, after in zip([0, *progress], progress) if after > before) >= kills // 2, progress
+    print(f"kill test: {kills} kills of {dispatchers} dispatcher(s), {statuses['sent']} sent, {statuses['unknown']} unknown "
           f"({sum(k in received for k, r in by_key.items() if r['status'] == 'unknown')} of them arrived)")
     db.dispose()
