@@ -14,6 +14,7 @@ from email.utils import parseaddr
 from sqlalchemy import select
 
 from app.delivery.email_message import message_id_for
+from app.delivery.unsubscribe import signing_key
 from app.delivery.settings import load_settings, save_settings
 from app.engine.ingest import EventIn
 from app.engine.contact_import import import_contacts
@@ -76,7 +77,7 @@ def test_a_journey_activated_in_the_app_sends_real_email_to_the_local_smtp_serve
     assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
     assert "your cart" in message.get_body(("plain",)).get_content()      # generated from the HTML
     row = sent["ann@example.com"]
-    assert message["Message-ID"] == message_id_for(row.idempotency_key, "example.com")
+    assert message["Message-ID"] == message_id_for(row.idempotency_key, "example.com", signing_key(db))
     with db.connect() as conn:
         ann = conn.execute(select(messages).where(messages.c.recipient == "ann@example.com")).one()
     assert (ann.status, ann.attempts, ann.provider_id) == ("sent", 1, message["Message-ID"])
