@@ -123,6 +123,7 @@ class MainWindow(QMainWindow):
         self.journeys.delete_requested.connect(lambda jid: library.delete(self, jid))
         self.step_palette.add_requested.connect(lambda kind: self.canvas_op(lambda v: v.add_node(kind))())
         self.problems.node_requested.connect(self.reveal_node)
+        self.problems.width_changed.connect(self.fit_problems)
 
     def refresh_list(self) -> None:
         current = self.session.journey_id if self.session and self.session.journey_id else ""

@@ -2,8 +2,8 @@
 its step on the canvas and centres it."""
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
+from PySide6.QtCore import QPointF, QRect, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QWidget
 
 from app.journey.model import Journey
@@ -37,6 +37,7 @@ class ProblemsPanel(QListWidget):
     `MAX_ROWS` problems before it scrolls."""
 
     node_requested = Signal(str)
+    width_changed = Signal()        # the rows wrap anew: the room they need may have changed
     MAX_ROWS = 4
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -66,10 +67,26 @@ class ProblemsPanel(QListWidget):
 
     def preferred_height(self) -> int:
         rows = min(self.count(), self.MAX_ROWS)
-        content = sum(self.sizeHintForRow(i) + 2 * self.spacing() for i in range(rows))
+        content = sum(self._row_height(i) + 2 * self.spacing() for i in range(rows))
         if rows == 0:
             content = self.fontMetrics().height() + 12
         return content + 2 * self.frameWidth() + 6
+
+    def _row_height(self, row: int) -> int:
+        """The row's height as its text wraps at the list's present width (the view's own size hint may
+        come from another width, and a long hint's last line was cut off)."""
+        item = self.item(row)
+        text_width = self.viewport().width() - self.iconSize().width() - 16
+        if item is None or text_width < 50:
+            return self.sizeHintForRow(row)
+        wrapped = self.fontMetrics().boundingRect(QRect(0, 0, text_width, 100_000),
+                                                  int(Qt.TextFlag.TextWordWrap), item.text())
+        return max(self.sizeHintForRow(row), wrapped.height() + 6)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self.width_changed.emit()
 
     def _clicked(self, item: QListWidgetItem) -> None:
         node_id = item.data(_NODE)
