@@ -435,3 +435,6 @@ def add_commands(sub: argparse._SubParsersAction, db_parent: argparse.ArgumentPa
     from app.cli_mailbox import add_mailbox_commands     # `journeys mailbox poll|test`
 
     add_mailbox_commands(sub, db_parent)
+    from app.cli_testrun import add_test_run_command     # `journeys test-run` (issue 11)
+
+    add_test_run_command(sub, db_parent)

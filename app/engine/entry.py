@@ -83,7 +83,7 @@ def enter(batch: Batch, journey: LiveJourney, contact: ContactView, at: datetime
         return None      # already inside; the re-trigger is ignored
     if mine and policy == "restart":
         for old in mine:
-            batch.finish(old, "exited", at, "re_triggered")
+            batch.finish(old, "exited", at, "re_triggered", detail={"event": event_type} if event_type else None)
     if event_id is not None:
         batch.remember_event(event_id, event or {})
     run = batch.new_run(journey, contact.id, at, {}, event_id)

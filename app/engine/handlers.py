@@ -38,7 +38,8 @@ def wait(step: Step) -> Result:
         until = next_time_of_day(at, config["time"], step.zone, list(config.get("weekdays") or []))
     else:
         until = parse_datetime(config["until"]) if config.get("until") else at
-    step.batch.log(step.run, step.node.id, "waited", step.at, detail={"until": iso(until)})
+    # The zone names the contact's local time, so the story can say "until 09:00 Tue" as they live it.
+    step.batch.log(step.run, step.node.id, "waited", step.at, detail={"until": iso(until), "zone": step.zone.key})
     return Hold(until) if until > at else Next()
 
 
@@ -63,22 +64,26 @@ def message_status(step: Step) -> Result:
     """
     config = step.node.config
     row = step.batch.message(message_key(step.run.id, config["step"]))
+    # Why the branch went its way is logged with it (the status, the window and when it ran), so a
+    # contact's story can say "not opened within 24 hours" rather than a bare "no".
+    why: dict[str, object] = {"status": config["status"], "window": dict(config["window"])}
     if row is None or row["status"] == "cancelled":
-        return _branch(step, "no", "no_message")
+        return _branch(step, "no", "no_message", why)
     start = row["sent_at"] or row["scheduled_at"]
     end = add_duration(start, config["window"], step.zone)
+    why.update(sent=iso(start), until=iso(end), zone=step.zone.key)
     seen = [row[c] for c in _IMPLIED[config["status"]] if row.get(c) is not None and row[c] <= end]
     if seen:
-        return _branch(step, "yes")
+        return _branch(step, "yes", None, {**why, "seen": iso(min(seen))})
     if step.at >= end:
-        return _branch(step, "no")
+        return _branch(step, "no", None, why)
     if step.first_visit:     # so the node counts the contacts waiting at it
-        step.batch.log(step.run, step.node.id, "waited", step.at, detail={"until": iso(end)})
+        step.batch.log(step.run, step.node.id, "waited", step.at, detail=why)
     return Hold(end)
 
 
-def _branch(step: Step, outcome: str, reason: str | None = None) -> Result:
-    step.batch.log(step.run, step.node.id, "branched", step.at, outcome=outcome, reason=reason)
+def _branch(step: Step, outcome: str, reason: str | None, detail: dict[str, object]) -> Result:
+    step.batch.log(step.run, step.node.id, "branched", step.at, outcome=outcome, reason=reason, detail=detail)
     return Next(outcome)
 
 

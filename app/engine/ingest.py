@@ -404,7 +404,7 @@ def _convert(batch: Batch, journey: LiveJourney, contact: ContactView, event: Ev
         return
     batch.log(run, run.node_id, "goal", at, revenue=revenue)
     if goal["exits"]:
-        batch.finish(run, "converted", at, "goal", action="exited")
+        batch.finish(run, "converted", at, "goal", action="exited", detail={"event": event.type})
 
 
 def _run_stub(batch: Batch, run_id: int) -> RunState:
@@ -424,9 +424,9 @@ def _exit_matching(batch: Batch, contact: ContactView, event: EventIn, at: datet
         def judge(run: RunState = run) -> None:
             settings = batch.journey(run).settings
             if any(_matches(rule, event, contact) for rule in settings["exit_conditions"]):
-                batch.finish(run, "exited", at, "exit_condition")
+                batch.finish(run, "exited", at, "exit_condition", detail={"event": event.type})
             elif everything_off and settings["exit_on_unsubscribe_all"]:
-                batch.finish(run, "exited", at, "unsubscribed")
+                batch.finish(run, "exited", at, "unsubscribed", detail={"event": event.type})
 
         guarded(batch, [run], judge, partial(_failed_run, batch, run, at), contact.id)
 

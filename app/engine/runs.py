@@ -353,12 +353,13 @@ class Batch:
         self._changed[run.id] = run
 
     def finish(self, run: RunState, status: str, at: datetime, reason: str | None = None,
-               action: str | None = None) -> None:
-        """Ends a run (completed / exited / converted); one that leaves early loses what it still has queued."""
+               action: str | None = None, detail: dict[str, Any] | None = None) -> None:
+        """Ends a run (completed / exited / converted); one that leaves early loses what it still has queued.
+        `detail` is logged with it (e.g. the event that met an exit condition)."""
         if run.status != ACTIVE:
             return
         run.status, run.exit_reason, run.due_at = status, reason, None
-        self.log(run, run.node_id, action or status, at, reason=reason)
+        self.log(run, run.node_id, action or status, at, reason=reason, detail=detail)
         self.touch(run)
         if status == "completed":
             return      # its last message is on its way, as designed

@@ -47,15 +47,18 @@ def _term_holds(step: Step, term: dict[str, Any]) -> bool:
     return value not in contact.tags     # lacks_tag
 
 
-def _skip(step: Step, reason: str) -> Result:
-    step.batch.log(step.run, step.node.id, "skipped", step.at, reason=reason)
+def _skip(step: Step, reason: str, **detail: Any) -> Result:
+    # The channel (and what was missing) goes with the reason: "opted out of SMS", not just "opted out".
+    step.batch.log(step.run, step.node.id, "skipped", step.at, reason=reason,
+                   detail={"channel": step.node.config["channel"], **detail})
     return Next()
 
 
-def _defer(step: Step, until: datetime, reason: str) -> Result:
+def _defer(step: Step, until: datetime, reason: str, **detail: Any) -> Result:
     # Counted once per run: a send deferred by quiet hours and then by the frequency cap is one deferred run.
-    step.batch.log(step.run, step.node.id, "deferred", step.at, reason=reason, detail={"until": iso(until)},
-                   counted=step.first_visit)
+    # The zone lets the story say the time as the contact lives it ("quiet hours until 08:00 Tue").
+    step.batch.log(step.run, step.node.id, "deferred", step.at, reason=reason,
+                   detail={"until": iso(until), "zone": step.zone.key, **detail}, counted=step.first_visit)
     return Hold(until)
 
 
@@ -90,10 +93,11 @@ def _timing_hold(step: Step, channel: str) -> Result | None:
     if window:
         until = quiet_until(step.at, step.zone, *window)
         if until is not None:
-            return _defer(step, until, "quiet_hours")
+            return _defer(step, until, "quiet_hours", window=list(window))
     capped = _cap_until(step, channel)
     if capped is not None and capped > step.at:
-        return _defer(step, capped, "frequency_cap")
+        cap = step.journey.settings["frequency_cap"]
+        return _defer(step, capped, "frequency_cap", messages=int(cap["messages"]), hours=int(cap["hours"]))
     return None
 
 
@@ -159,7 +163,7 @@ def send_template(step: Step) -> Result:
         return Stop("error", failed=True)
     missing, rendered = message.missing, message.fields
     if missing and config["missing"] == "skip":
-        return _skip(step, "missing_variable")
+        return _skip(step, "missing_variable", missing=sorted(set(missing)))
     if missing and config["missing"] == "fail":
         step.batch.log(run, step.node.id, "failed", step.at, reason="missing_variable",
                        detail={"missing": sorted(set(missing))})
@@ -167,7 +171,7 @@ def send_template(step: Step) -> Result:
 
     whatsapp_template = message.whatsapp_template
     if whatsapp_template is not None and any(not v.strip() for v in whatsapp_template["variables"]):
-        return _skip(step, "missing_variable")      # the fallback text is empty too: nothing to fill in
+        return _skip(step, "missing_variable", missing=sorted(set(missing)))      # the fallback text is empty too: nothing to fill in
     text = rendered.get("text") if channel == "email" else rendered.get("message")
     if channel == "email" and rendered.get("html") and tracks_opens(step.journey.settings) and step.batch.public_url:
         # At queue time, so the outbox row keeps the HTML as sent (links through the public URL, the pixel).

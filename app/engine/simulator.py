@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -115,38 +115,9 @@ def _run(db: Engine, journey: Journey, contact_rows: list[ContactRow], events: l
     journey_id = install_journey(db, journey, begin)
     installed = store.get(journey_id)
     version = installed.published_version or 0 if installed is not None else 0
-    events_done = Ingested()
-    i, n = 0, len(events)
-    dead: list[tuple[Any, str]] = []
-    while True:
-        next_event = events[i].at if i < n else None
-        next_run = engine.stepper.next_due()
-        next_scan = _next_scan(engine, clock.now())
-        upcoming = [t for t in (next_event, next_run, next_scan) if t is not None]
-        if not upcoming or min(upcoming) > end:
-            break
-        t = max(min(upcoming), clock.now())
-        if next_event is not None and next_event <= t:          # events first at equal times
-            # A big chunk of events at once: ingest advances each contact's own due runs first.
-            j = i + 1
-            while j < n and j - i < EVENT_CHUNK and (next_scan is None or events[j].at < next_scan):
-                j += 1
-            clock.set(events[j - 1].at)
-            done = engine.ingest(events[i:j], chunk=EVENT_CHUNK)
-            dead += done.dead
-            events_done.stored += done.stored
-            events_done.duplicates += done.duplicates
-            events_done.repeated += done.repeated
-            i = j
-        elif next_scan is not None and next_scan <= t:
-            clock.set(t)
-            engine.scan()
-        else:
-            # Everything due before the next event or scan can run now, each at its own time.
-            horizon = min(x - _TICK for x in (next_event, next_scan, end + _TICK) if x is not None)
-            clock.set(horizon)
-            engine.tick(horizon)
-        engine.hand_off(SIM_HAND_OFF_BATCH)
+    loop = VirtualLoop(engine, clock, events)
+    loop.run(end)
+    events_done, dead = loop.ingested, loop.dead
     with db.connect() as conn:     # the time of the last thing that happened, not the horizon
         ended = conn.execute(select(func.max(run_log.c.at))).scalar() or begin
     result = Simulation(journey_id, begin, ended, journey_stats(db, journey_id), steps=engine.steps,
@@ -155,6 +126,67 @@ def _run(db: Engine, journey: Journey, contact_rows: list[ContactRow], events: l
     if keep_log:
         result.activity = activity_log(db, journey, journey_id)
     return result
+
+
+class VirtualLoop:
+    """The simulator's loop: time jumps to whatever happens next (the next event, the next due run,
+    the next time-based scan) and the engine does it at its own virtual time.
+
+    `run(end, stop=...)` may stop early (after any round, when `stop()` says so) and be called again,
+    after `add` puts more events ahead (the test run injects a contact's scripted actions once it
+    knows when the message they answer was sent). `chunk` events are ingested at a time (the test run
+    takes one, so nothing runs ahead of an action not known yet); `scans=False` leaves the time-based
+    triggers out (the test run enters its one contact itself)."""
+
+    def __init__(self, engine: JourneyEngine, clock: VirtualClock, events: list[EventIn], *,
+                 chunk: int = EVENT_CHUNK, scans: bool = True, hand_off_batch: int = SIM_HAND_OFF_BATCH) -> None:
+        self.engine, self.clock, self.chunk, self.scans = engine, clock, chunk, scans
+        self.events = sorted(events, key=lambda e: e.at)
+        self.i = 0
+        self.hand_off_batch = hand_off_batch
+        self.ingested = Ingested()
+        self.dead: list[tuple[Any, str]] = []
+
+    def add(self, events: list[EventIn]) -> None:
+        """Puts events among those still to come, in time order (after equal times already there)."""
+        self.events[self.i:] = sorted(self.events[self.i:] + events, key=lambda e: e.at)
+
+    def run(self, end: datetime, stop: Callable[[], bool] | None = None) -> bool:
+        """Runs until nothing is left to do by `end`; returns False when `stop()` ended it early."""
+        engine, clock, events = self.engine, self.clock, self.events
+        while True:
+            n = len(events)
+            next_event = events[self.i].at if self.i < n else None
+            next_run = engine.stepper.next_due()
+            next_scan = _next_scan(engine, clock.now()) if self.scans else None
+            upcoming = [t for t in (next_event, next_run, next_scan) if t is not None]
+            if not upcoming or min(upcoming) > end:
+                return True
+            t = max(min(upcoming), clock.now())
+            if next_event is not None and next_event <= t:          # events first at equal times
+                # A big chunk of events at once: ingest advances each contact's own due runs first.
+                i = self.i
+                j = i + 1
+                while j < n and j - i < self.chunk and (next_scan is None or events[j].at < next_scan):
+                    j += 1
+                clock.set(events[j - 1].at)
+                done = engine.ingest(events[i:j], chunk=EVENT_CHUNK)
+                self.dead += done.dead
+                self.ingested.stored += done.stored
+                self.ingested.duplicates += done.duplicates
+                self.ingested.repeated += done.repeated
+                self.i = j
+            elif next_scan is not None and next_scan <= t:
+                clock.set(t)
+                engine.scan()
+            else:
+                # Everything due before the next event or scan can run now, each at its own time.
+                horizon = min(x - _TICK for x in (next_event, next_scan, end + _TICK) if x is not None)
+                clock.set(horizon)
+                engine.tick(horizon)
+            engine.hand_off(self.hand_off_batch)
+            if stop is not None and stop():
+                return False
 
 
 def _next_scan(engine: JourneyEngine, now: datetime) -> datetime | None:

@@ -10,9 +10,11 @@ by the test-run work. The UI (app/ui/test_run_*.py, the canvas lighting) reads o
 """
 from __future__ import annotations
 
+import re
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -107,6 +109,7 @@ class TestRun:
     contact_zone: str                           # IANA name used for the contact's local time
     business_zone: str
     elapsed: float = 0.0                        # wall seconds the run took
+    titles: dict[str, str] = field(default_factory=dict)   # node id → the step's title (for the text story)
 
 
 class TestRunError(ValueError):
@@ -115,19 +118,105 @@ class TestRunError(ValueError):
     __test__ = False
 
 
-def run_test(journey: Journey, script: TestScript, *, live_db: Engine | None = None) -> TestRun:
-    """Runs `journey` (a draft: published in the throwaway database only) for the script's contact.
-    `live_db` (never written) gives the business's time zone and the contact when
-    `script.live_contact_id` is set. Raises TestRunError."""
-    raise NotImplementedError
+# -- the script ----------------------------------------------------------------------------------
+
+# Actions that answer a message: `after` counts from when that message was sent.
+MESSAGE_ACTIONS = {"opened": "message_opened", "clicked": "message_clicked", "replied": "message_replied",
+                   "delivered": "message_delivered"}
+_UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_THEN = re.compile(r"^\s*(?P<action>[a-z][a-z0-9_]*)\s*(?:@\s*\+?\s*(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>min|m|h|d|w)"
+                   r"\s*)?(?::\s*(?P<value>[^\s]+)\s*)?$")
+_EVENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+THEN_FORMS = ('"opened@+2h", "clicked@+30m", "replied@+1d", "delivered@+1m" (after the message was sent; '
+              'add ":sms" or ":whatsapp" for another channel than email), "ordered@+3d:40.00", '
+              '"unsubscribed@+1d" (every channel) or "unsubscribed@+1d:sms", "EVENT_TYPE@+2d", "nothing"')
 
 
 def parse_then(text: str) -> Then:
     """"opened@+2h", "clicked@+30m", "ordered@+3d:40.00", "unsubscribed@+1d", "nothing" → Then.
-    Raises TestRunError naming the text and the accepted forms."""
-    raise NotImplementedError
+
+    Units: m (minutes), h (hours), d (days), w (weeks); the `+` is optional. After `:` comes the
+    order's amount for `ordered`, the channel for the others (email, sms, whatsapp). Any other lower-case
+    event type is sent as that event ("subscribed@+1h"). Raises TestRunError naming the text and the
+    accepted forms."""
+    from .consent import channel_name
+    from .context import CHANNELS
+
+    found = _THEN.match(text.strip().lower()) if isinstance(text, str) else None
+    if found is None:
+        raise TestRunError(f"{text!r} is not a contact action; write one of {THEN_FORMS}")
+    action, value = found["action"], found["value"]
+    if action == "nothing":
+        if found["amount"] or value:
+            raise TestRunError(f"{text!r}: \"nothing\" takes no time or value; write just \"nothing\"")
+        return Then("nothing")
+    if not found["amount"]:
+        raise TestRunError(f"{text!r} says what but not when: add the time after it, e.g. \"{action}@+2h\" "
+                           f"(accepted: {THEN_FORMS})")
+    amount = float(found["amount"])
+    after = timedelta(**{_UNITS[found["unit"]]: amount})
+    if after > timedelta(days=366 * 5):
+        raise TestRunError(f"{text!r}: {found['amount']}{found['unit']} is too far ahead; a test run covers "
+                           "at most 5 years")
+    if action in ("ordered", "order_placed"):
+        if value is None:
+            return Then("ordered", after)
+        try:
+            amount_value = Decimal(value.replace(",", ""))
+        except InvalidOperation:
+            raise TestRunError(f"{text!r}: {value!r} is not an amount; write it like \"ordered@+3d:40.00\"") from None
+        if not amount_value.is_finite() or amount_value < 0 or amount_value > Decimal("999999999999"):
+            raise TestRunError(f"{text!r}: {value!r} is not an order amount (0 to 999,999,999,999)")
+        return Then("ordered", after, amount=amount_value)
+    channel = None
+    if value is not None:
+        channel = channel_name(value)
+        if channel not in CHANNELS:
+            raise TestRunError(f"{text!r}: {value!r} is not a channel; write email, sms or whatsapp")
+    if action in MESSAGE_ACTIONS:
+        if action in ("opened", "clicked") and channel == "sms":
+            raise TestRunError(f"{text!r}: SMS reports neither opens nor clicks; use \"delivered\" or \"replied\"")
+        return Then(action, after, channel=channel)
+    if action == "unsubscribed":
+        return Then(action, after, channel=channel)
+    if not _EVENT_NAME.match(action) or value is not None and action != "unsubscribed":
+        raise TestRunError(f"{text!r} is not a contact action; write one of {THEN_FORMS}")
+    return Then(action, after)
+
+
+# -- the run ---------------------------------------------------------------------------------------
+
+MAX_SPAN = timedelta(days=365)       # how long after the trigger (or the last scripted action) a test looks
+
+
+def run_test(journey: Journey, script: TestScript, *, live_db: Engine | None = None) -> TestRun:
+    """Runs `journey` (a draft: published in the throwaway database only) for the script's contact.
+    `live_db` (never written) gives the business's time zone and the contact when
+    `script.live_contact_id` is set (its latest event of the trigger's type gives the properties when
+    the script gives none; else a sample cart). Raises TestRunError: the draft has errors (each named),
+    no such contact, a trigger event the journey does not start on, a naive time."""
+    from .test_run_engine import run_script
+
+    started = time.perf_counter()
+    if script.at.tzinfo is None:
+        raise TestRunError("the trigger's time needs a time zone (e.g. 2026-03-02T10:00:00Z)")
+    run = run_script(journey, script, live_db)
+    run.elapsed = time.perf_counter() - started
+    return run
 
 
 def story_text(run: TestRun) -> str:
-    """The story as text, one line per entry (time local and business, step, words) and the end."""
-    raise NotImplementedError
+    """The story as text, one line per entry (time local and business, step, words) and the end:
+
+        Tue 1 Dec 10:00  (Tue 1 Dec 11:00)  Cart reminder email: Sent the email “Your cart” to …
+    """
+    same_zone = run.contact_zone == run.business_zone
+    lines = [f"Times: the contact's ({run.contact_zone})"
+             + ("" if same_zone else f", then the business's ({run.business_zone})")]
+    width = max((len(e.local) for e in run.entries), default=0)
+    for e in run.entries:
+        when = e.local.ljust(width) + ("" if same_zone else f"  ({e.business})")
+        step = run.titles.get(e.node_id or "", "") if e.node_id else "contact"
+        lines.append(f"{when}  {step + ':' if step else ''} {e.words}".replace("  ", "  ", 1))
+    lines.append(f"End: {run.end}")
+    return "\n".join(lines)

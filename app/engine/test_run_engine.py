@@ -1,0 +1,236 @@
+"""The test run itself: the simulator's loop for one contact, the script's actions injected in time.
+
+Actions that count from the trigger (an order 3 days later, an opt-out) are events known from the
+start. Actions that answer a message ("opens the email 2 hours later") need to know when that
+message went: the loop runs one event at a time and stops after any round in which a message the
+script answers was sent; the action is then put among the events at its time, naming that message.
+Each such action answers the first message on its channel that no earlier action of the same kind
+answered: "opened@+1h" twice opens the first email and then the second; "opened@+2h" then
+"clicked@+3h" opens and clicks the same email.
+"""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from app.journey.model import Journey
+from app.store.app_settings import set_business_timezone
+from app.store.errors import StoreError
+from app.store.sql import write_transaction
+from app.store.tables import messages
+
+from .clock import VirtualClock
+from .context import ContactView
+from .engine import JourneyEngine
+from .entry import enter
+from .gate import JourneyNotReady
+from .ingest import EventIn
+from .outbox import RecordingChannel
+from .runs import Batch, active_runs_of
+from .simulator import VirtualLoop, install_journey
+from .story import event_words, money
+from .test_run import MESSAGE_ACTIONS, MAX_SPAN, TestContact, TestRun, TestRunError, TestScript, Then
+from .test_run_setup import (latest_event_properties, live_business_zone, live_contact, store_contact,
+                             throwaway_database)
+from .test_run_story import ContactAction, build_story
+
+_CHANNEL_WORDS = {"email": "email", "sms": "SMS", "whatsapp": "WhatsApp"}
+
+
+class DraftNotReady(TestRunError):
+    """The draft has errors the engine's gate refuses (`problems`, as `journeys validate --active` lists them)."""
+
+    def __init__(self, text: str, journey: Journey | None, problems: list[Any]) -> None:
+        super().__init__(text)
+        self.journey, self.problems = journey, problems
+
+
+@dataclass
+class _Pending:
+    index: int
+    then: Then
+    channel: str
+
+
+def run_script(journey: Journey, script: TestScript, live_db: Engine | None) -> TestRun:
+    contact = _contact(script, live_db)
+    trigger = journey.trigger()
+    if trigger is None:
+        raise TestRunError(f"“{journey.name}” has no trigger: add one to say when contacts start it")
+    event_mode = trigger.config.get("mode") == "event"
+    if event_mode and trigger.config.get("event") != script.event_type:
+        wanted = trigger.config.get("event")
+        raise TestRunError(f"“{journey.name}” starts on {event_words(wanted)} ({wanted}), not on "
+                           f"{event_words(script.event_type)} ({script.event_type}): test it with {wanted}")
+    properties = dict(script.properties) or latest_event_properties(
+        live_db, contact.id, script.event_type) or _sample_event()
+    business = live_business_zone(live_db)
+    with tempfile.TemporaryDirectory(prefix="journeys-test-run-") as folder:
+        db = throwaway_database(Path(folder))
+        try:
+            if business:
+                set_business_timezone(db, business)
+            return _run(db, journey, script, contact, properties, event_mode, business)
+        except JourneyNotReady as exc:
+            problems = "; ".join(p.message for p in exc.problems[:5])
+            more = f" (and {len(exc.problems) - 5} more)" if len(exc.problems) > 5 else ""
+            raise DraftNotReady(f"“{journey.name}” cannot run yet: {problems}{more}. Fix "
+                                f"{'it' if len(exc.problems) == 1 else 'them'} (see the Problems list) and "
+                                "run the test again", exc.journey, list(exc.problems)) from None
+        except StoreError as exc:
+            raise TestRunError(f"the test run's temporary database failed: {exc}") from None
+        finally:
+            db.dispose()
+
+
+def _contact(script: TestScript, live_db: Engine | None) -> ContactView:
+    if script.live_contact_id:
+        try:
+            return live_contact(live_db, script.live_contact_id)
+        except LookupError as exc:
+            raise TestRunError(f"{exc}; choose a contact from the store or describe one") from None
+    return described(script.contact)
+
+
+def described(c: TestContact) -> ContactView:
+    """A described test contact as the engine sees contacts."""
+    if not c.id.strip():
+        raise TestRunError("the test contact needs an id")
+    fields = {"id": c.id, "email": c.email or None, "phone": c.phone or None, "first_name": c.first_name or None,
+              "last_name": c.last_name or None, "timezone": c.timezone or None, "lifetime_spend": 0.0,
+              "order_count": 0, "last_order_at": None}
+    bad = {ch: s for ch, s in c.consent.items() if s not in ("subscribed", "unsubscribed", "unknown")}
+    if bad:
+        raise TestRunError(f"consent {bad!r}: each channel is subscribed, unsubscribed or unknown")
+    return ContactView(c.id, fields, dict(c.attributes), set(c.tags), dict(c.consent))
+
+
+def _sample_event() -> dict[str, Any]:
+    from app.delivery.test_send import SAMPLE_EVENT
+
+    return dict(SAMPLE_EVENT)
+
+
+def _run(db: Engine, journey: Journey, script: TestScript, contact: ContactView, properties: dict[str, Any],
+         event_mode: bool, business: str) -> TestRun:
+    at = script.at
+    store_contact(db, contact, at)
+    journey_id = install_journey(db, journey, at)
+    clock = VirtualClock(at)
+    engine = JourneyEngine(db, clock, RecordingChannel(), batch_size=100)
+    actions: list[ContactAction] = []
+    fixed: list[EventIn] = []
+    if event_mode:
+        fixed.append(EventIn(contact.id, script.event_type, at, properties, id="test-run:trigger"))
+    actions.append(ContactAction(at, f"{event_words(script.event_type).capitalize()} (the trigger)",
+                                 script.event_type))
+    pending: list[_Pending] = []
+    end = at + MAX_SPAN
+    for index, then in enumerate(script.then):
+        if then.action == "nothing":
+            continue
+        if then.action in MESSAGE_ACTIONS:
+            pending.append(_Pending(index, then, then.channel or "email"))
+            continue
+        when = at + then.after
+        end = max(end, when + timedelta(days=1))
+        fixed.append(_event(contact.id, then, when, index))
+        actions.append(ContactAction(when, _then_words(then), _event_type(then)))
+    loop = VirtualLoop(engine, clock, fixed, chunk=1, scans=False, hand_off_batch=100)
+    if not event_mode:
+        _enter(engine, journey_id, contact.id, at, properties)
+    used: dict[str, set[int]] = {}
+    answered: list[tuple[_Pending, dict[str, Any]]] = []
+
+    def resolve() -> bool:
+        """Puts every pending action whose message has now been sent among the events."""
+        if not pending:
+            return False
+        with db.connect() as conn:
+            sent = list(conn.execute(select(messages.c.id, messages.c.channel, messages.c.sent_at, messages.c.subject)
+                                     .where(messages.c.contact_id == contact.id, messages.c.sent_at.is_not(None))
+                                     .order_by(messages.c.sent_at, messages.c.id)))
+        new: list[EventIn] = []
+        for p in list(pending):
+            taken = used.setdefault(p.then.action, set())
+            message = next((m for m in sent if m.channel == p.channel and m.id not in taken), None)
+            if message is None:
+                continue
+            taken.add(message.id)
+            pending.remove(p)
+            when = message.sent_at + p.then.after
+            new.append(EventIn(contact.id, MESSAGE_ACTIONS[p.then.action], when,
+                               {"channel": p.channel, "message_id": message.id}, id=f"test-run:{p.index}"))
+            answered.append((p, {"at": when, "sent": message.sent_at, "subject": message.subject}))
+        if new:
+            nonlocal end
+            end = max([end] + [e.at + timedelta(days=1) for e in new])
+            loop.add(new)
+        return bool(new)
+
+    resolve()
+    while not loop.run(end, stop=resolve if pending else None):
+        pass
+    for p, seen in answered:
+        actions.append(ContactAction(seen["at"], _answer_words(p, seen), MESSAGE_ACTIONS[p.then.action]))
+    for p in pending:       # no message on that channel ever went: said, not silently dropped
+        actions.append(ContactAction(None, f"Would have {p.then.action} the {_CHANNEL_WORDS[p.channel]} "
+                                     f"{_after_words(p.then.after)} after it was sent, but no "
+                                     f"{_CHANNEL_WORDS[p.channel]} was sent", MESSAGE_ACTIONS[p.then.action]))
+    return build_story(db, journey, journey_id, contact, actions, business, at, end)
+
+
+def _enter(engine: JourneyEngine, journey_id: str, contact_id: str, at: datetime, properties: dict[str, Any]) -> None:
+    """A journey started by time (no order for N days, a date, a manual send) or by spend: the contact
+    enters at the trigger's time, its audience and entry rules judged as the engine judges them."""
+    with write_transaction(engine.db) as conn:
+        batch = Batch(conn, engine.journeys, engine.templates, engine.events)
+        live = next(j for j in engine.journeys.active(conn) if j.id == journey_id)
+        mine = active_runs_of(conn, [contact_id]).setdefault(contact_id, [])
+        enter(batch, live, batch.contact(contact_id), at, mine, event=properties)
+        batch.flush(at)
+    engine.hand_off(100)
+
+
+def _event_type(then: Then) -> str:
+    return "order_placed" if then.action == "ordered" else then.action
+
+
+def _event(contact_id: str, then: Then, when: datetime, index: int) -> EventIn:
+    props: dict[str, Any] = {}
+    if then.action == "ordered":
+        props = {"total": float(then.amount or 0), "order_id": f"TEST-ORDER-{index + 1}"}
+    elif then.action == "unsubscribed" and then.channel:
+        props = {"channel": then.channel}
+    return EventIn(contact_id, _event_type(then), when, props, id=f"test-run:{index}")
+
+
+def _after_words(after: timedelta) -> str:
+    seconds = int(after.total_seconds())
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds and seconds % size == 0:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{seconds // 60} minutes" if seconds >= 60 else "at once"
+
+
+def _then_words(then: Then) -> str:
+    later = f", {_after_words(then.after)} after the trigger" if then.after else ", at the trigger"
+    if then.action == "ordered":
+        return f"Places an order{' for ' + money(then.amount) if then.amount is not None else ''}{later}"
+    if then.action == "unsubscribed":
+        where = f"from {_CHANNEL_WORDS.get(then.channel or '', then.channel)}" if then.channel else "from every channel"
+        return f"Unsubscribes {where}{later}"
+    return f"{event_words(then.action).capitalize()}{later}"
+
+
+def _answer_words(p: _Pending, seen: dict[str, Any]) -> str:
+    what = _CHANNEL_WORDS[p.channel]
+    subject = f" “{seen['subject']}”" if seen.get("subject") else ""
+    return f"{p.then.action.capitalize()} the {what}{subject}, {_after_words(p.then.after)} after it was sent"
