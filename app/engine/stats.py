@@ -34,6 +34,8 @@ REASON_WORDS: dict[str, str] = {
     "unsubscribed": "opted out", "no_consent": "no consent given", "no_address": "no address",
     "not_matching": "not among the recipients", "missing_variable": "a value was missing",
     "outside_whatsapp_window": "outside the 24-hour WhatsApp window", "template_error": "template error", "missing_node": "step no longer exists", "too_many_steps": "too many steps",
+    # Deferrals: a send held back until quiet hours end, the frequency cap lets it through, or its set time.
+    "quiet_hours": "quiet hours", "frequency_cap": "frequency cap", "scheduled": "scheduled",
 }
 
 
