@@ -10,10 +10,8 @@ answered: "opened@+1h" twice opens the first email and then the second; "opened@
 """
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -35,11 +33,29 @@ from .outbox import RecordingChannel
 from .runs import Batch, active_runs_of
 from .simulator import VirtualLoop, install_journey
 from .story import event_words, money
+from .templating import TemplateCache
 from .test_run import MESSAGE_ACTIONS, MAX_SPAN, TestContact, TestRun, TestRunError, TestScript, Then
 from .test_run_setup import (latest_event_properties, live_business_zone, live_contact, store_contact,
                              throwaway_database)
 from .test_run_story import ContactAction, build_story
 
+class _SourceKeyedTemplates(TemplateCache):
+    """Compiled templates shared by every test run, keyed by field and source text: each test run's
+    journey is version 1 in its own database, so (journey, version, step) would not tell an edited
+    template from the one before. Compiling is the costly part of rendering; re-running after
+    editing the script compiles nothing again."""
+
+    MAX = 512
+
+    def get(self, key: tuple[str, int, str, str], source: str) -> Any:
+        shared = (source, 0, "", key[3])     # the field stays last: it picks HTML escaping and names errors
+        if len(self._compiled) > self.MAX:
+            self._compiled.clear()
+            self._runaway.clear()
+        return super().get(shared, source)
+
+
+_TEMPLATES = _SourceKeyedTemplates()
 _CHANNEL_WORDS = {"email": "email", "sms": "SMS", "whatsapp": "WhatsApp"}
 
 
@@ -71,22 +87,19 @@ def run_script(journey: Journey, script: TestScript, live_db: Engine | None) -> 
     properties = dict(script.properties) or latest_event_properties(
         live_db, contact.id, script.event_type) or _sample_event()
     business = live_business_zone(live_db)
-    with tempfile.TemporaryDirectory(prefix="journeys-test-run-") as folder:
-        db = throwaway_database(Path(folder))
-        try:
+    try:
+        with throwaway_database() as db:
             if business:
                 set_business_timezone(db, business)
             return _run(db, journey, script, contact, properties, event_mode, business)
-        except JourneyNotReady as exc:
-            problems = "; ".join(p.message for p in exc.problems[:5])
-            more = f" (and {len(exc.problems) - 5} more)" if len(exc.problems) > 5 else ""
-            raise DraftNotReady(f"“{journey.name}” cannot run yet: {problems}{more}. Fix "
-                                f"{'it' if len(exc.problems) == 1 else 'them'} (see the Problems list) and "
-                                "run the test again", exc.journey, list(exc.problems)) from None
-        except StoreError as exc:
-            raise TestRunError(f"the test run's temporary database failed: {exc}") from None
-        finally:
-            db.dispose()
+    except JourneyNotReady as exc:
+        problems = "; ".join(p.message for p in exc.problems[:5])
+        more = f" (and {len(exc.problems) - 5} more)" if len(exc.problems) > 5 else ""
+        raise DraftNotReady(f"“{journey.name}” cannot run yet: {problems}{more}. Fix "
+                            f"{'it' if len(exc.problems) == 1 else 'them'} (see the Problems list) and "
+                            "run the test again", exc.journey, list(exc.problems)) from None
+    except StoreError as exc:
+        raise TestRunError(f"the test run's temporary database failed: {exc}") from None
 
 
 def _contact(script: TestScript, live_db: Engine | None) -> ContactView:
@@ -124,6 +137,7 @@ def _run(db: Engine, journey: Journey, script: TestScript, contact: ContactView,
     journey_id = install_journey(db, journey, at)
     clock = VirtualClock(at)
     engine = JourneyEngine(db, clock, RecordingChannel(), batch_size=100)
+    engine.templates = engine.stepper.templates = _TEMPLATES
     actions: list[ContactAction] = []
     fixed: list[EventIn] = []
     if event_mode:

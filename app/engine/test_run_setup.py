@@ -1,8 +1,7 @@
 """What a test run starts from: a throwaway database, the contact in it, the trigger event's properties.
 
-The throwaway database is a copy of an empty one made once per process (creating the schema takes
-most of a test run's time otherwise), in its own temporary folder, deleted afterwards. The live
-store is only ever read.
+The throwaway database is an SQLite file in a private temporary folder (removed when the process
+ends), emptied before and after each run. The live store is only ever read.
 """
 from __future__ import annotations
 
@@ -12,40 +11,79 @@ import tempfile
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from app.store.app_settings import business_timezone
 from app.store.db import open_database
-from app.store.tables import contact_channels, contact_tags, contacts, events
+from app.store.sql import write_transaction
+from app.store.tables import contact_channels, contact_tags, contacts, events, metadata
 
 from .context import CHANNELS, ContactView, load_contacts
 
 _lock = threading.Lock()
-_empty: Path | None = None
+_folder: Path | None = None
+_idle: list[Engine] = []
+_made = 0
+KEEP = 2        # idle throwaway databases kept for the next test runs
 
 
-def _empty_database() -> Path:
-    """An empty database at the current schema, made once per process (and removed at exit)."""
-    global _empty
+def _new_database() -> Engine:
+    global _folder, _made
     with _lock:
-        if _empty is None or not _empty.exists():
-            folder = Path(tempfile.mkdtemp(prefix="journeys-test-run-schema-"))
-            atexit.register(shutil.rmtree, folder, True)
-            path = folder / "empty.sqlite3"
-            open_database(str(path)).dispose()
-            _empty = path
-        return _empty
-
-
-def throwaway_database(folder: Path) -> Engine:
-    """A new empty database in `folder` (a copy of the one made once per process)."""
-    path = folder / "test-run.sqlite3"
-    shutil.copyfile(_empty_database(), path)
-    path.chmod(0o600)
+        if _folder is None or not _folder.exists():
+            _folder = Path(tempfile.mkdtemp(prefix="journeys-test-run-"))
+            atexit.register(_close_all, _folder)
+        _made += 1
+        path = _folder / f"test-run-{_made}.sqlite3"
     return open_database(str(path))
+
+
+def _close_all(folder: Path) -> None:
+    with _lock:
+        for db in _idle:
+            db.dispose()
+        _idle.clear()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _wipe(db: Engine) -> None:
+    """Empties every table but the schema's version (children first)."""
+    with write_transaction(db) as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@contextmanager
+def throwaway_database() -> Iterator[Engine]:
+    """An empty SQLite database for one test run, in a private temporary folder removed at exit.
+
+    Emptied and kept for the next run rather than made anew each time: a new database costs the schema
+    check and every SQL statement's compilation again (the engine caches them per database engine),
+    which is most of a test run's time. One database serves one run at a time; runs at once get their own."""
+    with _lock:
+        db = _idle.pop() if _idle else None
+    if db is None:
+        db = _new_database()
+    try:
+        _wipe(db)
+        yield db
+    except BaseException:
+        db.dispose()
+        raise
+    try:
+        _wipe(db)               # nothing of the contact stays behind on the disk
+    except Exception:           # noqa: BLE001 - a database that cannot be emptied is not used again
+        db.dispose()
+        return
+    with _lock:
+        if len(_idle) < KEEP:
+            _idle.append(db)
+            return
+    db.dispose()
 
 
 def live_contact(live_db: Engine | None, contact_id: str) -> ContactView:

@@ -7,7 +7,7 @@ followed (from one step to the next, through the outcome a branch took).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -49,13 +49,13 @@ def build_story(db: Engine, journey: Journey, journey_id: str, contact: ContactV
                                 .order_by(runs.c.id.desc()).limit(1)).first()
     entries: list[tuple[tuple[Any, ...], StoryEntry]] = []
 
-    def stamp(at: datetime) -> dict[str, str]:
-        return {"local": when(at, zone), "business": when(at, business_zone)}
+    def stamp(entry: StoryEntry) -> StoryEntry:
+        """The entry with its time said in the contact's zone and the business's."""
+        return replace(entry, local=when(entry.at, zone), business=when(entry.at, business_zone))
 
     for order, action in enumerate(actions):
         if action.at is not None:
-            entries.append(((action.at, 0, order), StoryEntry(action.at, None, "contact", action.words,
-                                                              **stamp(action.at))))
+            entries.append(((action.at, 0, order), stamp(StoryEntry(action.at, None, "contact", action.words))))
     for order, row in enumerate(rows):
         node = journey.nodes.get(row["node_id"]) if row["node_id"] else None
         detail = row["detail"] or {}
@@ -71,15 +71,15 @@ def build_story(db: Engine, journey: Journey, journey_id: str, contact: ContactV
                     words += f" “{found.subject}”"
                 words += f" to {found.recipient}"
         until = _instant(detail.get("until")) if row["action"] in ("waited", "deferred") else None
-        entries.append(((row["at"], 1, order), StoryEntry(
+        entries.append(((row["at"], 1, order), stamp(StoryEntry(
             row["at"], row["node_id"], row["action"], words, outcome=row["outcome"], reason=row["reason"],
-            until=until, message=message, **stamp(row["at"]))))
+            until=until, message=message))))
     entries.sort(key=lambda item: item[0])
     story = [e for _, e in entries]
     last = max([e.at for e in story], default=start)
     for action in actions:
         if action.at is None:
-            story.append(StoryEntry(last, None, "contact", action.words, **stamp(last)))
+            story.append(stamp(StoryEntry(last, None, "contact", action.words)))
     reached, taken = _path(journey, rows)
     return TestRun(journey_id=journey.id, entries=story, reached=reached, taken=taken,
                    end=_end(journey, last_run, rows, start, end), contact_zone=zone.key, business_zone=business_zone,
