@@ -117,15 +117,38 @@ def _contact_file(path: str):
 
 
 def _live_db(url: str | None, needed: bool) -> Any:
-    """The store, read only: named (--db, $JOURNEYS_DB), or the app's own file when it exists or the
-    contact is named by id. None when there is none (a test needs no store)."""
-    from app.store.db import default_database_url
+    """The store, opened to be read only and never written, not even upgraded: the one named (--db,
+    $JOURNEYS_DB) or the app's own. None when there is none and the contact is a file (a test then
+    needs no store: the business's time zone is UTC). CommandError when the contact is named by id and
+    no store at this app's schema holds it."""
+    from sqlalchemy.engine import make_url
 
-    if url or os.environ.get("JOURNEYS_DB") or needed:
-        return _open_engine(url, write=False)
-    default = default_database_url()
-    path = Path(default.removeprefix("sqlite:///")) if default.startswith("sqlite:///") else None
-    return _open_engine(url, write=False) if path is not None and path.is_file() else None
+    from app.store.db import open_database, resolve_database_url
+    from app.store.errors import StoreError
+    from app.store.migrate import schema_state
+
+    resolved = resolve_database_url(url)
+    parsed = make_url(resolved) if "://" in resolved else None
+    database = parsed.database if parsed is not None and parsed.get_backend_name() == "sqlite" else None
+    if database and database != ":memory:" and not Path(database).is_file():
+        if needed:
+            raise CommandError(f"no store at {database}: a contact named by id is read from a store; give "
+                               "--db URL, or describe the contact in a file (--contact FILE.json)")
+        return None
+    try:
+        db = open_database(url, migrate=False, write=False)
+        state = schema_state(db)
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+    if state != "current":
+        db.dispose()
+        if needed:
+            raise CommandError("the store was written by another version of Journey Studio and a test run never "
+                               "changes it: open it once with the app (or `journeys list`), then test again")
+        print("journeys test-run: the store is at another schema version and is left alone; contacts without a "
+              "time zone use UTC", file=sys.stderr)
+        return None
+    return db
 
 
 def cmd_test_run(args: argparse.Namespace) -> int:

@@ -96,3 +96,27 @@ def test_a_journey_with_errors_lists_them_and_exits_1(tmp_path):
                       db=tmp_path / "live.sqlite3")
     assert result.returncode == 1
     assert "Subject is empty" in result.stdout and "not tested" in result.stderr
+
+
+def test_a_store_that_does_not_exist_is_not_created(tmp_path):
+    gone = tmp_path / "nowhere" / "live.sqlite3"
+    by_file = journeys("test-run", CART, "--contact", _emma(tmp_path), "--event", EVENT, db=gone)
+    assert by_file.returncode == 0, by_file.stderr
+    by_id = journeys("test-run", CART, "--contact", "c1", "--event", EVENT, db=gone)
+    assert by_id.returncode == 2 and "no store at" in by_id.stderr
+    assert not gone.exists() and not gone.parent.exists()
+
+
+def test_an_older_store_is_not_upgraded(tmp_path):
+    import sqlite3
+
+    db = tmp_path / "old.sqlite3"
+    assert journeys("list", db=db).returncode == 0
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0001'")
+    conn.close()        # the last connection to close folds the write-ahead log into the file
+    before = db.read_bytes()
+    result = journeys("test-run", CART, "--contact", "c1", "--event", EVENT, db=db)
+    assert result.returncode == 2 and "never changes it" in result.stderr
+    assert db.read_bytes() == before

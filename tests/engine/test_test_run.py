@@ -261,3 +261,27 @@ def test_bad_then_says_what_and_the_accepted_forms(text, says):
     with pytest.raises(TestRunError, match=says) as caught:
         parse_then(text)
     assert repr(text) in str(caught.value)
+
+
+def test_a_live_store_on_any_database_is_only_read(any_url):
+    from sqlalchemy import func, select
+
+    from app.store.tables import contacts, events, messages, run_log, runs
+
+    live = open_database(any_url)
+    rows, _ = parse_contacts(LIVE_CSV)
+    import_contacts(live, rows, MORNING - timedelta(days=30))
+    set_business_timezone(live, "America/Chicago")
+
+    def counts():
+        with live.connect() as conn:
+            return [conn.execute(select(func.count()).select_from(t)).scalar() for t in
+                    (contacts, events, messages, run_log, runs)]
+
+    before = counts()
+    result = run_test(CART, TestScript(TestContact(), "cart_abandoned", MORNING, then=(parse_then("nothing"),),
+                                       live_contact_id="c1"), live_db=live)
+    assert counts() == before
+    assert result.business_zone == "America/Chicago" and result.contact_zone == "Europe/Paris"
+    assert [e.message.recipient for e in result.entries if e.message] == ["lucas@example.com", "+33612345678"]
+    live.dispose()
