@@ -42,10 +42,12 @@ class TestContact:
 class Then:
     """What the contact does after the trigger.
 
-    `action`: opened | clicked | replied (the latest message sent on `channel`, email when None) |
+    `action`: opened | clicked | replied | delivered (a message sent on `channel`, email when None) |
     ordered (an order_placed event for `amount`) | unsubscribed (from `channel`, every channel when None) |
-    nothing | any other event type. `after` counts from the latest message sent before it for opened,
-    clicked and replied ("opens the email 2 hours later"), from the trigger event for the rest
+    nothing | any other event type. `after` counts from when the message was sent for opened, clicked,
+    replied and delivered ("opens the email 2 hours later"): each answers the first message on its
+    channel that no earlier action of the same kind answered (two opens: the first email, then the
+    second; an open and a click: the same email). For the rest it counts from the trigger event
     ("orders 3 days later")."""
 
     action: str
@@ -161,8 +163,12 @@ def parse_then(text: str) -> Then:
     if action in ("ordered", "order_placed"):
         if value is None:
             return Then("ordered", after)
+        if re.fullmatch(r"\d+,\d{1,2}", value):             # a decimal comma: 40,00
+            value = value.replace(",", ".")
+        elif re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", value):  # thousands: 1,250.00
+            value = value.replace(",", "")
         try:
-            amount_value = Decimal(value.replace(",", ""))
+            amount_value = Decimal(value)
         except InvalidOperation:
             raise TestRunError(f"{text!r}: {value!r} is not an amount; write it like \"ordered@+3d:40.00\"") from None
         if not amount_value.is_finite() or amount_value < 0 or amount_value > Decimal("999999999999"):

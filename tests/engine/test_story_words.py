@@ -106,3 +106,34 @@ def test_every_reason_the_engine_logs_has_words_in_the_story():
             words = step_words(action, reason=reason, outcome="no")
             assert "_" not in words, (action, reason, words)
         assert reason in REASON_WORDS, reason
+
+
+def test_the_engine_logs_why_for_live_runs_too(tmp_path):
+    """The reasons the story tells come from the run log every run writes (the simulator: the real engine)."""
+    from sqlalchemy import select
+
+    from app.engine.importers import parse_contacts
+    from app.engine.ingest import EventIn
+    from app.engine.simulator import simulate
+    from app.examples import load_example
+    from app.store.db import open_database
+    from app.store.tables import run_log
+
+    rows, _ = parse_contacts("id,email,phone,timezone,subscribed,unsubscribed\n"
+                             "c1,a@example.com,+15550000001,Europe/Berlin,email,sms\n")
+    evening = datetime(2026, 12, 1, 19, 30, tzinfo=timezone.utc)
+    url = str(tmp_path / "sim.sqlite3")
+    simulate(load_example("cart_abandonment"), rows, [EventIn("c1", "cart_abandoned", evening, {"cart_url": "u"})],
+             db_url=url)
+    db = open_database(url)
+    with db.connect() as conn:
+        logged = {r.action: r for r in conn.execute(select(run_log))}
+    db.dispose()
+    deferred, branched, skipped = logged["deferred"], logged["branched"], logged["skipped"]
+    assert deferred.detail["zone"] == "Europe/Berlin" and deferred.reason == "quiet_hours"
+    assert step_words("deferred", reason=deferred.reason, detail=deferred.detail, at=deferred.at) == \
+        "Deferred: quiet hours until 08:00 Wed"
+    assert branched.outcome == "no" and branched.detail["status"] == "opened"
+    assert branched.detail["window"] == {"amount": 24, "unit": "hours"} and "until" in branched.detail
+    assert step_words("branched", outcome="no", detail=branched.detail) == "No: not opened within 24 hours"
+    assert step_words("skipped", reason=skipped.reason, detail=skipped.detail) == "Skipped: opted out of SMS"

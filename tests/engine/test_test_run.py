@@ -242,6 +242,9 @@ def test_a_live_contact_is_copied_and_the_live_store_never_written(tmp_path):
     ("delivered@+1m:SMS", Then("delivered", timedelta(minutes=1), channel="sms")),
     ("ordered@+3d:40.00", Then("ordered", timedelta(days=3), amount=Decimal("40.00"))),
     ("ordered@3d", Then("ordered", timedelta(days=3))),
+    ("ordered@+1d:40,50", Then("ordered", timedelta(days=1), amount=Decimal("40.50"))),
+    ("ordered@+1d:1,250.00", Then("ordered", timedelta(days=1), amount=Decimal("1250.00"))),
+    ("opened@+1.5h", Then("opened", timedelta(minutes=90))),
     ("unsubscribed@+1d", Then("unsubscribed", timedelta(days=1))),
     ("unsubscribed@+1d:sms", Then("unsubscribed", timedelta(days=1), channel="sms")),
     ("subscribed@+1w", Then("subscribed", timedelta(weeks=1))),
@@ -254,7 +257,7 @@ def test_then_forms(text, expected):
 @pytest.mark.parametrize("text, says", [
     ("", "is not a contact action"), ("opened", "says what but not when"), ("opened@+2x", "is not a contact action"),
     ("opened@+2h:fax", "is not a channel"), ("opened@+1h:sms", "SMS reports neither opens nor clicks"),
-    ("ordered@+1d:forty", "is not an amount"), ("ordered@+1d:-5", "is not an order amount"),
+    ("ordered@+1d:forty", "is not an amount"), ("ordered@+1d:4,0000", "is not an amount"), ("ordered@+1d:-5", "is not an order amount"),
     ("nothing@+1h", "takes no time"), ("opened@+9999d", "too far ahead"), ("Dance!@+1h", "is not a contact action"),
 ])
 def test_bad_then_says_what_and_the_accepted_forms(text, says):
