@@ -222,7 +222,7 @@ def story_text(run: TestRun) -> str:
     width = max((len(e.local) for e in run.entries), default=0)
     for e in run.entries:
         when = e.local.ljust(width) + ("" if same_zone else f"  ({e.business})")
-        step = run.titles.get(e.node_id or "", "") if e.node_id else "contact"
-        lines.append(f"{when}  {step + ':' if step else ''} {e.words}".replace("  ", "  ", 1))
+        step = run.titles.get(e.node_id, "") if e.node_id else ("contact" if e.action == "contact" else "journey")
+        lines.append(f"{when}  {step + ': ' if step else ''}{e.words}")
     lines.append(f"End: {run.end}")
     return "\n".join(lines)

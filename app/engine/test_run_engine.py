@@ -34,6 +34,7 @@ from .runs import Batch, active_runs_of
 from .simulator import VirtualLoop, install_journey
 from .story import event_words, money
 from .templating import TemplateCache
+from .timeutil import valid_zone
 from .test_run import MESSAGE_ACTIONS, MAX_SPAN, TestContact, TestRun, TestRunError, TestScript, Then
 from .test_run_setup import (latest_event_properties, live_business_zone, live_contact, store_contact,
                              throwaway_database)
@@ -118,6 +119,9 @@ def described(c: TestContact) -> ContactView:
     fields = {"id": c.id, "email": c.email or None, "phone": c.phone or None, "first_name": c.first_name or None,
               "last_name": c.last_name or None, "timezone": c.timezone or None, "lifetime_spend": 0.0,
               "order_count": 0, "last_order_at": None}
+    if c.timezone and not valid_zone(c.timezone):
+        raise TestRunError(f"time zone {c.timezone!r} is not an IANA time zone name such as Europe/Berlin; "
+                           "leave it empty for the business's")
     bad = {ch: s for ch, s in c.consent.items() if s not in ("subscribed", "unsubscribed", "unknown")}
     if bad:
         raise TestRunError(f"consent {bad!r}: each channel is subscribed, unsubscribed or unknown")

@@ -288,3 +288,26 @@ def test_a_live_store_on_any_database_is_only_read(any_url):
     assert result.business_zone == "America/Chicago" and result.contact_zone == "Europe/Paris"
     assert [e.message.recipient for e in result.entries if e.message] == ["lucas@example.com", "+33612345678"]
     live.dispose()
+
+
+def test_a_contact_the_trigger_leaves_out_did_not_enter():
+    journey = load_example("cart_abandonment")
+    journey.trigger().config["audience"]["exclude_tags"] = ["staff"]
+    result = run_test(journey, TestScript(emma(tags=("staff",)), "cart_abandoned", MORNING))
+    assert result.end.startswith("did not enter") and result.reached == [] and result.taken == []
+    assert [e.action for e in result.entries] == ["contact"]
+    assert story_text(result).splitlines()[-1].startswith("End: did not enter")
+
+
+def test_a_described_contact_with_a_bad_zone_or_consent_is_refused():
+    with pytest.raises(TestRunError, match="'Mars/Base' is not an IANA time zone"):
+        run(contact=emma(timezone="Mars/Base"))
+    with pytest.raises(TestRunError, match="subscribed, unsubscribed or unknown"):
+        run(contact=emma(consent={"email": "yes"}))
+
+
+def test_the_text_story_names_each_step_and_both_zones():
+    text = story_text(run("opened@+2h", contact=emma(timezone="Asia/Tokyo")))
+    assert text.splitlines()[0] == "Times: the contact's (Asia/Tokyo), then the business's (UTC)"
+    assert "Mon 2 Mar 20:00  (Mon 2 Mar 11:00)  Cart reminder email: Sent the email" in text
+    assert "contact: Opened the email" in text
