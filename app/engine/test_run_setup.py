@@ -25,6 +25,7 @@ from app.store.tables import contact_channels, contact_tags, contacts, events, m
 from .context import CHANNELS, ContactView, load_contacts
 
 _lock = threading.Lock()
+_create_lock = threading.Lock()
 _folder: Path | None = None
 _idle: list[Engine] = []
 _made = 0
@@ -32,14 +33,22 @@ KEEP = 2        # idle throwaway databases kept for the next test runs
 
 
 def _new_database() -> Engine:
+    """A new empty database: a copy of the empty one made once per process. Made under a lock:
+    Alembic, which makes the first, keeps its state in module globals (two threads at once clash)."""
     global _folder, _made
-    with _lock:
-        if _folder is None or not _folder.exists():
-            _folder = Path(tempfile.mkdtemp(prefix="journeys-test-run-"))
-            atexit.register(_close_all, _folder)
-        _made += 1
-        path = _folder / f"test-run-{_made}.sqlite3"
-    return open_database(str(path))
+    with _create_lock:
+        with _lock:
+            if _folder is None or not _folder.exists():
+                _folder = Path(tempfile.mkdtemp(prefix="journeys-test-run-"))
+                atexit.register(_close_all, _folder)
+            _made += 1
+            folder, path = _folder, _folder / f"test-run-{_made}.sqlite3"
+        empty = folder / "empty.sqlite3"
+        if not empty.exists():
+            open_database(str(empty)).dispose()
+        shutil.copyfile(empty, path)
+        path.chmod(0o600)
+        return open_database(str(path))
 
 
 def _close_all(folder: Path) -> None:

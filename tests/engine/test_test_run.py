@@ -311,3 +311,24 @@ def test_the_text_story_names_each_step_and_both_zones():
     assert text.splitlines()[0] == "Times: the contact's (Asia/Tokyo), then the business's (UTC)"
     assert "Mon 2 Mar 20:00  (Mon 2 Mar 11:00)  Cart reminder email: Sent the email" in text
     assert "contact: Opened the email" in text
+
+
+def test_test_runs_on_several_threads_at_once_each_get_their_own_database():
+    import threading
+
+    ends: list[str] = []
+    failures: list[BaseException] = []
+
+    def one(then: str) -> None:
+        try:
+            ends.append(run(then).end)
+        except BaseException as exc:      # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=one, args=(t,)) for t in ("opened@+2h", "ordered@+1d:40", "nothing")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures, failures
+    assert sorted(ends) == ["completed", "completed", "exited: exit condition met (order placed)"]
