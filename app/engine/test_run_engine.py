@@ -146,8 +146,9 @@ def _run(db: Engine, journey: Journey, script: TestScript, contact: ContactView,
     fixed: list[EventIn] = []
     if event_mode:
         fixed.append(EventIn(contact.id, script.event_type, at, properties, id="test-run:trigger"))
-    actions.append(ContactAction(at, f"{event_words(script.event_type).capitalize()} (the trigger)",
-                                 script.event_type))
+    trigger = journey.trigger()
+    started_by = event_words(script.event_type) if event_mode or trigger is None else trigger.title
+    actions.append(ContactAction(at, f"{started_by[:1].upper()}{started_by[1:]} (the trigger)", script.event_type))
     pending: list[_Pending] = []
     end = at + MAX_SPAN
     for index, then in enumerate(script.then):
@@ -241,10 +242,10 @@ def _after_words(after: timedelta) -> str:
 def _then_words(then: Then) -> str:
     later = f", {_after_words(then.after)} after the trigger" if then.after else ", at the trigger"
     if then.action == "ordered":
-        return f"Places an order{' for ' + money(then.amount) if then.amount is not None else ''}{later}"
+        return f"Placed an order{' for ' + money(then.amount) if then.amount is not None else ''}{later}"
     if then.action == "unsubscribed":
         where = f"from {_CHANNEL_WORDS.get(then.channel or '', then.channel)}" if then.channel else "from every channel"
-        return f"Unsubscribes {where}{later}"
+        return f"Unsubscribed {where}{later}"
     return f"{event_words(then.action).capitalize()}{later}"
 
 

@@ -159,7 +159,7 @@ def test_a_second_cart_restarts_the_journey_and_says_so():
 def test_unsubscribing_from_everything_exits():
     result = run("unsubscribed@+2h")
     assert result.end == "exited: opted out of every channel"
-    assert "Unsubscribes from every channel, 2 hours after the trigger" in lines(result, "contact")
+    assert "Unsubscribed from every channel, 2 hours after the trigger" in lines(result, "contact")
 
 
 def test_a_wait_longer_than_the_test_horizon_is_still_waiting():
@@ -191,6 +191,7 @@ def test_time_based_and_spend_triggers_enter_at_the_given_time():
         result = run_test(journey, TestScript(emma(), "trigger", MORNING))
         assert result.entries and lines(result, "entered"), stem
         assert result.reached[0] == journey.trigger().id
+        assert result.entries[0].words == f"{journey.trigger().title} (the trigger)"
 
 
 def test_every_example_runs(tmp_path):
