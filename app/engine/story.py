@@ -145,6 +145,13 @@ def step_words(action: str, *, outcome: str | None = None, reason: str | None = 
     return action.replace("_", " ").capitalize() + (f": {in_words(reason)}" if reason else "")
 
 
+def row_words(row: Mapping[str, Any], node: Node | None = None, zone: ZoneInfo | str | None = None) -> str:
+    """`step_words` for a run-log row as read (a mapping with action, outcome, reason, detail, at and
+    revenue: `row._mapping` of a `select(run_log)`)."""
+    return step_words(str(row["action"]), outcome=row.get("outcome"), reason=row.get("reason"),
+                      detail=row.get("detail"), node=node, zone=zone, at=row.get("at"), revenue=row.get("revenue"))
+
+
 def _skip_words(reason: str | None, channel: str, d: Mapping[str, Any]) -> str:
     on = f" {channel}" if channel else ""
     if reason == "unsubscribed":

@@ -137,3 +137,11 @@ def test_the_engine_logs_why_for_live_runs_too(tmp_path):
     assert branched.detail["window"] == {"amount": 24, "unit": "hours"} and "until" in branched.detail
     assert step_words("branched", outcome="no", detail=branched.detail) == "No: not opened within 24 hours"
     assert step_words("skipped", reason=skipped.reason, detail=skipped.detail) == "Skipped: opted out of SMS"
+
+
+def test_a_row_as_read_is_said_the_same():
+    from app.engine.story import row_words
+
+    row = {"action": "deferred", "outcome": None, "reason": "quiet_hours", "at": AT, "revenue": None,
+           "detail": {"until": "2026-12-02T07:00:00Z", "zone": "Europe/Berlin"}}
+    assert row_words(row) == "Deferred: quiet hours until 08:00 Wed"
