@@ -152,6 +152,7 @@ def _live_db(url: str | None, needed: bool) -> Any:
 
 
 def cmd_test_run(args: argparse.Namespace) -> int:
+    """Prints the story; returns 0, or PROBLEMS (1) when the journey has errors; CommandError (2) for bad input."""
     from app.engine.test_run import TestContact, TestRunError, TestScript, parse_then, run_test, story_text
     from app.engine.test_run_engine import DraftNotReady
     from app.journey.fileformat import JourneyFileError, load

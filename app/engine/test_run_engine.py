@@ -76,6 +76,7 @@ class _Pending:
 
 
 def run_script(journey: Journey, script: TestScript, live_db: Engine | None) -> TestRun:
+    """`run_test` without the clock around it. Raises TestRunError (DraftNotReady for a draft with errors)."""
     contact = _contact(script, live_db)
     trigger = journey.trigger()
     if trigger is None:

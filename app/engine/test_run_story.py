@@ -37,6 +37,9 @@ class ContactAction:
 
 def build_story(db: Engine, journey: Journey, journey_id: str, contact: ContactView, actions: list[ContactAction],
                 business: str, start: datetime, end: datetime) -> TestRun:
+    """The TestRun of `contact` from the throwaway database `db` after the run: the run log in words
+    with the script's `actions` among it (at equal times the contact's action first: the engine reacts
+    to it), the path, and how it ended (`end`: how far the test looked, for "still waiting")."""
     own = journey_timezone(journey.settings, ((n.kind, n.config) for n in journey.nodes.values()))
     zone = contact_zone(contact.timezone, own, business)
     business_zone = business or "UTC"
