@@ -203,6 +203,7 @@ class TestRunPanel(QWidget):
         try:
             script = build_script(self.contact, self.trigger, self.script.script(), self.window_.business_zone())
         except TestRunError as exc:
+            self._unlight()
             self._say(str(exc), "bad")
             return
         journey = from_document(to_document(editor.journey), "the journey on the canvas")    # the worker's own copy
@@ -240,6 +241,7 @@ class TestRunPanel(QWidget):
         if ticket != self._ticket:
             return
         self.running = False
+        self._unlight()
         if isinstance(exc, TestRunError):
             self._say(f"Cannot run the test: {exc}", "bad")
         elif isinstance(exc, NotImplementedError):
@@ -248,6 +250,13 @@ class TestRunPanel(QWidget):
             log.error("test run failed", exc_info=exc)
             self._say(f"The test run failed (a bug; the log file has the details): {type(exc).__name__}: {exc}",
                       "bad")
+
+    def _unlight(self) -> None:
+        """The path shown before no longer matches what was asked: unlit rather than misleading."""
+        self.last = None
+        if self.editor is not None:
+            self.editor.lighting.clear()
+        self.story.show_run(None, None)
 
     def _say(self, text: str, tone: str) -> None:
         c = path_colours()
@@ -302,12 +311,15 @@ def install_test_run(window: "MainWindow") -> TestRunPanel:
     for menu_action in window.menuBar().actions():
         menu = menu_action.menu()
         if isinstance(menu, QMenu) and menu_action.text().replace("&", "") == "Journey":
-            first = menu.actions()[0] if menu.actions() else None
-            menu.insertAction(first, action)
-            menu.insertSeparator(first)
+            if menu.actions():
+                first = menu.actions()[0]
+                menu.insertAction(first, action)
+                menu.insertSeparator(first)
+            else:
+                menu.addAction(action)
     toolbar = window.findChild(QToolBar, "mainToolbar")
     activate = window.actions_.get("activate")
-    if toolbar is not None:
+    if toolbar is not None and activate is not None:
         toolbar.insertAction(activate, action)
         toolbar.insertSeparator(activate)
 

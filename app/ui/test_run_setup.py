@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from PySide6.QtCore import QDateTime, Qt, QTimer, Signal
+from PySide6.QtCore import QDate, QDateTime, QTime, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDateTimeEdit, QFormLayout, QHBoxLayout, QLabel,
                                QLineEdit, QListWidget, QListWidgetItem, QPushButton, QStackedWidget, QVBoxLayout,
                                QWidget)
@@ -207,31 +207,31 @@ class TriggerChooser(QWidget):
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         form.setVerticalSpacing(4)
-        self.event = QComboBox()
-        self.event.setObjectName("testEvent")
+        self.event_type = QComboBox()
+        self.event_type.setObjectName("testEvent")
         for value, label in EVENT_LABELS.items():
-            self.event.addItem(label, value)
+            self.event_type.addItem(label, value)
         self.at = QDateTimeEdit()
         self.at.setObjectName("testAt")
         self.at.setCalendarPopup(True)
         self.at.setDisplayFormat("ddd d MMM yyyy  HH:mm")
         start = datetime.now().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-        self.at.setDateTime(QDateTime(start))
+        self.at.setDateTime(QDateTime(QDate(start.year, start.month, start.day), QTime(start.hour, 0)))
         self.zone_note = QLabel()
         self.zone_note.setObjectName("help")
-        form.addRow("Event", self.event)
+        form.addRow("Event", self.event_type)
         form.addRow("At", _beside(self.at, self.zone_note))
-        self.event.currentIndexChanged.connect(lambda _i: self.changed.emit())
+        self.event_type.currentIndexChanged.connect(lambda _i: self.changed.emit())
         self.at.dateTimeChanged.connect(lambda _d: self.changed.emit())
 
     def set_event(self, event_type: str) -> None:
         if not event_type:
             return
-        index = self.event.findData(event_type)
+        index = self.event_type.findData(event_type)
         if index < 0:
-            self.event.addItem(event_type.replace("_", " "), event_type)
-            index = self.event.count() - 1
-        self.event.setCurrentIndex(index)
+            self.event_type.addItem(event_type.replace("_", " "), event_type)
+            index = self.event_type.count() - 1
+        self.event_type.setCurrentIndex(index)
 
     def when(self, zone: str) -> datetime:
         """The chosen time as an aware datetime in `zone` (an IANA name)."""
@@ -246,5 +246,5 @@ def build_script(contact: ContactChooser, trigger: TriggerChooser, thens: tuple[
     Raises TestRunError when no contact is chosen."""
     person, live_id = contact.contact()
     zone = contact.zone_name() or business_zone or "UTC"
-    return TestScript(contact=person, event_type=str(trigger.event.currentData()), at=trigger.when(zone),
+    return TestScript(contact=person, event_type=str(trigger.event_type.currentData()), at=trigger.when(zone),
                       then=thens, live_contact_id=live_id)

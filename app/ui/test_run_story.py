@@ -136,8 +136,8 @@ class StoryList(QTreeWidget):
 
     def lines(self) -> list[str]:
         """Each line as shown ("Tue 1 Dec 09:00 | Cart reminder email | Sent email …"), for tests."""
-        return [" | ".join(self.topLevelItem(i).text(c) for c in (TIME, STEP, WORDS))
-                for i in range(self.topLevelItemCount())]
+        items = [self.topLevelItem(i) for i in range(self.topLevelItemCount())]
+        return [" | ".join(item.text(c) for c in (TIME, STEP, WORDS)) for item in items if item is not None]
 
     def _clicked(self, item: QTreeWidgetItem, column: int) -> None:
         entry = self.entry(int(item.data(0, _ROW)))
