@@ -115,7 +115,7 @@ class PathBadge(QGraphicsItem):
         # Zoomed out (the whole journey in view) the two small lines are unreadable: one line in a large
         # font takes their place, the most telling one (what happened, else when).
         m = f.headline_metrics
-        self._headline = m.elidedText(mark.note or mark.when, Qt.TextElideMode.ElideRight, inner)
+        self._headline = m.elidedText(mark.note or mark.when.split(" · ")[0], Qt.TextElideMode.ElideRight, inner)
         self._headline_pill = QRectF(0, CARD_H + STATS_GAP + 2, m.horizontalAdvance(self._headline) + 2 * _BADGE_PAD + 4,
                                      m.height() + 2 * 3)
         self._bounds = QRectF(-12, -14, CARD_W + 24, CARD_H + 14).united(self._pill.adjusted(-2, -2, 2, 2)) \

@@ -21,7 +21,7 @@ from app.canvas.editor import CanvasEditor
 from app.canvas.lighting import path_colours
 from app.canvas.style import theme
 from app.engine.test_run import TestRun, TestRunError, run_test
-from app.journey.fileformat import from_document, to_document
+from app.journey.fileformat import JourneyFileError, from_document, to_document
 
 from .background import Background, background
 from .icons import ui_icon
@@ -206,7 +206,12 @@ class TestRunPanel(QWidget):
             self._unlight()
             self._say(str(exc), "bad")
             return
-        journey = from_document(to_document(editor.journey), "the journey on the canvas")    # the worker's own copy
+        try:        # the worker's own copy: later edits on the canvas do not reach it
+            journey = from_document(to_document(editor.journey), "the journey on the canvas")
+        except JourneyFileError as exc:
+            self._unlight()
+            self._say(f"Cannot run the test: {exc}", "bad")
+            return
         self.live = True
         self._ticket += 1
         ticket, engine = self._ticket, self.window_.store.engine
@@ -232,6 +237,7 @@ class TestRunPanel(QWidget):
         self.last = run
         self.clear_button.setEnabled(True)
         editor.lighting.show(run)
+        self._show_banner(editor, run)
         if first:           # the whole path in view; later re-runs keep the view the user chose
             editor.view.fit()
         self.story.show_run(run, editor.journey)
@@ -251,12 +257,37 @@ class TestRunPanel(QWidget):
             self._say(f"The test run failed (a bug; the log file has the details): {type(exc).__name__}: {exc}",
                       "bad")
 
+    def _show_banner(self, editor: CanvasEditor, run: TestRun) -> None:
+        """A pill at the top left of the canvas says the canvas shows a test, not the live journey."""
+        banner = editor.view.findChild(QLabel, "testRunBanner")
+        if banner is None:
+            banner = QLabel(editor.view)
+            banner.setObjectName("testRunBanner")
+            path = path_colours().path
+            ink = "#0b2e2b" if theme().dark else "#ffffff"
+            banner.setStyleSheet(f"background: {path.name()}; color: {ink}; font-weight: 600; border-radius: 11px;"
+                                 " padding: 3px 12px;")
+            banner.move(14, 12)
+        who = self.contact.chosen_id() if self.contact.from_store() else self.contact.name.text().strip()
+        banner.setText(f"TEST RUN{' · ' + who if who else ''} · {len(run.reached)} of "
+                       f"{len(editor.journey.nodes)} steps reached · {run.end}")
+        banner.adjustSize()
+        banner.show()
+        banner.raise_()
+
     def _unlight(self) -> None:
         """The path shown before no longer matches what was asked: unlit rather than misleading."""
         self.last = None
         if self.editor is not None:
             self.editor.lighting.clear()
+            self._hide_banner(self.editor)
         self.story.show_run(None, None)
+
+    @staticmethod
+    def _hide_banner(editor: CanvasEditor) -> None:
+        banner = editor.view.findChild(QLabel, "testRunBanner")
+        if banner is not None:
+            banner.hide()
 
     def _say(self, text: str, tone: str) -> None:
         c = path_colours()
@@ -271,6 +302,7 @@ class TestRunPanel(QWidget):
         self.live, self.last, self.running = False, None, False
         if self.editor is not None:
             self.editor.lighting.clear()
+            self._hide_banner(self.editor)
         self.story.show_run(None, None)
         self.clear_button.setEnabled(False)
         self._say("Cleared. Run test again to light the path.", "info")

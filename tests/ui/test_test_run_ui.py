@@ -87,6 +87,8 @@ def test_the_cart_journey_where_the_contact_opens_the_email_lights_the_yes_branc
     assert _badge(window, EMAIL).texts()[1] == "Tue 1 Dec 11:00 · 12:00 business"
     assert "Yes: opened 2 h after it was sent" in "\n".join(panel.story.lines())
     assert panel.result.text().startswith("✓ Completed · 5 steps · 3 h of journey time")
+    banner = window.editor.view.findChild(type(panel.result), "testRunBanner")
+    assert banner.isVisible() and "5 of 6 steps reached" in banner.text()
 
 
 def test_the_contact_who_orders_on_day_2_exits_with_the_reason_shown(window, qtbot, monkeypatch):
@@ -143,6 +145,7 @@ def test_clearing_returns_the_canvas_to_normal_and_lighting_never_edits_the_jour
     assert editor.scene.item_for_node[EMAIL].stats_text() == strip
     assert "Test run" not in editor.scene.item_for_node[EMAIL].toolTip()
     assert panel.story.topLevelItemCount() == 0
+    assert not editor.view.findChild(type(panel.result), "testRunBanner").isVisible()
     assert to_document(editor.journey) == before and editor.doc.undo_stack.count() == undo_count
     # a second run lights again; closing the dock ends the test the same way
     panel.show_run(ordered_run())
