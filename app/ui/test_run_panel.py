@@ -13,7 +13,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QColor, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QColor, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QMainWindow, QMenu, QPushButton, QScrollArea,
                                QToolBar, QVBoxLayout, QWidget)
 
@@ -161,6 +161,8 @@ class TestRunPanel(QWidget):
         if editor is not None:
             editor.doc.changed.connect(self._journey_edited)
             self.trigger.set_event(trigger_event(editor.journey))
+            if self.dock is not None and self.dock.isVisible():
+                editor.minimap.set_wanted(False)
 
     def dock_shown(self, shown: bool) -> None:
         """Test mode: the minimap makes room for the lit path; closing the dock ends the test."""
@@ -265,8 +267,8 @@ class TestRunPanel(QWidget):
             banner.setObjectName("testRunBanner")
             path = path_colours().path
             ink = "#0b2e2b" if theme().dark else "#ffffff"
-            banner.setStyleSheet(f"background: {path.name()}; color: {ink}; font-weight: 600; border-radius: 11px;"
-                                 " padding: 3px 12px;")
+            banner.setStyleSheet(f"QLabel {{ background: {path.name()}; color: {ink}; font-weight: 600; border-radius: 11px;"
+                                 f" border: 1px solid {path.name()}; padding: 3px 12px; }}")
             banner.move(14, 12)
         who = self.contact.chosen_id() if self.contact.from_store() else self.contact.name.text().strip()
         banner.setText(f"TEST RUN{' · ' + who if who else ''} · {len(run.reached)} of "
@@ -321,10 +323,23 @@ class TestRunPanel(QWidget):
             open_message(self, entry.message)
 
 
+class TestRunDock(QDockWidget):
+    """The panel's dock; closing it (its × button) ends the test."""
+    __test__ = False
+
+    def __init__(self, panel: TestRunPanel, window: QMainWindow) -> None:
+        super().__init__("Test run — the journey on a virtual clock, nothing is sent", window)
+        self.panel = panel
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.panel.dock_shown(False)
+        super().closeEvent(event)
+
+
 def install_test_run(window: "MainWindow") -> TestRunPanel:
     """Adds Journey → Test run… (Ctrl+T, and a toolbar button before Activate) and its dock below the canvas."""
     panel = TestRunPanel(window)
-    dock = QDockWidget("Test run — the journey on a virtual clock, nothing is sent", window)
+    dock = TestRunDock(panel, window)
     dock.setObjectName("testRunDock")
     dock.setWidget(panel)
     dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable | QDockWidget.DockWidgetFeature.DockWidgetMovable)
@@ -332,7 +347,6 @@ def install_test_run(window: "MainWindow") -> TestRunPanel:
     window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
     dock.hide()
     panel.dock = dock
-    dock.visibilityChanged.connect(lambda shown: panel.dock_shown(shown and dock.isVisible()))
     action = QAction(ui_icon("test_run"), "Test run…", window)
     action.setShortcut(QKeySequence("Ctrl+T"))
     action.setToolTip("Test run (Ctrl+T): run the journey for one contact on a virtual clock and see the path")
@@ -374,5 +388,6 @@ def open_test_run(window: QMainWindow) -> TestRunPanel | None:
         return None
     panel.dock.show()
     panel.dock.raise_()
+    panel.dock_shown(True)
     panel.run_button.setFocus()
     return panel
