@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 from app.engine.test_run import StoryEntry, TestRun
 
 from .node_item import NodeItem
-from .style import CARD_H, CARD_W, LOD_FULL, LOD_TITLES, RADIUS, STATS_GAP, fonts, theme
+from .style import CARD_H, CARD_W, LOD_FULL, LOD_TITLES, RADIUS, STATS_GAP, fonts, theme, wrap_text
 
 if TYPE_CHECKING:
     from .scene import JourneyScene
@@ -108,8 +108,9 @@ class PathBadge(QGraphicsItem):
         width = CARD_W
         inner = width - 2 * _BADGE_PAD
         self._when = f.stats_metrics.elidedText(mark.when, Qt.TextElideMode.ElideRight, inner)
-        self._note = f.small_metrics.elidedText(mark.note, Qt.TextElideMode.ElideRight, inner)
-        lines = 1 + bool(self._note)
+        # The reason is the point of the badge: two lines before it is cut (the tooltip has all of it).
+        self._note = wrap_text(mark.note, f.small_metrics, inner, 2)
+        lines = 1 + len(self._note)
         height = lines * f.stats_metrics.lineSpacing() + 2 * _BADGE_PAD - 2
         self._pill = QRectF(0, CARD_H + STATS_GAP + 2, width, height)
         # Zoomed out (the whole journey in view) the two small lines are unreadable: one line in a large
@@ -129,7 +130,7 @@ class PathBadge(QGraphicsItem):
 
     def texts(self) -> list[str]:
         """The badge's text as drawn (for tests and accessibility)."""
-        return [str(self.mark.order), self._when] + ([self._note] if self._note else [])
+        return [str(self.mark.order), self._when] + ([" ".join(self._note)] if self._note else [])
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
@@ -170,10 +171,10 @@ class PathBadge(QGraphicsItem):
         painter.setFont(f.stats)
         painter.setPen(t.muted)
         painter.drawText(QPointF(_BADGE_PAD + 2, baseline), self._when)
-        if self._note:
-            painter.setFont(f.small)
-            painter.setPen(tone if self.mark.tone != "info" else t.text)
-            painter.drawText(QPointF(_BADGE_PAD + 2, baseline + spacing), self._note)
+        painter.setFont(f.small)
+        painter.setPen(tone if self.mark.tone != "info" else t.text)
+        for i, line in enumerate(self._note, 1):
+            painter.drawText(QPointF(_BADGE_PAD + 2, baseline + i * spacing), line)
 
 
 class PathLighting:

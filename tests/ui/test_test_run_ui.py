@@ -265,3 +265,56 @@ def test_the_real_test_run_lights_the_yes_branch(window, qtbot):
     lighting = window.editor.lighting
     assert lighting.state_of(STATUS) == "reached" and E_YES in lighting.lit_edges()
     assert E_NO not in lighting.lit_edges() and lighting.state_of(SMS) == "dimmed"
+
+
+def _with(run: TestRun, node_id: str, action: str, words: str, **kw: Any) -> TestRun:
+    last = run.entries[-1]
+    entry = StoryEntry(last.at, node_id, action, words, local=last.local, business=last.business, **kw)
+    return TestRun(run.journey_id, [*run.entries, entry], run.reached, run.taken, run.end, run.contact_zone,
+                   run.business_zone, run.elapsed)
+
+
+@pytest.mark.parametrize("action, words, kw, tone", [
+    ("exited", "Exited: an error at this step (ValueError: bad total)", {"reason": "error"}, "bad"),
+    ("failed", "Failed: the template cannot be rendered", {}, "bad"),
+    ("exited", "Exited: goal reached", {"reason": "goal"}, "info"),
+    ("exited", "Exited: unsubscribed from everything", {"reason": "unsubscribed"}, "info"),
+    ("skipped", "Skipped: no phone number", {"reason": "no_address"}, "warn"),
+    ("deferred", "Deferred: frequency cap until 14:00 Wed", {"reason": "frequency_cap"}, "warn"),
+])
+def test_an_exit_or_a_problem_at_a_step_is_shown_there_with_its_reason(window, qtbot, action, words, kw, tone):
+    panel = _panel(window, qtbot)
+    panel.show_run(_with(opened_run(), STATUS, action, words, **kw))
+    badge = _badge(window, STATUS)
+    assert words in badge.texts() and badge.mark.tone == tone
+    assert any(words in line for line in panel.story.lines())
+
+
+def test_a_no_branch_is_marked_apart_from_a_yes(window, qtbot):
+    panel = _panel(window, qtbot)
+    panel.show_run(skipped_run())
+    assert _badge(window, STATUS).mark.tone == "warn" and "No: no email was sent" in _badge(window, STATUS).texts()
+    panel.show_run(opened_run())
+    assert _badge(window, STATUS).mark.tone == "ok"
+
+
+def test_a_run_still_waiting_at_the_end_says_so(window, qtbot):
+    panel = _panel(window, qtbot)
+    run = ordered_run()
+    waiting = TestRun(run.journey_id, run.entries[:5], run.reached, run.taken,
+                      "still waiting at “Opened within 24 h?” after 365 days", run.contact_zone, run.business_zone)
+    panel.show_run(waiting)
+    assert "Still waiting at “Opened within 24 h?”" in panel.result.text()
+    assert _badge(window, STATUS).texts()[-1] == "Waits up to 24 h for the email to be opened"
+
+
+def test_a_step_added_while_the_path_is_lit_is_dimmed_and_no_edit_is_recorded_by_the_lighting(window, qtbot):
+    panel = _panel(window, qtbot)
+    panel.show_run(opened_run())
+    count = window.editor.doc.undo_stack.count()
+    new_id = window.editor.view.add_node("wait")
+    assert window.editor.doc.undo_stack.count() == count + 1          # the user's edit, nothing more
+    assert window.editor.lighting.state_of(new_id) == "dimmed"
+    assert window.editor.scene.item_for_node[new_id].opacity() == pytest.approx(DIM)
+    panel.clear()
+    assert window.editor.scene.item_for_node[new_id].opacity() == 1.0
