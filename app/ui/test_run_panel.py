@@ -148,10 +148,11 @@ class TestRunPanel(QWidget):
             return
         if self.editor is not None:
             try:
-                self.editor.doc.changed.disconnect(self._journey_edited)
+                self.editor.doc.changed.disconnect(self._edited)
             except (RuntimeError, TypeError):
                 pass           # the editor is being deleted
-        self.editor, self.last, self.live = editor, None, False
+        self.editor, self.last, self.live, self.running = editor, None, False, False
+        self._rerun.stop()
         self._ticket += 1      # an answer for the previous journey is dropped
         self.story.show_run(None, None)
         self.clear_button.setEnabled(False)
@@ -159,7 +160,7 @@ class TestRunPanel(QWidget):
         self.result.setStyleSheet("")
         self.run_button.setEnabled(editor is not None)
         if editor is not None:
-            editor.doc.changed.connect(self._journey_edited)
+            editor.doc.changed.connect(self._edited)
             self.trigger.set_event(trigger_event(editor.journey))
             if self.dock is not None and self.dock.isVisible():
                 editor.minimap.set_wanted(False)
@@ -182,11 +183,8 @@ class TestRunPanel(QWidget):
         if dock is not None and dock.isVisible():
             window.resizeDocks([dock], [int(max(215, min(260, window.height() * 0.33)))], Qt.Orientation.Vertical)
 
-    def _journey_edited(self) -> None:
-        if self.live:
-            self._rerun.start()
-
     def _edited(self) -> None:
+        """The script, the contact or the journey changed: once a test has run, it runs again."""
         if self.live:
             self._rerun.start()
 
