@@ -318,3 +318,14 @@ def test_a_step_added_while_the_path_is_lit_is_dimmed_and_no_edit_is_recorded_by
     assert window.editor.scene.item_for_node[new_id].opacity() == pytest.approx(DIM)
     panel.clear()
     assert window.editor.scene.item_for_node[new_id].opacity() == 1.0
+
+
+def test_opening_another_journey_starts_the_test_afresh(window, qtbot, store):
+    panel = _panel(window, qtbot)
+    panel.show_run(opened_run())
+    other = store.find("Welcome series")
+    assert window.open_journey(other.id)
+    assert panel.editor is window.editor and panel.last is None and panel.story.topLevelItemCount() == 0
+    assert all(window.editor.lighting.state_of(n) == "normal" for n in window.editor.journey.nodes)
+    trigger = next(n for n in window.editor.journey.nodes.values() if n.kind == "trigger")
+    assert panel.trigger.event_type.currentData() == trigger.config["event"]
