@@ -7,6 +7,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QPolygonF
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyleOptionGraphicsItem, QWidget
 
+from .lighting import path_colours
 from .node_item import NodeItem
 from .style import LOD_TITLES, PORT_R, fonts, theme
 
@@ -31,6 +32,7 @@ class EdgeItem(QGraphicsPathItem):
         self.setPen(QPen(Qt.GlobalColor.transparent, 24))
         self.edge_id, self.source, self.outcome, self.target = edge_id, source, outcome, target
         self.label = label
+        self.lit: bool | None = None       # a test run is shown: True when the contact came this way
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setZValue(-1)
         # Cached like the cards: a zoomed-out repaint of a big journey is then blits, not
@@ -66,16 +68,25 @@ class EdgeItem(QGraphicsPathItem):
         d = scene_pos - self.target.input_pos()
         return d.x() * d.x() + d.y() * d.y() <= radius * radius
 
+    def set_lit(self, lit: bool | None) -> None:
+        """Drawn bold in the test path's colour (True), plain (False, None); see app/canvas/lighting.py."""
+        if lit != self.lit:
+            self.lit = lit
+            self.update()
+
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         t = theme()
         colour = t.selection if self.isSelected() else t.edge
+        if self.lit and not self.isSelected():
+            colour = path_colours().path
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
         if lod < LOD_TITLES:
             painter.setPen(QPen(colour, 0))
             painter.drawPath(self._straight)
             return
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(QPen(colour, 3 if self.isSelected() else 2, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+        width = 3.5 if self.lit else 3 if self.isSelected() else 2
+        painter.setPen(QPen(colour, width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self._path)
         painter.setPen(Qt.PenStyle.NoPen)
@@ -86,5 +97,5 @@ class EdgeItem(QGraphicsPathItem):
             painter.setPen(QPen(colour, 1))
             painter.drawRoundedRect(self._label_rect, 10, 10)
             painter.setFont(fonts().small)
-            painter.setPen(QColor(self.source.colour) if not self.isSelected() else colour)
+            painter.setPen(QColor(self.source.colour) if not (self.isSelected() or self.lit) else colour)
             painter.drawText(self._label_rect, Qt.AlignmentFlag.AlignCenter, self.label)

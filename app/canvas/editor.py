@@ -8,6 +8,7 @@ from app.journey.model import Journey
 from app.journey.templates import VariableCatalog
 
 from .document import JourneyDocument
+from .lighting import PathLighting
 from .minimap import Minimap
 from .scene import JourneyScene
 from .validation import LiveValidator
@@ -28,6 +29,7 @@ class CanvasEditor(QWidget):
         self.catalog = catalog
         self.validator = LiveValidator(self.doc, self, catalog, public_url)
         self.validator.problems_changed.connect(self.scene.show_problems)
+        self.lighting = PathLighting(self.scene)       # a test run lit on the canvas (a view state only)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view)

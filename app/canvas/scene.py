@@ -27,6 +27,7 @@ class JourneyScene(QGraphicsScene):
         self.item_for_edge: dict[str, EdgeItem] = {}
         self.item_for_note: dict[str, NoteItem] = {}
         self._stats: JourneyStats | None = None     # the last statistics shown, for steps added later
+        self.stats_hidden = False       # a test run is lit: its badges take the numbers' place
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         self.setBackgroundBrush(theme().canvas)
         doc.node_added.connect(self._on_node_added)
@@ -123,8 +124,12 @@ class JourneyScene(QGraphicsScene):
         for node_id, item in self.item_for_node.items():
             item.set_stats(self._node_stats(node_id))
 
+    def shown_stats(self) -> JourneyStats | None:
+        """The statistics last given to `show_stats` (None: hidden)."""
+        return self._stats
+
     def _node_stats(self, node_id: str) -> NodeStats | None:
-        if self._stats is None:
+        if self._stats is None or self.stats_hidden:
             return None
         return self._stats.nodes.get(node_id) or NodeStats()   # .get: `nodes` is a defaultdict; do not grow it
 
