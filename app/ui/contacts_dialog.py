@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 
 from app.canvas.style import theme
 from app.engine.consent import SUBSCRIBED, UNSUBSCRIBED, set_by_hand
+from app.engine.timeline_words import source_words
 from app.store.contacts import ContactDetail, ContactSummary, contact_detail, find_contacts
 
 from .engine_host import EngineHost
@@ -42,20 +43,6 @@ SEARCH_DELAY_MS = 200
 
 def when(at: datetime | None) -> str:
     return f"{at.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC" if at else ""
-
-
-def source_words(source: str) -> str:
-    """'import:contacts.csv line 7' → 'Import of contacts.csv, line 7'; 'event:subscribed #3 (checkout)' →
-    'Event subscribed #3 (checkout)'; anything else as it is."""
-    kind, _, rest = source.partition(":")
-    if kind == "import" and rest:
-        name, _, line = rest.rpartition(" line ")
-        return f"Import of {name}, line {line}" if name else f"Import of {rest}"
-    if kind == "event" and rest:
-        return f"Event {rest}"
-    if source == "app":
-        return "Changed in the app"
-    return source
 
 
 def _table(headers: list[str]) -> QTableWidget:
