@@ -127,7 +127,7 @@ class _Journeys:
         wanted = set(ids) - set(self.names)
         if wanted:
             j = journeys.c
-            self.names.update(self.conn.execute(select(j.id, j.name).where(j.id.in_(wanted))).tuples().all())
+            self.names.update((r.id, r.name) for r in self.conn.execute(select(j.id, j.name).where(j.id.in_(wanted))))
 
     def version(self, journey_id: str, version: int | None) -> Journey | None:
         if version is None:
