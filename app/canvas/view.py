@@ -198,6 +198,12 @@ class CanvasView(QGraphicsView):
         item = self.itemAt(event.pos())
         if item is not None and not item.isSelected():
             self.scene().select_only([item])
+        menu = self.context_menu()
+        menu.exec(event.globalPos())
+        menu.deleteLater()
+
+    def context_menu(self) -> QMenu:
+        """The menu for the present selection (built apart from showing it, so tests can read it)."""
         has_selection = bool(self.scene().selectedItems())
         menu = QMenu(self)
         entries: list[tuple[str, Callable[[], object], bool] | None] = [
@@ -216,7 +222,7 @@ class CanvasView(QGraphicsView):
                 menu.addSeparator()
             else:
                 menu.addAction(entry[0], entry[1]).setEnabled(entry[2])
-        menu.exec(event.globalPos())
+        return menu
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if self.interaction is not None:

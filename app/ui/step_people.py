@@ -82,7 +82,7 @@ class StepPeopleDialog(QDialog):
         self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        for i, width in enumerate((150, 130, 180)):
+        for i, width in enumerate((190, 110, 170)):
             header.setSectionResizeMode(i, QHeaderView.ResizeMode.Interactive)
             header.resizeSection(i, width)
         header.setStretchLastSection(True)

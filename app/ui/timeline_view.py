@@ -71,7 +71,7 @@ class TimelineView(QWidget):
             header.setSectionResizeMode(i, QHeaderView.ResizeMode.Interactive)
         header.resizeSection(0, 130)
         header.resizeSection(1, 130)
-        header.resizeSection(2, 240)
+        header.resizeSection(2, 300)
         self.tree.verticalScrollBar().valueChanged.connect(self._scrolled)
         column.addWidget(self.tree, 1)
         bottom = QHBoxLayout()

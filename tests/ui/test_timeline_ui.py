@@ -121,21 +121,13 @@ def test_nobody_here_and_who_went_each_way_of_a_branch(ran, window, qtbot):
 
 
 def test_the_canvas_menu_offers_who_is_here_for_one_step(window, qtbot):
-    from PySide6.QtWidgets import QMenu
-
     wait = _select(window, qtbot, "Wait 1 hour")
     asked = []
     window.editor.view.people_requested.connect(lambda node_id, mode: asked.append((node_id, mode)))
-    seen = {}
-
-    def exec_(menu, *args):
-        seen.update({a.text(): a for a in menu.actions() if a.text()})
-        seen["Who is here?"].trigger()
-
-    import unittest.mock as mock
-    with mock.patch.object(QMenu, "exec", exec_):
-        from PySide6.QtGui import QContextMenuEvent
-        item = window.editor.scene.item_for_node[wait.id]
-        pos = window.editor.view.mapFromScene(item.sceneBoundingRect().center())
-        window.editor.view.contextMenuEvent(QContextMenuEvent(QContextMenuEvent.Reason.Mouse, pos))
-    assert "Who went this way?" in seen and asked == [(wait.id, "here")]
+    menu = window.editor.view.context_menu()
+    actions = {a.text(): a for a in menu.actions() if a.text()}
+    assert actions["Who went this way?"].isEnabled()
+    actions["Who is here?"].trigger()
+    assert asked == [(wait.id, "here")]
+    window.editor.scene.clearSelection()
+    assert "Who is here?" not in [a.text() for a in window.editor.view.context_menu().actions()]
