@@ -7,7 +7,7 @@ starts logging has words here as soon as it has them in REASON_WORDS.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
@@ -38,7 +38,7 @@ def source_words(source: str) -> str:
     return source
 
 
-def short_time(at: datetime, zone: ZoneInfo, now: datetime | None = None) -> str:
+def short_time(at: datetime, zone: tzinfo, now: datetime | None = None) -> str:
     """`at` in `zone` as people read it in a list: "Tue 1 Dec 08:00"; the year is added when it is not
     this year's ("Mon 30 Nov 2025 21:00"). CLDR patterns through Babel, English names."""
     now = now or datetime.now(timezone.utc)

@@ -180,5 +180,7 @@ class TimelineView(QWidget):
         rows = []
         for i in range(self.tree.topLevelItemCount()):
             item = self.tree.topLevelItem(i)
-            rows.append([item.text(c) for c in range(4)] + [[item.child(k).text(3) for k in range(item.childCount())]])
+            assert item is not None
+            children = [item.child(k) for k in range(item.childCount())]
+            rows.append([item.text(c) for c in range(4)] + [[c.text(3) for c in children if c is not None]])
         return rows
