@@ -28,7 +28,7 @@ def print_timeline(db: Any, contact_id: str, limit: int, oldest_first: bool) -> 
     print(f"Timeline ({order}; {zones})")
     for e in page.entries:
         when = e.local + (f"  [{e.business}]" if page.business_zone != page.contact_zone else "")
-        where = f"{e.journey} › {e.step}: " if e.journey else ""
+        where = (e.journey + (f" › {e.step}" if e.step else "") + ": ") if e.journey else ""
         print(f"  {when}  {where}{e.words}")
         if e.message is not None:
             m = e.message

@@ -149,7 +149,7 @@ class TimelineView(QWidget):
     # --- rows ------------------------------------------------------------------
 
     def _item(self, entry: TimelineEntry) -> QTreeWidgetItem:
-        where = f"{entry.journey} › {entry.step}" if entry.journey else ""
+        where = entry.journey + (f" › {entry.step}" if entry.step else "")
         item = QTreeWidgetItem([entry.local, entry.business, where, entry.words])
         item.setToolTip(3, entry.words)
         item.setToolTip(2, where)

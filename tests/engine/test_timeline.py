@@ -143,3 +143,23 @@ def test_unknown_contact_and_bad_page_size(sample_db):
     with pytest.raises(ValueError, match="at least one"):
         contact_timeline(sample_db, "c009", limit=0)
     assert _all(sample_db, "c033").entries is not None      # a contact with only its import
+
+
+@pytest.mark.parametrize("action, outcome, reason, detail, expected", [
+    ("deferred", None, "quiet_hours", {"until": "2026-03-03T07:00:00Z"}, "Deferred: quiet hours until Tue 3 Mar 08:00"),
+    ("deferred", None, "frequency_cap", {"until": "2026-03-03T07:00:00Z"}, "Deferred: frequency cap until Tue 3 Mar 08:00"),
+    ("skipped", None, "no_consent", None, "Skipped the message: no consent given"),
+    ("skipped", None, "outside_whatsapp_window", None, "Skipped the message: outside the 24-hour WhatsApp window"),
+    ("branched", "no", "no_message", None, "No: no message sent"),
+    ("tagged", None, None, {"add": ["vip"], "remove": ["lead"]}, "Tags changed: +vip −lead"),
+    ("exited", None, "exit_condition", None, "Left the journey: exit condition met"),
+    ("exited", None, "journey_stopped", None, "Left the journey: journey stopped"),
+    ("failed", None, "error", {"error": "division by zero"}, "Failed: an error (division by zero)"),
+    ("goal", None, None, None, "Goal reached"),
+    ("completed", None, None, None, "Completed the journey"),
+])
+def test_each_log_row_in_words(action, outcome, reason, detail, expected):
+    """Times in the contact's zone (Europe/Berlin here: UTC+1 in March); reasons through REASON_WORDS."""
+    from app.engine.timeline_words import log_words
+
+    assert log_words(action, outcome, reason, detail, None, ZoneInfo("Europe/Berlin")) == expected
