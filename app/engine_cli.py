@@ -157,6 +157,11 @@ def cmd_contacts_show(args: argparse.Namespace) -> int:
     print("Consent history (newest first)" if detail.history else "Consent history: no changes recorded")
     for h in detail.history:
         print(f"  {_when(h.at)}  {h.channel:<10}{h.previous + ' → ' + h.state:<28}{h.source}")
+    if args.limit < 1:
+        raise CommandError(f"--limit {args.limit}: give 1 or more")
+    from app.cli_contacts import print_timeline     # issue 11: the contact's story across journeys
+
+    print_timeline(db, detail.id, args.limit, args.oldest_first)
     return 0
 
 
@@ -389,8 +394,13 @@ def add_commands(sub: argparse._SubParsersAction, db_parent: argparse.ArgumentPa
                 "Import contacts from a CSV file (id required); bad rows are reported and skipped.")
     p.add_argument("file", metavar="FILE.csv")
     p = command(contacts, "show", cmd_contacts_show,
-                "Show a contact: fields, tags, consent per channel and the consent history, newest first.")
+                "Show a contact: fields, tags, consent per channel and history, and its timeline across journeys.")
     p.add_argument("id", metavar="ID", help="the contact's id")
+    p.add_argument("--limit", type=int, default=50, metavar="N", help="timeline entries to show (default 50)")
+    p.add_argument("--oldest-first", action="store_true", help="the timeline from its start")
+    from app.cli_contacts import add_here_command     # `journeys contacts here JOURNEY STEP`
+
+    add_here_command(contacts, db_parent)
     events = sub.add_parser("events", help="Import events.").add_subparsers(
         dest="events_command", required=True, metavar="ACTION")
     p = command(events, "import", cmd_events_import,

@@ -34,6 +34,7 @@ class CanvasView(QGraphicsView):
     zoom_changed = Signal(float)
     message = Signal(str)            # refusals and other short notices for the status bar
     edit_requested = Signal()        # a double-click on a step or note
+    people_requested = Signal(str, str)   # a step's id and "here" or "went": "Who is here?" (app/ui/step_people.py)
 
     def __init__(self, scene: JourneyScene) -> None:
         super().__init__(scene)
@@ -197,6 +198,12 @@ class CanvasView(QGraphicsView):
         item = self.itemAt(event.pos())
         if item is not None and not item.isSelected():
             self.scene().select_only([item])
+        menu = self.context_menu()
+        menu.exec(event.globalPos())
+        menu.deleteLater()
+
+    def context_menu(self) -> QMenu:
+        """The menu for the present selection (built apart from showing it, so tests can read it)."""
         has_selection = bool(self.scene().selectedItems())
         menu = QMenu(self)
         entries: list[tuple[str, Callable[[], object], bool] | None] = [
@@ -205,12 +212,17 @@ class CanvasView(QGraphicsView):
             ("Delete", self.delete_selection, has_selection), None,
             ("Add sticky note", self.add_note, True), ("Auto-layout", self.arrange, True),
             ("Fit journey", self.fit, True)]
+        selected = self.scene().selectedItems()
+        if len(selected) == 1 and isinstance(selected[0], NodeItem):   # one step: its contacts in the live data
+            node_id = selected[0].node_id
+            entries += [None, ("Who is here?", lambda: self.people_requested.emit(node_id, "here"), True),
+                        ("Who went this way?", lambda: self.people_requested.emit(node_id, "went"), True)]
         for entry in entries:
             if entry is None:
                 menu.addSeparator()
             else:
                 menu.addAction(entry[0], entry[1]).setEnabled(entry[2])
-        menu.exec(event.globalPos())
+        return menu
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if self.interaction is not None:

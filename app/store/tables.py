@@ -175,8 +175,9 @@ runs = Table(
     _doc("state"),
     Index(None, "status", "due_at"),
     Index(None, "journey_id", "contact_id"),
-    # Active runs per step ("waiting now") read from the index alone, without visiting finished runs.
-    Index(None, "journey_id", "status", "node_id"),
+    # Active runs per step ("waiting now") read from the index alone, without visiting finished runs;
+    # due_at: "Who is here?" pages through them in the order they move on (migration 0014).
+    Index(None, "journey_id", "status", "node_id", "due_at"),
     Index(None, "contact_id", "status"),
 )
 
@@ -196,6 +197,8 @@ run_log = Table(
     Column("revenue", Numeric(14, 2), nullable=True),
     Index(None, "journey_id", "at"),
     Index(None, "run_id"),
+    Index(None, "contact_id", "at"),                        # a contact's timeline (migration 0014)
+    Index(None, "journey_id", "node_id", "outcome", "at"),  # "Who went this way?" (migration 0014)
 )
 
 messages = Table(

@@ -1,5 +1,6 @@
-"""File → Contacts: find a contact by id, email, phone or name and see its fields, tags,
-consent per channel and the history of every consent change (newest first).
+"""File → Contacts: find a contact by id, email, phone or name and see its timeline across all
+journeys (app/ui/timeline_view.py), its fields, tags, consent per channel and the history of every
+consent change (newest first).
 
 The search scans the contacts table, which can hold 100,000 rows, so it runs on
 the engine host's worker and only the newest answer is shown. Reading one
@@ -13,15 +14,17 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-                               QListWidget, QListWidgetItem, QMessageBox, QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
+                               QListWidget, QListWidgetItem, QMessageBox, QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout,
                                QWidget)
 from sqlalchemy.engine import Engine
 
 from app.canvas.style import theme
 from app.engine.consent import SUBSCRIBED, UNSUBSCRIBED, set_by_hand
+from app.engine.timeline_words import source_words
 from app.store.contacts import ContactDetail, ContactSummary, contact_detail, find_contacts
 
 from .engine_host import EngineHost
+from .timeline_view import TimelineView
 from .theme import colours
 from .wheel import guard_application
 
@@ -42,20 +45,6 @@ SEARCH_DELAY_MS = 200
 
 def when(at: datetime | None) -> str:
     return f"{at.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC" if at else ""
-
-
-def source_words(source: str) -> str:
-    """'import:contacts.csv line 7' → 'Import of contacts.csv, line 7'; 'event:subscribed #3 (checkout)' →
-    'Event subscribed #3 (checkout)'; anything else as it is."""
-    kind, _, rest = source.partition(":")
-    if kind == "import" and rest:
-        name, _, line = rest.rpartition(" line ")
-        return f"Import of {name}, line {line}" if name else f"Import of {rest}"
-    if kind == "event" and rest:
-        return f"Event {rest}"
-    if source == "app":
-        return "Changed in the app"
-    return source
 
 
 def _table(headers: list[str]) -> QTableWidget:
@@ -232,14 +221,25 @@ class ContactsDialog(QDialog):
         left_column.addWidget(self.count)
         self.pane = ContactPane()
         self.pane.change_requested.connect(self.change_consent)
+        self.timeline = TimelineView(db, host)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.timeline, "Timeline")
+        self.tabs.addTab(self.pane, "Details and consent")
+        right = QWidget()
+        right_column = QVBoxLayout(right)
+        right_column.setContentsMargins(8, 0, 0, 0)
+        right_column.addWidget(self.pane.heading)     # whose timeline or details, above both tabs
+        right_column.addWidget(self.tabs, 1)
         splitter = QSplitter()
         splitter.addWidget(left)
-        splitter.addWidget(self.pane)
+        splitter.addWidget(right)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([270, 850])
         layout = QHBoxLayout(self)
         layout.addWidget(splitter)
         self._asked = 0           # the newest search asked; older answers are dropped
+        self._wanted = ""         # a contact to choose once the search shows it (focus_contact)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(SEARCH_DELAY_MS)
@@ -258,7 +258,8 @@ class ContactsDialog(QDialog):
     def _found(self, ticket: int, found: list[ContactSummary]) -> None:
         if ticket != self._asked:
             return
-        chosen = self.list.currentItem().data(_ID) if self.list.currentItem() else ""
+        chosen = self._wanted or (self.list.currentItem().data(_ID) if self.list.currentItem() else "")
+        self._wanted = ""
         self.list.blockSignals(True)
         self.list.clear()
         for c in found:
@@ -279,10 +280,22 @@ class ContactsDialog(QDialog):
                            else f"First {shown}; type to narrow" if len(found) >= 200 else shown)
 
     def show_contact(self, contact_id: str) -> None:
+        if contact_id != self.timeline.contact_id:
+            self.timeline.show_contact(contact_id)
         if not contact_id:
             self.pane.show_contact(None)
             return
         self.pane.show_contact(contact_detail(self.db, contact_id), contact_id)
+
+    def focus_contact(self, contact_id: str) -> None:
+        """Searches for `contact_id` and shows its timeline (from "Who is here?" and the like)."""
+        self._wanted = contact_id
+        self.tabs.setCurrentWidget(self.timeline)
+        self.search.blockSignals(True)
+        self.search.setText(contact_id)
+        self.search.blockSignals(False)
+        self._timer.stop()
+        self.run_search()
 
     def change_consent(self, channel: str, state: str) -> None:
         """Sets one channel by hand (source "app"); an opt-in is confirmed first, since it is what lets
@@ -312,11 +325,16 @@ class ContactsDialog(QDialog):
                          lambda _: self.show_contact(contact_id), failed)
 
 
-def open_contacts(window: Any) -> ContactsDialog:
-    """Shows the window's Contacts dialog (one per window, kept between openings, refreshed each time)."""
+def open_contacts(window: Any, contact_id: str = "") -> ContactsDialog:
+    """Shows the window's Contacts dialog (one per window, kept between openings, refreshed each time);
+    with `contact_id`, on that contact's timeline."""
     dialog = getattr(window, "contacts_dialog", None)
     if dialog is None:
         dialog = window.contacts_dialog = ContactsDialog(window.store.engine, window.host, window)
+        if contact_id:
+            dialog.focus_contact(contact_id)
+    elif contact_id:
+        dialog.focus_contact(contact_id)
     else:
         dialog.run_search()
     dialog.show()

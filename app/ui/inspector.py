@@ -38,6 +38,7 @@ _NOTE_TEXT = Field("text", S.MULTILINE, "Note")
 
 class Inspector(QScrollArea):
     test_send_requested = Signal(str)       # a send step's id: "Send a test…" (app/ui/delivery_menu.py)
+    people_requested = Signal(str, str)     # a step's id and "here" or "went" (app/ui/step_people.py)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -150,6 +151,7 @@ class Inspector(QScrollArea):
             if obj.kind == "send_template":
                 column.addWidget(self._test_button(obj.id))
             column.addWidget(self._numbers_panel())
+            column.addWidget(self._people_buttons(obj.id))
             self.builder.build(form, (_NAME,), {"name": obj.name}, ())
             self.builder.build(form, spec.schema, obj.config, ("config",))
             self._add_ends(form, obj)
@@ -213,6 +215,21 @@ class Inspector(QScrollArea):
         layout = QHBoxLayout(row)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(button)
+        layout.addStretch(1)
+        return row
+
+    def _people_buttons(self, node_id: str) -> QWidget:
+        """"Who is here?" and "Who went this way?": the step's contacts in the live data (not an edit)."""
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for name, text, tip in (("here", "Who is here?", "The contacts waiting at this step now"),
+                                ("went", "Who went this way?", "The contacts that passed this step or took an outcome")):
+            button = QPushButton(text)
+            button.setObjectName(f"people:{name}")
+            button.setToolTip(tip)
+            button.clicked.connect(lambda _=False, n=name: self.people_requested.emit(node_id, n))
+            layout.addWidget(button)
         layout.addStretch(1)
         return row
 

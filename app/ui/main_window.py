@@ -88,6 +88,7 @@ class MainWindow(QMainWindow):
         self._problems_sized_by_user = False
         middle.splitterMoved.connect(lambda *_: setattr(self, "_problems_sized_by_user", True))
         self.inspector = Inspector()
+        self.inspector.people_requested.connect(self.show_step_people)
         splitter = QSplitter()
         splitter.addWidget(left)
         splitter.addWidget(middle)
@@ -188,6 +189,7 @@ class MainWindow(QMainWindow):
         editor.view.zoom_changed.connect(lambda _z: self._update_status())
         editor.view.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         editor.view.edit_requested.connect(self.inspector.focus_first_field)
+        editor.view.people_requested.connect(self.show_step_people)
         editor.minimap.set_wanted(self.actions_["minimap"].isChecked())
         editor.scene.snap = self.actions_["snap"].isChecked()
         self._show_problems()
@@ -230,6 +232,12 @@ class MainWindow(QMainWindow):
                 library.import_journey(self, self.session.editor.journey)
             elif self.session.save():
                 self.statusBar().showMessage("Saved", 2000)
+
+    def show_step_people(self, node_id: str, mode: str) -> None:
+        """"Who is here?" (mode "here") or "Who went this way?" (mode "went") for a step on the canvas."""
+        from .step_people import open_step_people
+
+        open_step_people(self, node_id, mode)
 
     def _saved(self) -> None:
         self.refresh_list()

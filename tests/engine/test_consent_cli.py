@@ -35,7 +35,8 @@ def test_show_prints_consent_now_and_the_history_newest_first(tmp_path, capsys):
     assert [line.split()[:2] for line in consent] == [["email", "subscribed"], ["sms", "unsubscribed"],
                                                        ["whatsapp", "unknown"]]
     assert "never asked" in consent[2] and "event:unsubscribed #1" in consent[1]
-    history = lines[lines.index("Consent history (newest first)") + 1:]
+    timeline = next(i for i, line in enumerate(lines) if line.startswith("Timeline"))
+    history = lines[lines.index("Consent history (newest first)") + 1:timeline]
     assert [h.split()[3:7] for h in history] == [["email", "unknown", "→", "subscribed"],
                                                   ["sms", "subscribed", "→", "unsubscribed"],
                                                   ["sms", "unknown", "→", "subscribed"]]

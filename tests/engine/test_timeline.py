@@ -1,0 +1,165 @@
+"""A contact's timeline in the live data (issue 11, section 3), after the engine ran the sample data."""
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import update
+
+from app.engine.importers import parse_contacts, parse_events, read_text
+from app.engine.ingest import EventIn
+from app.engine.simulator import simulate
+from app.engine.timeline import CONSENT, EVENT, STEP, contact_timeline
+from app.journey.fileformat import load
+from app.paths import RESOURCES
+from app.store.app_settings import set_business_timezone
+from app.store.db import open_database
+from app.store.tables import messages
+
+from .helpers import t
+
+CART = RESOURCES / "examples" / "cart_abandonment.json"
+
+
+def _sample(url: str, until: str | None = None, zone: str | None = None) -> str:
+    contacts, _ = parse_contacts(read_text(RESOURCES / "sample_contacts.csv"))
+    events, _ = parse_events(read_text(RESOURCES / "sample_events.jsonl"))
+    return simulate(load(CART), contacts, events, db_url=url, keep_log=False, timezone_name=zone,
+                    until=t(until) if until else None).journey_id
+
+
+@pytest.fixture
+def sample_db(any_url):
+    _sample(any_url)
+    db = open_database(any_url)
+    yield db
+    db.dispose()
+
+
+def _all(db, contact_id, limit=1000, oldest_first=True):
+    page = contact_timeline(db, contact_id, limit=limit, oldest_first=oldest_first)
+    assert page is not None and page.next is None
+    return page
+
+
+def test_timeline_after_the_sample_data_tells_the_contacts_story(sample_db):
+    """c009 (Asia/Kolkata) abandons a cart twice: the first run is re-triggered, the email goes
+    unopened, the branch says why it went "no", the SMS goes out, the journey completes."""
+    page = _all(sample_db, "c009")
+    assert (page.contact_zone, page.business_zone) == ("Asia/Kolkata", "UTC")
+    words = [e.words for e in page.entries]
+    assert words[0].startswith("Consent, SMS: never asked → subscribed (Import of")
+    assert "Event: cart abandoned (total 24.00, 1 item)" in words
+    assert "Left the journey: re-triggered" in words
+    assert "No: not opened within 24 h" in words
+    assert words[-1] == "Completed the journey"
+    email = next(e for e in page.entries if e.action == "sent" and e.message and e.message.channel == "email")
+    assert email.journey == "Cart abandonment" and email.step == "Cart reminder email"
+    assert email.message.subject == "Arjun, your cart misses you"
+    assert [h.status for h in email.message.history] == ["queued", "sent"]
+    # Times in the contact's zone (UTC+5:30) and the business's (UTC).
+    assert (email.local, email.business) == ("Tue 3 Mar 13:00", "Tue 3 Mar 07:30")
+    waiting = next(e for e in page.entries if e.action == "waited" and e.step == "Opened within 24 h?")
+    assert waiting.until == t("2026-03-04T07:30:00Z")
+    assert waiting.words == "Waiting for the answer until Wed 4 Mar 13:00"
+
+
+def test_time_order_with_the_event_before_what_it_caused(sample_db):
+    page = _all(sample_db, "c009")
+    ats = [e.at for e in page.entries]
+    assert ats == sorted(ats)
+    first_cart = next(i for i, e in enumerate(page.entries) if e.source == EVENT)
+    assert page.entries[first_cart + 1].action == "entered"
+    assert page.entries[first_cart + 1].at == page.entries[first_cart].at
+
+
+def test_skips_deferrals_conversions_and_exits_with_their_reasons(sample_db):
+    assert "Skipped the email: opted out" in [e.words for e in _all(sample_db, "c003").entries]
+    deferred = next(e for e in _all(sample_db, "c007").entries if e.action == "deferred")
+    assert deferred.reason == "quiet_hours"
+    # Quiet hours end at 08:00 in the contact's own zone (Asia/Tokyo), said in that zone.
+    assert deferred.until is not None and deferred.until.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%H:%M") == "08:00"
+    assert deferred.words == f"Deferred: quiet hours until {deferred.until.astimezone(ZoneInfo('Asia/Tokyo')):%a %-d %b} 08:00"
+    c002 = _all(sample_db, "c002").entries
+    converted = next(e for e in c002 if e.action == "converted")
+    assert converted.revenue == pytest.approx(38.9) and converted.step == "Cart reminder email"
+    assert converted.words == "Converted: credited to this step — revenue 38.90"
+    c004 = [e.words for e in _all(sample_db, "c004").entries]
+    assert "Left the journey: exit condition met" in c004
+    assert any(w.startswith("Event: order placed") for w in c004)
+
+
+def test_a_failed_message_shows_the_providers_reason_and_code(sample_db):
+    page = _all(sample_db, "c009")
+    sms = next(e for e in page.entries if e.message and e.message.channel == "sms")
+    failed_at = sms.at + timedelta(minutes=3)
+    with sample_db.begin() as conn:
+        conn.execute(update(messages).where(messages.c.id == sms.message.id).values(
+            status="failed", failed_at=failed_at, error="Attempt to send to unsubscribed recipient",
+            error_code="21610"))
+    again = next(e for e in _all(sample_db, "c009").entries if e.message and e.message.channel == "sms").message
+    assert again.status == "failed" and again.error_code == "21610"
+    assert again.error == "Attempt to send to unsubscribed recipient"
+    assert [h.status for h in again.history] == ["queued", "sent", "failed"]
+    assert again.history[-1].at == failed_at
+
+
+def test_pages_join_up_without_gaps_or_repeats_in_both_directions(sample_db):
+    full = _all(sample_db, "c009", oldest_first=False).entries
+    assert len(full) > 10
+    for size in (1, 3, 4, 7):
+        for oldest in (False, True):
+            seen, after = [], None
+            while True:
+                page = contact_timeline(sample_db, "c009", limit=size, after=after, oldest_first=oldest)
+                assert len(page.entries) <= size
+                seen += page.entries
+                if page.next is None:
+                    break
+                after = page.next
+            assert [e.cursor for e in seen] == [e.cursor for e in (full[::-1] if oldest else full)]
+    # Rows at one instant from every source are still ordered: event, consent, steps.
+    assert {e.source for e in full} == {EVENT, CONSENT, STEP}
+
+
+def test_times_in_the_business_zone_for_a_contact_without_one(any_url):
+    db = open_database(any_url)
+    try:
+        set_business_timezone(db, "America/New_York")
+        contacts, _ = parse_contacts("id,email,subscribed\nz1,z1@example.com,email\n")
+        simulate(load(CART), contacts, [EventIn("z1", "cart_abandoned", t("2026-03-02T15:00:00Z"),
+                                                {"total": 10, "items": []})], db_url=any_url, keep_log=False)
+        page = _all(db, "z1")
+        assert (page.contact_zone, page.business_zone) == ("America/New_York", "America/New_York")
+        event = next(e for e in page.entries if e.source == EVENT)
+        assert event.local == event.business == "Mon 2 Mar 10:00"
+    finally:
+        db.dispose()
+
+
+def test_unknown_contact_and_bad_page_size(sample_db):
+    assert contact_timeline(sample_db, "nobody") is None
+    with pytest.raises(ValueError, match="at least one"):
+        contact_timeline(sample_db, "c009", limit=0)
+    assert _all(sample_db, "c033").entries is not None      # a contact with only its import
+
+
+@pytest.mark.parametrize("action, outcome, reason, detail, expected", [
+    ("deferred", None, "quiet_hours", {"until": "2026-03-03T07:00:00Z"}, "Deferred: quiet hours until Tue 3 Mar 08:00"),
+    ("deferred", None, "frequency_cap", {"until": "2026-03-03T07:00:00Z"}, "Deferred: frequency cap until Tue 3 Mar 08:00"),
+    ("skipped", None, "no_consent", None, "Skipped the message: no consent given"),
+    ("skipped", None, "outside_whatsapp_window", None, "Skipped the message: outside the 24-hour WhatsApp window"),
+    ("branched", "no", "no_message", None, "No: no message sent"),
+    ("tagged", None, None, {"add": ["vip"], "remove": ["lead"]}, "Tags changed: +vip −lead"),
+    ("exited", None, "exit_condition", None, "Left the journey: exit condition met"),
+    ("exited", None, "journey_stopped", None, "Left the journey: journey stopped"),
+    ("failed", None, "error", {"error": "division by zero"}, "Failed: an error (division by zero)"),
+    ("goal", None, None, None, "Goal reached"),
+    ("completed", None, None, None, "Completed the journey"),
+])
+def test_each_log_row_in_words(action, outcome, reason, detail, expected):
+    """Times in the contact's zone (Europe/Berlin here: UTC+1 in March); reasons through REASON_WORDS."""
+    from app.engine.timeline_words import log_words
+
+    assert log_words(action, outcome, reason, detail, None, ZoneInfo("Europe/Berlin")) == expected

@@ -1,0 +1,64 @@
+"""`journeys contacts show ID` with the timeline, and `journeys contacts here JOURNEY STEP`."""
+from __future__ import annotations
+
+from app.paths import RESOURCES
+
+from .helpers import run_cli
+
+CART = str(RESOURCES / "examples" / "cart_abandonment.json")
+SAMPLE = ["--contacts", str(RESOURCES / "sample_contacts.csv"), "--events", str(RESOURCES / "sample_events.jsonl")]
+
+
+def _ran(tmp_path, capsys, *until: str) -> str:
+    db = str(tmp_path / "db.sqlite3")
+    assert run_cli(capsys, "simulate", CART, *SAMPLE, "--db", db, *until)[0] in (0, 1)
+    return db
+
+
+def test_show_prints_the_timeline_in_both_zones(tmp_path, capsys):
+    db = _ran(tmp_path, capsys)
+    code, out, err = run_cli(capsys, "contacts", "show", "c009", "--db", db, "--limit", "200", "--oldest-first")
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    start = lines.index("Timeline (oldest first; local time Asia/Kolkata, business time UTC)")
+    story = lines[start + 1:]
+    assert any("Event: cart abandoned (total 24.00, 1 item)" in line for line in story)
+    email = next(i for i, line in enumerate(story) if line.endswith("Cart abandonment › Cart reminder email: Sent the email"))
+    assert story[email].split()[:8] == ["Tue", "3", "Mar", "13:00", "[Tue", "3", "Mar", "07:30]"]
+    assert story[email + 1].strip().startswith("email to arjun.patel@example.com “Arjun, your cart misses you”: "
+                                               "queued Tue 3 Mar 13:00 → sent Tue 3 Mar 13:00")
+    assert any(line.endswith("Opened within 24 h?: No: not opened within 24 h") for line in story)
+    assert story[-1].endswith("Completed the journey")
+
+
+def test_show_limits_the_timeline_newest_first(tmp_path, capsys):
+    db = _ran(tmp_path, capsys)
+    code, out, _ = run_cli(capsys, "contacts", "show", "c009", "--db", db, "--limit", "2")
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Timeline (newest first"))
+    assert lines[start + 1].endswith("Completed the journey")
+    assert len(lines[start + 1:]) == 4 and lines[-1].strip().startswith("… more: --limit 4")  # 2 rows, 1 message, more
+    assert run_cli(capsys, "contacts", "show", "c009", "--db", db, "--limit", "0")[0] == 2
+
+
+def test_here_lists_who_waits_and_who_went(tmp_path, capsys):
+    db = _ran(tmp_path, capsys, "--until", "2026-03-02T11:40:00Z")
+    code, out, err = run_cli(capsys, "contacts", "here", "Cart abandonment", "Wait 1 hour", "--db", db)
+    assert code == 0 and err == ""
+    assert out.splitlines()[0] == "Cart abandonment › Wait 1 hour: waiting now, soonest to move on first"
+    assert out.splitlines()[1].split() == ["moves", "on", "Mon", "2", "Mar", "12:20", "UTC", "c002", "Lucas", "Martin"]
+    (tmp_path / "all").mkdir()
+    db2 = _ran(tmp_path / "all", capsys)        # run to the end: who went "no" at the status check
+    code, out, _ = run_cli(capsys, "contacts", "here", "Cart abandonment", "Opened within", "--went", "no",
+                           "--db", db2)
+    assert code == 0 and any(line.split()[-3:] == ["c009", "Arjun", "Patel"] for line in out.splitlines())
+
+
+def test_here_says_what_is_wrong(tmp_path, capsys):
+    db = _ran(tmp_path, capsys)
+    code, _, err = run_cli(capsys, "contacts", "here", "Nope", "x", "--db", db)
+    assert code == 2 and "no journey named 'Nope'" in err
+    code, _, err = run_cli(capsys, "contacts", "here", "Cart abandonment", "zzz", "--db", db)
+    assert code == 2 and "no step 'zzz'" in err and "Wait 1 hour" in err
+    code, _, err = run_cli(capsys, "contacts", "here", "Cart abandonment", "Wait 1 hour", "--went", "yes", "--db", db)
+    assert code == 2 and "has no outcomes" in err
