@@ -155,9 +155,9 @@ def row_words(row: Mapping[str, Any], node: Node | None = None, zone: ZoneInfo |
 def _skip_words(reason: str | None, channel: str, d: Mapping[str, Any]) -> str:
     on = f" {channel}" if channel else ""
     if reason == "unsubscribed":
-        return f"opted out of{on or ' the channel'}"
+        return f"opted out of{on}" if on else "opted out"
     if reason == "no_consent":
-        return f"no consent given for{on or ' the channel'}"
+        return f"no consent given for{on}" if on else "no consent given"
     if reason == "no_address":
         return _ADDRESSES.get(str(d.get("channel") or ""), "no address")
     if reason == "missing_variable" and d.get("missing"):

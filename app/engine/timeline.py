@@ -247,7 +247,7 @@ def contact_timeline(db: Engine | Connection, contact_id: str, *, limit: int = D
                     until = None
             found = sent.get((x.run_id, x.node_id)) if x.action == "sent" else None
             entries.append(TimelineEntry(
-                cursor.at, STEP, x.action, log_words(x.action, x.outcome, x.reason, detail, node, zone, revenue),
+                cursor.at, STEP, x.action, log_words(x.action, x.outcome, x.reason, detail, node, zone, revenue, cursor.at),
                 local, at_business, cursor, x.journey_id, known.names.get(x.journey_id, x.journey_id),
                 x.node_id, node.title if node is not None else (x.node_id or ""), x.run_id, x.outcome, x.reason,
                 until, revenue, _message(found, zone) if found is not None else None))

@@ -1,9 +1,5 @@
-"""A run-log row as a sentence, for a contact's timeline and the "Who went this way?" list.
-
-ONE function (`log_words`) turns one row into words. The test-run story has its own
-(app/engine/story.py `step_words`, issue 11); when both are merged, this function is the one
-place to switch over to it. Reasons are said through `stats.in_words`, so a reason the engine
-starts logging has words here as soon as it has them in REASON_WORDS.
+"""Words for a contact's timeline and the "Who went this way?" list: run-log rows (through the one
+sentence-maker, app/engine/story.py), consent sources and short local times.
 """
 from __future__ import annotations
 
@@ -14,13 +10,8 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_datetime
 
 from app.journey.model import Node
-from app.journey.schema import format_duration, parse_datetime
 
-from .stats import in_words
-
-CHANNEL_WORDS = {"email": "email", "sms": "SMS", "whatsapp": "WhatsApp message"}
-STATUS_WORDS = {"delivered": "delivered", "opened": "opened", "clicked": "clicked", "replied": "replied to",
-                "failed": "failed", "unsubscribed": "unsubscribed from"}
+from .story import step_words
 
 
 def source_words(source: str) -> str:
@@ -47,74 +38,11 @@ def short_time(at: datetime, zone: tzinfo, now: datetime | None = None) -> str:
     return format_datetime(local, pattern, tzinfo=zone, locale="en_GB")
 
 
-def _until(detail: Mapping[str, Any] | None, zone: ZoneInfo) -> str:
-    raw = (detail or {}).get("until")
-    if not isinstance(raw, str):
-        return ""
-    try:
-        return short_time(parse_datetime(raw), zone)
-    except ValueError:
-        return raw
-
-
-def _money(revenue: float | None) -> str:
-    return f" — revenue {revenue:,.2f}" if revenue else ""
-
-
-def branch_words(node: Node | None, outcome: str | None, reason: str | None) -> str:
-    """Why a message-status step went the way it did: "No: not opened within 24 h", "Yes: opened within
-    24 h", "No: no message sent". The check (status, window) is the step's own setting in the version
-    the contact ran, so it says what the engine judged even where the log holds only the outcome."""
-    label = (outcome or "?").capitalize()
-    if reason:
-        return f"{label}: {in_words(reason)}"
-    if node is None or node.kind != "message_status":
-        return f"Went “{label}”"
-    status = STATUS_WORDS.get(str(node.config.get("status")), str(node.config.get("status")))
-    try:
-        window = format_duration(node.config["window"], short=True)
-    except (KeyError, TypeError):
-        window = "the window"
-    if outcome == "yes":
-        return f"Yes: {status} within {window}"
-    return f"No: not {status} within {window}"
-
-
 def log_words(action: str, outcome: str | None, reason: str | None, detail: Mapping[str, Any] | None,
-              node: Node | None, zone: ZoneInfo, revenue: float | None = None) -> str:
-    """One run-log row as a sentence. `node`: the step in the version the run followed (None when the
-    row is the journey's own or the step is gone); `zone`: the contact's, for "until" times.
-    Examples: "Deferred: quiet hours until Tue 1 Dec 08:00", "Skipped: opted out", "Exited: goal reached"."""
-    channel = CHANNEL_WORDS.get(str(node.config.get("channel")), "message") if node is not None else "message"
-    if action == "entered":
-        return "Entered the journey"
-    if action == "waited":
-        until = _until(detail, zone)
-        if node is not None and node.kind == "message_status":
-            return f"Waiting for the answer until {until}" if until else "Waiting for the answer"
-        return f"Waiting until {until}" if until else "Waiting"
-    if action == "deferred":
-        until = _until(detail, zone)
-        return f"Deferred: {in_words(reason or '')}" + (f" until {until}" if until else "")
-    if action == "sent":
-        return f"Sent the {channel}"
-    if action == "skipped":
-        return f"Skipped the {channel}: {in_words(reason or '')}"
-    if action == "branched":
-        return branch_words(node, outcome, reason)
-    if action == "tagged":
-        add, remove = (detail or {}).get("add") or [], (detail or {}).get("remove") or []
-        changes = [f"+{t}" for t in add] + [f"−{t}" for t in remove]
-        return "Tags changed: " + (" ".join(changes) if changes else "none")
-    if action == "goal":
-        return "Goal reached" + _money(revenue)
-    if action == "converted":
-        return "Converted: credited to this step" + _money(revenue)
-    if action == "exited":
-        return f"Left the journey: {in_words(reason or '')}"
-    if action == "completed":
-        return "Completed the journey"
-    if action == "failed":
-        error = (detail or {}).get("error")
-        return f"Failed: {in_words(reason or '')}" + (f" ({error})" if error else "")
-    return action.replace("_", " ").capitalize()
+              node: Node | None, zone: ZoneInfo, revenue: float | None = None, at: datetime | None = None) -> str:
+    """One run-log row as a sentence, the same words as the test run's story (app/engine/story.py):
+    "Deferred: quiet hours until 08:00 Tue", "No: not opened within 24 hours", "Exited: goal reached".
+    `node`: the step in the version the run followed (None when the row is the journey's own or the
+    step is gone); `zone`: the contact's, when the row's detail names none."""
+    return step_words(action, outcome=outcome, reason=reason, detail=detail, node=node, zone=zone, at=at,
+                      revenue=revenue)

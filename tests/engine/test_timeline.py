@@ -51,8 +51,8 @@ def test_timeline_after_the_sample_data_tells_the_contacts_story(sample_db):
     words = [e.words for e in page.entries]
     assert words[0].startswith("Consent, SMS: never asked → subscribed (Import of")
     assert "Event: cart abandoned (total 24.00, 1 item)" in words
-    assert "Left the journey: re-triggered" in words
-    assert "No: not opened within 24 h" in words
+    assert any(w.startswith("Exited: re-triggered") for w in words)
+    assert "No: not opened within 24 hours" in words
     assert words[-1] == "Completed the journey"
     email = next(e for e in page.entries if e.action == "sent" and e.message and e.message.channel == "email")
     assert email.journey == "Cart abandonment" and email.step == "Cart reminder email"
@@ -62,7 +62,7 @@ def test_timeline_after_the_sample_data_tells_the_contacts_story(sample_db):
     assert (email.local, email.business) == ("Tue 3 Mar 13:00", "Tue 3 Mar 07:30")
     waiting = next(e for e in page.entries if e.action == "waited" and e.step == "Opened within 24 h?")
     assert waiting.until == t("2026-03-04T07:30:00Z")
-    assert waiting.words == "Waiting for the answer until Wed 4 Mar 13:00"
+    assert waiting.words == "Waiting to see whether the message is opened within 24 hours, until 13:00 Wed"
 
 
 def test_time_order_with_the_event_before_what_it_caused(sample_db):
@@ -75,18 +75,18 @@ def test_time_order_with_the_event_before_what_it_caused(sample_db):
 
 
 def test_skips_deferrals_conversions_and_exits_with_their_reasons(sample_db):
-    assert "Skipped the email: opted out" in [e.words for e in _all(sample_db, "c003").entries]
+    assert "Skipped: opted out of email" in [e.words for e in _all(sample_db, "c003").entries]
     deferred = next(e for e in _all(sample_db, "c007").entries if e.action == "deferred")
     assert deferred.reason == "quiet_hours"
     # Quiet hours end at 08:00 in the contact's own zone (Asia/Tokyo), said in that zone.
     assert deferred.until is not None and deferred.until.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%H:%M") == "08:00"
-    assert deferred.words == f"Deferred: quiet hours until {deferred.until.astimezone(ZoneInfo('Asia/Tokyo')):%a %-d %b} 08:00"
+    assert deferred.words == f"Deferred: quiet hours until 08:00 {deferred.until.astimezone(ZoneInfo('Asia/Tokyo')):%a}"
     c002 = _all(sample_db, "c002").entries
     converted = next(e for e in c002 if e.action == "converted")
     assert converted.revenue == pytest.approx(38.9) and converted.step == "Cart reminder email"
-    assert converted.words == "Converted: credited to this step — revenue 38.90"
+    assert converted.words == "Converted: 38.90 credited to this step"
     c004 = [e.words for e in _all(sample_db, "c004").entries]
-    assert "Left the journey: exit condition met" in c004
+    assert "Exited: exit condition met (order placed)" in c004
     assert any(w.startswith("Event: order placed") for w in c004)
 
 
@@ -146,15 +146,15 @@ def test_unknown_contact_and_bad_page_size(sample_db):
 
 
 @pytest.mark.parametrize("action, outcome, reason, detail, expected", [
-    ("deferred", None, "quiet_hours", {"until": "2026-03-03T07:00:00Z"}, "Deferred: quiet hours until Tue 3 Mar 08:00"),
-    ("deferred", None, "frequency_cap", {"until": "2026-03-03T07:00:00Z"}, "Deferred: frequency cap until Tue 3 Mar 08:00"),
-    ("skipped", None, "no_consent", None, "Skipped the message: no consent given"),
-    ("skipped", None, "outside_whatsapp_window", None, "Skipped the message: outside the 24-hour WhatsApp window"),
+    ("deferred", None, "quiet_hours", {"until": "2026-03-03T07:00:00Z"}, "Deferred: quiet hours until 08:00 Tue 3 Mar"),
+    ("deferred", None, "frequency_cap", {"until": "2026-03-03T07:00:00Z"}, "Deferred: frequency cap until 08:00 Tue 3 Mar"),
+    ("skipped", None, "no_consent", None, "Skipped: no consent given"),
+    ("skipped", None, "outside_whatsapp_window", None, "Skipped: outside the 24-hour WhatsApp window"),
     ("branched", "no", "no_message", None, "No: no message sent"),
-    ("tagged", None, None, {"add": ["vip"], "remove": ["lead"]}, "Tags changed: +vip −lead"),
-    ("exited", None, "exit_condition", None, "Left the journey: exit condition met"),
-    ("exited", None, "journey_stopped", None, "Left the journey: journey stopped"),
-    ("failed", None, "error", {"error": "division by zero"}, "Failed: an error (division by zero)"),
+    ("tagged", None, None, {"add": ["vip"], "remove": ["lead"]}, "Tagged: +vip, −lead"),
+    ("exited", None, "exit_condition", None, "Exited: exit condition met"),
+    ("exited", None, "journey_stopped", None, "Exited: journey stopped"),
+    ("failed", None, "error", {"error": "division by zero"}, "Failed: an error: division by zero"),
     ("goal", None, None, None, "Goal reached"),
     ("completed", None, None, None, "Completed the journey"),
 ])

@@ -27,7 +27,7 @@ def test_show_prints_the_timeline_in_both_zones(tmp_path, capsys):
     assert story[email].split()[:8] == ["Tue", "3", "Mar", "13:00", "[Tue", "3", "Mar", "07:30]"]
     assert story[email + 1].strip().startswith("email to arjun.patel@example.com “Arjun, your cart misses you”: "
                                                "queued Tue 3 Mar 13:00 → sent Tue 3 Mar 13:00")
-    assert any(line.endswith("Opened within 24 h?: No: not opened within 24 h") for line in story)
+    assert any(line.endswith("Opened within 24 h?: No: not opened within 24 hours") for line in story)
     assert story[-1].endswith("Completed the journey")
 
 
