@@ -170,7 +170,7 @@ def trigger_event_type(journey: Journey) -> str | None:
     return str(trigger.config.get("event") or "") or None
 
 
-def _no_event() -> PreviewEvent:
+def no_event() -> PreviewEvent:
     return PreviewEvent({}, "no event (this journey is started by time, not by an event)")
 
 
@@ -179,7 +179,7 @@ def contact_events(db: Engine, contact_id: str | None, event_type: str | None, l
     (newest first, at most `limit`), then the sample one. With no `event_type` (a journey started by time),
     only "no event"."""
     if event_type is None:
-        return [_no_event()]
+        return [no_event()]
     found: list[PreviewEvent] = []
     if contact_id and contact_id != SAMPLE_ID:
         with db.connect() as conn:
@@ -198,7 +198,7 @@ def choose_event(db: Engine, contact_id: str | None, event_type: str | None,
     SAMPLE_EVENT_ID for the sample, else the default (the contact's latest, else the sample).
     Raises PreviewRefused for an event id that is not one of the contact's."""
     if event_type is None:
-        return _no_event()
+        return no_event()
     if event_id == SAMPLE_EVENT_ID:
         properties, words = sample_event(event_type)
         return PreviewEvent(properties, words)

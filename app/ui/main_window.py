@@ -9,6 +9,7 @@ from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QUndoGroup
 from sqlalchemy.exc import SQLAlchemyError
 from PySide6.QtWidgets import (QApplication, QLabel, QMainWindow, QMessageBox, QSplitter, QStackedWidget,
+                               QTabWidget,
                                QVBoxLayout, QWidget)
 
 from app.canvas.editor import CanvasEditor
@@ -30,6 +31,7 @@ from .inspector import Inspector
 from .journey_list import JourneyList
 from .menus import build_menus, update_enabled
 from .palette import Palette
+from .preview_pane import PreviewPane
 from .problems import ProblemsPanel
 from .run_controls import RunControls
 from .session import EditorSession
@@ -88,12 +90,19 @@ class MainWindow(QMainWindow):
         self._problems_sized_by_user = False
         middle.splitterMoved.connect(lambda *_: setattr(self, "_problems_sized_by_user", True))
         self.inspector = Inspector()
+        # The selected step's settings, and beside them its message as a contact gets it (app/ui/preview_pane.py).
+        self.preview = PreviewPane(store.engine)
+        self.side_tabs = QTabWidget()
+        self.side_tabs.setObjectName("sideTabs")
+        self.side_tabs.setDocumentMode(True)
+        self.side_tabs.addTab(self.inspector, "Step")
+        self.side_tabs.addTab(self.preview, "Preview")
         splitter = QSplitter()
         splitter.addWidget(left)
         splitter.addWidget(middle)
-        splitter.addWidget(self.inspector)
+        splitter.addWidget(self.side_tabs)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([230, 850, 320])
+        splitter.setSizes([230, 800, 370])
         self.setCentralWidget(splitter)
 
         self.zoom_label, self.problem_label, self.save_label = QLabel(), QLabel(), QLabel()
@@ -180,6 +189,7 @@ class MainWindow(QMainWindow):
         self.undo_group.addStack(editor.doc.undo_stack)
         self.undo_group.setActiveStack(editor.doc.undo_stack)
         self.inspector.set_document(editor.doc, editor.scene, editor.catalog)
+        self.preview.set_document(editor.doc, editor.scene)
         editor.validator.problems_changed.connect(lambda _p: self._show_problems())
         editor.doc.journey_changed.connect(self._update_title)
         editor.view.zoom_changed.connect(lambda _z: self._update_status())
@@ -197,6 +207,7 @@ class MainWindow(QMainWindow):
         if self.editor is None:
             return
         self.inspector.set_document(None, None)
+        self.preview.set_document(None, None)
         self.editor.validator.shutdown()
         self.undo_group.removeStack(self.editor.doc.undo_stack)
         self.canvas_stack.removeWidget(self.editor)
