@@ -56,7 +56,7 @@ class SmsCount:
             return None
         return (f"This text takes {self.segments} segments: each is billed, and some carriers deliver long "
                 f"texts badly. Keep it to {WARN_SEGMENTS} segments or fewer"
-                + (f" (without {''.join(self.unicode_chars[:5])} it would go as GSM-7)"
+                + (f" (without {', '.join(f'“{c}”' for c in self.unicode_chars[:5])} it would go as GSM-7)"
                    if self.encoding == UCS2 and self.unicode_chars else "") + ".")
 
     @property

@@ -31,15 +31,17 @@ _TAG = re.compile(r"(<[^>]*>)")
 _EMPTY_MARK = "missing"
 
 
-def _mark_style() -> str:
-    return ("background-color:#7c4a03;color:#fff4d6;" if theme().dark else "background-color:#fde68a;color:#7c2d12;")
+def _mark_style(paper: bool = False) -> str:
+    """The highlight of a missing value: on the email's white paper, or on the theme's background."""
+    return ("background-color:#fde68a;color:#7c2d12;" if paper else ("background-color:#7c4a03;color:#fff4d6;" if theme().dark else
+                                                       "background-color:#fde68a;color:#7c2d12;"))
 
 
 def highlighted_html(marked: str) -> str:
     """HTML with each missing value's mark turned into a highlighted span (in text) or dropped (inside a
     tag, e.g. an href, where a span would break the markup)."""
     parts = _TAG.split(marked)
-    style = _mark_style()
+    style = _mark_style(paper=True)
     out = []
     for part in parts:
         if part.startswith("<"):
@@ -50,9 +52,9 @@ def highlighted_html(marked: str) -> str:
     return "".join(out)
 
 
-def highlighted_text(marked: str) -> str:
+def highlighted_text(marked: str, paper: bool = False) -> str:
     """Plain text as HTML (escaped, line breaks kept) with each missing value highlighted."""
-    style = _mark_style()
+    style = _mark_style(paper)
     return "".join(f'<span style="{style}">{html_lib.escape(piece) or _EMPTY_MARK}</span>' if missing
                    else html_lib.escape(piece) for piece, missing in split_marked(marked)).replace("\n", "<br>")
 
@@ -80,6 +82,10 @@ class _Segmented(QWidget):
             button = QPushButton(name)
             button.setCheckable(True)
             button.setObjectName("segment")
+            c = colours()
+            button.setStyleSheet("QPushButton#segment { padding: 3px 10px; } "
+                                 f"QPushButton#segment:checked {{ background: {c['highlight']}; color: #ffffff; "
+                                 f"border: 1px solid {c['highlight']}; }}")
             button.setChecked(i == 0)
             self.group.addButton(button, i)
             layout.addWidget(button)
@@ -151,6 +157,9 @@ class MessageView(QWidget):
         view.setOpenLinks(False)             # a click must not follow the contact's links (tracking, unsubscribe)
         view.setOpenExternalLinks(False)
         view.setFrameShape(QFrame.Shape.StyledPanel)
+        # An email is designed on white paper: shown so in the dark theme too, as mail clients do.
+        view.setStyleSheet(f"QTextBrowser#{name} {{ background: #ffffff; color: #1f2937; "
+                           f"border: 1px solid {colours()['border']}; border-radius: 4px; }}")
         return view
 
     def _sms_page(self) -> QWidget:
@@ -252,7 +261,7 @@ class MessageView(QWidget):
             self.email_bar.show()
             self.html_view.setHtml(highlighted_html(marked.get("html", "")) or
                                    f"<p style='color:{muted}'><i>This email has no HTML body.</i></p>")
-            self.text_view.setHtml(highlighted_text(marked.get("text", "")) or
+            self.text_view.setHtml(highlighted_text(marked.get("text", ""), paper=True) or
                                    f"<p style='color:{muted}'><i>This email has no plain-text body.</i></p>")
             self.open_button.setEnabled(bool(self._html))
             self._switch_body()
