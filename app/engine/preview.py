@@ -276,7 +276,8 @@ def render_preview(step: StepSnapshot, subject: PreviewSubject) -> Preview:
     if message.missing and not message.error:
         # The same render with the fallback between marks, so the app can highlight where each value was.
         shown = {**config, "missing": "fallback", "fallback": f"{MARK_START}{fallback}{MARK_END}"}
-        marked = dict(render_message(TemplateCache(), shown, values, key).fields)
+        shown_fields = render_message(TemplateCache(), shown, values, key).fields
+        marked = {name: _align(text, shown_fields.get(name, "")) for name, text in message.fields.items()}
     missing = tuple(MissingValue(name, _outcome_of_missing(policy, fallback, channel)) for name in message.missing)
     template = message.whatsapp_template
     if message.error:
@@ -296,6 +297,23 @@ def render_preview(step: StepSnapshot, subject: PreviewSubject) -> Preview:
         missing=missing, policy=policy, outcome=outcome, outcome_words=words, contact_words=subject.contact_words,
         event_words=subject.event.words, error=message.error, sms=sms, whatsapp_template=template,
         notes=_notes(channel, subject.contact))
+
+
+def _align(real: str, marked: str) -> str:
+    """`marked` with its text taken from `real`: a filter that looks at word starts (`| title`,
+    `| capitalize`) sees the marks as letters and changes case differently. When the two differ in more
+    than case, the marks are dropped (`real` as it is)."""
+    bare = marked.replace(MARK_START, "").replace(MARK_END, "")
+    if len(bare) != len(real) or bare.lower() != real.lower():
+        return real
+    out, i = [], 0
+    for char in marked:
+        if char in (MARK_START, MARK_END):
+            out.append(char)
+        else:
+            out.append(real[i])
+            i += 1
+    return "".join(out)
 
 
 def preview_step(db: Engine, journey: Journey, step_id: str, contact_id: str | None = None,
