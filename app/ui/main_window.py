@@ -102,7 +102,7 @@ class MainWindow(QMainWindow):
         splitter.addWidget(middle)
         splitter.addWidget(self.side_tabs)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([230, 800, 370])
+        splitter.setSizes([230, 850, 320])
         self.setCentralWidget(splitter)
 
         self.zoom_label, self.problem_label, self.save_label = QLabel(), QLabel(), QLabel()

@@ -190,6 +190,17 @@ class PreviewPane(QWidget):
         self.hint.setText("What this contact would get from this step. Edits show here as you type.")
         self.controls.show()
         self.view.show()
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Reads what is needed and renders; while the tab is hidden, only once it is shown again (the
+        inspector's tab costs nothing for the preview beside it)."""
+        if not self.target:
+            return
+        if not self.isVisible():
+            self._stale = True
+            return
+        self._stale = False
         if not self._chose_default:
             self._chose_default = True
             self._search_now(select_first=True)
@@ -214,7 +225,7 @@ class PreviewPane(QWidget):
             return
         self.heading.setText(f"Preview · {self.doc.journey.nodes[self.target].title}")
         if self._event_type_changed():
-            self.load()
+            self._refresh()
         else:
             self._debounce.start()      # restarted by every keystroke: one render after the last
 
@@ -226,7 +237,7 @@ class PreviewPane(QWidget):
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if self._stale:
-            self.render_now()
+            self._refresh()
 
     # --- contacts ---------------------------------------------------------------------------------
 
