@@ -40,6 +40,7 @@ from .theme import apply_theme
 from .wheel import guard_application
 
 SCREENSHOT_SIZE = QSize(1400, 900)
+PREVIEW_WIDTH = 440      # px: the side panel's width while the Preview tab is shown (a 360 px phone fits)
 
 
 def problem_count(errors: int, warnings: int) -> str:
@@ -103,6 +104,8 @@ class MainWindow(QMainWindow):
         splitter.addWidget(self.side_tabs)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([230, 850, 320])
+        self.side_splitter = splitter
+        self.side_tabs.currentChanged.connect(self._side_tab_changed)
         self.setCentralWidget(splitter)
 
         self.zoom_label, self.problem_label, self.save_label = QLabel(), QLabel(), QLabel()
@@ -121,6 +124,15 @@ class MainWindow(QMainWindow):
         self._connect_list()
         self.refresh_list()
         self._update_status()
+
+    def _side_tab_changed(self, index: int) -> None:
+        """The Preview tab widens the side panel to show a phone-wide message (taken from the canvas)."""
+        if self.side_tabs.widget(index) is not self.preview:
+            return
+        sizes = self.side_splitter.sizes()
+        wanted = PREVIEW_WIDTH - sizes[2]
+        if wanted > 0 and sizes[1] - wanted >= 400:
+            self.side_splitter.setSizes([sizes[0], sizes[1] - wanted, PREVIEW_WIDTH])
 
     # --- journeys ---------------------------------------------------------------
 

@@ -167,3 +167,33 @@ def test_next_and_previous_contact_in_id_order_with_a_search(world):
     assert ids(neighbour_contact(world.db, "ann", text="+1555000")) == ["bob"]
     assert ids(neighbour_contact(world.db, "bob", text="KIM")) == ["cho"]
     assert ids(neighbour_contact(world.db, "cho", text="zzz")) == [None]
+
+
+def test_a_whatsapp_template_with_its_variables_filled_in_as_the_engine_sends(world):
+    journey = simple_journey("WhatsApp")
+    step = send_node(journey, channel="whatsapp", subject="{{ contact.first_name }}",
+                     wa_variables=[{"value": "{{ contact.first_name }}"}, {"value": "{{ event.items | length }} items"}])
+    chain(journey, journey.trigger(), step)
+    world.install(journey)
+    world.contacts(CONTACTS)
+    world.event("ann", "cart_abandoned", "2026-03-02T10:00:00Z", **CART)
+    world.advance_to("2026-03-02T11:00:00Z")
+    row = world.messages("ann")[0]
+    preview = preview_step(world.db, journey, step.id, "ann")
+    assert preview.whatsapp_template == row["whatsapp_template"]
+    assert preview.whatsapp_template["variables"] == ["Ann", "2 items"] and preview.outcome == SENT
+
+
+def test_an_empty_whatsapp_variable_skips_the_message_as_the_engine_does(world):
+    journey = simple_journey("WhatsApp")
+    step = send_node(journey, channel="whatsapp", wa_variables=[{"value": "{{ contact.nickname }}"}],
+                     missing="fallback", fallback="")
+    chain(journey, journey.trigger(), step)
+    world.install(journey)
+    world.contacts(CONTACTS)
+    world.event("ann", "cart_abandoned", "2026-03-02T10:00:00Z", **CART)
+    world.advance_to("2026-03-02T11:00:00Z")
+    assert world.messages("ann") == [] and world.log("ann", "skipped")[0]["reason"] == "missing_variable"
+    preview = preview_step(world.db, journey, step.id, "ann")
+    assert preview.outcome == SKIPPED and "skips" in preview.outcome_words
+    assert [m.name for m in preview.missing] == ["contact.nickname", "WhatsApp variable 1"]

@@ -188,3 +188,28 @@ def test_a_template_error_names_the_field(qtbot, window):
     _open_preview(qtbot, window, email.id)
     preview = _wait_render(qtbot, pane, lambda: _edit(window, email.id, "subject", "{{ contact.first_name "))
     assert preview.error[0] == "subject" and "Template error in the subject" in pane.view.status.text()
+
+
+def test_choosing_another_event_of_the_contact_or_the_sample(qtbot, window):
+    _add_contacts(window)
+    later = NOW.replace(hour=12)
+    with window.store.engine.begin() as conn:
+        conn.execute(events.insert().values(
+            contact_id="c001", type="cart_abandoned", occurred_at=later, received_at=later, idempotency_key="e2",
+            properties={"cart_url": "https://shop.example/c/emma2", "items": [{"name": "Green teapot",
+                                                                                "quantity": 1, "price": 30}]}))
+    pane = window.preview
+    preview = _open_preview(qtbot, window, _send_step(window, "email").id)
+    assert "Green teapot" in preview.html                     # the newest first
+    assert [pane.event_box.itemText(i) for i in range(pane.event_box.count())] == [
+        "their cart_abandoned event of 2026-03-01 12:00", "their cart_abandoned event of 2026-03-01 10:00",
+        "a sample cart"]
+
+    def choose(index: int) -> None:
+        pane.event_box.setCurrentIndex(index)
+        pane.event_box.activated.emit(index)
+
+    preview = _wait_render(qtbot, pane, lambda: choose(1))
+    assert "Blue mug" in preview.html and pane.event_box.currentIndex() == 1
+    preview = _wait_render(qtbot, pane, lambda: choose(2))
+    assert "Linen shirt" in preview.html and preview.event_words == "a sample cart"
