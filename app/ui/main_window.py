@@ -106,6 +106,7 @@ class MainWindow(QMainWindow):
         splitter.setSizes([230, 850, 320])
         self.side_splitter = splitter
         self.side_tabs.currentChanged.connect(self._side_tab_changed)
+        self.preview.beside_toggled.connect(self.show_preview_beside)
         self.setCentralWidget(splitter)
 
         self.zoom_label, self.problem_label, self.save_label = QLabel(), QLabel(), QLabel()
@@ -133,6 +134,23 @@ class MainWindow(QMainWindow):
         wanted = PREVIEW_WIDTH - sizes[2]
         if wanted > 0 and sizes[1] - wanted >= 400:
             self.side_splitter.setSizes([sizes[0], sizes[1] - wanted, PREVIEW_WIDTH])
+
+    def show_preview_beside(self, beside: bool) -> None:
+        """The preview in its own column beside the inspector (to watch it while editing), or back in its tab."""
+        splitter = self.side_splitter
+        if beside and splitter.indexOf(self.preview) < 0:
+            sizes = splitter.sizes()
+            self.side_tabs.removeTab(self.side_tabs.indexOf(self.preview))
+            self.side_tabs.tabBar().hide()
+            splitter.addWidget(self.preview)
+            self.preview.show()
+            width = min(PREVIEW_WIDTH, max(sizes[1] - 400, 300))
+            splitter.setSizes([sizes[0], sizes[1] + sizes[2] - 320 - width, 320, width])
+        elif not beside and splitter.indexOf(self.preview) >= 0:
+            self.side_tabs.addTab(self.preview, "Preview")
+            self.side_tabs.tabBar().show()
+            self.side_tabs.setCurrentWidget(self.preview)
+        self.preview.beside_button.setChecked(beside)
 
     # --- journeys ---------------------------------------------------------------
 

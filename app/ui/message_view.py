@@ -127,13 +127,12 @@ class MessageView(QWidget):
         bar.setContentsMargins(0, 0, 0, 0)
         self.body_switch = _Segmented(["HTML", "Text"])
         self.width_switch = _Segmented(["Desktop", "Mobile"])
-        self.open_button = QPushButton("Open in browser")
+        self.open_button = QPushButton("Open in browser ↗")
         self.open_button.setToolTip("Write the HTML to a temporary file and open it in your browser, "
                                     "for pixel-exact rendering")
         bar.addWidget(self.body_switch)
-        bar.addWidget(self.width_switch)
         bar.addStretch(1)
-        bar.addWidget(self.open_button)
+        bar.addWidget(self.width_switch)
         column.addWidget(self.email_bar)
 
         self.pages = QStackedWidget()
@@ -144,6 +143,12 @@ class MessageView(QWidget):
         self.sms_page = self._sms_page()
         self.pages.addWidget(self.sms_page)
         column.addWidget(self.pages, 1)
+        self.browser_row = QWidget()            # below the body: fits the narrowest side panel
+        below = QHBoxLayout(self.browser_row)
+        below.setContentsMargins(0, 0, 0, 0)
+        below.addStretch(1)
+        below.addWidget(self.open_button)
+        column.addWidget(self.browser_row)
 
         self.body_switch.group.idToggled.connect(lambda *_: self._switch_body())
         self.width_switch.group.idToggled.connect(lambda *_: self._apply_width())
@@ -196,6 +201,7 @@ class MessageView(QWidget):
         self.status.hide()
         self.header.setText(f"<span style='color:{colours()['muted']}'>{html_lib.escape(words)}</span>")
         self.email_bar.hide()
+        self.browser_row.hide()
         self.pages.hide()
 
     def show_preview(self, preview: Preview) -> None:
@@ -204,6 +210,7 @@ class MessageView(QWidget):
         if preview.error:
             self.header.setText("")
             self.email_bar.hide()
+            self.browser_row.hide()
             self.pages.hide()
             return
         self._show(preview.channel, preview.sender, preview.recipient, preview.fields, preview.marked,
@@ -259,6 +266,7 @@ class MessageView(QWidget):
         if channel == "email":
             self._html, self._title = fields.get("html", ""), fields.get("subject", "") or title
             self.email_bar.show()
+            self.browser_row.show()
             self.html_view.setHtml(highlighted_html(marked.get("html", "")) or
                                    f"<p style='color:{muted}'><i>This email has no HTML body.</i></p>")
             self.text_view.setHtml(highlighted_text(marked.get("text", ""), paper=True) or
@@ -268,6 +276,7 @@ class MessageView(QWidget):
             return
         self._html = ""
         self.email_bar.hide()
+        self.browser_row.hide()
         self.pages.setCurrentWidget(self.sms_page)
         if template is not None:
             variables = "".join(

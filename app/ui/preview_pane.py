@@ -48,6 +48,7 @@ class PreviewPane(QWidget):
 
     rendered = Signal(object)
     subject_loaded = Signal(object)          # the PreviewSubject now used
+    beside_toggled = Signal(bool)            # "Beside the settings": the window moves the pane to its own column
 
     def __init__(self, db: Engine | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -72,6 +73,7 @@ class PreviewPane(QWidget):
     # --- building ---------------------------------------------------------------------------------
 
     def _build(self) -> None:
+        self.setMinimumWidth(300)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         scroll = QScrollArea()
@@ -86,7 +88,15 @@ class PreviewPane(QWidget):
         self.heading = QLabel("Preview")
         self.heading.setObjectName("heading")
         self.heading.setWordWrap(True)
-        column.addWidget(self.heading)
+        self.beside_button = QPushButton("Beside settings")
+        self.beside_button.setCheckable(True)
+        self.beside_button.setToolTip("Show the preview in its own column beside the step's settings, to watch "
+                                      "the message change as you edit the template")
+        self.beside_button.toggled.connect(self._beside_toggled)
+        top = QHBoxLayout()
+        top.addWidget(self.heading, 1)
+        top.addWidget(self.beside_button)
+        column.addLayout(top)
         self.hint = QLabel()
         self.hint.setObjectName("help")
         self.hint.setWordWrap(True)
@@ -147,6 +157,10 @@ class PreviewPane(QWidget):
         self.next_button.clicked.connect(lambda _=False: self.step_contact(True))
         self.contact_box.addItem(SAMPLE_LABEL, SAMPLE_ID)
         self._show_nothing()
+
+    def _beside_toggled(self, beside: bool) -> None:
+        self.beside_button.setText("Back to tab" if beside else "Beside settings")
+        self.beside_toggled.emit(beside)
 
     # --- wiring -----------------------------------------------------------------------------------
 

@@ -150,6 +150,15 @@ def test_typing_renders_once_after_the_last_keystroke_and_drops_stale_results(qt
     qtbot.waitUntil(lambda: bool(seen), timeout=10_000)
     qtbot.wait(300)
     assert [p.text for p in seen] == ["H" + "x" * 7]       # one render, of the newest text
+    # Two renders under way: the older one's result is dropped when it comes back after the newer was asked.
+    seen.clear()
+    _edit(window, sms.id, "message", "older")
+    pane.render_now()
+    _edit(window, sms.id, "message", "newer")
+    pane.render_now()
+    qtbot.waitUntil(lambda: bool(seen), timeout=10_000)
+    qtbot.wait(300)
+    assert [p.text for p in seen] == ["newer"] and pane.preview.text == "newer"
 
 
 def test_open_in_browser_writes_the_html_as_sent(qtbot, window, monkeypatch):
@@ -213,3 +222,25 @@ def test_choosing_another_event_of_the_contact_or_the_sample(qtbot, window):
     assert "Blue mug" in preview.html and pane.event_box.currentIndex() == 1
     preview = _wait_render(qtbot, pane, lambda: choose(2))
     assert "Linen shirt" in preview.html and preview.event_words == "a sample cart"
+
+
+def test_beside_the_settings_the_preview_follows_typing_in_the_inspector(qtbot, window):
+    email = _send_step(window, "email")
+    pane = window.preview
+    _open_preview(qtbot, window, email.id)
+    qtbot.mouseClick(pane.beside_button, Qt.MouseButton.LeftButton)
+    assert window.side_splitter.indexOf(pane) == 3 and window.side_tabs.count() == 1
+    assert window.inspector.isVisible() and pane.isVisible()
+    editor = window.inspector.builder.editors[("config", "subject")].text
+    editor.setFocus()
+    editor.selectAll()
+
+    def type_subject() -> None:
+        qtbot.keyClicks(editor, "Psst {{ contact.first_name }}")
+
+    preview = _wait_render(qtbot, pane, type_subject)
+    qtbot.waitUntil(lambda: pane.preview.subject == "Psst Alex", timeout=10_000)
+    assert "Psst Alex" in pane.view.header.text()
+    qtbot.mouseClick(pane.beside_button, Qt.MouseButton.LeftButton)     # back into its tab
+    assert window.side_splitter.indexOf(pane) < 0 and window.side_tabs.indexOf(pane) == 1
+    assert window.side_tabs.currentWidget() is pane and preview is not None
