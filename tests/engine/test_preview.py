@@ -197,3 +197,22 @@ def test_an_empty_whatsapp_variable_skips_the_message_as_the_engine_does(world):
     preview = preview_step(world.db, journey, step.id, "ann")
     assert preview.outcome == SKIPPED and "skips" in preview.outcome_words
     assert [m.name for m in preview.missing] == ["contact.nickname", "WhatsApp variable 1"]
+
+
+@pytest.mark.parametrize("contact", ["ann", "bob", None])
+def test_the_preview_shows_what_a_test_send_sends(tmp_path, contact):
+    from app.delivery import test_send as ts
+    from app.journey.fileformat import from_document
+    from app.store.journeys import JourneyStore
+    from tests.delivery.shop import make_shop
+
+    shop = make_shop(str(tmp_path / "shop.sqlite3"))
+    journey = from_document(JourneyStore(shop.db).load_draft(shop.journey_id), "test")
+    for step, to in ((shop.email_step, "me@shop.example"), (shop.sms_step, "+4915123456789")):
+        out = ts.prepare_test(shop.db, journey, step, to, contact).outgoing
+        preview = preview_step(shop.db, journey, step, contact)
+        if out.channel == "email":
+            assert out.subject == f"[TEST] {preview.subject}" and out.body_html == preview.html
+            assert out.body_text == preview.text and out.sender == preview.sender
+        else:
+            assert out.body_text == f"[TEST] {preview.text}"
