@@ -215,7 +215,9 @@ class PreviewPane(QWidget):
             self._stale = True
             return
         self._stale = False
-        if not self._chose_default:
+        if not self._chose_default or (self.contact_id == SAMPLE_ID and self.contact_box.count() == 1
+                                       and not self.search.text().strip()):
+            # The first time, and while the store had no contacts (an import may have brought some since).
             self._chose_default = True
             self._search_now(select_first=True)
         elif self.subject is None or self._event_type_changed():

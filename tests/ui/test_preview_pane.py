@@ -244,3 +244,15 @@ def test_beside_the_settings_the_preview_follows_typing_in_the_inspector(qtbot, 
     qtbot.mouseClick(pane.beside_button, Qt.MouseButton.LeftButton)     # back into its tab
     assert window.side_splitter.indexOf(pane) < 0 and window.side_tabs.indexOf(pane) == 1
     assert window.side_tabs.currentWidget() is pane and preview is not None
+
+
+def test_contacts_imported_after_the_sample_was_shown_are_offered(qtbot, window):
+    email = _send_step(window, "email")
+    pane = window.preview
+    preview = _open_preview(qtbot, window, email.id)
+    assert preview.contact_words == "the sample contact"
+    _add_contacts(window)
+    window.editor.scene.clearSelection()
+    preview = _wait_render(qtbot, pane, lambda: window.editor.scene.item_for_node[email.id].setSelected(True))
+    assert pane.contact_box.currentData() == "c001" and preview.subject == "Emma, your cart misses you"
+    assert pane.store_note.isHidden()
