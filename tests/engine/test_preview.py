@@ -216,3 +216,27 @@ def test_the_preview_shows_what_a_test_send_sends(tmp_path, contact):
             assert out.body_text == preview.text and out.sender == preview.sender
         else:
             assert out.body_text == f"[TEST] {preview.text}"
+
+
+def test_the_cart_example_email_for_contacts_with_and_without_first_name_equals_the_engines(world):
+    from app.delivery.unsubscribe import links_for
+    from app.examples import load_example
+
+    journey = load_example("cart_abandonment")
+    email = next(n for n in journey.nodes.values() if n.kind == "send_template" and n.config["channel"] == "email")
+    world.install(journey)
+    world.contacts(CONTACTS + "dan,dan@example.com,,,,Europe/London,,,email,Leeds\n")
+    for contact in ("ann", "dan"):
+        world.event(contact, "cart_abandoned", "2026-03-02T10:00:00Z", **CART)
+    world.advance_to("2026-03-02T12:00:00Z")
+    links = links_for(world.db)
+    for contact, hello, subject in (("ann", "Hi Ann,", "Ann, your cart misses you"),
+                                    ("dan", "Hi there,", "Hi, your cart misses you")):
+        row = next(m for m in world.messages(contact) if m["node_id"] == email.id)
+        preview = preview_step(world.db, journey, email.id, contact)
+        assert preview.subject == row["subject"] == subject and hello in preview.html
+        assert "Blue mug × 2 — €12.50" in preview.html and not preview.missing
+        # The unsubscribe link is signed with the message's key: the run's in the outbox, the preview's own.
+        own = links.url(f"preview:{email.id}")
+        assert preview.html.replace(own, links.url(row["idempotency_key"])) == row["body_html"]
+        assert preview.text.replace(own, links.url(row["idempotency_key"])) == row["body_text"]
