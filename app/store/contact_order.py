@@ -12,8 +12,12 @@ from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import Select
 
-from app.store.contacts import ContactSummary, _name
+from app.store.contacts import ContactSummary
 from app.store.tables import contacts
+
+
+def _name(first: str | None, last: str | None) -> str:
+    return " ".join(p for p in (first, last) if p)
 
 
 def _matching(query: Select[Any], text: str) -> Select[Any]:
