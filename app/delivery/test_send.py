@@ -16,17 +16,17 @@ from dataclasses import dataclass
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from app.engine.context import ContactView, load_contacts
 from app.engine.message_render import RenderedMessage, message_context, render_message
+from app.engine.preview import PreviewEvent, choose_event, trigger_event_type
+from app.engine.samples import SAMPLE_CONTACT, SAMPLE_ID, sample_event
 from app.engine.templating import TemplateCache
 from app.engine.timeutil import contact_zone
 from app.journey.model import Journey, Node
 from app.journey.settings import journey_timezone
 from app.store.app_settings import business_timezone, get_setting, set_setting
-from app.store.tables import events
 
 from .addresses import email_address, phone_number
 from .base import Channel, Outgoing, Sent
@@ -34,28 +34,6 @@ from .settings import DeliverySettings
 from .unsubscribe import links_for
 
 TEST_MARK = "[TEST]"
-SAMPLE_ID = "sample"
-
-SAMPLE_CONTACT = ContactView(
-    SAMPLE_ID,
-    {"id": SAMPLE_ID, "email": "alex.sample@example.com", "phone": "+15005550006", "first_name": "Alex",
-     "last_name": "Sample", "timezone": None, "lifetime_spend": 184.5, "order_count": 3,
-     "last_order_at": "2026-02-14T10:30:00+00:00"},
-    {"city": "Springfield", "currency": "USD"}, {"newsletter"})
-"""A plausible customer for a test when no contact is chosen (or the store has none)."""
-
-SAMPLE_EVENT: dict[str, Any] = {
-    "cart_url": "https://shop.example/cart/recover/sample",
-    "items": [
-        {"name": "Linen shirt", "title": "Linen shirt", "quantity": 1, "price": 49.0,
-         "url": "https://shop.example/products/linen-shirt", "image": "https://shop.example/img/linen-shirt.jpg"},
-        {"name": "Canvas tote", "title": "Canvas tote", "quantity": 2, "price": 18.5,
-         "url": "https://shop.example/products/canvas-tote", "image": "https://shop.example/img/canvas-tote.jpg"},
-    ],
-    "total": 86.0, "currency": "USD", "order_id": "SAMPLE-1001",
-    "product": {"name": "Linen shirt", "url": "https://shop.example/products/linen-shirt", "price": 49.0},
-}
-"""A plausible trigger event (an abandoned cart, which also reads as an order) for the sample contact."""
 
 
 class SendTestRefused(ValueError):
@@ -116,17 +94,10 @@ def _contact(db: Engine, contact_id: str | None) -> ContactView:
 
 
 def _event(db: Engine, journey: Journey, contact: ContactView) -> tuple[dict[str, Any], str]:
-    """The contact's latest event of the journey's trigger type, else the sample cart."""
-    trigger = journey.trigger()
-    event_type = trigger.config.get("event") if trigger is not None and trigger.config.get("mode") == "event" else None
-    if contact.id != SAMPLE_ID and event_type:
-        with db.connect() as conn:
-            row = conn.execute(select(events.c.properties, events.c.occurred_at).where(
-                events.c.contact_id == contact.id, events.c.type == event_type)
-                .order_by(events.c.occurred_at.desc(), events.c.id.desc()).limit(1)).first()
-        if row is not None:
-            return dict(row.properties or {}), f"their {event_type} event of {row.occurred_at:%Y-%m-%d %H:%M}"
-    return dict(SAMPLE_EVENT), "a sample cart"
+    """The contact's latest event of the journey's trigger type, else a sample one (the preview's rule)."""
+    event_type = trigger_event_type(journey)
+    chosen = choose_event(db, contact.id, event_type) if event_type else PreviewEvent(*sample_event(None))
+    return chosen.properties, chosen.words
 
 
 def render_for(db: Engine, journey: Journey, step: Node, contact: ContactView,

@@ -9,6 +9,7 @@ from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QUndoGroup
 from sqlalchemy.exc import SQLAlchemyError
 from PySide6.QtWidgets import (QApplication, QLabel, QMainWindow, QMessageBox, QSplitter, QStackedWidget,
+                               QTabWidget,
                                QVBoxLayout, QWidget)
 
 from app.canvas.editor import CanvasEditor
@@ -30,6 +31,7 @@ from .inspector import Inspector
 from .journey_list import JourneyList
 from .menus import build_menus, update_enabled
 from .palette import Palette
+from .preview_pane import PreviewPane
 from .problems import ProblemsPanel
 from .run_controls import RunControls
 from .session import EditorSession
@@ -38,6 +40,7 @@ from .theme import apply_theme
 from .wheel import guard_application
 
 SCREENSHOT_SIZE = QSize(1400, 900)
+PREVIEW_WIDTH = 440      # px: the side panel's width while the Preview tab is shown (a 360 px phone fits)
 
 
 def problem_count(errors: int, warnings: int) -> str:
@@ -89,12 +92,22 @@ class MainWindow(QMainWindow):
         middle.splitterMoved.connect(lambda *_: setattr(self, "_problems_sized_by_user", True))
         self.inspector = Inspector()
         self.inspector.people_requested.connect(self.show_step_people)
+        # The selected step's settings, and beside them its message as a contact gets it (app/ui/preview_pane.py).
+        self.preview = PreviewPane(store.engine)
+        self.side_tabs = QTabWidget()
+        self.side_tabs.setObjectName("sideTabs")
+        self.side_tabs.setDocumentMode(True)
+        self.side_tabs.addTab(self.inspector, "Step")
+        self.side_tabs.addTab(self.preview, "Preview")
         splitter = QSplitter()
         splitter.addWidget(left)
         splitter.addWidget(middle)
-        splitter.addWidget(self.inspector)
+        splitter.addWidget(self.side_tabs)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([230, 850, 320])
+        self.side_splitter = splitter
+        self.side_tabs.currentChanged.connect(self._side_tab_changed)
+        self.preview.beside_toggled.connect(self.show_preview_beside)
         self.setCentralWidget(splitter)
 
         self.zoom_label, self.problem_label, self.save_label = QLabel(), QLabel(), QLabel()
@@ -116,6 +129,32 @@ class MainWindow(QMainWindow):
         self._connect_list()
         self.refresh_list()
         self._update_status()
+
+    def _side_tab_changed(self, index: int) -> None:
+        """The Preview tab widens the side panel to show a phone-wide message (taken from the canvas)."""
+        if self.side_tabs.widget(index) is not self.preview:
+            return
+        sizes = self.side_splitter.sizes()
+        wanted = PREVIEW_WIDTH - sizes[2]
+        if wanted > 0 and sizes[1] - wanted >= 400:
+            self.side_splitter.setSizes([sizes[0], sizes[1] - wanted, PREVIEW_WIDTH])
+
+    def show_preview_beside(self, beside: bool) -> None:
+        """The preview in its own column beside the inspector (to watch it while editing), or back in its tab."""
+        splitter = self.side_splitter
+        if beside and splitter.indexOf(self.preview) < 0:
+            sizes = splitter.sizes()
+            self.side_tabs.removeTab(self.side_tabs.indexOf(self.preview))
+            self.side_tabs.tabBar().hide()
+            splitter.addWidget(self.preview)
+            self.preview.show()
+            width = min(PREVIEW_WIDTH, max(sizes[1] - 400, 300))
+            splitter.setSizes([sizes[0], sizes[1] + sizes[2] - 320 - width, 320, width])
+        elif not beside and splitter.indexOf(self.preview) >= 0:
+            self.side_tabs.addTab(self.preview, "Preview")
+            self.side_tabs.tabBar().show()
+            self.side_tabs.setCurrentWidget(self.preview)
+        self.preview.beside_button.setChecked(beside)
 
     # --- journeys ---------------------------------------------------------------
 
@@ -184,6 +223,7 @@ class MainWindow(QMainWindow):
         self.undo_group.addStack(editor.doc.undo_stack)
         self.undo_group.setActiveStack(editor.doc.undo_stack)
         self.inspector.set_document(editor.doc, editor.scene, editor.catalog)
+        self.preview.set_document(editor.doc, editor.scene)
         editor.validator.problems_changed.connect(lambda _p: self._show_problems())
         editor.doc.journey_changed.connect(self._update_title)
         editor.view.zoom_changed.connect(lambda _z: self._update_status())
@@ -202,6 +242,7 @@ class MainWindow(QMainWindow):
         if self.editor is None:
             return
         self.inspector.set_document(None, None)
+        self.preview.set_document(None, None)
         self.editor.validator.shutdown()
         self.undo_group.removeStack(self.editor.doc.undo_stack)
         self.canvas_stack.removeWidget(self.editor)
