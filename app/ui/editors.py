@@ -111,7 +111,7 @@ class TemplateEditor(Editor):
         self.column.addWidget(self.text)
         self.text.edited.connect(self.edited.emit)
         self.text.block_inserted.connect(self.inserted.emit)
-        self.insert: QToolButton | None = None
+        self.insert: QPushButton | None = None
 
     def set_snippets(self, snippets: list[Snippet]) -> None:
         """Offers `snippets` under the text (Insert ▸ Cart items block); none: no button."""

@@ -1,21 +1,19 @@
 """Insert ▸ …: the button under a send step's body that inserts a ready block (app/journey/snippets.py)."""
 from __future__ import annotations
 
-from PySide6.QtWidgets import QMenu, QToolButton
+from PySide6.QtWidgets import QMenu, QPushButton
 
 from app.journey.snippets import Snippet
 
 from .template_edit import TemplateEdit
 
 
-def insert_button(edit: TemplateEdit, snippets: list[Snippet]) -> QToolButton:
+def insert_button(edit: TemplateEdit, snippets: list[Snippet]) -> QPushButton:
     """A drop-down "Insert" button with one entry per snippet; an entry inserts its block at `edit`'s
     cursor (one undo step). An unavailable one is greyed out, its tooltip saying why."""
-    button = QToolButton()
+    button = QPushButton("Insert")
     button.setObjectName("insertSnippet")
-    button.setText("Insert")
     button.setToolTip("Insert a ready block, such as the cart's items with their prices")
-    button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
     menu = QMenu(button)
     menu.setToolTipsVisible(True)
     for snippet in snippets:
