@@ -82,3 +82,22 @@ def test_a_cart_without_items_applies_the_steps_policy(world):
     world.event("ann", "cart_abandoned", AT, total=10)
     assert world.messages("ann") == []
     assert world.log("ann", "skipped")[0]["reason"] == "missing_variable"
+
+
+def test_the_documented_block_is_the_one_inserted_and_prints_as_documented():
+    from zoneinfo import ZoneInfo
+
+    from app.engine.message_render import message_context, render_message
+    from app.engine.templating import TemplateCache
+    from app.paths import ROOT
+
+    doc = (ROOT / "docs" / "journey-format.md").read_text(encoding="utf-8")
+    section = doc.split("### Listing cart items", 1)[1]
+    block, printed = [part.split("```", 1)[0] for part in section.split("```\n")[1::2][:2]]
+    assert block == cart_items_block("text", "email")
+    templates = TemplateCache()
+    shirt = {**CART[0], "url": "https://shop.example/products/linen-shirt"}
+    event = {"currency": "USD", "items": [shirt, {"name": "Canvas tote", "quantity": 2, "price": 18.5}]}
+    context = message_context(templates, {"id": "x", "first_name": "Ann"}, event, ZoneInfo("UTC"), "Cart")
+    message = render_message(templates, {"channel": "sms", "message": block}, context, ("j", 1, "n"))
+    assert message.text == printed
