@@ -36,7 +36,8 @@ def _p(name: str, description: str, *fields: EventProperty, is_list: bool = Fals
 
 
 ITEM_FIELDS = (
-    _p("name", "the product's name"), _p("price", "the price of one, a number (print it with | money)"),
+    _p("name", "the product's name"), _p("title", "the product's name, as Shopify calls it"),
+    _p("price", "the price of one, a number (print it with | money)"),
     _p("quantity", "how many"), _p("url", "the product's page"), _p("image", "the product's picture (a URL)"),
 )
 _ITEMS = _p("items", "the products, a list: loop over it with {% for item in event.items %}", *ITEM_FIELDS,

@@ -19,7 +19,8 @@ from .tracking_checks import check_tracking
 from .schema import (MAX_ID, MAX_NAME, MAX_POSITION, UNIT_MINUTES, Config, date_problem, is_finite_number,
                      parse_datetime)
 from .settings import SETTINGS_SCHEMA, UNKNOWN_CONSENT_KEYS, allows_unknown, settings_label
-from .event_properties import declared, has_no_event
+from .event_properties import declared, has_no_event, record_fields, trigger_event_type
+from .variables import loop_field_reads
 from .templates import (CONTACT_FIELDS, JOURNEY_FIELDS, MESSAGE_VARIABLES, ROOTS, VariableCatalog,
                         inspect_template, trigger_event_properties)
 
@@ -305,6 +306,7 @@ def _check_whatsapp_window(run: _Run, node: Node) -> None:
 
 
 def _check_template(run: _Run, node: Node, pointer: str, label: str, source: str) -> None:
+    source_text = source
     info = inspect_template(source)
     if info.error:
         run.add(ERROR, node, pointer, f"{label}: template error on line {info.error_line}: {info.error}",
@@ -329,6 +331,22 @@ def _check_template(run: _Run, node: Node, pointer: str, label: str, source: str
             continue
         message = f"{label}: '{root}.{name}' is not among the {source}"
         run.add(ERROR if certain else WARNING, node, pointer, message, _suggest(root, name, known))
+    _check_loop_fields(run, node, pointer, label, source_text)
+
+
+def _check_loop_fields(run: _Run, node: Node, pointer: str, label: str, source: str) -> None:
+    """`{{ item.nmae }}` in `{% for item in event.items %}`: a field the trigger's event does not declare
+    for its items is a warning (the store learns top-level names only, so the shop may send more)."""
+    if "for" not in source:
+        return
+    fields = record_fields(trigger_event_type(run.trigger.config if run.trigger else None))
+    for read in loop_field_reads(source):
+        known = fields.get(read.iterable)
+        if known is None or read.name in {f.name for f in known}:
+            continue
+        names = frozenset(f.name for f in known)
+        run.add(WARNING, node, pointer, f"{label}: '{read.variable}.{read.name}' is not among the fields of "
+                f"{read.iterable} (line {read.line})", _suggest(read.variable, read.name, names))
 
 
 def _known(run: _Run, root: str) -> tuple[frozenset[str] | None, str, bool]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Mapping
 
 from .event_properties import property_descriptions, record_fields, trigger_event_type
@@ -75,3 +76,53 @@ def suggestions(names: list[str], trigger: Mapping[str, Any] | None) -> Variable
     for path, fields in record_fields(event_type).items():
         descriptions.update((f"{path}[].{f.name}", f.description) for f in fields)
     return VariableSuggestions(tuple(names), items, descriptions)
+
+
+@dataclass(frozen=True)
+class LoopFieldRead:
+    """`{{ item.nmae }}` inside `{% for item in event.items %}`: the list (`event.items`), the field read
+    (`nmae`) and its line."""
+
+    iterable: str
+    variable: str
+    name: str
+    line: int
+
+
+@lru_cache(maxsize=4096)
+def loop_field_reads(source: str) -> tuple[LoopFieldRead, ...]:
+    """The fields read from the variable of each `{% for x in event.… %}` loop of `source` (`x.name`,
+    `x['name']`); () when it does not parse (validation reports that elsewhere)."""
+    from jinja2 import TemplateSyntaxError, nodes
+
+    from .templates import make_environment
+
+    global _ENVIRONMENT
+    if _ENVIRONMENT is None:
+        _ENVIRONMENT = make_environment()
+    try:
+        tree = _ENVIRONMENT.parse(source)
+    except (TemplateSyntaxError, RecursionError):
+        return ()
+    found: list[LoopFieldRead] = []
+    for loop in tree.find_all(nodes.For):
+        iterable = loop.iter
+        while isinstance(iterable, nodes.Filter) and iterable.node is not None:      # event.items | default([])
+            iterable = iterable.node
+        if not (isinstance(loop.target, nodes.Name) and isinstance(iterable, nodes.Getattr)
+                and isinstance(iterable.node, nodes.Name) and iterable.node.name == "event"):
+            continue
+        path, variable = f"event.{iterable.attr}", loop.target.name
+        for body in loop.body:
+            for read in body.find_all((nodes.Getattr, nodes.Getitem)):
+                inner = read.node
+                if not (isinstance(inner, nodes.Name) and inner.name == variable):
+                    continue
+                if isinstance(read, nodes.Getattr):
+                    found.append(LoopFieldRead(path, variable, read.attr, read.lineno))
+                elif isinstance(read.arg, nodes.Const) and isinstance(read.arg.value, str):
+                    found.append(LoopFieldRead(path, variable, read.arg.value, read.lineno))
+    return tuple(found)
+
+
+_ENVIRONMENT: Any = None

@@ -62,7 +62,7 @@ def test_seen_properties_add_to_the_declared_ones():
 def test_loop_variables_get_the_items_fields():
     found = suggestions(variable_names(_trigger(), None), _trigger())
     names = [n for n, _ in found.at("{% for item in event.items %}{{ ")]
-    assert names[:5] == ["item.name", "item.price", "item.quantity", "item.url", "item.image"]
+    assert names[:6] == ["item.name", "item.title", "item.price", "item.quantity", "item.url", "item.image"]
     assert "loop.index" in names and "event.cart_url" in names
     assert dict(found.at("{% for line in event.items %}"))["line.price"].startswith("the price of one")
     assert not [n for n, _ in found.at("{% for item in event.items %}x{% endfor %}{{ ") if n.startswith("item.")]
@@ -118,3 +118,16 @@ def test_the_cart_block_is_offered_where_it_fits(field, channel, trigger, offere
     assert bool(found) == offered
     if found:
         assert (not found[0].unavailable) == enabled
+
+
+def test_a_typo_in_an_items_field_is_a_warning_with_the_right_name():
+    text = ("{% for line in event.items | default([]) %}{{ line.nmae }} {{ line['prce'] }} {{ line.title }} "
+            "{{ loop.index }}{% endfor %}")
+    found = _problems(_trigger(), text)
+    assert [(s, m) for s, m, _h in found] == [
+        (WARNING, "Plain-text body: 'line.nmae' is not among the fields of event.items (line 1)"),
+        (WARNING, "Plain-text body: 'line.prce' is not among the fields of event.items (line 1)")]
+    assert [h for _s, _m, h in found] == ["Did you mean line.name?", "Did you mean line.price?"]
+    assert _problems(_trigger(), "{% for item in event.items %}{{ item.name }}{{ item.url }}{% endfor %}") == []
+    assert _problems(_trigger(event="quiz_done"), "{% for a in event.answers %}{{ a.text }}{% endfor %}") == []
+    assert _problems(_trigger(), "{% for t in contact.tags %}{{ t.x }}{% endfor %}") == []

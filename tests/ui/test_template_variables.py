@@ -51,7 +51,7 @@ def test_inside_a_loop_over_the_items_the_item_fields_are_offered(window, qtbot)
     _send, editor = _editor(window, "text")
     text = editor.text
     _type(qtbot, text, "{% for item in event.items %}\n- {{ item.")
-    assert _offered(text) == ["item.name", "item.price", "item.quantity", "item.url", "item.image"]
+    assert _offered(text) == ["item.name", "item.title", "item.price", "item.quantity", "item.url", "item.image"]
     popup = text.completer.popup()
     QTest.keyClick(popup, Qt.Key.Key_Down)
     QTest.keyClick(popup, Qt.Key.Key_Return)
