@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Mapping
 
+from jinja2 import TemplateSyntaxError, nodes
+
 from .event_properties import property_descriptions, record_fields, trigger_event_type
+from .templates import make_environment
 
 CONTACT_DESCRIPTIONS = {
     "contact.first_name": "the contact's first name", "contact.last_name": "the contact's last name",
@@ -22,6 +25,7 @@ CONTACT_DESCRIPTIONS = {
     "journey.description": "this journey's description",
     "unsubscribe_url": "this message's unsubscribe link",
 }
+_ENVIRONMENT = make_environment()     # for parsing only (validation's loop-field check)
 LOOP_FIELDS = {"loop.index": "1 for the first turn of the loop, 2 for the next…",
                "loop.first": "true in the first turn", "loop.last": "true in the last turn"}
 
@@ -80,8 +84,8 @@ def suggestions(names: list[str], trigger: Mapping[str, Any] | None) -> Variable
 
 @dataclass(frozen=True)
 class LoopFieldRead:
-    """`{{ item.nmae }}` inside `{% for item in event.items %}`: the list (`event.items`), the field read
-    (`nmae`) and its line."""
+    """`{{ item.nmae }}` inside `{% for item in event.items %}`: the list (`event.items`), the loop
+    variable (`item`), the field read (`nmae`) and its line (from 1)."""
 
     iterable: str
     variable: str
@@ -93,13 +97,6 @@ class LoopFieldRead:
 def loop_field_reads(source: str) -> tuple[LoopFieldRead, ...]:
     """The fields read from the variable of each `{% for x in event.… %}` loop of `source` (`x.name`,
     `x['name']`); () when it does not parse (validation reports that elsewhere)."""
-    from jinja2 import TemplateSyntaxError, nodes
-
-    from .templates import make_environment
-
-    global _ENVIRONMENT
-    if _ENVIRONMENT is None:
-        _ENVIRONMENT = make_environment()
     try:
         tree = _ENVIRONMENT.parse(source)
     except (TemplateSyntaxError, RecursionError):
@@ -115,8 +112,8 @@ def loop_field_reads(source: str) -> tuple[LoopFieldRead, ...]:
         path, variable = f"event.{iterable.attr}", loop.target.name
         for body in loop.body:
             for read in body.find_all((nodes.Getattr, nodes.Getitem)):
-                inner = read.node
-                if not (isinstance(inner, nodes.Name) and inner.name == variable):
+                if not (isinstance(read, (nodes.Getattr, nodes.Getitem)) and isinstance(read.node, nodes.Name)
+                        and read.node.name == variable):
                     continue
                 if isinstance(read, nodes.Getattr):
                     found.append(LoopFieldRead(path, variable, read.attr, read.lineno))
@@ -124,5 +121,3 @@ def loop_field_reads(source: str) -> tuple[LoopFieldRead, ...]:
                     found.append(LoopFieldRead(path, variable, read.arg.value, read.lineno))
     return tuple(found)
 
-
-_ENVIRONMENT: Any = None
