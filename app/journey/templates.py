@@ -222,22 +222,22 @@ def trigger_event_properties(trigger: Config | None, catalog: VariableCatalog) -
 
 
 def variable_names(trigger: Config | None, catalog: VariableCatalog | None) -> list[str]:
-    """Every variable a message of this journey can use, for suggestions while typing: the contact's
-    fields, the journey's, `unsubscribe_url`, and the properties of the trigger's event (declared,
-    so a fresh install offers them too; and seen in the store), a record's fields spelt out
-    (`event.product.name`)."""
+    """Every variable a message of this journey can use, for suggestions while typing: first the
+    properties of the trigger's event (declared, so a fresh install offers them too, and seen in the
+    store; a record's fields spelt out: `event.product.name`), then the contact's fields, the
+    journey's and `unsubscribe_url`."""
     catalog = catalog or VariableCatalog()
-    contact = sorted(CONTACT_FIELDS | (catalog.contact_attributes or frozenset()))
-    names = [f"contact.{n}" for n in contact] + [f"journey.{n}" for n in sorted(JOURNEY_FIELDS)]
-    names += list(MESSAGE_VARIABLES)
+    names: list[str] = []
     event = trigger_event_properties(trigger, catalog)
-    if event:
+    if event:       # first: what this journey's trigger brings is what its messages are about
         records = {p.name: p for p in declared(event[0]) or () if p.fields and not p.is_list}
         for name in sorted(event[1]):
             names.append(f"event.{name}")
             if name in records:
                 names += [f"event.{name}.{f.name}" for f in records[name].fields]
-    return names
+    contact = sorted(CONTACT_FIELDS | (catalog.contact_attributes or frozenset()))
+    names += [f"contact.{n}" for n in contact] + [f"journey.{n}" for n in sorted(JOURNEY_FIELDS)]
+    return names + list(MESSAGE_VARIABLES)
 
 
 def make_environment(html: bool = False) -> TemplateEnvironment:

@@ -41,6 +41,7 @@ def test_a_fresh_install_offers_the_cart_events_properties_on_typing_braces(wind
     offered = _offered(text)
     for name in ("event.items", "event.cart_url", "event.total", "event.currency", "contact.first_name"):
         assert name in offered
+    assert offered[0].startswith("event.")        # what the trigger brings comes first
     QTest.keyClicks(text, "cart")
     assert _offered(text) == ["event.cart_url"]
     tip = text.completer.completionModel().index(0, 0).data(Qt.ItemDataRole.ToolTipRole)
