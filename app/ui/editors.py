@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QDateTimeEdit, 
 from app.journey import schema as S
 from app.journey.node_kinds import KNOWN_EVENTS
 from app.journey.schema import Field, is_finite_number, parse_datetime, timezone_names
-
 from app.journey.snippets import Snippet
 from app.journey.variables import VariableSuggestions
 
@@ -99,7 +98,7 @@ class TextEditor(Editor):
 
 
 class TemplateEditor(Editor):
-    inserted = Signal(object)       # the whole text after Insert ▸ …: one undo step of its own
+    inserted = Signal(str, str)     # the whole text and the block's name after Insert ▸ …: one undo step
 
     def __init__(self, f: Field, suggestions: list[str] | VariableSuggestions | None = None) -> None:
         super().__init__()

@@ -17,7 +17,7 @@ from .editors import FACTORIES, ChoiceEditor, Editor, TemplateEditor
 from .wheel import guard_wheel
 
 # on_edit(path, field, value, merge=True, label=None): `merge=False` for an edit typing must not merge into
-# (an inserted block); `label` names the undo step ("Insert a block in the HTML body").
+# (an inserted block); `label` names the undo step ("Insert cart items block in HTML body").
 OnEdit = Callable[..., None]
 SnippetSource = Callable[[str, "str | None"], list[Snippet]]
 
@@ -109,8 +109,8 @@ class FormBuilder:
                 editor.edited.connect(lambda v, p=path, fld=f: self.on_edit(p, fld, v))
                 if isinstance(editor, TemplateEditor) and self.snippets is not None:
                     editor.set_snippets(self.snippets(f.name, config.get("channel")))
-                    editor.inserted.connect(lambda v, p=path, fld=f: self.on_edit(
-                        p, fld, v, merge=False, label=f"Insert a block in the {fld.label}"))
+                    editor.inserted.connect(lambda v, name, p=path, fld=f: self.on_edit(
+                        p, fld, v, merge=False, label=f"Insert {name} in {fld.label}"))
                 self.editors[path] = editor
                 if f.type == S.BOOL:
                     layout.addRow(editor)

@@ -22,6 +22,6 @@ def insert_button(edit: TemplateEdit, snippets: list[Snippet]) -> QPushButton:
         action.setEnabled(not snippet.unavailable)
         action.setToolTip(snippet.unavailable or "Lists each item with its quantity and price, in the contact's "
                           "currency; items without a link or picture are listed without them")
-        action.triggered.connect(lambda _=False, text=snippet.text: edit.insert_block(text))
+        action.triggered.connect(lambda _=False, s=snippet: edit.insert_block(s.text, s.label.lower()))
     button.setMenu(menu)
     return button

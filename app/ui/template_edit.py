@@ -43,7 +43,7 @@ class SuggestionModel(QStringListModel):
 
 class TemplateEdit(QPlainTextEdit):
     edited = Signal(str)
-    block_inserted = Signal(str)        # the whole text, after `insert_block`: an edit of its own
+    block_inserted = Signal(str, str)   # the whole text and the block's name, after `insert_block`
 
     def __init__(self, lines: int, parent: QWidget | None = None, grow_to: int = 0,
                  suggestions: list[str] | VariableSuggestions | None = None) -> None:
@@ -173,9 +173,10 @@ class TemplateEdit(QPlainTextEdit):
         super().focusInEvent(event)
         self._placed = True
 
-    def insert_block(self, block: str) -> None:
+    def insert_block(self, block: str, name: str = "a block") -> None:
         """Inserts `block` (several lines of template) on a line of its own at the cursor (at the end when
-        the cursor was never placed), and reports the whole text through `block_inserted`, not `edited`:
+        the cursor was never placed), and reports the whole text and `name` (the block's, e.g. "Cart items
+        block") through `block_inserted`, not `edited`:
         the inspector makes it one undo step that typing does not merge into."""
         cursor = self.textCursor()
         if not self._placed:
@@ -189,7 +190,7 @@ class TemplateEdit(QPlainTextEdit):
         cursor.insertText(text)
         self._quiet = False
         self.setTextCursor(cursor)
-        self.block_inserted.emit(self.toPlainText())
+        self.block_inserted.emit(self.toPlainText(), name)
 
     def _insert(self, name: str) -> None:
         cursor = self.textCursor()

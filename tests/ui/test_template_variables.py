@@ -95,7 +95,7 @@ def test_insert_cart_items_is_one_undo_step(window, qtbot):
     _insert(editor)
     inserted = doc.journey.nodes[send.id].config["text"]
     assert inserted == typed.replace("Still there:", "Still there:\n" + cart_items_block("text", "email"))
-    assert doc.undo_stack.undoText() == "Insert a block in the Plain-text body"
+    assert doc.undo_stack.undoText() == "Insert cart items block in Plain-text body"
     QTest.keyClicks(text, "More")
     doc.undo_stack.undo()                                   # the typing after
     assert doc.journey.nodes[send.id].config["text"] == inserted
