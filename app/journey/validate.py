@@ -359,6 +359,8 @@ def _known(run: _Run, root: str) -> tuple[frozenset[str] | None, str, bool]:
         if custom is None:
             return None, "", False
         return CONTACT_FIELDS | custom, "contact fields and attributes seen so far", bool(custom)
+    if root != "event":         # not a root at all: reported as an unknown variable already
+        return None, "", False
     properties = run.catalog.event_properties
     found = trigger_event_properties(run.trigger.config if run.trigger else None, run.catalog)
     if found is None:

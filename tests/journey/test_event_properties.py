@@ -131,3 +131,9 @@ def test_a_typo_in_an_items_field_is_a_warning_with_the_right_name():
     assert _problems(_trigger(), "{% for item in event.items %}{{ item.name }}{{ item.url }}{% endfor %}") == []
     assert _problems(_trigger(event="quiz_done"), "{% for a in event.answers %}{{ a.text }}{% endfor %}") == []
     assert _problems(_trigger(), "{% for t in contact.tags %}{{ t.x }}{% endfor %}") == []
+
+
+def test_an_unknown_root_is_reported_once_not_as_an_event_property():
+    for catalog in (None, VariableCatalog(frozenset(), {}), VariableCatalog(frozenset(), {"cart_abandoned": frozenset()})):
+        found = _problems(_trigger(), "{{ shop.name }}", catalog)
+        assert [m for _s, m, _h in found] == ["Plain-text body: unknown variable 'shop'"]
