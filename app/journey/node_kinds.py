@@ -11,10 +11,11 @@ from .schema import (CHOICE, DATETIME, EVENT, INT, LIST, MAX_AMOUNT, MAX_ATTRIBU
                      MAX_TAG, NODE_REF, NUMBER, TAGS, TEMPLATE, TEXT, TIME, WEEKDAYS, Config, Field, choices,
                      duration, format_duration, parse_datetime)
 
-# Event names the app knows; custom names are allowed too.
+# Event names the app knows; custom names are allowed too. What each one carries (`event.items`…) is
+# declared in app/journey/event_properties.py (EVENT_PROPERTIES, one entry per name here).
 KNOWN_EVENTS = choices(
-    ("cart_abandoned", "Cart abandoned"), ("product_viewed", "Product viewed"),
-    ("order_placed", "Order placed"), ("subscribed", "Subscribed"),
+    ("cart_abandoned", "Cart abandoned"), ("checkout_started", "Checkout started"),
+    ("product_viewed", "Product viewed"), ("order_placed", "Order placed"), ("subscribed", "Subscribed"),
     ("unsubscribed", "Unsubscribed"), ("conversation_closed", "Conversation closed"),
 )
 EVENT_LABELS = {c.value: c.label for c in KNOWN_EVENTS}

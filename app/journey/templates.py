@@ -23,6 +23,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import generate_lorem_ipsum
 from markupsafe import Markup, soft_str
 
+from .event_properties import declared, trigger_event_type
 from .schema import Config
 from .template_compile import BoundedCodeGenerator, compile_template, nesting_error, parse_template, template_line
 from .template_filters import FILTERS
@@ -206,25 +207,37 @@ class VariableCatalog:
 
 
 def trigger_event_properties(trigger: Config | None, catalog: VariableCatalog) -> tuple[str, frozenset[str]] | None:
-    """For an event trigger: its event type and the properties its events are known to
-    carry (seen in the store, or named in the trigger's own conditions)."""
-    if trigger is None or trigger.get("mode") != "event":
+    """The event type a journey's messages read as `event` (app/journey/event_properties.py: the
+    trigger's event, or the order of a spend trigger) and the properties its events are known to
+    carry: declared for that type, seen in the store, or named in the trigger's own conditions.
+    None when the trigger gives its messages no event (time-based, manual, no trigger)."""
+    event_type = trigger_event_type(trigger)
+    if trigger is None or event_type is None:
         return None
-    declared = {row["field"].split(".")[0] for row in trigger["conditions"] if row["source"] == "event"}
-    seen = (catalog.event_properties or {}).get(trigger["event"], frozenset())
-    return trigger["event"], frozenset(seen | declared)
+    names = {p.name for p in declared(event_type) or ()}
+    if trigger.get("mode") == "event":
+        names |= {row["field"].split(".")[0] for row in trigger["conditions"] if row["source"] == "event"}
+    seen = (catalog.event_properties or {}).get(event_type, frozenset())
+    return event_type, frozenset(seen | names)
 
 
 def variable_names(trigger: Config | None, catalog: VariableCatalog | None) -> list[str]:
-    """Every variable a message of this journey can use, for suggestions while typing."""
+    """Every variable a message of this journey can use, for suggestions while typing: first the
+    properties of the trigger's event (declared, so a fresh install offers them too, and seen in the
+    store; a record's fields spelt out: `event.product.name`), then the contact's fields, the
+    journey's and `unsubscribe_url`."""
     catalog = catalog or VariableCatalog()
-    contact = sorted(CONTACT_FIELDS | (catalog.contact_attributes or frozenset()))
-    names = [f"contact.{n}" for n in contact] + [f"journey.{n}" for n in sorted(JOURNEY_FIELDS)]
-    names += list(MESSAGE_VARIABLES)
+    names: list[str] = []
     event = trigger_event_properties(trigger, catalog)
-    if event:
-        names += [f"event.{n}" for n in sorted(event[1])]
-    return names
+    if event:       # first: what this journey's trigger brings is what its messages are about
+        records = {p.name: p for p in declared(event[0]) or () if p.fields and not p.is_list}
+        for name in sorted(event[1]):
+            names.append(f"event.{name}")
+            if name in records:
+                names += [f"event.{name}.{f.name}" for f in records[name].fields]
+    contact = sorted(CONTACT_FIELDS | (catalog.contact_attributes or frozenset()))
+    names += [f"contact.{n}" for n in contact] + [f"journey.{n}" for n in sorted(JOURNEY_FIELDS)]
+    return names + list(MESSAGE_VARIABLES)
 
 
 def make_environment(html: bool = False) -> TemplateEnvironment:

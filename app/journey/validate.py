@@ -19,6 +19,8 @@ from .tracking_checks import check_tracking
 from .schema import (MAX_ID, MAX_NAME, MAX_POSITION, UNIT_MINUTES, Config, date_problem, is_finite_number,
                      parse_datetime)
 from .settings import SETTINGS_SCHEMA, UNKNOWN_CONSENT_KEYS, allows_unknown, settings_label
+from .event_properties import declared, has_no_event, record_fields, trigger_event_type
+from .variables import loop_field_reads
 from .templates import (CONTACT_FIELDS, JOURNEY_FIELDS, MESSAGE_VARIABLES, ROOTS, VariableCatalog,
                         inspect_template, trigger_event_properties)
 
@@ -304,6 +306,7 @@ def _check_whatsapp_window(run: _Run, node: Node) -> None:
 
 
 def _check_template(run: _Run, node: Node, pointer: str, label: str, source: str) -> None:
+    source_text = source
     info = inspect_template(source)
     if info.error:
         run.add(ERROR, node, pointer, f"{label}: template error on line {info.error_line}: {info.error}",
@@ -315,12 +318,35 @@ def _check_template(run: _Run, node: Node, pointer: str, label: str, source: str
         run.add(ERROR, node, pointer, f"{label}: unknown variable '{root}'",
                 f"Variables start with contact., event. or journey., e.g. {{{{ contact.{root} }}}}; "
                 "{{ unsubscribe_url }} is the message's unsubscribe link.")
+    trigger = run.trigger.config if run.trigger else None
     for root, name in sorted(info.attributes):
+        if root == "event" and has_no_event(trigger):
+            # A time-based or manual start has no event: every `event.…` prints as missing.
+            run.add(WARNING, node, pointer, f"{label}: 'event.{name}' is always missing: this journey starts "
+                    f"{has_no_event(trigger)}, without an event",
+                    "Use the contact's values (contact.first_name, contact.lifetime_spend…) instead.")
+            continue
         known, source, certain = _known(run, root)
         if known is None or name in known:
             continue
         message = f"{label}: '{root}.{name}' is not among the {source}"
         run.add(ERROR if certain else WARNING, node, pointer, message, _suggest(root, name, known))
+    _check_loop_fields(run, node, pointer, label, source_text)
+
+
+def _check_loop_fields(run: _Run, node: Node, pointer: str, label: str, source: str) -> None:
+    """`{{ item.nmae }}` in `{% for item in event.items %}`: a field the trigger's event does not declare
+    for its items is a warning (the store learns top-level names only, so the shop may send more)."""
+    if "for" not in source:
+        return
+    fields = record_fields(trigger_event_type(run.trigger.config if run.trigger else None))
+    for read in loop_field_reads(source):
+        known = fields.get(read.iterable)
+        if known is None or read.name in {f.name for f in known}:
+            continue
+        names = frozenset(f.name for f in known)
+        run.add(WARNING, node, pointer, f"{label}: '{read.variable}.{read.name}' is not among the fields of "
+                f"{read.iterable} (line {read.line})", _suggest(read.variable, read.name, names))
 
 
 def _known(run: _Run, root: str) -> tuple[frozenset[str] | None, str, bool]:
@@ -333,12 +359,18 @@ def _known(run: _Run, root: str) -> tuple[frozenset[str] | None, str, bool]:
         if custom is None:
             return None, "", False
         return CONTACT_FIELDS | custom, "contact fields and attributes seen so far", bool(custom)
+    if root != "event":         # not a root at all: reported as an unknown variable already
+        return None, "", False
     properties = run.catalog.event_properties
     found = trigger_event_properties(run.trigger.config if run.trigger else None, run.catalog)
-    if found is None or properties is None or found[0] not in properties:
-        return None, "", False      # no such events seen yet: nothing to judge by
+    if found is None:
+        return None, "", False
     event, names = found
-    return names, f"properties of the {event} events seen so far", True
+    if properties is not None and event in properties:
+        return names, f"properties of the {event} events seen so far", True
+    if declared(event) is not None:     # none seen yet: what such an event carries (a warning, not an error)
+        return names, f"properties a{'n' if event[0] in 'aeiou' else ''} {event} event carries", False
+    return None, "", False      # a custom event never seen: nothing to judge by
 
 
 def _suggest(root: str, name: str, known: frozenset[str]) -> str:

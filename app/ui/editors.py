@@ -11,13 +11,17 @@ from typing import Any, Callable, Sequence
 
 from PySide6.QtCore import QDate, QDateTime, QEvent, QObject, QSignalBlocker, Qt, QTime, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QDateTimeEdit, QDoubleSpinBox, QHBoxLayout,
-                               QLabel, QLineEdit, QPlainTextEdit, QPushButton, QSpinBox, QTimeEdit, QToolButton, QWidget)
+                               QLabel, QLineEdit, QPlainTextEdit, QPushButton, QSpinBox, QTimeEdit, QToolButton,
+                               QVBoxLayout, QWidget)
 
 from app.journey import schema as S
 from app.journey.node_kinds import KNOWN_EVENTS
 from app.journey.schema import Field, is_finite_number, parse_datetime, timezone_names
+from app.journey.snippets import Snippet
+from app.journey.variables import VariableSuggestions
 
 from .combo import WrappingComboBox
+from .snippet_menu import insert_button
 from .template_edit import TemplateEdit
 
 # Types whose edits arrive keystroke by keystroke: consecutive edits merge into one undo step.
@@ -94,12 +98,25 @@ class TextEditor(Editor):
 
 
 class TemplateEditor(Editor):
-    def __init__(self, f: Field, suggestions: list[str] | None = None) -> None:
+    inserted = Signal(str, str)     # the whole text and the block's name after Insert ▸ …: one undo step
+
+    def __init__(self, f: Field, suggestions: list[str] | VariableSuggestions | None = None) -> None:
         super().__init__()
         short = f.name in ("subject", "message")
         self.text = TemplateEdit(2 if short else 6, grow_to=5 if short else 0, suggestions=suggestions)
-        _row(self).addWidget(self.text)
+        self.column = QVBoxLayout(self)
+        self.column.setContentsMargins(0, 0, 0, 0)
+        self.column.setSpacing(4)
+        self.column.addWidget(self.text)
         self.text.edited.connect(self.edited.emit)
+        self.text.block_inserted.connect(self.inserted.emit)
+        self.insert: QPushButton | None = None
+
+    def set_snippets(self, snippets: list[Snippet]) -> None:
+        """Offers `snippets` under the text (Insert ▸ Cart items block); none: no button."""
+        if snippets and self.insert is None:
+            self.insert = insert_button(self.text, snippets)
+            self.column.addWidget(self.insert, 0, Qt.AlignmentFlag.AlignLeft)
 
     def set_value(self, value: Any) -> None:
         self.text.set_text(value)

@@ -10,11 +10,16 @@ from PySide6.QtWidgets import QFormLayout, QFrame, QHBoxLayout, QLabel, QPushBut
 
 from app.journey import schema as S
 from app.journey.schema import Field, defaults, is_visible, walk
+from app.journey.snippets import Snippet
+from app.journey.variables import VariableSuggestions
 
 from .editors import FACTORIES, ChoiceEditor, Editor, TemplateEditor
 from .wheel import guard_wheel
 
-OnEdit = Callable[[tuple[Any, ...], Field, Any], None]
+# on_edit(path, field, value, merge=True, label=None): `merge=False` for an edit typing must not merge into
+# (an inserted block); `label` names the undo step ("Insert cart items block in HTML body").
+OnEdit = Callable[..., None]
+SnippetSource = Callable[[str, "str | None"], list[Snippet]]
 
 
 def signature(schema: tuple[Field, ...], config: dict[str, Any]) -> tuple[str, ...]:
@@ -60,10 +65,13 @@ def help_label(text: str) -> QLabel:
 
 
 class FormBuilder:
-    def __init__(self, on_edit: OnEdit, node_refs: list[tuple[str, str]], variables: list[str] | None = None) -> None:
+    def __init__(self, on_edit: OnEdit, node_refs: list[tuple[str, str]],
+                 variables: list[str] | VariableSuggestions | None = None,
+                 snippets: SnippetSource | None = None) -> None:
         self.on_edit = on_edit
         self.node_refs = node_refs
         self.variables = variables     # what template fields suggest while typing
+        self.snippets = snippets       # (field name, channel) → the blocks its Insert button offers
         self.editors: dict[tuple[Any, ...], Editor] = {}
 
     def editor_for(self, f: Field) -> Editor:
@@ -99,6 +107,10 @@ class FormBuilder:
                 editor = self.editor_for(f)
                 editor.set_value(value)
                 editor.edited.connect(lambda v, p=path, fld=f: self.on_edit(p, fld, v))
+                if isinstance(editor, TemplateEditor) and self.snippets is not None:
+                    editor.set_snippets(self.snippets(f.name, config.get("channel")))
+                    editor.inserted.connect(lambda v, name, p=path, fld=f: self.on_edit(
+                        p, fld, v, merge=False, label=f"Insert {name} in {fld.label}"))
                 self.editors[path] = editor
                 if f.type == S.BOOL:
                     layout.addRow(editor)

@@ -23,7 +23,9 @@ from app.journey import schema as S
 from app.journey.schema import Field
 from app.journey.settings import SETTINGS_SCHEMA
 from app.engine.stats import JourneyStats, NodeStats
+from app.journey.snippets import Snippet, snippets_for
 from app.journey.templates import VariableCatalog, variable_names
+from app.journey.variables import VariableSuggestions, suggestions
 
 from .editors import MERGEABLE
 from .form import FormBuilder, help_label, new_form_layout, signature
@@ -113,10 +115,20 @@ class Inspector(QScrollArea):
             return (obj.kind, refs) + signature(obj.spec.schema, obj.config)
         return ("note",)
 
-    def _variables(self) -> list[str]:
+    def _variables(self) -> VariableSuggestions:
         assert self.doc is not None
         trigger = self.doc.journey.trigger()
-        return variable_names(trigger.config if trigger else None, self.catalog)
+        config = trigger.config if trigger else None
+        return suggestions(variable_names(config, self.catalog), config)
+
+    def _snippets(self, field: str, channel: str | None) -> list[Snippet]:
+        """The blocks a send step's `field` offers under Insert (none elsewhere)."""
+        assert self.doc is not None
+        node = self.doc.journey.nodes.get(self.target)
+        if node is None or node.kind != "send_template":
+            return []
+        trigger = self.doc.journey.trigger()
+        return snippets_for(field, channel, trigger.config if trigger else None)
 
     def _send_steps(self) -> list[tuple[str, str]]:
         assert self.doc is not None
@@ -127,7 +139,7 @@ class Inspector(QScrollArea):
         if doc is None:
             return
         scroll = self.verticalScrollBar().value()
-        self.builder = FormBuilder(self._on_edit, self._send_steps(), self._variables())
+        self.builder = FormBuilder(self._on_edit, self._send_steps(), self._variables(), self._snippets)
         self._ends = []
         page = QWidget()
         page.setObjectName("inspectorPage")
@@ -289,11 +301,15 @@ class Inspector(QScrollArea):
 
     # --- editing ----------------------------------------------------------------
 
-    def _on_edit(self, path: tuple[Any, ...], f: Field, value: Any) -> None:
+    def _on_edit(self, path: tuple[Any, ...], f: Field, value: Any, merge: bool = True,
+                 label: str | None = None) -> None:
         doc = self.doc
         if doc is None or doc.value(self.target, path) == value:
             return
-        doc.undo_stack.push(SetValue(doc, self.target, path, value, f.label.lower(), mergeable=f.type in MERGEABLE))
+        command = SetValue(doc, self.target, path, value, f.label.lower(), mergeable=merge and f.type in MERGEABLE)
+        if label:
+            command.setText(label)      # what Edit ▸ Undo names
+        doc.undo_stack.push(command)
 
     def _update_values(self) -> None:
         if self.doc is None or self.builder is None:

@@ -1,24 +1,52 @@
 """A template editor: plain text with `{{ variable }}` suggestions.
 
 Typing `{{` (or Ctrl+Space) opens a list of the variables a message can use:
-the contact's fields, the journey's fields and, for event triggers, `event.…`.
+the contact's fields, the journey's fields and the properties of the trigger's
+event (`event.items`, `event.cart_url`…, declared per trigger kind so a fresh
+install offers them too); inside `{% for item in event.items %}` also the loop
+variable's fields (`item.name`, `item.price`…). Each suggestion's tooltip says
+what it holds. `insert_block` inserts a ready block (Insert ▸ Cart items block)
+as one edit of its own.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QStringListModel, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QResizeEvent, QTextCursor, QTextOption
+from typing import Any
+
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, QStringListModel, Qt, Signal
+from PySide6.QtGui import QFocusEvent, QKeyEvent, QResizeEvent, QTextCursor, QTextOption
 from PySide6.QtWidgets import QCompleter, QPlainTextEdit, QWidget
 
 from app.journey.templates import variable_names
+from app.journey.variables import VariableSuggestions, open_loops
 
 from .typography import mono_font
 
 
+class SuggestionModel(QStringListModel):
+    """The suggested names, each with a tooltip saying what it holds."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.descriptions: dict[str, str] = {}
+
+    def set_suggestions(self, pairs: list[tuple[str, str]]) -> None:
+        self.descriptions = {name: words for name, words in pairs if words}
+        names = [name for name, _words in pairs]
+        if names != self.stringList():
+            self.setStringList(names)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self.descriptions.get(super().data(index, Qt.ItemDataRole.DisplayRole)) or None
+        return super().data(index, role)
+
+
 class TemplateEdit(QPlainTextEdit):
     edited = Signal(str)
+    block_inserted = Signal(str, str)   # the whole text and the block's name, after `insert_block`
 
     def __init__(self, lines: int, parent: QWidget | None = None, grow_to: int = 0,
-                 suggestions: list[str] | None = None) -> None:
+                 suggestions: list[str] | VariableSuggestions | None = None) -> None:
         """`lines` tall; with `grow_to`, it grows with its text up to that many lines
         (a subject that wraps stays readable instead of scrolling inside two lines)."""
         super().__init__(parent)
@@ -33,7 +61,14 @@ class TemplateEdit(QPlainTextEdit):
         if grow_to > lines:
             self.document().documentLayout().documentSizeChanged.connect(lambda _size: self._fit_height())
         self.setPlaceholderText("Type {{ to insert a variable such as {{ contact.first_name }}")
-        self.completer = QCompleter(QStringListModel(suggestions or variable_names(None, None), self), self)
+        if not isinstance(suggestions, VariableSuggestions):
+            suggestions = VariableSuggestions(tuple(suggestions or variable_names(None, None)))
+        self.suggestions = suggestions
+        self._loops: list[tuple[str, str]] | None = None      # the open loops the model was filled for
+        self._placed = False        # whether the user put the cursor somewhere (else a block goes at the end)
+        self.suggestion_model = SuggestionModel(self)
+        self.suggestion_model.set_suggestions(suggestions.at(""))
+        self.completer = QCompleter(self.suggestion_model, self)
         self.completer.setWidget(self)
         self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.completer.setFilterMode(Qt.MatchFlag.MatchContains)
@@ -120,10 +155,42 @@ class TemplateEdit(QPlainTextEdit):
         if prefix is None and not forced:
             popup.hide()
             return
+        self._fill_suggestions()
         self.completer.setCompletionPrefix(prefix or "")
         rect = self.cursorRect()
         rect.setWidth(260)
         self.completer.complete(rect)
+
+    def _fill_suggestions(self) -> None:
+        """The names for the cursor's place: inside a `{% for %}` loop, the loop variable's fields first."""
+        before = self.toPlainText()[: self.textCursor().position()]
+        loops = open_loops(before)
+        if loops != self._loops:
+            self._loops = loops
+            self.suggestion_model.set_suggestions(self.suggestions.at(before))
+
+    def focusInEvent(self, event: QFocusEvent) -> None:  # noqa: N802
+        super().focusInEvent(event)
+        self._placed = True
+
+    def insert_block(self, block: str, name: str = "a block") -> None:
+        """Inserts `block` (several lines of template) on a line of its own at the cursor (at the end when
+        the cursor was never placed), and reports the whole text and `name` (the block's, e.g. "Cart items
+        block") through `block_inserted`, not `edited`:
+        the inspector makes it one undo step that typing does not merge into."""
+        cursor = self.textCursor()
+        if not self._placed:
+            cursor.movePosition(QTextCursor.MoveOperation.End)
+        before = self.toPlainText()[: cursor.position()]
+        after = self.toPlainText()[cursor.position():]
+        text = ("\n" if before and not before.endswith("\n") else "") + block
+        if after and not text.endswith("\n"):
+            text += "\n"
+        self._quiet = True
+        cursor.insertText(text)
+        self._quiet = False
+        self.setTextCursor(cursor)
+        self.block_inserted.emit(self.toPlainText(), name)
 
     def _insert(self, name: str) -> None:
         cursor = self.textCursor()
