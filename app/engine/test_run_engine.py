@@ -31,6 +31,7 @@ from .gate import JourneyNotReady
 from .ingest import EventIn
 from .outbox import RecordingChannel
 from .runs import Batch, active_runs_of
+from .samples import sample_event
 from .simulator import VirtualLoop, install_journey
 from .story import event_words, money
 from .templating import TemplateCache
@@ -87,7 +88,7 @@ def run_script(journey: Journey, script: TestScript, live_db: Engine | None) -> 
         raise TestRunError(f"“{journey.name}” starts on {event_words(wanted)} ({wanted}), not on "
                            f"{event_words(script.event_type)} ({script.event_type}): test it with {wanted}")
     properties = dict(script.properties) or latest_event_properties(
-        live_db, contact.id, script.event_type) or _sample_event()
+        live_db, contact.id, script.event_type) or sample_event(script.event_type)[0]
     business = live_business_zone(live_db)
     try:
         with throwaway_database() as db:
@@ -127,12 +128,6 @@ def described(c: TestContact) -> ContactView:
     if bad:
         raise TestRunError(f"consent {bad!r}: each channel is subscribed, unsubscribed or unknown")
     return ContactView(c.id, fields, dict(c.attributes), set(c.tags), dict(c.consent))
-
-
-def _sample_event() -> dict[str, Any]:
-    from app.delivery.test_send import SAMPLE_EVENT
-
-    return dict(SAMPLE_EVENT)
 
 
 def _run(db: Engine, journey: Journey, script: TestScript, contact: ContactView, properties: dict[str, Any],

@@ -7,6 +7,7 @@ database already at the newest schema is only read (app/store/db.py).
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -21,6 +22,10 @@ from app.store.errors import StoreError
 from app.store.sqlite_hooks import WRITE_INTENT
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Alembic keeps the running migration's context in module globals (`alembic.context`, `op`): two
+# threads upgrading two databases at once (the window's store and a test run's throwaway one) would
+# read each other's. One upgrade at a time per process.
+_ALEMBIC = threading.Lock()
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -64,7 +69,7 @@ def schema_state(engine: Engine) -> str:
 
 def _run(engine: Engine, fn: str, revision: str) -> None:
     """Run one Alembic command in a single write transaction (all or nothing)."""
-    with engine.connect() as conn:
+    with _ALEMBIC, engine.connect() as conn:
         with sqlite_hooks.foreign_keys_paused(conn):
             conn.execution_options(**{WRITE_INTENT: True})
             with conn.begin():

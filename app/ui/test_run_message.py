@@ -1,17 +1,14 @@
-"""A message of a test run, shown as the contact would get it.
-
-TEMPORARY (issue 11): at the merge this dialog is replaced by helper P's app/ui/message_view.MessageView,
-which shows one rendered message (email / SMS with its counter / WhatsApp). Keep it small; only
-`open_message(parent, message)` is called from outside (app/ui/test_run_panel.py).
-"""
+"""A message of a test run, shown as the contact would get it, in the preview's own MessageView
+(email with HTML/text and desktop/mobile widths, SMS with its segment counter, WhatsApp template)."""
 from __future__ import annotations
 
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFormLayout, QLabel, QPlainTextEdit, QTabWidget,
-                               QTextBrowser, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QVBoxLayout, QWidget
 
 from app.engine.test_run import TestMessage
 
-_CHANNEL = {"email": "Email", "sms": "SMS", "whatsapp": "WhatsApp"}
+from .message_view import MessageView
+
+_CHANNEL = {"email": "Email", "sms": "SMS", "whatsapp": "WhatsApp message"}
 
 
 class MessageDialog(QDialog):
@@ -19,35 +16,11 @@ class MessageDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("testRunMessage")
         self.setWindowTitle(f"{_CHANNEL.get(message.channel, message.channel)} of the test run")
-        self.resize(640, 560)
+        self.resize(680, 620)
         column = QVBoxLayout(self)
-        form = QFormLayout()
-        form.addRow("To", QLabel(message.recipient))
-        if message.subject is not None:
-            subject = QLabel(message.subject)
-            subject.setObjectName("heading")
-            subject.setWordWrap(True)
-            form.addRow("Subject", subject)
-        template = message.whatsapp_template
-        if template:
-            form.addRow("Template", QLabel(f"{template.get('name', '')} ({template.get('language', '')})"))
-        column.addLayout(form)
-        tabs = QTabWidget()
-        if message.html:
-            browser = QTextBrowser()
-            browser.setObjectName("messageHtml")
-            browser.setOpenLinks(False)         # a test shows the message; it follows no link
-            browser.setHtml(message.html)
-            tabs.addTab(browser, "HTML")
-        text = message.text
-        if template and not text:
-            text = "\n".join(f"{{{{{i}}}}} = {v}" for i, v in enumerate(template.get("variables", []), 1))
-        if text:
-            plain = QPlainTextEdit(text)
-            plain.setObjectName("messageText")
-            plain.setReadOnly(True)
-            tabs.addTab(plain, "Text" if message.channel == "email" else f"Text · {len(text)} characters")
-        column.addWidget(tabs, 1)
+        self.view = MessageView()
+        self.view.show_message(message)
+        column.addWidget(self.view, 1)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         column.addWidget(buttons)

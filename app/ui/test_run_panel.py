@@ -316,7 +316,7 @@ class TestRunPanel(QWidget):
     def _open_message(self, row: int) -> None:
         entry = self.story.entry(row)
         if entry is not None and entry.message is not None:
-            from .test_run_message import open_message     # replaced by helper P's MessageView at the merge
+            from .test_run_message import open_message
 
             open_message(self, entry.message)
 

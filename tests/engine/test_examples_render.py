@@ -9,7 +9,8 @@ import re
 import pytest
 
 from app.cli import main as journeys
-from app.delivery.test_send import SAMPLE_CONTACT, SAMPLE_EVENT, render_for
+from app.delivery.test_send import render_for
+from app.engine.samples import SAMPLE_CONTACT, SAMPLE_EVENT
 from app.examples import load_example
 from app.journey.event_properties import trigger_event_type
 from app.paths import EXAMPLES, RESOURCES, SAMPLE_CONTACTS

@@ -167,7 +167,7 @@ def test_a_story_line_selects_its_step_and_a_sent_line_opens_the_message(window,
     assert window.editor.scene.selected_ids()[0] == [EMAIL]
     dialog = panel.findChild(MessageDialog)
     assert dialog is not None and dialog.isVisible()
-    assert "Emma, your cart misses you" in [w.text() for w in dialog.findChildren(type(panel.result))]
+    assert "Emma, your cart misses you" in dialog.view.header.text()
     dialog.close()
 
 
@@ -248,18 +248,11 @@ def test_no_journey_open_no_test_run(window, qtbot):
 
 
 def test_the_real_test_run_lights_the_yes_branch(window, qtbot):
-    """Runs app/engine/test_run.run_test for real; skipped while it is not implemented (the integrator
-    enables it by merging the engine side)."""
+    """The panel runs app/engine/test_run.run_test for real: the contact who opens the email 2 hours
+    later lights the yes branch, and the SMS of the no branch stays dim."""
     journey = window.editor.journey
     panel = _panel(window, qtbot)
     qtbot.mouseClick(panel.script.add_button, Qt.MouseButton.LeftButton)     # opens the email 2 hours later
-    script = panel.script.script()
-    try:
-        from app.ui.test_run_setup import build_script
-
-        run_test(journey, build_script(panel.contact, panel.trigger, script, "UTC"))
-    except NotImplementedError:
-        pytest.skip("run_test is not implemented on this branch yet")
     qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: panel.last is not None, timeout=10_000)
     lighting = window.editor.lighting
