@@ -235,7 +235,7 @@ def test_the_cart_example_email_for_contacts_with_and_without_first_name_equals_
         row = next(m for m in world.messages(contact) if m["node_id"] == email.id)
         preview = preview_step(world.db, journey, email.id, contact)
         assert preview.subject == row["subject"] == subject and hello in preview.html
-        assert "Blue mug × 2 — €12.50" in preview.html and not preview.missing
+        assert "Blue mug × 2 — €12.50" in " ".join(preview.html.split()) and not preview.missing
         # The unsubscribe link is signed with the message's key: the run's in the outbox, the preview's own.
         own = links.url(f"preview:{email.id}")
         assert preview.html.replace(own, links.url(row["idempotency_key"])) == row["body_html"]

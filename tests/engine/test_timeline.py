@@ -50,7 +50,7 @@ def test_timeline_after_the_sample_data_tells_the_contacts_story(sample_db):
     assert (page.contact_zone, page.business_zone) == ("Asia/Kolkata", "UTC")
     words = [e.words for e in page.entries]
     assert words[0].startswith("Consent, SMS: never asked → subscribed (Import of")
-    assert "Event: cart abandoned (total 24.00, 1 item)" in words
+    assert "Event: cart abandoned (total 24.00 USD, 1 item)" in words
     assert any(w.startswith("Exited: re-triggered") for w in words)
     assert "No: not opened within 24 hours" in words
     assert words[-1] == "Completed the journey"
