@@ -4,8 +4,9 @@ Three parts, so the app can load once and render on every keystroke:
 
 - `trigger_event_type`, `contact_events`: which trigger event a preview renders with — the contact's own
   events of the trigger's type (newest first), else a plausible sample one (app/engine/samples.py). A
-  journey started by time (no order for N days, spend, anniversary, manual) renders with no event, as the
-  engine does.
+  spend trigger's messages read the order that crossed the threshold (the contact's latest order, or a
+  sample one); a journey started by time (no order for N days, anniversary, manual) renders with no
+  event, as the engine does.
 - `load_subject(db, …)`: reads the contact, the event, the contact's time zone and the unsubscribe-link
   settings from the store (a few short reads) into a `PreviewSubject`.
 - `render_preview(step, subject)`: renders through the engine's own renderer
@@ -31,6 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from app.delivery.unsubscribe import links_for
+from app.journey.event_properties import trigger_event_type as event_type_of
 from app.journey.model import Journey
 from app.journey.settings import journey_timezone
 from app.journey.sms import SmsCount, count_sms
@@ -163,11 +165,11 @@ class Preview:
 # --- choosing the event ---------------------------------------------------------------------------
 
 def trigger_event_type(journey: Journey) -> str | None:
-    """The event type that starts `journey` (its trigger in "event" mode), else None (started by time)."""
+    """The type of the event `journey`'s messages read as `event`: its trigger's event, "order_placed" for
+    a spend trigger (the engine enters with the order that crossed the threshold); None for a journey
+    started by time or by hand (no event). The one rule of app/journey/event_properties.py."""
     trigger = journey.trigger()
-    if trigger is None or trigger.config.get("mode", "event") != "event":
-        return None
-    return str(trigger.config.get("event") or "") or None
+    return event_type_of(trigger.config if trigger is not None else None)
 
 
 def no_event() -> PreviewEvent:
