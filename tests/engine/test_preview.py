@@ -257,3 +257,24 @@ def test_a_spend_journey_renders_with_the_order_that_crossed_the_threshold_as_th
     assert preview.outcome == SENT and preview.text == row["body_text"] == "Order A-77: £60.00"
     sample = preview_step(world.db, journey, step.id)           # the sample contact: a sample order
     assert sample.outcome == SENT and sample.text.startswith("Order SAMPLE-1001: ") and not sample.missing
+
+
+def test_every_property_the_editor_suggests_has_a_sample_value_for_every_trigger_kind(world):
+    """On a fresh install the editor offers each declared event property; the sample event the preview
+    renders with must carry every one of them, or the preview calls a suggested variable missing."""
+    from app.journey.event_properties import EVENT_PROPERTIES
+
+    for event_type, properties in EVENT_PROPERTIES.items():
+        reads = []
+        for prop in properties:
+            reads.append(f"{{{{ event.{prop.name} }}}}")
+            if prop.is_list:
+                reads.append("{% for x in event." + prop.name + " %}"
+                             + "".join(f"{{{{ x.{f.name} }}}}" for f in prop.fields) + "{% endfor %}")
+            else:
+                reads.extend(f"{{{{ event.{prop.name}.{f.name} }}}}" for f in prop.fields)
+        journey = simple_journey("Kinds", event=event_type)
+        step = send_node(journey, channel="sms", subject=" ".join(reads), missing="fail")
+        chain(journey, journey.trigger(), step)
+        preview = preview_step(world.db, journey, step.id)
+        assert (event_type, preview.outcome, [m.name for m in preview.missing]) == (event_type, SENT, [])
