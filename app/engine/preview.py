@@ -34,12 +34,12 @@ from sqlalchemy.engine import Engine
 from app.delivery.unsubscribe import links_for
 from app.journey.event_properties import trigger_event_type as event_type_of
 from app.journey.model import Journey
-from app.journey.settings import journey_timezone
+from app.journey.settings import allows_unknown, journey_timezone
 from app.journey.sms import SmsCount, count_sms
 from app.store.app_settings import business_timezone
 from app.store.tables import events
 
-from .consent import UNSUBSCRIBED
+from .consent import UNSUBSCRIBED, allowed
 from .context import ContactView, load_contacts
 from .message_render import WHATSAPP_VARIABLE, message_context, render_message
 from .samples import SAMPLE_CONTACT, SAMPLE_ID, sample_event
@@ -82,6 +82,7 @@ class StepSnapshot:
     step_id: str
     step_title: str
     config: dict[str, Any]
+    allow_unknown: bool = True  # the journey sends on this step's channel to contacts never asked for consent
 
     @classmethod
     def of(cls, journey: Journey, step_id: str) -> "StepSnapshot":
@@ -91,7 +92,7 @@ class StepSnapshot:
             raise KeyError(step_id)
         zone = journey_timezone(journey.settings, ((n.kind, n.config) for n in journey.nodes.values()))
         return cls(journey.id, journey.name, journey.description, zone, step.id, step.title,
-                   copy.deepcopy(step.config))
+                   copy.deepcopy(step.config), allows_unknown(journey.settings, str(step.config.get("channel"))))
 
 
 @dataclass(frozen=True)
@@ -251,14 +252,23 @@ def _outcome_of_missing(policy: str, fallback: str, channel: str) -> str:
     return f"printed as the fallback text “{fallback}”"
 
 
-def _notes(channel: str, contact: ContactView) -> tuple[str, ...]:
+_CHANNEL_WORDS = {"email": "email", "sms": "SMS", "whatsapp": "WhatsApp"}
+
+
+def _notes(channel: str, contact: ContactView, allow_unknown: bool) -> tuple[str, ...]:
+    """Why the engine would send this contact nothing from the step, in its order (app/engine/sending.py):
+    an opt-out, no address, no recorded consent where the journey needs it."""
     notes = []
-    if contact.consent_state(channel) == UNSUBSCRIBED:
-        notes.append(f"This contact opted out of {channel if channel == 'email' else channel.upper()}: "
-                     "the journey never sends them this message.")
+    words = _CHANNEL_WORDS.get(channel, channel)
+    refused = allowed(contact.consent_state(channel), allow_unknown)
+    if refused == "unsubscribed":
+        notes.append(f"This contact opted out of {words}: the journey never sends them this message.")
     if not contact.address(channel):
         notes.append(f"This contact has no {'email address' if channel == 'email' else 'phone number'}: "
                      "the journey skips this message for them.")
+    elif refused == "no_consent":
+        notes.append(f"This contact never agreed to {words} messages and this journey sends only to those who "
+                     f"did (its consent settings): the journey skips this message for them.")
     return tuple(notes)
 
 
@@ -291,6 +301,9 @@ def render_preview(step: StepSnapshot, subject: PreviewSubject) -> Preview:
         outcome, words = SKIPPED, "a WhatsApp variable prints nothing: the step skips this contact's message"
     else:
         outcome, words = SENT, "the message goes out as shown"
+    notes = _notes(channel, subject.contact, step.allow_unknown)
+    if notes:       # the engine judges consent and the address before it renders: it skips, whatever the text
+        outcome, words = SKIPPED, "the journey skips this message for this contact (see the note)"
     sms = count_sms(message.fields.get("message", "")) if channel == "sms" and not message.error else None
     return Preview(
         channel=channel, step_title=step.step_title,
@@ -298,7 +311,7 @@ def render_preview(step: StepSnapshot, subject: PreviewSubject) -> Preview:
         recipient=subject.contact.address(channel), fields=dict(message.fields), marked=marked,
         missing=missing, policy=policy, outcome=outcome, outcome_words=words, contact_words=subject.contact_words,
         event_words=subject.event.words, error=message.error, sms=sms, whatsapp_template=template,
-        notes=_notes(channel, subject.contact))
+        notes=notes)
 
 
 def _align(real: str, marked: str) -> str:

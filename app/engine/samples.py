@@ -22,8 +22,10 @@ SAMPLE_CONTACT = ContactView(
     {"id": SAMPLE_ID, "email": "alex.sample@example.com", "phone": "+15005550006", "first_name": "Alex",
      "last_name": "Sample", "timezone": None, "lifetime_spend": 184.5, "order_count": 3,
      "last_order_at": "2026-02-14T10:30:00+00:00"},
-    {"city": "Springfield", "currency": "USD"}, {"newsletter"})
-"""A plausible customer for a test or a preview when no contact is chosen (or the store has none)."""
+    {"city": "Springfield", "currency": "USD"}, {"newsletter"},
+    {"email": "subscribed", "sms": "subscribed", "whatsapp": "subscribed"})
+"""A plausible customer for a test or a preview when no contact is chosen (or the store has none): one
+who agreed to every channel, so a preview of an SMS journey that needs consent shows the message."""
 
 _ITEMS = [
     {"name": "Linen shirt", "title": "Linen shirt", "quantity": 1, "price": 49.0,

@@ -278,3 +278,35 @@ def test_every_property_the_editor_suggests_has_a_sample_value_for_every_trigger
         chain(journey, journey.trigger(), step)
         preview = preview_step(world.db, journey, step.id)
         assert (event_type, preview.outcome, [m.name for m in preview.missing]) == (event_type, SENT, [])
+
+
+@pytest.mark.parametrize("channel", ["sms", "whatsapp"])
+def test_a_contact_never_asked_for_text_consent_is_skipped_as_the_engine_does(world, channel):
+    journey = simple_journey("Texts")
+    step = send_node(journey, channel=channel, subject="Hi {{ contact.first_name }}")
+    chain(journey, journey.trigger(), step)
+    world.install(journey)
+    world.contacts(CONTACTS + "eve,eve@example.com,+15550009,Eve,Ng,Europe/Paris,,,,Paris\n")   # no consent recorded
+    for who in ("ann", "eve", "bob"):
+        world.event(who, "cart_abandoned", "2026-03-02T10:00:00Z", **CART)
+    world.advance_to("2026-03-02T11:00:00Z")
+    assert world.messages("eve") == [] and world.log("eve", "skipped")[0]["reason"] == "no_consent"
+    eve = preview_step(world.db, journey, step.id, "eve")
+    assert eve.outcome == SKIPPED and any("never agreed" in n for n in eve.notes)
+    ann = preview_step(world.db, journey, step.id, "ann")
+    assert ann.outcome == SENT and ann.notes == () and [m["recipient"] for m in world.messages("ann")] == ["+15550001"]
+    # The journey allows texts to contacts never asked: then eve gets it, in the engine and the preview.
+    journey.settings["consent"][f"{channel}_unknown"] = True
+    assert preview_step(world.db, journey, step.id, "eve").outcome == SENT
+    # The sample contact agreed to everything: its preview shows the message.
+    journey.settings["consent"][f"{channel}_unknown"] = False
+    assert preview_step(world.db, journey, step.id).outcome == SENT
+
+
+def test_an_opted_out_contact_is_skipped_whatever_the_template_says(world):
+    journey, email, _ = _cart_journey(missing="fail")
+    email.config["text"] = "{{ event.coupon }}"
+    world.contacts(CONTACTS)
+    bob = preview_step(world.db, journey, email.id, "bob")          # opted out of email
+    assert bob.outcome == SKIPPED and "skips" in bob.outcome_words and any("opted out" in n for n in bob.notes)
+    assert preview_step(world.db, journey, email.id, "ann").outcome == FAILED
