@@ -294,6 +294,8 @@ class MessageView(QWidget):
                                  f"{'' if sms.segments == 1 else 's'} ({sms.units} of {sms.per_segment * max(sms.segments, 1)}"
                                  f" {'septets' if sms.encoding == 'GSM-7' else 'UCS-2 units'})")
             self.warning.setText(f"⚠ {sms.warning}" if sms.warning else "")
+            if sms.ucs2_reason and not sms.warning:     # the warning names them already
+                self.counter.setText(f"{self.counter.text()}\n{sms.ucs2_reason}")
 
     @staticmethod
     def _template_values(template: dict[str, Any], marked: dict[str, str]) -> list[str]:
