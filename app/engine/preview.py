@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from app.delivery.settings import load_settings
 from app.delivery.unsubscribe import links_for
 from app.journey.event_properties import trigger_event_type as event_type_of
 from app.journey.model import Journey
@@ -105,6 +106,7 @@ class PreviewSubject:
     event: PreviewEvent
     zone: ZoneInfo
     unsubscribe_url: str
+    default_sender: str = ""       # the email channel's From for a step that names none ("" when unset)
 
     @property
     def sample(self) -> bool:
@@ -128,8 +130,8 @@ class Preview:
     """One send step's message for one contact: `fields` exactly as the engine renders them (subject, html,
     text for email; message for SMS and WhatsApp text; the variables of an approved WhatsApp template),
     `marked` the same with each missing value's printed fallback between MARK_START and MARK_END (for
-    highlighting), the From (`sender`), the contact's address (`recipient`, None when they have none), what
-    was missing, what the step does (`outcome`: sent, skipped or failed, with `outcome_words`), the first
+    highlighting), the step's From (`sender`; None: the channel's `default_sender` goes), the contact's
+    address (`recipient`, None when they have none), what was missing, what the step does (`outcome`: sent, skipped or failed, with `outcome_words`), the first
     template error as (field, text), `sms` for an SMS, `whatsapp_template` ({"name", "language",
     "variables"}) for an approved template, and `notes` (opt-out, no address) about this contact."""
 
@@ -149,6 +151,7 @@ class Preview:
     sms: SmsCount | None = None
     whatsapp_template: dict[str, Any] | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    default_sender: str | None = None     # an email step without a From goes from this (Settings → Channels)
 
     @property
     def subject(self) -> str | None:
@@ -236,7 +239,7 @@ def load_subject(db: Engine, step: StepSnapshot, event_type: str | None, contact
         business = business_timezone(conn)
     zone = contact_zone(contact.timezone, step.journey_zone, business)
     unsubscribe = links_for(db).url(f"preview:{step.step_id}")
-    return PreviewSubject(contact, words, event, zone, unsubscribe)
+    return PreviewSubject(contact, words, event, zone, unsubscribe, load_settings(db).email.sender.strip())
 
 
 # --- rendering -------------------------------------------------------------------------------------
@@ -311,7 +314,7 @@ def render_preview(step: StepSnapshot, subject: PreviewSubject) -> Preview:
         recipient=subject.contact.address(channel), fields=dict(message.fields), marked=marked,
         missing=missing, policy=policy, outcome=outcome, outcome_words=words, contact_words=subject.contact_words,
         event_words=subject.event.words, error=message.error, sms=sms, whatsapp_template=template,
-        notes=notes)
+        notes=notes, default_sender=(subject.default_sender or None) if channel == "email" else None)
 
 
 def _align(real: str, marked: str) -> str:

@@ -29,6 +29,8 @@ DESKTOP_WIDTH = 600      # px: the content width most email clients lay a messag
 MOBILE_WIDTH = 360       # px: a phone held upright
 _TAG = re.compile(r"(<[^>]*>)")
 _EMPTY_MARK = "missing"
+NO_SENDER = ("none set: the email cannot go until the step has a From or Settings → Channels → Email has a "
+             "default sender")
 
 
 def _mark_style(paper: bool = False) -> str:
@@ -213,7 +215,9 @@ class MessageView(QWidget):
             self.browser_row.hide()
             self.pages.hide()
             return
-        self._show(preview.channel, preview.sender, preview.recipient, preview.fields, preview.marked,
+        sender = preview.sender or (f"{preview.default_sender} (the default sender)" if preview.default_sender
+                                    else NO_SENDER)
+        self._show(preview.channel, sender, preview.recipient, preview.fields, preview.marked,
                    preview.whatsapp_template, preview.sms, preview.step_title)
 
     def show_message(self, message: Any, sender: str | None = None) -> None:

@@ -256,3 +256,18 @@ def test_contacts_imported_after_the_sample_was_shown_are_offered(qtbot, window)
     preview = _wait_render(qtbot, pane, lambda: window.editor.scene.item_for_node[email.id].setSelected(True))
     assert pane.contact_box.currentData() == "c001" and preview.subject == "Emma, your cart misses you"
     assert pane.store_note.isHidden()
+
+
+def test_an_email_step_without_a_from_shows_the_default_sender_it_goes_from(qtbot, window):
+    from app.delivery.settings import DeliverySettings, EmailSettings, save_settings
+
+    email = _send_step(window, "email")
+    _edit(window, email.id, "sender", "")
+    pane = window.preview
+    _open_preview(qtbot, window, email.id)
+    assert "none set" in pane.view.header.text()          # nothing to send from: said, not guessed
+    save_settings(window.store.engine, DeliverySettings(email=EmailSettings(sender="Corner Shop <shop@corner.example>")))
+    preview = _wait_render(qtbot, pane, lambda: pane.choose_contact("sample"))
+    assert preview.sender is None and preview.default_sender == "Corner Shop <shop@corner.example>"
+    header = pane.view.header.text().replace("&lt;", "<").replace("&gt;", ">")
+    assert "Corner Shop <shop@corner.example> (the default sender)" in header
