@@ -21,8 +21,8 @@ from sqlalchemy.engine import Engine
 from app.canvas.document import JourneyDocument
 from app.canvas.node_item import NodeItem
 from app.canvas.scene import JourneyScene
-from app.engine.preview import (SAMPLE_EVENT_ID, Preview, PreviewEvent, PreviewSubject, StepSnapshot, contact_events,
-                                load_subject, no_event, render_preview, trigger_event_type)
+from app.engine.preview import (SAMPLE_EVENT_ID, Preview, PreviewEvent, PreviewRefused, PreviewSubject, StepSnapshot,
+                                contact_events, load_subject, no_event, render_preview, trigger_event_type)
 from app.engine.samples import SAMPLE_CONTACT, SAMPLE_ID, sample_event
 from app.store.contact_order import neighbour_contact
 from app.store.contacts import ContactSummary, find_contacts
@@ -261,7 +261,9 @@ class PreviewPane(QWidget):
         self.work.run(work, done, self._failed, owner=self)
 
     def _failed(self, exc: Exception) -> None:
-        self.view.clear(f"The preview could not be made: {exc}")
+        # One line: a database error's text runs on with its SQL and a link.
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        self.view.clear(f"The preview could not be made: {first}")
 
     def _search_now(self, select_first: bool = False) -> None:
         db, text = self.db, self.search.text()
@@ -366,7 +368,18 @@ class PreviewPane(QWidget):
             self.subject_loaded.emit(self.subject)
             self.render_now()
 
-        self._run(work, done)
+        def failed(exc: Exception) -> None:
+            if ticket != self._load_ticket:
+                return              # an older choice failed: the newer one is on its way
+            # Nothing is shown for a contact that could not be read: a later keystroke must not render the
+            # previous contact's message under this one's name.
+            self.subject = self.preview = None
+            if isinstance(exc, PreviewRefused):
+                self.view.clear(f"No preview: {exc}. Choose another contact, or press ▶.")
+            else:
+                self._failed(exc)
+
+        self.work.run(work, done, failed, owner=self)
 
     def render_now(self) -> None:
         """Renders the step as it is now for the loaded contact (on the worker); shows it when it is still

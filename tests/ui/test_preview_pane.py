@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QApplication
 
 from app.canvas.commands import SetValue
 from app.engine.importers import import_contacts, parse_contacts
@@ -271,3 +272,28 @@ def test_an_email_step_without_a_from_shows_the_default_sender_it_goes_from(qtbo
     assert preview.sender is None and preview.default_sender == "Corner Shop <shop@corner.example>"
     header = pane.view.header.text().replace("&lt;", "<").replace("&gt;", ">")
     assert "Corner Shop <shop@corner.example> (the default sender)" in header
+
+
+def test_a_contact_deleted_meanwhile_is_said_and_never_shown_under_another_name(qtbot, window):
+    from app.store.tables import contacts
+
+    _add_contacts(window)
+    email = _send_step(window, "email")
+    _open_preview(qtbot, window, email.id)
+    pane = window.preview
+    _wait_render(qtbot, pane, lambda: pane.choose_contact("c003"))
+    assert "Lucas" in pane.preview.subject
+    with window.store.engine.begin() as conn:
+        conn.execute(contacts.delete().where(contacts.c.id == "c003"))
+    pane.choose_contact("c003")                 # read again (another event chosen, the tab shown again…)
+    qtbot.waitUntil(lambda: "No preview" in pane.view.header.text(), timeout=10_000)
+    assert "c003" in pane.view.header.text() and pane.preview is None
+    # An edit now renders nothing rather than the previous contact's message under c003's name.
+    _edit(window, email.id, "subject", "Hello {{ contact.first_name }}")
+    pane.render_now()                           # as the debounce would, without waiting for it
+    pane.work.wait()
+    QApplication.processEvents()
+    assert pane.preview is None and "No preview" in pane.view.header.text()
+    # ▶ goes on from where c003 was, wrapping round to the first contact.
+    _wait_render(qtbot, pane, lambda: qtbot.mouseClick(pane.next_button, Qt.MouseButton.LeftButton))
+    assert pane.contact_box.currentData() == "c001" and pane.preview.subject == "Hello Emma"
