@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -35,6 +35,7 @@ from app.delivery.settings import load_settings
 from app.delivery.unsubscribe import links_for
 from app.journey.event_properties import trigger_event_type as event_type_of
 from app.journey.model import Journey
+from app.journey.node_kinds import EVENT_LABELS
 from app.journey.settings import allows_unknown, journey_timezone
 from app.journey.sms import SmsCount, count_sms
 from app.store.app_settings import business_timezone
@@ -58,8 +59,8 @@ class PreviewRefused(ValueError):
 
 @dataclass(frozen=True)
 class PreviewEvent:
-    """The trigger event a preview renders with: its properties, words for people ("their cart_abandoned
-    event of 2026-03-01 10:00", "a sample cart", "no event"), and its stored id (None: a sample or none)."""
+    """The trigger event a preview renders with: its properties, words for people ("their cart abandoned
+    event of 2026-03-01 10:00 GMT", "a sample cart", "no event"), and its stored id (None: a sample or none)."""
 
     properties: dict[str, Any]
     words: str
@@ -180,10 +181,19 @@ def no_event() -> PreviewEvent:
     return PreviewEvent({}, "no event (this journey is started by time, not by an event)")
 
 
-def contact_events(db: Engine, contact_id: str | None, event_type: str | None, limit: int = 20) -> list[PreviewEvent]:
+def event_words(event_type: str, occurred_at: datetime, zone: ZoneInfo | None = None) -> str:
+    """"their cart abandoned event of 2026-03-02 10:00 GMT": the event in words (its label, not its key),
+    at its time in `zone` (the contact's; UTC when not given) with the zone's abbreviation."""
+    label = EVENT_LABELS.get(event_type, event_type.replace("_", " ")).lower()
+    local = occurred_at.astimezone(zone or timezone.utc)
+    return f"their {label} event of {local:%Y-%m-%d %H:%M} {local.tzname() or ''}".rstrip()
+
+
+def contact_events(db: Engine, contact_id: str | None, event_type: str | None, limit: int = 20,
+                   zone: ZoneInfo | None = None) -> list[PreviewEvent]:
     """The events a preview may render with, the default first: the contact's own events of `event_type`
-    (newest first, at most `limit`), then the sample one. With no `event_type` (a journey started by time),
-    only "no event"."""
+    (newest first, at most `limit`; their times in `zone`), then the sample one. With no `event_type` (a
+    journey started by time), only "no event"."""
     if event_type is None:
         return [no_event()]
     found: list[PreviewEvent] = []
@@ -192,14 +202,14 @@ def contact_events(db: Engine, contact_id: str | None, event_type: str | None, l
             rows = conn.execute(select(events.c.id, events.c.properties, events.c.occurred_at).where(
                 events.c.contact_id == contact_id, events.c.type == event_type)
                 .order_by(events.c.occurred_at.desc(), events.c.id.desc()).limit(limit)).all()
-        found = [PreviewEvent(dict(r.properties or {}), f"their {event_type} event of {r.occurred_at:%Y-%m-%d %H:%M}",
-                              r.id, r.occurred_at) for r in rows]
+        found = [PreviewEvent(dict(r.properties or {}), event_words(event_type, r.occurred_at, zone), r.id,
+                              r.occurred_at) for r in rows]
     properties, words = sample_event(event_type)
     return [*found, PreviewEvent(properties, words)]
 
 
 def choose_event(db: Engine, contact_id: str | None, event_type: str | None,
-                 event_id: int | None = None) -> PreviewEvent:
+                 event_id: int | None = None, zone: ZoneInfo | None = None) -> PreviewEvent:
     """The event to render with: the stored event `event_id` (it must be the contact's, of the type),
     SAMPLE_EVENT_ID for the sample, else the default (the contact's latest, else the sample).
     Raises PreviewRefused for an event id that is not one of the contact's."""
@@ -209,14 +219,14 @@ def choose_event(db: Engine, contact_id: str | None, event_type: str | None,
         properties, words = sample_event(event_type)
         return PreviewEvent(properties, words)
     if event_id is None:
-        return contact_events(db, contact_id, event_type, limit=1)[0]
+        return contact_events(db, contact_id, event_type, limit=1, zone=zone)[0]
     with db.connect() as conn:
         row = conn.execute(select(events.c.properties, events.c.occurred_at).where(
             events.c.id == event_id, events.c.contact_id == contact_id, events.c.type == event_type)).first()
     if row is None:
         raise PreviewRefused(f"event {event_id} is no {event_type} event of contact {contact_id}")
-    return PreviewEvent(dict(row.properties or {}), f"their {event_type} event of {row.occurred_at:%Y-%m-%d %H:%M}",
-                        event_id, row.occurred_at)
+    return PreviewEvent(dict(row.properties or {}), event_words(event_type, row.occurred_at, zone), event_id,
+                        row.occurred_at)
 
 
 def load_subject(db: Engine, step: StepSnapshot, event_type: str | None, contact_id: str | None = None,
@@ -234,10 +244,10 @@ def load_subject(db: Engine, step: StepSnapshot, event_type: str | None, contact
         contact = found
         name = " ".join(p for p in (found.fields.get("first_name"), found.fields.get("last_name")) if p)
         words = f"{name} ({found.id})" if name else f"contact {found.id}"
-    event = choose_event(db, contact.id, event_type, event_id)
     with db.connect() as conn:
         business = business_timezone(conn)
     zone = contact_zone(contact.timezone, step.journey_zone, business)
+    event = choose_event(db, contact.id, event_type, event_id, zone)
     unsubscribe = links_for(db).url(f"preview:{step.step_id}")
     return PreviewSubject(contact, words, event, zone, unsubscribe, load_settings(db).email.sender.strip())
 

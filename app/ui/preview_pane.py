@@ -357,7 +357,7 @@ class PreviewPane(QWidget):
                 event = PreviewEvent(*sample_event(event_type)) if event_type else no_event()
                 return PreviewSubject(SAMPLE_CONTACT, "the sample contact", event, ZoneInfo("UTC"), ""), [event]
             subject = load_subject(db, step, event_type, contact_id, event_id)
-            return subject, contact_events(db, subject.contact.id, event_type)
+            return subject, contact_events(db, subject.contact.id, event_type, zone=subject.zone)
 
         def done(result: tuple[PreviewSubject, list[PreviewEvent]]) -> None:
             if ticket != self._load_ticket:

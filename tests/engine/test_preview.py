@@ -110,7 +110,7 @@ def test_the_event_is_the_contacts_latest_of_the_trigger_type_else_a_sample(worl
     assert found[-1].sample and found[-1].words == "a sample cart"
     assert "https://shop.example/c/ann" in preview_step(world.db, journey, email.id, "ann").text
     older = preview_step(world.db, journey, email.id, "ann", found[1].event_id)
-    assert "https://old" in older.text and older.event_words == "their cart_abandoned event of 2026-03-02 10:00"
+    assert "https://old" in older.text and older.event_words == "their cart abandoned event of 2026-03-02 10:00 GMT"
     assert "recover/sample" in preview_step(world.db, journey, email.id, "ann", SAMPLE_EVENT_ID).text
     assert "recover/sample" in preview_step(world.db, journey, email.id, "bob").text       # bob has no cart
     with pytest.raises(PreviewRefused):
@@ -310,3 +310,17 @@ def test_an_opted_out_contact_is_skipped_whatever_the_template_says(world):
     bob = preview_step(world.db, journey, email.id, "bob")          # opted out of email
     assert bob.outcome == SKIPPED and "skips" in bob.outcome_words and any("opted out" in n for n in bob.notes)
     assert preview_step(world.db, journey, email.id, "ann").outcome == FAILED
+
+
+def test_an_event_is_named_in_words_at_its_time_in_the_contacts_zone(world):
+    journey, email, _ = _cart_journey()
+    world.contacts(CONTACTS)
+    world.event("cho", "cart_abandoned", "2026-03-02T10:00:00Z", **CART)          # Tokyo: 19:00 JST
+    world.event("bob", "cart_abandoned", "2026-07-02T10:00:00Z", **CART)          # New York in summer: EDT
+    assert preview_step(world.db, journey, email.id, "cho").event_words == "their cart abandoned event of 2026-03-02 19:00 JST"
+    assert preview_step(world.db, journey, email.id, "bob").event_words == "their cart abandoned event of 2026-07-02 06:00 EDT"
+    custom = simple_journey("VIP", event="vip_signup")
+    step = send_node(custom, channel="sms", subject="Welcome")
+    chain(custom, custom.trigger(), step)
+    world.event("ann", "vip_signup", "2026-07-03T10:00:00Z", level="gold")
+    assert preview_step(world.db, custom, step.id, "ann").event_words == "their vip signup event of 2026-07-03 11:00 BST"

@@ -73,7 +73,7 @@ def test_cart_email_for_a_contact_with_and_without_first_name(qtbot, window):
     assert preview.subject == "Emma, your cart misses you"
     assert "Blue mug × 1 — $12.50" in pane.view.html_view.toPlainText()
     assert "Corner Shop <hello@cornershop.example>" in pane.view.header.text().replace("&lt;", "<").replace("&gt;", ">")
-    assert "their cart_abandoned event" in pane.event_box.currentText()
+    assert "their cart abandoned event" in pane.event_box.currentText()
     assert not preview.missing and pane.view.status.isHidden()
     # Next contact: no first name; the template's default says "Hi there", and c002 has no cart: the sample one.
     preview = _wait_render(qtbot, pane, lambda: qtbot.mouseClick(pane.next_button, Qt.MouseButton.LeftButton))
@@ -212,7 +212,7 @@ def test_choosing_another_event_of_the_contact_or_the_sample(qtbot, window):
     preview = _open_preview(qtbot, window, _send_step(window, "email").id)
     assert "Green teapot" in preview.html                     # the newest first
     assert [pane.event_box.itemText(i) for i in range(pane.event_box.count())] == [
-        "their cart_abandoned event of 2026-03-01 12:00", "their cart_abandoned event of 2026-03-01 10:00",
+        "their cart abandoned event of 2026-03-01 12:00 GMT", "their cart abandoned event of 2026-03-01 10:00 GMT",
         "a sample cart"]
 
     def choose(index: int) -> None:
