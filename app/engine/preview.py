@@ -35,13 +35,13 @@ from app.delivery.settings import load_settings
 from app.delivery.unsubscribe import links_for
 from app.journey.event_properties import trigger_event_type as event_type_of
 from app.journey.model import Journey
-from app.journey.node_kinds import EVENT_LABELS
+from app.journey.node_kinds import EVENT_LABELS, TERM_LABELS
 from app.journey.settings import allows_unknown, journey_timezone
 from app.journey.sms import SmsCount, count_sms
 from app.store.app_settings import business_timezone
 from app.store.tables import events
 
-from .consent import UNSUBSCRIBED, allowed
+from .consent import SUBSCRIBED, UNSUBSCRIBED, allowed, channel_name
 from .context import ContactView, load_contacts
 from .message_render import WHATSAPP_VARIABLE, message_context, render_message
 from .samples import SAMPLE_CONTACT, SAMPLE_ID, sample_event
@@ -285,6 +285,30 @@ def _notes(channel: str, contact: ContactView, allow_unknown: bool) -> tuple[str
     return tuple(notes)
 
 
+def _unmatched(config: dict[str, Any], contact: ContactView) -> str | None:
+    """A note when the step sends only to contacts who match terms and this contact fails one of those
+    that depend on the contact alone (tags, consent), as app/engine/sending.py judges them; the terms
+    about the previous message (opened, clicked) depend on the run and are not judged here."""
+    if config.get("recipients") != "matching":
+        return None
+    for term in config.get("terms") or []:
+        kind, value = term.get("term"), str(term.get("value") or "")
+        label = TERM_LABELS.get(str(kind), str(kind)).lower()
+        if kind == "has_tag":
+            holds = value in contact.tags
+        elif kind == "lacks_tag":
+            holds = value not in contact.tags
+        elif kind in ("subscribed_to", "unsubscribed_from"):
+            state = contact.consent_state(str(channel_name(value)))
+            holds = state == (SUBSCRIBED if kind == "subscribed_to" else UNSUBSCRIBED)
+        else:
+            continue
+        if not holds:
+            return (f"This step sends only to contacts who match its terms, and this contact does not "
+                    f"({label}: {value}): the step skips them.")
+    return None
+
+
 def render_preview(step: StepSnapshot, subject: PreviewSubject) -> Preview:
     """`step`'s message for `subject`, as the engine renders it (see the module's docstring). Never
     raises: a template error comes back in `Preview.error`, and the outcome is then "failed"."""
@@ -314,7 +338,8 @@ def render_preview(step: StepSnapshot, subject: PreviewSubject) -> Preview:
         outcome, words = SKIPPED, "a WhatsApp variable prints nothing: the step skips this contact's message"
     else:
         outcome, words = SENT, "the message goes out as shown"
-    notes = _notes(channel, subject.contact, step.allow_unknown)
+    unmatched = _unmatched(config, subject.contact)      # judged first by the engine
+    notes = ((unmatched,) if unmatched else ()) + _notes(channel, subject.contact, step.allow_unknown)
     if notes:       # the engine judges consent and the address before it renders: it skips, whatever the text
         outcome, words = SKIPPED, "the journey skips this message for this contact (see the note)"
     sms = count_sms(message.fields.get("message", "")) if channel == "sms" and not message.error else None

@@ -324,3 +324,19 @@ def test_an_event_is_named_in_words_at_its_time_in_the_contacts_zone(world):
     chain(custom, custom.trigger(), step)
     world.event("ann", "vip_signup", "2026-07-03T10:00:00Z", level="gold")
     assert preview_step(world.db, custom, step.id, "ann").event_words == "their vip signup event of 2026-07-03 11:00 BST"
+
+
+def test_a_step_for_matching_contacts_notes_a_contact_who_does_not_match_as_the_engine_skips(world):
+    journey = simple_journey("VIPs only")
+    step = send_node(journey, subject="For our VIPs", recipients="matching",
+                     terms=[{"term": "has_tag", "value": "vip"}, {"term": "subscribed_to", "value": "SMS"}])
+    chain(journey, journey.trigger(), step)
+    world.install(journey)
+    world.contacts(CONTACTS)
+    for who in ("ann", "cho"):
+        world.event(who, "cart_abandoned", "2026-03-02T10:00:00Z", **CART)
+    world.advance_to("2026-03-02T11:00:00Z")
+    assert world.log("ann", "skipped")[0]["reason"] == "not_matching" and len(world.messages("cho")) == 1
+    ann = preview_step(world.db, journey, step.id, "ann")          # no vip tag
+    assert ann.outcome == SKIPPED and any("has tag: vip" in n for n in ann.notes)
+    assert preview_step(world.db, journey, step.id, "cho").outcome == SENT
