@@ -396,11 +396,16 @@ class PreviewPane(QWidget):
         self._render_ticket += 1
         ticket = self._render_ticket
 
-        def done(preview: Preview) -> None:
-            if ticket != self._render_ticket:
+        def work() -> Preview | None:
+            # A render still waiting for the worker when a newer one was asked for is not made at all: a
+            # slow template must not queue renders of drafts nobody will see ahead of the newest.
+            return None if ticket != self._render_ticket else render_preview(step, subject)
+
+        def done(preview: Preview | None) -> None:
+            if preview is None or ticket != self._render_ticket:
                 return              # a newer draft is being rendered
             self.preview = preview
             self.view.show_preview(preview)
             self.rendered.emit(preview)
 
-        self._run(lambda: render_preview(step, subject), done)
+        self._run(work, done)

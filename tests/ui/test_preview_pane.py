@@ -297,3 +297,25 @@ def test_a_contact_deleted_meanwhile_is_said_and_never_shown_under_another_name(
     # ▶ goes on from where c003 was, wrapping round to the first contact.
     _wait_render(qtbot, pane, lambda: qtbot.mouseClick(pane.next_button, Qt.MouseButton.LeftButton))
     assert pane.contact_box.currentData() == "c001" and pane.preview.subject == "Hello Emma"
+
+
+def test_renders_waiting_behind_a_slow_one_are_skipped_for_the_newest(qtbot, window, monkeypatch):
+    import threading
+
+    import app.ui.preview_pane as pane_module
+
+    email = _send_step(window, "email")
+    _open_preview(qtbot, window, email.id)
+    pane = window.preview
+    rendered: list[str] = []
+    real = pane_module.render_preview
+    monkeypatch.setattr(pane_module, "render_preview",
+                        lambda step, subject: rendered.append(step.config["subject"]) or real(step, subject))
+    gate = threading.Event()
+    pane.work.run(lambda: gate.wait(30), lambda _: None)      # the worker is busy (a slow render)
+    for subject in ("A", "AB", "ABC"):
+        _edit(window, email.id, "subject", subject)
+        pane.render_now()                                     # as the debounce would after each pause
+    with qtbot.waitSignal(pane.rendered, timeout=10_000) as shown:
+        gate.set()
+    assert shown.args[0].subject == "ABC" and rendered == ["ABC"]
