@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QSizePolicy,
                                QVBoxLayout, QWidget)
@@ -306,6 +306,7 @@ class PreviewPane(QWidget):
             self.contact_box.insertItem(0, label or contact_id, contact_id)
             index = 0
         self.contact_box.setCurrentIndex(index)
+        self.contact_box.setToolTip(self.contact_box.currentText())     # whole, when the box is narrow
         self.contact_id, self.event_id = contact_id, None
         self.load()
 
@@ -332,10 +333,12 @@ class PreviewPane(QWidget):
         self._events = found
         self.event_box.blockSignals(True)
         self.event_box.clear()
-        for event in found:
+        for i, event in enumerate(found):
             self.event_box.addItem(event.words, event.event_id if event.event_id is not None else SAMPLE_EVENT_ID)
+            self.event_box.setItemData(i, event.words, Qt.ItemDataRole.ToolTipRole)    # whole, when the box is narrow
         chosen = self.event_box.findData(self.event_id) if self.event_id is not None else 0
         self.event_box.setCurrentIndex(max(chosen, 0))
+        self.event_box.setToolTip(self.event_box.currentText())
         self.event_box.setEnabled(len(found) > 1)
         self.event_box.blockSignals(False)
 
