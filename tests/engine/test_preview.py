@@ -340,3 +340,17 @@ def test_a_step_for_matching_contacts_notes_a_contact_who_does_not_match_as_the_
     ann = preview_step(world.db, journey, step.id, "ann")          # no vip tag
     assert ann.outcome == SKIPPED and any("has tag: vip" in n for n in ann.notes)
     assert preview_step(world.db, journey, step.id, "cho").outcome == SENT
+
+
+def test_searching_contacts_finds_underscores_and_percent_signs_as_themselves(world):
+    from app.store.contacts import find_contacts
+
+    world.contacts("id,email,phone,first_name\n"
+                   "shop_17,ann_lee@example.com,+15550017,Ann\n"
+                   "shopX17,bob@example.com,+15550018,Bob\n"
+                   "c9,c.d@example.com,+15550019,100%\n")
+    for text, found in (("shop_17", ["shop_17"]), ("ann_lee", ["shop_17"]), ("100%", ["c9"]), ("_", ["shop_17"]),
+                        ("shop", ["shopX17", "shop_17"]), ("\\", [])):
+        assert sorted(c.id for c in find_contacts(world.db, text)) == sorted(found), text
+        step = neighbour_contact(world.db, None, text=text)
+        assert (step.id if step else None) in (found or [None]), text
