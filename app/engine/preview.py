@@ -35,7 +35,7 @@ from app.delivery.settings import load_settings
 from app.delivery.unsubscribe import links_for
 from app.journey.event_properties import trigger_event_type as event_type_of
 from app.journey.model import Journey
-from app.journey.node_kinds import EVENT_LABELS, TERM_LABELS
+from app.journey.node_kinds import EVENT_LABELS, TERM_LABELS, WA_TEXT
 from app.journey.settings import allows_unknown, journey_timezone
 from app.journey.sms import SmsCount, count_sms
 from app.store.app_settings import business_timezone
@@ -342,6 +342,10 @@ def render_preview(step: StepSnapshot, subject: PreviewSubject) -> Preview:
     notes = ((unmatched,) if unmatched else ()) + _notes(channel, subject.contact, step.allow_unknown)
     if notes:       # the engine judges consent and the address before it renders: it skips, whatever the text
         outcome, words = SKIPPED, "the journey skips this message for this contact (see the note)"
+    elif channel == "whatsapp" and config.get("wa_mode") == WA_TEXT:
+        # Judged when the message would go (app/engine/sending.py), so said as a condition, not an outcome.
+        notes = ("Free WhatsApp text goes out only if this contact wrote to you on WhatsApp in the 24 hours "
+                 "before the step; otherwise the step skips them (an approved template reaches everyone).",)
     sms = count_sms(message.fields.get("message", "")) if channel == "sms" and not message.error else None
     return Preview(
         channel=channel, step_title=step.step_title,

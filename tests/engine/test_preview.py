@@ -354,3 +354,16 @@ def test_searching_contacts_finds_underscores_and_percent_signs_as_themselves(wo
         assert sorted(c.id for c in find_contacts(world.db, text)) == sorted(found), text
         step = neighbour_contact(world.db, None, text=text)
         assert (step.id if step else None) in (found or [None]), text
+
+
+def test_free_whatsapp_text_says_it_needs_the_contact_to_have_written_within_24_hours(world):
+    journey = simple_journey("WhatsApp text")
+    step = send_node(journey, channel="whatsapp", subject="Hi {{ contact.first_name }}", wa_mode="text")
+    chain(journey, journey.trigger(), step)
+    world.install(journey)
+    world.contacts(CONTACTS)
+    world.event("ann", "cart_abandoned", "2026-03-02T10:00:00Z", **CART)
+    world.advance_to("2026-03-02T11:00:00Z")
+    assert world.log("ann", "skipped")[0]["reason"] == "outside_whatsapp_window"
+    preview = preview_step(world.db, journey, step.id, "ann")
+    assert preview.text == "Hi Ann" and any("24 hours" in n for n in preview.notes)
