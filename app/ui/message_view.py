@@ -28,6 +28,7 @@ from .theme import colours
 DESKTOP_WIDTH = 600      # px: the content width most email clients lay a message out in
 MOBILE_WIDTH = 360       # px: a phone held upright
 _TAG = re.compile(r"(<[^>]*>)")
+_RAW_TAG = re.compile(r"<(/?)\s*(?:style|script|title)\b", re.I)
 _EMPTY_MARK = "missing"
 NO_SENDER = ("none set: the email cannot go until the step has a From or Settings → Channels → Email has a "
              "default sender")
@@ -41,12 +42,18 @@ def _mark_style(paper: bool = False) -> str:
 
 def highlighted_html(marked: str) -> str:
     """HTML with each missing value's mark turned into a highlighted span (in text) or dropped (inside a
-    tag, e.g. an href, where a span would break the markup)."""
+    tag, e.g. an href, or inside <style>, <script> or <title>, where a span would break the markup)."""
     parts = _TAG.split(marked)
     style = _mark_style(paper=True)
     out = []
+    raw = False             # inside <style>, <script> or <title>: text that is no body text, a span would break it
     for part in parts:
         if part.startswith("<"):
+            out.append(part.replace(MARK_START, "").replace(MARK_END, ""))
+            opened = _RAW_TAG.match(part)
+            if opened:
+                raw = not opened.group(1)
+        elif raw:
             out.append(part.replace(MARK_START, "").replace(MARK_END, ""))
         else:
             out.append("".join(f'<span style="{style}">{piece or _EMPTY_MARK}</span>' if missing else piece
