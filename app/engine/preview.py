@@ -178,7 +178,7 @@ def trigger_event_type(journey: Journey) -> str | None:
 
 
 def no_event() -> PreviewEvent:
-    return PreviewEvent({}, "no event (this journey is started by time, not by an event)")
+    return PreviewEvent({}, "no event (this journey starts by time or by hand, not with an event)")
 
 
 def event_words(event_type: str, occurred_at: datetime, zone: ZoneInfo | None = None) -> str:

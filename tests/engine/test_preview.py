@@ -367,3 +367,11 @@ def test_free_whatsapp_text_says_it_needs_the_contact_to_have_written_within_24_
     assert world.log("ann", "skipped")[0]["reason"] == "outside_whatsapp_window"
     preview = preview_step(world.db, journey, step.id, "ann")
     assert preview.text == "Hi Ann" and any("24 hours" in n for n in preview.notes)
+
+
+def test_a_manual_journey_is_not_said_to_start_by_time(world):
+    journey = simple_journey("Announcement")
+    journey.trigger().config.update(mode="manual")
+    step = send_node(journey, channel="sms", subject="News")
+    chain(journey, journey.trigger(), step)
+    assert "by hand" in preview_step(world.db, journey, step.id).event_words
