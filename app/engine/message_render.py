@@ -19,6 +19,12 @@ from app.journey.template_limits import budget
 from .templating import TemplateCache
 
 _LINE_BREAKS = re.compile(r"\s*[\r\n\v\f\x85\u2028\u2029]+\s*")
+# Babel writes money and numbers with no-break and narrow spaces ("49,00\xa0€", "1\u202f234,50") and, in
+# some locales, a real minus sign: none is in the GSM-7 alphabet (3GPP TS 23.038), so one would make a whole
+# SMS go as UCS-2 (70 characters a segment instead of 160). On a phone they look the same as a space and a
+# hyphen, so an SMS gets those (what Twilio's "smart encoding" does for the same characters).
+_SMS_PLAIN = str.maketrans({**{c: " " for c in "\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+                                                 "\u2009\u200a\u202f\u205f\u3000"}, "\u2212": "-"})
 
 
 WHATSAPP_VARIABLE = "WhatsApp variable "    # how a template variable is named in errors and the missing list
@@ -85,7 +91,8 @@ def render_message(templates: TemplateCache, config: dict[str, Any], context: di
     """Renders the fields of a send step with `config` (its channel, templates, missing policy and
     fallback) in `context` (from message_context). `key` = (journey id, version, node id) names the
     compiled templates in `templates`' cache. All fields share one render budget (steps, 200 ms); the
-    first field in error stops the message. The subject comes back as one line. Never raises."""
+    first field in error stops the message. The subject comes back as one line; an SMS's no-break
+    and narrow spaces come back as spaces, its minus signs as hyphens (GSM-7 has neither). Never raises."""
     channel = config["channel"]
     policy = config.get("missing", "fallback")
     fallback = config.get("fallback", "") if policy == "fallback" else ""
@@ -109,6 +116,8 @@ def render_message(templates: TemplateCache, config: dict[str, Any], context: di
                 # printed nothing is a missing one, under the step's policy.
                 missing.append(name)
                 rendered[name] = " ".join(fallback.split())
+    if channel == "sms" and "message" in rendered:
+        rendered["message"] = rendered["message"].translate(_SMS_PLAIN)
     if rendered.get("subject"):
         # A subject is one header line: a line break from the data (`Ann\r\nBcc: …`) must not start another.
         rendered["subject"] = _LINE_BREAKS.sub(" ", rendered["subject"]).strip()

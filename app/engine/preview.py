@@ -4,8 +4,9 @@ Three parts, so the app can load once and render on every keystroke:
 
 - `trigger_event_type`, `contact_events`: which trigger event a preview renders with — the contact's own
   events of the trigger's type (newest first), else a plausible sample one (app/engine/samples.py). A
-  journey started by time (no order for N days, spend, anniversary, manual) renders with no event, as the
-  engine does.
+  spend trigger's messages read the order that crossed the threshold (the contact's latest order, or a
+  sample one); a journey started by time (no order for N days, anniversary, manual) renders with no
+  event, as the engine does.
 - `load_subject(db, …)`: reads the contact, the event, the contact's time zone and the unsubscribe-link
   settings from the store (a few short reads) into a `PreviewSubject`.
 - `render_preview(step, subject)`: renders through the engine's own renderer
@@ -23,21 +24,24 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from app.delivery.settings import load_settings
 from app.delivery.unsubscribe import links_for
+from app.journey.event_properties import trigger_event_type as event_type_of
 from app.journey.model import Journey
-from app.journey.settings import journey_timezone
+from app.journey.node_kinds import EVENT_LABELS, TERM_LABELS, WA_TEXT
+from app.journey.settings import allows_unknown, journey_timezone
 from app.journey.sms import SmsCount, count_sms
 from app.store.app_settings import business_timezone
 from app.store.tables import events
 
-from .consent import UNSUBSCRIBED
+from .consent import SUBSCRIBED, UNSUBSCRIBED, allowed, channel_name
 from .context import ContactView, load_contacts
 from .message_render import WHATSAPP_VARIABLE, message_context, render_message
 from .samples import SAMPLE_CONTACT, SAMPLE_ID, sample_event
@@ -55,8 +59,8 @@ class PreviewRefused(ValueError):
 
 @dataclass(frozen=True)
 class PreviewEvent:
-    """The trigger event a preview renders with: its properties, words for people ("their cart_abandoned
-    event of 2026-03-01 10:00", "a sample cart", "no event"), and its stored id (None: a sample or none)."""
+    """The trigger event a preview renders with: its properties, words for people ("their cart abandoned
+    event of 2026-03-01 10:00 GMT", "a sample cart", "no event"), and its stored id (None: a sample or none)."""
 
     properties: dict[str, Any]
     words: str
@@ -80,6 +84,7 @@ class StepSnapshot:
     step_id: str
     step_title: str
     config: dict[str, Any]
+    allow_unknown: bool = True  # the journey sends on this step's channel to contacts never asked for consent
 
     @classmethod
     def of(cls, journey: Journey, step_id: str) -> "StepSnapshot":
@@ -89,7 +94,7 @@ class StepSnapshot:
             raise KeyError(step_id)
         zone = journey_timezone(journey.settings, ((n.kind, n.config) for n in journey.nodes.values()))
         return cls(journey.id, journey.name, journey.description, zone, step.id, step.title,
-                   copy.deepcopy(step.config))
+                   copy.deepcopy(step.config), allows_unknown(journey.settings, str(step.config.get("channel"))))
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,7 @@ class PreviewSubject:
     event: PreviewEvent
     zone: ZoneInfo
     unsubscribe_url: str
+    default_sender: str = ""       # the email channel's From for a step that names none ("" when unset)
 
     @property
     def sample(self) -> bool:
@@ -125,8 +131,8 @@ class Preview:
     """One send step's message for one contact: `fields` exactly as the engine renders them (subject, html,
     text for email; message for SMS and WhatsApp text; the variables of an approved WhatsApp template),
     `marked` the same with each missing value's printed fallback between MARK_START and MARK_END (for
-    highlighting), the From (`sender`), the contact's address (`recipient`, None when they have none), what
-    was missing, what the step does (`outcome`: sent, skipped or failed, with `outcome_words`), the first
+    highlighting), the step's From (`sender`; None: the channel's `default_sender` goes), the contact's
+    address (`recipient`, None when they have none), what was missing, what the step does (`outcome`: sent, skipped or failed, with `outcome_words`), the first
     template error as (field, text), `sms` for an SMS, `whatsapp_template` ({"name", "language",
     "variables"}) for an approved template, and `notes` (opt-out, no address) about this contact."""
 
@@ -146,6 +152,7 @@ class Preview:
     sms: SmsCount | None = None
     whatsapp_template: dict[str, Any] | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    default_sender: str | None = None     # an email step without a From goes from this (Settings → Channels)
 
     @property
     def subject(self) -> str | None:
@@ -163,21 +170,30 @@ class Preview:
 # --- choosing the event ---------------------------------------------------------------------------
 
 def trigger_event_type(journey: Journey) -> str | None:
-    """The event type that starts `journey` (its trigger in "event" mode), else None (started by time)."""
+    """The type of the event `journey`'s messages read as `event`: its trigger's event, "order_placed" for
+    a spend trigger (the engine enters with the order that crossed the threshold); None for a journey
+    started by time or by hand (no event). The one rule of app/journey/event_properties.py."""
     trigger = journey.trigger()
-    if trigger is None or trigger.config.get("mode", "event") != "event":
-        return None
-    return str(trigger.config.get("event") or "") or None
+    return event_type_of(trigger.config if trigger is not None else None)
 
 
 def no_event() -> PreviewEvent:
-    return PreviewEvent({}, "no event (this journey is started by time, not by an event)")
+    return PreviewEvent({}, "no event (this journey starts by time or by hand, not with an event)")
 
 
-def contact_events(db: Engine, contact_id: str | None, event_type: str | None, limit: int = 20) -> list[PreviewEvent]:
+def event_words(event_type: str, occurred_at: datetime, zone: ZoneInfo | None = None) -> str:
+    """"their cart abandoned event of 2026-03-02 10:00 GMT": the event in words (its label, not its key),
+    at its time in `zone` (the contact's; UTC when not given) with the zone's abbreviation."""
+    label = EVENT_LABELS.get(event_type, event_type.replace("_", " ")).lower()
+    local = occurred_at.astimezone(zone or timezone.utc)
+    return f"their {label} event of {local:%Y-%m-%d %H:%M} {local.tzname() or ''}".rstrip()
+
+
+def contact_events(db: Engine, contact_id: str | None, event_type: str | None, limit: int = 20,
+                   zone: ZoneInfo | None = None) -> list[PreviewEvent]:
     """The events a preview may render with, the default first: the contact's own events of `event_type`
-    (newest first, at most `limit`), then the sample one. With no `event_type` (a journey started by time),
-    only "no event"."""
+    (newest first, at most `limit`; their times in `zone`), then the sample one. With no `event_type` (a
+    journey started by time), only "no event"."""
     if event_type is None:
         return [no_event()]
     found: list[PreviewEvent] = []
@@ -186,14 +202,14 @@ def contact_events(db: Engine, contact_id: str | None, event_type: str | None, l
             rows = conn.execute(select(events.c.id, events.c.properties, events.c.occurred_at).where(
                 events.c.contact_id == contact_id, events.c.type == event_type)
                 .order_by(events.c.occurred_at.desc(), events.c.id.desc()).limit(limit)).all()
-        found = [PreviewEvent(dict(r.properties or {}), f"their {event_type} event of {r.occurred_at:%Y-%m-%d %H:%M}",
-                              r.id, r.occurred_at) for r in rows]
+        found = [PreviewEvent(dict(r.properties or {}), event_words(event_type, r.occurred_at, zone), r.id,
+                              r.occurred_at) for r in rows]
     properties, words = sample_event(event_type)
     return [*found, PreviewEvent(properties, words)]
 
 
 def choose_event(db: Engine, contact_id: str | None, event_type: str | None,
-                 event_id: int | None = None) -> PreviewEvent:
+                 event_id: int | None = None, zone: ZoneInfo | None = None) -> PreviewEvent:
     """The event to render with: the stored event `event_id` (it must be the contact's, of the type),
     SAMPLE_EVENT_ID for the sample, else the default (the contact's latest, else the sample).
     Raises PreviewRefused for an event id that is not one of the contact's."""
@@ -203,14 +219,14 @@ def choose_event(db: Engine, contact_id: str | None, event_type: str | None,
         properties, words = sample_event(event_type)
         return PreviewEvent(properties, words)
     if event_id is None:
-        return contact_events(db, contact_id, event_type, limit=1)[0]
+        return contact_events(db, contact_id, event_type, limit=1, zone=zone)[0]
     with db.connect() as conn:
         row = conn.execute(select(events.c.properties, events.c.occurred_at).where(
             events.c.id == event_id, events.c.contact_id == contact_id, events.c.type == event_type)).first()
     if row is None:
         raise PreviewRefused(f"event {event_id} is no {event_type} event of contact {contact_id}")
-    return PreviewEvent(dict(row.properties or {}), f"their {event_type} event of {row.occurred_at:%Y-%m-%d %H:%M}",
-                        event_id, row.occurred_at)
+    return PreviewEvent(dict(row.properties or {}), event_words(event_type, row.occurred_at, zone), event_id,
+                        row.occurred_at)
 
 
 def load_subject(db: Engine, step: StepSnapshot, event_type: str | None, contact_id: str | None = None,
@@ -228,12 +244,12 @@ def load_subject(db: Engine, step: StepSnapshot, event_type: str | None, contact
         contact = found
         name = " ".join(p for p in (found.fields.get("first_name"), found.fields.get("last_name")) if p)
         words = f"{name} ({found.id})" if name else f"contact {found.id}"
-    event = choose_event(db, contact.id, event_type, event_id)
     with db.connect() as conn:
         business = business_timezone(conn)
     zone = contact_zone(contact.timezone, step.journey_zone, business)
+    event = choose_event(db, contact.id, event_type, event_id, zone)
     unsubscribe = links_for(db).url(f"preview:{step.step_id}")
-    return PreviewSubject(contact, words, event, zone, unsubscribe)
+    return PreviewSubject(contact, words, event, zone, unsubscribe, load_settings(db).email.sender.strip())
 
 
 # --- rendering -------------------------------------------------------------------------------------
@@ -249,15 +265,48 @@ def _outcome_of_missing(policy: str, fallback: str, channel: str) -> str:
     return f"printed as the fallback text “{fallback}”"
 
 
-def _notes(channel: str, contact: ContactView) -> tuple[str, ...]:
+_CHANNEL_WORDS = {"email": "email", "sms": "SMS", "whatsapp": "WhatsApp"}
+
+
+def _notes(channel: str, contact: ContactView, allow_unknown: bool) -> tuple[str, ...]:
+    """Why the engine would send this contact nothing from the step, in its order (app/engine/sending.py):
+    an opt-out, no address, no recorded consent where the journey needs it."""
     notes = []
-    if contact.consent_state(channel) == UNSUBSCRIBED:
-        notes.append(f"This contact opted out of {channel if channel == 'email' else channel.upper()}: "
-                     "the journey never sends them this message.")
+    words = _CHANNEL_WORDS.get(channel, channel)
+    refused = allowed(contact.consent_state(channel), allow_unknown)
+    if refused == "unsubscribed":
+        notes.append(f"This contact opted out of {words}: the journey never sends them this message.")
     if not contact.address(channel):
         notes.append(f"This contact has no {'email address' if channel == 'email' else 'phone number'}: "
                      "the journey skips this message for them.")
+    elif refused == "no_consent":
+        notes.append(f"This contact never agreed to {words} messages and this journey sends only to those who "
+                     f"did (its consent settings): the journey skips this message for them.")
     return tuple(notes)
+
+
+def _unmatched(config: dict[str, Any], contact: ContactView) -> str | None:
+    """A note when the step sends only to contacts who match terms and this contact fails one of those
+    that depend on the contact alone (tags, consent), as app/engine/sending.py judges them; the terms
+    about the previous message (opened, clicked) depend on the run and are not judged here."""
+    if config.get("recipients") != "matching":
+        return None
+    for term in config.get("terms") or []:
+        kind, value = term.get("term"), str(term.get("value") or "")
+        label = TERM_LABELS.get(str(kind), str(kind)).lower()
+        if kind == "has_tag":
+            holds = value in contact.tags
+        elif kind == "lacks_tag":
+            holds = value not in contact.tags
+        elif kind in ("subscribed_to", "unsubscribed_from"):
+            state = contact.consent_state(str(channel_name(value)))
+            holds = state == (SUBSCRIBED if kind == "subscribed_to" else UNSUBSCRIBED)
+        else:
+            continue
+        if not holds:
+            return (f"This step sends only to contacts who match its terms, and this contact does not "
+                    f"({label}: {value}): the step skips them.")
+    return None
 
 
 def render_preview(step: StepSnapshot, subject: PreviewSubject) -> Preview:
@@ -289,6 +338,14 @@ def render_preview(step: StepSnapshot, subject: PreviewSubject) -> Preview:
         outcome, words = SKIPPED, "a WhatsApp variable prints nothing: the step skips this contact's message"
     else:
         outcome, words = SENT, "the message goes out as shown"
+    unmatched = _unmatched(config, subject.contact)      # judged first by the engine
+    notes = ((unmatched,) if unmatched else ()) + _notes(channel, subject.contact, step.allow_unknown)
+    if notes:       # the engine judges consent and the address before it renders: it skips, whatever the text
+        outcome, words = SKIPPED, "the journey skips this message for this contact (see the note)"
+    elif channel == "whatsapp" and config.get("wa_mode") == WA_TEXT:
+        # Judged when the message would go (app/engine/sending.py), so said as a condition, not an outcome.
+        notes = ("Free WhatsApp text goes out only if this contact wrote to you on WhatsApp in the 24 hours "
+                 "before the step; otherwise the step skips them (an approved template reaches everyone).",)
     sms = count_sms(message.fields.get("message", "")) if channel == "sms" and not message.error else None
     return Preview(
         channel=channel, step_title=step.step_title,
@@ -296,7 +353,7 @@ def render_preview(step: StepSnapshot, subject: PreviewSubject) -> Preview:
         recipient=subject.contact.address(channel), fields=dict(message.fields), marked=marked,
         missing=missing, policy=policy, outcome=outcome, outcome_words=words, contact_words=subject.contact_words,
         event_words=subject.event.words, error=message.error, sms=sms, whatsapp_template=template,
-        notes=_notes(channel, subject.contact))
+        notes=notes, default_sender=(subject.default_sender or None) if channel == "email" else None)
 
 
 def _align(real: str, marked: str) -> str:

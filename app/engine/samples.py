@@ -4,7 +4,9 @@ A preview or a test send with no contact chosen (or an empty store) renders for 
 contact has no event of the journey's trigger type, `sample_event(type)` stands in. The properties follow
 what each trigger kind carries (cart_abandoned: items with name, price, quantity, url and image, total,
 currency, cart_url; order_placed: order_id, total, currency, items; product_viewed: product; …), so a
-template written against the real events renders with plausible values.
+template written against the real events renders with plausible values. Each sample carries every
+property app/journey/event_properties.py declares for its kind (what the editor suggests on `{{`), so
+a suggested variable is never "missing" in the preview of a fresh install (a test holds them equal).
 """
 from __future__ import annotations
 
@@ -20,8 +22,10 @@ SAMPLE_CONTACT = ContactView(
     {"id": SAMPLE_ID, "email": "alex.sample@example.com", "phone": "+15005550006", "first_name": "Alex",
      "last_name": "Sample", "timezone": None, "lifetime_spend": 184.5, "order_count": 3,
      "last_order_at": "2026-02-14T10:30:00+00:00"},
-    {"city": "Springfield", "currency": "USD"}, {"newsletter"})
-"""A plausible customer for a test or a preview when no contact is chosen (or the store has none)."""
+    {"city": "Springfield", "currency": "USD"}, {"newsletter"},
+    {"email": "subscribed", "sms": "subscribed", "whatsapp": "subscribed"})
+"""A plausible customer for a test or a preview when no contact is chosen (or the store has none): one
+who agreed to every channel, so a preview of an SMS journey that needs consent shows the message."""
 
 _ITEMS = [
     {"name": "Linen shirt", "title": "Linen shirt", "quantity": 1, "price": 49.0,
@@ -43,10 +47,11 @@ SAMPLE_EVENTS: dict[str, dict[str, Any]] = {
     "checkout_started": {**SAMPLE_EVENT, "checkout_url": "https://shop.example/checkout/sample"},
     "order_placed": {"order_id": "SAMPLE-1001", "total": 86.0, "currency": "USD", "items": _ITEMS,
                      "order_url": "https://shop.example/orders/SAMPLE-1001"},
-    "product_viewed": {"product": _PRODUCT, "url": _PRODUCT["url"]},
+    "product_viewed": {"product": _PRODUCT, "url": _PRODUCT["url"], "price": _PRODUCT["price"], "currency": "USD"},
     "subscribed": {"channel": "email", "source": "footer form"},
     "unsubscribed": {"channel": "email", "source": "unsubscribe link"},
-    "conversation_closed": {"channel": "whatsapp", "agent": "Sam", "topic": "Delivery question"},
+    "conversation_closed": {"channel": "whatsapp", "conversation_id": "SAMPLE-C-42", "agent": "Sam",
+                            "rating": 5, "topic": "Delivery question"},
 }
 
 SAMPLE_WORDS: dict[str, str] = {

@@ -122,6 +122,7 @@ _RECIPIENT_TERMS = choices(
     ("unsubscribed_from", "Unsubscribed from channel"), ("subscribed_to", "Subscribed to channel"),
     ("has_tag", "Has tag"), ("lacks_tag", "Lacks tag"),
 )
+TERM_LABELS = {c.value: c.label for c in _RECIPIENT_TERMS}
 _TERMS_WITH_VALUE = ("unsubscribed_from", "subscribed_to", "has_tag", "lacks_tag")
 
 

@@ -18,6 +18,7 @@ rules, which are the part that matters here.
 """
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 GSM7 = "GSM-7"
@@ -50,13 +51,29 @@ class SmsCount:
     unicode_chars: tuple[str, ...] = ()
 
     @property
+    def unicode_words(self) -> str:
+        """The characters that force UCS-2, each with its Unicode name, so an invisible or look-alike one
+        (a no-break space, a curly apostrophe pasted from a word processor) can be found: "“’” (right
+        single quotation mark), no-break space (U+00A0)"; at most five, then how many more. "" for GSM-7."""
+        shown = [character_words(c) for c in self.unicode_chars[:5]]
+        more = len(self.unicode_chars) - len(shown)
+        return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+    @property
+    def ucs2_reason(self) -> str | None:
+        """Why the text goes as UCS-2 (70 units a segment, not 160), naming the characters; None for GSM-7."""
+        if self.encoding != UCS2 or not self.unicode_chars:
+            return None
+        return f"UCS-2 because of {self.unicode_words}: without them it would go as GSM-7 (160 a segment)."
+
+    @property
     def warning(self) -> str | None:
         """A sentence when the text takes more than WARN_SEGMENTS segments, else None."""
         if self.segments <= WARN_SEGMENTS:
             return None
         return (f"This text takes {self.segments} segments: each is billed, and some carriers deliver long "
                 f"texts badly. Keep it to {WARN_SEGMENTS} segments or fewer"
-                + (f" (without {', '.join(f'“{c}”' for c in self.unicode_chars[:5])} it would go as GSM-7)"
+                + (f" (without {self.unicode_words} it would go as GSM-7)"
                    if self.encoding == UCS2 and self.unicode_chars else "") + ".")
 
     @property
@@ -65,6 +82,16 @@ class SmsCount:
         limit = self.per_segment * max(self.segments, 1) if self.segments > 1 else _SINGLE[self.encoding]
         return (f"{self.units}/{limit} {'characters' if self.encoding == GSM7 else 'units'} · {self.encoding} · "
                 f"{self.segments} segment{'' if self.segments == 1 else 's'}")
+
+
+def character_words(char: str) -> str:
+    """One character for people: "“ç” (latin small letter c with cedilla)", or for an invisible one
+    (spaces, joiners, marks: Unicode categories Z and C) only its name and code point,
+    "no-break space (U+00A0)"."""
+    name = unicodedata.name(char, "").lower()
+    if unicodedata.category(char)[0] in "ZC":
+        return f"{name or 'character'} (U+{ord(char):04X})"
+    return f"“{char}” ({name})" if name else f"“{char}” (U+{ord(char):04X})"
 
 
 def is_gsm7(text: str) -> bool:

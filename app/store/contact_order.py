@@ -23,8 +23,9 @@ def _name(first: str | None, last: str | None) -> str:
 def _matching(query: Select[Any], text: str) -> Select[Any]:
     c = contacts.c
     for word in text.strip().lower().split():
-        like = f"%{word.replace('%', '').replace('_', '')}%"
-        query = query.where(or_(*(func.lower(cast(col, String)).like(like)
+        # `%` and `_` are searched for as themselves (ids like shop_17, emails like ann_lee@…), not as wildcards.
+        like = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(*(func.lower(cast(col, String)).like(like, escape="\\")
                                   for col in (c.id, c.email, c.phone, c.first_name, c.last_name))))
     return query
 

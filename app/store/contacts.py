@@ -68,8 +68,9 @@ def find_contacts(db: Engine, text: str = "", limit: int = 200) -> list[ContactS
     query = select(c.id, c.email, c.phone, c.first_name, c.last_name).order_by(c.id).limit(limit)
     words = text.strip().lower().split()
     for word in words:      # every word must match somewhere: "emma wil" finds Emma Wilson
-        like = f"%{word.replace('%', '').replace('_', '')}%"
-        query = query.where(or_(*(func.lower(cast(col, String)).like(like)
+        # `%` and `_` are searched for as themselves (ids like shop_17, emails like ann_lee@…), not as wildcards.
+        like = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(*(func.lower(cast(col, String)).like(like, escape="\\")
                                   for col in (c.id, c.email, c.phone, c.first_name, c.last_name))))
     with db.connect() as conn:
         return [ContactSummary(r.id, r.email, r.phone, _name(r.first_name, r.last_name)) for r in conn.execute(query)]

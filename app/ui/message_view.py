@@ -28,7 +28,10 @@ from .theme import colours
 DESKTOP_WIDTH = 600      # px: the content width most email clients lay a message out in
 MOBILE_WIDTH = 360       # px: a phone held upright
 _TAG = re.compile(r"(<[^>]*>)")
+_RAW_TAG = re.compile(r"<(/?)\s*(?:style|script|title)\b", re.I)
 _EMPTY_MARK = "missing"
+NO_SENDER = ("none set: the email cannot go until the step has a From or Settings → Channels → Email has a "
+             "default sender")
 
 
 def _mark_style(paper: bool = False) -> str:
@@ -39,12 +42,18 @@ def _mark_style(paper: bool = False) -> str:
 
 def highlighted_html(marked: str) -> str:
     """HTML with each missing value's mark turned into a highlighted span (in text) or dropped (inside a
-    tag, e.g. an href, where a span would break the markup)."""
+    tag, e.g. an href, or inside <style>, <script> or <title>, where a span would break the markup)."""
     parts = _TAG.split(marked)
     style = _mark_style(paper=True)
     out = []
+    raw = False             # inside <style>, <script> or <title>: text that is no body text, a span would break it
     for part in parts:
         if part.startswith("<"):
+            out.append(part.replace(MARK_START, "").replace(MARK_END, ""))
+            opened = _RAW_TAG.match(part)
+            if opened:
+                raw = not opened.group(1)
+        elif raw:
             out.append(part.replace(MARK_START, "").replace(MARK_END, ""))
         else:
             out.append("".join(f'<span style="{style}">{piece or _EMPTY_MARK}</span>' if missing else piece
@@ -213,7 +222,9 @@ class MessageView(QWidget):
             self.browser_row.hide()
             self.pages.hide()
             return
-        self._show(preview.channel, preview.sender, preview.recipient, preview.fields, preview.marked,
+        sender = preview.sender or (f"{preview.default_sender} (the default sender)" if preview.default_sender
+                                    else NO_SENDER)
+        self._show(preview.channel, sender, preview.recipient, preview.fields, preview.marked,
                    preview.whatsapp_template, preview.sms, preview.step_title)
 
     def show_message(self, message: Any, sender: str | None = None) -> None:
@@ -294,6 +305,8 @@ class MessageView(QWidget):
                                  f"{'' if sms.segments == 1 else 's'} ({sms.units} of {sms.per_segment * max(sms.segments, 1)}"
                                  f" {'septets' if sms.encoding == 'GSM-7' else 'UCS-2 units'})")
             self.warning.setText(f"⚠ {sms.warning}" if sms.warning else "")
+            if sms.ucs2_reason and not sms.warning:     # the warning names them already
+                self.counter.setText(f"{self.counter.text()}\n{sms.ucs2_reason}")
 
     @staticmethod
     def _template_values(template: dict[str, Any], marked: dict[str, str]) -> list[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QSizePolicy,
                                QVBoxLayout, QWidget)
@@ -21,8 +21,8 @@ from sqlalchemy.engine import Engine
 from app.canvas.document import JourneyDocument
 from app.canvas.node_item import NodeItem
 from app.canvas.scene import JourneyScene
-from app.engine.preview import (SAMPLE_EVENT_ID, Preview, PreviewEvent, PreviewSubject, StepSnapshot, contact_events,
-                                load_subject, no_event, render_preview, trigger_event_type)
+from app.engine.preview import (SAMPLE_EVENT_ID, Preview, PreviewEvent, PreviewRefused, PreviewSubject, StepSnapshot,
+                                contact_events, load_subject, no_event, render_preview, trigger_event_type)
 from app.engine.samples import SAMPLE_CONTACT, SAMPLE_ID, sample_event
 from app.store.contact_order import neighbour_contact
 from app.store.contacts import ContactSummary, find_contacts
@@ -261,7 +261,9 @@ class PreviewPane(QWidget):
         self.work.run(work, done, self._failed, owner=self)
 
     def _failed(self, exc: Exception) -> None:
-        self.view.clear(f"The preview could not be made: {exc}")
+        # One line: a database error's text runs on with its SQL and a link.
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        self.view.clear(f"The preview could not be made: {first}")
 
     def _search_now(self, select_first: bool = False) -> None:
         db, text = self.db, self.search.text()
@@ -304,6 +306,7 @@ class PreviewPane(QWidget):
             self.contact_box.insertItem(0, label or contact_id, contact_id)
             index = 0
         self.contact_box.setCurrentIndex(index)
+        self.contact_box.setToolTip(self.contact_box.currentText())     # whole, when the box is narrow
         self.contact_id, self.event_id = contact_id, None
         self.load()
 
@@ -330,10 +333,12 @@ class PreviewPane(QWidget):
         self._events = found
         self.event_box.blockSignals(True)
         self.event_box.clear()
-        for event in found:
+        for i, event in enumerate(found):
             self.event_box.addItem(event.words, event.event_id if event.event_id is not None else SAMPLE_EVENT_ID)
+            self.event_box.setItemData(i, event.words, Qt.ItemDataRole.ToolTipRole)    # whole, when the box is narrow
         chosen = self.event_box.findData(self.event_id) if self.event_id is not None else 0
         self.event_box.setCurrentIndex(max(chosen, 0))
+        self.event_box.setToolTip(self.event_box.currentText())
         self.event_box.setEnabled(len(found) > 1)
         self.event_box.blockSignals(False)
 
@@ -355,7 +360,7 @@ class PreviewPane(QWidget):
                 event = PreviewEvent(*sample_event(event_type)) if event_type else no_event()
                 return PreviewSubject(SAMPLE_CONTACT, "the sample contact", event, ZoneInfo("UTC"), ""), [event]
             subject = load_subject(db, step, event_type, contact_id, event_id)
-            return subject, contact_events(db, subject.contact.id, event_type)
+            return subject, contact_events(db, subject.contact.id, event_type, zone=subject.zone)
 
         def done(result: tuple[PreviewSubject, list[PreviewEvent]]) -> None:
             if ticket != self._load_ticket:
@@ -366,7 +371,18 @@ class PreviewPane(QWidget):
             self.subject_loaded.emit(self.subject)
             self.render_now()
 
-        self._run(work, done)
+        def failed(exc: Exception) -> None:
+            if ticket != self._load_ticket:
+                return              # an older choice failed: the newer one is on its way
+            # Nothing is shown for a contact that could not be read: a later keystroke must not render the
+            # previous contact's message under this one's name.
+            self.subject = self.preview = None
+            if isinstance(exc, PreviewRefused):
+                self.view.clear(f"No preview: {exc}. Choose another contact, or press ▶.")
+            else:
+                self._failed(exc)
+
+        self.work.run(work, done, failed, owner=self)
 
     def render_now(self) -> None:
         """Renders the step as it is now for the loaded contact (on the worker); shows it when it is still
@@ -383,11 +399,16 @@ class PreviewPane(QWidget):
         self._render_ticket += 1
         ticket = self._render_ticket
 
-        def done(preview: Preview) -> None:
-            if ticket != self._render_ticket:
+        def work() -> Preview | None:
+            # A render still waiting for the worker when a newer one was asked for is not made at all: a
+            # slow template must not queue renders of drafts nobody will see ahead of the newest.
+            return None if ticket != self._render_ticket else render_preview(step, subject)
+
+        def done(preview: Preview | None) -> None:
+            if preview is None or ticket != self._render_ticket:
                 return              # a newer draft is being rendered
             self.preview = preview
             self.view.show_preview(preview)
             self.rendered.emit(preview)
 
-        self._run(lambda: render_preview(step, subject), done)
+        self._run(work, done)

@@ -37,7 +37,7 @@ def test_rendered_for_a_contact_with_their_own_cart_and_marked_test(shop):
     assert out.test and out.recipient == "me@shop.example" and out.channel == "email"
     assert out.subject == "[TEST] Ann, your cart (1 items)"
     assert "Blue mug" in out.body_html and "https://shop.example/c/ann" in out.body_text
-    assert prepared.contact == "contact ann" and "cart_abandoned" in prepared.event
+    assert prepared.contact == "contact ann" and "cart abandoned event" in prepared.event
 
 
 def test_without_a_contact_the_sample_contact_and_cart_are_used(shop):

@@ -101,3 +101,22 @@ def test_the_documented_block_is_the_one_inserted_and_prints_as_documented():
     context = message_context(templates, {"id": "x", "first_name": "Ann"}, event, ZoneInfo("UTC"), "Cart")
     message = render_message(templates, {"channel": "sms", "message": block}, context, ("j", 1, "n"))
     assert message.text == printed
+
+
+@pytest.mark.parametrize(("locale", "currency", "line"), [
+    ("de_DE", "EUR", "1 x Linen shirt: 1.249,50 €"),       # Babel writes a no-break space before the €
+    ("fr_FR", "EUR", "1 x Linen shirt: 1 249,50 €"),       # … and a narrow no-break space between thousands
+    ("sv_SE", "SEK", "1 x Linen shirt: 1 249,50 kr"),
+    ("pt_BR", "BRL", "1 x Linen shirt: R$ 1.249,50"),
+])
+def test_the_sms_block_keeps_to_gsm_7_in_every_locale(world, locale, currency, line):
+    from app.journey.sms import GSM7, count_sms
+
+    world.contacts("id,email,phone,first_name,locale,subscribed\n"
+                   f"eve,eve@example.com,+15550009,Eve,{locale},all\n")
+    install(world, channel="sms")
+    world.event("eve", "cart_abandoned", AT, currency=currency,
+                items=[{"name": "Linen shirt", "quantity": 1, "price": "1249.5"}])
+    [sent] = world.sent("eve")
+    assert sent["body_text"] == line + "\n"
+    assert count_sms(sent["body_text"]).encoding == GSM7

@@ -110,7 +110,7 @@ def test_the_event_is_the_contacts_latest_of_the_trigger_type_else_a_sample(worl
     assert found[-1].sample and found[-1].words == "a sample cart"
     assert "https://shop.example/c/ann" in preview_step(world.db, journey, email.id, "ann").text
     older = preview_step(world.db, journey, email.id, "ann", found[1].event_id)
-    assert "https://old" in older.text and older.event_words == "their cart_abandoned event of 2026-03-02 10:00"
+    assert "https://old" in older.text and older.event_words == "their cart abandoned event of 2026-03-02 10:00 GMT"
     assert "recover/sample" in preview_step(world.db, journey, email.id, "ann", SAMPLE_EVENT_ID).text
     assert "recover/sample" in preview_step(world.db, journey, email.id, "bob").text       # bob has no cart
     with pytest.raises(PreviewRefused):
@@ -240,3 +240,138 @@ def test_the_cart_example_email_for_contacts_with_and_without_first_name_equals_
         own = links.url(f"preview:{email.id}")
         assert preview.html.replace(own, links.url(row["idempotency_key"])) == row["body_html"]
         assert preview.text.replace(own, links.url(row["idempotency_key"])) == row["body_text"]
+
+
+def test_a_spend_journey_renders_with_the_order_that_crossed_the_threshold_as_the_engine_does(world):
+    journey = simple_journey("Big spender")
+    journey.trigger().config.update(mode="spend", threshold=50)
+    step = send_node(journey, channel="sms", subject="Order {{ event.order_id }}: {{ event.total | money }}",
+                     missing="fail")
+    chain(journey, journey.trigger(), step)
+    world.install(journey)
+    world.contacts(CONTACTS)
+    world.event("ann", "order_placed", "2026-03-02T10:00:00Z", order_id="A-77", total=60, currency="GBP")
+    world.advance_to("2026-03-02T11:00:00Z")
+    [row] = world.messages("ann")
+    preview = preview_step(world.db, journey, step.id, "ann")
+    assert preview.outcome == SENT and preview.text == row["body_text"] == "Order A-77: £60.00"
+    sample = preview_step(world.db, journey, step.id)           # the sample contact: a sample order
+    assert sample.outcome == SENT and sample.text.startswith("Order SAMPLE-1001: ") and not sample.missing
+
+
+def test_every_property_the_editor_suggests_has_a_sample_value_for_every_trigger_kind(world):
+    """On a fresh install the editor offers each declared event property; the sample event the preview
+    renders with must carry every one of them, or the preview calls a suggested variable missing."""
+    from app.journey.event_properties import EVENT_PROPERTIES
+
+    for event_type, properties in EVENT_PROPERTIES.items():
+        reads = []
+        for prop in properties:
+            reads.append(f"{{{{ event.{prop.name} }}}}")
+            if prop.is_list:
+                reads.append("{% for x in event." + prop.name + " %}"
+                             + "".join(f"{{{{ x.{f.name} }}}}" for f in prop.fields) + "{% endfor %}")
+            else:
+                reads.extend(f"{{{{ event.{prop.name}.{f.name} }}}}" for f in prop.fields)
+        journey = simple_journey("Kinds", event=event_type)
+        step = send_node(journey, channel="sms", subject=" ".join(reads), missing="fail")
+        chain(journey, journey.trigger(), step)
+        preview = preview_step(world.db, journey, step.id)
+        assert (event_type, preview.outcome, [m.name for m in preview.missing]) == (event_type, SENT, [])
+
+
+@pytest.mark.parametrize("channel", ["sms", "whatsapp"])
+def test_a_contact_never_asked_for_text_consent_is_skipped_as_the_engine_does(world, channel):
+    journey = simple_journey("Texts")
+    step = send_node(journey, channel=channel, subject="Hi {{ contact.first_name }}")
+    chain(journey, journey.trigger(), step)
+    world.install(journey)
+    world.contacts(CONTACTS + "eve,eve@example.com,+15550009,Eve,Ng,Europe/Paris,,,,Paris\n")   # no consent recorded
+    for who in ("ann", "eve", "bob"):
+        world.event(who, "cart_abandoned", "2026-03-02T10:00:00Z", **CART)
+    world.advance_to("2026-03-02T11:00:00Z")
+    assert world.messages("eve") == [] and world.log("eve", "skipped")[0]["reason"] == "no_consent"
+    eve = preview_step(world.db, journey, step.id, "eve")
+    assert eve.outcome == SKIPPED and any("never agreed" in n for n in eve.notes)
+    ann = preview_step(world.db, journey, step.id, "ann")
+    assert ann.outcome == SENT and ann.notes == () and [m["recipient"] for m in world.messages("ann")] == ["+15550001"]
+    # The journey allows texts to contacts never asked: then eve gets it, in the engine and the preview.
+    journey.settings["consent"][f"{channel}_unknown"] = True
+    assert preview_step(world.db, journey, step.id, "eve").outcome == SENT
+    # The sample contact agreed to everything: its preview shows the message.
+    journey.settings["consent"][f"{channel}_unknown"] = False
+    assert preview_step(world.db, journey, step.id).outcome == SENT
+
+
+def test_an_opted_out_contact_is_skipped_whatever_the_template_says(world):
+    journey, email, _ = _cart_journey(missing="fail")
+    email.config["text"] = "{{ event.coupon }}"
+    world.contacts(CONTACTS)
+    bob = preview_step(world.db, journey, email.id, "bob")          # opted out of email
+    assert bob.outcome == SKIPPED and "skips" in bob.outcome_words and any("opted out" in n for n in bob.notes)
+    assert preview_step(world.db, journey, email.id, "ann").outcome == FAILED
+
+
+def test_an_event_is_named_in_words_at_its_time_in_the_contacts_zone(world):
+    journey, email, _ = _cart_journey()
+    world.contacts(CONTACTS)
+    world.event("cho", "cart_abandoned", "2026-03-02T10:00:00Z", **CART)          # Tokyo: 19:00 JST
+    world.event("bob", "cart_abandoned", "2026-07-02T10:00:00Z", **CART)          # New York in summer: EDT
+    assert preview_step(world.db, journey, email.id, "cho").event_words == "their cart abandoned event of 2026-03-02 19:00 JST"
+    assert preview_step(world.db, journey, email.id, "bob").event_words == "their cart abandoned event of 2026-07-02 06:00 EDT"
+    custom = simple_journey("VIP", event="vip_signup")
+    step = send_node(custom, channel="sms", subject="Welcome")
+    chain(custom, custom.trigger(), step)
+    world.event("ann", "vip_signup", "2026-07-03T10:00:00Z", level="gold")
+    assert preview_step(world.db, custom, step.id, "ann").event_words == "their vip signup event of 2026-07-03 11:00 BST"
+
+
+def test_a_step_for_matching_contacts_notes_a_contact_who_does_not_match_as_the_engine_skips(world):
+    journey = simple_journey("VIPs only")
+    step = send_node(journey, subject="For our VIPs", recipients="matching",
+                     terms=[{"term": "has_tag", "value": "vip"}, {"term": "subscribed_to", "value": "SMS"}])
+    chain(journey, journey.trigger(), step)
+    world.install(journey)
+    world.contacts(CONTACTS)
+    for who in ("ann", "cho"):
+        world.event(who, "cart_abandoned", "2026-03-02T10:00:00Z", **CART)
+    world.advance_to("2026-03-02T11:00:00Z")
+    assert world.log("ann", "skipped")[0]["reason"] == "not_matching" and len(world.messages("cho")) == 1
+    ann = preview_step(world.db, journey, step.id, "ann")          # no vip tag
+    assert ann.outcome == SKIPPED and any("has tag: vip" in n for n in ann.notes)
+    assert preview_step(world.db, journey, step.id, "cho").outcome == SENT
+
+
+def test_searching_contacts_finds_underscores_and_percent_signs_as_themselves(world):
+    from app.store.contacts import find_contacts
+
+    world.contacts("id,email,phone,first_name\n"
+                   "shop_17,ann_lee@example.com,+15550017,Ann\n"
+                   "shopX17,bob@example.com,+15550018,Bob\n"
+                   "c9,c.d@example.com,+15550019,100%\n")
+    for text, found in (("shop_17", ["shop_17"]), ("ann_lee", ["shop_17"]), ("100%", ["c9"]), ("_", ["shop_17"]),
+                        ("shop", ["shopX17", "shop_17"]), ("\\", [])):
+        assert sorted(c.id for c in find_contacts(world.db, text)) == sorted(found), text
+        step = neighbour_contact(world.db, None, text=text)
+        assert (step.id if step else None) in (found or [None]), text
+
+
+def test_free_whatsapp_text_says_it_needs_the_contact_to_have_written_within_24_hours(world):
+    journey = simple_journey("WhatsApp text")
+    step = send_node(journey, channel="whatsapp", subject="Hi {{ contact.first_name }}", wa_mode="text")
+    chain(journey, journey.trigger(), step)
+    world.install(journey)
+    world.contacts(CONTACTS)
+    world.event("ann", "cart_abandoned", "2026-03-02T10:00:00Z", **CART)
+    world.advance_to("2026-03-02T11:00:00Z")
+    assert world.log("ann", "skipped")[0]["reason"] == "outside_whatsapp_window"
+    preview = preview_step(world.db, journey, step.id, "ann")
+    assert preview.text == "Hi Ann" and any("24 hours" in n for n in preview.notes)
+
+
+def test_a_manual_journey_is_not_said_to_start_by_time(world):
+    journey = simple_journey("Announcement")
+    journey.trigger().config.update(mode="manual")
+    step = send_node(journey, channel="sms", subject="News")
+    chain(journey, journey.trigger(), step)
+    assert "by hand" in preview_step(world.db, journey, step.id).event_words

@@ -63,3 +63,21 @@ def test_a_warning_past_three_segments_names_what_forces_ucs2():
 
 def test_is_gsm7():
     assert is_gsm7("Hello {name} €5") and not is_gsm7("Hello ç") and not is_gsm7("👍")
+
+
+@pytest.mark.parametrize(("text", "named"), [
+    ("It’s here", "“’” (right single quotation mark)"),          # a word processor's apostrophe
+    ("Total:\xa049 EUR", "no-break space (U+00A0)"),               # invisible: named, not shown
+    ("Hi\u200bAnn", "zero width space (U+200B)"),
+    ("Ciao ç", "“ç” (latin small letter c with cedilla)"),          # Ç is GSM-7, ç is not
+])
+def test_what_forces_ucs2_is_named_even_in_one_segment(text, named):
+    found = count_sms(text)
+    assert found.segments == 1 and found.warning is None
+    assert named in (found.ucs2_reason or "") and "GSM-7" in found.ucs2_reason
+    assert count_sms("It's here").ucs2_reason is None
+
+
+def test_the_warning_names_at_most_five_characters_then_how_many_more():
+    warning = count_sms("αβγδεζηθ " * 40).warning or ""
+    assert "“α” (greek small letter alpha)" in warning and "and 3 more" in warning

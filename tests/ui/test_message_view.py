@@ -42,3 +42,23 @@ def test_marks_inside_a_tag_are_dropped_and_in_text_highlighted():
     assert shown.startswith('<a href="x">Hi <span style=') and "friend</span>" in shown and ">missing</span>" in shown
     assert browser_document("<p>x</p>", "S").startswith("<!DOCTYPE html>")
     assert browser_document("<html><body>x</body></html>", "S") == "<html><body>x</body></html>"
+
+
+def test_an_sms_in_ucs2_names_the_character_that_forces_it(qtbot):
+    view = MessageView()
+    qtbot.addWidget(view)
+    view.show_message(TestMessage("n2", "sms", "+15550001", text="It’s waiting for you, Ann"))
+    assert "UCS-2 · 1 segment" in view.counter.text()
+    assert "right single quotation mark" in view.counter.text() and view.warning.isHidden()
+    view.show_message(TestMessage("n2", "sms", "+15550001", text="It's waiting for you, Ann"))
+    assert "GSM-7" in view.counter.text() and "because" not in view.counter.text()
+
+
+def test_a_missing_value_inside_style_or_title_is_not_turned_into_a_span():
+    from app.engine.preview import MARK_END as E, MARK_START as S
+
+    marked = (f"<html><head><title>Hi {S}friend{E}</title><style>a {{ color: {S}#000{E}; }}</style></head>"
+              f"<body><p>Hi {S}friend{E}</p></body></html>")
+    out = highlighted_html(marked)
+    assert "<title>Hi friend</title>" in out and "color: #000;" in out
+    assert out.count("<span") == 1 and "<p>Hi <span" in out and S not in out and E not in out

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QApplication
 
 from app.canvas.commands import SetValue
 from app.engine.importers import import_contacts, parse_contacts
@@ -72,7 +73,7 @@ def test_cart_email_for_a_contact_with_and_without_first_name(qtbot, window):
     assert preview.subject == "Emma, your cart misses you"
     assert "Blue mug × 1 — $12.50" in pane.view.html_view.toPlainText()
     assert "Corner Shop <hello@cornershop.example>" in pane.view.header.text().replace("&lt;", "<").replace("&gt;", ">")
-    assert "their cart_abandoned event" in pane.event_box.currentText()
+    assert "their cart abandoned event" in pane.event_box.currentText()
     assert not preview.missing and pane.view.status.isHidden()
     # Next contact: no first name; the template's default says "Hi there", and c002 has no cart: the sample one.
     preview = _wait_render(qtbot, pane, lambda: qtbot.mouseClick(pane.next_button, Qt.MouseButton.LeftButton))
@@ -211,7 +212,7 @@ def test_choosing_another_event_of_the_contact_or_the_sample(qtbot, window):
     preview = _open_preview(qtbot, window, _send_step(window, "email").id)
     assert "Green teapot" in preview.html                     # the newest first
     assert [pane.event_box.itemText(i) for i in range(pane.event_box.count())] == [
-        "their cart_abandoned event of 2026-03-01 12:00", "their cart_abandoned event of 2026-03-01 10:00",
+        "their cart abandoned event of 2026-03-01 12:00 GMT", "their cart abandoned event of 2026-03-01 10:00 GMT",
         "a sample cart"]
 
     def choose(index: int) -> None:
@@ -256,3 +257,65 @@ def test_contacts_imported_after_the_sample_was_shown_are_offered(qtbot, window)
     preview = _wait_render(qtbot, pane, lambda: window.editor.scene.item_for_node[email.id].setSelected(True))
     assert pane.contact_box.currentData() == "c001" and preview.subject == "Emma, your cart misses you"
     assert pane.store_note.isHidden()
+
+
+def test_an_email_step_without_a_from_shows_the_default_sender_it_goes_from(qtbot, window):
+    from app.delivery.settings import DeliverySettings, EmailSettings, save_settings
+
+    email = _send_step(window, "email")
+    _edit(window, email.id, "sender", "")
+    pane = window.preview
+    _open_preview(qtbot, window, email.id)
+    assert "none set" in pane.view.header.text()          # nothing to send from: said, not guessed
+    save_settings(window.store.engine, DeliverySettings(email=EmailSettings(sender="Corner Shop <shop@corner.example>")))
+    preview = _wait_render(qtbot, pane, lambda: pane.choose_contact("sample"))
+    assert preview.sender is None and preview.default_sender == "Corner Shop <shop@corner.example>"
+    header = pane.view.header.text().replace("&lt;", "<").replace("&gt;", ">")
+    assert "Corner Shop <shop@corner.example> (the default sender)" in header
+
+
+def test_a_contact_deleted_meanwhile_is_said_and_never_shown_under_another_name(qtbot, window):
+    from app.store.tables import contacts
+
+    _add_contacts(window)
+    email = _send_step(window, "email")
+    _open_preview(qtbot, window, email.id)
+    pane = window.preview
+    _wait_render(qtbot, pane, lambda: pane.choose_contact("c003"))
+    assert "Lucas" in pane.preview.subject
+    with window.store.engine.begin() as conn:
+        conn.execute(contacts.delete().where(contacts.c.id == "c003"))
+    pane.choose_contact("c003")                 # read again (another event chosen, the tab shown again…)
+    qtbot.waitUntil(lambda: "No preview" in pane.view.header.text(), timeout=10_000)
+    assert "c003" in pane.view.header.text() and pane.preview is None
+    # An edit now renders nothing rather than the previous contact's message under c003's name.
+    _edit(window, email.id, "subject", "Hello {{ contact.first_name }}")
+    pane.render_now()                           # as the debounce would, without waiting for it
+    pane.work.wait()
+    QApplication.processEvents()
+    assert pane.preview is None and "No preview" in pane.view.header.text()
+    # ▶ goes on from where c003 was, wrapping round to the first contact.
+    _wait_render(qtbot, pane, lambda: qtbot.mouseClick(pane.next_button, Qt.MouseButton.LeftButton))
+    assert pane.contact_box.currentData() == "c001" and pane.preview.subject == "Hello Emma"
+
+
+def test_renders_waiting_behind_a_slow_one_are_skipped_for_the_newest(qtbot, window, monkeypatch):
+    import threading
+
+    import app.ui.preview_pane as pane_module
+
+    email = _send_step(window, "email")
+    _open_preview(qtbot, window, email.id)
+    pane = window.preview
+    rendered: list[str] = []
+    real = pane_module.render_preview
+    monkeypatch.setattr(pane_module, "render_preview",
+                        lambda step, subject: rendered.append(step.config["subject"]) or real(step, subject))
+    gate = threading.Event()
+    pane.work.run(lambda: gate.wait(30), lambda _: None)      # the worker is busy (a slow render)
+    for subject in ("A", "AB", "ABC"):
+        _edit(window, email.id, "subject", subject)
+        pane.render_now()                                     # as the debounce would after each pause
+    with qtbot.waitSignal(pane.rendered, timeout=10_000) as shown:
+        gate.set()
+    assert shown.args[0].subject == "ABC" and rendered == ["ABC"]
