@@ -46,7 +46,8 @@ def parse_event(text: str) -> tuple[str, datetime]:
 
 
 def _contact_from_json(path: str, text: str):
-    from app.engine.test_run import TestContact
+    from app.engine.test_run import TestContact, TestRunError
+    from app.engine.test_run_engine import consent_states
 
     try:
         data = json.loads(text)
@@ -63,14 +64,18 @@ def _contact_from_json(path: str, text: str):
         if value is not None and not isinstance(value, (str, int, float)):
             raise CommandError(f"{path}: /{key} must be text")
         return str(value) if value not in (None, "") else None
-    consent: dict[str, str] = {}
     raw_consent = data.get("consent") or {}
     if not isinstance(raw_consent, dict):
         raise CommandError(f"{path}: /consent must map channels to subscribed, unsubscribed or unknown")
-    for key, state in (("subscribed", "subscribed"), ("unsubscribed", "unsubscribed")):
+    said: list[tuple[str, str]] = [(str(c), str(s)) for c, s in raw_consent.items()]
+    for key in ("subscribed", "unsubscribed"):
         listed = data.get(key) or []
-        consent.update({str(c).strip().lower(): state for c in (listed if isinstance(listed, list) else [listed])})
-    consent.update({str(c).lower(): str(s).lower() for c, s in raw_consent.items()})
+        for item in (listed if isinstance(listed, list) else [listed]):
+            said += [(c, key) for c in str(item).replace(";", ",").split(",") if c.strip()]
+    try:
+        consent = consent_states(said)          # an opt-out wins over any opt-in for the same channel
+    except TestRunError as exc:
+        raise CommandError(f"{path}: {exc}") from None
     tags = data.get("tags") or []
     if isinstance(tags, str):
         tags = [t.strip() for t in tags.replace(";", ",").split(",") if t.strip()]
