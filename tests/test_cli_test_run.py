@@ -154,3 +154,9 @@ def test_a_contact_file_with_a_channel_that_is_not_one_exits_2(tmp_path):
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
         assert "{" not in result.stderr and ("not a channel" in result.stderr or "not a state" in result.stderr
                                              or "not an email address" in result.stderr), result.stderr
+
+
+def test_a_huge_then_delay_exits_2_in_words(tmp_path):
+    result = journeys("test-run", CART, "--contact", _emma(tmp_path), "--event", EVENT,
+                      "--then", "opened@+9999999999999w", db=tmp_path / "live.sqlite3")
+    assert result.returncode == 2 and "too far ahead" in result.stderr and "internal error" not in result.stderr

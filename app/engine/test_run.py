@@ -156,7 +156,10 @@ def parse_then(text: str) -> Then:
         raise TestRunError(f"{text!r} says what but not when: add the time after it, e.g. \"{action}@+2h\" "
                            f"(accepted: {THEN_FORMS})")
     amount = float(found["amount"])
-    after = timedelta(**{_UNITS[found["unit"]]: amount})
+    try:
+        after = timedelta(**{_UNITS[found["unit"]]: amount})
+    except (OverflowError, ValueError):         # more days than a timedelta holds: far past the 5 years
+        after = timedelta.max
     if after > timedelta(days=366 * 5):
         raise TestRunError(f"{text!r}: {found['amount']}{found['unit']} is too far ahead; a test run covers "
                            "at most 5 years")

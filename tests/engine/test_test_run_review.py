@@ -107,3 +107,10 @@ def test_a_one_hour_wait_in_the_repeated_hour_does_not_read_as_no_wait():
     waited = next(e for e in result.entries if e.action == "waited")
     assert waited.words == "Waiting 1 hour, until 01:30 EST Sun"
     assert waited.local == "Sun 1 Nov 01:30 EDT"
+
+
+@pytest.mark.parametrize("text", ["opened@+9999999999999w", "ordered@+99999999999999999999999d:40",
+                                  "clicked@+" + "9" * 400 + "m", "unsubscribed@+9999999999999999h"])
+def test_a_huge_delay_is_refused_in_words_not_an_overflow(text):
+    with pytest.raises(TestRunError, match="too far ahead"):
+        parse_then(text)
