@@ -160,3 +160,14 @@ def test_a_huge_then_delay_exits_2_in_words(tmp_path):
     result = journeys("test-run", CART, "--contact", _emma(tmp_path), "--event", EVENT,
                       "--then", "opened@+9999999999999w", db=tmp_path / "live.sqlite3")
     assert result.returncode == 2 and "too far ahead" in result.stderr and "internal error" not in result.stderr
+
+
+def test_a_journey_without_a_trigger_lists_the_problem_and_exits_1(tmp_path):
+    journey = linear(email())
+    journey.remove_node(journey.trigger().id)
+    path = tmp_path / "no-trigger.json"
+    save(journey, path)
+    result = journeys("test-run", str(path), "--contact", _emma(tmp_path), "--event", EVENT,
+                      db=tmp_path / "live.sqlite3")
+    assert result.returncode == 1, result.stderr
+    assert "no trigger" in result.stdout + result.stderr and "not tested" in result.stderr
