@@ -121,6 +121,9 @@ def _contact_file(path: str):
     return _contact_from_csv(path, text)
 
 
+_notes: list[str] = []      # said on stderr after the story: a run that went, with a caveat
+
+
 def _live_db(url: str | None, needed: bool) -> Any:
     """The store, opened to be read only and never written, not even upgraded: the one named (--db,
     $JOURNEYS_DB) or the app's own. None when there is none and the contact is a file (a test then
@@ -139,6 +142,8 @@ def _live_db(url: str | None, needed: bool) -> Any:
         if needed:
             raise CommandError(f"no store at {database}: a contact named by id is read from a store; give "
                                "--db URL, or describe the contact in a file (--contact FILE.json)")
+        if url or os.environ.get("JOURNEYS_DB"):     # a store was named: say (after the story) it was not used
+            _notes.append(f"journeys test-run: no store at {database}; the business's time zone was taken as UTC")
         return None
     try:
         db = open_database(url, migrate=False, write=False)
@@ -162,6 +167,7 @@ def cmd_test_run(args: argparse.Namespace) -> int:
     from app.engine.test_run_engine import DraftNotReady
     from app.journey.fileformat import JourneyFileError, load
 
+    _notes.clear()
     event_type, at = parse_event(args.event)
     try:
         then = tuple(parse_then(t) for t in args.then or ())
@@ -194,6 +200,9 @@ def cmd_test_run(args: argparse.Namespace) -> int:
     print(f"{journey.name}: test run for {script.live_contact_id or contact.id} (nothing sent, the store unchanged; "
           f"{run.elapsed * 1000:.0f} ms)")
     print(story_text(run))
+    for note in _notes:
+        print(note, file=sys.stderr)
+    _notes.clear()
     return 0
 
 

@@ -171,3 +171,11 @@ def test_a_journey_without_a_trigger_lists_the_problem_and_exits_1(tmp_path):
                       db=tmp_path / "live.sqlite3")
     assert result.returncode == 1, result.stderr
     assert "no trigger" in result.stdout + result.stderr and "not tested" in result.stderr
+
+
+def test_a_named_store_that_is_not_there_is_said_not_silently_replaced_by_utc(tmp_path):
+    for missing in (tmp_path / "typo.sqlite3", tmp_path):
+        result = journeys("test-run", CART, "--contact", _emma(tmp_path), "--event", EVENT, db=missing)
+        assert result.returncode == 0, result.stderr
+        assert "no store at" in result.stderr and "UTC" in result.stderr
+        assert not (tmp_path / "typo.sqlite3").exists()
