@@ -85,9 +85,9 @@ def run_script(journey: Journey, script: TestScript, live_db: Engine | None) -> 
     if trigger is None:     # an error of the draft, listed as the gate lists the others
         from app.journey.validate import ERROR, validate
 
-        problems = [p for p in validate(journey, now=script.at, active=True) if p.severity == ERROR]
+        errors = [p for p in validate(journey, now=script.at, active=True) if p.severity == ERROR]
         raise DraftNotReady(f"“{journey.name}” has no trigger: add one to say when contacts start it", journey,
-                            problems)
+                            errors)
     event_mode = trigger.config.get("mode") == "event"
     if event_mode and trigger.config.get("event") != script.event_type:
         wanted = trigger.config.get("event")
