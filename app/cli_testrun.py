@@ -46,7 +46,8 @@ def parse_event(text: str) -> tuple[str, datetime]:
 
 
 def _contact_from_json(path: str, text: str):
-    from app.engine.test_run import TestContact
+    from app.engine.test_run import TestContact, TestRunError
+    from app.engine.test_run_engine import consent_states
 
     try:
         data = json.loads(text)
@@ -63,14 +64,18 @@ def _contact_from_json(path: str, text: str):
         if value is not None and not isinstance(value, (str, int, float)):
             raise CommandError(f"{path}: /{key} must be text")
         return str(value) if value not in (None, "") else None
-    consent: dict[str, str] = {}
     raw_consent = data.get("consent") or {}
     if not isinstance(raw_consent, dict):
         raise CommandError(f"{path}: /consent must map channels to subscribed, unsubscribed or unknown")
-    for key, state in (("subscribed", "subscribed"), ("unsubscribed", "unsubscribed")):
+    said: list[tuple[str, str]] = [(str(c), str(s)) for c, s in raw_consent.items()]
+    for key in ("subscribed", "unsubscribed"):
         listed = data.get(key) or []
-        consent.update({str(c).strip().lower(): state for c in (listed if isinstance(listed, list) else [listed])})
-    consent.update({str(c).lower(): str(s).lower() for c, s in raw_consent.items()})
+        for item in (listed if isinstance(listed, list) else [listed]):
+            said += [(c, key) for c in str(item).replace(";", ",").split(",") if c.strip()]
+    try:
+        consent = consent_states(said)          # an opt-out wins over any opt-in for the same channel
+    except TestRunError as exc:
+        raise CommandError(f"{path}: {exc}") from None
     tags = data.get("tags") or []
     if isinstance(tags, str):
         tags = [t.strip() for t in tags.replace(";", ",").split(",") if t.strip()]
@@ -116,6 +121,9 @@ def _contact_file(path: str):
     return _contact_from_csv(path, text)
 
 
+_notes: list[str] = []      # said on stderr after the story: a run that went, with a caveat
+
+
 def _live_db(url: str | None, needed: bool) -> Any:
     """The store, opened to be read only and never written, not even upgraded: the one named (--db,
     $JOURNEYS_DB) or the app's own. None when there is none and the contact is a file (a test then
@@ -134,6 +142,8 @@ def _live_db(url: str | None, needed: bool) -> Any:
         if needed:
             raise CommandError(f"no store at {database}: a contact named by id is read from a store; give "
                                "--db URL, or describe the contact in a file (--contact FILE.json)")
+        if url or os.environ.get("JOURNEYS_DB"):     # a store was named: say (after the story) it was not used
+            _notes.append(f"journeys test-run: no store at {database}; the business's time zone was taken as UTC")
         return None
     try:
         db = open_database(url, migrate=False, write=False)
@@ -157,6 +167,7 @@ def cmd_test_run(args: argparse.Namespace) -> int:
     from app.engine.test_run_engine import DraftNotReady
     from app.journey.fileformat import JourneyFileError, load
 
+    _notes.clear()
     event_type, at = parse_event(args.event)
     try:
         then = tuple(parse_then(t) for t in args.then or ())
@@ -189,6 +200,9 @@ def cmd_test_run(args: argparse.Namespace) -> int:
     print(f"{journey.name}: test run for {script.live_contact_id or contact.id} (nothing sent, the store unchanged; "
           f"{run.elapsed * 1000:.0f} ms)")
     print(story_text(run))
+    for note in _notes:
+        print(note, file=sys.stderr)
+    _notes.clear()
     return 0
 
 

@@ -120,3 +120,62 @@ def test_an_older_store_is_not_upgraded(tmp_path):
     result = journeys("test-run", CART, "--contact", "c1", "--event", EVENT, db=db)
     assert result.returncode == 2 and "never changes it" in result.stderr
     assert db.read_bytes() == before
+
+
+def test_a_trigger_time_at_the_calendars_end_exits_2_in_words(tmp_path):
+    for event in ("cart_abandoned@9999-12-31T00:00:00Z", "cart_abandoned@0001-01-01T00:00:00Z"):
+        result = journeys("test-run", CART, "--contact", _emma(tmp_path), "--event", event,
+                          db=tmp_path / "live.sqlite3")
+        assert result.returncode == 2, result.stderr
+        assert "between the years" in result.stderr and "Traceback" not in result.stderr
+        assert "internal error" not in result.stderr
+
+
+def test_an_opt_out_in_a_contact_file_is_never_loosened(tmp_path):
+    """`"unsubscribed": "all"` (as the contact import reads it), an opt-out beside an opt-in, a channel
+    spelled as people write it: the email is skipped, never sent."""
+    for i, described in enumerate(({"unsubscribed": "all"}, {"unsubscribed": ["Email"]},
+                                   {"consent": {"email": "subscribed"}, "unsubscribed": "email"},
+                                   {"consent": {"E-Mail": "Unsubscribed"}}, {"unsubscribed": "sms;email"})):
+        path = tmp_path / f"c{i}.json"
+        path.write_text(json.dumps({"id": "c", "email": "c@example.com", **described}))
+        result = journeys("test-run", CART, "--contact", str(path), "--event", EVENT, db=tmp_path / "live.sqlite3")
+        assert result.returncode == 0, result.stderr
+        assert "Skipped: opted out of email" in result.stdout, (described, result.stdout)
+        assert "Sent the email" not in result.stdout
+
+
+def test_a_contact_file_with_a_channel_that_is_not_one_exits_2(tmp_path):
+    for i, described in enumerate(({"consent": {"fax": "subscribed"}}, {"consent": {"email": "yes"}},
+                                   {"email": "not-an-email"})):
+        path = tmp_path / f"c{i}.json"
+        path.write_text(json.dumps({"id": "c", **described}))
+        result = journeys("test-run", CART, "--contact", str(path), "--event", EVENT, db=tmp_path / "live.sqlite3")
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert "{" not in result.stderr and ("not a channel" in result.stderr or "not a state" in result.stderr
+                                             or "not an email address" in result.stderr), result.stderr
+
+
+def test_a_huge_then_delay_exits_2_in_words(tmp_path):
+    result = journeys("test-run", CART, "--contact", _emma(tmp_path), "--event", EVENT,
+                      "--then", "opened@+9999999999999w", db=tmp_path / "live.sqlite3")
+    assert result.returncode == 2 and "too far ahead" in result.stderr and "internal error" not in result.stderr
+
+
+def test_a_journey_without_a_trigger_lists_the_problem_and_exits_1(tmp_path):
+    journey = linear(email())
+    journey.remove_node(journey.trigger().id)
+    path = tmp_path / "no-trigger.json"
+    save(journey, path)
+    result = journeys("test-run", str(path), "--contact", _emma(tmp_path), "--event", EVENT,
+                      db=tmp_path / "live.sqlite3")
+    assert result.returncode == 1, result.stderr
+    assert "no trigger" in result.stdout + result.stderr and "not tested" in result.stderr
+
+
+def test_a_named_store_that_is_not_there_is_said_not_silently_replaced_by_utc(tmp_path):
+    for missing in (tmp_path / "typo.sqlite3", tmp_path):
+        result = journeys("test-run", CART, "--contact", _emma(tmp_path), "--event", EVENT, db=missing)
+        assert result.returncode == 0, result.stderr
+        assert "no store at" in result.stderr and "UTC" in result.stderr
+        assert not (tmp_path / "typo.sqlite3").exists()

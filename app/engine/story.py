@@ -31,14 +31,21 @@ def when(at: datetime, zone: ZoneInfo | str | None = None) -> str:
     """`at` in `zone` (an IANA name or ZoneInfo; None: UTC) as "Tue 1 Dec 08:00" (English names,
     whatever the machine's locale)."""
     local = at.astimezone(_zone(zone))
-    return f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local:%H:%M}"
+    return f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local:%H:%M}{_which(local)}"
+
+
+def _which(local: datetime) -> str:
+    """" EDT" / " EST" for a time in the hour a zone says twice when summer time ends, else "": without
+    it a 1-hour wait from 01:30 reads "until 01:30"."""
+    other = local.replace(fold=1 - local.fold)
+    return f" {local.tzname()}" if other.utcoffset() != local.utcoffset() and local.tzname() else ""
 
 
 def until_words(until: datetime, zone: ZoneInfo | str | None = None, since: datetime | None = None) -> str:
     """When a contact moves on, in their zone: "08:00 Tue" within the week after `since`, else with
     the date too ("08:00 Tue 8 Dec")."""
     local = until.astimezone(_zone(zone))
-    short = f"{local:%H:%M} {_DAYS[local.weekday()]}"
+    short = f"{local:%H:%M}{_which(local)} {_DAYS[local.weekday()]}"
     if since is not None and abs((until - since).total_seconds()) < 6 * 86400:
         return short
     return f"{short} {local.day} {_MONTHS[local.month - 1]}"

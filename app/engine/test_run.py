@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -156,7 +156,10 @@ def parse_then(text: str) -> Then:
         raise TestRunError(f"{text!r} says what but not when: add the time after it, e.g. \"{action}@+2h\" "
                            f"(accepted: {THEN_FORMS})")
     amount = float(found["amount"])
-    after = timedelta(**{_UNITS[found["unit"]]: amount})
+    try:
+        after = timedelta(**{_UNITS[found["unit"]]: amount})
+    except (OverflowError, ValueError):         # more days than a timedelta holds: far past the 5 years
+        after = timedelta.max
     if after > timedelta(days=366 * 5):
         raise TestRunError(f"{text!r}: {found['amount']}{found['unit']} is too far ahead; a test run covers "
                            "at most 5 years")
@@ -193,6 +196,7 @@ def parse_then(text: str) -> Then:
 # -- the run ---------------------------------------------------------------------------------------
 
 MAX_SPAN = timedelta(days=365)       # how long after the trigger (or the last scripted action) a test looks
+FIRST_YEAR, LAST_YEAR = 1900, 9000   # the trigger's time: far enough from year 1 and 9999 for every step ahead
 
 
 def run_test(journey: Journey, script: TestScript, *, live_db: Engine | None = None) -> TestRun:
@@ -206,6 +210,10 @@ def run_test(journey: Journey, script: TestScript, *, live_db: Engine | None = N
     started = time.perf_counter()
     if script.at.tzinfo is None:
         raise TestRunError("the trigger's time needs a time zone (e.g. 2026-03-02T10:00:00Z)")
+    if not FIRST_YEAR <= script.at.astimezone(timezone.utc).year <= LAST_YEAR:
+        # The run looks a year (and the script up to 5 years) ahead: near the calendar's ends that overflows.
+        raise TestRunError(f"the trigger's time {script.at.isoformat()} is not between the years {FIRST_YEAR} and "
+                           f"{LAST_YEAR}; give a time such as 2026-03-02T10:00:00Z")
     run = run_script(journey, script, live_db)
     run.elapsed = time.perf_counter() - started
     return run

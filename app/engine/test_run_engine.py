@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Iterable
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -59,6 +59,8 @@ class _SourceKeyedTemplates(TemplateCache):
 
 _TEMPLATES = _SourceKeyedTemplates()
 _CHANNEL_WORDS = {"email": "email", "sms": "SMS", "whatsapp": "WhatsApp"}
+# What the contact does to a message, as said before "the email": a delivery is the contact receiving it.
+_VERBS = {"opened": "opened", "clicked": "clicked", "replied": "replied to", "delivered": "received"}
 
 
 class DraftNotReady(TestRunError):
@@ -80,8 +82,12 @@ def run_script(journey: Journey, script: TestScript, live_db: Engine | None) -> 
     """`run_test` without the clock around it. Raises TestRunError (DraftNotReady for a draft with errors)."""
     contact = _contact(script, live_db)
     trigger = journey.trigger()
-    if trigger is None:
-        raise TestRunError(f"“{journey.name}” has no trigger: add one to say when contacts start it")
+    if trigger is None:     # an error of the draft, listed as the gate lists the others
+        from app.journey.validate import ERROR, validate
+
+        errors = [p for p in validate(journey, now=script.at, active=True) if p.severity == ERROR]
+        raise DraftNotReady(f"“{journey.name}” has no trigger: add one to say when contacts start it", journey,
+                            errors)
     event_mode = trigger.config.get("mode") == "event"
     if event_mode and trigger.config.get("event") != script.event_type:
         wanted = trigger.config.get("event")
@@ -124,10 +130,36 @@ def described(c: TestContact) -> ContactView:
     if c.timezone and not valid_zone(c.timezone):
         raise TestRunError(f"time zone {c.timezone!r} is not an IANA time zone name such as Europe/Berlin; "
                            "leave it empty for the business's")
-    bad = {ch: s for ch, s in c.consent.items() if s not in ("subscribed", "unsubscribed", "unknown")}
-    if bad:
-        raise TestRunError(f"consent {bad!r}: each channel is subscribed, unsubscribed or unknown")
-    return ContactView(c.id, fields, dict(c.attributes), set(c.tags), dict(c.consent))
+    if c.email and ("@" not in c.email or " " in c.email.strip()):
+        raise TestRunError(f"email {c.email!r} is not an email address; give one such as emma@example.com, "
+                           "or leave it empty")
+    return ContactView(c.id, fields, dict(c.attributes), set(c.tags), consent_states(c.consent))
+
+
+_STRENGTH = {"unknown": 0, "subscribed": 1, "unsubscribed": 2}
+
+
+def consent_states(consent: dict[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
+    """A described contact's consent, channel → subscribed | unsubscribed | unknown, channels named as
+    people write them ("E-Mail", "SMS"; "all" is every channel, as `journeys contacts import` reads it).
+    When two entries speak of one channel the opt-out wins: a test never loosens an opt-out. Raises
+    TestRunError naming a channel or a state that is not one."""
+    from .consent import channel_name
+    from .context import CHANNELS
+
+    states: dict[str, str] = {}
+    for name, state in (consent.items() if isinstance(consent, dict) else consent):
+        channel = channel_name(name)
+        if channel != "all" and channel not in CHANNELS:
+            raise TestRunError(f"consent: {str(name).strip()!r} is not a channel; use email, sms, whatsapp or all")
+        said = str(state).strip().lower() if isinstance(state, str) else state
+        if said not in _STRENGTH:
+            raise TestRunError(f"consent for {channel}: {state!r} is not a state; write subscribed, unsubscribed "
+                               "or unknown")
+        for one in (CHANNELS if channel == "all" else (channel,)):
+            if _STRENGTH[said] >= _STRENGTH[states.get(one, "unknown")]:
+                states[one] = said
+    return states
 
 
 def _run(db: Engine, journey: Journey, script: TestScript, contact: ContactView, properties: dict[str, Any],
@@ -194,9 +226,10 @@ def _run(db: Engine, journey: Journey, script: TestScript, contact: ContactView,
         pass
     for p, seen in answered:
         actions.append(ContactAction(seen["at"], _answer_words(p, seen), MESSAGE_ACTIONS[p.then.action]))
-    for p in pending:       # no message on that channel ever went: said, not silently dropped
-        actions.append(ContactAction(None, f"Would have {p.then.action} the {_CHANNEL_WORDS[p.channel]} "
-                                     f"{_after_words(p.then.after)} after it was sent, but no "
+    for p in pending:       # no (further) message on that channel went: said, not silently dropped
+        other = " other" if any(q.channel == p.channel and q.then.action == p.then.action for q, _ in answered) else ""
+        actions.append(ContactAction(None, f"Would have {_VERBS[p.then.action]} the {_CHANNEL_WORDS[p.channel]} "
+                                     f"{_after_words(p.then.after)} after it was sent, but no{other} "
                                      f"{_CHANNEL_WORDS[p.channel]} was sent", MESSAGE_ACTIONS[p.then.action]))
     return build_story(db, journey, journey_id, contact, actions, business, at, end)
 
@@ -248,4 +281,4 @@ def _then_words(then: Then) -> str:
 def _answer_words(p: _Pending, seen: dict[str, Any]) -> str:
     what = _CHANNEL_WORDS[p.channel]
     subject = f" “{seen['subject']}”" if seen.get("subject") else ""
-    return f"{p.then.action.capitalize()} the {what}{subject}, {_after_words(p.then.after)} after it was sent"
+    return f"{_VERBS[p.then.action].capitalize()} the {what}{subject}, {_after_words(p.then.after)} after it was sent"
