@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import String, case, cast, func, or_, select
 from sqlalchemy.engine import Engine
 
 from app.store.tables import consent_changes, contact_channels, contact_tags, contacts
@@ -63,13 +63,18 @@ def _name(first: str | None, last: str | None) -> str:
 
 
 def find_contacts(db: Engine, text: str = "", limit: int = 200) -> list[ContactSummary]:
-    """Contacts whose id, email, phone or name contains `text` (case-insensitive), by id; at most `limit`."""
+    """Contacts whose id, email, phone or name contains each word of `text` (case-insensitive, `_` and
+    `%` literally), the one whose id is `text` first, then by id; at most `limit`."""
     c = contacts.c
-    query = select(c.id, c.email, c.phone, c.first_name, c.last_name).order_by(c.id).limit(limit)
+    # The contact whose id is exactly the text first (opening "cus_42"'s timeline shows cus_42 even
+    # when hundreds of others contain it), then by id.
+    order = [case((c.id == text.strip(), 0), else_=1), c.id] if text.strip() else [c.id]
+    query = select(c.id, c.email, c.phone, c.first_name, c.last_name).order_by(*order).limit(limit)
     words = text.strip().lower().split()
     for word in words:      # every word must match somewhere: "emma wil" finds Emma Wilson
-        like = f"%{word.replace('%', '').replace('_', '')}%"
-        query = query.where(or_(*(func.lower(cast(col, String)).like(like)
+        # `_` and `%` are matched as typed ("cus_42", "jo_ann@…"), not as LIKE wildcards.
+        like = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(*(func.lower(cast(col, String)).like(like, escape="\\")
                                   for col in (c.id, c.email, c.phone, c.first_name, c.last_name))))
     with db.connect() as conn:
         return [ContactSummary(r.id, r.email, r.phone, _name(r.first_name, r.last_name)) for r in conn.execute(query)]

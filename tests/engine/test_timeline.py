@@ -50,7 +50,7 @@ def test_timeline_after_the_sample_data_tells_the_contacts_story(sample_db):
     assert (page.contact_zone, page.business_zone) == ("Asia/Kolkata", "UTC")
     words = [e.words for e in page.entries]
     assert words[0].startswith("Consent, SMS: never asked → subscribed (Import of")
-    assert "Event: cart abandoned (total 24.00, 1 item)" in words
+    assert "Event: cart abandoned (total 24.00 USD, 1 item)" in words
     assert any(w.startswith("Exited: re-triggered") for w in words)
     assert "No: not opened within 24 hours" in words
     assert words[-1] == "Completed the journey"
@@ -163,3 +163,26 @@ def test_each_log_row_in_words(action, outcome, reason, detail, expected):
     from app.engine.timeline_words import log_words
 
     assert log_words(action, outcome, reason, detail, None, ZoneInfo("Europe/Berlin")) == expected
+
+
+def test_contact_search_takes_underscores_and_percents_as_typed(any_url):
+    """The Contacts search (and opening a timeline by id) finds "cus_42" and "jo_ann@…" as typed, the
+    exact id first, on SQLite and PostgreSQL."""
+    from datetime import datetime, timezone
+
+    from app.engine.importers import import_contacts
+    from app.store.contacts import find_contacts
+
+    db = open_database(any_url)
+    try:
+        lines = ["id,email"] + [f"acus_42{i},x{i}@example.com" for i in range(5)]
+        lines += ["cus_42,jo_ann@example.com", "cus42,joann@example.com", "p100%,pct@example.com", "back\\slash,b@e.com"]
+        rows, _ = parse_contacts("\n".join(lines) + "\n")
+        import_contacts(db, rows, datetime(2026, 3, 2, tzinfo=timezone.utc), "many.csv")
+        assert [c.id for c in find_contacts(db, "jo_ann")] == ["cus_42"]
+        assert [c.id for c in find_contacts(db, "100%")] == ["p100%"]
+        assert [c.id for c in find_contacts(db, "k\\s")] == ["back\\slash"]
+        assert [c.id for c in find_contacts(db, "cus_42", limit=1)] == ["cus_42"]
+        assert len(find_contacts(db, "")) == 9
+    finally:
+        db.dispose()

@@ -22,7 +22,7 @@ def test_show_prints_the_timeline_in_both_zones(tmp_path, capsys):
     lines = out.splitlines()
     start = lines.index("Timeline (oldest first; local time Asia/Kolkata, business time UTC)")
     story = lines[start + 1:]
-    assert any("Event: cart abandoned (total 24.00, 1 item)" in line for line in story)
+    assert any("Event: cart abandoned (total 24.00 USD, 1 item)" in line for line in story)
     email = next(i for i, line in enumerate(story) if line.endswith("Cart abandonment › Cart reminder email: Sent the email"))
     assert story[email].split()[:8] == ["Tue", "3", "Mar", "13:00", "[Tue", "3", "Mar", "07:30]"]
     assert story[email + 1].strip().startswith("email to arjun.patel@example.com “Arjun, your cart misses you”: "

@@ -132,3 +132,28 @@ def test_the_canvas_menu_offers_who_is_here_for_one_step(window, qtbot):
     assert asked == [(wait.id, "here")]
     window.editor.scene.clearSelection()
     assert "Who is here?" not in [a.text() for a in window.editor.view.context_menu().actions()]
+
+
+def test_the_timeline_opens_on_the_contact_asked_for_among_many_like_it(window, qtbot):
+    """Opening a timeline (from "Who is here?") shows that very contact: ids and emails with `_` or `%`
+    are found as typed, and an exact id comes first even when 300 others contain it."""
+    from app.engine.importers import import_contacts, parse_contacts
+    from app.store.contacts import find_contacts
+    from datetime import datetime, timezone
+
+    lines = ["id,email,first_name"] + [f"acus_{i:03d},a{i}@example.com,Ann" for i in range(300)]
+    lines += ["cus_42,jo_ann@example.com,Jo", "cus42,joann@example.com,Joe", "p100%,pct@example.com,Pat"]
+    rows, _ = parse_contacts("\n".join(lines) + "\n")
+    import_contacts(window.store.engine, rows, datetime(2026, 3, 2, tzinfo=timezone.utc), "many.csv")
+    db = window.store.engine
+    assert [c.id for c in find_contacts(db, "jo_ann")] == ["cus_42"]
+    assert [c.id for c in find_contacts(db, "100%")] == ["p100%"]
+    assert find_contacts(db, "cus_42")[0].id == "cus_42"
+    window.actions_["contacts"].trigger()
+    dialog = window.contacts_dialog
+    qtbot.waitUntil(lambda: dialog.list.count() > 0, timeout=5000)
+    dialog.focus_contact("cus_42")
+    qtbot.waitUntil(lambda: dialog.timeline.contact_id == "cus_42", timeout=5000)
+    assert dialog.pane.figures()["heading"] == "Jo · cus_42"
+    dialog.focus_contact("p100%")
+    qtbot.waitUntil(lambda: dialog.pane.figures()["heading"] == "Pat · p100%", timeout=5000)
