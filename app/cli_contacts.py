@@ -75,11 +75,11 @@ def _gone_steps(store: Any, journey_id: str, draft: Any) -> dict[str, Any]:
     return gone
 
 
-def _when(at: datetime | None) -> str:
+def _when(at: datetime | None, zone: Any) -> str:
+    """`at` in the business's zone, named ("Mon 2 Mar 13:20 Europe/Berlin"), as the window shows it."""
     from app.engine.timeline_words import short_time
-    from app.engine.timeutil import UTC
 
-    return short_time(at, UTC) + " UTC" if at is not None else "-"
+    return f"{short_time(at, zone)} {zone.key}" if at is not None else "-"
 
 
 def cmd_contacts_here(args: argparse.Namespace) -> int:
@@ -99,6 +99,10 @@ def cmd_contacts_here(args: argparse.Namespace) -> int:
     except JourneyFileError as exc:
         raise CommandError(str(exc)) from None
     node = _find_step(journey, args.step, _gone_steps(store, row.id, journey))
+    from app.engine.timeutil import contact_zone
+    from app.store.app_settings import business_timezone
+
+    zone = contact_zone(business_timezone(db) or "")
     title = node.title + ("" if node.id in journey.nodes else " (no longer in the draft)")
     if args.went is not None:
         outcomes = {o.name: o for o in node.spec.outcomes} if len(node.spec.outcomes) > 1 else {}
@@ -112,12 +116,12 @@ def cmd_contacts_here(args: argparse.Namespace) -> int:
         print(f"{row.name} › {title}: " + (f"went “{outcomes[outcome].label}”" if outcome else "passed")
               + ", newest first")
         for c in page.rows:
-            print(f"  {_when(c.at)}  {c.contact_id}  {c.name or c.email or c.phone or ''}".rstrip())
+            print(f"  {_when(c.at, zone)}  {c.contact_id}  {c.name or c.email or c.phone or ''}".rstrip())
     else:
         page = who_is_here(db, row.id, node.id, limit=args.limit)
         print(f"{row.name} › {title}: waiting now, soonest to move on first")
         for c in page.rows:
-            print(f"  moves on {_when(c.due_at)}  {c.contact_id}  {c.name or c.email or c.phone or ''}".rstrip())
+            print(f"  moves on {_when(c.due_at, zone)}  {c.contact_id}  {c.name or c.email or c.phone or ''}".rstrip())
     if not page.rows:
         print("  nobody")
     elif page.next is not None:

@@ -105,3 +105,12 @@ def test_here_finds_a_step_deleted_from_the_draft_where_contacts_still_wait(tmp_
         assert out.splitlines()[0] == ("Cart abandonment › Wait 1 hour (no longer in the draft): "
                                        "waiting now, soonest to move on first")
         assert out.splitlines()[1].split()[-3:] == ["c002", "Lucas", "Martin"]
+
+
+def test_here_says_times_in_the_business_zone(tmp_path, capsys):
+    db = _ran(tmp_path, capsys, "--until", "2026-03-02T11:40:00Z")
+    assert run_cli(capsys, "settings", "timezone", "America/New_York", "--db", db)[0] == 0
+    code, out, _ = run_cli(capsys, "contacts", "here", "Cart abandonment", "Wait 1 hour", "--db", db)
+    assert code == 0
+    assert out.splitlines()[1].split() == ["moves", "on", "Mon", "2", "Mar", "07:20", "America/New_York", "c002",
+                                           "Lucas", "Martin"]
