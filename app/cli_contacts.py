@@ -32,7 +32,7 @@ def print_timeline(db: Any, contact_id: str, limit: int, oldest_first: bool) -> 
         print(f"  {when}  {where}{e.words}")
         if e.message is not None:
             m = e.message
-            steps = " → ".join(f"{h.status} {h.local}".rstrip() for h in m.history)
+            steps = " → ".join(f"{h.words[:1].lower()}{h.words[1:]} {h.local}".rstrip() for h in m.history)
             print(f"      {m.channel} to {m.recipient}" + (f" “{m.subject}”" if m.subject else "") + f": {steps}")
             if m.error or m.error_code:
                 print(f"      provider: {' '.join(x for x in (m.error_code, m.error) if x)}")

@@ -47,7 +47,20 @@ class Cursor:
 class StatusChange:
     status: str                      # queued, sent, delivered, opened, clicked, replied, failed, unsubscribed…
     at: datetime | None              # None: the status now, with no time recorded (cancelled, unknown)
-    local: str = ""
+    local: str = ""                  # `at` in the contact's zone
+    business: str = ""               # `at` in the business's zone
+
+    @property
+    def words(self) -> str:
+        """The status as people say it ("Opened", "Fate unknown (it may or may not have arrived)")."""
+        return STATUS_WORDS.get(self.status, self.status.replace("_", " ").capitalize())
+
+
+# A message's statuses (README, "The outbox") as people say them.
+STATUS_WORDS = {"queued": "Queued", "sending": "Being sent", "accepted": "Accepted by the provider", "sent": "Sent",
+                "delivered": "Delivered", "opened": "Opened", "clicked": "Clicked", "replied": "Replied",
+                "failed": "Failed", "unsubscribed": "Unsubscribed", "cancelled": "Cancelled before it left",
+                "unknown": "Fate unknown (it may or may not have arrived)"}
 
 
 @dataclass(frozen=True)
@@ -144,11 +157,13 @@ class _Journeys:
         return self.docs[key]
 
 
-def _message(row: Any, zone: ZoneInfo) -> TimelineMessage:
+def _message(row: Any, zone: ZoneInfo, business: ZoneInfo) -> TimelineMessage:
     m = row._mapping
-    history = [StatusChange("queued", m["created_at"], short_time(m["created_at"], zone))]
-    history += [StatusChange(s, m[f"{s}_at"], short_time(m[f"{s}_at"], zone)) for s in _STAMPS
-                if m[f"{s}_at"] is not None]
+
+    def change(status: str, at: datetime) -> StatusChange:
+        return StatusChange(status, at, short_time(at, zone), short_time(at, business))
+    history = [change("queued", m["created_at"])]
+    history += [change(s, m[f"{s}_at"]) for s in _STAMPS if m[f"{s}_at"] is not None]
     history.sort(key=lambda c: c.at or m["created_at"])
     if m["status"] not in {c.status for c in history}:       # cancelled, unknown, sending…: the state now
         history.append(StatusChange(m["status"], None))
@@ -250,5 +265,5 @@ def contact_timeline(db: Engine | Connection, contact_id: str, *, limit: int = D
                 cursor.at, STEP, x.action, log_words(x.action, x.outcome, x.reason, detail, node, zone, revenue, cursor.at),
                 local, at_business, cursor, x.journey_id, known.names.get(x.journey_id, x.journey_id),
                 x.node_id, node.title if node is not None else (x.node_id or ""), x.run_id, x.outcome, x.reason,
-                until, revenue, _message(found, zone) if found is not None else None))
+                until, revenue, _message(found, zone, business) if found is not None else None))
     return TimelinePage(contact_id, entries, rows[-1][0] if more and rows else None, zone.key, business.key)
