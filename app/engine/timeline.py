@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
+from babel.numbers import get_currency_precision
 from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
@@ -171,19 +172,40 @@ def _message(row: Any, zone: ZoneInfo, business: ZoneInfo) -> TimelineMessage:
                            m["error"], m["error_code"])
 
 
+def _amount(total: Any, currency: Any) -> str:
+    """A total as people read it: 1,234.50 USD; 1,500 JPY (the currency's own decimals, from CLDR
+    through Babel); a value that is no number as it was sent."""
+    if not isinstance(total, (int, float)) or isinstance(total, bool):
+        return str(total) + (f" {currency}" if currency else "")
+    digits = 2
+    if isinstance(currency, str) and currency:
+        try:
+            digits = get_currency_precision(currency.upper())
+        except Exception:             # an unknown code: two decimals, the code as sent
+            digits = 2
+    return f"{total:,.{digits}f}" + (f" {currency}" if currency else "")
+
+
 def _event_words(kind: str, props: dict[str, Any]) -> str:
     words = f"Event: {kind.replace('_', ' ')}"
     facts = []
+    if props.get("channel"):                        # subscribed / unsubscribed: to what
+        facts.append(_CHANNEL_NAMES.get(str(props["channel"]), str(props["channel"])))
+    if props.get("product"):                        # product viewed: which
+        facts.append(str(props["product"]))
     if props.get("order_id") is not None:
         facts.append(f"order {props['order_id']}")
     if props.get("total") is not None:
-        total = props["total"]
-        shown = f"{total:,.2f}" if isinstance(total, (int, float)) and not isinstance(total, bool) else str(total)
-        facts.append(f"total {shown}" + (f" {props['currency']}" if props.get("currency") else ""))
+        facts.append(f"total {_amount(props['total'], props.get('currency'))}")
     if isinstance(props.get("items"), list):
         n = len(props["items"])
         facts.append(f"{n} item{'' if n == 1 else 's'}")
+    if props.get("source") and kind in ("subscribed", "unsubscribed"):
+        facts.append(f"from {props['source']}")
     return words + (f" ({', '.join(facts)})" if facts else "")
+
+
+_CHANNEL_NAMES = {"email": "email", "sms": "SMS", "whatsapp": "WhatsApp", "all": "every channel"}
 
 
 CONSENT_WORDS = {"subscribed": "subscribed", "unsubscribed": "opted out", "unknown": "never asked"}

@@ -186,3 +186,23 @@ def test_contact_search_takes_underscores_and_percents_as_typed(any_url):
         assert len(find_contacts(db, "")) == 9
     finally:
         db.dispose()
+
+
+@pytest.mark.parametrize("kind, props, expected", [
+    ("order_placed", {"order_id": "A1", "total": 1500, "currency": "JPY"}, "Event: order placed (order A1, total 1,500 JPY)"),
+    ("order_placed", {"total": 12.5, "currency": "KWD"}, "Event: order placed (total 12.500 KWD)"),
+    ("order_placed", {"total": "12,50", "currency": "EUR"}, "Event: order placed (total 12,50 EUR)"),
+    ("subscribed", {"channel": "email", "source": "footer form"}, "Event: subscribed (email, from footer form)"),
+    ("unsubscribed", {"channel": "sms"}, "Event: unsubscribed (SMS)"),
+    ("product_viewed", {"product": "Teapot 🫖", "price": 39.0}, "Event: product viewed (Teapot 🫖)"),
+    ("cart_abandoned", {"total": 24.0, "currency": "USD", "items": [{}]}, "Event: cart abandoned (total 24.00 USD, 1 item)"),
+])
+def test_an_event_says_what_it_carried(kind, props, expected):
+    """What a contact subscribed to, which product they viewed, a total in its currency's decimals."""
+    from app.engine.timeline import _event_words
+
+    assert _event_words(kind, props) == expected
+
+
+def test_the_sample_subscription_says_to_what_and_from_where(sample_db):
+    assert "Event: subscribed (email, from footer form)" in [e.words for e in _all(sample_db, "c001").entries]
