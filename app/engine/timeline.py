@@ -176,32 +176,43 @@ def _amount(total: Any, currency: Any) -> str:
     """A total as people read it: 1,234.50 USD; 1,500 JPY (the currency's own decimals, from CLDR
     through Babel); a value that is no number as it was sent."""
     if not isinstance(total, (int, float)) or isinstance(total, bool):
-        return str(total) + (f" {currency}" if currency else "")
+        return str(total) + (f" {_plain(currency)}" if _plain(currency) else "")
     digits = 2
     if isinstance(currency, str) and currency:
         try:
             digits = get_currency_precision(currency.upper())
         except Exception:             # an unknown code: two decimals, the code as sent
             digits = 2
-    return f"{total:,.{digits}f}" + (f" {currency}" if currency else "")
+    return f"{total:,.{digits}f}" + (f" {_plain(currency)}" if _plain(currency) else "")
+
+
+def _plain(value: Any) -> str:
+    """A property as words: text and numbers as they are, an object by its name or title, anything
+    else (a list, an object without a name) not at all — never a Python repr."""
+    if isinstance(value, dict):
+        value = value.get("name") or value.get("title")
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return ""
+    return str(value).strip()
 
 
 def _event_words(kind: str, props: dict[str, Any]) -> str:
     words = f"Event: {kind.replace('_', ' ')}"
     facts = []
-    if props.get("channel"):                        # subscribed / unsubscribed: to what
-        facts.append(_CHANNEL_NAMES.get(str(props["channel"]), str(props["channel"])))
-    if props.get("product"):                        # product viewed: which
-        facts.append(str(props["product"]))
-    if props.get("order_id") is not None:
-        facts.append(f"order {props['order_id']}")
-    if props.get("total") is not None:
+    channel = _plain(props.get("channel"))          # subscribed / unsubscribed: to what
+    if channel:
+        facts.append(_CHANNEL_NAMES.get(channel, channel))
+    if _plain(props.get("product")):                # product viewed: which
+        facts.append(_plain(props["product"]))
+    if _plain(props.get("order_id")):
+        facts.append(f"order {_plain(props['order_id'])}")
+    if props.get("total") is not None and not isinstance(props["total"], (dict, list)):
         facts.append(f"total {_amount(props['total'], props.get('currency'))}")
     if isinstance(props.get("items"), list):
         n = len(props["items"])
         facts.append(f"{n} item{'' if n == 1 else 's'}")
-    if props.get("source") and kind in ("subscribed", "unsubscribed"):
-        facts.append(f"from {props['source']}")
+    if _plain(props.get("source")) and kind in ("subscribed", "unsubscribed"):
+        facts.append(f"from {_plain(props['source'])}")
     return words + (f" ({', '.join(facts)})" if facts else "")
 
 

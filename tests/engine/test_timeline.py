@@ -196,6 +196,9 @@ def test_contact_search_takes_underscores_and_percents_as_typed(any_url):
     ("unsubscribed", {"channel": "sms"}, "Event: unsubscribed (SMS)"),
     ("product_viewed", {"product": "Teapot 🫖", "price": 39.0}, "Event: product viewed (Teapot 🫖)"),
     ("cart_abandoned", {"total": 24.0, "currency": "USD", "items": [{}]}, "Event: cart abandoned (total 24.00 USD, 1 item)"),
+    ("product_viewed", {"product": {"name": "Teapot", "sku": "T1"}}, "Event: product viewed (Teapot)"),
+    ("order_placed", {"order_id": {"n": 1}, "total": {"amount": 5}, "currency": ["EUR"]}, "Event: order placed"),
+    ("subscribed", {"channel": ["email", "sms"], "source": None}, "Event: subscribed"),
 ])
 def test_an_event_says_what_it_carried(kind, props, expected):
     """What a contact subscribed to, which product they viewed, a total in its currency's decimals."""
