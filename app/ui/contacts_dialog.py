@@ -258,7 +258,8 @@ class ContactsDialog(QDialog):
     def _found(self, ticket: int, found: list[ContactSummary]) -> None:
         if ticket != self._asked:
             return
-        chosen = self._wanted or (self.list.currentItem().data(_ID) if self.list.currentItem() else "")
+        wanted = self._wanted
+        chosen = wanted or (self.list.currentItem().data(_ID) if self.list.currentItem() else "")
         self._wanted = ""
         self.list.blockSignals(True)
         self.list.clear()
@@ -270,7 +271,9 @@ class ContactsDialog(QDialog):
             if c.id == chosen:
                 self.list.setCurrentItem(item)
         self.list.blockSignals(False)
-        if found and self.list.currentItem() is None:
+        if wanted and self.list.currentItem() is None:
+            self.show_contact(wanted)            # asked for by id and gone: says so, never shows another one
+        elif found and self.list.currentItem() is None:
             self.list.setCurrentRow(0)           # shows it through currentItemChanged
         else:                                    # the same contact (read again: it may have changed), or none
             self.show_contact(chosen if found else "")

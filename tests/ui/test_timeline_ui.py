@@ -202,3 +202,14 @@ def test_the_zones_line_never_shows_the_previous_contacts_zone(ran, window, qtbo
     view.show_contact("c009")                  # asked: the answer comes later, from the worker
     assert "Europe/London" not in view.zones.text()
     qtbot.waitUntil(lambda: "Asia/Kolkata" in view.zones.text(), timeout=5000)
+
+
+def test_a_timeline_asked_for_a_contact_no_longer_there_shows_no_one_else(ran, window, qtbot):
+    """Opening c00 (gone meanwhile) never shows c001, which merely contains it."""
+    window.actions_["contacts"].trigger()
+    dialog = window.contacts_dialog
+    qtbot.waitUntil(lambda: dialog.list.count() > 0, timeout=5000)
+    dialog.focus_contact("c00")
+    qtbot.waitUntil(lambda: dialog.timeline.status.text() == "No such contact", timeout=5000)
+    assert dialog.pane.figures()["heading"] == "No contact 'c00'"
+    assert dialog.timeline.contact_id == "c00" and dialog.timeline.tree.topLevelItemCount() == 0
