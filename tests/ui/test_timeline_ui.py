@@ -213,3 +213,26 @@ def test_a_timeline_asked_for_a_contact_no_longer_there_shows_no_one_else(ran, w
     qtbot.waitUntil(lambda: dialog.timeline.status.text() == "No such contact", timeout=5000)
     assert dialog.pane.figures()["heading"] == "No contact 'c00'"
     assert dialog.timeline.contact_id == "c00" and dialog.timeline.tree.topLevelItemCount() == 0
+
+
+def test_the_timeline_is_read_again_when_the_window_is_opened_again(ran, window, qtbot):
+    """What happened since the Contacts window was last open shows when it is opened again (and when
+    "Open timeline" asks for the contact already shown), as the details do."""
+    from datetime import datetime, timezone
+
+    from app.engine.engine import JourneyEngine
+    from app.engine.ingest import EventIn
+
+    window.actions_["contacts"].trigger()
+    dialog = window.contacts_dialog
+    dialog.focus_contact("c002")
+    view = dialog.timeline
+    qtbot.waitUntil(lambda: bool(view.figures()) and view.figures()[0][3].startswith("Converted"), timeout=5000)
+    dialog.hide()
+    at = datetime(2026, 3, 20, 9, tzinfo=timezone.utc)
+    JourneyEngine(window.store.engine).ingest([EventIn("c002", "product_viewed", at, {"product": "Teapot"})])
+    window.actions_["contacts"].trigger()
+    qtbot.waitUntil(lambda: bool(view.figures()) and view.figures()[0][3] == "Event: product viewed (Teapot)", timeout=5000)
+    JourneyEngine(window.store.engine).ingest([EventIn("c002", "product_viewed", at.replace(day=21), {"product": "Mug"})])
+    dialog.focus_contact("c002")
+    qtbot.waitUntil(lambda: bool(view.figures()) and view.figures()[0][3] == "Event: product viewed (Mug)", timeout=5000)
