@@ -23,8 +23,8 @@ def print_timeline(db: Any, contact_id: str, limit: int, oldest_first: bool) -> 
     if not page.entries:
         print("Timeline: nothing has happened to this contact yet")
         return
-    zones = (f"local time {page.contact_zone}" + (f", business time {page.business_zone}"
-                                                  if page.business_zone != page.contact_zone else ""))
+    zones = (f"local time {page.contact_zone}" + ("" if page.own_zone else " (the contact has no time zone)")
+             + (f", business time {page.business_zone}" if page.business_zone != page.contact_zone else ""))
     print(f"Timeline ({order}; {zones})")
     for e in page.entries:
         when = e.local + (f"  [{e.business}]" if page.business_zone != page.contact_zone else "")

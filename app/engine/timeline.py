@@ -27,7 +27,7 @@ from app.store.app_settings import business_timezone
 from app.store.tables import consent_changes, contacts, events, journey_versions, journeys, messages, run_log, runs
 
 from .timeline_words import log_words, short_time, source_words
-from .timeutil import contact_zone
+from .timeutil import contact_zone, valid_zone
 
 # Source order at one instant: the event first (it caused what follows), then consent it changed, then steps.
 EVENT, CONSENT, STEP = 0, 1, 2
@@ -105,6 +105,7 @@ class TimelinePage:
     next: Cursor | None              # pass as `after` for the next page; None: this was the last
     contact_zone: str
     business_zone: str
+    own_zone: bool = True            # False: the contact has no (valid) zone of its own; `contact_zone` is the fallback
 
 
 def _after(at: Any, id_: Any, source: int, cursor: Cursor | None, oldest_first: bool) -> list[ColumnElement[bool]]:
@@ -299,4 +300,5 @@ def contact_timeline(db: Engine | Connection, contact_id: str, *, limit: int = D
                 local, at_business, cursor, x.journey_id, known.names.get(x.journey_id, x.journey_id),
                 x.node_id, node.title if node is not None else (x.node_id or ""), x.run_id, x.outcome, x.reason,
                 until, revenue, _message(found, zone, business) if found is not None else None))
-    return TimelinePage(contact_id, entries, rows[-1][0] if more and rows else None, zone.key, business.key)
+    own = bool(tz_name[0]) and valid_zone(tz_name[0])
+    return TimelinePage(contact_id, entries, rows[-1][0] if more and rows else None, zone.key, business.key, own)

@@ -128,8 +128,13 @@ class TimelineView(QWidget):
             return
         same = page.business_zone == page.contact_zone
         self.tree.setColumnHidden(1, same)
-        self.zones.setText(f"Times in the contact's zone, {page.contact_zone}"
-                           + ("" if same else f", and the business's, {page.business_zone}"))
+        if not page.own_zone:           # the contact's time is the business's (or UTC): say so, not "the contact's zone"
+            self.zones.setText(f"Times in the business's zone, {page.business_zone} (the contact has no time zone)"
+                               if same else f"Times in {page.contact_zone} (the contact has no time zone) and the "
+                               f"business's, {page.business_zone}")
+        else:
+            self.zones.setText(f"Times in the contact's zone, {page.contact_zone}"
+                               + ("" if same else f", and the business's, {page.business_zone}"))
         for entry in page.entries:
             item = self._item(entry)
             self.tree.addTopLevelItem(item)

@@ -132,6 +132,8 @@ def test_times_in_the_business_zone_for_a_contact_without_one(any_url):
                                                 {"total": 10, "items": []})], db_url=any_url, keep_log=False)
         page = _all(db, "z1")
         assert (page.contact_zone, page.business_zone) == ("America/New_York", "America/New_York")
+        assert page.own_zone is False                  # said as the business's, not as the contact's own
+        assert _all(db, "z1").own_zone is False and contact_timeline(db, "z1").own_zone is False
         event = next(e for e in page.entries if e.source == EVENT)
         assert event.local == event.business == "Mon 2 Mar 10:00"
     finally:

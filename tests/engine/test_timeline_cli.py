@@ -114,3 +114,24 @@ def test_here_says_times_in_the_business_zone(tmp_path, capsys):
     assert code == 0
     assert out.splitlines()[1].split() == ["moves", "on", "Mon", "2", "Mar", "07:20", "America/New_York", "c002",
                                            "Lucas", "Martin"]
+
+
+def test_show_says_when_the_contact_has_no_zone_of_its_own(tmp_path, capsys):
+    """A contact without a time zone is shown in the business's: the heading says so rather than
+    calling it the contact's local time."""
+    from datetime import datetime, timezone
+
+    from app.engine.importers import import_contacts, parse_contacts
+    from app.store.db import open_database
+
+    db = _ran(tmp_path, capsys)
+    engine = open_database(f"sqlite:///{db}")
+    rows, _ = parse_contacts("id,email,subscribed\nnz1,nz1@example.com,email\n")
+    import_contacts(engine, rows, datetime(2026, 3, 2, tzinfo=timezone.utc), "nz.csv")
+    engine.dispose()
+    assert run_cli(capsys, "settings", "timezone", "Europe/Berlin", "--db", db)[0] == 0
+    code, out, _ = run_cli(capsys, "contacts", "show", "nz1", "--db", db)
+    assert code == 0
+    assert "Timeline (newest first; local time Europe/Berlin (the contact has no time zone))" in out.splitlines()
+    code, out, _ = run_cli(capsys, "contacts", "show", "c009", "--db", db)
+    assert "Timeline (newest first; local time Asia/Kolkata, business time Europe/Berlin)" in out.splitlines()

@@ -236,3 +236,20 @@ def test_the_timeline_is_read_again_when_the_window_is_opened_again(ran, window,
     JourneyEngine(window.store.engine).ingest([EventIn("c002", "product_viewed", at.replace(day=21), {"product": "Mug"})])
     dialog.focus_contact("c002")
     qtbot.waitUntil(lambda: bool(view.figures()) and view.figures()[0][3] == "Event: product viewed (Mug)", timeout=5000)
+
+
+def test_a_contact_without_a_zone_is_said_to_be_in_the_business_zone(window, qtbot):
+    from datetime import datetime, timezone
+
+    from app.engine.importers import import_contacts, parse_contacts
+    from app.store.app_settings import set_business_timezone
+
+    db = window.store.engine
+    set_business_timezone(db, "Europe/Berlin")
+    rows, _ = parse_contacts("id,email,subscribed\nnz1,nz1@example.com,email\n")
+    import_contacts(db, rows, datetime(2026, 3, 2, tzinfo=timezone.utc), "nz.csv")
+    window.actions_["contacts"].trigger()
+    dialog = window.contacts_dialog
+    dialog.focus_contact("nz1")
+    qtbot.waitUntil(lambda: dialog.timeline.tree.topLevelItemCount() > 0, timeout=5000)
+    assert dialog.timeline.zones.text() == "Times in the business's zone, Europe/Berlin (the contact has no time zone)"
