@@ -23,8 +23,8 @@ def print_timeline(db: Any, contact_id: str, limit: int, oldest_first: bool) -> 
     if not page.entries:
         print("Timeline: nothing has happened to this contact yet")
         return
-    zones = (f"local time {page.contact_zone}" + (f", business time {page.business_zone}"
-                                                  if page.business_zone != page.contact_zone else ""))
+    zones = (f"local time {page.contact_zone}" + ("" if page.own_zone else " (the contact has no time zone)")
+             + (f", business time {page.business_zone}" if page.business_zone != page.contact_zone else ""))
     print(f"Timeline ({order}; {zones})")
     for e in page.entries:
         when = e.local + (f"  [{e.business}]" if page.business_zone != page.contact_zone else "")
@@ -32,7 +32,7 @@ def print_timeline(db: Any, contact_id: str, limit: int, oldest_first: bool) -> 
         print(f"  {when}  {where}{e.words}")
         if e.message is not None:
             m = e.message
-            steps = " → ".join(f"{h.status} {h.local}".rstrip() for h in m.history)
+            steps = " → ".join(f"{h.words[:1].lower()}{h.words[1:]} {h.local}".rstrip() for h in m.history)
             print(f"      {m.channel} to {m.recipient}" + (f" “{m.subject}”" if m.subject else "") + f": {steps}")
             if m.error or m.error_code:
                 print(f"      provider: {' '.join(x for x in (m.error_code, m.error) if x)}")
@@ -40,10 +40,16 @@ def print_timeline(db: Any, contact_id: str, limit: int, oldest_first: bool) -> 
         print(f"  … more: --limit {limit * 2}" + ("" if oldest_first else " (or --oldest-first)"))
 
 
-def _find_step(journey: Any, text: str) -> Any:
+def _find_step(journey: Any, text: str, gone: dict[str, Any] | None = None) -> Any:
+    """The step `text` names (its id, the start of its id, its name or part of it) in the draft, else
+    among `gone` (steps of published versions no longer in the draft, where contacts may still wait).
+    Raises CommandError listing the steps when none or several match."""
+    def matching(nodes: list[Any]) -> list[Any]:
+        exact = [n for n in nodes if n.id == text] or [n for n in nodes if n.title.lower() == text.strip().lower()]
+        return exact or [n for n in nodes if n.id.startswith(text) or text.strip().lower() in n.title.lower()]
+
     nodes = list(journey.nodes.values())
-    exact = [n for n in nodes if n.id == text] or [n for n in nodes if n.title.lower() == text.strip().lower()]
-    found = exact or [n for n in nodes if n.id.startswith(text) or text.strip().lower() in n.title.lower()]
+    found = matching(nodes) or (matching(list(gone.values())) if gone and text.strip() else [])
     if len(found) == 1:
         return found[0]
     listed = "; ".join(f"{n.id[:8]} {n.title}" for n in nodes)
@@ -53,11 +59,27 @@ def _find_step(journey: Any, text: str) -> Any:
                        + "; ".join(f"{n.id[:8]} {n.title}" for n in found) + " — give more of the id")
 
 
-def _when(at: datetime | None) -> str:
-    from app.engine.timeline_words import short_time
-    from app.engine.timeutil import UTC
+def _gone_steps(store: Any, journey_id: str, draft: Any) -> dict[str, Any]:
+    """Steps of the journey's published versions (newest first) that the draft no longer has."""
+    from app.journey.fileformat import JourneyFileError, from_document
 
-    return short_time(at, UTC) + " UTC" if at is not None else "-"
+    gone: dict[str, Any] = {}
+    for version in sorted(store.versions(journey_id), reverse=True):
+        try:
+            doc = from_document(store.load_version(journey_id, version), f"journey {journey_id} version {version}")
+        except JourneyFileError:
+            continue
+        for node in doc.nodes.values():
+            if node.id not in draft.nodes and node.id not in gone:
+                gone[node.id] = node
+    return gone
+
+
+def _when(at: datetime | None, zone: Any) -> str:
+    """`at` in the business's zone, named ("Mon 2 Mar 13:20 Europe/Berlin"), as the window shows it."""
+    from app.engine.timeline_words import short_time
+
+    return f"{short_time(at, zone)} {zone.key}" if at is not None else "-"
 
 
 def cmd_contacts_here(args: argparse.Namespace) -> int:
@@ -76,21 +98,30 @@ def cmd_contacts_here(args: argparse.Namespace) -> int:
         journey = from_document(store.load_draft(row.id), f"journey {row.name!r}")
     except JourneyFileError as exc:
         raise CommandError(str(exc)) from None
-    node = _find_step(journey, args.step)
+    node = _find_step(journey, args.step, _gone_steps(store, row.id, journey))
+    from app.engine.timeutil import contact_zone
+    from app.store.app_settings import business_timezone
+
+    zone = contact_zone(business_timezone(db) or "")
+    title = node.title + ("" if node.id in journey.nodes else " (no longer in the draft)")
     if args.went is not None:
-        outcomes = [o.name for o in node.spec.outcomes] if len(node.spec.outcomes) > 1 else []
-        if args.went and args.went not in outcomes:
+        outcomes = {o.name: o for o in node.spec.outcomes} if len(node.spec.outcomes) > 1 else {}
+        # As the window shows it (Went “No”) or as the file names it (no): either case, either word.
+        said = args.went.strip().lower()
+        outcome = next((name for name, o in outcomes.items() if said in (name.lower(), str(o.label).lower())), None)
+        if said and outcome is None:
             raise CommandError(f"--went {args.went!r}: step {node.title!r} has "
                                + (f"the outcomes {', '.join(outcomes)}" if outcomes else "no outcomes; use --went ''"))
-        page = who_went(db, row.id, node.id, args.went or None, limit=args.limit)
-        print(f"{row.name} › {node.title}: " + (f"went “{args.went}”" if args.went else "passed") + ", newest first")
+        page = who_went(db, row.id, node.id, outcome, limit=args.limit)
+        print(f"{row.name} › {title}: " + (f"went “{outcomes[outcome].label}”" if outcome else "passed")
+              + ", newest first")
         for c in page.rows:
-            print(f"  {_when(c.at)}  {c.contact_id}  {c.name or c.email or c.phone or ''}".rstrip())
+            print(f"  {_when(c.at, zone)}  {c.contact_id}  {c.name or c.email or c.phone or ''}".rstrip())
     else:
         page = who_is_here(db, row.id, node.id, limit=args.limit)
-        print(f"{row.name} › {node.title}: waiting now, soonest to move on first")
+        print(f"{row.name} › {title}: waiting now, soonest to move on first")
         for c in page.rows:
-            print(f"  moves on {_when(c.due_at)}  {c.contact_id}  {c.name or c.email or c.phone or ''}".rstrip())
+            print(f"  moves on {_when(c.due_at, zone)}  {c.contact_id}  {c.name or c.email or c.phone or ''}".rstrip())
     if not page.rows:
         print("  nobody")
     elif page.next is not None:

@@ -140,6 +140,8 @@ def _when(at: datetime | None) -> str:
 def cmd_contacts_show(args: argparse.Namespace) -> int:
     from app.store.contacts import contact_detail, find_contacts
 
+    if args.limit < 1:           # said before anything is printed
+        raise CommandError(f"--limit {args.limit}: give 1 or more")
     db = _open_engine(args.db, write=False)
     detail = contact_detail(db, args.id)
     if detail is None:
@@ -157,8 +159,6 @@ def cmd_contacts_show(args: argparse.Namespace) -> int:
     print("Consent history (newest first)" if detail.history else "Consent history: no changes recorded")
     for h in detail.history:
         print(f"  {_when(h.at)}  {h.channel:<10}{h.previous + ' → ' + h.state:<28}{h.source}")
-    if args.limit < 1:
-        raise CommandError(f"--limit {args.limit}: give 1 or more")
     from app.cli_contacts import print_timeline     # issue 11: the contact's story across journeys
 
     print_timeline(db, detail.id, args.limit, args.oldest_first)

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
+from babel.numbers import get_currency_precision
 from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
@@ -26,7 +27,7 @@ from app.store.app_settings import business_timezone
 from app.store.tables import consent_changes, contacts, events, journey_versions, journeys, messages, run_log, runs
 
 from .timeline_words import log_words, short_time, source_words
-from .timeutil import contact_zone
+from .timeutil import contact_zone, valid_zone
 
 # Source order at one instant: the event first (it caused what follows), then consent it changed, then steps.
 EVENT, CONSENT, STEP = 0, 1, 2
@@ -47,7 +48,20 @@ class Cursor:
 class StatusChange:
     status: str                      # queued, sent, delivered, opened, clicked, replied, failed, unsubscribed…
     at: datetime | None              # None: the status now, with no time recorded (cancelled, unknown)
-    local: str = ""
+    local: str = ""                  # `at` in the contact's zone
+    business: str = ""               # `at` in the business's zone
+
+    @property
+    def words(self) -> str:
+        """The status as people say it ("Opened", "Fate unknown (it may or may not have arrived)")."""
+        return STATUS_WORDS.get(self.status, self.status.replace("_", " ").capitalize())
+
+
+# A message's statuses (README, "The outbox") as people say them.
+STATUS_WORDS = {"queued": "Queued", "sending": "Being sent", "accepted": "Accepted by the provider", "sent": "Sent",
+                "delivered": "Delivered", "opened": "Opened", "clicked": "Clicked", "replied": "Replied",
+                "failed": "Failed", "unsubscribed": "Unsubscribed", "cancelled": "Cancelled before it left",
+                "unknown": "Fate unknown (it may or may not have arrived)"}
 
 
 @dataclass(frozen=True)
@@ -91,6 +105,7 @@ class TimelinePage:
     next: Cursor | None              # pass as `after` for the next page; None: this was the last
     contact_zone: str
     business_zone: str
+    own_zone: bool = True            # False: the contact has no (valid) zone of its own; `contact_zone` is the fallback
 
 
 def _after(at: Any, id_: Any, source: int, cursor: Cursor | None, oldest_first: bool) -> list[ColumnElement[bool]]:
@@ -144,11 +159,13 @@ class _Journeys:
         return self.docs[key]
 
 
-def _message(row: Any, zone: ZoneInfo) -> TimelineMessage:
+def _message(row: Any, zone: ZoneInfo, business: ZoneInfo) -> TimelineMessage:
     m = row._mapping
-    history = [StatusChange("queued", m["created_at"], short_time(m["created_at"], zone))]
-    history += [StatusChange(s, m[f"{s}_at"], short_time(m[f"{s}_at"], zone)) for s in _STAMPS
-                if m[f"{s}_at"] is not None]
+
+    def change(status: str, at: datetime) -> StatusChange:
+        return StatusChange(status, at, short_time(at, zone), short_time(at, business))
+    history = [change("queued", m["created_at"])]
+    history += [change(s, m[f"{s}_at"]) for s in _STAMPS if m[f"{s}_at"] is not None]
     history.sort(key=lambda c: c.at or m["created_at"])
     if m["status"] not in {c.status for c in history}:       # cancelled, unknown, sending…: the state now
         history.append(StatusChange(m["status"], None))
@@ -156,19 +173,51 @@ def _message(row: Any, zone: ZoneInfo) -> TimelineMessage:
                            m["error"], m["error_code"])
 
 
+def _amount(total: Any, currency: Any) -> str:
+    """A total as people read it: 1,234.50 USD; 1,500 JPY (the currency's own decimals, from CLDR
+    through Babel); a value that is no number as it was sent."""
+    if not isinstance(total, (int, float)) or isinstance(total, bool):
+        return str(total) + (f" {_plain(currency)}" if _plain(currency) else "")
+    digits = 2
+    if isinstance(currency, str) and currency:
+        try:
+            digits = get_currency_precision(currency.upper())
+        except Exception:             # an unknown code: two decimals, the code as sent
+            digits = 2
+    return f"{total:,.{digits}f}" + (f" {_plain(currency)}" if _plain(currency) else "")
+
+
+def _plain(value: Any) -> str:
+    """A property as words: text and numbers as they are, an object by its name or title, anything
+    else (a list, an object without a name) not at all — never a Python repr."""
+    if isinstance(value, dict):
+        value = value.get("name") or value.get("title")
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return ""
+    return str(value).strip()
+
+
 def _event_words(kind: str, props: dict[str, Any]) -> str:
     words = f"Event: {kind.replace('_', ' ')}"
     facts = []
-    if props.get("order_id") is not None:
-        facts.append(f"order {props['order_id']}")
-    if props.get("total") is not None:
-        total = props["total"]
-        shown = f"{total:,.2f}" if isinstance(total, (int, float)) and not isinstance(total, bool) else str(total)
-        facts.append(f"total {shown}" + (f" {props['currency']}" if props.get("currency") else ""))
+    channel = _plain(props.get("channel"))          # subscribed / unsubscribed: to what
+    if channel:
+        facts.append(_CHANNEL_NAMES.get(channel, channel))
+    if _plain(props.get("product")):                # product viewed: which
+        facts.append(_plain(props["product"]))
+    if _plain(props.get("order_id")):
+        facts.append(f"order {_plain(props['order_id'])}")
+    if props.get("total") is not None and not isinstance(props["total"], (dict, list)):
+        facts.append(f"total {_amount(props['total'], props.get('currency'))}")
     if isinstance(props.get("items"), list):
         n = len(props["items"])
         facts.append(f"{n} item{'' if n == 1 else 's'}")
+    if _plain(props.get("source")) and kind in ("subscribed", "unsubscribed"):
+        facts.append(f"from {_plain(props['source'])}")
     return words + (f" ({', '.join(facts)})" if facts else "")
+
+
+_CHANNEL_NAMES = {"email": "email", "sms": "SMS", "whatsapp": "WhatsApp", "all": "every channel"}
 
 
 CONSENT_WORDS = {"subscribed": "subscribed", "unsubscribed": "opted out", "unknown": "never asked"}
@@ -250,5 +299,6 @@ def contact_timeline(db: Engine | Connection, contact_id: str, *, limit: int = D
                 cursor.at, STEP, x.action, log_words(x.action, x.outcome, x.reason, detail, node, zone, revenue, cursor.at),
                 local, at_business, cursor, x.journey_id, known.names.get(x.journey_id, x.journey_id),
                 x.node_id, node.title if node is not None else (x.node_id or ""), x.run_id, x.outcome, x.reason,
-                until, revenue, _message(found, zone) if found is not None else None))
-    return TimelinePage(contact_id, entries, rows[-1][0] if more and rows else None, zone.key, business.key)
+                until, revenue, _message(found, zone, business) if found is not None else None))
+    own = bool(tz_name[0]) and valid_zone(tz_name[0])
+    return TimelinePage(contact_id, entries, rows[-1][0] if more and rows else None, zone.key, business.key, own)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import Select
 
-from app.store.contacts import ContactSummary
+from app.store.contacts import ContactSummary, matching
 from app.store.tables import contacts
 
 
@@ -20,21 +20,11 @@ def _name(first: str | None, last: str | None) -> str:
     return " ".join(p for p in (first, last) if p)
 
 
-def _matching(query: Select[Any], text: str) -> Select[Any]:
-    c = contacts.c
-    for word in text.strip().lower().split():
-        # `%` and `_` are searched for as themselves (ids like shop_17, emails like ann_lee@…), not as wildcards.
-        like = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(or_(*(func.lower(cast(col, String)).like(like, escape="\\")
-                                  for col in (c.id, c.email, c.phone, c.first_name, c.last_name))))
-    return query
-
-
 def neighbour_contact(db: Engine, current: str | None, forward: bool = True, text: str = "") -> ContactSummary | None:
     """The contact after (`forward`) or before `current` in id order among those matching `text`, wrapping
     round at the ends; the first (or last) one when `current` is None. None when no contact matches."""
     c = contacts.c
-    base = _matching(select(c.id, c.email, c.phone, c.first_name, c.last_name), text)
+    base = matching(select(c.id, c.email, c.phone, c.first_name, c.last_name), text)
     order = c.id if forward else c.id.desc()
     with db.connect() as conn:
         row = None

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import Select, String, case, cast, func, or_, select
 from sqlalchemy.engine import Engine
 
 from app.store.tables import consent_changes, contact_channels, contact_tags, contacts
@@ -62,16 +62,27 @@ def _name(first: str | None, last: str | None) -> str:
     return " ".join(p for p in (first, last) if p)
 
 
-def find_contacts(db: Engine, text: str = "", limit: int = 200) -> list[ContactSummary]:
-    """Contacts whose id, email, phone or name contains `text` (case-insensitive), by id; at most `limit`."""
+def matching(query: Select[Any], text: str) -> Select[Any]:
+    """`query` (over `contacts`) narrowed to contacts whose id, email, phone or name contains each word
+    of `text`, case-insensitive: "emma wil" finds Emma Wilson."""
     c = contacts.c
-    query = select(c.id, c.email, c.phone, c.first_name, c.last_name).order_by(c.id).limit(limit)
-    words = text.strip().lower().split()
-    for word in words:      # every word must match somewhere: "emma wil" finds Emma Wilson
+    for word in text.strip().lower().split():
         # `%` and `_` are searched for as themselves (ids like shop_17, emails like ann_lee@…), not as wildcards.
         like = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(or_(*(func.lower(cast(col, String)).like(like, escape="\\")
                                   for col in (c.id, c.email, c.phone, c.first_name, c.last_name))))
+    return query
+
+
+def find_contacts(db: Engine, text: str = "", limit: int = 200) -> list[ContactSummary]:
+    """Contacts whose id, email, phone or name contains each word of `text` (case-insensitive, `_` and
+    `%` literally), the one whose id is `text` first, then by id; at most `limit`."""
+    c = contacts.c
+    # The contact whose id is exactly the text first (opening "cus_42"'s timeline shows cus_42 even
+    # when hundreds of others contain it), then by id.
+    order = [case((c.id == text.strip(), 0), else_=1), c.id] if text.strip() else [c.id]
+    query = select(c.id, c.email, c.phone, c.first_name, c.last_name).order_by(*order).limit(limit)
+    query = matching(query, text)
     with db.connect() as conn:
         return [ContactSummary(r.id, r.email, r.phone, _name(r.first_name, r.last_name)) for r in conn.execute(query)]
 

@@ -240,6 +240,7 @@ class ContactsDialog(QDialog):
         layout.addWidget(splitter)
         self._asked = 0           # the newest search asked; older answers are dropped
         self._wanted = ""         # a contact to choose once the search shows it (focus_contact)
+        self._fresh = False       # the next contact shown has its timeline read again (reopened, asked for)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(SEARCH_DELAY_MS)
@@ -258,7 +259,8 @@ class ContactsDialog(QDialog):
     def _found(self, ticket: int, found: list[ContactSummary]) -> None:
         if ticket != self._asked:
             return
-        chosen = self._wanted or (self.list.currentItem().data(_ID) if self.list.currentItem() else "")
+        wanted = self._wanted
+        chosen = wanted or (self.list.currentItem().data(_ID) if self.list.currentItem() else "")
         self._wanted = ""
         self.list.blockSignals(True)
         self.list.clear()
@@ -270,7 +272,9 @@ class ContactsDialog(QDialog):
             if c.id == chosen:
                 self.list.setCurrentItem(item)
         self.list.blockSignals(False)
-        if found and self.list.currentItem() is None:
+        if wanted and self.list.currentItem() is None:
+            self.show_contact(wanted)            # asked for by id and gone: says so, never shows another one
+        elif found and self.list.currentItem() is None:
             self.list.setCurrentRow(0)           # shows it through currentItemChanged
         else:                                    # the same contact (read again: it may have changed), or none
             self.show_contact(chosen if found else "")
@@ -280,16 +284,22 @@ class ContactsDialog(QDialog):
                            else f"First {shown}; type to narrow" if len(found) >= 200 else shown)
 
     def show_contact(self, contact_id: str) -> None:
-        if contact_id != self.timeline.contact_id:
+        if contact_id != self.timeline.contact_id or self._fresh:
             self.timeline.show_contact(contact_id)
+        self._fresh = False
         if not contact_id:
             self.pane.show_contact(None)
             return
         self.pane.show_contact(contact_detail(self.db, contact_id), contact_id)
 
+    def refresh(self) -> None:
+        """Reads the list, the contact shown and its timeline again (the window opened again)."""
+        self._fresh = True
+        self.run_search()
+
     def focus_contact(self, contact_id: str) -> None:
         """Searches for `contact_id` and shows its timeline (from "Who is here?" and the like)."""
-        self._wanted = contact_id
+        self._wanted, self._fresh = contact_id, True
         self.tabs.setCurrentWidget(self.timeline)
         self.search.blockSignals(True)
         self.search.setText(contact_id)
@@ -336,7 +346,7 @@ def open_contacts(window: Any, contact_id: str = "") -> ContactsDialog:
     elif contact_id:
         dialog.focus_contact(contact_id)
     else:
-        dialog.run_search()
+        dialog.refresh()
     dialog.show()
     dialog.raise_()
     dialog.activateWindow()

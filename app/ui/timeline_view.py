@@ -69,9 +69,9 @@ class TimelineView(QWidget):
         header.setStretchLastSection(True)
         for i in range(3):
             header.setSectionResizeMode(i, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(0, 130)
+        header.resizeSection(0, 150)          # a status line under a message is indented: its time still fits
         header.resizeSection(1, 130)
-        header.resizeSection(2, 300)
+        header.resizeSection(2, 280)
         self.tree.verticalScrollBar().valueChanged.connect(self._scrolled)
         column.addWidget(self.tree, 1)
         bottom = QHBoxLayout()
@@ -96,8 +96,8 @@ class TimelineView(QWidget):
         self.entries, self.next = [], None
         self.tree.clear()
         self.more.hide()
+        self.zones.setText("")              # the previous contact's zones are not this one's
         if not self.contact_id:
-            self.zones.setText("")
             self.status.setText("")
             return
         self._read(None)
@@ -128,8 +128,13 @@ class TimelineView(QWidget):
             return
         same = page.business_zone == page.contact_zone
         self.tree.setColumnHidden(1, same)
-        self.zones.setText(f"Times in the contact's zone, {page.contact_zone}"
-                           + ("" if same else f", and the business's, {page.business_zone}"))
+        if not page.own_zone:           # the contact's time is the business's (or UTC): say so, not "the contact's zone"
+            self.zones.setText(f"Times in the business's zone, {page.business_zone} (the contact has no time zone)"
+                               if same else f"Times in {page.contact_zone} (the contact has no time zone) and the "
+                               f"business's, {page.business_zone}")
+        else:
+            self.zones.setText(f"Times in the contact's zone, {page.contact_zone}"
+                               + ("" if same else f", and the business's, {page.business_zone}"))
         for entry in page.entries:
             item = self._item(entry)
             self.tree.addTopLevelItem(item)
@@ -162,16 +167,21 @@ class TimelineView(QWidget):
             item.setFont(3, font)
         message = entry.message
         if message is not None:
+            # The message on one line, then each status on its own line with its time in both zones
+            # (a history on one line is cut off at the window's edge).
+            bad = QColor((_DARK if theme().dark else _LIGHT)["bad"])
             channel = CHANNEL_NAMES.get(message.channel, message.channel)
-            lines = [f"{channel} to {message.recipient}" + (f" · “{message.subject}”" if message.subject else "")]
-            lines.append(" → ".join(f"{h.status} {h.local}".rstrip() for h in message.history))
+            head = f"{channel} to {message.recipient}" + (f" · “{message.subject}”" if message.subject else "")
+            rows = [("", "", head, False)]
+            rows += [(h.local, h.business, h.words, h.status in ("failed", "unknown")) for h in message.history]
             if message.error or message.error_code:
-                lines.append("Provider: " + " ".join(x for x in (message.error_code, message.error) if x))
-            for i, line in enumerate(lines):
-                child = QTreeWidgetItem(["", "", "", line])
+                rows.append(("", "", "Provider: " + " ".join(x for x in (message.error_code, message.error) if x),
+                             True))
+            for local, business, line, alarming in rows:
+                child = QTreeWidgetItem([local, business, "", line])
                 child.setToolTip(3, line)
-                if i == 2 or (i == 1 and message.status == "failed"):
-                    child.setForeground(3, QColor((_DARK if theme().dark else _LIGHT)["bad"]))
+                if alarming:
+                    child.setForeground(3, bad)
                 item.addChild(child)
         return item
 

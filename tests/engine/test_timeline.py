@@ -132,6 +132,8 @@ def test_times_in_the_business_zone_for_a_contact_without_one(any_url):
                                                 {"total": 10, "items": []})], db_url=any_url, keep_log=False)
         page = _all(db, "z1")
         assert (page.contact_zone, page.business_zone) == ("America/New_York", "America/New_York")
+        assert page.own_zone is False                  # said as the business's, not as the contact's own
+        assert _all(db, "z1").own_zone is False and contact_timeline(db, "z1").own_zone is False
         event = next(e for e in page.entries if e.source == EVENT)
         assert event.local == event.business == "Mon 2 Mar 10:00"
     finally:
@@ -163,3 +165,49 @@ def test_each_log_row_in_words(action, outcome, reason, detail, expected):
     from app.engine.timeline_words import log_words
 
     assert log_words(action, outcome, reason, detail, None, ZoneInfo("Europe/Berlin")) == expected
+
+
+def test_contact_search_takes_underscores_and_percents_as_typed(any_url):
+    """The Contacts search (and opening a timeline by id) finds "cus_42" and "jo_ann@…" as typed, the
+    exact id first, on SQLite and PostgreSQL."""
+    from datetime import datetime, timezone
+
+    from app.engine.importers import import_contacts
+    from app.store.contacts import find_contacts
+
+    db = open_database(any_url)
+    try:
+        lines = ["id,email"] + [f"acus_42{i},x{i}@example.com" for i in range(5)]
+        lines += ["cus_42,jo_ann@example.com", "cus42,joann@example.com", "p100%,pct@example.com", "back\\slash,b@e.com"]
+        rows, _ = parse_contacts("\n".join(lines) + "\n")
+        import_contacts(db, rows, datetime(2026, 3, 2, tzinfo=timezone.utc), "many.csv")
+        assert [c.id for c in find_contacts(db, "jo_ann")] == ["cus_42"]
+        assert [c.id for c in find_contacts(db, "100%")] == ["p100%"]
+        assert [c.id for c in find_contacts(db, "k\\s")] == ["back\\slash"]
+        assert [c.id for c in find_contacts(db, "cus_42", limit=1)] == ["cus_42"]
+        assert len(find_contacts(db, "")) == 9
+    finally:
+        db.dispose()
+
+
+@pytest.mark.parametrize("kind, props, expected", [
+    ("order_placed", {"order_id": "A1", "total": 1500, "currency": "JPY"}, "Event: order placed (order A1, total 1,500 JPY)"),
+    ("order_placed", {"total": 12.5, "currency": "KWD"}, "Event: order placed (total 12.500 KWD)"),
+    ("order_placed", {"total": "12,50", "currency": "EUR"}, "Event: order placed (total 12,50 EUR)"),
+    ("subscribed", {"channel": "email", "source": "footer form"}, "Event: subscribed (email, from footer form)"),
+    ("unsubscribed", {"channel": "sms"}, "Event: unsubscribed (SMS)"),
+    ("product_viewed", {"product": "Teapot 🫖", "price": 39.0}, "Event: product viewed (Teapot 🫖)"),
+    ("cart_abandoned", {"total": 24.0, "currency": "USD", "items": [{}]}, "Event: cart abandoned (total 24.00 USD, 1 item)"),
+    ("product_viewed", {"product": {"name": "Teapot", "sku": "T1"}}, "Event: product viewed (Teapot)"),
+    ("order_placed", {"order_id": {"n": 1}, "total": {"amount": 5}, "currency": ["EUR"]}, "Event: order placed"),
+    ("subscribed", {"channel": ["email", "sms"], "source": None}, "Event: subscribed"),
+])
+def test_an_event_says_what_it_carried(kind, props, expected):
+    """What a contact subscribed to, which product they viewed, a total in its currency's decimals."""
+    from app.engine.timeline import _event_words
+
+    assert _event_words(kind, props) == expected
+
+
+def test_the_sample_subscription_says_to_what_and_from_where(sample_db):
+    assert "Event: subscribed (email, from footer form)" in [e.words for e in _all(sample_db, "c001").entries]
