@@ -63,12 +63,24 @@ class StepMark:
 
 def when_words(entry: StoryEntry, same_zone: bool) -> str:
     """"Tue 1 Dec 19:30" when the contact's and the business's zones agree, else
-    "Tue 1 Dec 19:30 · 18:30 business" (the business's date too when it differs)."""
+    "Tue 1 Dec 19:30 · 18:30 business" (with the business's weekday when its day differs:
+    "Tue 1 Dec 23:30 · Wed 00:30 business", short enough for a badge's line)."""
     if same_zone or not entry.business or entry.business == entry.local:
         return entry.local
     local_day, _, _ = entry.local.rpartition(" ")
     business_day, _, business_time = entry.business.rpartition(" ")
-    return f"{entry.local} · {business_time if business_day == local_day else entry.business} business"
+    if business_day != local_day:
+        business_time = f"{business_day.split(' ')[0]} {business_time}"
+    return f"{entry.local} · {business_time} business"
+
+
+def span_when(first: StoryEntry, main: StoryEntry, same_zone: bool) -> str:
+    """When the contact got to a step, and — when the step's telling line came later (a branch decided
+    after its window, an exit a day on) — when that happened: "Mon 2 Mar 11:00 → Tue 3 Mar 11:00"
+    (the contact's times only: both zones do not fit one line; the tooltip and the story have them)."""
+    if main.local == first.local or not main.local:
+        return when_words(first, same_zone)
+    return f"{first.local} → {main.local}"
 
 
 def marks_for(run: TestRun) -> dict[str, StepMark]:
@@ -91,7 +103,7 @@ def marks_for(run: TestRun) -> dict[str, StepMark]:
             tone = "bad"
         if main is not None and main.action == "branched" and main.outcome == "no":
             tone = "warn"
-        when = when_words(entries[0], same) if entries else ""
+        when = span_when(entries[0], main, same) if entries and main else ""
         details = tuple(f"{when_words(e, same)} — {e.words}" for e in entries)
         marks[node_id] = StepMark(n, when, main.words if main and main.action != "entered" else "", tone, details)
     return marks

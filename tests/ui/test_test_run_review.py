@@ -1,0 +1,67 @@
+"""Review of the test-run UI (issue 11) with the real engine: what a shop owner sees on the canvas and in
+the panel after real runs of the examples."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from PySide6.QtCore import QDateTime, Qt
+
+from app.canvas.lighting import PathBadge
+from app.engine.test_run import Then
+from app.ui.test_run_panel import TestRunPanel
+
+
+def _panel(window) -> TestRunPanel:
+    window.actions_["test_run"].trigger()
+    return window.test_run
+
+
+def _run(panel: TestRunPanel, qtbot, thens=(), at=datetime(2026, 3, 2, 10, 0), zone: str | None = None) -> None:
+    panel.script.set_script(tuple(thens))
+    if zone is not None:
+        panel.contact.zone.set_value(zone)
+    panel.trigger.at.setDateTime(QDateTime(at))
+    panel.last = None
+    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not panel.running and (panel.last is not None or "Cannot" in panel.result.text()),
+                    timeout=10_000)
+
+
+def _badge(window, title: str) -> PathBadge:
+    node = next(n for n in window.editor.journey.nodes.values() if n.title == title)
+    item = window.editor.scene.item_for_node[node.id]
+    return next(c for c in item.childItems() if isinstance(c, PathBadge))
+
+
+def test_a_branch_decided_a_day_later_shows_when_it_was_decided(window, qtbot):
+    """The contact reaches "Opened within 24 h?" on Monday; the "No" is decided on Tuesday: the badge
+    must not put Tuesday's answer beside Monday's time alone."""
+    panel = _panel(window)
+    _run(panel, qtbot)
+    badge = _badge(window, "Opened within 24 h?")
+    assert badge.texts()[1:] == ["Mon 2 Mar 11:00 → Tue 3 Mar 11:00", "No: not opened within 24 hours"]
+
+
+def test_an_exit_a_day_later_shows_when_the_contact_left(window, qtbot):
+    panel = _panel(window)
+    _run(panel, qtbot, [Then("ordered", timedelta(days=1), amount=Decimal("40"))])
+    badge = _badge(window, "Opened within 24 h?")
+    assert badge.texts()[1] == "Mon 2 Mar 11:00 → Tue 3 Mar 10:00"
+    assert badge.texts()[2].startswith("Exited: exit condition met")
+
+
+def test_a_step_where_everything_happened_at_once_shows_one_time(window, qtbot):
+    panel = _panel(window)
+    _run(panel, qtbot, [Then("opened", timedelta(hours=2), channel="email")])
+    assert _badge(window, "Cart reminder email").texts()[1] == "Mon 2 Mar 11:00"
+    assert _badge(window, "Opened within 24 h?").texts()[1] == "Mon 2 Mar 11:00 → Mon 2 Mar 13:00"
+
+
+def test_the_business_time_on_another_day_fits_the_badge(window, qtbot):
+    """New York at 21:30 is 02:30 the next day in UTC (the business's zone here): the badge says
+    "Tue 02:30 business" in full, not an elided "Tue 3 Mar 02:30 bu…"."""
+    panel = _panel(window)
+    _run(panel, qtbot, at=datetime(2026, 3, 2, 21, 30), zone="America/New_York")
+    assert _badge(window, "Wait 1 hour").texts()[1] == "Mon 2 Mar 21:30 · Tue 02:30 business"
+    assert _badge(window, "Cart reminder email").texts()[2] == "Deferred: quiet hours until 08:00 Tue"
