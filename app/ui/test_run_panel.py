@@ -16,12 +16,14 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QColor, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QMainWindow, QMenu, QPushButton, QScrollArea,
                                QToolBar, QVBoxLayout, QWidget)
+from sqlalchemy.engine import Engine
 
 from app.canvas.editor import CanvasEditor
 from app.canvas.lighting import path_colours
 from app.canvas.style import theme
-from app.engine.test_run import TestRun, TestRunError, run_test
+from app.engine.test_run import TestRun, TestRunError, TestScript, run_test
 from app.journey.fileformat import JourneyFileError, from_document, to_document
+from app.journey.model import Journey
 
 from .background import Background, background
 from .icons import ui_icon
@@ -31,10 +33,21 @@ from .test_run_story import StoryList, end_tone, summary_words
 from .theme import colours
 
 if TYPE_CHECKING:
+    from app.journey.validate import Problem
+
     from .main_window import MainWindow
 
 log = logging.getLogger(__name__)
 RERUN_DELAY_MS = 250         # after an edit: quick enough to feel instant, slow enough to batch a typed word
+
+
+def _attempt(journey: Journey, script: TestScript, engine: Engine) -> TestRun | TestRunError:
+    """run_test on the worker; a test that cannot run (the user's to fix) comes back as a value, so the
+    log file keeps tracebacks for real faults only."""
+    try:
+        return run_test(journey, script, live_db=engine)
+    except TestRunError as exc:
+        return exc
 
 
 def _title(text: str) -> QLabel:
@@ -219,10 +232,13 @@ class TestRunPanel(QWidget):
         self.clear_button.setEnabled(True)
         if self.last is None:
             self._say("Running…", "info")
-        self.pool.run(lambda: run_test(journey, script, live_db=engine),
+        self.pool.run(lambda: _attempt(journey, script, engine),
                       lambda run: self._ran(ticket, run), lambda exc: self._failed(ticket, exc), owner=self)
 
-    def _ran(self, ticket: int, run: TestRun) -> None:
+    def _ran(self, ticket: int, run: TestRun | TestRunError) -> None:
+        if isinstance(run, TestRunError):
+            self._failed(ticket, run)
+            return
         if ticket != self._ticket:
             return                 # a newer run (or another journey) since: drop it
         self.running = False
@@ -248,7 +264,10 @@ class TestRunPanel(QWidget):
             return
         self.running = False
         self._unlight()
-        if isinstance(exc, TestRunError):
+        problems = getattr(exc, "problems", None)       # the engine's DraftNotReady: the draft's errors
+        if isinstance(exc, TestRunError) and problems:
+            self._say(self._not_ready_words(problems), "bad")
+        elif isinstance(exc, TestRunError):
             self._say(f"Cannot run the test: {exc}", "bad")
         elif isinstance(exc, NotImplementedError):
             self._say("Test runs are not available in this build yet.", "bad")
@@ -256,6 +275,28 @@ class TestRunPanel(QWidget):
             log.error("test run failed", exc_info=exc)
             self._say(f"The test run failed (a bug; the log file has the details): {type(exc).__name__}: {exc}",
                       "bad")
+
+    def _not_ready_words(self, problems: "list[Problem]") -> str:
+        """The draft's errors by step: "“Cart abandonment” cannot run yet: Tag, Discount SMS — no path
+        from the trigger reaches them; …" (the engine's words say "this step", with no step named)."""
+        journey = self.editor.journey if self.editor is not None else None
+        groups: dict[str, list[str]] = {}
+        for problem in problems:
+            node = journey.nodes.get(problem.node_id) if journey is not None and problem.node_id else None
+            titles = groups.setdefault(str(problem.message), [])
+            if node is not None and node.title not in titles:
+                titles.append(node.title)
+        parts = []
+        for message, titles in groups.items():
+            if titles:
+                them = "them" if len(titles) > 1 else "it"
+                message = message.replace("this step", them)
+                parts.append(f"{', '.join(titles)} — {message[:1].lower()}{message[1:]}")
+            else:
+                parts.append(message)
+        name = journey.name if journey is not None else "The journey"
+        return (f"“{name}” cannot run yet: {'; '.join(parts)}. Fix {'it' if len(problems) == 1 else 'them'} "
+                "(see the Problems list) and run the test again.")
 
     def _show_banner(self, editor: CanvasEditor, run: TestRun) -> None:
         """A pill at the top left of the canvas says the canvas shows a test, not the live journey."""

@@ -65,3 +65,21 @@ def test_the_business_time_on_another_day_fits_the_badge(window, qtbot):
     _run(panel, qtbot, at=datetime(2026, 3, 2, 21, 30), zone="America/New_York")
     assert _badge(window, "Wait 1 hour").texts()[1] == "Mon 2 Mar 21:30 · Tue 02:30 business"
     assert _badge(window, "Cart reminder email").texts()[2] == "Deferred: quiet hours until 08:00 Tue"
+
+
+def test_a_draft_with_errors_names_each_step_that_needs_fixing(window, qtbot):
+    """Deleting the email while lit leaves three steps cut off and a branch checking nothing: the panel
+    says which steps (not "this step" three times) and the canvas is no longer lit."""
+    panel = _panel(window)
+    _run(panel, qtbot)
+    editor = window.editor
+    email = next(n for n in editor.journey.nodes.values() if n.title == "Cart reminder email")
+    editor.scene.select_only([editor.scene.item_for_node[email.id]])
+    editor.view.delete_selection()
+    qtbot.waitUntil(lambda: not panel.running and "cannot run yet" in panel.result.text(), timeout=10_000)
+    text = panel.result.text()
+    assert "this step" not in text
+    for title in ("Opened within 24 h?", "Tag +cart-engaged", "Discount SMS"):
+        assert title in text
+    assert text.lower().count("no path from the trigger reaches") == 1
+    assert not editor.lighting.active and panel.story.topLevelItemCount() == 0
