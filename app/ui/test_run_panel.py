@@ -309,7 +309,7 @@ class TestRunPanel(QWidget):
             banner.setStyleSheet(f"QLabel {{ background: {path.name()}; color: {ink}; font-weight: 600; border-radius: 11px;"
                                  f" border: 1px solid {path.name()}; padding: 3px 12px; }}")
             banner.move(14, 12)
-        who = self.contact.chosen_id() if self.contact.from_store() else self.contact.name.text().strip()
+        who = self.contact.who()
         banner.setText(f"TEST RUN{' · ' + who if who else ''} · {len(run.reached)} of "
                        f"{len(editor.journey.nodes)} steps reached · {run.end}")
         banner.adjustSize()

@@ -22,6 +22,7 @@ from .background import Background, background
 from .editors import ZonePicker
 
 _ID = Qt.ItemDataRole.UserRole
+_NAME = Qt.ItemDataRole.UserRole + 1
 SEARCH_DELAY_MS = 200
 
 
@@ -113,6 +114,8 @@ class ContactChooser(QWidget):
         self.search.textChanged.connect(lambda _t: self._search_timer.start())
         self.results = QListWidget()
         self.results.setObjectName("testResults")
+        self.results.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)   # elided; full in the tooltip
+        self.results.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.results.itemSelectionChanged.connect(self.changed.emit)
         column.addWidget(self.search)
         column.addWidget(self.results, 1)
@@ -147,6 +150,8 @@ class ContactChooser(QWidget):
         for r in rows:
             item = QListWidgetItem(" · ".join(p for p in (r.name, r.email or r.phone or "", r.id) if p))
             item.setData(_ID, r.id)
+            item.setData(_NAME, r.name or r.email or r.phone or r.id)
+            item.setToolTip(item.text())
             self.results.addItem(item)
             if r.id == chosen or (len(rows) == 1 and chosen is None):
                 item.setSelected(True)
@@ -164,6 +169,14 @@ class ContactChooser(QWidget):
     def chosen_id(self) -> str | None:
         items = self.results.selectedItems()
         return str(items[0].data(_ID)) if items and items[0].data(_ID) else None
+
+    def who(self) -> str:
+        """The contact as people say it: the described name, or the chosen contact's name (else email,
+        phone, id); "" when none."""
+        if not self.from_store():
+            return self.name.text().strip()
+        items = self.results.selectedItems()
+        return str(items[0].data(_NAME) or "") if items and items[0].data(_ID) else ""
 
     def zone_name(self) -> str:
         """The zone the test's times are entered in: the described contact's, "" for the business's."""

@@ -2,10 +2,11 @@
 the panel after real runs of the examples."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from PySide6.QtCore import QDateTime, Qt
+from PySide6.QtWidgets import QLabel
 
 from app.canvas.lighting import PathBadge
 from app.engine.test_run import Then
@@ -83,3 +84,22 @@ def test_a_draft_with_errors_names_each_step_that_needs_fixing(window, qtbot):
         assert title in text
     assert text.lower().count("no path from the trigger reaches") == 1
     assert not editor.lighting.active and panel.story.topLevelItemCount() == 0
+
+
+def _import_sample_contacts(window) -> None:
+    from app.engine.file_import import import_contacts_file
+    from app.paths import RESOURCES
+
+    import_contacts_file(window.store.engine, RESOURCES / "sample_contacts.csv", datetime(2026, 3, 1, tzinfo=UTC))
+
+
+def test_a_contact_from_the_store_is_named_on_the_canvas_by_name_not_id(window, qtbot):
+    _import_sample_contacts(window)
+    panel = _panel(window)
+    panel.contact.use_store("lucas")
+    qtbot.waitUntil(lambda: panel.contact.chosen_id() == "c002", timeout=5000)
+    _run(panel, qtbot)
+    banner = window.editor.view.findChild(QLabel, "testRunBanner")
+    assert banner.text().startswith("TEST RUN · Lucas Martin · ")
+    assert "c002" not in banner.text()
+    assert any("lucas.martin@example.com" in line for line in panel.story.lines())
