@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from app.engine.test_run import Then, TestContact, TestRunError, TestScript
 from app.journey.model import Journey
 from app.journey.node_kinds import EVENT_LABELS
-from app.store.contacts import ContactSummary, find_contacts
+from app.store.contacts import ContactSummary, contact_detail, find_contacts
 
 from .background import Background, background
 from .editors import ZonePicker
@@ -43,6 +43,7 @@ class ContactChooser(QWidget):
         super().__init__()
         self.engine, self.pool = engine, pool or background()
         self._query = 0
+        self._zones: dict[str, str] = {}        # a stored contact's id → its time zone ("" when none)
         column = QVBoxLayout(self)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(6)
@@ -116,10 +117,24 @@ class ContactChooser(QWidget):
         self.results.setObjectName("testResults")
         self.results.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)   # elided; full in the tooltip
         self.results.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.results.itemSelectionChanged.connect(self.changed.emit)
+        self.results.itemSelectionChanged.connect(self._chosen)
         column.addWidget(self.search)
         column.addWidget(self.results, 1)
         return page
+
+    def _chosen(self) -> None:
+        """A contact was picked: its time zone (read on a worker) is the one the trigger's time is in."""
+        chosen = self.chosen_id()
+        if chosen is not None and chosen not in self._zones and self.engine is not None:
+            engine = self.engine
+            self.pool.run(lambda: _stored_zone(engine, chosen), lambda zone: self._zone_known(chosen, zone),
+                          lambda exc: self._zone_known(chosen, ""), owner=self)
+        self.changed.emit()
+
+    def _zone_known(self, contact_id: str, zone: str) -> None:
+        self._zones[contact_id] = zone
+        if contact_id == self.chosen_id() and self.from_store():
+            self.changed.emit()
 
     def _mode(self, index: int) -> None:
         self.stack.setCurrentIndex(index)
@@ -179,8 +194,12 @@ class ContactChooser(QWidget):
         return str(items[0].data(_NAME) or "") if items and items[0].data(_ID) else ""
 
     def zone_name(self) -> str:
-        """The zone the test's times are entered in: the described contact's, "" for the business's."""
-        return "" if self.from_store() else (self.zone.value() or "")
+        """The zone the test's times are entered in: the contact's (described, or from the store once its
+        zone is read), "" for the business's."""
+        if self.from_store():
+            chosen = self.chosen_id()
+            return self._zones.get(chosen, "") if chosen else ""
+        return self.zone.value() or ""
 
     def contact(self) -> tuple[TestContact, str | None]:
         """(the contact, the live contact's id or None). Raises TestRunError when none is chosen."""
@@ -196,6 +215,17 @@ class ContactChooser(QWidget):
                            phone=self.phone.text().strip() or None, timezone=self.zone.value() or None,
                            consent={ch: "subscribed" if box.isChecked() else "unsubscribed"
                                     for ch, box in consent.items()}), None
+
+
+def _stored_zone(engine: Engine, contact_id: str) -> str:
+    """The stored contact's time zone when it is a zone Python knows, else "" (the business's applies)."""
+    detail = contact_detail(engine, contact_id)
+    zone = str((detail.fields.get("timezone") if detail else None) or "")
+    try:
+        ZoneInfo(zone)
+    except (ValueError, KeyError, OSError):    # not found: a KeyError; "", odd paths: ValueError; a folder: OSError
+        return ""
+    return zone if zone else ""
 
 
 def _beside(*widgets: QWidget) -> QWidget:

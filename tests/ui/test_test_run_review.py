@@ -103,3 +103,19 @@ def test_a_contact_from_the_store_is_named_on_the_canvas_by_name_not_id(window, 
     assert banner.text().startswith("TEST RUN · Lucas Martin · ")
     assert "c002" not in banner.text()
     assert any("lucas.martin@example.com" in line for line in panel.story.lines())
+
+
+def test_the_trigger_time_of_a_stored_contact_is_in_the_contacts_own_zone(window, qtbot):
+    """Emma (c001) lives in London, the business in Berlin: "At 22:00" is 22:00 for Emma, as the README
+    says and as for a described contact, not 22:00 Berlin shown as 21:00 in her story."""
+    from app.store.app_settings import set_business_timezone
+
+    set_business_timezone(window.store.engine, "Europe/Berlin")
+    _import_sample_contacts(window)
+    panel = _panel(window)
+    panel.contact.use_store("c001")
+    qtbot.waitUntil(lambda: panel.contact.chosen_id() == "c001" and panel.contact.zone_name() != "", timeout=5000)
+    assert panel.trigger.zone_note.text() == "Europe/London"
+    _run(panel, qtbot, at=datetime(2026, 3, 2, 22, 0))
+    assert panel.story.lines()[0].startswith("Mon 2 Mar 22:00 | ")
+    assert panel.last is not None and panel.last.contact_zone == "Europe/London"
