@@ -119,3 +119,17 @@ def test_the_trigger_time_of_a_stored_contact_is_in_the_contacts_own_zone(window
     _run(panel, qtbot, at=datetime(2026, 3, 2, 22, 0))
     assert panel.story.lines()[0].startswith("Mon 2 Mar 22:00 | ")
     assert panel.last is not None and panel.last.contact_zone == "Europe/London"
+
+
+def test_with_the_whole_journey_in_view_each_badge_still_says_when_and_what(window, qtbot):
+    """The first view of a run is the whole journey fitted (about half size): there each badge shows
+    the time of what happened as well as what happened, not the words alone."""
+    from app.canvas.style import LOD_FULL
+
+    panel = _panel(window)
+    _run(panel, qtbot, [Then("opened", timedelta(hours=2), channel="email")])
+    assert window.editor.view.zoom() < LOD_FULL          # fitted at 1400×900: the zoomed-out badges show
+    when, what = _badge(window, "Opened within 24 h?").zoomed_out_texts()
+    assert when == "Mon 2 Mar 13:00" and what.startswith("Yes: opened within 24 h")
+    assert _badge(window, "Wait 1 hour").zoomed_out_texts()[0] == "Mon 2 Mar 10:00"
+    assert _badge(window, "When cart abandoned").zoomed_out_texts() == ["Mon 2 Mar 10:00"]
