@@ -133,3 +133,31 @@ def test_with_the_whole_journey_in_view_each_badge_still_says_when_and_what(wind
     assert when == "Mon 2 Mar 13:00" and what.startswith("Yes: opened within 24 h")
     assert _badge(window, "Wait 1 hour").zoomed_out_texts()[0] == "Mon 2 Mar 10:00"
     assert _badge(window, "When cart abandoned").zoomed_out_texts() == ["Mon 2 Mar 10:00"]
+
+
+def test_opening_the_panel_warms_the_engine_up_quietly_on_a_worker(window, qtbot, monkeypatch):
+    """The first run paid the engine's start-up (imports, templates, the first throwaway database: about
+    a second) while later ones take a tenth: opening the panel pays it on a worker, showing nothing and
+    reading nothing from the live store."""
+    import threading
+
+    from app.ui import test_run_panel
+
+    calls: list[tuple[object, threading.Thread]] = []
+    real = test_run_panel.run_test
+
+    def recording(journey, script, *, live_db=None):
+        calls.append((live_db, threading.current_thread()))
+        return real(journey, script, live_db=live_db)
+
+    monkeypatch.setattr(test_run_panel, "run_test", recording)
+    panel = _panel(window)
+    before = panel.result.text()
+    qtbot.waitUntil(lambda: len(calls) == 1, timeout=10_000)
+    qtbot.wait(200)
+    assert calls[0][0] is None and calls[0][1] is not threading.main_thread()
+    assert panel.last is None and not window.editor.lighting.active and panel.result.text() == before
+    panel.dock.hide()
+    window.actions_["test_run"].trigger()
+    qtbot.wait(200)
+    assert len(calls) == 1                     # once per session
