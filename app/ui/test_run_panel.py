@@ -28,7 +28,7 @@ from app.journey.model import Journey
 from .background import Background, background
 from .icons import ui_icon
 from .test_run_script import ScriptEditor
-from .test_run_setup import ContactChooser, TriggerChooser, build_script, trigger_event
+from .test_run_setup import ContactChooser, TriggerChooser, build_script
 from .test_run_story import StoryList, end_tone, summary_words
 from .theme import colours
 
@@ -175,7 +175,7 @@ class TestRunPanel(QWidget):
         self.run_button.setEnabled(editor is not None)
         if editor is not None:
             editor.doc.changed.connect(self._edited)
-            self.trigger.set_event(trigger_event(editor.journey))
+            self.trigger.set_trigger(editor.journey)
             if self.dock is not None and self.dock.isVisible():
                 editor.minimap.set_wanted(False)
 
@@ -221,6 +221,8 @@ class TestRunPanel(QWidget):
 
     def _edited(self) -> None:
         """The script, the contact or the journey changed: once a test has run, it runs again."""
+        if self.editor is not None and self.sender() is self.editor.doc:
+            self.trigger.set_trigger(self.editor.journey)      # the trigger's event may have been edited
         if self.live:
             self._rerun.start()
 

@@ -267,6 +267,28 @@ class TriggerChooser(QWidget):
         self.event_type.currentIndexChanged.connect(lambda _i: self.changed.emit())
         self.at.dateTimeChanged.connect(lambda _d: self.changed.emit())
 
+    def set_trigger(self, journey: Journey) -> None:
+        """Follows the journey's trigger: its event, or — for a journey started by time or by spend, or
+        one with no trigger yet — its step's title in place of an event (the contact enters at "At")."""
+        event = trigger_event(journey)
+        timed = next((n for n in journey.nodes.values() if n.kind == "trigger"), None)
+        special = self.event_type.findData("")
+        if event:
+            if special >= 0:
+                self.event_type.removeItem(special)
+            self.event_type.setEnabled(True)
+            self.event_type.setToolTip("")
+            self.set_event(event)
+            return
+        words = f"{timed.title} (entered at the time below)" if timed is not None else "No trigger yet"
+        if special < 0:
+            self.event_type.insertItem(0, words, "")
+            special = 0
+        self.event_type.setItemText(special, words)
+        self.event_type.setCurrentIndex(special)
+        self.event_type.setEnabled(False)
+        self.event_type.setToolTip("This journey is not started by an event: the contact enters at the time below")
+
     def set_event(self, event_type: str) -> None:
         if not event_type:
             return
@@ -289,5 +311,5 @@ def build_script(contact: ContactChooser, trigger: TriggerChooser, thens: tuple[
     Raises TestRunError when no contact is chosen."""
     person, live_id = contact.contact()
     zone = contact.zone_name() or business_zone or "UTC"
-    return TestScript(contact=person, event_type=str(trigger.event_type.currentData()), at=trigger.when(zone),
+    return TestScript(contact=person, event_type=str(trigger.event_type.currentData() or ""), at=trigger.when(zone),
                       then=thens, live_contact_id=live_id)

@@ -161,3 +161,43 @@ def test_opening_the_panel_warms_the_engine_up_quietly_on_a_worker(window, qtbot
     window.actions_["test_run"].trigger()
     qtbot.wait(200)
     assert len(calls) == 1                     # once per session
+
+
+def test_a_journey_started_by_time_shows_its_trigger_not_another_journeys_event(window, qtbot, store):
+    """Post-purchase (order placed), then Win-back (no order for 60 days): the event field must not
+    keep saying "Order placed"; back on the cart journey it is its event again, and choosable."""
+    panel = _panel(window)
+    for name in ("Post-purchase", "Win-back"):
+        assert window.open_journey(store.find(name).id)
+    combo = panel.trigger.event_type
+    assert "No order for 60 days" in combo.currentText() and not combo.isEnabled()
+    _run(panel, qtbot)
+    assert panel.story.lines()[0].endswith("No order for 60 days (the trigger)")
+    assert window.open_journey(store.find("Cart abandonment").id)
+    assert combo.currentData() == "cart_abandoned" and combo.isEnabled() and combo.findData("") < 0
+
+
+def test_the_event_follows_an_edit_of_the_trigger(window, qtbot):
+    """The trigger is changed to "Checkout started" on the canvas while the panel is open: the test
+    runs with that event rather than failing with "starts on checkout started, not on cart abandoned"."""
+    from app.canvas.commands import SetValue
+
+    panel = _panel(window)
+    _run(panel, qtbot)
+    doc = window.editor.doc
+    trigger = next(n for n in doc.journey.nodes.values() if n.kind == "trigger")
+    doc.undo_stack.push(SetValue(doc, trigger.id, ("config", "event"), "checkout_started", "event"))
+    assert panel.trigger.event_type.currentData() == "checkout_started"
+    qtbot.waitUntil(lambda: not panel.running and panel.last is not None
+                    and panel.story.lines()[0].endswith("(the trigger)")
+                    and "heckout" in panel.story.lines()[0], timeout=10_000)
+    assert "Cannot" not in panel.result.text()
+
+
+def test_a_removed_script_line_is_gone_at_once(window, qtbot):
+    panel = _panel(window)
+    panel.script.set_script((Then("ordered", timedelta(days=2), amount=Decimal("40")),))
+    row = panel.script.rows[0]
+    qtbot.waitUntil(row.isVisible)
+    panel.script.set_script(())
+    assert not row.isVisible() and panel.script.nothing.isVisible()
