@@ -201,3 +201,13 @@ def test_a_removed_script_line_is_gone_at_once(window, qtbot):
     qtbot.waitUntil(row.isVisible)
     panel.script.set_script(())
     assert not row.isVisible() and panel.script.nothing.isVisible()
+
+
+def test_the_story_colours_a_no_branch_as_the_canvas_does(window, qtbot):
+    from app.canvas.lighting import path_colours
+
+    panel = _panel(window)
+    _run(panel, qtbot)
+    row = next(i for i, line in enumerate(panel.story.lines()) if "No: not opened" in line)
+    assert panel.story.tone_of(row) == path_colours().warn
+    assert _badge(window, "Opened within 24 h?").mark.tone == "warn"
