@@ -211,3 +211,18 @@ def test_the_story_colours_a_no_branch_as_the_canvas_does(window, qtbot):
     row = next(i for i, line in enumerate(panel.story.lines()) if "No: not opened" in line)
     assert panel.story.tone_of(row) == path_colours().warn
     assert _badge(window, "Opened within 24 h?").mark.tone == "warn"
+
+
+def test_an_sms_of_the_run_opens_in_a_window_sized_for_a_text(window, qtbot):
+    from app.ui.test_run_message import MessageDialog
+
+    panel = _panel(window)
+    _run(panel, qtbot)
+    rows = [i for i, e in enumerate(panel.story.entries) if e.message is not None]
+    channels = [panel.story.entries[i].message.channel for i in rows]
+    assert channels == ["email", "sms"]
+    for row in rows:
+        panel.story.message_requested.emit(row)
+    email, sms = window.findChildren(MessageDialog)[-2:]
+    assert sms.windowTitle() == "SMS of the test run"
+    assert sms.height() <= 320 < email.height()
