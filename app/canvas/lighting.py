@@ -59,16 +59,29 @@ class StepMark:
     note: str
     tone: str
     details: tuple[str, ...]     # every story line of the step, for the tooltip
+    at: str = ""                 # when the note happened, the contact's time ("Tue 3 Mar 11:00"): zoomed out
 
 
 def when_words(entry: StoryEntry, same_zone: bool) -> str:
     """"Tue 1 Dec 19:30" when the contact's and the business's zones agree, else
-    "Tue 1 Dec 19:30 · 18:30 business" (the business's date too when it differs)."""
+    "Tue 1 Dec 19:30 · 18:30 business" (with the business's weekday when its day differs:
+    "Tue 1 Dec 23:30 · Wed 00:30 business", short enough for a badge's line)."""
     if same_zone or not entry.business or entry.business == entry.local:
         return entry.local
     local_day, _, _ = entry.local.rpartition(" ")
     business_day, _, business_time = entry.business.rpartition(" ")
-    return f"{entry.local} · {business_time if business_day == local_day else entry.business} business"
+    if business_day != local_day:
+        business_time = f"{business_day.split(' ')[0]} {business_time}"
+    return f"{entry.local} · {business_time} business"
+
+
+def span_when(first: StoryEntry, main: StoryEntry, same_zone: bool) -> str:
+    """When the contact got to a step, and — when the step's telling line came later (a branch decided
+    after its window, an exit a day on) — when that happened: "Mon 2 Mar 11:00 → Tue 3 Mar 11:00"
+    (the contact's times only: both zones do not fit one line; the tooltip and the story have them)."""
+    if main.local == first.local or not main.local:
+        return when_words(first, same_zone)
+    return f"{first.local} → {main.local}"
 
 
 def marks_for(run: TestRun) -> dict[str, StepMark]:
@@ -91,9 +104,10 @@ def marks_for(run: TestRun) -> dict[str, StepMark]:
             tone = "bad"
         if main is not None and main.action == "branched" and main.outcome == "no":
             tone = "warn"
-        when = when_words(entries[0], same) if entries else ""
+        when = span_when(entries[0], main, same) if entries and main else ""
         details = tuple(f"{when_words(e, same)} — {e.words}" for e in entries)
-        marks[node_id] = StepMark(n, when, main.words if main and main.action != "entered" else "", tone, details)
+        marks[node_id] = StepMark(n, when, main.words if main and main.action != "entered" else "", tone, details,
+                                  main.local if main else "")
     return marks
 
 
@@ -113,12 +127,15 @@ class PathBadge(QGraphicsItem):
         lines = 1 + len(self._note)
         height = lines * f.stats_metrics.lineSpacing() + 2 * _BADGE_PAD - 2
         self._pill = QRectF(0, CARD_H + STATS_GAP + 2, width, height)
-        # Zoomed out (the whole journey in view) the two small lines are unreadable: one line in a large
-        # font takes their place, the most telling one (what happened, else when).
+        # Zoomed out (the whole journey in view, where a test run is first seen) the small lines are
+        # unreadable: two lines in a large font take their place — when (the contact's time of what
+        # happened) and what happened; one line (when) where nothing more happened than arriving.
         m = f.headline_metrics
-        self._headline = m.elidedText(mark.note or mark.when.split(" · ")[0], Qt.TextElideMode.ElideRight, inner)
-        self._headline_pill = QRectF(0, CARD_H + STATS_GAP + 2, m.horizontalAdvance(self._headline) + 2 * _BADGE_PAD + 4,
-                                     m.height() + 2 * 3)
+        shown = [mark.at or mark.when.split(" · ")[0].split(" → ")[0]] + ([mark.note] if mark.note else [])
+        self._headline = [m.elidedText(line, Qt.TextElideMode.ElideRight, inner) for line in shown if line]
+        wide = max((m.horizontalAdvance(line) for line in self._headline), default=0.0)
+        self._headline_pill = QRectF(0, CARD_H + STATS_GAP + 2, wide + 2 * _BADGE_PAD + 4,
+                                     len(self._headline) * m.lineSpacing() + 2 * 3)
         self._bounds = QRectF(-12, -14, CARD_W + 24, CARD_H + 14).united(self._pill.adjusted(-2, -2, 2, 2)) \
             .united(self._headline_pill.adjusted(-2, -2, 2, 2))
         self.setZValue(2)
@@ -129,8 +146,12 @@ class PathBadge(QGraphicsItem):
         return self._bounds
 
     def texts(self) -> list[str]:
-        """The badge's text as drawn (for tests and accessibility)."""
+        """The badge's text as drawn close up (for tests and accessibility)."""
         return [str(self.mark.order), self._when] + ([" ".join(self._note)] if self._note else [])
+
+    def zoomed_out_texts(self) -> list[str]:
+        """The badge's lines as drawn with the whole journey in view (below LOD_FULL)."""
+        return list(self._headline)
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
@@ -162,9 +183,11 @@ class PathBadge(QGraphicsItem):
         painter.drawRoundedRect(QRectF(pill.left(), pill.top(), 4, pill.height()), 2, 2)
         if lod < LOD_FULL:
             painter.setFont(f.headline)
-            painter.setPen(tone if self.mark.note and self.mark.tone != "info" else t.text)
-            painter.drawText(pill.adjusted(_BADGE_PAD + 2, 0, 0, 0),
-                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, self._headline)
+            m = f.headline_metrics
+            note_ink = tone if self.mark.tone != "info" else t.text
+            for i, line in enumerate(self._headline):      # when (muted beside a note), then what happened
+                painter.setPen(note_ink if i else t.muted if len(self._headline) > 1 else t.text)
+                painter.drawText(QPointF(_BADGE_PAD + 2, pill.top() + 3 + i * m.lineSpacing() + m.ascent()), line)
             return
         spacing = f.stats_metrics.lineSpacing()
         baseline = self._pill.top() + _BADGE_PAD - 1 + f.stats_metrics.ascent()

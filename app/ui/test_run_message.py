@@ -16,7 +16,9 @@ class MessageDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("testRunMessage")
         self.setWindowTitle(f"{_CHANNEL.get(message.channel, message.channel)} of the test run")
-        self.resize(680, 620)
+        # An email needs room for its HTML; a text message is a few lines: no wall of empty space.
+        width, height = (680, 620) if message.channel == "email" else (560, 300)
+        self.resize(width, height)
         column = QVBoxLayout(self)
         self.view = MessageView()
         self.view.show_message(message)

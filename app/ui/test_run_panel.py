@@ -16,25 +16,38 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QColor, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QHBoxLayout, QLabel, QMainWindow, QMenu, QPushButton, QScrollArea,
                                QToolBar, QVBoxLayout, QWidget)
+from sqlalchemy.engine import Engine
 
 from app.canvas.editor import CanvasEditor
 from app.canvas.lighting import path_colours
 from app.canvas.style import theme
-from app.engine.test_run import TestRun, TestRunError, run_test
+from app.engine.test_run import TestRun, TestRunError, TestScript, run_test
 from app.journey.fileformat import JourneyFileError, from_document, to_document
+from app.journey.model import Journey
 
 from .background import Background, background
 from .icons import ui_icon
 from .test_run_script import ScriptEditor
-from .test_run_setup import ContactChooser, TriggerChooser, build_script, trigger_event
+from .test_run_setup import ContactChooser, TriggerChooser, build_script
 from .test_run_story import StoryList, end_tone, summary_words
 from .theme import colours
 
 if TYPE_CHECKING:
+    from app.journey.validate import Problem
+
     from .main_window import MainWindow
 
 log = logging.getLogger(__name__)
 RERUN_DELAY_MS = 250         # after an edit: quick enough to feel instant, slow enough to batch a typed word
+
+
+def _attempt(journey: Journey, script: TestScript, engine: Engine) -> TestRun | TestRunError:
+    """run_test on the worker; a test that cannot run (the user's to fix) comes back as a value, so the
+    log file keeps tracebacks for real faults only."""
+    try:
+        return run_test(journey, script, live_db=engine)
+    except TestRunError as exc:
+        return exc
 
 
 def _title(text: str) -> QLabel:
@@ -58,6 +71,7 @@ class TestRunPanel(QWidget):
         self.live = False                  # a run was asked for: edits run it again
         self._ticket = 0
         self.running = False
+        self.warmed = False                # the engine's first-run costs paid (see _warm_up)
         self._rerun = QTimer(self)
         self._rerun.setSingleShot(True)
         self._rerun.setInterval(RERUN_DELAY_MS)
@@ -161,7 +175,7 @@ class TestRunPanel(QWidget):
         self.run_button.setEnabled(editor is not None)
         if editor is not None:
             editor.doc.changed.connect(self._edited)
-            self.trigger.set_event(trigger_event(editor.journey))
+            self.trigger.set_trigger(editor.journey)
             if self.dock is not None and self.dock.isVisible():
                 editor.minimap.set_wanted(False)
 
@@ -173,10 +187,32 @@ class TestRunPanel(QWidget):
         if shown:
             editor.minimap.set_wanted(False)
             QTimer.singleShot(0, self._size_dock)
+            self._warm_up()
         else:
             if self.live or self.last is not None:
                 self.clear()
             editor.minimap.set_wanted(self.window_.actions_["minimap"].isChecked())
+
+    def _warm_up(self) -> None:
+        """Once per session, while the user sets up the test: a quiet run on a worker (its answer
+        dropped), so the engine's modules, the templates and the throwaway database's first-time costs
+        are paid before Run test — the first run is then as quick as the next (about 1 s → 0.1 s)."""
+        if self.warmed or self.editor is None:
+            return
+        self.warmed = True
+        try:
+            script = build_script(self.contact, self.trigger, (), self.window_.business_zone())
+            journey = from_document(to_document(self.editor.journey), "the journey on the canvas")
+        except (TestRunError, JourneyFileError):
+            return
+        work = run_test        # bound now: the warm-up is no part of any later run
+
+        def quietly() -> None:
+            try:
+                work(journey, script, live_db=None)
+            except TestRunError:
+                pass           # e.g. the draft has errors: the modules are loaded all the same
+        self.pool.run(quietly, lambda _none: None, lambda _exc: None, owner=self)
 
     def _size_dock(self) -> None:
         window, dock = self.window_, self.dock
@@ -185,6 +221,8 @@ class TestRunPanel(QWidget):
 
     def _edited(self) -> None:
         """The script, the contact or the journey changed: once a test has run, it runs again."""
+        if self.editor is not None and self.sender() is self.editor.doc:
+            self.trigger.set_trigger(self.editor.journey)      # the trigger's event may have been edited
         if self.live:
             self._rerun.start()
 
@@ -219,10 +257,13 @@ class TestRunPanel(QWidget):
         self.clear_button.setEnabled(True)
         if self.last is None:
             self._say("Running…", "info")
-        self.pool.run(lambda: run_test(journey, script, live_db=engine),
+        self.pool.run(lambda: _attempt(journey, script, engine),
                       lambda run: self._ran(ticket, run), lambda exc: self._failed(ticket, exc), owner=self)
 
-    def _ran(self, ticket: int, run: TestRun) -> None:
+    def _ran(self, ticket: int, run: TestRun | TestRunError) -> None:
+        if isinstance(run, TestRunError):
+            self._failed(ticket, run)
+            return
         if ticket != self._ticket:
             return                 # a newer run (or another journey) since: drop it
         self.running = False
@@ -248,7 +289,10 @@ class TestRunPanel(QWidget):
             return
         self.running = False
         self._unlight()
-        if isinstance(exc, TestRunError):
+        problems = getattr(exc, "problems", None)       # the engine's DraftNotReady: the draft's errors
+        if isinstance(exc, TestRunError) and problems:
+            self._say(self._not_ready_words(problems), "bad")
+        elif isinstance(exc, TestRunError):
             self._say(f"Cannot run the test: {exc}", "bad")
         elif isinstance(exc, NotImplementedError):
             self._say("Test runs are not available in this build yet.", "bad")
@@ -256,6 +300,28 @@ class TestRunPanel(QWidget):
             log.error("test run failed", exc_info=exc)
             self._say(f"The test run failed (a bug; the log file has the details): {type(exc).__name__}: {exc}",
                       "bad")
+
+    def _not_ready_words(self, problems: "list[Problem]") -> str:
+        """The draft's errors by step: "“Cart abandonment” cannot run yet: Tag, Discount SMS — no path
+        from the trigger reaches them; …" (the engine's words say "this step", with no step named)."""
+        journey = self.editor.journey if self.editor is not None else None
+        groups: dict[str, list[str]] = {}
+        for problem in problems:
+            node = journey.nodes.get(problem.node_id) if journey is not None and problem.node_id else None
+            titles = groups.setdefault(str(problem.message), [])
+            if node is not None and node.title not in titles:
+                titles.append(node.title)
+        parts = []
+        for message, titles in groups.items():
+            if titles:
+                them = "them" if len(titles) > 1 else "it"
+                message = message.replace("this step", them)
+                parts.append(f"{', '.join(titles)} — {message[:1].lower()}{message[1:]}")
+            else:
+                parts.append(message)
+        name = journey.name if journey is not None else "The journey"
+        return (f"“{name}” cannot run yet: {'; '.join(parts)}. Fix {'it' if len(problems) == 1 else 'them'} "
+                "(see the Problems list) and run the test again.")
 
     def _show_banner(self, editor: CanvasEditor, run: TestRun) -> None:
         """A pill at the top left of the canvas says the canvas shows a test, not the live journey."""
@@ -268,7 +334,7 @@ class TestRunPanel(QWidget):
             banner.setStyleSheet(f"QLabel {{ background: {path.name()}; color: {ink}; font-weight: 600; border-radius: 11px;"
                                  f" border: 1px solid {path.name()}; padding: 3px 12px; }}")
             banner.move(14, 12)
-        who = self.contact.chosen_id() if self.contact.from_store() else self.contact.name.text().strip()
+        who = self.contact.who()
         banner.setText(f"TEST RUN{' · ' + who if who else ''} · {len(run.reached)} of "
                        f"{len(editor.journey.nodes)} steps reached · {run.end}")
         banner.adjustSize()

@@ -162,6 +162,7 @@ class ScriptEditor(QWidget):
     def remove(self, row: ThenRow) -> None:
         self.rows.remove(row)
         self._rows.removeWidget(row)
+        row.hide()             # gone at once, not when the event loop gets to deleting it
         row.deleteLater()
         self.nothing.setVisible(not self.rows)
         self.changed.emit()

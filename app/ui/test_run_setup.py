@@ -16,12 +16,13 @@ from sqlalchemy.engine import Engine
 from app.engine.test_run import Then, TestContact, TestRunError, TestScript
 from app.journey.model import Journey
 from app.journey.node_kinds import EVENT_LABELS
-from app.store.contacts import ContactSummary, find_contacts
+from app.store.contacts import ContactSummary, contact_detail, find_contacts
 
 from .background import Background, background
 from .editors import ZonePicker
 
 _ID = Qt.ItemDataRole.UserRole
+_NAME = Qt.ItemDataRole.UserRole + 1
 SEARCH_DELAY_MS = 200
 
 
@@ -42,6 +43,7 @@ class ContactChooser(QWidget):
         super().__init__()
         self.engine, self.pool = engine, pool or background()
         self._query = 0
+        self._zones: dict[str, str] = {}        # a stored contact's id → its time zone ("" when none)
         column = QVBoxLayout(self)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(6)
@@ -113,10 +115,26 @@ class ContactChooser(QWidget):
         self.search.textChanged.connect(lambda _t: self._search_timer.start())
         self.results = QListWidget()
         self.results.setObjectName("testResults")
-        self.results.itemSelectionChanged.connect(self.changed.emit)
+        self.results.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)   # elided; full in the tooltip
+        self.results.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.results.itemSelectionChanged.connect(self._chosen)
         column.addWidget(self.search)
         column.addWidget(self.results, 1)
         return page
+
+    def _chosen(self) -> None:
+        """A contact was picked: its time zone (read on a worker) is the one the trigger's time is in."""
+        chosen = self.chosen_id()
+        if chosen is not None and chosen not in self._zones and self.engine is not None:
+            engine = self.engine
+            self.pool.run(lambda: _stored_zone(engine, chosen), lambda zone: self._zone_known(chosen, zone),
+                          lambda exc: self._zone_known(chosen, ""), owner=self)
+        self.changed.emit()
+
+    def _zone_known(self, contact_id: str, zone: str) -> None:
+        self._zones[contact_id] = zone
+        if contact_id == self.chosen_id() and self.from_store():
+            self.changed.emit()
 
     def _mode(self, index: int) -> None:
         self.stack.setCurrentIndex(index)
@@ -147,6 +165,8 @@ class ContactChooser(QWidget):
         for r in rows:
             item = QListWidgetItem(" · ".join(p for p in (r.name, r.email or r.phone or "", r.id) if p))
             item.setData(_ID, r.id)
+            item.setData(_NAME, r.name or r.email or r.phone or r.id)
+            item.setToolTip(item.text())
             self.results.addItem(item)
             if r.id == chosen or (len(rows) == 1 and chosen is None):
                 item.setSelected(True)
@@ -165,9 +185,21 @@ class ContactChooser(QWidget):
         items = self.results.selectedItems()
         return str(items[0].data(_ID)) if items and items[0].data(_ID) else None
 
+    def who(self) -> str:
+        """The contact as people say it: the described name, or the chosen contact's name (else email,
+        phone, id); "" when none."""
+        if not self.from_store():
+            return self.name.text().strip()
+        items = self.results.selectedItems()
+        return str(items[0].data(_NAME) or "") if items and items[0].data(_ID) else ""
+
     def zone_name(self) -> str:
-        """The zone the test's times are entered in: the described contact's, "" for the business's."""
-        return "" if self.from_store() else (self.zone.value() or "")
+        """The zone the test's times are entered in: the contact's (described, or from the store once its
+        zone is read), "" for the business's."""
+        if self.from_store():
+            chosen = self.chosen_id()
+            return self._zones.get(chosen, "") if chosen else ""
+        return self.zone.value() or ""
 
     def contact(self) -> tuple[TestContact, str | None]:
         """(the contact, the live contact's id or None). Raises TestRunError when none is chosen."""
@@ -183,6 +215,17 @@ class ContactChooser(QWidget):
                            phone=self.phone.text().strip() or None, timezone=self.zone.value() or None,
                            consent={ch: "subscribed" if box.isChecked() else "unsubscribed"
                                     for ch, box in consent.items()}), None
+
+
+def _stored_zone(engine: Engine, contact_id: str) -> str:
+    """The stored contact's time zone when it is a zone Python knows, else "" (the business's applies)."""
+    detail = contact_detail(engine, contact_id)
+    zone = str((detail.fields.get("timezone") if detail else None) or "")
+    try:
+        ZoneInfo(zone)
+    except (ValueError, KeyError, OSError):    # not found: a KeyError; "", odd paths: ValueError; a folder: OSError
+        return ""
+    return zone if zone else ""
 
 
 def _beside(*widgets: QWidget) -> QWidget:
@@ -224,6 +267,28 @@ class TriggerChooser(QWidget):
         self.event_type.currentIndexChanged.connect(lambda _i: self.changed.emit())
         self.at.dateTimeChanged.connect(lambda _d: self.changed.emit())
 
+    def set_trigger(self, journey: Journey) -> None:
+        """Follows the journey's trigger: its event, or — for a journey started by time or by spend, or
+        one with no trigger yet — its step's title in place of an event (the contact enters at "At")."""
+        event = trigger_event(journey)
+        timed = next((n for n in journey.nodes.values() if n.kind == "trigger"), None)
+        special = self.event_type.findData("")
+        if event:
+            if special >= 0:
+                self.event_type.removeItem(special)
+            self.event_type.setEnabled(True)
+            self.event_type.setToolTip("")
+            self.set_event(event)
+            return
+        words = f"{timed.title} (entered at the time below)" if timed is not None else "No trigger yet"
+        if special < 0:
+            self.event_type.insertItem(0, words, "")
+            special = 0
+        self.event_type.setItemText(special, words)
+        self.event_type.setCurrentIndex(special)
+        self.event_type.setEnabled(False)
+        self.event_type.setToolTip("This journey is not started by an event: the contact enters at the time below")
+
     def set_event(self, event_type: str) -> None:
         if not event_type:
             return
@@ -246,5 +311,5 @@ def build_script(contact: ContactChooser, trigger: TriggerChooser, thens: tuple[
     Raises TestRunError when no contact is chosen."""
     person, live_id = contact.contact()
     zone = contact.zone_name() or business_zone or "UTC"
-    return TestScript(contact=person, event_type=str(trigger.event_type.currentData()), at=trigger.when(zone),
+    return TestScript(contact=person, event_type=str(trigger.event_type.currentData() or ""), at=trigger.when(zone),
                       then=thens, live_contact_id=live_id)

@@ -110,6 +110,8 @@ class StoryList(QTreeWidget):
             tone = _TONE.get(entry.action)
             if entry.action == "exited" and entry.reason == "error":
                 tone = "bad"
+            if entry.action == "branched" and entry.outcome == "no":
+                tone = "warn"          # as on the canvas: the "no" way is worth a look, not a success
             if tone:
                 item.setForeground(WORDS, tones[tone])
             if entry.node_id is None:      # what the contact did, not a step
@@ -133,6 +135,11 @@ class StoryList(QTreeWidget):
 
     def entry(self, row: int) -> StoryEntry | None:
         return self.entries[row] if 0 <= row < len(self.entries) else None
+
+    def tone_of(self, row: int) -> QColor:
+        """The colour of a line's words (for tests)."""
+        item = self.topLevelItem(row)
+        return item.foreground(WORDS).color() if item is not None else QColor()
 
     def lines(self) -> list[str]:
         """Each line as shown ("Tue 1 Dec 09:00 | Cart reminder email | Sent email …"), for tests."""
