@@ -123,7 +123,7 @@ class MainWindow(QMainWindow):
         from .delivery_menu import install_delivery_actions    # Channels…, unknown fate, Send a test…
 
         self.unknown_fate = install_delivery_actions(self)
-        from .test_run_panel import install_test_run        # Journey → Test run…, its dock and the lit canvas
+        from .test_run_dock import install_test_run        # Journey → Test run…, its dock and the lit canvas
 
         self.test_run = install_test_run(self)
         self._connect_list()

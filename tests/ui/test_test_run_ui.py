@@ -19,7 +19,8 @@ from app.engine.test_run import StoryEntry, Then, TestRun, TestRunError, TestScr
 from app.journey.fileformat import to_document
 from app.ui import test_run_panel
 from app.ui.test_run_message import MessageDialog
-from app.ui.test_run_panel import TestRunPanel, open_test_run
+from app.ui.test_run_dock import open_test_run
+from app.ui.test_run_panel import TestRunPanel
 from app.ui.test_run_script import ThenRow
 from app.ui.test_run_story import OPEN_COLUMN, span_words
 
