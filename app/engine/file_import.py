@@ -106,11 +106,13 @@ def events_text(path: str | Path | TextFile) -> tuple[TextFile, Blocks, Iterator
 
 def import_events_file(engine: "JourneyEngine", path: str | Path | TextFile, *, progress: Progress | None = None,
                        on_problem: Callable[[Problem], None] | None = None,
-                       cancelled: Callable[[], bool] | None = None) -> tuple[Ingested, FileImport]:
+                       cancelled: Callable[[], bool] | None = None,
+                       history: bool = False) -> tuple[Ingested, FileImport]:
     """Reads, checks and ingests a JSON-lines events file chunk by chunk (`JourneyEngine.ingest`);
-    returns what was ingested and the file's problems. Errors as `import_contacts_file`."""
+    returns what was ingested and the file's problems. Errors as `import_contacts_file`.
+    `history`: past data, applied to contacts with no journey reacting (app/engine/history.py)."""
     file, blocks, lines = events_text(path)
     found = FileImport()
     done = engine.ingest(_good(event_records(json_lines(lines)), found, on_problem),
-                         progress=_reporter(blocks, file, progress, cancelled))
+                         progress=_reporter(blocks, file, progress, cancelled), history=history)
     return done, found

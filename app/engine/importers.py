@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from app.journey.event_names import NAME_HINT, canonical_event_type, event_name_problem
 from app.journey.jsonvalues import MAX_DEPTH, decode, first_fault, text_fault
 from app.journey.schema import (MAX_AMOUNT, MAX_EVENT, MAX_TAG, date_problem, parse_datetime,
                                 timezone_names)
@@ -21,6 +22,8 @@ from .contact_import import import_contacts, import_contacts_report
 from .feedback import FEEDBACK
 from .import_rows import ContactImport, ContactRow, Problem
 from .ingest import EventIn
+from .identities import email_or_problem, phone_or_problem
+from .segment import IDENTIFY, is_segment, to_ours, traits_to_contact
 from .textstream import LongLine
 
 __all__ = ["BOM", "ContactImport", "ContactRow", "Problem", "contact_records", "event_records", "import_contacts",
@@ -252,9 +255,13 @@ def event_records(numbered: Iterable[tuple[int, str]]) -> Iterator[EventIn | Pro
         if not raw.strip():
             continue
         try:
-            yield _event(raw)
+            event = _event(raw)
         except ValueError as exc:
             yield Problem(number, str(exc))
+            continue
+        yield event
+        for note in event.notes:          # kept, without the value named: said by line
+            yield Problem(number, note)
 
 
 def _event(raw: str, now: datetime | None = None) -> EventIn:
@@ -273,6 +280,8 @@ def _event(raw: str, now: datetime | None = None) -> EventIn:
         raise ValueError(str(fault))
     if not isinstance(data, dict):
         raise ValueError("must be a JSON object like {\"contact\": ..., \"type\": ..., \"at\": ...}")
+    if is_segment(data):           # Segment's track/identify shape (app/engine/segment.py)
+        data = to_ours(data)
     contact, kind, at = data.get("contact"), data.get("type"), data.get("at")
     if not isinstance(contact, (str, int)) or isinstance(contact, bool) or not str(contact).strip():
         raise ValueError("'contact' must be a contact id")
@@ -282,6 +291,12 @@ def _event(raw: str, now: datetime | None = None) -> EventIn:
         raise ValueError("'type' must be an event name such as order_placed")
     if len(kind) > MAX_EVENT:
         raise ValueError(f"'type' is longer than {MAX_EVENT} characters")
+    # The names journeys may use (app/journey/event_names.py): "Order Completed" is order_placed,
+    # "Coupon Applied" coupon_applied; a name no journey could wait for is refused here, by line.
+    kind = canonical_event_type(consent_event_type(kind))
+    named_problem = event_name_problem(kind)
+    if named_problem:
+        raise ValueError(f"'type' {kind[:40]!r} {named_problem}; {NAME_HINT}")
     if not isinstance(at, str):
         raise ValueError("'at' must be an ISO-8601 time such as 2026-03-01T10:00:00Z")
     try:
@@ -303,7 +318,9 @@ def _event(raw: str, now: datetime | None = None) -> EventIn:
         if total > MAX_AMOUNT:      # contacts.lifetime_spend and run_log.revenue are Numeric(14, 2)
             raise ValueError(f"order_placed 'total' must be at most {MAX_AMOUNT:,.2f} (the largest amount the "
                              f"store keeps), not {total:g}")
-    kind = consent_event_type(kind)
+    notes: list[str] = []
+    if kind == IDENTIFY:
+        properties, notes = _traits(properties)
     channel = properties.get("channel")
     named = channel_name(channel)       # `SMS`, ` e-mail `: the event keeps the canonical name (EventIn)
     if kind in CONSENT_EVENTS and named not in (None, "all", *CHANNELS):
@@ -319,7 +336,40 @@ def _event(raw: str, now: datetime | None = None) -> EventIn:
         if len(str(event_id)) > 200:
             raise ValueError("'id' is longer than 200 characters")
         event_id = str(event_id).strip()
-    return EventIn(str(contact), kind, when, properties, event_id)
+    event = EventIn(str(contact), kind, when, properties, event_id)
+    event.notes = notes
+    return event
+
+
+def _traits(traits: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """An identify call's traits with its email and phone checked (E.164; a national number read with
+    the `address.country` trait) and its time zone an IANA name: a value that is not is left out and
+    said, the other traits are kept."""
+    kept = dict(traits)
+    notes: list[str] = []
+    fields, _ = traits_to_contact(traits)
+    address = traits.get("address")
+    country = address.get("country") if isinstance(address, dict) else None
+    for name in [n for n in traits if n in ("email", "phone", "timezone")]:
+        value = fields.get(name)
+        if value is None:
+            continue
+        if name == "email":
+            found, problem = email_or_problem(value)
+        elif name == "phone":
+            found, problem = phone_or_problem(value, country if isinstance(country, str) else None)
+        else:
+            found, problem = (value, None) if value in timezone_names() else (
+                None, f"{value!r} is not an IANA time zone such as Europe/Paris")
+        limit = _LIMITS[name]
+        if found is not None and len(found) > limit:
+            found, problem = None, f"is longer than {limit} characters"
+        if found is None:
+            del kept[name]
+            notes.append(f"identify: the {name} {problem}; the other traits were kept")
+        else:
+            kept[name] = found
+    return kept, notes
 
 
 def read_text(path: str | Path) -> str:

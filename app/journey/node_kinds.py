@@ -13,8 +13,8 @@ from .schema import (CHOICE, DATETIME, EVENT, INT, LIST, MAX_AMOUNT, MAX_ATTRIBU
 
 # Event names the app knows; custom names are allowed too.
 KNOWN_EVENTS = choices(
-    ("cart_abandoned", "Cart abandoned"), ("product_viewed", "Product viewed"),
-    ("order_placed", "Order placed"), ("subscribed", "Subscribed"),
+    ("cart_abandoned", "Cart abandoned"), ("checkout_started", "Checkout started"),
+    ("product_viewed", "Product viewed"), ("order_placed", "Order placed"), ("subscribed", "Subscribed"),
     ("unsubscribed", "Unsubscribed"), ("conversation_closed", "Conversation closed"),
 )
 EVENT_LABELS = {c.value: c.label for c in KNOWN_EVENTS}

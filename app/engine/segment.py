@@ -1,0 +1,131 @@
+"""Segment's track and identify calls, read as this app's events (JSON-lines imports).
+
+Many shop tools emit Segment's shape rather than ours:
+
+    {"type": "track", "event": "Order Completed", "userId": "u1", "anonymousId": "a1",
+     "properties": {"order_id": "50314b8e", "total": 27.5, "currency": "USD", "products": [...]},
+     "timestamp": "2026-03-01T10:00:00.000Z", "messageId": "ajs-123"}
+    {"type": "identify", "userId": "u1", "traits": {"email": "ann@example.com", "firstName": "Ann"}}
+
+A track call becomes an event of the contact `userId` (else `anonymousId`) at its `timestamp`
+(else `originalTimestamp`, `sentAt`, `receivedAt`), keyed by `messageId`; its name is mapped by
+`app.journey.event_names.canonical_event_type`. For the standard e-commerce events the properties
+are renamed to ours: `products` → `items`; `Order Completed`'s `total` (else `revenue`, else
+`value`) → `total`; `Checkout Started`'s `value` (else `revenue`) → `total`, its `checkout_url`
+or `url` → `cart_url`. An identify call becomes an `identify` record that updates the contact
+(see `traits_to_contact`), not an event. Page, screen, group and alias calls are refused by line.
+
+Sources: Segment "Spec: Track", "Spec: Identify" (traits: email, phone, firstName, lastName,
+name, address…) and "Spec: V2 Ecommerce Events" (segment.com/docs/connections/spec/).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from app.journey.event_names import canonical_event_type
+
+IDENTIFY = "identify"
+"""The type of an identify record: applied to the contact, never stored as an event."""
+
+_TIMES = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")
+_SEGMENT_KEYS = frozenset({"userId", "anonymousId", "messageId", "traits", "event"})
+
+
+def is_segment(data: dict[str, Any]) -> bool:
+    """Whether a JSON line is a Segment call rather than our own shape (which names a `contact`)."""
+    return "contact" not in data and bool(_SEGMENT_KEYS & data.keys()) and data.get("type") in (
+        "track", "identify", "page", "screen", "group", "alias")
+
+
+def to_ours(data: dict[str, Any]) -> dict[str, Any]:
+    """Our shape (`contact`, `type`, `at`, `id`, `properties`) for a Segment call; raises ValueError
+    saying what is missing or not supported."""
+    call = data["type"]
+    if call not in ("track", "identify"):
+        raise ValueError(f"a Segment {call!r} call is not imported; only track and identify calls are")
+    contact = data.get("userId")
+    if contact is None or (isinstance(contact, str) and not contact.strip()):
+        contact = data.get("anonymousId")
+    if contact is None or (isinstance(contact, str) and not contact.strip()):
+        raise ValueError("a Segment call needs a 'userId' or an 'anonymousId' (whose contact it is)")
+    at = next((data[k] for k in _TIMES if isinstance(data.get(k), str)), None)
+    if at is None:
+        raise ValueError("a Segment call needs a 'timestamp' (ISO-8601 with a time zone)")
+    ours: dict[str, Any] = {"contact": contact, "at": at}
+    if data.get("messageId") is not None:
+        ours["id"] = data["messageId"]
+    if call == IDENTIFY:
+        traits = data.get("traits", {})
+        if traits is None:
+            traits = {}
+        if not isinstance(traits, dict):
+            raise ValueError("'traits' must be a JSON object")
+        context = data.get("context")
+        zone = context.get("timezone") if isinstance(context, dict) else None
+        if isinstance(zone, str) and "timezone" not in traits:
+            traits = {**traits, "timezone": zone}      # Segment puts the device's zone in the context
+        ours.update(type=IDENTIFY, properties=traits)
+        return ours
+    name = data.get("event")
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("a Segment track call needs an 'event' name such as \"Order Completed\"")
+    properties = data.get("properties", {})
+    if properties is None:
+        properties = {}
+    if not isinstance(properties, dict):
+        raise ValueError("'properties' must be a JSON object")
+    kind = canonical_event_type(name)
+    ours.update(type=kind, properties=_properties(kind, properties))
+    return ours
+
+
+def _properties(kind: str, properties: dict[str, Any]) -> dict[str, Any]:
+    """Segment's e-commerce property names as ours, the rest kept as sent."""
+    found = dict(properties)
+    if "products" in found and "items" not in found:
+        found["items"] = found.pop("products")
+    if kind == "order_placed" and "total" not in found:
+        for name in ("revenue", "value"):
+            if name in found:
+                found["total"] = found[name]
+                break
+    if kind == "checkout_started":
+        if "total" not in found:
+            for name in ("value", "revenue"):
+                if name in found:
+                    found["total"] = found[name]
+                    break
+        if "cart_url" not in found:
+            for name in ("checkout_url", "url"):
+                if isinstance(found.get(name), str):
+                    found["cart_url"] = found[name]
+                    break
+    return found
+
+
+# Segment's reserved identify traits (camelCase, as its libraries send them) and ours.
+_TRAIT_FIELDS = {"email": "email", "phone": "phone", "firstName": "first_name", "first_name": "first_name",
+                 "lastName": "last_name", "last_name": "last_name", "timezone": "timezone"}
+
+
+def traits_to_contact(traits: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
+    """(fields, attributes) an identify call sets: `email`, `phone`, `firstName`/`lastName` (or `name`
+    split at its first space when neither is given) and `timezone` as the contact's fields (text
+    values only); every other trait as a custom attribute (`address` stays one JSON object)."""
+    fields: dict[str, str] = {}
+    attributes: dict[str, Any] = {}
+    for name, value in traits.items():
+        field = _TRAIT_FIELDS.get(name)
+        if field is not None and isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
+            fields.setdefault(field, str(value).strip())
+        elif field is None and name != "name":
+            attributes[name] = value
+    full = traits.get("name")
+    if isinstance(full, str) and full.strip() and "first_name" not in fields and "last_name" not in fields:
+        first, _, last = full.strip().partition(" ")
+        fields["first_name"] = first
+        if last.strip():
+            fields["last_name"] = last.strip()
+    elif isinstance(full, str) and full.strip():
+        attributes["name"] = full
+    return fields, attributes
