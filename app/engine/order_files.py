@@ -291,7 +291,8 @@ def _woocommerce(key: str, group: list[tuple[int, list[str]]], index: dict[str, 
         raise ValueError("has no order_date")
     items: list[dict[str, Any]] = []
     for _, values in group:
-        cells = [values[i] for h, i in index.items() if h == "line_items" or re.fullmatch(r"line_item_\d+", h)]
+        cells = [values[i] for i in sorted(i for h, i in index.items()
+                                           if h == "line_items" or re.fullmatch(r"line_item_\d+", h))]
         for cell in cells:
             items += [i for i in (_woo_item(t) for t in cell.split(";") if t.strip()) if i]
         if "item_name" in index and values[index["item_name"]].strip():     # one row per item

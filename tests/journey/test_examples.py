@@ -5,10 +5,10 @@ from app.examples import example_files, load_example, with_fresh_ids
 from app.journey.fileformat import load
 from app.journey.validate import validate
 
-NAMES = ["cart_abandonment", "post_purchase", "vip_loyalty", "welcome_series", "win_back"]
+NAMES = ["cart_abandonment", "checkout_recovery", "post_purchase", "vip_loyalty", "welcome_series", "win_back"]
 
 
-def test_all_five_examples_ship():
+def test_all_six_examples_ship():
     assert [p.stem for p in example_files()] == NAMES
 
 
