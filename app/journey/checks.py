@@ -11,12 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from .event_names import NAME_HINT, NAME_RE, event_name_problem
+from .event_names import NAME_HINT, event_name_problem
 from .schema import (CHOICE, DATETIME, DURATION, EVENT, GROUP, INT, LIST, MULTILINE, NODE_REF, NUMBER, TAGS,
                      TEMPLATE, TEXT, TIMEZONE, UNIT_MINUTES, WEEKDAYS, Config, Field, date_problem,
-                     is_finite_number, longest_amount, parse_datetime)
-
-_NAME_RE = NAME_RE      # the rule imports apply to event types too (app/journey/event_names.py)
+                     is_finite_number, longest_amount, parse_datetime, MAX_EVENT)
 
 
 @dataclass(frozen=True)
@@ -64,10 +62,10 @@ def _length(f: Field, value: Any, path: str, now: datetime) -> FieldIssue | None
 
 
 def _name(f: Field, value: Any, path: str, now: datetime) -> FieldIssue | None:
-    if value and not _NAME_RE.fullmatch(value):
-        # The imports' own rule (app/journey/event_names.py): what the journey should name instead.
-        return FieldIssue(path, f"{f.label} {value!r} {event_name_problem(value) or 'is not a valid name'}",
-                          NAME_HINT)
+    # The imports' own rule (app/journey/event_names.py): a name no import stores never fires.
+    problem = event_name_problem(value) if value and len(value) <= MAX_EVENT else None
+    if problem:
+        return FieldIssue(path, f"{f.label} {value!r} {problem}", NAME_HINT)
     return None
 
 

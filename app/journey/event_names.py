@@ -33,6 +33,8 @@ SEGMENT_EVENTS: dict[str, str] = {
     "Order Cancelled": "order_cancelled",
 }
 _FOLDED = {name.casefold(): ours for name, ours in SEGMENT_EVENTS.items()}
+CONSENT_TYPES = frozenset({"subscribed", "unsubscribed"})
+"""Read however capitalised or padded (`Unsubscribed`), as app/engine/consent.py does."""
 
 
 def event_name_problem(name: str) -> str | None:
@@ -42,23 +44,27 @@ def event_name_problem(name: str) -> str | None:
         return "is empty"
     if len(name) > MAX_EVENT:
         return f"is longer than {MAX_EVENT} characters"
+    imported = canonical_event_type(name)
+    if imported != name and NAME_RE.fullmatch(imported):
+        # An import never stores this spelling, so a journey waiting for it would wait for ever.
+        return f"is not a name events are stored under; events named so are imported as {imported!r}: use that"
     if not NAME_RE.fullmatch(name):
-        suggestion = canonical_event_type(name)
-        if suggestion != name and NAME_RE.fullmatch(suggestion):
-            return f"is not a valid name; events named so are imported as {suggestion!r}: use that"
         return "is not a valid name"
     return None
 
 
 def canonical_event_type(name: str) -> str:
     """The event type an import stores for `name`: Segment's standard names mapped to ours
-    (`Order Completed` → `order_placed`, case and spacing ignored), other names with spaces or
+    (`Order Completed` → `order_placed`, case and spacing ignored), `Unsubscribed` and `subscribed`
+    however capitalised in lower case, other names with spaces or
     punctuation written in snake_case (`Coupon Applied` → `coupon_applied`, accents dropped:
     `Café visité` → `cafe_visite`); a valid name is kept exactly as written (`OrderShipped` stays)."""
     stripped = " ".join(name.split())
     mapped = _FOLDED.get(stripped.casefold())
     if mapped is not None:
         return mapped
+    if stripped.lower() in CONSENT_TYPES:      # consent must never be lost to a capital letter
+        return stripped.lower()
     if NAME_RE.fullmatch(name):
         return name
     ascii_only = unicodedata.normalize("NFKD", stripped).encode("ascii", "ignore").decode("ascii")
