@@ -1,0 +1,58 @@
+"""Before an events or orders import: what the file is, and whether it is past data.
+
+"Past data: update customers, start nothing" (history mode, app/engine/history.py) is checked when
+every event or order read is more than a day old: replaying last year's orders must not start the
+post-purchase journey today. Unchecked, active journeys react as to live events. The dialog opens
+window-modal without blocking (`open`), and `chosen(history)` carries the choice; Cancel imports
+nothing.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
+
+from app.engine.peek import Peek
+
+from .form import help_label
+
+PAST_DATA = "Past data: update customers, start nothing"
+
+
+class ImportChoiceDialog(QDialog):
+    """Shows what `peek` found in `name` and the history-mode checkbox; emits `chosen(history)` on Import."""
+
+    chosen = Signal(bool)
+
+    def __init__(self, title: str, name: str, peek: Peek, unit: str, parent: QWidget | None = None,
+                 now: datetime | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("importChoice")
+        self.setWindowTitle(title)
+        self.setMinimumWidth(480)
+        column = QVBoxLayout(self)
+        heading = QLabel(f"<b>{name}</b>")
+        column.addWidget(heading)
+        self.found = QLabel(peek.describe(unit))
+        self.found.setObjectName("importFound")
+        self.found.setWordWrap(True)
+        column.addWidget(self.found)
+        past = peek.is_past(now or datetime.now(timezone.utc))
+        self.history = QCheckBox(PAST_DATA)
+        self.history.setObjectName("pastData")
+        self.history.setChecked(past)
+        column.addWidget(self.history)
+        applied = ("its customer's spend, order count and last order" if unit == "order" else
+                   "its customer — orders to spend, order count and last order, opt-outs and opt-ins to consent —")
+        column.addWidget(help_label(
+            f"Checked, each {unit} is stored and applied to {applied} but no journey starts, exits, reaches "
+            "its goal or counts a conversion. Unchecked, active journeys react as if it happened now."
+            + (f" Checked for you: every {unit} read is more than a day old." if past else "")))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.import_button = buttons.addButton("Import", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.import_button.setDefault(True)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        column.addWidget(buttons)
+        self.accepted.connect(lambda: self.chosen.emit(self.history.isChecked()))
