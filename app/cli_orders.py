@@ -44,8 +44,8 @@ def cmd_orders_import(args: argparse.Namespace) -> int:
         print(f"{args.file}: {note}", file=sys.stderr)
     for skipped in report.skipped[:20]:
         print(f"{args.file}: {skipped}")
-    if len(report.skipped) > 20:
-        print(f"{args.file}: … and {len(report.skipped) - 20} more order(s) skipped")
+    if report.skipped_count > 20:
+        print(f"{args.file}: … and {report.skipped_count - 20} more order(s) skipped")
     print(f"Imported orders from {args.file}: {report.summary()}"
           + (f"; {found.bad} bad row(s) skipped" if found.bad else ""))
     if report.done.dead:

@@ -178,6 +178,7 @@ def cmd_events_import(args: argparse.Namespace) -> int:
         raise _unreadable(args.file, exc) from None
     shown.clear()
     print(f"Imported events from {args.file}: {done.summary()}; {found.bad} bad line(s) skipped"
+          + (f"; {found.kept} line(s) kept without a value (listed)" if found.kept else "")
           + ("; history mode: contacts updated, no journey started" if args.history else ""))
     if done.unmatched:
         print(f"{done.unmatched} delivery feedback event(s) named no message of their contact on their channel "
@@ -193,7 +194,7 @@ def cmd_events_import(args: argparse.Namespace) -> int:
                   f"of {event.contact!r}: {reason}", file=sys.stderr)
         if len(done.dead) > 10:
             print(f"  … and {len(done.dead) - 10} more", file=sys.stderr)
-    return PROBLEMS if found.bad else 0
+    return PROBLEMS if found.bad or found.kept else 0
 
 
 def cmd_events_dead_letters(args: argparse.Namespace) -> int:

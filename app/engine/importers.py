@@ -20,10 +20,9 @@ from app.journey.schema import (MAX_AMOUNT, MAX_EVENT, MAX_TAG, date_problem, pa
 from .consent import CHANNELS, CONSENT_EVENTS, channel_name, consent_event_type
 from .contact_import import import_contacts, import_contacts_report
 from .feedback import FEEDBACK
-from .import_rows import ContactImport, ContactRow, Problem
+from .import_rows import ContactImport, ContactRow, Note, Problem
 from .ingest import EventIn
-from .identities import email_or_problem, phone_or_problem
-from .segment import IDENTIFY, is_segment, to_ours, traits_to_contact
+from .segment import IDENTIFY, checked_traits, is_segment, to_ours
 from .textstream import LongLine
 
 __all__ = ["BOM", "ContactImport", "ContactRow", "Problem", "contact_records", "event_records", "import_contacts",
@@ -261,7 +260,7 @@ def event_records(numbered: Iterable[tuple[int, str]]) -> Iterator[EventIn | Pro
             continue
         yield event
         for note in event.notes:          # kept, without the value named: said by line
-            yield Problem(number, note)
+            yield Note(number, note)
 
 
 def _event(raw: str, now: datetime | None = None) -> EventIn:
@@ -320,7 +319,7 @@ def _event(raw: str, now: datetime | None = None) -> EventIn:
                              f"store keeps), not {total:g}")
     notes: list[str] = []
     if kind == IDENTIFY:
-        properties, notes = _traits(properties)
+        properties, notes = checked_traits(properties, _LIMITS)
     channel = properties.get("channel")
     named = channel_name(channel)       # `SMS`, ` e-mail `: the event keeps the canonical name (EventIn)
     if kind in CONSENT_EVENTS and named not in (None, "all", *CHANNELS):
@@ -339,37 +338,6 @@ def _event(raw: str, now: datetime | None = None) -> EventIn:
     event = EventIn(str(contact), kind, when, properties, event_id)
     event.notes = notes
     return event
-
-
-def _traits(traits: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """An identify call's traits with its email and phone checked (E.164; a national number read with
-    the `address.country` trait) and its time zone an IANA name: a value that is not is left out and
-    said, the other traits are kept."""
-    kept = dict(traits)
-    notes: list[str] = []
-    fields, _ = traits_to_contact(traits)
-    address = traits.get("address")
-    country = address.get("country") if isinstance(address, dict) else None
-    for name in [n for n in traits if n in ("email", "phone", "timezone")]:
-        value = fields.get(name)
-        if value is None:
-            continue
-        if name == "email":
-            found, problem = email_or_problem(value)
-        elif name == "phone":
-            found, problem = phone_or_problem(value, country if isinstance(country, str) else None)
-        else:
-            found, problem = (value, None) if value in timezone_names() else (
-                None, f"{value!r} is not an IANA time zone such as Europe/Paris")
-        limit = _LIMITS[name]
-        if found is not None and len(found) > limit:
-            found, problem = None, f"is longer than {limit} characters"
-        if found is None:
-            del kept[name]
-            notes.append(f"identify: the {name} {problem}; the other traits were kept")
-        else:
-            kept[name] = found
-    return kept, notes
 
 
 def read_text(path: str | Path) -> str:

@@ -56,7 +56,8 @@ class OrderImport:
     (a bad phone left out…)."""
     done: Ingested = field(default_factory=Ingested)
     history: int = 0
-    skipped: list[Skipped] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)     # the first KEPT_PROBLEMS of `skipped_count`
+    skipped_count: int = 0
     new_contacts: int = 0
     notes: list[Problem] = field(default_factory=list)
 
@@ -66,8 +67,8 @@ class OrderImport:
             text += f" ({self.history} past order(s) applied as history: customers updated, no journey started)"
         if self.new_contacts:
             text += f"; {self.new_contacts} new contact(s)"
-        if self.skipped:
-            text += f"; {len(self.skipped)} order(s) skipped (cancelled, refunded or never paid)"
+        if self.skipped_count:
+            text += f"; {self.skipped_count} order(s) skipped (cancelled, refunded or never paid)"
         return text
 
 
@@ -118,7 +119,9 @@ def _orders(items: Iterable[OrderIn | Skipped | Problem], found: FileImport, rep
             if on_problem is not None:
                 on_problem(item)
         elif isinstance(item, Skipped):
-            report.skipped.append(item)
+            report.skipped_count += 1
+            if len(report.skipped) < KEPT_PROBLEMS:
+                report.skipped.append(item)
         else:
             found.rows += 1
             yield item

@@ -23,6 +23,9 @@ from __future__ import annotations
 from typing import Any
 
 from app.journey.event_names import canonical_event_type
+from app.journey.schema import timezone_names
+
+from .identities import email_or_problem, phone_or_problem
 
 IDENTIFY = "identify"
 """The type of an identify record: applied to the contact, never stored as an event."""
@@ -129,3 +132,34 @@ def traits_to_contact(traits: dict[str, Any]) -> tuple[dict[str, str], dict[str,
     elif isinstance(full, str) and full.strip():
         attributes["name"] = full
     return fields, attributes
+
+
+def checked_traits(traits: dict[str, Any], limits: dict[str, int]) -> tuple[dict[str, Any], list[str]]:
+    """An identify call's traits with its email and phone checked (E.164; a national number read with
+    the `address.country` trait) and its time zone an IANA name: a value that is not is left out and
+    said, the other traits are kept. `limits`: the store's widths of email, phone and timezone."""
+    kept = dict(traits)
+    notes: list[str] = []
+    fields, _ = traits_to_contact(traits)
+    address = traits.get("address")
+    country = address.get("country") if isinstance(address, dict) else None
+    for name in [n for n in traits if n in ("email", "phone", "timezone")]:
+        value = fields.get(name)
+        if value is None:
+            continue
+        if name == "email":
+            found, problem = email_or_problem(value)
+        elif name == "phone":
+            found, problem = phone_or_problem(value, country if isinstance(country, str) else None)
+        else:
+            found, problem = (value, None) if value in timezone_names() else (
+                None, f"{value!r} is not an IANA time zone such as Europe/Paris")
+        limit = limits[name]
+        if found is not None and len(found) > limit:
+            found, problem = None, f"is longer than {limit} characters"
+        if found is None:
+            del kept[name]
+            notes.append(f"identify: the {name} {problem}; the other traits were kept")
+        else:
+            kept[name] = found
+    return kept, notes

@@ -130,7 +130,7 @@ def _run(window: "MainWindow", title: str, name: str, unit: str,
         if contacts is not None and contacts.isVisible():
             contacts.run_search()          # what was imported shows in the open Contacts dialog
         text = done(result) if found.rows else f"No {unit}s were imported from {name}."
-        problems, bad = found.problems, found.bad
+        problems, bad = found.problems, found.bad + found.kept
         if isinstance(result, OrderImport):       # orders kept without a bad phone, or with nobody to go to
             problems, bad = sorted(problems + result.notes, key=lambda p: p.line), bad + len(result.notes)
         _report(window, title, text, problems, "line",
