@@ -8,8 +8,10 @@ first carries the order's own columns (`Financial Status`, `Total`, `Created at`
 Coupon / Subscription Export Import" (`order_id`, `order_date`, `status`, `order_total`,
 `order_currency`, `billing_email`, `line_item_1` … as `name:Hoodie|product_id:40|sku:H1|quantity:1|
 total:45.00`) and SkyVerge's "Customer / Order / Coupon Export" (`line_items` with items separated by
-`;`, or one row per item with `item_name`, `item_quantity`, `item_total`). Times without an offset
-are the shop's local time: read in the business's time zone.
+`;`, or one row per item with `item_name`, `item_quantity`, `item_total`), and AlgolPlus's "Advanced
+Order Export For WooCommerce" (`Order Number`, `Order Status`, `Order Date`, `Email (Billing)`,
+`Order Total Amount`, one row per item: `Item Name`, `Quantity (- Refund)`, `Item Cost`). Times
+without an offset are the shop's local time: read in the business's time zone.
 
 Cancelled orders and fully refunded ones are skipped (said by line); a partly refunded order counts
 what was kept (total − refunded). WooCommerce orders never paid (`pending`, `failed`,
@@ -119,9 +121,13 @@ def kind_of(header: list[str]) -> str | None:
     names = {h.strip().lower() for h in header}
     if {"name", "lineitem name"} <= names and ("total" in names or "financial status" in names):
         return SHOPIFY
-    if "order_id" in names and ("order_total" in names or "order_date" in names or "date" in names):
+    if ({"order_id", "order number"} & names) and ({"order_total", "order total amount"} & names):
         return WOOCOMMERCE
     return None
+
+
+def _woo_key(index: dict[str, int]) -> int:
+    return index["order_id"] if "order_id" in index else index["order number"]
 
 
 def order_records(lines: Iterable[str], zone: ZoneInfo = ZoneInfo("UTC")) -> Iterator[OrderIn | Skipped | Problem]:
@@ -141,10 +147,11 @@ def order_records(lines: Iterable[str], zone: ZoneInfo = ZoneInfo("UTC")) -> Ite
     kind = kind_of(header)
     if kind is None:
         yield Problem(1, "not a Shopify or WooCommerce order export: the first line names neither Shopify's "
-                         "columns (Name, Lineitem name, Total…) nor WooCommerce's (order_id, order_total…)")
+                         "columns (Name, Lineitem name, Total…) nor a WooCommerce order export's (order_id and "
+                         "order_total, or Order Number and Order Total Amount…)")
         return
     index = {h.lower(): i for i, h in reversed(list(enumerate(header)))}
-    key_column = index["name"] if kind == SHOPIFY else index["order_id"]
+    key_column = index["name"] if kind == SHOPIFY else _woo_key(index)
     group: list[tuple[int, list[str]]] = []
     seen: set[str] = set()
     while True:
@@ -163,7 +170,7 @@ def order_records(lines: Iterable[str], zone: ZoneInfo = ZoneInfo("UTC")) -> Ite
             continue
         key = unquote(values[key_column])
         if not key:
-            yield Problem(line, f"has no order {'Name' if kind == SHOPIFY else 'order_id'}")
+            yield Problem(line, f"has no order {'Name' if kind == SHOPIFY else 'id'}")
             continue
         if group and unquote(group[0][1][key_column]) != key:
             yield from _finish(kind, group, index, zone, seen)
@@ -176,7 +183,7 @@ def order_records(lines: Iterable[str], zone: ZoneInfo = ZoneInfo("UTC")) -> Ite
 def _finish(kind: str, group: list[tuple[int, list[str]]], index: dict[str, int], zone: ZoneInfo,
             seen: set[str]) -> Iterator[OrderIn | Skipped | Problem]:
     line = group[0][0]
-    key = unquote(group[0][1][index["name" if kind == SHOPIFY else "order_id"]])
+    key = unquote(group[0][1][index["name"] if kind == SHOPIFY else _woo_key(index)])
     if key in seen:
         yield Problem(line, f"order {key} appeared earlier in the file, apart from these rows; an order's rows "
                             "must follow each other (these were skipped)")
@@ -275,18 +282,19 @@ def _woo_item(text: str) -> dict[str, Any] | None:
 def _woocommerce(key: str, group: list[tuple[int, list[str]]], index: dict[str, int],
                  zone: ZoneInfo) -> OrderIn | Skipped:
     line = group[0][0]
-    status = _cell(group, index, "status", "order_status").lower().removeprefix("wc-")
+    status = _cell(group, index, "status", "order_status", "order status").lower().removeprefix("wc-")
+    status = {"pending payment": "pending", "draft": "checkout-draft"}.get(status, status)
     if status in _WOO_UNPAID:
         return Skipped(line, key, _WOO_UNPAID[status])
-    total = money(_cell(group, index, "order_total")) or 0.0
-    refunded = money(_cell(group, index, "refunded_total", "order_refunded")) or 0.0
+    total = money(_cell(group, index, "order_total", "order total amount")) or 0.0
+    refunded = money(_cell(group, index, "refunded_total", "order_refunded", "order refund amount")) or 0.0
     refunds = _cell(group, index, "refund_items", "refunds")
     if not refunded and refunds:     # WebToffee: "amount:10.00|reason:…|date:…" per refund, ";" between
         refunded = sum(money(dict(p.split(":", 1) for p in r.split("|") if ":" in p).get("amount", "")) or 0.0
                        for r in refunds.split(";"))
     if refunded and refunded >= total:
         return Skipped(line, key, "was refunded in full")
-    when = _cell(group, index, "order_date", "date", "paid_date")
+    when = _cell(group, index, "order_date", "date", "order date", "paid_date")
     if not when:
         raise ValueError("has no order_date")
     items: list[dict[str, Any]] = []
@@ -295,17 +303,31 @@ def _woocommerce(key: str, group: list[tuple[int, list[str]]], index: dict[str, 
                                            if h == "line_items" or re.fullmatch(r"line_item_\d+", h))]
         for cell in cells:
             items += [i for i in (_woo_item(t) for t in cell.split(";") if t.strip()) if i]
-        if "item_name" in index and values[index["item_name"]].strip():     # one row per item
-            item: dict[str, Any] = {"name": values[index["item_name"]].strip()}
-            if "item_quantity" in index and values[index["item_quantity"]].strip():
-                item["quantity"] = _quantity(values[index["item_quantity"]])
-            if "item_total" in index and money(values[index["item_total"]]) is not None:
-                item["total"] = money(values[index["item_total"]])
+        name = _row(values, index, "item_name", "item name")
+        if name:                                                          # one row per item
+            item: dict[str, Any] = {"name": name}
+            sku = _row(values, index, "item_sku", "sku")
+            if sku:
+                item["sku"] = sku
+            quantity = _row(values, index, "item_quantity", "quantity", "quantity (- refund)")
+            if quantity:
+                item["quantity"] = _quantity(quantity)
+            for ours, theirs in (("total", ("item_total",)), ("price", ("item cost", "item_price"))):
+                amount = money(_row(values, index, *theirs))
+                if amount is not None:
+                    item[ours] = amount
             items.append(item)
     return OrderIn(line, key, order_time(when, zone), round(total - refunded, 2),
-                   _cell(group, index, "order_currency", "currency") or None, items,
-                   _cell(group, index, "billing_email", "customer_email") or None,
-                   _cell(group, index, "billing_phone", "shipping_phone") or None,
-                   _cell(group, index, "billing_country", "shipping_country") or None,
-                   _cell(group, index, "billing_first_name") or None, _cell(group, index, "billing_last_name") or None,
+                   _cell(group, index, "order_currency", "currency", "order currency") or None, items,
+                   _cell(group, index, "billing_email", "customer_email", "email (billing)") or None,
+                   _cell(group, index, "billing_phone", "phone (billing)", "shipping_phone") or None,
+                   _cell(group, index, "billing_country", "country code (billing)", "shipping_country") or None,
+                   _cell(group, index, "billing_first_name", "first name (billing)") or None,
+                   _cell(group, index, "billing_last_name", "last name (billing)") or None,
                    refunded, WOOCOMMERCE)
+
+
+def _row(values: list[str], index: dict[str, int], *names: str) -> str:
+    """This row's value of the first of the columns `names` the file has."""
+    column = next((index[n] for n in names if n in index), None)
+    return unquote(values[column]) if column is not None else ""

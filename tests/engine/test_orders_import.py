@@ -191,6 +191,33 @@ def test_skyverge_s_layout_and_european_excel_money(db_url, tmp_path, capsys):
     assert [i["name"] for i in _orders(db_url)["7001"]["items"]] == ["Sofa", "Kissen"]
 
 
+ALGOLPLUS = ["Order Number", "Order Status", "Order Date", "Customer Note", "First Name (Billing)",
+             "Last Name (Billing)", "Country Code (Billing)", "Email (Billing)", "Phone (Billing)",
+             "Order Refund Amount", "Order Total Amount", "SKU", "Item #", "Item Name", "Quantity (- Refund)",
+             "Item Cost"]
+
+
+def test_advanced_order_export_s_layout_one_row_per_item(db_url, tmp_path, capsys):
+    """AlgolPlus's "Advanced Order Export For WooCommerce": readable headers, status labels, one row per item."""
+    file = _write(tmp_path / "orders-2026.csv", [
+        ALGOLPLUS,
+        ["3001", "Completed", "2026-04-01 09:00", "", "Lea", "Lang", "FR", "lea@example.fr", "06 12 34 56 78", "0",
+         "49.80", "MUG", "1", "Mug", "2", "12.45"],
+        ["3001", "Completed", "2026-04-01 09:00", "", "Lea", "Lang", "FR", "lea@example.fr", "06 12 34 56 78", "0",
+         "49.80", "TEA", "2", "Tea", "1", "24.90"],
+        ["3002", "Pending payment", "2026-04-02 10:00", "", "Lea", "Lang", "FR", "lea@example.fr", "", "0", "10.00",
+         "MUG", "1", "Mug", "1", "10.00"],
+        ["3003", "On hold", "2026-04-03 10:00", "", "Max", "Mo", "FR", "max@example.fr", "", "0", "10.00", "MUG", "1",
+         "Mug", "1", "10.00"],
+    ])
+    code, out, _ = _run(capsys, "orders", "import", str(file), "--db", db_url)
+    assert code == 0 and "2 new" in out and "order 3002 is pending payment" in out
+    lea = _contacts(db_url)["lea@example.fr"]
+    assert (float(lea["lifetime_spend"]), lea["order_count"], lea["phone"]) == (49.8, 1, "+33612345678")
+    assert _orders(db_url)["3001"]["items"] == [{"name": "Mug", "sku": "MUG", "quantity": 2, "price": 12.45},
+                                                {"name": "Tea", "sku": "TEA", "quantity": 1, "price": 24.9}]
+
+
 # --- Rows as Shopify groups them, and bad rows ---------------------------------------------------------
 
 SHOPIFY_HEAD = ["Name", "Email", "Financial Status", "Currency", "Total", "Created at", "Lineitem quantity",
