@@ -22,7 +22,7 @@ from .contact_import import import_contacts, import_contacts_report
 from .feedback import FEEDBACK
 from .import_rows import ContactImport, ContactRow, Note, Problem
 from .ingest import EventIn
-from .segment import IDENTIFY, checked_traits, is_segment, to_ours
+from .segment import IDENTIFY, checked_traits, is_segment, standard_properties, to_ours
 from .textstream import LongLine
 
 __all__ = ["BOM", "ContactImport", "ContactRow", "Problem", "contact_records", "event_records", "import_contacts",
@@ -310,6 +310,7 @@ def _event(raw: str, now: datetime | None = None) -> EventIn:
         properties = {}
     if not isinstance(properties, dict):
         raise ValueError("'properties' must be a JSON object")
+    properties = standard_properties(kind, properties)     # Segment's and Shopify's names for items, total…
     if kind == "order_placed" and "total" in properties:
         total = properties["total"]
         if isinstance(total, bool) or not isinstance(total, (int, float)) or total < 0:

@@ -78,31 +78,41 @@ def to_ours(data: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(properties, dict):
         raise ValueError("'properties' must be a JSON object")
     kind = canonical_event_type(name)
-    ours.update(type=kind, properties=_properties(kind, properties))
+    ours.update(type=kind, properties=properties)
     return ours
 
 
-def _properties(kind: str, properties: dict[str, Any]) -> dict[str, Any]:
-    """Segment's e-commerce property names as ours, the rest kept as sent."""
+def standard_properties(kind: str, properties: dict[str, Any]) -> dict[str, Any]:
+    """The properties our order and checkout events are read by (`items`, `total`, `cart_url`), taken
+    from Segment's names (`products`, `revenue`, `value`, `checkout_url`) or Shopify's (`line_items`
+    with `title`, `total_price` as text, `abandoned_checkout_url`) when the event has not got ours;
+    everything else kept as sent."""
     found = dict(properties)
-    if "products" in found and "items" not in found:
-        found["items"] = found.pop("products")
-    if kind == "order_placed" and "total" not in found:
-        for name in ("revenue", "value"):
+    for theirs in ("products", "line_items"):
+        if theirs in found and "items" not in found:
+            found["items"] = found.pop(theirs)
+            if isinstance(found["items"], list):     # Shopify's items have a title, ours a name
+                found["items"] = [{**i, "name": i["title"]} if isinstance(i, dict) and "name" not in i
+                                  and "title" in i else i for i in found["items"]]
+    if kind in ("order_placed", "checkout_started") and "total" not in found:
+        for name in (("revenue", "value") if kind == "order_placed" else ("value", "revenue")):
             if name in found:
                 found["total"] = found[name]
                 break
-    if kind == "checkout_started":
-        if "total" not in found:
-            for name in ("value", "revenue"):
-                if name in found:
-                    found["total"] = found[name]
-                    break
-        if "cart_url" not in found:
-            for name in ("checkout_url", "url"):
-                if isinstance(found.get(name), str):
-                    found["cart_url"] = found[name]
-                    break
+        else:
+            price = found.get("total_price")
+            if isinstance(price, str):
+                try:
+                    found["total"] = float(price)
+                except ValueError:
+                    pass
+            elif isinstance(price, (int, float)) and not isinstance(price, bool):
+                found["total"] = price
+    if kind == "checkout_started" and "cart_url" not in found:
+        for name in ("checkout_url", "abandoned_checkout_url", "url"):
+            if isinstance(found.get(name), str):
+                found["cart_url"] = found[name]
+                break
     return found
 
 

@@ -11,7 +11,9 @@ ours by `canonical_event_type`: a standard Segment event becomes the app's own
 event where there is one (`Order Completed` → `order_placed`), any other name
 with spaces becomes its snake_case form (`Coupon Applied` → `coupon_applied`).
 Source: Segment "Spec: V2 Ecommerce Events"
-(https://segment.com/docs/connections/spec/ecommerce/v2/).
+(https://segment.com/docs/connections/spec/ecommerce/v2/). Shopify's checkout and order webhook
+topics (`checkouts/create`, `orders/create`) and Klaviyo's Shopify metrics (`Started Checkout`,
+`Placed Order`, `Viewed Product`) are read as ours too.
 """
 from __future__ import annotations
 
@@ -32,7 +34,12 @@ SEGMENT_EVENTS: dict[str, str] = {
     "Order Refunded": "order_refunded",
     "Order Cancelled": "order_cancelled",
 }
-_FOLDED = {name.casefold(): ours for name, ours in SEGMENT_EVENTS.items()}
+# The same moments as Shopify (webhook topics) and Klaviyo's Shopify integration (metric names) call them.
+SHOP_EVENTS: dict[str, str] = {
+    "checkouts/create": "checkout_started", "Started Checkout": "checkout_started",
+    "orders/create": "order_placed", "Placed Order": "order_placed", "Viewed Product": "product_viewed",
+}
+_FOLDED = {name.casefold(): ours for name, ours in (SEGMENT_EVENTS | SHOP_EVENTS).items()}
 CONSENT_TYPES = frozenset({"subscribed", "unsubscribed"})
 """Read however capitalised or padded (`Unsubscribed`), as app/engine/consent.py does."""
 

@@ -67,6 +67,20 @@ def test_checkout_started_carries_items_total_and_cart_url():
     assert event.properties["items"] == [{"name": "Mug", "price": 21.25, "quantity": 2}]
 
 
+@pytest.mark.parametrize("name", ["checkouts/create", "Started Checkout", "Checkout Started", "checkout_started"])
+def test_shopify_checkouts_are_checkout_started(name):
+    """A Shopify checkout (its webhook's payload as properties, or Klaviyo's metric name) is our checkout_started."""
+    found, problems = parse_events(_lines({"contact": "c1", "type": name, "at": AT, "id": "chk-1", "properties": {
+        "token": "b1946ac9", "abandoned_checkout_url": "https://shop.example/1/checkouts/b1946ac9/recover",
+        "total_price": "398.00", "currency": "USD",
+        "line_items": [{"title": "IPod Nano - 8GB", "quantity": 1, "price": "199.00", "sku": "IPOD2008PINK"}]}}))
+    assert problems == []
+    event = found[0]
+    assert (event.type, event.properties["total"]) == ("checkout_started", 398.0)
+    assert event.properties["cart_url"] == "https://shop.example/1/checkouts/b1946ac9/recover"
+    assert event.properties["items"][0]["name"] == "IPod Nano - 8GB"
+
+
 @pytest.mark.parametrize("call,reason", [
     ({"type": "page", "userId": "u1", "name": "Home", "timestamp": AT}, "only track and identify calls are"),
     ({"type": "track", "event": "Order Completed", "timestamp": AT}, "needs a 'userId' or an 'anonymousId'"),
