@@ -21,6 +21,7 @@ what was kept (total − refunded). WooCommerce orders never paid (`pending`, `f
 from __future__ import annotations
 
 import csv
+import itertools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -136,8 +137,6 @@ def order_records(lines: Iterable[str], zone: ZoneInfo = ZoneInfo("UTC")) -> Ite
     a header that is neither export's gives one Problem on line 1 and nothing else."""
     iterator = iter(lines)
     first = next(iterator, "").removeprefix(BOM)
-    import itertools
-
     reader = csv.reader(itertools.chain([first] if first else [], iterator), delimiter=_delimiter(first))
     try:
         header = [h.strip() for h in next(reader)]

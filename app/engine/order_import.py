@@ -62,7 +62,7 @@ class OrderImport:
     notes: list[Problem] = field(default_factory=list)
 
     def summary(self) -> str:
-        text = f"{self.done.summary()} order(s)"
+        text = self.done.summary()
         if self.history:
             text += f" ({self.history} past order(s) applied as history: customers updated, no journey started)"
         if self.new_contacts:

@@ -63,3 +63,14 @@ def test_a_journey_started_from_an_example_gets_fresh_ids_and_keeps_its_referenc
     assert copy.id != original.id and not set(copy.nodes) & set(original.nodes)
     assert validate(copy) == []
     assert [n.summary for n in _chain(copy)] == [n.summary for n in _chain(original)]
+
+
+def test_checkout_recovery_is_built_as_described():
+    """Shop platforms report checkouts: triggered by checkout_started, an hour later, ended by an order."""
+    journey = load_example("checkout_recovery")
+    trigger, wait, mail = _chain(journey)[:3]
+    assert trigger.config["event"] == "checkout_started"
+    assert wait.summary == "Wait 1 hour"
+    assert "event.items" in mail.config["html"] and "event.cart_url" in mail.config["text"]
+    assert journey.settings["exit_conditions"] == [{"event": "order_placed", "conditions": []}]
+    assert journey.settings["goal"]["event"] == "order_placed"
