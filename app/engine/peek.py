@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -31,9 +31,11 @@ class Peek:
     newest: datetime | None = None
     problem: str | None = None
 
-    def is_past(self, now: datetime) -> bool:
-        """Past data: every event read happened more than a day before `now` (HISTORY_AGE)."""
-        return self.newest is not None and self.newest < now - HISTORY_AGE
+    old: int = 0        # of `count`, how many happened more than a day (HISTORY_AGE) before the file was read
+
+    def is_past(self) -> bool:
+        """Whether the file holds past data: some event read happened more than a day before it was read."""
+        return self.old > 0
 
     def describe(self, unit: str) -> str:
         if self.problem:
@@ -54,7 +56,13 @@ def peek_events(path: str | Path, limit: int = SAMPLE) -> Peek:
     segment = any(_segment_line(raw) for _, raw in numbered[:50])
     times = [e.at for e in event_records(numbered) if not isinstance(e, Problem)]
     source = "Segment track and identify calls" if segment else "Events, one JSON object per line"
-    return Peek(source, len(times), min(times, default=None), max(times, default=None))
+    return _peek(source, times)
+
+
+def _peek(source: str, times: list[datetime]) -> Peek:
+    limit = datetime.now(timezone.utc) - HISTORY_AGE
+    return Peek(source, len(times), min(times, default=None), max(times, default=None),
+                old=sum(t < limit for t in times))
 
 
 def _segment_line(raw: str) -> bool:
@@ -78,4 +86,4 @@ def peek_orders(path: str | Path, zone: ZoneInfo | None = None, limit: int = SAM
                 break
         elif isinstance(item, Problem) and item.line == 1:
             return Peek("", problem=item.reason)
-    return Peek(source or "Order export", len(times), min(times, default=None), max(times, default=None))
+    return _peek(source or "Order export", times)

@@ -1,14 +1,12 @@
 """Before an events or orders import: what the file is, and whether it is past data.
 
 "Past data: update customers, start nothing" (history mode, app/engine/history.py) is checked when
-every event or order read is more than a day old: replaying last year's orders must not start the
+events or orders read are more than a day old: replaying last year's orders must not start the
 post-purchase journey today. Unchecked, active journeys react as to live events. The dialog opens
 window-modal without blocking (`open`), and `chosen(history)` carries the choice; Cancel imports
 nothing.
 """
 from __future__ import annotations
-
-from datetime import datetime, timezone
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
@@ -25,8 +23,7 @@ class ImportChoiceDialog(QDialog):
 
     chosen = Signal(bool)
 
-    def __init__(self, title: str, name: str, peek: Peek, unit: str, parent: QWidget | None = None,
-                 now: datetime | None = None) -> None:
+    def __init__(self, title: str, name: str, peek: Peek, unit: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("importChoice")
         self.setWindowTitle(title)
@@ -38,7 +35,7 @@ class ImportChoiceDialog(QDialog):
         self.found.setObjectName("importFound")
         self.found.setWordWrap(True)
         column.addWidget(self.found)
-        past = peek.is_past(now or datetime.now(timezone.utc))
+        past = peek.is_past()
         self.history = QCheckBox(PAST_DATA)
         self.history.setObjectName("pastData")
         self.history.setChecked(past)
@@ -48,7 +45,8 @@ class ImportChoiceDialog(QDialog):
         column.addWidget(help_label(
             f"Checked, each {unit} is stored and applied to {applied} but no journey starts, exits, reaches "
             "its goal or counts a conversion. Unchecked, active journeys react as if it happened now."
-            + (f" Checked for you: every {unit} read is more than a day old." if past else "")))
+            + (f" Checked for you: {_share(peek.old, peek.count)} {unit}s read "
+               f"{'is' if peek.old == 1 else 'are'} more than a day old." if past else "")))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.import_button = buttons.addButton("Import", QDialogButtonBox.ButtonRole.AcceptRole)
         self.import_button.setDefault(True)
@@ -56,3 +54,8 @@ class ImportChoiceDialog(QDialog):
         buttons.rejected.connect(self.reject)
         column.addWidget(buttons)
         self.accepted.connect(lambda: self.chosen.emit(self.history.isChecked()))
+
+
+def _share(part: int, whole: int) -> str:
+    """"all 4 of the", "3 of the 5" … words for how many of the events read are old."""
+    return f"all {whole:,} of the" if part == whole else f"{part:,} of the {whole:,}"

@@ -60,6 +60,28 @@ def test_recent_events_are_offered_live(window, qtbot, monkeypatch, tmp_path):
     qtbot.waitUntil(lambda: not window.host.busy(), timeout=5000)
 
 
+def test_a_file_mixing_old_and_new_events_is_offered_as_past_data(window, qtbot, monkeypatch, tmp_path):
+    """Replaying a backlog must not start journeys by default, even when its last events are recent."""
+    _activate(window, qtbot)
+    now = datetime.now(timezone.utc)
+    path = tmp_path / "backlog.jsonl"
+    path.write_text("".join(json.dumps({"contact": "ann", "type": "cart_abandoned", "at": at.isoformat()}) + "\n"
+                            for at in (now - timedelta(days=3), now - timedelta(minutes=5))), encoding="utf-8")
+    _choose(monkeypatch, path)
+    window.actions_["import_events"].trigger()
+    from app.ui.import_choice import ImportChoiceDialog
+
+    qtbot.waitUntil(lambda: any(d.isVisible() for d in window.findChildren(ImportChoiceDialog)), timeout=10000)
+    dialog = next(d for d in window.findChildren(ImportChoiceDialog) if d.isVisible())
+    assert dialog.history.isChecked()
+    assert any("1 of the 2 events read is more than a day old" in label.text()
+               for label in dialog.findChildren(type(dialog.found)))
+    dialog.import_button.click()
+    qtbot.waitUntil(lambda: "past data" in window.statusBar().currentMessage(), timeout=10000)
+    qtbot.waitUntil(lambda: not window.host.busy(), timeout=5000)
+    assert _count(window, runs) == 0
+
+
 def test_a_shopify_order_export_imports_from_the_file_menu(window, qtbot, monkeypatch):
     _activate(window, qtbot)
     _choose(monkeypatch, SHOPIFY)
