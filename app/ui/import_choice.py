@@ -40,8 +40,8 @@ class ImportChoiceDialog(QDialog):
         self.history.setObjectName("pastData")
         self.history.setChecked(past)
         column.addWidget(self.history)
-        applied = ("its customer's spend, order count and last order" if unit == "order" else
-                   "its customer — orders to spend, order count and last order, opt-outs and opt-ins to consent —")
+        applied = ("its customer's spend, order count and last order," if unit == "order" else
+                   "its customer (orders to spend, order count and last order; opt-outs and opt-ins to consent),")
         column.addWidget(help_label(
             f"Checked, each {unit} is stored and applied to {applied} but no journey starts, exits, reaches "
             "its goal or counts a conversion. Unchecked, active journeys react as if it happened now."
