@@ -121,17 +121,25 @@ _TRAIT_FIELDS = {"email": "email", "phone": "phone", "firstName": "first_name", 
                  "lastName": "last_name", "last_name": "last_name", "timezone": "timezone"}
 
 
+def traits_tags(traits: dict[str, Any]) -> list[str]:
+    """The tags an identify call adds: `tags` as a list of names or as text `a, b` (Shopify's way)."""
+    found = traits.get("tags")
+    names = found if isinstance(found, list) else found.split(",") if isinstance(found, str) else []
+    return list(dict.fromkeys(n.strip() for n in names if isinstance(n, str) and n.strip()))
+
+
 def traits_to_contact(traits: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
     """(fields, attributes) an identify call sets: `email`, `phone`, `firstName`/`lastName` (or `name`
     split at its first space when neither is given) and `timezone` as the contact's fields (text
-    values only); every other trait as a custom attribute (`address` stays one JSON object)."""
+    values only); every other trait but `tags` (`traits_tags`) as a custom attribute (`address`
+    stays one JSON object)."""
     fields: dict[str, str] = {}
     attributes: dict[str, Any] = {}
     for name, value in traits.items():
         field = _TRAIT_FIELDS.get(name)
         if field is not None and isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
             fields.setdefault(field, str(value).strip())
-        elif field is None and name != "name":
+        elif field is None and name not in ("name", "tags"):
             attributes[name] = value
     full = traits.get("name")
     if isinstance(full, str) and full.strip() and "first_name" not in fields and "last_name" not in fields:

@@ -2,7 +2,7 @@
 
 An identify is not an event: it starts, ends and counts nothing. Its email, phone, names and time
 zone (checked when the line was read: app/engine/importers.py) become the contact's fields, its
-other traits custom attributes merged over the ones stored; a contact it names that does not exist
+`tags` are added to the contact's tags, its other traits are custom attributes merged over the ones stored; a contact it names that does not exist
 yet is created. Applying the same identify twice leaves the contact as once, so re-running an import
 is harmless. Several identify calls for one contact apply in time order: the newest traits win.
 """
@@ -15,11 +15,12 @@ from sqlalchemy import bindparam, select
 
 from app.store.catalog import CONTACT_SCOPE, record_attributes
 from app.store.sql import insert_or_ignore
-from app.store.tables import contacts
+from app.journey.schema import MAX_TAG
+from app.store.tables import contact_tags, contacts
 
 from .ingest import EventIn
 from .runs import Batch
-from .segment import traits_to_contact
+from .segment import traits_tags, traits_to_contact
 
 _FIELDS = ("email", "phone", "first_name", "last_name", "timezone")
 _STORED = select(contacts.c.id, contacts.c.attributes, *(contacts.c[f] for f in _FIELDS)).where(
@@ -53,6 +54,10 @@ def apply_identify(batch: Batch, items: list[EventIn], now: datetime) -> int:
     if changed:
         conn.execute(contacts.update().where(contacts.c.id == bindparam("cid")).values(
             {f: bindparam(f"new_{f}") for f in (*_FIELDS, "attributes")} | {"updated_at": bindparam("now")}), changed)
+    tags = {(item.contact, tag) for item in items for tag in traits_tags(item.properties) if len(tag) <= MAX_TAG}
+    if tags:        # added, never removed: an identify says what the contact is, not what they no longer are
+        conn.execute(insert_or_ignore(contact_tags, conn.dialect.name, ["contact_id", "tag"]),
+                     [{"contact_id": cid, "tag": tag} for cid, tag in sorted(tags)])
     record_attributes(conn, CONTACT_SCOPE, names)
     for cid in wanted:
         batch.contacts.pop(cid, None)       # read again, as identified, by whatever follows in the batch

@@ -16,7 +16,7 @@ from app.engine.importers import parse_events
 from app.engine.simulator import install_journey
 from app.examples import load_example
 from app.store.db import open_database
-from app.store.tables import contact_channels, contacts, events, messages, run_log, runs
+from app.store.tables import contact_channels, contact_tags, contacts, events, messages, run_log, runs
 
 from .helpers import chain, send_node, simple_journey
 
@@ -116,7 +116,7 @@ def test_identify_sets_the_contact_and_is_no_event(any_url, tmp_path, capsys):
     file = _write(tmp_path, _lines(
         {"type": "identify", "userId": "u1", "timestamp": AT, "messageId": "i-1",
          "traits": {"email": "Ann@Example.com", "firstName": "Ann", "lastName": "Lee", "phone": "+49 151 23456789",
-                    "plan": "gold", "address": {"city": "Berlin", "country": "DE"}},
+                    "plan": "gold", "address": {"city": "Berlin", "country": "DE"}, "tags": "vip, newsletter"},
          "context": {"timezone": "Europe/Berlin"}},
         {"type": "identify", "userId": "u2", "timestamp": AT, "traits": {"name": "Bo Berg", "email": "not-an-email",
                                                                           "phone": "030 901820",
@@ -137,6 +137,8 @@ def test_identify_sets_the_contact_and_is_no_event(any_url, tmp_path, capsys):
     db = open_database(any_url)
     with db.connect() as conn:
         assert [r.type for r in conn.execute(select(events.c.type))] == ["product_viewed"]
+        assert sorted(conn.execute(select(contact_tags.c.tag).where(contact_tags.c.contact_id == "u1")).scalars()) \
+            == ["newsletter", "vip"]
     db.dispose()
     assert main(["events", "import", str(file), "--db", any_url]) == 1
     assert "0 new, 1 already present" in capsys.readouterr().out
