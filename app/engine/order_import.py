@@ -86,9 +86,10 @@ def import_orders_file(engine: "JourneyEngine", path: str | Path, *, history: bo
     taken = 0
     while chunk := list(itertools.islice(orders, _CHUNK)):
         events = _resolve(engine, chunk, report)
-        now = engine.clock.now()
-        past = [e for e in events if history or (history is None and e.at < now - HISTORY_AGE)]
-        recent = [e for e in events if not (history or (history is None and e.at < now - HISTORY_AGE))]
+        since = engine.clock.now() - HISTORY_AGE
+        old = [history is True or (history is None and e.at < since) for e in events]
+        past = [e for e, is_old in zip(events, old) if is_old]
+        recent = [e for e, is_old in zip(events, old) if not is_old]
         for part, as_history in ((past, True), (recent, False)):
             if part:
                 done = engine.ingest(part, history=as_history)
