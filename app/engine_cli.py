@@ -176,13 +176,15 @@ def cmd_events_import(args: argparse.Namespace) -> int:
     engine = JourneyEngine(_open_engine(args.db))
     shown = _Progress("events")
     try:
-        done, found = import_events_file(engine, file, progress=shown,
+        done, found = import_events_file(engine, file, progress=shown, history=args.history,
                                          on_problem=partial(shown.problem, args.file))
     except (OSError, UnicodeDecodeError) as exc:
         shown.clear()
         raise _unreadable(args.file, exc) from None
     shown.clear()
-    print(f"Imported events from {args.file}: {done.summary()}; {found.bad} bad line(s) skipped")
+    print(f"Imported events from {args.file}: {done.summary()}; {found.bad} bad line(s) skipped"
+          + (f"; {found.kept} line(s) kept without a value (listed)" if found.kept else "")
+          + ("; history mode: contacts updated, no journey started" if args.history else ""))
     if done.unmatched:
         print(f"{done.unmatched} delivery feedback event(s) named no message of their contact on their channel "
               "and changed nothing (give properties.message_id from the activity log, or properties.channel)")
@@ -197,7 +199,7 @@ def cmd_events_import(args: argparse.Namespace) -> int:
                   f"of {event.contact!r}: {reason}", file=sys.stderr)
         if len(done.dead) > 10:
             print(f"  … and {len(done.dead) - 10} more", file=sys.stderr)
-    return PROBLEMS if found.bad else 0
+    return PROBLEMS if found.bad or found.kept else 0
 
 
 def cmd_events_dead_letters(args: argparse.Namespace) -> int:
@@ -407,6 +409,9 @@ def add_commands(sub: argparse._SubParsersAction, db_parent: argparse.ArgumentPa
                 ("Import events from a JSON-lines file and let active journeys react; bad lines, and events "
                  "already imported (same id, same order, or same content), are skipped."))
     p.add_argument("file", metavar="FILE.jsonl")
+    p.add_argument("--history", action="store_true",
+                   help="past data: store the events and update their contacts (spend, orders, consent) "
+                        "but start no journey and fire no exit, goal or conversion")
     p = command(events, "dead-letters", cmd_events_dead_letters,
                 "List the events that could not be applied (dead-lettered), newest first, with the reason.")
     p.add_argument("--limit", type=int, default=50, metavar="N", help="show at most N (default 50)")
@@ -448,3 +453,6 @@ def add_commands(sub: argparse._SubParsersAction, db_parent: argparse.ArgumentPa
     from app.cli_testrun import add_test_run_command     # `journeys test-run` (issue 11)
 
     add_test_run_command(sub, db_parent)
+    from app.cli_orders import add_orders_commands       # `journeys orders import` (issue 12)
+
+    add_orders_commands(sub, db_parent)

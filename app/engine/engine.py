@@ -25,6 +25,7 @@ from .gate import check_document, public_url, require_runnable, variable_catalog
 from .ingest import EventIn, Ingested, ingest_batch
 from .outbox import Channel, RecordingChannel, hand_off
 from .runs import ACTIVE, RUN_COLUMNS, Batch, RunState
+from .segment import IDENTIFY
 from .scan import next_scan_due, scan_journey
 from .stepper import BATCH_SIZE, Stepper
 from .templating import TemplateCache
@@ -129,7 +130,7 @@ class JourneyEngine:
     # -- the three jobs ----------------------------------------------------------
 
     def ingest(self, items: Iterable[EventIn], chunk: int = 500, *, retry: bool = False,
-               progress: Callable[[int], None] | None = None) -> Ingested:
+               progress: Callable[[int], None] | None = None, history: bool = False) -> Ingested:
         """Stores and applies events in transactions of `chunk`; returns how many were stored, how many
         were repeats of stored events (skipped, changing nothing), how many feedback events matched no
         message, and the events that could not be applied. Each transaction commits on its own: after a
@@ -143,13 +144,19 @@ class JourneyEngine:
 
         A chunk that raises is rolled back and applied again one event at a time (app/engine/isolation.py):
         a run whose step raises ends with an error, an event that still raises is dead-lettered with its
-        reason (and skipped as already present when imported again), and the rest are applied."""
+        reason (and skipped as already present when imported again), and the rest are applied.
+
+        `history`: past data (app/engine/history.py): each event is stored and applied to its contact
+        (spend, orders, consent) but no journey reacts — nothing enters, exits, converts or advances."""
         total = Ingested()
         seen: set[int] = set()
         taken = 0
         stream = iter(items)
         while part := list(islice(stream, chunk)):
             for event in part:
+                if event.type == IDENTIFY:       # not an event: applied to the contact, never a repeat
+                    total.identified += 1
+                    continue
                 key = hash(event.key())
                 total.repeated += key in seen
                 seen.add(key)
@@ -157,14 +164,14 @@ class JourneyEngine:
             done = None
             if not self._wary:
                 try:
-                    done = self._ingest(part, now, careful=False, retry=retry)
+                    done = self._ingest(part, now, careful=False, retry=retry, history=history)
                 except Exception as exc:  # noqa: BLE001 - replayed below; the database's trouble re-raises
                     if not isolatable(exc):
                         raise
                     log.warning("a chunk of %d events failed (%s); applying it again one event at a time",
                                 len(part), one_line(exc))
             if done is None:    # outside the handler: the replay's own failures are not "during" this one
-                done = self._ingest(part, now, careful=True, retry=retry)
+                done = self._ingest(part, now, careful=True, retry=retry, history=history)
             self.ingest_steps += done.steps
             total.steps += done.steps
             total.stored += done.stored
@@ -185,7 +192,8 @@ class JourneyEngine:
         items = dead_letters.as_events(found)
         return self.ingest(items, retry=True), len(items)
 
-    def _ingest(self, part: list[EventIn], now: datetime, careful: bool, retry: bool = False) -> Ingested:
+    def _ingest(self, part: list[EventIn], now: datetime, careful: bool, retry: bool = False,
+                history: bool = False) -> Ingested:
         with write_transaction(self.db) as conn:
             if retry:
                 dead_letters.forget(conn, [e.key() for e in part])
@@ -193,7 +201,7 @@ class JourneyEngine:
             if careful:
                 self.events.clear()     # ids the failed attempt cached may be given to other events now
                 batch.be_careful(now)
-            done = ingest_batch(batch, part, now, self.clock.virtual)
+            done = ingest_batch(batch, part, now, self.clock.virtual, history)
         # A careful chunk that met a failure: the next one most likely will too (a poisoned journey
         # fails every entry), so it starts carefully rather than fail once first; a clean one ends that.
         self._wary = careful and batch.failures > 0

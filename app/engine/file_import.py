@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, TypeVar
 
 from sqlalchemy.engine import Engine
 
+from .import_rows import Note
 from .importers import ContactImport, Problem, contact_records, event_records, import_contacts_report, json_lines
 from .ingest import Ingested
 from .importers import MAX_CONTACT_LINE, MAX_EVENT_LINE
@@ -46,6 +47,7 @@ class FileImport:
     problems: list[Problem] = field(default_factory=list)
     rows: int = 0
     bad: int = 0
+    kept: int = 0       # lines kept without a value they held (`Note`s, listed among the problems)
 
 
 def _good(items: Iterable[T | Problem], found: FileImport,
@@ -53,7 +55,10 @@ def _good(items: Iterable[T | Problem], found: FileImport,
     """The good items; problems go to `found` (and `on_problem`, as soon as they are read)."""
     for item in items:
         if isinstance(item, Problem):
-            found.bad += 1
+            if isinstance(item, Note):
+                found.kept += 1
+            else:
+                found.bad += 1
             if len(found.problems) < KEPT_PROBLEMS:
                 found.problems.append(item)
             if on_problem is not None:
@@ -106,11 +111,13 @@ def events_text(path: str | Path | TextFile) -> tuple[TextFile, Blocks, Iterator
 
 def import_events_file(engine: "JourneyEngine", path: str | Path | TextFile, *, progress: Progress | None = None,
                        on_problem: Callable[[Problem], None] | None = None,
-                       cancelled: Callable[[], bool] | None = None) -> tuple[Ingested, FileImport]:
+                       cancelled: Callable[[], bool] | None = None,
+                       history: bool = False) -> tuple[Ingested, FileImport]:
     """Reads, checks and ingests a JSON-lines events file chunk by chunk (`JourneyEngine.ingest`);
-    returns what was ingested and the file's problems. Errors as `import_contacts_file`."""
+    returns what was ingested and the file's problems. Errors as `import_contacts_file`.
+    `history`: past data, applied to contacts with no journey reacting (app/engine/history.py)."""
     file, blocks, lines = events_text(path)
     found = FileImport()
     done = engine.ingest(_good(event_records(json_lines(lines)), found, on_problem),
-                         progress=_reporter(blocks, file, progress, cancelled))
+                         progress=_reporter(blocks, file, progress, cancelled), history=history)
     return done, found

@@ -13,6 +13,10 @@ class Problem:
         return f"line {self.line}: {self.reason}"
 
 
+class Note(Problem):
+    """A line kept without one of its values (an identify call's bad email…): said by line, not skipped."""
+
+
 @dataclass
 class ContactRow:
     line: int

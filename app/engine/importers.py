@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from app.journey.event_names import NAME_HINT, canonical_event_type, event_name_problem
 from app.journey.jsonvalues import MAX_DEPTH, decode, first_fault, text_fault
 from app.journey.schema import (MAX_AMOUNT, MAX_EVENT, MAX_TAG, date_problem, parse_datetime,
                                 timezone_names)
@@ -19,8 +20,9 @@ from app.journey.schema import (MAX_AMOUNT, MAX_EVENT, MAX_TAG, date_problem, pa
 from .consent import CHANNELS, CONSENT_EVENTS, channel_name, consent_event_type
 from .contact_import import import_contacts, import_contacts_report
 from .feedback import FEEDBACK
-from .import_rows import ContactImport, ContactRow, Problem
+from .import_rows import ContactImport, ContactRow, Note, Problem
 from .ingest import EventIn
+from .segment import IDENTIFY, checked_traits, is_segment, standard_properties, to_ours
 from .textstream import LongLine
 
 __all__ = ["BOM", "ContactImport", "ContactRow", "Problem", "contact_records", "event_records", "import_contacts",
@@ -252,9 +254,13 @@ def event_records(numbered: Iterable[tuple[int, str]]) -> Iterator[EventIn | Pro
         if not raw.strip():
             continue
         try:
-            yield _event(raw)
+            event = _event(raw)
         except ValueError as exc:
             yield Problem(number, str(exc))
+            continue
+        yield event
+        for note in event.notes:          # kept, without the value named: said by line
+            yield Note(number, note)
 
 
 def _event(raw: str, now: datetime | None = None) -> EventIn:
@@ -273,6 +279,8 @@ def _event(raw: str, now: datetime | None = None) -> EventIn:
         raise ValueError(str(fault))
     if not isinstance(data, dict):
         raise ValueError("must be a JSON object like {\"contact\": ..., \"type\": ..., \"at\": ...}")
+    if is_segment(data):           # Segment's track/identify shape (app/engine/segment.py)
+        data = to_ours(data)
     contact, kind, at = data.get("contact"), data.get("type"), data.get("at")
     if not isinstance(contact, (str, int)) or isinstance(contact, bool) or not str(contact).strip():
         raise ValueError("'contact' must be a contact id")
@@ -282,6 +290,12 @@ def _event(raw: str, now: datetime | None = None) -> EventIn:
         raise ValueError("'type' must be an event name such as order_placed")
     if len(kind) > MAX_EVENT:
         raise ValueError(f"'type' is longer than {MAX_EVENT} characters")
+    # The names journeys may use (app/journey/event_names.py): "Order Completed" is order_placed,
+    # "Coupon Applied" coupon_applied; a name no journey could wait for is refused here, by line.
+    kind = canonical_event_type(consent_event_type(kind))
+    named_problem = event_name_problem(kind)
+    if named_problem:
+        raise ValueError(f"'type' {kind[:40]!r} {named_problem}; {NAME_HINT}")
     if not isinstance(at, str):
         raise ValueError("'at' must be an ISO-8601 time such as 2026-03-01T10:00:00Z")
     try:
@@ -296,6 +310,7 @@ def _event(raw: str, now: datetime | None = None) -> EventIn:
         properties = {}
     if not isinstance(properties, dict):
         raise ValueError("'properties' must be a JSON object")
+    properties = standard_properties(kind, properties)     # Segment's and Shopify's names for items, total…
     if kind == "order_placed" and "total" in properties:
         total = properties["total"]
         if isinstance(total, bool) or not isinstance(total, (int, float)) or total < 0:
@@ -303,7 +318,9 @@ def _event(raw: str, now: datetime | None = None) -> EventIn:
         if total > MAX_AMOUNT:      # contacts.lifetime_spend and run_log.revenue are Numeric(14, 2)
             raise ValueError(f"order_placed 'total' must be at most {MAX_AMOUNT:,.2f} (the largest amount the "
                              f"store keeps), not {total:g}")
-    kind = consent_event_type(kind)
+    notes: list[str] = []
+    if kind == IDENTIFY:
+        properties, notes = checked_traits(properties, _LIMITS)
     channel = properties.get("channel")
     named = channel_name(channel)       # `SMS`, ` e-mail `: the event keeps the canonical name (EventIn)
     if kind in CONSENT_EVENTS and named not in (None, "all", *CHANNELS):
@@ -319,7 +336,9 @@ def _event(raw: str, now: datetime | None = None) -> EventIn:
         if len(str(event_id)) > 200:
             raise ValueError("'id' is longer than 200 characters")
         event_id = str(event_id).strip()
-    return EventIn(str(contact), kind, when, properties, event_id)
+    event = EventIn(str(contact), kind, when, properties, event_id)
+    event.notes = notes
+    return event
 
 
 def read_text(path: str | Path) -> str:

@@ -41,6 +41,7 @@ from .context import CHANNELS, ContactView, LiveJourney
 from .entry import enter
 from .feedback import FEEDBACK, record_feedback
 from .runs import ACTIVE, Batch, RunState, active_runs_of
+from .segment import IDENTIFY
 from .isolation import fail_run, guarded, reaction_failed
 from .stepper import advance
 from .timeutil import add_duration, subtract_duration
@@ -54,6 +55,8 @@ class EventIn:
     at: datetime
     properties: dict[str, Any] = field(default_factory=dict)
     id: str | None = None
+    # What an import left out of the line and says by its number (an identify call's bad email…).
+    notes: list[str] = field(default_factory=list, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # Consent and feedback read a channel; an opt-out must not be lost to `Unsubscribed` or `SMS`.
@@ -80,12 +83,14 @@ class Ingested:
     unmatched: int = 0
     repeated: int = 0
     dead: list[tuple["EventIn", str]] = field(default_factory=list)   # not applied: the event and why
+    identified: int = 0     # identify calls (Segment) applied to contacts: not events, not counted above
 
     def summary(self) -> str:
         """`N new, M already present` — every event given is one or the other; repeats within the
         events given count as already present (the first was), and are said in brackets."""
         text = f"{self.stored} new, {self.duplicates} already present"
-        return text + (f" ({self.repeated} of them repeated within the file)" if self.repeated else "")
+        text += f" ({self.repeated} of them repeated within the file)" if self.repeated else ""
+        return text + (f"; {self.identified} identify call(s) applied to contacts" if self.identified else "")
 
 
 _KNOWN = select(contacts.c.id).where(contacts.c.id.in_(bindparam("ids", expanding=True)))
@@ -103,16 +108,29 @@ def ensure_contacts(batch: Batch, ids: list[str], at: datetime) -> None:
         batch.conn.execute(insert_or_ignore(contacts, batch.conn.dialect.name, ["id"]), new)
 
 
-def ingest_batch(batch: Batch, items: list[EventIn], received_at: datetime, virtual: bool) -> Ingested:
+def ingest_batch(batch: Batch, items: list[EventIn], received_at: datetime, virtual: bool,
+                 history: bool = False) -> Ingested:
     """Stores `items` and applies them in time order, each event once: one already stored (by its
     idempotency key), or repeated within `items`, is skipped and changes nothing. The first delivery
-    of an event is the one kept."""
+    of an event is the one kept. Identify records (app/engine/traits.py) update their contacts first
+    and are not stored as events. `history`: applied to contacts only, no journey reacts
+    (app/engine/history.py)."""
     conn = batch.conn
+    identified = [e for e in items if e.type == IDENTIFY]
+    if identified:
+        from .traits import apply_identify
+
+        apply_identify(batch, identified, received_at)
+        items = [e for e in items if e.type != IDENTIFY]
     keyed: dict[str, EventIn] = {}
     for e in items:
         keyed.setdefault(e.key(), e)
     fresh = sorted(_not_stored(conn, list(keyed)), key=lambda k: keyed[k].at)    # ids in time order
-    result = Ingested(duplicates=len(items) - len(fresh))
+    result = Ingested(duplicates=len(items) - len(fresh), identified=len(identified))
+    if history:
+        from .history import ingest_history
+
+        return ingest_history(batch, [(k, keyed[k]) for k in fresh], received_at, result)
     if batch.careful:        # a replay after the chunk failed: event by event (app/engine/ingest_careful.py)
         from .ingest_careful import ingest_carefully
 

@@ -44,7 +44,7 @@ SAMPLE_EVENT: dict[str, Any] = {
 
 SAMPLE_EVENTS: dict[str, dict[str, Any]] = {
     "cart_abandoned": SAMPLE_EVENT,
-    "checkout_started": {**SAMPLE_EVENT, "checkout_url": "https://shop.example/checkout/sample"},
+    "checkout_started": {**SAMPLE_EVENT, "cart_url": "https://shop.example/checkout/sample"},
     "order_placed": {"order_id": "SAMPLE-1001", "total": 86.0, "currency": "USD", "items": _ITEMS,
                      "order_url": "https://shop.example/orders/SAMPLE-1001"},
     "product_viewed": {"product": _PRODUCT, "url": _PRODUCT["url"], "price": _PRODUCT["price"], "currency": "USD"},

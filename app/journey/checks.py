@@ -7,16 +7,14 @@ a 10,000-node journey.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from .event_names import NAME_HINT, event_name_problem
 from .schema import (CHOICE, DATETIME, DURATION, EVENT, GROUP, INT, LIST, MULTILINE, NODE_REF, NUMBER, TAGS,
                      TEMPLATE, TEXT, TIMEZONE, UNIT_MINUTES, WEEKDAYS, Config, Field, date_problem,
-                     is_finite_number, longest_amount, parse_datetime)
-
-_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")     # ASCII only, on purpose
+                     is_finite_number, longest_amount, parse_datetime, MAX_EVENT)
 
 
 @dataclass(frozen=True)
@@ -64,9 +62,10 @@ def _length(f: Field, value: Any, path: str, now: datetime) -> FieldIssue | None
 
 
 def _name(f: Field, value: Any, path: str, now: datetime) -> FieldIssue | None:
-    if value and not _NAME_RE.fullmatch(value):
-        return FieldIssue(path, f"{f.label} {value!r} is not a valid name",
-                          "Use letters, digits, '_', '-' or '.', starting with a letter.")
+    # The imports' own rule (app/journey/event_names.py): a name no import stores never fires.
+    problem = event_name_problem(value) if value and len(value) <= MAX_EVENT else None
+    if problem:
+        return FieldIssue(path, f"{f.label} {value!r} {problem}", NAME_HINT)
     return None
 
 

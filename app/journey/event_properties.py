@@ -48,7 +48,7 @@ _CHANNEL = _p("channel", "email, sms or whatsapp")
 
 EVENT_PROPERTIES: dict[str, tuple[EventProperty, ...]] = {
     "cart_abandoned": (_ITEMS, _TOTAL, _CURRENCY, _p("cart_url", "the link that restores the cart")),
-    "checkout_started": (_ITEMS, _TOTAL, _CURRENCY, _p("checkout_url", "the link back to the checkout")),
+    "checkout_started": (_ITEMS, _TOTAL, _CURRENCY, _p("cart_url", "the link back to the checkout")),
     "order_placed": (_p("order_id", "the shop's order number"), _ITEMS, _TOTAL, _CURRENCY,
                      _p("order_url", "the order's status page")),
     # `product`: a record (name, url, price, image) or just the product's name; either prints its name.

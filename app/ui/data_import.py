@@ -1,5 +1,7 @@
-"""File → Import contacts / events: the same readers as `journeys contacts import` and
-`journeys events import`, with bad lines reported and every good one kept.
+"""File → Import contacts / events / orders: the same readers as `journeys contacts import`,
+`journeys events import` and `journeys orders import`, with bad lines reported and every good one
+kept. Events and orders first show what the file is and offer history mode ("past data: update
+customers, start nothing", checked when all of it is more than a day old: app/ui/import_choice.py).
 
 Everything — reading the file (in blocks: a million rows stay in bounded memory), checking
 each line, the writes (a transaction per chunk) and the engine's reaction to the events — runs on
@@ -21,6 +23,11 @@ from app.engine.file_import import import_contacts_file as import_contacts_from
 from app.engine.file_import import import_events_file as import_events_from
 from app.engine.importers import ContactImport, Problem
 from app.engine.ingest import Ingested
+from app.engine.order_import import OrderImport
+from app.engine.order_import import import_orders_file as import_orders_from
+from app.engine.peek import Peek, peek_events, peek_orders
+
+from .import_choice import ImportChoiceDialog
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -123,8 +130,11 @@ def _run(window: "MainWindow", title: str, name: str, unit: str,
         if contacts is not None and contacts.isVisible():
             contacts.run_search()          # what was imported shows in the open Contacts dialog
         text = done(result) if found.rows else f"No {unit}s were imported from {name}."
-        _report(window, title, text, found.problems, "line",
-                result.notices if isinstance(result, ContactImport) else None, found.bad)
+        problems, bad = found.problems, found.bad + found.kept
+        if isinstance(result, OrderImport):       # orders kept without a bad phone, or with nobody to go to
+            problems, bad = sorted(problems + result.notes, key=lambda p: p.line), bad + len(result.notes)
+        _report(window, title, text, problems, "line",
+                result.notices if isinstance(result, ContactImport) else None, bad)
 
     def failed(exc: Exception) -> None:
         progress.finish()
@@ -155,19 +165,60 @@ def import_contacts_file(window: "MainWindow") -> None:
          lambda done: f"Imported {_plural(done.count, 'contact')} from {name}: {done.summary()}.")
 
 
+def _choose_then(window: "MainWindow", title: str, name: str, unit: str, look: Callable[[], Peek],
+                 go: Callable[[bool], None]) -> None:
+    """Reads the file's first events or orders on the worker, then asks (ImportChoiceDialog, not
+    blocking) whether it is past data; `go(history)` runs the import. A file that cannot be read, or
+    is not such a file, is said and nothing is imported."""
+    def show(peek: Peek) -> None:
+        if peek.problem:
+            QMessageBox.warning(window, title, f"{name} was not imported: {peek.problem}")
+            return
+        dialog = ImportChoiceDialog(title, name, peek, unit, window)
+        dialog.chosen.connect(go)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
+    def failed(exc: Exception) -> None:
+        QMessageBox.warning(window, title, f"{name} could not be read.\n\n{exc}")
+
+    window.host.submit(look, show, failed)
+
+
 def import_events_file(window: "MainWindow") -> None:
     path = _pick(window, "Import events", "Events, one JSON object per line (*.jsonl *.json);;All files (*)")
     if path is None:
         return
     name, host = Path(path).name, window.host
 
-    def work(progress: ImportProgress) -> tuple[Ingested, FileImport]:
-        return import_events_from(host.engine, path, progress=progress.report, cancelled=progress.cancelled)
+    def go(history: bool) -> None:
+        def work(progress: ImportProgress) -> tuple[Ingested, FileImport]:
+            return import_events_from(host.engine, path, progress=progress.report, cancelled=progress.cancelled,
+                                      history=history)
 
-    _run(window, "Import events", name, "event", work, lambda done: _events_done(done, name))
+        _run(window, "Import events", name, "event", work, lambda done: _events_done(done, name, history))
+
+    _choose_then(window, "Import events", name, "event", lambda: peek_events(path), go)
 
 
-def _events_done(done: Ingested, name: str) -> str:
+def import_orders_file(window: "MainWindow") -> None:
+    """File → Import orders: a Shopify or WooCommerce order export (as `journeys orders import`)."""
+    path = _pick(window, "Import orders", "Order exports (*.csv);;All files (*)")
+    if path is None:
+        return
+    name, host = Path(path).name, window.host
+
+    def go(history: bool) -> None:
+        def work(progress: ImportProgress) -> tuple[OrderImport, FileImport]:
+            return import_orders_from(host.engine, path, history=history, progress=progress.report,
+                                      cancelled=progress.cancelled)
+
+        _run(window, "Import orders", name, "order", work, lambda done: f"Imported orders from {name}: {done.summary()}.")
+
+    _choose_then(window, "Import orders", name, "order", lambda: peek_orders(path), go)
+
+
+def _events_done(done: Ingested, name: str, history: bool = False) -> str:
     """What an events import did, short enough for the status bar: new and already present (each
     event counts once), feedback that matched no message (ignored), events set aside (dead-lettered)."""
     parts = [f"Imported events from {name}: {done.summary()}"]
@@ -176,6 +227,8 @@ def _events_done(done: Ingested, name: str) -> str:
     if done.dead:       # the rest were applied; `journeys events dead-letters` lists these with the reason
         parts.append(f"{_plural(len(done.dead), 'event')} could not be applied and {'was' if len(done.dead) == 1 else 'were'}"
                      f" set aside (first: {done.dead[0][1]})")
-    if len(parts) == 1 and done.stored:
+    if history and done.stored:
+        parts[0] += "; past data: customers updated, no journey started"
+    elif len(parts) == 1 and done.stored:
         parts[0] += "; active journeys have reacted to the new ones"
     return "; ".join(parts) + "."

@@ -14,7 +14,7 @@ from app.canvas.style import kind_icon
 from app.journey.registry import all_kinds
 
 from .contacts_dialog import open_contacts
-from .data_import import import_contacts_file, import_events_file
+from .data_import import import_contacts_file, import_events_file, import_orders_file
 from .icons import ui_icon
 
 if TYPE_CHECKING:
@@ -55,7 +55,10 @@ def build_menus(window: "MainWindow") -> dict[str, QAction]:
     a["import_contacts"] = _action(window, file, "Import contacts (CSV)…", lambda: import_contacts_file(window),
                                    tip="Add or update contacts from a CSV file with an id column")
     a["import_events"] = _action(window, file, "Import events (JSON lines)…", lambda: import_events_file(window),
-                                 tip="Feed events (carts, orders, opens…) to the running journeys")
+                                 tip="Feed events (carts, orders, opens…, or Segment calls) to the running journeys")
+    a["import_orders"] = _action(window, file, "Import orders (Shopify, WooCommerce)…",
+                                 lambda: import_orders_file(window),
+                                 tip="A shop's order history: spend, order counts and last orders of its customers")
     a["contacts"] = _action(window, file, "Contacts…", lambda: open_contacts(window), "Ctrl+Shift+K",
                             tip="Find a contact and see its consent per channel and its history")
     file.addSeparator()

@@ -29,7 +29,7 @@ def test_every_known_event_and_every_trigger_mode_is_declared():
 @pytest.mark.parametrize(("trigger", "expected", "absent"), [
     (_trigger(), {"event.items", "event.cart_url", "event.total", "event.currency"}, {"event.order_id"}),
     (_trigger(event="order_placed"), {"event.order_id", "event.items", "event.total"}, {"event.cart_url"}),
-    (_trigger(event="checkout_started"), {"event.checkout_url", "event.items"}, {"event.cart_url"}),
+    (_trigger(event="checkout_started"), {"event.cart_url", "event.items", "event.total"}, {"event.order_id"}),
     (_trigger(event="product_viewed"), {"event.product", "event.product.name", "event.product.url"}, {"event.items"}),
     (_trigger(event="subscribed"), {"event.channel", "event.source"}, {"event.items"}),
     (_trigger("spend"), {"event.order_id", "event.total"}, set()),          # the order that crossed the threshold

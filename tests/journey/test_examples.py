@@ -5,10 +5,10 @@ from app.examples import example_files, load_example, with_fresh_ids
 from app.journey.fileformat import load
 from app.journey.validate import validate
 
-NAMES = ["cart_abandonment", "post_purchase", "vip_loyalty", "welcome_series", "win_back"]
+NAMES = ["cart_abandonment", "checkout_recovery", "post_purchase", "vip_loyalty", "welcome_series", "win_back"]
 
 
-def test_all_five_examples_ship():
+def test_all_six_examples_ship():
     assert [p.stem for p in example_files()] == NAMES
 
 
@@ -63,3 +63,14 @@ def test_a_journey_started_from_an_example_gets_fresh_ids_and_keeps_its_referenc
     assert copy.id != original.id and not set(copy.nodes) & set(original.nodes)
     assert validate(copy) == []
     assert [n.summary for n in _chain(copy)] == [n.summary for n in _chain(original)]
+
+
+def test_checkout_recovery_is_built_as_described():
+    """Shop platforms report checkouts: triggered by checkout_started, an hour later, ended by an order."""
+    journey = load_example("checkout_recovery")
+    trigger, wait, mail = _chain(journey)[:3]
+    assert trigger.config["event"] == "checkout_started"
+    assert wait.summary == "Wait 1 hour"
+    assert "event.items" in mail.config["html"] and "event.cart_url" in mail.config["text"]
+    assert journey.settings["exit_conditions"] == [{"event": "order_placed", "conditions": []}]
+    assert journey.settings["goal"]["event"] == "order_placed"

@@ -17,6 +17,19 @@ def _choose(monkeypatch, path) -> list[str]:
     return warnings
 
 
+def _confirm(window, qtbot, history: bool | None = None):
+    """Answers the import dialog (what the file is; "past data…"): as offered, or with `history` set."""
+    from app.ui.import_choice import ImportChoiceDialog
+
+    qtbot.waitUntil(lambda: any(d.isVisible() for d in window.findChildren(ImportChoiceDialog)), timeout=10000)
+    dialog = next(d for d in window.findChildren(ImportChoiceDialog) if d.isVisible())
+    offered = dialog.history.isChecked()
+    if history is not None:
+        dialog.history.setChecked(history)
+    dialog.import_button.click()
+    return dialog, offered
+
+
 def _count(window, table) -> int:
     with window.store.engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(table)).scalar_one()
@@ -41,6 +54,8 @@ def test_importing_events_moves_contacts_into_the_active_journey(window, qtbot, 
     qtbot.waitUntil(lambda: window.store.get(journey_id).status == "active", timeout=5000)
     _choose(monkeypatch, RESOURCES / "sample_events.jsonl")
     window.actions_["import_events"].trigger()
+    _, offered = _confirm(window, qtbot, history=False)       # March's events: offered as past data
+    assert offered
     qtbot.waitUntil(lambda: "events from sample_events.jsonl" in window.statusBar().currentMessage(), timeout=10000)
     assert _count(window, runs) > 0
     qtbot.waitUntil(lambda: not window.host.busy(), timeout=5000)
@@ -78,11 +93,13 @@ def test_importing_the_same_events_again_says_they_were_duplicates_and_changes_n
     _choose(monkeypatch, RESOURCES / "sample_events.jsonl")
     lines = sum(1 for line in (RESOURCES / "sample_events.jsonl").read_text().split("\n") if line.strip())
     window.actions_["import_events"].trigger()
+    _confirm(window, qtbot, history=False)
     qtbot.waitUntil(lambda: "events from sample_events.jsonl" in window.statusBar().currentMessage(), timeout=10000)
     qtbot.waitUntil(lambda: not window.host.busy(), timeout=5000)
     before = (_count(window, runs), _count(window, contacts))
     window.statusBar().clearMessage()
     window.actions_["import_events"].trigger()
+    _confirm(window, qtbot, history=False)
     qtbot.waitUntil(lambda: "already present" in window.statusBar().currentMessage(), timeout=10000)
     assert window.statusBar().currentMessage().startswith(
         f"Imported events from sample_events.jsonl: 0 new, {lines} already present")
@@ -99,6 +116,7 @@ def test_a_json_lines_file_with_unicode_separators_in_strings_imports_every_line
     path.write_text(three_lines(), encoding="utf-8")
     warnings = _choose(monkeypatch, path)
     window.actions_["import_events"].trigger()
+    _confirm(window, qtbot)
     qtbot.waitUntil(lambda: "Imported events from reviews.jsonl: 3 new" in window.statusBar().currentMessage(),
                     timeout=10000)
     assert warnings == [] and _count(window, events) == 3

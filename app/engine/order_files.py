@@ -1,0 +1,332 @@
+"""Reading shop order exports: Shopify's and WooCommerce's, one order per group of rows.
+
+**Shopify** (Admin → Orders → Export, "CSV for Excel, Numbers, or other spreadsheet programs"): one
+row per line item; the rows of an order share its `Name` (#1001) and follow each other, and only the
+first carries the order's own columns (`Financial Status`, `Total`, `Created at`, `Cancelled at`,
+`Refunded Amount`, …). Times are written `2026-03-01 10:15:00 -0500`.
+**WooCommerce**: the order exports of WooCommerce.com's export extensions — WebToffee's "Order /
+Coupon / Subscription Export Import" (`order_id`, `order_date`, `status`, `order_total`,
+`order_currency`, `billing_email`, `line_item_1` … as `name:Hoodie|product_id:40|sku:H1|quantity:1|
+total:45.00`) and SkyVerge's "Customer / Order / Coupon Export" (`line_items` with items separated by
+`;`, or one row per item with `item_name`, `item_quantity`, `item_total`), and AlgolPlus's "Advanced
+Order Export For WooCommerce" (`Order Number`, `Order Status`, `Order Date`, `Email (Billing)`,
+`Order Total Amount`, one row per item: `Item Name`, `Quantity (- Refund)`, `Item Cost`). Times
+without an offset are the shop's local time: read in the business's time zone.
+
+Cancelled orders and fully refunded ones are skipped (said by line); a partly refunded order counts
+what was kept (total − refunded). WooCommerce orders never paid (`pending`, `failed`,
+`checkout-draft`) are skipped too. Money is read as a number however written (`$1,234.50`,
+`1.234,50 €`). The layouts, with their sources, are in resources/samples/README-orders.md.
+"""
+from __future__ import annotations
+
+import csv
+import itertools
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterable, Iterator
+from zoneinfo import ZoneInfo
+
+from app.journey.schema import MAX_AMOUNT
+
+from .identities import unquote
+from .import_rows import Problem
+from .importers import BOM, _delimiter
+
+SHOPIFY, WOOCOMMERCE = "shopify", "woocommerce"
+
+
+@dataclass
+class OrderIn:
+    """One order read from an export: who (email, phone and the billing country to read a national
+    phone with, names), when, how much (kept after refunds), in which currency, and its items."""
+    line: int
+    order_id: str
+    placed_at: datetime
+    total: float
+    currency: str | None
+    items: list[dict[str, Any]] = field(default_factory=list)
+    email: str | None = None
+    phone: str | None = None
+    country: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    refunded: float = 0.0
+    source: str = SHOPIFY
+
+
+@dataclass
+class Skipped:
+    """An order left out on purpose (cancelled, refunded, never paid): said, not an error."""
+    line: int
+    order_id: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: order {self.order_id} {self.reason}; skipped"
+
+
+_MONEY_JUNK = re.compile(r"[^\d,.\-]")
+
+
+def money(text: str) -> float | None:
+    """A money cell as a number: currency symbols, codes and spaces ignored; "1,234.50", "1.234,50",
+    "1 234,50" and "12,5" read as written (the last separator followed by 1–2 digits is the decimal
+    mark). None for an empty cell; raises ValueError for one that is not an amount."""
+    raw = unquote(text)
+    if not raw:
+        return None
+    cleaned = _MONEY_JUNK.sub("", raw.replace("\u2212", "-"))
+    if not re.search(r"\d", cleaned):
+        raise ValueError(f"{raw!r} is not an amount")
+    last = max(cleaned.rfind(","), cleaned.rfind("."))
+    if last >= 0 and 1 <= len(cleaned) - last - 1 <= 2:
+        whole, decimals = cleaned[:last], cleaned[last + 1:]
+    else:
+        whole, decimals = cleaned, ""
+    whole = whole.replace(",", "").replace(".", "")
+    try:
+        value = float(f"{whole or '0'}.{decimals or '0'}")
+    except ValueError:
+        raise ValueError(f"{raw!r} is not an amount") from None
+    if value < 0 or value > MAX_AMOUNT:
+        raise ValueError(f"{raw!r} is not an amount from 0 to {MAX_AMOUNT:,.2f}")
+    return value
+
+
+_TIME_FORMATS = ("%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M %z", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M",
+                 "%Y-%m-%d", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y")
+
+
+def order_time(text: str, zone: ZoneInfo) -> datetime:
+    """An export's time: ISO-8601, Shopify's `2026-03-01 10:15:00 -0500`, or WooCommerce's
+    `2026-03-01 10:15:00` (the shop's local time: `zone`). Raises ValueError."""
+    raw = text.strip()
+    try:
+        found = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        for pattern in _TIME_FORMATS:
+            try:
+                found = datetime.strptime(raw, pattern)
+                break
+            except ValueError:
+                continue
+        else:
+            raise ValueError(f"{raw!r} is not a date and time such as 2026-03-01 10:15:00 -0500") from None
+    return (found if found.tzinfo else found.replace(tzinfo=zone)).astimezone(timezone.utc)
+
+
+def kind_of(header: list[str]) -> str | None:
+    """Which export a header row is: SHOPIFY, WOOCOMMERCE, or None."""
+    names = {h.strip().lower() for h in header}
+    if {"name", "lineitem name"} <= names and ("total" in names or "financial status" in names):
+        return SHOPIFY
+    if ({"order_id", "order number"} & names) and ({"order_total", "order total amount"} & names):
+        return WOOCOMMERCE
+    return None
+
+
+def _woo_key(index: dict[str, int]) -> int:
+    return index["order_id"] if "order_id" in index else index["order number"]
+
+
+def order_records(lines: Iterable[str], zone: ZoneInfo = ZoneInfo("UTC")) -> Iterator[OrderIn | Skipped | Problem]:
+    """Each order (and each skipped order and bad row, by the line where its rows start) of an order
+    export, from its lines (each ending with "\n"), in file order. The header decides the layout;
+    a header that is neither export's gives one Problem on line 1 and nothing else."""
+    iterator = iter(lines)
+    first = next(iterator, "").removeprefix(BOM)
+    reader = csv.reader(itertools.chain([first] if first else [], iterator), delimiter=_delimiter(first))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except (StopIteration, csv.Error):
+        yield Problem(1, "the file is empty or its first line cannot be read; it must name the columns")
+        return
+    kind = kind_of(header)
+    if kind is None:
+        yield Problem(1, "not a Shopify or WooCommerce order export: the first line names neither Shopify's "
+                         "columns (Name, Lineitem name, Total…) nor a WooCommerce order export's (order_id and "
+                         "order_total, or Order Number and Order Total Amount…)")
+        return
+    index = {h.lower(): i for i, h in reversed(list(enumerate(header)))}
+    key_column = index["name"] if kind == SHOPIFY else _woo_key(index)
+    group: list[tuple[int, list[str]]] = []
+    seen: set[str] = set()
+    while True:
+        line = reader.line_num + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            yield Problem(line, f"cannot be read as CSV ({exc})")
+            continue
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) != len(header):
+            yield Problem(line, f"has {len(values)} values but the header names {len(header)} columns")
+            continue
+        key = unquote(values[key_column])
+        if not key:
+            yield Problem(line, f"has no order {'Name' if kind == SHOPIFY else 'id'}")
+            continue
+        if group and unquote(group[0][1][key_column]) != key:
+            yield from _finish(kind, group, index, zone, seen)
+            group = []
+        group.append((line, values))
+    if group:
+        yield from _finish(kind, group, index, zone, seen)
+
+
+def _finish(kind: str, group: list[tuple[int, list[str]]], index: dict[str, int], zone: ZoneInfo,
+            seen: set[str]) -> Iterator[OrderIn | Skipped | Problem]:
+    line = group[0][0]
+    key = unquote(group[0][1][index["name"] if kind == SHOPIFY else _woo_key(index)])
+    if key in seen:
+        yield Problem(line, f"order {key} appeared earlier in the file, apart from these rows; an order's rows "
+                            "must follow each other (these were skipped)")
+        return
+    seen.add(key)
+    try:
+        yield (_shopify if kind == SHOPIFY else _woocommerce)(key, group, index, zone)
+    except ValueError as exc:
+        yield Problem(line, f"order {key}: {exc}")
+
+
+def _cell(group: list[tuple[int, list[str]]], index: dict[str, int], *names: str) -> str:
+    """The first non-empty value of any of the columns `names` over the order's rows."""
+    for name in names:
+        column = index.get(name)
+        if column is None:
+            continue
+        for _, values in group:
+            if values[column].strip():
+                return values[column].strip()
+    return ""
+
+
+def _split_name(full: str) -> tuple[str | None, str | None]:
+    first, _, last = full.strip().partition(" ")
+    return first or None, last.strip() or None
+
+
+def _shopify(key: str, group: list[tuple[int, list[str]]], index: dict[str, int],
+             zone: ZoneInfo) -> OrderIn | Skipped:
+    line = group[0][0]
+    if _cell(group, index, "cancelled at"):
+        return Skipped(line, key, "was cancelled")
+    status = _cell(group, index, "financial status").lower()
+    if status in ("refunded", "voided", "expired"):
+        return Skipped(line, key, f"is {status}")
+    total = money(_cell(group, index, "total")) or 0.0
+    refunded = money(_cell(group, index, "refunded amount")) or 0.0
+    if refunded and refunded >= total:
+        return Skipped(line, key, "was refunded in full")
+    when = _cell(group, index, "created at", "paid at")
+    if not when:
+        raise ValueError("has no 'Created at' time")
+    items = []
+    for _, values in group:
+        name = values[index["lineitem name"]].strip()
+        if not name:
+            continue
+        item: dict[str, Any] = {"name": name}
+        if "lineitem sku" in index and unquote(values[index["lineitem sku"]]):
+            item["sku"] = unquote(values[index["lineitem sku"]])
+        if "lineitem quantity" in index and values[index["lineitem quantity"]].strip():
+            item["quantity"] = _quantity(values[index["lineitem quantity"]])
+        if "lineitem price" in index:
+            price = money(values[index["lineitem price"]])
+            if price is not None:
+                item["price"] = price
+        items.append(item)
+    first, last = _split_name(_cell(group, index, "billing name", "shipping name"))
+    return OrderIn(line, key, order_time(when, zone), round(total - refunded, 2), _cell(group, index, "currency") or None,
+                   items, _cell(group, index, "email") or None,
+                   _cell(group, index, "phone", "billing phone", "shipping phone") or None,
+                   _cell(group, index, "billing country", "shipping country") or None, first, last,
+                   refunded, SHOPIFY)
+
+
+def _quantity(text: str) -> int:
+    try:
+        return int(float(unquote(text)))
+    except ValueError:
+        raise ValueError(f"quantity {text.strip()!r} is not a number") from None
+
+
+_WOO_UNPAID = {"cancelled": "was cancelled", "refunded": "was refunded in full", "failed": "failed (never paid)",
+               "pending": "is pending payment (never paid)", "checkout-draft": "is a checkout draft (never paid)",
+               "trash": "is in the trash"}
+
+
+def _woo_item(text: str) -> dict[str, Any] | None:
+    """One `name:Hoodie|product_id:40|quantity:1|total:45.00` item, as our item fields."""
+    parts = dict(p.split(":", 1) for p in text.split("|") if ":" in p)
+    if not parts.get("name", "").strip():
+        return None
+    item: dict[str, Any] = {"name": parts["name"].strip()}
+    for ours, theirs in (("product_id", "product_id"), ("sku", "sku")):
+        if parts.get(theirs, "").strip():
+            item[ours] = parts[theirs].strip()
+    if parts.get("quantity", "").strip():
+        item["quantity"] = _quantity(parts["quantity"])
+    total = money(parts.get("total", ""))
+    if total is not None:
+        item["total"] = total
+    return item
+
+
+def _woocommerce(key: str, group: list[tuple[int, list[str]]], index: dict[str, int],
+                 zone: ZoneInfo) -> OrderIn | Skipped:
+    line = group[0][0]
+    status = _cell(group, index, "status", "order_status", "order status").lower().removeprefix("wc-")
+    status = {"pending payment": "pending", "draft": "checkout-draft"}.get(status, status)
+    if status in _WOO_UNPAID:
+        return Skipped(line, key, _WOO_UNPAID[status])
+    total = money(_cell(group, index, "order_total", "order total amount")) or 0.0
+    refunded = money(_cell(group, index, "refunded_total", "order_refunded", "order refund amount")) or 0.0
+    refunds = _cell(group, index, "refund_items", "refunds")
+    if not refunded and refunds:     # WebToffee: "amount:10.00|reason:…|date:…" per refund, ";" between
+        refunded = sum(money(dict(p.split(":", 1) for p in r.split("|") if ":" in p).get("amount", "")) or 0.0
+                       for r in refunds.split(";"))
+    if refunded and refunded >= total:
+        return Skipped(line, key, "was refunded in full")
+    when = _cell(group, index, "order_date", "date", "order date", "paid_date")
+    if not when:
+        raise ValueError("has no order_date")
+    items: list[dict[str, Any]] = []
+    for _, values in group:
+        cells = [values[i] for i in sorted(i for h, i in index.items()
+                                           if h == "line_items" or re.fullmatch(r"line_item_\d+", h))]
+        for cell in cells:
+            items += [i for i in (_woo_item(t) for t in cell.split(";") if t.strip()) if i]
+        name = _row(values, index, "item_name", "item name")
+        if name:                                                          # one row per item
+            item: dict[str, Any] = {"name": name}
+            sku = _row(values, index, "item_sku", "sku")
+            if sku:
+                item["sku"] = sku
+            quantity = _row(values, index, "item_quantity", "quantity", "quantity (- refund)")
+            if quantity:
+                item["quantity"] = _quantity(quantity)
+            for ours, theirs in (("total", ("item_total",)), ("price", ("item cost", "item_price"))):
+                amount = money(_row(values, index, *theirs))
+                if amount is not None:
+                    item[ours] = amount
+            items.append(item)
+    return OrderIn(line, key, order_time(when, zone), round(total - refunded, 2),
+                   _cell(group, index, "order_currency", "currency", "order currency") or None, items,
+                   _cell(group, index, "billing_email", "customer_email", "email (billing)") or None,
+                   _cell(group, index, "billing_phone", "phone (billing)", "shipping_phone") or None,
+                   _cell(group, index, "billing_country", "country code (billing)", "shipping_country") or None,
+                   _cell(group, index, "billing_first_name", "first name (billing)") or None,
+                   _cell(group, index, "billing_last_name", "last name (billing)") or None,
+                   refunded, WOOCOMMERCE)
+
+
+def _row(values: list[str], index: dict[str, int], *names: str) -> str:
+    """This row's value of the first of the columns `names` the file has."""
+    column = next((index[n] for n in names if n in index), None)
+    return unquote(values[column]) if column is not None else ""
