@@ -102,7 +102,7 @@ def _unreadable(path: str, exc: Exception) -> CommandError:
     return CommandError(f"{path}: cannot be read ({getattr(exc, 'strerror', None) or exc})")
 
 
-def _mapping_choice(args: argparse.Namespace, db, path: str):
+def _mapping_choice(args: argparse.Namespace, db):
     """How the file's columns are read: --preset, --map, else the export recognised from the header,
     else the mapping saved for this header's layout; raises MappingError (exit 1) when none fits."""
     from app.engine.contact_mapping import MappingError, read_mapping, saved_mapping
@@ -119,7 +119,7 @@ def _mapping_choice(args: argparse.Namespace, db, path: str):
         except MappingError as exc:
             raise CommandError(str(exc)) from None
 
-    def choose(header: list[str]):
+    def choose(header: list[str], path: str):
         if args.preset:
             return BY_NAME[args.preset].mapping(header, path)
         if args.map:
@@ -166,11 +166,11 @@ def cmd_contacts_import(args: argparse.Namespace) -> int:
                 if db is None:
                     db = _open_engine(args.db)
                     region = _region(args, db)
-                    choose = _mapping_choice(args, db, args.file)
+                    choose = _mapping_choice(args, db)
                 chosen: list = []
 
-                def keep(header: list[str], _chosen: list = chosen):
-                    m = choose(header)
+                def keep(header: list[str], _chosen: list = chosen, _name: str = file.path.name):
+                    m = choose(header, _name)
                     _chosen[:] = [header, m]
                     return m
 

@@ -23,7 +23,7 @@ from .import_rows import ContactRow, Problem, ReadStats
 # The widths of the store's columns (app/store/tables.py, contacts; a test compares them): SQLite
 # would keep a longer value, PostgreSQL refuses it, so the importer refuses it on both.
 LIMITS = {"id": 200, "email": 320, "phone": 32, "first_name": 100, "last_name": 100, "timezone": 64}
-_NUMERIC = re.compile(r"'[+\d(][\d\s()+./-]*")       # `'02134`, `'+1 613…`: an apostrophe to strip
+_E164 = re.compile(r"\+[1-9]\d{6,14}")
 
 # A yes/no cell in this app's `unsubscribed`/`subscribed` columns. In `unsubscribed`, yes means every
 # channel (an opt-out is taken at its widest); in `subscribed`, yes is a sign-up without a channel: email.
@@ -75,7 +75,7 @@ class RowReader:
                 return Problem(line, f"{column or 'a column'} {reason}")
             if t.field == "ignore" or value == "":
                 continue
-            if t.field in ("id", "phone") or _NUMERIC.fullmatch(value):
+            if value[0] == "'" and not value.endswith("'"):     # `'02134`, `'M5V 2T6`; not `'quoted'`
                 value = unquote(value)
             kind = t.field
             if kind in ("id", "email", "first_name", "last_name", "timezone"):
@@ -135,7 +135,13 @@ class RowReader:
             try:
                 got["phone"] = phone_number(got["phone_raw"], country or self.region)
             except ValueError as exc:
-                warnings.append(f"{exc}; the phone was left empty")
+                if self.mapping.preset == "ours" and _E164.fullmatch(got["phone_raw"]):
+                    # This app's own files hold numbers it wrote in E.164: one libphonenumber does not
+                    # know (a new range, a test number) is kept as written, and said.
+                    got["phone"] = got["phone_raw"]
+                    warnings.append(f"{exc}; kept as written")
+                else:
+                    warnings.append(f"{exc}; the phone was left empty")
         if not (got.get("id") or got.get("email") or got.get("phone")):
             what = "the id is empty" if any(t.field == "id" for t in self.targets) else "no id, email or phone"
             return Problem(line, what + (" (the phone was not a valid number)" if got.get("phone_raw") else ""))

@@ -132,9 +132,14 @@ def zone_of_phone(e164: str) -> str | None:
     """The time zone of a phone number's area when libphonenumber gives one clock for it (`+1 212` is
     New York; a UK mobile gives none); None otherwise."""
     try:
-        return _one_zone(phone_zones.time_zones_for_number(phonenumbers.parse(e164)))
+        number = phonenumbers.parse(e164)
     except phonenumbers.NumberParseException:
         return None
+    zones = list(phone_zones.time_zones_for_number(number))
+    # A UK mobile lists Guernsey, the Isle of Man, Jersey and London (one clock): name the country's own.
+    own = get_global("territory_zones").get(phonenumbers.region_code_for_country_code(number.country_code), ())
+    zones.sort(key=lambda z: z not in own)
+    return _one_zone(zones)
 
 
 # A province or state that has one clock in a country that has several (CLDR lists a country's
