@@ -16,8 +16,7 @@ from app.journey.schema import MAX_TAG, timezone_names
 from .consent import CHANNELS, channel_name
 from .contact_mapping import Mapping, Target
 from .contact_values import (SUBSCRIBED, UNSUBSCRIBED, consent_state, count, country_code, date_value,
-                             email_address, money, phone_number, tags, timestamp, unquote, zone_of_phone,
-                             zone_of_place)
+                             email_address, money, phone_with_zone, tags, timestamp, unquote, zone_of_place)
 from .import_rows import ContactRow, Problem, ReadStats
 
 # The widths of the store's columns (app/store/tables.py, contacts; a test compares them): SQLite
@@ -133,7 +132,7 @@ class RowReader:
         country = country_code(got["country"]) if got.get("country") else None
         if got.get("phone_raw"):
             try:
-                got["phone"] = phone_number(got["phone_raw"], country or self.region)
+                got["phone"], got["phone_zone"] = phone_with_zone(got["phone_raw"], country or self.region)
             except ValueError as exc:
                 if self.mapping.preset == "ours" and _E164.fullmatch(got["phone_raw"]):
                     # This app's own files hold numbers it wrote in E.164: one libphonenumber does not
@@ -150,7 +149,7 @@ class RowReader:
             return Problem(line, f"contact {key.split(':', 1)[1]!r} appears twice in the file")
         self.seen.add(key)
         if not zone:
-            zone = self._derive(got.get("phone"), country, got.get("province"))
+            zone = self._derive(got.get("phone_zone"), country, got.get("province"))
         unsubscribed = _channels(listed["unsubscribed"]) + sorted(consent[UNSUBSCRIBED], key=CHANNELS.index)
         subscribed = _channels(listed["subscribed"]) + sorted(consent[SUBSCRIBED], key=CHANNELS.index)
         for channel, state in self.mapping.file_consent.items():
@@ -168,9 +167,9 @@ class RowReader:
             [c for c in dict.fromkeys(subscribed) if c not in unsubscribed],   # `subscribed: all` + `unsubscribed: sms`
             contested, got.get("lifetime_spend"), got.get("order_count"), got.get("last_order_at"), warnings)
 
-    def _derive(self, phone: str | None, country: str | None, province: str | None) -> str | None:
+    def _derive(self, phone_zone: str | None, country: str | None, province: str | None) -> str | None:
         """A time zone from the phone's area, else the address (counted in `stats.derived` by how)."""
-        zone, how = (zone_of_phone(phone), "phone") if phone else (None, "")
+        zone, how = (phone_zone, "phone") if phone_zone else (None, "")
         if not zone:
             zone, how = zone_of_place(country, province)
         if zone:

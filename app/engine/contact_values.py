@@ -57,6 +57,12 @@ def phone_number(value: str, region: str | None) -> str:
     written with its + and country code is read as such; a national one (`030 1234567`) in
     `region` (ISO 3166 alpha-2: the row's country, else the business's). Raises ValueError for a
     number that is not valid there, or national with no region known."""
+    return phone_with_zone(value, region)[0]
+
+
+def phone_with_zone(value: str, region: str | None) -> tuple[str, str | None]:
+    """(`phone_number(value, region)`, the time zone of the number's area when it keeps one clock,
+    as `zone_of_phone`), with the number parsed and typed once (a million rows: the cost that counts)."""
     text = value.strip()
     if text.startswith("00"):        # the international prefix most of the world dials
         text = "+" + text[2:]
@@ -67,10 +73,41 @@ def phone_number(value: str, region: str | None) -> str:
             raise ValueError(f"phone {value!r} has no country code and no country is known for the row "
                              "(map a country column or give --country)") from None
         raise ValueError(f"phone {value!r} is not a phone number") from None
-    if not phonenumbers.is_valid_number(number):
+    # `number_type` is UNKNOWN exactly when the number fits none of its country's ranges, which is
+    # what `is_valid_number` tests (it computes the same type); computed once, it also gives the zone.
+    kind = phonenumbers.number_type(number)
+    if kind == phonenumbers.PhoneNumberType.UNKNOWN:
         where = f" in {region}" if region and not text.startswith("+") else ""
         raise ValueError(f"phone {value!r} is not a valid number{where}")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return e164, _zone_of(e164, number.country_code, kind)
+
+
+def _zone_of(e164: str, country_code: int, kind: int) -> str | None:
+    """libphonenumber's `time_zones_for_number` for a number already typed: the area's zones for a
+    geographical number (its longest prefix in the time-zone data), else the country's."""
+    if phonenumbers.is_number_type_geographical(kind, country_code):
+        for length in range(phone_zones.TIMEZONE_LONGEST_PREFIX, 0, -1):
+            zones = phone_zones.TIMEZONE_DATA.get(e164[1:1 + length])
+            if zones is not None:
+                return _zone_for_country(tuple(zones), country_code)
+        return None
+    return _country_zone(country_code)
+
+
+@lru_cache(maxsize=512)
+def _country_zone(country_code: int) -> str | None:
+    regions = phonenumbers.region_codes_for_country_code(country_code)
+    zones = [z for r in regions for z in get_global("territory_zones").get(r, ())]
+    return _zone_for_country(tuple(zones), country_code)
+
+
+@lru_cache(maxsize=4096)
+def _zone_for_country(zones: tuple[str, ...], country_code: int) -> str | None:
+    """The one clock of `zones`, named by the country's own zone when it is among them (a UK mobile
+    lists Guernsey, the Isle of Man, Jersey and London: London)."""
+    own = get_global("territory_zones").get(phonenumbers.region_code_for_country_code(country_code), ())
+    return _one_zone(tuple(sorted(zones, key=lambda z: z not in own)))
 
 
 # --- countries and time zones -----------------------------------------------------------------------
@@ -107,7 +144,8 @@ def _codes() -> frozenset[str]:
     return frozenset(_country_names().values())
 
 
-def _one_zone(zones: Iterable[str]) -> str | None:
+@lru_cache(maxsize=4096)
+def _one_zone(zones: tuple[str, ...]) -> str | None:
     """The first of `zones` when they all keep the same clock (the same UTC offsets in January and
     July: Europe/Berlin and its exclave Europe/Busingen), else None: a guess between different
     clocks would move someone's messages by hours."""
@@ -127,19 +165,13 @@ def _one_zone(zones: Iterable[str]) -> str | None:
         return None
 
 
-@lru_cache(maxsize=4096)
 def zone_of_phone(e164: str) -> str | None:
     """The time zone of a phone number's area when libphonenumber gives one clock for it (`+1 212` is
-    New York; a UK mobile gives none); None otherwise."""
+    New York; a UK mobile is London; an Australian mobile, with several clocks, none)."""
     try:
-        number = phonenumbers.parse(e164)
-    except phonenumbers.NumberParseException:
+        return phone_with_zone(e164, None)[1]
+    except ValueError:
         return None
-    zones = list(phone_zones.time_zones_for_number(number))
-    # A UK mobile lists Guernsey, the Isle of Man, Jersey and London (one clock): name the country's own.
-    own = get_global("territory_zones").get(phonenumbers.region_code_for_country_code(number.country_code), ())
-    zones.sort(key=lambda z: z not in own)
-    return _one_zone(zones)
 
 
 # A province or state that has one clock in a country that has several (CLDR lists a country's
@@ -172,7 +204,7 @@ def zone_of_place(country: str | None, province: str | None) -> tuple[str | None
     neither gives exactly one. `how` is "country" or "province"."""
     if not country:
         return None, ""
-    zone = _one_zone(get_global("territory_zones").get(country, ()))
+    zone = _one_zone(tuple(get_global("territory_zones").get(country, ())))
     if zone:
         return zone, "country"
     code = (province or "").strip().upper().removeprefix(f"{country}-")
