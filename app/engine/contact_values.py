@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 from babel.core import get_global
 from email_validator import EmailNotValidError, validate_email
-from phonenumbers import timezone as phone_zones
+from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
 from app.journey.schema import MAX_AMOUNT
 
@@ -80,15 +80,15 @@ def phone_with_zone(value: str, region: str | None) -> tuple[str, str | None]:
         where = f" in {region}" if region and not text.startswith("+") else ""
         raise ValueError(f"phone {value!r} is not a valid number{where}")
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return e164, _zone_of(e164, number.country_code, kind)
+    return e164, _zone_of(e164, number.country_code or 0, kind)
 
 
 def _zone_of(e164: str, country_code: int, kind: int) -> str | None:
     """libphonenumber's `time_zones_for_number` for a number already typed: the area's zones for a
     geographical number (its longest prefix in the time-zone data), else the country's."""
     if phonenumbers.is_number_type_geographical(kind, country_code):
-        for length in range(phone_zones.TIMEZONE_LONGEST_PREFIX, 0, -1):
-            zones = phone_zones.TIMEZONE_DATA.get(e164[1:1 + length])
+        for length in range(TIMEZONE_LONGEST_PREFIX, 0, -1):
+            zones = TIMEZONE_DATA.get(e164[1:1 + length])
             if zones is not None:
                 return _zone_for_country(tuple(zones), country_code)
         return None

@@ -174,3 +174,35 @@ def import_events_file(engine: "JourneyEngine", path: str | Path | TextFile, *, 
     done = engine.ingest(_good(event_records(json_lines(lines)), found, on_problem),
                          progress=_reporter(blocks, file, progress, cancelled))
     return done, found
+
+
+def import_contact_source(db: Engine, path: str | Path, now: datetime, *, progress: Progress | None = None,
+                          cancelled: Callable[[], bool] | None = None, region: str | None = None,
+                          dry_run: bool = False) -> tuple[ContactImport, FileImport]:
+    """`import_contacts_file` for what a user picks: a CSV, or a Mailchimp export zip (each of its
+    files in turn, its status from its name), every file read as its export is recognised, the
+    results added up (a problem names its file when there are several). `region` defaults to the
+    country of the business's time zone. Errors as `import_contacts_file`; a header that fits no
+    export is a problem on line 1 of that file."""
+    from app.store.app_settings import business_timezone
+
+    from .contact_values import country_of_zone
+
+    if region is None:
+        region = country_of_zone(business_timezone(db))
+    total, found = ContactImport(0), FileImport()
+    with contact_files(path) as files:
+        for name, file in files:
+            report, part = import_contacts_file(db, file, now, name.replace(":", " "), progress=progress,
+                                                cancelled=cancelled, region=region, dry_run=dry_run)
+            prefix = f"{name.split(':', 1)[1]}: " if len(files) > 1 else ""
+            total.count += report.count
+            total.new, total.updated, total.unchanged = (total.new + report.new, total.updated + report.updated,
+                                                         total.unchanged + report.unchanged)
+            total.notices += [Problem(p.line, prefix + p.reason) for p in report.notices]
+            for key, n in report.consent.items():
+                total.consent[key] = total.consent.get(key, 0) + n
+            found.rows, found.bad, found.warned = found.rows + part.rows, found.bad + part.bad, found.warned + part.warned
+            found.problems += [Problem(p.line, prefix + p.reason) for p in part.problems][:KEPT_PROBLEMS]
+            found.warnings += [Problem(p.line, prefix + p.reason) for p in part.warnings][:KEPT_PROBLEMS]
+    return total, found

@@ -17,10 +17,11 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog
 
 from app.engine.file_import import Cancelled, FileImport
-from app.engine.file_import import import_contacts_file as import_contacts_from
+from app.engine.file_import import import_contact_source as import_contacts_from
 from app.engine.file_import import import_events_file as import_events_from
 from app.engine.importers import ContactImport, Problem
 from app.engine.ingest import Ingested
+from app.engine.textstream import NotText
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -128,7 +129,7 @@ def _run(window: "MainWindow", title: str, name: str, unit: str,
 
     def failed(exc: Exception) -> None:
         progress.finish()
-        if isinstance(exc, (OSError, UnicodeDecodeError)):      # found by the first pass: nothing imported
+        if isinstance(exc, (OSError, UnicodeDecodeError, NotText)):     # found by the first pass: nothing imported
             QMessageBox.warning(window, title, f"{name} could not be read.\n\n{exc}")
             return
         # Imports commit in chunks: what went in before the fault stays, and a re-run adds only the rest.
@@ -142,13 +143,14 @@ def _run(window: "MainWindow", title: str, name: str, unit: str,
 
 
 def import_contacts_file(window: "MainWindow") -> None:
-    path = _pick(window, "Import contacts", "Contacts (*.csv);;All files (*)")
+    path = _pick(window, "Import contacts", "Contacts: CSV, or a Mailchimp export (*.csv *.txt *.zip);;All files (*)")
     if path is None:
         return
     name, db = Path(path).name, window.store.engine
 
     def work(progress: ImportProgress) -> tuple[ContactImport, FileImport]:
-        return import_contacts_from(db, path, datetime.now(timezone.utc), name, progress=progress.report,
+        # Shopify, Mailchimp (zip), Klaviyo, WooCommerce and this app's own files are recognised.
+        return import_contacts_from(db, path, datetime.now(timezone.utc), progress=progress.report,
                                     cancelled=progress.cancelled)
 
     _run(window, "Import contacts", name, "contact", work,
