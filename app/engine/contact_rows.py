@@ -159,8 +159,10 @@ class RowReader:
                            | (set(listed["subscribed"]) & set(listed["unsubscribed"]) - {"all"}), key=_order)
         if warnings:
             self.stats.warned += 1
+        # Without an id the row is named by its email (lower case), else its phone: the writer still
+        # looks a stored contact up by them first (contact_import._identify).
         return ContactRow(
-            line, got.get("id") or "",
+            line, got.get("id") or str(got.get("email") or "").lower() or got["phone"],
             {"email": got.get("email"), "phone": got.get("phone"), "first_name": got.get("first_name"),
              "last_name": got.get("last_name"), "timezone": zone},
             row_tags, unsubscribed, attributes,

@@ -200,3 +200,18 @@ def test_a_bad_consent_value_refuses_its_row_only(tmp_path, capsys):
     path.write_text("Email,Email Marketing Consent\na@example.com,SUBSCRIBED\nb@example.com,MAYBE\n")
     code, out, err = run_cli(capsys, "contacts", "import", str(path), "--db", str(tmp_path / "db.sqlite3"))
     assert code == 0 and "1 new" in out and "line 3: consent 'MAYBE' is not yes/no" in err
+
+
+def test_a_preview_shows_the_source_the_mapping_and_the_first_rows_as_stored(german):
+    from app.engine.contact_presets import SHOPIFY  # noqa: F401  (the preset the first file is)
+    from app.engine.contact_preview import preview
+    from app.paths import RESOURCES
+
+    shop = preview(RESOURCES / "samples" / "shopify_customers_export.csv", rows=2)
+    assert shop.source == "Shopify customers export" and shop.refused == ""
+    assert shop.mapping.columns["Accepts SMS Marketing"].text() == "consent:sms"
+    assert [r.fields["phone"] for r in shop.rows] == ["+14165550123", "+4915112345678"]
+    path, _ = german
+    unknown = preview(path, rows=2)       # no preset: a proposed mapping to check, nothing read yet
+    assert unknown.source == "" and unknown.mapping.columns["Handy"].field == "phone"
+    assert unknown.mapping.columns["Kundennummer"].field == "id" and unknown.rows[0].id == "K-1"
