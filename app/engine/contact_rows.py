@@ -22,6 +22,7 @@ from .import_rows import ContactRow, Problem, ReadStats
 # The widths of the store's columns (app/store/tables.py, contacts; a test compares them): SQLite
 # would keep a longer value, PostgreSQL refuses it, so the importer refuses it on both.
 LIMITS = {"id": 200, "email": 320, "phone": 32, "first_name": 100, "last_name": 100, "timezone": 64}
+_LIMITED = tuple((f"{k}_raw" if k == "phone" else k, n) for k, n in LIMITS.items())
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 
 # A yes/no cell in this app's `unsubscribed`/`subscribed` columns. In `unsubscribed`, yes means every
@@ -42,6 +43,9 @@ def named_channels(cell: str, column: str) -> list[str]:
     return [str(channel_name(c)).strip().lower() for c in parts if c.strip()]
 
 
+_FIELDS = frozenset({"id", "email", "first_name", "last_name", "timezone"})
+
+
 class RowReader:
     """Makes ContactRows of a file's records: `reader(line, values)`; `stats` counts what was derived."""
 
@@ -53,6 +57,9 @@ class RowReader:
         self.region = mapping.country or region
         self.stats = stats if stats is not None else ReadStats()
         self.seen: set[str] = set()
+        # The columns read, with what they are (ignored ones are never looked at: a million rows).
+        self.plan = [(i, column, t.field, t, t.name or column) for i, (column, t) in enumerate(zip(header, self.targets))
+                     if t.field != "ignore"]
 
     def __call__(self, line: int, values: list[str]) -> ContactRow | Problem:
         try:
@@ -67,17 +74,22 @@ class RowReader:
         listed: dict[str, list[str]] = {"subscribed": [], "unsubscribed": []}
         row_tags: list[str] = []
         warnings: list[str] = []
-        for column, t, raw in zip(self.header, self.targets, values):
-            value = raw.strip()
-            reason = text_fault(value)
-            if reason:
-                return Problem(line, f"{column or 'a column'} {reason}")
-            if t.field == "ignore" or value == "":
+        for i, column, kind, t, name in self.plan:
+            value = values[i].strip()
+            if not value:
                 continue
+            if "\x00" in value:         # PostgreSQL text cannot hold it
+                return Problem(line, f"{column or 'a column'} contains a NUL character (\\x00)")
+            if not value.isascii():
+                reason = text_fault(value)
+                if reason:
+                    return Problem(line, f"{column or 'a column'} {reason}")
             if value[0] == "'" and not value.endswith("'"):     # `'02134`, `'M5V 2T6`; not `'quoted'`
                 value = unquote(value)
-            kind = t.field
-            if kind in ("id", "email", "first_name", "last_name", "timezone"):
+            if kind == "attribute":
+                if column:
+                    attributes[name] = value
+            elif kind in _FIELDS:
                 got[kind] = value
             elif kind == "phone":
                 got["phone_raw"] = value
@@ -105,18 +117,16 @@ class RowReader:
                     warnings.append(f"{column}: {exc}; not stored")
             elif kind == "date":
                 try:
-                    attributes[t.name or column] = date_value(value, str(t.format))
+                    attributes[name] = date_value(value, str(t.format))
                 except ValueError as exc:
                     warnings.append(f"{column}: {exc}; not stored (fix the cell or the date format in the map)")
-            elif column:
-                attributes[t.name or column] = value
         return self._finish(line, got, attributes, consent, listed, row_tags, warnings)
 
     def _finish(self, line: int, got: dict[str, Any], attributes: dict[str, str], consent: dict[str, set[str]],
                 listed: dict[str, list[str]], row_tags: list[str], warnings: list[str]) -> ContactRow | Problem:
-        for name, limit in LIMITS.items():
-            if len(got.get(name) or got.get(f"{name}_raw") or "") > limit:
-                return Problem(line, f"{name} is longer than {limit} characters")
+        for name, limit in _LIMITED:
+            if len(got.get(name) or "") > limit:
+                return Problem(line, f"{name.removesuffix('_raw')} is longer than {limit} characters")
         for tag in row_tags:
             if len(tag) > MAX_TAG:
                 return Problem(line, f"the tag {tag[:20]!r}… is longer than {MAX_TAG} characters")

@@ -40,10 +40,12 @@ def _listed(items: list[Problem], total: int | None = None) -> str:
 
 
 def _report(window: "MainWindow", title: str, done: str, problems: list[Problem], unit: str,
-            notices: list[Problem] | None = None, bad: int | None = None) -> None:
-    """`problems`: the first ones of `bad` in all (default: all of them)."""
+            notices: list[Problem] | None = None, bad: int | None = None,
+            kept: list[Problem] | None = None) -> None:
+    """`problems`: the first ones of `bad` in all (default: all of them); `kept`: rows imported with a
+    value left out (a phone that is not a number, a date that is not one)."""
     bad = len(problems) if bad is None else bad
-    if not problems and not notices:
+    if not problems and not notices and not kept:
         window.statusBar().showMessage(done, 8000)
         return
     text = done
@@ -51,6 +53,8 @@ def _report(window: "MainWindow", title: str, done: str, problems: list[Problem]
         text += (f"\n\n{_plural(bad, unit)} could not be read and "
                  f"{'was' if bad == 1 else 'were'} skipped:\n{_listed(problems, bad)}\n\n"
                  "Fix them in the file and import it again: the good ones are not doubled.")
+    if kept:
+        text += f"\n\nKept, with a value left out:\n{_listed(kept)}"
     if notices:
         text += (f"\n\n{_plural(len(notices), 'opt-out')} stayed as {'it was' if len(notices) == 1 else 'they were'}"
                  f" (a file never clears an opt-out):\n{_listed(notices)}")
@@ -125,7 +129,7 @@ def _run(window: "MainWindow", title: str, name: str, unit: str,
             contacts.run_search()          # what was imported shows in the open Contacts dialog
         text = done(result) if found.rows else f"No {unit}s were imported from {name}."
         _report(window, title, text, found.problems, "line",
-                result.notices if isinstance(result, ContactImport) else None, found.bad)
+                result.notices if isinstance(result, ContactImport) else None, found.bad, found.warnings)
 
     def failed(exc: Exception) -> None:
         progress.finish()

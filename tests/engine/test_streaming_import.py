@@ -98,11 +98,15 @@ def test_a_windows_1252_byte_far_into_the_file_is_found_by_the_first_pass(tmp_pa
     assert problems == [] and len(rows) == 3001 and rows[-1].fields["first_name"] == "Zoé" and rows[-1].line == 3002
 
 
-def test_a_file_neither_utf8_nor_windows_1252_is_refused_naming_its_line_before_anything_is_read(tmp_path):
+def test_a_contacts_file_with_bytes_no_encoding_reads_keeps_its_good_rows(tmp_path):
+    # Issue 12: one bad byte never refuses the file; its row is reported, naming the byte.
+    from app.engine.importers import contact_records
+
     path = tmp_path / "binary.csv"
     path.write_bytes(b"id,first_name\nann,Ann\nz\x81,Z\x8d\xff\n")
-    with pytest.raises(UnicodeDecodeError, match=r"line 3"):
-        contacts_text(path)
+    found = list(contact_records(contacts_text(path)[2]))
+    assert [getattr(f, "id", None) for f in found] == ["ann", None]
+    assert found[1].line == 3 and "holds the byte 0x81" in found[1].reason
     events = tmp_path / "latin.jsonl"
     events.write_bytes(b'{"contact":"c","type":"a","at":"2026-02-01T10:00:00Z"}\n{"note":"caf\xe9"}\n')
     with pytest.raises(UnicodeDecodeError, match=r"line 2"):
