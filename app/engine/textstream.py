@@ -93,12 +93,12 @@ def inspect_table(path: str | Path) -> TextFile:
     with open(path, "rb") as handle:
         head = handle.read(BLOCK)
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        sample = head[:len(head) - len(head) % 2].decode("utf-16", "replace")
+        wide = head[:len(head) - len(head) % 2].decode("utf-16", "replace")
         # A table's header and emails are mostly ASCII whatever the names: bytes that only happen
         # to start like UTF-16 read as a run of rare CJK signs instead.
-        if sum(c.isascii() for c in sample) < 0.3 * len(sample):
+        if sum(c.isascii() for c in wide) < 0.3 * len(wide):
             raise NotText("binary data (it starts like UTF-16 text but is not), not a CSV text file")
-        return TextFile(path, "utf-16", size, "\n" in sample, "surrogateescape")
+        return TextFile(path, "utf-16", size, "\n" in wide, "surrogateescape")
     if head.startswith(b"PK\x03\x04"):
         raise NotText("a zip archive or an Excel workbook, not a CSV file (save the sheet as CSV UTF-8)")
     if head[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
