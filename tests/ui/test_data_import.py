@@ -61,11 +61,11 @@ def test_a_file_that_cannot_be_read_is_reported_and_nothing_changes(window, qtbo
 
 def test_a_bad_byte_refuses_only_its_row(window, qtbot, monkeypatch, tmp_path):
     odd = tmp_path / "odd.csv"
-    odd.write_bytes(b"id,first_name\nann,Ann\nz\x81,Z\x8d\xff\xfe\n")
+    odd.write_bytes("id,first_name\nann,Zoë\nbo,Bø\n".encode() + b"z\x81,Z\n")     # UTF-8, one stray byte
     warnings = _choose(monkeypatch, odd)
     window.actions_["import_contacts"].trigger()
     qtbot.waitUntil(lambda: bool(warnings), timeout=5000)
-    assert _count(window, contacts) == 1 and "line 3: holds the byte 0x81" in warnings[0]
+    assert _count(window, contacts) == 2 and "line 4: holds the byte 0x81" in warnings[0]
 
 
 def test_a_mailchimp_export_zip_imports_with_each_files_status(window, qtbot, monkeypatch):
