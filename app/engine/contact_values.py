@@ -300,7 +300,13 @@ def timestamp(value: str) -> datetime:
             when = datetime.combine(date.fromisoformat(text[:10]), datetime.min.time())
         except ValueError:
             raise ValueError(f"{value!r} is not a date and time such as 2024-03-05 10:00:00") from None
-    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    try:
+        when = (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    except OverflowError:       # year 9999 at -14:00: beyond what UTC can show
+        raise ValueError(f"{value!r} is not a date the store can keep") from None
+    if not 1900 <= when.year <= 2200:
+        raise ValueError(f"{value!r} is not a plausible date for an order")
+    return when
 
 
 # --- consent and tags ---------------------------------------------------------------------------------
