@@ -46,7 +46,8 @@ def email_address(value: str) -> str:
     try:
         validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:
-        raise ValueError(f"email {value!r} is not an email address ({str(exc).rstrip('.')})") from None
+        why = f" ({str(exc).rstrip('.')})" if "@" in value else ""      # without an @ it says nothing more
+        raise ValueError(f"email {value!r} is not an email address{why}") from None
     return value
 
 

@@ -103,7 +103,7 @@ def test_a_contacts_file_with_bytes_no_encoding_reads_keeps_its_good_rows(tmp_pa
     from app.engine.importers import contact_records
 
     path = tmp_path / "binary.csv"
-    path.write_bytes("id,first_name\nann,Zoë\n".encode() + b"z\x81,Z\n")      # UTF-8 with one stray byte
+    path.write_bytes("id,first_name\nann,Zoë Brontë\n".encode() + b"z\x81,Z\n")     # UTF-8 with one stray byte
     found = list(contact_records(contacts_text(path)[2]))
     assert [getattr(f, "id", None) for f in found] == ["ann", None]
     assert found[1].line == 3 and "holds the byte 0x81" in found[1].reason
