@@ -23,7 +23,7 @@ from .import_rows import ContactRow, Problem, ReadStats
 # would keep a longer value, PostgreSQL refuses it, so the importer refuses it on both.
 LIMITS = {"id": 200, "email": 320, "phone": 32, "first_name": 100, "last_name": 100, "timezone": 64}
 _LIMITED = tuple((f"{k}_raw" if k == "phone" else k, n) for k, n in LIMITS.items())
-_E164 = re.compile(r"\+[1-9]\d{6,14}")
+_E164 = re.compile(r"\+\d{1,15}")
 
 # A yes/no cell in this app's `unsubscribed`/`subscribed` columns. In `unsubscribed`, yes means every
 # channel (an opt-out is taken at its widest); in `subscribed`, yes is a sign-up without a channel: email.
@@ -71,6 +71,7 @@ class RowReader:
         got: dict[str, Any] = {}
         attributes: dict[str, str] = {}
         consent: dict[str, set[str]] = {SUBSCRIBED: set(), UNSUBSCRIBED: set()}
+        explicit: dict[str, set[str]] = {SUBSCRIBED: set(), UNSUBSCRIBED: set()}
         listed: dict[str, list[str]] = {"subscribed": [], "unsubscribed": []}
         row_tags: list[str] = []
         warnings: list[str] = []
@@ -107,6 +108,8 @@ class RowReader:
                 state = consent_state(value)
                 if state is not None:
                     consent[state].update(CHANNELS if t.channel == "all" else (str(t.channel),))
+                    if t.channel != "all":
+                        explicit[state].add(str(t.channel))
             elif kind in ("unsubscribed", "subscribed"):
                 listed[kind] += named_channels(value, kind)
             elif kind in ("lifetime_spend", "order_count", "last_order_at"):
@@ -120,10 +123,11 @@ class RowReader:
                     attributes[name] = date_value(value, str(t.format))
                 except ValueError as exc:
                     warnings.append(f"{column}: {exc}; not stored (fix the cell or the date format in the map)")
-        return self._finish(line, got, attributes, consent, listed, row_tags, warnings)
+        return self._finish(line, got, attributes, consent, listed, row_tags, warnings, explicit)
 
     def _finish(self, line: int, got: dict[str, Any], attributes: dict[str, str], consent: dict[str, set[str]],
-                listed: dict[str, list[str]], row_tags: list[str], warnings: list[str]) -> ContactRow | Problem:
+                listed: dict[str, list[str]], row_tags: list[str], warnings: list[str],
+                explicit: dict[str, set[str]]) -> ContactRow | Problem:
         for name, limit in _LIMITED:
             if len(got.get(name) or "") > limit:
                 return Problem(line, f"{name.removesuffix('_raw')} is longer than {limit} characters")
@@ -165,8 +169,10 @@ class RowReader:
         for channel, state in self.mapping.file_consent.items():
             (unsubscribed if state == UNSUBSCRIBED else subscribed).append(channel)
         unsubscribed = list(dict.fromkeys(unsubscribed))
-        contested = sorted({c for c in subscribed if c in unsubscribed}
-                           | (set(listed["subscribed"]) & set(listed["unsubscribed"]) - {"all"}), key=_order)
+        # A channel named both ways — in the two columns of this app's format, or in two consent columns —
+        # is recorded as an opt-out, and said; `subscribed: all` with `unsubscribed: sms` is no conflict.
+        contested = sorted((set(listed["subscribed"]) & set(listed["unsubscribed"]) - {"all"})
+                           | (explicit[SUBSCRIBED] & explicit[UNSUBSCRIBED]), key=_order)
         if warnings:
             self.stats.warned += 1
         # Without an id the row is named by its email (lower case), else its phone: the writer still
