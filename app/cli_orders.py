@@ -51,7 +51,8 @@ def cmd_orders_import(args: argparse.Namespace) -> int:
     if report.done.dead:
         print(f"{len(report.done.dead)} order(s) could not be applied and were set aside (see "
               "`journeys events dead-letters`)", file=sys.stderr)
-    return PROBLEMS if found.bad or report.notes or report.done.dead else 0
+    # The file's exit status (issue 12): 0 when orders were taken (bad rows listed), 1 when none could be.
+    return PROBLEMS if found.bad and not found.rows else 0
 
 
 def add_orders_commands(sub: argparse._SubParsersAction, db_parent: argparse.ArgumentParser) -> None:

@@ -101,38 +101,6 @@ def _unreadable(path: str, exc: Exception) -> CommandError:
     return CommandError(f"{path}: cannot be read ({getattr(exc, 'strerror', None) or exc})")
 
 
-def cmd_contacts_import(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from app.engine.file_import import contacts_text, import_contacts_file
-
-    from app.engine.importers import Problem, contact_records
-
-    try:
-        file, _, lines = contacts_text(args.file)     # unreadable: said before the database is opened
-        first = next(contact_records(lines), None)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _unreadable(args.file, exc) from None
-    if isinstance(first, Problem) and first.line == 1:
-        # Empty, or a first line naming no `id` column: no contacts file at all (exit 2, as unreadable).
-        raise CommandError(f"{args.file}: {first}; nothing was imported")
-    db = _open_engine(args.db)
-    shown = _Progress("rows")
-    try:
-        report, found = import_contacts_file(db, file, datetime.now(timezone.utc), Path(args.file).name,
-                                             progress=shown, on_problem=partial(shown.problem, args.file))
-    except (OSError, UnicodeDecodeError) as exc:     # changed or gone while read: committed chunks stay
-        shown.clear()
-        raise _unreadable(args.file, exc) from None
-    shown.clear()
-    for notice in report.notices:
-        print(f"{args.file}: {notice}")
-    print(f"Imported contacts from {args.file}: {report.summary()}"
-          + (f"; {found.bad} bad row(s) skipped" if found.bad else "")
-          + (f"; {len(report.notices)} opt-out(s) kept" if report.notices else ""))
-    return PROBLEMS if found.bad else 0
-
-
 def _when(at: datetime | None) -> str:
     return f"{at.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC" if at is not None else ""
 
@@ -177,13 +145,14 @@ def cmd_events_import(args: argparse.Namespace) -> int:
     shown = _Progress("events")
     try:
         done, found = import_events_file(engine, file, progress=shown, history=args.history,
-                                         on_problem=partial(shown.problem, args.file))
+                                         on_problem=partial(shown.problem, args.file),
+                                         on_warning=partial(shown.problem, args.file))
     except (OSError, UnicodeDecodeError) as exc:
         shown.clear()
         raise _unreadable(args.file, exc) from None
     shown.clear()
     print(f"Imported events from {args.file}: {done.summary()}; {found.bad} bad line(s) skipped"
-          + (f"; {found.kept} line(s) kept without a value (listed)" if found.kept else "")
+          + (f"; {found.warned} line(s) kept without a value (listed)" if found.warned else "")
           + ("; history mode: contacts updated, no journey started" if args.history else ""))
     if done.unmatched:
         print(f"{done.unmatched} delivery feedback event(s) named no message of their contact on their channel "
@@ -199,7 +168,8 @@ def cmd_events_import(args: argparse.Namespace) -> int:
                   f"of {event.contact!r}: {reason}", file=sys.stderr)
         if len(done.dead) > 10:
             print(f"  … and {len(done.dead) - 10} more", file=sys.stderr)
-    return PROBLEMS if found.bad or found.kept else 0
+    # The file's exit status (issue 12): 0 when events were taken (bad lines listed), 1 when none could be.
+    return PROBLEMS if found.bad and not found.rows else 0
 
 
 def cmd_events_dead_letters(args: argparse.Namespace) -> int:
@@ -392,9 +362,12 @@ def add_commands(sub: argparse._SubParsersAction, db_parent: argparse.ArgumentPa
 
     contacts = sub.add_parser("contacts", help="Import or show contacts.").add_subparsers(
         dest="contacts_command", required=True, metavar="ACTION")
-    p = command(contacts, "import", cmd_contacts_import,
-                "Import contacts from a CSV file (id required); bad rows are reported and skipped.")
-    p.add_argument("file", metavar="FILE.csv")
+    from app.cli_contacts_import import add_import_arguments, cmd_contacts_import     # issue 12: presets and mappings
+
+    add_import_arguments(command(contacts, "import", cmd_contacts_import,
+                                 "Import contacts from a CSV file or a Mailchimp export zip: Shopify, Mailchimp, "
+                                 "Klaviyo and WooCommerce exports are recognised; other layouts need --map. Bad rows "
+                                 "are reported and skipped."))
     p = command(contacts, "show", cmd_contacts_show,
                 "Show a contact: fields, tags, consent per channel and history, and its timeline across journeys.")
     p.add_argument("id", metavar="ID", help="the contact's id")

@@ -1,4 +1,5 @@
-"""Importing big files: rows/s and peak memory (target < 300 MB peak RSS for 1,000,000 rows).
+"""Importing big files: rows/s and peak memory (targets for 1,000,000 rows: under 60 s and 500 MB
+peak RSS for a Shopify customers export; 300 MB for this app's own CSV and for events).
 
 Generates a contacts CSV and an events JSON-lines file of `ROWS` rows in a temporary folder and
 imports each with the streaming importers (app/engine/file_import.py) into a fresh SQLite file, in
@@ -22,6 +23,7 @@ from pathlib import Path
 
 ROWS = int(os.environ.get("JOURNEYS_BENCH_IMPORT_ROWS", "1000000"))
 TARGET_MB = 300
+SHOP_TARGET_MB, SHOP_TARGET_S = 500, 60
 ZONES = ("Europe/London", "Europe/Paris", "America/New_York", "", "Asia/Tokyo", "UTC")
 START = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=30)
 
@@ -33,9 +35,31 @@ def write_contacts(path: Path, rows: int, seed: int = 9) -> None:
         out.write("id,email,phone,first_name,last_name,timezone,tags,unsubscribed,subscribed,loyalty_tier,city\r\n")
         for i in range(rows):
             unsub = "sms" if rng.random() < 0.05 else ""
-            out.write(f"c{i:07d},shopper{i}@example.com,+1555{i:07d},Shopper{i},Name{i % 977},{ZONES[i % 6]},"
+            out.write(f"c{i:07d},shopper{i}@example.com,+1212{2000000 + i % 8000000:07d},Shopper{i},Name{i % 977},"
+                      f"{ZONES[i % 6]},"
                       f"{'vip;newsletter' if i % 7 == 0 else 'newsletter'},{unsub},email,"
                       f"{('gold', 'silver', 'bronze')[i % 3]},\"City {i % 313}, Region\"\r\n")
+
+
+def write_shopify(path: Path, rows: int, seed: int = 9) -> None:
+    """A Shopify customers export (Customers → Export): apostrophes before ids, zips and phones,
+    national and international numbers, yes/no consent, money as text, `a, b` tags."""
+    rng = random.Random(seed)
+    places = (("US", "NY", "'+1 212 555 {:04d}"), ("CA", "ON", "'+1 416 555 {:04d}"), ("FR", "", "06 12 {:02d} {:02d} 78"),
+              ("DE", "BE", "'+49 151 2345 {:04d}"), ("GB", "", "'+44 7911 12{:04d}"), ("US", "TX", ""))
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        out.write("Customer ID,First Name,Last Name,Email,Accepts Email Marketing,Default Address Company,"
+                  "Default Address Address1,Default Address Address2,Default Address City,Default Address Province Code,"
+                  "Default Address Country Code,Default Address Zip,Default Address Phone,Phone,Accepts SMS Marketing,"
+                  "Total Spent,Total Orders,Note,Tax Exempt,Tags\n")
+        for i in range(rows):
+            country, province, phone = places[i % len(places)]
+            number = phone.format(i % 100, i % 97) if "{:02d}" in phone else phone.format(i % 10_000)
+            spent = f"{rng.randrange(0, 500_000) / 100:,.2f}"
+            out.write(f"'{7_000_000_000_000 + i},Shopper{i},Name{i % 977},shopper{i}@example.com,"
+                      f"{'yes' if i % 3 else 'no'},,{i % 900} Main St,,City {i % 313},{province},{country},'{10000 + i % 89999},"
+                      f",{number},{'yes' if i % 5 == 0 else 'no'},\"{spent}\",{i % 40},,no,"
+                      f"\"{'vip, newsletter' if i % 7 == 0 else 'newsletter'}\"\n")
 
 
 def write_events(path: Path, rows: int, seed: int = 9) -> None:
@@ -61,7 +85,7 @@ def child(kind: str, path: str, db_path: str) -> None:
     db = open_database(db_path)
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
-    if kind == "contacts":
+    if kind in ("contacts", "shopify"):
         report, found = import_contacts_file(db, path, datetime.now(timezone.utc))
         rows = report.count
     else:
@@ -83,16 +107,23 @@ def measure(kind: str, path: Path, db_path: Path) -> dict[str, float]:
 def run() -> list[str]:
     lines = []
     with tempfile.TemporaryDirectory() as folder:
-        for kind, write, name in (("contacts", write_contacts, "contacts.csv"),
+        for kind, write, name in (("shopify", write_shopify, "customers_export.csv"),
+                                  ("contacts", write_contacts, "contacts.csv"),
                                   ("events", write_events, "events.jsonl")):
             path = Path(folder) / name
             write(path, ROWS)
             size = path.stat().st_size / 2**20
             got = measure(kind, path, Path(folder) / f"{kind}.sqlite3")
-            ok = "ok" if got["peak_mb"] < TARGET_MB else "MISSED"
+            if kind == "shopify":    # the issue's target: a million-row shop export in a minute, under 500 MB
+                seconds = got["seconds"] * 1_000_000 / max(ROWS, 1)
+                ok = "ok" if got["peak_mb"] < SHOP_TARGET_MB and seconds < SHOP_TARGET_S else "MISSED"
+                target = f"target < {SHOP_TARGET_S} s per million rows and < {SHOP_TARGET_MB} MB: {ok}"
+            else:
+                ok = "ok" if got["peak_mb"] < TARGET_MB else "MISSED"
+                target = f"target < {TARGET_MB} MB: {ok}"
             lines.append(f"{kind} import: {ROWS:,} rows ({size:.0f} MB file) in {got['seconds']:.1f} s = "
                          f"{got['rows'] / got['seconds']:,.0f} rows/s; peak RSS {got['peak_mb']:.0f} MB "
-                         f"(interpreter and libraries {got['baseline_mb']:.0f} MB; target < {TARGET_MB} MB: {ok})")
+                         f"(interpreter and libraries {got['baseline_mb']:.0f} MB; {target})")
             path.unlink()
     return lines
 

@@ -8,6 +8,10 @@ idempotent, so a re-run after a crash or a fix adds only what is missing.
 """
 from __future__ import annotations
 
+import shutil
+import tempfile
+import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -15,11 +19,11 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, TypeVar
 
 from sqlalchemy.engine import Engine
 
-from .import_rows import Note
-from .importers import ContactImport, Problem, contact_records, event_records, import_contacts_report, json_lines
+from .importers import ContactImport, MappingChoice, Problem, contact_records, event_records, import_contacts_report
+from .importers import MAX_CONTACT_LINE, MAX_EVENT_LINE, json_lines
+from .import_rows import ContactRow, Note, ReadStats
 from .ingest import Ingested
-from .importers import MAX_CONTACT_LINE, MAX_EVENT_LINE
-from .textstream import WINDOWS_1252, Blocks, TextFile, inspect, split_lines
+from .textstream import Blocks, NotText, TextFile, inspect, inspect_table, split_lines
 
 if TYPE_CHECKING:
     from .engine import JourneyEngine
@@ -47,24 +51,36 @@ class FileImport:
     problems: list[Problem] = field(default_factory=list)
     rows: int = 0
     bad: int = 0
-    kept: int = 0       # lines kept without a value they held (`Note`s, listed among the problems)
+    warnings: list[Problem] = field(default_factory=list)     # rows kept with something left out (first ones)
+    warned: int = 0
 
 
 def _good(items: Iterable[T | Problem], found: FileImport,
-          on_problem: Callable[[Problem], None] | None) -> Iterator[T]:
+          on_problem: Callable[[Problem], None] | None,
+          on_warning: Callable[[Problem], None] | None = None) -> Iterator[T]:
     """The good items; problems go to `found` (and `on_problem`, as soon as they are read)."""
     for item in items:
-        if isinstance(item, Problem):
-            if isinstance(item, Note):
-                found.kept += 1
-            else:
-                found.bad += 1
+        if isinstance(item, Note):            # an event line kept without one of its values
+            found.warned += 1
+            if len(found.warnings) < KEPT_PROBLEMS:
+                found.warnings.append(item)
+            if on_warning is not None:
+                on_warning(item)
+        elif isinstance(item, Problem):
+            found.bad += 1
             if len(found.problems) < KEPT_PROBLEMS:
                 found.problems.append(item)
             if on_problem is not None:
                 on_problem(item)
         else:
             found.rows += 1
+            if isinstance(item, ContactRow) and item.warnings:
+                found.warned += 1
+                for text in item.warnings:
+                    if len(found.warnings) < KEPT_PROBLEMS:
+                        found.warnings.append(Problem(item.line, text))
+                    if on_warning is not None:
+                        on_warning(Problem(item.line, text))
             yield item
 
 
@@ -79,10 +95,11 @@ def _reporter(blocks: Blocks, file: TextFile, progress: Progress | None,
 
 
 def contacts_text(path: str | Path | TextFile) -> tuple[TextFile, Blocks, Iterator[str]]:
-    """(`path`: a file, or one `textstream.inspect` has read already.) A contacts CSV's encoding (UTF-8, else Windows-1252) and lines, read lazily; raises OSError or
-    UnicodeDecodeError (naming the line) before anything is read for import. A file with "\r"
+    """(`path`: a file, or one `textstream.inspect_table` has read already.) A contacts CSV's encoding
+    (`inspect_table`: UTF-8 or UTF-16, else the legacy encoding detected) and lines, read lazily;
+    raises OSError or textstream.NotText before anything is read for import. A file with "\r"
     alone for line ends (Excel for Mac) is read line by line, as `parse_contacts` does."""
-    file = path if isinstance(path, TextFile) else inspect(path, WINDOWS_1252)
+    file = path if isinstance(path, TextFile) else inspect_table(path)
     blocks = Blocks(file)
     text: Iterable[str] = blocks if file.has_newline else (b.replace("\r", "\n") for b in blocks)
     return file, blocks, split_lines(text, MAX_CONTACT_LINE)
@@ -90,15 +107,59 @@ def contacts_text(path: str | Path | TextFile) -> tuple[TextFile, Blocks, Iterat
 
 def import_contacts_file(db: Engine, path: str | Path | TextFile, now: datetime, source: str | None = None, *,
                          progress: Progress | None = None, on_problem: Callable[[Problem], None] | None = None,
-                         cancelled: Callable[[], bool] | None = None) -> tuple[ContactImport, FileImport]:
+                         cancelled: Callable[[], bool] | None = None, mapping: MappingChoice = None,
+                         region: str | None = None, dry_run: bool = False, stats: ReadStats | None = None,
+                         on_warning: Callable[[Problem], None] | None = None,
+                         file_name: str | None = None) -> tuple[ContactImport, FileImport]:
     """Reads, checks and imports a contacts CSV chunk by chunk (`import_contacts_report`); returns
-    its report and the file's problems. Raises OSError/UnicodeDecodeError when the file cannot be
-    read (nothing imported), Cancelled when `cancelled()` turns true (checked after each chunk)."""
+    its report and the file's problems. `mapping`, `region`, `stats` and `file_name` (the name
+    Mailchimp's status is read from; default the file's) as for `importers.contact_records`;
+    `dry_run`: everything is counted, nothing stays written. Raises OSError/NotText when the file
+    cannot be read (nothing imported), Cancelled when `cancelled()` turns true (checked after each chunk)."""
     file, blocks, lines = contacts_text(path)
     found = FileImport()
-    report = import_contacts_report(db, _good(contact_records(lines), found, on_problem), now,
-                                    source or file.path.name, _reporter(blocks, file, progress, cancelled))
+    records = contact_records(lines, mapping, file_name=file_name or file.path.name, region=region, stats=stats)
+    report = import_contacts_report(db, _good(records, found, on_problem, on_warning), now,
+                                    source or file.path.name, _reporter(blocks, file, progress, cancelled),
+                                    dry_run=dry_run)
     return report, found
+
+
+# The order a Mailchimp export's files are read in: opt-ins first, so that an address listed in two
+# files ends with the opt-out (an import never clears one anyway).
+_MAILCHIMP_ORDER = ("subscribed", "nonsubscribed", "unsubscribed", "cleaned")
+
+
+@contextmanager
+def contact_files(path: str | Path) -> Iterator[list[tuple[str, TextFile]]]:
+    """The CSV files to import from `path`: the file itself, or each CSV of a zip archive (Mailchimp's
+    audience export: subscribed, unsubscribed and cleaned members), extracted to a temporary folder
+    for the duration (bounded memory: never read whole). Each comes as (its name, as inspected).
+    Raises OSError, or textstream.NotText for a file that is not text, an archive with no CSV in it
+    or an Excel workbook."""
+    path = Path(path)
+    if not zipfile.is_zipfile(path):
+        yield [(path.name, inspect_table(path))]
+        return
+    with zipfile.ZipFile(path) as archive, tempfile.TemporaryDirectory(prefix="journeys-import-") as folder:
+        names = [n for n in archive.namelist() if n.lower().endswith((".csv", ".txt")) and not n.endswith("/")]
+        if not names:
+            workbook = any(n.startswith("xl/") for n in archive.namelist())
+            raise NotText("an Excel workbook, not a CSV file (save the sheet as CSV UTF-8)" if workbook
+                          else "a zip archive without a CSV file in it")
+        names.sort(key=lambda n: next((i for i, p in enumerate(_MAILCHIMP_ORDER)
+                                       if Path(n).name.lower().startswith(p)), len(_MAILCHIMP_ORDER)))
+        found = []
+        for i, name in enumerate(names):
+            target = Path(folder) / str(i) / Path(name).name      # its own name: Mailchimp's status is in it
+            target.parent.mkdir()
+            try:
+                with archive.open(name) as source, open(target, "wb") as out:
+                    shutil.copyfileobj(source, out, 1 << 20)
+            except (zipfile.BadZipFile, RuntimeError) as exc:      # damaged, or encrypted
+                raise NotText(f"the archive's {name} cannot be read ({exc})") from None
+            found.append((f"{path.name}:{Path(name).name}", inspect_table(target)))
+        yield found
 
 
 def events_text(path: str | Path | TextFile) -> tuple[TextFile, Blocks, Iterator[str]]:
@@ -111,13 +172,46 @@ def events_text(path: str | Path | TextFile) -> tuple[TextFile, Blocks, Iterator
 
 def import_events_file(engine: "JourneyEngine", path: str | Path | TextFile, *, progress: Progress | None = None,
                        on_problem: Callable[[Problem], None] | None = None,
-                       cancelled: Callable[[], bool] | None = None,
-                       history: bool = False) -> tuple[Ingested, FileImport]:
+                       cancelled: Callable[[], bool] | None = None, history: bool = False,
+                       on_warning: Callable[[Problem], None] | None = None) -> tuple[Ingested, FileImport]:
     """Reads, checks and ingests a JSON-lines events file chunk by chunk (`JourneyEngine.ingest`);
-    returns what was ingested and the file's problems. Errors as `import_contacts_file`.
-    `history`: past data, applied to contacts with no journey reacting (app/engine/history.py)."""
+    returns what was ingested and the file's problems (lines kept without a value: `warnings`).
+    Errors as `import_contacts_file`. `history`: past data, applied to contacts with no journey
+    reacting (app/engine/history.py)."""
     file, blocks, lines = events_text(path)
     found = FileImport()
-    done = engine.ingest(_good(event_records(json_lines(lines)), found, on_problem),
+    done = engine.ingest(_good(event_records(json_lines(lines)), found, on_problem, on_warning),
                          progress=_reporter(blocks, file, progress, cancelled), history=history)
     return done, found
+
+
+def import_contact_source(db: Engine, path: str | Path, now: datetime, *, progress: Progress | None = None,
+                          cancelled: Callable[[], bool] | None = None, region: str | None = None,
+                          dry_run: bool = False) -> tuple[ContactImport, FileImport]:
+    """`import_contacts_file` for what a user picks: a CSV, or a Mailchimp export zip (each of its
+    files in turn, its status from its name), every file read as its export is recognised, the
+    results added up (a problem names its file when there are several). `region` defaults to the
+    country of the business's time zone. Errors as `import_contacts_file`; a header that fits no
+    export is a problem on line 1 of that file."""
+    from app.store.app_settings import business_timezone
+
+    from .contact_values import country_of_zone
+
+    if region is None:
+        region = country_of_zone(business_timezone(db))
+    total, found = ContactImport(0), FileImport()
+    with contact_files(path) as files:
+        for name, file in files:
+            report, part = import_contacts_file(db, file, now, name.replace(":", " "), progress=progress,
+                                                cancelled=cancelled, region=region, dry_run=dry_run)
+            prefix = f"{name.split(':', 1)[1]}: " if len(files) > 1 else ""
+            total.count += report.count
+            total.new, total.updated, total.unchanged = (total.new + report.new, total.updated + report.updated,
+                                                         total.unchanged + report.unchanged)
+            total.notices += [Problem(p.line, prefix + p.reason) for p in report.notices]
+            for key, n in report.consent.items():
+                total.consent[key] = total.consent.get(key, 0) + n
+            found.rows, found.bad, found.warned = found.rows + part.rows, found.bad + part.bad, found.warned + part.warned
+            found.problems += [Problem(p.line, prefix + p.reason) for p in part.problems][:KEPT_PROBLEMS]
+            found.warnings += [Problem(p.line, prefix + p.reason) for p in part.warnings][:KEPT_PROBLEMS]
+    return total, found

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 
 
 @dataclass
@@ -27,6 +29,30 @@ class ContactRow:
     attributes: dict[str, str] = field(default_factory=dict)
     subscribed: list[str] = field(default_factory=list)     # opt-ins listed in the file (never clear an opt-out)
     contested: list[str] = field(default_factory=list)      # named in both columns: the opt-out is taken
+    # History baselines from the file (None: not given): the shop's totals, never lowering what is stored.
+    lifetime_spend: Decimal | None = None
+    order_count: int | None = None
+    last_order_at: datetime | None = None
+    # Who the row is when it has no id (or its id is not stored): matched by email, else phone.
+    warnings: list[str] = field(default_factory=list)       # kept, with something left out (a bad phone)
+
+
+@dataclass
+class ReadStats:
+    """What reading a contacts file found beyond its rows: time zones derived, by how (`phone`,
+    `country`, `province`), rows kept with something left out (`warned`), the preset or mapping."""
+
+    derived: dict[str, int] = field(default_factory=dict)
+    warned: int = 0
+    source: str = ""
+
+    def zones(self) -> str:
+        """`12 time zones derived (8 from the phone number, 4 from the country)`, or ""."""
+        total = sum(self.derived.values())
+        if not total:
+            return ""
+        parts = ", ".join(f"{n} from the {how.replace('phone', 'phone number')}" for how, n in self.derived.items())
+        return f"{total} time zone{'s' if total != 1 else ''} derived ({parts})"
 
 
 @dataclass
@@ -40,7 +66,18 @@ class ContactImport:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+    consent: dict[tuple[str, str], int] = field(default_factory=dict)    # (channel, new state): changes recorded
 
     def summary(self) -> str:
         """`N new, M updated, K unchanged` (the last two only when some are)."""
         return f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged"
+
+    def consent_summary(self) -> str:
+        """`email: 3 subscribed, 2 unsubscribed; sms: 1 subscribed`, or "" when no consent changed."""
+        parts = []
+        for channel in ("email", "sms", "whatsapp"):
+            states = [f"{self.consent[(channel, s)]} {s}" for s in ("subscribed", "unsubscribed")
+                      if self.consent.get((channel, s))]
+            if states:
+                parts.append(f"{channel}: {', '.join(states)}")
+        return "; ".join(parts)

@@ -8,9 +8,10 @@ import csv
 import io
 import itertools
 import json
+import re
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Union
 
 from app.journey.event_names import NAME_HINT, canonical_event_type, event_name_problem
 from app.journey.jsonvalues import MAX_DEPTH, decode, first_fault, text_fault
@@ -20,7 +21,11 @@ from app.journey.schema import (MAX_AMOUNT, MAX_EVENT, MAX_TAG, date_problem, pa
 from .consent import CHANNELS, CONSENT_EVENTS, channel_name, consent_event_type
 from .contact_import import import_contacts, import_contacts_report
 from .feedback import FEEDBACK
-from .import_rows import ContactImport, ContactRow, Note, Problem
+from .contact_mapping import Mapping, MappingError
+from .contact_presets import detect, guess
+from .contact_rows import LIMITS as _LIMITS
+from .contact_rows import RowReader
+from .import_rows import ContactImport, ContactRow, Note, Problem, ReadStats
 from .ingest import EventIn
 from .segment import IDENTIFY, checked_traits, is_segment, standard_properties, to_ours
 from .textstream import LongLine
@@ -28,7 +33,6 @@ from .textstream import LongLine
 __all__ = ["BOM", "ContactImport", "ContactRow", "Problem", "contact_records", "event_records", "import_contacts",
            "import_contacts_report", "json_lines", "parse_contacts", "parse_events", "read_csv_text", "read_text"]
 
-STANDARD = ("id", "email", "phone", "first_name", "last_name", "timezone", "tags", "unsubscribed", "subscribed")
 # The widths of the store's columns (app/store/tables.py, contacts; a test compares them): SQLite would
 # keep a longer value, PostgreSQL refuses it, so the importer refuses it on both.
 # An event line, or a contacts line, longer than this is refused unread (textstream.split_lines holds
@@ -36,7 +40,6 @@ STANDARD = ("id", "email", "phone", "first_name", "last_name", "timezone", "tags
 # gigabytes to parse.
 MAX_EVENT_LINE = 1_000_000     # characters
 MAX_CONTACT_LINE = MAX_EVENT_LINE
-_LIMITS = {"id": 200, "email": 320, "phone": 32, "first_name": 100, "last_name": 100, "timezone": 64}
 
 
 def parse_contacts(text: str) -> tuple[list[ContactRow], list[Problem]]:
@@ -76,31 +79,46 @@ class _Bounded:
         return line
 
 
-def contact_records(lines: Iterable[str]) -> Iterator[ContactRow | Problem]:
+MappingChoice = Union[Mapping, Callable[[list[str]], Mapping], None]
+
+
+def contact_records(lines: Iterable[str], mapping: MappingChoice = None, *, file_name: str | None = None,
+                    region: str | None = None, stats: ReadStats | None = None) -> Iterator[ContactRow | Problem]:
     """Each good row and each problem of a contacts CSV, in file order, from its lines (each ending
     with its "\n", as `io.StringIO` or `textstream.split_lines` gives them): a million-row file is
-    read in bounded memory (only the ids seen are kept, to report a repeated one). Rules as for
-    `parse_contacts`."""
+    read in bounded memory (only the keys seen are kept, to report a repeated contact).
+
+    `mapping` says what each column is: a Mapping, a function choosing one from the header (it
+    raises MappingError to refuse the file), or None: the export recognised from the header
+    (contact_presets.detect: Shopify, Mailchimp, Klaviyo, WooCommerce, this app's own). A header
+    that no mapping fits is one Problem on line 1 and nothing else. `file_name` gives Mailchimp's
+    status; `region` (ISO alpha-2) reads national phone numbers without a country; `stats` counts
+    the time zones derived. Other rules as for `parse_contacts`."""
     lines = _Bounded(iter(lines))
     first = next(lines, "").removeprefix(BOM)
     reader = csv.reader(itertools.chain([first] if first else [], lines), delimiter=_delimiter(first))
     try:
-        header = _header(next(reader))
+        header = [h.strip() for h in next(reader)]
     except StopIteration:
         yield Problem(1, "the file is empty; the first line must name the columns")
         return
     except csv.Error as exc:
         yield Problem(1, f"the first line cannot be read as CSV ({_csv_trouble(exc)}); it must name the columns")
         return
-    if "id" not in header:
-        yield Problem(1, "no 'id' column; the first line must name the columns (id, email, ...)")
-        return
     for name in header:     # other columns become attributes: a name no database keeps would fail every row
         reason = text_fault(name)
         if reason:
             yield Problem(1, f"the column name {name[:40]!r} {reason}; rename the column")
             return
-    seen: set[str] = set()
+    try:
+        chosen = _choose(header, mapping, file_name)
+        chosen.check(header)
+    except MappingError as exc:
+        yield Problem(1, str(exc))
+        return
+    if stats is not None:
+        stats.source = chosen.preset or "map"
+    row = RowReader(header, chosen, region, stats)
     while True:
         line = reader.line_num + 1          # where the record starts: a quoted value may span lines
         try:
@@ -123,87 +141,42 @@ def contact_records(lines: Iterable[str]) -> Iterator[ContactRow | Problem]:
         if len(values) != len(header):
             yield Problem(line, f"has {len(values)} values but the header names {len(header)} columns")
             continue
-        record = {h: v.strip() for h, v in zip(header, values)}
-        reason = _contact_problem(record)
-        if reason is None and record["id"] in seen:
-            reason = f"contact {record['id']!r} appears twice in the file"
-        if reason:
-            yield Problem(line, reason)
+        joined = "".join(values)
+        if not joined.isascii() and _ESCAPED.search(joined):
+            yield Problem(line, _bad_bytes(values))
             continue
-        seen.add(record["id"])
-        unsubscribed, subscribed = _channels(record, "unsubscribed"), _channels(record, "subscribed")
-        yield ContactRow(
-            line, record["id"],
-            {k: (record.get(k) or None) for k in ("email", "phone", "first_name", "last_name", "timezone")},
-            [t.strip() for t in record.get("tags", "").split(";") if t.strip()],
-            unsubscribed,
-            {k: v for k, v in record.items() if k not in STANDARD and k and v != ""},
-            [c for c in subscribed if c not in unsubscribed],     # `subscribed: all` + `unsubscribed: sms`
-            # A channel named in both columns: the opt-out wins (never loosen by accident), and the import says so.
-            sorted(set(_named(record, "subscribed")) & set(_named(record, "unsubscribed")) - {"all"}))
+        yield row(line, values)
 
 
-def _header(names: list[str]) -> list[str]:
-    """The column names, the standard ones matched however written (`Unsubscribed`, ` ID `, `First Name`):
-    a misspelt `unsubscribed` column would otherwise become a custom attribute and its opt-outs be lost."""
-    found: list[str] = []
-    for raw in names:
-        name = raw.strip()
-        standard = "_".join(name.lower().replace("-", " ").split())
-        found.append(standard if standard in STANDARD and standard not in found else name)
-    return found
+def _choose(header: list[str], mapping: MappingChoice, file_name: str | None) -> Mapping:
+    if isinstance(mapping, Mapping):
+        return mapping
+    if mapping is not None:
+        return mapping(header)
+    preset = detect(header)
+    if preset is None:
+        raise MappingError(unknown_layout(header))
+    return preset.mapping(header, file_name)
 
 
-# A yes/no cell, as some exports write consent. In `unsubscribed`, yes means every channel (an opt-out
-# is taken at its widest); in `subscribed`, yes is a sign-up without a channel: email, as for events.
-_YES = frozenset({"yes", "y", "true", "1", "x"})
-_NO = frozenset({"no", "n", "false", "0"})
+def unknown_layout(header: list[str]) -> str:
+    """Why a header is refused without a mapping, with the mapping to start from."""
+    import json
+
+    shown = ", ".join(repr(h) for h in header[:10]) + (" …" if len(header) > 10 else "")
+    proposal = json.dumps(guess(header).to_json()["columns"], ensure_ascii=False)
+    return (f"the columns ({shown}) are not a Shopify, Mailchimp, Klaviyo, WooCommerce or Journey Studio export "
+            f"and name no id, email or phone column; map them with --map MAP.json, e.g. {{\"columns\": {proposal}}}")
 
 
-def _named(record: dict[str, str], column: str) -> list[str]:
-    """The channel names a `subscribed`/`unsubscribed` cell lists, separated by `;`, `,` or `|`,
-    canonical where known (`SMS`, `e-mail`); a yes/no cell as described above."""
-    cell = record.get(column, "").strip()
-    if cell.lower() in _YES:
-        return ["all"] if column == "unsubscribed" else ["email"]
-    if cell.lower() in _NO:
-        return []
-    parts = cell.replace(",", ";").replace("|", ";").split(";")
-    return [str(channel_name(c)).strip().lower() for c in parts if c.strip()]
+_ESCAPED = re.compile("[\udc80-\udcff]")     # a byte the encoding could not read (surrogateescape)
 
 
-def _channels(record: dict[str, str], column: str) -> list[str]:
-    """The channels a `subscribed`/`unsubscribed` cell lists (`all`: every one); empty: no change."""
-    named = _named(record, column)
-    return list(CHANNELS) if "all" in named else list(dict.fromkeys(named))
-
-
-def _contact_problem(record: dict[str, str]) -> str | None:
-    if not record.get("id"):
-        return "the id is empty"
-    for name, value in record.items():
-        if "\x00" in value or "\x00" in name:     # PostgreSQL text cannot hold it
-            return f"{name or 'a column'} contains a NUL character (\\x00)"
-        reason = text_fault(value)             # a lone surrogate (text handed in, not read from a file)
-        if reason:
-            return f"{name or 'a column'} {reason}"
-    for name, limit in _LIMITS.items():
-        if len(record.get(name) or "") > limit:
-            return f"{name} is longer than {limit} characters"
-    for tag in record.get("tags", "").split(";"):
-        if len(tag.strip()) > MAX_TAG:
-            return f"the tag {tag.strip()[:20]!r}… is longer than {MAX_TAG} characters"
-    email = record.get("email")
-    if email and ("@" not in email or " " in email):
-        return f"email {email!r} is not an email address"
-    tz = record.get("timezone")
-    if tz and tz not in timezone_names():
-        return f"time zone {tz!r} is not an IANA name such as Europe/Paris"
-    for column in ("unsubscribed", "subscribed"):
-        for channel in _named(record, column):
-            if channel != "all" and channel not in CHANNELS:
-                return f"{column} names {channel!r}; use email, sms, whatsapp or all (separated by ;)"
-    return None
+def _bad_bytes(values: list[str]) -> str:
+    """A record holding bytes its file's encoding cannot read (kept as lone surrogates by the reader)."""
+    found = _ESCAPED.search("".join(values))
+    byte = f"0x{ord(found.group()) - 0xdc00:02X}" if found else "a byte"
+    return f"holds the byte {byte}, which is not text in this file's encoding; fix or remove it and import the file again"
 
 
 BOM = "\ufeff"     # a byte-order mark: how Windows tools start UTF-8 text; never content
@@ -364,7 +337,7 @@ def read_csv_text(path: str | Path) -> str:
             raise exc from None
 
 
-_DELIMITERS = (",", ";", "\t")
+_DELIMITERS = (",", ";", "\t", "|")
 
 
 def _csv_trouble(exc: csv.Error) -> str:

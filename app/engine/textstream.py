@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -19,12 +20,19 @@ WINDOWS_1252 = "cp1252"
 
 @dataclass(frozen=True)
 class TextFile:
-    """A file whose whole content decodes in `encoding`; `size` in bytes; `has_newline`: some "\n" in it."""
+    """A file whose whole content decodes in `encoding`; `size` in bytes; `has_newline`: some "\n" in it.
+    `errors`: "strict", or "surrogateescape" when a few bytes do not decode (each stands as a lone
+    surrogate U+DC80–U+DCFF, and the record holding it is reported, the rest read)."""
 
     path: Path
     encoding: str
     size: int
     has_newline: bool
+    errors: str = "strict"
+
+
+class NotText(ValueError):
+    """The file is not text at all (a spreadsheet, an archive, an image): nothing can be read."""
 
 
 def _check(path: Path, encoding: str) -> bool:
@@ -66,6 +74,113 @@ def inspect(path: str | Path, fallback: str | None = None) -> TextFile:
             raise exc from None
 
 
+SAMPLE = 1 << 16        # bytes of lines with non-ASCII bytes given to the detector
+_LEGACY = ("cp1252", "latin_1", "iso8859_15", "cp1250", "iso8859_2", "mac_roman", "cp1251", "koi8_r",
+           "iso8859_9", "cp1254", "cp437", "cp850")
+
+
+def inspect_table(path: str | Path) -> TextFile:
+    """How to read a CSV file as people save them: UTF-16 (Excel's "Unicode text", with its byte-order
+    mark); UTF-8 with or without a BOM, a few bad bytes allowed (each reported with its record);
+    else the legacy single-byte encoding `charset-normalizer` finds in the lines that are not ASCII
+    (Windows-1252 for Western Europe and the Americas, Windows-1250, …; Windows-1252 when it finds
+    none), undecodable bytes again reported with their record.
+
+    Raises OSError, or NotText for a file that is not text (an archive, a workbook, NUL bytes
+    throughout: binary)."""
+    path = Path(path)
+    size = os.stat(path).st_size
+    with open(path, "rb") as handle:
+        head = handle.read(BLOCK)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        wide = head[:len(head) - len(head) % 2].decode("utf-16", "replace")
+        # A table's header and emails are mostly ASCII whatever the names: bytes that only happen
+        # to start like UTF-16 read as a run of rare CJK signs instead.
+        if sum(c.isascii() for c in wide) < 0.3 * len(wide):
+            raise NotText("binary data (it starts like UTF-16 text but is not), not a CSV text file")
+        return TextFile(path, "utf-16", size, "\n" in wide, "surrogateescape")
+    if head.startswith(b"PK\x03\x04"):
+        raise NotText("a zip archive or an Excel workbook, not a CSV file (save the sheet as CSV UTF-8)")
+    if head[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        raise NotText("an old Excel workbook (.xls), not a CSV file (save the sheet as CSV UTF-8)")
+    if head.count(b"\x00") > max(8, len(head) // 100):
+        raise NotText("binary data (NUL bytes throughout), not a CSV text file")
+    try:
+        return TextFile(path, UTF8, size, _check(path, UTF8))
+    except UnicodeDecodeError:
+        pass
+    good, bad, sample, newline = _utf8_census(path)
+    if good > bad:       # UTF-8 with a few bad bytes: each is reported with its record
+        return TextFile(path, UTF8, size, newline, "surrogateescape")
+    return TextFile(path, _legacy(sample), size, newline, "surrogateescape")
+
+
+def _utf8_census(path: Path) -> tuple[int, int, bytes, bool]:
+    """(non-ASCII characters that decode as UTF-8, bytes that do not, up to SAMPLE bytes of the lines
+    holding non-ASCII bytes, whether there is a "\n"), in one pass over the file."""
+    decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    good = bad = 0
+    sample: list[bytes] = []
+    held = 0
+    newline = False
+    with open(path, "rb") as handle:
+        while True:
+            block = handle.read(BLOCK)
+            text = decoder.decode(block, final=not block)
+            if text and not text.isascii():
+                escaped = len(_ESCAPED.findall(text))
+                bad += escaped
+                good += len(_NON_ASCII.findall(text)) - escaped
+                if held < SAMPLE:
+                    for line in block.split(b"\n"):
+                        if not line.isascii():
+                            sample.append(line[:4096])
+                            held += min(len(line), 4096)
+                            if held >= SAMPLE:
+                                break
+            newline = newline or b"\n" in block
+            if not block:
+                return good, bad, b"\n".join(sample), newline
+
+
+def _legacy(sample: bytes) -> str:
+    """The single-byte encoding `charset-normalizer` finds most likely for `sample`; Windows-1252
+    (Excel's plain "CSV" in the West) when it names none of them."""
+    from charset_normalizer import from_bytes
+
+    found = list(from_bytes(sample, cp_isolation=list(_LEGACY))) if sample else []
+    if not found:
+        return "cp1252"
+    names = {codecs.lookup(e).name for e in _LEGACY}
+    best = min(m.chaos for m in found)
+    chaos: dict[str, float] = {}
+    for m in found:
+        if m.chaos <= best + 0.15:          # near the best: short samples fit several code pages
+            for encoding in (m.encoding, *m.could_be_from_charset):
+                name = codecs.lookup(encoding).name
+                if name in names:
+                    chaos.setdefault(name, m.chaos)
+    if not chaos:
+        return "cp1252"
+    # The one that reads clearly more of the non-ASCII bytes as letters (Łódź, not £ódŸ) wins over
+    # Windows-1252, the commonest; a margin of two, so that a lone € read as Ђ does not tip it.
+    letters = {n: _letters(sample, n) for n in chaos}
+    other = max(chaos, key=lambda n: (letters[n], -chaos[n]))
+    western = letters["cp1252"] if "cp1252" in letters else _letters(sample, "cp1252")
+    # When the detector did not find Windows-1252 near the best at all, its choice stands on a tie.
+    margin = 2 if "cp1252" in chaos else 0
+    return other if letters[other] >= western + margin else "cp1252"
+
+
+def _letters(sample: bytes, encoding: str) -> int:
+    """How many of the non-ASCII characters `sample` decodes to in `encoding` are letters."""
+    return sum(c.isalpha() for c in sample.decode(encoding, "replace") if not c.isascii())
+
+
+_ESCAPED = re.compile("[\udc80-\udcff]")
+_NON_ASCII = re.compile("[^\x00-\x7f]")
+
+
 class Blocks:
     """The decoded text of a `TextFile` in blocks of about BLOCK bytes, line ends untouched;
     `done` is the number of bytes read so far (for progress: `done / file.size`)."""
@@ -75,7 +190,7 @@ class Blocks:
         self.done = 0
 
     def __iter__(self) -> Iterator[str]:
-        decoder = codecs.getincrementaldecoder(self.file.encoding)("strict")
+        decoder = codecs.getincrementaldecoder(self.file.encoding)(self.file.errors)
         with open(self.file.path, "rb") as handle:
             while True:
                 block = handle.read(BLOCK)

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
 
@@ -103,7 +104,10 @@ contacts = Table(
     _stamp("created_at"),
     _stamp("updated_at"),
     Index(None, "last_order_at"),
+    Index("ix_contacts_phone", "phone"),                 # importers match contacts by phone (0018)
 )
+# … and by email however capitalised (an expression index, so declared beside the table).
+Index("ix_contacts_email_lower", func.lower(contacts.c.email))
 
 contact_tags = Table(
     "contact_tags",

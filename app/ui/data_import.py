@@ -19,13 +19,14 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog
 
 from app.engine.file_import import Cancelled, FileImport
-from app.engine.file_import import import_contacts_file as import_contacts_from
+from app.engine.file_import import import_contact_source as import_contacts_from
 from app.engine.file_import import import_events_file as import_events_from
 from app.engine.importers import ContactImport, Problem
 from app.engine.ingest import Ingested
 from app.engine.order_import import OrderImport
 from app.engine.order_import import import_orders_file as import_orders_from
 from app.engine.peek import Peek, peek_events, peek_orders
+from app.engine.textstream import NotText
 
 from .import_choice import ImportChoiceDialog
 
@@ -46,10 +47,12 @@ def _listed(items: list[Problem], total: int | None = None) -> str:
 
 
 def _report(window: "MainWindow", title: str, done: str, problems: list[Problem], unit: str,
-            notices: list[Problem] | None = None, bad: int | None = None) -> None:
-    """`problems`: the first ones of `bad` in all (default: all of them)."""
+            notices: list[Problem] | None = None, bad: int | None = None,
+            kept: list[Problem] | None = None) -> None:
+    """`problems`: the first ones of `bad` in all (default: all of them); `kept`: rows imported with a
+    value left out (a phone that is not a number, a date that is not one)."""
     bad = len(problems) if bad is None else bad
-    if not problems and not notices:
+    if not problems and not notices and not kept:
         window.statusBar().showMessage(done, 8000)
         return
     text = done
@@ -57,6 +60,8 @@ def _report(window: "MainWindow", title: str, done: str, problems: list[Problem]
         text += (f"\n\n{_plural(bad, unit)} could not be read and "
                  f"{'was' if bad == 1 else 'were'} skipped:\n{_listed(problems, bad)}\n\n"
                  "Fix them in the file and import it again: the good ones are not doubled.")
+    if kept:
+        text += f"\n\nKept, with a value left out:\n{_listed(kept)}"
     if notices:
         text += (f"\n\n{_plural(len(notices), 'opt-out')} stayed as {'it was' if len(notices) == 1 else 'they were'}"
                  f" (a file never clears an opt-out):\n{_listed(notices)}")
@@ -130,15 +135,15 @@ def _run(window: "MainWindow", title: str, name: str, unit: str,
         if contacts is not None and contacts.isVisible():
             contacts.run_search()          # what was imported shows in the open Contacts dialog
         text = done(result) if found.rows else f"No {unit}s were imported from {name}."
-        problems, bad = found.problems, found.bad + found.kept
+        warnings = found.warnings
         if isinstance(result, OrderImport):       # orders kept without a bad phone, or with nobody to go to
-            problems, bad = sorted(problems + result.notes, key=lambda p: p.line), bad + len(result.notes)
-        _report(window, title, text, problems, "line",
-                result.notices if isinstance(result, ContactImport) else None, bad)
+            warnings = sorted(warnings + result.notes, key=lambda p: p.line)
+        _report(window, title, text, found.problems, "line",
+                result.notices if isinstance(result, ContactImport) else None, found.bad, warnings)
 
     def failed(exc: Exception) -> None:
         progress.finish()
-        if isinstance(exc, (OSError, UnicodeDecodeError)):      # found by the first pass: nothing imported
+        if isinstance(exc, (OSError, UnicodeDecodeError, NotText)):     # found by the first pass: nothing imported
             QMessageBox.warning(window, title, f"{name} could not be read.\n\n{exc}")
             return
         # Imports commit in chunks: what went in before the fault stays, and a re-run adds only the rest.
@@ -152,13 +157,14 @@ def _run(window: "MainWindow", title: str, name: str, unit: str,
 
 
 def import_contacts_file(window: "MainWindow") -> None:
-    path = _pick(window, "Import contacts", "Contacts (*.csv);;All files (*)")
+    path = _pick(window, "Import contacts", "Contacts: CSV, or a Mailchimp export (*.csv *.txt *.zip);;All files (*)")
     if path is None:
         return
     name, db = Path(path).name, window.store.engine
 
     def work(progress: ImportProgress) -> tuple[ContactImport, FileImport]:
-        return import_contacts_from(db, path, datetime.now(timezone.utc), name, progress=progress.report,
+        # Shopify, Mailchimp (zip), Klaviyo, WooCommerce and this app's own files are recognised.
+        return import_contacts_from(db, path, datetime.now(timezone.utc), progress=progress.report,
                                     cancelled=progress.cancelled)
 
     _run(window, "Import contacts", name, "contact", work,

@@ -188,8 +188,8 @@ def test_a_stray_carriage_return_is_a_bad_line_not_a_crash(tmp_path, capsys):
     path.write_bytes(b"id,first\r_name\nann,Ann\n")
     code = main(["contacts", "import", str(path), "--db", str(tmp_path / "db.sqlite3")])
     err = capsys.readouterr().err
-    # No header, no contacts file: it cannot be read (exit 2), one line; rows alone are bad rows (exit 1).
-    assert code == 2 and "Traceback" not in err and f"{path}: line 1: the first line cannot be read as CSV" in err
+    # No usable header: exit 1 (issue 12), one line; rows alone are bad rows.
+    assert code == 1 and "Traceback" not in err and f"{path}: line 1: the first line cannot be read as CSV" in err
     assert len(err.strip().splitlines()) == 1
 
 

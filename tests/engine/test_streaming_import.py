@@ -98,11 +98,15 @@ def test_a_windows_1252_byte_far_into_the_file_is_found_by_the_first_pass(tmp_pa
     assert problems == [] and len(rows) == 3001 and rows[-1].fields["first_name"] == "Zoé" and rows[-1].line == 3002
 
 
-def test_a_file_neither_utf8_nor_windows_1252_is_refused_naming_its_line_before_anything_is_read(tmp_path):
+def test_a_contacts_file_with_bytes_no_encoding_reads_keeps_its_good_rows(tmp_path):
+    # Issue 12: one bad byte never refuses the file; its row is reported, naming the byte.
+    from app.engine.importers import contact_records
+
     path = tmp_path / "binary.csv"
-    path.write_bytes(b"id,first_name\nann,Ann\nz\x81,Z\x8d\xff\n")
-    with pytest.raises(UnicodeDecodeError, match=r"line 3"):
-        contacts_text(path)
+    path.write_bytes("id,first_name\nann,Zoë Brontë\n".encode() + b"z\x81,Z\n")     # UTF-8 with one stray byte
+    found = list(contact_records(contacts_text(path)[2]))
+    assert [getattr(f, "id", None) for f in found] == ["ann", None]
+    assert found[1].line == 3 and "holds the byte 0x81" in found[1].reason
     events = tmp_path / "latin.jsonl"
     events.write_bytes(b'{"contact":"c","type":"a","at":"2026-02-01T10:00:00Z"}\n{"note":"caf\xe9"}\n')
     with pytest.raises(UnicodeDecodeError, match=r"line 2"):
@@ -172,13 +176,13 @@ def test_the_cli_reports_a_big_import_as_before_with_progress_lines(tmp_path, ca
     path = tmp_path / "shop.csv"
     path.write_text(_big_contacts(12_000), encoding="utf-8")
     db = str(tmp_path / "j.sqlite3")
-    assert main(["contacts", "import", str(path), "--db", db]) == 1
+    assert main(["contacts", "import", str(path), "--db", db]) == 0     # rows imported, bad ones reported
     out, err = capsys.readouterr()
     assert "12000 new, 0 updated, 0 unchanged; 13 bad row(s) skipped" in out
     # line 4: the first record spans lines 2-3 (a quoted newline)
     assert f"{path}: line 4: email 'not-an-email' is not an email address (skipped)" in err
     assert "5,000 rows…" in err and "10,000 rows…" in err
-    assert main(["contacts", "import", str(path), "--db", db]) == 1
+    assert main(["contacts", "import", str(path), "--db", db]) == 0
     assert "0 new, 0 updated, 12000 unchanged" in capsys.readouterr().out
 
 

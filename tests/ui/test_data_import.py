@@ -42,9 +42,9 @@ def test_importing_contacts_keeps_the_good_rows_and_names_the_bad_lines(window, 
     warnings = _choose(monkeypatch, csv)
     window.actions_["import_contacts"].trigger()
     qtbot.waitUntil(lambda: bool(warnings), timeout=5000)
-    assert _count(window, contacts) == 2
-    assert "Imported 2 contacts from shoppers.csv: 2 new, 0 updated, 0 unchanged" in warnings[0]
-    assert "line 3: the id is empty" in warnings[0] and "line 4: email 'not-an-email'" in warnings[0]
+    assert _count(window, contacts) == 3         # a row without an id is matched by its email (issue 12)
+    assert "Imported 3 contacts from shoppers.csv: 3 new, 0 updated, 0 unchanged" in warnings[0]
+    assert "line 4: email 'not-an-email'" in warnings[0]
     assert "loyalty_tier" in window.editor.catalog.contact_attributes     # suggested in templates from now on
 
 
@@ -66,12 +66,33 @@ def test_importing_events_moves_contacts_into_the_active_journey(window, qtbot, 
 
 def test_a_file_that_cannot_be_read_is_reported_and_nothing_changes(window, qtbot, monkeypatch, tmp_path):
     broken = tmp_path / "binary.csv"
-    broken.write_bytes(b"id,first_name\nz\x81,Z\x8d\xff\xfe\n")      # neither UTF-8 nor Windows-1252
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 300)      # not text at all
     warnings = _choose(monkeypatch, broken)
     window.actions_["import_contacts"].trigger()
     qtbot.waitUntil(lambda: bool(warnings), timeout=5000)
     assert len(warnings) == 1 and "binary.csv could not be read" in warnings[0]
     assert _count(window, contacts) == 0
+
+
+def test_a_bad_byte_refuses_only_its_row(window, qtbot, monkeypatch, tmp_path):
+    odd = tmp_path / "odd.csv"
+    odd.write_bytes("id,first_name\nann,Zoë\nbo,Bø\n".encode() + b"z\x81,Z\n")     # UTF-8, one stray byte
+    warnings = _choose(monkeypatch, odd)
+    window.actions_["import_contacts"].trigger()
+    qtbot.waitUntil(lambda: bool(warnings), timeout=5000)
+    assert _count(window, contacts) == 2 and "line 4: holds the byte 0x81" in warnings[0]
+
+
+def test_a_mailchimp_export_zip_imports_with_each_files_status(window, qtbot, monkeypatch):
+    from app.store.contacts import contact_detail
+
+    warnings = _choose(monkeypatch, RESOURCES / "samples" / "members_export_2f1a9c4b7e.zip")
+    window.actions_["import_contacts"].trigger()
+    qtbot.waitUntil(lambda: bool(warnings), timeout=10000)      # the birthday that is not a date is listed
+    assert _count(window, contacts) == 5
+    qtbot.waitUntil(lambda: not window.host.busy(), timeout=5000)
+    states = {c.channel: c.state for c in contact_detail(window.store.engine, "noah.fischer@example.com").consent}
+    assert states["email"] == "unsubscribed"
 
 
 def test_a_european_excel_csv_is_read_as_written(window, qtbot, monkeypatch, tmp_path):
