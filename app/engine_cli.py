@@ -94,6 +94,11 @@ class _Progress:
         self.clear()
         print(f"{path}: {problem} (skipped)", file=sys.stderr)
 
+    def kept(self, path: str, problem: object) -> None:
+        """A line taken without one of its values: said by line, not skipped."""
+        self.clear()
+        print(f"{path}: {problem} (line kept)", file=sys.stderr)
+
 
 def _unreadable(path: str, exc: Exception) -> CommandError:
     if isinstance(exc, FileNotFoundError):
@@ -146,7 +151,7 @@ def cmd_events_import(args: argparse.Namespace) -> int:
     try:
         done, found = import_events_file(engine, file, progress=shown, history=args.history,
                                          on_problem=partial(shown.problem, args.file),
-                                         on_warning=partial(shown.problem, args.file))
+                                         on_warning=partial(shown.kept, args.file))
     except (OSError, UnicodeDecodeError) as exc:
         shown.clear()
         raise _unreadable(args.file, exc) from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import os
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -173,8 +174,26 @@ def _legacy(sample: bytes) -> str:
 
 
 def _letters(sample: bytes, encoding: str) -> int:
-    """How many of the non-ASCII characters `sample` decodes to in `encoding` are letters."""
-    return sum(c.isalpha() for c in sample.decode(encoding, "replace") if not c.isascii())
+    """How many of the non-ASCII characters `sample` decodes to in `encoding` are letters, not
+    counting those in a word that mixes them with ASCII letters while not Latin themselves: Western
+    text read in a Cyrillic code page gives "Zoл Mьller" (Zoë Müller), words no one writes, whereas
+    Cyrillic text read as Windows-1252 gives whole words of accented Latin letters."""
+    letters = 0
+    for word in _WORD.findall(sample.decode(encoding, "replace")):
+        if word.isascii():
+            continue
+        found = [c for c in word if not c.isascii() and c.isalpha()]
+        if any(c.isascii() for c in word) and any(not _latin(c) for c in found):
+            continue
+        letters += len(found)
+    return letters
+
+
+def _latin(char: str) -> bool:
+    return unicodedata.name(char, "").startswith("LATIN")
+
+
+_WORD = re.compile(r"[^\W\d_]+")
 
 
 _ESCAPED = re.compile("[\udc80-\udcff]")

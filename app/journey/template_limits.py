@@ -123,12 +123,12 @@ def measure(value: Any, limit: int = MAX_VALUE) -> int:
     """The size of `value` in units: a text's length, an integer's digits, and for a container
     one per item plus its items' sizes (shared items count each time they appear, as they would
     print: a list doubled 64 times is huge though it holds 64 distinct lists). Counting saturates
-    just past `limit`, and each distinct container is counted once, so it is quick; too deep to
-    count is above `limit` too."""
-    try:
-        return _measure(value, limit + 1, {})
-    except RecursionError:
-        return limit + 1
+    just past `limit`, and each distinct container is counted once, so it is quick.
+
+    Raises RecursionError when the stack runs out while counting: values that reach a template are
+    at most MAX_DEPTH (100) deep, so it is the template calling itself (a recursive loop or macro)
+    that used the stack up, and the render says so rather than blaming the value's size."""
+    return _measure(value, limit + 1, {})
 
 
 def _measure(value: Any, cap: int, seen: dict[int, int]) -> int:

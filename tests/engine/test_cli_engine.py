@@ -59,7 +59,7 @@ def test_a_bad_jsonl_line_is_reported_with_its_line_and_the_rest_imported(tmp_pa
     path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n", encoding="utf-8")
     db = tmp_path / "db.sqlite3"
     code, out, err = run(capsys, "events", "import", str(path), "--db", str(db))
-    assert code == 1
+    assert code == 0        # events were taken, the bad lines listed (issue 12's exit codes)
     assert f"{path}: line 2: not valid JSON" in err
     assert f"{path}: line 3: 'at' 'yesterday' is not an ISO-8601 time" in err
     assert f"{path}: line 4: order_placed 'total' must be a non-negative number" in err

@@ -57,6 +57,23 @@ def test_a_file_in_another_code_page_is_read_in_its_own(tmp_path, capsys, encodi
     assert _names(db) == {f"c{i}": p for i, p in enumerate(people, start=1)}
 
 
+@pytest.mark.parametrize("people", [
+    [("Zoë", "Müller")],                                     # a Cyrillic code page reads "Zoл Mьller"
+    [("José", "Peña"), ("Inês", "Évora")],
+    [("Søren", "Ærø"), ("Åsa", "Göteborg")],
+    [("Zoë", "Köln"), ("François", "Orléans"), ("Jürgen", "Düsseldorf")],
+])
+def test_a_short_western_file_is_not_read_in_a_cyrillic_code_page(tmp_path, capsys, people):
+    """A few accented names are too little for a detector to tell Windows-1252 from Windows-1251 by
+    statistics; letters of two scripts in one word ("Mьller") are what tells them apart."""
+    path = tmp_path / "people.csv"
+    rows = "".join(f"c{i};p{i}@example.com;{name};{city}\r\n" for i, (name, city) in enumerate(people, start=1))
+    path.write_bytes(("id;email;first_name;city\r\n" + rows).encode("cp1252"))
+    db = str(tmp_path / "db.sqlite3")
+    assert run_cli(capsys, "contacts", "import", str(path), "--db", db)[0] == 0
+    assert _names(db) == {f"c{i}": p for i, p in enumerate(people, start=1)}
+
+
 def test_one_bad_byte_refuses_only_its_row(tmp_path, capsys):
     text = _text(",", "\r\n").encode("utf-8")
     path = tmp_path / "people.csv"
