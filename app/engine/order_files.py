@@ -16,7 +16,7 @@ without an offset are the shop's local time: read in the business's time zone.
 Cancelled orders and fully refunded ones are skipped (said by line); a partly refunded order counts
 what was kept (total − refunded). WooCommerce orders never paid (`pending`, `failed`,
 `checkout-draft`) are skipped too. Money is read as a number however written (`$1,234.50`,
-`1.234,50 €`). The layouts, with their sources, are in resources/samples/README-orders.md.
+`1.234,50 €`). The layouts, with their sources, are in resources/samples/README.md ("Orders and events").
 """
 from __future__ import annotations
 
