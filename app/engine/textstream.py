@@ -173,8 +173,12 @@ def _legacy(sample: bytes) -> str:
 
 
 def _letters(sample: bytes, encoding: str) -> int:
-    """How many of the non-ASCII characters `sample` decodes to in `encoding` are letters."""
-    return sum(c.isalpha() for c in sample.decode(encoding, "replace") if not c.isascii())
+    """How many of the non-ASCII characters `sample` decodes to in `encoding` are letters inside a
+    word (next to another letter): a currency sign standing alone (`1.234,50 €`, `¥1,500`) is no
+    letter in Windows-1252 but reads as one in Windows-1251 (Ђ, Ґ), and an order file is full of them."""
+    text = sample.decode(encoding, "replace")
+    return sum(1 for i, c in enumerate(text) if not c.isascii() and c.isalpha()
+               and ((i > 0 and text[i - 1].isalpha()) or (i + 1 < len(text) and text[i + 1].isalpha())))
 
 
 _ESCAPED = re.compile("[\udc80-\udcff]")

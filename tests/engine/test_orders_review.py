@@ -1,0 +1,156 @@
+"""Order exports as shops really save them (review of issue 12 §3–§4): code pages told apart with
+currency signs about, a bad row among an order's line items, orders never paid."""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from app.cli import main
+from app.engine.textstream import inspect_table
+from app.store.db import open_database
+from app.store.tables import contacts, events
+
+SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
+# Shopify's own header, all its columns in its order (as in the sample export).
+HEAD = next(csv.reader(io.StringIO((SAMPLES / "shopify_orders_export.csv").read_text(encoding="utf-8-sig"))))
+
+
+def _row(**cells: str) -> list[str]:
+    """A Shopify order export row: `Lineitem_name="Mug"` fills "Lineitem name", the rest stays empty."""
+    named = {k.replace("_", " "): v for k, v in cells.items()}
+    assert set(named) <= set(HEAD), set(named) - set(HEAD)
+    return [named.get(h, "") for h in HEAD]
+
+
+def _write(path: Path, rows: list[list[str]], encoding: str = "utf-8", delimiter: str = ",") -> Path:
+    text = io.StringIO()
+    csv.writer(text, delimiter=delimiter, lineterminator="\r\n").writerows([HEAD, *rows])
+    path.write_bytes(text.getvalue().encode(encoding))
+    return path
+
+
+def _import(capsys: Any, file: Path, db_url: str, *flags: str) -> tuple[int, str, str]:
+    code = main(["orders", "import", str(file), "--db", db_url, *flags])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _people(url: str) -> dict[str, dict[str, Any]]:
+    db = open_database(url)
+    try:
+        with db.connect() as conn:
+            return {r.id: dict(r._mapping) for r in conn.execute(select(contacts))}
+    finally:
+        db.dispose()
+
+
+def _orders(url: str) -> dict[str, dict[str, Any]]:
+    db = open_database(url)
+    try:
+        with db.connect() as conn:
+            rows = conn.execute(select(events).where(events.c.type == "order_placed")).all()
+        return {r.properties["order_id"]: {**r.properties, "contact": r.contact_id} for r in rows}
+    finally:
+        db.dispose()
+
+
+# --- Windows-1252 with € and ¥ in the money columns is not Windows-1251 --------------------------
+
+def test_a_windows_1252_order_file_with_euro_amounts_keeps_its_umlauts(db_url, tmp_path, capsys):
+    """Excel's "CSV (semicolon)" on a German Windows: Windows-1252, `;`, money as `1.234,50 €`. The euro
+    sign is byte 0x80, which Windows-1251 reads as the letter Ђ: the names must not turn Cyrillic."""
+    file = _write(tmp_path / "orders_export.csv", [
+        _row(Name="#1", Email="müller@example.de", Financial_Status="paid", Currency="EUR", Total="1.234,50 €",
+             Created_at="2026-03-01 10:00:00 +0100", Lineitem_name="Käse", Lineitem_quantity="1",
+             Lineitem_price="1.234,50 €", Billing_Name="Jürgen Müller", Billing_Country="DE"),
+        _row(Name="#2", Email="", Phone="'0151 23456789", Financial_Status="paid", Currency="EUR", Total="10,00 €",
+             Created_at="2026-03-02 10:00:00 +0100", Lineitem_name="Brot", Lineitem_quantity="2",
+             Billing_Name="Özlem Çelik", Billing_Country="DE"),
+        _row(Name="#3", Email="x@example.de", Financial_Status="paid", Currency="JPY", Total="¥1,500",
+             Created_at="2026-03-04 10:00:00 +0900", Lineitem_name="Tee", Lineitem_quantity="1"),
+    ], encoding="cp1252", delimiter=";")
+    assert inspect_table(file).encoding == "cp1252"
+    code, out, err = _import(capsys, file, db_url)
+    assert code == 0, err
+    people = _people(db_url)
+    assert sorted(people) == ["+4915123456789", "müller@example.de", "x@example.de"]
+    assert (people["müller@example.de"]["first_name"], people["müller@example.de"]["last_name"]) == ("Jürgen", "Müller")
+    assert (people["+4915123456789"]["first_name"], people["+4915123456789"]["last_name"]) == ("Özlem", "Çelik")
+    assert float(people["müller@example.de"]["lifetime_spend"]) == 1234.5
+    assert _orders(db_url)["#1"]["items"] == [{"name": "Käse", "quantity": 1, "price": 1234.5}]
+
+
+@pytest.mark.parametrize("text,encoding", [
+    ("id,email,first_name,lifetime_spend\nc1,a@example.com,José,€ 12,50\nc2,b@example.com,Zoë,£7.00\n"
+     "c3,c@example.com,Ana,¥300\n", "cp1252"),
+    ("id,first_name,city\nc1,Иван,Москва\nc2,Ольга,Санкт-Петербург\n", "cp1251"),
+    ("id,first_name,city\nc1,Łukasz,Łódź\nc2,Zdeněk,Plzeň € 5\n", "cp1250"),
+])
+def test_currency_signs_do_not_decide_the_code_page(tmp_path, text, encoding):
+    file = tmp_path / "file.csv"
+    file.write_bytes(text.encode(encoding))
+    assert inspect_table(file).encoding == encoding
+
+
+# --- A bad row among an order's line items keeps the whole order out --------------------------------
+
+def _order_rows(name: str, *items: str) -> list[list[str]]:
+    first = _row(Name=name, Email="ann@example.com", Financial_Status="paid", Currency="USD", Total="30.00",
+                 Created_at="2026-03-01 10:00:00 -0500", Lineitem_name=items[0], Lineitem_quantity="1")
+    return [first] + [_row(Name=name, Email="ann@example.com", Lineitem_name=i, Lineitem_quantity="1")
+                      for i in items[1:]]
+
+
+@pytest.mark.parametrize("spoil", ["extra value", "missing values", "no name"])
+def test_an_order_with_an_unreadable_line_item_row_waits_for_the_corrected_file(db_url, tmp_path, capsys, spoil):
+    rows = _order_rows("#1", "Mug", "Plate", "Bowl") + _order_rows("#2", "Cup")
+    good = [list(r) for r in rows]
+    if spoil == "extra value":
+        rows[1] = rows[1] + ["x"]
+    elif spoil == "missing values":
+        rows[1] = rows[1][:10]
+    else:
+        rows[1][0] = ""
+    code, out, err = _import(capsys, _write(tmp_path / "orders_export.csv", rows), db_url)
+    assert code == 0
+    assert "line 3:" in err and "line 2: order #1 was not imported: its row on line 3 cannot be read" in err
+    assert sorted(_orders(db_url)) == ["#2"]          # #1 is not stored without its Plate
+    code, out, err = _import(capsys, _write(tmp_path / "fixed.csv", good), db_url)
+    assert code == 0 and "1 new, 1 already present" in out
+    assert [i["name"] for i in _orders(db_url)["#1"]["items"]] == ["Mug", "Plate", "Bowl"]
+    assert float(_people(db_url)["ann@example.com"]["lifetime_spend"]) == 60.0
+
+
+def test_a_bad_last_line_item_keeps_its_order_out_too(db_url, tmp_path, capsys):
+    rows = _order_rows("#1", "Mug", "Plate") + _order_rows("#2", "Cup")
+    rows[1] = rows[1] + ["x"]              # the last row of #1, its Name still readable
+    code, _, err = _import(capsys, _write(tmp_path / "orders_export.csv", rows), db_url)
+    assert code == 0 and "order #1 was not imported: its row on line 3" in err
+    assert sorted(_orders(db_url)) == ["#2"]
+
+
+def test_a_bad_value_in_a_line_item_is_said_at_its_own_line(db_url, tmp_path, capsys):
+    rows = _order_rows("#1", "Mug", "Plate")
+    rows[1][HEAD.index("Lineitem quantity")] = "two"
+    code, _, err = _import(capsys, _write(tmp_path / "orders_export.csv", rows), db_url)
+    assert code == 1
+    assert "line 3: order #1: quantity 'two' is not a number" in err
+
+
+# --- Orders never paid are not spend ---------------------------------------------------------------
+
+def test_a_shopify_order_pending_payment_is_skipped_until_it_is_paid(db_url, tmp_path, capsys):
+    def order(status: str) -> list[str]:
+        return _row(Name="#7", Email="cod@example.com", Financial_Status=status, Currency="USD", Total="40.00",
+                    Created_at="2026-03-01 10:00:00 -0500", Lineitem_name="Mug", Lineitem_quantity="1")
+    code, out, _ = _import(capsys, _write(tmp_path / "week1.csv", [order("pending")]), db_url)
+    assert code == 0 and "order #7 is pending payment (never paid); skipped" in out
+    assert _orders(db_url) == {}
+    code, out, _ = _import(capsys, _write(tmp_path / "week2.csv", [order("paid")]), db_url)
+    assert code == 0 and "1 new, 0 already present" in out
+    assert float(_people(db_url)["cod@example.com"]["lifetime_spend"]) == 40.0
