@@ -12,7 +12,9 @@ same export twice — or an export overlapping an earlier one — changes nothin
 `history` decides whether journeys react: True applies every order to its customer only (spend,
 count, last order: app/engine/history.py), False lets active journeys react as for live orders,
 None (the default) does the first for orders placed more than a day before now and the second
-for newer ones — old orders never set journeys off now.
+for newer ones — old orders never set journeys off now. Either way an order's customer totals are
+reconciled, never added to (`EventIn.reconcile`): a customer export's "Total Spent" made the same day
+already counts today's orders too, and a file's totals must not depend on which orders were live.
 """
 from __future__ import annotations
 
@@ -166,7 +168,9 @@ def _resolve(engine: "JourneyEngine", chunk: list[OrderIn], report: OrderImport)
                 properties["currency"] = order.currency
             if order.refunded:
                 properties["refunded"] = order.refunded
-            events.append(EventIn(contact, "order_placed", order.placed_at, properties))
+            event = EventIn(contact, "order_placed", order.placed_at, properties)
+            event.reconcile = True          # agrees with a customer export's totals, live or history
+            events.append(event)
         if new:
             conn.execute(insert_or_ignore(contacts, conn.dialect.name, ["id"]),
                          [{**row, "first_name": _fit(row["first_name"]), "last_name": _fit(row["last_name"])}

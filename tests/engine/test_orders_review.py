@@ -154,3 +154,59 @@ def test_a_shopify_order_pending_payment_is_skipped_until_it_is_paid(db_url, tmp
     code, out, _ = _import(capsys, _write(tmp_path / "week2.csv", [order("paid")]), db_url)
     assert code == 0 and "1 new, 0 already present" in out
     assert float(_people(db_url)["cod@example.com"]["lifetime_spend"]) == 40.0
+
+
+# --- An order file's totals do not depend on which of its orders are live ----------------------------
+
+def _baseline_and_orders(db_url: str, tmp_path: Path) -> Path:
+    """Ann's customer export says 80.00 over 2 orders; the order export made the same day holds both,
+    one of them placed three hours ago (live by default)."""
+    from datetime import datetime, timedelta, timezone
+
+    (tmp_path / "customers.csv").write_text("id,email,lifetime_spend,order_count\nann,Ann@Example.com,80,2\n",
+                                            encoding="utf-8")
+    assert main(["contacts", "import", str(tmp_path / "customers.csv"), "--db", db_url]) == 0
+    now = datetime.now(timezone.utc)
+    return _write(tmp_path / "orders_export.csv", [
+        _row(Name=f"#{n}", Email="ann@example.com", Financial_Status="paid", Currency="USD", Total=total,
+             Created_at=(now - ago).strftime("%Y-%m-%d %H:%M:%S +0000"), Lineitem_name="Mug", Lineitem_quantity="1")
+        for n, total, ago in ((1, "30.00", timedelta(days=30)), (2, "50.00", timedelta(hours=3)))])
+
+
+@pytest.mark.parametrize("flags", [[], ["--history"], ["--live"]], ids=["default", "history", "live"])
+def test_today_s_orders_are_not_counted_twice_against_a_customer_export(db_url, tmp_path, capsys, flags):
+    file = _baseline_and_orders(db_url, tmp_path)
+    capsys.readouterr()
+    code, out, _ = _import(capsys, file, db_url, *flags)
+    assert code == 0 and "2 new" in out
+    ann = _people(db_url)["ann"]
+    assert (float(ann["lifetime_spend"]), ann["order_count"]) == (80.0, 2)
+    code, out, _ = _import(capsys, file, db_url, *flags)
+    assert "0 new, 2 already present" in out
+    assert (float(_people(db_url)["ann"]["lifetime_spend"]), _people(db_url)["ann"]["order_count"]) == (80.0, 2)
+
+
+def test_a_live_order_from_a_file_still_sets_journeys_off_on_its_reconciled_spend(db_url, tmp_path, capsys):
+    from datetime import datetime, timezone
+
+    from app.engine.simulator import install_journey
+    from app.store.tables import runs
+
+    from .helpers import chain, send_node, simple_journey
+
+    thanks = simple_journey("Thanks", event="order_placed")
+    chain(thanks, thanks.trigger(), send_node(thanks, subject="Thanks"))
+    vip = simple_journey("VIP")
+    vip.trigger().config.update(mode="spend", threshold=100)
+    chain(vip, vip.trigger(), send_node(vip, subject="VIP"))
+    db = open_database(db_url)
+    ids = {install_journey(db, j, datetime.now(timezone.utc)): j.name for j in (thanks, vip)}
+    db.dispose()
+    file = _baseline_and_orders(db_url, tmp_path)
+    capsys.readouterr()
+    assert _import(capsys, file, db_url)[0] == 0
+    db = open_database(db_url)
+    with db.connect() as conn:
+        entered = {ids[j] for j, in conn.execute(select(runs.c.journey_id))}
+    db.dispose()
+    assert entered == {"Thanks"}        # today's order thanks Ann; 80.00 crossed no VIP threshold of 100
