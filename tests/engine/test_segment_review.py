@@ -1,0 +1,81 @@
+"""Segment identify calls and opt-outs (review of issue 12 §4): an identify that gives a second
+contact the address of someone who opted out brings the opt-out along, and consent-ish traits never
+loosen one."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from app.engine.importers import parse_events
+from app.store.tables import contact_channels
+
+from .helpers import chain, send_node, simple_journey
+
+AT = "2026-03-02T09:30:00Z"
+
+
+def _calls(*calls: dict[str, Any]) -> list[Any]:
+    found, problems = parse_events("".join(json.dumps(c) + "\n" for c in calls))
+    assert problems == []
+    return found
+
+
+def _states(world, contact: str) -> dict[str, str]:
+    with world.db.connect() as conn:
+        return {r.channel: r.state for r in conn.execute(select(contact_channels).where(
+            contact_channels.c.contact_id == contact))}
+
+
+CONTACTS = """id,email,phone,unsubscribed
+bob,bob@example.com,+4915123456789,email;sms
+"""
+
+
+@pytest.mark.parametrize("history", [False, True], ids=["live", "history"])
+@pytest.mark.parametrize("traits,channels", [
+    ({"email": "BOB@Example.com"}, {"email": "unsubscribed"}),
+    ({"phone": "+49 151 23456789"}, {"sms": "unsubscribed"}),
+    ({"email": "bob@example.com", "phone": "0151 23456789", "address": {"country": "DE"},
+      "unsubscribed": False, "subscribed": True, "email_consent": "subscribed", "accepts_marketing": True},
+     {"email": "unsubscribed", "sms": "unsubscribed"}),
+])
+def test_an_identify_under_another_id_keeps_the_address_s_opt_out(world, traits, channels, history):
+    """Segment's userId is seldom the id the shop's contacts came in with: Bob, who opted out, comes back
+    as "seg-42" with his address. The new contact must not be mailed or texted."""
+    world.contacts(CONTACTS)
+    world.engine.ingest(_calls({"type": "identify", "userId": "seg-42", "timestamp": AT, "traits": traits}),
+                        history=history)
+    assert _states(world, "seg-42") == channels
+    assert _states(world, "bob") == {"email": "unsubscribed", "sms": "unsubscribed"}     # untouched
+
+
+def test_the_carried_opt_out_stops_a_journey_s_email_to_the_second_contact(world):
+    world.contacts(CONTACTS)
+    journey = simple_journey("Checkout", event="checkout_started")
+    chain(journey, journey.trigger(), send_node(journey, subject="Your checkout"))
+    world.install(journey)
+    world.engine.ingest(_calls(
+        {"type": "identify", "userId": "seg-42", "timestamp": AT, "traits": {"email": "Bob@Example.com"}},
+        {"type": "track", "event": "Checkout Started", "userId": "seg-42", "messageId": "m-1", "timestamp": AT,
+         "properties": {"value": 20, "checkout_url": "https://shop.example/c/1"}}))
+    world.advance_to("2026-03-02T12:00:00Z")
+    assert world.sent("seg-42") == []
+    assert [r["reason"] for r in world.log("seg-42", "skipped")] == ["unsubscribed"]
+
+
+def test_an_identify_never_loosens_its_own_contact_s_opt_out(world):
+    world.contacts(CONTACTS)
+    world.engine.ingest(_calls({"type": "identify", "userId": "bob", "timestamp": AT, "traits": {
+        "email": "bob@example.com", "unsubscribed": False, "subscribed": True, "consent": "granted",
+        "email_opt_in": True, "sms_consent": "SUBSCRIBED"}}))
+    assert _states(world, "bob") == {"email": "unsubscribed", "sms": "unsubscribed"}
+
+
+def test_an_address_nobody_opted_out_with_brings_no_consent(world):
+    world.contacts("id,email,subscribed\nann,ann@example.com,email\n")
+    world.engine.ingest(_calls({"type": "identify", "userId": "seg-7", "timestamp": AT,
+                                "traits": {"email": "ann@example.com"}}))
+    assert _states(world, "seg-7") == {}          # an opt-in is the person's own to give: never copied
