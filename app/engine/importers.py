@@ -27,7 +27,7 @@ from .contact_rows import LIMITS as _LIMITS
 from .contact_rows import RowReader
 from .import_rows import ContactImport, ContactRow, Note, Problem, ReadStats
 from .ingest import EventIn
-from .segment import IDENTIFY, checked_traits, is_segment, standard_properties, to_ours
+from .segment import IDENTIFY, SEGMENT_TIMES, checked_traits, is_segment, standard_properties, to_ours
 from .textstream import LongLine
 
 __all__ = ["BOM", "ContactImport", "ContactRow", "Problem", "contact_records", "event_records", "import_contacts",
@@ -252,13 +252,16 @@ def _event(raw: str, now: datetime | None = None) -> EventIn:
         raise ValueError(str(fault))
     if not isinstance(data, dict):
         raise ValueError("must be a JSON object like {\"contact\": ..., \"type\": ..., \"at\": ...}")
+    said = {"contact": "'contact'", "at": "'at'"}        # a bad value is named as the line names it
     if is_segment(data):           # Segment's track/identify shape (app/engine/segment.py)
+        said = {"contact": "'userId'" if data.get("userId") is not None else "'anonymousId'",
+                "at": next((repr(k) for k in SEGMENT_TIMES if isinstance(data.get(k), str)), "'timestamp'")}
         data = to_ours(data)
     contact, kind, at = data.get("contact"), data.get("type"), data.get("at")
     if not isinstance(contact, (str, int)) or isinstance(contact, bool) or not str(contact).strip():
-        raise ValueError("'contact' must be a contact id")
+        raise ValueError(f"{said['contact']} must be a contact id")
     if len(str(contact)) > _LIMITS["id"]:
-        raise ValueError(f"'contact' is longer than {_LIMITS['id']} characters")
+        raise ValueError(f"{said['contact']} is longer than {_LIMITS['id']} characters")
     if not isinstance(kind, str) or not kind.strip():
         raise ValueError("'type' must be an event name such as order_placed")
     if len(kind) > MAX_EVENT:
@@ -274,10 +277,11 @@ def _event(raw: str, now: datetime | None = None) -> EventIn:
     try:
         when = parse_datetime(at)
     except ValueError:
-        raise ValueError(f"'at' {at!r} is not an ISO-8601 time with a time zone (e.g. 2026-03-01T10:00:00Z)") from None
+        raise ValueError(f"{said['at']} {at!r} is not an ISO-8601 time with a time zone "
+                         "(e.g. 2026-03-01T10:00:00Z)") from None
     too_far = date_problem(when, now or datetime.now(timezone.utc))
     if too_far:
-        raise ValueError(f"'at' {at} {too_far}")
+        raise ValueError(f"{said['at']} {at} {too_far}")
     properties = data.get("properties", {})
     if properties is None:
         properties = {}

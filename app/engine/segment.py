@@ -30,7 +30,8 @@ from .identities import email_or_problem, phone_or_problem
 IDENTIFY = "identify"
 """The type of an identify record: applied to the contact, never stored as an event."""
 
-_TIMES = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")
+SEGMENT_TIMES = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")
+"""Where a Segment call says when it happened, in order of preference."""
 _SEGMENT_KEYS = frozenset({"userId", "anonymousId", "messageId", "traits", "event"})
 
 
@@ -51,8 +52,12 @@ def to_ours(data: dict[str, Any]) -> dict[str, Any]:
         contact = data.get("anonymousId")
     if contact is None or (isinstance(contact, str) and not contact.strip()):
         raise ValueError("a Segment call needs a 'userId' or an 'anonymousId' (whose contact it is)")
-    at = next((data[k] for k in _TIMES if isinstance(data.get(k), str)), None)
+    at = next((data[k] for k in SEGMENT_TIMES if isinstance(data.get(k), str)), None)
     if at is None:
+        given = next((k for k in SEGMENT_TIMES if data.get(k) is not None), None)
+        if given is not None:
+            raise ValueError(f"{given!r} must be an ISO-8601 time with a time zone such as "
+                             f"2026-03-01T10:00:00Z, not {data[given]!r}")
         raise ValueError("a Segment call needs a 'timestamp' (ISO-8601 with a time zone)")
     ours: dict[str, Any] = {"contact": contact, "at": at}
     if data.get("messageId") is not None:

@@ -79,3 +79,19 @@ def test_an_address_nobody_opted_out_with_brings_no_consent(world):
     world.engine.ingest(_calls({"type": "identify", "userId": "seg-7", "timestamp": AT,
                                 "traits": {"email": "ann@example.com"}}))
     assert _states(world, "seg-7") == {}          # an opt-in is the person's own to give: never copied
+
+
+@pytest.mark.parametrize("call,said", [
+    ({"timestamp": "2026-03-03T10:00:00"}, "line 1: 'timestamp' '2026-03-03T10:00:00' is not an ISO-8601 time with a "
+                                           "time zone"),
+    ({"originalTimestamp": "03/03/2026"}, "line 1: 'originalTimestamp' '03/03/2026' is not an ISO-8601 time"),
+    ({"timestamp": 1709460000}, "line 1: 'timestamp' must be an ISO-8601 time with a time zone such as "
+                                "2026-03-01T10:00:00Z, not 1709460000"),
+    ({"timestamp": AT, "userId": ["u1"]}, "line 1: 'userId' must be a contact id"),
+    ({"timestamp": AT, "userId": None, "anonymousId": "a" * 201}, "line 1: 'anonymousId' is longer than 200"),
+])
+def test_a_segment_call_s_bad_value_is_named_as_segment_names_it(call, said):
+    """A Segment line has no 'at' or 'contact': the report names the field the line holds."""
+    found, problems = parse_events(json.dumps({"type": "track", "event": "Order Completed", "userId": "u1",
+                                               **call}) + "\n")
+    assert found == [] and [str(p) for p in problems][0].startswith(said), problems
