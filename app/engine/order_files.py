@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import itertools
 import re
+from functools import partial
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Iterator
@@ -72,10 +73,12 @@ class Skipped:
 _MONEY_JUNK = re.compile(r"[^\d,.\-]")
 
 
-def money(text: str) -> float | None:
+def money(text: str, currency: str | None = None) -> float | None:
     """A money cell as a number: currency symbols, codes and spaces ignored; "1,234.50", "1.234,50",
     "1 234,50" and "12,5" read as written (the last separator followed by 1–2 digits is the decimal
-    mark). None for an empty cell; raises ValueError for one that is not an amount."""
+    mark; 1–3 for a `currency` with three decimals, such as KWD, BHD, OMR, JOD and TND: "12.345"
+    Kuwaiti dinars are 12.345, not 12,345 — ISO 4217 minor units, from CLDR through Babel). None for
+    an empty cell; raises ValueError for one that is not an amount."""
     raw = unquote(text)
     if not raw:
         return None
@@ -83,7 +86,7 @@ def money(text: str) -> float | None:
     if not re.search(r"\d", cleaned):
         raise ValueError(f"{raw!r} is not an amount")
     last = max(cleaned.rfind(","), cleaned.rfind("."))
-    if last >= 0 and 1 <= len(cleaned) - last - 1 <= 2:
+    if last >= 0 and 1 <= len(cleaned) - last - 1 <= max(2, _minor_units(currency)):
         whole, decimals = cleaned[:last], cleaned[last + 1:]
     else:
         whole, decimals = cleaned, ""
@@ -95,6 +98,16 @@ def money(text: str) -> float | None:
     if value < 0 or value > MAX_AMOUNT:
         raise ValueError(f"{raw!r} is not an amount from 0 to {MAX_AMOUNT:,.2f}")
     return value
+
+
+def _minor_units(currency: str | None) -> int:
+    """How many decimals `currency` (an ISO 4217 code) is written with; 2 when unknown."""
+    code = (currency or "").strip().upper()
+    if len(code) != 3 or not code.isalpha():
+        return 2
+    from babel.numbers import get_currency_precision
+
+    return get_currency_precision(code)
 
 
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M %z", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M",
@@ -235,7 +248,7 @@ def _on_line(line: int, read: Callable[[list[str], dict[str, int]], list[dict[st
         raise RowError(line, str(exc)) from None
 
 
-def _shopify_items(values: list[str], index: dict[str, int]) -> list[dict[str, Any]]:
+def _shopify_items(values: list[str], index: dict[str, int], currency: str | None = None) -> list[dict[str, Any]]:
     """A Shopify row's line item (none when the row names no item)."""
     name = values[index["lineitem name"]].strip()
     if not name:
@@ -246,20 +259,20 @@ def _shopify_items(values: list[str], index: dict[str, int]) -> list[dict[str, A
     if "lineitem quantity" in index and values[index["lineitem quantity"]].strip():
         item["quantity"] = _quantity(values[index["lineitem quantity"]])
     if "lineitem price" in index:
-        price = money(values[index["lineitem price"]])
+        price = money(values[index["lineitem price"]], currency)
         if price is not None:
             item["price"] = price
     return [item]
 
 
-def _woo_items(values: list[str], index: dict[str, int]) -> list[dict[str, Any]]:
+def _woo_items(values: list[str], index: dict[str, int], currency: str | None = None) -> list[dict[str, Any]]:
     """A WooCommerce row's items: those of its `line_item_N` / `line_items` cells, or the row's own
     (one row per item)."""
     items: list[dict[str, Any]] = []
     cells = [values[i] for i in sorted(i for h, i in index.items()
                                        if h == "line_items" or re.fullmatch(r"line_item_\d+", h))]
     for cell in cells:
-        items += [i for i in (_woo_item(t) for t in cell.split(";") if t.strip()) if i]
+        items += [i for i in (_woo_item(t, currency) for t in cell.split(";") if t.strip()) if i]
     name = _row(values, index, "item_name", "item name")
     if name:                                                          # one row per item
         item: dict[str, Any] = {"name": name}
@@ -270,7 +283,7 @@ def _woo_items(values: list[str], index: dict[str, int]) -> list[dict[str, Any]]
         if quantity:
             item["quantity"] = _quantity(quantity)
         for ours, theirs in (("total", ("item_total",)), ("price", ("item cost", "item_price"))):
-            amount = money(_row(values, index, *theirs))
+            amount = money(_row(values, index, *theirs), currency)
             if amount is not None:
                 item[ours] = amount
         items.append(item)
@@ -304,14 +317,16 @@ def _shopify(key: str, group: list[tuple[int, list[str]]], index: dict[str, int]
         return Skipped(line, key, f"is {status}")
     if status == "pending":     # never paid (yet), as WooCommerce's `pending`: a later export brings it once paid
         return Skipped(line, key, "is pending payment (never paid)")
-    total = money(_cell(group, index, "total")) or 0.0
-    refunded = money(_cell(group, index, "refunded amount")) or 0.0
+    currency = _cell(group, index, "currency") or None
+    total = money(_cell(group, index, "total"), currency) or 0.0
+    refunded = money(_cell(group, index, "refunded amount"), currency) or 0.0
     if refunded and refunded >= total:
         return Skipped(line, key, "was refunded in full")
     when = _cell(group, index, "created at", "paid at")
     if not when:
         raise ValueError("has no 'Created at' time")
-    items = [item for row_line, values in group for item in _on_line(row_line, _shopify_items, values, index)]
+    items = [item for row_line, values in group
+             for item in _on_line(row_line, partial(_shopify_items, currency=currency), values, index)]
     first, last = _split_name(_cell(group, index, "billing name", "shipping name"))
     return OrderIn(line, key, order_time(when, zone), round(total - refunded, 2), _cell(group, index, "currency") or None,
                    items, _cell(group, index, "email") or None,
@@ -332,7 +347,7 @@ _WOO_UNPAID = {"cancelled": "was cancelled", "refunded": "was refunded in full",
                "trash": "is in the trash"}
 
 
-def _woo_item(text: str) -> dict[str, Any] | None:
+def _woo_item(text: str, currency: str | None = None) -> dict[str, Any] | None:
     """One `name:Hoodie|product_id:40|quantity:1|total:45.00` item, as our item fields."""
     parts = dict(p.split(":", 1) for p in text.split("|") if ":" in p)
     if not parts.get("name", "").strip():
@@ -343,7 +358,7 @@ def _woo_item(text: str) -> dict[str, Any] | None:
             item[ours] = parts[theirs].strip()
     if parts.get("quantity", "").strip():
         item["quantity"] = _quantity(parts["quantity"])
-    total = money(parts.get("total", ""))
+    total = money(parts.get("total", ""), currency)
     if total is not None:
         item["total"] = total
     return item
@@ -356,18 +371,20 @@ def _woocommerce(key: str, group: list[tuple[int, list[str]]], index: dict[str, 
     status = {"pending payment": "pending", "draft": "checkout-draft"}.get(status, status)
     if status in _WOO_UNPAID:
         return Skipped(line, key, _WOO_UNPAID[status])
-    total = money(_cell(group, index, "order_total", "order total amount")) or 0.0
-    refunded = money(_cell(group, index, "refunded_total", "order_refunded", "order refund amount")) or 0.0
+    currency = _cell(group, index, "order_currency", "currency", "order currency") or None
+    total = money(_cell(group, index, "order_total", "order total amount"), currency) or 0.0
+    refunded = money(_cell(group, index, "refunded_total", "order_refunded", "order refund amount"), currency) or 0.0
     refunds = _cell(group, index, "refund_items", "refunds")
     if not refunded and refunds:     # WebToffee: "amount:10.00|reason:…|date:…" per refund, ";" between
-        refunded = sum(money(dict(p.split(":", 1) for p in r.split("|") if ":" in p).get("amount", "")) or 0.0
+        refunded = sum(money(dict(p.split(":", 1) for p in r.split("|") if ":" in p).get("amount", ""), currency) or 0.0
                        for r in refunds.split(";"))
     if refunded and refunded >= total:
         return Skipped(line, key, "was refunded in full")
     when = _cell(group, index, "order_date", "date", "order date", "paid_date")
     if not when:
         raise ValueError("has no order_date")
-    items = [item for row_line, values in group for item in _on_line(row_line, _woo_items, values, index)]
+    items = [item for row_line, values in group
+             for item in _on_line(row_line, partial(_woo_items, currency=currency), values, index)]
     return OrderIn(line, key, order_time(when, zone), round(total - refunded, 2),
                    _cell(group, index, "order_currency", "currency", "order currency") or None, items,
                    _cell(group, index, "billing_email", "customer_email", "email (billing)") or None,

@@ -210,3 +210,23 @@ def test_a_live_order_from_a_file_still_sets_journeys_off_on_its_reconciled_spen
         entered = {ids[j] for j, in conn.execute(select(runs.c.journey_id))}
     db.dispose()
     assert entered == {"Thanks"}        # today's order thanks Ann; 80.00 crossed no VIP threshold of 100
+
+
+# --- Money in a currency with three decimals --------------------------------------------------------
+
+@pytest.mark.parametrize("currency,total,price,spend", [
+    ("KWD", "12.345", "12.345", 12.35),     # Kuwaiti dinar: three decimals (the store keeps two)
+    ("BHD", "1,234.500", "1,234.500", 1234.5),
+    ("OMR", "7.5", "7.500", 7.5),
+    ("EUR", "12.345", "12.345", 12345.0),    # two decimals: "12.345" is twelve thousand
+    ("JPY", "1,500", "1,500", 1500.0),
+])
+def test_amounts_are_read_with_their_currency_s_decimals(db_url, tmp_path, capsys, currency, total, price, spend):
+    file = _write(tmp_path / "orders_export.csv", [
+        _row(Name="#1", Email="k@example.com", Financial_Status="paid", Currency=currency, Total=total,
+             Created_at="2026-03-01 10:00:00 +0300", Lineitem_name="Dates", Lineitem_quantity="1",
+             Lineitem_price=price)])
+    assert _import(capsys, file, db_url)[0] == 0
+    assert float(_people(db_url)["k@example.com"]["lifetime_spend"]) == spend
+    assert _orders(db_url)["#1"]["items"][0]["price"] == {"KWD": 12.345, "BHD": 1234.5, "OMR": 7.5, "EUR": 12345.0,
+                                                          "JPY": 1500.0}[currency]
