@@ -88,10 +88,11 @@ def to_ours(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def standard_properties(kind: str, properties: dict[str, Any]) -> dict[str, Any]:
-    """The properties our order and checkout events are read by (`items`, `total`, `cart_url`), taken
-    from Segment's names (`products`, `revenue`, `value`, `checkout_url`) or Shopify's (`line_items`
-    with `title`, `total_price` as text, `abandoned_checkout_url`) when the event has not got ours;
-    everything else kept as sent."""
+    """The properties our order, checkout and product events are read by (`items`, `total`, `cart_url`,
+    `product`), taken from Segment's names (`products`, `revenue`, `value`, `checkout_url`, a Product
+    Viewed's flat `name`, `price`, `url`, `image_url`) or Shopify's (`line_items` with `title`,
+    `total_price` as text, `abandoned_checkout_url`) when the event has not got ours; everything
+    else kept as sent."""
     found = dict(properties)
     for theirs in ("products", "line_items"):
         if theirs in found and "items" not in found:
@@ -113,6 +114,14 @@ def standard_properties(kind: str, properties: dict[str, Any]) -> dict[str, Any]
                     pass
             elif isinstance(price, (int, float)) and not isinstance(price, bool):
                 found["total"] = price
+    if kind == "product_viewed" and "product" not in found and isinstance(found.get("name"), str):
+        # Segment's Product Viewed is flat (`name`, `price`, `url`, `image_url`, `product_id`…); ours
+        # carries the product as `product` (docs/journey-format.md), which templates read.
+        product = {k: found[k] for k in ("product_id", "sku", "name", "brand", "category", "variant", "price", "url")
+                   if k in found}
+        if "image_url" in found:
+            product["image"] = found["image_url"]
+        found["product"] = product
     if kind == "checkout_started" and "cart_url" not in found:
         for name in ("checkout_url", "abandoned_checkout_url", "url"):
             if isinstance(found.get(name), str):

@@ -95,3 +95,25 @@ def test_a_segment_call_s_bad_value_is_named_as_segment_names_it(call, said):
     found, problems = parse_events(json.dumps({"type": "track", "event": "Order Completed", "userId": "u1",
                                                **call}) + "\n")
     assert found == [] and [str(p) for p in problems][0].startswith(said), problems
+
+
+def test_segment_s_product_viewed_carries_the_product_as_ours_does(world):
+    """Templates of a product_viewed journey read `event.product.name` (docs/journey-format.md): Segment's
+    flat Product Viewed must fill it."""
+    found = _calls({"type": "track", "event": "Product Viewed", "userId": "u1", "messageId": "pv-1", "timestamp": AT,
+                    "properties": {"product_id": "507f1f77", "sku": "G-32", "name": "Monopoly: 3rd Edition",
+                                   "price": 18.99, "url": "https://shop.example/p/monopoly",
+                                   "image_url": "https://shop.example/p/monopoly.jpg", "currency": "USD"}})
+    event = found[0]
+    assert event.type == "product_viewed"
+    assert event.properties["product"] == {"product_id": "507f1f77", "sku": "G-32", "name": "Monopoly: 3rd Edition",
+                                           "price": 18.99, "url": "https://shop.example/p/monopoly",
+                                           "image": "https://shop.example/p/monopoly.jpg"}
+    assert event.properties["price"] == 18.99 and event.properties["currency"] == "USD"     # kept as sent
+    journey = simple_journey("Browse", event="product_viewed")
+    chain(journey, journey.trigger(), send_node(journey, subject="Still thinking of {{ event.product.name }}?"))
+    world.install(journey)
+    world.contacts("id,email\nu1,u1@example.com\n")
+    world.engine.ingest(found)
+    world.advance_to("2026-03-02T12:00:00Z")
+    assert [m["subject"] for m in world.sent("u1")] == ["Still thinking of Monopoly: 3rd Edition?"]
