@@ -117,8 +117,8 @@ def standard_properties(kind: str, properties: dict[str, Any]) -> dict[str, Any]
     if kind == "product_viewed" and "product" not in found and isinstance(found.get("name"), str):
         # Segment's Product Viewed is flat (`name`, `price`, `url`, `image_url`, `product_id`…); ours
         # carries the product as `product` (docs/journey-format.md), which templates read.
-        product = {k: found[k] for k in ("product_id", "sku", "name", "brand", "category", "variant", "price", "url")
-                   if k in found}
+        product: dict[str, Any] = {k: found[k] for k in ("product_id", "sku", "name", "brand", "category",
+                                                         "variant", "price", "url") if k in found}
         if "image_url" in found:
             product["image"] = found["image_url"]
         found["product"] = product

@@ -117,3 +117,32 @@ def test_segment_s_product_viewed_carries_the_product_as_ours_does(world):
     world.engine.ingest(found)
     world.advance_to("2026-03-02T12:00:00Z")
     assert [m["subject"] for m in world.sent("u1")] == ["Still thinking of Monopoly: 3rd Edition?"]
+
+
+def test_a_segment_batch_line_imports_each_of_its_calls(world):
+    """Segment's libraries post `{"batch": [...], "sentAt": ...}`: a file of such payloads is read call by
+    call, a bad call said with its JSON pointer and the others kept."""
+    line = {"batch": [
+        {"type": "identify", "userId": "u1", "timestamp": AT, "messageId": "b-0", "traits": {"email": "u1@example.com"}},
+        {"type": "track", "event": "Checkout Started", "userId": "u1", "timestamp": AT, "messageId": "b-1",
+         "properties": {"value": 12.5, "checkout_url": "https://shop.example/c/1"}},
+        {"type": "track", "event": "Order Completed", "userId": "u1", "messageId": "b-2",
+         "properties": {"order_id": "B2", "revenue": 12.5}},
+        {"type": "track", "event": "Order Completed", "userId": "u1", "timestamp": AT, "messageId": "b-3",
+         "properties": {"order_id": "B3", "revenue": 12.5}},
+    ], "sentAt": AT}
+    found, problems = parse_events(json.dumps({"contact": "c0", "type": "order_placed", "at": AT}) + "\n"
+                                   + json.dumps(line) + "\n")
+    assert [(e.contact, e.type, e.id) for e in found] == [
+        ("c0", "order_placed", None), ("u1", "identify", "b-0"), ("u1", "checkout_started", "b-1"),
+        ("u1", "order_placed", "b-3")]
+    assert [str(p) for p in problems] == ["line 2: /batch/2: a Segment call needs a 'timestamp' (ISO-8601 with a "
+                                          "time zone)"]
+    world.engine.ingest(found)
+    assert world.runs("u1") == [] and _states(world, "u1") == {}
+
+
+def test_a_line_that_is_neither_an_event_nor_a_batch_is_still_refused(world):
+    _, problems = parse_events(json.dumps({"batch": "nope"}) + "\n" + json.dumps({"batch": [1]}) + "\n")
+    assert [str(p) for p in problems] == ["line 1: 'contact' must be a contact id",
+                                          "line 2: /batch/0: must be a Segment call (a JSON object)"]
