@@ -62,6 +62,7 @@ class OrderImport:
     skipped_count: int = 0
     new_contacts: int = 0
     notes: list[Problem] = field(default_factory=list)
+    currencies: set[str] = field(default_factory=set)     # of the orders taken
 
     def summary(self) -> str:
         text = self.done.summary()
@@ -71,6 +72,9 @@ class OrderImport:
             text += f"; {self.new_contacts} new contact(s)"
         if self.skipped_count:
             text += f"; {self.skipped_count} order(s) skipped (cancelled, refunded or never paid)"
+        if len(self.currencies) > 1:      # a contact's spend is one number: say that it mixes units
+            text += (f"; the orders are in {len(self.currencies)} currencies ({', '.join(sorted(self.currencies))}): "
+                     "spend adds their totals as written, without converting them")
         return text
 
 
@@ -166,6 +170,7 @@ def _resolve(engine: "JourneyEngine", chunk: list[OrderIn], report: OrderImport)
                           "source": order.source}
             if order.currency:
                 properties["currency"] = order.currency
+                report.currencies.add(order.currency.upper())
             if order.refunded:
                 properties["refunded"] = order.refunded
             event = EventIn(contact, "order_placed", order.placed_at, properties)

@@ -230,3 +230,14 @@ def test_amounts_are_read_with_their_currency_s_decimals(db_url, tmp_path, capsy
     assert float(_people(db_url)["k@example.com"]["lifetime_spend"]) == spend
     assert _orders(db_url)["#1"]["items"][0]["price"] == {"KWD": 12.345, "BHD": 1234.5, "OMR": 7.5, "EUR": 12345.0,
                                                           "JPY": 1500.0}[currency]
+
+
+def test_an_export_in_several_currencies_says_that_spend_adds_them_unconverted(db_url, tmp_path, capsys):
+    rows = [_row(Name=f"#{n}", Email="m@example.com", Financial_Status="paid", Currency=currency, Total=total,
+                 Created_at="2026-03-01 10:00:00 +0000", Lineitem_name="Mug", Lineitem_quantity="1")
+            for n, currency, total in ((1, "EUR", "10.00"), (2, "USD", "20.00"), (3, "eur", "5.00"))]
+    code, out, _ = _import(capsys, _write(tmp_path / "orders_export.csv", rows), db_url)
+    assert code == 0
+    assert "the orders are in 2 currencies (EUR, USD): spend adds their totals as written, without converting" in out
+    code, out, _ = _import(capsys, _write(tmp_path / "one.csv", rows[:1]), db_url)
+    assert "currencies" not in out
