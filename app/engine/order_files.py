@@ -110,13 +110,18 @@ def _minor_units(currency: str | None) -> int:
     return get_currency_precision(code)
 
 
+# Shopify's and WooCommerce's own, then as a spreadsheet re-saves them in the user's locale: US
+# `9/3/2026 10:14`, European `03.09.2026 10:14` (the dot is day first everywhere it is used), and
+# day-first `13/09/2026` when the month-first reading is impossible.
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M %z", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M",
-                 "%Y-%m-%d", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y")
+                 "%Y-%m-%d", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y", "%d.%m.%Y %H:%M:%S",
+                 "%d.%m.%Y %H:%M", "%d.%m.%Y", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y")
 
 
 def order_time(text: str, zone: ZoneInfo) -> datetime:
-    """An export's time: ISO-8601, Shopify's `2026-03-01 10:15:00 -0500`, or WooCommerce's
-    `2026-03-01 10:15:00` (the shop's local time: `zone`). Raises ValueError."""
+    """An export's time: ISO-8601, Shopify's `2026-03-01 10:15:00 -0500`, WooCommerce's
+    `2026-03-01 10:15:00`, or a spreadsheet's re-save (`9/3/2026 10:14`, `03.09.2026 10:14`); one
+    without an offset is the shop's local time (`zone`). Raises ValueError."""
     raw = text.strip()
     try:
         found = datetime.fromisoformat(raw.replace("Z", "+00:00"))

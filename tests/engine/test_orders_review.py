@@ -241,3 +241,26 @@ def test_an_export_in_several_currencies_says_that_spend_adds_them_unconverted(d
     assert "the orders are in 2 currencies (EUR, USD): spend adds their totals as written, without converting" in out
     code, out, _ = _import(capsys, _write(tmp_path / "one.csv", rows[:1]), db_url)
     assert "currencies" not in out
+
+
+# --- An export re-saved by a spreadsheet in Europe -----------------------------------------------------
+
+def test_an_export_re_saved_by_european_excel_keeps_its_orders(db_url, tmp_path, capsys):
+    """Opened in Excel with German settings and saved as CSV: `;`, Windows-1252, `56,29`, and times as
+    `03.09.2026 10:14` (no seconds, no offset: the business's time zone)."""
+    assert main(["settings", "timezone", "Europe/Berlin", "--db", db_url]) == 0
+    rows = [_row(Name="#1001", Email="ada@example.com", Financial_Status="paid", Currency="EUR", Total="56,29",
+                 Created_at="03.09.2026 10:14", Lineitem_name="Farn", Lineitem_quantity="2", Lineitem_price="16,00"),
+            _row(Name="#1002", Email="ada@example.com", Financial_Status="paid", Currency="EUR", Total="1.025,44",
+                 Created_at="12.10.2026 16:40:05", Lineitem_name="Hülle", Lineitem_quantity="1"),
+            _row(Name="#1003", Email="bea@example.org", Financial_Status="paid", Currency="GBP", Total="9.99",
+                 Created_at="13/10/2026 09:00", Lineitem_name="Mug", Lineitem_quantity="1")]
+    capsys.readouterr()
+    code, out, err = _import(capsys, _write(tmp_path / "orders_export.csv", rows, "cp1252", ";"), db_url)
+    assert code == 0 and err == "" and "3 new" in out
+    ada = _people(db_url)["ada@example.com"]
+    assert (float(ada["lifetime_spend"]), ada["order_count"]) == (1081.73, 2)
+    from datetime import datetime, timezone
+
+    assert ada["last_order_at"] == datetime(2026, 10, 12, 14, 40, 5, tzinfo=timezone.utc)     # CEST: UTC+2
+    assert _people(db_url)["bea@example.org"]["last_order_at"] == datetime(2026, 10, 13, 7, 0, tzinfo=timezone.utc)
