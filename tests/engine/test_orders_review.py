@@ -264,3 +264,22 @@ def test_an_export_re_saved_by_european_excel_keeps_its_orders(db_url, tmp_path,
 
     assert ada["last_order_at"] == datetime(2026, 10, 12, 14, 40, 5, tzinfo=timezone.utc)     # CEST: UTC+2
     assert _people(db_url)["bea@example.org"]["last_order_at"] == datetime(2026, 10, 13, 7, 0, tzinfo=timezone.utc)
+
+
+def test_re_importing_orders_of_a_customer_whose_email_changed_creates_nobody(db_url, tmp_path, capsys):
+    """Ann's orders came in under her old address; she changed it since. The same export again must not
+    bring a second, empty (and mailable) contact for the old address."""
+    people = tmp_path / "customers.csv"
+    people.write_text("id,email,unsubscribed\ncust-7,ann@example.com,email\n", encoding="utf-8")
+    assert main(["contacts", "import", str(people), "--db", db_url]) == 0
+    file = _write(tmp_path / "orders_export.csv", [
+        _row(Name=f"#{n}", Email=email, Phone=phone, Billing_Country="US", Financial_Status="paid", Currency="USD",
+             Total="30.00", Created_at="2026-03-01 10:00:00 +0000", Lineitem_name="Mug", Lineitem_quantity="1")
+        for n, email, phone in ((1, "ann@example.com", ""), (2, "", "'(415) 555-0132"))])
+    assert _import(capsys, file, db_url)[0] == 0
+    people.write_text("id,email,phone\ncust-7,ann@new.example.com,\n+14155550132,,+14155550199\n", encoding="utf-8")
+    assert main(["contacts", "import", str(people), "--db", db_url]) == 0
+    before = _people(db_url)
+    code, out, _ = _import(capsys, file, db_url)
+    assert code == 0 and "0 new, 2 already present" in out and "new contact" not in out
+    assert _people(db_url) == before
