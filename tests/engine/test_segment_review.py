@@ -146,3 +146,67 @@ def test_a_line_that_is_neither_an_event_nor_a_batch_is_still_refused(world):
     _, problems = parse_events(json.dumps({"batch": "nope"}) + "\n" + json.dumps({"batch": [1]}) + "\n")
     assert [str(p) for p in problems] == ["line 1: 'contact' must be a contact id",
                                           "line 2: /batch/0: must be a Segment call (a JSON object)"]
+
+
+# --- History mode with every kind of journey waiting ---------------------------------------------------
+
+def test_history_sets_off_no_trigger_exit_goal_conversion_or_counter_then_live_works(world, tmp_path):
+    """Active: a thank-you on order_placed, a checkout recovery on checkout_started (Ann inside it, her
+    reminder sent, an order as exit and goal), a VIP journey at 100 spent, a win-back after 30 days
+    without an order. Past orders and checkouts (Segment's and a Shopify export) change customers only;
+    a live checkout afterwards starts the recovery as usual."""
+    from datetime import timedelta
+
+    from app.engine.order_import import import_orders_file
+    from app.store.tables import contacts, messages, run_log, runs, step_counts
+
+    from .helpers import CONTACTS, t
+    from .test_orders_review import _row, _write
+
+    world.contacts(CONTACTS)
+    thanks = simple_journey("Thanks", event="order_placed")
+    chain(thanks, thanks.trigger(), send_node(thanks, subject="Thanks"))
+    carts = simple_journey("Carts", event="checkout_started", goal={"enabled": True, "event": "order_placed",
+                                                                     "exits": True},
+                           exit_conditions=[{"event": "order_placed", "conditions": []}])
+    wait = carts.add_node("wait", {"mode": "duration", "delay": {"amount": 2, "unit": "days"}})
+    chain(carts, carts.trigger(), send_node(carts, subject="Your cart"), wait, send_node(carts, subject="Again"))
+    vip = simple_journey("VIP")
+    vip.trigger().config.update(mode="spend", threshold=100)
+    chain(vip, vip.trigger(), send_node(vip, subject="VIP"))
+    back = simple_journey("Win-back")
+    back.trigger().config.update(mode="no_order", days=30)
+    chain(back, back.trigger(), send_node(back, subject="Miss you"))
+    ids = {world.install(j): j.name for j in (thanks, carts, vip, back)}
+    world.event("ann", "checkout_started", "2026-03-02T09:00:00Z", total=50)
+    world.advance_to("2026-03-02T10:00:00Z")
+
+    def state() -> tuple:
+        with world.db.connect() as conn:
+            return tuple(sorted(map(tuple, conn.execute(select(*table.c)))) for table in (runs, run_log, messages,
+                                                                                         step_counts))
+
+    before = state()
+    assert [m["subject"] for m in world.sent("ann")] == ["Your cart"]
+    world.clock.set(t("2026-03-10T09:00:00Z"))
+    file = _write(tmp_path / "orders_export.csv", [
+        _row(Name="#1", Email="ANN@example.com", Financial_Status="paid", Currency="USD", Total="150.00",
+             Created_at="2026-03-02 11:00:00 +0000", Lineitem_name="Mug", Lineitem_quantity="1"),
+        _row(Name="#2", Email="bob@example.com", Financial_Status="paid", Currency="USD", Total="20.00",
+             Created_at="2025-03-02 11:00:00 +0000", Lineitem_name="Mug", Lineitem_quantity="1")])
+    report, _ = import_orders_file(world.engine, file)
+    assert report.history == 2
+    world.engine.ingest(_calls(
+        {"type": "track", "event": "Checkout Started", "userId": "cho", "messageId": "h1",
+         "timestamp": "2026-03-03T10:00:00Z", "properties": {"value": 30}},
+        {"type": "track", "event": "Order Completed", "userId": "cho", "messageId": "h2",
+         "timestamp": "2026-03-03T10:30:00Z", "properties": {"order_id": "S1", "revenue": 300}}), history=True)
+    assert state() == before             # nobody entered, exited, converted or moved; no counter changed
+    with world.db.connect() as conn:
+        spend = {r.id: (float(r.lifetime_spend), r.order_count) for r in conn.execute(select(contacts))}
+    assert (spend["ann"], spend["bob"], spend["cho"]) == ((150.0, 1), (20.0, 1), (300.0, 1))
+    world.advance_to(t("2026-03-10T09:00:00Z") + timedelta(seconds=1))
+    entered = {ids[r["journey_id"]] for r in world.runs() if r["contact_id"] != "ann"}
+    assert entered == set()              # not VIP (crossed in the past), not won back (their mark passed)
+    world.event("bob", "checkout_started", "2026-03-10T10:00:00Z", total=10)       # live: as always
+    assert [(ids[r["journey_id"]], r["status"]) for r in world.runs("bob")] == [("Carts", "active")]
