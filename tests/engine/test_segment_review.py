@@ -210,3 +210,22 @@ def test_history_sets_off_no_trigger_exit_goal_conversion_or_counter_then_live_w
     assert entered == set()              # not VIP (crossed in the past), not won back (their mark passed)
     world.event("bob", "checkout_started", "2026-03-10T10:00:00Z", total=10)       # live: as always
     assert [(ids[r["journey_id"]], r["status"]) for r in world.runs("bob")] == [("Carts", "active")]
+
+
+@pytest.mark.parametrize("name,stored", [("Order Completed", "order_placed"), ("Checkout Started", "checkout_started"),
+                                         ("Started Checkout", "checkout_started"), ("Unsubscribed", "unsubscribed")])
+def test_validation_of_a_segment_name_says_what_to_write_instead(tmp_path, capsys, name, stored):
+    """Not "use letters, digits, '_'…": the name is well formed, it is just not the one events are stored under."""
+    from app.cli import main
+    from app.examples import load_example
+
+    journey = load_example("checkout_recovery")
+    journey.trigger().config["event"] = name
+    path = tmp_path / "journey.json"
+    from app.journey.fileformat import save
+
+    save(journey, path)
+    assert main(["validate", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert f"imported as {stored!r}: use that" in out
+    assert f"hint: Write {stored!r}" in out and "Use letters, digits" not in out
