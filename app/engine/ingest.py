@@ -233,7 +233,8 @@ def _apply(batch: Batch, event: EventIn, event_id: int, contact: ContactView, mi
     crossed: list[LiveJourney] = []
     matched = True
     if kind == "order_placed":
-        crossed = _record_order(batch, contact, props, event.at, live, event.reconcile)
+        crossed = (_record_order(batch, contact, props, event.at, live, reconcile=True) if event.reconcile
+                   else _record_order(batch, contact, props, event.at, live))
     elif kind in ("subscribed", "unsubscribed"):
         _record_subscription(batch, contact, event, event_id)
     if kind in FEEDBACK or (kind == "unsubscribed" and props.get("message_id") is not None):

@@ -229,3 +229,27 @@ def test_validation_of_a_segment_name_says_what_to_write_instead(tmp_path, capsy
     out = capsys.readouterr().out
     assert f"imported as {stored!r}: use that" in out
     assert f"hint: Write {stored!r}" in out and "Use letters, digits" not in out
+
+
+# --- The checkout recovery example reads cleanly for checkouts as shops send them -----------------------
+
+@pytest.mark.parametrize("items,shown", [
+    ([{"name": "Mug", "price": 21.25, "quantity": 2}], "- Mug × 2 — €21.25"),
+    ([{"name": "Mug", "price": 21.25}], "- Mug × 1 — €21.25"),                  # Segment: quantity optional
+    ([{"name": "Gift card"}, {"name": "Mug", "price": 3}], "- Gift card × 1\n- Mug × 1 — €3.00\nTotal"),
+])
+def test_the_checkout_reminder_lists_items_without_gaps(tmp_path, items, shown):
+    from app.delivery.test_send import render_for
+    from app.engine.samples import SAMPLE_CONTACT
+    from app.examples import load_example
+    from app.store.db import open_database
+
+    db = open_database(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    journey = load_example("checkout_recovery")
+    event = {"items": items, "total": 42.5, "currency": "EUR", "cart_url": "https://shop.example/c/1"}
+    for step in [n for n in journey.nodes.values() if n.kind == "send_template" and "event.items" in n.config["text"]]:
+        message = render_for(db, journey, step, SAMPLE_CONTACT, event)
+        assert message.error is None, message
+        assert shown in (message.text or "")
+        assert not [line for line in (message.text or "").split("\n") if "  " in line.strip()], message.text
+    db.dispose()
