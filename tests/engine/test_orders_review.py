@@ -283,3 +283,26 @@ def test_re_importing_orders_of_a_customer_whose_email_changed_creates_nobody(db
     code, out, _ = _import(capsys, file, db_url)
     assert code == 0 and "0 new, 2 already present" in out and "new contact" not in out
     assert _people(db_url) == before
+
+
+# --- Exit codes as issue 12 gives them for every file import ----------------------------------------
+
+def test_exit_codes_of_an_orders_import(db_url, tmp_path, capsys):
+    customers = tmp_path / "customers_export.csv"
+    customers.write_text("First Name,Last Name,Email\nAnn,Lee,ann@example.com\n", encoding="utf-8")
+    code, _, err = _import(capsys, customers, db_url)
+    assert code == 1 and "not a Shopify or WooCommerce order export" in err     # read, header unusable
+    (tmp_path / "empty.csv").write_bytes(b"")
+    assert _import(capsys, tmp_path / "empty.csv", db_url)[0] == 1
+    all_bad = _write(tmp_path / "bad.csv", [_row(Name="#1", Email="a@example.com", Financial_Status="paid",
+                                                 Total="ten", Created_at="2026-03-01 10:00:00 +0000",
+                                                 Lineitem_name="Mug")])
+    assert _import(capsys, all_bad, db_url)[0] == 1                              # nothing could be imported
+    some_bad = _write(tmp_path / "some.csv", _order_rows("#2", "Mug") + [
+        _row(Name="#3", Email="b@example.com", Financial_Status="paid", Total="ten",
+             Created_at="2026-03-01 10:00:00 +0000", Lineitem_name="Cup")])
+    code, out, err = _import(capsys, some_bad, db_url)
+    assert code == 0 and "1 new" in out and "line 3: order #3" in err           # taken, the bad one listed
+    assert _import(capsys, tmp_path / "missing.csv", db_url)[0] == 2
+    (tmp_path / "book.xlsx").write_bytes(b"PK\x03\x04" + b"\x00" * 100)
+    assert _import(capsys, tmp_path / "book.xlsx", db_url)[0] == 2
