@@ -2,9 +2,9 @@
 
 Reads a Shopify or WooCommerce order export (app/engine/order_files.py), adds each order to its
 customer (a contact, created when new) and stores it as an `order_placed` event keyed by its
-order id (app/engine/order_import.py). Exit codes (app/exits.py): 0 every order was imported or
-skipped on purpose (cancelled, refunded); 1 some rows or orders could not be used (listed by line,
-the rest imported); 2 the file cannot be read or is not an order export (nothing imported).
+order id (app/engine/order_import.py). Exit codes (app/exits.py, issue 12): 0 orders were taken
+(bad rows and orders skipped on purpose listed by line); 1 the header is no order export's, or no
+order could be used (nothing imported); 2 the file cannot be read.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import argparse
 import sys
 from functools import partial
 
-from app.cli import PROBLEMS, CommandError, _open_engine
+from app.cli import PROBLEMS, _open_engine
 
 
 def cmd_orders_import(args: argparse.Namespace) -> int:
@@ -21,22 +21,24 @@ def cmd_orders_import(args: argparse.Namespace) -> int:
     from app.engine.import_rows import Problem
     from app.engine.order_files import order_records
     from app.engine.order_import import import_orders_file
+    from app.engine.textstream import NotText
     from app.engine_cli import _Progress, _unreadable
 
     try:
         _, _, lines = contacts_text(args.file)          # unreadable or not an export: said before the database opens
         first = next(order_records(lines), None)
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, NotText) as exc:     # a workbook, an archive: unreadable (2)
         raise _unreadable(args.file, exc) from None
-    if isinstance(first, Problem) and first.line == 1:
-        raise CommandError(f"{args.file}: {first}; nothing was imported")
+    if isinstance(first, Problem) and first.line == 1:      # read, but no order export: a problem (1), as for contacts
+        print(f"journeys orders: {args.file}: {first}; nothing was imported", file=sys.stderr)
+        return PROBLEMS
     history = True if args.history else False if args.live else None
     engine = JourneyEngine(_open_engine(args.db))
     shown = _Progress("orders")
     try:
         report, found = import_orders_file(engine, args.file, history=history, progress=shown,
                                            on_problem=partial(shown.problem, args.file))
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, NotText) as exc:     # a workbook, an archive: unreadable (2)
         shown.clear()
         raise _unreadable(args.file, exc) from None
     shown.clear()

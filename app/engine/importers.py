@@ -27,7 +27,7 @@ from .contact_rows import LIMITS as _LIMITS
 from .contact_rows import RowReader
 from .import_rows import ContactImport, ContactRow, Note, Problem, ReadStats
 from .ingest import EventIn
-from .segment import IDENTIFY, checked_traits, is_segment, standard_properties, to_ours
+from .segment import IDENTIFY, SEGMENT_TIMES, checked_traits, is_segment, standard_properties, to_ours
 from .textstream import LongLine
 
 __all__ = ["BOM", "ContactImport", "ContactRow", "Problem", "contact_records", "event_records", "import_contacts",
@@ -227,18 +227,45 @@ def event_records(numbered: Iterable[tuple[int, str]]) -> Iterator[EventIn | Pro
         if not raw.strip():
             continue
         try:
-            event = _event(raw)
+            found = _events(raw)
         except ValueError as exc:
             yield Problem(number, str(exc))
             continue
-        yield event
-        for note in event.notes:          # kept, without the value named: said by line
-            yield Note(number, note)
+        for event in found:
+            if isinstance(event, str):      # one bad call of a Segment batch: the others are kept
+                yield Problem(number, event)
+                continue
+            yield event
+            for note in event.notes:          # kept, without the value named: said by line
+                yield Note(number, note)
+
+
+def _events(raw: str) -> list[EventIn | str]:
+    """The event of one JSON line; or, for a Segment batch (`{"batch": [call, …], "sentAt": …}`, as
+    Segment's libraries post to its batch API), each call's event or why it is not one (prefixed with
+    its JSON pointer, `/batch/3`). Raises ValueError for a line that is neither."""
+    data = _decoded(raw)
+    batch = data.get("batch")
+    if not isinstance(batch, list) or "contact" in data or "type" in data:
+        return [_event_of(data)]
+    found: list[EventIn | str] = []
+    for i, call in enumerate(batch):
+        try:
+            if not isinstance(call, dict):
+                raise ValueError("must be a Segment call (a JSON object)")
+            found.append(_event_of(call))
+        except ValueError as exc:
+            found.append(f"/batch/{i}: {exc}")
+    return found
 
 
 def _event(raw: str, now: datetime | None = None) -> EventIn:
-    """One event from one JSON line; raises ValueError with the reason (and JSON pointer) otherwise.
-    What PostgreSQL would refuse and SQLite keep is refused here, so both databases answer alike."""
+    """One event from one JSON line; raises ValueError with the reason (and JSON pointer) otherwise."""
+    return _event_of(_decoded(raw), now)
+
+
+def _decoded(raw: str) -> dict[str, Any]:
+    """One JSON line as an object; raises ValueError saying why it is not one."""
     try:
         data: Any = decode(raw)
     except json.JSONDecodeError as exc:
@@ -252,13 +279,22 @@ def _event(raw: str, now: datetime | None = None) -> EventIn:
         raise ValueError(str(fault))
     if not isinstance(data, dict):
         raise ValueError("must be a JSON object like {\"contact\": ..., \"type\": ..., \"at\": ...}")
+    return data
+
+
+def _event_of(data: dict[str, Any], now: datetime | None = None) -> EventIn:
+    """One event from one decoded line (or Segment call); raises ValueError with the reason. What
+    PostgreSQL would refuse and SQLite keep is refused here, so both databases answer alike."""
+    said = {"contact": "'contact'", "at": "'at'"}        # a bad value is named as the line names it
     if is_segment(data):           # Segment's track/identify shape (app/engine/segment.py)
+        said = {"contact": "'userId'" if data.get("userId") is not None else "'anonymousId'",
+                "at": next((repr(k) for k in SEGMENT_TIMES if isinstance(data.get(k), str)), "'timestamp'")}
         data = to_ours(data)
     contact, kind, at = data.get("contact"), data.get("type"), data.get("at")
     if not isinstance(contact, (str, int)) or isinstance(contact, bool) or not str(contact).strip():
-        raise ValueError("'contact' must be a contact id")
+        raise ValueError(f"{said['contact']} must be a contact id")
     if len(str(contact)) > _LIMITS["id"]:
-        raise ValueError(f"'contact' is longer than {_LIMITS['id']} characters")
+        raise ValueError(f"{said['contact']} is longer than {_LIMITS['id']} characters")
     if not isinstance(kind, str) or not kind.strip():
         raise ValueError("'type' must be an event name such as order_placed")
     if len(kind) > MAX_EVENT:
@@ -274,10 +310,11 @@ def _event(raw: str, now: datetime | None = None) -> EventIn:
     try:
         when = parse_datetime(at)
     except ValueError:
-        raise ValueError(f"'at' {at!r} is not an ISO-8601 time with a time zone (e.g. 2026-03-01T10:00:00Z)") from None
+        raise ValueError(f"{said['at']} {at!r} is not an ISO-8601 time with a time zone "
+                         "(e.g. 2026-03-01T10:00:00Z)") from None
     too_far = date_problem(when, now or datetime.now(timezone.utc))
     if too_far:
-        raise ValueError(f"'at' {at} {too_far}")
+        raise ValueError(f"{said['at']} {at} {too_far}")
     properties = data.get("properties", {})
     if properties is None:
         properties = {}

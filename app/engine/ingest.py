@@ -57,6 +57,10 @@ class EventIn:
     id: str | None = None
     # What an import left out of the line and says by its number (an identify call's bad email…).
     notes: list[str] = field(default_factory=list, compare=False, repr=False)
+    # An order read from an order export: it agrees with a customer export's totals (the larger of the
+    # stored spend and the stored orders' sum, app/engine/history.py) instead of adding to them, live or
+    # not, so a file's totals never depend on which of its orders set journeys off.
+    reconcile: bool = field(default=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # Consent and feedback read a channel; an opt-out must not be lost to `Unsubscribed` or `SMS`.
@@ -229,7 +233,8 @@ def _apply(batch: Batch, event: EventIn, event_id: int, contact: ContactView, mi
     crossed: list[LiveJourney] = []
     matched = True
     if kind == "order_placed":
-        crossed = _record_order(batch, contact, props, event.at, live)
+        crossed = (_record_order(batch, contact, props, event.at, live, reconcile=True) if event.reconcile
+                   else _record_order(batch, contact, props, event.at, live))
     elif kind in ("subscribed", "unsubscribed"):
         _record_subscription(batch, contact, event, event_id)
     if kind in FEEDBACK or (kind == "unsubscribed" and props.get("message_id") is not None):
@@ -279,18 +284,31 @@ _ORDER = (contacts.update().where(contacts.c.id == bindparam("cid")).values(
     updated_at=bindparam("at")).returning(contacts.c.lifetime_spend, contacts.c.order_count, contacts.c.last_order_at))
 
 
+_TOTALS = select(contacts.c.lifetime_spend, contacts.c.order_count, contacts.c.last_order_at).where(
+    contacts.c.id == bindparam("cid"))
+
+
 def _record_order(batch: Batch, contact: ContactView, props: dict[str, Any], at: datetime,
-                  live: list[LiveJourney]) -> list[LiveJourney]:
-    """Adds the order to the contact's spend and order count; returns spend-trigger journeys whose
-    threshold this order crossed (judged on the stored totals, so each order counts once even when
-    another import adds orders of the same contact at the same time)."""
-    total = round(_number(props.get("total")), 2)
-    spend, count, newest = batch.conn.execute(_ORDER, {"cid": contact.id, "total": total, "last": at,
-                                                       "at": at}).one()
-    after = float(spend)
-    before = after - total
-    if after >= MAX_AMOUNT:     # capped: what it was before is not after - total; it is what we last saw
-        before = max(before, float(contact.fields.get("lifetime_spend") or 0))
+                  live: list[LiveJourney], reconcile: bool = False) -> list[LiveJourney]:
+    """Adds the order to the contact's spend and order count (`reconcile`: raises them to what the
+    stored orders add up to, as history does); returns spend-trigger journeys whose threshold this
+    order crossed (judged on the stored totals, so each order counts once even when another import
+    adds orders of the same contact at the same time)."""
+    if reconcile:
+        from .history import reconcile_orders
+
+        before = float(batch.conn.execute(_TOTALS, {"cid": contact.id}).one()[0])
+        reconcile_orders(batch.conn, [contact.id], at)
+        spend, count, newest = batch.conn.execute(_TOTALS, {"cid": contact.id}).one()
+        after = float(spend)
+    else:
+        total = round(_number(props.get("total")), 2)
+        spend, count, newest = batch.conn.execute(_ORDER, {"cid": contact.id, "total": total, "last": at,
+                                                           "at": at}).one()
+        after = float(spend)
+        before = after - total
+        if after >= MAX_AMOUNT:     # capped: what it was before is not after - total; it is what we last saw
+            before = max(before, float(contact.fields.get("lifetime_spend") or 0))
     contact.fields.update(lifetime_spend=after, order_count=int(count),
                           last_order_at=newest.isoformat() if isinstance(newest, datetime) else newest)
     return [j for j in live if j.trigger and j.trigger.config["mode"] == "spend"

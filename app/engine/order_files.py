@@ -14,8 +14,10 @@ Order Export For WooCommerce" (`Order Number`, `Order Status`, `Order Date`, `Em
 without an offset are the shop's local time: read in the business's time zone.
 
 Cancelled orders and fully refunded ones are skipped (said by line); a partly refunded order counts
-what was kept (total − refunded). WooCommerce orders never paid (`pending`, `failed`,
-`checkout-draft`) are skipped too. Money is read as a number however written (`$1,234.50`,
+what was kept (total − refunded). Orders never paid (Shopify's `pending`; WooCommerce's `pending`,
+`failed`, `checkout-draft`) are skipped too: a later export brings them once paid. A row that cannot
+be read inside an order's rows keeps the whole order out (said by line), so that the corrected file
+imports it whole. Money is read as a number however written (`$1,234.50`,
 `1.234,50 €`). The layouts, with their sources, are in resources/samples/README.md ("Orders and events").
 """
 from __future__ import annotations
@@ -23,9 +25,10 @@ from __future__ import annotations
 import csv
 import itertools
 import re
+from functools import partial
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 from zoneinfo import ZoneInfo
 
 from app.journey.schema import MAX_AMOUNT
@@ -70,10 +73,12 @@ class Skipped:
 _MONEY_JUNK = re.compile(r"[^\d,.\-]")
 
 
-def money(text: str) -> float | None:
+def money(text: str, currency: str | None = None) -> float | None:
     """A money cell as a number: currency symbols, codes and spaces ignored; "1,234.50", "1.234,50",
     "1 234,50" and "12,5" read as written (the last separator followed by 1–2 digits is the decimal
-    mark). None for an empty cell; raises ValueError for one that is not an amount."""
+    mark; 1–3 for a `currency` with three decimals, such as KWD, BHD, OMR, JOD and TND: "12.345"
+    Kuwaiti dinars are 12.345, not 12,345 — ISO 4217 minor units, from CLDR through Babel). None for
+    an empty cell; raises ValueError for one that is not an amount."""
     raw = unquote(text)
     if not raw:
         return None
@@ -81,7 +86,7 @@ def money(text: str) -> float | None:
     if not re.search(r"\d", cleaned):
         raise ValueError(f"{raw!r} is not an amount")
     last = max(cleaned.rfind(","), cleaned.rfind("."))
-    if last >= 0 and 1 <= len(cleaned) - last - 1 <= 2:
+    if last >= 0 and 1 <= len(cleaned) - last - 1 <= max(2, _minor_units(currency)):
         whole, decimals = cleaned[:last], cleaned[last + 1:]
     else:
         whole, decimals = cleaned, ""
@@ -95,13 +100,28 @@ def money(text: str) -> float | None:
     return value
 
 
+def _minor_units(currency: str | None) -> int:
+    """How many decimals `currency` (an ISO 4217 code) is written with; 2 when unknown."""
+    code = (currency or "").strip().upper()
+    if len(code) != 3 or not code.isalpha():
+        return 2
+    from babel.numbers import get_currency_precision
+
+    return get_currency_precision(code)
+
+
+# Shopify's and WooCommerce's own, then as a spreadsheet re-saves them in the user's locale: US
+# `9/3/2026 10:14`, European `03.09.2026 10:14` (the dot is day first everywhere it is used), and
+# day-first `13/09/2026` when the month-first reading is impossible.
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M %z", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M",
-                 "%Y-%m-%d", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y")
+                 "%Y-%m-%d", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y", "%d.%m.%Y %H:%M:%S",
+                 "%d.%m.%Y %H:%M", "%d.%m.%Y", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y")
 
 
 def order_time(text: str, zone: ZoneInfo) -> datetime:
-    """An export's time: ISO-8601, Shopify's `2026-03-01 10:15:00 -0500`, or WooCommerce's
-    `2026-03-01 10:15:00` (the shop's local time: `zone`). Raises ValueError."""
+    """An export's time: ISO-8601, Shopify's `2026-03-01 10:15:00 -0500`, WooCommerce's
+    `2026-03-01 10:15:00`, or a spreadsheet's re-save (`9/3/2026 10:14`, `03.09.2026 10:14`); one
+    without an offset is the shop's local time (`zone`). Raises ValueError."""
     raw = text.strip()
     try:
         found = datetime.fromisoformat(raw.replace("Z", "+00:00"))
@@ -153,6 +173,11 @@ def order_records(lines: Iterable[str], zone: ZoneInfo = ZoneInfo("UTC")) -> Ite
     key_column = index["name"] if kind == SHOPIFY else _woo_key(index)
     group: list[tuple[int, list[str]]] = []
     seen: set[str] = set()
+    # A row that cannot be read inside an order's rows (its Name is the order's, or the rows around it
+    # are the order's) spoils the order: imported without that item it would be stored for good, and
+    # the corrected file would find it "already present". So the whole order waits for the fix.
+    spoiled: dict[str, int] = {}        # order key → the first bad row's line
+    unread: int | None = None           # a bad row whose order cannot be told, since the last good row
     while True:
         line = reader.line_num + 1
         try:
@@ -161,26 +186,37 @@ def order_records(lines: Iterable[str], zone: ZoneInfo = ZoneInfo("UTC")) -> Ite
             break
         except csv.Error as exc:
             yield Problem(line, f"cannot be read as CSV ({exc})")
+            unread = unread or line
             continue
         if not any(v.strip() for v in values):
             continue
         if len(values) != len(header):
             yield Problem(line, f"has {len(values)} values but the header names {len(header)} columns")
+            named = unquote(values[key_column]) if len(values) > key_column else ""
+            if named:
+                spoiled.setdefault(named, line)
+            else:
+                unread = unread or line
             continue
         key = unquote(values[key_column])
         if not key:
             yield Problem(line, f"has no order {'Name' if kind == SHOPIFY else 'id'}")
+            unread = unread or line
             continue
-        if group and unquote(group[0][1][key_column]) != key:
-            yield from _finish(kind, group, index, zone, seen)
+        current = unquote(group[0][1][key_column]) if group else None
+        if unread is not None and current == key:
+            spoiled.setdefault(key, unread)
+        unread = None
+        if group and current != key:
+            yield from _finish(kind, group, index, zone, seen, spoiled)
             group = []
         group.append((line, values))
     if group:
-        yield from _finish(kind, group, index, zone, seen)
+        yield from _finish(kind, group, index, zone, seen, spoiled)
 
 
 def _finish(kind: str, group: list[tuple[int, list[str]]], index: dict[str, int], zone: ZoneInfo,
-            seen: set[str]) -> Iterator[OrderIn | Skipped | Problem]:
+            seen: set[str], spoiled: dict[str, int]) -> Iterator[OrderIn | Skipped | Problem]:
     line = group[0][0]
     key = unquote(group[0][1][index["name"] if kind == SHOPIFY else _woo_key(index)])
     if key in seen:
@@ -188,10 +224,75 @@ def _finish(kind: str, group: list[tuple[int, list[str]]], index: dict[str, int]
                             "must follow each other (these were skipped)")
         return
     seen.add(key)
+    if key in spoiled:
+        yield Problem(line, f"order {key} was not imported: its row on line {spoiled[key]} cannot be read; "
+                            "correct that row and import the file again (the order is then imported whole)")
+        return
     try:
         yield (_shopify if kind == SHOPIFY else _woocommerce)(key, group, index, zone)
+    except RowError as exc:         # an item's value: said at the line of its row, not the order's first
+        yield Problem(exc.line, f"order {key}: {exc}; the order was not imported")
     except ValueError as exc:
         yield Problem(line, f"order {key}: {exc}")
+
+
+class RowError(ValueError):
+    """A bad value in one row of an order: `line` is that row's."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(reason)
+        self.line = line
+
+
+def _on_line(line: int, read: Callable[[list[str], dict[str, int]], list[dict[str, Any]]], values: list[str],
+             index: dict[str, int]) -> list[dict[str, Any]]:
+    """`read(values, index)`, its ValueError raised as the RowError of `line`."""
+    try:
+        return read(values, index)
+    except ValueError as exc:
+        raise RowError(line, str(exc)) from None
+
+
+def _shopify_items(values: list[str], index: dict[str, int], currency: str | None = None) -> list[dict[str, Any]]:
+    """A Shopify row's line item (none when the row names no item)."""
+    name = values[index["lineitem name"]].strip()
+    if not name:
+        return []
+    item: dict[str, Any] = {"name": name}
+    if "lineitem sku" in index and unquote(values[index["lineitem sku"]]):
+        item["sku"] = unquote(values[index["lineitem sku"]])
+    if "lineitem quantity" in index and values[index["lineitem quantity"]].strip():
+        item["quantity"] = _quantity(values[index["lineitem quantity"]])
+    if "lineitem price" in index:
+        price = money(values[index["lineitem price"]], currency)
+        if price is not None:
+            item["price"] = price
+    return [item]
+
+
+def _woo_items(values: list[str], index: dict[str, int], currency: str | None = None) -> list[dict[str, Any]]:
+    """A WooCommerce row's items: those of its `line_item_N` / `line_items` cells, or the row's own
+    (one row per item)."""
+    items: list[dict[str, Any]] = []
+    cells = [values[i] for i in sorted(i for h, i in index.items()
+                                       if h == "line_items" or re.fullmatch(r"line_item_\d+", h))]
+    for cell in cells:
+        items += [i for i in (_woo_item(t, currency) for t in cell.split(";") if t.strip()) if i]
+    name = _row(values, index, "item_name", "item name")
+    if name:                                                          # one row per item
+        item: dict[str, Any] = {"name": name}
+        sku = _row(values, index, "item_sku", "sku")
+        if sku:
+            item["sku"] = sku
+        quantity = _row(values, index, "item_quantity", "quantity", "quantity (- refund)")
+        if quantity:
+            item["quantity"] = _quantity(quantity)
+        for ours, theirs in (("total", ("item_total",)), ("price", ("item cost", "item_price"))):
+            amount = money(_row(values, index, *theirs), currency)
+            if amount is not None:
+                item[ours] = amount
+        items.append(item)
+    return items
 
 
 def _cell(group: list[tuple[int, list[str]]], index: dict[str, int], *names: str) -> str:
@@ -219,28 +320,18 @@ def _shopify(key: str, group: list[tuple[int, list[str]]], index: dict[str, int]
     status = _cell(group, index, "financial status").lower()
     if status in ("refunded", "voided", "expired"):
         return Skipped(line, key, f"is {status}")
-    total = money(_cell(group, index, "total")) or 0.0
-    refunded = money(_cell(group, index, "refunded amount")) or 0.0
+    if status == "pending":     # never paid (yet), as WooCommerce's `pending`: a later export brings it once paid
+        return Skipped(line, key, "is pending payment (never paid)")
+    currency = _cell(group, index, "currency") or None
+    total = money(_cell(group, index, "total"), currency) or 0.0
+    refunded = money(_cell(group, index, "refunded amount"), currency) or 0.0
     if refunded and refunded >= total:
         return Skipped(line, key, "was refunded in full")
     when = _cell(group, index, "created at", "paid at")
     if not when:
         raise ValueError("has no 'Created at' time")
-    items = []
-    for _, values in group:
-        name = values[index["lineitem name"]].strip()
-        if not name:
-            continue
-        item: dict[str, Any] = {"name": name}
-        if "lineitem sku" in index and unquote(values[index["lineitem sku"]]):
-            item["sku"] = unquote(values[index["lineitem sku"]])
-        if "lineitem quantity" in index and values[index["lineitem quantity"]].strip():
-            item["quantity"] = _quantity(values[index["lineitem quantity"]])
-        if "lineitem price" in index:
-            price = money(values[index["lineitem price"]])
-            if price is not None:
-                item["price"] = price
-        items.append(item)
+    items = [item for row_line, values in group
+             for item in _on_line(row_line, partial(_shopify_items, currency=currency), values, index)]
     first, last = _split_name(_cell(group, index, "billing name", "shipping name"))
     return OrderIn(line, key, order_time(when, zone), round(total - refunded, 2), _cell(group, index, "currency") or None,
                    items, _cell(group, index, "email") or None,
@@ -261,7 +352,7 @@ _WOO_UNPAID = {"cancelled": "was cancelled", "refunded": "was refunded in full",
                "trash": "is in the trash"}
 
 
-def _woo_item(text: str) -> dict[str, Any] | None:
+def _woo_item(text: str, currency: str | None = None) -> dict[str, Any] | None:
     """One `name:Hoodie|product_id:40|quantity:1|total:45.00` item, as our item fields."""
     parts = dict(p.split(":", 1) for p in text.split("|") if ":" in p)
     if not parts.get("name", "").strip():
@@ -272,7 +363,7 @@ def _woo_item(text: str) -> dict[str, Any] | None:
             item[ours] = parts[theirs].strip()
     if parts.get("quantity", "").strip():
         item["quantity"] = _quantity(parts["quantity"])
-    total = money(parts.get("total", ""))
+    total = money(parts.get("total", ""), currency)
     if total is not None:
         item["total"] = total
     return item
@@ -285,37 +376,20 @@ def _woocommerce(key: str, group: list[tuple[int, list[str]]], index: dict[str, 
     status = {"pending payment": "pending", "draft": "checkout-draft"}.get(status, status)
     if status in _WOO_UNPAID:
         return Skipped(line, key, _WOO_UNPAID[status])
-    total = money(_cell(group, index, "order_total", "order total amount")) or 0.0
-    refunded = money(_cell(group, index, "refunded_total", "order_refunded", "order refund amount")) or 0.0
+    currency = _cell(group, index, "order_currency", "currency", "order currency") or None
+    total = money(_cell(group, index, "order_total", "order total amount"), currency) or 0.0
+    refunded = money(_cell(group, index, "refunded_total", "order_refunded", "order refund amount"), currency) or 0.0
     refunds = _cell(group, index, "refund_items", "refunds")
     if not refunded and refunds:     # WebToffee: "amount:10.00|reason:…|date:…" per refund, ";" between
-        refunded = sum(money(dict(p.split(":", 1) for p in r.split("|") if ":" in p).get("amount", "")) or 0.0
+        refunded = sum(money(dict(p.split(":", 1) for p in r.split("|") if ":" in p).get("amount", ""), currency) or 0.0
                        for r in refunds.split(";"))
     if refunded and refunded >= total:
         return Skipped(line, key, "was refunded in full")
     when = _cell(group, index, "order_date", "date", "order date", "paid_date")
     if not when:
         raise ValueError("has no order_date")
-    items: list[dict[str, Any]] = []
-    for _, values in group:
-        cells = [values[i] for i in sorted(i for h, i in index.items()
-                                           if h == "line_items" or re.fullmatch(r"line_item_\d+", h))]
-        for cell in cells:
-            items += [i for i in (_woo_item(t) for t in cell.split(";") if t.strip()) if i]
-        name = _row(values, index, "item_name", "item name")
-        if name:                                                          # one row per item
-            item: dict[str, Any] = {"name": name}
-            sku = _row(values, index, "item_sku", "sku")
-            if sku:
-                item["sku"] = sku
-            quantity = _row(values, index, "item_quantity", "quantity", "quantity (- refund)")
-            if quantity:
-                item["quantity"] = _quantity(quantity)
-            for ours, theirs in (("total", ("item_total",)), ("price", ("item cost", "item_price"))):
-                amount = money(_row(values, index, *theirs))
-                if amount is not None:
-                    item[ours] = amount
-            items.append(item)
+    items = [item for row_line, values in group
+             for item in _on_line(row_line, partial(_woo_items, currency=currency), values, index)]
     return OrderIn(line, key, order_time(when, zone), round(total - refunded, 2),
                    _cell(group, index, "order_currency", "currency", "order currency") or None, items,
                    _cell(group, index, "billing_email", "customer_email", "email (billing)") or None,

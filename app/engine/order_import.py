@@ -12,13 +12,15 @@ same export twice — or an export overlapping an earlier one — changes nothin
 `history` decides whether journeys react: True applies every order to its customer only (spend,
 count, last order: app/engine/history.py), False lets active journeys react as for live orders,
 None (the default) does the first for orders placed more than a day before now and the second
-for newer ones — old orders never set journeys off now.
+for newer ones — old orders never set journeys off now. Either way an order's customer totals are
+reconciled, never added to (`EventIn.reconcile`): a customer export's "Total Spent" made the same day
+already counts today's orders too, and a file's totals must not depend on which orders were live.
 """
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 from zoneinfo import ZoneInfo
@@ -28,7 +30,8 @@ from sqlalchemy.engine import Connection
 
 from app.store.app_settings import business_timezone
 from app.store.sql import insert_or_ignore, write_transaction
-from app.store.tables import contacts
+from app.store.event_keys import event_key
+from app.store.tables import contacts, events
 
 from .file_import import KEPT_PROBLEMS, Cancelled, FileImport, Progress, contacts_text
 from .identities import email_or_problem, phone_or_problem
@@ -46,6 +49,8 @@ _CHUNK = 500
 _BY_EMAIL = select(contacts.c.id, func.lower(contacts.c.email)).where(
     func.lower(contacts.c.email).in_(bindparam("emails", expanding=True)))
 _BY_ID = select(contacts.c.id).where(contacts.c.id.in_(bindparam("ids", expanding=True)))
+_KEYS = select(events.c.idempotency_key).where(events.c.idempotency_key.in_(bindparam("keys", expanding=True)))
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)     # an order's key does not depend on its time
 _BY_PHONE = select(contacts.c.id, contacts.c.phone).where(contacts.c.phone.in_(bindparam("phones", expanding=True)))
 
 
@@ -60,6 +65,7 @@ class OrderImport:
     skipped_count: int = 0
     new_contacts: int = 0
     notes: list[Problem] = field(default_factory=list)
+    currencies: set[str] = field(default_factory=set)     # of the orders taken
 
     def summary(self) -> str:
         text = self.done.summary()
@@ -69,6 +75,9 @@ class OrderImport:
             text += f"; {self.new_contacts} new contact(s)"
         if self.skipped_count:
             text += f"; {self.skipped_count} order(s) skipped (cancelled, refunded or never paid)"
+        if len(self.currencies) > 1:      # a contact's spend is one number: say that it mixes units
+            text += (f"; the orders are in {len(self.currencies)} currencies ({', '.join(sorted(self.currencies))}): "
+                     "spend adds their totals as written, without converting them")
         return text
 
 
@@ -143,10 +152,16 @@ def _resolve(engine: "JourneyEngine", chunk: list[OrderIn], report: OrderImport)
     events: list[EventIn] = []
     with write_transaction(engine.db) as conn:
         by_email, by_phone = _known(conn, [e for _, e, _ in people if e], [p for _, _, p in people if p])
+        stored = _stored_orders(conn, [order.order_id for order in chunk])
         new: dict[str, dict[str, object]] = {}
         for order, email, phone in people:
             contact = (by_email.get(email) if email else None) or (by_phone.get(phone) if phone else None)
-            if contact is None:
+            address = email or phone
+            if contact is None and order.order_id in stored and address is not None:
+                # Already imported, to a contact whose address has changed since: it stays theirs, and no
+                # second contact appears for the old address (re-importing a file changes nothing).
+                contact = address
+            elif contact is None:
                 contact = email or phone
                 if contact is None:
                     report.notes.append(Problem(order.line, f"order {order.order_id} names no email or phone "
@@ -164,15 +179,27 @@ def _resolve(engine: "JourneyEngine", chunk: list[OrderIn], report: OrderImport)
                           "source": order.source}
             if order.currency:
                 properties["currency"] = order.currency
+                report.currencies.add(order.currency.upper())
             if order.refunded:
                 properties["refunded"] = order.refunded
-            events.append(EventIn(contact, "order_placed", order.placed_at, properties))
+            event = EventIn(contact, "order_placed", order.placed_at, properties)
+            event.reconcile = True          # agrees with a customer export's totals, live or history
+            events.append(event)
         if new:
             conn.execute(insert_or_ignore(contacts, conn.dialect.name, ["id"]),
                          [{**row, "first_name": _fit(row["first_name"]), "last_name": _fit(row["last_name"])}
                           for row in new.values()])
             report.new_contacts += len(new)
     return events
+
+
+def _stored_orders(conn: Connection, order_ids: list[str]) -> set[str]:
+    """Which of `order_ids` are stored already as an `order_placed` (by their key, app/store/event_keys.py)."""
+    keys = {event_key("", "order_placed", _EPOCH, {"order_id": oid}): oid for oid in dict.fromkeys(order_ids)}
+    found: set[str] = set()
+    for start in range(0, len(keys), 500):
+        found.update(keys[k] for k in conn.execute(_KEYS, {"keys": list(keys)[start:start + 500]}).scalars())
+    return found
 
 
 def _fit(value: object) -> object:

@@ -70,7 +70,8 @@ def _segment_line(raw: str) -> bool:
         data = json.loads(raw)
     except ValueError:
         return False
-    return isinstance(data, dict) and "contact" not in data and ("userId" in data or "anonymousId" in data)
+    return isinstance(data, dict) and "contact" not in data and (
+        "userId" in data or "anonymousId" in data or isinstance(data.get("batch"), list))
 
 
 def peek_orders(path: str | Path, zone: ZoneInfo | None = None, limit: int = SAMPLE) -> Peek:

@@ -30,7 +30,8 @@ from .identities import email_or_problem, phone_or_problem
 IDENTIFY = "identify"
 """The type of an identify record: applied to the contact, never stored as an event."""
 
-_TIMES = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")
+SEGMENT_TIMES = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")
+"""Where a Segment call says when it happened, in order of preference."""
 _SEGMENT_KEYS = frozenset({"userId", "anonymousId", "messageId", "traits", "event"})
 
 
@@ -51,8 +52,12 @@ def to_ours(data: dict[str, Any]) -> dict[str, Any]:
         contact = data.get("anonymousId")
     if contact is None or (isinstance(contact, str) and not contact.strip()):
         raise ValueError("a Segment call needs a 'userId' or an 'anonymousId' (whose contact it is)")
-    at = next((data[k] for k in _TIMES if isinstance(data.get(k), str)), None)
+    at = next((data[k] for k in SEGMENT_TIMES if isinstance(data.get(k), str)), None)
     if at is None:
+        given = next((k for k in SEGMENT_TIMES if data.get(k) is not None), None)
+        if given is not None:
+            raise ValueError(f"{given!r} must be an ISO-8601 time with a time zone such as "
+                             f"2026-03-01T10:00:00Z, not {data[given]!r}")
         raise ValueError("a Segment call needs a 'timestamp' (ISO-8601 with a time zone)")
     ours: dict[str, Any] = {"contact": contact, "at": at}
     if data.get("messageId") is not None:
@@ -83,10 +88,11 @@ def to_ours(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def standard_properties(kind: str, properties: dict[str, Any]) -> dict[str, Any]:
-    """The properties our order and checkout events are read by (`items`, `total`, `cart_url`), taken
-    from Segment's names (`products`, `revenue`, `value`, `checkout_url`) or Shopify's (`line_items`
-    with `title`, `total_price` as text, `abandoned_checkout_url`) when the event has not got ours;
-    everything else kept as sent."""
+    """The properties our order, checkout and product events are read by (`items`, `total`, `cart_url`,
+    `product`), taken from Segment's names (`products`, `revenue`, `value`, `checkout_url`, a Product
+    Viewed's flat `name`, `price`, `url`, `image_url`) or Shopify's (`line_items` with `title`,
+    `total_price` as text, `abandoned_checkout_url`) when the event has not got ours; everything
+    else kept as sent."""
     found = dict(properties)
     for theirs in ("products", "line_items"):
         if theirs in found and "items" not in found:
@@ -108,6 +114,14 @@ def standard_properties(kind: str, properties: dict[str, Any]) -> dict[str, Any]
                     pass
             elif isinstance(price, (int, float)) and not isinstance(price, bool):
                 found["total"] = price
+    if kind == "product_viewed" and "product" not in found and isinstance(found.get("name"), str):
+        # Segment's Product Viewed is flat (`name`, `price`, `url`, `image_url`, `product_id`…); ours
+        # carries the product as `product` (docs/journey-format.md), which templates read.
+        product: dict[str, Any] = {k: found[k] for k in ("product_id", "sku", "name", "brand", "category",
+                                                         "variant", "price", "url") if k in found}
+        if "image_url" in found:
+            product["image"] = found["image_url"]
+        found["product"] = product
     if kind == "checkout_started" and "cart_url" not in found:
         for name in ("checkout_url", "abandoned_checkout_url", "url"):
             if isinstance(found.get(name), str):

@@ -174,13 +174,16 @@ def _legacy(sample: bytes) -> str:
 
 
 def _letters(sample: bytes, encoding: str) -> int:
-    """How many of the non-ASCII characters `sample` decodes to in `encoding` are letters, not
-    counting those in a word that mixes them with ASCII letters while not Latin themselves: Western
-    text read in a Cyrillic code page gives "Zoл Mьller" (Zoë Müller), words no one writes, whereas
-    Cyrillic text read as Windows-1252 gives whole words of accented Latin letters."""
+    """How many of the non-ASCII characters `sample` decodes to in `encoding` are letters inside a
+    word (next to another letter), not counting those in a word that mixes them with ASCII letters
+    while not Latin themselves: Western text read in a Cyrillic code page gives "Zoл Mьller" (Zoë
+    Müller), words no one writes, whereas Cyrillic text read as Windows-1252 gives whole words of
+    accented Latin letters."""
     letters = 0
     for word in _WORD.findall(sample.decode(encoding, "replace")):
-        if word.isascii():
+        # A sign standing alone (`1.234,50 €`, `¥1,500`) is no letter in Windows-1252 but reads as
+        # one in Windows-1251 (Ђ, Ґ): only letters next to letters count.
+        if word.isascii() or len(word) < 2:
             continue
         found = [c for c in word if not c.isascii() and c.isalpha()]
         if any(c.isascii() for c in word) and any(not _latin(c) for c in found):

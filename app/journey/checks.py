@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from .event_names import NAME_HINT, event_name_problem
+from .event_names import event_name_problem, name_hint
 from .schema import (CHOICE, DATETIME, DURATION, EVENT, GROUP, INT, LIST, MULTILINE, NODE_REF, NUMBER, TAGS,
                      TEMPLATE, TEXT, TIMEZONE, UNIT_MINUTES, WEEKDAYS, Config, Field, date_problem,
                      is_finite_number, longest_amount, parse_datetime, MAX_EVENT)
@@ -65,7 +65,7 @@ def _name(f: Field, value: Any, path: str, now: datetime) -> FieldIssue | None:
     # The imports' own rule (app/journey/event_names.py): a name no import stores never fires.
     problem = event_name_problem(value) if value and len(value) <= MAX_EVENT else None
     if problem:
-        return FieldIssue(path, f"{f.label} {value!r} {problem}", NAME_HINT)
+        return FieldIssue(path, f"{f.label} {value!r} {problem}", name_hint(value))
     return None
 
 

@@ -60,6 +60,15 @@ def event_name_problem(name: str) -> str | None:
     return None
 
 
+def name_hint(name: str) -> str:
+    """What to do about a name `event_name_problem` refuses: the stored spelling when there is one
+    (`Order Completed` → write order_placed), else the naming rule."""
+    imported = canonical_event_type(name) if name else name
+    if imported != name and NAME_RE.fullmatch(imported):
+        return f"Write {imported!r}: events named {name.strip()!r} elsewhere are stored and imported under that name."
+    return NAME_HINT
+
+
 def canonical_event_type(name: str) -> str:
     """The event type an import stores for `name`: Segment's standard names mapped to ours
     (`Order Completed` → `order_placed`, case and spacing ignored), `Unsubscribed` and `subscribed`

@@ -216,8 +216,10 @@ def import_orders_file(window: "MainWindow") -> None:
 
     def go(history: bool) -> None:
         def work(progress: ImportProgress) -> tuple[OrderImport, FileImport]:
-            return import_orders_from(host.engine, path, history=history, progress=progress.report,
-                                      cancelled=progress.cancelled)
+            # Unchecked: today's orders are live, older ones still past data (the command's default) —
+            # a year of orders must not all be thanked now because today's buyers should be.
+            return import_orders_from(host.engine, path, history=True if history else None,
+                                      progress=progress.report, cancelled=progress.cancelled)
 
         _run(window, "Import orders", name, "order", work, lambda done: f"Imported orders from {name}: {done.summary()}.")
 

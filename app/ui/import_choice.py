@@ -2,7 +2,8 @@
 
 "Past data: update customers, start nothing" (history mode, app/engine/history.py) is checked when
 events or orders read are more than a day old: replaying last year's orders must not start the
-post-purchase journey today. Unchecked, active journeys react as to live events. The dialog opens
+post-purchase journey today. Unchecked, active journeys react as to live events (orders: those of
+the last day; older ones stay past data, as `journeys orders import` without `--live` does). The dialog opens
 window-modal without blocking (`open`), and `chosen(history)` carries the choice; Cancel imports
 nothing.
 """
@@ -44,7 +45,9 @@ class ImportChoiceDialog(QDialog):
                    "its customer (orders to spend, order count and last order; opt-outs and opt-ins to consent),")
         column.addWidget(help_label(
             f"Checked, each {unit} is stored and applied to {applied} but no journey starts, exits, reaches "
-            "its goal or counts a conversion. Unchecked, active journeys react as if it happened now."
+            "its goal or counts a conversion. "
+            + ("Unchecked, orders of the last day set active journeys off as new orders do; older ones still "
+               "start nothing." if unit == "order" else "Unchecked, active journeys react as if it happened now.")
             + (f" Checked for you: {_share(peek.old, peek.count)} {unit}s read "
                f"{'is' if peek.old == 1 else 'are'} more than a day old." if past else "")))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)

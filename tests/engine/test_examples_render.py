@@ -19,7 +19,7 @@ from app.store.db import open_database
 NAMES = sorted(p.stem for p in EXAMPLES.glob("*.json"))
 # Python's notation (None, ['…'], {'…': …}), template syntax left over, an amount without its currency.
 _UNCLEAN = re.compile(r"\bNone\b|\[|\]|\{|\}|'\w+':|Undefined")
-_AMOUNT = re.compile(r"(?<![\d$€£¥])\d+\.\d\d\b")       # a currency sign before it: fine
+_AMOUNT = re.compile(r"(?<![\d$€£¥])\d+\.\d\d\b")     # "$49.00", "€7.50" carry their currency
 
 
 def _unclean(text: str) -> list[str]:

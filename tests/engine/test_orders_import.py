@@ -249,7 +249,7 @@ def test_bad_rows_are_reported_by_line_and_the_rest_imported(db_url, tmp_path, c
 def test_what_is_no_order_export_is_refused_whole(db_url, tmp_path, capsys):
     file = _write(tmp_path / "customers.csv", [["First Name", "Last Name", "Email"], ["A", "B", "a@example.com"]])
     code, _, err = _run(capsys, "orders", "import", str(file), "--db", db_url)
-    assert code == 2 and "not a Shopify or WooCommerce order export" in err and "nothing was imported" in err
+    assert code == 1 and "not a Shopify or WooCommerce order export" in err and "nothing was imported" in err
     code, _, err = _run(capsys, "orders", "import", str(tmp_path / "missing.csv"), "--db", db_url)
     assert code == 2 and "no such file" in err
 
