@@ -50,13 +50,16 @@ def _mapping_choice(args: argparse.Namespace, db):
             return BY_NAME[args.preset].mapping(header, path)
         if args.map:
             return given
+        # The mapping the user gave for this very layout comes before any recognised export: a file
+        # with an `email` column also fits this app's own format, which would read its consent and
+        # date columns as plain attributes.
+        saved = saved_mapping(db, header)
+        if saved is not None:
+            return saved
         preset = detect(header)
         if preset is not None:
             return preset.mapping(header, path)
-        saved = saved_mapping(db, header)
-        if saved is None:
-            raise MappingError(unknown_layout(header))
-        return saved
+        raise MappingError(unknown_layout(header))
     return choose
 
 
@@ -137,14 +140,16 @@ def _summarise(path: str, mapping, report, found, stats, dry_run: bool) -> None:
     from app.engine.contact_presets import BY_NAME
 
     source = BY_NAME[mapping.preset].title if mapping.preset in BY_NAME else "the column mapping"
+    if mapping.saved:
+        source = "the mapping saved for these columns"
     for notice in report.notices:
         print(f"{path}: {notice}")
     verb = "Dry run (nothing written): would import" if dry_run else "Imported"
+    kept = sum(" opted out of " in n.reason for n in report.notices)
     print(f"{verb} contacts from {path} ({source}): {report.summary()}"
           + (f"; {found.bad} bad row(s) skipped" if found.bad else "")
           + (f"; {found.warned} row(s) kept with a value left out" if found.warned else "")
-          + (f"; {len(report.notices)} opt-out(s) kept" if any("opted out" in n.reason for n in report.notices)
-             else ""))
+          + (f"; {kept} opt-out(s) kept" if kept else ""))
     consent = report.consent_summary()
     if consent:
         print(f"  consent {'to record' if dry_run else 'recorded'}: {consent}")

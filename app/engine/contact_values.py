@@ -220,24 +220,40 @@ def country_of_zone(zone: str | None) -> str | None:
 
 # --- money, counts, dates ---------------------------------------------------------------------------
 
-_MONEY_NOISE = re.compile(r"[^\d,.\-]")
+_DIGIT = re.compile(r"\d")
 
 
 def money(value: str) -> Decimal:
     """An amount written as shops export it: `1234.5`, `$1,234.50`, `1.234,50 €`, `CHF 1'234.50`,
-    `1 234,50`. The last `.` or `,` followed by one or two digits is the decimal mark; other marks
-    group thousands. Raises ValueError for anything else, a negative amount or one above the
-    store's largest (MAX_AMOUNT)."""
-    text = _MONEY_NOISE.sub("", value.replace("\u2212", "-"))
-    if not text or not any(c.isdigit() for c in text):
+    `1 234,50`, `1,23,456.00`. The last `.` or `,` followed by one or two digits is the decimal
+    mark; other marks group thousands (groups of three; of two before the last, as India writes).
+    A currency code or symbol may stand before or after the number. Raises ValueError for anything
+    else (`1e5`, `1.2.3`, `12 (3 orders)`: never read as another number), a negative amount (`-5`,
+    `(5.00)` as accounts write it, `5-`) or one above the store's largest (MAX_AMOUNT)."""
+    text = " ".join(value.replace("\u2212", "-").split())
+    negative = text.startswith("(") and text.endswith(")")
+    if negative:
+        text = text[1:-1]
+    digits = [m.start() for m in _DIGIT.finditer(text)]
+    if not digits:
         raise ValueError(f"{value!r} is not an amount")
-    negative = text.startswith("-")
-    text = text.lstrip("-")
-    mark = max(text.rfind("."), text.rfind(","))
-    if mark >= 0 and 1 <= len(text) - mark - 1 <= 2:
-        whole, cents = text[:mark], text[mark + 1:]
+    first, last = digits[0], digits[-1] + 1
+    if first and text[first - 1] in ".,":      # `.5`
+        first -= 1
+    before, number, after = text[:first], text[first:last], text[last:]
+    negative = negative or "-" in before or after.strip() == "-"
+    if any(c in "()" for c in before + after) or "-" in after.strip("- "):
+        raise ValueError(f"{value!r} is not an amount")
+    number = number.replace("'", "").replace(" ", "")
+    if not re.fullmatch(r"[\d.,]+", number):
+        raise ValueError(f"{value!r} is not an amount")
+    mark = max(number.rfind("."), number.rfind(","))
+    if mark >= 0 and 1 <= len(number) - mark - 1 <= 2:
+        whole, cents = number[:mark], number[mark + 1:]
     else:
-        whole, cents = text, ""
+        whole, cents = number, ""
+    if not _grouped(whole):
+        raise ValueError(f"{value!r} is not an amount")
     whole = whole.replace(".", "").replace(",", "")
     try:
         amount = Decimal(f"{whole or '0'}.{cents or '0'}")
@@ -248,6 +264,15 @@ def money(value: str) -> Decimal:
     if amount > Decimal(str(MAX_AMOUNT)):
         raise ValueError(f"{value!r} is more than the store keeps ({MAX_AMOUNT:,.2f})")
     return amount
+
+
+def _grouped(whole: str) -> bool:
+    """True for digits with no marks, or grouped by one kind of mark: `1,234,567`, `1.234`, `1,23,456`."""
+    groups = re.split(r"[.,]", whole)
+    if len(groups) == 1:
+        return True
+    return (len(set(re.findall(r"[.,]", whole))) == 1 and 1 <= len(groups[0]) <= 3 and len(groups[-1]) == 3
+            and all(len(g) in (2, 3) for g in groups[1:-1]))
 
 
 def count(value: str) -> int:
