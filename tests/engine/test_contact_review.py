@@ -201,3 +201,32 @@ def test_the_report_counts_only_the_opt_outs_it_kept(tmp_path, capsys):
                            "c9,A@example.com,\n")      # c9 is not stored: its email is c1's, already taken
     assert "line 3: is the same contact (c1) as line 2" in out
     assert code == 0 and "; 1 opt-out(s) kept" in out
+
+
+# --- WooCommerce's other layouts: the e-mailed export (REST controller's columns) and `Role` -------------------
+
+@pytest.mark.parametrize("header", [
+    # Analytics → Customers → Download in newer versions (a Role column after Username)
+    '"Name","Username","Role","Last active","Date registered","Email","Orders","Total spend","AOV",'
+    '"Country / Region","City","Region","Postal code"',
+    # a report too big to download is e-mailed: the REST controller's export column names
+    '"Name","Username","Last Active","Sign Up","Email","Orders","Total Spend","AOV","Country / Region","City",'
+    '"Region","Postal Code"',
+])
+def test_woocommerce_customer_exports_of_every_version_are_read(tmp_path, capsys, header):
+    values = {"Name": "Olivia Brown", "Username": "olivia_b", "Role": "customer", "Last active": "2026-11-02 10:00:00",
+              "Last Active": "2026-11-02 10:00:00", "Date registered": "2023-05-14 09:00:00",
+              "Sign Up": "2023-05-14 09:00:00", "Email": "olivia.brown@example.com", "Orders": "5",
+              "Total spend": "412.75", "Total Spend": "412.75", "AOV": "82.55", "Country / Region": "US",
+              "City": "Denver", "Region": "CO", "Postal code": "80202", "Postal Code": "80202"}
+    names = [h.strip('"') for h in header.split(",")]
+    db = str(tmp_path / "db.sqlite3")
+    code, out, err = _import(capsys, tmp_path, db, "customers.csv",
+                             header + "\n" + ",".join(f'"{values[n]}"' for n in names) + "\n")
+    assert code == 0 and "(WooCommerce customers (Analytics)): 1 new" in out, err
+    olivia = _detail(db, "olivia.brown@example.com")
+    assert (olivia.fields["first_name"], olivia.fields["last_name"]) == ("Olivia", "Brown")
+    assert Decimal(str(olivia.fields["lifetime_spend"])) == Decimal("412.75") and olivia.fields["order_count"] == 5
+    assert olivia.fields["timezone"] == "America/Denver"
+    assert olivia.attributes["date_registered"] == "2023-05-14 09:00:00"
+    assert not {"Sign Up", "Role", "AOV"} & set(olivia.attributes)
