@@ -176,11 +176,14 @@ def zone_of_phone(e164: str) -> str | None:
 
 
 # A province or state that has one clock in a country that has several (CLDR lists a country's
-# zones, not a state's): the US states, Canadian provinces, Australian states and Mexican states
-# whose whole territory keeps one time (those split between two, such as Texas or Ontario's
-# northwest, are left out: no guess). Source: IANA tz database zone1970.tab comments.
+# zones, not a state's): the US states, Canadian provinces and Australian states whose whole
+# territory keeps one time. Those split between clocks are left out (no guess), including the
+# ones IANA's zone1970.tab describes as "most areas" of a zone: Texas, Florida, Alaska (Adak),
+# Arizona (the Navajo Nation keeps DST), British Columbia (Creston, Dawson Creek, Fort Nelson),
+# Quebec (Lower North Shore), Newfoundland and Labrador (Labrador), Saskatchewan (Lloydminster),
+# New South Wales (Broken Hill, Lord Howe Island), Ontario. Source: IANA tz database zone1970.tab.
 _PROVINCE_ZONES: dict[str, dict[str, str]] = {
-    "US": {"AL": "America/Chicago", "AK": "America/Anchorage", "AZ": "America/Phoenix", "AR": "America/Chicago",
+    "US": {"AL": "America/Chicago", "AR": "America/Chicago",
            "CA": "America/Los_Angeles", "CO": "America/Denver", "CT": "America/New_York", "DE": "America/New_York",
            "DC": "America/New_York", "GA": "America/New_York", "HI": "Pacific/Honolulu", "IL": "America/Chicago",
            "IA": "America/Chicago", "LA": "America/Chicago", "ME": "America/New_York", "MD": "America/New_York",
@@ -190,13 +193,22 @@ _PROVINCE_ZONES: dict[str, dict[str, str]] = {
            "PA": "America/New_York", "RI": "America/New_York", "SC": "America/New_York", "UT": "America/Denver",
            "VT": "America/New_York", "VA": "America/New_York", "WA": "America/Los_Angeles",
            "WV": "America/New_York", "WI": "America/Chicago", "WY": "America/Denver"},
-    "CA": {"BC": "America/Vancouver", "AB": "America/Edmonton", "SK": "America/Regina", "MB": "America/Winnipeg",
-           "QC": "America/Toronto", "NB": "America/Moncton", "NS": "America/Halifax", "PE": "America/Halifax",
-           "NL": "America/St_Johns", "YT": "America/Whitehorse"},
-    "AU": {"NSW": "Australia/Sydney", "VIC": "Australia/Melbourne", "QLD": "Australia/Brisbane",
-           "SA": "Australia/Adelaide", "WA": "Australia/Perth", "TAS": "Australia/Hobart",
-           "ACT": "Australia/Sydney", "NT": "Australia/Darwin"},
+    "CA": {"AB": "America/Edmonton", "MB": "America/Winnipeg", "NB": "America/Moncton", "NS": "America/Halifax",
+           "PE": "America/Halifax", "YT": "America/Whitehorse"},
+    "AU": {"VIC": "Australia/Melbourne", "QLD": "Australia/Brisbane", "SA": "Australia/Adelaide",
+           "WA": "Australia/Perth", "TAS": "Australia/Hobart", "ACT": "Australia/Sydney", "NT": "Australia/Darwin"},
 }
+# The same provinces by name, as forms and some exports write them (`California`, `Victoria`).
+_PROVINCE_NAMES: dict[str, dict[str, str]] = {country: {
+    name.lower(): code for name, code in (pair.split(":") for pair in names.split(","))} for country, names in {
+    "US": "Alabama:AL,Arkansas:AR,California:CA,Colorado:CO,Connecticut:CT,Delaware:DE,District of Columbia:DC,"
+          "Georgia:GA,Hawaii:HI,Illinois:IL,Iowa:IA,Louisiana:LA,Maine:ME,Maryland:MD,Massachusetts:MA,"
+          "Minnesota:MN,Mississippi:MS,Missouri:MO,Montana:MT,New Hampshire:NH,New Jersey:NJ,New Mexico:NM,"
+          "New York:NY,North Carolina:NC,Ohio:OH,Oklahoma:OK,Pennsylvania:PA,Rhode Island:RI,South Carolina:SC,"
+          "Utah:UT,Vermont:VT,Virginia:VA,Washington:WA,West Virginia:WV,Wisconsin:WI,Wyoming:WY",
+    "CA": "Alberta:AB,Manitoba:MB,New Brunswick:NB,Nova Scotia:NS,Prince Edward Island:PE,Yukon:YT",
+    "AU": "Victoria:VIC,Queensland:QLD,South Australia:SA,Western Australia:WA,Tasmania:TAS,"
+          "Australian Capital Territory:ACT,Northern Territory:NT"}.items()}
 
 
 def zone_of_place(country: str | None, province: str | None) -> tuple[str | None, str]:
@@ -208,7 +220,8 @@ def zone_of_place(country: str | None, province: str | None) -> tuple[str | None
     zone = _one_zone(tuple(get_global("territory_zones").get(country, ())))
     if zone:
         return zone, "country"
-    code = (province or "").strip().upper().removeprefix(f"{country}-")
+    text = " ".join((province or "").split())
+    code = _PROVINCE_NAMES.get(country, {}).get(text.lower()) or text.upper().removeprefix(f"{country}-")
     zone = _PROVINCE_ZONES.get(country, {}).get(code)
     return (zone, "province") if zone else (None, "")
 
