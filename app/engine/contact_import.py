@@ -40,10 +40,12 @@ _INSERT_CONTACTS = Many(lambda _: contacts.insert().values(
 
 
 def _raise(column: str) -> Any:
-    """`column` raised to the row's baseline when that is higher (a NULL baseline keeps it): the shop's
-    totals seed the history, never lower what imported orders already counted."""
+    """`column` raised to the row's baseline when that is higher, or set when none is stored (a NULL
+    baseline in the row keeps the stored one): the shop's totals seed the history, never lower what
+    imported orders already counted."""
     new = bindparam(f"new_{column}", type_=contacts.c[column].type)
-    return case((new > contacts.c[column], new), else_=contacts.c[column])
+    # A stored NULL (a contact with no last order yet) takes the row's value: `new > NULL` is unknown.
+    return case((contacts.c[column].is_(None), new), (new > contacts.c[column], new), else_=contacts.c[column])
 
 
 

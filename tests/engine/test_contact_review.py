@@ -230,3 +230,25 @@ def test_woocommerce_customer_exports_of_every_version_are_read(tmp_path, capsys
     assert olivia.fields["timezone"] == "America/Denver"
     assert olivia.attributes["date_registered"] == "2023-05-14 09:00:00"
     assert not {"Sign Up", "Role", "AOV"} & set(olivia.attributes)
+
+
+# --- a baseline is set on a contact that has none yet ---------------------------------------------------------
+
+@pytest.mark.parametrize("column, cell, stored", [
+    ("last_order_at", "2025-03-01", "2025-03-01"),
+    ("last_order_at", "2025-03-01 18:30:00 -0500", "2025-03-01 23:30"),
+])
+def test_a_last_order_date_reaches_a_contact_imported_without_one(tmp_path, capsys, column, cell, stored):
+    """`new > NULL` is unknown in SQL: a contact first imported from a list without order history (a
+    Mailchimp audience) never got its last order date from the shop's file, and every re-run of that
+    file said `1 updated`."""
+    db = str(tmp_path / "db.sqlite3")
+    _import(capsys, tmp_path, db, "list.csv", "id,email\nc1,a@example.com\n")
+    code, out, _ = _import(capsys, tmp_path, db, "shop.csv", f'id,email,{column}\nc1,a@example.com,"{cell}"\n')
+    assert code == 0 and "0 new, 1 updated" in out
+    assert _detail(db, "c1").fields[column].isoformat(" ").startswith(stored)
+    code, out, _ = _import(capsys, tmp_path, db, "shop.csv", f'id,email,{column}\nc1,a@example.com,"{cell}"\n')
+    assert "0 new, 0 updated, 1 unchanged" in out
+    # An earlier date in a later file never lowers it.
+    _import(capsys, tmp_path, db, "old.csv", f"id,email,{column}\nc1,a@example.com,2020-01-01\n")
+    assert _detail(db, "c1").fields[column].isoformat(" ").startswith(stored)
