@@ -121,7 +121,7 @@ def cmd_contacts_import(args: argparse.Namespace) -> int:
                 shown.clear()
                 if args.map and not args.dry_run:
                     save_mapping(db, header, mapping)
-                _summarise(shown_name, mapping, report, found, stats, args.dry_run)
+                _summarise(shown_name, mapping, report, found, stats, args.dry_run, header)
                 total_rows += report.count
                 total_bad += found.bad
     except (OSError, UnicodeDecodeError, NotText) as exc:
@@ -136,7 +136,7 @@ def _warn(progress: "_Progress", path: str, problem: object) -> None:
     print(f"{path}: {problem} (row kept)", file=sys.stderr)
 
 
-def _summarise(path: str, mapping, report, found, stats, dry_run: bool) -> None:
+def _summarise(path: str, mapping, report, found, stats, dry_run: bool, header: list[str] = ()) -> None:
     from app.engine.contact_presets import BY_NAME
 
     source = BY_NAME[mapping.preset].title if mapping.preset in BY_NAME else "the column mapping"
@@ -159,5 +159,12 @@ def _summarise(path: str, mapping, report, found, stats, dry_run: bool) -> None:
     zones = stats.zones()
     if zones:
         print(f"  {zones}")
+    # Columns the layout does not know become custom attributes: said, so that a `Newsletter` column read
+    # as plain text (not as consent) is seen before the first journey runs.
+    extra = [h for h in header if h and h not in mapping.columns]
+    if extra and not mapping.saved and mapping.preset is not None:
+        shown = ", ".join(extra[:8]) + (f" and {len(extra) - 8} more" if len(extra) > 8 else "")
+        print(f"  kept as custom attributes: {shown} (to read one as consent, a date or a field, import with "
+              "--map MAP.json)")
 
 

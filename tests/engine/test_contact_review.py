@@ -252,3 +252,11 @@ def test_a_last_order_date_reaches_a_contact_imported_without_one(tmp_path, caps
     # An earlier date in a later file never lowers it.
     _import(capsys, tmp_path, db, "old.csv", f"id,email,{column}\nc1,a@example.com,2020-01-01\n")
     assert _detail(db, "c1").fields[column].isoformat(" ").startswith(stored)
+
+
+def test_columns_a_recognised_layout_does_not_know_are_named_in_the_report(tmp_path, capsys):
+    """A file with an `email` column is read as this app's own format: its `Newsletter` yes/no was kept
+    as plain text without a word, so the shop owner believed the opt-outs were in."""
+    code, out, _ = _import(capsys, tmp_path, str(tmp_path / "db.sqlite3"), "k.csv",
+                           "Email,Newsletter,Geburtstag\nann@example.com,no,24.12.1990\n")
+    assert code == 0 and "kept as custom attributes: Newsletter, Geburtstag" in out and "--map MAP.json" in out
