@@ -40,6 +40,8 @@ def _mapping_choice(args: argparse.Namespace, db):
             given = read_mapping(args.map)
         except FileNotFoundError:
             raise CommandError(f"{args.map}: no such file") from None
+        except UnicodeDecodeError:      # else reported as the contacts file's fault, naming that file
+            raise CommandError(f"{args.map}: is not UTF-8 text; save the map as UTF-8") from None
         except OSError as exc:
             raise CommandError(f"{args.map}: cannot be read ({exc.strerror or exc})") from None
         except MappingError as exc:

@@ -104,6 +104,8 @@ def target(spec: Any, where: str = "") -> Target:
 def _attribute_name(name: Any, where: str) -> str | None:
     if name is None or str(name).strip() == "":
         return None
+    if not isinstance(name, str):
+        raise MappingError(f"{where}: the attribute name must be text, not {name!r}")
     text = str(name).strip()
     if len(text) > MAX_ATTRIBUTE:
         raise MappingError(f"{where}: the attribute name is longer than {MAX_ATTRIBUTE} characters")

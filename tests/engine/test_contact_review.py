@@ -260,3 +260,16 @@ def test_columns_a_recognised_layout_does_not_know_are_named_in_the_report(tmp_p
     code, out, _ = _import(capsys, tmp_path, str(tmp_path / "db.sqlite3"), "k.csv",
                            "Email,Newsletter,Geburtstag\nann@example.com,no,24.12.1990\n")
     assert code == 0 and "kept as custom attributes: Newsletter, Geburtstag" in out and "--map MAP.json" in out
+
+
+@pytest.mark.parametrize("content, says", [
+    ('{"columns": {"Email": "email"}}'.encode("utf-16"), "map.json: is not UTF-8 text; save the map as UTF-8"),
+    (b'{"columns": {"Email": "email", "N": {"field": "attribute", "name": ["x"]}}}',
+     "column 'N': the attribute name must be text"),
+])
+def test_a_map_that_cannot_be_used_is_named_not_the_contacts_file(tmp_path, capsys, content, says):
+    mapping = tmp_path / "map.json"
+    mapping.write_bytes(content)
+    code, out, err = _import(capsys, tmp_path, str(tmp_path / "db.sqlite3"), "k.csv", "Email,N\nann@example.com,x\n",
+                             "--map", str(mapping))
+    assert code == 2 and out == "" and says in err and "k.csv" not in err and "Traceback" not in err
