@@ -8,6 +8,7 @@ import sys
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
+from typing import Sequence
 
 from app.cli import PROBLEMS, CommandError, _open_engine
 from app.engine_cli import _Progress, _unreadable
@@ -138,7 +139,7 @@ def _warn(progress: "_Progress", path: str, problem: object) -> None:
     print(f"{path}: {problem} (row kept)", file=sys.stderr)
 
 
-def _summarise(path: str, mapping, report, found, stats, dry_run: bool, header: list[str] = ()) -> None:
+def _summarise(path: str, mapping, report, found, stats, dry_run: bool, header: Sequence[str] = ()) -> None:
     from app.engine.contact_presets import BY_NAME
 
     source = BY_NAME[mapping.preset].title if mapping.preset in BY_NAME else "the column mapping"
