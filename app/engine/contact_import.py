@@ -146,6 +146,9 @@ def _import_chunk(db: Engine, chunk: list[ContactRow], now: datetime, source: st
     with _transaction(db, dry_run) as conn:
         chunk = _identify(conn, chunk, report)
         existing = _stored(conn, [r.id for r in chunk])
+        for r in chunk:     # a zone guessed from the phone or address never replaces one a contact has
+            if r.zone_derived and r.id in existing and existing[r.id].fields.get("timezone"):
+                r.fields["timezone"] = None
         _INSERT_CONTACTS.run(conn, [
             {"id": r.id, **{k: r.fields.get(k) for k in _FIELDS}, "attributes": r.attributes,
              "lifetime_spend": r.lifetime_spend or 0, "order_count": r.order_count or 0,

@@ -273,3 +273,33 @@ def test_a_map_that_cannot_be_used_is_named_not_the_contacts_file(tmp_path, caps
     code, out, err = _import(capsys, tmp_path, str(tmp_path / "db.sqlite3"), "k.csv", "Email,N\nann@example.com,x\n",
                              "--map", str(mapping))
     assert code == 2 and out == "" and says in err and "k.csv" not in err and "Traceback" not in err
+
+
+# --- a time zone guessed from a phone or an address never replaces one a contact has ---------------------------
+
+@pytest.mark.parametrize("later", [
+    # Shopify: no zone column; the zone comes from the phone's area (New York)
+    "Customer ID,Email,Accepts Email Marketing,Phone,Total Spent,Total Orders\n'c1,a@example.com,yes,+12125550134,1.00,1\n",
+    # WooCommerce: from the state (Colorado)
+    '"Name","Email","Orders","Total spend","Country / Region","Region"\n"Ann Lee","a@example.com","1","1.00","US","CO"\n',
+    # this app's own format, from the country (France)
+    "id,email,country\nc1,a@example.com,FR\n",
+])
+def test_a_derived_time_zone_never_replaces_a_stored_one(tmp_path, capsys, later):
+    """Mailchimp's TIMEZONE said Los Angeles (she moved, keeping her New York number); the Shopify
+    export's phone then moved her messages three hours."""
+    db = str(tmp_path / "db.sqlite3")
+    _import(capsys, tmp_path, db, "first.csv", "id,email,timezone\nc1,a@example.com,America/Los_Angeles\n")
+    code, _, err = _import(capsys, tmp_path, db, "later.csv", later)
+    assert code == 0, err
+    assert _detail(db, "c1").fields["timezone"] == "America/Los_Angeles"
+    # A zone the file states is the contact's: it replaces the stored one.
+    _import(capsys, tmp_path, db, "moved.csv", "id,email,timezone\nc1,a@example.com,Europe/Paris\n")
+    assert _detail(db, "c1").fields["timezone"] == "Europe/Paris"
+
+
+def test_a_derived_time_zone_fills_an_empty_one(tmp_path, capsys):
+    db = str(tmp_path / "db.sqlite3")
+    _import(capsys, tmp_path, db, "first.csv", "id,email\nc1,a@example.com\n")
+    _import(capsys, tmp_path, db, "later.csv", "id,email,phone\nc1,a@example.com,+12125550134\n")
+    assert _detail(db, "c1").fields["timezone"] == "America/New_York"
