@@ -303,3 +303,13 @@ def test_a_derived_time_zone_fills_an_empty_one(tmp_path, capsys):
     _import(capsys, tmp_path, db, "first.csv", "id,email\nc1,a@example.com\n")
     _import(capsys, tmp_path, db, "later.csv", "id,email,phone\nc1,a@example.com,+12125550134\n")
     assert _detail(db, "c1").fields["timezone"] == "America/New_York"
+
+
+@pytest.mark.parametrize("head, kind", [(b"%PDF-1.5\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\n", "a PDF document"),
+                                        (b"{\\rtf1\\ansi id,email\\par ann@example.com}", "an RTF document"),
+                                        (b"\x1f\x8b\x08\x00" + b"x" * 40, "a gzip archive")])
+def test_a_document_picked_by_mistake_cannot_be_read_exit_2(tmp_path, capsys, head, kind):
+    path = tmp_path / "customers.csv"
+    path.write_bytes(head)
+    code, out, err = run_cli(capsys, "contacts", "import", str(path), "--db", str(tmp_path / "db.sqlite3"))
+    assert code == 2 and out == "" and f"cannot be read ({kind}, not a CSV file; export the contacts as CSV)" in err
