@@ -8,6 +8,7 @@ import sys
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
+from typing import Sequence
 
 from app.cli import PROBLEMS, CommandError, _open_engine
 from app.engine_cli import _Progress, _unreadable
@@ -40,6 +41,8 @@ def _mapping_choice(args: argparse.Namespace, db):
             given = read_mapping(args.map)
         except FileNotFoundError:
             raise CommandError(f"{args.map}: no such file") from None
+        except UnicodeDecodeError:      # else reported as the contacts file's fault, naming that file
+            raise CommandError(f"{args.map}: is not UTF-8 text; save the map as UTF-8") from None
         except OSError as exc:
             raise CommandError(f"{args.map}: cannot be read ({exc.strerror or exc})") from None
         except MappingError as exc:
@@ -50,13 +53,16 @@ def _mapping_choice(args: argparse.Namespace, db):
             return BY_NAME[args.preset].mapping(header, path)
         if args.map:
             return given
+        # The mapping the user gave for this very layout comes before any recognised export: a file
+        # with an `email` column also fits this app's own format, which would read its consent and
+        # date columns as plain attributes.
+        saved = saved_mapping(db, header)
+        if saved is not None:
+            return saved
         preset = detect(header)
         if preset is not None:
             return preset.mapping(header, path)
-        saved = saved_mapping(db, header)
-        if saved is None:
-            raise MappingError(unknown_layout(header))
-        return saved
+        raise MappingError(unknown_layout(header))
     return choose
 
 
@@ -118,7 +124,7 @@ def cmd_contacts_import(args: argparse.Namespace) -> int:
                 shown.clear()
                 if args.map and not args.dry_run:
                     save_mapping(db, header, mapping)
-                _summarise(shown_name, mapping, report, found, stats, args.dry_run)
+                _summarise(shown_name, mapping, report, found, stats, args.dry_run, header)
                 total_rows += report.count
                 total_bad += found.bad
     except (OSError, UnicodeDecodeError, NotText) as exc:
@@ -133,18 +139,20 @@ def _warn(progress: "_Progress", path: str, problem: object) -> None:
     print(f"{path}: {problem} (row kept)", file=sys.stderr)
 
 
-def _summarise(path: str, mapping, report, found, stats, dry_run: bool) -> None:
+def _summarise(path: str, mapping, report, found, stats, dry_run: bool, header: Sequence[str] = ()) -> None:
     from app.engine.contact_presets import BY_NAME
 
     source = BY_NAME[mapping.preset].title if mapping.preset in BY_NAME else "the column mapping"
+    if mapping.saved:
+        source = "the mapping saved for these columns"
     for notice in report.notices:
         print(f"{path}: {notice}")
     verb = "Dry run (nothing written): would import" if dry_run else "Imported"
+    kept = sum(" opted out of " in n.reason for n in report.notices)
     print(f"{verb} contacts from {path} ({source}): {report.summary()}"
           + (f"; {found.bad} bad row(s) skipped" if found.bad else "")
           + (f"; {found.warned} row(s) kept with a value left out" if found.warned else "")
-          + (f"; {len(report.notices)} opt-out(s) kept" if any("opted out" in n.reason for n in report.notices)
-             else ""))
+          + (f"; {kept} opt-out(s) kept" if kept else ""))
     consent = report.consent_summary()
     if consent:
         print(f"  consent {'to record' if dry_run else 'recorded'}: {consent}")
@@ -154,5 +162,12 @@ def _summarise(path: str, mapping, report, found, stats, dry_run: bool) -> None:
     zones = stats.zones()
     if zones:
         print(f"  {zones}")
+    # Columns the layout does not know become custom attributes: said, so that a `Newsletter` column read
+    # as plain text (not as consent) is seen before the first journey runs.
+    extra = [h for h in header if h and h not in mapping.columns]
+    if extra and not mapping.saved and mapping.preset is not None:
+        shown = ", ".join(extra[:8]) + (f" and {len(extra) - 8} more" if len(extra) > 8 else "")
+        print(f"  kept as custom attributes: {shown} (to read one as consent, a date or a field, import with "
+              "--map MAP.json)")
 
 

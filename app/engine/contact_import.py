@@ -31,7 +31,7 @@ _EXISTING = select(contacts.c.id, contacts.c.attributes, *(contacts.c[f] for f i
 # phone (E.164, as the importer writes it). Indexed (migration 0018), so a million rows stay fast.
 _BY_EMAIL = select(contacts.c.id, func.lower(contacts.c.email).label("key")).where(
     func.lower(contacts.c.email).in_(bindparam("keys", expanding=True))).order_by(contacts.c.id)
-_BY_PHONE = select(contacts.c.id, contacts.c.phone.label("key")).where(
+_BY_PHONE = select(contacts.c.id, contacts.c.phone.label("key"), func.lower(contacts.c.email).label("email")).where(
     contacts.c.phone.in_(bindparam("keys", expanding=True))).order_by(contacts.c.id)
 _TAGS_OF = select(contact_tags.c.contact_id, contact_tags.c.tag).where(
     contact_tags.c.contact_id.in_(bindparam("ids", expanding=True)))
@@ -40,10 +40,12 @@ _INSERT_CONTACTS = Many(lambda _: contacts.insert().values(
 
 
 def _raise(column: str) -> Any:
-    """`column` raised to the row's baseline when that is higher (a NULL baseline keeps it): the shop's
-    totals seed the history, never lower what imported orders already counted."""
+    """`column` raised to the row's baseline when that is higher, or set when none is stored (a NULL
+    baseline in the row keeps the stored one): the shop's totals seed the history, never lower what
+    imported orders already counted."""
     new = bindparam(f"new_{column}", type_=contacts.c[column].type)
-    return case((new > contacts.c[column], new), else_=contacts.c[column])
+    # A stored NULL (a contact with no last order yet) takes the row's value: `new > NULL` is unknown.
+    return case((contacts.c[column].is_(None), new), (new > contacts.c[column], new), else_=contacts.c[column])
 
 
 
@@ -144,6 +146,9 @@ def _import_chunk(db: Engine, chunk: list[ContactRow], now: datetime, source: st
     with _transaction(db, dry_run) as conn:
         chunk = _identify(conn, chunk, report)
         existing = _stored(conn, [r.id for r in chunk])
+        for r in chunk:     # a zone guessed from the phone or address never replaces one a contact has
+            if r.zone_derived and r.id in existing and existing[r.id].fields.get("timezone"):
+                r.fields["timezone"] = None
         _INSERT_CONTACTS.run(conn, [
             {"id": r.id, **{k: r.fields.get(k) for k in _FIELDS}, "attributes": r.attributes,
              "lifetime_spend": r.lifetime_spend or 0, "order_count": r.order_count or 0,
@@ -182,7 +187,11 @@ def _stored(conn: Connection, ids: list[str]) -> dict[str, _Stored]:
 def _identify(conn: Connection, chunk: list[ContactRow], report: ContactImport) -> list[ContactRow]:
     """The rows of `chunk` with their contact's id: their own when stored, else the stored contact with
     their email (any case), else with their phone, else a new id (their own, or email, or phone). A
-    row that comes to the same contact as an earlier row of the chunk is left out with a notice."""
+    row that comes to the same contact as an earlier row of the chunk is left out with a notice.
+
+    A phone finds a contact only when the row has no email or the contact none of its own: two people
+    with different addresses who share a number (a family's landline, a shop's phone, a reused
+    number) are two contacts, never merged into one by the number."""
     ids = [r.id for r in chunk if r.id]
     stored: set[str] = set()
     for at in range(0, len(ids), _LOOKUP):
@@ -191,15 +200,22 @@ def _identify(conn: Connection, chunk: list[ContactRow], report: ContactImport) 
     by_email = _lookup(conn, _BY_EMAIL, sorted(emails))
     phones = {str(r.fields["phone"]) for r in chunk if r.id not in stored and r.fields.get("phone")
               and str(r.fields.get("email") or "").lower() not in by_email}
-    by_phone = _lookup(conn, _BY_PHONE, sorted(phones))
+    by_phone = _phone_owners(conn, sorted(phones))
     kept: list[ContactRow] = []
     taken: dict[str, int] = {}
     for r in chunk:
         if r.id not in stored:
             email = str(r.fields.get("email") or "").lower()
             phone = str(r.fields.get("phone") or "")
-            r.id = (by_email.get(email) if email else None) or (by_phone.get(phone) if phone else None) \
-                or r.id or email or phone
+            found = by_email.get(email) if email else None
+            if found is None and phone:
+                owners = by_phone.get(phone, [])
+                found = next((cid for cid, theirs in owners if not email or not theirs), None)
+                if found is None and owners:
+                    report.notices.append(Problem(r.line, (
+                        f"shares the phone {phone} with contact {owners[0][0]}, who has another email; imported "
+                        "as a separate contact (a phone finds a contact only when the emails do not differ)")))
+            r.id = found or r.id or email or phone
         if r.id in taken:
             report.notices.append(Problem(r.line, (
                 f"is the same contact ({r.id}) as line {taken[r.id]} (same id, email or phone); "
@@ -209,6 +225,15 @@ def _identify(conn: Connection, chunk: list[ContactRow], report: ContactImport) 
         taken[r.id] = r.line
         kept.append(r)
     return kept
+
+
+def _phone_owners(conn: Connection, phones: list[str]) -> dict[str, list[tuple[str, str | None]]]:
+    """The stored contacts with each phone, as (id, email in lower case or None), by id."""
+    found: dict[str, list[tuple[str, str | None]]] = {}
+    for at in range(0, len(phones), _LOOKUP):
+        for cid, key, email in conn.execute(_BY_PHONE, {"keys": phones[at:at + _LOOKUP]}):
+            found.setdefault(key, []).append((cid, email or None))
+    return found
 
 
 def _lookup(conn: Connection, query: Any, keys: list[str]) -> dict[str, str]:

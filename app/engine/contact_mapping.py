@@ -104,6 +104,8 @@ def target(spec: Any, where: str = "") -> Target:
 def _attribute_name(name: Any, where: str) -> str | None:
     if name is None or str(name).strip() == "":
         return None
+    if not isinstance(name, str):
+        raise MappingError(f"{where}: the attribute name must be text, not {name!r}")
     text = str(name).strip()
     if len(text) > MAX_ATTRIBUTE:
         raise MappingError(f"{where}: the attribute name is longer than {MAX_ATTRIBUTE} characters")
@@ -122,6 +124,7 @@ class Mapping:
     country: str | None = None
     file_consent: dict[str, str] = field(default_factory=dict)
     preset: str | None = None
+    saved: bool = False         # read from the database: the one last used for this header's layout
 
     def target_of(self, column: str) -> Target:
         """A column's target; a column the mapping does not name is a custom attribute."""
@@ -137,6 +140,28 @@ class Mapping:
         if self.preset:
             out["preset"] = self.preset
         return out
+
+    def fitted(self, header: Iterable[str]) -> "Mapping":
+        """This mapping with its columns named as `header` writes them: a column named the same but
+        for case and spaces (`E-Mail ` for `e-mail`, as a saved mapping's signature allows) is that
+        column. Raises MappingError naming the columns the mapping names that the file does not have
+        (a misspelt name would otherwise leave that column unread: consent kept as a plain attribute)."""
+        names = list(header)
+        by_key: dict[str, str] = {}
+        for h in names:
+            by_key.setdefault(_key(h), h)
+        columns: dict[str, Target] = {}
+        missing: list[str] = []
+        for column, t in self.columns.items():
+            own = column if column in names else by_key.get(_key(column))
+            if own is None:
+                missing.append(column)
+            else:
+                columns.setdefault(own, t)
+        if missing:
+            raise MappingError(f"the map names {_listing(missing)}, which the file does not have (its columns: "
+                               f"{_listing(names)}); write the column names as the file's first line does")
+        return replace(self, columns=columns)
 
     def check(self, header: Iterable[str]) -> None:
         """Raises MappingError when the file cannot be read with this mapping: no column gives an id,
@@ -155,15 +180,26 @@ class Mapping:
                 seen[t.field] = column
 
 
+def _key(name: str) -> str:
+    return " ".join(name.split()).lower()
+
+
 def _listing(names: list[str]) -> str:
     shown = ", ".join(repr(n) for n in names[:12])
     return shown + (f" and {len(names) - 12} more" if len(names) > 12 else "")
+
+
+_KEYS = ("columns", "tags", "country", "file_consent", "preset")
 
 
 def mapping_from_json(data: Any, where: str = "the map") -> Mapping:
     """A Mapping from its JSON form (see the module's docstring). Raises MappingError."""
     if not isinstance(data, dict) or not isinstance(data.get("columns"), dict):
         raise MappingError(f"{where}: must be a JSON object with \"columns\": {{\"column name\": \"field\", ...}}")
+    unknown = sorted(set(data) - set(_KEYS), key=str)
+    if unknown:     # "tag": "comma" would otherwise be dropped unsaid, and every row read another way
+        raise MappingError(f"{where}: {_listing([str(k) for k in unknown])} is not a key of a map; use "
+                           f"{', '.join(_KEYS)}")
     columns = {str(name): target(spec, f"{where}: column {name!r}") for name, spec in data["columns"].items()}
     style = str(data.get("tags", "semicolon")).lower()
     if style not in TAG_STYLES:
@@ -215,7 +251,7 @@ def saved_mapping(db: Any, header: list[str]) -> Mapping | None:
     if not text:
         return None
     try:
-        return mapping_from_json(json.loads(text), "the saved mapping")
+        return replace(mapping_from_json(json.loads(text), "the saved mapping"), saved=True)
     except (ValueError, MappingError):
         return None
 

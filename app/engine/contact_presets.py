@@ -74,10 +74,13 @@ KLAVIYO = {
     "Last Order Date": "last_order_at",
 }
 
-# WooCommerce: Analytics → Customers → Download (the report table's columns).
+# WooCommerce: Analytics → Customers → Download (the report table's columns; newer versions add
+# `Role`). A big report is e-mailed instead, written by the REST controller's export columns:
+# `Last Active`, `Sign Up`, `Total Spend`, `Postal Code` (names compared without case).
 WOOCOMMERCE = {
-    "Name": "full_name", "Username": "attribute:username", "Last active": "attribute:last_active",
-    "Date registered": "attribute:date_registered", "Email": "email", "Orders": "order_count",
+    "Name": "full_name", "Username": "attribute:username", "Role": "attribute:role",
+    "Last active": "attribute:last_active", "Date registered": "attribute:date_registered",
+    "Sign Up": "attribute:date_registered", "Email": "email", "Orders": "order_count",
     "Total spend": "lifetime_spend", "AOV": "ignore", "Country / Region": "country", "City": "attribute:city",
     "Region": "province", "Postal code": "attribute:postcode",
 }

@@ -162,7 +162,8 @@ class RowReader:
         if key in self.seen:
             return Problem(line, f"contact {key.split(':', 1)[1]!r} appears twice in the file")
         self.seen.add(key)
-        if not zone:
+        derived = not zone
+        if derived:
             zone = self._derive(got.get("phone_zone"), country, got.get("province"))
         unsubscribed = _channels(listed["unsubscribed"]) + sorted(consent[UNSUBSCRIBED], key=CHANNELS.index)
         subscribed = _channels(listed["subscribed"]) + sorted(consent[SUBSCRIBED], key=CHANNELS.index)
@@ -183,7 +184,8 @@ class RowReader:
              "last_name": got.get("last_name"), "timezone": zone},
             row_tags, unsubscribed, attributes,
             [c for c in dict.fromkeys(subscribed) if c not in unsubscribed],   # `subscribed: all` + `unsubscribed: sms`
-            contested, got.get("lifetime_spend"), got.get("order_count"), got.get("last_order_at"), warnings)
+            contested, got.get("lifetime_spend"), got.get("order_count"), got.get("last_order_at"), warnings,
+            derived and zone is not None)
 
     def _derive(self, phone_zone: str | None, country: str | None, province: str | None) -> str | None:
         """A time zone from the phone's area, else the address (counted in `stats.derived` by how)."""

@@ -176,11 +176,14 @@ def zone_of_phone(e164: str) -> str | None:
 
 
 # A province or state that has one clock in a country that has several (CLDR lists a country's
-# zones, not a state's): the US states, Canadian provinces, Australian states and Mexican states
-# whose whole territory keeps one time (those split between two, such as Texas or Ontario's
-# northwest, are left out: no guess). Source: IANA tz database zone1970.tab comments.
+# zones, not a state's): the US states, Canadian provinces and Australian states whose whole
+# territory keeps one time. Those split between clocks are left out (no guess), including the
+# ones IANA's zone1970.tab describes as "most areas" of a zone: Texas, Florida, Alaska (Adak),
+# Arizona (the Navajo Nation keeps DST), British Columbia (Creston, Dawson Creek, Fort Nelson),
+# Quebec (Lower North Shore), Newfoundland and Labrador (Labrador), Saskatchewan (Lloydminster),
+# New South Wales (Broken Hill, Lord Howe Island), Ontario. Source: IANA tz database zone1970.tab.
 _PROVINCE_ZONES: dict[str, dict[str, str]] = {
-    "US": {"AL": "America/Chicago", "AK": "America/Anchorage", "AZ": "America/Phoenix", "AR": "America/Chicago",
+    "US": {"AL": "America/Chicago", "AR": "America/Chicago",
            "CA": "America/Los_Angeles", "CO": "America/Denver", "CT": "America/New_York", "DE": "America/New_York",
            "DC": "America/New_York", "GA": "America/New_York", "HI": "Pacific/Honolulu", "IL": "America/Chicago",
            "IA": "America/Chicago", "LA": "America/Chicago", "ME": "America/New_York", "MD": "America/New_York",
@@ -190,13 +193,22 @@ _PROVINCE_ZONES: dict[str, dict[str, str]] = {
            "PA": "America/New_York", "RI": "America/New_York", "SC": "America/New_York", "UT": "America/Denver",
            "VT": "America/New_York", "VA": "America/New_York", "WA": "America/Los_Angeles",
            "WV": "America/New_York", "WI": "America/Chicago", "WY": "America/Denver"},
-    "CA": {"BC": "America/Vancouver", "AB": "America/Edmonton", "SK": "America/Regina", "MB": "America/Winnipeg",
-           "QC": "America/Toronto", "NB": "America/Moncton", "NS": "America/Halifax", "PE": "America/Halifax",
-           "NL": "America/St_Johns", "YT": "America/Whitehorse"},
-    "AU": {"NSW": "Australia/Sydney", "VIC": "Australia/Melbourne", "QLD": "Australia/Brisbane",
-           "SA": "Australia/Adelaide", "WA": "Australia/Perth", "TAS": "Australia/Hobart",
-           "ACT": "Australia/Sydney", "NT": "Australia/Darwin"},
+    "CA": {"AB": "America/Edmonton", "MB": "America/Winnipeg", "NB": "America/Moncton", "NS": "America/Halifax",
+           "PE": "America/Halifax", "YT": "America/Whitehorse"},
+    "AU": {"VIC": "Australia/Melbourne", "QLD": "Australia/Brisbane", "SA": "Australia/Adelaide",
+           "WA": "Australia/Perth", "TAS": "Australia/Hobart", "ACT": "Australia/Sydney", "NT": "Australia/Darwin"},
 }
+# The same provinces by name, as forms and some exports write them (`California`, `Victoria`).
+_PROVINCE_NAMES: dict[str, dict[str, str]] = {country: {
+    name.lower(): code for name, code in (pair.split(":") for pair in names.split(","))} for country, names in {
+    "US": "Alabama:AL,Arkansas:AR,California:CA,Colorado:CO,Connecticut:CT,Delaware:DE,District of Columbia:DC,"
+          "Georgia:GA,Hawaii:HI,Illinois:IL,Iowa:IA,Louisiana:LA,Maine:ME,Maryland:MD,Massachusetts:MA,"
+          "Minnesota:MN,Mississippi:MS,Missouri:MO,Montana:MT,New Hampshire:NH,New Jersey:NJ,New Mexico:NM,"
+          "New York:NY,North Carolina:NC,Ohio:OH,Oklahoma:OK,Pennsylvania:PA,Rhode Island:RI,South Carolina:SC,"
+          "Utah:UT,Vermont:VT,Virginia:VA,Washington:WA,West Virginia:WV,Wisconsin:WI,Wyoming:WY",
+    "CA": "Alberta:AB,Manitoba:MB,New Brunswick:NB,Nova Scotia:NS,Prince Edward Island:PE,Yukon:YT",
+    "AU": "Victoria:VIC,Queensland:QLD,South Australia:SA,Western Australia:WA,Tasmania:TAS,"
+          "Australian Capital Territory:ACT,Northern Territory:NT"}.items()}
 
 
 def zone_of_place(country: str | None, province: str | None) -> tuple[str | None, str]:
@@ -208,7 +220,8 @@ def zone_of_place(country: str | None, province: str | None) -> tuple[str | None
     zone = _one_zone(tuple(get_global("territory_zones").get(country, ())))
     if zone:
         return zone, "country"
-    code = (province or "").strip().upper().removeprefix(f"{country}-")
+    text = " ".join((province or "").split())
+    code = _PROVINCE_NAMES.get(country, {}).get(text.lower()) or text.upper().removeprefix(f"{country}-")
     zone = _PROVINCE_ZONES.get(country, {}).get(code)
     return (zone, "province") if zone else (None, "")
 
@@ -220,24 +233,47 @@ def country_of_zone(zone: str | None) -> str | None:
 
 # --- money, counts, dates ---------------------------------------------------------------------------
 
-_MONEY_NOISE = re.compile(r"[^\d,.\-]")
+_DIGIT = re.compile(r"\d")
+_PLAIN_AMOUNT = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,2})?")
+_MAX_DECIMAL = Decimal(str(MAX_AMOUNT))
 
 
 def money(value: str) -> Decimal:
     """An amount written as shops export it: `1234.5`, `$1,234.50`, `1.234,50 €`, `CHF 1'234.50`,
-    `1 234,50`. The last `.` or `,` followed by one or two digits is the decimal mark; other marks
-    group thousands. Raises ValueError for anything else, a negative amount or one above the
-    store's largest (MAX_AMOUNT)."""
-    text = _MONEY_NOISE.sub("", value.replace("\u2212", "-"))
-    if not text or not any(c.isdigit() for c in text):
+    `1 234,50`, `1,23,456.00`. The last `.` or `,` followed by one or two digits is the decimal
+    mark; other marks group thousands (groups of three; of two before the last, as India writes).
+    A currency code or symbol may stand before or after the number. Raises ValueError for anything
+    else (`1e5`, `1.2.3`, `12 (3 orders)`: never read as another number), a negative amount (`-5`,
+    `(5.00)` as accounts write it, `5-`) or one above the store's largest (MAX_AMOUNT)."""
+    if _PLAIN_AMOUNT.fullmatch(value):        # `1249.90`, as nearly every export writes it: a million rows
+        amount = Decimal(value)
+        if amount > _MAX_DECIMAL:
+            raise ValueError(f"{value!r} is more than the store keeps ({MAX_AMOUNT:,.2f})")
+        return amount
+    text = " ".join(value.replace("\u2212", "-").split())
+    negative = text.startswith("(") and text.endswith(")")
+    if negative:
+        text = text[1:-1]
+    digits = [m.start() for m in _DIGIT.finditer(text)]
+    if not digits:
         raise ValueError(f"{value!r} is not an amount")
-    negative = text.startswith("-")
-    text = text.lstrip("-")
-    mark = max(text.rfind("."), text.rfind(","))
-    if mark >= 0 and 1 <= len(text) - mark - 1 <= 2:
-        whole, cents = text[:mark], text[mark + 1:]
+    first, last = digits[0], digits[-1] + 1
+    if first and text[first - 1] in ".,":      # `.5`
+        first -= 1
+    before, number, after = text[:first], text[first:last], text[last:]
+    negative = negative or "-" in before or after.strip() == "-"
+    if any(c in "()" for c in before + after) or "-" in after.strip("- "):
+        raise ValueError(f"{value!r} is not an amount")
+    number = number.replace("'", "").replace(" ", "")
+    if not re.fullmatch(r"[\d.,]+", number):
+        raise ValueError(f"{value!r} is not an amount")
+    mark = max(number.rfind("."), number.rfind(","))
+    if mark >= 0 and 1 <= len(number) - mark - 1 <= 2:
+        whole, cents = number[:mark], number[mark + 1:]
     else:
-        whole, cents = text, ""
+        whole, cents = number, ""
+    if not _grouped(whole):
+        raise ValueError(f"{value!r} is not an amount")
     whole = whole.replace(".", "").replace(",", "")
     try:
         amount = Decimal(f"{whole or '0'}.{cents or '0'}")
@@ -248,6 +284,15 @@ def money(value: str) -> Decimal:
     if amount > Decimal(str(MAX_AMOUNT)):
         raise ValueError(f"{value!r} is more than the store keeps ({MAX_AMOUNT:,.2f})")
     return amount
+
+
+def _grouped(whole: str) -> bool:
+    """True for digits with no marks, or grouped by one kind of mark: `1,234,567`, `1.234`, `1,23,456`."""
+    groups = re.split(r"[.,]", whole)
+    if len(groups) == 1:
+        return True
+    return (len(set(re.findall(r"[.,]", whole))) == 1 and 1 <= len(groups[0]) <= 3 and len(groups[-1]) == 3
+            and all(len(g) in (2, 3) for g in groups[1:-1]))
 
 
 def count(value: str) -> int:

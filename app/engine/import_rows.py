@@ -35,6 +35,8 @@ class ContactRow:
     last_order_at: datetime | None = None
     # Who the row is when it has no id (or its id is not stored): matched by email, else phone.
     warnings: list[str] = field(default_factory=list)       # kept, with something left out (a bad phone)
+    # The time zone was derived (from the phone or the address), not read: it fills an empty zone only.
+    zone_derived: bool = False
 
 
 @dataclass

@@ -67,6 +67,7 @@ class _Bounded:
     def __init__(self, lines: Iterator[str]) -> None:
         self.lines = lines
         self.long: int | None = None
+        self.record: list[str] = []     # the lines of the record being read (see `unclosed`)
 
     def __iter__(self) -> "_Bounded":
         return self
@@ -76,7 +77,22 @@ class _Bounded:
         if isinstance(line, LongLine) or len(line) > MAX_CONTACT_LINE + 2:     # + its "\r\n"
             self.long = line.length if isinstance(line, LongLine) else len(line.rstrip("\r\n"))
             return "\n"
+        self.record.append(line)
         return line
+
+    def misquoted(self, delimiter: str) -> str | None:
+        """Why the record just read, which spans lines, is not CSV as written (None when it is): a
+        double quote never closed ("end": the csv module takes the rest of the file as one value,
+        rows and all), or closed in the middle of a value ("inside": the rows between were swallowed
+        into one value). Read leniently, either would be a row of the wrong values and lost rows."""
+        if len(self.record) < 2:
+            return None
+        try:
+            for _ in csv.reader(self.record, delimiter=delimiter, strict=True):
+                pass
+        except csv.Error as exc:
+            return "end" if "unexpected end of data" in str(exc) else "inside"
+        return None
 
 
 MappingChoice = Union[Mapping, Callable[[list[str]], Mapping], None]
@@ -111,7 +127,7 @@ def contact_records(lines: Iterable[str], mapping: MappingChoice = None, *, file
             yield Problem(1, f"the column name {name[:40]!r} {reason}; rename the column")
             return
     try:
-        chosen = _choose(header, mapping, file_name)
+        chosen = _choose(header, mapping, file_name).fitted(header)
         chosen.check(header)
     except MappingError as exc:
         yield Problem(1, str(exc))
@@ -121,6 +137,7 @@ def contact_records(lines: Iterable[str], mapping: MappingChoice = None, *, file
     row = RowReader(header, chosen, region, stats)
     while True:
         line = reader.line_num + 1          # where the record starts: a quoted value may span lines
+        lines.record = []
         try:
             values = next(reader)
         except StopIteration:
@@ -136,10 +153,20 @@ def contact_records(lines: Iterable[str], mapping: MappingChoice = None, *, file
         if values is None:
             yield Problem(line, f"cannot be read as CSV ({trouble})")
             continue
+        quoting = lines.misquoted(reader.dialect.delimiter) if reader.line_num > line else None
+        if quoting is not None:
+            yield Problem(line, (
+                f"a double quote opened on this line is never closed, so lines {line}–{reader.line_num} (the end "
+                "of the file) were read as one row; close the quote and import the file again" if quoting == "end"
+                else f"a double quote opened on this line closes inside a value on line {reader.line_num}, so lines "
+                f"{line}–{reader.line_num} were read as one row; fix the quotes and import the file again"))
+            continue
         if not any(v.strip() for v in values):
             continue
         if len(values) != len(header):
-            yield Problem(line, f"has {len(values)} values but the header names {len(header)} columns")
+            spans = (f" (read as one row from line {line} to {reader.line_num}: a double quote opened on line {line} "
+                     f"closes only on line {reader.line_num}; check the quotes)" if reader.line_num > line else "")
+            yield Problem(line, f"has {len(values)} values but the header names {len(header)} columns{spans}")
             continue
         joined = "".join(values)
         if not joined.isascii() and _ESCAPED.search(joined):

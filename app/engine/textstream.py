@@ -102,6 +102,9 @@ def inspect_table(path: str | Path) -> TextFile:
         return TextFile(path, "utf-16", size, "\n" in wide, "surrogateescape")
     if head.startswith(b"PK\x03\x04"):
         raise NotText("a zip archive or an Excel workbook, not a CSV file (save the sheet as CSV UTF-8)")
+    kind = next((k for magic, k in _NOT_TABLES if head.startswith(magic)), None)
+    if kind is not None:        # picked by mistake: said as what it is, not as a header with odd columns
+        raise NotText(f"{kind}, not a CSV file; export the contacts as CSV")
     if head[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         raise NotText("an old Excel workbook (.xls), not a CSV file (save the sheet as CSV UTF-8)")
     if head.count(b"\x00") > max(8, len(head) // 100):
@@ -114,6 +117,11 @@ def inspect_table(path: str | Path) -> TextFile:
     if good > bad:       # UTF-8 with a few bad bytes: each is reported with its record
         return TextFile(path, UTF8, size, newline, "surrogateescape")
     return TextFile(path, _legacy(sample), size, newline, "surrogateescape")
+
+
+# Files people pick by mistake, by their first bytes (each format's magic number).
+_NOT_TABLES = ((b"%PDF-", "a PDF document"), (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
+               (b"GIF8", "a GIF image"), (b"{\\rtf", "an RTF document"), (b"\x1f\x8b", "a gzip archive"))
 
 
 def _utf8_census(path: Path) -> tuple[int, int, bytes, bool]:

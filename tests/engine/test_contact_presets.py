@@ -132,7 +132,7 @@ def test_a_klaviyo_export_maps_its_consent_values(any_url, capsys):
     assert sofia[0]["timezone"] == "Europe/Rome" and sofia[0]["phone"] == "+393471234567"
     jack = people["+61412345678"]           # no email: matched and named by phone
     assert jack[3] == {"email": "unknown", "sms": "subscribed", "whatsapp": "unknown"}
-    assert jack[0]["timezone"] == "Australia/Sydney"               # from New South Wales
+    assert jack[0]["timezone"] == "Australia/Melbourne"            # from Victoria
     mei = people["mei.tanaka@example.com"]
     assert mei[3] == {"email": "unsubscribed", "sms": "unsubscribed", "whatsapp": "unknown"}
     assert mei[0]["timezone"] == "Asia/Tokyo" and mei[1]["organization"] == "Tanaka Design"

@@ -124,7 +124,13 @@ def test_a_time_zone_from_the_phone_only_when_it_gives_one_clock(phone, zone):
 @pytest.mark.parametrize("country, province, zone, how", [
     ("FR", None, "Europe/Paris", "country"), ("DE", "BY", "Europe/Berlin", "country"),
     ("US", "CO", "America/Denver", "province"), ("US", "TX", None, ""), ("US", None, None, ""),
-    ("AU", "NSW", "Australia/Sydney", "province"), ("CA", "CA-BC", "America/Vancouver", "province"),
+    ("AU", "VIC", "Australia/Melbourne", "province"), ("CA", "CA-AB", "America/Edmonton", "province"),
+    # Split between clocks (IANA zone1970.tab: "most areas"): never guessed.
+    ("AU", "NSW", None, ""), ("CA", "CA-BC", None, ""), ("US", "AZ", None, ""), ("US", "AK", None, ""),
+    ("CA", "QC", None, ""), ("CA", "NL", None, ""), ("CA", "SK", None, ""),
+    # By name, as forms write them.
+    ("US", "California", "America/Los_Angeles", "province"), ("AU", "Victoria", "Australia/Melbourne", "province"),
+    ("US", "Texas", None, ""), ("CA", "British Columbia", None, ""),
 ])
 def test_a_time_zone_from_the_address_only_when_it_gives_one_clock(country, province, zone, how):
     assert zone_of_place(country, province) == (zone, how)
