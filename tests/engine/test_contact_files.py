@@ -115,7 +115,8 @@ def test_a_file_whose_every_row_is_bad_exits_1(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("content, says", [
-    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 200, "binary data"),
+    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 200, "a PNG image"),
+    (b"\x7fELF" + b"\x00" * 200, "binary data"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 200, "old Excel workbook"),
     (None, "no such file"),
 ])
