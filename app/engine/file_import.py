@@ -225,8 +225,12 @@ def _import_files(db: Engine | Connection, files: list[tuple[str, TextFile]], no
                   stats: ReadStats | None) -> tuple[ContactImport, FileImport]:
     """`import_contact_source`'s work over the files of one source, the results added up."""
     total, found = ContactImport(0), FileImport()
-    for name, file in files:
-        report, part = import_contacts_file(db, file, now, name.replace(":", " "), progress=progress,
+    sizes = [file.size for _, file in files]
+    for at, (name, file) in enumerate(files):
+        # Progress over the whole source: rows of the files before, and the share of all their bytes.
+        shown = None if progress is None else _over(progress, total.count, sum(sizes[:at]), file.size,
+                                                    sum(sizes) or 1)
+        report, part = import_contacts_file(db, file, now, name.replace(":", " "), progress=shown,
                                             cancelled=cancelled, region=region, dry_run=dry_run,
                                             mapping=(mappings or {}).get(name), stats=stats)
         prefix = f"{name.split(':', 1)[1]}: " if len(files) > 1 else ""
@@ -240,3 +244,8 @@ def _import_files(db: Engine | Connection, files: list[tuple[str, TextFile]], no
         found.problems += [Problem(p.line, prefix + p.reason) for p in part.problems][:KEPT_PROBLEMS]
         found.warnings += [Problem(p.line, prefix + p.reason) for p in part.warnings][:KEPT_PROBLEMS]
     return total, found
+
+
+def _over(progress: Progress, rows: int, start: int, size: int, total: int) -> Progress:
+    """`progress` for one file of several: rows and share counted over them all."""
+    return lambda done, share: progress(rows + done, (start + share * size) / total)

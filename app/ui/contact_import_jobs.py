@@ -1,0 +1,146 @@
+"""The import dialog's work off the GUI thread, and the words it reports with.
+
+A `Job` runs a function on the dialog's own QThreadPool with a cancel flag and a progress callback
+the engine calls between chunks (`file_import`'s `progress`/`cancelled`); its outcome comes back
+through queued signals and is dropped when the dialog is gone. `summary_html` and `report_text`
+put a dry run or an import into the shop owner's words (what `journeys contacts import` prints).
+"""
+from __future__ import annotations
+
+import html
+import logging
+import threading
+from typing import Any, Callable
+
+import shiboken6
+from PySide6.QtCore import QObject, QRunnable, Signal
+
+from app.engine.file_import import Cancelled, FileImport
+from app.engine.import_rows import ContactImport, Problem, ReadStats
+
+log = logging.getLogger(__name__)
+SHOWN = 8           # bad rows listed before "… and N more"
+CHANNELS = {"email": "email", "sms": "SMS", "whatsapp": "WhatsApp"}
+
+
+class Job(QObject):
+    """`work(job)` on a pool thread; `done(result)` or `failed(exception)` on the GUI thread;
+    `progressed(rows, share)` as the engine reports. `cancel()` makes `cancelled()` true: the engine
+    raises Cancelled after its current chunk."""
+
+    progressed = Signal(int, float)
+    done = Signal(object)
+    failed = Signal(object)
+
+    def __init__(self, work: Callable[["Job"], Any]) -> None:
+        super().__init__()
+        self.work = work
+        self._cancel = threading.Event()
+        self.running = True
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def report(self, rows: int, share: float) -> None:
+        """The engine's progress callback (worker thread); raises Cancelled when cancelled."""
+        if shiboken6.isValid(self):
+            self.progressed.emit(rows, share)
+
+    def run(self) -> None:
+        try:
+            result = self.work(self)
+        except Exception as exc:  # noqa: BLE001 - said in the dialog, never a traceback
+            if not isinstance(exc, Cancelled):
+                log.exception("contacts import work failed")
+            self._finish(self.failed, exc)
+            return
+        self._finish(self.done, result)
+
+    def _finish(self, signal: Any, value: Any) -> None:
+        self.running = False
+        if shiboken6.isValid(self):
+            signal.emit(value)
+
+
+class _Runnable(QRunnable):
+    def __init__(self, job: Job) -> None:
+        super().__init__()
+        self.job = job
+
+    def run(self) -> None:
+        self.job.run()
+
+
+def start(pool: Any, job: Job) -> Job:
+    """Runs `job` on `pool` (a QThreadPool) and returns it."""
+    pool.start(_Runnable(job))
+    return job
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def consent_words(report: ContactImport) -> str:
+    """`email: 120 subscribed, 14 unsubscribed; SMS: 30 subscribed`, or "no change"."""
+    parts = []
+    for channel, name in CHANNELS.items():
+        states = [f"{report.consent[(channel, s)]:,} {s}" for s in ("subscribed", "unsubscribed")
+                  if report.consent.get((channel, s))]
+        if states:
+            parts.append(f"{name}: {', '.join(states)}")
+    return "; ".join(parts) or "no change"
+
+
+def _listed(problems: list[Problem], total: int) -> list[str]:
+    lines = [f"line {p.line}: {p.reason}" for p in problems[:SHOWN]]
+    if total > SHOWN:
+        lines.append(f"… and {total - SHOWN:,} more")
+    return lines
+
+
+def summary_html(report: ContactImport, found: FileImport, stats: ReadStats, dry_run: bool) -> str:
+    """The dry run (or the import's result) as the dialog's summary: counts, consent, bad rows with
+    their lines and reasons, rows kept with a value left out, time zones derived, opt-outs kept."""
+    e = html.escape
+    verb = "Will import" if dry_run else "Imported"
+    rows = [f"<b>{verb} {_plural(report.count, 'contact')}</b>: {report.new:,} new, {report.updated:,} updated, "
+            f"{report.unchanged:,} unchanged"
+            + (f"; <span style='color:{_red()}'>{_plural(found.bad, 'bad row')} skipped</span>" if found.bad else "")]
+    rows.append(f"<b>Consent {'to record' if dry_run else 'recorded'}</b>: {e(consent_words(report))}")
+    zones = stats.zones()
+    rows.append(f"<b>Time zones</b>: {e(zones) if zones else 'none derived (the file’s, else the business’s)'}")
+    out = "<br>".join(rows)
+    if found.problems:
+        out += (f"<p style='margin-top:6px'><b>Bad rows</b> (skipped):<br>"
+                + "<br>".join(e(x) for x in _listed(found.problems, found.bad)) + "</p>")
+    if found.warnings:
+        out += ("<p style='margin-top:6px'><b>Kept with a value left out</b>:<br>"
+                + "<br>".join(e(x) for x in _listed(found.warnings, len(found.warnings))) + "</p>")
+    kept = [n for n in report.notices]
+    if kept:
+        out += ("<p style='margin-top:6px'><b>Left as stored</b> (a file never clears an opt-out):<br>"
+                + "<br>".join(e(x) for x in _listed(kept, len(kept))) + "</p>")
+    return out
+
+
+def report_text(name: str, source: str, report: ContactImport, found: FileImport, stats: ReadStats) -> str:
+    """One paragraph as `journeys contacts import` prints it, for the status bar and the dialog."""
+    text = (f"Imported contacts from {name} ({source}): {report.summary()}"
+            + (f"; {found.bad} bad row(s) skipped" if found.bad else "")
+            + (f"; {found.warned} row(s) kept with a value left out" if found.warned else "") + ".")
+    consent = consent_words(report)
+    if report.consent:
+        text += f" Consent recorded: {consent}."
+    if stats.zones():
+        text += f" {stats.zones()}."
+    return text
+
+
+def _red() -> str:
+    from .theme import colours
+
+    return "#f28b82" if colours()["base"].lower() != "#ffffff" else "#b3261e"
