@@ -98,8 +98,8 @@ def preview(path: str | Path | TextFile, mapping: Mapping | None = None, rows: i
     _, _, again = contacts_text(file)
     stats = ReadStats()
     records = contact_records(again, chosen, file_name=file.path.name, region=region, stats=stats)
+    before = dict(stats.derived)            # what was derived before each record (the reader counts it)
     for item in itertools.islice(records, rows):
-        before = dict(stats.derived)
         entry = PreviewRow(item.line, raw.get(item.line, {}))
         if isinstance(item, Problem):
             if item.line == 1:          # the header itself (a column name no database keeps)
@@ -114,7 +114,8 @@ def preview(path: str | Path | TextFile, mapping: Mapping | None = None, rows: i
             entry.row = item
             for warning in item.warnings:
                 entry.marks[_field_of(warning, chosen, header)] = warning
-            entry.zone_from = _zone_from(item, chosen, header, before, stats.derived)
+            entry.zone_from = _zone_from(item, before, stats.derived)
+        before = dict(stats.derived)
         found.items.append(entry)
     return found
 
@@ -157,8 +158,7 @@ def _field_of(reason: str, mapping: Mapping, header: list[str]) -> str:
     return "row"
 
 
-def _zone_from(row: ContactRow, mapping: Mapping, header: list[str], before: dict[str, int],
-               after: dict[str, int]) -> str:
+def _zone_from(row: ContactRow, before: dict[str, int], after: dict[str, int]) -> str:
     """Where `row`'s time zone came from: the file, or the way it was derived (the counter that moved)."""
     if not row.fields.get("timezone"):
         return ""

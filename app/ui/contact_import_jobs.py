@@ -12,8 +12,7 @@ import logging
 import threading
 from typing import Any, Callable
 
-import shiboken6
-from PySide6.QtCore import QObject, QRunnable, Signal
+from PySide6.QtCore import QObject, QRunnable, Signal, Slot
 
 from app.engine.file_import import Cancelled, FileImport
 from app.engine.import_rows import ContactImport, Problem, ReadStats
@@ -26,17 +25,21 @@ CHANNELS = {"email": "email", "sms": "SMS", "whatsapp": "WhatsApp"}
 class Job(QObject):
     """`work(job)` on a pool thread; `done(result)` or `failed(exception)` on the GUI thread;
     `progressed(rows, share)` as the engine reports. `cancel()` makes `cancelled()` true: the engine
-    raises Cancelled after its current chunk."""
+    raises Cancelled after its current chunk. `running` turns false when the outcome is delivered."""
 
     progressed = Signal(int, float)
     done = Signal(object)
     failed = Signal(object)
+    _ended = Signal(bool, object)        # emitted on the worker; delivered (queued) to this GUI-thread object
+    _moved = Signal(int, float)
 
     def __init__(self, work: Callable[["Job"], Any]) -> None:
         super().__init__()
         self.work = work
         self._cancel = threading.Event()
         self.running = True
+        self._ended.connect(self._deliver)
+        self._moved.connect(self._progress)
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -45,24 +48,28 @@ class Job(QObject):
         return self._cancel.is_set()
 
     def report(self, rows: int, share: float) -> None:
-        """The engine's progress callback (worker thread); raises Cancelled when cancelled."""
-        if shiboken6.isValid(self):
-            self.progressed.emit(rows, share)
+        """The engine's progress callback (worker thread)."""
+        self._moved.emit(rows, share)
 
     def run(self) -> None:
+        """On the worker thread."""
         try:
             result = self.work(self)
         except Exception as exc:  # noqa: BLE001 - said in the dialog, never a traceback
             if not isinstance(exc, Cancelled):
                 log.exception("contacts import work failed")
-            self._finish(self.failed, exc)
+            self._ended.emit(False, exc)
             return
-        self._finish(self.done, result)
+        self._ended.emit(True, result)
 
-    def _finish(self, signal: Any, value: Any) -> None:
+    @Slot(bool, object)
+    def _deliver(self, ok: bool, value: Any) -> None:
         self.running = False
-        if shiboken6.isValid(self):
-            signal.emit(value)
+        (self.done if ok else self.failed).emit(value)
+
+    @Slot(int, float)
+    def _progress(self, rows: int, share: float) -> None:
+        self.progressed.emit(rows, share)
 
 
 class _Runnable(QRunnable):
@@ -115,12 +122,12 @@ def summary_html(report: ContactImport, found: FileImport, stats: ReadStats, dry
     rows.append(f"<b>Time zones</b>: {e(zones) if zones else 'none derived (the file’s, else the business’s)'}")
     out = "<br>".join(rows)
     if found.problems:
-        out += (f"<p style='margin-top:6px'><b>Bad rows</b> (skipped):<br>"
+        out += ("<p style='margin-top:6px'><b>Bad rows</b> (skipped):<br>"
                 + "<br>".join(e(x) for x in _listed(found.problems, found.bad)) + "</p>")
     if found.warnings:
         out += ("<p style='margin-top:6px'><b>Kept with a value left out</b>:<br>"
                 + "<br>".join(e(x) for x in _listed(found.warnings, len(found.warnings))) + "</p>")
-    kept = [n for n in report.notices]
+    kept = list(report.notices)
     if kept:
         out += ("<p style='margin-top:6px'><b>Left as stored</b> (a file never clears an opt-out):<br>"
                 + "<br>".join(e(x) for x in _listed(kept, len(kept))) + "</p>")

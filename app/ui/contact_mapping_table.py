@@ -89,9 +89,10 @@ class MappingTable(QTableWidget):
         self.setWordWrap(False)
         head = self.horizontalHeader()
         head.setSectionResizeMode(COLUMN, QHeaderView.ResizeMode.Interactive)
-        head.setSectionResizeMode(EXAMPLES, QHeaderView.ResizeMode.Stretch)
+        head.setSectionResizeMode(EXAMPLES, QHeaderView.ResizeMode.Interactive)
         head.setSectionResizeMode(TARGET, QHeaderView.ResizeMode.ResizeToContents)
-        head.setSectionResizeMode(DETAILS, QHeaderView.ResizeMode.ResizeToContents)
+        head.setSectionResizeMode(DETAILS, QHeaderView.ResizeMode.Stretch)
+        head.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self._mapping = Mapping({})
         self._header: list[str] = []
         self.combos: dict[str, TargetCombo] = {}
@@ -122,7 +123,8 @@ class MappingTable(QTableWidget):
             self.setCellWidget(row, TARGET, combo)
             self._details(row, column)
         self.resizeColumnToContents(COLUMN)
-        self.setColumnWidth(COLUMN, min(max(self.columnWidth(COLUMN), 140), 260))
+        self.setColumnWidth(COLUMN, min(max(self.columnWidth(COLUMN), 140), 240))
+        self.setColumnWidth(EXAMPLES, 170)
         self.resizeRowsToContents()
 
     def set_samples(self, samples: dict[str, list[str]]) -> None:

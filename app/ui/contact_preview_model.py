@@ -106,7 +106,7 @@ class PreviewModel(QAbstractTableModel):
             raw = "\n".join(f"{c}: {v}" for c, v in item.values.items() if v.strip())
             return (f"{heading}: {reason}\n\n" if reason else "") + f"Line {item.line} as written:\n{raw}"
         if role == Qt.ItemDataRole.BackgroundRole and (reason or item.row is None):
-            return QColor(_tint("#d93025" if item.row is None or key else "#d93025", 40 if reason else 22))
+            return _tint("#d93025", 48 if reason else 20)      # the bad cell stronger than its refused row
         if role == Qt.ItemDataRole.ForegroundRole and item.row is None and column != 0:
             return QColor(colours()["muted"])
         return None
