@@ -74,7 +74,8 @@ class ContactImportDialog(QDialog):
         self._generation = 0                     # results of an older mapping are dropped
         self._db_job: Job | None = None          # the dry run or the import running, if any
         self._next: Callable[[], None] | None = None     # the database job to start when it ends
-        self._importing = self._closing = False
+        self._importing = self._closing = self._blocked = False
+        self._previewing = 0                      # preview jobs running
         self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self._debounce.timeout.connect(self._refresh)
         self._build()
@@ -178,11 +179,16 @@ class ContactImportDialog(QDialog):
         label.setObjectName("section")
         return label
 
-    def _say(self, text: str) -> None:
-        """A problem in the dialog (red), or nothing."""
+    def _say(self, text: str, blocking: bool = True) -> None:
+        """A problem in the dialog (red), or nothing; `blocking`: nothing can be imported until it is solved."""
         self.message.setText(text)
         self.message.setVisible(bool(text))
         self.message.setStyleSheet("color: #d93025; font-weight: 600;" if text else "")
+        self._blocked = bool(text) and blocking
+
+    def busy(self) -> bool:
+        """Something is still being read or computed (tests wait for it; the import button says it)."""
+        return self._debounce.isActive() or self._db_job is not None or self._previewing > 0
 
     # -- opening ---------------------------------------------------------------------------------
 
@@ -198,7 +204,7 @@ class ContactImportDialog(QDialog):
         problem = self._problem(source.initial)
         self._say(problem)
         if first is not None:
-            self._previewed(self._generation, first)
+            self._show_preview(first)
         if not problem:
             self._request_dry_run()
 
@@ -241,8 +247,9 @@ class ContactImportDialog(QDialog):
         problem = self._problem(mapping)
         self._say(problem)
         self.import_button.setEnabled(False)
+        self._previewing += 1
         self._run(lambda job: source.preview(mapping, PREVIEW_ROWS, region),
-                  lambda found: self._previewed(generation, found), self._unreadable, database=False)
+                  lambda found: self._previewed(generation, found), self._preview_failed, database=False)
         if problem:
             self.summary.setText("")
             if self._db_job is not None:
@@ -251,9 +258,16 @@ class ContactImportDialog(QDialog):
         self._request_dry_run()
 
     def _previewed(self, generation: int, found: Preview) -> None:
-        if generation != self._generation:
-            return
-        if found.refused and not self.message.isVisible():
+        self._previewing -= 1
+        if generation == self._generation:
+            self._show_preview(found)
+
+    def _preview_failed(self, exc: Exception) -> None:
+        self._previewing -= 1
+        self._unreadable(exc)
+
+    def _show_preview(self, found: Preview) -> None:
+        if found.refused and not self._blocked:
             self._say(found.refused)
         self.model.show(found.items)
         self.preview.resizeColumnsToContents()
@@ -310,13 +324,13 @@ class ContactImportDialog(QDialog):
         self.summary.setText(summary_html(outcome.report, outcome.found, outcome.stats, dry_run=True))
         count = outcome.report.count
         self.import_button.setText(f"Import {count:,} contact{'s' if count != 1 else ''}")
-        self.import_button.setEnabled(count > 0 and not self.message.isVisible())
+        self.import_button.setEnabled(count > 0 and not self._blocked)
 
     def _dry_run_failed(self, exc: Exception) -> None:
         self.checking.setVisible(False)
         self._db_job_ended()
         if not isinstance(exc, Cancelled):
-            self._say(f"The file could not be checked: {exc}")
+            self._say(f"The file could not be checked: {exc}", blocking=False)
 
     # -- the import ------------------------------------------------------------------------------
 
@@ -374,7 +388,8 @@ class ContactImportDialog(QDialog):
         self._finish_import()
         self.mapping_table.setEnabled(True)
         self._say("The import was cancelled: nothing was written, the contacts are as they were." if isinstance(
-            exc, Cancelled) else f"The import stopped: {exc}. Nothing was written: the contacts are as they were.")
+            exc, Cancelled) else f"The import stopped: {exc}. Nothing was written: the contacts are as they were.",
+            blocking=False)
         self._db_job_ended()
         if not self._closing:
             self._request_dry_run()

@@ -170,6 +170,11 @@ class MappingTable(QTableWidget):
 
     # -- details per field ---------------------------------------------------------------------
 
+    def detail(self, column: str, kind: str) -> QWidget | None:
+        """The details widget of a column now shown: `tags`, `format` (a date's) or `name` (an attribute's)."""
+        box = self.cellWidget(self._header.index(column), DETAILS)
+        return box.findChild(QWidget, f"{kind}:{column}") if box is not None else None
+
     def _details(self, row: int, column: str) -> None:
         t = self._mapping.target_of(column)
         box = QWidget()
