@@ -96,7 +96,10 @@ class ContactImportDialog(QDialog):
         self.message.setObjectName("importMessage")
         self.message.setWordWrap(True)
         self.message.setVisible(False)
-        for w in (self.heading, self.about, self.message):
+        self.hint = help_label("Choose what each column is: the usual names are proposed, anything else is kept "
+                               "as a custom attribute. The mapping is remembered for files with the same columns.")
+        self.hint.setVisible(False)
+        for w in (self.heading, self.about, self.hint, self.message):
             column.addWidget(w)
 
         self.mapping_table = MappingTable()
@@ -141,6 +144,7 @@ class ContactImportDialog(QDialog):
         self.preview.setWordWrap(False)
         self.preview.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.preview.horizontalHeader().setStretchLastSection(True)
+        self.preview.horizontalHeader().setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         bottom = QWidget()
         rows = QVBoxLayout(bottom)
         rows.setContentsMargins(0, 0, 0, 0)
@@ -196,6 +200,7 @@ class ContactImportDialog(QDialog):
         self.source, self.region, first = opened
         source = self.source
         self.heading.setText(html.escape(source.describe()) + (" — your saved mapping" if source.saved else ""))
+        self.hint.setVisible(not source.title)
         self._describe(source, None)
         if source.problem():
             self._say(source.problem())

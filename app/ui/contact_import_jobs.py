@@ -109,28 +109,29 @@ def _listed(problems: list[Problem], total: int) -> list[str]:
     return lines
 
 
+def _block(title: str, lines: list[str]) -> str:
+    body = "".join(f"<div style='margin-left:10px'>{html.escape(x)}</div>" for x in lines)
+    return f"<div style='margin-top:8px'><b>{html.escape(title)}</b></div>{body}"
+
+
 def summary_html(report: ContactImport, found: FileImport, stats: ReadStats, dry_run: bool) -> str:
-    """The dry run (or the import's result) as the dialog's summary: counts, consent, bad rows with
-    their lines and reasons, rows kept with a value left out, time zones derived, opt-outs kept."""
-    e = html.escape
+    """The dry run (or the import's result) as the dialog's summary: counts, consent per channel, time
+    zones derived, bad rows with their lines and reasons, rows kept with a value left out, opt-outs kept."""
     verb = "Will import" if dry_run else "Imported"
-    rows = [f"<b>{verb} {_plural(report.count, 'contact')}</b>: {report.new:,} new, {report.updated:,} updated, "
-            f"{report.unchanged:,} unchanged"
-            + (f"; <span style='color:{_red()}'>{_plural(found.bad, 'bad row')} skipped</span>" if found.bad else "")]
-    rows.append(f"<b>Consent {'to record' if dry_run else 'recorded'}</b>: {e(consent_words(report))}")
+    out = (f"<div style='font-size:14px'><b>{verb} {_plural(report.count, 'contact')}</b></div>"
+           f"<div>{report.new:,} new · {report.updated:,} updated · {report.unchanged:,} unchanged"
+           + (f" · <span style='color:{_red()}'>{_plural(found.bad, 'bad row')} skipped</span>" if found.bad else "")
+           + "</div>")
+    consent = consent_words(report)
+    out += _block(f"Consent {'to record' if dry_run else 'recorded'}", consent.split("; "))
     zones = stats.zones()
-    rows.append(f"<b>Time zones</b>: {e(zones) if zones else 'none derived (the file’s, else the business’s)'}")
-    out = "<br>".join(rows)
+    out += _block("Time zones", [zones if zones else "none derived (the file's, else the business's applies)"])
     if found.problems:
-        out += ("<p style='margin-top:6px'><b>Bad rows</b> (skipped):<br>"
-                + "<br>".join(e(x) for x in _listed(found.problems, found.bad)) + "</p>")
+        out += _block("Bad rows, skipped", _listed(found.problems, found.bad))
     if found.warnings:
-        out += ("<p style='margin-top:6px'><b>Kept with a value left out</b>:<br>"
-                + "<br>".join(e(x) for x in _listed(found.warnings, len(found.warnings))) + "</p>")
-    kept = list(report.notices)
-    if kept:
-        out += ("<p style='margin-top:6px'><b>Left as stored</b> (a file never clears an opt-out):<br>"
-                + "<br>".join(e(x) for x in _listed(kept, len(kept))) + "</p>")
+        out += _block("Kept with a value left out", _listed(found.warnings, len(found.warnings)))
+    if report.notices:
+        out += _block("Left as stored (a file never clears an opt-out)", _listed(report.notices, len(report.notices)))
     return out
 
 

@@ -94,8 +94,8 @@ def test_a_shopify_export_shows_what_it_is_its_rows_as_stored_and_a_dry_run_then
     assert "phone '555-0199' is not a valid number" in sam.marks["phone"]
     assert _cells(dialog, 8)["Status"].startswith("Refused: email 'rita.gomez(at)example.com'")
     summary = html.unescape(dialog.summary.text())
-    assert "6 new, 0 updated, 0 unchanged" in summary and "1 bad row skipped" in summary
-    assert "email: 3 subscribed, 3 unsubscribed; SMS: 2 subscribed, 4 unsubscribed" in summary
+    assert "6 new · 0 updated · 0 unchanged · <span" in summary and "1 bad row skipped" in summary
+    assert "email: 3 subscribed, 3 unsubscribed</div>" in summary and "SMS: 2 subscribed, 4 unsubscribed" in summary
     assert "line 8: email" in summary and "4 from the phone number, 1 from the province" in summary
     assert _count(window) == 0                           # the dry run wrote nothing
     assert dialog.import_button.text() == "Import 6 contacts"
@@ -160,7 +160,7 @@ def test_a_german_excel_layout_is_mapped_by_hand_and_the_preview_and_dry_run_fol
     table = dialog.mapping_table
     assert table.combos["E-Mail-Adresse"].currentText() == "Email"        # proposed from the usual names
     assert table.combos["Mobilnummer"].currentText() == "Custom attribute"
-    assert _cells(dialog, 2)["Phone"] == "" and "Consent to record</b>: no change" in dialog.summary.text()
+    assert _cells(dialog, 2)["Phone"] == "" and "Consent to record</b></div><div style='margin-left:10px'>no change" in dialog.summary.text()
 
     table.choose("Kundennr", "id")
     table.choose("Mobilnummer", "phone")
@@ -186,7 +186,7 @@ def test_a_german_excel_layout_is_mapped_by_hand_and_the_preview_and_dry_run_fol
     assert "birthday: 1990-03-14" in jana["Attributes"] and "Notiz" not in jana["Attributes"]
     assert tom["Status"] == "Kept, 2 values left out" and tom["Phone"] == "—"
     summary = html.unescape(dialog.summary.text())
-    assert "email: 1 subscribed, 1 unsubscribed" in summary
+    assert "email: 1 subscribed, 1 unsubscribed" in summary and "3 time zones derived (2 from the phone number, 1 from the country)" in summary
     assert "line 3: Geburtstag: '31.02.1985' is not a date written DD.MM.YYYY" in summary
     assert _count(window) == 0
 
@@ -203,7 +203,7 @@ def test_a_german_excel_layout_is_mapped_by_hand_and_the_preview_and_dry_run_fol
     assert again.heading.text() == "No known layout: map the columns — your saved mapping"
     assert again.mapping_table.combos["Mobilnummer"].currentText() == "Phone"
     assert again.mapping_table.target("Geburtstag").text() == "date:DD.MM.YYYY:birthday"
-    assert "0 new, 0 updated, 3 unchanged" in again.summary.text()
+    assert "0 new · 0 updated · 3 unchanged" in again.summary.text()
 
 
 def test_a_header_nothing_can_map_says_so_until_a_column_is_chosen(window, qtbot, monkeypatch, tmp_path):
