@@ -334,17 +334,21 @@ class ContactImportDialog(QDialog):
     def _dry_run_failed(self, exc: Exception) -> None:
         self.checking.setVisible(False)
         self._db_job_ended()
-        if not isinstance(exc, Cancelled):
+        if not isinstance(exc, Cancelled) and not self._importing:
+            # Not checked (a busy database…): said; the import may still be tried, and says if it fails.
             self._say(f"The file could not be checked: {exc}", blocking=False)
+            self.import_button.setText("Import")
+            self.import_button.setEnabled(not self._blocked)
 
     # -- the import ------------------------------------------------------------------------------
 
     def start_import(self) -> None:
         """Import (the button): waits for a dry run still running to stop, then imports in one transaction."""
-        if self.source is None or self._importing:
+        if self.source is None or self._importing or self._blocked:
             return
         self._importing = True
         self._debounce.stop()
+        self._say("")                            # a cancel or a busy database said before: a new try
         self.import_button.setEnabled(False)
         self.mapping_table.setEnabled(False)
         self.cancel_button.setVisible(True)
