@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import shiboken6
-from PySide6.QtCore import Qt, QThreadPool, QTimer, Signal
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QHeaderView, QLabel, QProgressBar,
-                               QScrollArea, QSplitter, QTableView, QVBoxLayout, QWidget)
+from PySide6.QtCore import QThreadPool, QTimer, Signal
+from PySide6.QtWidgets import QDialog, QLabel, QProgressBar, QPushButton, QTableView, QWidget
 from sqlalchemy.engine import Engine
 
 from app.engine.contact_mapping import Mapping, MappingError
@@ -29,9 +28,9 @@ from app.engine.file_import import Cancelled, FileImport, import_contact_source
 from app.engine.import_rows import ContactImport, ReadStats
 
 from .contact_import_jobs import Job, report_text, start, summary_html
+from .contact_import_layout import setup_ui
 from .contact_mapping_table import MappingTable
 from .contact_preview_model import PreviewModel
-from .form import help_label
 
 DEBOUNCE_MS = 300
 PREVIEW_ROWS = 8
@@ -59,6 +58,20 @@ class ContactImportDialog(QDialog):
     """The import of the contacts file at `path` into `db`; `imported(Outcome)` after it committed."""
 
     imported = Signal(object)
+    # The widgets (contact_import_layout.setup_ui).
+    heading: QLabel
+    about: QLabel
+    hint: QLabel
+    message: QLabel
+    mapping_table: MappingTable
+    summary: QLabel
+    checking: QProgressBar           # the dry run's progress
+    model: PreviewModel
+    preview: QTableView
+    progress: QProgressBar           # the import's
+    cancel_button: QPushButton
+    close_button: QPushButton
+    import_button: QPushButton
 
     def __init__(self, path: str | Path, db: Engine, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -78,110 +91,11 @@ class ContactImportDialog(QDialog):
         self._previewing = 0                      # preview jobs running
         self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self._debounce.timeout.connect(self._refresh)
-        self._build()
+        setup_ui(self)
         self.resize(1180, 800)
         self._run(lambda job: _open(self.path, db), self._opened, self._unreadable, database=False)
 
     # -- layout ----------------------------------------------------------------------------------
-
-    def _build(self) -> None:
-        column = QVBoxLayout(self)
-        self.heading = QLabel(f"Reading {html.escape(self.name)}…")
-        self.heading.setObjectName("heading")
-        self.about = QLabel("")
-        self.about.setObjectName("importAbout")
-        self.about.setWordWrap(True)
-        self.about.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.message = QLabel("")
-        self.message.setObjectName("importMessage")
-        self.message.setWordWrap(True)
-        self.message.setVisible(False)
-        self.hint = help_label("Choose what each column is: the usual names are proposed, anything else is kept "
-                               "as a custom attribute. The mapping is remembered for files with the same columns.")
-        self.hint.setVisible(False)
-        for w in (self.heading, self.about, self.hint, self.message):
-            column.addWidget(w)
-
-        self.mapping_table = MappingTable()
-        self.mapping_table.changed.connect(self._debounce.start)
-        self.summary = QLabel("")
-        self.summary.setObjectName("importSummary")
-        self.summary.setWordWrap(True)
-        self.summary.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.checking = QProgressBar()
-        self.checking.setObjectName("dryRunProgress")
-        self.checking.setRange(0, 1000)
-        self.checking.setFormat("Checking the whole file… %p%")
-        self.checking.setVisible(False)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.summary)
-        right = QWidget()
-        side = QVBoxLayout(right)
-        side.setContentsMargins(8, 0, 0, 0)
-        side.addWidget(self._section("Dry run: what the import will do (nothing written yet)"))
-        side.addWidget(self.checking)
-        side.addWidget(scroll, 1)
-        left = QWidget()
-        mapping = QVBoxLayout(left)
-        mapping.setContentsMargins(0, 0, 0, 0)
-        mapping.addWidget(self._section("Columns: what each one is imported as"))
-        mapping.addWidget(self.mapping_table, 1)
-        top = QSplitter(Qt.Orientation.Horizontal)
-        top.addWidget(left)
-        top.addWidget(right)
-        top.setStretchFactor(0, 3)
-        top.setStretchFactor(1, 2)
-        top.setSizes([760, 420])
-
-        self.model = PreviewModel()
-        self.preview = QTableView()
-        self.preview.setObjectName("importPreview")
-        self.preview.setModel(self.model)
-        self.preview.verticalHeader().setVisible(False)
-        self.preview.setAlternatingRowColors(True)
-        self.preview.setWordWrap(False)
-        self.preview.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self.preview.horizontalHeader().setStretchLastSection(True)
-        self.preview.horizontalHeader().setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        bottom = QWidget()
-        rows = QVBoxLayout(bottom)
-        rows.setContentsMargins(0, 0, 0, 0)
-        rows.addWidget(self._section("First rows as they will be stored"))
-        rows.addWidget(help_label("A tinted cell was left out or refused: hover it for the reason and the row as "
-                                  "written."))
-        rows.addWidget(self.preview, 1)
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(top)
-        split.addWidget(bottom)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
-        split.setSizes([440, 300])
-        column.addWidget(split, 1)
-
-        self.progress = QProgressBar()
-        self.progress.setObjectName("importProgress")
-        self.progress.setRange(0, 1000)
-        self.progress.setVisible(False)
-        column.addWidget(self.progress)
-        buttons = QDialogButtonBox()
-        self.cancel_button = buttons.addButton("Cancel import", QDialogButtonBox.ButtonRole.ActionRole)
-        self.cancel_button.setVisible(False)
-        self.cancel_button.clicked.connect(self.cancel_import)
-        self.close_button = buttons.addButton(QDialogButtonBox.StandardButton.Close)
-        self.close_button.clicked.connect(self.reject)
-        self.import_button = buttons.addButton("Import", QDialogButtonBox.ButtonRole.AcceptRole)
-        self.import_button.setDefault(True)
-        self.import_button.setEnabled(False)
-        self.import_button.clicked.connect(self.start_import)
-        column.addWidget(buttons)
-
-    @staticmethod
-    def _section(text: str) -> QLabel:
-        label = QLabel(text)
-        label.setObjectName("section")
-        return label
 
     def _say(self, text: str, blocking: bool = True) -> None:
         """A problem in the dialog (red), or nothing; `blocking`: nothing can be imported until it is solved."""
