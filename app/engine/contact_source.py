@@ -109,10 +109,18 @@ class ContactSource:
         return preview(file.file, self.mapping_for(file, edited), rows, region)
 
     def remember(self, db: Any, edited: Mapping) -> None:
-        """Saves the mapping for each file's header layout, so the next file like it opens with it."""
+        """Saves the mapping for each file's header layout, so the next file like it opens with it. A
+        preset's own mapping is not saved (a later version's preset applies), unless it replaces one
+        the user saved before."""
         for f in self.files:
-            if f.header:
-                save_mapping(db, f.header, replace(self.mapping_for(f, edited), file_consent={}))
+            if not f.header:
+                continue
+            mine = replace(self.mapping_for(f, edited), file_consent={})
+            preset, title = proposed_mapping(f.header, f.file.path.name)
+            if title and mine.to_json() == replace(preset, file_consent={}).to_json() \
+                    and saved_mapping(db, f.header) is None:
+                continue
+            save_mapping(db, f.header, mine)
 
 
 __all__ = ["ContactSource", "NotText", "SourceFile"]

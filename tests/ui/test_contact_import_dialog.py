@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QFileDialog, QLineEdit, QMessageBox
 from sqlalchemy import func, select
@@ -236,7 +237,10 @@ def test_a_file_that_cannot_be_imported_is_said_in_the_dialog(window, qtbot, mon
     assert _count(window) == 0
 
 
-def test_cancel_mid_import_of_a_big_file_leaves_the_store_as_it_was(window, qtbot, monkeypatch, tmp_path):
+@pytest.mark.parametrize("how", ["Cancel import", "Close"])
+def test_cancel_mid_import_of_a_big_file_leaves_the_store_as_it_was(window, qtbot, monkeypatch, tmp_path, how):
+    import threading
+
     from app.engine import file_import
 
     seed = tmp_path / "seed.csv"
@@ -249,26 +253,37 @@ def test_cancel_mid_import_of_a_big_file_leaves_the_store_as_it_was(window, qtbo
     big.write_text("id,email,tags,subscribed,lifetime_spend\n"
                    + "".join(f"p{i},p{i}@example.com,vip,sms,{i}.5\n" for i in range(1, 12_001)))
     dialog = _dialog(window, qtbot, monkeypatch, big)
-    chunks: list[int] = []
+    written, go = threading.Event(), threading.Event()
     real = file_import._reporter
 
-    def reporter(*args, **kwargs):          # the user presses Cancel once the first chunk is written
+    def reporter(*args, **kwargs):          # the import holds after its first chunk until the user has pressed
         inner = real(*args, **kwargs)
 
         def report(done: int) -> None:
-            chunks.append(done)
-            if len(chunks) == 1:
-                dialog._db_job.cancel()     # what the Cancel button does (its click is the GUI thread's)
+            if done == 5_000:
+                written.set()
+                go.wait(20)
             inner(done)
         return report
     monkeypatch.setattr(file_import, "_reporter", reporter)
     dialog.import_button.click()
-    qtbot.waitUntil(lambda: dialog.message.isVisible(), timeout=30000)
-    assert chunks[0] == 5_000              # a chunk was written in the transaction before the cancel
-    assert dialog.message.text() == "The import was cancelled: nothing was written, the contacts are as they were."
-    assert _snapshot(window) == before and not dialog.result_text
-    _settled(dialog, qtbot)                # ready to import again
-    assert dialog.import_button.isEnabled()
+    qtbot.waitUntil(written.is_set, timeout=20000)          # 5,000 rows written in the import's transaction
+    if how == "Close":
+        dialog.close_button.click()
+        assert dialog.isVisible()                           # it closes once the import has stopped
+    else:
+        dialog.cancel_button.click()
+        assert dialog.progress.format() == "Cancelling: nothing will be kept…"
+    go.set()
+    if how == "Close":
+        qtbot.waitUntil(lambda: not shiboken6.isValid(dialog) or not dialog.isVisible(), timeout=20000)
+    else:
+        qtbot.waitUntil(dialog.message.isVisible, timeout=20000)
+        assert dialog.message.text() == ("The import was cancelled: nothing was written, the contacts are as they "
+                                         "were.")
+        _settled(dialog, qtbot)            # ready to import again
+        assert dialog.import_button.isEnabled() and not dialog.result_text
+    assert _snapshot(window) == before
 
 
 @pytest.fixture(params=["light", "dark"])
