@@ -94,9 +94,7 @@ class ContactImportDialog(QDialog):
         self._debounce.timeout.connect(self._refresh)
         setup_ui(self)
         self.resize(1180, 800)
-        self._run(lambda job: _open(self.path, db), self._opened, self._unreadable, database=False)
-
-    # -- layout ----------------------------------------------------------------------------------
+        self._run(lambda job: _open(self.path, db), self._opened, self._unreadable)
 
     def _say(self, text: str, blocking: bool = True) -> None:
         """A problem in the dialog (red), or nothing; `blocking`: nothing can be imported until it is solved."""
@@ -129,7 +127,7 @@ class ContactImportDialog(QDialog):
             self._request_dry_run()
 
     def _describe(self, source: ContactSource, rows: int | None) -> None:
-        found = f" · {rows:,} rows found" if rows is not None else ""
+        found = f" · {rows:,} row{'' if rows == 1 else 's'} found" if rows is not None else ""
         if not source.is_archive:
             self.about.setText(f"{html.escape(self.name)} · {source.files[0].described()}{found}")
             return
@@ -169,7 +167,7 @@ class ContactImportDialog(QDialog):
         self.import_button.setEnabled(False)
         self._previewing += 1
         self._run(lambda job: source.preview(mapping, PREVIEW_ROWS, region),
-                  lambda found: self._previewed(generation, found), self._preview_failed, database=False)
+                  lambda found: self._previewed(generation, found), self._preview_failed)
         if problem:
             self.summary.setText("")
             if self._db_job is not None:
@@ -330,8 +328,8 @@ class ContactImportDialog(QDialog):
 
     # -- plumbing --------------------------------------------------------------------------------
 
-    def _run(self, work: Callable[[Job], Any], done: Callable[[Any], None], failed: Callable[[Exception], None],
-             database: bool = True) -> Job:
+    def _run(self, work: Callable[[Job], Any], done: Callable[[Any], None],
+             failed: Callable[[Exception], None]) -> Job:
         job = Job(work)
         job.setParent(self)              # lives on the GUI thread: its outcome is delivered there
         job.done.connect(lambda value: done(value) if shiboken6.isValid(self) else None)

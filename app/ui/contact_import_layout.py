@@ -26,8 +26,11 @@ def setup_ui(self: "ContactImportDialog") -> None:
     self.about.setObjectName("importAbout")
     self.about.setWordWrap(True)
     self.about.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    for label in (self.heading, self.about):
+        label.setTextFormat(Qt.TextFormat.RichText)      # names are escaped: `a&b.csv` shows as written
     self.message = QLabel("")
     self.message.setObjectName("importMessage")
+    self.message.setTextFormat(Qt.TextFormat.PlainText)       # an error's text, never markup
     self.message.setWordWrap(True)
     self.message.setVisible(False)
     self.hint = help_label("Choose what each column is: the usual names are proposed, anything else is kept "

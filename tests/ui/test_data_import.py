@@ -91,7 +91,7 @@ def test_a_european_excel_csv_is_read_as_written(window, qtbot, monkeypatch, tmp
     sheet = tmp_path / "excel.csv"
     sheet.write_bytes("id;email;first_name\r\nzoe;zoe@example.com;Zoé\r\n".encode("cp1252"))
     dialog = _contacts_dialog(window, qtbot, monkeypatch, sheet)
-    assert dialog.about.text() == "excel.csv · Windows-1252, semicolon-separated · 1 rows found"
+    assert dialog.about.text() == "excel.csv · Windows-1252, semicolon-separated · 1 row found"
     _import(dialog, qtbot)
     with window.store.engine.connect() as conn:
         assert conn.execute(select(contacts.c.first_name)).scalar() == "Zoé"
