@@ -15,9 +15,14 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, QRunnable, Signal, Slot
 
 from app.engine.file_import import Cancelled, FileImport
+from app.engine.contact_mapping import MappingError
 from app.engine.import_rows import ContactImport, Problem, ReadStats
+from app.engine.textstream import NotText
+from app.store.faults import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
+# Faults of the file or the database, said in the dialog as they are: no traceback in the log.
+_SAID = (Cancelled, NotText, OSError, UnicodeDecodeError, MappingError, DatabaseUnavailable)
 SHOWN = 8           # bad rows listed before "… and N more"
 CHANNELS = {"email": "email", "sms": "SMS", "whatsapp": "WhatsApp"}
 
@@ -56,7 +61,9 @@ class Job(QObject):
         try:
             result = self.work(self)
         except Exception as exc:  # noqa: BLE001 - said in the dialog, never a traceback
-            if not isinstance(exc, Cancelled):
+            if isinstance(exc, _SAID):          # the file or the database as the user will be told
+                log.info("contacts import: %s", exc)
+            else:
                 log.exception("contacts import work failed")
             self._ended.emit(False, exc)
             return

@@ -1,12 +1,14 @@
 """File → Import contacts / events / orders: the same readers as `journeys contacts import`,
 `journeys events import` and `journeys orders import`, with bad lines reported and every good one
-kept. Events and orders first show what the file is and offer history mode ("past data: update
-customers, start nothing", checked when all of it is more than a day old: app/ui/import_choice.py).
+kept. Contacts open the import dialog (app/ui/contact_import_dialog.py: source, mapping, preview,
+dry run, then an atomic import with Cancel). Events and orders first show what the file is and offer
+history mode ("past data: update customers, start nothing", checked when all of it is more than a
+day old: app/ui/import_choice.py).
 
-Everything — reading the file (in blocks: a million rows stay in bounded memory), checking
-each line, the writes (a transaction per chunk) and the engine's reaction to the events — runs on
-the engine host's worker; progress comes back through a queued signal, and Cancel stops after
-the chunk being written.
+For events and orders, everything — reading the file (in blocks: a million rows stay in bounded
+memory), checking each line, the writes (a transaction per chunk) and the engine's reaction to the
+events — runs on the engine host's worker; progress comes back through a queued signal, and Cancel
+stops after the chunk being written.
 """
 from __future__ import annotations
 
