@@ -90,7 +90,7 @@ def import_contacts(db: Engine, rows: list[ContactRow], now: datetime, source: s
     return import_contacts_report(db, rows, now, source).count
 
 
-def import_contacts_report(db: Engine, rows: Iterable[ContactRow], now: datetime,
+def import_contacts_report(db: Engine | Connection, rows: Iterable[ContactRow], now: datetime,
                            source: str = "contacts file",
                            progress: Callable[[int], None] | None = None, *, dry_run: bool = False) -> ContactImport:
     """Creates or updates contacts: empty fields keep stored values, attributes merge, tags are added.
@@ -112,11 +112,20 @@ def import_contacts_report(db: Engine, rows: Iterable[ContactRow], now: datetime
     email in lower case (else its phone) as id, so importing the same file again finds it.
     History baselines (`lifetime_spend`, `order_count`, `last_order_at`) raise the stored values,
     never lower them. `dry_run`: everything is done and counted, then rolled back (nothing stays).
+
+    `db` may be a Connection in a transaction the caller owns (`file_transaction`): every chunk is then
+    written in it and nothing commits here, so a whole file — or a Mailchimp archive's files — goes in
+    at once or not at all (the app's import dialog: Cancel, raised from `progress`, leaves the store as
+    it was). `dry_run` is the caller's to honour then (roll back).
     """
     report = ContactImport(0)
     stream = iter(rows)
     while chunk := list(itertools.islice(stream, _CHUNK)):
-        _import_chunk(db, chunk, now, source, report, dry_run)
+        if isinstance(db, Connection):
+            _import_chunk(db, chunk, now, source, report)
+        else:
+            with file_transaction(db, dry_run) as conn:
+                _import_chunk(conn, chunk, now, source, report)
         report.count += len(chunk)
         if progress is not None:
             progress(report.count)
@@ -125,8 +134,10 @@ def import_contacts_report(db: Engine, rows: Iterable[ContactRow], now: datetime
 
 
 @contextmanager
-def _transaction(db: Engine, dry_run: bool) -> Iterator[Connection]:
-    """A write transaction that commits, or for a dry run rolls back whatever was done."""
+def file_transaction(db: Engine, dry_run: bool = False) -> Iterator[Connection]:
+    """A write transaction that commits when the block ends normally, and rolls back whatever was done
+    when it raises (Cancelled, a fault) or for a dry run. On SQLite it holds the write lock from BEGIN
+    (other writers wait up to the busy timeout): one chunk's, or one file's for an atomic import."""
     if not dry_run:
         with write_transaction(db) as conn:
             yield conn
@@ -140,36 +151,35 @@ def _transaction(db: Engine, dry_run: bool) -> Iterator[Connection]:
             trans.rollback()
 
 
-def _import_chunk(db: Engine, chunk: list[ContactRow], now: datetime, source: str, report: ContactImport,
-                  dry_run: bool = False) -> None:
-    """One transaction: the rows of `chunk` written as `import_contacts_report` says; counts added to `report`."""
-    with _transaction(db, dry_run) as conn:
-        chunk = _identify(conn, chunk, report)
-        existing = _stored(conn, [r.id for r in chunk])
-        for r in chunk:     # a zone guessed from the phone or address never replaces one a contact has
-            if r.zone_derived and r.id in existing and existing[r.id].fields.get("timezone"):
-                r.fields["timezone"] = None
-        _INSERT_CONTACTS.run(conn, [
-            {"id": r.id, **{k: r.fields.get(k) for k in _FIELDS}, "attributes": r.attributes,
-             "lifetime_spend": r.lifetime_spend or 0, "order_count": r.order_count or 0,
-             "last_order_at": r.last_order_at, "created_at": now, "updated_at": now}
-            for r in chunk if r.id not in existing])
-        consent_changed: set[str] = set()
-        changes = _consent(conn, chunk, existing, now, source, report.notices, consent_changed, report.consent)
-        changed = [r for r in chunk if r.id in existing
-                   and (r.id in consent_changed or not existing[r.id].same_as(r))]
-        # Attributes merge over the ones read above, as before: a repeated id in one chunk keeps the last.
-        _UPDATE_CONTACTS.run(conn, [
-            {"cid": r.id, **{f"new_{k}": r.fields.get(k) for k in _FIELDS},
-             **{f"new_{b}": getattr(r, b) for b in _BASELINES},
-             "new_attributes": {**existing[r.id].attributes, **r.attributes}, "new_updated_at": now}
-            for r in changed])
-        _ADD_TAGS.run(conn, [{"contact_id": r.id, "tag": t} for r in chunk for t in r.tags
-                             if r.id not in existing or t not in existing[r.id].tags])
-        record_consent(conn, changes)
-        record_attributes(conn, CONTACT_SCOPE, {k for r in chunk for k in r.attributes})
-        report.new += sum(r.id not in existing for r in chunk)
-        report.updated += len(changed)
+def _import_chunk(conn: Connection, chunk: list[ContactRow], now: datetime, source: str,
+                  report: ContactImport) -> None:
+    """The rows of `chunk` written on `conn` as `import_contacts_report` says; counts added to `report`."""
+    chunk = _identify(conn, chunk, report)
+    existing = _stored(conn, [r.id for r in chunk])
+    for r in chunk:     # a zone guessed from the phone or address never replaces one a contact has
+        if r.zone_derived and r.id in existing and existing[r.id].fields.get("timezone"):
+            r.fields["timezone"] = None
+    _INSERT_CONTACTS.run(conn, [
+        {"id": r.id, **{k: r.fields.get(k) for k in _FIELDS}, "attributes": r.attributes,
+         "lifetime_spend": r.lifetime_spend or 0, "order_count": r.order_count or 0,
+         "last_order_at": r.last_order_at, "created_at": now, "updated_at": now}
+        for r in chunk if r.id not in existing])
+    consent_changed: set[str] = set()
+    changes = _consent(conn, chunk, existing, now, source, report.notices, consent_changed, report.consent)
+    changed = [r for r in chunk if r.id in existing
+               and (r.id in consent_changed or not existing[r.id].same_as(r))]
+    # Attributes merge over the ones read above, as before: a repeated id in one chunk keeps the last.
+    _UPDATE_CONTACTS.run(conn, [
+        {"cid": r.id, **{f"new_{k}": r.fields.get(k) for k in _FIELDS},
+         **{f"new_{b}": getattr(r, b) for b in _BASELINES},
+         "new_attributes": {**existing[r.id].attributes, **r.attributes}, "new_updated_at": now}
+        for r in changed])
+    _ADD_TAGS.run(conn, [{"contact_id": r.id, "tag": t} for r in chunk for t in r.tags
+                         if r.id not in existing or t not in existing[r.id].tags])
+    record_consent(conn, changes)
+    record_attributes(conn, CONTACT_SCOPE, {k for r in chunk for k in r.attributes})
+    report.new += sum(r.id not in existing for r in chunk)
+    report.updated += len(changed)
 
 
 def _stored(conn: Connection, ids: list[str]) -> dict[str, _Stored]:

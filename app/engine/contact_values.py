@@ -361,10 +361,14 @@ def timestamp(value: str) -> datetime:
 # shop does not market to them, and neither may we (only a channel-specific opt-in clears it).
 # Klaviyo's NEVER_SUBSCRIBED, Shopify's PENDING (double opt-in not confirmed) and an empty cell
 # change nothing (the channel stays as it is, unknown for a new contact).
+# Yes and no as shops outside English write them too (German, French, Spanish, Italian, Dutch), and
+# Excel's TRUE/FALSE in those languages (WAHR/FALSCH, VRAI/FAUX…): a spreadsheet kept by hand says "ja".
 _OPT_IN = frozenset({"yes", "y", "true", "1", "x", "subscribed", "opted in", "opted_in", "opt-in", "opt in",
-                     "confirmed", "single_opt_in", "confirmed_opt_in"})
+                     "confirmed", "single_opt_in", "confirmed_opt_in",
+                     "ja", "wahr", "oui", "vrai", "sí", "si", "sì", "verdadero", "vero", "waar"})
 _OPT_OUT = frozenset({"no", "n", "false", "0", "unsubscribed", "opted out", "opted_out", "opt-out", "opt out",
-                      "cleaned", "suppressed", "not_subscribed", "not subscribed"})
+                      "cleaned", "suppressed", "not_subscribed", "not subscribed",
+                      "nein", "falsch", "non", "faux", "falso", "nee", "onwaar"})
 _NO_CHANGE = frozenset({"", "never_subscribed", "never subscribed", "unknown", "pending", "none", "-",
                         "nonsubscribed", "non-subscribed", "invalid"})
 

@@ -17,8 +17,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, TypeVar
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
+from .contact_import import file_transaction
+from .contact_mapping import Mapping
 from .importers import ContactImport, MappingChoice, Problem, contact_records, event_records, import_contacts_report
 from .importers import MAX_CONTACT_LINE, MAX_EVENT_LINE, json_lines
 from .import_rows import ContactRow, Note, ReadStats
@@ -36,7 +38,8 @@ of the file's bytes read (0.0–1.0)."""
 
 
 class Cancelled(Exception):
-    """The import was cancelled between two chunks: what was committed stays (a re-run adds the rest)."""
+    """The import was cancelled between two chunks: what was committed stays (a re-run adds the rest);
+    an `atomic` contacts import rolls the whole file back instead (nothing stays)."""
 
 
 KEPT_PROBLEMS = 1_000
@@ -105,7 +108,8 @@ def contacts_text(path: str | Path | TextFile) -> tuple[TextFile, Blocks, Iterat
     return file, blocks, split_lines(text, MAX_CONTACT_LINE)
 
 
-def import_contacts_file(db: Engine, path: str | Path | TextFile, now: datetime, source: str | None = None, *,
+def import_contacts_file(db: Engine | Connection, path: str | Path | TextFile, now: datetime,
+                         source: str | None = None, *,
                          progress: Progress | None = None, on_problem: Callable[[Problem], None] | None = None,
                          cancelled: Callable[[], bool] | None = None, mapping: MappingChoice = None,
                          region: str | None = None, dry_run: bool = False, stats: ReadStats | None = None,
@@ -115,7 +119,8 @@ def import_contacts_file(db: Engine, path: str | Path | TextFile, now: datetime,
     its report and the file's problems. `mapping`, `region`, `stats` and `file_name` (the name
     Mailchimp's status is read from; default the file's) as for `importers.contact_records`;
     `dry_run`: everything is counted, nothing stays written. Raises OSError/NotText when the file
-    cannot be read (nothing imported), Cancelled when `cancelled()` turns true (checked after each chunk)."""
+    cannot be read (nothing imported), Cancelled when `cancelled()` turns true (checked after each chunk).
+    `db` a Connection: every chunk is written in the caller's transaction (see `import_contact_source`)."""
     file, blocks, lines = contacts_text(path)
     found = FileImport()
     records = contact_records(lines, mapping, file_name=file_name or file.path.name, region=region, stats=stats)
@@ -187,31 +192,60 @@ def import_events_file(engine: "JourneyEngine", path: str | Path | TextFile, *, 
 
 def import_contact_source(db: Engine, path: str | Path, now: datetime, *, progress: Progress | None = None,
                           cancelled: Callable[[], bool] | None = None, region: str | None = None,
-                          dry_run: bool = False) -> tuple[ContactImport, FileImport]:
+                          dry_run: bool = False, atomic: bool = False,
+                          mappings: dict[str, Mapping] | None = None,
+                          stats: ReadStats | None = None) -> tuple[ContactImport, FileImport]:
     """`import_contacts_file` for what a user picks: a CSV, or a Mailchimp export zip (each of its
     files in turn, its status from its name), every file read as its export is recognised, the
     results added up (a problem names its file when there are several). `region` defaults to the
     country of the business's time zone. Errors as `import_contacts_file`; a header that fits no
-    export is a problem on line 1 of that file."""
+    export is a problem on line 1 of that file.
+
+    `mappings`: the mapping of each file, by its name as `contact_files` gives it (a file not named:
+    recognised from its header). `stats` adds up what reading found (time zones derived). `atomic`:
+    every file of the source in ONE transaction, committed at the end — Cancel (or any fault) leaves
+    the store exactly as it was, and a dry run rolls back the whole source at once, so what it counts
+    is what the import will do. The price on SQLite: other writers wait while it is written."""
     from app.store.app_settings import business_timezone
 
     from .contact_values import country_of_zone
 
     if region is None:
         region = country_of_zone(business_timezone(db))
-    total, found = ContactImport(0), FileImport()
     with contact_files(path) as files:
-        for name, file in files:
-            report, part = import_contacts_file(db, file, now, name.replace(":", " "), progress=progress,
-                                                cancelled=cancelled, region=region, dry_run=dry_run)
-            prefix = f"{name.split(':', 1)[1]}: " if len(files) > 1 else ""
-            total.count += report.count
-            total.new, total.updated, total.unchanged = (total.new + report.new, total.updated + report.updated,
-                                                         total.unchanged + report.unchanged)
-            total.notices += [Problem(p.line, prefix + p.reason) for p in report.notices]
-            for key, n in report.consent.items():
-                total.consent[key] = total.consent.get(key, 0) + n
-            found.rows, found.bad, found.warned = found.rows + part.rows, found.bad + part.bad, found.warned + part.warned
-            found.problems += [Problem(p.line, prefix + p.reason) for p in part.problems][:KEPT_PROBLEMS]
-            found.warnings += [Problem(p.line, prefix + p.reason) for p in part.warnings][:KEPT_PROBLEMS]
+        if not atomic:
+            return _import_files(db, files, now, progress, cancelled, region, dry_run, mappings, stats)
+        with file_transaction(db, dry_run) as conn:
+            return _import_files(conn, files, now, progress, cancelled, region, dry_run, mappings, stats)
+
+
+def _import_files(db: Engine | Connection, files: list[tuple[str, TextFile]], now: datetime,
+                  progress: Progress | None, cancelled: Callable[[], bool] | None, region: str | None,
+                  dry_run: bool, mappings: dict[str, Mapping] | None,
+                  stats: ReadStats | None) -> tuple[ContactImport, FileImport]:
+    """`import_contact_source`'s work over the files of one source, the results added up."""
+    total, found = ContactImport(0), FileImport()
+    sizes = [file.size for _, file in files]
+    for at, (name, file) in enumerate(files):
+        # Progress over the whole source: rows of the files before, and the share of all their bytes.
+        shown = None if progress is None else _over(progress, total.count, sum(sizes[:at]), file.size,
+                                                    sum(sizes) or 1)
+        report, part = import_contacts_file(db, file, now, name.replace(":", " "), progress=shown,
+                                            cancelled=cancelled, region=region, dry_run=dry_run,
+                                            mapping=(mappings or {}).get(name), stats=stats)
+        prefix = f"{name.split(':', 1)[1]}: " if len(files) > 1 else ""
+        total.count += report.count
+        total.new, total.updated, total.unchanged = (total.new + report.new, total.updated + report.updated,
+                                                     total.unchanged + report.unchanged)
+        total.notices += [Problem(p.line, prefix + p.reason) for p in report.notices]
+        for key, n in report.consent.items():
+            total.consent[key] = total.consent.get(key, 0) + n
+        found.rows, found.bad, found.warned = found.rows + part.rows, found.bad + part.bad, found.warned + part.warned
+        found.problems += [Problem(p.line, prefix + p.reason) for p in part.problems][:KEPT_PROBLEMS]
+        found.warnings += [Problem(p.line, prefix + p.reason) for p in part.warnings][:KEPT_PROBLEMS]
     return total, found
+
+
+def _over(progress: Progress, rows: int, start: int, size: int, total: int) -> Progress:
+    """`progress` for one file of several: rows and share counted over them all."""
+    return lambda done, share: progress(rows + done, (start + share * size) / total)

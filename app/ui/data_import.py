@@ -1,17 +1,18 @@
 """File → Import contacts / events / orders: the same readers as `journeys contacts import`,
 `journeys events import` and `journeys orders import`, with bad lines reported and every good one
-kept. Events and orders first show what the file is and offer history mode ("past data: update
-customers, start nothing", checked when all of it is more than a day old: app/ui/import_choice.py).
+kept. Contacts open the import dialog (app/ui/contact_import_dialog.py: source, mapping, preview,
+dry run, then an atomic import with Cancel). Events and orders first show what the file is and offer
+history mode ("past data: update customers, start nothing", checked when all of it is more than a
+day old: app/ui/import_choice.py).
 
-Everything — reading the file (in blocks: a million rows stay in bounded memory), checking
-each line, the writes (a transaction per chunk) and the engine's reaction to the events — runs on
-the engine host's worker; progress comes back through a queued signal, and Cancel stops after
-the chunk being written.
+For events and orders, everything — reading the file (in blocks: a million rows stay in bounded
+memory), checking each line, the writes (a transaction per chunk) and the engine's reaction to the
+events — runs on the engine host's worker; progress comes back through a queued signal, and Cancel
+stops after the chunk being written.
 """
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -19,7 +20,6 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog
 
 from app.engine.file_import import Cancelled, FileImport
-from app.engine.file_import import import_contact_source as import_contacts_from
 from app.engine.file_import import import_events_file as import_events_from
 from app.engine.importers import ContactImport, Problem
 from app.engine.ingest import Ingested
@@ -157,18 +157,26 @@ def _run(window: "MainWindow", title: str, name: str, unit: str,
 
 
 def import_contacts_file(window: "MainWindow") -> None:
+    """File → Import contacts: the chosen file opens in the import dialog (app/ui/contact_import_dialog.py:
+    source, mapping, preview and dry run first; the import in the background, atomic, with Cancel)."""
     path = _pick(window, "Import contacts", "Contacts: CSV, or a Mailchimp export (*.csv *.txt *.zip);;All files (*)")
     if path is None:
         return
-    name, db = Path(path).name, window.store.engine
+    from .contact_import_dialog import ContactImportDialog
 
-    def work(progress: ImportProgress) -> tuple[ContactImport, FileImport]:
-        # Shopify, Mailchimp (zip), Klaviyo, WooCommerce and this app's own files are recognised.
-        return import_contacts_from(db, path, datetime.now(timezone.utc), progress=progress.report,
-                                    cancelled=progress.cancelled)
+    dialog = ContactImportDialog(path, window.store.engine, window)
 
-    _run(window, "Import contacts", name, "contact", work,
-         lambda done: f"Imported {_plural(done.count, 'contact')} from {name}: {done.summary()}.")
+    def imported(_: object) -> None:
+        window.refresh_catalog()              # new attributes are suggested in templates
+        window.run_controls.poll()
+        contacts = getattr(window, "contacts_dialog", None)
+        if contacts is not None and contacts.isVisible():
+            contacts.run_search()             # what was imported shows in the open Contacts window
+        window.statusBar().showMessage(dialog.result_text, 15000)
+
+    dialog.imported.connect(imported)
+    dialog.finished.connect(dialog.deleteLater)
+    dialog.open()
 
 
 def _choose_then(window: "MainWindow", title: str, name: str, unit: str, look: Callable[[], Peek],

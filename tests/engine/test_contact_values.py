@@ -79,6 +79,9 @@ def test_tags_are_split_the_way_each_source_writes_them(text, style, found):
     ("yes", "subscribed"), ("SUBSCRIBED", "subscribed"), ("no", "unsubscribed"), ("UNSUBSCRIBED", "unsubscribed"),
     ("NEVER_SUBSCRIBED", None), ("never subscribed", None), ("", None), ("TRUE", "subscribed"),
     ("false", "unsubscribed"), ("cleaned", "unsubscribed"), ("pending", None),
+    # a spreadsheet kept by hand in German, French…, and Excel's TRUE/FALSE in those languages
+    ("ja", "subscribed"), ("Nein", "unsubscribed"), ("WAHR", "subscribed"), ("FALSCH", "unsubscribed"),
+    ("oui", "subscribed"), ("non", "unsubscribed"), ("sí", "subscribed"),
 ])
 def test_consent_cells(text, state):
     assert consent_state(text) == state

@@ -35,16 +35,29 @@ def _count(window, table) -> int:
         return conn.execute(select(func.count()).select_from(table)).scalar_one()
 
 
+def _contacts_dialog(window, qtbot, monkeypatch, path):
+    """File → Import contacts with `path`: the import dialog, once it has read the file (and dry-run it)."""
+    from ..ui.test_contact_import_dialog import _dialog
+
+    return _dialog(window, qtbot, monkeypatch, path)
+
+
+def _import(dialog, qtbot) -> None:
+    from ..ui.test_contact_import_dialog import _import as imported
+
+    imported(dialog, qtbot)
+
+
 def test_importing_contacts_keeps_the_good_rows_and_names_the_bad_lines(window, qtbot, monkeypatch, tmp_path):
     csv = tmp_path / "shoppers.csv"
     csv.write_text("id,email,first_name,loyalty_tier\nann,ann@example.com,Ann,gold\n"
                    ",nobody@example.com,No id,\nbo,not-an-email,Bo,\ncy,cy@example.com,Cy,silver\n")
-    warnings = _choose(monkeypatch, csv)
-    window.actions_["import_contacts"].trigger()
-    qtbot.waitUntil(lambda: bool(warnings), timeout=5000)
+    dialog = _contacts_dialog(window, qtbot, monkeypatch, csv)
+    _import(dialog, qtbot)
     assert _count(window, contacts) == 3         # a row without an id is matched by its email (issue 12)
-    assert "Imported 3 contacts from shoppers.csv: 3 new, 0 updated, 0 unchanged" in warnings[0]
-    assert "line 4: email 'not-an-email'" in warnings[0]
+    assert dialog.result_text.startswith("Imported contacts from shoppers.csv (Journey Studio contacts): 3 new, "
+                                         "0 updated, 0 unchanged; 1 bad row(s) skipped")
+    assert "line 4: email &#x27;not-an-email&#x27;" in dialog.summary.text()
     assert "loyalty_tier" in window.editor.catalog.contact_attributes     # suggested in templates from now on
 
 
@@ -64,45 +77,22 @@ def test_importing_events_moves_contacts_into_the_active_journey(window, qtbot, 
     assert window.editor.scene.item_for_node[trigger.id].stats_text() != "0 entered"
 
 
-def test_a_file_that_cannot_be_read_is_reported_and_nothing_changes(window, qtbot, monkeypatch, tmp_path):
-    broken = tmp_path / "binary.csv"
-    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 300)      # not text at all
-    warnings = _choose(monkeypatch, broken)
-    window.actions_["import_contacts"].trigger()
-    qtbot.waitUntil(lambda: bool(warnings), timeout=5000)
-    assert len(warnings) == 1 and "binary.csv could not be read" in warnings[0]
-    assert _count(window, contacts) == 0
-
-
 def test_a_bad_byte_refuses_only_its_row(window, qtbot, monkeypatch, tmp_path):
     odd = tmp_path / "odd.csv"
     odd.write_bytes("id,first_name\nann,Zoë\nbo,Bø\n".encode() + b"z\x81,Z\n")     # UTF-8, one stray byte
-    warnings = _choose(monkeypatch, odd)
-    window.actions_["import_contacts"].trigger()
-    qtbot.waitUntil(lambda: bool(warnings), timeout=5000)
-    assert _count(window, contacts) == 2 and "line 4: holds the byte 0x81" in warnings[0]
-
-
-def test_a_mailchimp_export_zip_imports_with_each_files_status(window, qtbot, monkeypatch):
-    from app.store.contacts import contact_detail
-
-    warnings = _choose(monkeypatch, RESOURCES / "samples" / "members_export_2f1a9c4b7e.zip")
-    window.actions_["import_contacts"].trigger()
-    qtbot.waitUntil(lambda: bool(warnings), timeout=10000)      # the birthday that is not a date is listed
-    assert _count(window, contacts) == 5
-    qtbot.waitUntil(lambda: not window.host.busy(), timeout=5000)
-    states = {c.channel: c.state for c in contact_detail(window.store.engine, "noah.fischer@example.com").consent}
-    assert states["email"] == "unsubscribed"
+    dialog = _contacts_dialog(window, qtbot, monkeypatch, odd)
+    assert "line 4: holds the byte 0x81" in dialog.summary.text()
+    _import(dialog, qtbot)
+    assert _count(window, contacts) == 2
 
 
 def test_a_european_excel_csv_is_read_as_written(window, qtbot, monkeypatch, tmp_path):
     """Excel's plain "CSV" save in Europe: semicolons between columns, Windows-1252 text."""
     sheet = tmp_path / "excel.csv"
     sheet.write_bytes("id;email;first_name\r\nzoe;zoe@example.com;Zoé\r\n".encode("cp1252"))
-    _choose(monkeypatch, sheet)
-    window.actions_["import_contacts"].trigger()
-    qtbot.waitUntil(lambda: _count(window, contacts) == 1, timeout=5000)
-    qtbot.waitUntil(lambda: not window.host.busy(), timeout=5000)
+    dialog = _contacts_dialog(window, qtbot, monkeypatch, sheet)
+    assert dialog.about.text() == "excel.csv · Windows-1252, semicolon-separated · 1 row found"
+    _import(dialog, qtbot)
     with window.store.engine.connect() as conn:
         assert conn.execute(select(contacts.c.first_name)).scalar() == "Zoé"
 
@@ -149,27 +139,26 @@ def short_busy_wait(monkeypatch):
     monkeypatch.setenv("JOURNEYS_BUSY_TIMEOUT", "0.2")
 
 
-def test_an_import_into_a_busy_database_says_so_and_that_a_re_run_adds_the_rest(short_busy_wait, window, qtbot,
-                                                                                  monkeypatch, db_path, tmp_path):
+def test_an_import_into_a_busy_database_says_so_and_goes_in_once_it_is_free(short_busy_wait, window, qtbot,
+                                                                            monkeypatch, db_path, tmp_path):
     import sqlite3
 
     csv = tmp_path / "shoppers.csv"
     csv.write_text("id,email\nann,ann@example.com\n")
-    warnings = _choose(monkeypatch, csv)
     other = sqlite3.connect(db_path, isolation_level=None)        # another process, mid-write
     other.execute("BEGIN IMMEDIATE")
     try:
-        window.actions_["import_contacts"].trigger()
-        qtbot.waitUntil(lambda: bool(warnings), timeout=10000)
+        dialog = _contacts_dialog(window, qtbot, monkeypatch, csv)
+        assert "the database is busy (another Journey Studio process is writing); try again" in dialog.message.text()
+        dialog.import_button.click()
+        qtbot.waitUntil(lambda: "The import stopped" in dialog.message.text(), timeout=10000)
+        assert "Nothing was written" in dialog.message.text()
     finally:
         other.execute("ROLLBACK")
         other.close()
-    assert "the database is busy (another Journey Studio process is writing); try again" in warnings[0]
-    assert "import the file again to add the rest" in warnings[0]
     assert _count(window, contacts) == 0
-    window.actions_["import_contacts"].trigger()                  # free again: it goes in
-    qtbot.waitUntil(lambda: len(warnings) == 2 or _count(window, contacts) == 1, timeout=10000)
-    qtbot.waitUntil(lambda: not window.host.busy(), timeout=5000)
+    qtbot.waitUntil(lambda: dialog.import_button.isEnabled() and not dialog.busy(), timeout=10000)
+    _import(dialog, qtbot)                                        # free again: it goes in
     assert _count(window, contacts) == 1
 
 
@@ -193,36 +182,17 @@ def _shoppers(tmp_path, rows: int):
 
 
 def test_a_big_import_shows_its_progress_while_the_worker_writes(window, qtbot, monkeypatch, tmp_path):
-    from app.ui.data_import import ImportProgress
+    dialog = _contacts_dialog(window, qtbot, monkeypatch, _shoppers(tmp_path, 12_000))
+    shown: list[tuple[int, float, str]] = []
+    advanced = dialog._advanced
 
-    warnings = _choose(monkeypatch, _shoppers(tmp_path, 12_000))
-    window.actions_["import_contacts"].trigger()
-    progress = window.findChild(ImportProgress)
-    shown: list[tuple[int, float]] = []
-    labels: list[str] = []
-    progress.advanced.connect(lambda done, share: (shown.append((done, share)),
-                                                   labels.append(progress.dialog.labelText())))
-    qtbot.waitUntil(lambda: "Imported 12,000 contacts from many.csv" in window.statusBar().currentMessage(),
-                    timeout=20000)
-    assert [done for done, _ in shown] == [5_000, 10_000, 12_000]
-    assert shown[-1][1] == 1.0 and all(0 < share <= 1 for _, share in shown)
-    assert labels[0] == "Importing many.csv\n5,000 contacts so far…"
-    assert warnings == [] and _count(window, contacts) == 12_000
-    assert window.findChild(ImportProgress) is None or not progress.dialog.isVisible()
-
-
-def test_cancel_stops_a_big_import_between_chunks_and_keeps_what_went_in(window, qtbot, monkeypatch, tmp_path):
-    from app.ui.data_import import ImportProgress
-
-    warnings = _choose(monkeypatch, _shoppers(tmp_path, 12_000))
-    window.actions_["import_contacts"].trigger()
-    window.findChild(ImportProgress).dialog.canceled.emit()      # the user presses Cancel (or Esc) at once
-    qtbot.waitUntil(lambda: bool(warnings), timeout=20000)
-    assert "The import was cancelled (cancelled after 5,000 rows)" in warnings[0]
-    assert "import the file again to add the rest" in warnings[0]
-    assert _count(window, contacts) == 5_000
-    qtbot.waitUntil(lambda: not window.host.busy(), timeout=5000)
-    window.actions_["import_contacts"].trigger()             # the re-run adds the rest, nothing twice
-    qtbot.waitUntil(lambda: "many.csv: 7000 new, 0 updated, 5000 unchanged" in window.statusBar().currentMessage(),
-                    timeout=20000)
-    assert _count(window, contacts) == 12_000
+    def watch(done: int, share: float) -> None:
+        advanced(done, share)
+        shown.append((done, share, dialog.progress.format()))
+    monkeypatch.setattr(dialog, "_advanced", watch)
+    _import(dialog, qtbot)
+    assert [done for done, _, _ in shown] == [5_000, 10_000, 12_000]
+    assert shown[-1][1] == 1.0 and all(0 < share <= 1 for _, share, _ in shown)
+    assert shown[0][2] == "Importing… 5,000 rows so far (%p%)"
+    assert _count(window, contacts) == 12_000 and not dialog.progress.isVisible()
+    assert "Imported contacts from many.csv" in window.statusBar().currentMessage()
