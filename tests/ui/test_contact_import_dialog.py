@@ -219,7 +219,8 @@ def test_a_header_nothing_can_map_says_so_until_a_column_is_chosen(window, qtbot
 
 
 @pytest.mark.parametrize("name, content, said", [
-    ("binary.csv", b"\x89PNG\r\n\x1a\n" + b"\x00" * 300, "binary.csv cannot be read: binary data"),
+    ("binary.csv", b"\x89PNG\r\n\x1a\n" + b"\x00" * 300, "binary.csv cannot be read: a PNG image"),
+    ("program.csv", b"\x7fELF" + b"\x00" * 300, "program.csv cannot be read: binary data"),
     ("empty.csv", b"", "The file is empty: its first line must name the columns"),
     ("kunden.xlsx", None, "an Excel workbook, not a CSV file (save the sheet as CSV UTF-8)"),
 ])
