@@ -135,7 +135,15 @@ class RowReader:
             if len(tag) > MAX_TAG:
                 return Problem(line, f"the tag {tag[:20]!r}… is longer than {MAX_TAG} characters")
         if got.get("email"):
-            email_address(got["email"])
+            try:
+                email_address(got["email"])
+            except ValueError as exc:
+                if not (got.get("id") or got.get("phone_raw")):
+                    raise
+                # Known by its id or phone, the row still counts (its opt-out above all): kept with
+                # the email left out, as a phone that is not a number is.
+                warnings.append(f"{exc}; the email was left empty")
+                got["email"] = None
         zone = got.get("timezone")
         if zone and zone not in timezone_names():
             return Problem(line, f"time zone {zone!r} is not an IANA name such as Europe/Paris")

@@ -87,7 +87,7 @@ def test_one_bad_byte_refuses_only_its_row(tmp_path, capsys):
 
 def test_a_bad_row_is_reported_at_the_line_where_it_starts(tmp_path, capsys):
     path = tmp_path / "people.csv"
-    path.write_text('id,email,note\r\nc1,ann@example.com,"two\r\nlines"\r\nc2,not-an-email,x\r\n'
+    path.write_text('id,email,note\r\nc1,ann@example.com,"two\r\nlines"\r\n,not-an-email,x\r\n'
                     'c3,"cy@example.com","a ""quoted""\nnote"\r\nc4,"x,y",z,extra\r\n', encoding="utf-8", newline="")
     db = str(tmp_path / "db.sqlite3")
     code, out, err = run_cli(capsys, "contacts", "import", str(path), "--db", db)
@@ -109,7 +109,7 @@ def test_an_unusable_header_exits_1_and_imports_nothing(tmp_path, capsys, text):
 
 def test_a_file_whose_every_row_is_bad_exits_1(tmp_path, capsys):
     path = tmp_path / "people.csv"
-    path.write_text("id,email\nc1,nope\nc2,also nope\n", encoding="utf-8")
+    path.write_text("email,first_name\nnope,Ann\nalso nope,Bo\n", encoding="utf-8")   # the email names each
     code, out, err = run_cli(capsys, "contacts", "import", str(path), "--db", str(tmp_path / "db.sqlite3"))
     assert code == 1 and "0 new" in out and err.count("(skipped)") == 2
 

@@ -313,3 +313,35 @@ def test_a_document_picked_by_mistake_cannot_be_read_exit_2(tmp_path, capsys, he
     path.write_bytes(head)
     code, out, err = run_cli(capsys, "contacts", "import", str(path), "--db", str(tmp_path / "db.sqlite3"))
     assert code == 2 and out == "" and f"cannot be read ({kind}, not a CSV file; export the contacts as CSV)" in err
+
+
+@pytest.mark.parametrize("header, row, who, args", [
+    # A Shopify row known by its Customer ID: "no" to SMS must reach the stored contact.
+    ("Customer ID,First Name,Email,Accepts SMS Marketing,Phone", "'7001,Ann,ann(at)example.com,no,+14165550123",
+     "7001", ["--preset", "shopify"]),
+    ("id,email,unsubscribed", "c1,ann@@example.com,sms", "c1", []),
+    ("id,email,phone,unsubscribed", ",not-an-address,+4915112345678,all", None, []),     # known by the phone only
+])
+def test_an_email_that_is_not_an_address_loses_only_the_email_never_the_opt_out(tmp_path, capsys, header, row, who,
+                                                                                  args):
+    """A row whose email is malformed but which is known by its id or phone is kept with the email
+    left out (as a bad phone is): refusing it whole would drop the opt-out it carries."""
+    db = str(tmp_path / "db.sqlite3")
+    path = tmp_path / "people.csv"
+    path.write_text(f"{header}\n{row}\n", encoding="utf-8")
+    code, out, err = run_cli(capsys, "contacts", "import", str(path), *args, "--db", db)
+    assert code == 0 and "1 new" in out and "the email was left empty (row kept)" in err, (out, err)
+    cid = who or next(iter(_ids(db)))
+    assert _detail(db, cid).fields["email"] is None
+    assert _consent(db, cid)["sms"] == "unsubscribed"
+
+
+def test_an_email_that_is_not_an_address_leaves_the_stored_email_as_it_was(tmp_path, capsys):
+    db = str(tmp_path / "db.sqlite3")
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    first.write_text("id,email\nc1,ann@example.com\n", encoding="utf-8")
+    second.write_text("id,email,unsubscribed\nc1,ann(at)example.com,email\n", encoding="utf-8")
+    run_cli(capsys, "contacts", "import", str(first), "--db", db)
+    code, out, _ = run_cli(capsys, "contacts", "import", str(second), "--db", db)
+    assert code == 0 and "1 updated" in out
+    assert _detail(db, "c1").fields["email"] == "ann@example.com" and _consent(db, "c1")["email"] == "unsubscribed"

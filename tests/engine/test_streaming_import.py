@@ -35,7 +35,7 @@ CONTACT_FILES = {
     "tabs": b"id\temail\ttags\nann\tann@example.com\tvip;new\nann\tdup@example.com\t\n",
     "mac_cr_only": b"id,first_name\rann,Ann\rbo,Bo\rcy,Cy,extra\r",
     "bad_lines": ("id,email,timezone,unsubscribed,subscribed\nann,ann@example.com,Europe/Paris,sms,email\n"
-                  ",no-id@example.com,,,\nbo,not-an-email,,,\ncy,cy@example.com,Mars/Base,,\n"
+                  ",no-id@example.com,,,\n,not-an-email,,,\ncy,cy@example.com,Mars/Base,,\n"
                   "di,di@example.com,,pigeon,\nnul,\x00,,,\n\"unclosed,x@example.com,,,\n").encode(),
     "stray_cr": b"id,first_name\nann,A\rnn\nbo,Bo\n",
     "no_id_column": b"email,first_name\nann@example.com,Ann\n",
@@ -126,7 +126,7 @@ def _big_contacts(rows: int) -> str:
         lines.append(f"c{i},c{i}@example.com,\"Name\n{i}\",{'vip;' if i % 3 else ''}new,"
                      f"{'sms' if i % 10 == 0 else ''},email,{'gold' if i % 2 else ''}")
         if i % 997 == 0:
-            lines.append(f"bad{i},not-an-email,,,,,")
+            lines.append(",not-an-email,,,,,")       # no id: the email would name it
     return "\r\n".join(lines) + "\r\n"
 
 
