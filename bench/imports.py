@@ -43,10 +43,12 @@ def write_contacts(path: Path, rows: int, seed: int = 9) -> None:
 
 def write_shopify(path: Path, rows: int, seed: int = 9) -> None:
     """A Shopify customers export (Customers → Export): apostrophes before ids, zips and phones,
-    national and international numbers, yes/no consent, money as text, `a, b` tags."""
+    national and international numbers (every one different, as in a real shop; one in 1,000 too
+    short, reported), yes/no consent, money as text (`$1,234.50`, `1,234.50`), `a, b` tags."""
     rng = random.Random(seed)
-    places = (("US", "NY", "'+1 212 555 {:04d}"), ("CA", "ON", "'+1 416 555 {:04d}"), ("FR", "", "06 12 {:02d} {:02d} 78"),
-              ("DE", "BE", "'+49 151 2345 {:04d}"), ("GB", "", "'+44 7911 12{:04d}"), ("US", "TX", ""))
+    places = (("US", "NY", "'+1 212 {:03d} {:04d}"), ("CA", "ON", "'+1 416 {:03d} {:04d}"),
+              ("FR", "", "06 {:02d} {:02d} {:02d} 78"), ("DE", "BE", "'+49 151 {:04d} {:04d}"),
+              ("GB", "", "'+44 7911 {:06d}"), ("US", "TX", ""))
     with open(path, "w", encoding="utf-8", newline="") as out:
         out.write("Customer ID,First Name,Last Name,Email,Accepts Email Marketing,Default Address Company,"
                   "Default Address Address1,Default Address Address2,Default Address City,Default Address Province Code,"
@@ -54,9 +56,16 @@ def write_shopify(path: Path, rows: int, seed: int = 9) -> None:
                   "Total Spent,Total Orders,Note,Tax Exempt,Tags\n")
         for i in range(rows):
             country, province, phone = places[i % len(places)]
-            number = phone.format(i % 100, i % 97) if "{:02d}" in phone else phone.format(i % 10_000)
-            spent = f"{rng.randrange(0, 500_000) / 100:,.2f}"
-            out.write(f"'{7_000_000_000_000 + i},Shopper{i},Name{i % 977},shopper{i}@example.com,"
+            n = i // len(places)
+            number = (phone.format(200 + n // 10_000 % 700, n % 10_000) if country in ("US", "CA")
+                      else phone.format(n % 100, n // 100 % 100, n // 10_000 % 100) if country == "FR"
+                      else phone.format(n // 10_000 % 10_000, n % 10_000) if country == "DE"
+                      else phone.format(n % 300_000) if country == "GB" else "")
+            if i % 1000 == 999 and number:
+                number = number[:-4]        # a number that lost digits: reported, the row kept
+            spent = f"{'$' if i % 4 == 0 else ''}{rng.randrange(0, 500_000) / 100:,.2f}"
+            email = f"Shopper{i}@Example.com" if i % 10 == 0 else f"shopper{i}@example.com"
+            out.write(f"'{7_000_000_000_000 + i},Shopper{i},Name{i % 977},{email},"
                       f"{'yes' if i % 3 else 'no'},,{i % 900} Main St,,City {i % 313},{province},{country},'{10000 + i % 89999},"
                       f",{number},{'yes' if i % 5 == 0 else 'no'},\"{spent}\",{i % 40},,no,"
                       f"\"{'vip, newsletter' if i % 7 == 0 else 'newsletter'}\"\n")

@@ -20,6 +20,8 @@ from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
 from app.journey.schema import MAX_AMOUNT
 
+from .phone_parse import read_number
+
 SUBSCRIBED, UNSUBSCRIBED = "subscribed", "unsubscribed"
 
 
@@ -63,23 +65,34 @@ def phone_number(value: str, region: str | None) -> str:
 
 def phone_with_zone(value: str, region: str | None) -> tuple[str, str | None]:
     """(`phone_number(value, region)`, the time zone of the number's area when it keeps one clock,
-    as `zone_of_phone`), with the number parsed and typed once (a million rows: the cost that counts)."""
+    as `zone_of_phone`), with the number parsed and typed once (a million rows: the cost that counts).
+    The last few thousand answers are kept by (value, region): a number repeated in a file (a
+    household, a shop's own line) is read once; the same text in another region is read again."""
+    found = _phone(value, region)
+    if isinstance(found, str):
+        raise ValueError(found)
+    return found
+
+
+@lru_cache(maxsize=4096)
+def _phone(value: str, region: str | None) -> tuple[str, str | None] | str:
+    """`phone_with_zone`'s answer, or the reason it raises (kept like an answer)."""
     text = value.strip()
     if text.startswith("00"):        # the international prefix most of the world dials
         text = "+" + text[2:]
     try:
-        number = phonenumbers.parse(text, None if text.startswith("+") else region)
+        number = read_number(text, None if text.startswith("+") else region)
     except phonenumbers.NumberParseException:
         if not text.startswith("+") and region is None:
-            raise ValueError(f"phone {value!r} has no country code and no country is known for the row "
-                             "(map a country column or give --country)") from None
-        raise ValueError(f"phone {value!r} is not a phone number") from None
+            return (f"phone {value!r} has no country code and no country is known for the row "
+                    "(map a country column or give --country)")
+        return f"phone {value!r} is not a phone number"
     # `number_type` is UNKNOWN exactly when the number fits none of its country's ranges, which is
     # what `is_valid_number` tests (it computes the same type); computed once, it also gives the zone.
     kind = phonenumbers.number_type(number)
     if kind == phonenumbers.PhoneNumberType.UNKNOWN:
         where = f" in {region}" if region and not text.startswith("+") else ""
-        raise ValueError(f"phone {value!r} is not a valid number{where}")
+        return f"phone {value!r} is not a valid number{where}"
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return e164, _zone_of(e164, number.country_code or 0, kind)
 
