@@ -138,6 +138,7 @@ def _country_names() -> dict[str, str]:
     return names
 
 
+@lru_cache(maxsize=1024)      # a column's few hundred countries, read a million times
 def country_code(value: str) -> str | None:
     """The ISO 3166 alpha-2 code of a country cell (`DE`, `de`, `Germany`, WooCommerce's
     `United Kingdom (UK)`); None when it is not a country the CLDR knows."""
@@ -212,6 +213,7 @@ _PROVINCE_ZONES: dict[str, dict[str, str]] = {
 }
 
 
+@lru_cache(maxsize=4096)
 def zone_of_place(country: str | None, province: str | None) -> tuple[str | None, str]:
     """(time zone, how) from an address: the country's when it keeps one clock (CLDR territory
     zones: France, Germany, the UK); else the province's from the table above; (None, "") when
@@ -356,9 +358,14 @@ TAG_STYLES = ("semicolon", "comma", "quoted")
 def tags(value: str, style: str) -> list[str]:
     """The tags of a cell as its source writes them: `semicolon` (ours: `vip;newsletter`), `comma`
     (Shopify: `vip, newsletter`), `quoted` (Mailchimp: `"vip","newsletter"`). Blank ones dropped."""
+    return list(_tags(value, style))
+
+
+@lru_cache(maxsize=4096)      # a shop's files repeat a few tag cells on most rows
+def _tags(value: str, style: str) -> tuple[str, ...]:
     if style == "quoted":
         found = re.findall(r'"((?:[^"]|"")*)"', value)
         parts = [t.replace('""', '"') for t in found] if found else value.split(",")
     else:
         parts = value.split(";" if style == "semicolon" else ",")
-    return list(dict.fromkeys(t.strip() for t in parts if t.strip()))
+    return tuple(dict.fromkeys(t.strip() for t in parts if t.strip()))
