@@ -58,7 +58,7 @@ def write_shopify(path: Path, rows: int, seed: int = 9) -> None:
             country, province, phone = places[i % len(places)]
             n = i // len(places)
             number = (phone.format(200 + n // 10_000 % 700, n % 10_000) if country in ("US", "CA")
-                      else phone.format(n % 100, n // 100 % 100, n // 10_000 % 100) if country == "FR"
+                      else phone.format(40 + n % 50, n // 50 % 100, n // 5_000 % 100) if country == "FR"
                       else phone.format(n // 10_000 % 10_000, n % 10_000) if country == "DE"
                       else phone.format(n % 300_000) if country == "GB" else "")
             if i % 1000 == 999 and number:
