@@ -93,16 +93,16 @@ def child(kind: str, path: str, db_path: str) -> None:
 
     db = open_database(db_path)
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     if kind in ("contacts", "shopify"):
         report, found = import_contacts_file(db, path, datetime.now(timezone.utc))
         rows = report.count
     else:
         done, found = import_events_file(JourneyEngine(db), path)
         rows = done.stored + done.duplicates
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"rows": rows, "problems": len(found.problems), "seconds": seconds,
+    print(json.dumps({"rows": rows, "problems": len(found.problems), "seconds": seconds, "cpu_seconds": cpu,
                       "baseline_mb": baseline, "peak_mb": peak}))
 
 
@@ -124,14 +124,19 @@ def run() -> list[str]:
             size = path.stat().st_size / 2**20
             got = measure(kind, path, Path(folder) / f"{kind}.sqlite3")
             if kind == "shopify":    # the issue's target: a million-row shop export in a minute, under 500 MB
+                # On CPU time too: on a shared machine the wall clock also counts the other processes' turns.
                 seconds = got["seconds"] * 1_000_000 / max(ROWS, 1)
+                cpu = got["cpu_seconds"] * 1_000_000 / max(ROWS, 1)
                 ok = "ok" if got["peak_mb"] < SHOP_TARGET_MB and seconds < SHOP_TARGET_S else "MISSED"
-                target = f"target < {SHOP_TARGET_S} s per million rows and < {SHOP_TARGET_MB} MB: {ok}"
+                ok_cpu = "ok" if cpu < SHOP_TARGET_S else "MISSED"
+                target = (f"target < {SHOP_TARGET_S} s per million rows and < {SHOP_TARGET_MB} MB: {ok}; "
+                          f"on CPU time: {ok_cpu}")
             else:
                 ok = "ok" if got["peak_mb"] < TARGET_MB else "MISSED"
                 target = f"target < {TARGET_MB} MB: {ok}"
             lines.append(f"{kind} import: {ROWS:,} rows ({size:.0f} MB file) in {got['seconds']:.1f} s = "
-                         f"{got['rows'] / got['seconds']:,.0f} rows/s; peak RSS {got['peak_mb']:.0f} MB "
+                         f"{got['rows'] / got['seconds']:,.0f} rows/s ({got['cpu_seconds']:.1f} s CPU = "
+                         f"{got['rows'] / max(got['cpu_seconds'], 1e-9):,.0f} rows/s); peak RSS {got['peak_mb']:.0f} MB "
                          f"(interpreter and libraries {got['baseline_mb']:.0f} MB; {target})")
             path.unlink()
     return lines
