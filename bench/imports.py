@@ -43,10 +43,12 @@ def write_contacts(path: Path, rows: int, seed: int = 9) -> None:
 
 def write_shopify(path: Path, rows: int, seed: int = 9) -> None:
     """A Shopify customers export (Customers → Export): apostrophes before ids, zips and phones,
-    national and international numbers, yes/no consent, money as text, `a, b` tags."""
+    national and international numbers (every one different, as in a real shop; one in 1,000 too
+    short, reported), yes/no consent, money as text (`$1,234.50`, `1,234.50`), `a, b` tags."""
     rng = random.Random(seed)
-    places = (("US", "NY", "'+1 212 555 {:04d}"), ("CA", "ON", "'+1 416 555 {:04d}"), ("FR", "", "06 12 {:02d} {:02d} 78"),
-              ("DE", "BE", "'+49 151 2345 {:04d}"), ("GB", "", "'+44 7911 12{:04d}"), ("US", "TX", ""))
+    places = (("US", "NY", "'+1 212 {:03d} {:04d}"), ("CA", "ON", "'+1 416 {:03d} {:04d}"),
+              ("FR", "", "06 {:02d} {:02d} {:02d} 78"), ("DE", "BE", "'+49 151 {:04d} {:04d}"),
+              ("GB", "", "'+44 7911 {:06d}"), ("US", "TX", ""))
     with open(path, "w", encoding="utf-8", newline="") as out:
         out.write("Customer ID,First Name,Last Name,Email,Accepts Email Marketing,Default Address Company,"
                   "Default Address Address1,Default Address Address2,Default Address City,Default Address Province Code,"
@@ -54,9 +56,16 @@ def write_shopify(path: Path, rows: int, seed: int = 9) -> None:
                   "Total Spent,Total Orders,Note,Tax Exempt,Tags\n")
         for i in range(rows):
             country, province, phone = places[i % len(places)]
-            number = phone.format(i % 100, i % 97) if "{:02d}" in phone else phone.format(i % 10_000)
-            spent = f"{rng.randrange(0, 500_000) / 100:,.2f}"
-            out.write(f"'{7_000_000_000_000 + i},Shopper{i},Name{i % 977},shopper{i}@example.com,"
+            n = i // len(places)
+            number = (phone.format(200 + n // 10_000 % 700, n % 10_000) if country in ("US", "CA")
+                      else phone.format(40 + n % 50, n // 50 % 100, n // 5_000 % 100) if country == "FR"
+                      else phone.format(n // 10_000 % 10_000, n % 10_000) if country == "DE"
+                      else phone.format(n % 300_000) if country == "GB" else "")
+            if i % 1000 == 999 and number:
+                number = number[:-4]        # a number that lost digits: reported, the row kept
+            spent = f"{'$' if i % 4 == 0 else ''}{rng.randrange(0, 500_000) / 100:,.2f}"
+            email = f"Shopper{i}@Example.com" if i % 10 == 0 else f"shopper{i}@example.com"
+            out.write(f"'{7_000_000_000_000 + i},Shopper{i},Name{i % 977},{email},"
                       f"{'yes' if i % 3 else 'no'},,{i % 900} Main St,,City {i % 313},{province},{country},'{10000 + i % 89999},"
                       f",{number},{'yes' if i % 5 == 0 else 'no'},\"{spent}\",{i % 40},,no,"
                       f"\"{'vip, newsletter' if i % 7 == 0 else 'newsletter'}\"\n")
@@ -84,16 +93,16 @@ def child(kind: str, path: str, db_path: str) -> None:
 
     db = open_database(db_path)
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     if kind in ("contacts", "shopify"):
         report, found = import_contacts_file(db, path, datetime.now(timezone.utc))
         rows = report.count
     else:
         done, found = import_events_file(JourneyEngine(db), path)
         rows = done.stored + done.duplicates
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"rows": rows, "problems": len(found.problems), "seconds": seconds,
+    print(json.dumps({"rows": rows, "problems": len(found.problems), "seconds": seconds, "cpu_seconds": cpu,
                       "baseline_mb": baseline, "peak_mb": peak}))
 
 
@@ -115,14 +124,19 @@ def run() -> list[str]:
             size = path.stat().st_size / 2**20
             got = measure(kind, path, Path(folder) / f"{kind}.sqlite3")
             if kind == "shopify":    # the issue's target: a million-row shop export in a minute, under 500 MB
+                # On CPU time too: on a shared machine the wall clock also counts the other processes' turns.
                 seconds = got["seconds"] * 1_000_000 / max(ROWS, 1)
+                cpu = got["cpu_seconds"] * 1_000_000 / max(ROWS, 1)
                 ok = "ok" if got["peak_mb"] < SHOP_TARGET_MB and seconds < SHOP_TARGET_S else "MISSED"
-                target = f"target < {SHOP_TARGET_S} s per million rows and < {SHOP_TARGET_MB} MB: {ok}"
+                ok_cpu = "ok" if cpu < SHOP_TARGET_S else "MISSED"
+                target = (f"target < {SHOP_TARGET_S} s per million rows and < {SHOP_TARGET_MB} MB: {ok}; "
+                          f"on CPU time: {ok_cpu}")
             else:
                 ok = "ok" if got["peak_mb"] < TARGET_MB else "MISSED"
                 target = f"target < {TARGET_MB} MB: {ok}"
             lines.append(f"{kind} import: {ROWS:,} rows ({size:.0f} MB file) in {got['seconds']:.1f} s = "
-                         f"{got['rows'] / got['seconds']:,.0f} rows/s; peak RSS {got['peak_mb']:.0f} MB "
+                         f"{got['rows'] / got['seconds']:,.0f} rows/s ({got['cpu_seconds']:.1f} s CPU = "
+                         f"{got['rows'] / max(got['cpu_seconds'], 1e-9):,.0f} rows/s); peak RSS {got['peak_mb']:.0f} MB "
                          f"(interpreter and libraries {got['baseline_mb']:.0f} MB; {target})")
             path.unlink()
     return lines

@@ -27,6 +27,7 @@ _FIELDS = ("email", "phone", "first_name", "last_name", "timezone")
 _BASELINES = ("lifetime_spend", "order_count", "last_order_at")
 _EXISTING = select(contacts.c.id, contacts.c.attributes, *(contacts.c[f] for f in (*_FIELDS, *_BASELINES))).where(
     contacts.c.id.in_(bindparam("ids", expanding=True)))
+_STORED_IDS = select(contacts.c.id).where(contacts.c.id.in_(bindparam("ids", expanding=True)))
 # Identity when a row's id is not stored (or it has none): the email however capitalised, else the
 # phone (E.164, as the importer writes it). Indexed (migration 0018), so a million rows stay fast.
 _BY_EMAIL = select(contacts.c.id, func.lower(contacts.c.email).label("key")).where(
@@ -187,8 +188,8 @@ def _stored(conn: Connection, ids: list[str]) -> dict[str, _Stored]:
     found: dict[str, _Stored] = {}
     for at in range(0, len(ids), _LOOKUP):
         part = ids[at:at + _LOOKUP]
-        for row in conn.execute(_EXISTING, {"ids": part}):
-            found[row.id] = _Stored({f: row._mapping[f] for f in (*_FIELDS, *_BASELINES)}, dict(row.attributes or {}))
+        for cid, attributes, *values in conn.execute(_EXISTING, {"ids": part}):
+            found[cid] = _Stored(dict(zip((*_FIELDS, *_BASELINES), values)), dict(attributes or {}))
         for cid, tag in conn.execute(_TAGS_OF, {"ids": [i for i in part if i in found]}):
             found[cid].tags.add(tag)
     return found
@@ -205,7 +206,7 @@ def _identify(conn: Connection, chunk: list[ContactRow], report: ContactImport) 
     ids = [r.id for r in chunk if r.id]
     stored: set[str] = set()
     for at in range(0, len(ids), _LOOKUP):
-        stored.update(conn.execute(select(contacts.c.id).where(contacts.c.id.in_(ids[at:at + _LOOKUP]))).scalars())
+        stored.update(conn.execute(_STORED_IDS, {"ids": ids[at:at + _LOOKUP]}).scalars())
     emails = {str(r.fields["email"]).lower() for r in chunk if r.id not in stored and r.fields.get("email")}
     by_email = _lookup(conn, _BY_EMAIL, sorted(emails))
     phones = {str(r.fields["phone"]) for r in chunk if r.id not in stored and r.fields.get("phone")

@@ -75,13 +75,17 @@ class RowReader:
         listed: dict[str, list[str]] = {"subscribed": [], "unsubscribed": []}
         row_tags: list[str] = []
         warnings: list[str] = []
+        joined = "".join(values)
+        plain = joined.isascii() and "\x00" not in joined     # most rows: no cell needs the checks below
         for i, column, kind, t, name in self.plan:
             value = values[i].strip()
             if not value:
                 continue
-            if "\x00" in value:         # PostgreSQL text cannot hold it
+            if plain:
+                pass
+            elif "\x00" in value:         # PostgreSQL text cannot hold it
                 return Problem(line, f"{column or 'a column'} contains a NUL character (\\x00)")
-            if not value.isascii():
+            elif not value.isascii():
                 reason = text_fault(value)
                 if reason:
                     return Problem(line, f"{column or 'a column'} {reason}")
@@ -173,15 +177,22 @@ class RowReader:
         derived = not zone
         if derived:
             zone = self._derive(got.get("phone_zone"), country, got.get("province"))
-        unsubscribed = _channels(listed["unsubscribed"]) + sorted(consent[UNSUBSCRIBED], key=CHANNELS.index)
-        subscribed = _channels(listed["subscribed"]) + sorted(consent[SUBSCRIBED], key=CHANNELS.index)
-        for channel, state in self.mapping.file_consent.items():
-            (unsubscribed if state == UNSUBSCRIBED else subscribed).append(channel)
-        unsubscribed = list(dict.fromkeys(unsubscribed))
-        # A channel named both ways — in the two columns of this app's format, or in two consent columns —
-        # is recorded as an opt-out, and said; `subscribed: all` with `unsubscribed: sms` is no conflict.
-        contested = sorted((set(listed["subscribed"]) & set(listed["unsubscribed"]) - {"all"})
-                           | (explicit[SUBSCRIBED] & explicit[UNSUBSCRIBED]), key=_order)
+        if not (listed["subscribed"] or listed["unsubscribed"] or self.mapping.file_consent):
+            # Consent columns only (a shop export's rows): the same lists as below, without the merging.
+            unsubscribed = sorted(consent[UNSUBSCRIBED], key=CHANNELS.index)
+            subscribed = sorted(consent[SUBSCRIBED], key=CHANNELS.index)
+            both = explicit[SUBSCRIBED] & explicit[UNSUBSCRIBED]
+            contested = sorted(both, key=_order) if both else []
+        else:
+            unsubscribed = _channels(listed["unsubscribed"]) + sorted(consent[UNSUBSCRIBED], key=CHANNELS.index)
+            subscribed = _channels(listed["subscribed"]) + sorted(consent[SUBSCRIBED], key=CHANNELS.index)
+            for channel, state in self.mapping.file_consent.items():
+                (unsubscribed if state == UNSUBSCRIBED else subscribed).append(channel)
+            unsubscribed = list(dict.fromkeys(unsubscribed))
+            # A channel named both ways — in the two columns of this app's format, or in two consent columns —
+            # is recorded as an opt-out, and said; `subscribed: all` with `unsubscribed: sms` is no conflict.
+            contested = sorted((set(listed["subscribed"]) & set(listed["unsubscribed"]) - {"all"})
+                               | (explicit[SUBSCRIBED] & explicit[UNSUBSCRIBED]), key=_order)
         if warnings:
             self.stats.warned += 1
         # Without an id the row is named by its email (lower case), else its phone: the writer still

@@ -20,6 +20,8 @@ from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
 from app.journey.schema import MAX_AMOUNT
 
+from .phone_parse import read_number
+
 SUBSCRIBED, UNSUBSCRIBED = "subscribed", "unsubscribed"
 
 
@@ -63,23 +65,34 @@ def phone_number(value: str, region: str | None) -> str:
 
 def phone_with_zone(value: str, region: str | None) -> tuple[str, str | None]:
     """(`phone_number(value, region)`, the time zone of the number's area when it keeps one clock,
-    as `zone_of_phone`), with the number parsed and typed once (a million rows: the cost that counts)."""
+    as `zone_of_phone`), with the number parsed and typed once (a million rows: the cost that counts).
+    The last few thousand answers are kept by (value, region): a number repeated in a file (a
+    household, a shop's own line) is read once; the same text in another region is read again."""
+    found = _phone(value, region)
+    if isinstance(found, str):
+        raise ValueError(found)
+    return found
+
+
+@lru_cache(maxsize=4096)
+def _phone(value: str, region: str | None) -> tuple[str, str | None] | str:
+    """`phone_with_zone`'s answer, or the reason it raises (kept like an answer)."""
     text = value.strip()
     if text.startswith("00"):        # the international prefix most of the world dials
         text = "+" + text[2:]
     try:
-        number = phonenumbers.parse(text, None if text.startswith("+") else region)
+        number = read_number(text, None if text.startswith("+") else region)
     except phonenumbers.NumberParseException:
         if not text.startswith("+") and region is None:
-            raise ValueError(f"phone {value!r} has no country code and no country is known for the row "
-                             "(map a country column or give --country)") from None
-        raise ValueError(f"phone {value!r} is not a phone number") from None
+            return (f"phone {value!r} has no country code and no country is known for the row "
+                    "(map a country column or give --country)")
+        return f"phone {value!r} is not a phone number"
     # `number_type` is UNKNOWN exactly when the number fits none of its country's ranges, which is
     # what `is_valid_number` tests (it computes the same type); computed once, it also gives the zone.
     kind = phonenumbers.number_type(number)
     if kind == phonenumbers.PhoneNumberType.UNKNOWN:
         where = f" in {region}" if region and not text.startswith("+") else ""
-        raise ValueError(f"phone {value!r} is not a valid number{where}")
+        return f"phone {value!r} is not a valid number{where}"
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return e164, _zone_of(e164, number.country_code or 0, kind)
 
@@ -125,6 +138,7 @@ def _country_names() -> dict[str, str]:
     return names
 
 
+@lru_cache(maxsize=1024)      # a column's few hundred countries, read a million times
 def country_code(value: str) -> str | None:
     """The ISO 3166 alpha-2 code of a country cell (`DE`, `de`, `Germany`, WooCommerce's
     `United Kingdom (UK)`); None when it is not a country the CLDR knows."""
@@ -211,6 +225,7 @@ _PROVINCE_NAMES: dict[str, dict[str, str]] = {country: {
           "Australian Capital Territory:ACT,Northern Territory:NT"}.items()}
 
 
+@lru_cache(maxsize=4096)
 def zone_of_place(country: str | None, province: str | None) -> tuple[str | None, str]:
     """(time zone, how) from an address: the country's when it keeps one clock (CLDR territory
     zones: France, Germany, the UK); else the province's from the table above; (None, "") when
@@ -392,9 +407,14 @@ TAG_STYLES = ("semicolon", "comma", "quoted")
 def tags(value: str, style: str) -> list[str]:
     """The tags of a cell as its source writes them: `semicolon` (ours: `vip;newsletter`), `comma`
     (Shopify: `vip, newsletter`), `quoted` (Mailchimp: `"vip","newsletter"`). Blank ones dropped."""
+    return list(_tags(value, style))
+
+
+@lru_cache(maxsize=4096)      # a shop's files repeat a few tag cells on most rows
+def _tags(value: str, style: str) -> tuple[str, ...]:
     if style == "quoted":
         found = re.findall(r'"((?:[^"]|"")*)"', value)
         parts = [t.replace('""', '"') for t in found] if found else value.split(",")
     else:
         parts = value.split(";" if style == "semicolon" else ",")
-    return list(dict.fromkeys(t.strip() for t in parts if t.strip()))
+    return tuple(dict.fromkeys(t.strip() for t in parts if t.strip()))
