@@ -9,6 +9,7 @@ that was not written.
 
 from __future__ import annotations
 
+import importlib
 import ipaddress
 import json
 import logging
@@ -84,7 +85,7 @@ class Listener:
 
     def start(self) -> None:
         if self.app is not None:
-            import uvicorn
+            uvicorn = importlib.import_module("uvicorn")     # installed with the receiver (app/intake)
 
             config = uvicorn.Config(self.app, log_config=None, access_log=False, lifespan="auto",
                                     timeout_graceful_shutdown=GRACE)
