@@ -38,9 +38,9 @@ SETTING_HELP = ("Installs a small background service for your user account: it s
                 "while this window is closed. Only one engine ever runs: while the window is open and the "
                 "service runs, the service does the work.")
 QUESTION = "Keep your journeys running after Journey Studio closes?"
-QUESTION_DETAIL = ("{n} running. Closed, nothing moves until you open the app again: waits run late and "
-                   "reminders go out late. A background service can keep them running; it starts when you "
-                   "log in. You can change this later in File → Settings.")
+QUESTION_DETAIL = ("{n} running. While Journey Studio is closed nothing moves: waits end and reminders go "
+                   "out only once you open it again. A background service keeps them running; it starts "
+                   "when you log in. You can change this later in File → Settings.")
 
 
 class BackgroundService(QObject):

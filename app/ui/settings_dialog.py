@@ -80,9 +80,10 @@ class SettingsDialog(QDialog):
 
             self.keep_running = QCheckBox(SETTING_TEXT)
             self.keep_running.setChecked(background.installed())
-            column.addSpacing(8)
+            column.addSpacing(12)
             column.addWidget(self.keep_running)
             column.addWidget(help_label(SETTING_HELP))
+            column.addSpacing(8)
         self.zone.refused.connect(lambda text: self._show_error(
             f"“{text}” is not a time zone: pick one from the list (type part of a city, e.g. “berlin”)."))
         self.zone.picked.connect(lambda _name: self.error.hide())
