@@ -201,3 +201,57 @@ def test_serve_refuses_a_bad_listen_address_and_an_unwritable_log(tmp_path):
     assert done.returncode == 2 and "the service's log cannot be written" in done.stderr
     done = _serve("--heartbeat-seconds", "20", "--lease-seconds", "30", tmp_path=tmp_path)
     assert done.returncode == 2 and "at least two heartbeats" in done.stderr
+
+
+def test_the_receiver_runs_under_uvicorn_and_a_request_in_progress_finishes_on_stop(tmp_path, monkeypatch):
+    """With the receiver installed (a stand-in Starlette app under its contract), the service serves it
+    on its own socket; stopping lets a request in progress finish, then accepts no more."""
+    pytest.importorskip("uvicorn")
+    starlette = pytest.importorskip("starlette.applications")
+    import asyncio
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from app.service import serve
+    from app.store.db import open_database
+
+    started, wakeups = threading.Event(), []
+
+    async def slow(request):  # noqa: ANN001
+        started.set()
+        await asyncio.sleep(0.5)
+        return JSONResponse({"stored": True}, status_code=202)
+
+    def create_app(db, engine_wakeup=None):  # noqa: ANN001
+        wakeups.append(engine_wakeup)
+        return starlette.Starlette(routes=[Route("/v1/track", slow, methods=["POST"])])
+
+    monkeypatch.setattr(serve, "receiver_app", lambda db, wakeup: create_app(db, engine_wakeup=wakeup))
+    db = open_database(f"sqlite:///{tmp_path / 'r.sqlite3'}")
+    service = serve.Service(db, serve.ServeOptions(listen="127.0.0.1:0"))
+    service.start()
+    try:
+        assert service.listener is not None and service.listener.kind == "receiver"
+        url = service.listener.url
+        assert wakeups == [service.wakeup]
+        answers: list[int] = []
+
+        def post() -> None:
+            request = urllib.request.Request(f"{url}/v1/track", data=b"{}", method="POST")
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                answers.append(answer.status)
+
+        client = threading.Thread(target=post)
+        client.start()
+        assert started.wait(30)
+    finally:
+        service.stop()
+    client.join(30)
+    assert answers == [202]                               # answered, although the service was stopping
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(f"{url}/v1/track", data=b"{}", timeout=5)
+    db.dispose()
