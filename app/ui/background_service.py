@@ -18,7 +18,8 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
 from sqlalchemy.engine import Engine
 
-from app.service.install import Plan, Run, ServiceError, install, plan_for, platform_key, run_command, uninstall
+from app.service.install import (Plan, Run, ServiceError, ServiceState, install, plan_for, platform_key,
+                                 run_command, status, uninstall)
 from app.service.words import engine_text
 from app.store.app_settings import all_settings, set_setting
 from app.store.lease import LeaseHolder
@@ -97,6 +98,20 @@ class BackgroundService(QObject):
         self.changed.emit(installed, message)
         if then is not None:
             then(installed, message)
+
+    def check(self, then: Callable[[str], None], owner: QObject | None = None) -> None:
+        """Asks the service manager whether the service runs, off the GUI thread; `then(sentence)`, e.g.
+        "The service is running (active, enabled at login)." (nothing when it is not installed)."""
+        plan = self.plan()
+        if plan is None or not plan.path.exists():
+            return
+
+        def said(state: ServiceState) -> None:
+            then(f"The service is running ({state.said})." if state.running
+                 else f"The service is installed but not running ({state.said}); see `journeys service status` "
+                      "and its log, journeys-service.jsonl.")
+
+        self._work.run(lambda: status(plan, self.run_with), said, owner=owner)
 
     def wait(self) -> bool:
         return self._work.wait()

@@ -83,6 +83,10 @@ class SettingsDialog(QDialog):
             column.addSpacing(12)
             column.addWidget(self.keep_running)
             column.addWidget(help_label(SETTING_HELP))
+            self.service_state = help_label("")
+            self.service_state.hide()
+            column.addWidget(self.service_state)
+            background.check(self._show_service_state, owner=self)
             column.addSpacing(8)
         self.zone.refused.connect(lambda text: self._show_error(
             f"“{text}” is not a time zone: pick one from the list (type part of a city, e.g. “berlin”)."))
@@ -93,6 +97,11 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self.save)
         buttons.rejected.connect(self.reject)
         column.addWidget(buttons)
+
+    def _show_service_state(self, text: str) -> None:
+        self.service_state.setText(text)
+        self.service_state.show()
+        self.adjustSize()
 
     def _show_error(self, text: str) -> None:
         self.error.setText(text)

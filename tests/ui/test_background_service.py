@@ -29,7 +29,8 @@ def systemctl(tmp_path, monkeypatch):
     """A stand-in `systemctl` recording its calls; the unit goes under tmp_path."""
     calls = tmp_path / "systemctl-calls"
     script = tmp_path / "systemctl"
-    script.write_text(f"#!/bin/sh\necho \"$@\" >> {calls}\n")
+    script.write_text(f"#!/bin/sh\necho \"$@\" >> {calls}\n"
+                      "case \"$2\" in is-active) echo active;; is-enabled) echo enabled;; esac\n")
     script.chmod(0o755)
     monkeypatch.setenv("JOURNEYS_SYSTEMCTL", str(script))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
@@ -94,6 +95,8 @@ def test_the_setting_installs_and_removes_the_service(window, qtbot, systemctl, 
     dialog = window.open_settings()
     box = dialog.findChild(QCheckBox)
     assert box.isChecked()
+    qtbot.waitUntil(dialog.service_state.isVisible, timeout=10_000)       # asked off the GUI thread
+    assert dialog.service_state.text() == "The service is running (active, enabled at login)."
     box.setChecked(False)
     dialog.save()
     qtbot.waitUntil(lambda: not unit(tmp_path).exists(), timeout=10_000)
