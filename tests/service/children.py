@@ -101,9 +101,10 @@ class ServeChild:
 class Shop:
     """The database, the clock file and the environment every child of one test shares."""
 
-    def __init__(self, tmp_path: Path, smtp: Any, contacts: tuple[str, ...] = ("ann", "bob", "cho")) -> None:
+    def __init__(self, tmp_path: Path, smtp: Any, contacts: tuple[str, ...] = ("ann", "bob", "cho"),
+                 url: str | None = None, rate: float = 0) -> None:
         self.tmp = tmp_path
-        self.url = f"sqlite:///{tmp_path / 'shop.sqlite3'}"
+        self.url = url or f"sqlite:///{tmp_path / 'shop.sqlite3'}"
         self.clock_file = tmp_path / "clock"
         self.now = START
         self._write_clock()
@@ -112,7 +113,7 @@ class Shop:
         self.env.pop("JOURNEYS_DB", None)
         self.db = open_database(self.url)
         settings = load_settings(self.db)
-        settings.email = smtp.settings(sender="Corner Shop <hello@cornershop.example>", rate_per_second=0)
+        settings.email = smtp.settings(sender="Corner Shop <hello@cornershop.example>", rate_per_second=rate)
         save_settings(self.db, settings)
         self.children: list[ServeChild] = []
         rows = "".join(f"{name},{name}@shop.example,{name.title()},email\n" for name in contacts)
@@ -152,10 +153,15 @@ class Shop:
                                     "properties": properties}) + "\n")
         self.journeys("events", "import", str(path))
 
-    def checkout(self, contact: str) -> None:
-        self.event(contact, "checkout_started", key=f"checkout-{contact}-{self.now:%H%M}", total=42.5,
-                   currency="USD", cart_url=f"https://cornershop.example/cart/{contact}",
-                   items=[{"name": "Tea tin", "quantity": 1, "price": 42.5}])
+    def checkout(self, *contacts: str) -> None:
+        """A checkout for each contact, in one `journeys events import`."""
+        path = self.tmp / f"checkouts-{self.now:%H%M%S}-{contacts[0]}.jsonl"
+        path.write_text("".join(json.dumps({
+            "id": f"checkout-{contact}-{self.now:%H%M}", "contact": contact, "type": "checkout_started",
+            "at": self.now.isoformat(), "properties": {
+                "total": 42.5, "currency": "USD", "cart_url": f"https://cornershop.example/cart/{contact}",
+                "items": [{"name": "Tea tin", "quantity": 1, "price": 42.5}]}}) + "\n" for contact in contacts))
+        self.journeys("events", "import", str(path))
 
     def order(self, contact: str) -> None:
         self.event(contact, "order_placed", key=f"order-{contact}-{self.now:%H%M}", order_id=f"O-{contact}",

@@ -31,6 +31,14 @@ def shop(tmp_path: Path, smtp_plain_server: SmtpServer) -> Iterator[Shop]:  # no
     made.close()
 
 
+@pytest.fixture
+def shop_any(tmp_path: Path, smtp_plain_server: SmtpServer, any_url: str) -> Iterator[Shop]:  # noqa: F811
+    """The shop on a SQLite file, and on PostgreSQL when JOURNEYS_TEST_PG_URL is set."""
+    made = Shop(tmp_path, smtp_plain_server, url=any_url)
+    yield made
+    made.close()
+
+
 def _health(url: str) -> dict:
     with urllib.request.urlopen(f"{url}/health", timeout=10) as answer:
         return json.loads(answer.read())
@@ -73,6 +81,34 @@ def test_sigterm_and_sigint_stop_cleanly_and_give_the_lease_back(shop):
         assert current_holder(shop.db) is None           # another process may take over at once
 
 
+def test_sigterm_while_sending_finishes_the_message_in_hand_and_a_restart_sends_the_rest(tmp_path,
+                                                                                       smtp_plain_server):
+    """40 reminders due at once, sent at 10 a second: SIGTERM lands while they go out. The service
+    stops cleanly (exit 0) with no message left "sending" or of unknown fate; the next one sends the rest,
+    each exactly once."""
+    smtp = smtp_plain_server
+    names = tuple(f"c{i:02d}" for i in range(40))
+    shop = Shop(tmp_path, smtp, contacts=names, rate=10)
+    try:
+        service = shop.serve()
+        service.wait_for("Engine: running in this service")
+        shop.checkout(*names)
+        shop.advance(hours=1, minutes=1)
+        wait_until(lambda: smtp.received, "the first reminder")
+        assert service.terminate() == 0
+        statuses = Counter(m["status"] for m in shop.messages())
+        assert set(statuses) <= {"sent", "queued"} and statuses["queued"] > 0, statuses    # stopped mid-way
+        assert statuses["sent"] == len(smtp.received)            # what went out is recorded as sent
+        again = shop.serve()
+        again.wait_for("Engine: running in this service")
+        wait_until(lambda: len(smtp.received) >= len(names), "every reminder")
+        wait_until(lambda: all(m["status"] == "sent" for m in shop.messages()), "every message recorded")
+        assert again.terminate() == 0
+        assert sorted(r for m in smtp.received for r in m.rcpt_tos) == [f"{n}@shop.example" for n in names]
+    finally:
+        shop.close()
+
+
 def test_kill_9_and_restart_lose_nothing_and_send_nothing_twice(shop, smtp_plain_server):
     smtp = smtp_plain_server
     first = shop.serve("--lease-seconds", "10")          # long enough to see the next one wait for it
@@ -104,8 +140,8 @@ def test_kill_9_and_restart_lose_nothing_and_send_nothing_twice(shop, smtp_plain
     assert len(shop.messages()) == 4                       # one row per message: none lost, none doubled
 
 
-def test_two_services_on_one_database_run_one_engine(shop, smtp_plain_server):
-    smtp = smtp_plain_server
+def test_two_services_on_one_database_run_one_engine(shop_any, smtp_plain_server):
+    shop, smtp = shop_any, smtp_plain_server
     one, two = shop.serve(), shop.serve()
     wait_until(lambda: (one.said("Engine: ") and two.said("Engine: ")), "both services to say who runs the engine")
     running = [s for s in (one, two) if s.said("Engine: running in this service")]
