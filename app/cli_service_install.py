@@ -86,7 +86,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     if state is None or not state.installed:
         print("Service: not installed (`journeys service install` sets it up)")
     else:
-        print(f"Service: {plan.describe()} — {state.said}")
+        from app.service.jsonlog import service_log_path
+
+        print(f"Service: {plan.describe()} — {state.said}; its log: {service_log_path()}")
     print(engine_text(current_holder(_open_engine(args.db, write=False))))
     return 0
 

@@ -180,7 +180,8 @@ def test_journeys_service_install_status_uninstall(tmp_path, fake_systemctl):
     assert fake_systemctl.read_text().splitlines() == ["--user daemon-reload", f"--user enable --now {UNIT_NAME}"]
     done = _journeys("service", "status", "--db", str(db))
     assert done.stdout.splitlines() == [
-        f"Service: systemd user unit {tmp_path}/config/systemd/user/{UNIT_NAME} — active, enabled at login",
+        f"Service: systemd user unit {tmp_path}/config/systemd/user/{UNIT_NAME} — active, enabled at login; "
+        f"its log: {tmp_path}/logs/journeys-service.jsonl",
         "Engine: not running (no window or background service holds this database)"]
     done = _journeys("service", "uninstall")
     assert done.returncode == 0 and "Removed the systemd user unit" in done.stdout
