@@ -57,6 +57,7 @@ class BackgroundService(QObject):
         self._platform = platform
         self._work = Background(self, threads=1)
         self.busy = False
+        self.failure_box: QMessageBox | None = None
 
     def plan(self) -> Plan | None:
         """The service's plan on this machine, or None where no service manager is known."""
@@ -81,7 +82,11 @@ class BackgroundService(QObject):
 
         def work() -> tuple[bool, str]:
             if on:
-                install(plan, self.run_with)
+                try:
+                    install(plan, self.run_with)
+                except ServiceError:
+                    plan.path.unlink(missing_ok=True)     # half installed is not installed: the box stays unticked
+                    raise
                 return True, "Journeys now keep running in the background when Journey Studio is closed."
             uninstall(plan, self.run_with)
             return False, "The background service was removed: journeys run while Journey Studio is open."
@@ -140,10 +145,22 @@ class BackgroundService(QObject):
         box.addButton("Only while the app is open", QMessageBox.ButtonRole.RejectRole)
         box.setDefaultButton(keep)
 
+        def installed(done: bool, message: str) -> None:
+            if done:
+                then()
+                return
+            # The window stays open (its engine keeps the journeys running) and says why; closing it again
+            # closes it without asking.
+            failure = QMessageBox(QMessageBox.Icon.Warning, "Keep journeys running?", message, parent=parent)
+            failure.setInformativeText("Journey Studio stays open for now: your journeys run while it is. "
+                                       "Try again in File → Settings once the cause is fixed.")
+            failure.open()
+            self.failure_box = failure
+
         def answered(button: object) -> None:
             if button is keep:
                 self.remember("yes")
-                self.set_keep_running(True, lambda _installed, _message: then())
+                self.set_keep_running(True, installed)
             else:
                 self.remember("no")
                 then()

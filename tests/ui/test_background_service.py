@@ -110,6 +110,7 @@ def test_a_refusing_service_manager_is_said_in_the_status_bar(window, qtbot, sys
     dialog.save()
     qtbot.waitUntil(lambda: "could not be installed" in window.statusBar().currentMessage(), timeout=10_000)
     assert "Failed to connect to bus" in window.statusBar().currentMessage()
+    assert not unit(tmp_path).exists()                    # half installed is not installed
 
 
 def _activate(window) -> None:
@@ -174,3 +175,20 @@ def test_no_question_when_there_is_nothing_to_keep_running(window, qtbot, system
     window.close()
     assert not window.isVisible() and getattr(window, "keep_running_box", None) is None
     assert BackgroundService(window.store.engine).asked() is None
+
+
+def test_when_keeping_them_running_fails_the_window_stays_open_and_says_why(window, qtbot, systemctl, tmp_path):
+    systemctl.parent.joinpath("systemctl").write_text("#!/bin/sh\necho 'Failed to connect to bus' >&2\nexit 1\n")
+    _activate(window)
+    window.start_engine()
+    qtbot.waitUntil(window.host.runs_engine, timeout=10_000)
+    window.close()
+    keep = next(b for b in _question(window).findChildren(QPushButton) if b.text() == "Keep running in the background")
+    keep.click()
+    service = window.background_service
+    qtbot.waitUntil(lambda: service.failure_box is not None and service.failure_box.isVisible(), timeout=10_000)
+    assert "Failed to connect to bus" in service.failure_box.text()
+    assert window.isVisible() and window.host.runs_engine()      # still open, still running the journeys
+    service.failure_box.close()
+    window.close()                                               # asked once: now it simply closes
+    assert not window.isVisible()
