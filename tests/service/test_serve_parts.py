@@ -255,3 +255,24 @@ def test_the_receiver_runs_under_uvicorn_and_a_request_in_progress_finishes_on_s
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(f"{url}/v1/track", data=b"{}", timeout=5)
     db.dispose()
+
+
+def test_the_log_is_rotated_and_old_files_are_kept_as_lines(tmp_path, monkeypatch):
+    from app.service import jsonlog
+
+    monkeypatch.setattr(jsonlog, "MAX_BYTES", 2_000)
+    path = tmp_path / "service.jsonl"
+    handler = setup_service_logging(path)
+    try:
+        for i in range(200):
+            logging.getLogger("app.service.test").info("line %d", i)
+    finally:
+        for name in ("app", "uvicorn", "apscheduler"):
+            logging.getLogger(name).removeHandler(handler)
+        handler.close()
+    rotated = sorted(tmp_path.glob("service.jsonl.*"))
+    assert [p.name for p in rotated] == [f"service.jsonl.{i}" for i in range(1, jsonlog.BACKUPS + 1)]
+    for file in [path, *rotated]:
+        assert file.stat().st_size <= 2_000
+        assert all(json.loads(line)["message"].startswith("line ") for line in file.read_text().splitlines())
+    assert json.loads(path.read_text().splitlines()[-1])["message"] == "line 199"
