@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from sqlalchemy.engine import Engine
 
-from app.engine.clock import Clock, default_clock
+from app.engine.clock import Clock, FileClock, default_clock
 from app.engine.engine import JourneyEngine
 from app.engine.scheduler import LiveEngine
 from app.store.lease import DEFAULT_HEARTBEAT, DEFAULT_TTL, Lease, LeaseHolder
@@ -157,6 +157,9 @@ class Service:
         starts it, then the lease keeper (which starts the jobs once the lease is ours)."""
         host, port = parse_listen(self.options.listen)
         sock = bind(host, port)
+        if isinstance(self.clock, FileClock):       # never in use: the engine would follow a file, not time
+            log.warning("test clock: the time is read from %s ($JOURNEYS_TEST_CLOCK)", self.clock.path)
+            self.say(f"Test clock: the time is read from {self.clock.path} ($JOURNEYS_TEST_CLOCK, for tests only)")
         self.listener = Listener(sock, receiver_app(self.db, self.wakeup), self.health)
         if not is_loopback(host):
             log.warning("listening on %s, which other machines can reach: expose the receiver through a "

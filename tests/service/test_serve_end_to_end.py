@@ -48,6 +48,7 @@ def test_the_cart_email_reaches_the_smtp_server_an_hour_later_with_no_app_open(s
     smtp = smtp_plain_server
     service = shop.serve()
     service.wait_for("Engine: running in this service")
+    assert service.said("Test clock: the time is read from ")        # said loudly: it is never for real use
     shop.checkout("ann")
     shop.checkout("bob")
     assert shop.run_status("ann") == ["active"]
