@@ -32,6 +32,7 @@ from app.store.lease import DEFAULT_HEARTBEAT, DEFAULT_TTL, Lease, LeaseHolder
 from .http import DEFAULT_LISTEN, Listener, bind, is_loopback, parse_listen
 from .keeper import LeaseKeeper
 from .parts import connector_jobs, intake_jobs, receiver_app
+from .words import describe_holder
 
 log = logging.getLogger("app.service")
 
@@ -179,9 +180,3 @@ class Service:
             self.listener = None
         self.keeper.stop(release=True)
         log.info("service stopped", extra={"fields": {"event": "stopped"}})
-
-
-def describe_holder(holder: LeaseHolder) -> str:
-    """"the background service (pid 4242 on shop-pc)" / "Journey Studio's window (pid …)"."""
-    who = "the background service" if holder.kind == "service" else "Journey Studio's window"
-    return f"{who} (pid {holder.pid} on {holder.host})"

@@ -20,6 +20,12 @@ def human_since(when: datetime, now: datetime | None = None) -> str:
     return f"{clock} ({lapse})"
 
 
+def describe_holder(holder: LeaseHolder) -> str:
+    """"the background service (pid 4242 on shop-pc)" / "Journey Studio's window (pid …)"."""
+    who = "the background service" if holder.kind == "service" else "Journey Studio's window"
+    return f"{who} (pid {holder.pid} on {holder.host})"
+
+
 def engine_text(holder: LeaseHolder | None, *, mine: bool = False, now: datetime | None = None) -> str:
     """One line for a status bar or the command line: who runs the engine on this database.
 

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from app.service.install import (Plan, Run, ServiceError, ServiceState, install, plan_for, platform_key,
                                  run_command, status, uninstall)
-from app.service.words import engine_text
+from app.service.words import describe_holder, engine_text
 from app.store.app_settings import all_settings, set_setting
 from app.store.lease import LeaseHolder
 
@@ -183,8 +183,9 @@ class EngineStatusLabel(QLabel):
         if holder is None:          # could not be read this round: keep what was said
             return
         self.setText(engine_text(holder))
-        self.setToolTip("Active journeys move on in the background; this window shows and edits them. If the "
-                        "background stops, this window takes over within a minute.")
+        self.setToolTip(f"{describe_holder(holder)[0].upper()}{describe_holder(holder)[1:]} runs the engine: "
+                        "active journeys move on there; this window shows and edits them. If it stops, this "
+                        "window takes over within a minute.")
         self.show()
 
     def show_here(self) -> None:
