@@ -161,7 +161,12 @@ class Service:
         if isinstance(self.clock, FileClock):       # never in use: the engine would follow a file, not time
             log.warning("test clock: the time is read from %s ($JOURNEYS_TEST_CLOCK)", self.clock.path)
             self.say(f"Test clock: the time is read from {self.clock.path} ($JOURNEYS_TEST_CLOCK, for tests only)")
-        self.listener = Listener(sock, receiver_app(self.db, self.wakeup), self.health)
+        try:
+            app = receiver_app(self.db, self.wakeup)
+        except BaseException:
+            sock.close()
+            raise
+        self.listener = Listener(sock, app, self.health)
         if not is_loopback(host):
             log.warning("listening on %s, which other machines can reach: expose the receiver through a "
                         "tunnel or a reverse proxy instead (see the README)", self.options.listen)
