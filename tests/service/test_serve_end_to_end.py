@@ -112,7 +112,7 @@ def test_sigterm_while_sending_finishes_the_message_in_hand_and_a_restart_sends_
 
 def test_kill_9_and_restart_lose_nothing_and_send_nothing_twice(shop, smtp_plain_server):
     smtp = smtp_plain_server
-    first = shop.serve("--lease-seconds", "10")          # long enough to see the next one wait for it
+    first = shop.serve("--lease-seconds", "15")          # long enough to see the next one wait for it
     first.wait_for("Engine: running in this service")
     shop.checkout("ann")
     first.kill()                                          # dies while ann waits for her hour
