@@ -434,3 +434,6 @@ def add_commands(sub: argparse._SubParsersAction, db_parent: argparse.ArgumentPa
     from app.cli_orders import add_orders_commands       # `journeys orders import` (issue 12)
 
     add_orders_commands(sub, db_parent)
+    from app.cli_service import add_service_commands     # `journeys serve`, `journeys service …` (issue 13)
+
+    add_service_commands(sub, db_parent)

@@ -16,6 +16,7 @@ LAYERS = [
     ("app.journey", (), QT + DATABASE),
     ("app.store", (), QT),
     ("app.engine", ("app.engine_cli",), QT),
+    ("app.service", ("app.cli_service", "app.cli_service_install"), QT),
 ]
 
 
@@ -63,6 +64,9 @@ STATIC_LAYERS = [
     ("app/store", QT + UI + ("app.engine", "app.cli", "app.engine_cli")),
     ("app/engine", QT + UI + ("app.cli", "app.engine_cli")),
     ("app/engine_cli.py", QT + UI),
+    ("app/service", QT + UI + ("app.cli", "app.engine_cli")),       # the background service: no window
+    ("app/cli_service.py", QT + UI),
+    ("app/cli_service_install.py", QT + UI),
     ("app/canvas", ("app.ui", "app.cli", "app.engine_cli")),      # the canvas sits below the windows
 ]
 

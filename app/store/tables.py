@@ -314,3 +314,20 @@ step_counts = _counts("step_counts")
 
 step_counts_hourly = _counts("step_counts_hourly", _stamp("hour"))
 """The same counts per UTC hour, for statistics over a chosen time range."""
+
+
+engine_lease = Table(
+    "engine_lease",
+    metadata,
+    Column("name", String(32), nullable=False),             # "engine": one row per database
+    Column("holder", String(36), nullable=False),           # a uuid per process (app window or service)
+    Column("kind", String(16), nullable=False),             # "service" or "app"
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    _stamp("acquired_at"),
+    _stamp("heartbeat_at"),
+    _stamp("expires_at"),
+    PrimaryKeyConstraint("name"),
+)
+"""Who runs the engine's jobs on this database (app/store/lease.py): one holder at a time, kept by a
+heartbeat; a holder that stops beating is replaced once `expires_at` has passed."""

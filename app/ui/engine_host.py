@@ -1,7 +1,9 @@
 """The engine under the app, off the GUI thread.
 
 The live engine's jobs (tick, scan, outbox) run on APScheduler's background
-thread. Journey commands (activate, pause, stop) and statistics polls run on
+thread — while this window holds the database's engine lease (app/store/lease.py): when the
+background service (`journeys serve`) or another window runs the engine, this one starts no jobs,
+says who does (`engine_elsewhere`), and takes over once that one stops or its lease expires. Journey commands (activate, pause, stop) and statistics polls run on
 one worker thread, in the order asked, and their results come back to the GUI
 thread through a queued signal: the window never waits on the database.
 """
@@ -24,6 +26,7 @@ from app.store.journeys import JourneyStore
 
 if TYPE_CHECKING:
     from app.delivery.dispatcher import Dispatcher
+    from app.service.keeper import LeaseKeeper
     from app.engine.engine import JourneyEngine
     from app.engine.scheduler import LiveEngine
 
@@ -83,6 +86,10 @@ class EngineHost(QObject):
     _finished = Signal(int, object)
     job_failed = Signal(str, str)           # job name, message (from the scheduler's thread, queued)
     delivery_notice = Signal(str)           # "email is not set up: 12 messages waiting" (when it changes)
+    engine_elsewhere = Signal(object)       # LeaseHolder (or None: unknown) while another process runs the engine
+    engine_here = Signal()                  # this window took the lease and runs the engine
+    LEASE_SECONDS: float | None = None      # the lease's length and heartbeat: app/store/lease.py's defaults
+    HEARTBEAT_SECONDS: float | None = None  # (the tests shorten them)
 
     def __init__(self, db: Engine, clock: Clock | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -90,6 +97,7 @@ class EngineHost(QObject):
         self._engine: JourneyEngine | None = None
         self.store = JourneyStore(db)
         self.live: LiveEngine | None = None
+        self.keeper: LeaseKeeper | None = None
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)      # one worker: commands and polls happen in the order asked
         self._tickets = count()
@@ -109,7 +117,32 @@ class EngineHost(QObject):
         return self._engine
 
     def start(self) -> None:
-        """Starts the scheduler's jobs: active journeys now move on their own."""
+        """Asks for the engine lease (on a thread of its own, every ~10 s): while this window holds it,
+        the scheduler's jobs run and active journeys move on their own; while another process holds
+        it, `engine_elsewhere(holder)` says who."""
+        if self.keeper is None:
+            from app.service.keeper import LeaseKeeper
+            from app.store.lease import Lease
+
+            from app.store.lease import DEFAULT_HEARTBEAT, DEFAULT_TTL
+
+            lease = Lease(self.db, "app", ttl=self.LEASE_SECONDS or DEFAULT_TTL)
+            self.keeper = LeaseKeeper(lease, on_acquired=self._start_live, on_lost=self._stop_live,
+                                      on_waiting=self.engine_elsewhere.emit,
+                                      heartbeat=self.HEARTBEAT_SECONDS or DEFAULT_HEARTBEAT)
+            self.keeper.start()
+
+    def runs_engine(self) -> bool:
+        """Whether this window runs the engine now (it holds the lease)."""
+        return self.keeper is not None and self.keeper.running
+
+    def _stop_live(self) -> None:
+        live, self.live = self.live, None
+        if live is not None:
+            live.stop(wait=True)
+
+    def _start_live(self) -> None:
+        """On the lease keeper's thread, once the lease is ours."""
         if self.live is None:
             from app.delivery.channels import live_dispatcher
             from app.delivery.feedback_jobs import feedback_jobs
@@ -122,14 +155,26 @@ class EngineHost(QObject):
             # Statuses coming back (Twilio polling, the IMAP mailbox) feed an engine of their own: the
             # jobs run on the scheduler's threads, side by side with the tick.
             feedback = feedback_jobs(self.db, JourneyEngine(self.db, self.clock), self.clock)
-            self.live = LiveEngine(self.engine, outbox=outbox, jobs=feedback,
-                                   on_error=lambda name, exc: self.job_failed.emit(name, str(exc)))
-            self.live.start()
+            # The receiver's intake and the pull connectors' polls, when those parts are installed:
+            # whichever process holds the lease runs them (app/service/parts.py).
+            from app.service.parts import connector_jobs, intake_jobs
+
+            feedback += [*intake_jobs(self.db), *connector_jobs(self.db)]
+            lease = self.keeper.lease if self.keeper is not None else None
+            live = LiveEngine(self.engine, outbox=outbox, jobs=feedback,
+                              on_error=lambda name, exc: self.job_failed.emit(name, str(exc)),
+                              gate=lease.held if lease is not None else None)
+            live.start()
+            self.live = live
+        self.engine_here.emit()
 
     def shutdown(self) -> None:
-        if self.live is not None:
-            self.live.stop(wait=True)
-            self.live = None
+        """Stops the jobs (the batch in hand finishes) and gives the lease back, so the background
+        service, when installed, takes over at once."""
+        if self.keeper is not None:
+            self.keeper.stop(release=True)
+            self.keeper = None
+        self._stop_live()
         self._pool.waitForDone(10_000)
 
     # -- work on the worker thread ---------------------------------------------------------

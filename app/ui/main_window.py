@@ -126,6 +126,9 @@ class MainWindow(QMainWindow):
         from .test_run_dock import install_test_run        # Journey → Test run…, its dock and the lit canvas
 
         self.test_run = install_test_run(self)
+        from .background_service import install_background_service   # the engine elsewhere; keep running
+
+        self.background_service = install_background_service(self)
         self._connect_list()
         self.refresh_list()
         self._update_status()
@@ -361,7 +364,8 @@ class MainWindow(QMainWindow):
 
     def open_settings(self, first_start: bool = False) -> SettingsDialog:
         """Shows the settings dialog without blocking (the engine and the window carry on)."""
-        dialog = SettingsDialog(self.store.engine, self, first_start=first_start)
+        dialog = SettingsDialog(self.store.engine, self, first_start=first_start,
+                                background=None if first_start else self.background_service)
         dialog.saved.connect(self._business_zone_changed)
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
@@ -388,6 +392,11 @@ class MainWindow(QMainWindow):
         self.host.start()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        from .background_service import ask_before_close
+
+        if ask_before_close(self):       # asked once: keep active journeys running in the background?
+            event.ignore()
+            return
         if self.leave_current():
             self.run_controls.timer.stop()
             self.host.shutdown()
