@@ -30,7 +30,7 @@ from app.delivery.secrets import TWILIO_AUTH_TOKEN
 from app.delivery.unsubscribe import KEY_SETTING, read_token
 from app.store.app_settings import get_setting
 
-from .config import MAX_BODY, META_APP_SECRET
+from .config import MAX_BODY, META_APP_SECRET, Config
 from .http import Refused, json_of, read_body, refuse_unsigned, store
 from .inbox import InboxRow
 from .signatures import meta_valid, twilio_valid
@@ -38,7 +38,7 @@ from .signatures import meta_valid, twilio_valid
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")    # 1×1 transparent GIF
 
 
-def _config(request: Request):  # type: ignore[no-untyped-def]
+def _config(request: Request) -> Config:
     return request.app.state.config
 
 

@@ -45,6 +45,12 @@ def text(value: Any) -> str | None:
     return found or None
 
 
+def object_at(data: dict[str, Any], name: str) -> dict[str, Any]:
+    """`data[name]` when it is a JSON object, else an empty one (absent, null)."""
+    found = data.get(name)
+    return found if isinstance(found, dict) else {}
+
+
 def person(email: Any, phone: Any, first: Any = None, last: Any = None, country: Any = None,
            tags: Any = None) -> Person:
     """A Person from a webhook's fields; a malformed email or phone is left out (the other may do)."""

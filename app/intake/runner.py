@@ -25,7 +25,7 @@ MAX_CONNECTIONS = 1_000
 def _guarded(base: type) -> type:
     """`base` (uvicorn's HTTP protocol) closing a connection whose request headers do not arrive in time."""
 
-    class Guarded(base):  # type: ignore[misc, valid-type]
+    class Guarded(base):
         header_seconds = HEADER_SECONDS
         _header_timer: asyncio.TimerHandle | None = None
 

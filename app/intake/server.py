@@ -47,7 +47,7 @@ SEGMENT_IGNORED = ("page", "screen", "group", "alias")       # accepted and answ
 
 
 def _config(request: Request) -> Config:
-    return request.app.state.config     # type: ignore[no-any-return]
+    return request.app.state.config
 
 
 def _digest(body: bytes) -> str:
@@ -158,7 +158,7 @@ async def health(request: Request) -> Response:
     from app.store.tables import intake_requests
 
     with db.connect() as conn:
-        counts = dict(conn.execute(select(intake_requests.c.status, func.count()).group_by(intake_requests.c.status))
+        counts: dict[str, int] = dict(conn.execute(select(intake_requests.c.status, func.count()).group_by(intake_requests.c.status))
                       .all())
     return JSONResponse({"status": "ok", "inbox": {k: int(v) for k, v in counts.items()}})
 
@@ -166,7 +166,7 @@ async def health(request: Request) -> Response:
 def _guard(handler: Callable[[Request], Any]) -> Callable[[Request], Any]:
     async def run(request: Request) -> Response:
         try:
-            return await handler(request)    # type: ignore[no-any-return]
+            return await handler(request)
         except Refused as refused:
             return refused.response()
     return run
@@ -208,6 +208,6 @@ def create_app(db: Engine, engine_wakeup: Callable[[], None] | None = None, *,
         Route("/health", _guard(health), methods=["GET"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
-                    exception_handlers={404: _not_found, 405: _not_allowed})  # type: ignore[dict-item]
+                    exception_handlers={404: _not_found, 405: _not_allowed})
     app.state.db, app.state.config = db, chosen
     return app

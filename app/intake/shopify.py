@@ -36,7 +36,7 @@ from app.engine.ingest import EventIn
 from app.engine.order_files import money
 from app.journey.schema import MAX_AMOUNT, parse_datetime
 
-from .people import Unusable, consent_state, contact_of, identify, person, text
+from .people import Unusable, object_at, consent_state, contact_of, identify, person, text
 from .shapes import ID, LIST, MONEY, OBJECT, TEXT, Fault, check
 
 CHECKOUTS = ("checkouts/create", "checkouts/update")
@@ -109,8 +109,8 @@ def items_of(lines: Any) -> list[dict[str, Any]]:
 
 
 def _who(data: dict[str, Any]) -> Any:
-    customer = data.get("customer") if isinstance(data.get("customer"), dict) else {}
-    address = data.get("billing_address") if isinstance(data.get("billing_address"), dict) else {}
+    customer = object_at(data, "customer")
+    address = object_at(data, "billing_address")
     return person(data.get("email") or customer.get("email"),
                   data.get("phone") or customer.get("phone") or address.get("phone"),
                   customer.get("first_name") or address.get("first_name"),
@@ -169,7 +169,7 @@ def _order(conn: Connection, data: dict[str, Any], now: datetime) -> list[EventI
 
 
 def _customer(conn: Connection, data: dict[str, Any], now: datetime) -> list[EventIn]:
-    address = data.get("default_address") if isinstance(data.get("default_address"), dict) else {}
+    address = object_at(data, "default_address")
     who = person(data.get("email"), data.get("phone") or address.get("phone"), data.get("first_name"),
                  data.get("last_name"), address.get("country_code"), data.get("tags"))
     contact = contact_of(conn, who, f"customer {text(data.get('id'))}")

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 
 from app.engine.ingest import EventIn
 
-from .people import Unusable, contact_of, identify, person, text
+from .people import Unusable, object_at, contact_of, identify, person, text
 from .shapes import ID, LIST, MONEY, OBJECT, TEXT, Fault, check
 from .shopify import _amount
 
@@ -81,7 +81,7 @@ def items_of(lines: Any) -> list[dict[str, Any]]:
 
 def events(conn: Connection, topic: str, data: dict[str, Any], now: datetime) -> list[EventIn]:
     """The events one stored delivery becomes (see the module's docstring); raises Unusable."""
-    billing = data.get("billing") if isinstance(data.get("billing"), dict) else {}
+    billing = object_at(data, "billing")
     if topic in CUSTOMERS:
         who = person(data.get("email") or billing.get("email"), billing.get("phone"), data.get("first_name"),
                      data.get("last_name"), billing.get("country"))
