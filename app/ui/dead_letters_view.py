@@ -95,8 +95,9 @@ class DeadLettersView(QWidget):
             row.setToolTip(2, item.reason)
             self.table.addTopLevelItem(row)
         self.retry_button.setEnabled(bool(total))
-        if items:
-            self.table.setCurrentItem(self.table.topLevelItem(0))
+        first = self.table.topLevelItem(0)
+        if first is not None:
+            self.table.setCurrentItem(first)
         else:
             self.detail.setText("")
         if not self.status.text().startswith("Retried"):
