@@ -60,8 +60,9 @@ async def read_body(request: Request, limit: int) -> bytes:
             chunks.append(chunk)
 
     try:
-        await asyncio.wait_for(gather(), BODY_SECONDS)
-    except asyncio.TimeoutError:
+        async with asyncio.timeout(BODY_SECONDS):       # no task of its own (wait_for makes one per request)
+            await gather()
+    except TimeoutError:
         raise Refused(408, f"the body did not arrive within {BODY_SECONDS:g} seconds") from None
     except ClientDisconnect:
         raise Refused(400, "the client went away before sending the whole body") from None
@@ -121,7 +122,7 @@ async def store(request: Request, rows: list[InboxRow]) -> None:
         return
     inbox: Inbox = request.app.state.inbox
     try:
-        await asyncio.wrap_future(inbox.put(rows))
+        await inbox.stored(rows)
     except Exception as exc:  # noqa: BLE001 - the sender is told to retry; the cause is in the log
         raise Refused(503, f"the request could not be stored ({type(exc).__name__}); nothing was taken",
                       hint="retry later", headers={"Retry-After": "5"}) from None

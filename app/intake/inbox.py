@@ -13,6 +13,7 @@ SHA-256 (as app/store/event_keys.py does).
 """
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import hashlib
 import logging
@@ -20,7 +21,7 @@ import queue
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, Union
 
 from sqlalchemy.engine import Engine
 
@@ -57,6 +58,25 @@ def write_rows(db: Engine, rows: list[InboxRow], now: datetime) -> None:
         conn.execute(insert_or_ignore(intake_requests, conn.dialect.name, ["idempotency_key"]), values)
 
 
+class _LoopWaiter:
+    """A request waiting on an event loop: settled there, in one batch per loop and commit."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, future: "asyncio.Future[None]") -> None:
+        self.loop, self.future = loop, future
+
+
+Waiter = Union[concurrent.futures.Future, _LoopWaiter]
+
+
+def _settle(waiters: list[_LoopWaiter], error: BaseException | None) -> None:
+    for waiter in waiters:
+        if not waiter.future.done():
+            if error is None:
+                waiter.future.set_result(None)
+            else:
+                waiter.future.set_exception(error)
+
+
 class Inbox:
     """The group-commit writer (see the module's docstring). `put` is thread-safe; `on_commit` runs
     after each commit (the engine wake-up); `close` commits what is waiting, then stops the thread."""
@@ -66,7 +86,7 @@ class Inbox:
         self.db = db
         self.on_commit = on_commit
         self.clock = clock or (lambda: datetime.now(timezone.utc))
-        self._queue: queue.Queue[tuple[list[InboxRow], concurrent.futures.Future[None]] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[list[InboxRow], Waiter] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="intake-inbox", daemon=True)
         self._thread.start()
 
@@ -75,6 +95,14 @@ class Inbox:
         done: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._queue.put((rows, done))
         return done
+
+    async def stored(self, rows: list[InboxRow]) -> None:
+        """Returns once `rows` are committed (raises the database's error): for the event loop. The
+        writer settles every request of one commit with a single call into the loop."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._queue.put((rows, _LoopWaiter(loop, done)))
+        await done
 
     def close(self) -> None:
         self._queue.put(None)
@@ -102,22 +130,34 @@ class Inbox:
             if stop:
                 return
 
-    def _commit(self, waiting: list[tuple[list[InboxRow], concurrent.futures.Future[None]]]) -> None:
+    def _commit(self, waiting: list[tuple[list[InboxRow], Waiter]]) -> None:
         # Two requests in one commit may carry the same key (a sender retrying at once): the first stands.
         unique: dict[str, InboxRow] = {}
         for rows_given, _ in waiting:
             for row in rows_given:
                 unique.setdefault(stored_key(row.key), row)
         rows = list(unique.values())
+        error: Exception | None = None
         try:
             write_rows(self.db, rows, self.clock())
         except Exception as exc:  # noqa: BLE001 - every waiting request is told (5xx); the sender retries
             log.error("the receiver could not store %d request(s): %s", len(waiting), exc)
-            for _, done in waiting:
-                done.set_exception(exc)
-            return
+            error = exc
+        loops: dict[asyncio.AbstractEventLoop, list[_LoopWaiter]] = {}
         for _, done in waiting:
-            done.set_result(None)
+            if isinstance(done, _LoopWaiter):
+                loops.setdefault(done.loop, []).append(done)
+            elif error is None:
+                done.set_result(None)
+            else:
+                done.set_exception(error)
+        for loop, waiters in loops.items():
+            try:
+                loop.call_soon_threadsafe(_settle, waiters, error)
+            except RuntimeError:        # the loop closed meanwhile (shutdown): nobody waits any more
+                pass
+        if error is not None:
+            return
         if self.on_commit is not None:
             try:
                 self.on_commit()

@@ -86,6 +86,8 @@ def uvicorn_config(app: Any, host: str, port: int, **more: Any) -> uvicorn.Confi
     """Uvicorn's settings for the receiver (see the module's docstring); `more` overrides them."""
     settings: dict[str, Any] = dict(host=host, port=port, http=protocol_class(), lifespan="on",
                                     timeout_keep_alive=KEEP_ALIVE_SECONDS, limit_concurrency=MAX_CONNECTIONS,
-                                    access_log=False, log_level="warning", server_header=False, date_header=False)
+                                    access_log=False, log_level="warning", server_header=False, date_header=False,
+                                    # X-Forwarded-* are not trusted for the client's address (tunnels differ)
+                                    proxy_headers=False)
     settings.update(more)
     return uvicorn.Config(app, **settings)
