@@ -44,6 +44,7 @@ from .signatures import shopify_valid, woocommerce_valid
 
 SEGMENT_CALLS = ("track", "identify")
 SEGMENT_IGNORED = ("page", "screen", "group", "alias")       # accepted and answered, not stored
+SEGMENT_TIMES = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")
 
 
 def _config(request: Request) -> Config:
@@ -89,6 +90,8 @@ async def segment(request: Request) -> Response:
             raise Refused(400, f"'type' must be track or identify (page, screen, group and alias are ignored), "
                                f"not {kind!r:.40}", pointer=f"{pointer}/type")
         call = {**call, "type": kind}
+        if not any(isinstance(call.get(name), str) for name in SEGMENT_TIMES):
+            call["receivedAt"] = now.isoformat()       # as Segment's API does: the call happened when it came
         try:
             event_from_data(call, now)
         except ValueError as exc:

@@ -86,6 +86,7 @@ def test_wrong_types_in_a_webhook_are_400_with_the_json_pointer(receiver: Receiv
         answer = post_shopify(http, topic, body)
     assert answer.status_code == 400 and answer.json()["pointer"] == pointer
     assert receiver.inbox() == 0
+    still_serving(receiver, "after-webhook-types")
 
 
 def test_wrong_types_in_a_woocommerce_order_are_400(receiver: Receiver) -> None:
@@ -121,6 +122,7 @@ def test_an_unknown_topic_or_endpoint_is_404(receiver: Receiver, path: str) -> N
     assert answer.status_code == 404 and answer.json()["success"] is False
     assert woo.status_code == 404 and "order.created" in woo.json()["hint"]
     assert receiver.inbox() == 0
+    still_serving(receiver, "after-unknown-topic")
 
 
 def test_a_wrong_or_missing_signature_is_401_and_logged(receiver: Receiver, caplog: pytest.LogCaptureFixture) -> None:

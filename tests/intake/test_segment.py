@@ -74,3 +74,12 @@ def test_page_and_screen_calls_are_answered_but_not_stored(receiver: Receiver) -
         answer = http.post("/v1/batch", json={"batch": [page, TRACK]}, headers=basic(receiver.token))
     assert answer.status_code == 200 and answer.json()["ignored"] == 1
     assert receiver.inbox() == 1
+
+
+def test_a_call_without_any_time_happened_when_it_came_as_segment_reads_it(receiver: Receiver) -> None:
+    untimed = {k: v for k, v in TRACK.items() if k != "timestamp"}
+    with receiver.client() as http:
+        assert http.post("/v1/track", json=untimed, headers=basic(receiver.token)).status_code == 200
+    receiver.apply()
+    [event] = receiver.events()
+    assert event.occurred_at is not None
