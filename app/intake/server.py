@@ -90,7 +90,7 @@ async def segment(request: Request) -> Response:
             raise Refused(400, f"'type' must be track or identify (page, screen, group and alias are ignored), "
                                f"not {kind!r:.40}", pointer=f"{pointer}/type")
         call = {**call, "type": kind}
-        if not any(isinstance(call.get(name), str) for name in SEGMENT_TIMES):
+        if all(call.get(name) is None for name in SEGMENT_TIMES):
             call["receivedAt"] = now.isoformat()       # as Segment's API does: the call happened when it came
         try:
             event_from_data(call, now)
