@@ -154,8 +154,18 @@ def _slow_client(port: int, first: bytes, closed: list[bool], hold: float) -> No
             closed.append(isinstance(conn, socket.socket) and False)
 
 
-def test_slow_clients_are_cut_off_while_others_are_served(receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
-    slow_headers = type("Slow", (protocol_class(),), {"header_seconds": 1.0})
+@pytest.mark.parametrize("parser", ["httptools", "h11"])
+def test_slow_clients_are_cut_off_while_others_are_served(receiver: Receiver, monkeypatch: pytest.MonkeyPatch,
+                                                          parser: str) -> None:
+    if parser == "h11":         # the pure-Python parser uvicorn falls back to without httptools
+        from uvicorn.protocols.http.h11_impl import H11Protocol
+
+        from app.intake.runner import _guarded
+
+        base = _guarded(H11Protocol)
+    else:
+        base = protocol_class()
+    slow_headers = type("Slow", (base,), {"header_seconds": 1.0})
     monkeypatch.setattr(intake_http, "BODY_SECONDS", 1.0)
     server, thread, url = start(receiver.db, http=slow_headers)
     port = int(url.rsplit(":", 1)[1])

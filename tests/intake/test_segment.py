@@ -83,3 +83,14 @@ def test_a_call_without_any_time_happened_when_it_came_as_segment_reads_it(recei
     receiver.apply()
     [event] = receiver.events()
     assert event.occurred_at is not None
+
+
+def test_a_rotated_token_refuses_the_old_one(receiver: Receiver) -> None:
+    from app.intake.config import rotate_token
+
+    new = rotate_token(receiver.db)
+    receiver.server.config.app.state.config.forget()      # as after Config.TTL seconds
+    with receiver.client() as http:
+        old = http.post("/v1/track", json=TRACK, headers=basic(receiver.token))
+        fresh = http.post("/v1/track", json=TRACK, headers=basic(new))
+    assert old.status_code == 401 and fresh.status_code == 200
