@@ -15,7 +15,9 @@
 """
 from __future__ import annotations
 
+import logging
 import secrets as random
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -27,6 +29,8 @@ from app.delivery.settings import PUBLIC_URL_KEY
 from app.store.app_settings import get_setting, set_setting
 from app.store.sql import insert_or_ignore, write_transaction
 from app.store.tables import app_settings
+
+log = logging.getLogger(__name__)
 
 TOKEN_KEY = "receiver.token"
 LISTEN_KEY = "receiver.listen"
@@ -88,29 +92,56 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 @dataclass
 class Config:
-    """What the endpoints check requests with, read from the database and the keyring and kept for
-    `TTL` seconds (a rotated token or a changed secret takes effect within that)."""
+    """What the endpoints check requests with, read from the database and the keyring. Once `start`ed,
+    a thread reads it all again every `TTL` seconds (a rotated token or a changed secret takes effect
+    within that), so a keyring that is slow to answer never holds up a request; before, or without,
+    the thread, `get` reads it when it is older than `TTL`."""
     db: Engine
     secret_reader: Callable[[str], str | None] = secrets.get_secret
     TTL: float = 5.0
     _read_at: float = field(default=-1e9, repr=False)
     _values: dict[str, str | None] = field(default_factory=dict, repr=False)
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+
+    def _read(self) -> dict[str, str | None]:
+        values: dict[str, str | None] = {"token": receiver_token(self.db)}
+        with self.db.connect() as conn:
+            values["meta_verify"] = get_setting(conn, META_VERIFY_KEY)
+            values["public_url"] = (get_setting(conn, PUBLIC_URL_KEY) or "").strip().rstrip("/")
+        for name in (SHOPIFY_SECRET, WOOCOMMERCE_SECRET, META_APP_SECRET, secrets.TWILIO_AUTH_TOKEN):
+            values[name] = (self.secret_reader(name) or "").strip() or None
+        return values
 
     def _fresh(self) -> dict[str, str | None]:
         now = time.monotonic()
-        if now - self._read_at > self.TTL:
-            values: dict[str, str | None] = {"token": receiver_token(self.db)}
-            with self.db.connect() as conn:
-                values["meta_verify"] = get_setting(conn, META_VERIFY_KEY)
-                values["public_url"] = (get_setting(conn, PUBLIC_URL_KEY) or "").strip().rstrip("/")
-            for name in (SHOPIFY_SECRET, WOOCOMMERCE_SECRET, META_APP_SECRET, secrets.TWILIO_AUTH_TOKEN):
-                values[name] = (self.secret_reader(name) or "").strip() or None
-            self._values, self._read_at = values, now
+        if now - self._read_at > self.TTL and (self._thread is None or not self._values):
+            self._values, self._read_at = self._read(), now
         return self._values
 
     def get(self, name: str) -> str | None:
         return self._fresh().get(name)
 
     def forget(self) -> None:
-        """Reads everything again at the next request (after a rotation in this process)."""
-        self._read_at = -1e9
+        """Reads everything again now (after a rotation in this process)."""
+        self._values, self._read_at = self._read(), time.monotonic()
+
+    def start(self) -> None:
+        """Reads now, then again every TTL seconds on a thread of its own (until `stop`)."""
+        self.forget()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._refresh, name="intake-config", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._thread = None
+
+    def _refresh(self) -> None:
+        while not self._stop.wait(self.TTL):
+            try:
+                self._values, self._read_at = self._read(), time.monotonic()
+            except Exception:  # noqa: BLE001 - the last values stay in force; said in the log
+                log.exception("the receiver could not read its settings again; the last ones stay in force")

@@ -17,6 +17,7 @@ import asyncio
 import concurrent.futures
 import hashlib
 import logging
+import os
 import queue
 import threading
 from dataclasses import dataclass
@@ -49,6 +50,15 @@ def stored_key(key: str) -> str:
     return key if len(key) <= KEY_LENGTH else "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+SYNC_ENV = "JOURNEYS_INTAKE_SYNC"
+"""`normal` commits the inbox as the rest of the store does (WAL, `synchronous=NORMAL`: an answered request
+survives a crash of the process, not a power cut); the default, `full`, syncs the WAL at every commit."""
+
+
+def full_sync() -> bool:
+    return os.environ.get(SYNC_ENV, "full").strip().lower() != "normal"
+
+
 def write_rows(db: Engine, rows: list[InboxRow], now: datetime) -> None:
     """Stores `rows` in one transaction; a key already stored (a repeat) is skipped, not an error.
 
@@ -60,7 +70,7 @@ def write_rows(db: Engine, rows: list[InboxRow], now: datetime) -> None:
     values = [{"source": r.source, "topic": r.topic[:100], "idempotency_key": stored_key(r.key),
                "received_at": now, "payload": r.payload, "status": "new", "attempts": 0} for r in rows]
     with db.connect() as conn:
-        raw = conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
+        raw = conn.connection.driver_connection if conn.dialect.name == "sqlite" and full_sync() else None
         if raw is not None:
             raw.execute("PRAGMA synchronous=FULL")      # outside any transaction: the driver is in autocommit
         try:

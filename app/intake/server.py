@@ -192,11 +192,13 @@ def create_app(db: Engine, engine_wakeup: Callable[[], None] | None = None, *,
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        chosen.start()
         app.state.inbox = Inbox(db, engine_wakeup)
         try:
             yield
         finally:
             app.state.inbox.close()
+            chosen.stop()
 
     routes = [Route(f"/v1/{name}", _guard(segment), methods=["POST"]) for name in ("track", "identify", "batch")]
     routes += [
