@@ -18,7 +18,7 @@ import json
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from sqlalchemy import bindparam, select
@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 
 ROUND = 2_000
 """Inbox rows per round: one engine ingest (in transactions of 500 events)."""
+KEEP_DONE = timedelta(days=7)
+"""How long applied rows stay in the inbox: their keys make a late retry of a delivery (Shopify retries for
+48 hours) a repeat. Past that, a repeat is still caught by the events' own keys."""
+PRUNE_EVERY = timedelta(hours=1)
 
 
 @dataclass
@@ -121,6 +125,14 @@ def apply_pending(engine: JourneyEngine, limit: int = ROUND) -> Applied:
         total.reasons += one.reasons[: 10 - len(total.reasons)]
 
 
+def prune_done(db: Engine, now: datetime, keep: timedelta = KEEP_DONE) -> int:
+    """Deletes the applied rows received more than `keep` before `now`; returns how many (never a new
+    or dead row)."""
+    with write_transaction(db) as conn:
+        return int(conn.execute(intake_requests.delete().where(
+            intake_requests.c.status == "done", intake_requests.c.received_at < now - keep)).rowcount or 0)
+
+
 _LOCK = threading.Lock()
 
 
@@ -128,14 +140,19 @@ def intake_job(db: Engine, engine: JourneyEngine | None = None) -> Callable[[], 
     """The job for LiveEngine (`journeys serve` runs it every few seconds and after each accepted
     request): applies whatever the inbox holds; returns how many rows it handled. Rounds of one
     process never overlap (a lock); `engine` defaults to a JourneyEngine on `db` (its clock: the
-    system's)."""
+    system's). Once an hour it also prunes applied rows older than KEEP_DONE."""
     chosen = engine or JourneyEngine(db)
+    pruned_at: list[datetime] = []
 
     def run() -> int:
         if not _LOCK.acquire(blocking=False):
             return 0            # a round is under way: it takes these rows too
         try:
             done = apply_pending(chosen)
+            now = chosen.clock.now()
+            if not pruned_at or now - pruned_at[0] >= PRUNE_EVERY:
+                prune_done(db, now)
+                pruned_at[:] = [now]
         finally:
             _LOCK.release()
         return done.rows + done.dead

@@ -2,6 +2,8 @@
 the CLI, and applied by "retry" once the cause is fixed; nothing is dropped or applied twice."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from app.cli import main
@@ -68,3 +70,25 @@ def test_receiver_token_rotate_and_status_from_the_cli(receiver: Receiver, capsy
     assert main(["receiver", "status", "--db", _url(receiver)]) == 0
     out = capsys.readouterr().out
     assert "Public URL: https://hooks.example.com" in out and "Inbox: 0 new, 0 done, 0 dead" in out
+
+
+def test_applied_rows_are_pruned_after_a_week_new_and_dead_ones_never(receiver: Receiver) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from app.intake.apply import intake_job, prune_done
+    from app.intake.inbox import InboxRow, write_rows
+    from app.store.tables import intake_requests
+
+    old = NOW - timedelta(days=8)
+    write_rows(receiver.db, [InboxRow("segment", "track", "segment:old", json.dumps(
+        {"type": "track", "userId": "u", "event": "Product Viewed", "timestamp": old.isoformat()})),
+        InboxRow("twilio", "status", "twilio:SMx:delivered", json.dumps({"MessageSid": "SMx", "MessageStatus": "delivered"}))],
+        old)
+    intake_job(receiver.db, receiver.engine)()                    # applies both (one dead), prunes the applied one
+    with receiver.db.connect() as conn:
+        left = dict(conn.execute(select(intake_requests.c.idempotency_key, intake_requests.c.status)).all())
+    assert left == {"twilio:SMx:delivered": "dead"}
+    assert prune_done(receiver.db, NOW + timedelta(days=30)) == 0  # a dead letter waits for its retry
+    assert len(receiver.events("product_viewed")) == 1            # the event itself stays
