@@ -137,3 +137,24 @@ def test_one_click_unsubscribe_click_redirect_and_open_pixel(receiver: Receiver)
         consent = conn.execute(select(contact_channels.c.state).where(contact_channels.c.channel == "email")).scalar()
     assert consent == "unsubscribed" and row.clicked_at is not None
     assert [e.properties["url"] for e in receiver.events("message_clicked")] == ["https://shop.example/cart?x=1"]
+
+
+def test_sends_ask_twilio_to_call_back_only_when_a_public_https_url_is_set(monkeypatch) -> None:
+    from app.delivery.channels import open_channel
+    from app.delivery.settings import DeliverySettings, SmsSettings, TwilioSettings
+
+    twilio = TwilioSettings(account_sid="AC" + "0" * 32, sender="+15005550006")
+    settings = DeliverySettings(sms=SmsSettings(twilio=twilio))
+    monkeypatch.setenv("JOURNEYS_TWILIO_AUTH_TOKEN", "a" * 32)
+    without = open_channel(settings, "sms")
+    settings.public_url = "https://hooks.example.com/"
+    with_url = open_channel(settings, "sms")
+    settings.public_url = "http://192.168.1.5:8765"
+    plain_http = open_channel(settings, "sms")
+    from app.delivery.base import Outgoing
+
+    message = Outgoing(message_id=1, idempotency_key="run:1:n", channel="sms", recipient="+4915123456789",
+                       body_text="Hi")
+    assert "StatusCallback" not in without.form(message)
+    assert with_url.form(message)["StatusCallback"] == "https://hooks.example.com/hooks/twilio/status"
+    assert "StatusCallback" not in plain_http.form(message)                 
