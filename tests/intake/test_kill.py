@@ -33,7 +33,7 @@ def _child(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
 
 
 def _ready(base: str, token: str, child: subprocess.Popen[bytes]) -> None:
-    for _ in range(600):
+    for _ in range(2400):          # up to two minutes on a loaded machine
         assert child.poll() is None, "the receiver exited"
         try:
             if httpx.get(f"{base}/health", headers={"Authorization": f"Bearer {token}"}, timeout=1).status_code == 200:
