@@ -437,3 +437,6 @@ def add_commands(sub: argparse._SubParsersAction, db_parent: argparse.ArgumentPa
     from app.cli_service import add_service_commands     # `journeys serve`, `journeys service …` (issue 13)
 
     add_service_commands(sub, db_parent)
+    from app.cli_receiver import add_receiver_commands   # `journeys receiver …` (issue 13 §2)
+
+    add_receiver_commands(sub, db_parent)

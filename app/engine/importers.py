@@ -304,6 +304,13 @@ def _decoded(raw: str) -> dict[str, Any]:
     fault = first_fault(data)       # NUL, lone surrogates, NaN/Infinity, numbers no float holds, deep nesting
     if fault is not None:
         raise ValueError(str(fault))
+    return event_from_data(data, now)
+
+
+def event_from_data(data: Any, now: datetime | None = None) -> EventIn:
+    """One event from one decoded JSON value (ours or a Segment track/identify call, already checked
+    with `first_fault`); raises ValueError with the reason, naming the field. Shared by the JSON-lines
+    import and the receiver's Segment endpoints (app/intake), so both accept and refuse alike."""
     if not isinstance(data, dict):
         raise ValueError("must be a JSON object like {\"contact\": ..., \"type\": ..., \"at\": ...}")
     return data

@@ -283,6 +283,26 @@ dead_events = Table(
 """Events that could not be applied (app/engine/ingest.py), kept whole with the reason."""
 
 
+intake_requests = Table(
+    "intake_requests",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("source", String(32), nullable=False),       # segment | shopify | woocommerce | twilio | meta | link
+    Column("topic", String(100), nullable=False),       # track, checkouts/create, order.created, status, click…
+    # The sender's idempotency key (app/intake/inbox.py): a repeated delivery is one row.
+    Column("idempotency_key", String(255), nullable=False),
+    _stamp("received_at"),
+    Column("payload", Text, nullable=False),             # the request's JSON as accepted
+    Column("status", String(8), nullable=False),        # new | done | dead
+    Column("reason", Text, nullable=True),              # why it is dead (one line)
+    _stamp("applied_at", nullable=True),
+    Column("attempts", Integer, nullable=False),
+    CheckConstraint("status IN ('new', 'done', 'dead')", name="status"),
+    Index(None, "idempotency_key", unique=True),
+    Index(None, "status", "id"),
+)
+"""The receiver's inbox (app/intake): each accepted request, written before it was answered 2xx."""
+
 app_settings = Table(
     "app_settings",
     metadata,
