@@ -429,3 +429,6 @@ def add_commands(sub: argparse._SubParsersAction, db_parent: argparse.ArgumentPa
     from app.cli_orders import add_orders_commands       # `journeys orders import` (issue 12)
 
     add_orders_commands(sub, db_parent)
+    from app.cli_connect import add_connect_commands      # `journeys connect`, `journeys connections` (issue 13)
+
+    add_connect_commands(sub, db_parent)

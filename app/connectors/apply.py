@@ -6,9 +6,10 @@ gap); after it, both (the page is not fetched again: no repeat). Every event is 
 nothing the second time.
 
 Whose each item is: the contact whose id or email is the item's email (any case), else whose phone
-is its phone (E.164), else a new contact with id = the email in lower case, else the phone — the
-rule of the order import (app/engine/order_import.py), so a shop's orders imported from a file and
-polled from its API land on the same people. Guests are matched by email, never merged by name.
+is its phone (E.164) when the item has no email, else a new contact with id = the email in lower
+case, else the phone — as the order import names new contacts (app/engine/order_import.py), so a
+shop's orders imported from a file and polled from its API land on the same people. Guests are
+matched by email, never merged by name or by a phone they share with someone else.
 
 Customers' consent never loosens an opt-out (app/engine/consent.py): the shop's opt-out is recorded
 unless a newer change of ours says otherwise (the engine's own rule for events); its opt-in only
@@ -135,7 +136,9 @@ def _resolve(conn: Connection, records: list[Record], now: datetime, done: Appli
     new: dict[str, dict[str, Any]] = {}
     found: list[str | None] = []
     for item, (email, phone) in zip(records, people):
-        contact = (by_email.get(email) if email else None) or (by_phone.get(phone) if phone else None)
+        # By phone only when the item has no email: two people sharing a phone (a household, a shop's
+        # placeholder number) are never merged into one contact.
+        contact = by_email.get(email) if email else by_phone.get(phone) if phone else None
         if contact is None:
             contact = email or phone
             if contact is None:

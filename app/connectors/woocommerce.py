@@ -245,7 +245,10 @@ def customer_record(node: dict[str, Any], at: datetime) -> Record | None:
     if node.get("id") is None:
         return None
     person = _billing(node, f"WooCommerce customer {node['id']}")
-    person.email = text(node.get("email")) or person.email       # the account's email before the billing one
+    # The account's own email and names before the billing address's.
+    person.email = text(node.get("email")) or person.email
+    person.first_name = text(node.get("first_name")) or person.first_name
+    person.last_name = text(node.get("last_name")) or person.last_name
     traits: dict[str, Any] = {"woocommerce_customer_id": str(node["id"])}
     for name, value in (("email", person.email), ("phone", person.phone), ("firstName", person.first_name),
                         ("lastName", person.last_name)):

@@ -44,7 +44,7 @@ def woo_customer(number: int, email: str, modified: datetime, **extra: Any) -> d
             "date_modified": gmt(modified), "date_modified_gmt": gmt(modified), "email": email,
             "first_name": "John", "last_name": "Doe", "role": "customer", "username": f"john.doe{number}",
             "billing": {"first_name": "John", "last_name": "Doe", "country": "US", "email": email,
-                        "phone": "(555) 555-5555"},
+                        "phone": "(415) 555-2671"},
             "is_paying_customer": False}
     node.update(extra)
     return node
