@@ -122,6 +122,9 @@ class EngineHost(QObject):
             # Statuses coming back (Twilio polling, the IMAP mailbox) feed an engine of their own: the
             # jobs run on the scheduler's threads, side by side with the tick.
             feedback = feedback_jobs(self.db, JourneyEngine(self.db, self.clock), self.clock)
+            from app.connectors.jobs import connector_jobs      # connected shops polled (issue 13)
+
+            feedback += connector_jobs(self.db, self.clock)
             self.live = LiveEngine(self.engine, outbox=outbox, jobs=feedback,
                                    on_error=lambda name, exc: self.job_failed.emit(name, str(exc)))
             self.live.start()
