@@ -84,6 +84,11 @@ def iso(at: datetime) -> str:
     return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def obj(value: Any) -> dict[str, Any]:
+    """`value` when it is a JSON object, else an empty one (a null or odd field reads as absent)."""
+    return value if isinstance(value, dict) else {}
+
+
 def text(value: Any) -> str | None:
     """A non-blank string, trimmed; None otherwise."""
     return value.strip() if isinstance(value, str) and value.strip() else None

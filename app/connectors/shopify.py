@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from .graphql import GraphQL
-from .records import Page, Person, Record, iso, money, parse_time, text
+from .records import Page, Person, Record, iso, money, obj, parse_time, text
 
 RESOURCES = ("customers", "orders", "checkouts")
 """In this order: a poll knows the customers' consent before their orders and checkouts arrive."""
@@ -88,7 +88,7 @@ class ShopifySource:
     """Reads one shop's pages (`page`) and tests the connection (`check`)."""
 
     kind = "shopify"
-    resources = RESOURCES
+    resources: tuple[str, ...] = RESOURCES
 
     def __init__(self, address: str, token: str, *, sleep: Callable[[float], None] | None = None,
                  api_version: str | None = None) -> None:
@@ -174,10 +174,10 @@ def _items(node: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _person(node: dict[str, Any], ref: str) -> Person:
-    customer = node.get("customer") if isinstance(node.get("customer"), dict) else {}
-    address = node.get("billingAddress") if isinstance(node.get("billingAddress"), dict) else {}
-    email = text(node.get("email")) or text((customer.get("defaultEmailAddress") or {}).get("emailAddress"))
-    phone = (text(node.get("phone")) or text((customer.get("defaultPhoneNumber") or {}).get("phoneNumber"))
+    customer = obj(node.get("customer"))
+    address = obj(node.get("billingAddress"))
+    email = text(node.get("email")) or text(obj(customer.get("defaultEmailAddress")).get("emailAddress"))
+    phone = (text(node.get("phone")) or text(obj(customer.get("defaultPhoneNumber")).get("phoneNumber"))
              or text(address.get("phone")))
     return Person(email, phone, text(customer.get("firstName")) or text(address.get("firstName")),
                   text(customer.get("lastName")) or text(address.get("lastName")),
@@ -227,9 +227,9 @@ def customer_record(node: dict[str, Any]) -> Record | None:
     if at is None:
         return None
     number = _numeric(node.get("id"))
-    email = text((node.get("defaultEmailAddress") or {}).get("emailAddress"))
-    phone = text((node.get("defaultPhoneNumber") or {}).get("phoneNumber"))
-    country = text((node.get("defaultAddress") or {}).get("countryCodeV2"))
+    email = text(obj(node.get("defaultEmailAddress")).get("emailAddress"))
+    phone = text(obj(node.get("defaultPhoneNumber")).get("phoneNumber"))
+    country = text(obj(node.get("defaultAddress")).get("countryCodeV2"))
     person = Person(email, phone, text(node.get("firstName")), text(node.get("lastName")), country,
                     f"Shopify customer {number}")
     traits: dict[str, Any] = {"shopify_customer_id": number}
@@ -242,7 +242,7 @@ def customer_record(node: dict[str, Any]) -> Record | None:
         traits["tags"] = [t for t in tags if isinstance(t, str)]
     consent: dict[str, tuple[str, datetime | None]] = {}
     for channel, name in (("email", "emailMarketingConsent"), ("sms", "smsMarketingConsent")):
-        given = node.get(name) if isinstance(node.get(name), dict) else {}
+        given = obj(node.get(name))
         state = _STATES.get(str(given.get("marketingState") or "").upper())
         if state:
             consent[channel] = (state, parse_time(given.get("consentUpdatedAt")))

@@ -30,7 +30,7 @@ import httpx
 from app.delivery.httpapi import new_client, retry_after
 
 from .errors import AuthFailed, ConnectorError, Throttled, Unreachable
-from .records import Page, Person, Record, iso, money, parse_time, text
+from .records import Page, Person, Record, iso, money, obj, parse_time, text
 
 RESOURCES = ("customers", "orders")
 PER_PAGE = 100
@@ -56,7 +56,7 @@ class WooSource:
     """Reads one store's pages (`page`) and tests the connection (`check`)."""
 
     kind = "woocommerce"
-    resources = RESOURCES
+    resources: tuple[str, ...] = RESOURCES
 
     def __init__(self, address: str, key: str, secret: str, *, sleep: Callable[[float], None] = time.sleep,
                  client: httpx.Client | None = None) -> None:
@@ -199,7 +199,7 @@ def _code(response: httpx.Response) -> str:
 
 
 def _billing(node: dict[str, Any], ref: str) -> Person:
-    billing = node.get("billing") if isinstance(node.get("billing"), dict) else {}
+    billing = obj(node.get("billing"))
     return Person(text(billing.get("email")) or text(node.get("email")), text(billing.get("phone")),
                   text(billing.get("first_name")) or text(node.get("first_name")),
                   text(billing.get("last_name")) or text(node.get("last_name")), text(billing.get("country")), ref)

@@ -69,6 +69,7 @@ class _ShopForm(QWidget):
         column.addLayout(form)
         self.address = QLineEdit()
         self.fields: dict[str, QLineEdit] = {}
+        parts: tuple[tuple[str, str, str], ...]
         if kind == "shopify":
             self.address.setPlaceholderText("corner-shop.myshopify.com")
             form.addRow("Shop address", self.address)
@@ -163,12 +164,12 @@ class ConnectionsDialog(QDialog):
         actions.addWidget(self.save_button)
         actions.addStretch(1)
         inner.addLayout(actions)
-        self.result = QLabel()
-        self.result.setObjectName("result")
-        self.result.setWordWrap(True)
-        self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.result.hide()
-        inner.addWidget(self.result)
+        self.said = QLabel()
+        self.said.setObjectName("result")
+        self.said.setWordWrap(True)
+        self.said.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.said.hide()
+        inner.addWidget(self.said)
         column.addWidget(box)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
@@ -234,8 +235,10 @@ class ConnectionsDialog(QDialog):
             from app.engine.engine import JourneyEngine
 
             return poll(JourneyEngine(self.engine), chosen.id).summary()
-        self.pool.run(work, lambda text: (self._say(text, error="failed:" in text), self.refresh()),
-                      lambda exc: self._say(f"The poll failed: {exc}", error=True), owner=self)
+        def done(text: str) -> None:
+            self._say(text, error="failed:" in text)
+            self.refresh()
+        self.pool.run(work, done, lambda exc: self._say(f"The poll failed: {exc}", error=True), owner=self)
 
     def remove_selected(self) -> None:
         chosen = self.selected()
@@ -249,14 +252,16 @@ class ConnectionsDialog(QDialog):
 
             remove_connection(self.engine, chosen.id)
             forget_secrets(chosen.id)
-        self.pool.run(work, lambda _: (self._say(f"Removed {chosen.address}; the events it brought stay."),
-                                       self.refresh()), owner=self)
+        def done(_: object) -> None:
+            self._say(f"Removed {chosen.address}; the events it brought stay.")
+            self.refresh()
+        self.pool.run(work, done, owner=self)
 
     # --- adding a shop -------------------------------------------------------------------------------
 
     def _platform_changed(self, index: int) -> None:
         self.forms.setCurrentIndex(index)
-        self.result.hide()
+        self.said.hide()
 
     def form(self) -> _ShopForm:
         return self.by_kind[str(self.platform.currentData())]
@@ -299,9 +304,9 @@ class ConnectionsDialog(QDialog):
         self.pool.run(work, done, failed, owner=self)
 
     def _say(self, text: str, *, error: bool = False) -> None:
-        self.result.setText(text)
-        self.result.setStyleSheet(f"color: {error_colour() if error else ok_colour() if text.startswith('✓') else ''};")
-        self.result.setVisible(bool(text))
+        self.said.setText(text)
+        self.said.setStyleSheet(f"color: {error_colour() if error else ok_colour() if text.startswith('✓') else ''};")
+        self.said.setVisible(bool(text))
 
 
 def open_connections(window: QWidget, engine: Engine) -> ConnectionsDialog:

@@ -61,11 +61,11 @@ def test_test_connection_really_calls_the_shop(qtbot, dialog, shopify):
     form.fields["token"].setText("shpat_wrong")
     dialog.test()
     _idle(qtbot)
-    assert dialog.result.text().startswith("✗") and "refused the Admin API access token" in dialog.result.text()
+    assert dialog.said.text().startswith("✗") and "refused the Admin API access token" in dialog.said.text()
     form.fields["token"].setText(TOKEN)
     dialog.test()
     _idle(qtbot)
-    assert dialog.result.text() == "✓ Connected to Corner Shop (corner.myshopify.com)"
+    assert dialog.said.text() == "✓ Connected to Corner Shop (corner.myshopify.com)"
     assert any(r.headers.get("x-shopify-access-token") == TOKEN for r in shopify.requests)
 
 
@@ -78,14 +78,14 @@ def test_save_connection_tests_then_keeps_the_token_in_the_keyring(qtbot, window
     form.fields["secret"].setText("cs_wrong")
     dialog.save()
     _idle(qtbot)
-    assert dialog.result.text().startswith("✗ Not saved") and list_connections(window.store.engine) == []
+    assert dialog.said.text().startswith("✗ Not saved") and list_connections(window.store.engine) == []
     form.fields["secret"].setText(SECRET)
     with qtbot.waitSignal(dialog.saved, timeout=20_000) as saved:
         dialog.save()
     _idle(qtbot)
     assert saved.args == [f"woocommerce:{woo.url}"]
     assert keyring.get_password(SERVICE, f"woocommerce:{woo.url}:secret") == SECRET
-    assert form.fields["secret"].text() == "" and "Saved" in dialog.result.text()
+    assert form.fields["secret"].text() == "" and "Saved" in dialog.said.text()
     assert [r[:2] for r in _cells(dialog)] == [[woo.url, "Importing history"]]
 
 
@@ -99,6 +99,6 @@ def test_poll_now_brings_the_history_in(qtbot, window, dialog, shopify, monkeypa
     _idle(qtbot)
     dialog.poll_selected()
     _idle(qtbot)
-    assert "1 new event(s)" in dialog.result.text() and "history" in dialog.result.text()
+    assert "1 new event(s)" in dialog.said.text() and "history" in dialog.said.text()
     _idle(qtbot)
     assert _cells(dialog)[0][1:4] == ["Live", "0 s ago", "1"]
