@@ -102,3 +102,25 @@ def test_poll_now_brings_the_history_in(qtbot, window, dialog, shopify, monkeypa
     assert "1 new event(s)" in dialog.said.text() and "history" in dialog.said.text()
     _idle(qtbot)
     assert _cells(dialog)[0][1:4] == ["Live", "0 s ago", "1"]
+
+
+def test_the_status_bar_says_how_the_shops_are_and_opens_the_dialog(qtbot, window):
+    badge = window.connections_badge
+    _idle(qtbot)
+    assert not badge.isVisible() and badge.text() == ""            # no shop: nothing said
+    db = window.store.engine
+    now = datetime.now(timezone.utc)
+    live = save_connection(db, "shopify", "corner.myshopify.com", now)
+    set_phase(db, live, "live")
+    badge.refresh()
+    _idle(qtbot)
+    assert badge.text() == "Shop: live"
+    other = save_connection(db, "woocommerce", "https://shop.example", now)
+    record_poll(db, other, now, error="https://shop.example refused the REST API keys (HTTP 401)")
+    badge.refresh()
+    _idle(qtbot)
+    assert badge.text() == "⚠ https://shop.example: last poll failed" and "HTTP 401" in badge.toolTip()
+    badge.click()
+    found = window.findChild(ConnectionsDialog)
+    assert found is not None and found.isVisible()
+    _idle(qtbot)
