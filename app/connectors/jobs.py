@@ -4,10 +4,15 @@
 connection whose interval (60 s unless set) has passed since its last poll, one after the other.
 Connections added while it runs are picked up at its next run; none at all costs one small query.
 The service (`journeys serve`) and the app schedule it next to the tick, scan and outbox jobs.
+
+A clean shutdown calls `stop_polls()` before stopping the scheduler: a poll in progress (a long
+history import) ends after the page in hand, which is applied with its cursor; the next start goes
+on from there. `connector_jobs()` clears the request again.
 """
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING, Callable
 
@@ -24,6 +29,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 CHECK_SECONDS = 10.0
+_STOP = threading.Event()
+
+
+def stop_polls() -> None:
+    """Asks every poll in progress in this process to end after its current page (a clean shutdown)."""
+    _STOP.set()
 
 
 def poll_due(engine: "JourneyEngine", sleep: Callable[[float], None] | None = None) -> list["PollReport"]:
@@ -36,8 +47,10 @@ def poll_due(engine: "JourneyEngine", sleep: Callable[[float], None] | None = No
         if connection.last_poll_at is not None and now - connection.last_poll_at < timedelta(
                 seconds=connection.interval):
             continue
+        if _STOP.is_set():
+            break
         try:
-            reports.append(poll(engine, connection.id, sleep=sleep))
+            reports.append(poll(engine, connection.id, sleep=sleep, stop=_STOP.is_set))
         except ConnectorError as exc:          # removed meanwhile
             log.info("connection %s: %s", connection.id, exc)
     return reports
@@ -53,5 +66,6 @@ def connector_jobs(db: Engine, clock: "Clock | None" = None,
         from app.engine.engine import JourneyEngine
 
         engine = JourneyEngine(db, clock)
+    _STOP.clear()
     found = engine
     return [("connectors", lambda: poll_due(found), CHECK_SECONDS)]

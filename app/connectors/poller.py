@@ -55,6 +55,7 @@ class PollReport:
     applied: Applied = field(default_factory=Applied)
     by_resource: dict[str, Applied] = field(default_factory=dict)
     error: str | None = None
+    stopped: bool = False            # asked to stop between two pages (a shutdown): resumes at the next poll
 
     def summary(self) -> str:
         a = self.applied
@@ -66,6 +67,8 @@ class PollReport:
             text += f"; {self.skipped} item(s) left out (cancelled, unpaid, refunded or completed)"
         if self.history:
             text += " — history: nothing started"
+        if self.stopped:
+            text += "; stopped between two pages (the next poll goes on from there)"
         return text + (f"; failed: {self.error}" if self.error else "")
 
 
@@ -91,8 +94,9 @@ def make_source(connection: ShopConnection, *, sleep: Callable[[float], None] | 
 
 
 def poll(engine: "JourneyEngine", cid: str, *, source: Source | None = None,
-         sleep: Callable[[float], None] | None = None) -> PollReport:
-    """Polls connection `cid` once (every resource to its last page now). Returns the report; a
+         sleep: Callable[[float], None] | None = None, stop: Callable[[], bool] | None = None) -> PollReport:
+    """Polls connection `cid` once (every resource to its last page now; `stop()` turning true ends it
+    between two pages, everything applied so far kept with its cursor). Returns the report; a
     ConnectorError is recorded on the connection and in the report, not raised. Raises
     ConnectorError only when the connection does not exist; the database's own errors propagate
     (the page in hand is not applied, its cursor not moved)."""
@@ -107,6 +111,9 @@ def poll(engine: "JourneyEngine", cid: str, *, source: Source | None = None,
         for resource in source.resources:
             part = report.by_resource.setdefault(resource, Applied())
             for _ in range(MAX_PAGES):
+                if stop is not None and stop():
+                    report.stopped = True
+                    break
                 with engine.db.connect() as conn:
                     cursor = read_cursor(conn, cid, resource)
                 page = source.page(resource, cursor, engine.clock.now())
@@ -117,7 +124,9 @@ def poll(engine: "JourneyEngine", cid: str, *, source: Source | None = None,
                 report.applied.add(done)
                 if page.done:
                     break
-        if report.history:
+            if report.stopped:
+                break
+        if report.history and not report.stopped:
             set_phase(engine.db, cid, LIVE)
         record_poll(engine.db, cid, engine.clock.now())
     except ConnectorError as exc:

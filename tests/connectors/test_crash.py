@@ -130,3 +130,32 @@ def test_kill_9_of_a_polling_journeys_process_resumes_without_gaps_or_repeats(tm
     # every page was answered once, but the stalled one (answered to a dead process) and the restart's
     assert [q["after"] for q in asked].count(None) == 1
     db.dispose()
+
+
+def test_a_shutdown_ends_a_long_poll_after_its_page_and_the_next_start_goes_on(world, shopify, monkeypatch):
+    from app.connectors import jobs
+
+    shopify.orders += _orders(80)
+    cid = connect_shopify(world, shopify)
+    world.clock.set(START + hours(3))
+    [(_, job, _)] = jobs.connector_jobs(world.db, world.clock, world.engine)
+    asked = 0
+    original = shopify.answer
+
+    def shutdown_during_page_two(request):
+        nonlocal asked
+        if "orders(" in (request.json or {}).get("query", ""):
+            asked += 1
+            if asked == 2:
+                jobs.stop_polls()             # SIGTERM arrives while page 2 is on its way
+        return original(request)
+    shopify.answer = shutdown_during_page_two
+    monkeypatch.setenv("JOURNEYS_SHOPIFY_TOKEN", TOKEN)
+    [report] = jobs.poll_due(world.engine)
+    assert report.stopped and report.error is None and len(stored_events(world.db)) == 50
+    assert get_connection(world.db, cid).phase == "history"        # not done: still history next time
+    [(_, job, _)] = jobs.connector_jobs(world.db, world.clock, world.engine)     # the next start
+    world.clock.set(START + hours(4))
+    job()
+    assert len(stored_events(world.db)) == 80 and get_connection(world.db, cid).phase == "live"
+    _keys_once(world.db)
