@@ -16,6 +16,7 @@ LAYERS = [
     ("app.journey", (), QT + DATABASE),
     ("app.store", (), QT),
     ("app.engine", ("app.engine_cli",), QT),
+    ("app.connectors", ("app.cli_connect",), QT),      # pull connectors: no Qt (issue 13)
 ]
 
 
