@@ -122,7 +122,7 @@ def test_edits_to_an_active_journey_go_live_when_published(window, qtbot, journe
 
 def test_the_live_engine_runs_under_the_window_and_stops_with_it(window):
     window.start_engine()
-    assert sorted(window.host.live.job_ids()) == ["mailbox", "outbox", "scan", "statuses", "tick"]
+    assert sorted(window.host.live.job_ids()) == ["connectors", "mailbox", "outbox", "scan", "statuses", "tick"]
     live = window.host.live
     window.close()
     assert not live.scheduler.running
