@@ -94,3 +94,12 @@ def test_a_headless_machine_polls_with_the_environment_variable(db_url, shopify,
 def test_an_unknown_connection_is_said(db_url, capsys):
     assert main(["connections", "poll", "nope", "--db", db_url]) == 2
     assert "no connection 'nope'" in capsys.readouterr().err
+
+
+def test_an_empty_address_or_a_missing_key_is_said_before_anything_is_called(db_url, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    assert main(["connect", "shopify", "--shop", "  ", "--token", TOKEN, "--db", db_url]) == 2
+    assert "give the shop's address" in capsys.readouterr().err
+    assert main(["connect", "woocommerce", "--url", "https://shop.example", "--key", KEY, "--db", db_url]) == 2
+    assert "give the consumer secret with --secret (or set JOURNEYS_WOOCOMMERCE_SECRET)" in capsys.readouterr().err
+    assert _saved(db_url) == []
