@@ -123,7 +123,7 @@ class MainWindow(QMainWindow):
         from .delivery_menu import install_delivery_actions    # Channels…, unknown fate, Send a test…
 
         self.unknown_fate = install_delivery_actions(self)
-        from .connections_page import install_connections_action    # File → Connections… (issue 13)
+        from .connections_menu import install_connections_action    # File → Connections… (issue 13)
 
         install_connections_action(self)
         from .test_run_dock import install_test_run        # Journey → Test run…, its dock and the lit canvas
