@@ -107,9 +107,9 @@ class ShopifySource:
         """Asks for the shop's name and the token's scopes; returns "Connected to <name> …". Raises
         ConnectorError subclasses saying what failed; a missing scope is said in the text."""
         data = self.api.query(SHOP_QUERY)
-        shop = data.get("shop") or {}
-        scopes = {s.get("handle") for s in ((data.get("currentAppInstallation") or {}).get("accessScopes") or [])
-                  if isinstance(s, dict)}
+        shop = obj(data.get("shop"))
+        granted = obj(data.get("currentAppInstallation")).get("accessScopes")
+        scopes = {s.get("handle") for s in (granted if isinstance(granted, list) else []) if isinstance(s, dict)}
         missing = [s for s in NEEDED_SCOPES if scopes and s not in scopes]
         said = f"Connected to {shop.get('name') or self.address} ({shop.get('myshopifyDomain') or self.address})"
         if missing:
@@ -122,9 +122,10 @@ class ShopifySource:
         variables = {"first": PAGE_SIZE[resource], "after": cursor.get("after"),
                      "query": f"updated_at:>='{since}'" if since else None}
         data = self.api.query(QUERIES[resource], variables, cost=COST[resource])
-        found = data.get(_FIELD[resource]) or {}
-        nodes = [n for n in (found.get("nodes") or []) if isinstance(n, dict)]
-        info = found.get("pageInfo") or {}
+        found = obj(data.get(_FIELD[resource]))
+        listed = found.get("nodes")
+        nodes = [n for n in listed if isinstance(n, dict)] if isinstance(listed, list) else []
+        info = obj(found.get("pageInfo"))
         high = parse_time(cursor.get("high"))
         records: list[Record] = []
         skipped = 0
@@ -150,7 +151,7 @@ def _numeric(gid: Any) -> str:
 
 
 def _amount(money_set: Any) -> tuple[float | None, str | None]:
-    shop = (money_set or {}).get("shopMoney") if isinstance(money_set, dict) else None
+    shop = obj(money_set).get("shopMoney")
     if not isinstance(shop, dict):
         return None, None
     return money(shop.get("amount")), text(shop.get("currencyCode"))
@@ -158,7 +159,8 @@ def _amount(money_set: Any) -> tuple[float | None, str | None]:
 
 def _items(node: dict[str, Any]) -> list[dict[str, Any]]:
     found = []
-    for line in ((node.get("lineItems") or {}).get("nodes") or []):
+    lines = obj(node.get("lineItems")).get("nodes")
+    for line in lines if isinstance(lines, list) else []:
         if not isinstance(line, dict) or not text(line.get("title")):
             continue
         item: dict[str, Any] = {"name": line["title"].strip()}

@@ -212,11 +212,14 @@ def order_record(node: dict[str, Any]) -> Record | None:
     if status in SKIPPED_STATUSES or at is None or node.get("id") is None:
         return None
     total = money(node.get("total")) or 0.0
-    refunded = sum(abs(money(r.get("total")) or 0.0) for r in (node.get("refunds") or []) if isinstance(r, dict))
+    refunds = node.get("refunds")
+    refunded = sum(abs(money(r.get("total")) or 0.0) for r in (refunds if isinstance(refunds, list) else [])
+                   if isinstance(r, dict))
     if refunded and refunded >= total:
         return None
     items = []
-    for line in node.get("line_items") or []:
+    lines = node.get("line_items")
+    for line in lines if isinstance(lines, list) else []:
         if not isinstance(line, dict) or not text(line.get("name")):
             continue
         item: dict[str, Any] = {"name": line["name"].strip()}

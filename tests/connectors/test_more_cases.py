@@ -150,3 +150,16 @@ def test_a_woocommerce_order_modified_later_is_one_order(world, woo):
     world.clock.set(START + hours(2))
     woo.orders[0].update(status="completed", date_modified_gmt=gmt(START + hours(2)))
     assert poll_woo(world, woo, cid).applied.duplicates == 1 and len(stored_events(world.db)) == 1
+
+
+def test_odd_fields_in_an_answer_are_read_as_absent_not_a_crash(world, shopify, woo):
+    shopify.orders.append(order(1, "ann@example.com", "10.00", START, lineItems=[], customer="x",
+                                currentTotalPriceSet=None, totalPriceSet={"shopMoney": None}, billingAddress=7))
+    cid = connect_shopify(world, shopify)
+    assert poll_shopify(world, shopify, cid).applied.stored == 1
+    [event] = stored_events(world.db)
+    assert event["properties"]["items"] == [] and event["properties"]["total"] == 0.0
+    woo.orders.append(woo_order(5, "bo@example.com", "7.00", START, line_items={"oops": 1}, refunds=None,
+                                billing={"email": "bo@example.com", "phone": 5, "first_name": None}))
+    wid = connect_woo(world, woo)
+    assert poll_woo(world, woo, wid).applied.stored == 1
