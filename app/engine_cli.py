@@ -440,3 +440,6 @@ def add_commands(sub: argparse._SubParsersAction, db_parent: argparse.ArgumentPa
     from app.cli_receiver import add_receiver_commands   # `journeys receiver …` (issue 13 §2)
 
     add_receiver_commands(sub, db_parent)
+    from app.cli_connect import add_connect_commands      # `journeys connect`, `journeys connections` (issue 13)
+
+    add_connect_commands(sub, db_parent)

@@ -85,10 +85,14 @@ class Listener:
 
     def start(self) -> None:
         if self.app is not None:
+            from .parts import receiver_config
+
             uvicorn = importlib.import_module("uvicorn")     # installed with the receiver (app/intake)
 
-            config = uvicorn.Config(self.app, log_config=None, access_log=False, lifespan="auto",
-                                    timeout_graceful_shutdown=GRACE)
+            # The receiver's own settings (slow clients cut off, connection limits); the service's
+            # logging stays as it is (log_config=None) and the socket is ours (host/port unused).
+            config = receiver_config(self.app, self.host, self.port, log_config=None,
+                                     timeout_graceful_shutdown=GRACE)
             self._uvicorn = uvicorn.Server(config)
             # On a thread that is not the main one, Uvicorn installs no signal handlers: the service does.
             self._thread = threading.Thread(target=self._uvicorn.run, kwargs={"sockets": [self.sock]},

@@ -31,7 +31,7 @@ from app.store.lease import DEFAULT_HEARTBEAT, DEFAULT_TTL, Lease, LeaseHolder
 
 from .http import DEFAULT_LISTEN, Listener, bind, is_loopback, parse_listen
 from .keeper import LeaseKeeper
-from .parts import connector_jobs, intake_jobs, receiver_app
+from .parts import connector_jobs, intake_jobs, receiver_app, stop_polls
 from .words import describe_holder
 
 log = logging.getLogger("app.service")
@@ -100,6 +100,7 @@ class Service:
         self.waiting_for: LeaseHolder | None = None
         self._said_waiting = False
         self._jobs_lock = threading.Lock()
+        self._wake_pending = threading.Event()
 
     # -- the engine's jobs, under the lease ------------------------------------------------------
 
@@ -109,8 +110,12 @@ class Service:
 
         with self._jobs_lock:
             clock = self.clock
-            jobs = [*feedback_jobs(self.db, JourneyEngine(self.db, clock), clock), *intake_jobs(self.db),
-                    *connector_jobs(self.db)]
+            # Each job that applies events has an engine of its own (they run on the scheduler's threads
+            # side by side), all on the service's clock (test time applies).
+            jobs = [*feedback_jobs(self.db, JourneyEngine(self.db, clock), clock),
+                    *[(name, self._intake_round(job), seconds)
+                      for name, job, seconds in intake_jobs(self.db, JourneyEngine(self.db, clock))],
+                    *connector_jobs(self.db, clock, JourneyEngine(self.db, clock))]
             options = self.options
             self.live = LiveEngine(_LoggedEngine(self.db, clock), outbox=_LoggedOutbox(live_dispatcher(self.db, clock)),
                                    tick_seconds=options.tick_seconds, scan_seconds=options.scan_seconds,
@@ -121,10 +126,23 @@ class Service:
             "event": "engine_started", "jobs": self.live.job_ids()}})
         self.say("Engine: running in this service")
 
+    def _intake_round(self, job: Callable[[], object]) -> Callable[[], object]:
+        """The intake job, clearing the pending wake-up first (requests stored from now on wake it again)
+        and waking the tick when it applied something, so new contacts move at once."""
+        def run() -> object:
+            self._wake_pending.clear()
+            applied = job()
+            live = self.live
+            if applied and live is not None:
+                live.wake("tick")
+            return applied
+        return run
+
     def _stop_jobs(self) -> None:
         with self._jobs_lock:
             live, self.live = self.live, None
         if live is not None:
+            stop_polls()                   # a long history import ends after its page in hand
             live.stop(wait=True)           # the batch in hand finishes; the dispatcher after its message
             log.info("engine stopped", extra={"fields": {"event": "engine_stopped"}})
 
@@ -138,11 +156,14 @@ class Service:
             self.say(text)
 
     def wakeup(self) -> None:
-        """New requests were stored: apply them and move their contacts at once (the receiver calls this)."""
+        """New requests were stored: apply them at once (the receiver's inbox writer calls this after
+        every commit, so it must be cheap: while a wake-up is pending and the intake job has not
+        started, further calls only test a flag)."""
         live = self.live
-        if live is not None:
-            live.wake("intake")
-            live.wake("tick")
+        if live is None or self._wake_pending.is_set():
+            return
+        self._wake_pending.set()
+        live.wake("intake")
 
     def health(self) -> dict[str, Any]:
         """What GET /health answers: {"status": "ok", "engine": "running"|"waiting", "holder": …}."""

@@ -351,3 +351,35 @@ engine_lease = Table(
 )
 """Who runs the engine's jobs on this database (app/store/lease.py): one holder at a time, kept by a
 heartbeat; a holder that stops beating is replaced once `expires_at` has passed."""
+
+
+connections = Table(
+    "connections",
+    metadata,
+    Column("id", String(200), nullable=False),           # "shopify:corner.myshopify.com"
+    Column("kind", String(16), nullable=False),          # shopify | woocommerce
+    Column("address", String(300), nullable=False),      # the shop's domain or the store's URL
+    Column("phase", String(16), nullable=False),         # history (first import not finished) | live
+    Column("options", JSONDoc, nullable=False, default=lambda: {}),   # poll interval, API version
+    _stamp("created_at"),
+    _stamp("last_poll_at", nullable=True),
+    _stamp("last_ok_at", nullable=True),
+    Column("last_error", Text, nullable=True),
+    _stamp("last_error_at", nullable=True),
+    Column("received", BigInteger, nullable=False, server_default=text("0")),   # events stored so far
+    PrimaryKeyConstraint("id"),
+    CheckConstraint("kind IN ('shopify', 'woocommerce')", name="kind"),
+    CheckConstraint("phase IN ('history', 'live')", name="phase"),
+)
+"""Shops polled for orders, customers and checkouts (app/connectors); their secrets live in the keyring."""
+
+connection_cursors = Table(
+    "connection_cursors",
+    metadata,
+    Column("connection_id", String(200), ForeignKey("connections.id", ondelete="CASCADE"), nullable=False),
+    Column("resource", String(32), nullable=False),      # orders | customers | checkouts
+    Column("cursor", JSONDoc, nullable=False, default=lambda: {}),
+    _stamp("updated_at"),
+    PrimaryKeyConstraint("connection_id", "resource"),
+)
+"""Where each connector's poll of a resource stands; written in the transaction of the events it covers."""

@@ -139,6 +139,9 @@ class EngineHost(QObject):
     def _stop_live(self) -> None:
         live, self.live = self.live, None
         if live is not None:
+            from app.service.parts import stop_polls
+
+            stop_polls()                   # a long history import ends after its page in hand
             live.stop(wait=True)
 
     def _start_live(self) -> None:
@@ -155,11 +158,13 @@ class EngineHost(QObject):
             # Statuses coming back (Twilio polling, the IMAP mailbox) feed an engine of their own: the
             # jobs run on the scheduler's threads, side by side with the tick.
             feedback = feedback_jobs(self.db, JourneyEngine(self.db, self.clock), self.clock)
-            # The receiver's intake and the pull connectors' polls, when those parts are installed:
-            # whichever process holds the lease runs them (app/service/parts.py).
+            # The receiver's intake (requests stored by `journeys serve` or `python -m app.intake`) and the
+            # pull connectors' polls: whichever process holds the lease runs them, each on an engine of
+            # its own (app/service/parts.py).
             from app.service.parts import connector_jobs, intake_jobs
 
-            feedback += [*intake_jobs(self.db), *connector_jobs(self.db)]
+            feedback += [*intake_jobs(self.db, JourneyEngine(self.db, self.clock)),
+                         *connector_jobs(self.db, self.clock, JourneyEngine(self.db, self.clock))]
             lease = self.keeper.lease if self.keeper is not None else None
             live = LiveEngine(self.engine, outbox=outbox, jobs=feedback,
                               on_error=lambda name, exc: self.job_failed.emit(name, str(exc)),

@@ -126,6 +126,9 @@ class MainWindow(QMainWindow):
         from .receiver_page import install_receiver_action     # File → Receiver… (issue 13 §2)
 
         install_receiver_action(self)
+        from .connections_menu import install_connections_action    # File → Connections… (issue 13)
+
+        install_connections_action(self)
         from .test_run_dock import install_test_run        # Journey → Test run…, its dock and the lit canvas
 
         self.test_run = install_test_run(self)

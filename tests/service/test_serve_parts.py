@@ -17,7 +17,7 @@ from app.engine.clock import FileClock, SystemClock, default_clock
 from app.engine.scheduler import LiveEngine
 from app.service.http import ListenError, bind, is_loopback, parse_listen
 from app.service.jsonlog import JsonLinesFormatter, service_log_path, setup_service_logging
-from app.service.parts import connector_jobs, intake_jobs, optional_module, receiver_app
+from app.service.parts import connector_jobs, intake_jobs, optional_module, receiver_app, stop_polls
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -123,34 +123,39 @@ def test_parts_not_installed_are_skipped_but_a_broken_one_raises(tmp_path, monke
 
 
 def test_parts_are_used_when_installed(tmp_path, monkeypatch):
-    """The contracts of issue 13's other parts: create_app(db, engine_wakeup=…), intake_job(db),
-    connector_jobs(db) -> [(name, seconds, callable)] — with stand-ins installed under their names."""
+    """The contracts of issue 13's other parts: create_app(db, engine_wakeup=…), intake_job(db, engine),
+    connector_jobs(db, clock, engine) -> [(name, function, seconds)], stop_polls() — with stand-ins
+    installed under their names."""
     import types
 
-    calls: list[str] = []
+    calls: list[object] = []
     intake = types.ModuleType("app.intake")
     server = types.ModuleType("app.intake.server")
     server.create_app = lambda db, engine_wakeup=None: ("app", db, engine_wakeup)  # type: ignore[attr-defined]
-    server.intake_job = lambda db: (lambda: calls.append("intake"))  # type: ignore[attr-defined]
+    apply = types.ModuleType("app.intake.apply")
+    apply.intake_job = lambda db, engine: (lambda: calls.append(("intake", engine)))  # type: ignore[attr-defined]
     connectors = types.ModuleType("app.connectors")
     jobs = types.ModuleType("app.connectors.jobs")
-    jobs.connector_jobs = lambda db: [("shopify", 60, lambda: calls.append("shopify"))]  # type: ignore[attr-defined]
-    for name, module in (("app.intake", intake), ("app.intake.server", server), ("app.connectors", connectors),
-                         ("app.connectors.jobs", jobs)):
+    jobs.connector_jobs = lambda db, clock, engine: [  # type: ignore[attr-defined]
+        ("connectors", lambda: calls.append(("poll", clock, engine)), 10)]
+    jobs.stop_polls = lambda: calls.append("stop")  # type: ignore[attr-defined]
+    for name, module in (("app.intake", intake), ("app.intake.server", server), ("app.intake.apply", apply),
+                         ("app.connectors", connectors), ("app.connectors.jobs", jobs)):
         monkeypatch.setitem(sys.modules, name, module)
     wake = object()
     assert receiver_app("DB", wake) == ("app", "DB", wake)   # type: ignore[arg-type]
-    (name, job, seconds), = intake_jobs("DB")                # type: ignore[arg-type]
-    (pname, pjob, pseconds), = connector_jobs("DB")          # type: ignore[arg-type]
-    job(), pjob()
-    assert (name, seconds, pname, pseconds, calls) == ("intake", 2.0, "shopify", 60.0, ["intake", "shopify"])
+    (name, job, seconds), = intake_jobs("DB", "E1")          # type: ignore[arg-type]
+    (pname, pjob, pseconds), = connector_jobs("DB", "CLOCK", "E2")   # type: ignore[arg-type]
+    job(), pjob(), stop_polls()
+    assert (name, seconds, pname, pseconds) == ("intake", 2.0, "connectors", 10.0)
+    assert calls == [("intake", "E1"), ("poll", "CLOCK", "E2"), "stop"]
 
 
 def test_without_the_parts_the_service_has_no_receiver_and_no_extra_jobs():
     if optional_module("app.intake.server") is not None or optional_module("app.connectors.jobs") is not None:
         pytest.skip("the receiver or the connectors are installed on this branch")
     assert receiver_app(None, lambda: None) is None    # type: ignore[arg-type]
-    assert intake_jobs(None) == [] and connector_jobs(None) == []    # type: ignore[arg-type]
+    assert intake_jobs(None, None) == [] and connector_jobs(None, None, None) == []    # type: ignore[arg-type]
 
 
 class _Engine:

@@ -1,7 +1,7 @@
 """The receiver's inbox: every request it accepted, stored before it answered 2xx.
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-11-30
 
 One row per accepted delivery (a Segment call, a Shopify or WooCommerce webhook, a Twilio or Meta status
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0017"
-down_revision: str | None = "0015"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
