@@ -11,8 +11,10 @@ and change nothing), so an order modified while a poll runs, which moves to the 
 never pushes an unread one out of its page. The cursor is `{"after": time or null, "page": n}`; `page`
 goes past 1 only while more than a page of orders share one second. Orders never paid or undone
 (pending, failed, cancelled, refunded in full, checkout-draft, trash) are left out until their
-status changes; a partly refunded order counts what was kept. `order_id` is WooCommerce's order id
-(the `order_id` of its order export). Guest orders (customer_id 0) are matched by email.
+status changes; a partly refunded order counts what was kept. `order_id` is the order's `number`
+(its id unless a sequential-numbers plugin renames orders; the receiver's `order.created` webhook uses
+the same, app/intake/woocommerce.py, so a webhook and a poll of one order are one order), else its id.
+Guest orders (customer_id 0) are matched by email.
 
 Customers: WooCommerce's customers endpoint has no `modified_after` yet (woocommerce/woocommerce
 issue 41371; it is sent anyway, for when it does), so customers are walked by id (a stable order)
@@ -233,7 +235,7 @@ def order_record(node: dict[str, Any]) -> Record | None:
         if line.get("product_id"):
             item["product_id"] = str(line["product_id"])
         items.append(item)
-    number = str(node["id"])
+    number = text(node.get("number")) or str(node["id"])      # as the webhook (app/intake/woocommerce.py)
     properties: dict[str, Any] = {"order_id": number, "total": round(total - refunded, 2), "items": items,
                                   "source": "woocommerce"}
     if text(node.get("currency")):

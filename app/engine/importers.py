@@ -304,7 +304,9 @@ def _decoded(raw: str) -> dict[str, Any]:
     fault = first_fault(data)       # NUL, lone surrogates, NaN/Infinity, numbers no float holds, deep nesting
     if fault is not None:
         raise ValueError(str(fault))
-    return event_from_data(data, now)
+    if not isinstance(data, dict):
+        raise ValueError("must be a JSON object like {\"contact\": ..., \"type\": ..., \"at\": ...}")
+    return data
 
 
 def event_from_data(data: Any, now: datetime | None = None) -> EventIn:
@@ -313,7 +315,7 @@ def event_from_data(data: Any, now: datetime | None = None) -> EventIn:
     import and the receiver's Segment endpoints (app/intake), so both accept and refuse alike."""
     if not isinstance(data, dict):
         raise ValueError("must be a JSON object like {\"contact\": ..., \"type\": ..., \"at\": ...}")
-    return data
+    return _event_of(data, now)
 
 
 def _event_of(data: dict[str, Any], now: datetime | None = None) -> EventIn:

@@ -9,10 +9,14 @@ inbox key).
 What each topic becomes (money given as text, `"199.00"`, becomes a number; `line_items` become
 `items` with `name`, `quantity`, `price`; times are the payload's own):
 
-- `checkouts/create`, `checkouts/update` → `checkout_started` with `checkout_id` (the token),
-  `total`, `currency`, `items`, `cart_url` (from `abandoned_checkout_url`), keyed by the checkout's
-  token: the many updates of one checkout are one event, the first that says whose it is (a checkout
-  often gets its email only in a later update). A completed checkout (`completed_at`) starts nothing:
+- `checkouts/create`, `checkouts/update` → `checkout_started` with `checkout_id` (the checkout's
+  numeric `id`), `total`, `currency`, `items`, `cart_url` (from `abandoned_checkout_url`), keyed
+  `shopify:checkout:<id>`: the many updates of one checkout are one event, the first that says whose
+  it is (a checkout often gets its email only in a later update). The id, not the `token`, because
+  the pull connector (app/connectors/shopify.py) reads the same checkout from the GraphQL Admin API's
+  `abandonedCheckouts`, whose AbandonedCheckout has an `id` (gid://shopify/AbandonedCheckout/<id>)
+  and no token: keyed alike, a webhook and a poll of one checkout are one event. (A payload without
+  an id falls back to its token.) A completed checkout (`completed_at`) starts nothing:
   its order comes as `orders/create`.
 - `orders/create`, `orders/paid` → `order_placed` with `order_id` (the order's `name`, `#1001`, as in
   Shopify's order export, so an export imported later is the same order), `total`, `currency`,
@@ -132,9 +136,10 @@ def events(conn: Connection, topic: str, data: dict[str, Any], now: datetime) ->
 def _checkout(conn: Connection, data: dict[str, Any], now: datetime) -> list[EventIn]:
     if data.get("completed_at"):
         return []
-    token = text(data.get("token")) or text(data.get("id"))
+    # The numeric id: the key the GraphQL poller sees too (see the module's docstring).
+    token = text(data.get("id")) or text(data.get("token"))
     if token is None:
-        raise Unusable("the checkout has neither a token nor an id")
+        raise Unusable("the checkout has neither an id nor a token")
     who = _who(data)
     contact = contact_of(conn, who, f"checkout {token}")
     at = _time(data.get("created_at"), now)
