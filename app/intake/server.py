@@ -10,7 +10,8 @@ Endpoints (README, "The receiver"):
   `X-WC-Webhook-Delivery-ID`.
 - `POST /hooks/twilio/status`, `GET|POST /hooks/meta`, `GET|POST /u/{token}`, `GET /c/{token}`,
   `GET /o/{token}` — app/intake/callbacks.py.
-- `GET /health` (token) — the receiver is up and its inbox's counts.
+- `GET /health` (token) — the receiver is up and its inbox's counts (and, under `journeys serve`,
+  `engine`: running|waiting and the lease's `holder`).
 
 Each accepted request is in the database before its 2xx (app/intake/inbox.py). `engine_wakeup` is
 called after each commit so the intake job applies it at once. Refusals are JSON:
@@ -163,7 +164,11 @@ async def health(request: Request) -> Response:
     with db.connect() as conn:
         counts: dict[str, int] = dict(conn.execute(select(intake_requests.c.status, func.count()).group_by(intake_requests.c.status))
                       .all())
-    return JSONResponse({"status": "ok", "inbox": {k: int(v) for k, v in counts.items()}})
+    body: dict[str, Any] = {"status": "ok", "inbox": {k: int(v) for k, v in counts.items()}}
+    engine_state = getattr(request.app.state, "engine_health", None)
+    if engine_state is not None:          # under `journeys serve`: whether this process runs the engine
+        body.update(engine_state())
+    return JSONResponse(body)
 
 
 def _guard(handler: Callable[[Request], Any]) -> Callable[[Request], Any]:

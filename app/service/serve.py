@@ -184,6 +184,8 @@ class Service:
             self.say(f"Test clock: the time is read from {self.clock.path} ($JOURNEYS_TEST_CLOCK, for tests only)")
         try:
             app = receiver_app(self.db, self.wakeup)
+            if app is not None:          # the receiver's GET /health (token) says the engine's state too
+                app.state.engine_health = self.health
         except BaseException:
             sock.close()
             raise

@@ -26,10 +26,11 @@ def test_checkouts_create_then_an_hour_sends_the_cart_email_and_an_order_meanwhi
     channel = RecordingChannel()
     world = World(receiver.db, clock, channel, JourneyEngine(receiver.db, clock, channel))
     world.install(load(EXAMPLES / "checkout_recovery.json"))
-    carts = {who: fresh(CHECKOUT, token=f"tok-{who}", email=f"{who}@example.com", created_at=START.isoformat(),
+    carts = {who: fresh(CHECKOUT, id=CHECKOUT["id"] + i, token=f"tok-{who}", email=f"{who}@example.com",
+                        created_at=START.isoformat(),
                         abandoned_checkout_url=f"https://shop.example/checkouts/tok-{who}/recover?key=k",
                         customer={**CHECKOUT["customer"], "email": f"{who}@example.com", "first_name": who.title()})
-             for who in ("ann", "bo")}
+             for i, who in enumerate(("ann", "bo"))}     # two checkouts: two ids (their key)
     with receiver.client() as http:
         for body in carts.values():
             assert post_shopify(http, "checkouts/create", body).status_code == 200

@@ -39,9 +39,14 @@ def shop_any(tmp_path: Path, smtp_plain_server: SmtpServer, any_url: str) -> Ite
     made.close()
 
 
-def _health(url: str) -> dict:
-    with urllib.request.urlopen(f"{url}/health", timeout=10) as answer:
-        return json.loads(answer.read())
+def _health(url: str, db) -> dict:
+    """GET /health: the receiver's (token needed), with the engine's state from the service."""
+    from app.intake.config import receiver_token
+
+    request = urllib.request.Request(f"{url}/health", headers={"Authorization": f"Bearer {receiver_token(db)}"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        found = json.loads(answer.read())
+    return {key: found[key] for key in ("status", "engine", "holder")}
 
 
 def test_the_cart_email_reaches_the_smtp_server_an_hour_later_with_no_app_open(shop, smtp_plain_server):
@@ -76,7 +81,7 @@ def test_sigterm_and_sigint_stop_cleanly_and_give_the_lease_back(shop):
         service = shop.serve()
         service.wait_for("Engine: running in this service")
         assert current_holder(shop.db).pid == service.pid
-        assert _health(service.url) == {"status": "ok", "engine": "running", "holder": None}
+        assert _health(service.url, shop.db) == {"status": "ok", "engine": "running", "holder": None}
         assert service.terminate(sig) == 0
         assert service.lines[-2:] == ["Stopping: finishing the batch in hand…", "Stopped."]
         assert current_holder(shop.db) is None           # another process may take over at once
@@ -150,8 +155,8 @@ def test_two_services_on_one_database_run_one_engine(shop_any, smtp_plain_server
     assert len(running) == 1 and len(waiting) == 1
     runner, other = running[0], waiting[0]
     assert current_holder(shop.db).pid == runner.pid
-    assert _health(runner.url)["engine"] == "running"
-    assert _health(other.url)["engine"] == "waiting" and _health(other.url)["holder"]["pid"] == runner.pid
+    assert _health(runner.url, shop.db)["engine"] == "running"
+    assert _health(other.url, shop.db)["engine"] == "waiting" and _health(other.url, shop.db)["holder"]["pid"] == runner.pid
     shop.checkout("ann")
     shop.advance(hours=1, minutes=1)
     wait_until(lambda: arrived(smtp, "ann@shop.example"), "ann's reminder")
