@@ -31,7 +31,7 @@ def _seconds(text: str) -> float:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from app.service.http import ListenError
+    from app.service.http import DEFAULT_LISTEN, ListenError
     from app.service.jsonlog import service_log_path, setup_service_logging
     from app.service.serve import ServeOptions, Service
 
@@ -42,7 +42,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CommandError(f"{path}: the service's log cannot be written ({exc.strerror or exc}); "
                            "choose another with --log-file PATH") from None
-    options = ServeOptions(listen=args.listen, tick_seconds=args.tick_seconds, scan_seconds=args.scan_seconds,
+    from app.service.parts import listen_setting
+
+    listen = args.listen or listen_setting(db) or DEFAULT_LISTEN    # --listen, else Settings → Receiver's address
+    options = ServeOptions(listen=listen, tick_seconds=args.tick_seconds, scan_seconds=args.scan_seconds,
                            outbox_seconds=args.outbox_seconds, heartbeat_seconds=args.heartbeat_seconds,
                            lease_seconds=args.lease_seconds)
     if options.heartbeat_seconds * 2 > options.lease_seconds:
@@ -59,7 +62,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     previous: dict[int, Any] = {sig: signal.signal(sig, on_signal) for sig in handled}
     service = Service(db, options, say=say)
     shown = db.url.render_as_string(hide_password=True)
-    log.info("service starting", extra={"fields": {"event": "starting", "database": shown, "listen": args.listen}})
+    log.info("service starting", extra={"fields": {"event": "starting", "database": shown, "listen": listen}})
     try:
         try:
             service.start()
@@ -91,8 +94,9 @@ def add_service_commands(sub: Any, db_parent: argparse.ArgumentParser) -> None:
                                    "while the app or another service runs it, this one waits and takes over when "
                                    "that stops.")
     p.set_defaults(handler=cmd_serve)
-    p.add_argument("--listen", metavar="HOST:PORT", default=DEFAULT_LISTEN,
-                   help=f"where the receiver listens (default {DEFAULT_LISTEN}: this machine only)")
+    p.add_argument("--listen", metavar="HOST:PORT", default=None,
+                   help=f"where the receiver listens (default: the address set in File → Receiver… or "
+                        f"`journeys receiver set --listen`, else {DEFAULT_LISTEN}: this machine only)")
     p.add_argument("--log-file", metavar="PATH", help="the JSON-lines log (default: journeys-service.jsonl in the "
                                                        "app's data folder, or $JOURNEYS_SERVICE_LOG)")
     # Intervals: the defaults suit everyone; the tests run the service faster.

@@ -47,6 +47,13 @@ def receiver_app(db: Engine, wakeup: Callable[[], None]) -> Any | None:
     return create(db, engine_wakeup=wakeup) if create is not None else None
 
 
+def listen_setting(db: Engine) -> str | None:
+    """The receiver's listen address as set in the app (File → Receiver…, `journeys receiver set
+    --listen`; app.intake.config.listen_address), or None when the receiver is not installed."""
+    config = optional_module("app.intake.config")
+    return config.listen_address(db) if config is not None else None
+
+
 def receiver_config(app: Any, host: str, port: int, **more: Any) -> Any:
     """Uvicorn's settings for the receiver: app.intake.runner.uvicorn_config (slow clients cut off,
     keep-alive and connection limits), `more` overriding them; plain uvicorn.Config when the runner is

@@ -79,3 +79,15 @@ def test_a_shopify_webhook_gets_its_cart_email_an_hour_later_and_an_order_webhoo
     assert arrived(smtp, "bob@shop.example") == []
     assert service.terminate() == 0
     assert [m["recipient"] for m in shop.messages()] == ["ann@shop.example"]
+
+
+def test_without_listen_the_service_listens_where_the_receiver_settings_say(shop):
+    from ..intake.conftest import free_port
+    from .children import FAST, ServeChild
+
+    port = free_port()
+    shop.journeys("receiver", "set", "--listen", f"127.0.0.1:{port}")
+    service = ServeChild(["--db", shop.url, "--log-file", str(shop.tmp / "service.jsonl"), *FAST], shop.env)
+    shop.children.append(service)
+    assert service.url == f"http://127.0.0.1:{port}"
+    assert service.terminate() == 0
