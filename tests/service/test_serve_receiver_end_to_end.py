@@ -91,3 +91,37 @@ def test_without_listen_the_service_listens_where_the_receiver_settings_say(shop
     shop.children.append(service)
     assert service.url == f"http://127.0.0.1:{port}"
     assert service.terminate() == 0
+
+
+def test_the_poller_variant_a_polled_checkout_gets_its_cart_email_and_a_polled_order_exits_the_run(shop,
+                                                                                               smtp_plain_server):
+    """The same through the pull connector: `journeys serve` polls a local Shopify-shaped GraphQL server
+    (no public URL, no webhook), on the shared virtual clock."""
+    from app.connectors.store import get_connection, save_connection
+
+    from ..connectors.fake_shopify import TOKEN, FakeShopify, checkout, order
+
+    smtp = smtp_plain_server
+    shop.env["JOURNEYS_SHOPIFY_TOKEN"] = TOKEN                # the service's secret on a headless machine
+    with FakeShopify() as fake:
+        cid = save_connection(shop.db, "shopify", fake.url, shop.now)
+        service = shop.serve()
+        service.wait_for("Engine: running in this service")
+        wait_until(lambda: get_connection(shop.db, cid).phase == "live", "the first poll (the empty history)")
+        placed = shop.now
+        fake.checkouts += [checkout(1, "ann@shop.example", "42.50", placed,
+                                    abandonedCheckoutUrl="https://cornershop.example/cart/ann"),
+                           checkout(2, "bob@shop.example", "42.50", placed)]
+        shop.advance(minutes=2)                                # the next poll is due
+        wait_until(lambda: shop.run_status("ann") == ["active"] and shop.run_status("bob") == ["active"],
+                   lambda: f"the polled checkouts' runs (ann {shop.run_status('ann')}, bob {shop.run_status('bob')})")
+        shop.advance(minutes=28)
+        fake.orders.append(order(2, "bob@shop.example", "42.50", shop.now))
+        shop.advance(minutes=1)
+        wait_until(lambda: shop.run_status("bob") == ["exited"], lambda: f"bob's run exited ({shop.run_status('bob')})")
+        assert arrived(smtp, "ann@shop.example") == []
+        shop.advance(minutes=31)
+        mails = wait_until(lambda: arrived(smtp, "ann@shop.example"), "ann's reminder at the SMTP server")
+        assert "https://cornershop.example/cart/ann" in mails[0].message.get_body(("plain",)).get_content()
+        assert arrived(smtp, "bob@shop.example") == []
+        assert service.terminate() == 0
