@@ -20,7 +20,8 @@ What each topic becomes (money given as text, `"199.00"`, becomes a number; `lin
   its order comes as `orders/create`.
 - `orders/create`, `orders/paid` → `order_placed` with `order_id` (the order's `name`, `#1001`, as in
   Shopify's order export, so an export imported later is the same order), `total`, `currency`,
-  `items`: one event per order whichever topics arrive. Cancelled orders are left out.
+  `items`: one event per order whichever topics arrive. Cancelled orders, and those whose payment
+  was voided, expired or refunded in full, are left out (as the poller does).
 - `customers/create`, `customers/update` → the contact's email, phone, names and tags (an identify),
   and its marketing consent as below.
 - `customers_email_marketing_consent/update`, `customers_marketing_consent/update` (SMS) and the
@@ -44,6 +45,8 @@ from .people import Unusable, object_at, consent_state, contact_of, identify, pe
 from .shapes import ID, LIST, MONEY, OBJECT, TEXT, Fault, check
 
 CHECKOUTS = ("checkouts/create", "checkouts/update")
+LEFT_OUT = ("voided", "expired", "refunded")
+"""Orders' `financial_status` values that are no order placed (never paid, or all of it given back)."""
 ORDERS = ("orders/create", "orders/paid")
 CUSTOMERS = ("customers/create", "customers/update")
 EMAIL_CONSENT = "customers_email_marketing_consent/update"
@@ -159,7 +162,9 @@ def _order(conn: Connection, data: dict[str, Any], now: datetime) -> list[EventI
     order_id = text(data.get("name")) or text(data.get("id"))
     if order_id is None:
         raise Unusable("the order has neither a name nor an id")
-    if data.get("cancelled_at"):
+    # Left out as the poller leaves them out (app/connectors/shopify.py order_record), so a pushed and
+    # a polled order agree: cancelled, or its payment voided, expired or refunded in full.
+    if data.get("cancelled_at") or str(data.get("financial_status") or "").lower() in LEFT_OUT:
         return []
     who = _who(data)
     contact = contact_of(conn, who, f"order {order_id}")

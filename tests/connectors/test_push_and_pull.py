@@ -114,3 +114,16 @@ def test_a_woocommerce_order_pushed_and_polled_is_one_order(world, woo, receiver
     assert poll_woo(world, woo, cid).error is None
     placed = stored_events(world.db, "order_placed")
     assert [e["properties"]["order_id"] for e in placed] == [str(body["number"])]
+
+
+def test_a_voided_order_is_left_out_pushed_or_polled_until_it_is_paid(world, shopify, receiver_url):
+    cid = _go_live(world, shopify)
+    voided = fresh(ORDER, name="#1001", financial_status="voided", created_at=z(START), updated_at=z(START))
+    _push(world, receiver_url, "orders/create", voided)
+    shopify.orders.append(order(1, "jon@example.com", "403.00", START, displayFinancialStatus="VOIDED"))
+    assert poll_shopify(world, shopify, cid).error is None
+    for status in ("expired", "refunded"):
+        _push(world, receiver_url, "orders/paid", fresh(voided, financial_status=status))
+    assert stored_events(world.db, "order_placed") == []
+    _push(world, receiver_url, "orders/paid", fresh(voided, financial_status="paid"))
+    assert [e["properties"]["order_id"] for e in stored_events(world.db, "order_placed")] == ["#1001"]

@@ -36,7 +36,7 @@ def test_checkouts_create_then_an_hour_sends_the_cart_email_and_an_order_meanwhi
             assert post_shopify(http, "checkouts/create", body).status_code == 200
         apply_pending(world.engine)
         world.advance_to(START + timedelta(minutes=30))
-        order = fresh(ORDER, email="bo@example.com", created_at=(START + timedelta(minutes=30)).isoformat(),
+        order = fresh(ORDER, email="bo@example.com", financial_status="paid", created_at=(START + timedelta(minutes=30)).isoformat(),
                       customer={**ORDER["customer"], "email": "bo@example.com"})
         assert post_shopify(http, "orders/create", order).status_code == 200
         apply_pending(world.engine)
