@@ -12,8 +12,9 @@ never pushes an unread one out of its page. The cursor is `{"after": time or nul
 goes past 1 only while more than a page of orders share one second. Orders never paid or undone
 (pending, failed, cancelled, refunded in full, checkout-draft, trash) are left out until their
 status changes; a partly refunded order counts what was kept. `order_id` is the order's `number`
-(its id unless a sequential-numbers plugin renames orders; the receiver's `order.created` webhook uses
-the same, app/intake/woocommerce.py, so a webhook and a poll of one order are one order), else its id.
+(its id unless a sequential-numbers plugin renames orders; the receiver's `order.created` webhook and
+the order exports' `order_number` use the same, app/intake/woocommerce.py and app/engine/order_files.py,
+so an export, a webhook and a poll of one order are one order), else its id (`woocommerce_order_id`).
 Guest orders (customer_id 0) are matched by email.
 
 Customers: WooCommerce's customers endpoint has no `modified_after` yet (woocommerce/woocommerce
@@ -237,7 +238,7 @@ def order_record(node: dict[str, Any]) -> Record | None:
         items.append(item)
     number = text(node.get("number")) or str(node["id"])      # as the webhook (app/intake/woocommerce.py)
     properties: dict[str, Any] = {"order_id": number, "total": round(total - refunded, 2), "items": items,
-                                  "source": "woocommerce"}
+                                  "source": "woocommerce", "woocommerce_order_id": str(node["id"])}
     if text(node.get("currency")):
         properties["currency"] = node["currency"].strip()
     if refunded:

@@ -7,9 +7,10 @@ the raw body under the webhook's secret. When a webhook is saved, WooCommerce fi
 `webhook_id=N` as a form, and activates the webhook only if it is answered 2xx: the receiver answers
 it and stores nothing. Payloads are the REST API's Order and Customer resources (v3).
 
-- `order.created`, `order.updated` → `order_placed` once per order (`order_id`: its `number`, as in
-  the order exports) when its status is a paid one (`processing`, `completed`, `on-hold`); pending,
-  failed, cancelled, refunded and draft orders start nothing (an update that pays the order does).
+- `order.created`, `order.updated` → `order_placed` once per order (`order_id`: its `number`, as the
+  order exports' `order_number` and the poller, app/engine/order_files.py; `woocommerce_order_id`:
+  its id) when its status is a paid one (`processing`, `completed`, `on-hold`); pending, failed,
+  cancelled, refunded and draft orders start nothing (an update that pays the order does).
 - `customer.created`, `customer.updated` → the contact's email, phone and names (an identify).
 
 Whose it is: by the billing email, else the phone (app/intake/people.py). Guest orders have
@@ -99,6 +100,8 @@ def events(conn: Connection, topic: str, data: dict[str, Any], now: datetime) ->
     at = _time(data.get("date_created_gmt"), now)
     properties: dict[str, Any] = {"order_id": order_id, "total": _amount(data.get("total"), "the order's total") or 0.0,
                                   "items": items_of(data.get("line_items")), "source": "woocommerce"}
+    if text(data.get("id")):
+        properties["woocommerce_order_id"] = text(data.get("id"))
     if text(data.get("currency")):
         properties["currency"] = text(data.get("currency"))
     return [identify(contact, who, at, ""), EventIn(contact, "order_placed", at, properties)]
