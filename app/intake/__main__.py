@@ -1,5 +1,7 @@
-"""`python -m app.intake --db URL --listen 127.0.0.1:PORT`: the receiver alone, with its intake job
-(for tests and the bench; `journeys serve` runs it together with the engine's other jobs)."""
+"""`python -m app.intake --db URL --listen 127.0.0.1:PORT`: the receiver alone, for tests and the bench
+only (`journeys serve` is the product: the receiver with all of the engine's jobs). It applies stored
+requests only while it holds the engine lease (app/intake/standalone.py); while the service or the
+app's window runs the engine it only stores them, and they are applied there."""
 from __future__ import annotations
 
 import argparse
@@ -10,11 +12,10 @@ import uvicorn
 
 
 def main(argv: list[str] | None = None) -> int:
-    from app.engine.engine import JourneyEngine
     from app.store.db import open_database, resolve_database_url
     from app.store.errors import StoreError
 
-    from .apply import Applier
+    from .standalone import LeasedApplier
     from .config import DEFAULT_LISTEN, parse_listen, receiver_token
     from .runner import uvicorn_config
     from .server import create_app
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, StoreError) as exc:
         print(f"python -m app.intake: {exc}", file=sys.stderr)
         return 2
-    applier = None if args.no_apply else Applier(JourneyEngine(db)).start()
+    applier = None if args.no_apply else LeasedApplier(db).start()
     app = create_app(db, engine_wakeup=applier.wake if applier else None)
     server = uvicorn.Server(uvicorn_config(app, host, port))
     try:

@@ -164,9 +164,10 @@ class Applier:
     """Runs the intake job on its own thread whenever woken (and every `every` seconds): the
     standalone receiver's engine side (`python -m app.intake`), and the tests'."""
 
-    def __init__(self, engine: JourneyEngine, every: float = 2.0) -> None:
+    def __init__(self, engine: JourneyEngine, every: float = 2.0, gate: Callable[[], bool] | None = None) -> None:
         self.job = intake_job(engine.db, engine)
         self.every = every
+        self.gate = gate           # applies only while it says yes (the engine lease is still ours)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="intake-apply", daemon=True)
@@ -188,10 +189,12 @@ class Applier:
             self._wake.wait(self.every)
             self._wake.clear()
             try:
-                self.job()
+                if self.gate is None or self.gate():
+                    self.job()
             except Exception:  # noqa: BLE001 - logged; the rows stay new and are tried next round
                 log.exception("the intake job failed; its rows stay in the inbox for the next round")
         try:
-            self.job()      # what came in before the stop
+            if self.gate is None or self.gate():
+                self.job()      # what came in before the stop (not once the lease is lost)
         except Exception:  # noqa: BLE001
             log.exception("the intake job failed at shutdown; its rows stay in the inbox")
