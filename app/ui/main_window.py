@@ -395,6 +395,7 @@ class MainWindow(QMainWindow):
             lambda job, msg: self.statusBar().showMessage(f"The engine's {job} job failed (it will retry): {msg}",
                                                           10_000))
         self.host.delivery_notice.connect(lambda text: self.statusBar().showMessage(text, 15_000))
+        self.host.receiver_notice.connect(lambda text: self.statusBar().showMessage(text, 10_000))
         self.host.start()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
