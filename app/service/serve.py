@@ -17,6 +17,7 @@ Nothing here is lost or done twice by a crash (kill -9) either: every step commi
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,9 +28,9 @@ from sqlalchemy.engine import Engine
 from app.engine.clock import Clock, FileClock, default_clock
 from app.engine.engine import JourneyEngine
 from app.engine.scheduler import LiveEngine
-from app.store.lease import DEFAULT_HEARTBEAT, DEFAULT_TTL, Lease, LeaseHolder
+from app.store.lease import DEFAULT_HEARTBEAT, DEFAULT_TTL, Lease, LeaseHolder, current_holder
 
-from .http import DEFAULT_LISTEN, Listener, bind, is_loopback, parse_listen
+from .http import DEFAULT_LISTEN, ListenError, Listener, bind, is_loopback, parse_listen
 from .keeper import LeaseKeeper
 from .parts import connector_jobs, intake_jobs, receiver_app, stop_polls
 from .words import describe_holder
@@ -101,6 +102,8 @@ class Service:
         self._said_waiting = False
         self._jobs_lock = threading.Lock()
         self._wake_pending = threading.Event()
+        self._app: Any | None = None            # the receiver's app (None: not installed)
+        self._stopping = False
 
     # -- the engine's jobs, under the lease ------------------------------------------------------
 
@@ -122,6 +125,7 @@ class Service:
                                    outbox_seconds=options.outbox_seconds, jobs=jobs, gate=self.lease.held)
             self.live.start()
         self.waiting_for, self._said_waiting = None, False
+        self._listen_now()
         log.info("engine started: this service holds the engine lease", extra={"fields": {
             "event": "engine_started", "jobs": self.live.job_ids()}})
         self.say("Engine: running in this service")
@@ -176,33 +180,70 @@ class Service:
 
     def start(self) -> None:
         """Binds the listener (ListenError when the address cannot be used: nothing has started then),
-        starts it, then the lease keeper (which starts the jobs once the lease is ours)."""
+        starts it, then the lease keeper (which starts the jobs once the lease is ours). One exception:
+        when the address is taken while the app's window holds the engine lease, the window is the one
+        listening there (app/ui/engine_host.py): this service waits and listens once it takes over."""
         host, port = parse_listen(self.options.listen)
-        sock = bind(host, port)
+        try:
+            sock: socket.socket | None = bind(host, port)
+        except ListenError:
+            if not self._window_runs_the_engine():
+                raise
+            sock = None
+            log.info("%s is in use by Journey Studio's window, which runs the engine and the receiver now; "
+                     "this service listens there once it takes over", self.options.listen,
+                     extra={"fields": {"event": "listen_deferred", "listen": self.options.listen}})
+            self.say(f"{self.options.listen}: Journey Studio's window listens there while it runs the engine; "
+                     "this service listens once it takes over")
         if isinstance(self.clock, FileClock):       # never in use: the engine would follow a file, not time
             log.warning("test clock: the time is read from %s ($JOURNEYS_TEST_CLOCK)", self.clock.path)
             self.say(f"Test clock: the time is read from {self.clock.path} ($JOURNEYS_TEST_CLOCK, for tests only)")
         try:
-            app = receiver_app(self.db, self.wakeup)
-            if app is not None:          # the receiver's GET /health (token) says the engine's state too
-                app.state.engine_health = self.health
+            self._app = receiver_app(self.db, self.wakeup)
+            if self._app is not None:          # the receiver's GET /health (token) says the engine's state too
+                self._app.state.engine_health = self.health
         except BaseException:
-            sock.close()
+            if sock is not None:
+                sock.close()
             raise
-        self.listener = Listener(sock, app, self.health)
+        if sock is not None:
+            self._listen(sock)
+        self.keeper.start()
+
+    def _window_runs_the_engine(self) -> bool:
+        try:
+            holder = current_holder(self.db, self.lease.now())
+        except Exception:  # noqa: BLE001 - unknown: the address is simply in use
+            return False
+        return holder is not None and holder.kind == "app"
+
+    def _listen(self, sock: socket.socket) -> None:
+        host = parse_listen(self.options.listen)[0]
+        listener = Listener(sock, self._app, self.health)
         if not is_loopback(host):
             log.warning("listening on %s, which other machines can reach: expose the receiver through a "
                         "tunnel or a reverse proxy instead (see the README)", self.options.listen)
-        self.listener.start()
-        log.info("listening on %s (%s)", self.listener.url, self.listener.kind,
-                 extra={"fields": {"event": "listening", "url": self.listener.url, "kind": self.listener.kind}})
-        self.say(f"Listening on {self.listener.url}" +
-                 ("" if self.listener.kind == "receiver" else " (GET /health only: the receiver is not installed)"))
-        self.keeper.start()
+        listener.start()
+        self.listener = listener
+        log.info("listening on %s (%s)", listener.url, listener.kind,
+                 extra={"fields": {"event": "listening", "url": listener.url, "kind": listener.kind}})
+        self.say(f"Listening on {listener.url}" +
+                 ("" if listener.kind == "receiver" else " (GET /health only: the receiver is not installed)"))
+
+    def _listen_now(self) -> None:
+        """On taking the lease: listen if the window held the address at start (it has let it go)."""
+        if self.listener is not None or self._stopping:
+            return
+        host, port = parse_listen(self.options.listen)
+        try:
+            self._listen(bind(host, port))
+        except ListenError as exc:
+            log.warning("the receiver cannot listen yet: %s; trying again when the lease is next taken", exc)
 
     def stop(self) -> None:
         """Stops accepting requests, lets those in progress finish, stops the jobs after the batch in hand,
         and gives the lease back."""
+        self._stopping = True
         if self.listener is not None:
             self.listener.stop()
             self.listener = None
