@@ -37,6 +37,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from app.engine.consent import KEEPS_OPT_OUT
 from app.engine.ingest import EventIn
 from app.engine.order_files import money
 from app.journey.schema import MAX_AMOUNT, parse_datetime
@@ -215,7 +216,8 @@ def _consent(conn: Connection, contact: str, channel: str, consent: dict[str, An
     if state == "unsubscribed":
         return [EventIn(contact, "unsubscribed", at, {"channel": channel, "source": source}, key)]
     if state == "subscribed" and consent_state(conn, contact, channel) != "unsubscribed":
-        return [EventIn(contact, "subscribed", at, {"channel": channel, "source": source}, key)]
+        # KEEPS_OPT_OUT: the engine checks again when it applies the event (an opt-out may be applied first)
+        return [EventIn(contact, "subscribed", at, {"channel": channel, "source": source, KEEPS_OPT_OUT: True}, key)]
     return []
 
 
