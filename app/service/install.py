@@ -71,9 +71,10 @@ def platform_key(choice: str | None = None) -> str:
     return found
 
 
-def serve_argv(db_url: str, listen: str, *, windows: bool = False) -> list[str]:
+def serve_argv(db_url: str, listen: str | None, *, windows: bool = False) -> list[str]:
     """The command the service runs: this installation's `journeys serve` (its console script when
-    installed, else `python -m app.cli`; on Windows pythonw.exe, which opens no console window)."""
+    installed, else `python -m app.cli`; on Windows pythonw.exe, which opens no console window).
+    `listen` None: no `--listen`, so the service listens where Settings → Receiver says at each start."""
     python = Path(sys.executable)
     if windows:
         windowless = python.with_name("pythonw.exe")
@@ -81,7 +82,7 @@ def serve_argv(db_url: str, listen: str, *, windows: bool = False) -> list[str]:
     else:
         script = python.with_name("journeys")
         program = [str(script)] if script.exists() else [str(python), "-m", "app.cli"]
-    return [*program, "serve", "--db", db_url, "--listen", listen]
+    return [*program, "serve", "--db", db_url, *(["--listen", listen] if listen else [])]
 
 
 @dataclass
@@ -239,7 +240,7 @@ def schtasks_plan(argv: list[str]) -> Plan:
                 status=[[tool, "/Query", "/TN", TASK_NAME, "/V", "/FO", "LIST"]], tolerated=("/End",))
 
 
-def plan_for(platform: str, db_url: str, listen: str) -> Plan:
+def plan_for(platform: str, db_url: str, listen: str | None = None) -> Plan:
     """The plan for `platform` ("linux", "macos", "windows") running `journeys serve` on `db_url`."""
     if platform == "linux":
         return systemd_plan(serve_argv(db_url, listen))

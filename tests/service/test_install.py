@@ -227,3 +227,27 @@ def test_with_a_real_systemd_user_manager(tmp_path):        # pragma: no cover -
     finally:
         uninstall(plan)
     assert not plan.path.exists()
+
+
+# -- review (issue 13): the installed service listens where Settings → Receiver says --------------------------
+
+
+def test_without_listen_the_service_reads_the_receivers_address_at_each_start():
+    argv = serve_argv("sqlite:////data/shop.sqlite3", None)
+    assert argv[-3:] == ["serve", "--db", "sqlite:////data/shop.sqlite3"] and "--listen" not in argv
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the systemd commands run on Linux")
+def test_service_install_without_listen_leaves_the_address_to_the_receivers_setting(tmp_path, fake_systemctl):
+    db = tmp_path / "shop.sqlite3"
+    done = _journeys("receiver", "set", "--db", str(db), "--listen", "127.0.0.1:9123")
+    assert done.returncode == 0, done.stderr
+    done = _journeys("service", "install", "--db", str(db))
+    assert done.returncode == 0, done.stderr
+    unit = (tmp_path / "config" / "systemd" / "user" / UNIT_NAME).read_text()
+    assert "--listen" not in unit and f"serve --db sqlite:///{db}\n" in unit
+    # and the window's "Keep journeys running" installs the same
+    from app.service.install import plan_for as plan
+    from app.ui import background_service
+
+    assert "--listen" not in plan("linux", f"sqlite:///{db}", background_service.LISTEN).content.decode()
