@@ -62,7 +62,7 @@ def _compact(data: Any) -> str:
 
 async def segment(request: Request) -> Response:
     call_type = request.url.path.rsplit("/", 1)[-1]
-    require_token(request, _config(request).get("token") or "", basic=True)
+    require_token(request, _config(request).token_is, basic=True)
     body = await read_body(request, MAX_BATCH_BODY if call_type == "batch" else MAX_BODY)
     data = json_of(body)
     if not isinstance(data, dict):
@@ -157,7 +157,7 @@ async def woocommerce_hook(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
-    require_token(request, _config(request).get("token") or "")
+    require_token(request, _config(request).token_is)
     db: Engine = request.app.state.db
     from app.store.tables import intake_requests
 
