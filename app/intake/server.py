@@ -46,6 +46,10 @@ from .signatures import shopify_valid, woocommerce_valid
 SEGMENT_CALLS = ("track", "identify")
 SEGMENT_IGNORED = ("page", "screen", "group", "alias")       # accepted and answered, not stored
 SEGMENT_TIMES = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")
+RESERVED_IDS = ("link:", "run:", "shopify:", "woocommerce:", "twilio:", "meta:", "imap:", "test:", "test-run:")
+"""Prefixes of the idempotency keys the app gives its own events (unsubscribe, click and open links, provider
+statuses, shop webhooks): a Segment `messageId` becomes an event's key as it is, and a write key is often
+public (it sits in a shop's pages), so a call must not take one of those keys and make the real event a repeat."""
 
 
 def _config(request: Request) -> Config:
@@ -99,6 +103,10 @@ async def segment(request: Request) -> Response:
             raise Refused(400, str(exc), pointer=pointer,
                           hint="nothing in this request was stored; fix the call and send the request again") from None
         message_id = call.get("messageId")
+        if isinstance(message_id, str) and message_id.strip().startswith(RESERVED_IDS):
+            raise Refused(400, f"'messageId' {message_id.strip()[:60]!r} starts with {message_id.strip().split(':')[0]!r}:"
+                               ", which the app keeps for its own events", pointer=f"{pointer}/messageId",
+                          hint="send a messageId of your own, such as a UUID; nothing in this request was stored")
         key = f"segment:{message_id}" if isinstance(message_id, (str, int)) and str(message_id).strip() else \
             f"segment:sha256:{_digest(_compact(call).encode('utf-8'))}"
         rows.append(InboxRow("segment", kind, key, _compact(call)))
