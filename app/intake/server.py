@@ -25,11 +25,12 @@ import contextlib
 import hashlib
 import json
 from datetime import datetime, timezone
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -43,6 +44,7 @@ from .http import Refused, json_of, read_body, refuse_unsigned, require_token, s
 from .inbox import Inbox, InboxRow
 from .signatures import shopify_valid, woocommerce_valid
 
+T = TypeVar("T")
 SEGMENT_CALLS = ("track", "identify")
 SEGMENT_IGNORED = ("page", "screen", "group", "alias")       # accepted and answered, not stored
 SEGMENT_TIMES = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")
@@ -64,10 +66,27 @@ def _compact(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
+OFF_LOOP_BYTES = 64_000
+"""A body larger than this is read and checked on a worker thread: a 4 MB batch of small calls takes
+seconds to check, and the event loop must go on answering everyone else meanwhile."""
+
+
+async def off_loop(body: bytes, work: Callable[[], T]) -> T:
+    """`work()`, on a worker thread when `body` is big (see OFF_LOOP_BYTES), else here (cheaper)."""
+    return await run_in_threadpool(work) if len(body) > OFF_LOOP_BYTES else work()
+
+
 async def segment(request: Request) -> Response:
     call_type = request.url.path.rsplit("/", 1)[-1]
     require_token(request, _config(request).token_is, basic=True)
     body = await read_body(request, MAX_BATCH_BODY if call_type == "batch" else MAX_BODY)
+    rows, ignored = await off_loop(body, lambda: _segment_rows(call_type, body))
+    await store(request, rows)
+    return JSONResponse({"success": True, **({"ignored": ignored} if ignored else {})})
+
+
+def _segment_rows(call_type: str, body: bytes) -> tuple[list[InboxRow], int]:
+    """The inbox rows of a Segment request's body and how many calls were ignored; raises Refused."""
     data = json_of(body)
     if not isinstance(data, dict):
         raise Refused(400, "the body must be a JSON object", pointer="")
@@ -110,8 +129,7 @@ async def segment(request: Request) -> Response:
         key = f"segment:{message_id}" if isinstance(message_id, (str, int)) and str(message_id).strip() else \
             f"segment:sha256:{_digest(_compact(call).encode('utf-8'))}"
         rows.append(InboxRow("segment", kind, key, _compact(call)))
-    await store(request, rows)
-    return JSONResponse({"success": True, **({"ignored": ignored} if ignored else {})})
+    return rows, ignored
 
 
 async def shopify_hook(request: Request) -> Response:
@@ -127,7 +145,7 @@ async def shopify_hook(request: Request) -> Response:
         raise Refused(401, "the request is not signed with this shop's webhook secret",
                       hint="set the secret Shopify shows under Settings → Notifications → Webhooks in "
                            "Settings → Receiver")
-    data = json_of(body)
+    data = await off_loop(body, lambda: json_of(body))
     fault = shopify.fault(topic, data)
     if fault is not None:
         raise Refused(400, fault[1], pointer=fault[0])
@@ -154,7 +172,7 @@ async def woocommerce_hook(request: Request) -> Response:
     if topic not in woocommerce.TOPICS:
         raise Refused(404, f"{topic!r:.60} is not a WooCommerce topic this receiver takes",
                       hint="choose one of: " + ", ".join(woocommerce.TOPICS))
-    data = json_of(body)
+    data = await off_loop(body, lambda: json_of(body))
     fault = woocommerce.fault(topic, data)
     if fault is not None:
         raise Refused(400, fault[1], pointer=fault[0])
