@@ -25,7 +25,8 @@ What each topic becomes (money given as text, `"199.00"`, becomes a number; `lin
 - `customers/create`, `customers/update` → the contact's email, phone, names and tags (an identify),
   and its marketing consent as below.
 - `customers_email_marketing_consent/update`, `customers_marketing_consent/update` (SMS) and the
-  consent inside customer payloads: `unsubscribed` → an opt-out of that channel, always applied;
+  consent inside customer payloads: `unsubscribed` (any case) or `redacted` (the customer's data
+  erased on request) → an opt-out of that channel, always applied;
   `subscribed` → an opt-in only while the contact has not opted out of that channel here. A shop's
   consent never loosens an opt-out (the contact withdraws it only through their own opt-in here).
 """
@@ -47,6 +48,8 @@ from .shapes import ID, LIST, MONEY, OBJECT, TEXT, Fault, amount, check
 CHECKOUTS = ("checkouts/create", "checkouts/update")
 LEFT_OUT = ("voided", "expired", "refunded")
 """Orders' `financial_status` values that are no order placed (never paid, or all of it given back)."""
+OPTED_OUT = ("unsubscribed", "redacted")
+"""Consent states that are an opt-out: the customer unsubscribed, or had their data erased (redacted)."""
 ORDERS = ("orders/create", "orders/paid")
 CUSTOMERS = ("customers/create", "customers/update")
 EMAIL_CONSENT = "customers_email_marketing_consent/update"
@@ -211,11 +214,11 @@ def _consent(conn: Connection, contact: str, channel: str, consent: dict[str, An
              customer: str | None) -> list[EventIn]:
     """The consent event a Shopify consent object means: an opt-out always, an opt-in only while the
     contact has not opted out of `channel` here (never loosens an opt-out)."""
-    state = text(consent.get("state"))
+    state = (text(consent.get("state")) or "").lower()      # any spelling: an opt-out is never lost to it
     at = _time(consent.get("consent_updated_at"), fallback)
     source = f"Shopify {channel} marketing consent ({state})"
     key = f"shopify:consent:{customer}:{channel}:{state}:{at.isoformat()}"
-    if state == "unsubscribed":
+    if state in OPTED_OUT:
         return [EventIn(contact, "unsubscribed", at, {"channel": channel, "source": source}, key)]
     if state == "subscribed" and consent_state(conn, contact, channel) != "unsubscribed":
         # KEEPS_OPT_OUT: the engine checks again when it applies the event (an opt-out may be applied first)

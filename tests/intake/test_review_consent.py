@@ -74,3 +74,21 @@ def test_the_engine_itself_never_lets_a_shop_opt_in_clear_an_opt_out(receiver: R
     # Without the mark, a channel's own opt-in (the contact's, here) still clears it, as before.
     receiver.engine.ingest([EventIn("ann@example.com", "subscribed", t2, {"channel": "email"}, "in-2")])
     assert _consent(receiver, "ann@example.com")["email"] == "subscribed"
+
+
+def test_an_opt_out_is_never_lost_to_the_spelling_of_its_state(receiver: Receiver) -> None:
+    """Shopify's GraphQL Admin API spells the states in capitals (UNSUBSCRIBED); a webhook so written, or
+    padded, is the same opt-out. A redacted customer (their data erased on request) is opted out too."""
+    with receiver.client() as http:
+        post_shopify(http, "customers/create", CUSTOMER)
+        post_shopify(http, "customers/create", fresh(CUSTOMER, id=2, email="cat@example.com"))
+        receiver.apply()
+        assert _consent(receiver, "bob@biller.com") == {"email": "subscribed"}
+        loud = {"state": " UNSUBSCRIBED ", "opt_in_level": "single_opt_in", "consent_updated_at": "2026-03-03T09:00:00Z"}
+        post_shopify(http, "customers_email_marketing_consent/update", fresh(EMAIL_CONSENT, email_marketing_consent=loud))
+        erased = {"state": "redacted", "consent_updated_at": "2026-03-03T09:00:00Z"}
+        post_shopify(http, "customers/update", fresh(CUSTOMER, id=2, email="cat@example.com",
+                                                     email_marketing_consent=erased))
+    receiver.apply()
+    assert _consent(receiver, "bob@biller.com")["email"] == "unsubscribed"
+    assert _consent(receiver, "cat@example.com")["email"] == "unsubscribed"
