@@ -303,6 +303,9 @@ def status(plan: Plan, run: Run = run_command) -> ServiceState:
     answers = [run(argv) for argv in plan.status]
     if plan.kind == "systemd":
         active, enabled = (answers + [(1, "unknown")] * 2)[:2]
+        if active[0] == 127 or "failed to connect" in active[1].lower():      # no systemctl, or no user manager
+            words = " ".join(active[1].split())[:200] or "no answer"
+            return ServiceState(True, False, f"installed, but systemd cannot be asked whether it runs ({words})")
         running = active[0] == 0 and active[1].strip() == "active"
         return ServiceState(True, running, f"{active[1] or 'unknown'}, {enabled[1] or 'unknown'} at login")
     code, output = answers[0]

@@ -251,3 +251,14 @@ def test_service_install_without_listen_leaves_the_address_to_the_receivers_sett
     from app.ui import background_service
 
     assert "--listen" not in plan("linux", f"sqlite:///{db}", background_service.LISTEN).content.decode()
+
+
+@pytest.mark.parametrize("answer", [(127, "systemctl: not found"), (1, "Failed to connect to bus: No medium found")])
+def test_status_says_plainly_when_systemd_cannot_be_asked(tmp_path, monkeypatch, answer):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    plan = systemd_plan(ARGV)
+    plan.path.parent.mkdir(parents=True)
+    plan.path.write_bytes(plan.content)
+    state = status(plan, Runner({"is-active": answer, "is-enabled": answer}))
+    assert state.installed and not state.running
+    assert state.said == f"installed, but systemd cannot be asked whether it runs ({answer[1]})"
