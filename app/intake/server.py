@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import re
 from datetime import datetime, timezone
 from typing import Any, AsyncIterator, Callable, TypeVar
 
@@ -119,7 +120,7 @@ def _segment_rows(call_type: str, body: bytes) -> tuple[list[InboxRow], int]:
         try:
             event_from_data(call, now)
         except ValueError as exc:
-            raise Refused(400, str(exc), pointer=pointer,
+            raise Refused(400, str(exc), pointer=pointer + _field_named(str(exc), call),
                           hint="nothing in this request was stored; fix the call and send the request again") from None
         message_id = call.get("messageId")
         if isinstance(message_id, str) and message_id.strip().startswith(RESERVED_IDS):
@@ -130,6 +131,18 @@ def _segment_rows(call_type: str, body: bytes) -> tuple[list[InboxRow], int]:
             f"segment:sha256:{_digest(_compact(call).encode('utf-8'))}"
         rows.append(InboxRow("segment", kind, key, _compact(call)))
     return rows, ignored
+
+
+_QUOTED = re.compile(r"'([A-Za-z_][A-Za-z0-9_]*)'")
+
+
+def _field_named(reason: str, call: dict[str, Any]) -> str:
+    """"/field" for the first field of the call the import's reason names in quotes ("'userId' must be…"),
+    so the refusal points at it; "" when it names none."""
+    for name in _QUOTED.findall(reason):
+        if name in call or name in ("userId", "anonymousId", "event", "timestamp"):
+            return f"/{name}"
+    return ""
 
 
 async def shopify_hook(request: Request) -> Response:
