@@ -142,11 +142,16 @@ def _field_named(reason: str, call: dict[str, Any]) -> str:
     for name in _QUOTED.findall(reason):
         if name in call or name in ("userId", "anonymousId", "event", "timestamp"):
             return f"/{name}"
+        for inner in ("properties", "traits"):
+            if isinstance(call.get(inner), dict) and name in call[inner]:
+                return f"/{inner}/{name}"
     return ""
 
 
 async def shopify_hook(request: Request) -> Response:
-    topic = request.path_params["topic"]
+    # Shopify names the delivery's topic in X-Shopify-Topic: it wins over the URL, so a URL pasted for the
+    # wrong webhook never makes a checkout an order (the body is signed; an unsigned one is refused below).
+    topic = (request.headers.get("x-shopify-topic") or "").strip() or request.path_params["topic"]
     if topic not in shopify.TOPICS:
         raise Refused(404, f"{topic!r:.60} is not a Shopify topic this receiver takes",
                       hint="subscribe to: " + ", ".join(shopify.TOPICS))
