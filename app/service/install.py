@@ -3,7 +3,8 @@ login and restarts on failure.
 
 - Linux: a systemd user unit, `~/.config/systemd/user/journey-studio.service` ($XDG_CONFIG_HOME
   respected, as systemd does), `Restart=on-failure`, `WantedBy=default.target`, then
-  `systemctl --user daemon-reload` and `systemctl --user enable --now journey-studio.service`
+  `systemctl --user daemon-reload`, `systemctl --user enable journey-studio.service` and `systemctl --user
+  restart journey-studio.service`
   (systemd.service(5), systemd.unit(5): `%` and `$` escaped, arguments quoted).
 - macOS: a launchd agent, `~/Library/LaunchAgents/com.journeystudio.engine.plist` (RunAtLoad,
   KeepAlive/SuccessfulExit=false: restarted when it fails, not when stopped cleanly), loaded with
@@ -143,7 +144,9 @@ def systemd_plan(argv: list[str]) -> Plan:
     config = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
     ctl = [os.environ.get("JOURNEYS_SYSTEMCTL") or "systemctl", "--user"]
     return Plan("systemd", config / "systemd" / "user" / UNIT_NAME, systemd_unit(argv).encode(),
-                install=[[*ctl, "daemon-reload"], [*ctl, "enable", "--now", UNIT_NAME]],
+                # restart, not `enable --now`: a unit already running (installed before, perhaps for another
+                # database) must pick up the new file; restart starts one that is not running.
+                install=[[*ctl, "daemon-reload"], [*ctl, "enable", UNIT_NAME], [*ctl, "restart", UNIT_NAME]],
                 uninstall=[[*ctl, "disable", "--now", UNIT_NAME], [*ctl, "daemon-reload"]],
                 status=[[*ctl, "is-active", UNIT_NAME], [*ctl, "is-enabled", UNIT_NAME]],
                 tolerated=("disable",))

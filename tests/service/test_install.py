@@ -61,7 +61,7 @@ def test_install_writes_the_unit_privately_then_reloads_and_enables_it(tmp_path,
     run = Runner()
     install(plan, run)
     assert run.calls == [["systemctl", "--user", "daemon-reload"],
-                         ["systemctl", "--user", "enable", "--now", UNIT_NAME]]
+                         ["systemctl", "--user", "enable", UNIT_NAME], ["systemctl", "--user", "restart", UNIT_NAME]]
     assert plan.path.read_text() == systemd_unit(ARGV)
     assert stat.S_IMODE(plan.path.stat().st_mode) == 0o600          # it holds the database URL
     run = Runner({"is-active": (0, "active"), "is-enabled": (0, "enabled")})
@@ -79,7 +79,7 @@ def test_install_writes_the_unit_privately_then_reloads_and_enables_it(tmp_path,
 def test_a_refusing_service_manager_is_one_clear_error_naming_the_command(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     plan = systemd_plan(ARGV)
-    with pytest.raises(ServiceError, match=r"`systemctl --user enable --now journey-studio.service` failed "
+    with pytest.raises(ServiceError, match=r"`systemctl --user enable journey-studio.service` failed "
                                            r"\(exit 1\): Failed to connect to bus"):
         install(plan, Runner({"enable": (1, "Failed to connect to bus:\n No medium found")}))
     with pytest.raises(ServiceError, match="is not available on this machine .* the service file was written"):
@@ -177,7 +177,8 @@ def test_journeys_service_install_status_uninstall(tmp_path, fake_systemctl):
     assert "Installed the systemd user unit" in done.stdout and "starts at login" in done.stdout
     unit = (tmp_path / "config" / "systemd" / "user" / UNIT_NAME).read_text()
     assert f"serve --db sqlite:///{db} --listen 127.0.0.1:9876" in unit
-    assert fake_systemctl.read_text().splitlines() == ["--user daemon-reload", f"--user enable --now {UNIT_NAME}"]
+    assert fake_systemctl.read_text().splitlines() == ["--user daemon-reload", f"--user enable {UNIT_NAME}",
+                                                       f"--user restart {UNIT_NAME}"]
     done = _journeys("service", "status", "--db", str(db))
     assert done.stdout.splitlines() == [
         f"Service: systemd user unit {tmp_path}/config/systemd/user/{UNIT_NAME} — active, enabled at login; "
@@ -262,3 +263,15 @@ def test_status_says_plainly_when_systemd_cannot_be_asked(tmp_path, monkeypatch,
     state = status(plan, Runner({"is-active": answer, "is-enabled": answer}))
     assert state.installed and not state.running
     assert state.said == f"installed, but systemd cannot be asked whether it runs ({answer[1]})"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the systemd commands run on Linux")
+def test_installing_again_for_another_database_restarts_the_running_service_on_it(tmp_path, fake_systemctl):
+    """`enable --now` leaves a running unit alone: the service went on with the old database."""
+    first, second = tmp_path / "old.sqlite3", tmp_path / "new.sqlite3"
+    assert _journeys("service", "install", "--db", str(first)).returncode == 0
+    done = _journeys("service", "install", "--db", str(second))
+    assert done.returncode == 0, done.stderr
+    calls = fake_systemctl.read_text().splitlines()
+    assert calls[-1] == f"--user restart {UNIT_NAME}"          # started if stopped, restarted on the new unit
+    assert f"serve --db sqlite:///{second}" in (tmp_path / "config" / "systemd" / "user" / UNIT_NAME).read_text()
