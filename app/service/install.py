@@ -178,7 +178,10 @@ def launchd_plan(argv: list[str]) -> Plan:
     ctl = os.environ.get("JOURNEYS_LAUNCHCTL") or "launchctl"
     domain = f"gui/{os.getuid() if hasattr(os, 'getuid') else 501}"
     return Plan("launchd", path, launchd_plist(argv),
-                install=[[ctl, "bootstrap", domain, str(path)], [ctl, "enable", f"{domain}/{LAUNCHD_LABEL}"]],
+                # bootout first (tolerated: nothing loaded): bootstrap refuses an agent already loaded,
+                # and an agent installed before must pick up the new file
+                install=[[ctl, "bootout", f"{domain}/{LAUNCHD_LABEL}"], [ctl, "bootstrap", domain, str(path)],
+                         [ctl, "enable", f"{domain}/{LAUNCHD_LABEL}"]],
                 uninstall=[[ctl, "bootout", f"{domain}/{LAUNCHD_LABEL}"]],
                 status=[[ctl, "print", f"{domain}/{LAUNCHD_LABEL}"]], tolerated=("bootout",))
 
@@ -238,7 +241,10 @@ def schtasks_plan(argv: list[str]) -> Plan:
     tool = os.environ.get("JOURNEYS_SCHTASKS") or "schtasks"
     path = log_path().parent / "journey-studio-task.xml"
     return Plan("schtasks", path, task_xml(argv),
-                install=[[tool, "/Create", "/TN", TASK_NAME, "/XML", str(path), "/F"], [tool, "/Run", "/TN", TASK_NAME]],
+                # /End (tolerated: not running) before /Run: a task already running (IgnoreNew) would go on
+                # with the old definition
+                install=[[tool, "/Create", "/TN", TASK_NAME, "/XML", str(path), "/F"], [tool, "/End", "/TN", TASK_NAME],
+                         [tool, "/Run", "/TN", TASK_NAME]],
                 uninstall=[[tool, "/End", "/TN", TASK_NAME], [tool, "/Delete", "/TN", TASK_NAME, "/F"]],
                 status=[[tool, "/Query", "/TN", TASK_NAME, "/V", "/FO", "LIST"]], tolerated=("/End",))
 
@@ -268,7 +274,7 @@ def install(plan: Plan, run: Run = run_command) -> list[str]:
     said = []
     for argv in plan.install:
         code, output = run(argv)
-        if code != 0:
+        if code != 0 and not (code != 127 and set(plan.tolerated) & set(argv)):
             raise ServiceError(_failed(argv, code, output))
         said.append(output)
     return [s for s in said if s]

@@ -102,10 +102,11 @@ def test_the_launchd_agent_starts_at_login_and_restarts_only_after_a_failure(tmp
     assert agent["Label"] == LAUNCHD_LABEL and agent["ProgramArguments"] == ARGV     # no shell: no quoting
     assert agent["RunAtLoad"] is True and agent["KeepAlive"] == {"SuccessfulExit": False}
     assert agent["StandardErrorPath"].startswith(str(tmp_path / "Library" / "Logs"))
-    run = Runner()
+    run = Runner({"bootout": (3, "Boot-out failed: 3: No such process")})      # not loaded yet: no failure
     install(plan, run)
     domain = f"gui/{os.getuid()}"
-    assert run.calls == [["launchctl", "bootstrap", domain, str(plan.path)],
+    assert run.calls == [["launchctl", "bootout", f"{domain}/{LAUNCHD_LABEL}"],
+                         ["launchctl", "bootstrap", domain, str(plan.path)],
                          ["launchctl", "enable", f"{domain}/{LAUNCHD_LABEL}"]]
     state = status(plan, Runner({"print": (0, "gui/501/com.journeystudio.engine = {\n\tstate = running\n}")}))
     assert state.running and state.said == "running"
@@ -130,10 +131,10 @@ def test_the_windows_task_runs_at_logon_restarts_on_failure_and_never_times_out(
     # Arguments as Windows splits them back (CommandLineToArgvW rules: subprocess.list2cmdline).
     assert task.find("t:Actions/t:Exec/t:Arguments", ns).text == subprocess.list2cmdline(ARGV[1:])
     assert task.find("t:Principals/t:Principal/t:RunLevel", ns).text == "LeastPrivilege"
-    run = Runner()
+    run = Runner({"/End": (1, "ERROR: The task is not running.")})          # installed again or not: no failure
     install(plan, run)
     assert run.calls == [["schtasks", "/Create", "/TN", TASK_NAME, "/XML", str(plan.path), "/F"],
-                         ["schtasks", "/Run", "/TN", TASK_NAME]]
+                         ["schtasks", "/End", "/TN", TASK_NAME], ["schtasks", "/Run", "/TN", TASK_NAME]]
     state = status(plan, Runner({"/Query": (0, "TaskName:  \\Journey Studio engine\nStatus:   Running\n")}))
     assert state.running and state.said == "Running"
     run = Runner({"/End": (1, "ERROR: The task is not running.")})
