@@ -22,7 +22,7 @@ def _plan(args: argparse.Namespace, db_url: str = ""):  # noqa: ANN202 - app.ser
         platform = platform_key(args.platform)
     except ServiceError as exc:
         raise CommandError(str(exc)) from None
-    return platform, plan_for(platform, db_url, getattr(args, "listen", "127.0.0.1:8765"))
+    return platform, plan_for(platform, db_url, getattr(args, "listen", None))
 
 
 def _here(platform: str) -> None:
@@ -116,8 +116,9 @@ def add_install_commands(sub: Any, db_parent: argparse.ArgumentParser) -> None:
     p = verbs.add_parser("install", parents=[db_parent], help="install and start the service",
                          description="Install and start the background service for this database.")
     p.set_defaults(handler=cmd_install)
-    p.add_argument("--listen", metavar="HOST:PORT", default=DEFAULT_LISTEN,
-                   help=f"where its receiver listens (default {DEFAULT_LISTEN})")
+    p.add_argument("--listen", metavar="HOST:PORT", default=None,
+                   help=f"where its receiver listens (default: the address set in File → Receiver… or `journeys "
+                        f"receiver set --listen` when the service starts, else {DEFAULT_LISTEN})")
     p.add_argument("--dry-run", action="store_true", help="print the service file and the commands; change nothing")
     for name, handler, text in (("uninstall", cmd_uninstall, "stop and remove the service"),
                                 ("status", cmd_status, "is it installed and running; who runs the engine")):

@@ -24,6 +24,7 @@ from typing import Any, Callable
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection, Engine
 
+from app.engine.consent import CHANNELS, KEEPS_OPT_OUT, channel_name
 from app.engine.engine import JourneyEngine
 from app.engine.importers import event_from_data
 from app.engine.ingest import EventIn
@@ -78,6 +79,21 @@ def events_of(conn: Connection, source: str, topic: str, payload: str, now: date
     raise Unusable(f"no reader for requests from {source!r}")
 
 
+def without_loosened_opt_outs(found: list[EventIn]) -> list[EventIn]:
+    """`found` without the shop opt-ins (`subscribed` marked KEEPS_OPT_OUT) of a contact and channel that
+    the same round also opts out of, in whatever order or time: the opt-ins were read before the opt-out
+    was applied, and a shop never loosens an opt-out (nor starts a journey on such an opt-in)."""
+    out: set[tuple[str, str]] = set()
+    for event in found:
+        if event.type == "unsubscribed":
+            channel = channel_name(event.properties.get("channel"))
+            out.update((event.contact, c) for c in (CHANNELS if channel not in CHANNELS else (channel,)))
+    if not out:
+        return found
+    return [e for e in found if not (e.type == "subscribed" and e.properties.get(KEEPS_OPT_OUT) is True
+                                     and (e.contact, channel_name(e.properties.get("channel"))) in out)]
+
+
 _NEW = (select(intake_requests.c.id, intake_requests.c.source, intake_requests.c.topic, intake_requests.c.payload)
         .where(intake_requests.c.status == "new").order_by(intake_requests.c.id))
 _MARK = (intake_requests.update().where(intake_requests.c.id == bindparam("rid"))
@@ -102,6 +118,7 @@ def apply_round(engine: JourneyEngine, limit: int = ROUND) -> Applied:
                 dead[row.id] = clean(f"could not be read: {type(exc).__name__}: {exc}")
     if not rows:
         return Applied()
+    found = without_loosened_opt_outs(found)
     done = engine.ingest(found) if found else None
     with write_transaction(db) as conn:
         conn.execute(_MARK, [{"rid": r.id, "new_status": "dead" if r.id in dead else "done", "why": dead.get(r.id),

@@ -145,8 +145,11 @@ async def unsubscribe(request: Request) -> Response:
         form = f'<form method="post" action="/u/{escape(token)}"><button type="submit">Unsubscribe</button></form>'
         return HTMLResponse(_PAGE.format(title="Unsubscribe?", text="You will get no more of these emails.", form=form))
     await read_body(request, 10_000)       # RFC 8058: "List-Unsubscribe=One-Click", or the page's empty form
-    await store(request, [InboxRow("link", "unsubscribe", f"link:unsubscribe:{key}",
-                                   json.dumps({"kind": "unsubscribe", "key": key, "at": _now()}))])
+    # Keyed with its time: every use counts (a contact who signed up again may use the old link again);
+    # a repeated opt-out changes nothing and the message is stamped once, so a retried POST is harmless.
+    at = _now()
+    await store(request, [InboxRow("link", "unsubscribe", f"link:unsubscribe:{key}:{at}",
+                                   json.dumps({"kind": "unsubscribe", "key": key, "at": at}))])
     return HTMLResponse(_PAGE.format(title="You are unsubscribed", text="You will get no more of these emails.",
                                      form=""))
 

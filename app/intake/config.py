@@ -15,6 +15,7 @@
 """
 from __future__ import annotations
 
+import hmac
 import logging
 import secrets as random
 import threading
@@ -52,6 +53,10 @@ MAX_BATCH_BODY = 4_000_000
 batches are served up to this)."""
 
 
+def _same(given: str, token: str) -> bool:
+    return bool(token) and hmac.compare_digest(given.encode("utf-8", "replace"), token.encode("utf-8"))
+
+
 def _new_token() -> str:
     return random.token_urlsafe(32)
 
@@ -71,7 +76,8 @@ def receiver_token(db: Engine) -> str:
 
 
 def rotate_token(db: Engine) -> str:
-    """Replaces the token with a new one (the old one stops working within `Config.TTL` seconds)."""
+    """Replaces the token with a new one: a running receiver takes the new one at once, and refuses the
+    old one from then on (within `Config.TOKEN_RECHECK` seconds at the latest)."""
     token = _new_token()
     set_setting(db, TOKEN_KEY, token)
     return token
@@ -122,6 +128,36 @@ class Config:
     def get(self, name: str) -> str | None:
         return self._fresh().get(name)
 
+    TOKEN_RECHECK: float = 0.2
+    _token_read_at: float = field(default=-1e9, repr=False)
+
+    def token_is(self, given: str) -> bool:
+        """Whether `given` is the receiver's token (constant-time compare). A token that is not the one
+        held is checked once more against the database (at most every TOKEN_RECHECK seconds, so a flood
+        of wrong tokens costs little): a token rotated in the app works at once, and from then on the
+        old one is refused (the refresh thread also re-reads the token every TOKEN_RECHECK seconds)."""
+        if _same(given, self.get("token") or ""):
+            return True
+        now = time.monotonic()
+        if now - self._token_read_at < self.TOKEN_RECHECK:
+            return False
+        held = self._values.get("token")
+        try:
+            fresh = self._read_token()
+        except Exception:  # noqa: BLE001 - the database is busy: the token held stays in force
+            log.warning("the receiver could not read its token again; the one held stays in force")
+            fresh = held or ""
+        if fresh == held:
+            self._token_read_at = now      # nothing changed: wrong tokens wait TOKEN_RECHECK for the next look
+        return _same(given, fresh)
+
+    def _read_token(self) -> str:
+        with self.db.connect() as conn:
+            fresh = get_setting(conn, TOKEN_KEY)
+        if fresh and fresh != self._values.get("token"):
+            self._values = {**self._values, "token": fresh}
+        return fresh or ""
+
     def forget(self) -> None:
         """Reads everything again now (after a rotation in this process)."""
         self._values, self._read_at = self._read(), time.monotonic()
@@ -140,8 +176,12 @@ class Config:
         self._thread = None
 
     def _refresh(self) -> None:
-        while not self._stop.wait(self.TTL):
+        # The token every TOKEN_RECHECK seconds (a rotated one ends at once), everything else every TTL.
+        while not self._stop.wait(min(self.TOKEN_RECHECK, self.TTL)):
             try:
-                self._values, self._read_at = self._read(), time.monotonic()
+                if time.monotonic() - self._read_at >= self.TTL:
+                    self._values, self._read_at = self._read(), time.monotonic()
+                else:
+                    self._read_token()
             except Exception:  # noqa: BLE001 - the last values stay in force; said in the log
                 log.exception("the receiver could not read its settings again; the last ones stay in force")

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import hmac
 import logging
-from typing import Any
+from typing import Any, Callable
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
@@ -84,13 +83,10 @@ def json_of(body: bytes) -> Any:
                       pointer=exc.pointer or "", hint="send one valid JSON object") from None
 
 
-def _same(given: str, token: str) -> bool:
-    return hmac.compare_digest(given.encode("utf-8", "replace"), token.encode("utf-8"))
-
-
-def require_token(request: Request, token: str, *, basic: bool = False) -> None:
+def require_token(request: Request, token_is: Callable[[str], bool], *, basic: bool = False) -> None:
     """The receiver's token as `Authorization: Bearer TOKEN`, `?token=TOKEN`, or (with `basic`, Segment's
-    way) as the basic-auth user name (the `writeKey`); 401 otherwise, logged."""
+    way) as the basic-auth user name (the `writeKey`), as `token_is` (app/intake/config.py Config.token_is)
+    judges it; 401 otherwise, logged."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     given = None
@@ -102,7 +98,7 @@ def require_token(request: Request, token: str, *, basic: bool = False) -> None:
         except (binascii.Error, UnicodeDecodeError):
             given = None
     given = given if given is not None else request.query_params.get("token")
-    if given is None or not _same(given, token):
+    if given is None or not token_is(given):
         refuse_unsigned(request, "no valid receiver token" if given is None else "a wrong receiver token")
         raise Refused(401, "this endpoint needs the receiver's token", headers={"WWW-Authenticate": 'Basic realm="journeys"'}
                       if basic else {"WWW-Authenticate": "Bearer"},

@@ -18,6 +18,11 @@ from app.engine.segment import IDENTIFY
 from app.store.tables import contact_channels, contacts
 
 
+ID_LENGTH = int(getattr(contacts.c.id.type, "length", None) or 200)
+"""Characters a contact id may have (an email may have up to 254: a longer one names a contact, never
+becomes one's id)."""
+
+
 class Unusable(ValueError):
     """A request that was accepted but cannot be applied: it goes to the dead-letter list with this reason."""
 
@@ -74,8 +79,13 @@ def contact_of(conn: Connection, who: Person, what: str) -> str:
                              .order_by(contacts.c.id).limit(1)).scalar()
         if found:
             return str(found)
-    if who.email or who.phone:
-        return str(who.email or who.phone)
+    if who.email and len(who.email) <= ID_LENGTH:
+        return who.email
+    if who.phone:
+        return who.phone
+    if who.email:
+        raise Unusable(f"{what} names only the email {who.email[:40]}…, which is longer than the {ID_LENGTH} "
+                       "characters a new contact's id may have; add the contact (with an id of its own) first")
     raise Unusable(f"{what} names no usable email or phone, so whose it is cannot be told")
 
 

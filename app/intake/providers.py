@@ -97,7 +97,7 @@ def link_events(conn: Connection, link: dict[str, Any], now: datetime) -> list[E
     base = {"message_id": row.id, "channel": "email"}
     if kind == "unsubscribe":
         return [EventIn(row.contact_id, "unsubscribed", at, {**base, "source": "one-click unsubscribe (RFC 8058)"},
-                        f"link:unsubscribe:{key}")]
+                        f"link:unsubscribe:{key}:{at.isoformat()}")]      # each use counts (app/intake/callbacks.py)
     if kind == "click":
         url = str(link.get("url"))
         return [EventIn(row.contact_id, "message_clicked", at, {**base, "url": url}, f"link:click:{key}:{_digest(url)}")]

@@ -24,12 +24,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import re
 from datetime import datetime, timezone
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -43,9 +45,14 @@ from .http import Refused, json_of, read_body, refuse_unsigned, require_token, s
 from .inbox import Inbox, InboxRow
 from .signatures import shopify_valid, woocommerce_valid
 
+T = TypeVar("T")
 SEGMENT_CALLS = ("track", "identify")
 SEGMENT_IGNORED = ("page", "screen", "group", "alias")       # accepted and answered, not stored
 SEGMENT_TIMES = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")
+RESERVED_IDS = ("link:", "run:", "shopify:", "woocommerce:", "twilio:", "meta:", "imap:", "test:", "test-run:")
+"""Prefixes of the idempotency keys the app gives its own events (unsubscribe, click and open links, provider
+statuses, shop webhooks): a Segment `messageId` becomes an event's key as it is, and a write key is often
+public (it sits in a shop's pages), so a call must not take one of those keys and make the real event a repeat."""
 
 
 def _config(request: Request) -> Config:
@@ -60,10 +67,27 @@ def _compact(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
+OFF_LOOP_BYTES = 64_000
+"""A body larger than this is read and checked on a worker thread: a 4 MB batch of small calls takes
+seconds to check, and the event loop must go on answering everyone else meanwhile."""
+
+
+async def off_loop(body: bytes, work: Callable[[], T]) -> T:
+    """`work()`, on a worker thread when `body` is big (see OFF_LOOP_BYTES), else here (cheaper)."""
+    return await run_in_threadpool(work) if len(body) > OFF_LOOP_BYTES else work()
+
+
 async def segment(request: Request) -> Response:
     call_type = request.url.path.rsplit("/", 1)[-1]
-    require_token(request, _config(request).get("token") or "", basic=True)
+    require_token(request, _config(request).token_is, basic=True)
     body = await read_body(request, MAX_BATCH_BODY if call_type == "batch" else MAX_BODY)
+    rows, ignored = await off_loop(body, lambda: _segment_rows(call_type, body))
+    await store(request, rows)
+    return JSONResponse({"success": True, **({"ignored": ignored} if ignored else {})})
+
+
+def _segment_rows(call_type: str, body: bytes) -> tuple[list[InboxRow], int]:
+    """The inbox rows of a Segment request's body and how many calls were ignored; raises Refused."""
     data = json_of(body)
     if not isinstance(data, dict):
         raise Refused(400, "the body must be a JSON object", pointer="")
@@ -96,18 +120,38 @@ async def segment(request: Request) -> Response:
         try:
             event_from_data(call, now)
         except ValueError as exc:
-            raise Refused(400, str(exc), pointer=pointer,
+            raise Refused(400, str(exc), pointer=pointer + _field_named(str(exc), call),
                           hint="nothing in this request was stored; fix the call and send the request again") from None
         message_id = call.get("messageId")
+        if isinstance(message_id, str) and message_id.strip().startswith(RESERVED_IDS):
+            raise Refused(400, f"'messageId' {message_id.strip()[:60]!r} starts with {message_id.strip().split(':')[0]!r}:"
+                               ", which the app keeps for its own events", pointer=f"{pointer}/messageId",
+                          hint="send a messageId of your own, such as a UUID; nothing in this request was stored")
         key = f"segment:{message_id}" if isinstance(message_id, (str, int)) and str(message_id).strip() else \
             f"segment:sha256:{_digest(_compact(call).encode('utf-8'))}"
         rows.append(InboxRow("segment", kind, key, _compact(call)))
-    await store(request, rows)
-    return JSONResponse({"success": True, **({"ignored": ignored} if ignored else {})})
+    return rows, ignored
+
+
+_QUOTED = re.compile(r"'([A-Za-z_][A-Za-z0-9_]*)'")
+
+
+def _field_named(reason: str, call: dict[str, Any]) -> str:
+    """"/field" for the first field of the call the import's reason names in quotes ("'userId' must be…"),
+    so the refusal points at it; "" when it names none."""
+    for name in _QUOTED.findall(reason):
+        if name in call or name in ("userId", "anonymousId", "event", "timestamp"):
+            return f"/{name}"
+        for inner in ("properties", "traits"):
+            if isinstance(call.get(inner), dict) and name in call[inner]:
+                return f"/{inner}/{name}"
+    return ""
 
 
 async def shopify_hook(request: Request) -> Response:
-    topic = request.path_params["topic"]
+    # Shopify names the delivery's topic in X-Shopify-Topic: it wins over the URL, so a URL pasted for the
+    # wrong webhook never makes a checkout an order (the body is signed; an unsigned one is refused below).
+    topic = (request.headers.get("x-shopify-topic") or "").strip() or request.path_params["topic"]
     if topic not in shopify.TOPICS:
         raise Refused(404, f"{topic!r:.60} is not a Shopify topic this receiver takes",
                       hint="subscribe to: " + ", ".join(shopify.TOPICS))
@@ -119,7 +163,7 @@ async def shopify_hook(request: Request) -> Response:
         raise Refused(401, "the request is not signed with this shop's webhook secret",
                       hint="set the secret Shopify shows under Settings → Notifications → Webhooks in "
                            "Settings → Receiver")
-    data = json_of(body)
+    data = await off_loop(body, lambda: json_of(body))
     fault = shopify.fault(topic, data)
     if fault is not None:
         raise Refused(400, fault[1], pointer=fault[0])
@@ -146,7 +190,7 @@ async def woocommerce_hook(request: Request) -> Response:
     if topic not in woocommerce.TOPICS:
         raise Refused(404, f"{topic!r:.60} is not a WooCommerce topic this receiver takes",
                       hint="choose one of: " + ", ".join(woocommerce.TOPICS))
-    data = json_of(body)
+    data = await off_loop(body, lambda: json_of(body))
     fault = woocommerce.fault(topic, data)
     if fault is not None:
         raise Refused(400, fault[1], pointer=fault[0])
@@ -157,7 +201,7 @@ async def woocommerce_hook(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
-    require_token(request, _config(request).get("token") or "")
+    require_token(request, _config(request).token_is)
     db: Engine = request.app.state.db
     from app.store.tables import intake_requests
 

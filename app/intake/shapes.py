@@ -5,7 +5,12 @@ Only the fields the receiver reads are checked; everything else a platform adds 
 """
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
+
+from app.engine.order_files import money
+from app.journey.schema import MAX_AMOUNT
 
 Fault = tuple[str, str]
 """(JSON pointer, what is wrong and what it should be)."""
@@ -25,22 +30,44 @@ def _is(kind: str, value: Any) -> bool:
     if kind == TEXT:
         return isinstance(value, str)
     if kind == MONEY:
-        if isinstance(value, bool):
+        try:
+            amount(value)
+        except ValueError:
             return False
-        if isinstance(value, (int, float)):
-            return value >= 0
-        if isinstance(value, str):
-            try:
-                return float(value.replace(",", "")) >= 0
-            except ValueError:
-                return False
-        return False
+        return True
     if kind == OBJECT:
         return isinstance(value, dict)
     return isinstance(value, list)
 
 
-_WORDS = {ID: "a number or text id", TEXT: "text", MONEY: "an amount such as \"19.99\" (not negative)",
+_AMOUNT_TEXT = re.compile(r"[0-9][0-9.,]*")
+"""What a platform writes an amount as: ASCII digits and separators ("199.00", "1,234.00"); no sign,
+exponent, hex prefix or other script's digits, which the lenient reader of exported files would turn
+into another number ("1e3" into 13)."""
+
+
+def amount(value: Any, currency: str | None = None) -> float | None:
+    """A webhook's money value (`"199.00"`, `"1,234.00"`, a JSON number) as a number; None when absent.
+    Text is read as app/engine/order_files.money reads it (the last separator before 1-2 digits, or 3
+    for a currency with three decimals such as KWD, is the decimal mark). Raises ValueError for anything
+    else, a negative amount or one above MAX_AMOUNT: the door and the conversion share this reading, so
+    what is taken becomes the number that was written."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not an amount")
+    if isinstance(value, (int, float)):
+        found: float | None = float(value)
+    elif isinstance(value, str) and _AMOUNT_TEXT.fullmatch(value.strip()):
+        found = money(value.strip(), currency)
+    else:
+        raise ValueError(f"{value!r:.40} is not an amount")
+    if found is None or not math.isfinite(found) or not 0 <= found <= MAX_AMOUNT:
+        raise ValueError(f"{value!r:.40} is not an amount from 0 to {MAX_AMOUNT:,.2f}")
+    return found
+
+
+_WORDS = {ID: "a number or text id", TEXT: "text", MONEY: f"an amount such as \"19.99\" (from 0 to {MAX_AMOUNT:,.0f})",
           OBJECT: "a JSON object", LIST: "a JSON array"}
 
 

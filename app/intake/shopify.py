@@ -25,7 +25,8 @@ What each topic becomes (money given as text, `"199.00"`, becomes a number; `lin
 - `customers/create`, `customers/update` → the contact's email, phone, names and tags (an identify),
   and its marketing consent as below.
 - `customers_email_marketing_consent/update`, `customers_marketing_consent/update` (SMS) and the
-  consent inside customer payloads: `unsubscribed` → an opt-out of that channel, always applied;
+  consent inside customer payloads: `unsubscribed` (any case) or `redacted` (the customer's data
+  erased on request) → an opt-out of that channel, always applied;
   `subscribed` → an opt-in only while the contact has not opted out of that channel here. A shop's
   consent never loosens an opt-out (the contact withdraws it only through their own opt-in here).
 """
@@ -37,16 +38,18 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from app.engine.consent import KEEPS_OPT_OUT
 from app.engine.ingest import EventIn
-from app.engine.order_files import money
 from app.journey.schema import MAX_AMOUNT, parse_datetime
 
 from .people import Unusable, object_at, consent_state, contact_of, identify, person, text
-from .shapes import ID, LIST, MONEY, OBJECT, TEXT, Fault, check
+from .shapes import ID, LIST, MONEY, OBJECT, TEXT, Fault, amount, check
 
 CHECKOUTS = ("checkouts/create", "checkouts/update")
 LEFT_OUT = ("voided", "expired", "refunded")
 """Orders' `financial_status` values that are no order placed (never paid, or all of it given back)."""
+OPTED_OUT = ("unsubscribed", "redacted")
+"""Consent states that are an opt-out: the customer unsubscribed, or had their data erased (redacted)."""
 ORDERS = ("orders/create", "orders/paid")
 CUSTOMERS = ("customers/create", "customers/update")
 EMAIL_CONSENT = "customers_email_marketing_consent/update"
@@ -86,16 +89,16 @@ def _time(value: Any, fallback: datetime) -> datetime:
         return fallback
 
 
-def _amount(value: Any, what: str) -> float | None:
-    if value is None:
-        return None
-    found = float(value) if isinstance(value, (int, float)) else money(str(value))
-    if found is None or found < 0 or found > MAX_AMOUNT:
-        raise Unusable(f"{what} {value!r} is not an amount the store keeps (0 to {MAX_AMOUNT:,.2f})")
-    return round(found, 2)
+def _amount(value: Any, what: str, currency: Any = None) -> float | None:
+    """`value` read as the door read it (app/intake/shapes.py `amount`), in `currency` (its decimals)."""
+    try:
+        found = amount(value, currency if isinstance(currency, str) else None)
+    except ValueError:
+        raise Unusable(f"{what} {value!r:.40} is not an amount the store keeps (0 to {MAX_AMOUNT:,.2f})") from None
+    return None if found is None else round(found, 3)      # three: some currencies have three decimals (KWD)
 
 
-def items_of(lines: Any) -> list[dict[str, Any]]:
+def items_of(lines: Any, currency: Any = None) -> list[dict[str, Any]]:
     """Shopify's `line_items` as our `items`: name (its `title`), quantity, price as a number, sku, ids."""
     found = []
     for line in lines if isinstance(lines, list) else []:
@@ -107,7 +110,7 @@ def items_of(lines: Any) -> list[dict[str, Any]]:
                                                                          and quantity.isdigit()) else 1
         price = line.get("price")
         if price is not None:
-            item["price"] = _amount(price, "a line item's price")
+            item["price"] = _amount(price, "a line item's price", currency)
         for name in ("sku", "product_id", "variant_id"):
             if line.get(name) not in (None, ""):
                 item[name] = line[name]
@@ -146,9 +149,10 @@ def _checkout(conn: Connection, data: dict[str, Any], now: datetime) -> list[Eve
     who = _who(data)
     contact = contact_of(conn, who, f"checkout {token}")
     at = _time(data.get("created_at"), now)
-    properties: dict[str, Any] = {"checkout_id": token, "items": items_of(data.get("line_items")),
+    properties: dict[str, Any] = {"checkout_id": token,
+                                  "items": items_of(data.get("line_items"), data.get("currency")),
                                   "source": "shopify"}
-    total = _amount(data.get("total_price"), "the checkout's total_price")
+    total = _amount(data.get("total_price"), "the checkout's total_price", data.get("currency"))
     if total is not None:
         properties["total"] = total
     for ours, theirs in (("currency", "currency"), ("cart_url", "abandoned_checkout_url")):
@@ -169,8 +173,10 @@ def _order(conn: Connection, data: dict[str, Any], now: datetime) -> list[EventI
     who = _who(data)
     contact = contact_of(conn, who, f"order {order_id}")
     at = _time(data.get("created_at"), now)
-    total = _amount(data.get("current_total_price") or data.get("total_price"), "the order's total_price")
-    properties: dict[str, Any] = {"order_id": order_id, "total": total or 0.0, "items": items_of(data.get("line_items")),
+    total = _amount(data.get("current_total_price") or data.get("total_price"), "the order's total_price",
+                    data.get("currency"))
+    properties: dict[str, Any] = {"order_id": order_id, "total": total or 0.0,
+                                  "items": items_of(data.get("line_items"), data.get("currency")),
                                   "source": "shopify"}
     if text(data.get("currency")):
         properties["currency"] = text(data.get("currency"))
@@ -208,14 +214,15 @@ def _consent(conn: Connection, contact: str, channel: str, consent: dict[str, An
              customer: str | None) -> list[EventIn]:
     """The consent event a Shopify consent object means: an opt-out always, an opt-in only while the
     contact has not opted out of `channel` here (never loosens an opt-out)."""
-    state = text(consent.get("state"))
+    state = (text(consent.get("state")) or "").lower()      # any spelling: an opt-out is never lost to it
     at = _time(consent.get("consent_updated_at"), fallback)
     source = f"Shopify {channel} marketing consent ({state})"
     key = f"shopify:consent:{customer}:{channel}:{state}:{at.isoformat()}"
-    if state == "unsubscribed":
+    if state in OPTED_OUT:
         return [EventIn(contact, "unsubscribed", at, {"channel": channel, "source": source}, key)]
     if state == "subscribed" and consent_state(conn, contact, channel) != "unsubscribed":
-        return [EventIn(contact, "subscribed", at, {"channel": channel, "source": source}, key)]
+        # KEEPS_OPT_OUT: the engine checks again when it applies the event (an opt-out may be applied first)
+        return [EventIn(contact, "subscribed", at, {"channel": channel, "source": source, KEEPS_OPT_OUT: True}, key)]
     return []
 
 

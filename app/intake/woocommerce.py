@@ -63,7 +63,7 @@ def _time(value: Any, fallback: datetime) -> datetime:
     return found if found.tzinfo else found.replace(tzinfo=timezone.utc)
 
 
-def items_of(lines: Any) -> list[dict[str, Any]]:
+def items_of(lines: Any, currency: Any = None) -> list[dict[str, Any]]:
     found = []
     for line in lines if isinstance(lines, list) else []:
         if isinstance(line, dict):
@@ -72,7 +72,7 @@ def items_of(lines: Any) -> list[dict[str, Any]]:
                                     "quantity": quantity if isinstance(quantity, int) and not isinstance(quantity, bool)
                                     else 1}
             if line.get("total") is not None:
-                item["price"] = _amount(line.get("total"), "a line item's total")
+                item["price"] = _amount(line.get("total"), "a line item's total", currency)
             for name in ("sku", "product_id", "variation_id"):
                 if line.get(name) not in (None, "", 0):
                     item[name] = line[name]
@@ -98,8 +98,9 @@ def events(conn: Connection, topic: str, data: dict[str, Any], now: datetime) ->
     guest = text(data.get("customer_id")) in (None, "0")
     contact = contact_of(conn, who, f"{'guest ' if guest else ''}order {order_id}")
     at = _time(data.get("date_created_gmt"), now)
-    properties: dict[str, Any] = {"order_id": order_id, "total": _amount(data.get("total"), "the order's total") or 0.0,
-                                  "items": items_of(data.get("line_items")), "source": "woocommerce"}
+    properties: dict[str, Any] = {"order_id": order_id, "total": _amount(data.get("total"), "the order's total",
+                                                                       data.get("currency")) or 0.0,
+                                  "items": items_of(data.get("line_items"), data.get("currency")), "source": "woocommerce"}
     if text(data.get("id")):
         properties["woocommerce_order_id"] = text(data.get("id"))
     if text(data.get("currency")):

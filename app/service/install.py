@@ -3,7 +3,8 @@ login and restarts on failure.
 
 - Linux: a systemd user unit, `~/.config/systemd/user/journey-studio.service` ($XDG_CONFIG_HOME
   respected, as systemd does), `Restart=on-failure`, `WantedBy=default.target`, then
-  `systemctl --user daemon-reload` and `systemctl --user enable --now journey-studio.service`
+  `systemctl --user daemon-reload`, `systemctl --user enable journey-studio.service` and `systemctl --user
+  restart journey-studio.service`
   (systemd.service(5), systemd.unit(5): `%` and `$` escaped, arguments quoted).
 - macOS: a launchd agent, `~/Library/LaunchAgents/com.journeystudio.engine.plist` (RunAtLoad,
   KeepAlive/SuccessfulExit=false: restarted when it fails, not when stopped cleanly), loaded with
@@ -71,9 +72,10 @@ def platform_key(choice: str | None = None) -> str:
     return found
 
 
-def serve_argv(db_url: str, listen: str, *, windows: bool = False) -> list[str]:
+def serve_argv(db_url: str, listen: str | None, *, windows: bool = False) -> list[str]:
     """The command the service runs: this installation's `journeys serve` (its console script when
-    installed, else `python -m app.cli`; on Windows pythonw.exe, which opens no console window)."""
+    installed, else `python -m app.cli`; on Windows pythonw.exe, which opens no console window).
+    `listen` None: no `--listen`, so the service listens where Settings → Receiver says at each start."""
     python = Path(sys.executable)
     if windows:
         windowless = python.with_name("pythonw.exe")
@@ -81,7 +83,7 @@ def serve_argv(db_url: str, listen: str, *, windows: bool = False) -> list[str]:
     else:
         script = python.with_name("journeys")
         program = [str(script)] if script.exists() else [str(python), "-m", "app.cli"]
-    return [*program, "serve", "--db", db_url, "--listen", listen]
+    return [*program, "serve", "--db", db_url, *(["--listen", listen] if listen else [])]
 
 
 @dataclass
@@ -142,7 +144,9 @@ def systemd_plan(argv: list[str]) -> Plan:
     config = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
     ctl = [os.environ.get("JOURNEYS_SYSTEMCTL") or "systemctl", "--user"]
     return Plan("systemd", config / "systemd" / "user" / UNIT_NAME, systemd_unit(argv).encode(),
-                install=[[*ctl, "daemon-reload"], [*ctl, "enable", "--now", UNIT_NAME]],
+                # restart, not `enable --now`: a unit already running (installed before, perhaps for another
+                # database) must pick up the new file; restart starts one that is not running.
+                install=[[*ctl, "daemon-reload"], [*ctl, "enable", UNIT_NAME], [*ctl, "restart", UNIT_NAME]],
                 uninstall=[[*ctl, "disable", "--now", UNIT_NAME], [*ctl, "daemon-reload"]],
                 status=[[*ctl, "is-active", UNIT_NAME], [*ctl, "is-enabled", UNIT_NAME]],
                 tolerated=("disable",))
@@ -174,7 +178,10 @@ def launchd_plan(argv: list[str]) -> Plan:
     ctl = os.environ.get("JOURNEYS_LAUNCHCTL") or "launchctl"
     domain = f"gui/{os.getuid() if hasattr(os, 'getuid') else 501}"
     return Plan("launchd", path, launchd_plist(argv),
-                install=[[ctl, "bootstrap", domain, str(path)], [ctl, "enable", f"{domain}/{LAUNCHD_LABEL}"]],
+                # bootout first (tolerated: nothing loaded): bootstrap refuses an agent already loaded,
+                # and an agent installed before must pick up the new file
+                install=[[ctl, "bootout", f"{domain}/{LAUNCHD_LABEL}"], [ctl, "bootstrap", domain, str(path)],
+                         [ctl, "enable", f"{domain}/{LAUNCHD_LABEL}"]],
                 uninstall=[[ctl, "bootout", f"{domain}/{LAUNCHD_LABEL}"]],
                 status=[[ctl, "print", f"{domain}/{LAUNCHD_LABEL}"]], tolerated=("bootout",))
 
@@ -234,12 +241,15 @@ def schtasks_plan(argv: list[str]) -> Plan:
     tool = os.environ.get("JOURNEYS_SCHTASKS") or "schtasks"
     path = log_path().parent / "journey-studio-task.xml"
     return Plan("schtasks", path, task_xml(argv),
-                install=[[tool, "/Create", "/TN", TASK_NAME, "/XML", str(path), "/F"], [tool, "/Run", "/TN", TASK_NAME]],
+                # /End (tolerated: not running) before /Run: a task already running (IgnoreNew) would go on
+                # with the old definition
+                install=[[tool, "/Create", "/TN", TASK_NAME, "/XML", str(path), "/F"], [tool, "/End", "/TN", TASK_NAME],
+                         [tool, "/Run", "/TN", TASK_NAME]],
                 uninstall=[[tool, "/End", "/TN", TASK_NAME], [tool, "/Delete", "/TN", TASK_NAME, "/F"]],
                 status=[[tool, "/Query", "/TN", TASK_NAME, "/V", "/FO", "LIST"]], tolerated=("/End",))
 
 
-def plan_for(platform: str, db_url: str, listen: str) -> Plan:
+def plan_for(platform: str, db_url: str, listen: str | None = None) -> Plan:
     """The plan for `platform` ("linux", "macos", "windows") running `journeys serve` on `db_url`."""
     if platform == "linux":
         return systemd_plan(serve_argv(db_url, listen))
@@ -264,7 +274,7 @@ def install(plan: Plan, run: Run = run_command) -> list[str]:
     said = []
     for argv in plan.install:
         code, output = run(argv)
-        if code != 0:
+        if code != 0 and not (code != 127 and set(plan.tolerated) & set(argv)):
             raise ServiceError(_failed(argv, code, output))
         said.append(output)
     return [s for s in said if s]
@@ -302,6 +312,9 @@ def status(plan: Plan, run: Run = run_command) -> ServiceState:
     answers = [run(argv) for argv in plan.status]
     if plan.kind == "systemd":
         active, enabled = (answers + [(1, "unknown")] * 2)[:2]
+        if active[0] == 127 or "failed to connect" in active[1].lower():      # no systemctl, or no user manager
+            words = " ".join(active[1].split())[:200] or "no answer"
+            return ServiceState(True, False, f"installed, but systemd cannot be asked whether it runs ({words})")
         running = active[0] == 0 and active[1].strip() == "active"
         return ServiceState(True, running, f"{active[1] or 'unknown'}, {enabled[1] or 'unknown'} at login")
     code, output = answers[0]

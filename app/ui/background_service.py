@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ASKED_KEY = "background_service_asked"
-LISTEN = "127.0.0.1:8765"
+LISTEN: str | None = None      # the service listens where Settings → Receiver says when it starts
 SETTING_TEXT = "Keep journeys running when Journey Studio is closed"
 SETTING_HELP = ("Installs a small background service for your user account: it starts when you log in, "
                 "restarts if it fails, and moves your active journeys along (waits, reminders, sending) "

@@ -53,10 +53,11 @@ def test_malformed_json_in_a_signed_shopify_webhook_is_400(receiver: Receiver) -
 
 
 @pytest.mark.parametrize("call, pointer, words", [
-    ({**TRACK, "properties": "total=27.5"}, "", "'properties' must be a JSON object"),
-    ({**TRACK, "timestamp": 1772359200}, "", "timestamp"),
-    ({**TRACK, "event": ["Order Completed"]}, "", "'event' name"),
-    ({**TRACK, "properties": {**TRACK["properties"], "total": "lots"}}, "", "'total' must be a non-negative number"),
+    ({**TRACK, "properties": "total=27.5"}, "/properties", "'properties' must be a JSON object"),
+    ({**TRACK, "timestamp": 1772359200}, "/timestamp", "timestamp"),
+    ({**TRACK, "event": ["Order Completed"]}, "/event", "'event' name"),
+    ({**TRACK, "properties": {**TRACK["properties"], "total": "lots"}}, "/properties/total",
+     "'total' must be a non-negative number"),
 ])
 def test_wrong_types_in_a_segment_call_are_400_and_nothing_of_the_batch_is_stored(
         receiver: Receiver, call: dict, pointer: str, words: str) -> None:
@@ -67,7 +68,7 @@ def test_wrong_types_in_a_segment_call_are_400_and_nothing_of_the_batch_is_store
         not_a_list = http.post("/v1/batch", json={"batch": {"0": TRACK}}, headers=basic(receiver.token))
     assert single.status_code == batch.status_code == not_a_list.status_code == 400
     assert words in single.json()["error"] and single.json()["pointer"] == pointer
-    assert batch.json()["pointer"] == "/batch/1"            # which call of the batch
+    assert batch.json()["pointer"] == "/batch/1" + pointer            # which call of the batch, which field
     assert not_a_list.json()["pointer"] == "/batch"
     assert receiver.inbox() == 0
     still_serving(receiver, "after-types")

@@ -61,7 +61,7 @@ def test_install_writes_the_unit_privately_then_reloads_and_enables_it(tmp_path,
     run = Runner()
     install(plan, run)
     assert run.calls == [["systemctl", "--user", "daemon-reload"],
-                         ["systemctl", "--user", "enable", "--now", UNIT_NAME]]
+                         ["systemctl", "--user", "enable", UNIT_NAME], ["systemctl", "--user", "restart", UNIT_NAME]]
     assert plan.path.read_text() == systemd_unit(ARGV)
     assert stat.S_IMODE(plan.path.stat().st_mode) == 0o600          # it holds the database URL
     run = Runner({"is-active": (0, "active"), "is-enabled": (0, "enabled")})
@@ -79,7 +79,7 @@ def test_install_writes_the_unit_privately_then_reloads_and_enables_it(tmp_path,
 def test_a_refusing_service_manager_is_one_clear_error_naming_the_command(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     plan = systemd_plan(ARGV)
-    with pytest.raises(ServiceError, match=r"`systemctl --user enable --now journey-studio.service` failed "
+    with pytest.raises(ServiceError, match=r"`systemctl --user enable journey-studio.service` failed "
                                            r"\(exit 1\): Failed to connect to bus"):
         install(plan, Runner({"enable": (1, "Failed to connect to bus:\n No medium found")}))
     with pytest.raises(ServiceError, match="is not available on this machine .* the service file was written"):
@@ -102,10 +102,11 @@ def test_the_launchd_agent_starts_at_login_and_restarts_only_after_a_failure(tmp
     assert agent["Label"] == LAUNCHD_LABEL and agent["ProgramArguments"] == ARGV     # no shell: no quoting
     assert agent["RunAtLoad"] is True and agent["KeepAlive"] == {"SuccessfulExit": False}
     assert agent["StandardErrorPath"].startswith(str(tmp_path / "Library" / "Logs"))
-    run = Runner()
+    run = Runner({"bootout": (3, "Boot-out failed: 3: No such process")})      # not loaded yet: no failure
     install(plan, run)
     domain = f"gui/{os.getuid()}"
-    assert run.calls == [["launchctl", "bootstrap", domain, str(plan.path)],
+    assert run.calls == [["launchctl", "bootout", f"{domain}/{LAUNCHD_LABEL}"],
+                         ["launchctl", "bootstrap", domain, str(plan.path)],
                          ["launchctl", "enable", f"{domain}/{LAUNCHD_LABEL}"]]
     state = status(plan, Runner({"print": (0, "gui/501/com.journeystudio.engine = {\n\tstate = running\n}")}))
     assert state.running and state.said == "running"
@@ -130,10 +131,10 @@ def test_the_windows_task_runs_at_logon_restarts_on_failure_and_never_times_out(
     # Arguments as Windows splits them back (CommandLineToArgvW rules: subprocess.list2cmdline).
     assert task.find("t:Actions/t:Exec/t:Arguments", ns).text == subprocess.list2cmdline(ARGV[1:])
     assert task.find("t:Principals/t:Principal/t:RunLevel", ns).text == "LeastPrivilege"
-    run = Runner()
+    run = Runner({"/End": (1, "ERROR: The task is not running.")})          # installed again or not: no failure
     install(plan, run)
     assert run.calls == [["schtasks", "/Create", "/TN", TASK_NAME, "/XML", str(plan.path), "/F"],
-                         ["schtasks", "/Run", "/TN", TASK_NAME]]
+                         ["schtasks", "/End", "/TN", TASK_NAME], ["schtasks", "/Run", "/TN", TASK_NAME]]
     state = status(plan, Runner({"/Query": (0, "TaskName:  \\Journey Studio engine\nStatus:   Running\n")}))
     assert state.running and state.said == "Running"
     run = Runner({"/End": (1, "ERROR: The task is not running.")})
@@ -177,7 +178,8 @@ def test_journeys_service_install_status_uninstall(tmp_path, fake_systemctl):
     assert "Installed the systemd user unit" in done.stdout and "starts at login" in done.stdout
     unit = (tmp_path / "config" / "systemd" / "user" / UNIT_NAME).read_text()
     assert f"serve --db sqlite:///{db} --listen 127.0.0.1:9876" in unit
-    assert fake_systemctl.read_text().splitlines() == ["--user daemon-reload", f"--user enable --now {UNIT_NAME}"]
+    assert fake_systemctl.read_text().splitlines() == ["--user daemon-reload", f"--user enable {UNIT_NAME}",
+                                                       f"--user restart {UNIT_NAME}"]
     done = _journeys("service", "status", "--db", str(db))
     assert done.stdout.splitlines() == [
         f"Service: systemd user unit {tmp_path}/config/systemd/user/{UNIT_NAME} — active, enabled at login; "
@@ -227,3 +229,50 @@ def test_with_a_real_systemd_user_manager(tmp_path):        # pragma: no cover -
     finally:
         uninstall(plan)
     assert not plan.path.exists()
+
+
+# -- review (issue 13): the installed service listens where Settings → Receiver says --------------------------
+
+
+def test_without_listen_the_service_reads_the_receivers_address_at_each_start():
+    argv = serve_argv("sqlite:////data/shop.sqlite3", None)
+    assert argv[-3:] == ["serve", "--db", "sqlite:////data/shop.sqlite3"] and "--listen" not in argv
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the systemd commands run on Linux")
+def test_service_install_without_listen_leaves_the_address_to_the_receivers_setting(tmp_path, fake_systemctl):
+    db = tmp_path / "shop.sqlite3"
+    done = _journeys("receiver", "set", "--db", str(db), "--listen", "127.0.0.1:9123")
+    assert done.returncode == 0, done.stderr
+    done = _journeys("service", "install", "--db", str(db))
+    assert done.returncode == 0, done.stderr
+    unit = (tmp_path / "config" / "systemd" / "user" / UNIT_NAME).read_text()
+    assert "--listen" not in unit and f"serve --db sqlite:///{db}\n" in unit
+    # and the window's "Keep journeys running" installs the same
+    from app.service.install import plan_for as plan
+    from app.ui import background_service
+
+    assert "--listen" not in plan("linux", f"sqlite:///{db}", background_service.LISTEN).content.decode()
+
+
+@pytest.mark.parametrize("answer", [(127, "systemctl: not found"), (1, "Failed to connect to bus: No medium found")])
+def test_status_says_plainly_when_systemd_cannot_be_asked(tmp_path, monkeypatch, answer):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    plan = systemd_plan(ARGV)
+    plan.path.parent.mkdir(parents=True)
+    plan.path.write_bytes(plan.content)
+    state = status(plan, Runner({"is-active": answer, "is-enabled": answer}))
+    assert state.installed and not state.running
+    assert state.said == f"installed, but systemd cannot be asked whether it runs ({answer[1]})"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the systemd commands run on Linux")
+def test_installing_again_for_another_database_restarts_the_running_service_on_it(tmp_path, fake_systemctl):
+    """`enable --now` leaves a running unit alone: the service went on with the old database."""
+    first, second = tmp_path / "old.sqlite3", tmp_path / "new.sqlite3"
+    assert _journeys("service", "install", "--db", str(first)).returncode == 0
+    done = _journeys("service", "install", "--db", str(second))
+    assert done.returncode == 0, done.stderr
+    calls = fake_systemctl.read_text().splitlines()
+    assert calls[-1] == f"--user restart {UNIT_NAME}"          # started if stopped, restarted on the new unit
+    assert f"serve --db sqlite:///{second}" in (tmp_path / "config" / "systemd" / "user" / UNIT_NAME).read_text()
