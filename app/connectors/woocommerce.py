@@ -4,7 +4,8 @@ REST API keys (WooCommerce → Settings → Advanced → REST API, permission Re
 Basic auth, which WooCommerce accepts over HTTPS. (woocommerce.github.io/woocommerce-rest-api-docs:
 Authentication; Pagination: `page`, `per_page` up to 100, headers X-WP-Total and X-WP-TotalPages.)
 
-Orders: `GET orders?modified_after=…&dates_are_gmt=true&orderby=modified&order=asc&per_page=100`.
+Orders: `GET orders?modified_after=…&dates_are_gmt=true&orderby=modified&order=asc&per_page=100`, the
+time in UTC without a zone suffix (`gmt_filter`: WordPress would move a `Z` time to the site's zone).
 Pages are read by time, not by number: each request starts at the newest `date_modified_gmt` of the
 page before (less a second, for orders changed within the same second; read twice, they are keyed
 and change nothing), so an order modified while a poll runs, which moves to the end of the list,
@@ -24,7 +25,7 @@ keeps no marketing consent of its own: customers bring names, email and phone on
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 import httpx
@@ -145,7 +146,7 @@ class WooSource:
         params: dict[str, Any] = {"per_page": PER_PAGE, "page": page, "orderby": "modified", "order": "asc",
                                   "dates_are_gmt": "true"}
         if after is not None:
-            params["modified_after"] = iso(after - TIE)
+            params["modified_after"] = gmt_filter(after - TIE)
         nodes, pages = self._list("orders", params)
         records, skipped, high = [], 0, after
         for node in nodes:
@@ -172,7 +173,7 @@ class WooSource:
         since = parse_time(cursor.get("since"))
         params: dict[str, Any] = {"per_page": PER_PAGE, "page": page, "orderby": "id", "order": "asc"}
         if since is not None:
-            params["modified_after"] = iso(since - TIE)
+            params["modified_after"] = gmt_filter(since - TIE)
         nodes, pages = self._list("customers", params)
         high = parse_time(cursor.get("high")) or since
         records = []
@@ -190,6 +191,15 @@ class WooSource:
             return Page(records, {"since": high_text, "page": 1, "high": high_text, "walked_at": iso(now)}, True)
         return Page(records, {"since": cursor.get("since"), "page": page + 1, "high": high_text,
                               "walked_at": cursor.get("walked_at")}, False)
+
+
+def gmt_filter(at: datetime) -> str:
+    """A time for `modified_after` with `dates_are_gmt=true`: UTC written WITHOUT a zone
+    ("2026-11-30T10:00:00"). WordPress turns a time that carries a zone ("…Z", "+00:00") into the
+    site's local time before comparing it with the GMT column (WP_Date_Query::build_mysql_datetime;
+    WooCommerce only switches the column to `post_modified_gmt`), so "…Z" on a site at UTC+2 would
+    skip two hours of orders; a time without a zone is compared as written."""
+    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _code(response: httpx.Response) -> str:

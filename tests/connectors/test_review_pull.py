@@ -1,0 +1,34 @@
+"""Review of the pull connectors (issue 13 §3) as a shop owner and an attacker: a WooCommerce site
+whose time zone is not UTC, Shopify's single-query cost limit, addresses typed as people type them,
+a connection removed while it polls."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from .fake_shopify import START, hours
+from .fake_woo import woo_order
+from .helpers import connect_woo, poll_woo, stored_events
+
+
+@pytest.mark.parametrize("offset", [2, 10, -5, 0])
+def test_a_woocommerce_site_in_any_time_zone_loses_no_order_between_two_polls(world, woo, offset):
+    """WordPress turns a `modified_after` carrying a zone into the SITE's local time before comparing it
+    with the GMT column: sent as `…Z`, a site at UTC+2 skipped every order modified in the two hours
+    after the cursor, for good (the next order moved the cursor past them)."""
+    woo.site_offset = hours(offset)
+    woo.add_order(woo_order(1, "ann@example.com", "10.00", START))
+    cid = connect_woo(world, woo)
+    world.clock.set(START + hours(1))
+    assert poll_woo(world, woo, cid).applied.stored == 1                 # history: the first order
+    woo.add_order(woo_order(2, "bo@example.com", "20.00", START + timedelta(minutes=50)))
+    world.clock.set(START + hours(2))
+    report = poll_woo(world, woo, cid)
+    assert report.error is None and report.applied.stored == 1         # Bo's order, 50 minutes later
+    woo.add_order(woo_order(3, "cy@example.com", "30.00", START + hours(4)))
+    world.clock.set(START + hours(5))
+    poll_woo(world, woo, cid)
+    assert sorted(e["properties"]["order_id"] for e in stored_events(world.db, "order_placed")) == ["1", "2", "3"]
+    asked = [r.query.get("modified_after") for r in woo.requests if r.path.endswith("/orders")]
+    assert all(a is None or not a.endswith("Z") for a in asked)      # UTC, written without a zone
