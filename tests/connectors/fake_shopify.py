@@ -126,10 +126,17 @@ class FakeShopify(FakeServer):
         for field, store, sort in (("abandonedCheckouts", self.checkouts, "ID"), ("orders", self.orders, "UPDATED_AT"),
                                    ("customers", self.customers, "UPDATED_AT")):
             if re.search(rf"\b{field}\(", text):
+                cost = requested_cost(text, variables)
+                if cost > MAX_QUERY_COST:
+                    return 200, {"errors": [{
+                        "message": f"Query cost is {cost}, which exceeds the single query max cost limit "
+                                   f"({MAX_QUERY_COST}).",
+                        "extensions": {"code": "MAX_COST_EXCEEDED", "cost": cost, "maxCost": MAX_QUERY_COST,
+                                       "documentation": "https://shopify.dev/api/usage/rate-limits"}}]}, {}
                 with self.lock:
                     self.graphql.append({"field": field, **variables})
                     data = self._connection(store, variables, sort)
-                return 200, {"data": {field: data}, "extensions": self.cost(600.0, 20.0)}, {}
+                return 200, {"data": {field: data}, "extensions": self.cost(float(cost), 20.0)}, {}
         if "shop" in text:
             return 200, {"data": {"shop": {"name": "Corner Shop", "myshopifyDomain": "corner.myshopify.com",
                                            "currencyCode": "EUR"},
@@ -163,6 +170,46 @@ class FakeShopify(FakeServer):
         """The shop changed the node at `at` (an order fulfilled, a customer edited)."""
         with self.lock:
             node["updatedAt"] = z(at)
+
+
+MAX_QUERY_COST = 1000
+"""A single query whose requested cost is more is refused before it runs ("GraphQL Admin API rate limits":
+single query limit), whatever the bucket holds."""
+
+
+def requested_cost(text: str, variables: dict[str, Any]) -> int:
+    """A query's requested cost by the documented rules (shopify.dev, "GraphQL Admin API rate limits",
+    Cost calculation): a scalar or enum costs 0, an object 1, a connection 2 plus the number of objects
+    asked for (`first`), and what is selected inside a connection's nodes counts once per object."""
+    tokens = re.findall(r"\$?\w+|[{}():,!]", re.sub(r"#[^\n]*", "", text))
+    at = tokens.index("{")            # the operation's selection set (after its name and variables)
+
+    def selection(i: int) -> tuple[int, int]:       # tokens[i] == "{" → (cost, index after "}")
+        total, i = 0, i + 1
+        while tokens[i] != "}":
+            name, i = tokens[i], i + 1
+            args: dict[str, str] = {}
+            if tokens[i] == "(":
+                i += 1
+                while tokens[i] != ")":
+                    key, value = tokens[i], tokens[i + 2]
+                    args[key] = value
+                    i += 3 + (tokens[i + 3] == ",")
+                i += 1
+            if tokens[i] != "{":
+                continue                                                # a scalar or an enum
+            inner, i = selection(i)
+            if "first" in args:
+                first = args["first"]
+                count = int(variables.get(first[1:], 0) if first.startswith("$") else first)
+                total += 2 + count + count * inner
+            elif name in ("nodes", "node", "edges"):
+                total += inner                                          # counted by its connection
+            else:
+                total += 1 + inner
+        return total, i + 1
+
+    return selection(at)[0]
 
 
 def hours(n: float) -> timedelta:

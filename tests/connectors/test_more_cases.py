@@ -30,7 +30,7 @@ def test_checkouts_and_customers_are_paged_too(world, shopify):
     report = poll_shopify(world, shopify, cid)
     assert report.by_resource["checkouts"].stored == 55 and report.by_resource["customers"].identified == 230
     fields = [q["field"] for q in shopify.graphql]
-    assert fields.count("abandonedCheckouts") == 3 and fields.count("customers") == 3
+    assert fields.count("abandonedCheckouts") == 6 and fields.count("customers") == 3
     with world.db.connect() as conn:
         assert conn.execute(select(contact_tags.c.tag).where(contact_tags.c.contact_id == "p9@example.com")).scalar() \
             == "loyal"

@@ -32,3 +32,22 @@ def test_a_woocommerce_site_in_any_time_zone_loses_no_order_between_two_polls(wo
     assert sorted(e["properties"]["order_id"] for e in stored_events(world.db, "order_placed")) == ["1", "2", "3"]
     asked = [r.query.get("modified_after") for r in woo.requests if r.path.endswith("/orders")]
     assert all(a is None or not a.endswith("Z") for a in asked)      # UTC, written without a zone
+
+
+def test_every_shopify_query_fits_the_single_query_cost_limit(world, shopify):
+    """Shopify refuses, before running it, a query whose requested cost is over 1,000 (MAX_COST_EXCEEDED):
+    orders(first: 25) with lineItems(first: 50) asked for about 4,000, so no real shop's orders or
+    checkouts ever came in."""
+    from app.connectors.shopify import COST, PAGE_SIZE, QUERIES
+
+    from .fake_shopify import MAX_QUERY_COST, checkout, customer, order, requested_cost
+    for resource, text in QUERIES.items():
+        cost = requested_cost(text, {"first": PAGE_SIZE[resource]})
+        assert cost <= MAX_QUERY_COST * 0.9, resource              # room for Shopify to price a field higher
+        assert COST[resource] >= cost, resource                    # the wait before a query is long enough
+    shopify.orders.append(order(1, "ann@example.com", "10.00", START))
+    shopify.customers.append(customer(1, "ann@example.com", START))
+    shopify.checkouts.append(checkout(1, "bo@example.com", "5.00", START))
+    from .helpers import connect_shopify, poll_shopify
+    report = poll_shopify(world, shopify, connect_shopify(world, shopify))
+    assert report.error is None and report.applied.stored == 2
