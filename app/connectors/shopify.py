@@ -26,6 +26,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
+from .addresses import shopify_address
 from .graphql import GraphQL
 from .records import Page, Person, Record, iso, money, obj, parse_time, text
 
@@ -79,16 +80,8 @@ NEEDED_SCOPES = ("read_orders", "read_customers")
 
 
 def normalise_address(value: str) -> str:
-    """The shop's address as stored: "corner" or "https://corner.myshopify.com/admin" →
-    "corner.myshopify.com"; an explicit http:// address (a local test server) is kept as a URL.
-    Raises ValueError for an empty one."""
-    found = value.strip()
-    if not found:
-        raise ValueError("give the shop's address, such as corner.myshopify.com")
-    if found.startswith("http://"):
-        return found.rstrip("/")
-    found = found.removeprefix("https://").split("/", 1)[0].lower()
-    return found if "." in found or ":" in found else f"{found}.myshopify.com"
+    """The shop's address as stored ("corner.myshopify.com"; app/connectors/addresses.py). Raises ValueError."""
+    return shopify_address(value)
 
 
 class ShopifySource:

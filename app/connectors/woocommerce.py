@@ -32,6 +32,7 @@ import httpx
 
 from app.delivery.httpapi import new_client, retry_after
 
+from .addresses import woocommerce_address
 from .errors import AuthFailed, ConnectorError, Throttled, Unreachable
 from .records import Page, Person, Record, iso, money, obj, parse_time, text
 
@@ -45,14 +46,8 @@ SKIPPED_STATUSES = frozenset({"pending", "failed", "cancelled", "refunded", "che
 
 
 def normalise_address(value: str) -> str:
-    """The store's URL as stored: "shop.example" → "https://shop.example"; no trailing slash and no
-    `/wp-json…` part. Raises ValueError for an empty one."""
-    found = value.strip().rstrip("/")
-    if not found:
-        raise ValueError("give the store's address, such as https://shop.example")
-    if not found.startswith(("http://", "https://")):
-        found = "https://" + found
-    return found.split("/wp-json", 1)[0].rstrip("/")
+    """The store's URL as stored ("https://shop.example"; app/connectors/addresses.py). Raises ValueError."""
+    return woocommerce_address(value)
 
 
 class WooSource:

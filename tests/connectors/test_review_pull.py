@@ -51,3 +51,59 @@ def test_every_shopify_query_fits_the_single_query_cost_limit(world, shopify):
     from .helpers import connect_shopify, poll_shopify
     report = poll_shopify(world, shopify, connect_shopify(world, shopify))
     assert report.error is None and report.applied.stored == 2
+
+
+@pytest.mark.parametrize(("typed", "stored"), [
+    ("corner-shop", "corner-shop.myshopify.com"),
+    ("HTTPS://Corner-Shop.myshopify.com/", "corner-shop.myshopify.com"),
+    ("https://admin.shopify.com/store/corner-shop/orders?inContextTimeframe=today", "corner-shop.myshopify.com"),
+    ("http://corner-shop.myshopify.com", "corner-shop.myshopify.com"),        # never the token in clear text
+    ("  corner-shop.myshopify.com/admin/settings ", "corner-shop.myshopify.com"),
+])
+def test_a_shopify_address_is_stored_one_way_whatever_was_typed(typed, stored):
+    from app.connectors.setup import normalise
+    assert normalise("shopify", typed) == stored
+
+
+@pytest.mark.parametrize(("typed", "stored"), [
+    ("shop.example", "https://shop.example"),
+    ("HTTPS://Shop.Example/", "https://shop.example"),
+    ("https://shop.example/wp-admin/admin.php?page=wc-settings&tab=advanced", "https://shop.example"),
+    ("https://example.com/boutique/wp-json/wc/v3/", "https://example.com/boutique"),
+])
+def test_a_woocommerce_address_is_stored_one_way_whatever_was_typed(typed, stored):
+    from app.connectors.setup import normalise
+    assert normalise("woocommerce", typed) == stored
+
+
+@pytest.mark.parametrize(("kind", "typed", "said"), [
+    ("shopify", "corner shop", "has a space"),
+    ("shopify", "https://admin.shopify.com/", "the Shopify admin, not a shop"),
+    ("woocommerce", "http://shop.example", "https:// only"),
+    ("woocommerce", "ftp://shop.example", "not a web address"),
+    ("woocommerce", "https://shop.example:http", "not a web address"),
+])
+def test_an_unusable_address_is_said_in_a_sentence_and_nothing_is_saved(db_url, file_keyring, capsys, kind, typed,
+                                                                        said):
+    from app.cli import main
+    from app.connectors.store import list_connections
+    from app.store.db import open_database
+
+    from .fake_woo import KEY, SECRET
+    where = ["--shop", typed, "--token", "shpat_x"] if kind == "shopify" else ["--url", typed, "--key", KEY,
+                                                                               "--secret", SECRET]
+    code = main(["connect", kind, *where, "--db", db_url])
+    err = capsys.readouterr().err
+    assert code != 0 and said in err and "Traceback" not in err
+    db = open_database(db_url)
+    assert list_connections(db) == []
+    db.dispose()
+
+
+def test_the_same_shop_typed_two_ways_is_one_connection(world, file_keyring):
+    from app.connectors.setup import connect
+    from app.connectors.store import list_connections
+    first, _ = connect(world.db, "shopify", "corner-shop", {"token": "shpat_a"}, START, check=False)
+    second, _ = connect(world.db, "shopify", "https://admin.shopify.com/store/Corner-Shop", {"token": "shpat_b"},
+                        START, check=False)
+    assert first == second == "shopify:corner-shop.myshopify.com" and len(list_connections(world.db)) == 1
