@@ -33,8 +33,9 @@ from app.engine.isolation import isolatable, one_line
 from app.engine.order_import import HISTORY_AGE, _known
 from app.engine.segment import IDENTIFY
 from app.store.sql import insert_or_ignore, write_transaction
-from app.store.tables import contact_channels, contacts
+from app.store.tables import connections, contact_channels, contacts
 
+from .errors import ConnectionRemoved
 from .records import Record
 from .store import write_cursor
 
@@ -74,6 +75,8 @@ def apply_page(engine: "JourneyEngine", cid: str, resource: str, records: list[R
     now = engine.clock.now()
     try:
         return _apply(engine, cid, resource, records, cursor, history, now, careful=False)
+    except ConnectionRemoved:
+        raise
     except Exception as exc:  # noqa: BLE001 - replayed below; the database's own trouble re-raises
         if not isolatable(exc):
             raise
@@ -88,6 +91,10 @@ def _apply(engine: "JourneyEngine", cid: str, resource: str, records: list[Recor
            history: bool, now: datetime, careful: bool) -> Applied:
     done = Applied()
     with write_transaction(engine.db) as conn:
+        # Still connected? Locked until this page commits, so a removal waits for it (and its cascade
+        # then takes this cursor too); a shop removed meanwhile gets nothing more.
+        if conn.execute(select(connections.c.id).where(connections.c.id == cid).with_for_update()).first() is None:
+            raise ConnectionRemoved(f"{cid} was removed while it was polled; nothing more was applied")
         who = _resolve(conn, records, now, done)
         _consent(conn, [(r, c) for r, c in zip(records, who) if c is not None and r.consent], now, done)
         identify: list[EventIn] = []

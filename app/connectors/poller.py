@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol
 from app.engine.isolation import one_line
 
 from .apply import Applied, apply_page
-from .errors import ConnectorError
+from .errors import ConnectionRemoved, ConnectorError
 from .records import Page
 from .secrets import get_secrets
 from .store import HISTORY, LIVE, ShopConnection, get_connection, read_cursor, record_poll, set_phase
@@ -129,6 +129,9 @@ def poll(engine: "JourneyEngine", cid: str, *, source: Source | None = None,
         if report.history and not report.stopped:
             set_phase(engine.db, cid, LIVE)
         record_poll(engine.db, cid, engine.clock.now())
+    except ConnectionRemoved as exc:
+        report.stopped, report.error = True, str(exc)
+        log.info("polling %s: %s", cid, exc)
     except ConnectorError as exc:
         report.error = str(exc)
         log.warning("polling %s failed: %s", cid, exc)

@@ -107,3 +107,45 @@ def test_the_same_shop_typed_two_ways_is_one_connection(world, file_keyring):
     second, _ = connect(world.db, "shopify", "https://admin.shopify.com/store/Corner-Shop", {"token": "shpat_b"},
                         START, check=False)
     assert first == second == "shopify:corner-shop.myshopify.com" and len(list_connections(world.db)) == 1
+
+
+def test_a_shop_removed_while_it_is_polled_stops_after_the_page_in_hand(world, shopify):
+    """Remove (the app's button, `journeys connections remove`) while the scheduler's poll is mid-import:
+    the poll ends quietly — no traceback, no cursor left behind for a shop that is gone, and no page
+    applied after the removal — and adding the shop again starts a fresh history import."""
+    from sqlalchemy import func, select
+
+    from app.connectors.poller import poll
+    from app.connectors.shopify import PAGE_SIZE, ShopifySource
+    from app.connectors.store import get_connection, remove_connection
+    from app.store.tables import connection_cursors
+
+    from .fake_shopify import TOKEN, order
+    from .helpers import Sleeps, connect_shopify
+    shopify.orders += [order(n, f"c{n}@example.com", "10.00", START + timedelta(minutes=n)) for n in range(1, 41)]
+    cid = connect_shopify(world, shopify)
+    world.clock.set(START + hours(3))
+
+    class RemovedMidway(ShopifySource):
+        pages = 0
+
+        def page(self, resource, cursor, now):
+            found = super().page(resource, cursor, now)
+            if resource == "orders":
+                self.pages += 1
+                if self.pages == 2:
+                    remove_connection(world.db, cid)         # the user clicks Remove meanwhile
+            return found
+
+    source = RemovedMidway(shopify.url, TOKEN, sleep=Sleeps())
+    try:
+        report = poll(world.engine, cid, source=source)
+    finally:
+        source.close()
+    assert get_connection(world.db, cid) is None
+    with world.db.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(connection_cursors)).scalar_one() == 0
+    assert len(stored_events(world.db, "order_placed")) == PAGE_SIZE["orders"]     # the page before the removal
+    assert report.stopped and "removed" in (report.error or report.summary())
+    again = connect_shopify(world, shopify)
+    assert get_connection(world.db, again).phase == "history"
