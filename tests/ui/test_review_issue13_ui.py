@@ -1,0 +1,38 @@
+"""Review of issue 13's windows as a shop owner sees them: nothing clipped on a small screen, the
+connections findable under Settings, times in the user's own zone, a removal asked before it is done."""
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel, QScrollArea
+
+from app.ui.background import background
+
+
+def _idle(qtbot) -> None:
+    qtbot.waitUntil(lambda: not background().busy(), timeout=20_000)
+
+
+def _clipped(widget) -> list[str]:
+    """The word-wrapped labels shown shorter than their text needs (lines cut off or overlapping)."""
+    cut = []
+    for label in widget.findChildren(QLabel):
+        if label.isVisibleTo(widget) and label.wordWrap() and label.text() and label.width() > 0 \
+                and label.height() < label.heightForWidth(label.width()):
+            cut.append(label.text()[:60])
+    return cut
+
+
+def test_the_receiver_page_shows_every_line_of_its_help_and_addresses(qtbot, window):
+    """On a small screen the Receiver page squeezed its wrapped texts into each other: the tunnel help,
+    all the platform addresses but the first, and the secrets' hints were cut off. Now it scrolls."""
+    from app.ui.receiver_page import ReceiverDialog
+
+    window.actions_["receiver"].trigger()
+    dialog = window.findChild(ReceiverDialog)
+    _idle(qtbot)
+    qtbot.waitUntil(lambda: "Meta WhatsApp webhook" in dialog.endpoints.text())
+    qtbot.wait(50)
+    page = dialog.tabs.widget(0)
+    assert _clipped(page) == []
+    screen = dialog.screen().availableGeometry()
+    assert dialog.height() <= screen.height()              # fits the screen; the page scrolls instead
+    assert isinstance(page, QScrollArea) or page.findChild(QScrollArea) is not None
