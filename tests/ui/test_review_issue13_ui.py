@@ -36,3 +36,23 @@ def test_the_receiver_page_shows_every_line_of_its_help_and_addresses(qtbot, win
     screen = dialog.screen().availableGeometry()
     assert dialog.height() <= screen.height()              # fits the screen; the page scrolls instead
     assert isinstance(page, QScrollArea) or page.findChild(QScrollArea) is not None
+
+
+def test_connections_are_found_under_settings_as_the_issue_says(qtbot, window):
+    """Issue 13 and the README send the user to "Settings → Connections"; the app had them only under
+    File. The Settings dialog now opens them (and the Receiver) too."""
+    from app.ui.connections_page import ConnectionsDialog
+    from app.ui.receiver_page import ReceiverDialog
+
+    from app.ui.settings_dialog import SettingsDialog
+
+    window.actions_["settings"].trigger()
+    _idle(qtbot)
+    settings = [d for d in window.findChildren(SettingsDialog) if d.isVisible()][-1]
+    assert settings.connections_button is not None and settings.connections_button.text() == "Connections…"
+    settings.connections_button.click()
+    _idle(qtbot)
+    assert window.findChild(ConnectionsDialog) is not None and window.findChild(ConnectionsDialog).isVisible()
+    settings.receiver_button.click()
+    _idle(qtbot)
+    assert window.findChild(ReceiverDialog) is not None and window.findChild(ReceiverDialog).isVisible()
