@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QGroupBox,
-                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QStackedWidget,
+                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMessageBox, QPushButton, QStackedWidget,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 from sqlalchemy.engine import Engine
 
@@ -241,21 +241,35 @@ class ConnectionsDialog(QDialog):
         self.pool.run(work, done, lambda exc: self._say(f"The poll failed: {exc}", error=True), owner=self)
 
     def remove_selected(self) -> None:
+        """Asks first (non-blocking): a removal forgets the shop's token or keys and where its polls stood."""
         chosen = self.selected()
         if chosen is None:
             self._say("Choose a shop in the list first.", error=True)
             return
+        box = QMessageBox(QMessageBox.Icon.Question, "Disconnect the shop?", f"Disconnect {chosen.address}?",
+                          parent=self)
+        box.setInformativeText("Its orders, customers and checkouts stop coming in and its "
+                               f"{'token' if chosen.kind == 'shopify' else 'keys'} leave the keyring. What it "
+                               "brought stays. Connecting it again imports its history again, starting nothing.")
+        confirm = box.addButton("Disconnect", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.buttonClicked.connect(lambda button: self._remove(chosen) if button is confirm else None)
+        self.remove_box = box
+        box.open()
 
+    def _remove(self, chosen: ShopConnection) -> None:
         def work() -> None:
             from app.connectors.secrets import forget_secrets
             from app.connectors.store import remove_connection
 
             remove_connection(self.engine, chosen.id)
             forget_secrets(chosen.id)
+
         def done(_: object) -> None:
             self._say(f"Removed {chosen.address}; the events it brought stay.")
             self.refresh()
-        self.pool.run(work, done, owner=self)
+        self.pool.run(work, done, lambda exc: self._say(f"✗ Not removed: {exc}", error=True), owner=self)
 
     # --- adding a shop -------------------------------------------------------------------------------
 

@@ -56,3 +56,30 @@ def test_connections_are_found_under_settings_as_the_issue_says(qtbot, window):
     settings.receiver_button.click()
     _idle(qtbot)
     assert window.findChild(ReceiverDialog) is not None and window.findChild(ReceiverDialog).isVisible()
+
+
+def test_removing_a_shop_asks_first_and_cancel_keeps_it(qtbot, window):
+    """One click on Remove disconnected the shop at once and threw its token away; now it asks."""
+    from datetime import datetime, timezone
+
+    from PySide6.QtWidgets import QMessageBox
+
+    from app.connectors.store import list_connections, save_connection
+    from app.ui.connections_page import ConnectionsDialog
+
+    db = window.store.engine
+    save_connection(db, "shopify", "corner-shop.myshopify.com", datetime.now(timezone.utc))
+    window.actions_["connections"].trigger()
+    dialog = window.findChild(ConnectionsDialog)
+    _idle(qtbot)
+    dialog.remove_button.click()
+    box = dialog.remove_box
+    assert box.isVisible() and "corner-shop.myshopify.com" in box.text()
+    box.button(QMessageBox.StandardButton.Cancel).click()
+    _idle(qtbot)
+    assert [c.address for c in list_connections(db)] == ["corner-shop.myshopify.com"]
+    dialog.remove_button.click()
+    next(b for b in dialog.remove_box.buttons() if b.text() == "Disconnect").click()
+    _idle(qtbot)
+    qtbot.waitUntil(lambda: list_connections(db) == [], timeout=10_000)
+    qtbot.waitUntil(lambda: "Removed corner-shop.myshopify.com" in dialog.said.text(), timeout=10_000)
