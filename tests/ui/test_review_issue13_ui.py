@@ -83,3 +83,33 @@ def test_removing_a_shop_asks_first_and_cancel_keeps_it(qtbot, window):
     _idle(qtbot)
     qtbot.waitUntil(lambda: list_connections(db) == [], timeout=10_000)
     qtbot.waitUntil(lambda: "Removed corner-shop.myshopify.com" in dialog.said.text(), timeout=10_000)
+
+
+def test_dead_letters_say_when_they_came_in_the_users_own_time_zone(qtbot, window, monkeypatch):
+    """The list said UTC ("16:44 UTC") while the rest of the window says local times: a shop owner in
+    New York read a webhook of 11:44 as one from the afternoon."""
+    import json
+    import time
+    from datetime import datetime, timezone
+
+    from app.engine.engine import JourneyEngine
+    from app.intake.apply import apply_pending
+    from app.intake.inbox import InboxRow, write_rows
+    from app.ui.receiver_page import ReceiverDialog
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        came = datetime(2026, 11, 30, 16, 44, tzinfo=timezone.utc)
+        write_rows(window.store.engine, [InboxRow("twilio", "status", "twilio:SMlate:delivered",
+                                                  json.dumps({"MessageSid": "SMlate", "MessageStatus": "delivered"}))],
+                   came)
+        apply_pending(JourneyEngine(window.store.engine))
+        window.actions_["receiver"].trigger()
+        dialog = window.findChild(ReceiverDialog)
+        _idle(qtbot)
+        qtbot.waitUntil(lambda: dialog.dead.table.topLevelItemCount() == 1)
+        assert dialog.dead.table.topLevelItem(0).text(0) == "2026-11-30 11:44 EST"
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
