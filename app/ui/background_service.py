@@ -7,7 +7,8 @@
   service (app/service/install.py: what `journeys service install|uninstall` does), off the GUI thread.
 - Closing the window while it runs active journeys and no service is installed asks once whether
   to keep them running in the background; the answer is remembered in the database's settings
-  (`background_service_asked`: "yes" or "no") and never asked again.
+  (`background_service_asked`: "yes" once the service is installed, or "no") and never asked again; a
+  "yes" whose install failed is asked again at a later close.
 """
 from __future__ import annotations
 
@@ -147,6 +148,7 @@ class BackgroundService(QObject):
 
         def installed(done: bool, message: str) -> None:
             if done:
+                self.remember("yes")      # only once it is installed: a failed install is asked again
                 then()
                 return
             # The window stays open (its engine keeps the journeys running) and says why; closing it again
@@ -159,7 +161,6 @@ class BackgroundService(QObject):
 
         def answered(button: object) -> None:
             if button is keep:
-                self.remember("yes")
                 self.set_keep_running(True, installed)
             else:
                 self.remember("no")

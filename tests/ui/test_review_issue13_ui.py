@@ -113,3 +113,44 @@ def test_dead_letters_say_when_they_came_in_the_users_own_time_zone(qtbot, windo
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
+
+
+def test_a_yes_whose_install_failed_is_asked_again_next_time(qtbot, window, store, tmp_path, monkeypatch):
+    """"Keep running" remembered "yes" before the install ran; when the install failed, the question was
+    never put again — every later close left the journeys stopped, silently."""
+    from PySide6.QtWidgets import QPushButton
+
+    from app.engine.engine import JourneyEngine
+    from app.ui.background_service import BackgroundService
+    from app.ui.engine_host import EngineHost
+    from app.ui.main_window import MainWindow
+
+    monkeypatch.setattr(EngineHost, "LEASE_SECONDS", 1.5)
+    monkeypatch.setattr(EngineHost, "HEARTBEAT_SECONDS", 0.1)
+    script = tmp_path / "systemctl"
+    script.write_text("#!/bin/sh\necho 'Failed to connect to bus' >&2\nexit 1\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("JOURNEYS_SYSTEMCTL", str(script))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setattr("app.ui.background_service.platform_key", lambda choice=None: "linux")
+    JourneyEngine(store.engine).activate(store.find("Cart abandonment").id)
+    window.start_engine()
+    qtbot.waitUntil(window.host.runs_engine, timeout=10_000)
+    window.close()
+    next(b for b in window.keep_running_box.findChildren(QPushButton)
+         if b.text() == "Keep running in the background").click()
+    service = window.background_service
+    qtbot.waitUntil(lambda: service.failure_box is not None and service.failure_box.isVisible(), timeout=10_000)
+    service.failure_box.close()
+    window.close()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=10_000)
+    assert BackgroundService(store.engine).asked() is None          # not installed: not answered for good
+    again = MainWindow(store)
+    qtbot.addWidget(again)
+    again.show()
+    again.start_engine()
+    qtbot.waitUntil(again.host.runs_engine, timeout=10_000)
+    again.close()
+    assert again.isVisible() and again.keep_running_box.isVisible()     # asked again
+    next(b for b in again.keep_running_box.findChildren(QPushButton) if b.text() == "Only while the app is open").click()
+    qtbot.waitUntil(lambda: not again.isVisible(), timeout=10_000)
