@@ -83,3 +83,21 @@ def woocommerce_address(value: str) -> str:
                          "https:// only (over http they could be read on the way). Give the store's https:// address")
     path = re.split(r"/(?:wp-admin|wp-json|wp-login\.php|index\.php)(?:/|$|\?)", parts.path + "/", maxsplit=1)[0]
     return f"{scheme}://{_netloc(parts)}{path.rstrip('/')}"
+
+
+def moved(location: str, kind: str) -> str | None:
+    """The address to connect with instead, from a redirect's Location (a shop answering 301 for
+    another host: "shop.example" → "https://www.shop.example/wp-json/…"); None when unreadable."""
+    try:
+        return shopify_address(location) if kind == "shopify" else woocommerce_address(location)
+    except ValueError:
+        return None
+
+
+def redirected(address: str, status: int, location: str, kind: str) -> str:
+    """What to say when the shop sends a request elsewhere (HTTP 3xx; httpx follows no redirect, so a
+    token never goes to a host it was not given for): which address to connect with instead."""
+    instead = moved(location, kind) if location else None
+    if instead and instead != address:
+        return f"{address} sends its API to another address (HTTP {status}): give {instead} instead"
+    return f"{address} answered HTTP {status} (moved elsewhere): check the shop's address"

@@ -32,7 +32,7 @@ import httpx
 
 from app.delivery.httpapi import new_client, retry_after
 
-from .addresses import woocommerce_address
+from .addresses import redirected, woocommerce_address
 from .errors import AuthFailed, ConnectorError, Throttled, Unreachable
 from .records import Page, Person, Record, iso, money, obj, parse_time, text
 
@@ -85,6 +85,8 @@ class WooSource:
                                       "store's address and this computer's connection") from None
                 self._wait(2.0 ** failures)
                 continue
+            if 300 <= response.status_code < 400:
+                raise ConnectorError(redirected(self.address, response.status_code, _location(response), "woocommerce"))
             if response.status_code in (401, 403):
                 raise AuthFailed(f"{self.address} refused the REST API keys (HTTP {response.status_code}"
                                  f"{_code(response)}): create a key with Read permission under WooCommerce → "
@@ -114,6 +116,11 @@ class WooSource:
         try:
             body = response.json()
         except ValueError:
+            if "html" in response.headers.get("Content-Type", "").lower():
+                # WordPress with "Plain" permalinks answers /wp-json/… with its home page (HTTP 200).
+                raise ConnectorError(f"{self.address} answered with a web page instead of WooCommerce's REST API: "
+                                     "in WordPress → Settings → Permalinks choose any setting but “Plain”, and "
+                                     "check that WooCommerce is active") from None
             raise ConnectorError(f"{self.address} answered without JSON for {path}; is it a WooCommerce store?") \
                 from None
         if not isinstance(body, list):
@@ -129,6 +136,7 @@ class WooSource:
         counts = []
         for path in ("orders", "customers"):
             response = self.get(path, {"per_page": 1})
+            self._list(path, {"per_page": 1})        # really the REST API: a JSON list, not a web page
             counts.append(response.headers.get("X-WP-Total", "?"))
         return f"Connected to {self.address}: {counts[0]} orders, {counts[1]} customers"
 
@@ -186,6 +194,11 @@ class WooSource:
             return Page(records, {"since": high_text, "page": 1, "high": high_text, "walked_at": iso(now)}, True)
         return Page(records, {"since": cursor.get("since"), "page": page + 1, "high": high_text,
                               "walked_at": cursor.get("walked_at")}, False)
+
+
+def _location(response: httpx.Response) -> str:
+    location = response.headers.get("Location", "")
+    return str(response.url.join(location)) if location else ""
 
 
 def gmt_filter(at: datetime) -> str:

@@ -149,3 +149,42 @@ def test_a_shop_removed_while_it_is_polled_stops_after_the_page_in_hand(world, s
     assert report.stopped and "removed" in (report.error or report.summary())
     again = connect_shopify(world, shopify)
     assert get_connection(world.db, again).phase == "history"
+
+
+@pytest.fixture
+def site():
+    from .fake_http import FakeServer
+
+    server = FakeServer()
+    with server:
+        yield server
+
+
+def test_a_wordpress_with_plain_permalinks_is_not_said_to_be_connected(site):
+    """With "Plain" permalinks /wp-json/… is the shop's home page, answered 200: Test connection said
+    "Connected to …: ? orders, ? customers" and saved a shop no poll could ever read."""
+    from app.connectors.errors import ConnectorError
+    from app.connectors.setup import test_connection
+
+    from .fake_woo import KEY, SECRET
+    site.answer = lambda request: (200, b"<!DOCTYPE html><html><body>Welcome to my shop</body></html>", {})
+    with pytest.raises(ConnectorError) as found:
+        test_connection("woocommerce", site.url, {"key": KEY, "secret": SECRET})
+    assert "web page" in str(found.value) and "Permalinks" in str(found.value)
+
+
+@pytest.mark.parametrize("kind", ["woocommerce", "shopify"])
+def test_a_shop_that_redirects_elsewhere_names_the_address_to_use(site, kind):
+    """shop.example answering 301 → www.shop.example (WordPress's canonical address) read as "no JSON;
+    is it a WooCommerce store?"; it now says which address to give."""
+    from app.connectors.errors import ConnectorError
+    from app.connectors.setup import test_connection
+
+    from .fake_woo import KEY, SECRET
+    site.answer = lambda request: (301, {}, {"Location": f"https://www.shop.example{request.path}"})
+    secrets = {"key": KEY, "secret": SECRET} if kind == "woocommerce" else {"token": "shpat_x"}
+    with pytest.raises(ConnectorError) as found:
+        test_connection(kind, site.url, secrets)
+    said = str(found.value)
+    assert ("give https://www.shop.example instead" if kind == "woocommerce" else "give www.shop.example instead") \
+        in said
