@@ -175,6 +175,7 @@ class ConnectionsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         column.addWidget(buttons)
         self.connections: list[ShopConnection] = []
+        self.asked = 0               # the latest test asked (an older answer is not shown)
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.refresh)
         self.timer.start(REFRESH_MS)
@@ -275,7 +276,16 @@ class ConnectionsDialog(QDialog):
 
     def _platform_changed(self, index: int) -> None:
         self.forms.setCurrentIndex(index)
+        self.asked += 1              # a test still on its way answers for the other form: not shown here
         self.said.hide()
+
+    def _current(self, ticket: int, show: Callable[[Any], None]) -> Callable[[Any], None]:
+        """`show`, only while the form the answer is about is still the one asked (else dropped)."""
+        def shown(value: Any) -> None:
+            self.test_button.setEnabled(True)
+            if ticket == self.asked:
+                show(value)
+        return shown
 
     def form(self) -> _ShopForm:
         return self.by_kind[str(self.platform.currentData())]
@@ -285,13 +295,16 @@ class ConnectionsDialog(QDialog):
         form = self.form()
         address, secrets = form.values()
         self._say("Testing… (this may take up to half a minute)")
+        self.test_button.setEnabled(False)
+        self.asked += 1
+        ticket = self.asked
 
         def work() -> str:
             from app.connectors.setup import test_connection
 
             return test_connection(form.kind, address, secrets)
-        self.pool.run(work, lambda said: self._say(f"✓ {said}"), lambda exc: self._say(f"✗ {exc}", error=True),
-                      owner=self)
+        self.pool.run(work, self._current(ticket, lambda said: self._say(f"✓ {said}")),
+                      self._current(ticket, lambda exc: self._say(f"✗ {exc}", error=True)), owner=self)
 
     def save(self) -> None:
         """Tests, then stores (keyring and database) on the worker; nothing is stored when the shop refuses."""

@@ -154,3 +154,29 @@ def test_a_yes_whose_install_failed_is_asked_again_next_time(qtbot, window, stor
     assert again.isVisible() and again.keep_running_box.isVisible()     # asked again
     next(b for b in again.keep_running_box.findChildren(QPushButton) if b.text() == "Only while the app is open").click()
     qtbot.waitUntil(lambda: not again.isVisible(), timeout=10_000)
+
+
+def test_a_slow_test_answers_for_the_form_it_was_asked_for_not_the_one_shown_now(qtbot, window):
+    """Test connection on Shopify, then switch to WooCommerce while the shop is slow: Shopify's "✓ Connected
+    to Corner Shop" appeared under the WooCommerce form. While a test runs, Test is greyed out."""
+    from app.ui.connections_page import ConnectionsDialog
+    from tests.connectors.fake_shopify import TOKEN, FakeShopify
+
+    server = FakeShopify()
+    with server:
+        server.hold_at = 1
+        window.actions_["connections"].trigger()
+        dialog = window.findChild(ConnectionsDialog)
+        _idle(qtbot)
+        form = dialog.form()
+        form.address.setText(server.url)
+        form.fields["token"].setText(TOKEN)
+        dialog.test_button.click()
+        assert server.held.wait(20)
+        assert not dialog.test_button.isEnabled()
+        dialog.platform.setCurrentIndex(1)              # WooCommerce, while Shopify is still answering
+        server.release.set()
+        _idle(qtbot)
+        qtbot.wait(50)
+        assert not dialog.said.isVisible() or "Corner Shop" not in dialog.said.text()
+        assert dialog.test_button.isEnabled()
