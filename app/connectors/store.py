@@ -7,6 +7,7 @@ transaction, so it advances exactly with the events it covers.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -41,10 +42,11 @@ class ShopConnection:
 
     @property
     def interval(self) -> float:
-        """Seconds between polls (at least 10)."""
+        """Seconds between polls (10 to 86,400)."""
         value = self.options.get("interval", DEFAULT_INTERVAL)
-        return max(10.0, float(value)) if isinstance(value, (int, float)) and not isinstance(value, bool) \
-            else DEFAULT_INTERVAL
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            return DEFAULT_INTERVAL        # an odd stored value never stops the polls (timedelta overflows)
+        return min(86_400.0, max(10.0, float(value)))
 
     @property
     def failing(self) -> bool:

@@ -188,3 +188,28 @@ def test_a_shop_that_redirects_elsewhere_names_the_address_to_use(site, kind):
     said = str(found.value)
     assert ("give https://www.shop.example instead" if kind == "woocommerce" else "give www.shop.example instead") \
         in said
+
+
+@pytest.mark.parametrize("interval", ["inf", "nan", "-5", "0", "a minute"])
+def test_an_interval_that_is_no_number_of_seconds_is_refused_in_a_sentence(db_url, shopify, file_keyring, capsys,
+                                                                         interval):
+    """`--interval inf` was saved, and the scheduler's job then failed every 10 s with OverflowError."""
+    from app.cli import main
+
+    from .fake_shopify import TOKEN
+    code = main(["connect", "shopify", "--shop", shopify.url, "--token", TOKEN, "--interval", interval, "--db", db_url])
+    err = capsys.readouterr().err
+    assert code == 2 and "--interval" in err and "Traceback" not in err
+
+
+def test_a_stored_interval_out_of_range_never_stops_the_polls(world, shopify):
+    from app.connectors.jobs import poll_due
+    from app.connectors.store import save_connection
+
+    from .fake_shopify import order
+    shopify.orders.append(order(1, "ann@example.com", "10.00", START))
+    for value in (float("inf"), float("nan"), 1e300):
+        cid = save_connection(world.db, "shopify", shopify.url, world.clock.now(), {"interval": value})
+        world.clock.advance(days=400)
+        poll_due(world.engine)                             # no OverflowError
+    assert cid
