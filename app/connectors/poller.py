@@ -2,7 +2,8 @@
 
 The first poll of a new connection reads the shop's whole history and applies it in history mode
 (app/engine/history.py): customers' spend, orders and consent are updated, no journey starts, exits
-or converts. Once every resource is in, the connection is `live`: later polls apply what changed
+or converts — for what happened before the connection was made; an order or checkout made since (a
+big shop's first import takes a while) is live. Once every resource is in, the connection is `live`: later polls apply what changed
 since, and journeys react (orders or checkouts older than a day still start nothing).
 
 A poll that fails (the shop refuses the token, is unreachable, keeps throttling) keeps every page
@@ -117,7 +118,8 @@ def poll(engine: "JourneyEngine", cid: str, *, source: Source | None = None,
                 with engine.db.connect() as conn:
                     cursor = read_cursor(conn, cid, resource)
                 page = source.page(resource, cursor, engine.clock.now())
-                done = apply_page(engine, cid, resource, page.records, page.cursor, report.history)
+                done = apply_page(engine, cid, resource, page.records, page.cursor, report.history,
+                                  connection.created_at)
                 report.pages += 1
                 report.skipped += page.skipped
                 part.add(done)
