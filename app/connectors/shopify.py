@@ -30,6 +30,8 @@ from .addresses import shopify_address
 from .graphql import GraphQL
 from .records import Page, Person, Record, iso, money, obj, parse_time, text
 
+WINDOW = 20_000
+"""Objects read down one list before the walk starts a new one (Shopify pages 25,000 deep at most)."""
 RESOURCES = ("customers", "orders", "checkouts")
 """In this order: a poll knows the customers' consent before their orders and checkouts arrive."""
 OVERLAP = timedelta(minutes=5)
@@ -99,6 +101,7 @@ class ShopifySource:
             options["api_version"] = api_version
         self.api = GraphQL(address, token, **options)
         self.address = address
+        self.window = WINDOW
 
     def close(self) -> None:
         self.api.close()
@@ -117,10 +120,18 @@ class ShopifySource:
         return said
 
     def page(self, resource: str, cursor: dict[str, Any], now: datetime) -> Page:
-        """The next page of `resource` after `cursor`, its records and the cursor after it."""
+        """The next page of `resource` after `cursor`, its records and the cursor after it.
+
+        Shopify pages at most 25,000 objects deep into one list (shopify.dev, "Shopify API limits":
+        pagination limits); a bigger shop's first import would stop there for good. So after
+        WINDOW objects the walk starts a new list where it stands: orders and customers (sorted by
+        UPDATED_AT) from the newest `updatedAt` read (`>=`: what shares that second is read again,
+        keyed), checkouts (sorted by ID) after the last id read (`id:>`)."""
         since = cursor.get("since")
-        variables = {"first": PAGE_SIZE[resource], "after": cursor.get("after"),
-                     "query": f"updated_at:>='{since}'" if since else None}
+        terms = [f"updated_at:>='{since}'"] if since else []
+        if cursor.get("from_id"):
+            terms.append(f"id:>{cursor['from_id']}")
+        variables = {"first": PAGE_SIZE[resource], "after": cursor.get("after"), "query": " ".join(terms) or None}
         data = self.api.query(QUERIES[resource], variables, cost=COST[resource])
         found = obj(data.get(_FIELD[resource]))
         listed = found.get("nodes")
@@ -140,7 +151,14 @@ class ShopifySource:
                 records.append(item)
         high_text = iso(high) if high else None
         if info.get("hasNextPage") and info.get("endCursor"):
-            return Page(records, {"since": since, "after": info["endCursor"], "high": high_text}, False, skipped)
+            deep = int(cursor.get("n") or 0) + len(nodes)
+            if deep < self.window or not nodes:
+                return Page(records, {"since": since, "after": info["endCursor"], "high": high_text, "n": deep,
+                                      "from_id": cursor.get("from_id")}, False, skipped)
+            if resource == "checkouts":      # a new list after the last id read (sorted by ID)
+                return Page(records, {"since": since, "after": None, "high": high_text, "n": 0,
+                                      "from_id": _numeric(nodes[-1].get("id"))}, False, skipped)
+            return Page(records, {"since": high_text, "after": None, "high": high_text, "n": 0}, False, skipped)
         settled = iso(high - OVERLAP) if high else since
         return Page(records, {"since": settled, "after": None, "high": high_text}, True, skipped)
 

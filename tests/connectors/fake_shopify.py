@@ -95,6 +95,7 @@ class FakeShopify(FakeServer):
         self.available = 1000.0
         self.token = TOKEN
         self.graphql: list[dict[str, Any]] = []       # variables and root field of each query answered
+        self.max_depth = 25_000           # objects a cursor may page past ("Shopify API limits": pagination)
 
     def cost(self, requested: float, actual: float | None) -> dict[str, Any]:
         return {"cost": {"requestedQueryCost": requested, "actualQueryCost": actual,
@@ -135,7 +136,13 @@ class FakeShopify(FakeServer):
                                        "documentation": "https://shopify.dev/api/usage/rate-limits"}}]}, {}
                 with self.lock:
                     self.graphql.append({"field": field, **variables})
-                    data = self._connection(store, variables, sort)
+                    try:
+                        data = self._connection(store, variables, sort)
+                    except DeepPage:
+                        return 200, {"errors": [{"message": f"Pagination is limited to {self.max_depth} objects: "
+                                                            "narrow the search with a filter",
+                                                 "extensions": {"code": "BAD_REQUEST"}}],
+                                     "extensions": self.cost(float(cost), None)}, {}
                 return 200, {"data": {field: data}, "extensions": self.cost(float(cost), 20.0)}, {}
         if "shop" in text:
             return 200, {"data": {"shop": {"name": "Corner Shop", "myshopifyDomain": "corner.myshopify.com",
@@ -152,14 +159,20 @@ class FakeShopify(FakeServer):
         if match:
             since = datetime.fromisoformat(match.group(1).replace("Z", "+00:00"))
             found = [n for n in found if datetime.fromisoformat(n["updatedAt"].replace("Z", "+00:00")) >= since]
+        above = re.search(r"\bid:>(\d+)", variables.get("query") or "")
+        if above:
+            found = [n for n in found if _number(n["id"]) > int(above.group(1))]
 
         def key(node: dict[str, Any]) -> tuple[str, int]:
             return (node["updatedAt"] if sort == "UPDATED_AT" else "", _number(node["id"]))
         found.sort(key=key)
         after = variables.get("after")
+        listed = len(found)
         if after:
             last = json.loads(base64.b64decode(after))
             found = [n for n in found if key(n) > (last["last_value"], last["last_id"])]
+        if after and listed - len(found) > self.max_depth:
+            raise DeepPage()
         first = int(variables.get("first") or 50)
         page, more = found[:first], len(found) > first
         end = _cursor(key(page[-1])[0], key(page[-1])[1]) if page else None
@@ -210,6 +223,10 @@ def requested_cost(text: str, variables: dict[str, Any]) -> int:
         return total, i + 1
 
     return selection(at)[0]
+
+
+class DeepPage(Exception):
+    """A cursor deeper into one list than Shopify pages."""
 
 
 def hours(n: float) -> timedelta:

@@ -236,3 +236,35 @@ def test_a_checkout_made_after_connecting_starts_its_journey_even_while_the_hist
     assert report.history and report.error is None and report.applied.stored == 2
     with world.db.connect() as conn:
         assert [(r.contact_id, r.status) for r in conn.execute(select(runs))] == [("new@example.com", "active")]
+
+
+@pytest.mark.parametrize("resource", ["orders", "customers", "checkouts"])
+def test_a_shop_bigger_than_shopifys_pagination_limit_is_read_whole(world, shopify, resource):
+    """Shopify pages 25,000 objects deep at most: a bigger shop's first import hit that wall, failed at
+    the same cursor at every poll, and never went live. (Scaled down: the fake shop pages 35 deep, the
+    walk starts a new list every 30 objects.)"""
+    from app.connectors.poller import poll
+    from app.connectors.shopify import ShopifySource
+
+    from .fake_shopify import TOKEN, checkout, customer, order
+    from .helpers import Sleeps, connect_shopify
+    make = {"orders": lambda n, at: order(n, f"c{n}@example.com", "10.00", at),
+            "customers": lambda n, at: customer(n, f"c{n}@example.com", at),
+            "checkouts": lambda n, at: checkout(n, f"c{n}@example.com", "10.00", at)}[resource]
+    store = {"orders": shopify.orders, "customers": shopify.customers, "checkouts": shopify.checkouts}[resource]
+    # several share a second, and ids do not follow times (checkouts are listed by id)
+    store += [make(n, START + timedelta(seconds=(n * 7919) % 90 // 2)) for n in range(1, 121)]
+    shopify.max_depth = 35
+    cid = connect_shopify(world, shopify)
+    world.clock.set(START + hours(3))
+    source = ShopifySource(shopify.url, TOKEN, sleep=Sleeps())
+    source.window = 30
+    try:
+        report = poll(world.engine, cid, source=source)
+    finally:
+        source.close()
+    assert report.error is None
+    if resource == "customers":
+        assert report.applied.identified >= 120
+    else:
+        assert report.applied.stored == 120
