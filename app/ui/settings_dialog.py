@@ -90,7 +90,8 @@ class SettingsDialog(QDialog):
             column.addWidget(self.service_state)
             background.check(self._show_service_state, owner=self)
             column.addSpacing(8)
-        self.connections_button = self.receiver_button = None
+        self.connections_button: QPushButton | None = None
+        self.receiver_button: QPushButton | None = None
         if not first_start and parent is not None:          # issue 13: "Settings → Connections"
             self._add_shop_buttons(column, parent)
         self.zone.refused.connect(lambda text: self._show_error(
@@ -112,16 +113,16 @@ class SettingsDialog(QDialog):
         column.addSpacing(4)
         column.addWidget(form_label("Your shop and other senders"))
         row = QHBoxLayout()
-        self.connections_button = QPushButton("Connections…")
-        self.connections_button.setToolTip("Connect a Shopify or WooCommerce shop: its orders, customers and "
+        connections = self.connections_button = QPushButton("Connections…")
+        connections.setToolTip("Connect a Shopify or WooCommerce shop: its orders, customers and "
                                            "checkouts come in by themselves, no public address needed")
-        self.connections_button.clicked.connect(lambda: open_connections(window, self.engine))
-        self.receiver_button = QPushButton("Receiver…")
-        self.receiver_button.setToolTip("Webhooks and Segment-compatible tools: the token, the public URL, "
+        connections.clicked.connect(lambda: open_connections(window, self.engine))
+        receiver = self.receiver_button = QPushButton("Receiver…")
+        receiver.setToolTip("Webhooks and Segment-compatible tools: the token, the public URL, "
                                         "signing secrets and the dead-letter list")
-        self.receiver_button.clicked.connect(lambda: open_receiver(window, self.engine))
-        row.addWidget(self.connections_button)
-        row.addWidget(self.receiver_button)
+        receiver.clicked.connect(lambda: open_receiver(window, self.engine))
+        row.addWidget(connections)
+        row.addWidget(receiver)
         row.addStretch(1)
         column.addLayout(row)
         column.addSpacing(8)
