@@ -180,3 +180,21 @@ def test_a_slow_test_answers_for_the_form_it_was_asked_for_not_the_one_shown_now
         qtbot.wait(50)
         assert not dialog.said.isVisible() or "Corner Shop" not in dialog.said.text()
         assert dialog.test_button.isEnabled()
+
+
+def test_the_engine_label_keeps_its_since_visible_when_another_window_runs_it(qtbot, window):
+    """"Engine: running in another Journey Studio window (pid 123456 on workstation-of-the-shop-owner.local)
+    since …" was cut off at the window's edge before its "since" on a 1280-pixel screen; the process
+    and host are in the tooltip."""
+    from datetime import datetime, timedelta, timezone
+
+    from app.store.lease import LeaseHolder
+
+    now = datetime.now(timezone.utc)
+    holder = LeaseHolder("a", "app", "workstation-of-the-shop-owner.local", 123456, now - timedelta(hours=2), now,
+                         now + timedelta(seconds=30))
+    label = window.engine_status
+    label.show_elsewhere(holder)
+    assert "since" in label.text() and "123456" not in label.text()
+    assert "123456" in label.toolTip() and "workstation-of-the-shop-owner.local" in label.toolTip()
+    assert label.sizeHint().width() <= 480
