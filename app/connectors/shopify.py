@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from .addresses import shopify_address
+from .errors import AuthFailed
 from .graphql import GraphQL
 from .records import Page, Person, Record, iso, money, obj, parse_time, text
 
@@ -108,16 +109,19 @@ class ShopifySource:
 
     def check(self) -> str:
         """Asks for the shop's name and the token's scopes; returns "Connected to <name> …". Raises
-        ConnectorError subclasses saying what failed; a missing scope is said in the text."""
+        ConnectorError subclasses saying what failed (AuthFailed for a scope the polls need missing)."""
         data = self.api.query(SHOP_QUERY)
         shop = obj(data.get("shop"))
         granted = obj(data.get("currentAppInstallation")).get("accessScopes")
         scopes = {s.get("handle") for s in (granted if isinstance(granted, list) else []) if isinstance(s, dict)}
         missing = [s for s in NEEDED_SCOPES if scopes and s not in scopes]
-        said = f"Connected to {shop.get('name') or self.address} ({shop.get('myshopifyDomain') or self.address})"
+        name = f"{shop.get('name') or self.address} ({shop.get('myshopifyDomain') or self.address})"
         if missing:
-            said += f"; the token lacks {', '.join(missing)}: add it to the custom app's Admin API scopes"
-        return said
+            # Every poll would fail with ACCESS_DENIED: not a connection worth saving.
+            raise AuthFailed(f"{name} accepted the token, but it lacks {' and '.join(missing)}: add "
+                             f"{'them' if len(missing) > 1 else 'it'} to the custom app's Admin API scopes "
+                             "(Configuration → Admin API integration), save, and install the app again")
+        return f"Connected to {name}"
 
     def page(self, resource: str, cursor: dict[str, Any], now: datetime) -> Page:
         """The next page of `resource` after `cursor`, its records and the cursor after it.

@@ -95,6 +95,7 @@ class FakeShopify(FakeServer):
         self.available = 1000.0
         self.token = TOKEN
         self.graphql: list[dict[str, Any]] = []       # variables and root field of each query answered
+        self.scopes = ["read_orders", "read_customers", "read_checkouts"]     # the token's access scopes
         self.max_depth = 25_000           # objects a cursor may page past ("Shopify API limits": pagination)
 
     def cost(self, requested: float, actual: float | None) -> dict[str, Any]:
@@ -148,8 +149,7 @@ class FakeShopify(FakeServer):
             return 200, {"data": {"shop": {"name": "Corner Shop", "myshopifyDomain": "corner.myshopify.com",
                                            "currencyCode": "EUR"},
                                   "currentAppInstallation": {"accessScopes": [
-                                      {"handle": "read_orders"}, {"handle": "read_customers"},
-                                      {"handle": "read_checkouts"}]}},
+                                      {"handle": h} for h in self.scopes]}},
                          "extensions": self.cost(2.0, 2.0)}, {}
         return 200, {"errors": [{"message": "Field 'nope' doesn't exist on type 'QueryRoot'"}]}, {}
 

@@ -268,3 +268,20 @@ def test_a_shop_bigger_than_shopifys_pagination_limit_is_read_whole(world, shopi
         assert report.applied.identified >= 120
     else:
         assert report.applied.stored == 120
+
+
+def test_a_token_without_the_scopes_to_read_orders_is_not_saved(db_url, shopify, file_keyring, capsys):
+    """A token lacking read_orders passed Test connection ("Connected …; the token lacks read_orders"), was
+    saved, and then every poll failed with ACCESS_DENIED. It is now refused before anything is stored."""
+    from app.cli import main
+    from app.connectors.store import list_connections
+    from app.store.db import open_database
+
+    from .fake_shopify import TOKEN
+    shopify.scopes = ["read_customers"]
+    code = main(["connect", "shopify", "--shop", shopify.url, "--token", TOKEN, "--db", db_url])
+    err = capsys.readouterr().err
+    assert code == 1 and "Not saved" in err and "read_orders" in err
+    db = open_database(db_url)
+    assert list_connections(db) == []
+    db.dispose()
