@@ -285,3 +285,17 @@ def test_a_token_without_the_scopes_to_read_orders_is_not_saved(db_url, shopify,
     db = open_database(db_url)
     assert list_connections(db) == []
     db.dispose()
+
+
+def test_a_host_that_drops_the_authorization_header_still_connects_with_the_keys(world, woo):
+    """Many shared hosts (Apache with CGI/FastCGI) drop the Authorization header: WooCommerce then answers
+    401 as for wrong keys. Its documentation's remedy over HTTPS is the keys as query parameters."""
+    from app.connectors.setup import test_connection
+
+    from .fake_woo import KEY, SECRET
+    woo.header_stripped = True
+    woo.add_order(woo_order(1, "ann@example.com", "10.00", START))
+    assert test_connection("woocommerce", woo.url, {"key": KEY, "secret": SECRET}).startswith("Connected")
+    cid = connect_woo(world, woo)
+    report = poll_woo(world, woo, cid)
+    assert report.error is None and report.applied.stored == 1
