@@ -9,10 +9,11 @@ Non-blocking like the other dialogs (`open()`).
 """
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QGroupBox,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMessageBox, QPushButton, QStackedWidget,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
@@ -176,6 +177,12 @@ class ConnectionsDialog(QDialog):
         column.addWidget(buttons)
         self.connections: list[ShopConnection] = []
         self.asked = 0               # the latest test asked (an older answer is not shown)
+        self.closed = threading.Event()      # set when the dialog goes: a "Poll now" stops after its page
+        self.finished.connect(lambda _result: self.closed.set())
+        self.destroyed.connect(lambda _obj=None, closed=self.closed: closed.set())
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.closed.set)
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.refresh)
         self.timer.start(REFRESH_MS)
@@ -230,12 +237,18 @@ class ConnectionsDialog(QDialog):
             self._say("Choose a shop in the list first.", error=True)
             return
         self._say(f"Polling {chosen.address}…")
+        closed = self.closed
 
         def work() -> str:
-            from app.connectors.poller import poll
+            from app.connectors.jobs import poll_now
             from app.engine.engine import JourneyEngine
 
-            return poll(JourneyEngine(self.engine), chosen.id).summary()
+            # Ends after the page in hand once the dialog closes or the app quits: a big shop's first
+            # import must not hold the app's quit (or its small worker pool) for an hour.
+            report = poll_now(JourneyEngine(self.engine), chosen.id, stop=closed.is_set)
+            if report is None:
+                return f"{chosen.address} is being polled already; its status here follows."
+            return report.summary()
         def done(text: str) -> None:
             self._say(text, error="failed:" in text)
             self.refresh()

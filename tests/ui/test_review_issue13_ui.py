@@ -198,3 +198,38 @@ def test_the_engine_label_keeps_its_since_visible_when_another_window_runs_it(qt
     assert "since" in label.text() and "123456" not in label.text()
     assert "123456" in label.toolTip() and "workstation-of-the-shop-owner.local" in label.toolTip()
     assert label.sizeHint().width() <= 480
+
+
+def test_poll_now_on_a_big_shop_ends_when_the_dialog_closes(qtbot, window, monkeypatch):
+    """"Poll now" on a big shop's first import ran to its end on the app's two-thread worker pool —
+    keeping Quit waiting (the pool is waited for) and other slow work queued — and could run beside
+    the scheduler's poll of the same shop. It now stops after the page in hand once the dialog closes,
+    and a shop already being polled is not polled twice."""
+    from datetime import datetime, timedelta, timezone
+
+    from app.connectors import jobs
+    from app.connectors.store import save_connection
+    from app.engine.engine import JourneyEngine
+    from app.ui.connections_page import ConnectionsDialog
+    from tests.connectors.fake_shopify import START, TOKEN, FakeShopify, order
+    from tests.connectors.helpers import stored_events
+
+    monkeypatch.setenv("JOURNEYS_SHOPIFY_TOKEN", TOKEN)
+    server = FakeShopify()
+    with server:
+        server.orders += [order(n, f"c{n}@example.com", "10.00", START + timedelta(minutes=n)) for n in range(1, 201)]
+        db = window.store.engine
+        cid = save_connection(db, "shopify", server.url, datetime.now(timezone.utc))
+        with jobs._claim(cid):                                 # the scheduler is polling it right now
+            assert jobs.poll_now(JourneyEngine(db), cid) is None
+        server.hold_at = 3                                      # customers, orders page 1, then this one waits
+        window.actions_["connections"].trigger()
+        dialog = window.findChild(ConnectionsDialog)
+        _idle(qtbot)
+        dialog.poll_selected()
+        assert server.held.wait(20)
+        dialog.close()
+        server.release.set()
+        _idle(qtbot)
+        asked = [q for q in server.graphql if q["field"] == "orders"]
+        assert len(asked) <= 3 and len(stored_events(db, "order_placed")) <= 20
