@@ -92,7 +92,8 @@ class DeadLettersView(QWidget):
             self.detail.setText("Choose an entry to see its whole reason and what was received.")
             return
         entry: DeadLetter = current.data(0, Qt.ItemDataRole.UserRole)
-        self.detail.setText(f"<b>{escape(entry.what)}</b> ({entry.kind}): {escape(entry.reason)}<br>"
+        where = {"receiver": "received over HTTP", "engine": "an event the engine set aside"}.get(entry.kind, entry.kind)
+        self.detail.setText(f"<b>{escape(entry.what)}</b> ({where}): {escape(entry.reason)}<br>"
                             f"<code>{escape(entry.detail[:600])}</code>")
 
     def _show(self, found: tuple[int, list[DeadLetter]]) -> None:

@@ -110,6 +110,7 @@ def test_dead_letters_say_when_they_came_in_the_users_own_time_zone(qtbot, windo
         _idle(qtbot)
         qtbot.waitUntil(lambda: dialog.dead.table.topLevelItemCount() == 1)
         assert dialog.dead.table.topLevelItem(0).text(0) == "2026-11-30 11:44 EST"
+        assert "(receiver)" not in dialog.dead.detail.text() and "received over HTTP" in dialog.dead.detail.text()
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
