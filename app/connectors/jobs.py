@@ -58,7 +58,9 @@ def poll_now(engine: "JourneyEngine", cid: str, stop: Callable[[], bool] | None 
     with _claim(cid) as mine:
         if not mine:
             return None
-        return poll(engine, cid, stop=lambda: _STOP.is_set() or (stop is not None and stop()))
+        # Not the scheduler's shutdown flag: it stays set after this window's engine stopped (the service
+        # took over), and "Poll now" must work then too.
+        return poll(engine, cid, stop=stop)
 
 
 def stop_polls() -> None:

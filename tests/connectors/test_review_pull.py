@@ -299,3 +299,21 @@ def test_a_host_that_drops_the_authorization_header_still_connects_with_the_keys
     cid = connect_woo(world, woo)
     report = poll_woo(world, woo, cid)
     assert report.error is None and report.applied.stored == 1
+
+
+def test_poll_now_works_after_this_processs_engine_stopped(world, shopify, monkeypatch):
+    """The window's engine stops (stop_polls) when the background service takes the lease; "Poll now"
+    must still poll, not stop before its first page."""
+    from app.connectors import jobs
+
+    from .fake_shopify import TOKEN, order
+    from .helpers import connect_shopify
+    monkeypatch.setenv("JOURNEYS_SHOPIFY_TOKEN", TOKEN)
+    shopify.orders.append(order(1, "ann@example.com", "10.00", START))
+    cid = connect_shopify(world, shopify)
+    jobs.stop_polls()
+    try:
+        report = jobs.poll_now(world.engine, cid)
+    finally:
+        jobs._STOP.clear()
+    assert report is not None and not report.stopped and report.applied.stored == 1
