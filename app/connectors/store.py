@@ -102,7 +102,18 @@ def get_connection(db: Engine, cid: str) -> ShopConnection | None:
 
 def find_connection(db: Engine, name: str) -> ShopConnection | None:
     """The connection whose id or address is `name` (the address alone is enough when one kind has it)."""
-    found = [c for c in list_connections(db) if name in (c.id, c.address)]
+    every = list_connections(db)
+    found = [c for c in every if name in (c.id, c.address)]
+    if not found:                  # as typed at `connect`: "corner-shop", "HTTPS://Shop.Example/"
+        from .setup import normalise
+
+        spelled = set()
+        for kind in KINDS:
+            try:
+                spelled.add(connection_id(kind, normalise(kind, name)))
+            except ValueError:
+                pass
+        found = [c for c in every if c.id in spelled]
     return found[0] if len(found) == 1 else None
 
 

@@ -317,3 +317,18 @@ def test_poll_now_works_after_this_processs_engine_stopped(world, shopify, monke
     finally:
         jobs._STOP.clear()
     assert report is not None and not report.stopped and report.applied.stored == 1
+
+
+def test_a_shop_is_named_on_the_command_line_as_it_was_typed_when_connecting(world, capsys, db_url):
+    """`journeys connections remove corner-shop` (as typed at `connect`) said "no connection"."""
+    from app.cli import main
+    from app.connectors.store import list_connections, save_connection
+    from app.store.db import open_database
+
+    db = open_database(db_url)
+    save_connection(db, "shopify", "corner-shop.myshopify.com", START)
+    save_connection(db, "woocommerce", "https://shop.example", START)
+    assert main(["connections", "remove", "corner-shop", "--db", db_url]) == 0
+    assert main(["connections", "remove", "HTTPS://Shop.Example/", "--db", db_url]) == 0
+    assert list_connections(db) == []
+    db.dispose()
