@@ -332,3 +332,20 @@ def test_a_shop_is_named_on_the_command_line_as_it_was_typed_when_connecting(wor
     assert main(["connections", "remove", "HTTPS://Shop.Example/", "--db", db_url]) == 0
     assert list_connections(db) == []
     db.dispose()
+
+
+def test_a_server_without_a_keyring_connects_with_the_environment_variable(db_url, shopify, no_keyring, monkeypatch,
+                                                                          capsys):
+    """The README's headless case: no keyring, JOURNEYS_SHOPIFY_TOKEN set. `journeys connect` tested the
+    shop, then refused to save ("no keyring … set JOURNEYS_SHOPIFY_TOKEN instead" — already set): a dead
+    end. The token is read from the variable at every poll, so nothing needs the keyring."""
+    from app.cli import main
+
+    from .fake_shopify import TOKEN, order
+    monkeypatch.setenv("JOURNEYS_SHOPIFY_TOKEN", TOKEN)
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    shopify.orders.append(order(1, "ann@example.com", "19.90", START))
+    assert main(["connect", "shopify", "--shop", shopify.url, "--db", db_url]) == 0
+    assert "JOURNEYS_SHOPIFY_TOKEN" in capsys.readouterr().out
+    assert main(["connections", "poll", "--db", db_url]) == 0
+    assert "1 new event(s)" in capsys.readouterr().out
