@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import math
 import os
 import sys
 from datetime import datetime, timezone
@@ -56,6 +57,17 @@ def cmd_connect(args: argparse.Namespace) -> int:
           "new ones arrive every minute while `journeys serve` or the app runs (`journeys connections poll` "
           "polls now).")
     return OK
+
+
+def _seconds(text: str) -> float:
+    """--interval: a number of seconds, at least 10 and at most a day (argparse says the rest)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or not 10 <= value <= 86_400:
+        raise argparse.ArgumentTypeError(f"{text} seconds: give between 10 and 86400 (a day)")
+    return value
 
 
 def _ago(at: datetime | None, now: datetime) -> str:
@@ -138,7 +150,8 @@ def add_connect_commands(sub: argparse._SubParsersAction, db_parent: argparse.Ar
     p = kinds.add_parser("shopify", parents=[db_parent], help=text, description=text)
     p.add_argument("--shop", required=True, metavar="NAME.myshopify.com")
     p.add_argument("--token", metavar="TOKEN", help="the Admin API access token (shpat_…); asked when omitted")
-    p.add_argument("--interval", type=float, metavar="SECONDS", help="seconds between polls (default 60)")
+    p.add_argument("--interval", type=_seconds, metavar="SECONDS",
+                   help="seconds between polls, 10 to 86400 (default 60)")
     p.set_defaults(handler=cmd_connect)
     text = ("Connect a WooCommerce store through REST API keys with Read permission (WooCommerce → Settings → "
             "Advanced → REST API). The connection is tested before it is saved.")
@@ -146,7 +159,8 @@ def add_connect_commands(sub: argparse._SubParsersAction, db_parent: argparse.Ar
     p.add_argument("--url", required=True, metavar="https://SHOP")
     p.add_argument("--key", metavar="ck_…", help="the consumer key; asked when omitted")
     p.add_argument("--secret", metavar="cs_…", help="the consumer secret; asked when omitted")
-    p.add_argument("--interval", type=float, metavar="SECONDS", help="seconds between polls (default 60)")
+    p.add_argument("--interval", type=_seconds, metavar="SECONDS",
+                   help="seconds between polls, 10 to 86400 (default 60)")
     p.set_defaults(handler=cmd_connect)
 
     text = "List the connected shops: status, last poll, last error, events received, cursors."

@@ -33,8 +33,9 @@ from app.engine.isolation import isolatable, one_line
 from app.engine.order_import import HISTORY_AGE, _known
 from app.engine.segment import IDENTIFY
 from app.store.sql import insert_or_ignore, write_transaction
-from app.store.tables import contact_channels, contacts
+from app.store.tables import connections, contact_channels, contacts
 
+from .errors import ConnectionRemoved
 from .records import Record
 from .store import write_cursor
 
@@ -65,29 +66,39 @@ class Applied:
 
 
 def apply_page(engine: "JourneyEngine", cid: str, resource: str, records: list[Record], cursor: dict[str, Any],
-               history: bool) -> Applied:
+               history: bool, history_before: datetime | None = None) -> Applied:
     """Applies `records` and stores `cursor` for (`cid`, `resource`) in one transaction. `history`:
     nothing starts (first connection); otherwise events older than a day (HISTORY_AGE) are applied as
     history too, as the order import does. A page whose application raises (a poisoned journey…) is
     rolled back and applied again carefully, event by event (app/engine/isolation.py), still in one
-    transaction with its cursor; the database's own failures propagate (nothing applied, cursor kept)."""
+    transaction with its cursor; the database's own failures propagate (nothing applied, cursor kept).
+    `history_before` (the connection's creation): in history mode, what happened since is live all the
+    same — a cart abandoned while a long first import runs still gets its reminder."""
     now = engine.clock.now()
     try:
-        return _apply(engine, cid, resource, records, cursor, history, now, careful=False)
+        return _apply(engine, cid, resource, records, cursor, history, now, careful=False,
+                      history_before=history_before)
+    except ConnectionRemoved:
+        raise
     except Exception as exc:  # noqa: BLE001 - replayed below; the database's own trouble re-raises
         if not isolatable(exc):
             raise
         engine.events.clear()
         note = f"a page of {resource} failed ({one_line(exc)}); applied again one event at a time"
-        done = _apply(engine, cid, resource, records, cursor, history, now, careful=True)
+        done = _apply(engine, cid, resource, records, cursor, history, now, careful=True,
+                      history_before=history_before)
         done.notes.append(note)
         return done
 
 
 def _apply(engine: "JourneyEngine", cid: str, resource: str, records: list[Record], cursor: dict[str, Any],
-           history: bool, now: datetime, careful: bool) -> Applied:
+           history: bool, now: datetime, careful: bool, history_before: datetime | None = None) -> Applied:
     done = Applied()
     with write_transaction(engine.db) as conn:
+        # Still connected? Locked until this page commits, so a removal waits for it (and its cascade
+        # then takes this cursor too); a shop removed meanwhile gets nothing more.
+        if conn.execute(select(connections.c.id).where(connections.c.id == cid).with_for_update()).first() is None:
+            raise ConnectionRemoved(f"{cid} was removed while it was polled; nothing more was applied")
         who = _resolve(conn, records, now, done)
         _consent(conn, [(r, c) for r, c in zip(records, who) if c is not None and r.consent], now, done)
         identify: list[EventIn] = []
@@ -102,7 +113,8 @@ def _apply(engine: "JourneyEngine", cid: str, resource: str, records: list[Recor
                     identify.append(EventIn(contact, IDENTIFY, item.at, dict(item.traits)))
                 continue
             event = EventIn(contact, item.event_type, item.at, dict(item.properties), item.event_id)
-            (past if history or item.at < since else recent).append(event)
+            old = history and (history_before is None or item.at < history_before)
+            (past if old or item.at < since else recent).append(event)
         for part, as_history in ((identify + past, True), (recent, False)):
             if not part:
                 continue

@@ -17,3 +17,7 @@ class Unreachable(ConnectorError):
 
 class Throttled(ConnectorError):
     """The shop kept refusing for its rate limit after every wait; the next poll tries again."""
+
+
+class ConnectionRemoved(ConnectorError):
+    """The connection was removed while it was being polled: the poll ends, applying nothing more."""

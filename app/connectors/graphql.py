@@ -19,6 +19,7 @@ import httpx
 
 from app.delivery.httpapi import new_client, retry_after
 
+from .addresses import redirected
 from .errors import AuthFailed, ConnectorError, Throttled, Unreachable
 
 API_VERSION = "2025-07"
@@ -89,6 +90,10 @@ class GraphQL:
                                       "check the shop's address and this computer's connection") from None
                 self._wait(2.0 ** failures)
                 continue
+            if 300 <= response.status_code < 400:
+                location = response.headers.get("Location", "")
+                raise ConnectorError(redirected(self.address, response.status_code,
+                                                str(response.url.join(location)) if location else "", "shopify"))
             if response.status_code in (401, 403):
                 raise AuthFailed(f"{self.address} refused the Admin API access token (HTTP {response.status_code}): "
                                  "copy it again from the custom app (Settings → Apps and sales channels → Develop "

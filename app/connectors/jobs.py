@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import contextmanager
 from datetime import timedelta
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from sqlalchemy.engine import Engine
 
@@ -30,6 +31,36 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 CHECK_SECONDS = 10.0
 _STOP = threading.Event()
+_BUSY: set[str] = set()          # connections being polled in this process (the scheduler, "Poll now")
+_BUSY_LOCK = threading.Lock()
+
+
+@contextmanager
+def _claim(cid: str) -> Iterator[bool]:
+    """True (and the connection held) unless this process polls it already: two polls of one shop at
+    once would read every page twice and halve its rate limit."""
+    with _BUSY_LOCK:
+        mine = cid not in _BUSY
+        _BUSY.add(cid)
+    try:
+        yield mine
+    finally:
+        if mine:
+            with _BUSY_LOCK:
+                _BUSY.discard(cid)
+
+
+def poll_now(engine: "JourneyEngine", cid: str, stop: Callable[[], bool] | None = None) -> "PollReport | None":
+    """Polls `cid` at once (the app's "Poll now"), unless this process polls it already (None). `stop()`
+    turning true (its dialog closed, the app quitting) ends the poll after the page in hand."""
+    from .poller import poll
+
+    with _claim(cid) as mine:
+        if not mine:
+            return None
+        # Not the scheduler's shutdown flag: it stays set after this window's engine stopped (the service
+        # took over), and "Poll now" must work then too.
+        return poll(engine, cid, stop=stop)
 
 
 def stop_polls() -> None:
@@ -49,10 +80,13 @@ def poll_due(engine: "JourneyEngine", sleep: Callable[[float], None] | None = No
             continue
         if _STOP.is_set():
             break
-        try:
-            reports.append(poll(engine, connection.id, sleep=sleep, stop=_STOP.is_set))
-        except ConnectorError as exc:          # removed meanwhile
-            log.info("connection %s: %s", connection.id, exc)
+        with _claim(connection.id) as mine:
+            if not mine:
+                continue                       # "Poll now" is at it
+            try:
+                reports.append(poll(engine, connection.id, sleep=sleep, stop=_STOP.is_set))
+            except ConnectorError as exc:          # removed meanwhile
+                log.info("connection %s: %s", connection.id, exc)
     return reports
 
 

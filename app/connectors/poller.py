@@ -2,7 +2,8 @@
 
 The first poll of a new connection reads the shop's whole history and applies it in history mode
 (app/engine/history.py): customers' spend, orders and consent are updated, no journey starts, exits
-or converts. Once every resource is in, the connection is `live`: later polls apply what changed
+or converts — for what happened before the connection was made; an order or checkout made since (a
+big shop's first import takes a while) is live. Once every resource is in, the connection is `live`: later polls apply what changed
 since, and journeys react (orders or checkouts older than a day still start nothing).
 
 A poll that fails (the shop refuses the token, is unreachable, keeps throttling) keeps every page
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol
 from app.engine.isolation import one_line
 
 from .apply import Applied, apply_page
-from .errors import ConnectorError
+from .errors import ConnectionRemoved, ConnectorError
 from .records import Page
 from .secrets import get_secrets
 from .store import HISTORY, LIVE, ShopConnection, get_connection, read_cursor, record_poll, set_phase
@@ -117,7 +118,8 @@ def poll(engine: "JourneyEngine", cid: str, *, source: Source | None = None,
                 with engine.db.connect() as conn:
                     cursor = read_cursor(conn, cid, resource)
                 page = source.page(resource, cursor, engine.clock.now())
-                done = apply_page(engine, cid, resource, page.records, page.cursor, report.history)
+                done = apply_page(engine, cid, resource, page.records, page.cursor, report.history,
+                                  connection.created_at)
                 report.pages += 1
                 report.skipped += page.skipped
                 part.add(done)
@@ -129,6 +131,9 @@ def poll(engine: "JourneyEngine", cid: str, *, source: Source | None = None,
         if report.history and not report.stopped:
             set_phase(engine.db, cid, LIVE)
         record_poll(engine.db, cid, engine.clock.now())
+    except ConnectionRemoved as exc:
+        report.stopped, report.error = True, str(exc)
+        log.info("polling %s: %s", cid, exc)
     except ConnectorError as exc:
         report.error = str(exc)
         log.warning("polling %s failed: %s", cid, exc)

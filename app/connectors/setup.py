@@ -6,13 +6,16 @@ database (app/connectors/store.py), whose first poll then imports the shop's his
 """
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from typing import Any, Callable
 
 from sqlalchemy.engine import Engine
 
 from .errors import ConnectorError
-from .secrets import PARTS, set_secrets
+from app.delivery.secrets import SecretsUnavailable
+
+from .secrets import ENVIRONMENT, PARTS, set_secrets
 from .store import connection_id, save_connection
 
 
@@ -62,7 +65,16 @@ def connect(db: Engine, kind: str, address: str, secrets: dict[str, str | None],
     address = normalise(kind, address)
     said = test_connection(kind, address, secrets) if check else "not tested"
     cid = connection_id(kind, address)
-    set_secrets(cid, {p: (secrets.get(p) or "").strip() or None for p in PARTS[kind]})
+    values = {p: (secrets.get(p) or "").strip() or None for p in PARTS[kind]}
+    try:
+        set_secrets(cid, values)
+    except SecretsUnavailable:
+        # A server without a keyring: fine when every secret comes from its environment variable, which
+        # each poll reads (app/connectors/secrets.py); else nothing is stored and the message names them.
+        if not all(values[p] and os.environ.get(ENVIRONMENT[(kind, p)], "").strip() == values[p] for p in values):
+            raise
+        said += f" (the {' and '.join(PARTS[kind])} come from {', '.join(ENVIRONMENT[(kind, p)] for p in values)}" \
+                ": this computer has no keyring)"
     options: dict[str, Any] = {"interval": float(interval)} if interval else {}
     save_connection(db, kind, address, now, options)
     return cid, said

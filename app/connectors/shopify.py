@@ -26,17 +26,28 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
+from .addresses import shopify_address
+from .errors import AuthFailed
 from .graphql import GraphQL
 from .records import Page, Person, Record, iso, money, obj, parse_time, text
 
+WINDOW = 20_000
+"""Objects read down one list before the walk starts a new one (Shopify pages 25,000 deep at most)."""
 RESOURCES = ("customers", "orders", "checkouts")
 """In this order: a poll knows the customers' consent before their orders and checkouts arrive."""
 OVERLAP = timedelta(minutes=5)
-PAGE_SIZE = {"orders": 25, "customers": 100, "checkouts": 25}     # keeps each query's cost well under 1,000
-COST = {"orders": 600.0, "customers": 150.0, "checkouts": 600.0}    # the expected cost, waited for first
+LINE_ITEMS = 25
+"""Line items read per order or checkout (a cart email shows the first few)."""
+PAGE_SIZE = {"orders": 10, "customers": 100, "checkouts": 10}
+# Each query's requested cost (shopify.dev, "GraphQL Admin API rate limits": an object 1, a connection
+# 2 + `first`, what a connection's nodes select once per node) must stay under the single-query limit
+# of 1,000, or Shopify refuses it before it runs (MAX_COST_EXCEEDED): orders(first: 10) with
+# lineItems(first: 25) ask for about 880, customers(first: 100) about 700. The bucket is waited for
+# this much before each query (the answer's actual cost is usually far less and refunded).
+COST = {"orders": 900.0, "customers": 720.0, "checkouts": 900.0}
 
 _MONEY = "shopMoney { amount currencyCode }"
-_ITEMS = f"lineItems(first: 50) {{ nodes {{ title quantity sku originalUnitPriceSet {{ {_MONEY} }} }} }}"
+_ITEMS = f"lineItems(first: {LINE_ITEMS}) {{ nodes {{ title quantity sku originalUnitPriceSet {{ {_MONEY} }} }} }}"
 _PERSON = "id firstName lastName defaultEmailAddress { emailAddress } defaultPhoneNumber { phoneNumber }"
 _ADDRESS = "firstName lastName phone countryCodeV2"
 QUERIES = {
@@ -72,16 +83,8 @@ NEEDED_SCOPES = ("read_orders", "read_customers")
 
 
 def normalise_address(value: str) -> str:
-    """The shop's address as stored: "corner" or "https://corner.myshopify.com/admin" →
-    "corner.myshopify.com"; an explicit http:// address (a local test server) is kept as a URL.
-    Raises ValueError for an empty one."""
-    found = value.strip()
-    if not found:
-        raise ValueError("give the shop's address, such as corner.myshopify.com")
-    if found.startswith("http://"):
-        return found.rstrip("/")
-    found = found.removeprefix("https://").split("/", 1)[0].lower()
-    return found if "." in found or ":" in found else f"{found}.myshopify.com"
+    """The shop's address as stored ("corner.myshopify.com"; app/connectors/addresses.py). Raises ValueError."""
+    return shopify_address(value)
 
 
 class ShopifySource:
@@ -99,28 +102,40 @@ class ShopifySource:
             options["api_version"] = api_version
         self.api = GraphQL(address, token, **options)
         self.address = address
+        self.window = WINDOW
 
     def close(self) -> None:
         self.api.close()
 
     def check(self) -> str:
         """Asks for the shop's name and the token's scopes; returns "Connected to <name> …". Raises
-        ConnectorError subclasses saying what failed; a missing scope is said in the text."""
+        ConnectorError subclasses saying what failed (AuthFailed for a scope the polls need missing)."""
         data = self.api.query(SHOP_QUERY)
         shop = obj(data.get("shop"))
         granted = obj(data.get("currentAppInstallation")).get("accessScopes")
         scopes = {s.get("handle") for s in (granted if isinstance(granted, list) else []) if isinstance(s, dict)}
         missing = [s for s in NEEDED_SCOPES if scopes and s not in scopes]
-        said = f"Connected to {shop.get('name') or self.address} ({shop.get('myshopifyDomain') or self.address})"
+        name = f"{shop.get('name') or self.address} ({shop.get('myshopifyDomain') or self.address})"
         if missing:
-            said += f"; the token lacks {', '.join(missing)}: add it to the custom app's Admin API scopes"
-        return said
+            # Every poll would fail with ACCESS_DENIED: not a connection worth saving.
+            raise AuthFailed(f"{name} accepted the token, but it lacks {' and '.join(missing)}: add "
+                             f"{'them' if len(missing) > 1 else 'it'} to the custom app's Admin API scopes "
+                             "(Configuration → Admin API integration), save, and install the app again")
+        return f"Connected to {name}"
 
     def page(self, resource: str, cursor: dict[str, Any], now: datetime) -> Page:
-        """The next page of `resource` after `cursor`, its records and the cursor after it."""
+        """The next page of `resource` after `cursor`, its records and the cursor after it.
+
+        Shopify pages at most 25,000 objects deep into one list (shopify.dev, "Shopify API limits":
+        pagination limits); a bigger shop's first import would stop there for good. So after
+        WINDOW objects the walk starts a new list where it stands: orders and customers (sorted by
+        UPDATED_AT) from the newest `updatedAt` read (`>=`: what shares that second is read again,
+        keyed), checkouts (sorted by ID) after the last id read (`id:>`)."""
         since = cursor.get("since")
-        variables = {"first": PAGE_SIZE[resource], "after": cursor.get("after"),
-                     "query": f"updated_at:>='{since}'" if since else None}
+        terms = [f"updated_at:>='{since}'"] if since else []
+        if cursor.get("from_id"):
+            terms.append(f"id:>{cursor['from_id']}")
+        variables = {"first": PAGE_SIZE[resource], "after": cursor.get("after"), "query": " ".join(terms) or None}
         data = self.api.query(QUERIES[resource], variables, cost=COST[resource])
         found = obj(data.get(_FIELD[resource]))
         listed = found.get("nodes")
@@ -140,7 +155,14 @@ class ShopifySource:
                 records.append(item)
         high_text = iso(high) if high else None
         if info.get("hasNextPage") and info.get("endCursor"):
-            return Page(records, {"since": since, "after": info["endCursor"], "high": high_text}, False, skipped)
+            deep = int(cursor.get("n") or 0) + len(nodes)
+            if deep < self.window or not nodes:
+                return Page(records, {"since": since, "after": info["endCursor"], "high": high_text, "n": deep,
+                                      "from_id": cursor.get("from_id")}, False, skipped)
+            if resource == "checkouts":      # a new list after the last id read (sorted by ID)
+                return Page(records, {"since": since, "after": None, "high": high_text, "n": 0,
+                                      "from_id": _numeric(nodes[-1].get("id"))}, False, skipped)
+            return Page(records, {"since": high_text, "after": None, "high": high_text, "n": 0}, False, skipped)
         settled = iso(high - OVERLAP) if high else since
         return Page(records, {"since": settled, "after": None, "high": high_text}, True, skipped)
 

@@ -7,6 +7,7 @@ transaction, so it advances exactly with the events it covers.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -41,10 +42,11 @@ class ShopConnection:
 
     @property
     def interval(self) -> float:
-        """Seconds between polls (at least 10)."""
+        """Seconds between polls (10 to 86,400)."""
         value = self.options.get("interval", DEFAULT_INTERVAL)
-        return max(10.0, float(value)) if isinstance(value, (int, float)) and not isinstance(value, bool) \
-            else DEFAULT_INTERVAL
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            return DEFAULT_INTERVAL        # an odd stored value never stops the polls (timedelta overflows)
+        return min(86_400.0, max(10.0, float(value)))
 
     @property
     def failing(self) -> bool:
@@ -100,7 +102,18 @@ def get_connection(db: Engine, cid: str) -> ShopConnection | None:
 
 def find_connection(db: Engine, name: str) -> ShopConnection | None:
     """The connection whose id or address is `name` (the address alone is enough when one kind has it)."""
-    found = [c for c in list_connections(db) if name in (c.id, c.address)]
+    every = list_connections(db)
+    found = [c for c in every if name in (c.id, c.address)]
+    if not found:                  # as typed at `connect`: "corner-shop", "HTTPS://Shop.Example/"
+        from .setup import normalise
+
+        spelled = set()
+        for kind in KINDS:
+            try:
+                spelled.add(connection_id(kind, normalise(kind, name)))
+            except ValueError:
+                pass
+        found = [c for c in every if c.id in spelled]
     return found[0] if len(found) == 1 else None
 
 

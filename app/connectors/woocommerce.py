@@ -4,7 +4,8 @@ REST API keys (WooCommerce → Settings → Advanced → REST API, permission Re
 Basic auth, which WooCommerce accepts over HTTPS. (woocommerce.github.io/woocommerce-rest-api-docs:
 Authentication; Pagination: `page`, `per_page` up to 100, headers X-WP-Total and X-WP-TotalPages.)
 
-Orders: `GET orders?modified_after=…&dates_are_gmt=true&orderby=modified&order=asc&per_page=100`.
+Orders: `GET orders?modified_after=…&dates_are_gmt=true&orderby=modified&order=asc&per_page=100`, the
+time in UTC without a zone suffix (`gmt_filter`: WordPress would move a `Z` time to the site's zone).
 Pages are read by time, not by number: each request starts at the newest `date_modified_gmt` of the
 page before (less a second, for orders changed within the same second; read twice, they are keyed
 and change nothing), so an order modified while a poll runs, which moves to the end of the list,
@@ -25,13 +26,14 @@ keeps no marketing consent of its own: customers bring names, email and phone on
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 import httpx
 
 from app.delivery.httpapi import new_client, retry_after
 
+from .addresses import redirected, woocommerce_address
 from .errors import AuthFailed, ConnectorError, Throttled, Unreachable
 from .records import Page, Person, Record, iso, money, obj, parse_time, text
 
@@ -45,14 +47,8 @@ SKIPPED_STATUSES = frozenset({"pending", "failed", "cancelled", "refunded", "che
 
 
 def normalise_address(value: str) -> str:
-    """The store's URL as stored: "shop.example" → "https://shop.example"; no trailing slash and no
-    `/wp-json…` part. Raises ValueError for an empty one."""
-    found = value.strip().rstrip("/")
-    if not found:
-        raise ValueError("give the store's address, such as https://shop.example")
-    if not found.startswith(("http://", "https://")):
-        found = "https://" + found
-    return found.split("/wp-json", 1)[0].rstrip("/")
+    """The store's URL as stored ("https://shop.example"; app/connectors/addresses.py). Raises ValueError."""
+    return woocommerce_address(value)
 
 
 class WooSource:
@@ -67,6 +63,9 @@ class WooSource:
         self.sleep = sleep
         self.client = client or new_client(f"{address}/wp-json/wc/v3", timeout=30.0, auth=(key, secret))
         self.waited: list[float] = []
+        # The keys as query parameters too, once a 401 suggested the host dropped the Authorization header.
+        self._keys = {"consumer_key": key, "consumer_secret": secret}
+        self.keys_in_query = False
 
     def close(self) -> None:
         self.client.close()
@@ -82,13 +81,21 @@ class WooSource:
         failures = 0
         for attempt in range(ATTEMPTS):
             try:
-                response = self.client.get(path, params=params)
+                response = self.client.get(path, params={**params, **self._keys} if self.keys_in_query else params)
             except httpx.HTTPError as exc:
                 failures += 1
                 if failures >= 3:
                     raise Unreachable(f"{self.address} did not answer ({type(exc).__name__}: {exc}); check the "
                                       "store's address and this computer's connection") from None
                 self._wait(2.0 ** failures)
+                continue
+            if 300 <= response.status_code < 400:
+                raise ConnectorError(redirected(self.address, response.status_code, _location(response), "woocommerce"))
+            if response.status_code == 401 and not self.keys_in_query:
+                # Hosts running PHP as CGI/FastCGI often drop the Authorization header, and WooCommerce
+                # answers 401 as for wrong keys; over HTTPS its documentation's remedy is the keys as
+                # query parameters (woocommerce-rest-api-docs, Authentication over HTTPS). Once.
+                self.keys_in_query = True
                 continue
             if response.status_code in (401, 403):
                 raise AuthFailed(f"{self.address} refused the REST API keys (HTTP {response.status_code}"
@@ -119,6 +126,11 @@ class WooSource:
         try:
             body = response.json()
         except ValueError:
+            if "html" in response.headers.get("Content-Type", "").lower():
+                # WordPress with "Plain" permalinks answers /wp-json/… with its home page (HTTP 200).
+                raise ConnectorError(f"{self.address} answered with a web page instead of WooCommerce's REST API: "
+                                     "in WordPress → Settings → Permalinks choose any setting but “Plain”, and "
+                                     "check that WooCommerce is active") from None
             raise ConnectorError(f"{self.address} answered without JSON for {path}; is it a WooCommerce store?") \
                 from None
         if not isinstance(body, list):
@@ -134,6 +146,7 @@ class WooSource:
         counts = []
         for path in ("orders", "customers"):
             response = self.get(path, {"per_page": 1})
+            self._list(path, {"per_page": 1})        # really the REST API: a JSON list, not a web page
             counts.append(response.headers.get("X-WP-Total", "?"))
         return f"Connected to {self.address}: {counts[0]} orders, {counts[1]} customers"
 
@@ -146,7 +159,7 @@ class WooSource:
         params: dict[str, Any] = {"per_page": PER_PAGE, "page": page, "orderby": "modified", "order": "asc",
                                   "dates_are_gmt": "true"}
         if after is not None:
-            params["modified_after"] = iso(after - TIE)
+            params["modified_after"] = gmt_filter(after - TIE)
         nodes, pages = self._list("orders", params)
         records, skipped, high = [], 0, after
         for node in nodes:
@@ -173,7 +186,7 @@ class WooSource:
         since = parse_time(cursor.get("since"))
         params: dict[str, Any] = {"per_page": PER_PAGE, "page": page, "orderby": "id", "order": "asc"}
         if since is not None:
-            params["modified_after"] = iso(since - TIE)
+            params["modified_after"] = gmt_filter(since - TIE)
         nodes, pages = self._list("customers", params)
         high = parse_time(cursor.get("high")) or since
         records = []
@@ -191,6 +204,20 @@ class WooSource:
             return Page(records, {"since": high_text, "page": 1, "high": high_text, "walked_at": iso(now)}, True)
         return Page(records, {"since": cursor.get("since"), "page": page + 1, "high": high_text,
                               "walked_at": cursor.get("walked_at")}, False)
+
+
+def _location(response: httpx.Response) -> str:
+    location = response.headers.get("Location", "")
+    return str(response.url.join(location)) if location else ""
+
+
+def gmt_filter(at: datetime) -> str:
+    """A time for `modified_after` with `dates_are_gmt=true`: UTC written WITHOUT a zone
+    ("2026-11-30T10:00:00"). WordPress turns a time that carries a zone ("…Z", "+00:00") into the
+    site's local time before comparing it with the GMT column (WP_Date_Query::build_mysql_datetime;
+    WooCommerce only switches the column to `post_modified_gmt`), so "…Z" on a site at UTC+2 would
+    skip two hours of orders; a time without a zone is compared as written."""
+    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _code(response: httpx.Response) -> str:

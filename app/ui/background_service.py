@@ -7,7 +7,8 @@
   service (app/service/install.py: what `journeys service install|uninstall` does), off the GUI thread.
 - Closing the window while it runs active journeys and no service is installed asks once whether
   to keep them running in the background; the answer is remembered in the database's settings
-  (`background_service_asked`: "yes" or "no") and never asked again.
+  (`background_service_asked`: "yes" once the service is installed, or "no") and never asked again; a
+  "yes" whose install failed is asked again at a later close.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from app.service.install import (Plan, Run, ServiceError, ServiceState, install, plan_for, platform_key,
                                  run_command, status, uninstall)
-from app.service.words import describe_holder, engine_text
+from app.service.words import describe_holder, engine_text, human_since
 from app.store.app_settings import all_settings, set_setting
 from app.store.lease import LeaseHolder
 
@@ -147,6 +148,7 @@ class BackgroundService(QObject):
 
         def installed(done: bool, message: str) -> None:
             if done:
+                self.remember("yes")      # only once it is installed: a failed install is asked again
                 then()
                 return
             # The window stays open (its engine keeps the journeys running) and says why; closing it again
@@ -159,7 +161,6 @@ class BackgroundService(QObject):
 
         def answered(button: object) -> None:
             if button is keep:
-                self.remember("yes")
                 self.set_keep_running(True, installed)
             else:
                 self.remember("no")
@@ -182,7 +183,10 @@ class EngineStatusLabel(QLabel):
     def show_elsewhere(self, holder: LeaseHolder | None) -> None:
         if holder is None:          # could not be read this round: keep what was said
             return
-        self.setText(engine_text(holder))
+        # Short enough for the status bar (the command line says the process and host in full): a long
+        # host name pushed "since …" past the window's edge. Who exactly is in the tooltip.
+        self.setText(engine_text(holder) if holder.kind == "service"
+                     else f"Engine: running in another Journey Studio window since {human_since(holder.acquired_at)}")
         self.setToolTip(f"{describe_holder(holder)[0].upper()}{describe_holder(holder)[1:]} runs the engine: "
                         "active journeys move on there; this window shows and edits them. If it stops, this "
                         "window takes over within a minute.")

@@ -9,12 +9,13 @@ Non-blocking like the other dialogs (`open()`).
 """
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QGroupBox,
-                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QStackedWidget,
+                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMessageBox, QPushButton, QStackedWidget,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 from sqlalchemy.engine import Engine
 
@@ -175,6 +176,13 @@ class ConnectionsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         column.addWidget(buttons)
         self.connections: list[ShopConnection] = []
+        self.asked = 0               # the latest test asked (an older answer is not shown)
+        self.closed = threading.Event()      # set when the dialog goes: a "Poll now" stops after its page
+        self.finished.connect(lambda _result: self.closed.set())
+        self.destroyed.connect(lambda _obj=None, closed=self.closed: closed.set())
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.closed.set)
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.refresh)
         self.timer.start(REFRESH_MS)
@@ -229,39 +237,68 @@ class ConnectionsDialog(QDialog):
             self._say("Choose a shop in the list first.", error=True)
             return
         self._say(f"Polling {chosen.address}…")
+        closed = self.closed
 
         def work() -> str:
-            from app.connectors.poller import poll
+            from app.connectors.jobs import poll_now
             from app.engine.engine import JourneyEngine
 
-            return poll(JourneyEngine(self.engine), chosen.id).summary()
+            # Ends after the page in hand once the dialog closes or the app quits: a big shop's first
+            # import must not hold the app's quit (or its small worker pool) for an hour.
+            report = poll_now(JourneyEngine(self.engine), chosen.id, stop=closed.is_set)
+            if report is None:
+                return f"{chosen.address} is being polled already; its status here follows."
+            return report.summary()
         def done(text: str) -> None:
             self._say(text, error="failed:" in text)
             self.refresh()
         self.pool.run(work, done, lambda exc: self._say(f"The poll failed: {exc}", error=True), owner=self)
 
     def remove_selected(self) -> None:
+        """Asks first (non-blocking): a removal forgets the shop's token or keys and where its polls stood."""
         chosen = self.selected()
         if chosen is None:
             self._say("Choose a shop in the list first.", error=True)
             return
+        box = QMessageBox(QMessageBox.Icon.Question, "Disconnect the shop?", f"Disconnect {chosen.address}?",
+                          parent=self)
+        box.setInformativeText("Its orders, customers and checkouts stop coming in and its "
+                               f"{'token' if chosen.kind == 'shopify' else 'keys'} leave the keyring. What it "
+                               "brought stays. Connecting it again imports its history again, starting nothing.")
+        confirm = box.addButton("Disconnect", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.buttonClicked.connect(lambda button: self._remove(chosen) if button is confirm else None)
+        self.remove_box = box
+        box.open()
 
+    def _remove(self, chosen: ShopConnection) -> None:
         def work() -> None:
             from app.connectors.secrets import forget_secrets
             from app.connectors.store import remove_connection
 
             remove_connection(self.engine, chosen.id)
             forget_secrets(chosen.id)
+
         def done(_: object) -> None:
             self._say(f"Removed {chosen.address}; the events it brought stay.")
             self.refresh()
-        self.pool.run(work, done, owner=self)
+        self.pool.run(work, done, lambda exc: self._say(f"✗ Not removed: {exc}", error=True), owner=self)
 
     # --- adding a shop -------------------------------------------------------------------------------
 
     def _platform_changed(self, index: int) -> None:
         self.forms.setCurrentIndex(index)
+        self.asked += 1              # a test still on its way answers for the other form: not shown here
         self.said.hide()
+
+    def _current(self, ticket: int, show: Callable[[Any], None]) -> Callable[[Any], None]:
+        """`show`, only while the form the answer is about is still the one asked (else dropped)."""
+        def shown(value: Any) -> None:
+            self.test_button.setEnabled(True)
+            if ticket == self.asked:
+                show(value)
+        return shown
 
     def form(self) -> _ShopForm:
         return self.by_kind[str(self.platform.currentData())]
@@ -271,13 +308,16 @@ class ConnectionsDialog(QDialog):
         form = self.form()
         address, secrets = form.values()
         self._say("Testing… (this may take up to half a minute)")
+        self.test_button.setEnabled(False)
+        self.asked += 1
+        ticket = self.asked
 
         def work() -> str:
             from app.connectors.setup import test_connection
 
             return test_connection(form.kind, address, secrets)
-        self.pool.run(work, lambda said: self._say(f"✓ {said}"), lambda exc: self._say(f"✗ {exc}", error=True),
-                      owner=self)
+        self.pool.run(work, self._current(ticket, lambda said: self._say(f"✓ {said}")),
+                      self._current(ticket, lambda exc: self._say(f"✗ {exc}", error=True)), owner=self)
 
     def save(self) -> None:
         """Tests, then stores (keyring and database) on the worker; nothing is stored when the shop refuses."""

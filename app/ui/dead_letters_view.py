@@ -2,7 +2,7 @@
 could not be applied, when it came and why, newest first. Read and retried on a worker."""
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import datetime, timezone
 from html import escape
 
 from PySide6.QtCore import Qt, Signal
@@ -15,6 +15,13 @@ from app.intake.dead_letters import DeadLetter, Retried, dead_letters, retry
 
 from .background import Background
 from .form import help_label
+
+
+def received_text(at: datetime) -> str:
+    """When an entry came, in this computer's own time zone, as the rest of the window says times:
+    "2026-11-30 09:44 EST"."""
+    local = (at if at.tzinfo else at.replace(tzinfo=timezone.utc)).astimezone()
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname() or ''}".strip()
 
 
 class DeadLettersView(QWidget):
@@ -64,7 +71,11 @@ class DeadLettersView(QWidget):
     def retry(self) -> None:
         self.retry_button.setEnabled(False)
         self.status.setText("Retrying…")
-        self.pool.run(lambda: retry(JourneyEngine(self.engine)), self._retried, self._failed, owner=self)
+        self.pool.run(lambda: retry(JourneyEngine(self.engine)), self._retried, self._retry_failed, owner=self)
+
+    def _retry_failed(self, exc: Exception) -> None:
+        self.retry_button.setEnabled(True)
+        self.status.setText(f"The retry failed: {exc}. Nothing was lost; try again in a moment.")
 
     def _retried(self, done: Retried) -> None:
         self.retry_button.setEnabled(True)
@@ -81,14 +92,15 @@ class DeadLettersView(QWidget):
             self.detail.setText("Choose an entry to see its whole reason and what was received.")
             return
         entry: DeadLetter = current.data(0, Qt.ItemDataRole.UserRole)
-        self.detail.setText(f"<b>{escape(entry.what)}</b> ({entry.kind}): {escape(entry.reason)}<br>"
+        where = {"receiver": "received over HTTP", "engine": "an event the engine set aside"}.get(entry.kind, entry.kind)
+        self.detail.setText(f"<b>{escape(entry.what)}</b> ({where}): {escape(entry.reason)}<br>"
                             f"<code>{escape(entry.detail[:600])}</code>")
 
     def _show(self, found: tuple[int, list[DeadLetter]]) -> None:
         total, items = found
         self.table.clear()
         for item in items:
-            row = QTreeWidgetItem([item.received_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            row = QTreeWidgetItem([received_text(item.received_at),
                                    item.what, item.reason])
             row.setData(0, Qt.ItemDataRole.UserRole, item)
             row.setToolTip(1, item.detail)

@@ -11,8 +11,8 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QGuiApplication
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QMenu, QMessageBox,
-                               QPushButton, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFormLayout, QFrame, QHBoxLayout, QLabel, QLineEdit, QMenu,
+                               QMessageBox, QPushButton, QScrollArea, QTabWidget, QVBoxLayout, QWidget)
 from sqlalchemy.engine import Engine
 
 from app.delivery.checks import secret_state
@@ -116,7 +116,14 @@ class ReceiverDialog(QDialog):
         self.meta_verify = QLineEdit(stored.get(META_VERIFY_KEY, ""))
         self.meta_verify.setPlaceholderText("any text; type the same in Meta's webhook set-up")
         form.addRow(form_label("Meta verify token"), self.meta_verify)
-        self.tabs.addTab(page, "Receiver")
+        # In a scroll area: the wrapped help and addresses keep their full height on a small screen
+        # (squeezed into a dialog the screen's height, their lines were cut off and overlapped).
+        scroll = QScrollArea()
+        scroll.setWidget(page)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.tabs.addTab(scroll, "Receiver")
         self.dead = DeadLettersView(engine, self.pool)
         self.dead.counted.connect(lambda n: self.tabs.setTabText(1, f"Dead letters ({n})" if n else "Dead letters"))
         self.tabs.addTab(self.dead, "Dead letters")
@@ -129,8 +136,17 @@ class ReceiverDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         column.addWidget(self.buttons)
         self._show_endpoints()
+        self._fit_screen(page)
         self.pool.run(lambda: {name: secret_state(name) for name, _t, _w in SECRETS}, self._secret_states, owner=self)
         self.dead.refresh()
+
+    def _fit_screen(self, page: QWidget) -> None:
+        """As tall as the page needs, at most 90 % of the screen (the page scrolls beyond)."""
+        screen = self.screen().availableGeometry()
+        width = max(self.minimumWidth(), min(860, screen.width() - 40))
+        needed = page.heightForWidth(width - 40) if page.hasHeightForWidth() else page.sizeHint().height()
+        chrome = 140                    # tabs, message line, buttons, margins
+        self.resize(width, min(int(screen.height() * 0.9), max(needed, page.sizeHint().height()) + chrome))
 
     def _toggle_token(self, shown: bool) -> None:
         self.token.setEchoMode(QLineEdit.EchoMode.Normal if shown else QLineEdit.EchoMode.Password)

@@ -50,9 +50,10 @@ class _Handler(BaseHTTPRequestHandler):
             owner.held.set()
             owner.release.wait(60)
         status, payload, headers = owner.answer(request)
-        out = json.dumps(payload).encode()
+        raw = isinstance(payload, bytes)            # a web page, not JSON (a site that is no API)
+        out = payload if raw else json.dumps(payload).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", "text/html; charset=UTF-8" if raw else "application/json")
         self.send_header("Content-Length", str(len(out)))
         for name, value in headers.items():
             self.send_header(name, value)

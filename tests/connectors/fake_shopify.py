@@ -95,6 +95,8 @@ class FakeShopify(FakeServer):
         self.available = 1000.0
         self.token = TOKEN
         self.graphql: list[dict[str, Any]] = []       # variables and root field of each query answered
+        self.scopes = ["read_orders", "read_customers", "read_checkouts"]     # the token's access scopes
+        self.max_depth = 25_000           # objects a cursor may page past ("Shopify API limits": pagination)
 
     def cost(self, requested: float, actual: float | None) -> dict[str, Any]:
         return {"cost": {"requestedQueryCost": requested, "actualQueryCost": actual,
@@ -126,16 +128,28 @@ class FakeShopify(FakeServer):
         for field, store, sort in (("abandonedCheckouts", self.checkouts, "ID"), ("orders", self.orders, "UPDATED_AT"),
                                    ("customers", self.customers, "UPDATED_AT")):
             if re.search(rf"\b{field}\(", text):
+                cost = requested_cost(text, variables)
+                if cost > MAX_QUERY_COST:
+                    return 200, {"errors": [{
+                        "message": f"Query cost is {cost}, which exceeds the single query max cost limit "
+                                   f"({MAX_QUERY_COST}).",
+                        "extensions": {"code": "MAX_COST_EXCEEDED", "cost": cost, "maxCost": MAX_QUERY_COST,
+                                       "documentation": "https://shopify.dev/api/usage/rate-limits"}}]}, {}
                 with self.lock:
                     self.graphql.append({"field": field, **variables})
-                    data = self._connection(store, variables, sort)
-                return 200, {"data": {field: data}, "extensions": self.cost(600.0, 20.0)}, {}
+                    try:
+                        data = self._connection(store, variables, sort)
+                    except DeepPage:
+                        return 200, {"errors": [{"message": f"Pagination is limited to {self.max_depth} objects: "
+                                                            "narrow the search with a filter",
+                                                 "extensions": {"code": "BAD_REQUEST"}}],
+                                     "extensions": self.cost(float(cost), None)}, {}
+                return 200, {"data": {field: data}, "extensions": self.cost(float(cost), 20.0)}, {}
         if "shop" in text:
             return 200, {"data": {"shop": {"name": "Corner Shop", "myshopifyDomain": "corner.myshopify.com",
                                            "currencyCode": "EUR"},
                                   "currentAppInstallation": {"accessScopes": [
-                                      {"handle": "read_orders"}, {"handle": "read_customers"},
-                                      {"handle": "read_checkouts"}]}},
+                                      {"handle": h} for h in self.scopes]}},
                          "extensions": self.cost(2.0, 2.0)}, {}
         return 200, {"errors": [{"message": "Field 'nope' doesn't exist on type 'QueryRoot'"}]}, {}
 
@@ -145,14 +159,20 @@ class FakeShopify(FakeServer):
         if match:
             since = datetime.fromisoformat(match.group(1).replace("Z", "+00:00"))
             found = [n for n in found if datetime.fromisoformat(n["updatedAt"].replace("Z", "+00:00")) >= since]
+        above = re.search(r"\bid:>(\d+)", variables.get("query") or "")
+        if above:
+            found = [n for n in found if _number(n["id"]) > int(above.group(1))]
 
         def key(node: dict[str, Any]) -> tuple[str, int]:
             return (node["updatedAt"] if sort == "UPDATED_AT" else "", _number(node["id"]))
         found.sort(key=key)
         after = variables.get("after")
+        listed = len(found)
         if after:
             last = json.loads(base64.b64decode(after))
             found = [n for n in found if key(n) > (last["last_value"], last["last_id"])]
+        if after and listed - len(found) > self.max_depth:
+            raise DeepPage()
         first = int(variables.get("first") or 50)
         page, more = found[:first], len(found) > first
         end = _cursor(key(page[-1])[0], key(page[-1])[1]) if page else None
@@ -163,6 +183,50 @@ class FakeShopify(FakeServer):
         """The shop changed the node at `at` (an order fulfilled, a customer edited)."""
         with self.lock:
             node["updatedAt"] = z(at)
+
+
+MAX_QUERY_COST = 1000
+"""A single query whose requested cost is more is refused before it runs ("GraphQL Admin API rate limits":
+single query limit), whatever the bucket holds."""
+
+
+def requested_cost(text: str, variables: dict[str, Any]) -> int:
+    """A query's requested cost by the documented rules (shopify.dev, "GraphQL Admin API rate limits",
+    Cost calculation): a scalar or enum costs 0, an object 1, a connection 2 plus the number of objects
+    asked for (`first`), and what is selected inside a connection's nodes counts once per object."""
+    tokens = re.findall(r"\$?\w+|[{}():,!]", re.sub(r"#[^\n]*", "", text))
+    at = tokens.index("{")            # the operation's selection set (after its name and variables)
+
+    def selection(i: int) -> tuple[int, int]:       # tokens[i] == "{" → (cost, index after "}")
+        total, i = 0, i + 1
+        while tokens[i] != "}":
+            name, i = tokens[i], i + 1
+            args: dict[str, str] = {}
+            if tokens[i] == "(":
+                i += 1
+                while tokens[i] != ")":
+                    key, value = tokens[i], tokens[i + 2]
+                    args[key] = value
+                    i += 3 + (tokens[i + 3] == ",")
+                i += 1
+            if tokens[i] != "{":
+                continue                                                # a scalar or an enum
+            inner, i = selection(i)
+            if "first" in args:
+                first = args["first"]
+                count = int(variables.get(first[1:], 0) if first.startswith("$") else first)
+                total += 2 + count + count * inner
+            elif name in ("nodes", "node", "edges"):
+                total += inner                                          # counted by its connection
+            else:
+                total += 1 + inner
+        return total, i + 1
+
+    return selection(at)[0]
+
+
+class DeepPage(Exception):
+    """A cursor deeper into one list than Shopify pages."""
 
 
 def hours(n: float) -> timedelta:

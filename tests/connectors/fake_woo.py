@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import math
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .fake_http import FakeServer, Reply, Request
@@ -58,10 +58,38 @@ class FakeWoo(FakeServer):
         self.script: list[str] = []
         self.key, self.secret = KEY, SECRET
         self.on_request: Any = None       # called with each list request before it is answered
+        self.header_stripped = False      # a host that drops the Authorization header (Apache with CGI/FastCGI)
+        self.site_offset = timedelta(0)   # WordPress → Settings → General → Timezone (UTC+2: hours(2))
+
+    def local(self, gmt_text: str) -> str:
+        """A `_gmt` time as the site's local time (the fields without `_gmt`)."""
+        at = datetime.fromisoformat(gmt_text).replace(tzinfo=timezone.utc) + self.site_offset
+        return at.strftime("%Y-%m-%dT%H:%M:%S")
+
+    def add_order(self, node: dict[str, Any]) -> dict[str, Any]:
+        """Stores an order, its local dates written in the site's time zone as WooCommerce does."""
+        for name in ("date_created", "date_modified"):
+            node[name] = self.local(node[f"{name}_gmt"])
+        with self.lock:
+            self.orders.append(node)
+        return node
+
+    def date_query_value(self, value: str) -> str:
+        """What WordPress compares a `modified_after` with (WP_Date_Query::build_mysql_datetime): a time
+        with a zone (`Z`, `+02:00`) is converted to the SITE's local time; one without is taken as
+        written. WooCommerce then compares it with `post_modified_gmt` when `dates_are_gmt` is true
+        (abstract-wc-rest-crud-controller / class-wc-rest-orders-v2-controller: the column only
+        changes), so a UTC time sent with `Z` is off by the site's offset."""
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if at.tzinfo is not None:
+            at = (at.astimezone(timezone.utc) + self.site_offset).replace(tzinfo=None)
+        return at.strftime("%Y-%m-%d %H:%M:%S")
 
     def answer(self, request: Request) -> Reply:
         expected = "Basic " + base64.b64encode(f"{self.key}:{self.secret}".encode()).decode()
-        if request.headers.get("authorization") != expected:
+        header = None if self.header_stripped else request.headers.get("authorization")
+        by_query = (request.query.get("consumer_key"), request.query.get("consumer_secret")) == (self.key, self.secret)
+        if header != expected and not (header is None and by_query):
             return 401, {"code": "woocommerce_rest_cannot_view", "message": "Sorry, you cannot list resources.",
                          "data": {"status": 401}}, {}
         with self.lock:
@@ -78,8 +106,9 @@ class FakeWoo(FakeServer):
             with self.lock:
                 found = list(self.orders)
             if q.get("modified_after"):
-                after = q["modified_after"].replace("Z", "")
-                found = [o for o in found if o["date_modified_gmt"] > after]
+                after = self.date_query_value(q["modified_after"])
+                column = "date_modified_gmt" if q.get("dates_are_gmt") in ("true", "1") else "date_modified"
+                found = [o for o in found if o[column].replace("T", " ") > after]
             if q.get("orderby") == "modified":
                 found.sort(key=lambda o: (o["date_modified_gmt"], o["id"]))
             else:

@@ -16,7 +16,7 @@ import pytest
 
 import app.connectors.apply as apply_module
 from app.connectors.poller import poll
-from app.connectors.shopify import ShopifySource
+from app.connectors.shopify import PAGE_SIZE, ShopifySource
 from app.connectors.store import cursors_of, get_connection, save_connection
 from app.store.db import open_database
 
@@ -24,6 +24,9 @@ from .fake_shopify import START, TOKEN, hours, order
 from .helpers import Sleeps, connect_shopify, poll_shopify, stored_events
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+PAGE = PAGE_SIZE["orders"]
 
 
 def _orders(n: int) -> list[dict]:
@@ -58,10 +61,10 @@ def test_an_exception_between_pages_resumes_at_the_next_page(world, shopify):
     with pytest.raises(RuntimeError):
         poll(world.engine, cid, source=dying)
     dying.close()
-    assert len(stored_events(world.db)) == 50                    # two pages in, with their cursor
+    assert len(stored_events(world.db)) == 2 * PAGE              # two pages in, with their cursor
     assert "the power went out" in get_connection(world.db, cid).last_error
     before = len(shopify.graphql)
-    assert poll_shopify(world, shopify, cid).applied.stored == 20
+    assert poll_shopify(world, shopify, cid).applied.stored == 70 - 2 * PAGE
     resumed = [q for q in shopify.graphql[before:] if q["field"] == "orders"]
     assert resumed[0]["after"] is not None                       # page 3, not page 1 again
     assert len(stored_events(world.db)) == 70
@@ -85,9 +88,9 @@ def test_a_failure_inside_a_pages_transaction_leaves_neither_its_events_nor_its_
     monkeypatch.setattr(apply_module, "write_cursor", dies_on_the_third_page)
     with pytest.raises(OSError):
         poll_shopify(world, shopify, cid)
-    assert len(stored_events(world.db)) == 25                    # page 1 only; page 2 rolled back whole
+    assert len(stored_events(world.db)) == PAGE                  # page 1 only; page 2 rolled back whole
     monkeypatch.setattr(apply_module, "write_cursor", real)
-    assert poll_shopify(world, shopify, cid).applied.stored == 35
+    assert poll_shopify(world, shopify, cid).applied.stored == 60 - PAGE
     assert len(stored_events(world.db)) == 60
     _keys_once(world.db)
 
@@ -101,7 +104,7 @@ def _child(url: str, env: dict[str, str]) -> subprocess.Popen[str]:
 def test_kill_9_of_a_polling_journeys_process_resumes_without_gaps_or_repeats(tmp_path, shopify, hold_at):
     url = f"sqlite:///{tmp_path / 'kill.sqlite3'}"
     db = open_database(url)
-    shopify.orders += _orders(120)              # 5 pages of 25
+    shopify.orders += _orders(120)              # 12 pages of PAGE (10)
     cid = save_connection(db, "shopify", shopify.url, START)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "JOURNEYS_SHOPIFY_TOKEN": TOKEN,
            "JOURNEYS_LOG_FILE": str(tmp_path / "child.log")}
@@ -115,7 +118,7 @@ def test_kill_9_of_a_polling_journeys_process_resumes_without_gaps_or_repeats(tm
         if child.poll() is None:
             child.kill()
     pages_in = hold_at - 2                      # the orders pages applied before the stalled request
-    assert len(stored_events(db)) == 25 * pages_in
+    assert len(stored_events(db)) == PAGE * pages_in
     cursor = cursors_of(db, cid)["orders"]
     assert cursor["after"] is not None and cursor["since"] is None
     shopify.hold_at = None
@@ -123,7 +126,7 @@ def test_kill_9_of_a_polling_journeys_process_resumes_without_gaps_or_repeats(tm
     child = _child(url, env)
     out, err = child.communicate(timeout=120)
     assert child.returncode == 0, err
-    assert f"{120 - 25 * pages_in} new event(s)" in out
+    assert f"{120 - PAGE * pages_in} new event(s)" in out
     assert len(stored_events(db)) == 120
     _keys_once(db)
     asked = [q for q in shopify.graphql if q["field"] == "orders"]
@@ -152,7 +155,7 @@ def test_a_shutdown_ends_a_long_poll_after_its_page_and_the_next_start_goes_on(w
     shopify.answer = shutdown_during_page_two
     monkeypatch.setenv("JOURNEYS_SHOPIFY_TOKEN", TOKEN)
     [report] = jobs.poll_due(world.engine)
-    assert report.stopped and report.error is None and len(stored_events(world.db)) == 50
+    assert report.stopped and report.error is None and len(stored_events(world.db)) == 2 * PAGE
     assert get_connection(world.db, cid).phase == "history"        # not done: still history next time
     [(_, job, _)] = jobs.connector_jobs(world.db, world.clock, world.engine)     # the next start
     world.clock.set(START + hours(4))

@@ -62,7 +62,7 @@ def test_every_page_is_read_once_and_the_cursor_follows_updated_at(world, shopif
     report = poll_shopify(world, shopify, cid)
     assert report.applied.stored == 60
     asked = [q for q in shopify.graphql if q["field"] == "orders"]
-    assert [q["after"] is None for q in asked] == [True, False, False]          # 25 + 25 + 10
+    assert [q["after"] is None for q in asked] == [True] + [False] * 5       # 6 pages of 10
     assert asked[0]["query"] is None                                           # history: everything
     cursor = cursors_of(world.db, cid)["orders"]
     assert cursor["after"] is None and cursor["high"] == "2026-11-02T10:00:00Z"
@@ -84,8 +84,8 @@ def test_a_throttled_query_waits_for_the_bucket_and_asks_again(world, shopify):
     report = poll_shopify(world, shopify, cid, sleeps)
     assert report.error is None and report.applied.stored == 1
     # THROTTLED: (752 requested − 100 available) / 50 per second = 13.04 s; then the low bucket before
-    # each following query: (600 − 100) / 50 = 10 s (the GraphQL limit is waited for, not run into).
-    assert round(sleeps[0], 2) == 13.04 and 10.0 in sleeps
+    # each following query: (900 − 100) / 50 = 16 s (the GraphQL limit is waited for, not run into).
+    assert round(sleeps[0], 2) == 13.04 and 16.0 in sleeps
 
 
 def test_http_429_waits_as_retry_after_says(world, shopify):
