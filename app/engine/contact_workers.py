@@ -24,7 +24,9 @@ BATCH = 2_000        # records sent to the worker at a time
 IN_FLIGHT = 4        # batches sent and not yet taken back: enough to keep both processes busy
 
 Record = Union[Problem, tuple[int, list[str]]]
-Parsed = tuple[Union[ContactRow, Problem], str, str]      # a row or problem, its key, how its zone was derived
+# A row's fields in ContactRow's order (a tuple travels between processes in a fraction of the time
+# an object does), or a problem; the row's key; how its zone was derived.
+Parsed = tuple[Union[tuple[Any, ...], Problem], str, str]
 
 _reader: RowReader | None = None     # the worker's own, made once by `_start`
 
@@ -45,7 +47,8 @@ def _parse(batch: list[Record]) -> list[Parsed]:
             out.append((record, "", ""))
             continue
         item = reader(*record)
-        out.append((item, reader.key, reader.how) if isinstance(item, ContactRow) else (item, "", ""))
+        out.append((tuple(item.__dict__.values()), reader.key, reader.how) if isinstance(item, ContactRow)
+                   else (item, "", ""))
     return out
 
 
@@ -59,7 +62,7 @@ def start_pool(reader: RowReader) -> "Pool | None":
     """One worker process reading rows as `reader` would; None when it cannot be started (the caller
     then reads the rows itself)."""
     try:
-        return _context().Pool(1, _start, (reader.header, reader.mapping, reader.region))  # type: ignore[no-any-return]
+        return _context().Pool(1, _start, (reader.header, reader.mapping, reader.region))
     except (OSError, ValueError, ImportError, RuntimeError):
         return None
 
@@ -89,4 +92,4 @@ def parallel_rows(pool: "Pool", reader: RowReader, records: Iterable[Record]) ->
 
 def _admitted(reader: RowReader, parsed: list[Parsed]) -> Iterator[ContactRow | Problem]:
     for item, key, how in parsed:
-        yield reader.admit(item, key, how) if isinstance(item, ContactRow) else item
+        yield item if isinstance(item, Problem) else reader.admit(ContactRow(*item), key, how)
