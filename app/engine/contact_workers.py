@@ -10,15 +10,15 @@ Batches go out and come back in order, a few at a time (memory stays bounded wha
 from __future__ import annotations
 
 import multiprocessing
+import sys
 from collections import deque
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Union
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Iterable, Iterator, Union
 
 from .contact_mapping import Mapping
 from .contact_rows import RowReader
 from .import_rows import ContactRow, Problem
-
-if TYPE_CHECKING:
-    from multiprocessing.pool import AsyncResult, Pool
 
 BATCH = 2_000        # records sent to the worker at a time
 IN_FLIGHT = 4        # batches sent and not yet taken back: enough to keep both processes busy
@@ -53,41 +53,64 @@ def _parse(batch: list[Record]) -> list[Parsed]:
 
 
 def _context() -> Any:
-    """'fork' where there is one (nothing to import again: the worker starts at once), else 'spawn'."""
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    """'fork' on Linux (nothing to import again: the worker starts at once), else 'spawn': macOS's
+    system libraries (Cocoa, under Qt) are not safe in a forked child, and Windows has no fork."""
+    fork = sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if fork else "spawn")
 
 
-def start_pool(reader: RowReader) -> "Pool | None":
+def start_pool(reader: RowReader) -> ProcessPoolExecutor | None:
     """One worker process reading rows as `reader` would; None when it cannot be started (the caller
     then reads the rows itself)."""
     try:
-        return _context().Pool(1, _start, (reader.header, reader.mapping, reader.region))
+        return ProcessPoolExecutor(1, _context(), _start, (reader.header, reader.mapping, reader.region))
     except (OSError, ValueError, ImportError, RuntimeError):
         return None
 
 
-def parallel_rows(pool: "Pool", reader: RowReader, records: Iterable[Record]) -> Iterator[ContactRow | Problem]:
+def parallel_rows(pool: ProcessPoolExecutor, reader: RowReader,
+                  records: Iterable[Record]) -> Iterator[ContactRow | Problem]:
     """`reader(line, values)` for each record (a Problem as it is), in order, parsed by `pool`'s
-    worker and admitted by `reader` (repeats, counts). The pool is ended when the rows run out,
-    and when the caller stops early (an error, a cancel: `close()` on this generator)."""
-    pending: deque["AsyncResult[list[Parsed]]"] = deque()
+    worker and admitted by `reader` (repeats, counts). The worker is ended when the rows run out,
+    and when the caller stops early (an error, a cancel: `close()` on this generator). A worker that
+    dies (killed, out of memory) leaves the rest to `reader`, here: the same rows, only slower."""
+    pending: deque[tuple[list[Record], "Future[list[Parsed]]"]] = deque()
+    broken = False
+
+    def taken(batch: list[Record], future: "Future[list[Parsed]]") -> Iterator[ContactRow | Problem]:
+        nonlocal broken
+        if not broken:
+            try:
+                yield from _admitted(reader, future.result())
+                return
+            except BrokenProcessPool:
+                broken = True
+        for record in batch:
+            yield record if isinstance(record, Problem) else reader(*record)
+
     try:
         batch: list[Record] = []
         for record in records:
+            if broken:          # the batches sent first are read here first, then the rest
+                while pending:
+                    yield from taken(*pending.popleft())
+                yield record if isinstance(record, Problem) else reader(*record)
+                continue
             batch.append(record)
             if len(batch) >= BATCH:
-                pending.append(pool.apply_async(_parse, (batch,)))
+                pending.append((batch, pool.submit(_parse, batch)))
                 batch = []
                 if len(pending) >= IN_FLIGHT:
-                    yield from _admitted(reader, pending.popleft().get())
-        if batch:
-            pending.append(pool.apply_async(_parse, (batch,)))
+                    yield from taken(*pending.popleft())
+        if batch and not broken:
+            pending.append((batch, pool.submit(_parse, batch)))
+            batch = []
         while pending:
-            yield from _admitted(reader, pending.popleft().get())
+            yield from taken(*pending.popleft())
+        for record in batch:
+            yield record if isinstance(record, Problem) else reader(*record)
     finally:
-        pool.terminate()
-        pool.join()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _admitted(reader: RowReader, parsed: list[Parsed]) -> Iterator[ContactRow | Problem]:

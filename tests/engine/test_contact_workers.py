@@ -129,8 +129,18 @@ def test_a_worker_that_cannot_start_leaves_the_reading_here(tmp_path, monkeypatc
 
     def refuse(*_: Any) -> Any:
         raise OSError("no more processes")
-    monkeypatch.setattr(contact_workers, "_context", lambda: type("C", (), {"Pool": refuse})())
+    monkeypatch.setattr(contact_workers, "_context", refuse)
     assert _import(path, tmp_path / "here.sqlite3", monkeypatch, parallel=True) == alone
+
+
+def test_a_worker_that_dies_leaves_the_rest_to_this_process(tmp_path, monkeypatch):
+    import os
+
+    path = _big_shopify(tmp_path / "big.csv")
+    alone = _import(path, tmp_path / "alone.sqlite3", monkeypatch, parallel=False)
+    monkeypatch.setattr(contact_workers, "_start", lambda *_: os._exit(9))     # killed as it starts
+    assert _import(path, tmp_path / "here.sqlite3", monkeypatch, parallel=True) == alone
+    assert multiprocessing.active_children() == []
 
 
 @pytest.mark.parametrize("atomic", [True, False])
