@@ -129,7 +129,9 @@ def cmd_contacts_import(args: argparse.Namespace) -> int:
                 total_bad += found.bad
     except (OSError, UnicodeDecodeError, NotText) as exc:
         raise _unreadable(args.file, exc) from None
-    if total_rows == 0 and (total_bad or header_refused):
+    if total_rows == 0:
+        if not (total_bad or header_refused):     # a header and nothing below it: the wrong export, often
+            print(f"{args.file}: no rows below the header; nothing was imported", file=sys.stderr)
         return PROBLEMS
     return 0
 

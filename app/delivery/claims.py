@@ -5,8 +5,9 @@ must never hold SQLite's write lock).
 
 - `claim` takes up to `limit` due `queued` messages of one channel (scheduled_at <= now): each becomes
   `sending` with one fresh `claim` token for the batch, `lease_until` = now + lease and `attempts` + 1.
-  Messages of a paused journey are not taken (held); those of a stopped journey, and those whose
-  contact opted out of the channel since they were queued, become `cancelled` instead.
+  Messages of a paused journey are not taken (held); those of a stopped journey, those whose
+  contact opted out of the channel since they were queued, and those to an address some other contact
+  opted out of the channel with (`suppressed`), become `cancelled` instead.
 - The claimed messages are sent in id order, each result recorded (app/delivery/outcomes.py) before the
   next is sent, so of a claim whose lease expired (its process died) only the lowest-id message still
   `sending` can have been handed to the provider: `recover_expired` marks it `unknown` (never resent
@@ -29,7 +30,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from app.store.sql import write_transaction
 from app.store.sqlite_hooks import WRITE_INTENT
-from app.store.tables import contact_channels, journeys, messages
+from app.store.tables import contact_channels, contacts, journeys, messages
 
 from .base import Outgoing
 
@@ -107,6 +108,27 @@ def opted_out(conn: Connection, channel: str, contact_ids: list[str]) -> set[str
     return found
 
 
+def suppressed(conn: Connection, channel: str, addresses: list[str]) -> set[str]:
+    """Of `addresses` (recipients as the outbox holds them: an email, a phone in E.164), those held by
+    any contact who opted out of `channel`, an email compared in any case. One person stored twice (an
+    identify under a new user id, two shops' exports) is suppressed by address, as a suppression list
+    is in Klaviyo or Customer.io: an opt-out given under one id is never sent past under the other.
+    Returned as given (emails as written in `addresses`)."""
+    if not addresses:
+        return set()
+    email = channel == "email"
+    column = func.lower(contacts.c.email) if email else contacts.c.phone
+    query = (select(column).select_from(contacts.join(contact_channels, contact_channels.c.contact_id == contacts.c.id))
+             .where(contact_channels.c.channel == channel, contact_channels.c.state == "unsubscribed",
+                    column.in_(bindparam("addresses", expanding=True))))
+    wanted = {(a.lower() if email else a): a for a in addresses}
+    found: set[str] = set()
+    keys = sorted(wanted)
+    for start in range(0, len(keys), 500):
+        found.update(conn.execute(query, {"addresses": keys[start:start + 500]}).scalars())
+    return {original for key, original in wanted.items() if key in found}
+
+
 def _cancel(conn: Connection, ids: list[int], text: str, now: datetime) -> None:
     if ids:
         conn.execute(messages.update().where(messages.c.id.in_(ids), messages.c.status.in_(("queued", "sending")))
@@ -137,8 +159,12 @@ def claim(db: Engine, channel: str, now: datetime, limit: int, lease: timedelta)
                 stopped = {r.id for r in rows if r.journey_status == "stopped"}
                 refused = opted_out(conn, channel, sorted({r.contact_id for r in rows if r.contact_id}))
                 gone = {r.id for r in rows if r.contact_id in refused and r.id not in stopped}
+                held = suppressed(conn, channel, sorted({r.recipient for r in rows if r.recipient}))
+                elsewhere = {r.id for r in rows if r.recipient in held and r.id not in stopped | gone}
                 _cancel(conn, sorted(stopped), STOPPED_TEXT, now)
                 _cancel(conn, sorted(gone), f"the contact opted out of {channel} before it was sent", now)
+                _cancel(conn, sorted(elsewhere), f"the address opted out of {channel} (under another contact)", now)
+                gone |= elsewhere
                 taken = sorted((r for r in rows if r.id not in stopped and r.id not in gone), key=lambda r: r.id)
                 if taken:
                     conn.execute(messages.update().where(messages.c.id.in_([r.id for r in taken]),

@@ -59,6 +59,22 @@ class FileImport:
     warnings: list[Problem] = field(default_factory=list)     # rows kept with something left out (first ones)
     warned: int = 0
 
+    def add_problem(self, problem: Problem, told: Callable[[Problem], None] | None) -> None:
+        """A bad line: counted, kept among the first KEPT_PROBLEMS, and told at once."""
+        self.bad += 1
+        if len(self.problems) < KEPT_PROBLEMS:
+            self.problems.append(problem)
+        if told is not None:
+            told(problem)
+
+    def add_warning(self, warning: Problem, told: Callable[[Problem], None] | None) -> None:
+        """A value left out of a kept line: kept among the first KEPT_PROBLEMS and told at once (the
+        caller counts the lines, `warned`, as a line may have several)."""
+        if len(self.warnings) < KEPT_PROBLEMS:
+            self.warnings.append(warning)
+        if told is not None:
+            told(warning)
+
 
 def _good(items: Iterable[T | Problem], found: FileImport,
           on_problem: Callable[[Problem], None] | None,
@@ -67,25 +83,15 @@ def _good(items: Iterable[T | Problem], found: FileImport,
     for item in items:
         if isinstance(item, Note):            # an event line kept without one of its values
             found.warned += 1
-            if len(found.warnings) < KEPT_PROBLEMS:
-                found.warnings.append(item)
-            if on_warning is not None:
-                on_warning(item)
+            found.add_warning(item, on_warning)
         elif isinstance(item, Problem):
-            found.bad += 1
-            if len(found.problems) < KEPT_PROBLEMS:
-                found.problems.append(item)
-            if on_problem is not None:
-                on_problem(item)
+            found.add_problem(item, on_problem)
         else:
             found.rows += 1
             if isinstance(item, ContactRow) and item.warnings:
                 found.warned += 1
                 for text in item.warnings:
-                    if len(found.warnings) < KEPT_PROBLEMS:
-                        found.warnings.append(Problem(item.line, text))
-                    if on_warning is not None:
-                        on_warning(Problem(item.line, text))
+                    found.add_warning(Problem(item.line, text), on_warning)
             yield item
 
 

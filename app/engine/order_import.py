@@ -123,11 +123,7 @@ def _orders(items: Iterable[OrderIn | Skipped | Problem], found: FileImport, rep
             on_problem: Callable[[Problem], None] | None) -> Iterator[OrderIn]:
     for item in items:
         if isinstance(item, Problem):
-            found.bad += 1
-            if len(found.problems) < KEPT_PROBLEMS:
-                found.problems.append(item)
-            if on_problem is not None:
-                on_problem(item)
+            found.add_problem(item, on_problem)
         elif isinstance(item, Skipped):
             report.skipped_count += 1
             if len(report.skipped) < KEPT_PROBLEMS:

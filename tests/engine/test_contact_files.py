@@ -99,6 +99,14 @@ def test_a_bad_row_is_reported_at_the_line_where_it_starts(tmp_path, capsys):
     engine.dispose()
 
 
+@pytest.mark.parametrize("text", ["id,email\n", "id,email\r\n\r\n", "Customer ID,First Name,Email\n"])
+def test_a_header_with_no_rows_below_it_exits_1_saying_so(tmp_path, capsys, text):
+    path = tmp_path / "people.csv"
+    path.write_text(text, encoding="utf-8")
+    code, out, err = run_cli(capsys, "contacts", "import", str(path), "--db", str(tmp_path / "db.sqlite3"))
+    assert code == 1 and "no rows below the header; nothing was imported" in err and "Traceback" not in err
+
+
 @pytest.mark.parametrize("text", ["", "\ufeff", "\n\n", "name,city\nAnn,Paris\n"])
 def test_an_unusable_header_exits_1_and_imports_nothing(tmp_path, capsys, text):
     path = tmp_path / "people.csv"

@@ -8,18 +8,10 @@ from decimal import Decimal
 import pytest
 
 from app.engine.contact_values import money
-from app.store.contacts import contact_detail
 from app.store.db import open_database
 
 from .helpers import run_cli
-
-
-def _detail(db: str, cid: str):
-    engine = open_database(f"sqlite:///{db}")
-    try:
-        return contact_detail(engine, cid)
-    finally:
-        engine.dispose()
+from .test_contact_mapping import _detail     # the same reader
 
 
 def _ids(db: str) -> set[str]:

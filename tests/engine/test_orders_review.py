@@ -13,7 +13,8 @@ from sqlalchemy import select
 from app.cli import main
 from app.engine.textstream import inspect_table
 from app.store.db import open_database
-from app.store.tables import contacts, events
+
+from .test_orders_import import _contacts as _people, _orders  # the same readers
 
 SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 # Shopify's own header, all its columns in its order (as in the sample export).
@@ -38,25 +39,6 @@ def _import(capsys: Any, file: Path, db_url: str, *flags: str) -> tuple[int, str
     code = main(["orders", "import", str(file), "--db", db_url, *flags])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
-
-
-def _people(url: str) -> dict[str, dict[str, Any]]:
-    db = open_database(url)
-    try:
-        with db.connect() as conn:
-            return {r.id: dict(r._mapping) for r in conn.execute(select(contacts))}
-    finally:
-        db.dispose()
-
-
-def _orders(url: str) -> dict[str, dict[str, Any]]:
-    db = open_database(url)
-    try:
-        with db.connect() as conn:
-            rows = conn.execute(select(events).where(events.c.type == "order_placed")).all()
-        return {r.properties["order_id"]: {**r.properties, "contact": r.contact_id} for r in rows}
-    finally:
-        db.dispose()
 
 
 # --- Windows-1252 with € and ¥ in the money columns is not Windows-1251 --------------------------
