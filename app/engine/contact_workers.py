@@ -24,7 +24,7 @@ from .contact_rows import RowReader
 from .import_rows import ContactRow, Problem
 
 BATCH = 2_000        # records sent to the worker at a time
-IN_FLIGHT = 4        # batches sent and not yet taken back: enough to keep both processes busy
+IN_FLIGHT = 10       # batches sent and not yet taken back: enough for the worker to go on while this process commits
 
 Record = Union[Problem, tuple[int, list[str]]]
 
