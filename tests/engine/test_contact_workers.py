@@ -82,6 +82,18 @@ def _bad_file(path: Path) -> Path:
     return path
 
 
+def _dated(path: Path) -> Path:
+    """Baselines of every type a row carries across processes: spend (Decimal, with cents and without),
+    counts, last order times with and without an offset, and rows with none."""
+    header = "id,email,lifetime_spend,order_count,last_order_at\n"
+    rows = [f"d{i},d{i}@example.com,{'' if i % 5 == 0 else f'{i}.{i % 100:02d}' if i % 2 else str(i)},"
+            f"{'' if i % 7 == 0 else i % 13},"
+            f"{'' if i % 3 == 0 else f'2025-0{1 + i % 9}-1{i % 10}T0{i % 10}:30:00' + ('+02:00' if i % 4 else '')}\n"
+            for i in range(6_000)]
+    path.write_text(header + "".join(rows), encoding="utf-8")
+    return path
+
+
 def _big_shopify(path: Path) -> Path:
     write_shopify(path, 30_000)
     with open(path, "a", encoding="utf-8") as out:       # a repeat of a row 29,990 rows earlier, and a bad row
@@ -91,10 +103,11 @@ def _big_shopify(path: Path) -> Path:
 
 
 @pytest.mark.parametrize("source", ["shopify_customers_export.csv", "klaviyo_profiles_export.csv",
-                                    "woocommerce_customers.csv", "members_export_2f1a9c4b7e.zip", "bad", "big"])
+                                    "woocommerce_customers.csv", "members_export_2f1a9c4b7e.zip", "bad", "big",
+                                    "dated"])
 def test_a_worker_reads_a_file_as_this_process_would(source, tmp_path, monkeypatch):
-    path = (SAMPLES / source if source not in ("bad", "big")
-            else _bad_file(tmp_path / "bad.csv") if source == "bad" else _big_shopify(tmp_path / "big.csv"))
+    made = {"bad": _bad_file, "big": _big_shopify, "dated": _dated}
+    path = SAMPLES / source if source not in made else made[source](tmp_path / f"{source}.csv")
     spy = _Spy(monkeypatch)
     alone = _import(path, tmp_path / "alone.sqlite3", monkeypatch, parallel=False)
     assert spy.started == 0
