@@ -192,3 +192,16 @@ def test_a_fault_while_writing_ends_the_worker(tmp_path, monkeypatch):
         _import(path, tmp_path / "db.sqlite3", monkeypatch, parallel=True, progress=progress)
     assert spy.started == 1
     assert multiprocessing.active_children() == []
+
+
+def test_a_spawned_worker_reads_as_this_process_would(tmp_path, monkeypatch):
+    """macOS and Windows start the worker afresh ('spawn': nothing inherited, everything sent): the
+    same import, bad rows and repeats included."""
+    path = _bad_file(tmp_path / "bad.csv")
+    alone = _import(path, tmp_path / "alone.sqlite3", monkeypatch, parallel=False)
+    spy = _Spy(monkeypatch)
+    monkeypatch.setattr(contact_workers, "_context", lambda: multiprocessing.get_context("spawn"))
+    shared = _import(path, tmp_path / "spawned.sqlite3", monkeypatch, parallel=True)
+    assert spy.started == 1
+    assert shared == alone
+    assert multiprocessing.active_children() == []
