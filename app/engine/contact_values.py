@@ -249,7 +249,9 @@ def country_of_zone(zone: str | None) -> str | None:
 # --- money, counts, dates ---------------------------------------------------------------------------
 
 _DIGIT = re.compile(r"\d")
-_PLAIN_AMOUNT = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,2})?")
+# `1249.90`, `$1,249.90`, `1,249`: as nearly every export writes amounts (a million rows). A comma here
+# can only group thousands, as the general rules below read it too.
+_PLAIN_AMOUNT = re.compile(r"\$?(?:[0-9]{1,15}|[0-9]{1,3}(?:,[0-9]{3}){1,4})(?:\.[0-9]{1,2})?")
 _MAX_DECIMAL = Decimal(str(MAX_AMOUNT))
 
 
@@ -260,8 +262,8 @@ def money(value: str) -> Decimal:
     A currency code or symbol may stand before or after the number. Raises ValueError for anything
     else (`1e5`, `1.2.3`, `12 (3 orders)`: never read as another number), a negative amount (`-5`,
     `(5.00)` as accounts write it, `5-`) or one above the store's largest (MAX_AMOUNT)."""
-    if _PLAIN_AMOUNT.fullmatch(value):        # `1249.90`, as nearly every export writes it: a million rows
-        amount = Decimal(value)
+    if _PLAIN_AMOUNT.fullmatch(value):
+        amount = Decimal(value.lstrip("$").replace(",", ""))
         if amount > _MAX_DECIMAL:
             raise ValueError(f"{value!r} is more than the store keeps ({MAX_AMOUNT:,.2f})")
         return amount

@@ -15,12 +15,14 @@ from app.engine.contact_values import (consent_state, count, country_code, date_
     ("1234.5", "1234.50"), ("$1,234.50", "1234.50"), ("1.234,50 €", "1234.50"), ("CHF 1'234.50", "1234.50"),
     ("1 234,50", "1234.50"), ("£12", "12.00"), ("0.00", "0.00"), ("12,5", "12.50"), ("1,234", "1234.00"),
     ("USD 2,310.40", "2310.40"), ("€ 99", "99.00"), ("1.234.567,89", "1234567.89"),
+    ("$1,234,567.8", "1234567.80"), ("$12", "12.00"), ("$0.5", "0.50"), ("12,34", "12.34"), ("1,23,456", "123456"),
 ])
 def test_money_is_a_number_whatever_the_symbols_and_separators(text, amount):
     assert money(text) == Decimal(amount)
 
 
-@pytest.mark.parametrize("text", ["", "free", "-5.00", "−3,00", "9999999999999.00"])
+@pytest.mark.parametrize("text", ["", "free", "-5.00", "−3,00", "9999999999999.00", "$1,2345.00", "$-5",
+                                  "$999,999,999,999,999.00", "1e5"])
 def test_money_that_is_not_an_amount_is_refused(text):
     with pytest.raises(ValueError):
         money(text)
