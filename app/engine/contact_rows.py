@@ -155,7 +155,10 @@ class RowReader:
                 got["email"] = None
         zone = got.get("timezone")
         if zone and zone not in timezone_names():
-            return Problem(line, f"time zone {zone!r} is not an IANA name such as Europe/Paris")
+            # Like a phone that is no number: the row (its opt-out above all) counts without it.
+            warnings.append(f"time zone {zone!r} is not an IANA name such as Europe/Paris; left empty "
+                            "(the zone of the phone or address, else the business's, applies)")
+            zone = None
         for column, names in listed.items():
             for channel in names:
                 if channel != "all" and channel not in CHANNELS:

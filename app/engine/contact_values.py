@@ -74,12 +74,23 @@ def phone_with_zone(value: str, region: str | None) -> tuple[str, str | None]:
     return found
 
 
+_LOST_PLUS = re.compile(r"[1-9][0-9]{7,14}")    # digits alone, as a spreadsheet keeps an E.164 number
+
+
 @lru_cache(maxsize=4096)
 def _phone(value: str, region: str | None) -> tuple[str, str | None] | str:
     """`phone_with_zone`'s answer, or the reason it raises (kept like an answer)."""
     text = value.strip()
     if text.startswith("00"):        # the international prefix most of the world dials
         text = "+" + text[2:]
+    if _LOST_PLUS.fullmatch(text) and (region is None or text.startswith(str(
+            phonenumbers.country_code_for_region(region)))):
+        # Excel reads `+4915112345678` as a number and saves it without its +. Digits that begin
+        # with the row's own country code (or with no country known) are first read as such a
+        # number: `4915112345678` in DE is +49 151…, not a national number that happens to fit.
+        again = _phone("+" + text, None)
+        if not isinstance(again, str):
+            return again
     try:
         number = read_number(text, None if text.startswith("+") else region)
     except phonenumbers.NumberParseException:
@@ -91,6 +102,11 @@ def _phone(value: str, region: str | None) -> tuple[str, str | None] | str:
     # what `is_valid_number` tests (it computes the same type); computed once, it also gives the zone.
     kind = phonenumbers.number_type(number)
     if kind == phonenumbers.PhoneNumberType.UNKNOWN:
+        if _LOST_PLUS.fullmatch(text):
+            # No number of the row's country: perhaps one of another country that lost its + (above).
+            again = _phone("+" + text, None)
+            if not isinstance(again, str):
+                return again
         where = f" in {region}" if region and not text.startswith("+") else ""
         return f"phone {value!r} is not a valid number{where}"
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

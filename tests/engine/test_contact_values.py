@@ -48,6 +48,18 @@ def test_phones_become_e164_using_the_rows_country_for_national_numbers(text, re
     assert phone_number(text, region) == e164
 
 
+@pytest.mark.parametrize("text, region, e164", [
+    ("4915112345678", "DE", "+4915112345678"), ("33612345678", "FR", "+33612345678"),
+    ("447911123456", "FR", "+447911123456"), ("4915112345678", None, "+4915112345678"),
+    ("393471234567", "IT", "+393471234567"), ("61412345678", "GB", "+61412345678"),
+    # national numbers as before
+    ("3471234567", "IT", "+393471234567"), ("612345678", "FR", "+33612345678"), ("2125550123", "US", "+12125550123"),
+])
+def test_a_number_a_spreadsheet_saved_without_its_plus_is_read_with_its_country_code(text, region, e164):
+    """Excel turns `+4915112345678` into the number 4915112345678 and saves it so (issue 12 review)."""
+    assert phone_number(text, region) == e164
+
+
 @pytest.mark.parametrize("text, region", [("555-0199", "US"), ("12", "DE"), ("not a phone", "US"),
                                           ("+15550001", None), ("0612345678", None)])
 def test_invalid_phones_are_refused_with_the_reason(text, region):
