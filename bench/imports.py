@@ -4,7 +4,9 @@ peak RSS for a Shopify customers export; 300 MB for this app's own CSV and for e
 Generates a contacts CSV and an events JSON-lines file of `ROWS` rows in a temporary folder and
 imports each with the streaming importers (app/engine/file_import.py) into a fresh SQLite file, in
 a child process of its own, whose peak resident set (`ru_maxrss`) is the figure: it includes the
-interpreter and the libraries (the "baseline", measured before the file is opened).
+interpreter and the libraries (the "baseline", measured before the file is opened). A big contacts
+file's rows are parsed in a worker process of the import's (app/engine/contact_workers.py): its CPU
+time and peak RSS are reported too, and the memory target holds for each process and for their sum.
 
 `python -m bench imports` runs it; `JOURNEYS_BENCH_IMPORT_ROWS=200000` measures a smaller file.
 """
@@ -94,6 +96,7 @@ def child(kind: str, path: str, db_path: str) -> None:
     db = open_database(db_path)
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started, cpu = time.perf_counter(), time.process_time()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     if kind in ("contacts", "shopify"):
         report, found = import_contacts_file(db, path, datetime.now(timezone.utc))
         rows = report.count
@@ -102,8 +105,13 @@ def child(kind: str, path: str, db_path: str) -> None:
         rows = done.stored + done.duplicates
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # The worker parsing a big contacts file's rows (app/engine/contact_workers.py), ended and waited
+    # for by now: its CPU time and peak RSS (pages it shares with this process, forked, count in both).
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    worker_cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     print(json.dumps({"rows": rows, "problems": len(found.problems), "seconds": seconds, "cpu_seconds": cpu,
-                      "baseline_mb": baseline, "peak_mb": peak}))
+                      "worker_cpu_seconds": worker_cpu, "baseline_mb": baseline, "peak_mb": peak,
+                      "worker_peak_mb": after.ru_maxrss / 1024}))
 
 
 def measure(kind: str, path: Path, db_path: Path) -> dict[str, float]:
@@ -123,11 +131,14 @@ def run() -> list[str]:
             write(path, ROWS)
             size = path.stat().st_size / 2**20
             got = measure(kind, path, Path(folder) / f"{kind}.sqlite3")
+            worker_mb = got.get("worker_peak_mb", 0.0)
             if kind == "shopify":    # the issue's target: a million-row shop export in a minute, under 500 MB
-                # On CPU time too: on a shared machine the wall clock also counts the other processes' turns.
+                # On CPU time too: on a shared machine the wall clock also counts the other processes' turns;
+                # on two idle cores the import takes about as long as its busiest process's CPU time.
                 seconds = got["seconds"] * 1_000_000 / max(ROWS, 1)
-                cpu = got["cpu_seconds"] * 1_000_000 / max(ROWS, 1)
-                ok = "ok" if got["peak_mb"] < SHOP_TARGET_MB and seconds < SHOP_TARGET_S else "MISSED"
+                cpu = max(got["cpu_seconds"], got.get("worker_cpu_seconds", 0.0)) * 1_000_000 / max(ROWS, 1)
+                ok = ("ok" if max(got["peak_mb"], worker_mb) < SHOP_TARGET_MB and got["peak_mb"] + worker_mb < SHOP_TARGET_MB
+                      and seconds < SHOP_TARGET_S else "MISSED")
                 ok_cpu = "ok" if cpu < SHOP_TARGET_S else "MISSED"
                 target = (f"target < {SHOP_TARGET_S} s per million rows and < {SHOP_TARGET_MB} MB: {ok}; "
                           f"on CPU time: {ok_cpu}")
@@ -136,8 +147,11 @@ def run() -> list[str]:
                 target = f"target < {TARGET_MB} MB: {ok}"
             lines.append(f"{kind} import: {ROWS:,} rows ({size:.0f} MB file) in {got['seconds']:.1f} s = "
                          f"{got['rows'] / got['seconds']:,.0f} rows/s ({got['cpu_seconds']:.1f} s CPU = "
-                         f"{got['rows'] / max(got['cpu_seconds'], 1e-9):,.0f} rows/s); peak RSS {got['peak_mb']:.0f} MB "
-                         f"(interpreter and libraries {got['baseline_mb']:.0f} MB; {target})")
+                         f"{got['rows'] / max(got['cpu_seconds'], 1e-9):,.0f} rows/s"
+                         + (f"; worker process {got['worker_cpu_seconds']:.1f} s CPU" if worker_mb else "")
+                         + f"); peak RSS {got['peak_mb']:.0f} MB"
+                         + (f" + worker {worker_mb:.0f} MB" if worker_mb else "")
+                         + f" (interpreter and libraries {got['baseline_mb']:.0f} MB; {target})")
             path.unlink()
     return lines
 

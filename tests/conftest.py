@@ -7,8 +7,10 @@ at a throwaway database.
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Iterator
 
@@ -17,6 +19,27 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 PG_URL = os.environ.get("JOURNEYS_TEST_PG_URL")
+
+_STATUS: list[int] = []     # the session's exit status, once pytest has it
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _STATUS.append(int(exitstatus))
+
+
+def _leave_before_qt_statics() -> None:
+    """Ends the test process with pytest's status once Python's exit handlers have run. Without it,
+    a Qt Gui static destroyed by the C library's exit handlers, after Python is finalised, can call
+    into a PySide wrapper with no thread state (Shiboken::Errors::Stash, tstate NULL: a SIGSEGV after
+    every test passed, seen with PySide6 6.11 after the whole of tests/ui). The app itself quits
+    cleanly (`main.py --screenshot` returns 0)."""
+    if _STATUS and "PySide6.QtCore" in sys.modules:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_STATUS[-1])
+
+
+atexit.register(_leave_before_qt_statics)   # registered first, so it runs after every later handler
 
 
 def _wipe_postgres(url: str) -> None:

@@ -25,6 +25,7 @@ _CHUNK = 5_000      # rows per transaction
 _LOOKUP = 500       # ids per IN query: well under SQLite's bound-parameter limit
 _FIELDS = ("email", "phone", "first_name", "last_name", "timezone")
 _BASELINES = ("lifetime_spend", "order_count", "last_order_at")
+_NO_FIELDS = dict.fromkeys(_FIELDS)     # a row's fields start from these: a field it lacks is empty
 _EXISTING = select(contacts.c.id, contacts.c.attributes, *(contacts.c[f] for f in (*_FIELDS, *_BASELINES))).where(
     contacts.c.id.in_(bindparam("ids", expanding=True)))
 _STORED_IDS = select(contacts.c.id).where(contacts.c.id.in_(bindparam("ids", expanding=True)))
@@ -161,7 +162,7 @@ def _import_chunk(conn: Connection, chunk: list[ContactRow], now: datetime, sour
         if r.zone_derived and r.id in existing and existing[r.id].fields.get("timezone"):
             r.fields["timezone"] = None
     _INSERT_CONTACTS.run(conn, [
-        {"id": r.id, **{k: r.fields.get(k) for k in _FIELDS}, "attributes": r.attributes,
+        {**_NO_FIELDS, **r.fields, "id": r.id, "attributes": r.attributes,
          "lifetime_spend": r.lifetime_spend or 0, "order_count": r.order_count or 0,
          "last_order_at": r.last_order_at, "created_at": now, "updated_at": now}
         for r in chunk if r.id not in existing])
@@ -270,15 +271,16 @@ def _consent(conn: Connection, chunk: list[ContactRow], existing: dict[str, Any]
     for r in listing:
         states = current.setdefault(r.id, {})
         changed, refused = import_changes(states, r.subscribed, r.unsubscribed)
-        where = f"import:{source} line {r.line}"
         if r.contested:
             notices.append(Problem(r.line, (
                 f"{_listing(r.contested)} is listed both as subscribed and as unsubscribed; the opt-out is "
                 "recorded (keep each channel in one of the two columns)")))
-        for channel, state in changed.items():
-            tally[(channel, state)] = tally.get((channel, state), 0) + 1
-            changes.append(ConsentChange(r.id, channel, state, states.get(channel, UNKNOWN), now, where))
-            states[channel] = state
+        if changed:
+            where = f"import:{source} line {r.line}"
+            for channel, state in changed.items():
+                tally[(channel, state)] = tally.get((channel, state), 0) + 1
+                changes.append(ConsentChange(r.id, channel, state, states.get(channel, UNKNOWN), now, where))
+                states[channel] = state
             changed_ids.add(r.id)
         if refused:
             since = conn.execute(_OPTED_OUT_SINCE, {"cid": r.id, "channels": refused}).scalar()

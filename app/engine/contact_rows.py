@@ -57,6 +57,11 @@ class RowReader:
         self.region = mapping.country or region
         self.stats = stats if stats is not None else ReadStats()
         self.seen: set[str] = set()
+        # False in a parsing worker (contact_workers): the process reading the file keeps `seen` and
+        # `stats` and settles each row with `admit`, from the `key` and `how` the worker sends along.
+        self.dedupe = True
+        self.key = ""       # the last row's key (`_key`)
+        self.how = ""       # how the last row's time zone was derived ("phone", a place), "" when not
         # The columns read, with what they are (ignored ones are never looked at: a million rows).
         self.plan = [(i, column, t.field, t, t.name or column) for i, (column, t) in enumerate(zip(header, self.targets))
                      if t.field != "ignore"]
@@ -150,7 +155,10 @@ class RowReader:
                 got["email"] = None
         zone = got.get("timezone")
         if zone and zone not in timezone_names():
-            return Problem(line, f"time zone {zone!r} is not an IANA name such as Europe/Paris")
+            # Like a phone that is no number: the row (its opt-out above all) counts without it.
+            warnings.append(f"time zone {zone!r} is not an IANA name such as Europe/Paris; left empty "
+                            "(the zone of the phone or address, else the business's, applies)")
+            zone = None
         for column, names in listed.items():
             for channel in names:
                 if channel != "all" and channel not in CHANNELS:
@@ -170,10 +178,12 @@ class RowReader:
         if not (got.get("id") or got.get("email") or got.get("phone")):
             what = "the id is empty" if any(t.field == "id" for t in self.targets) else "no id, email or phone"
             return Problem(line, what + (" (the phone was not a valid number)" if got.get("phone_raw") else ""))
-        key = _key(got)
-        if key in self.seen:
-            return Problem(line, f"contact {key.split(':', 1)[1]!r} appears twice in the file")
-        self.seen.add(key)
+        key = self.key = _key(got)
+        self.how = ""
+        if self.dedupe:
+            if key in self.seen:
+                return _twice(line, key)
+            self.seen.add(key)
         derived = not zone
         if derived:
             zone = self._derive(got.get("phone_zone"), country, got.get("province"))
@@ -193,7 +203,7 @@ class RowReader:
             # is recorded as an opt-out, and said; `subscribed: all` with `unsubscribed: sms` is no conflict.
             contested = sorted((set(listed["subscribed"]) & set(listed["unsubscribed"]) - {"all"})
                                | (explicit[SUBSCRIBED] & explicit[UNSUBSCRIBED]), key=_order)
-        if warnings:
+        if warnings and self.dedupe:
             self.stats.warned += 1
         # Without an id the row is named by its email (lower case), else its phone: the writer still
         # looks a stored contact up by them first (contact_import._identify).
@@ -212,8 +222,27 @@ class RowReader:
         if not zone:
             zone, how = zone_of_place(country, province)
         if zone:
-            self.stats.derived[how] = self.stats.derived.get(how, 0) + 1
+            self.how = how
+            if self.dedupe:
+                self.stats.derived[how] = self.stats.derived.get(how, 0) + 1
         return zone
+
+    def admit(self, row: ContactRow, key: str, how: str) -> ContactRow | Problem:
+        """A row a worker read with `dedupe` off (`key`, `how`: its `self.key`, `self.how` there),
+        checked and counted here as `__call__` would have: the same Problem for a contact met twice,
+        the same `stats`."""
+        if key in self.seen:
+            return _twice(row.line, key)
+        self.seen.add(key)
+        if how:
+            self.stats.derived[how] = self.stats.derived.get(how, 0) + 1
+        if row.warnings:
+            self.stats.warned += 1
+        return row
+
+
+def _twice(line: int, key: str) -> Problem:
+    return Problem(line, f"contact {key.split(':', 1)[1]!r} appears twice in the file")
 
 
 def _order(channel: str) -> int:

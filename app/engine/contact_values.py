@@ -74,12 +74,23 @@ def phone_with_zone(value: str, region: str | None) -> tuple[str, str | None]:
     return found
 
 
+_LOST_PLUS = re.compile(r"[1-9][0-9]{7,14}")    # digits alone, as a spreadsheet keeps an E.164 number
+
+
 @lru_cache(maxsize=4096)
 def _phone(value: str, region: str | None) -> tuple[str, str | None] | str:
     """`phone_with_zone`'s answer, or the reason it raises (kept like an answer)."""
     text = value.strip()
     if text.startswith("00"):        # the international prefix most of the world dials
         text = "+" + text[2:]
+    if _LOST_PLUS.fullmatch(text) and (region is None or text.startswith(str(
+            phonenumbers.country_code_for_region(region)))):
+        # Excel reads `+4915112345678` as a number and saves it without its +. Digits that begin
+        # with the row's own country code (or with no country known) are first read as such a
+        # number: `4915112345678` in DE is +49 151…, not a national number that happens to fit.
+        again = _phone("+" + text, None)
+        if not isinstance(again, str):
+            return again
     try:
         number = read_number(text, None if text.startswith("+") else region)
     except phonenumbers.NumberParseException:
@@ -91,6 +102,11 @@ def _phone(value: str, region: str | None) -> tuple[str, str | None] | str:
     # what `is_valid_number` tests (it computes the same type); computed once, it also gives the zone.
     kind = phonenumbers.number_type(number)
     if kind == phonenumbers.PhoneNumberType.UNKNOWN:
+        if _LOST_PLUS.fullmatch(text):
+            # No number of the row's country: perhaps one of another country that lost its + (above).
+            again = _phone("+" + text, None)
+            if not isinstance(again, str):
+                return again
         where = f" in {region}" if region and not text.startswith("+") else ""
         return f"phone {value!r} is not a valid number{where}"
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
@@ -249,7 +265,9 @@ def country_of_zone(zone: str | None) -> str | None:
 # --- money, counts, dates ---------------------------------------------------------------------------
 
 _DIGIT = re.compile(r"\d")
-_PLAIN_AMOUNT = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,2})?")
+# `1249.90`, `$1,249.90`, `1,249`: as nearly every export writes amounts (a million rows). A comma here
+# can only group thousands, as the general rules below read it too.
+_PLAIN_AMOUNT = re.compile(r"\$?(?:[0-9]{1,15}|[0-9]{1,3}(?:,[0-9]{3}){1,4})(?:\.[0-9]{1,2})?")
 _MAX_DECIMAL = Decimal(str(MAX_AMOUNT))
 
 
@@ -260,8 +278,8 @@ def money(value: str) -> Decimal:
     A currency code or symbol may stand before or after the number. Raises ValueError for anything
     else (`1e5`, `1.2.3`, `12 (3 orders)`: never read as another number), a negative amount (`-5`,
     `(5.00)` as accounts write it, `5-`) or one above the store's largest (MAX_AMOUNT)."""
-    if _PLAIN_AMOUNT.fullmatch(value):        # `1249.90`, as nearly every export writes it: a million rows
-        amount = Decimal(value)
+    if _PLAIN_AMOUNT.fullmatch(value):
+        amount = Decimal(value.lstrip("$").replace(",", ""))
         if amount > _MAX_DECIMAL:
             raise ValueError(f"{value!r} is more than the store keeps ({MAX_AMOUNT:,.2f})")
         return amount

@@ -11,7 +11,7 @@ import json
 import re
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Union
+from typing import Any, Callable, Generator, Iterable, Iterator, Union
 
 from app.journey.event_names import NAME_HINT, canonical_event_type, event_name_problem
 from app.journey.jsonvalues import MAX_DEPTH, decode, first_fault, text_fault
@@ -25,6 +25,7 @@ from .contact_mapping import Mapping, MappingError
 from .contact_presets import detect, guess
 from .contact_rows import LIMITS as _LIMITS
 from .contact_rows import RowReader
+from .contact_workers import parallel_rows, start_pool
 from .import_rows import ContactImport, ContactRow, Note, Problem, ReadStats
 from .ingest import EventIn
 from .segment import IDENTIFY, SEGMENT_TIMES, checked_traits, is_segment, standard_properties, to_ours
@@ -99,7 +100,8 @@ MappingChoice = Union[Mapping, Callable[[list[str]], Mapping], None]
 
 
 def contact_records(lines: Iterable[str], mapping: MappingChoice = None, *, file_name: str | None = None,
-                    region: str | None = None, stats: ReadStats | None = None) -> Iterator[ContactRow | Problem]:
+                    region: str | None = None, stats: ReadStats | None = None,
+                    parallel: bool = False) -> Generator[ContactRow | Problem, None, None]:
     """Each good row and each problem of a contacts CSV, in file order, from its lines (each ending
     with its "\n", as `io.StringIO` or `textstream.split_lines` gives them): a million-row file is
     read in bounded memory (only the keys seen are kept, to report a repeated contact).
@@ -109,7 +111,10 @@ def contact_records(lines: Iterable[str], mapping: MappingChoice = None, *, file
     (contact_presets.detect: Shopify, Mailchimp, Klaviyo, WooCommerce, this app's own). A header
     that no mapping fits is one Problem on line 1 and nothing else. `file_name` gives Mailchimp's
     status; `region` (ISO alpha-2) reads national phone numbers without a country; `stats` counts
-    the time zones derived. Other rules as for `parse_contacts`."""
+    the time zones derived. `parallel`: the rows are parsed in a worker process (`contact_workers`,
+    for a big file: the same rows and problems, on two cores; read here when the worker cannot
+    start); close the iterator when stopping early, which ends the worker. Other rules as for
+    `parse_contacts`."""
     lines = _Bounded(iter(lines))
     first = next(lines, "").removeprefix(BOM)
     reader = csv.reader(itertools.chain([first] if first else [], lines), delimiter=_delimiter(first))
@@ -135,6 +140,17 @@ def contact_records(lines: Iterable[str], mapping: MappingChoice = None, *, file
     if stats is not None:
         stats.source = chosen.preset or "map"
     row = RowReader(header, chosen, region, stats)
+    records = _records(reader, lines, header)
+    pool = start_pool(row) if parallel else None
+    if pool is not None:
+        yield from parallel_rows(pool, row, records)
+        return
+    for record in records:
+        yield record if isinstance(record, Problem) else row(*record)
+
+
+def _records(reader: Any, lines: _Bounded, header: list[str]) -> Iterator[Problem | tuple[int, list[str]]]:
+    """The records after the header, as (line, values), or the Problem that refuses one unread."""
     while True:
         line = reader.line_num + 1          # where the record starts: a quoted value may span lines
         lines.record = []
@@ -172,7 +188,7 @@ def contact_records(lines: Iterable[str], mapping: MappingChoice = None, *, file
         if not joined.isascii() and _ESCAPED.search(joined):
             yield Problem(line, _bad_bytes(values))
             continue
-        yield row(line, values)
+        yield line, values
 
 
 def _choose(header: list[str], mapping: MappingChoice, file_name: str | None) -> Mapping:

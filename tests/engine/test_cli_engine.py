@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+
 import pytest
 from sqlalchemy import select
 
@@ -33,17 +35,20 @@ def test_a_bad_csv_row_is_reported_with_its_line_and_the_rest_imported(tmp_path,
     db = tmp_path / "db.sqlite3"
     code, out, err = run(capsys, "contacts", "import", str(path), "--db", str(db))
     assert code == 0            # rows were imported: the bad ones are reported (issue 12)
+    # A zone that is no IANA name is left out, as a phone that is no number: the row is kept.
     assert f"{path}: line 3: time zone 'Mars/Olympus' is not an IANA name" in err
+    assert "left empty (the zone of the phone or address, else the business's, applies) (row kept)" in err
     assert "line 4" not in err          # no id: matched, and named, by its email
     assert f"{path}: line 6: unsubscribed names 'pigeon'" in err
-    assert (f"Imported contacts from {path} (Journey Studio contacts): 3 new, 0 updated, 0 unchanged; "
-            "2 bad row(s) skipped") in out
+    assert (f"Imported contacts from {path} (Journey Studio contacts): 4 new, 0 updated, 0 unchanged; "
+            "1 bad row(s) skipped; 1 row(s) kept with a value left out") in out
     engine = open_database(f"sqlite:///{db}")
     with engine.connect() as conn:
         rows = {r.id: r for r in conn.execute(select(contacts))}
         unsub = set(conn.execute(select(contact_channels.c.contact_id, contact_channels.c.channel)))
     engine.dispose()
-    assert set(rows) == {"a1", "a3", "nobody@example.com"} and rows["a1"].attributes == {"city": "Paris"}
+    assert set(rows) == {"a1", "a2", "a3", "nobody@example.com"} and rows["a1"].attributes == {"city": "Paris"}
+    assert rows["a2"].timezone is None
     assert unsub == {("a3", "email"), ("a3", "sms")}
 
 
@@ -151,3 +156,17 @@ def test_simulate_into_a_named_database_then_stats(tmp_path, capsys):
     assert code == 0 and db.exists()
     code, out, _ = run(capsys, "stats", "Welcome series", "--db", str(db))
     assert code == 0 and "Welcome email" in out and out.splitlines()[-1].startswith("journey: entered 3")
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "CET+1", "Europe/Pariss", "GMT+25", "utc/"])
+def test_a_row_with_a_bad_time_zone_keeps_its_opt_out_and_gets_the_phones_zone(zone, tmp_path, capsys):
+    path = tmp_path / "people.csv"
+    path.write_text("id,email,phone,timezone,unsubscribed\n"
+                    f"a1,a1@example.com,+33 6 12 34 56 78,{zone},email;sms\n", encoding="utf-8")
+    db = tmp_path / "db.sqlite3"
+    code, out, err = run(capsys, "contacts", "import", str(path), "--db", str(db))
+    assert code == 0 and "1 new" in out and "(row kept)" in err
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT timezone FROM contacts").fetchall() == [("Europe/Paris",)]
+        assert sorted(conn.execute("SELECT channel, state FROM contact_channels")) == [
+            ("email", "unsubscribed"), ("sms", "unsubscribed")]

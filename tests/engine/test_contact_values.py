@@ -15,12 +15,14 @@ from app.engine.contact_values import (consent_state, count, country_code, date_
     ("1234.5", "1234.50"), ("$1,234.50", "1234.50"), ("1.234,50 €", "1234.50"), ("CHF 1'234.50", "1234.50"),
     ("1 234,50", "1234.50"), ("£12", "12.00"), ("0.00", "0.00"), ("12,5", "12.50"), ("1,234", "1234.00"),
     ("USD 2,310.40", "2310.40"), ("€ 99", "99.00"), ("1.234.567,89", "1234567.89"),
+    ("$1,234,567.8", "1234567.80"), ("$12", "12.00"), ("$0.5", "0.50"), ("12,34", "12.34"), ("1,23,456", "123456"),
 ])
 def test_money_is_a_number_whatever_the_symbols_and_separators(text, amount):
     assert money(text) == Decimal(amount)
 
 
-@pytest.mark.parametrize("text", ["", "free", "-5.00", "−3,00", "9999999999999.00"])
+@pytest.mark.parametrize("text", ["", "free", "-5.00", "−3,00", "9999999999999.00", "$1,2345.00", "$-5",
+                                  "$999,999,999,999,999.00", "1e5"])
 def test_money_that_is_not_an_amount_is_refused(text):
     with pytest.raises(ValueError):
         money(text)
@@ -43,6 +45,18 @@ def test_an_order_count_that_is_not_whole_is_refused(text):
     ("(312) 555-0147", "US", "+13125550147"), ("+44 7911 123456", "FR", "+447911123456"),
 ])
 def test_phones_become_e164_using_the_rows_country_for_national_numbers(text, region, e164):
+    assert phone_number(text, region) == e164
+
+
+@pytest.mark.parametrize("text, region, e164", [
+    ("4915112345678", "DE", "+4915112345678"), ("33612345678", "FR", "+33612345678"),
+    ("447911123456", "FR", "+447911123456"), ("4915112345678", None, "+4915112345678"),
+    ("393471234567", "IT", "+393471234567"), ("61412345678", "GB", "+61412345678"),
+    # national numbers as before
+    ("3471234567", "IT", "+393471234567"), ("612345678", "FR", "+33612345678"), ("2125550123", "US", "+12125550123"),
+])
+def test_a_number_a_spreadsheet_saved_without_its_plus_is_read_with_its_country_code(text, region, e164):
+    """Excel turns `+4915112345678` into the number 4915112345678 and saves it so (issue 12 review)."""
     assert phone_number(text, region) == e164
 
 
