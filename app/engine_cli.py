@@ -434,3 +434,12 @@ def add_commands(sub: argparse._SubParsersAction, db_parent: argparse.ArgumentPa
     from app.cli_orders import add_orders_commands       # `journeys orders import` (issue 12)
 
     add_orders_commands(sub, db_parent)
+    from app.cli_service import add_service_commands     # `journeys serve`, `journeys service …` (issue 13)
+
+    add_service_commands(sub, db_parent)
+    from app.cli_receiver import add_receiver_commands   # `journeys receiver …` (issue 13 §2)
+
+    add_receiver_commands(sub, db_parent)
+    from app.cli_connect import add_connect_commands      # `journeys connect`, `journeys connections` (issue 13)
+
+    add_connect_commands(sub, db_parent)

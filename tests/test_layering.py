@@ -16,6 +16,9 @@ LAYERS = [
     ("app.journey", (), QT + DATABASE),
     ("app.store", (), QT),
     ("app.engine", ("app.engine_cli",), QT),
+    ("app.service", ("app.cli_service", "app.cli_service_install"), QT),
+    ("app.connectors", ("app.cli_connect",), QT),      # pull connectors: no Qt (issue 13)
+    ("app.intake", ("app.cli_receiver",), QT),         # the HTTP receiver: no Qt (issue 13)
 ]
 
 
@@ -63,6 +66,13 @@ STATIC_LAYERS = [
     ("app/store", QT + UI + ("app.engine", "app.cli", "app.engine_cli")),
     ("app/engine", QT + UI + ("app.cli", "app.engine_cli")),
     ("app/engine_cli.py", QT + UI),
+    ("app/service", QT + UI + ("app.cli", "app.engine_cli")),       # the background service: no window
+    ("app/cli_service.py", QT + UI),
+    ("app/cli_service_install.py", QT + UI),
+    ("app/intake", QT + UI + ("app.cli", "app.engine_cli")),        # the receiver: no window
+    ("app/cli_receiver.py", QT + UI),
+    ("app/connectors", QT + UI + ("app.cli", "app.engine_cli")),    # pull connectors: no window
+    ("app/cli_connect.py", QT + UI),
     ("app/canvas", ("app.ui", "app.cli", "app.engine_cli")),      # the canvas sits below the windows
 ]
 

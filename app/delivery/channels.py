@@ -59,7 +59,11 @@ def open_channel(settings: DeliverySettings, name: str, *, unsubscribe_key: byte
     from .twilio import TwilioChannel
 
     twilio = settings.sms.twilio if name == "sms" else settings.whatsapp.twilio
-    return TwilioChannel(twilio, secret or "", whatsapp=name == "whatsapp")
+    from .unsubscribe import https_base
+
+    base = https_base(settings.public_url)        # Twilio calls back only to a public https:// address
+    callback = f"{base}/hooks/twilio/status" if base.startswith("https://") else None
+    return TwilioChannel(twilio, secret or "", whatsapp=name == "whatsapp", status_callback=callback)
 
 
 def channel_factory(db: Engine) -> Callable[[str], Channel]:

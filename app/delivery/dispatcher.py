@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Callable
 
 from sqlalchemy.engine import Engine
 
-from app.engine.clock import Clock, SystemClock
+from app.engine.clock import Clock, default_clock
 from app.engine.isolation import one_line
 from app.store.sql import write_transaction
 
@@ -145,7 +145,7 @@ class Dispatcher:
         self.db = db
         self.open_channel = open_channel
         self.config = config or DispatchConfig()
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or default_clock()
         self._engine = engine
         self.rng = rng or random.Random()
         self.buckets = buckets if buckets is not None else {

@@ -82,7 +82,7 @@ class TwilioChannel:
     when the settings or the token are missing."""
 
     def __init__(self, settings: TwilioSettings, auth_token: str, *, whatsapp: bool,
-                 timeout: float = 15.0) -> None:
+                 timeout: float = 15.0, status_callback: str | None = None) -> None:
         if not settings.configured:
             raise NotConfigured("Twilio is not set up: fill in the account SID and a sender number or "
                                 "Messaging Service SID in Settings → Channels", code="settings")
@@ -94,6 +94,9 @@ class TwilioChannel:
         if problem is not None:
             raise NotConfigured(problem, code="settings")
         self.settings, self.whatsapp, self.timeout = settings, whatsapp, timeout
+        # Where Twilio posts each status as it changes (the receiver, app/intake), when a public URL is set;
+        # polling (status_poll.py) still runs, and a status seen both ways counts once.
+        self.status_callback = status_callback
         self._token = auth_token
         self._client: httpx.Client | None = None
         self._path = f"/{API_VERSION}/Accounts/{settings.account_sid}/Messages.json"
@@ -130,6 +133,8 @@ class TwilioChannel:
             if message.test and not body.startswith("[TEST]"):
                 body = f"[TEST] {body}"
             data["Body"] = body
+        if self.status_callback:
+            data["StatusCallback"] = self.status_callback
         return data
 
     def send(self, message: Outgoing) -> Sent:

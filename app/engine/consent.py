@@ -45,6 +45,11 @@ STATES = (SUBSCRIBED, UNSUBSCRIBED, UNKNOWN)
 SOURCE_LIMIT = 300      # characters of `source` kept (the column's width)
 CONSENT_EVENTS = ("subscribed", "unsubscribed")
 IMPORT_SOURCE = "import:"   # how a change recorded by a contacts file names its source
+KEEPS_OPT_OUT = "keeps_opt_out"
+"""A `subscribed` event's property: true when the opt-in may not clear an opt-out (a shop's consent, which
+is applied only while the contact has not opted out here): the engine checks it against the contact's
+consent at the moment the event is applied, so an opt-out applied just before (same batch, another job)
+stands."""
 # Other spellings of the channels seen in exports and hand-written events.
 _ALIASES = {"e-mail": "email", "e mail": "email", "e_mail": "email", "mail": "email", "text": "sms",
             "texts": "sms", "whats app": "whatsapp", "whats_app": "whatsapp", "whats-app": "whatsapp"}

@@ -17,7 +17,7 @@ from app.store.journeys import JourneyStore
 from app.store.sql import write_transaction
 from app.store.tables import messages, runs
 
-from .clock import Clock, SystemClock
+from .clock import Clock, default_clock
 from .context import EventCache, JourneyCache, LiveJourney
 from . import dead_letters
 from .isolation import isolatable, journey_failed, one_line, unit
@@ -45,7 +45,7 @@ class JourneyEngine:
     def __init__(self, db: SAEngine, clock: Clock | None = None, channel: Channel | None = None,
                  batch_size: int = BATCH_SIZE) -> None:
         self.db = db
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or default_clock()
         self.channel: Channel = channel or RecordingChannel()
         self._recording_by_default = channel is None
         self.journeys = JourneyCache()

@@ -325,6 +325,15 @@ def _decoded(raw: str) -> dict[str, Any]:
     return data
 
 
+def event_from_data(data: Any, now: datetime | None = None) -> EventIn:
+    """One event from one decoded JSON value (ours or a Segment track/identify call, already checked
+    with `first_fault`); raises ValueError with the reason, naming the field. Shared by the JSON-lines
+    import and the receiver's Segment endpoints (app/intake), so both accept and refuse alike."""
+    if not isinstance(data, dict):
+        raise ValueError("must be a JSON object like {\"contact\": ..., \"type\": ..., \"at\": ...}")
+    return _event_of(data, now)
+
+
 def _event_of(data: dict[str, Any], now: datetime | None = None) -> EventIn:
     """One event from one decoded line (or Segment call); raises ValueError with the reason. What
     PostgreSQL would refuse and SQLite keep is refused here, so both databases answer alike."""

@@ -36,7 +36,8 @@ from . import dead_letters
 from .bulk import Many
 from .conversion import LastTouch, event_number as _number, meets as _matches
 from .conversion import convert as _convert
-from .consent import CONSENT_EVENTS, ConsentChange, channel_name, consent_event_type, event_changes, outdated
+from .consent import (CONSENT_EVENTS, KEEPS_OPT_OUT, UNSUBSCRIBED, ConsentChange, channel_name, consent_event_type,
+                      event_changes, outdated)
 from .consent import record as record_consent
 from .context import CHANNELS, ContactView, LiveJourney
 from .entry import enter
@@ -322,6 +323,8 @@ def _record_subscription(batch: Batch, contact: ContactView, event: EventIn, eve
     order end where their times say."""
     changed = {c: state for c, state in event_changes(contact.consent, event.type, event.properties.get("channel"))
                .items() if not outdated(state, event.at, contact.consent_since.get(c))}
+    if event.properties.get(KEEPS_OPT_OUT) is True:      # a shop's opt-in: never over an opt-out
+        changed = {c: state for c, state in changed.items() if contact.consent_state(c) != UNSUBSCRIBED}
     if not changed:
         return
     origin = event.properties.get("source")

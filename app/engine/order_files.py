@@ -5,13 +5,15 @@ row per line item; the rows of an order share its `Name` (#1001) and follow each
 first carries the order's own columns (`Financial Status`, `Total`, `Created at`, `Cancelled at`,
 `Refunded Amount`, …). Times are written `2026-03-01 10:15:00 -0500`.
 **WooCommerce**: the order exports of WooCommerce.com's export extensions — WebToffee's "Order /
-Coupon / Subscription Export Import" (`order_id`, `order_date`, `status`, `order_total`,
+Coupon / Subscription Export Import" (`order_id`, `order_number`, `order_date`, `status`, `order_total`,
 `order_currency`, `billing_email`, `line_item_1` … as `name:Hoodie|product_id:40|sku:H1|quantity:1|
 total:45.00`) and SkyVerge's "Customer / Order / Coupon Export" (`line_items` with items separated by
 `;`, or one row per item with `item_name`, `item_quantity`, `item_total`), and AlgolPlus's "Advanced
 Order Export For WooCommerce" (`Order Number`, `Order Status`, `Order Date`, `Email (Billing)`,
 `Order Total Amount`, one row per item: `Item Name`, `Quantity (- Refund)`, `Item Cost`). Times
-without an offset are the shop's local time: read in the business's time zone.
+without an offset are the shop's local time: read in the business's time zone. A WooCommerce order
+is keyed by its order number (`order_number`/`Order Number`, else `order_id`), as its webhooks and
+the REST API's `number` are, so file, webhook and poll agree (see `_WOO_KEYS`).
 
 Cancelled orders and fully refunded ones are skipped (said by line); a partly refunded order counts
 what was kept (total − refunded). Orders never paid (Shopify's `pending`; WooCommerce's `pending`,
@@ -142,13 +144,27 @@ def kind_of(header: list[str]) -> str | None:
     names = {h.strip().lower() for h in header}
     if {"name", "lineitem name"} <= names and ("total" in names or "financial status" in names):
         return SHOPIFY
-    if ({"order_id", "order number"} & names) and ({"order_total", "order total amount"} & names):
+    if ({"order_id", "order_number", "order number"} & names) and ({"order_total", "order total amount"} & names):
         return WOOCOMMERCE
     return None
 
 
-def _woo_key(index: dict[str, int]) -> int:
-    return index["order_id"] if "order_id" in index else index["order number"]
+# A WooCommerce order is keyed by its order NUMBER, as the REST API's and webhooks' `number`
+# (WC_Order::get_order_number()): the post id unless a sequential-numbers plugin renames orders
+# (then `order_id` 5012 is order "1045"). Every export names the number — WebToffee's and SkyVerge's
+# `order_number` beside `order_id`, AlgolPlus's `Order Number` alone — so an imported export, a
+# webhook and a poll of one order are one `order_placed`. The id is only the fallback of a file (or
+# a row) with no number.
+_WOO_KEYS = ("order_number", "order number", "order_id")
+
+
+def _key_reader(kind: str, index: dict[str, int]) -> Callable[[list[str]], str]:
+    """How to read a row's order key: Shopify's `Name`; WooCommerce's number, else its id (above)."""
+    columns = [index["name"]] if kind == SHOPIFY else [index[n] for n in _WOO_KEYS if n in index]
+
+    def key_of(values: list[str]) -> str:
+        return next((found for found in (unquote(values[c]) for c in columns if c < len(values)) if found), "")
+    return key_of
 
 
 def order_records(lines: Iterable[str], zone: ZoneInfo = ZoneInfo("UTC")) -> Iterator[OrderIn | Skipped | Problem]:
@@ -170,7 +186,7 @@ def order_records(lines: Iterable[str], zone: ZoneInfo = ZoneInfo("UTC")) -> Ite
                          "order_total, or Order Number and Order Total Amount…)")
         return
     index = {h.lower(): i for i, h in reversed(list(enumerate(header)))}
-    key_column = index["name"] if kind == SHOPIFY else _woo_key(index)
+    key_of = _key_reader(kind, index)
     group: list[tuple[int, list[str]]] = []
     seen: set[str] = set()
     # A row that cannot be read inside an order's rows (its Name is the order's, or the rows around it
@@ -192,33 +208,34 @@ def order_records(lines: Iterable[str], zone: ZoneInfo = ZoneInfo("UTC")) -> Ite
             continue
         if len(values) != len(header):
             yield Problem(line, f"has {len(values)} values but the header names {len(header)} columns")
-            named = unquote(values[key_column]) if len(values) > key_column else ""
+            named = key_of(values)
             if named:
                 spoiled.setdefault(named, line)
             else:
                 unread = unread or line
             continue
-        key = unquote(values[key_column])
+        key = key_of(values)
         if not key:
-            yield Problem(line, f"has no order {'Name' if kind == SHOPIFY else 'id'}")
+            yield Problem(line, f"has no order {'Name' if kind == SHOPIFY else 'number or id'}")
             unread = unread or line
             continue
-        current = unquote(group[0][1][key_column]) if group else None
+        current = key_of(group[0][1]) if group else None
         if unread is not None and current == key:
             spoiled.setdefault(key, unread)
         unread = None
         if group and current != key:
-            yield from _finish(kind, group, index, zone, seen, spoiled)
+            yield from _finish(kind, key_of, group, index, zone, seen, spoiled)
             group = []
         group.append((line, values))
     if group:
-        yield from _finish(kind, group, index, zone, seen, spoiled)
+        yield from _finish(kind, key_of, group, index, zone, seen, spoiled)
 
 
-def _finish(kind: str, group: list[tuple[int, list[str]]], index: dict[str, int], zone: ZoneInfo,
-            seen: set[str], spoiled: dict[str, int]) -> Iterator[OrderIn | Skipped | Problem]:
+def _finish(kind: str, key_of: Callable[[list[str]], str], group: list[tuple[int, list[str]]],
+            index: dict[str, int], zone: ZoneInfo, seen: set[str],
+            spoiled: dict[str, int]) -> Iterator[OrderIn | Skipped | Problem]:
     line = group[0][0]
-    key = unquote(group[0][1][index["name"] if kind == SHOPIFY else _woo_key(index)])
+    key = key_of(group[0][1])
     if key in seen:
         yield Problem(line, f"order {key} appeared earlier in the file, apart from these rows; an order's rows "
                             "must follow each other (these were skipped)")

@@ -41,9 +41,13 @@ class LiveEngine:
     def __init__(self, engine: JourneyEngine, *, outbox: Outbox | None = None, tick_seconds: float = 5,
                  scan_seconds: float = 60, outbox_seconds: float = 5,
                  on_error: Callable[[str, BaseException], None] | None = None,
-                 jobs: Sequence[tuple[str, Callable[[], object], float]] = ()) -> None:
-        """`jobs`: further (name, function, seconds between runs) to run on the same scheduler."""
+                 jobs: Sequence[tuple[str, Callable[[], object], float]] = (),
+                 gate: Callable[[], bool] | None = None) -> None:
+        """`jobs`: further (name, function, seconds between runs) to run on the same scheduler.
+        `gate`: asked before every job run; a job is skipped while it answers False (the engine lease,
+        app/store/lease.py: a process whose lease ran out runs no job, even before it is stopped)."""
         self.engine = engine
+        self.gate = gate
         self.outbox = outbox
         self.on_error = on_error
         self.scheduler = BackgroundScheduler(job_defaults=JOB_DEFAULTS, timezone="UTC")
@@ -58,6 +62,9 @@ class LiveEngine:
     def _guard(self, name: str, job: Callable[[], object]) -> Callable[[], None]:
         """A failing job is reported and retried at its next interval; the scheduler keeps going."""
         def run() -> None:
+            if self.gate is not None and not self.gate():
+                log.warning("engine job %s skipped: this process no longer holds the engine lease", name)
+                return
             try:
                 job()
             except Exception as exc:  # noqa: BLE001 - reported, and the transaction already rolled back
@@ -74,6 +81,15 @@ class LiveEngine:
             self.outbox.stop()          # a long round (a rate-limited burst) ends after its current message
         if self.scheduler.running:
             self.scheduler.shutdown(wait=wait)
+
+    def wake(self, job_id: str) -> None:
+        """Runs the job `job_id` as soon as possible (new events came in), then at its interval again;
+        an unknown job or a stopped scheduler is ignored."""
+        from datetime import datetime, timezone
+
+        job = self.scheduler.get_job(job_id) if self.scheduler.running else None
+        if job is not None:
+            job.modify(next_run_time=datetime.now(timezone.utc))
 
     def job_ids(self) -> list[str]:
         return [job.id for job in self.scheduler.get_jobs()]

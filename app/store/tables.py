@@ -283,6 +283,26 @@ dead_events = Table(
 """Events that could not be applied (app/engine/ingest.py), kept whole with the reason."""
 
 
+intake_requests = Table(
+    "intake_requests",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("source", String(32), nullable=False),       # segment | shopify | woocommerce | twilio | meta | link
+    Column("topic", String(100), nullable=False),       # track, checkouts/create, order.created, status, click…
+    # The sender's idempotency key (app/intake/inbox.py): a repeated delivery is one row.
+    Column("idempotency_key", String(255), nullable=False),
+    _stamp("received_at"),
+    Column("payload", Text, nullable=False),             # the request's JSON as accepted
+    Column("status", String(8), nullable=False),        # new | done | dead
+    Column("reason", Text, nullable=True),              # why it is dead (one line)
+    _stamp("applied_at", nullable=True),
+    Column("attempts", Integer, nullable=False),
+    CheckConstraint("status IN ('new', 'done', 'dead')", name="status"),
+    Index(None, "idempotency_key", unique=True),
+    Index(None, "status", "id"),
+)
+"""The receiver's inbox (app/intake): each accepted request, written before it was answered 2xx."""
+
 app_settings = Table(
     "app_settings",
     metadata,
@@ -314,3 +334,52 @@ step_counts = _counts("step_counts")
 
 step_counts_hourly = _counts("step_counts_hourly", _stamp("hour"))
 """The same counts per UTC hour, for statistics over a chosen time range."""
+
+
+engine_lease = Table(
+    "engine_lease",
+    metadata,
+    Column("name", String(32), nullable=False),             # "engine": one row per database
+    Column("holder", String(36), nullable=False),           # a uuid per process (app window or service)
+    Column("kind", String(16), nullable=False),             # "service" or "app"
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    _stamp("acquired_at"),
+    _stamp("heartbeat_at"),
+    _stamp("expires_at"),
+    PrimaryKeyConstraint("name"),
+)
+"""Who runs the engine's jobs on this database (app/store/lease.py): one holder at a time, kept by a
+heartbeat; a holder that stops beating is replaced once `expires_at` has passed."""
+
+
+connections = Table(
+    "connections",
+    metadata,
+    Column("id", String(200), nullable=False),           # "shopify:corner.myshopify.com"
+    Column("kind", String(16), nullable=False),          # shopify | woocommerce
+    Column("address", String(300), nullable=False),      # the shop's domain or the store's URL
+    Column("phase", String(16), nullable=False),         # history (first import not finished) | live
+    Column("options", JSONDoc, nullable=False, default=lambda: {}),   # poll interval, API version
+    _stamp("created_at"),
+    _stamp("last_poll_at", nullable=True),
+    _stamp("last_ok_at", nullable=True),
+    Column("last_error", Text, nullable=True),
+    _stamp("last_error_at", nullable=True),
+    Column("received", BigInteger, nullable=False, server_default=text("0")),   # events stored so far
+    PrimaryKeyConstraint("id"),
+    CheckConstraint("kind IN ('shopify', 'woocommerce')", name="kind"),
+    CheckConstraint("phase IN ('history', 'live')", name="phase"),
+)
+"""Shops polled for orders, customers and checkouts (app/connectors); their secrets live in the keyring."""
+
+connection_cursors = Table(
+    "connection_cursors",
+    metadata,
+    Column("connection_id", String(200), ForeignKey("connections.id", ondelete="CASCADE"), nullable=False),
+    Column("resource", String(32), nullable=False),      # orders | customers | checkouts
+    Column("cursor", JSONDoc, nullable=False, default=lambda: {}),
+    _stamp("updated_at"),
+    PrimaryKeyConstraint("connection_id", "resource"),
+)
+"""Where each connector's poll of a resource stands; written in the transaction of the events it covers."""

@@ -1,13 +1,19 @@
 """The engine under the app, off the GUI thread.
 
 The live engine's jobs (tick, scan, outbox) run on APScheduler's background
-thread. Journey commands (activate, pause, stop) and statistics polls run on
+thread — while this window holds the database's engine lease (app/store/lease.py): when the
+background service (`journeys serve`) or another window runs the engine, this one starts no jobs,
+says who does (`engine_elsewhere`), and takes over once that one stops or its lease expires. While it
+holds the lease it also runs the HTTP receiver (app/service/http.py's Listener, as `journeys serve`
+does, at the receiver's listen setting), so webhooks keep arriving whichever process runs the engine;
+it stops listening when it loses or gives back the lease. Journey commands (activate, pause, stop) and statistics polls run on
 one worker thread, in the order asked, and their results come back to the GUI
 thread through a queued signal: the window never waits on the database.
 """
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import count
@@ -24,8 +30,10 @@ from app.store.journeys import JourneyStore
 
 if TYPE_CHECKING:
     from app.delivery.dispatcher import Dispatcher
+    from app.service.keeper import LeaseKeeper
     from app.engine.engine import JourneyEngine
     from app.engine.scheduler import LiveEngine
+    from app.service.http import Listener
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +91,11 @@ class EngineHost(QObject):
     _finished = Signal(int, object)
     job_failed = Signal(str, str)           # job name, message (from the scheduler's thread, queued)
     delivery_notice = Signal(str)           # "email is not set up: 12 messages waiting" (when it changes)
+    engine_elsewhere = Signal(object)       # LeaseHolder (or None: unknown) while another process runs the engine
+    engine_here = Signal()                  # this window took the lease and runs the engine
+    receiver_notice = Signal(str)           # "Receiver: listening on http://…" or why it does not listen
+    LEASE_SECONDS: float | None = None      # the lease's length and heartbeat: app/store/lease.py's defaults
+    HEARTBEAT_SECONDS: float | None = None  # (the tests shorten them)
 
     def __init__(self, db: Engine, clock: Clock | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -90,6 +103,9 @@ class EngineHost(QObject):
         self._engine: JourneyEngine | None = None
         self.store = JourneyStore(db)
         self.live: LiveEngine | None = None
+        self.keeper: LeaseKeeper | None = None
+        self.listener: Listener | None = None     # the receiver, while this window holds the lease
+        self._wake_pending = threading.Event()
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)      # one worker: commands and polls happen in the order asked
         self._tickets = count()
@@ -109,7 +125,39 @@ class EngineHost(QObject):
         return self._engine
 
     def start(self) -> None:
-        """Starts the scheduler's jobs: active journeys now move on their own."""
+        """Asks for the engine lease (on a thread of its own, every ~10 s): while this window holds it,
+        the scheduler's jobs run and active journeys move on their own; while another process holds
+        it, `engine_elsewhere(holder)` says who."""
+        if self.keeper is None:
+            from app.service.keeper import LeaseKeeper
+            from app.store.lease import Lease
+
+            from app.store.lease import DEFAULT_HEARTBEAT, DEFAULT_TTL
+
+            lease = Lease(self.db, "app", ttl=self.LEASE_SECONDS or DEFAULT_TTL)
+            self.keeper = LeaseKeeper(lease, on_acquired=self._start_live, on_lost=self._stop_live,
+                                      on_waiting=self.engine_elsewhere.emit,
+                                      heartbeat=self.HEARTBEAT_SECONDS or DEFAULT_HEARTBEAT)
+            self.keeper.start()
+
+    def runs_engine(self) -> bool:
+        """Whether this window runs the engine now (it holds the lease)."""
+        return self.keeper is not None and self.keeper.running
+
+    def _stop_live(self) -> None:
+        listener, self.listener = self.listener, None
+        if listener is not None:           # no more requests here: the next holder's receiver takes them
+            listener.stop()                # (those in progress finish and are stored)
+            log.info("receiver stopped in this window")
+        live, self.live = self.live, None
+        if live is not None:
+            from app.service.parts import stop_polls
+
+            stop_polls()                   # a long history import ends after its page in hand
+            live.stop(wait=True)
+
+    def _start_live(self) -> None:
+        """On the lease keeper's thread, once the lease is ours."""
         if self.live is None:
             from app.delivery.channels import live_dispatcher
             from app.delivery.feedback_jobs import feedback_jobs
@@ -122,14 +170,80 @@ class EngineHost(QObject):
             # Statuses coming back (Twilio polling, the IMAP mailbox) feed an engine of their own: the
             # jobs run on the scheduler's threads, side by side with the tick.
             feedback = feedback_jobs(self.db, JourneyEngine(self.db, self.clock), self.clock)
-            self.live = LiveEngine(self.engine, outbox=outbox, jobs=feedback,
-                                   on_error=lambda name, exc: self.job_failed.emit(name, str(exc)))
-            self.live.start()
+            # The receiver's intake (requests stored by `journeys serve` or `python -m app.intake`) and the
+            # pull connectors' polls: whichever process holds the lease runs them, each on an engine of
+            # its own (app/service/parts.py).
+            from app.service.parts import connector_jobs, intake_jobs
+
+            feedback += [*[(name, self._intake_round(job), seconds)
+                           for name, job, seconds in intake_jobs(self.db, JourneyEngine(self.db, self.clock))],
+                         *connector_jobs(self.db, self.clock, JourneyEngine(self.db, self.clock))]
+            lease = self.keeper.lease if self.keeper is not None else None
+            live = LiveEngine(self.engine, outbox=outbox, jobs=feedback,
+                              on_error=lambda name, exc: self.job_failed.emit(name, str(exc)),
+                              gate=lease.held if lease is not None else None)
+            live.start()
+            self.live = live
+            self._start_receiver()
+        self.engine_here.emit()
+
+    # -- the receiver, while this window runs the engine ------------------------------------
+
+    def _start_receiver(self) -> None:
+        """Listens at the receiver's setting (File → Receiver…, else 127.0.0.1:8765) with the service's
+        Listener. When the address is taken (a waiting `journeys serve` listens there: its requests
+        are stored in the database and this window's intake job applies them) it says so and goes on."""
+        from app.service.http import DEFAULT_LISTEN, ListenError, Listener, bind, parse_listen
+        from app.service.parts import listen_setting, receiver_app
+
+        if self.listener is not None:
+            return
+        try:
+            app = receiver_app(self.db, self._wakeup)
+            if app is None:
+                return                     # the receiver is not installed: the polls still run
+            listen = listen_setting(self.db) or DEFAULT_LISTEN
+            host, port = parse_listen(listen)
+            sock = bind(host, port)
+        except Exception as exc:  # noqa: BLE001 - the engine runs on; the window says why nobody listens here
+            why = str(exc) if isinstance(exc, ListenError) else f"{type(exc).__name__}: {exc}"
+            log.warning("the receiver does not listen in this window: %s", why)
+            self.receiver_notice.emit(f"Receiver: not listening in this window — {why}")
+            return
+        app.state.engine_health = lambda: {"status": "ok", "engine": "running", "holder": None}
+        listener = Listener(sock, app, lambda: {"status": "ok"})
+        listener.start()
+        self.listener = listener
+        log.info("receiver listening in this window on %s", listener.url)
+        self.receiver_notice.emit(f"Receiver: listening on {listener.url}")
+
+    def _intake_round(self, job: Callable[[], object]) -> Callable[[], object]:
+        """The intake job, clearing the pending wake-up first and waking the tick when it applied
+        something (as the service's, app/service/serve.py)."""
+        def run() -> object:
+            self._wake_pending.clear()
+            applied = job()
+            live = self.live
+            if applied and live is not None:
+                live.wake("tick")
+            return applied
+        return run
+
+    def _wakeup(self) -> None:
+        """The receiver stored requests: apply them now (cheap while a wake-up is pending)."""
+        live = self.live
+        if live is None or self._wake_pending.is_set():
+            return
+        self._wake_pending.set()
+        live.wake("intake")
 
     def shutdown(self) -> None:
-        if self.live is not None:
-            self.live.stop(wait=True)
-            self.live = None
+        """Stops the jobs (the batch in hand finishes) and gives the lease back, so the background
+        service, when installed, takes over at once."""
+        if self.keeper is not None:
+            self.keeper.stop(release=True)
+            self.keeper = None
+        self._stop_live()
         self._pool.waitForDone(10_000)
 
     # -- work on the worker thread ---------------------------------------------------------

@@ -123,9 +123,18 @@ class MainWindow(QMainWindow):
         from .delivery_menu import install_delivery_actions    # Channels…, unknown fate, Send a test…
 
         self.unknown_fate = install_delivery_actions(self)
+        from .receiver_page import install_receiver_action     # File → Receiver… (issue 13 §2)
+
+        install_receiver_action(self)
+        from .connections_menu import install_connections_action    # File → Connections… (issue 13)
+
+        install_connections_action(self)
         from .test_run_dock import install_test_run        # Journey → Test run…, its dock and the lit canvas
 
         self.test_run = install_test_run(self)
+        from .background_service import install_background_service   # the engine elsewhere; keep running
+
+        self.background_service = install_background_service(self)
         self._connect_list()
         self.refresh_list()
         self._update_status()
@@ -361,7 +370,8 @@ class MainWindow(QMainWindow):
 
     def open_settings(self, first_start: bool = False) -> SettingsDialog:
         """Shows the settings dialog without blocking (the engine and the window carry on)."""
-        dialog = SettingsDialog(self.store.engine, self, first_start=first_start)
+        dialog = SettingsDialog(self.store.engine, self, first_start=first_start,
+                                background=None if first_start else self.background_service)
         dialog.saved.connect(self._business_zone_changed)
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
@@ -385,9 +395,15 @@ class MainWindow(QMainWindow):
             lambda job, msg: self.statusBar().showMessage(f"The engine's {job} job failed (it will retry): {msg}",
                                                           10_000))
         self.host.delivery_notice.connect(lambda text: self.statusBar().showMessage(text, 15_000))
+        self.host.receiver_notice.connect(lambda text: self.statusBar().showMessage(text, 10_000))
         self.host.start()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        from .background_service import ask_before_close
+
+        if ask_before_close(self):       # asked once: keep active journeys running in the background?
+            event.ignore()
+            return
         if self.leave_current():
             self.run_controls.timer.stop()
             self.host.shutdown()

@@ -127,6 +127,7 @@ class UnknownFateAction(QObject):
         self.pool = pool or background()
         self.count = 0
         self._counting = False
+        self._again = False             # a refresh was asked while counting
         action.triggered.connect(lambda _=False: self.open())
         self.timer = QTimer(self)
         self.timer.setInterval(COUNT_MS)
@@ -136,9 +137,10 @@ class UnknownFateAction(QObject):
         self.refresh()
 
     def refresh(self) -> None:
-        if self._counting:
+        if self._counting:              # a count is under way: it may predate what changed, so count again after it
+            self._again = True
             return
-        self._counting = True
+        self._counting, self._again = True, False
         engine = self.engine
         self.pool.run(lambda: count_unknown(engine), self._counted, lambda _exc: self._counted(self.count),
                       owner=self)
@@ -147,6 +149,8 @@ class UnknownFateAction(QObject):
         self._counting = False
         self.count = count
         self._label()
+        if self._again:
+            self.refresh()
 
     def _label(self) -> None:
         self.action.setText(f"Messages with unknown fate ({self.count})…" if self.count else

@@ -16,6 +16,7 @@ def test_the_apps_outbox_job_is_the_dispatcher_and_says_what_is_not_set_up(qtbot
     host.delivery_notice.connect(notices.append)
     host.start()
     try:
+        qtbot.waitUntil(lambda: host.live is not None, timeout=10_000)     # once the engine lease is taken
         assert host.live is not None and host.live.outbox is not None
         assert isinstance(host.live.outbox.dispatcher, Dispatcher)      # type: ignore[attr-defined]
         assert "outbox" in host.live.job_ids()

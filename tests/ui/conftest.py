@@ -16,6 +16,19 @@ def _shipped_fonts(app_fonts) -> None:
     """Every Qt test renders and measures with the fonts the app ships, not the machine's."""
 
 
+@pytest.fixture(autouse=True)
+def _receiver_on_a_free_port(monkeypatch) -> None:
+    """A window that runs the engine also listens (the receiver): unless a test sets the listen
+    address, on a free port rather than 127.0.0.1:8765, which a real service may use."""
+    from app.intake.config import LISTEN_KEY
+    from app.store.app_settings import get_setting
+
+    def setting_or_free_port(db) -> str:
+        with db.connect() as conn:
+            return get_setting(conn, LISTEN_KEY) or "127.0.0.1:0"
+    monkeypatch.setattr("app.service.parts.listen_setting", setting_or_free_port)
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "journeys.sqlite3"

@@ -272,3 +272,33 @@ def test_the_unknown_fate_list_resends_after_asking(qtbot, window, monkeypatch):
     assert _status(window, first) == "queued" and _status(window, second) == "unknown"
     dialog.reject()
     qtbot.waitUntil(lambda: window.unknown_fate.count == 1, timeout=10_000)
+
+
+def test_a_refresh_asked_while_a_count_is_under_way_counts_again(qtbot, window):
+    """The count started before a message's fate became unknown must not be the last word until the
+    next half-minute round: a refresh asked meanwhile counts again once it finishes."""
+    from PySide6.QtGui import QAction
+
+    from app.ui.unknown_messages import UnknownFateAction
+
+    class HeldPool:
+        def __init__(self) -> None:
+            self.waiting: list = []
+
+        def run(self, work, done, failed, owner=None) -> None:  # noqa: ANN001
+            self.waiting.append((work, done))
+
+        def finish_one(self) -> None:
+            work, done = self.waiting.pop(0)
+            done(work())
+
+    pool = HeldPool()
+    fate = UnknownFateAction(window, window.store.engine, QAction(window), pool)
+    assert len(pool.waiting) == 1                          # the first count, still under way
+    _unknown(window, "k1")
+    fate.refresh()                                         # asked while counting: not dropped
+    pool.finish_one()                                      # the first count (it may have seen nothing)
+    assert len(pool.waiting) == 1
+    pool.finish_one()
+    assert fate.count == 1 and not pool.waiting
+    fate.timer.stop()

@@ -120,9 +120,11 @@ def test_edits_to_an_active_journey_go_live_when_published(window, qtbot, journe
     assert controls.label.text() == "Active · version 2"
 
 
-def test_the_live_engine_runs_under_the_window_and_stops_with_it(window):
+def test_the_live_engine_runs_under_the_window_and_stops_with_it(window, qtbot):
     window.start_engine()
-    assert sorted(window.host.live.job_ids()) == ["mailbox", "outbox", "scan", "statuses", "tick"]
+    qtbot.waitUntil(lambda: window.host.live is not None, timeout=10_000)     # once the engine lease is taken
+    assert sorted(window.host.live.job_ids()) == ["connectors", "intake", "mailbox", "outbox", "scan", "statuses",
+                                                  "tick"]
     live = window.host.live
     window.close()
     assert not live.scheduler.running
