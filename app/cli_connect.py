@@ -70,19 +70,8 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _ago(at: datetime | None, now: datetime) -> str:
-    if at is None:
-        return "never"
-    seconds = int((now - at).total_seconds())
-    if seconds < 90:
-        return f"{max(seconds, 0)} s ago"
-    if seconds < 5400:
-        return f"{seconds // 60} min ago"
-    return at.strftime("%Y-%m-%d %H:%M UTC")
-
-
 def cmd_connections(args: argparse.Namespace) -> int:
-    from app.connectors.store import cursors_of, list_connections
+    from app.connectors.store import ago, cursors_of, list_connections
 
     db = _open_engine(args.db, write=False)
     found = list_connections(db)
@@ -93,10 +82,10 @@ def cmd_connections(args: argparse.Namespace) -> int:
     now = datetime.now(timezone.utc)
     for c in found:
         state = "failing" if c.failing else ("importing history" if c.phase == "history" else "live")
-        print(f"{c.id}\n  status: {state}; every {int(c.interval)} s; last poll {_ago(c.last_poll_at, now)}; "
-              f"last success {_ago(c.last_ok_at, now)}; {c.received} event(s) received")
+        print(f"{c.id}\n  status: {state}; every {int(c.interval)} s; last poll {ago(c.last_poll_at, now)}; "
+              f"last success {ago(c.last_ok_at, now)}; {c.received} event(s) received")
         if c.last_error:
-            print(f"  last error ({_ago(c.last_error_at, now)}): {c.last_error}")
+            print(f"  last error ({ago(c.last_error_at, now)}): {c.last_error}")
         for resource, cursor in cursors_of(db, c.id).items():
             shown = ", ".join(f"{k}={v}" for k, v in cursor.items() if v not in (None, ""))
             print(f"  {resource}: {shown or 'from the start'}")

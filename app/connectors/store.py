@@ -25,6 +25,19 @@ DEFAULT_INTERVAL = 60.0
 ERROR_LIMIT = 1000      # characters of an error kept
 
 
+def ago(at: datetime | None, now: datetime, *, local: bool = False) -> str:
+    """When a poll happened, as a person reads it: "never", "12 s ago", "4 min ago", else the time
+    (the UTC date and time; `local`: the day and time in this computer's zone, as the window shows)."""
+    if at is None:
+        return "never"
+    seconds = int((now - at).total_seconds())
+    if seconds < 90:
+        return f"{max(seconds, 0)} s ago"
+    if seconds < 5400:
+        return f"{seconds // 60} min ago"
+    return at.astimezone().strftime("%d %b %H:%M") if local else at.strftime("%Y-%m-%d %H:%M UTC")
+
+
 @dataclass(frozen=True)
 class ShopConnection:
     """One connected shop as stored (secrets excluded)."""

@@ -28,6 +28,7 @@ from sqlalchemy.engine import Engine
 from app.engine.clock import Clock, FileClock, default_clock
 from app.engine.engine import JourneyEngine
 from app.engine.scheduler import LiveEngine
+from app.engine.wakeup import IntakeWaker
 from app.store.lease import DEFAULT_HEARTBEAT, DEFAULT_TTL, Lease, LeaseHolder, current_holder
 
 from .http import DEFAULT_LISTEN, ListenError, Listener, bind, is_loopback, parse_listen
@@ -101,7 +102,7 @@ class Service:
         self.waiting_for: LeaseHolder | None = None
         self._said_waiting = False
         self._jobs_lock = threading.Lock()
-        self._wake_pending = threading.Event()
+        self._waker = IntakeWaker(lambda: self.live)
         self._app: Any | None = None            # the receiver's app (None: not installed)
         self._stopping = False
 
@@ -116,7 +117,7 @@ class Service:
             # Each job that applies events has an engine of its own (they run on the scheduler's threads
             # side by side), all on the service's clock (test time applies).
             jobs = [*feedback_jobs(self.db, JourneyEngine(self.db, clock), clock),
-                    *[(name, self._intake_round(job), seconds)
+                    *[(name, self._waker.round(job), seconds)
                       for name, job, seconds in intake_jobs(self.db, JourneyEngine(self.db, clock))],
                     *connector_jobs(self.db, clock, JourneyEngine(self.db, clock))]
             options = self.options
@@ -129,18 +130,6 @@ class Service:
         log.info("engine started: this service holds the engine lease", extra={"fields": {
             "event": "engine_started", "jobs": self.live.job_ids()}})
         self.say("Engine: running in this service")
-
-    def _intake_round(self, job: Callable[[], object]) -> Callable[[], object]:
-        """The intake job, clearing the pending wake-up first (requests stored from now on wake it again)
-        and waking the tick when it applied something, so new contacts move at once."""
-        def run() -> object:
-            self._wake_pending.clear()
-            applied = job()
-            live = self.live
-            if applied and live is not None:
-                live.wake("tick")
-            return applied
-        return run
 
     def _stop_jobs(self) -> None:
         with self._jobs_lock:
@@ -161,13 +150,8 @@ class Service:
 
     def wakeup(self) -> None:
         """New requests were stored: apply them at once (the receiver's inbox writer calls this after
-        every commit, so it must be cheap: while a wake-up is pending and the intake job has not
-        started, further calls only test a flag)."""
-        live = self.live
-        if live is None or self._wake_pending.is_set():
-            return
-        self._wake_pending.set()
-        live.wake("intake")
+        every commit; cheap, see IntakeWaker)."""
+        self._waker.wake()
 
     def health(self) -> dict[str, Any]:
         """What GET /health answers: {"status": "ok", "engine": "running"|"waiting", "holder": …}."""

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogBut
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 from sqlalchemy.engine import Engine
 
-from app.connectors.store import ShopConnection, list_connections
+from app.connectors.store import ShopConnection, ago, list_connections
 
 from .background import Background, background
 from .channel_form import error_colour, ok_colour
@@ -37,17 +37,6 @@ PLATFORMS = (
      "consumer key (ck_…) and secret (cs_…). The store must be reached over HTTPS."),
 )
 COLUMNS = ("Shop", "Status", "Last poll", "Events", "Last error")
-
-
-def _ago(at: datetime | None, now: datetime) -> str:
-    if at is None:
-        return "never"
-    seconds = int((now - at).total_seconds())
-    if seconds < 90:
-        return f"{max(seconds, 0)} s ago"
-    if seconds < 5400:
-        return f"{seconds // 60} min ago"
-    return at.astimezone().strftime("%d %b %H:%M")
 
 
 def status_words(c: ShopConnection) -> str:
@@ -200,7 +189,7 @@ class ConnectionsDialog(QDialog):
         now = self.now()
         self.table.setRowCount(len(found))
         for row, c in enumerate(found):
-            cells = (c.address, status_words(c), _ago(c.last_poll_at, now), f"{c.received:,}", c.last_error or "")
+            cells = (c.address, status_words(c), ago(c.last_poll_at, now, local=True), f"{c.received:,}", c.last_error or "")
             for col, value in enumerate(cells):
                 item = QTableWidgetItem(value)
                 if col == 0:

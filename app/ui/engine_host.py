@@ -13,7 +13,6 @@ thread through a queued signal: the window never waits on the database.
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import count
@@ -25,6 +24,7 @@ from sqlalchemy.engine import Engine
 from app.engine.clock import Clock, SystemClock
 from app.engine.file_import import Cancelled
 from app.engine.gate import JourneyNotReady
+from app.engine.wakeup import IntakeWaker
 from app.engine.stats import JourneyStats, journey_stats
 from app.store.journeys import JourneyStore
 
@@ -105,7 +105,7 @@ class EngineHost(QObject):
         self.live: LiveEngine | None = None
         self.keeper: LeaseKeeper | None = None
         self.listener: Listener | None = None     # the receiver, while this window holds the lease
-        self._wake_pending = threading.Event()
+        self._waker = IntakeWaker(lambda: self.live)
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)      # one worker: commands and polls happen in the order asked
         self._tickets = count()
@@ -175,7 +175,7 @@ class EngineHost(QObject):
             # its own (app/service/parts.py).
             from app.service.parts import connector_jobs, intake_jobs
 
-            feedback += [*[(name, self._intake_round(job), seconds)
+            feedback += [*[(name, self._waker.round(job), seconds)
                            for name, job, seconds in intake_jobs(self.db, JourneyEngine(self.db, self.clock))],
                          *connector_jobs(self.db, self.clock, JourneyEngine(self.db, self.clock))]
             lease = self.keeper.lease if self.keeper is not None else None
@@ -199,7 +199,7 @@ class EngineHost(QObject):
         if self.listener is not None:
             return
         try:
-            app = receiver_app(self.db, self._wakeup)
+            app = receiver_app(self.db, self._waker.wake)
             if app is None:
                 return                     # the receiver is not installed: the polls still run
             listen = listen_setting(self.db) or DEFAULT_LISTEN
@@ -216,26 +216,6 @@ class EngineHost(QObject):
         self.listener = listener
         log.info("receiver listening in this window on %s", listener.url)
         self.receiver_notice.emit(f"Receiver: listening on {listener.url}")
-
-    def _intake_round(self, job: Callable[[], object]) -> Callable[[], object]:
-        """The intake job, clearing the pending wake-up first and waking the tick when it applied
-        something (as the service's, app/service/serve.py)."""
-        def run() -> object:
-            self._wake_pending.clear()
-            applied = job()
-            live = self.live
-            if applied and live is not None:
-                live.wake("tick")
-            return applied
-        return run
-
-    def _wakeup(self) -> None:
-        """The receiver stored requests: apply them now (cheap while a wake-up is pending)."""
-        live = self.live
-        if live is None or self._wake_pending.is_set():
-            return
-        self._wake_pending.set()
-        live.wake("intake")
 
     def shutdown(self) -> None:
         """Stops the jobs (the batch in hand finishes) and gives the lease back, so the background
