@@ -34,7 +34,7 @@ from app.store.tables import intake_requests
 
 from . import shopify, woocommerce
 from .people import Unusable
-from .providers import link_events, meta_events, twilio_events
+from .providers import link_events, meta_events, meta_reply_events, twilio_events
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def events_of(conn: Connection, source: str, topic: str, payload: str, now: date
     if source == "twilio":
         return twilio_events(conn, data, now)
     if source == "meta":
-        return meta_events(conn, data, now)
+        return meta_reply_events(conn, data, now) if topic == "message" else meta_events(conn, data, now)
     if source == "link":
         return link_events(conn, data, now)
     raise Unusable(f"no reader for requests from {source!r}")

@@ -111,6 +111,15 @@ async def meta_hook(request: Request) -> Response:
                                   pointer=f"/entry/{i}/changes/{j}/value/statuses/{k}")
                 rows.append(InboxRow("meta", "status", f"meta:{status['id']}:{status['status']}",
                                      json.dumps(status, ensure_ascii=False)))
+            # A reply (`messages[]`): kept for its opt-out, if it is one (app/intake/providers.py).
+            replies = value.get("messages") if isinstance(value, dict) else None
+            for k, reply in enumerate(replies if isinstance(replies, list) else []):
+                if not isinstance(reply, dict) or not isinstance(reply.get("id"), str) \
+                        or not isinstance(reply.get("from"), str):
+                    raise Refused(400, "a message needs its 'id' and its sender 'from' as text",
+                                  pointer=f"/entry/{i}/changes/{j}/value/messages/{k}")
+                rows.append(InboxRow("meta", "message", f"meta:{reply['id']}:received",
+                                     json.dumps(reply, ensure_ascii=False)))
     await store(request, rows)
     return JSONResponse({"success": True})
 

@@ -10,7 +10,9 @@ token's idempotency key), keyed so that a status seen both by polling and by a c
   `MessageSid`, `MessageStatus`, and for failures `ErrorCode`.
 - Meta (https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/payload-examples):
   `entry[].changes[].value.statuses[]` with `id` (the wamid), `status` (sent, delivered, read,
-  failed), `timestamp` (Unix seconds) and `errors[]` (`code`, `title`).
+  failed), `timestamp` (Unix seconds) and `errors[]` (`code`, `title`); and the contact's replies,
+  `value.messages[]` with `from` (their number, digits), `id`, `timestamp` and the `text.body` or
+  quick-reply `button.text`: a reply that is an opt-out word opts the number out of WhatsApp.
 - Links: the token names the message by its idempotency key (app/delivery/unsubscribe.py,
   tracking.py); an unsubscribe opts the contact out of email, a click is `message_clicked` with
   its `url`, an open `message_opened`.
@@ -26,7 +28,7 @@ from sqlalchemy.engine import Connection
 
 from app.delivery.status_poll import _Pending, feedback_events
 from app.engine.ingest import EventIn
-from app.store.tables import messages
+from app.store.tables import contacts, messages
 
 from .people import Unusable, text
 
@@ -80,6 +82,37 @@ def meta_events(conn: Connection, status: dict[str, Any], now: datetime) -> list
         error = text(first.get("title")) or text(first.get("message")) or "Meta reported the message failed"
         return [event("message_failed", "failed", code=code, error=error)]
     return []
+
+
+# The opt-out keywords carriers honour for texts (CTIA; Twilio's STOP handling) and that WhatsApp Business
+# Solution Providers honour for WhatsApp: a reply that is one of them, alone, opts out.
+STOP_WORDS = frozenset({"STOP", "STOPALL", "STOP ALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "OPT OUT",
+                        "OPT-OUT", "REVOKE"})
+
+
+def meta_reply_events(conn: Connection, reply: dict[str, Any], now: datetime) -> list[EventIn]:
+    """A WhatsApp reply's events: `unsubscribed` from WhatsApp for each contact with the sender's number
+    when the reply is an opt-out word (`STOP`, `Unsubscribe`, …: STOP_WORDS, any case, trailing `.`/`!`
+    ignored); else none (the reply itself is not kept). Raises Unusable for an opt-out from a number
+    no contact has (a dead letter with its reason: nothing is sent to an unknown number anyway)."""
+    said = reply.get("text", {}).get("body") if isinstance(reply.get("text"), dict) else None
+    if said is None and isinstance(reply.get("button"), dict):
+        said = reply["button"].get("text")
+    if not isinstance(said, str) or " ".join(said.split()).strip(".!").upper() not in STOP_WORDS:
+        return []
+    digits = "".join(c for c in str(reply.get("from")) if c.isdigit())
+    phone = f"+{digits}"
+    found = list(conn.execute(select(contacts.c.id).where(contacts.c.phone == phone)).scalars())
+    if not found:
+        raise Unusable(f"a WhatsApp opt-out ({said.strip()!r}) came from {phone}, which no contact has")
+    try:
+        at = min(datetime.fromtimestamp(int(str(reply.get("timestamp"))), timezone.utc), now)
+    except (TypeError, ValueError, OverflowError, OSError):
+        at = now
+    wamid = text(reply.get("id")) or _digest(f"{phone}{at.isoformat()}")
+    return [EventIn(cid, "unsubscribed", at, {"channel": "whatsapp", "provider": "meta", "provider_id": wamid,
+                                              "source": f"WhatsApp reply {said.strip()!r}"}, f"meta:{wamid}:stop:{cid}")
+            for cid in found]
 
 
 def link_events(conn: Connection, link: dict[str, Any], now: datetime) -> list[EventIn]:

@@ -5,6 +5,7 @@ import json
 from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from sqlalchemy import select
 
 from app.delivery import tracking
@@ -158,3 +159,67 @@ def test_sends_ask_twilio_to_call_back_only_when_a_public_https_url_is_set(monke
     assert "StatusCallback" not in without.form(message)
     assert with_url.form(message)["StatusCallback"] == "https://hooks.example.com/hooks/twilio/status"
     assert "StatusCallback" not in plain_http.form(message)                 
+
+
+def _reply(receiver: Receiver, body: dict) -> int:
+    """Posts a signed Meta webhook carrying one WhatsApp reply; returns the HTTP status."""
+    raw = json.dumps({"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [{
+        "field": "messages", "value": {"messaging_product": "whatsapp",
+                                       "metadata": {"display_phone_number": "15550783881",
+                                                    "phone_number_id": "106540352242922"},
+                                       "contacts": [{"profile": {"name": "Ann"}, "wa_id": "14155550100"}],
+                                       "messages": [body]}}]}]}).encode()
+    with receiver.client() as http:
+        return http.post("/hooks/meta", content=raw, headers={
+            "X-Hub-Signature-256": meta_signature(SECRETS["meta_app_secret"], raw)}).status_code
+
+
+def _whatsapp_state(receiver: Receiver) -> str | None:
+    with receiver.db.connect() as conn:
+        return conn.execute(select(contact_channels.c.state).where(contact_channels.c.contact_id == "c1",
+                                                                   contact_channels.c.channel == "whatsapp")).scalar()
+
+
+@pytest.mark.parametrize("said", ["STOP", "stop", " Stop. ", "Unsubscribe", "STOP ALL", "opt out", "QUIT!"])
+def test_a_whatsapp_reply_of_stop_opts_the_number_out_of_whatsapp(receiver: Receiver, said: str) -> None:
+    _message(receiver, "whatsapp", "wamid.sent1")
+    assert _reply(receiver, {"from": "14155550100", "id": "wamid.reply1", "timestamp": "1772359200",
+                             "type": "text", "text": {"body": said}}) == 200
+    receiver.apply()
+    assert _whatsapp_state(receiver) == "unsubscribed"
+    # Meta delivers a webhook again when it is not answered in time: still one opt-out
+    assert _reply(receiver, {"from": "14155550100", "id": "wamid.reply1", "timestamp": "1772359200",
+                             "type": "text", "text": {"body": said}}) == 200
+    receiver.apply()
+    assert len(receiver.events("unsubscribed")) == 1
+
+
+def test_a_quick_reply_button_saying_stop_opts_out_too(receiver: Receiver) -> None:
+    _message(receiver, "whatsapp", "wamid.sent1")
+    _reply(receiver, {"from": "14155550100", "id": "wamid.reply2", "timestamp": "1772359200", "type": "button",
+                      "button": {"payload": "opt-out", "text": "Stop"}})
+    receiver.apply()
+    assert _whatsapp_state(receiver) == "unsubscribed"
+
+
+@pytest.mark.parametrize("said", ["Stop sending me the red ones?", "Where is my order", "thanks", "🛑"])
+def test_other_whatsapp_replies_change_nothing_and_are_no_dead_letter(receiver: Receiver, said: str) -> None:
+    _message(receiver, "whatsapp", "wamid.sent1")
+    _reply(receiver, {"from": "14155550100", "id": "wamid.reply3", "timestamp": "1772359200", "type": "text",
+                      "text": {"body": said}})
+    receiver.apply()
+    assert _whatsapp_state(receiver) is None and receiver.events("unsubscribed") == []
+    assert receiver.inbox("dead") == 0
+
+
+def test_a_stop_from_a_number_no_contact_has_is_a_dead_letter_saying_so(receiver: Receiver) -> None:
+    _reply(receiver, {"from": "4915112345678", "id": "wamid.reply4", "timestamp": "1772359200", "type": "text",
+                      "text": {"body": "STOP"}})
+    receiver.apply()
+    with receiver.db.connect() as conn:
+        row = conn.execute(select(intake_requests.c.status, intake_requests.c.reason)).one()
+    assert row.status == "dead" and "+4915112345678" in row.reason and "no contact" in row.reason
+
+
+def test_a_reply_without_its_sender_is_400_with_the_pointer(receiver: Receiver) -> None:
+    assert _reply(receiver, {"id": "wamid.reply5", "type": "text", "text": {"body": "STOP"}}) == 400
